@@ -1,0 +1,98 @@
+// Lint rules, including the import directions of shared/DESIGN.md: imports point one way, so each
+// module lists the sibling modules (and the packages) it may use and everything else is an error.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/** Which src/ modules each module may import (DESIGN.md "Modules"). cli/ may import everything. */
+const allowedModules = {
+  errors: [],
+  config: ['errors'],
+  admission: ['errors', 'oci/reference', 'policy/decision'],
+  oci: ['errors'],
+  sigstore: ['errors', 'oci'],
+  policy: ['errors', 'oci/reference', 'sigstore/identity'],
+  engine: ['admission', 'oci', 'sigstore', 'policy', 'errors'],
+  kube: ['policy', 'oci/auth', 'errors'],
+  server: ['engine', 'admission', 'telemetry', 'errors'],
+  telemetry: ['errors'],
+  signer: ['oci', 'sigstore', 'errors'],
+};
+
+/** Packages that only one layer may touch, so the picture of who talks to the outside stays true. */
+const packageOwners = {
+  '@kubernetes/client-node': ['kube', 'cli'],
+  fastify: ['server', 'cli'],
+  undici: ['oci'],
+  'prom-client': ['telemetry'],
+  pino: ['telemetry'],
+  '@sigstore/sign': ['signer', 'sigstore'],
+  '@sigstore/verify': ['sigstore'],
+  '@sigstore/tuf': ['sigstore'],
+  '@sigstore/bundle': ['sigstore', 'signer'],
+  '@sigstore/core': ['sigstore', 'signer'],
+};
+
+const moduleNames = Object.keys(allowedModules);
+const escape = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
+function importRulesFor(module) {
+  const allowed = allowedModules[module];
+  const patterns = [];
+  for (const other of moduleNames) {
+    if (other === module) continue;
+    const whole = allowed.includes(other);
+    const parts = allowed.filter((a) => a.startsWith(`${other}/`));
+    if (whole) continue;
+    // A relative import that climbs out of this module into `other`, except the named parts.
+    const except = parts.map((p) => `(?!${escape(p.slice(other.length + 1))}(\\.ts)?$)`).join('');
+    patterns.push({
+      regex: `^(\\.\\./)+${escape(other)}(\\.ts$|/${except})`,
+      message: `src/${module} may not import src/${other} (see shared/DESIGN.md, "Modules").`,
+    });
+  }
+  for (const [pkg, owners] of Object.entries(packageOwners)) {
+    if (owners.includes(module)) continue;
+    patterns.push({
+      regex: `^${escape(pkg)}(/|$)`,
+      message: `only ${owners.map((o) => `src/${o}`).join(', ')} may use ${pkg}.`,
+    });
+  }
+  return { 'no-restricted-imports': ['error', { patterns }] };
+}
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'e2e/.bin/**', 'charts/**', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        URL: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        AbortController: 'readonly',
+        AbortSignal: 'readonly',
+        structuredClone: 'readonly',
+        TextEncoder: 'readonly',
+        TextDecoder: 'readonly',
+        fetch: 'readonly',
+        queueMicrotask: 'readonly',
+        setImmediate: 'readonly',
+      },
+    },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'no-console': 'off',
+    },
+  },
+  ...moduleNames.map((module) => ({
+    files: [`src/${module}/**/*.ts`, `src/${module}.ts`],
+    rules: importRulesFor(module),
+  })),
+);

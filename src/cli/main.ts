@@ -1,0 +1,17 @@
+// The `sigward` command line: the only place that reads argv, wires dependencies and exits.
+const [command = 'help'] = process.argv.slice(2);
+
+const usage = `sigward: admit only container images signed by the right Sigstore identity
+
+Usage:
+  sigward webhook     run the admission webhook
+  sigward verify      verify an image's signatures (coming with the verification engine)
+  sigward sign        keyless-sign an image (coming with the signer)
+`;
+
+if (command === 'help' || command === '--help' || command === '-h') {
+  process.stdout.write(usage);
+} else {
+  process.stderr.write(`sigward: unknown command "${command}"\n\n${usage}`);
+  process.exitCode = 2;
+}

@@ -1,0 +1,64 @@
+// The import directions of shared/DESIGN.md are enforced by eslint.config.js; these cases prove the
+// rule both refuses a wrong-way import and allows the permitted ones.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ESLint } from 'eslint';
+
+const eslint = new ESLint({ cwd: process.cwd() });
+
+async function restrictedImportMessages(filePath: string, source: string): Promise<string[]> {
+  const [result] = await eslint.lintText(source, { filePath });
+  return (result?.messages ?? []).filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.message);
+}
+
+test('oci may not import kube', async () => {
+  const messages = await restrictedImportMessages(
+    'src/oci/client.ts',
+    "import { x } from '../kube/informer.ts';\nexport const y = x;\n",
+  );
+  assert.equal(messages.length, 1);
+  assert.match(messages[0] ?? '', /src\/oci may not import src\/kube \(see shared\/DESIGN.md/);
+});
+
+test('a nested file climbing two levels is caught too', async () => {
+  const messages = await restrictedImportMessages(
+    'src/sigstore/legacy/convert.ts',
+    "import { x } from '../../policy/match.ts';\nexport const y = x;\n",
+  );
+  assert.equal(messages.length, 1);
+});
+
+test('admission may import oci/reference but not the rest of oci', async () => {
+  const allowed = await restrictedImportMessages(
+    'src/admission/sites.ts',
+    "import { x } from '../oci/reference.ts';\nexport const y = x;\n",
+  );
+  assert.deepEqual(allowed, []);
+  const refused = await restrictedImportMessages(
+    'src/admission/sites.ts',
+    "import { x } from '../oci/client.ts';\nexport const y = x;\n",
+  );
+  assert.equal(refused.length, 1);
+});
+
+test('only kube may use @kubernetes/client-node', async () => {
+  const refused = await restrictedImportMessages(
+    'src/engine/review.ts',
+    "import { KubeConfig } from '@kubernetes/client-node';\nexport const k = KubeConfig;\n",
+  );
+  assert.equal(refused.length, 1);
+  assert.match(refused[0] ?? '', /only src\/kube, src\/cli may use @kubernetes\/client-node\./);
+  const allowed = await restrictedImportMessages(
+    'src/kube/config.ts',
+    "import { KubeConfig } from '@kubernetes/client-node';\nexport const k = KubeConfig;\n",
+  );
+  assert.deepEqual(allowed, []);
+});
+
+test('engine may import sigstore', async () => {
+  const allowed = await restrictedImportMessages(
+    'src/engine/review.ts',
+    "import { x } from '../sigstore/verify.ts';\nexport const y = x;\n",
+  );
+  assert.deepEqual(allowed, []);
+});
