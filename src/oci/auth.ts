@@ -1,0 +1,33 @@
+// Registry credentials as the rest of sigward hands them to the OCI client: kube/ turns pull secrets
+// into a Keychain, the signer may add its own. The protocol side (challenges, tokens) lives in
+// challenge.ts and authenticator.ts; nothing here ever prints a secret.
+export { parseDockerConfigJson, dockerConfigKeychain, registryOfAuthKey } from './credentials.ts';
+export type { DockerConfig } from './credentials.ts';
+
+/** How a registry lets us in. Secrets stay inside these objects and never reach logs or errors. */
+export type RegistryCredential =
+  | { readonly kind: 'basic'; readonly username: string; readonly password: string }
+  /** An OAuth2 refresh token (`identitytoken` in a docker config), exchanged at the token endpoint. */
+  | { readonly kind: 'identity-token'; readonly identityToken: string; readonly username?: string }
+  /** A bearer token sent as is (`registrytoken` in a docker config). */
+  | { readonly kind: 'registry-token'; readonly token: string };
+
+/** Where credentials come from: the ones that apply to a repository, best first (none = anonymous). */
+export interface Keychain {
+  credentialsFor(registry: string, repository: string): readonly RegistryCredential[];
+}
+
+export const anonymousKeychain: Keychain = { credentialsFor: () => [] };
+
+/** Asks each keychain in turn; the candidates of all of them, in that order. */
+export function combineKeychains(...keychains: readonly Keychain[]): Keychain {
+  return {
+    credentialsFor: (registry, repository) =>
+      keychains.flatMap((k) => k.credentialsFor(registry, repository)),
+  };
+}
+
+/** A keychain of fixed credentials per registry (CLI flags, tests). */
+export function staticKeychain(entries: Readonly<Record<string, RegistryCredential>>): Keychain {
+  return { credentialsFor: (registry) => (entries[registry] === undefined ? [] : [entries[registry]]) };
+}

@@ -1,0 +1,309 @@
+// The one way sigward talks HTTP to registries: undici with a connect timeout and TLS 1.2+, one deadline
+// over the whole request (redirects, retries and waits included), a size cap on every body, redirects
+// followed by hand so credentials never reach another origin, plain HTTP only where allowed, and
+// bounded retries of 429/503 that honour Retry-After. Failures become SigwardErrors with a code.
+import { setTimeout as delay } from 'node:timers/promises';
+import { Agent, type Dispatcher } from 'undici';
+import { SigwardError, type SafeDetails } from '../errors.ts';
+
+export interface TransportOptions {
+  /** TCP + TLS handshake limit. Default 5 s. */
+  connectTimeoutMs?: number;
+  /** Whole request, redirects, retries and waits included. Default 30 s. */
+  requestTimeoutMs?: number;
+  /** Extra attempts after a 429 or 503. Default 2. */
+  maxRetries?: number;
+  /** Most time spent waiting between those attempts, in total. Default 10 s. */
+  maxRetryWaitMs?: number;
+  /** Default 5. */
+  maxRedirects?: number;
+  /** Extra trusted CA certificates (PEM), e.g. a test registry's. */
+  ca?: string | Buffer | readonly (string | Buffer)[];
+  /** Registries (`host` or `host:port`) that may be reached over plain HTTP. */
+  insecureRegistries?: readonly string[];
+  /** Loopback hosts (127.0.0.0/8, localhost, [::1]) use plain HTTP. Default true. */
+  plainHttpLoopback?: boolean;
+  userAgent?: string;
+  /** How to wait before a retry; tests pass one that records the wait instead of sleeping. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+export type HttpMethod = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
+
+export interface HttpRequest {
+  readonly method: HttpMethod;
+  readonly url: URL;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Sent only to the origin of `url`: never along a redirect or a Location to another origin. */
+  readonly authorization?: string;
+  readonly body?: Uint8Array;
+  /** Largest success body accepted; more is REGISTRY_TOO_LARGE. */
+  readonly maxBytes: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface HttpResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The body of a success; at most 64 KiB of an error's body (for its error codes). */
+  readonly body: Uint8Array;
+  /** Where the response came from after redirects. */
+  readonly url: URL;
+  /** Attempts made (1 without retries). */
+  readonly attempts: number;
+}
+
+const errorBodyLimit = 64 * 1024;
+const redirectStatuses: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+const retryStatuses: ReadonlySet<number> = new Set([429, 503]);
+
+/** The first value of a response header. */
+export function header(response: HttpResponse, name: string): string | undefined {
+  const value = response.headers[name.toLowerCase()];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** 127.0.0.0/8, localhost and [::1], as a URL spells its hostname (URL normalises `127.1`, `[0::1]`). */
+export function isLoopbackHostname(hostname: string): boolean {
+  const host = hostname.toLowerCase();
+  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** Where a request went, without query (upload URLs and CDN links carry secrets in it). */
+export function requestDetails(method: string, url: URL, extra: SafeDetails = {}): SafeDetails {
+  return { method, registry: url.host, path: url.pathname, ...extra };
+}
+
+/** Seconds or an HTTP date, as milliseconds from now; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+function networkError(error: unknown, method: string, url: URL): SigwardError {
+  const code = (error as { code?: unknown }).code;
+  const details = requestDetails(method, url, { cause: typeof code === 'string' ? code : 'unknown' });
+  const where = `${method} ${url.host}${url.pathname}`;
+  if (
+    code === 'UND_ERR_CONNECT_TIMEOUT' ||
+    code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    code === 'UND_ERR_BODY_TIMEOUT'
+  ) {
+    return new SigwardError('REGISTRY_TIMEOUT', `${where} timed out`, { cause: error, details });
+  }
+  if (typeof code === 'string' && (/^ERR_SSL|^ERR_TLS/.test(code) || /CERT|SELF_SIGNED/.test(code))) {
+    return new SigwardError('REGISTRY_TLS', `${where}: TLS failed (${code})`, { cause: error, details });
+  }
+  const reason =
+    code === 'UND_ERR_SOCKET' || code === 'ECONNRESET'
+      ? 'the connection was reset'
+      : code === 'ECONNREFUSED'
+        ? 'the connection was refused'
+        : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+          ? 'the host name did not resolve'
+          : 'the request failed';
+  return new SigwardError('REGISTRY_UNAVAILABLE', `${where}: ${reason}`, { cause: error, details });
+}
+
+type Body = Dispatcher.ResponseData['body'];
+
+async function readCapped(
+  body: Body,
+  max: number,
+  method: string,
+  url: URL,
+  truncate: boolean,
+): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    if (total + chunk.length > max) {
+      body.destroy();
+      if (truncate) {
+        chunks.push(chunk.subarray(0, max - total));
+        total = max;
+        break;
+      }
+      throw new SigwardError(
+        'REGISTRY_TOO_LARGE',
+        `${method} ${url.host}${url.pathname}: body exceeds ${max} bytes`,
+        {
+          details: requestDetails(method, url, { limit: max }),
+        },
+      );
+    }
+    chunks.push(chunk);
+    total += chunk.length;
+  }
+  return Buffer.concat(chunks, total);
+}
+
+export class HttpTransport {
+  readonly #agent: Agent;
+  readonly #options: Required<Omit<TransportOptions, 'ca' | 'userAgent'>> & { userAgent: string };
+  readonly #insecure: ReadonlySet<string>;
+
+  constructor(options: TransportOptions = {}) {
+    this.#options = {
+      connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
+      requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+      maxRetries: options.maxRetries ?? 2,
+      maxRetryWaitMs: options.maxRetryWaitMs ?? 10_000,
+      maxRedirects: options.maxRedirects ?? 5,
+      insecureRegistries: options.insecureRegistries ?? [],
+      plainHttpLoopback: options.plainHttpLoopback ?? true,
+      userAgent: options.userAgent ?? 'sigward',
+      sleep: options.sleep ?? ((ms, signal) => delay(ms, undefined, { signal })),
+    };
+    this.#insecure = new Set(this.#options.insecureRegistries.map((r) => r.toLowerCase()));
+    const ca =
+      options.ca === undefined ? undefined : Array.isArray(options.ca) ? [...options.ca] : options.ca;
+    this.#agent = new Agent({
+      connect: {
+        timeout: this.#options.connectTimeoutMs,
+        minVersion: 'TLSv1.2',
+        ...(ca === undefined ? {} : { ca }),
+      },
+      // The deadline below bounds each request; these only stop a silent socket from outliving it.
+      headersTimeout: this.#options.requestTimeoutMs,
+      bodyTimeout: this.#options.requestTimeoutMs,
+    });
+  }
+
+  /** Whether a host may be reached over plain HTTP: loopback (unless disabled) or listed as insecure. */
+  allowsPlainHttp(url: URL): boolean {
+    if (this.#options.plainHttpLoopback && isLoopbackHostname(url.hostname)) return true;
+    return this.#insecure.has(url.host.toLowerCase()) || this.#insecure.has(url.hostname.toLowerCase());
+  }
+
+  /** The base URL of a registry (`host[:port]`): https, or http where allowsPlainHttp says so. */
+  registryUrl(registry: string): URL {
+    const plain = new URL(`http://${registry}/`);
+    return this.allowsPlainHttp(plain) ? plain : new URL(`https://${registry}/`);
+  }
+
+  async request(request: HttpRequest): Promise<HttpResponse> {
+    const timeout = AbortSignal.timeout(this.#options.requestTimeoutMs);
+    const signal = request.signal === undefined ? timeout : AbortSignal.any([timeout, request.signal]);
+    try {
+      return await this.#withRetries(request, signal);
+    } catch (error) {
+      if (!signal.aborted || (error instanceof SigwardError && error.code !== 'REGISTRY_UNAVAILABLE'))
+        throw error;
+      const details = requestDetails(request.method, request.url);
+      const where = `${request.method} ${request.url.host}${request.url.pathname}`;
+      if (timeout.aborted) {
+        throw new SigwardError(
+          'REGISTRY_TIMEOUT',
+          `${where} took longer than ${this.#options.requestTimeoutMs} ms`,
+          {
+            cause: error,
+            details: { ...details, timeoutMs: this.#options.requestTimeoutMs },
+          },
+        );
+      }
+      throw new SigwardError('REGISTRY_ABORTED', `${where} was abandoned by its caller`, {
+        cause: error,
+        details,
+      });
+    }
+  }
+
+  async #withRetries(request: HttpRequest, signal: AbortSignal): Promise<HttpResponse> {
+    let waited = 0;
+    for (let attempt = 1; ; attempt++) {
+      const response = await this.#followRedirects(request, signal, attempt);
+      if (!retryStatuses.has(response.status) || attempt > this.#options.maxRetries) return response;
+      const wait = parseRetryAfter(header(response, 'retry-after')) ?? 250 * 2 ** (attempt - 1);
+      if (waited + wait > this.#options.maxRetryWaitMs) return response;
+      waited += wait;
+      await this.#options.sleep(wait, signal);
+    }
+  }
+
+  async #followRedirects(request: HttpRequest, signal: AbortSignal, attempts: number): Promise<HttpResponse> {
+    const origin = request.url.origin;
+    let url = request.url;
+    let method = request.method;
+    for (let hop = 0; ; hop++) {
+      const response = await this.#once({ ...request, method, url }, url.origin === origin, signal, attempts);
+      const location = header(response, 'location');
+      if (!redirectStatuses.has(response.status) || location === undefined) return response;
+      if (method !== 'GET' && method !== 'HEAD') return response; // uploads are not redirected by us
+      if (hop >= this.#options.maxRedirects) {
+        throw new SigwardError('REGISTRY_PROTOCOL', `more than ${this.#options.maxRedirects} redirects`, {
+          details: requestDetails(request.method, request.url),
+        });
+      }
+      try {
+        url = new URL(location, url);
+      } catch {
+        throw new SigwardError('REGISTRY_PROTOCOL', 'the registry redirected to an invalid URL', {
+          details: requestDetails(method, url),
+        });
+      }
+      if (response.status === 303) method = 'GET';
+    }
+  }
+
+  async #once(
+    request: HttpRequest,
+    sameOrigin: boolean,
+    signal: AbortSignal,
+    attempts: number,
+  ): Promise<HttpResponse> {
+    const { url, method } = request;
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      throw new SigwardError('REGISTRY_PROTOCOL', `refusing a ${url.protocol} URL`, {
+        details: requestDetails(method, url),
+      });
+    }
+    if (url.protocol === 'http:' && !this.allowsPlainHttp(url)) {
+      throw new SigwardError(
+        'REGISTRY_INSECURE',
+        `refusing plain HTTP to ${url.host}: only loopback or configured insecure registries may use it`,
+        { details: requestDetails(method, url) },
+      );
+    }
+    const headers: Record<string, string> = { 'user-agent': this.#options.userAgent, ...request.headers };
+    if (request.authorization !== undefined && sameOrigin) headers['authorization'] = request.authorization;
+    let data: Dispatcher.ResponseData;
+    try {
+      data = await this.#agent.request({
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
+        method,
+        headers,
+        ...(request.body === undefined ? {} : { body: request.body }),
+        signal,
+      });
+    } catch (error) {
+      throw networkError(error, method, url);
+    }
+    const ok = data.statusCode >= 200 && data.statusCode < 300;
+    const declared = Number(data.headers['content-length']);
+    if (ok && method !== 'HEAD' && Number.isFinite(declared) && declared > request.maxBytes) {
+      data.body.destroy();
+      throw new SigwardError(
+        'REGISTRY_TOO_LARGE',
+        `${method} ${url.host}${url.pathname}: body of ${declared} bytes exceeds ${request.maxBytes}`,
+        { details: requestDetails(method, url, { limit: request.maxBytes, declared }) },
+      );
+    }
+    let body: Buffer;
+    try {
+      body = await readCapped(data.body, ok ? request.maxBytes : errorBodyLimit, method, url, !ok);
+    } catch (error) {
+      if (error instanceof SigwardError) throw error;
+      throw networkError(error, method, url);
+    }
+    return { status: data.statusCode, headers: data.headers, body, url, attempts };
+  }
+
+  async close(): Promise<void> {
+    await this.#agent.close();
+  }
+}

@@ -1,0 +1,72 @@
+// One authenticated request to a registry's /v2/ API: sends the cached Authorization for the scopes,
+// answers one 401 challenge, and sends again. Status handling is the caller's.
+import type { Authenticator, Scope } from './authenticator.ts';
+import type { HttpMethod, HttpResponse, HttpTransport } from './http.ts';
+import { header } from './http.ts';
+import { SigwardError } from '../errors.ts';
+
+export interface RegistryRequest {
+  readonly registry: string;
+  readonly scopes: readonly Scope[];
+  readonly method: HttpMethod;
+  /** A path under the registry (`/v2/…`, may carry a query) or an absolute URL (upload Location). */
+  readonly path: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: Uint8Array;
+  readonly maxBytes: number;
+  readonly signal?: AbortSignal;
+}
+
+export class Session {
+  readonly transport: HttpTransport;
+  readonly #authenticator: Authenticator;
+
+  constructor(transport: HttpTransport, authenticator: Authenticator) {
+    this.transport = transport;
+    this.#authenticator = authenticator;
+  }
+
+  /** The URL of a path on a registry, with the scheme the transport allows. */
+  url(registry: string, path: string): URL {
+    const base = this.transport.registryUrl(registry);
+    let url: URL;
+    try {
+      url = new URL(path, base);
+    } catch {
+      throw new SigwardError('REGISTRY_PROTOCOL', `${registry} gave an invalid URL`, {
+        details: { registry },
+      });
+    }
+    // An upload Location may point elsewhere; the transport keeps credentials to the registry's origin.
+    return url;
+  }
+
+  async send(request: RegistryRequest): Promise<HttpResponse> {
+    const url = this.url(request.registry, request.path);
+    const registryOrigin = this.transport.registryUrl(request.registry).origin;
+    const base = {
+      method: request.method,
+      url,
+      ...(request.headers === undefined ? {} : { headers: request.headers }),
+      ...(request.body === undefined ? {} : { body: request.body }),
+      maxBytes: request.maxBytes,
+      ...(request.signal === undefined ? {} : { signal: request.signal }),
+    };
+    // Credentials go to the registry's own origin only, even when an upload URL names another host.
+    const toRegistry = url.origin === registryOrigin;
+    const cached = toRegistry ? this.#authenticator.cached(request.registry, request.scopes) : undefined;
+    const first = await this.transport.request({
+      ...base,
+      ...(cached === undefined ? {} : { authorization: cached }),
+    });
+    if (first.status !== 401 || !toRegistry) return first;
+    const authorization = await this.#authenticator.authorize({
+      registry: request.registry,
+      scopes: request.scopes,
+      challenge: first.headers['www-authenticate'] ?? header(first, 'www-authenticate'),
+      ...(cached === undefined ? {} : { rejected: cached }),
+      ...(request.signal === undefined ? {} : { signal: request.signal }),
+    });
+    return this.transport.request({ ...base, authorization });
+  }
+}
