@@ -1,0 +1,241 @@
+// Keyless signing with real parts end to end: a service-account token from the real apiserver (audience
+// sigstore) → Fulcio (kubernetes issuer) → Rekor v2 → TSA, and verification against the trusted root
+// the world wrote, read from a file and through its signed TUF repository.
+import { after, before, describe, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Bundle } from '@sigstore/bundle';
+import { SigningConfig, TrustedRoot } from '@sigstore/protobuf-specs';
+import { bundleBuilderFromSigningConfig, FulcioSigner, type IdentityProvider } from '@sigstore/sign';
+import { getTrustedRoot } from '@sigstore/tuf';
+import { toSignedEntity, toTrustMaterial, Verifier, type VerificationPolicy } from '@sigstore/verify';
+import { createClients, writeSecretFile } from './world/clients.ts';
+import { startKube, type Kube } from './world/kube.ts';
+import { createRunDir, type RunDir } from './world/run-dir.ts';
+import { startSigstore, type Sigstore } from './world/sigstore.ts';
+import { signingConfigMediaType, trustedRootMediaType } from './world/trust.ts';
+
+const namespace = 'release';
+const serviceAccount = 'builder';
+const identity = `https://kubernetes.io/namespaces/${namespace}/serviceaccounts/${serviceAccount}`;
+// No CT log in this tier: certificates carry no SCT. Rekor v2 gives no signed time; the TSA does.
+const verifierOptions = { ctlogThreshold: 0, tlogThreshold: 1, timestampThreshold: 1 };
+
+function readJson(file: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+}
+
+function verify(
+  root: TrustedRoot,
+  bundle: Bundle,
+  artifact: Buffer | undefined,
+  policy?: VerificationPolicy,
+) {
+  const verifier = new Verifier(toTrustMaterial(root), verifierOptions);
+  return verifier.verify(toSignedEntity(bundle, artifact), policy);
+}
+
+describe('sigstore world: keyless signing with a Kubernetes identity', () => {
+  let runDir: RunDir;
+  let kube: Kube;
+  let sigstore: Sigstore;
+  let trustedRoot: TrustedRoot;
+  let signingConfig: SigningConfig;
+  let failed = false;
+  const artifact = Buffer.from('sigward e2e artifact\n');
+  let messageBundle: Bundle | undefined;
+
+  const tokenFor = (audience: string): IdentityProvider => ({
+    getToken: () => kube.createToken(namespace, serviceAccount, { audience }),
+  });
+  const check = (name: string, fn: (t: TestContext) => Promise<void>) =>
+    test(name, async (t) => {
+      try {
+        await fn(t);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    });
+
+  before(async () => {
+    runDir = createRunDir('sigward-sigstore-');
+    try {
+      kube = await startKube(runDir);
+      sigstore = await startSigstore(runDir, { issuer: kube.issuer, issuerCaPem: kube.caPem });
+      await kube.ensureNamespace(namespace);
+      await kube.createServiceAccount(namespace, serviceAccount);
+      trustedRoot = TrustedRoot.fromJSON(readJson(sigstore.trustedRootPath));
+      signingConfig = SigningConfig.fromJSON(readJson(sigstore.signingConfigPath));
+    } catch (error) {
+      failed = true;
+      throw error;
+    }
+  });
+
+  after(async () => {
+    await sigstore?.stop();
+    await kube?.stop();
+    if (failed) console.error(`sigstore e2e: logs kept in ${runDir.keepLogs('sigstore')}`);
+    runDir.remove();
+  });
+
+  check('the trust material describes exactly the running services', async () => {
+    assert.equal(trustedRoot.mediaType, trustedRootMediaType);
+    assert.equal(signingConfig.mediaType, signingConfigMediaType);
+    const [ca] = trustedRoot.certificateAuthorities;
+    const served = await (await fetch(`${sigstore.fulcioUrl}/api/v1/rootCert`)).text();
+    const servedDer = served
+      .match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)
+      ?.map((pem) => new X509Certificate(pem).raw.toString('base64'));
+    assert.deepEqual(
+      ca?.certChain?.certificates.map((c) => Buffer.from(c.rawBytes).toString('base64')),
+      servedDer,
+      'the trusted root lists the chain Fulcio serves, intermediate first',
+    );
+    assert.equal(trustedRoot.tlogs[0]?.baseUrl, sigstore.rekorUrl);
+    assert.equal(trustedRoot.ctlogs.length, 0);
+    assert.equal(
+      trustedRoot.timestampAuthorities[0]?.certChain?.certificates.length,
+      sigstore.tsa.chainPem.length,
+    );
+    assert.deepEqual(
+      signingConfig.rekorTlogUrls.map((s) => [s.url, s.majorApiVersion]),
+      [[sigstore.rekorUrl, 2]],
+    );
+    assert.deepEqual(
+      signingConfig.tsaUrls.map((s) => s.url),
+      [sigstore.tsaUrl],
+    );
+  });
+
+  check('a blob signed with the apiserver token verifies with the SA identity and issuer', async () => {
+    const builder = bundleBuilderFromSigningConfig({
+      signingConfig,
+      identityProvider: tokenFor('sigstore'),
+      bundleType: 'messageSignature',
+    });
+    const bundle = await builder.create({ data: artifact });
+    messageBundle = bundle;
+    const [entry] = bundle.verificationMaterial.tlogEntries;
+    assert.deepEqual(entry?.kindVersion, { kind: 'hashedrekord', version: '0.0.2' });
+    assert.equal(bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps.length, 1);
+
+    const signer = verify(trustedRoot, bundle, artifact, {
+      subjectAlternativeName: identity,
+      extensions: { issuer: kube.issuer },
+    });
+    // The policy match is an unanchored regex: compare exactly as well.
+    assert.equal(signer.identity?.subjectAlternativeName, identity);
+    assert.equal(signer.identity?.extensions?.issuer, kube.issuer);
+  });
+
+  check('a DSSE envelope (what attestations use) verifies the same way', async () => {
+    const builder = bundleBuilderFromSigningConfig({
+      signingConfig,
+      identityProvider: tokenFor('sigstore'),
+      bundleType: 'dsseEnvelope',
+    });
+    const bundle = await builder.create({ data: artifact, type: 'application/vnd.in-toto+json' });
+    assert.deepEqual(bundle.verificationMaterial.tlogEntries[0]?.kindVersion, {
+      kind: 'dsse',
+      version: '0.0.2',
+    });
+    const signer = verify(trustedRoot, bundle, undefined, { extensions: { issuer: kube.issuer } });
+    assert.equal(signer.identity?.subjectAlternativeName, identity);
+  });
+
+  check('Fulcio refuses a token for another audience, saying why', async () => {
+    const signer = new FulcioSigner({
+      fulcioBaseURL: sigstore.fulcioUrl,
+      identityProvider: tokenFor('not-sigstore'),
+    });
+    await assert.rejects(signer.sign(artifact), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'CA_CREATE_SIGNING_CERTIFICATE_ERROR');
+      assert.match(error.message, /401|identity token|audience|aud/i);
+      return true;
+    });
+  });
+
+  check(
+    'verification fails without our Fulcio CA in the trusted root, and for another identity',
+    async () => {
+      assert.ok(messageBundle, 'needs the signed blob of the earlier test');
+      const withoutCa = TrustedRoot.fromJSON({
+        ...readJson(sigstore.trustedRootPath),
+        certificateAuthorities: [],
+      });
+      assert.throws(
+        () => verify(withoutCa, messageBundle as Bundle, artifact),
+        (error: Error & { code?: string }) => error.code === 'CERTIFICATE_ERROR',
+      );
+      assert.throws(
+        () =>
+          verify(trustedRoot, messageBundle as Bundle, artifact, {
+            subjectAlternativeName: '^https://kubernetes\\.io/namespaces/release/serviceaccounts/deployer$',
+          }),
+        (error: Error & { code?: string }) => error.code === 'UNTRUSTED_SIGNER_ERROR',
+      );
+    },
+  );
+
+  check('the TUF repository serves the trusted root, and a published new version is picked up', async () => {
+    assert.ok(messageBundle, 'needs the signed blob of the earlier test');
+    const cachePath = runDir.sub('tuf-client-cache');
+    const tufOptions = { mirrorURL: sigstore.tuf.mirrorUrl, rootPath: sigstore.tuf.rootPath, cachePath };
+    const fromTuf = await getTrustedRoot(tufOptions);
+    assert.deepEqual(TrustedRoot.toJSON(fromTuf), TrustedRoot.toJSON(trustedRoot));
+    verify(fromTuf, messageBundle as Bundle, artifact, { extensions: { issuer: kube.issuer } });
+
+    // Next version drops the TSA: what the client then trusts can no longer verify the blob.
+    const next = { ...readJson(sigstore.trustedRootPath), timestampAuthorities: [] };
+    sigstore.tuf.repo.requests.length = 0;
+    sigstore.tuf.repo.publish({ targets: { 'trusted_root.json': JSON.stringify(next) }, rotateKeys: true });
+    const refreshed = await getTrustedRoot(tufOptions);
+    assert.equal(refreshed.timestampAuthorities.length, 0);
+    assert.ok(sigstore.tuf.repo.requests.includes('200 /2.root.json'), sigstore.tuf.repo.requests.join(', '));
+    assert.throws(() => verify(refreshed, messageBundle as Bundle, artifact));
+  });
+
+  check('cosign v3 signs against the stack and verifies with our trust material', async (t) => {
+    const clients = createClients(runDir);
+    try {
+      await clients.cosign(['version']);
+    } catch (error) {
+      t.skip(`cosign is not usable here: ${(error as Error).message.split('\n')[0]}`);
+      return;
+    }
+    const dir = runDir.sub('cosign');
+    const blob = path.join(dir, 'blob.txt');
+    const bundlePath = path.join(dir, 'blob.sigstore.json');
+    writeFileSync(blob, artifact);
+    const tokenFile = writeSecretFile(
+      dir,
+      'token',
+      await kube.createToken(namespace, serviceAccount, { audience: 'sigstore' }),
+    );
+    await clients.cosign([
+      'sign-blob',
+      '--yes',
+      `--signing-config=${sigstore.signingConfigPath}`,
+      `--trusted-root=${sigstore.trustedRootPath}`,
+      `--identity-token=${tokenFile}`,
+      `--bundle=${bundlePath}`,
+      blob,
+    ]);
+    await clients.cosign([
+      'verify-blob',
+      `--trusted-root=${sigstore.trustedRootPath}`,
+      `--bundle=${bundlePath}`,
+      `--certificate-identity=${identity}`,
+      `--certificate-oidc-issuer=${kube.issuer}`,
+      '--insecure-ignore-sct',
+      blob,
+    ]);
+    const { bundleFromJSON } = await import('@sigstore/bundle');
+    const signer = verify(trustedRoot, bundleFromJSON(readJson(bundlePath)), artifact);
+    assert.equal(signer.identity?.subjectAlternativeName, identity);
+  });
+});

@@ -1,0 +1,105 @@
+// The Sigstore half of the world: Fulcio (trusting one OIDC issuer, usually the apiserver), Rekor v2,
+// the TSA, the trust material describing exactly them, and a signed TUF repository serving it.
+//
+// Verifiers of what this world signs need `ctlogThreshold: 0` (cosign: `--insecure-ignore-sct`): there
+// is no CT log in this tier. Rekor v2 entries carry no signed timestamp, so the TSA's is the one
+// verifiers count (`timestampThreshold` 1).
+import { readFileSync } from 'node:fs';
+import { startFulcio, type Fulcio, type OidcIssuer } from './fulcio.ts';
+import { startRekor, type Rekor } from './rekor.ts';
+import type { RunDir } from './run-dir.ts';
+import { writeTrustMaterial, type TrustInputs } from './trust.ts';
+import { startTsa, type Tsa } from './tsa.ts';
+import { startTufRepo, type TufRepo } from './tuf-repo.ts';
+
+export interface SigstoreOptions {
+  /** The OIDC issuer Fulcio accepts, byte for byte as in the tokens (the apiserver's SA issuer). */
+  issuer: string;
+  /** PEM CA of an https issuer (the apiserver's serving CA); Fulcio gets it as SSL_CERT_FILE. */
+  issuerCaPem?: string;
+  /** Fulcio issuer type of `issuer`: `kubernetes` (the default) gives SAN .../namespaces/<ns>/serviceaccounts/<sa>. */
+  issuerType?: OidcIssuer['type'];
+  /** More issuers Fulcio accepts besides `issuer`. */
+  moreIssuers?: readonly OidcIssuer[];
+}
+
+export interface Sigstore {
+  fulcioUrl: string;
+  rekorUrl: string;
+  /** The TSA's signing endpoint (…/api/v1/timestamp), as signing configs and cosign name it. */
+  tsaUrl: string;
+  trustedRootPath: string;
+  signingConfigPath: string;
+  tuf: { mirrorUrl: string; rootPath: string; repo: TufRepo };
+  /** What the trust material was made from, to build variants of it in tests. */
+  trustInputs: TrustInputs;
+  fulcio: Fulcio;
+  rekor: Rekor;
+  tsa: Tsa;
+  stop(): Promise<void>;
+}
+
+/** Starts everything; on any failure stops what did start and rethrows. */
+export async function startSigstore(runDir: RunDir, options: SigstoreOptions): Promise<Sigstore> {
+  // Every validity window opens before this world exists, hence before anything is signed in it.
+  const validFrom = new Date(Date.now() - 60_000);
+  const issuers: OidcIssuer[] = [
+    {
+      url: options.issuer,
+      type: options.issuerType ?? 'kubernetes',
+      ...(options.issuerCaPem === undefined ? {} : { caPem: options.issuerCaPem }),
+    },
+    ...(options.moreIssuers ?? []),
+  ];
+  const started = await Promise.allSettled([
+    startFulcio(runDir, { issuers }),
+    startRekor(runDir),
+    startTsa(runDir),
+  ]);
+  const stops = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value.stop] : []));
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
+    await Promise.allSettled(stops.map((stop) => stop()));
+    throw failed.reason;
+  }
+  const [fulcio, rekor, tsa] = started.map((s) => (s as PromiseFulfilledResult<unknown>).value) as [
+    Fulcio,
+    Rekor,
+    Tsa,
+  ];
+
+  try {
+    const trustInputs: TrustInputs = {
+      fulcio: { url: fulcio.url, chainPem: fulcio.chainPem },
+      rekor: { url: rekor.url, publicKeyDer: rekor.publicKeyDer, logId: rekor.logId },
+      tsa: { url: tsa.url, timestampUrl: tsa.timestampUrl, chainPem: tsa.chainPem },
+      validFrom,
+    };
+    const trust = writeTrustMaterial(runDir.sub('trust'), trustInputs);
+    const repo = await startTufRepo(runDir, {
+      targets: {
+        'trusted_root.json': readFileSync(trust.trustedRootPath),
+        'signing_config.v0.2.json': readFileSync(trust.signingConfigPath),
+      },
+    });
+    const stopAll = async (): Promise<void> => {
+      await Promise.allSettled([repo.stop(), ...stops.map((stop) => stop())]);
+    };
+    return {
+      fulcioUrl: fulcio.url,
+      rekorUrl: rekor.url,
+      tsaUrl: tsa.timestampUrl,
+      trustedRootPath: trust.trustedRootPath,
+      signingConfigPath: trust.signingConfigPath,
+      tuf: { mirrorUrl: repo.mirrorUrl, rootPath: repo.rootPath, repo },
+      trustInputs,
+      fulcio,
+      rekor,
+      tsa,
+      stop: stopAll,
+    };
+  } catch (error) {
+    await Promise.allSettled(stops.map((stop) => stop()));
+    throw error;
+  }
+}
