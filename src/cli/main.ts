@@ -7,9 +7,13 @@ Usage:
   sigward webhook     run the admission webhook
   sigward verify      verify an image's signatures (coming with the verification engine)
   sigward sign        keyless-sign an image (coming with the signer)
+  sigward verify-bundle  verify one Sigstore bundle (sigstore-conformance protocol)
 `;
 
-if (command === 'help' || command === '--help' || command === '-h') {
+if (command === 'verify-bundle') {
+  const { runVerifyBundle } = await import('./verify-bundle.ts');
+  process.exitCode = await runVerifyBundle(process.argv.slice(3));
+} else if (command === 'help' || command === '--help' || command === '-h') {
   process.stdout.write(usage);
 } else {
   process.stderr.write(`sigward: unknown command "${command}"\n\n${usage}`);

@@ -1,0 +1,198 @@
+// Where the trusted root comes from, and keeping it fresh. Three sources:
+//  - public-good: @sigstore/tuf against tuf-repo-cdn.sigstore.dev. A cold TUF cache always needs the
+//    network, so the store starts from the trusted_root.json embedded in @sigstore/tuf (seeds.json)
+//    and switches to the TUF-verified one once a refresh succeeds;
+//  - tuf: a custom mirror with its initial root.json (private Sigstore, internal mirror);
+//  - static: one trusted_root.json (air-gapped; no refresh).
+// Refreshes run one at a time (two TUF clients would write the same cache); a failed refresh keeps
+// the last good root and records the error, so status shows the version, its age and what failed.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { initTUF } from '@sigstore/tuf';
+import { SigstoreError, SigstoreErrorCode } from './errors.ts';
+import { loadTrustRoot } from './trusted-root.ts';
+import type { TrustRootSnapshot } from './trusted-root.ts';
+
+export type { TrustRootSnapshot, TrustRootVersion } from './trusted-root.ts';
+export { loadTrustRoot } from './trusted-root.ts';
+
+export const PUBLIC_GOOD_MIRROR = 'https://tuf-repo-cdn.sigstore.dev';
+const TRUSTED_ROOT_TARGET = 'trusted_root.json';
+
+export type TrustRootSource =
+  | { readonly kind: 'public-good'; readonly cachePath: string }
+  | {
+      readonly kind: 'tuf';
+      readonly mirrorURL: string;
+      /** Path of the mirror's initial root.json (only used to seed an empty cache). */
+      readonly rootPath: string;
+      readonly cachePath: string;
+    }
+  | { readonly kind: 'static'; readonly trustedRoot: Uint8Array; readonly name: string };
+
+export interface TrustRootStatus {
+  readonly version: string | undefined;
+  readonly source: string | undefined;
+  /** When the current root was loaded (embedded seed: at start). */
+  readonly loadedAt: Date | undefined;
+  readonly ageSeconds: number | undefined;
+  /** True once a root came from TUF (or the static file), not only from the embedded seed. */
+  readonly verifiedByTuf: boolean;
+  readonly lastRefreshAt: Date | undefined;
+  readonly lastError: { readonly code: string; readonly message: string; readonly at: Date } | undefined;
+}
+
+export interface TrustRootStoreOptions {
+  readonly now?: () => Date;
+  /** TUF network timeout per request (ms). */
+  readonly timeoutMs?: number;
+  readonly retries?: number;
+}
+
+/** The trusted_root.json embedded in @sigstore/tuf for the public-good instance. */
+export function embeddedPublicGoodTrustRoot(): TrustRootSnapshot {
+  const require = createRequire(import.meta.url);
+  const seeds = JSON.parse(readFileSync(require.resolve('@sigstore/tuf/seeds.json'), 'utf8')) as Record<
+    string,
+    { targets?: Record<string, string> }
+  >;
+  const encoded = seeds[PUBLIC_GOOD_MIRROR]?.targets?.[TRUSTED_ROOT_TARGET];
+  if (!encoded)
+    throw new SigstoreError(
+      SigstoreErrorCode.trustRootUnavailable,
+      '@sigstore/tuf has no embedded trusted root',
+    );
+  return loadTrustRoot(Buffer.from(encoded, 'base64'), 'embedded:@sigstore/tuf');
+}
+
+export class TrustRootStore {
+  readonly #source: TrustRootSource;
+  readonly #now: () => Date;
+  readonly #timeoutMs: number;
+  readonly #retries: number;
+  #current: TrustRootSnapshot | undefined;
+  #loadedAt: Date | undefined;
+  #verifiedByTuf = false;
+  #lastRefreshAt: Date | undefined;
+  #lastError: TrustRootStatus['lastError'];
+  #inflight: Promise<TrustRootSnapshot> | undefined;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(source: TrustRootSource, options: TrustRootStoreOptions = {}) {
+    this.#source = source;
+    this.#now = options.now ?? (() => new Date());
+    this.#timeoutMs = options.timeoutMs ?? 5000;
+    this.#retries = options.retries ?? 2;
+    if (source.kind === 'static') {
+      this.#set(loadTrustRoot(source.trustedRoot, `file:${source.name}`), true);
+    } else if (source.kind === 'public-good') {
+      this.#set(embeddedPublicGoodTrustRoot(), false);
+    }
+  }
+
+  /** The root to verify with now, or undefined before a custom mirror was first reached. */
+  current(): TrustRootSnapshot | undefined {
+    return this.#current;
+  }
+
+  /** The current root; throws SIGSTORE_TRUST_ROOT_UNAVAILABLE when there is none yet. */
+  require(): TrustRootSnapshot {
+    if (this.#current) return this.#current;
+    const why = this.#lastError ? `: ${this.#lastError.message}` : '';
+    throw new SigstoreError(SigstoreErrorCode.trustRootUnavailable, `no trusted root is loaded yet${why}`);
+  }
+
+  /**
+   * Fetches the root through TUF once (concurrent callers share one run). On failure the last good
+   * root stays and the error is recorded and thrown.
+   */
+  refresh(): Promise<TrustRootSnapshot> {
+    if (this.#source.kind === 'static') return Promise.resolve(this.require());
+    this.#inflight ??= this.#fetch().finally(() => {
+      this.#inflight = undefined;
+    });
+    return this.#inflight;
+  }
+
+  /** Refreshes now and then every `intervalMs` in the background; errors only update status. */
+  start(intervalMs: number): void {
+    this.stop();
+    const tick = (): void => {
+      this.refresh().catch(() => undefined);
+    };
+    tick();
+    this.#timer = setInterval(tick, intervalMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  status(): TrustRootStatus {
+    const now = this.#now();
+    return {
+      version: this.#current?.version,
+      source: this.#current?.source,
+      loadedAt: this.#loadedAt,
+      ageSeconds: this.#loadedAt
+        ? Math.max(0, Math.floor((now.getTime() - this.#loadedAt.getTime()) / 1000))
+        : undefined,
+      verifiedByTuf: this.#verifiedByTuf,
+      lastRefreshAt: this.#lastRefreshAt,
+      lastError: this.#lastError,
+    };
+  }
+
+  #set(snapshot: TrustRootSnapshot, verified: boolean): void {
+    // Same bytes as before: keep the snapshot (and its age) so caches keyed on the version stay warm.
+    if (this.#current?.version !== snapshot.version || !this.#verifiedByTuf) {
+      if (this.#current?.version !== snapshot.version) this.#loadedAt = this.#now();
+      this.#current = snapshot;
+    }
+    this.#loadedAt ??= this.#now();
+    this.#verifiedByTuf ||= verified;
+  }
+
+  async #fetch(): Promise<TrustRootSnapshot> {
+    const source = this.#source;
+    if (source.kind === 'static') return this.require();
+    const mirrorURL = source.kind === 'public-good' ? PUBLIC_GOOD_MIRROR : source.mirrorURL;
+    this.#lastRefreshAt = this.#now();
+    try {
+      const tuf = await initTUF({
+        mirrorURL,
+        cachePath: source.cachePath,
+        ...(source.kind === 'tuf' ? { rootPath: source.rootPath } : {}),
+        timeout: this.#timeoutMs,
+        retry: { retries: this.#retries },
+      });
+      const text = await tuf.getTarget(TRUSTED_ROOT_TARGET);
+      const snapshot = loadTrustRoot(Buffer.from(text, 'utf8'), `tuf:${mirrorURL}`);
+      this.#set(snapshot, true);
+      this.#lastError = undefined;
+      return this.#current ?? snapshot;
+    } catch (error) {
+      const wrapped =
+        error instanceof SigstoreError
+          ? error
+          : new SigstoreError(
+              SigstoreErrorCode.trustRootUnavailable,
+              `TUF refresh from ${mirrorURL} failed: ${describe(error)}`,
+              {
+                cause: error,
+              },
+            );
+      this.#lastError = { code: wrapped.code, message: wrapped.message, at: this.#now() };
+      throw wrapped;
+    }
+  }
+}
+
+// TUFError hides the real reason in `cause` (notes §4.1): show both.
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+  return `${error.message}${cause}`;
+}
