@@ -67,7 +67,9 @@ export async function startService(spec: ServiceSpec): Promise<Service> {
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');
-    const ended = await Promise.race([exited.then(() => true), delay(stopGraceMs).then(() => false)]);
+    // An unref'd grace timer: a service that stops at once must not keep the test process alive 10 s.
+    const grace = delay(stopGraceMs, false, { ref: false });
+    const ended = await Promise.race([exited.then(() => true), grace]);
     if (!ended) {
       child.kill('SIGKILL');
       await exited;
