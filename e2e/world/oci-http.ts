@@ -198,3 +198,19 @@ export async function tags(registryUrl: string, repository: string): Promise<str
   if (!response.ok) fail(`list tags of ${repository}`, response, text);
   return ((JSON.parse(text) as { tags?: string[] | null }).tags ?? []).slice().sort();
 }
+
+/** The descriptor of a stored manifest (what a `subject` or an index entry points at). */
+export async function descriptorOf(
+  registryUrl: string,
+  repository: string,
+  reference: string,
+): Promise<Descriptor> {
+  const fetched = await getManifest(registryUrl, repository, reference);
+  if (fetched === undefined)
+    throw new WorldError('REGISTRY_REQUEST', `no manifest ${repository}:${reference}`);
+  return {
+    mediaType: fetched.json.mediaType ?? fetched.contentType,
+    digest: fetched.computedDigest,
+    size: fetched.bytes.byteLength,
+  };
+}

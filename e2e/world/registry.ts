@@ -23,6 +23,12 @@ export interface Registry {
   readonly url: string;
   /** Whether `GET /v2/<repo>/referrers/<digest>` is served; false means clients use the fallback tag. */
   readonly referrersApi: boolean;
+  /**
+   * What the referrers API answered at start for a digest nothing refers to: 200 (an empty index) when
+   * served; when not, 404 from docker-registry but 405 UNSUPPORTED from olareg, which go-containerregistry
+   * (crane, cosign) does not take for "no referrers API" (it accepts 404, 400 and 406).
+   */
+  readonly referrersStatus: number;
   readonly logFile: string;
   stop(): Promise<void>;
 }
@@ -51,6 +57,8 @@ export async function startOlareg(runDir: RunDir, options: OlaregOptions): Promi
     '--store-type',
     store,
     `--api-referrer=${String(options.referrers)}`,
+    // No garbage collection: a test's untagged referrer or fresh blob must not vanish mid-run.
+    '--gc-frequency=-1s',
   ];
   if (store === 'dir') args.push('--dir', runDir.sub(name));
   const url = `http://${loopback}:${port}`;
@@ -107,7 +115,7 @@ export async function startDockerRegistry(runDir: RunDir, name = 'docker-registr
 }
 
 /** The status of a referrers request for a digest nothing refers to. */
-export async function referrersStatus(url: string, repository = 'sigward-probe/referrers'): Promise<number> {
+export async function probeReferrers(url: string, repository = 'sigward-probe/referrers'): Promise<number> {
   const digest = `sha256:${'0'.repeat(64)}`;
   const response = await fetch(`${url}/v2/${repository}/referrers/${digest}`, {
     headers: { accept: 'application/vnd.oci.image.index.v1+json' },
@@ -122,19 +130,19 @@ async function checked(
   url: string,
   referrersApi: boolean,
 ): Promise<Registry> {
-  const status = await referrersStatus(url).catch((error: unknown) => {
+  const status = await probeReferrers(url).catch((error: unknown) => {
     return service.stop().then(() => {
       throw new WorldError('REGISTRY_PROBE', `${service.name}: referrers probe failed: ${String(error)}`, {
         cause: error,
       });
     });
   });
-  const served = status === 200;
-  if (served !== referrersApi || (!served && status !== 404)) {
+  const expected = referrersApi ? [200] : [404, 405];
+  if (!expected.includes(status)) {
     await service.stop();
     throw new WorldError(
       'REGISTRY_REFERRERS_MODE',
-      `${service.name}: referrers API ${referrersApi ? 'should answer 200' : 'should answer 404'} but answered ${status}; log ${service.logFile}`,
+      `${service.name}: referrers API should answer ${expected.join(' or ')} but answered ${status}; log ${service.logFile}`,
     );
   }
   return {
@@ -142,6 +150,7 @@ async function checked(
     host: url.slice('http://'.length),
     url,
     referrersApi,
+    referrersStatus: status,
     logFile: service.logFile,
     stop: () => service.stop(),
   };
