@@ -38,8 +38,10 @@ export interface RekorV1 {
   readonly publicKeyFile: string;
   /** DER SPKI of the same key: the trusted root's `publicKey.rawBytes`. */
   readonly publicKeyDer: Buffer;
-  /** The log ID: SHA-256 of the DER SPKI, lowercase hex (as in cosign's bundle annotation). */
-  readonly logId: string;
+  /** The log ID: SHA-256 of the DER SPKI (the trusted root's `logId.keyId`). */
+  readonly logId: Buffer;
+  /** The same, lowercase hex, as cosign's bundle annotation writes it. */
+  readonly logIdHex: string;
   /** The Trillian tree that rekor-server made at start (decimal string, as the API reports it). */
   readonly treeId: string;
   /** When the log began: the trusted root's `validFor.start` must not be later than any entry. */
@@ -96,7 +98,7 @@ export async function startRekorV1(runDir: RunDir, options: RekorV1Options = {})
   const publicKeyDer = publicKey.export({ type: 'spki', format: 'der' });
   const publicKeyFile = path.join(dir, 'rekor.pub');
   writeFileSync(publicKeyFile, publicKeyPem);
-  const logId = createHash('sha256').update(publicKeyDer).digest('hex');
+  const logId = createHash('sha256').update(publicKeyDer).digest();
 
   const startedAt = new Date();
   const db = await startMariaDb(runDir, {
@@ -170,6 +172,7 @@ export async function startRekorV1(runDir: RunDir, options: RekorV1Options = {})
       publicKeyFile,
       publicKeyDer,
       logId,
+      logIdHex: logId.toString('hex'),
       treeId,
       startedAt,
       db,
