@@ -7,7 +7,8 @@
 //   ignored by verifiers);
 // - every validFor.start lies before the first signature, or chains fail to verify at signing time;
 // - a Rekor v2 log is found by its checkpoint key ID, and its baseUrl contains the checkpoint origin;
-// - `ctlogs` only when Fulcio submits to a CT log; without one, see fulcio.ts for what verifiers must do.
+// - no `ctlogs`: this tier runs Fulcio without a CT log (see fulcio.ts for what verifiers must do);
+//   the full tier adds its CT log and Rekor v1 with trust-full.ts `withFullTier`.
 import { X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -28,8 +29,6 @@ export interface TrustInputs {
   fulcio: { url: string; chainPem: readonly string[] };
   rekor: { url: string; publicKeyDer: Buffer; logId: Buffer };
   tsa: { url: string; timestampUrl: string; chainPem: readonly string[] };
-  /** The CT log Fulcio submits to, if any (ECDSA P-256; log ID = sha256 of the DER SPKI). */
-  ctlog?: { url: string; publicKeyDer: Buffer; logId: Buffer };
   /** Start of every validity window: before anything was signed. */
   validFrom: Date;
 }
@@ -74,22 +73,7 @@ export function trustedRootFor(inputs: TrustInputs): TrustedRoot {
         operator,
       },
     ],
-    ctlogs: inputs.ctlog
-      ? [
-          {
-            baseUrl: inputs.ctlog.url,
-            hashAlgorithm: HashAlgorithm.SHA2_256,
-            publicKey: {
-              rawBytes: inputs.ctlog.publicKeyDer,
-              keyDetails: PublicKeyDetails.PKIX_ECDSA_P256_SHA_256,
-              validFor: { start },
-            },
-            logId: { keyId: inputs.ctlog.logId },
-            checkpointKeyId: undefined,
-            operator,
-          },
-        ]
-      : [],
+    ctlogs: [],
     timestampAuthorities: [
       {
         subject: { organization: 'sigward-e2e', commonName: 'sigward e2e tsa' },
