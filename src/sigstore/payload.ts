@@ -5,11 +5,13 @@
 // docker-reference rule. cosign and policy-controller ignore `critical.identity.docker-reference`
 // (cosign's SimpleClaimVerifier checks only the digest), containers/image compares it. sigward checks
 // it when the caller passes the admitted repository: both sides are normalised (Docker Hub aliases
-// `docker.io`/`index.docker.io`/`registry-1.docker.io` → `docker.io`, `library/` for single-segment
-// Hub names, host lower-cased, tag and digest dropped) and must be equal, otherwise the signature is
+// `docker.io`/`index.docker.io` → `index.docker.io`, `library/` for single-segment Hub names, host
+// lower-cased, tag and digest dropped; src/oci/reference) and must be equal, otherwise the signature is
 // rejected. A signature made for `registry-a/app` therefore does not admit the same digest pulled as
 // `registry-b/app`: copying an image to another registry needs a re-sign there (or the caller passes
 // no repository, which is the explicit "ignore" choice).
+import { parseReference, repositoryString } from '../oci/reference.ts';
+import type { RepositoryName } from '../oci/reference.ts';
 import { SIMPLE_SIGNING_MEDIA_TYPE, SIMPLE_SIGNING_TYPE } from './layout.ts';
 import { SigstoreError, SigstoreErrorCode } from './errors.ts';
 
@@ -25,8 +27,8 @@ export interface SimpleSigningPayload {
 export interface ImageExpectation {
   /** The admitted manifest digest, `sha256:<hex>`. */
   readonly digest: string;
-  /** The admitted repository (`registry/path`); omit to ignore docker-reference on purpose. */
-  readonly repository?: string | undefined;
+  /** The admitted repository (`registry/path` or parsed); omit to ignore docker-reference on purpose. */
+  readonly repository?: string | RepositoryName | undefined;
 }
 
 function mismatch(message: string): SigstoreError {
@@ -83,7 +85,14 @@ export function checkSimpleSigning(payload: SimpleSigningPayload, expected: Imag
   }
   if (expected.repository !== undefined) {
     const want = normaliseRepository(expected.repository);
-    const found = normaliseRepository(payload.dockerReference);
+    let found: string;
+    try {
+      found = normaliseRepository(payload.dockerReference);
+    } catch {
+      throw mismatch(
+        `the signature names no valid repository: expected ${want}, found "${payload.dockerReference}"`,
+      );
+    }
     if (want !== found) {
       throw mismatch(
         `the signature names another repository: expected ${want}, found ${found} (docker-reference "${payload.dockerReference}")`,
@@ -92,25 +101,9 @@ export function checkSimpleSigning(payload: SimpleSigningPayload, expected: Imag
   }
 }
 
-// Kept here (tiny) until src/oci/reference exposes the same normalisation; then this delegates.
-const HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
-
-/** `index.docker.io/library/x:tag@sha256:…` → `docker.io/library/x`. */
-export function normaliseRepository(reference: string): string {
-  let name = reference.trim();
-  const at = name.indexOf('@');
-  if (at >= 0) name = name.slice(0, at);
-  const lastSlash = name.lastIndexOf('/');
-  const colon = name.lastIndexOf(':');
-  if (colon > lastSlash) name = name.slice(0, colon);
-  const slash = name.indexOf('/');
-  const first = slash >= 0 ? name.slice(0, slash) : '';
-  const isHost = slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost');
-  let host = isHost ? first.toLowerCase() : 'docker.io';
-  let path = isHost ? name.slice(slash + 1) : name;
-  if (HUB_ALIASES.has(host)) {
-    host = 'docker.io';
-    if (!path.includes('/')) path = `library/${path}`;
-  }
-  return `${host}/${path}`;
+/** `index.docker.io/library/x:tag@sha256:…` → `index.docker.io/library/x` (oci/reference rules). */
+export function normaliseRepository(reference: string | RepositoryName): string {
+  return repositoryString(
+    typeof reference === 'string' ? parseReference(reference, { defaultTag: false }) : reference,
+  );
 }

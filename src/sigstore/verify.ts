@@ -8,6 +8,7 @@ import { PolicyError, VerificationError, Verifier, toSignedEntity } from '@sigst
 import type { SignedEntity, TrustMaterial } from '@sigstore/verify';
 import { HashAlgorithm } from '@sigstore/protobuf-specs';
 import { X509Certificate } from '@sigstore/core';
+import type { RepositoryName } from '../oci/reference.ts';
 import type { Bundle } from './bundle.ts';
 import { SigstoreError, SigstoreErrorCode } from './errors.ts';
 import { certificateIdentity } from './identity.ts';
@@ -47,7 +48,7 @@ export type SignedContent =
       /** The admitted manifest digest `sha256:<hex>`. */
       readonly digest: string;
       /** The admitted repository; checked against docker-reference (payload.ts); omit to ignore. */
-      readonly repository?: string;
+      readonly repository?: string | RepositoryName;
       /** The simple-signing payload blob (the signed bytes) of a message-signature bundle. */
       readonly payload?: Uint8Array;
       /** Required DSSE predicate type, default the cosign image-signature type. */
