@@ -48,10 +48,17 @@ function parseOne(text: string, challenges: Challenge[]): void {
       skip(/[ \t]/);
       const name = token();
       skip(/[ \t]/);
+      const afterName = i;
+      let value: string | undefined;
       if (name.length > 0 && text[i] === '=') {
         i++;
         skip(/[ \t]/);
-        params[name.toLowerCase()] = text[i] === '"' ? quoted() : token();
+        value = text[i] === '"' ? quoted() : token();
+        // `name=` with nothing after is not an auth-param: it is a token68's padding (`abc==`).
+        if (value.length === 0 && text[afterName + 1] !== '"') value = undefined;
+      }
+      if (value !== undefined) {
+        params[name.toLowerCase()] = value;
         skip(/[ \t]/);
         if (text[i] === ',') {
           i++;

@@ -1,0 +1,224 @@
+// A real registry for tests: Debian's docker-registry 2.8 (distribution v2, no referrers API) started
+// on 127.0.0.1 with a free port, its own config file and a temporary storage directory. Optional auth:
+// htpasswd (Basic) or token auth backed by our own token server (test/support/token-server.ts).
+//
+//   const registry = await startDockerRegistry({ auth: { kind: 'htpasswd', users: { alice: 'pw' } } });
+//   afterEach((t) => registry.noteResult(t));   // keeps the log when a test failed
+//   after(() => registry.stop());
+//
+// Install the binary with `bash scripts/ensure-debian-tools.sh test`; a missing binary is an error.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, createWriteStream, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import bcrypt from 'bcryptjs';
+import { startTokenServer, type TokenServer, type TokenServerOptions } from './token-server.ts';
+
+export const DOCKER_REGISTRY_BIN = process.env['SIGWARD_DOCKER_REGISTRY'] ?? '/usr/bin/docker-registry';
+
+export type RegistryAuth =
+  | { readonly kind: 'htpasswd'; readonly users: Readonly<Record<string, string>> }
+  | ({ readonly kind: 'token' } & TokenServerOptions);
+
+export interface DockerRegistryOptions {
+  readonly auth?: RegistryAuth;
+  /** Serve TLS with this PEM certificate and key (tests pass a CA to the client). */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  /** Keep the log and storage even when every test passed. */
+  readonly keepLogs?: boolean;
+}
+
+export interface DockerRegistry {
+  /** `127.0.0.1:<port>`: the registry part of image references. */
+  readonly host: string;
+  readonly url: string;
+  readonly dir: string;
+  readonly logFile: string;
+  /** The token server, when auth is `token`. */
+  readonly tokenServer?: TokenServer;
+  /** Call from afterEach: a failed test keeps the log directory for inspection. */
+  noteResult(t: object): void;
+  /** The last lines of the registry's log. */
+  logTail(lines?: number): string;
+  stop(): Promise<void>;
+}
+
+/** A port on 127.0.0.1 that was free a moment ago. The caller retries if it is taken before use. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen({ host: '127.0.0.1', port: 0 }, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function yamlString(value: string): string {
+  return JSON.stringify(value);
+}
+
+async function configFor(
+  dir: string,
+  port: number,
+  options: DockerRegistryOptions,
+  tokenServer: TokenServer | undefined,
+): Promise<string> {
+  const lines = [
+    'version: 0.1',
+    'log:',
+    '  level: info',
+    '  formatter: text',
+    'storage:',
+    '  filesystem:',
+    `    rootdirectory: ${yamlString(path.join(dir, 'storage'))}`,
+    '  delete:',
+    '    enabled: true',
+    '  maintenance:',
+    '    uploadpurging:',
+    '      enabled: false',
+    'http:',
+    `  addr: 127.0.0.1:${port}`,
+    `  secret: ${yamlString(Math.random().toString(36).slice(2))}`,
+  ];
+  if (options.tls !== undefined) {
+    lines.push(
+      '  tls:',
+      `    certificate: ${yamlString(options.tls.certFile)}`,
+      `    key: ${yamlString(options.tls.keyFile)}`,
+    );
+  }
+  const auth = options.auth;
+  if (auth?.kind === 'htpasswd') {
+    const file = path.join(dir, 'htpasswd');
+    const entries = Object.entries(auth.users).map(
+      ([user, password]) => `${user}:${bcrypt.hashSync(password, 4)}`,
+    );
+    await writeFile(file, `${entries.join('\n')}\n`);
+    lines.push('auth:', '  htpasswd:', '    realm: sigward-test', `    path: ${yamlString(file)}`);
+  } else if (auth?.kind === 'token' && tokenServer !== undefined) {
+    lines.push(
+      'auth:',
+      '  token:',
+      `    realm: ${yamlString(tokenServer.realm)}`,
+      `    service: ${yamlString(tokenServer.service)}`,
+      `    issuer: ${yamlString(tokenServer.issuer)}`,
+      `    rootcertbundle: ${yamlString(tokenServer.certFile)}`,
+    );
+  }
+  const file = path.join(dir, 'config.yml');
+  await writeFile(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+}
+
+async function waitUntilServing(
+  url: string,
+  child: ChildProcess,
+  logFile: string,
+  ca?: string,
+): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  const { Agent, request } = await import('undici');
+  const dispatcher = new Agent(ca === undefined ? {} : { connect: { ca } });
+  try {
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`docker-registry exited early:\n${tail(logFile)}`);
+      }
+      try {
+        const response = await request(`${url}/v2/`, { dispatcher });
+        await response.body.dump();
+        if (response.statusCode === 200 || response.statusCode === 401) return;
+      } catch {
+        // not listening yet
+      }
+      await delay(50); // readiness polling, not synchronisation of a test step
+    }
+    throw new Error(`docker-registry did not answer on ${url} within 20 s:\n${tail(logFile)}`);
+  } finally {
+    await dispatcher.close();
+  }
+}
+
+function tail(file: string, lines = 20): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+export async function startDockerRegistry(options: DockerRegistryOptions = {}): Promise<DockerRegistry> {
+  if (!existsSync(DOCKER_REGISTRY_BIN)) {
+    throw new Error(`${DOCKER_REGISTRY_BIN} is missing: run "bash scripts/ensure-debian-tools.sh test"`);
+  }
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'sigward-registry-'));
+  const tokenServer =
+    options.auth?.kind === 'token' ? await startTokenServer({ ...options.auth, dir }) : undefined;
+  const logFile = path.join(dir, 'registry.log');
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    const config = await configFor(dir, port, options, tokenServer);
+    const log = createWriteStream(logFile, { flags: 'a' });
+    const child = spawn(DOCKER_REGISTRY_BIN, ['serve', config], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: dir },
+    });
+    child.stdout?.pipe(log, { end: false });
+    child.stderr?.pipe(log, { end: false });
+    child.once('exit', () => log.end());
+    const scheme = options.tls === undefined ? 'http' : 'https';
+    const url = `${scheme}://127.0.0.1:${port}`;
+    try {
+      const ca = options.tls === undefined ? undefined : readFileSync(options.tls.certFile, 'utf8');
+      await waitUntilServing(url, child, logFile, ca);
+    } catch (error) {
+      lastError = error;
+      child.kill('SIGKILL');
+      await exited(child);
+      if (/address already in use/.test(tail(logFile, 50))) continue; // lost the port race: next port
+      break;
+    }
+    let failed = false;
+    return {
+      host: `127.0.0.1:${port}`,
+      url,
+      dir,
+      logFile,
+      ...(tokenServer === undefined ? {} : { tokenServer }),
+      noteResult(t) {
+        if ('passed' in t && t.passed === false) failed = true;
+      },
+      logTail: (lines) => tail(logFile, lines),
+      async stop() {
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGTERM');
+          const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+          await exited(child);
+          clearTimeout(killer);
+        }
+        await tokenServer?.stop();
+        if (failed || options.keepLogs === true || process.env['SIGWARD_KEEP_LOGS'] === '1') {
+          console.error(`docker-registry log kept in ${logFile}`);
+        } else {
+          await rm(dir, { recursive: true, force: true });
+        }
+      },
+    };
+  }
+  await tokenServer?.stop();
+  throw lastError instanceof Error ? lastError : new Error(String(lastError));
+}
