@@ -5,7 +5,7 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { pushArtifactCrane, pushArtifactHttp, sigstoreBundleType } from './world/artifacts.ts';
-import { createClients, type Clients } from './world/clients.ts';
+import { createClients, type Clients, type ToolRunner } from './world/clients.ts';
 import { pushImage, pushIndex, type ImageTools } from './world/images.ts';
 import {
   descriptorOf,
@@ -20,6 +20,7 @@ import {
 import { probeReferrers, startDockerRegistry, startOlareg, type Registry } from './world/registry.ts';
 import { createRunDir, type RunDir } from './world/run-dir.ts';
 import { answers } from './world/probe.ts';
+import { createCa, issueServingCert } from './world/pki.ts';
 
 interface Variant {
   name: string;
@@ -103,7 +104,10 @@ describe('registries of the world', () => {
         assert.equal(registry.url, `http://${registry.host}`);
         assert.equal(registry.referrersApi, variant.referrersApi);
         assert.equal(registry.referrersStatus, variant.referrersStatus);
-        assert.equal(await probeReferrers(registry.url, 'probe/other'), variant.referrersStatus);
+        assert.equal(
+          await probeReferrers(registry.url, { repository: 'probe/other' }),
+          variant.referrersStatus,
+        );
         const answer = await referrers(registry.url, 'probe/none', `sha256:${'1'.repeat(64)}`);
         assert.equal(answer.status, variant.referrersStatus);
         if (variant.referrersApi) {
@@ -245,6 +249,41 @@ describe('registries of the world', () => {
     });
   }
 
+  check(
+    'docker-registry with TLS and basic auth: crane logs in and pushes; still no referrers API',
+    async () => {
+      const dir = runDir.sub('registry-tls');
+      const ca = await createCa(dir, 'registry-ca');
+      const serving = await issueServingCert(ca, dir, 'registry');
+      const registry = await startDockerRegistry(runDir, {
+        name: 'docker-registry-tls-auth',
+        auth: { kind: 'htpasswd', users: { alice: 'alice-password' } },
+        tls: { certFile: serving.certFile, keyFile: serving.keyFile, caPem: ca.certPem },
+      });
+      try {
+        assert.match(registry.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+        assert.equal(registry.caPem, ca.certPem);
+        assert.equal(registry.referrersStatus, 404, 'no such route, even before auth');
+        // Go clients trust the registry through SSL_CERT_FILE; the login lands in the run dir's DOCKER_CONFIG.
+        const crane: ToolRunner = (args, options = {}) =>
+          clients.crane(args, { ...options, env: { ...options.env, SSL_CERT_FILE: ca.certFile } });
+        const anonymous = await crane(['digest', `${registry.host}/private/app:v1`], { check: false });
+        assert.notEqual(anonymous.code, 0);
+        assert.match(anonymous.stderr, /UNAUTHORIZED|401/);
+        await crane(['auth', 'login', registry.host, '-u', 'alice', '-p', 'alice-password']);
+        const image = await pushImage({ crane, workDir: images.workDir }, registry.host, 'private/app', 'v1');
+        assert.equal((await crane(['digest', image.ref])).stdout.trim(), image.digest);
+        const authorization = `Basic ${Buffer.from('alice:alice-password').toString('base64')}`;
+        assert.equal(
+          await probeReferrers(registry.url, { repository: 'private/app', ca: ca.certPem, authorization }),
+          404,
+        );
+      } finally {
+        await registry.stop();
+      }
+    },
+  );
+
   check('the clients are fenced: no internet, no secrets in errors', async () => {
     // Every proxy is a dead loopback port: a public registry fails at once instead of being reached.
     const started = performance.now();
@@ -287,7 +326,7 @@ describe('registries of the world', () => {
     assert.ok(await answers(`${registry.url}/v2/`));
     await registry.stop();
     assert.equal(await answers(`${registry.url}/v2/`), false);
-    const older = await startDockerRegistry(runDir, 'docker-registry-stop-check');
+    const older = await startDockerRegistry(runDir, { name: 'docker-registry-stop-check' });
     assert.ok(await answers(`${older.url}/v2/`));
     await older.stop();
     assert.equal(await answers(`${older.url}/v2/`), false);

@@ -4,16 +4,23 @@
 // - Debian's docker-registry 2.8 (distribution v2), the real older registry without a referrers API.
 // Every start checks with a real request that the referrers API is what the caller asked for, so a
 // renamed flag or a changed default can never silently turn a fallback test into a referrers test.
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
+import {
+  startDockerRegistry as startSupportRegistry,
+  type RegistryAuth,
+} from '../../test/support/docker-registry.ts';
 import { WorldError } from './errors.ts';
 import { freePort, loopback } from './ports.ts';
 import { answers } from './probe.ts';
-import { startService, type Service } from './process.ts';
+import { startService } from './process.ts';
 import type { RunDir } from './run-dir.ts';
-import { debianTool, goTool } from './tools.ts';
+import { goTool } from './tools.ts';
 
 export type RegistryKind = 'olareg' | 'docker-registry';
+export type { RegistryAuth };
 
 export interface Registry {
   readonly kind: RegistryKind;
@@ -30,6 +37,8 @@ export interface Registry {
    */
   readonly referrersStatus: number;
   readonly logFile: string;
+  /** The CA of a TLS registry (Go clients take it as SSL_CERT_FILE); absent for plain HTTP. */
+  readonly caPem?: string;
   stop(): Promise<void>;
 }
 
@@ -69,75 +78,115 @@ export async function startOlareg(runDir: RunDir, options: OlaregOptions): Promi
     logDir: runDir.logs,
     ready: apiReady(url),
   });
-  return checked('olareg', service, url, options.referrers);
+  return checked('olareg', service, url, options.referrers, options.referrers ? [200] : [405]);
+}
+
+export interface DockerRegistryOptions {
+  /** Name in the run dir's logs; defaults to `docker-registry`. */
+  name?: string;
+  /** Basic (htpasswd) or token auth, as test/support/docker-registry.ts offers. */
+  auth?: RegistryAuth;
+  /** Serve TLS with this certificate and key; `caPem` is what clients must trust to reach it. */
+  tls?: { certFile: string; keyFile: string; caPem: string };
 }
 
 /**
- * Debian's docker-registry (distribution 2.8) with its own config in the run dir, filesystem storage in
- * the run dir, on a free loopback port; never the system service. It has no referrers API.
+ * Debian's docker-registry (distribution 2.8) on a free loopback port, never the system service: the
+ * same starter as the npm-test tier (test/support/docker-registry.ts), with its log copied into the run
+ * dir's logs when it stops. It has no referrers API.
  */
-export async function startDockerRegistry(runDir: RunDir, name = 'docker-registry'): Promise<Registry> {
-  const command = debianTool('docker-registry', 'docker-registry');
-  const port = await freePort();
-  const dir = runDir.sub(name);
-  const config = path.join(dir, 'config.yml');
-  // Uploads are never purged (the default would start a background sweep), no health check of the
-  // storage driver, and deletes are allowed so tests can remove a signature.
-  writeFileSync(
-    config,
-    [
-      'version: 0.1',
-      'log:',
-      '  level: info',
-      'storage:',
-      '  filesystem:',
-      `    rootdirectory: ${JSON.stringify(path.join(dir, 'data'))}`,
-      '  delete:',
-      '    enabled: true',
-      '  maintenance:',
-      '    uploadpurging:',
-      '      enabled: false',
-      'http:',
-      `  addr: ${loopback}:${port}`,
-      '  secret: sigward-e2e-only',
-      '',
-    ].join('\n'),
-  );
-  const url = `http://${loopback}:${port}`;
-  const service = await startService({
-    name,
-    command,
-    args: ['serve', config],
-    logDir: runDir.logs,
-    ready: apiReady(url),
+export async function startDockerRegistry(
+  runDir: RunDir,
+  options: DockerRegistryOptions = {},
+): Promise<Registry> {
+  const name = options.name ?? 'docker-registry';
+  // The shared starter trusts the certificate file itself while it waits for the registry: give it the
+  // chain up to the CA (the registry serves the chain too, as a real one would).
+  let tls: { certFile: string; keyFile: string } | undefined;
+  if (options.tls !== undefined) {
+    const chain = path.join(runDir.sub(name), 'serving-chain.pem');
+    writeFileSync(
+      chain,
+      `${readFileSync(options.tls.certFile, 'utf8').trimEnd()}\n${options.tls.caPem.trimEnd()}\n`,
+    );
+    tls = { certFile: chain, keyFile: options.tls.keyFile };
+  }
+  const started = await startSupportRegistry({
+    ...(options.auth === undefined ? {} : { auth: options.auth }),
+    ...(tls === undefined ? {} : { tls }),
   });
-  return checked('docker-registry', service, url, false);
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      try {
+        copyFileSync(started.logFile, path.join(runDir.logs, `${name}.log`));
+      } catch {
+        // no log yet: nothing to keep
+      }
+      await started.stop();
+    })();
+    return stopped;
+  };
+  const ca = options.tls?.caPem;
+  // distribution 2.8 has no referrers route at all, so even an anonymous probe of a registry with auth
+  // gets 404 (a 401 would also mean "not served" for a registry with auth, hence accepted).
+  const expected = options.auth === undefined ? [404] : [404, 401];
+  return checked(
+    'docker-registry',
+    { name, logFile: started.logFile, stop },
+    started.url,
+    false,
+    expected,
+    ca,
+  );
+}
+
+export interface ProbeOptions {
+  repository?: string;
+  /** PEM CA for an https registry with a private certificate. */
+  ca?: string;
+  /** An Authorization header value (`Basic …`), for a registry with auth. */
+  authorization?: string;
 }
 
 /** The status of a referrers request for a digest nothing refers to. */
-export async function probeReferrers(url: string, repository = 'sigward-probe/referrers'): Promise<number> {
-  const digest = `sha256:${'0'.repeat(64)}`;
-  const response = await fetch(`${url}/v2/${repository}/referrers/${digest}`, {
-    headers: { accept: 'application/vnd.oci.image.index.v1+json' },
+export function probeReferrers(url: string, options: ProbeOptions = {}): Promise<number> {
+  const repository = options.repository ?? 'sigward-probe/referrers';
+  const target = `${url}/v2/${repository}/referrers/sha256:${'0'.repeat(64)}`;
+  const client = target.startsWith('https:') ? https : http;
+  const headers: Record<string, string> = { accept: 'application/vnd.oci.image.index.v1+json' };
+  if (options.authorization !== undefined) headers.authorization = options.authorization;
+  return new Promise((resolve, reject) => {
+    const request = client.get(target, { ca: options.ca, timeout: 5000, headers }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.on('timeout', () => request.destroy(new Error(`no answer from ${target} within 5 s`)));
+    request.on('error', reject);
   });
-  await response.arrayBuffer();
-  return response.status;
+}
+
+interface Stoppable {
+  name: string;
+  logFile: string;
+  stop(): Promise<void>;
 }
 
 async function checked(
   kind: RegistryKind,
-  service: Service,
+  service: Stoppable,
   url: string,
   referrersApi: boolean,
+  expected: readonly number[],
+  ca?: string,
 ): Promise<Registry> {
-  const status = await probeReferrers(url).catch((error: unknown) => {
+  const status = await probeReferrers(url, ca === undefined ? {} : { ca }).catch((error: unknown) => {
     return service.stop().then(() => {
       throw new WorldError('REGISTRY_PROBE', `${service.name}: referrers probe failed: ${String(error)}`, {
         cause: error,
       });
     });
   });
-  const expected = referrersApi ? [200] : [404, 405];
   if (!expected.includes(status)) {
     await service.stop();
     throw new WorldError(
@@ -147,11 +196,12 @@ async function checked(
   }
   return {
     kind,
-    host: url.slice('http://'.length),
+    host: url.replace(/^https?:\/\//, ''),
     url,
     referrersApi,
     referrersStatus: status,
     logFile: service.logFile,
+    ...(ca === undefined ? {} : { caPem: ca }),
     stop: () => service.stop(),
   };
 }
