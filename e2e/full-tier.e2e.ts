@@ -15,6 +15,7 @@ import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import { X509Certificate as SigstoreCertificate } from '@sigstore/core';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier, VerificationError } from '@sigstore/verify';
+import { legacySignatureToBundle } from '../src/sigstore/legacy.ts';
 import { createClients, writeSecretFile, type Clients } from './world/clients.ts';
 import { kubernetesIssuer } from './world/fulcio.ts';
 import { startFullTier, type FullTier } from './world/full-tier.ts';
@@ -290,6 +291,17 @@ function fullTierSuite(): void {
       );
       assert.equal(signer.identity?.subjectAlternativeName, identity);
       assert.equal(signer.identity?.extensions?.issuer, kube.issuer);
+
+      // sigward's own mapping of the layer (src/sigstore/legacy.ts, what the webhook uses) verifies alike.
+      const ours = legacySignatureToBundle({
+        mediaType: legacy.layer.mediaType,
+        annotations: legacy.layer.annotations ?? {},
+        blob: legacy.payload,
+      });
+      const again = new Verifier(toTrustMaterial(full.trust.trustedRoot), strict).verify(
+        toSignedEntity(ours.bundle, legacy.payload),
+      );
+      assert.equal(again.identity?.subjectAlternativeName, identity);
 
       // A root that names another key for the same CT log URL: the SCT must fail, whatever the threshold.
       const otherKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({

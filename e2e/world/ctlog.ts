@@ -7,7 +7,7 @@
 // it accepts chains to. Fulcio dials the log only when it issues a certificate, so: `planCtLog` (URL,
 // port and key), start Fulcio, then `plan.start(fulcio's chain)`.
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { WorldError } from './errors.ts';
 import { freePort, loopback } from './ports.ts';
@@ -76,6 +76,7 @@ export async function planCtLog(runDir: RunDir, options: CtLogOptions = {}): Pro
     const rootsFile = path.join(dir, 'roots.pem');
     writeFileSync(rootsFile, `${rootsPem.map((pem) => pem.trim()).join('\n')}\n`);
     const storageDir = path.join(dir, 'storage');
+    mkdirSync(storageDir, { recursive: true });
     const startedAt = new Date();
     const service = await startService({
       name: 'tesseract',
