@@ -1,0 +1,376 @@
+// The client against a hostile registry: a real docker-registry behind the fault proxy. Each check of
+// the client has a case here that fails if the check is removed.
+import { after, afterEach, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SigwardError } from '../../src/errors.ts';
+import { RegistryClient, type RegistryClientOptions } from '../../src/oci/client.ts';
+import { digestOf } from '../../src/oci/digest.ts';
+import { OCI_INDEX } from '../../src/oci/media-types.ts';
+import { parseReference, referenceIn, type RepositoryName } from '../../src/oci/reference.ts';
+import { startDockerRegistry, type DockerRegistry } from '../support/docker-registry.ts';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
+import { pushTestImage, type TestImage } from '../support/images.ts';
+
+let registry: DockerRegistry;
+let proxy: FaultProxy;
+let direct: RegistryClient;
+let image: TestImage;
+const repoPath = 'hostile/app';
+let repo: RepositoryName; // through the proxy
+
+before(async () => {
+  registry = await startDockerRegistry();
+  proxy = await startFaultProxy({ upstream: registry.url });
+  direct = new RegistryClient();
+  image = await pushTestImage(
+    direct,
+    { registry: registry.host, repository: repoPath },
+    { tag: 'v1', layerBytes: 4096 },
+  );
+  repo = { registry: proxy.host, repository: repoPath };
+});
+afterEach((t) => {
+  registry.noteResult(t);
+  proxy.clearFaults();
+});
+after(async () => {
+  await direct?.close();
+  await proxy?.close();
+  await registry?.stop();
+});
+
+const isCode = (code: string) => (e: unknown) => e instanceof SigwardError && e.code === code;
+const byTag = () => parseReference(`${proxy.host}/${repoPath}:v1`);
+const byDigest = () => referenceIn(repo, image.digest);
+
+/** A client whose waits are recorded instead of slept. */
+function clientWith(options: RegistryClientOptions = {}): { client: RegistryClient; waits: number[] } {
+  const waits: number[] = [];
+  const client = new RegistryClient({
+    sleep: async (ms) => {
+      waits.push(ms);
+    },
+    ...options,
+  });
+  return { client, waits };
+}
+
+async function using<T>(client: RegistryClient, body: (c: RegistryClient) => Promise<T>): Promise<T> {
+  try {
+    return await body(client);
+  } finally {
+    await client.close();
+  }
+}
+
+// --- size caps -------------------------------------------------------------------------------------
+
+test('a manifest over the cap is refused while streaming (no Content-Length)', async () => {
+  proxy.addFault({
+    path: /\/manifests\//,
+    fault: { kind: 'oversize', bytes: 300_000, contentLength: false },
+  });
+  const { client } = clientWith({ maxManifestBytes: 100_000 });
+  await using(client, (c) => assert.rejects(c.getManifest(byTag()), isCode('REGISTRY_TOO_LARGE')));
+});
+
+test('a declared Content-Length over the cap is refused before any body arrives', async () => {
+  // The body never comes: only the early check can end this with TOO_LARGE rather than a timeout.
+  proxy.addFault({ path: /\/manifests\//, fault: { kind: 'announce-size', bytes: 10 * 1024 ** 3 } });
+  const { client } = clientWith({ requestTimeoutMs: 5_000 });
+  await using(client, (c) => assert.rejects(c.getManifest(byTag()), isCode('REGISTRY_TOO_LARGE')));
+});
+
+test('the default manifest cap is 4 MiB', async () => {
+  proxy.addFault({
+    path: /\/manifests\//,
+    fault: { kind: 'oversize', bytes: 4 * 1024 * 1024 + 1, contentLength: false },
+  });
+  const { client } = clientWith();
+  await using(client, (c) => assert.rejects(c.getManifest(byTag()), isCode('REGISTRY_TOO_LARGE')));
+});
+
+test('a blob larger than its descriptor says is refused', async () => {
+  const layer = image.layers[0]!;
+  proxy.addFault({
+    path: /\/blobs\//,
+    fault: { kind: 'oversize', bytes: layer.size + 1, contentLength: false },
+  });
+  const { client } = clientWith();
+  await using(client, (c) => assert.rejects(c.getBlob(repo, layer), isCode('REGISTRY_TOO_LARGE')));
+});
+
+test('a blob over the configured blob cap is refused, by digest alone too', async () => {
+  proxy.addFault({ path: /\/blobs\//, fault: { kind: 'oversize', bytes: 50_000, contentLength: false } });
+  const { client } = clientWith({ maxBlobBytes: 10_000 });
+  await using(client, (c) =>
+    assert.rejects(c.getBlob(repo, image.layers[0]!.digest), isCode('REGISTRY_TOO_LARGE')),
+  );
+  const { client: second } = clientWith({ maxBlobBytes: 10_000 });
+  await using(second, (c) =>
+    assert.rejects(c.getBlob(repo, { ...image.layers[0]!, size: 20_000 }), isCode('REGISTRY_TOO_LARGE')),
+  );
+});
+
+// --- digests -----------------------------------------------------------------------------------------
+
+test('an altered manifest fetched by digest: REGISTRY_DIGEST_MISMATCH', async () => {
+  proxy.addFault({ path: /\/manifests\//, fault: { kind: 'alter-body' } });
+  const { client } = clientWith();
+  await using(client, (c) => assert.rejects(c.getManifest(byDigest()), isCode('REGISTRY_DIGEST_MISMATCH')));
+});
+
+test('an altered manifest fetched by tag is checked against Docker-Content-Digest', async () => {
+  proxy.addFault({ path: /\/manifests\//, fault: { kind: 'alter-body' } });
+  const { client } = clientWith();
+  await using(client, (c) => assert.rejects(c.getManifest(byTag()), isCode('REGISTRY_DIGEST_MISMATCH')));
+});
+
+test('a Docker-Content-Digest that is not a digest is a protocol error', async () => {
+  proxy.addFault({
+    path: /\/manifests\//,
+    fault: { kind: 'set-headers', headers: { 'docker-content-digest': 'sha256:xyz' } },
+  });
+  const { client } = clientWith();
+  await using(client, (c) => assert.rejects(c.getManifest(byTag()), isCode('REGISTRY_PROTOCOL')));
+});
+
+test('an altered blob: REGISTRY_DIGEST_MISMATCH', async () => {
+  proxy.addFault({ path: /\/blobs\//, fault: { kind: 'alter-body' } });
+  const { client } = clientWith();
+  await using(client, (c) =>
+    assert.rejects(c.getBlob(repo, image.layers[0]!), isCode('REGISTRY_DIGEST_MISMATCH')),
+  );
+});
+
+test('HEAD announcing another digest for a digest reference: REGISTRY_DIGEST_MISMATCH', async () => {
+  const other = digestOf(Buffer.from('other'));
+  proxy.addFault({
+    method: 'HEAD',
+    path: /\/manifests\//,
+    fault: { kind: 'set-headers', headers: { 'docker-content-digest': other } },
+  });
+  const { client } = clientWith();
+  await using(client, (c) => assert.rejects(c.resolve(byDigest()), isCode('REGISTRY_DIGEST_MISMATCH')));
+});
+
+test('resolve falls back to GET (and checks the bytes) when HEAD has no digest', async () => {
+  proxy.addFault({
+    method: 'HEAD',
+    path: /\/manifests\//,
+    fault: { kind: 'status', status: 200, headers: {} },
+  });
+  const { client } = clientWith();
+  await using(client, async (c) => assert.deepEqual(await c.resolve(byTag()), image.descriptor));
+  proxy.addFault({ method: 'GET', path: /\/manifests\//, fault: { kind: 'alter-body' } });
+  const { client: second } = clientWith();
+  await using(second, (c) => assert.rejects(c.resolve(byTag()), isCode('REGISTRY_DIGEST_MISMATCH')));
+});
+
+test('a manifest that is not a manifest: REGISTRY_PROTOCOL', async () => {
+  proxy.addFault({
+    path: /\/manifests\//,
+    fault: { kind: 'status', status: 200, body: '{"schemaVersion":2,"layers":"no"}' },
+  });
+  const { client } = clientWith();
+  await using(client, (c) => assert.rejects(c.getManifest(byTag()), isCode('REGISTRY_PROTOCOL')));
+});
+
+// --- 429 / 503 ---------------------------------------------------------------------------------------
+
+test('429 with Retry-After is retried after the announced wait', async () => {
+  const rule = proxy.addFault({
+    path: /\/manifests\//,
+    fault: { kind: 'status', status: 429, headers: { 'retry-after': '2' } },
+    times: 2,
+  });
+  const { client, waits } = clientWith();
+  const fetched = await using(client, (c) => c.getManifest(byTag()));
+  assert.equal(fetched.digest, image.digest);
+  assert.equal(rule.hits, 2);
+  assert.deepEqual(waits, [2000, 2000]);
+});
+
+test('retries are bounded: maxRetries + 1 attempts, then REGISTRY_RATE_LIMITED', async () => {
+  const rule = proxy.addFault({
+    path: /\/manifests\//,
+    fault: { kind: 'status', status: 429, headers: { 'retry-after': '0' } },
+  });
+  const { client, waits } = clientWith({ maxRetries: 3 });
+  await using(client, (c) =>
+    assert.rejects(
+      c.getManifest(byTag()),
+      (e: unknown) => isCode('REGISTRY_RATE_LIMITED')(e) && (e as SigwardError).details['attempts'] === 4,
+    ),
+  );
+  assert.equal(rule.hits, 4);
+  assert.equal(waits.length, 3);
+});
+
+test('a Retry-After beyond the total wait budget is not waited for', async () => {
+  const rule = proxy.addFault({
+    path: /\/manifests\//,
+    fault: { kind: 'status', status: 429, headers: { 'retry-after': '3600' } },
+  });
+  const { client, waits } = clientWith({ maxRetryWaitMs: 10_000 });
+  await using(client, (c) =>
+    assert.rejects(c.getManifest(byTag()), (e: unknown) => {
+      const error = e as SigwardError;
+      return isCode('REGISTRY_RATE_LIMITED')(e) && error.details['retryAfterMs'] === 3_600_000;
+    }),
+  );
+  assert.equal(rule.hits, 1);
+  assert.deepEqual(waits, []);
+});
+
+test('the total wait is bounded across retries', async () => {
+  proxy.addFault({
+    path: /\/manifests\//,
+    fault: { kind: 'status', status: 503, headers: { 'retry-after': '4' } },
+  });
+  const { client, waits } = clientWith({ maxRetries: 10, maxRetryWaitMs: 10_000 });
+  await using(client, (c) => assert.rejects(c.getManifest(byTag()), isCode('REGISTRY_UNAVAILABLE')));
+  assert.deepEqual(waits, [4000, 4000]);
+});
+
+test('503 without Retry-After backs off and recovers', async () => {
+  proxy.addFault({ path: /\/blobs\//, fault: { kind: 'status', status: 503 }, times: 1 });
+  const { client, waits } = clientWith();
+  const bytes = await using(client, (c) => c.getBlob(repo, image.layers[0]!));
+  assert.equal(digestOf(bytes), image.layers[0]!.digest);
+  assert.equal(waits.length, 1);
+});
+
+test('other 5xx are not retried', async () => {
+  const rule = proxy.addFault({ path: /\/manifests\//, fault: { kind: 'status', status: 500 } });
+  const { client, waits } = clientWith();
+  await using(client, (c) => assert.rejects(c.getManifest(byTag()), isCode('REGISTRY_UNAVAILABLE')));
+  assert.equal(rule.hits, 1);
+  assert.deepEqual(waits, []);
+});
+
+// --- timeouts, aborts, resets ------------------------------------------------------------------------
+
+test('a registry that never answers: REGISTRY_TIMEOUT', async () => {
+  proxy.addFault({ path: /\/manifests\//, fault: { kind: 'stall' } });
+  const { client } = clientWith({ requestTimeoutMs: 300 });
+  await using(client, (c) => assert.rejects(c.getManifest(byTag()), isCode('REGISTRY_TIMEOUT')));
+});
+
+test('a body that stops half-way: REGISTRY_TIMEOUT', async () => {
+  proxy.addFault({ path: /\/blobs\//, fault: { kind: 'stall', when: 'mid-body' } });
+  const { client } = clientWith({ requestTimeoutMs: 300 });
+  await using(client, (c) =>
+    assert.rejects(c.getBlob(repo, image.layers[0]!.digest), isCode('REGISTRY_TIMEOUT')),
+  );
+});
+
+test("the caller's signal ends a request: REGISTRY_ABORTED", async () => {
+  const path = 'hostile/abort-me';
+  proxy.addFault({ path: /abort-me/, fault: { kind: 'stall' } });
+  const { client } = clientWith();
+  const controller = new AbortController();
+  await using(client, async (c) => {
+    const pending = c.getManifest(parseReference(`${proxy.host}/${path}:1`), controller.signal);
+    await proxy.nextRequest(/abort-me/);
+    controller.abort();
+    await assert.rejects(pending, isCode('REGISTRY_ABORTED'));
+  });
+});
+
+test('a connection reset before the answer: REGISTRY_UNAVAILABLE', async () => {
+  proxy.addFault({ path: /\/manifests\//, fault: { kind: 'reset' } });
+  const { client } = clientWith();
+  await using(client, (c) => assert.rejects(c.getManifest(byTag()), isCode('REGISTRY_UNAVAILABLE')));
+});
+
+test('a connection reset in the middle of a body: REGISTRY_UNAVAILABLE', async () => {
+  proxy.addFault({ path: /\/blobs\//, fault: { kind: 'reset', when: 'mid-body' } });
+  const { client } = clientWith();
+  await using(client, (c) =>
+    assert.rejects(c.getBlob(repo, image.layers[0]!.digest), isCode('REGISTRY_UNAVAILABLE')),
+  );
+});
+
+test('a registry that is not there: REGISTRY_UNAVAILABLE', async () => {
+  const gone = await startFaultProxy();
+  const host = gone.host;
+  await gone.close();
+  const { client } = clientWith();
+  await using(client, (c) =>
+    assert.rejects(c.getManifest(parseReference(`${host}/a:1`)), isCode('REGISTRY_UNAVAILABLE')),
+  );
+});
+
+// --- referrers API as other registries serve it ------------------------------------------------------
+
+const sigType = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+const referrer = (n: number, artifactType: string) => ({
+  mediaType: 'application/vnd.oci.image.manifest.v1+json',
+  digest: digestOf(Buffer.from(`referrer ${n}`)),
+  size: 100 + n,
+  artifactType,
+});
+const indexOf = (manifests: unknown[]) =>
+  JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests });
+
+test('referrers API without OCI-Filters-Applied: the client filters', async () => {
+  proxy.addFault({
+    path: /\/referrers\//,
+    fault: {
+      kind: 'status',
+      status: 200,
+      headers: { 'content-type': OCI_INDEX },
+      body: indexOf([referrer(1, sigType), referrer(2, 'application/x-sbom')]),
+    },
+  });
+  const { client } = clientWith();
+  const listed = await using(client, (c) => c.listReferrers(repo, image.digest, { artifactType: sigType }));
+  assert.equal(listed.source, 'referrers-api');
+  assert.deepEqual(listed.descriptors, [referrer(1, sigType)]);
+  const request = proxy.requests.findLast((r) => /\/referrers\//.test(r.path));
+  assert.equal(
+    request?.path,
+    `/v2/${repoPath}/referrers/${image.digest}?artifactType=${encodeURIComponent(sigType)}`,
+  );
+});
+
+test('referrers API that applied the filter is trusted; pages are followed', async () => {
+  const page2 = `/v2/${repoPath}/referrers/${image.digest}?page=2`;
+  proxy.addFault({
+    path: /\/referrers\/.*page=2/,
+    fault: {
+      kind: 'status',
+      status: 200,
+      headers: { 'content-type': OCI_INDEX, 'oci-filters-applied': 'artifactType' },
+      body: indexOf([referrer(4, sigType)]),
+    },
+  });
+  proxy.addFault({
+    path: /\/referrers\//,
+    fault: {
+      kind: 'status',
+      status: 200,
+      headers: {
+        'content-type': OCI_INDEX,
+        'oci-filters-applied': 'artifactType',
+        link: `<${page2}>; rel="next"`,
+      },
+      body: indexOf([referrer(3, sigType)]),
+    },
+  });
+  const { client } = clientWith();
+  const listed = await using(client, (c) => c.listReferrers(repo, image.digest, { artifactType: sigType }));
+  assert.deepEqual(
+    listed.descriptors.map((d) => d.size),
+    [103, 104],
+  );
+});
+
+test('a referrers API failure is an error, never "no referrers"', async () => {
+  proxy.addFault({ path: /\/referrers\//, fault: { kind: 'status', status: 500 } });
+  const { client } = clientWith();
+  await using(client, (c) =>
+    assert.rejects(c.listReferrers(repo, image.digest), isCode('REGISTRY_UNAVAILABLE')),
+  );
+});
