@@ -28,6 +28,8 @@ export type SignerTrust =
       readonly publicKey: KeyObject;
       /** Default true. False is cosign's --insecure-ignore-tlog: log entries are neither required nor read. */
       readonly requireTlog?: boolean;
+      /** When the key may have signed (checked against every verified timestamp); default always. */
+      readonly validFor?: { readonly start?: Date; readonly end?: Date };
     };
 
 /** What the signature must be about. */
@@ -108,15 +110,31 @@ export function verifyBundle(input: VerifyInput): VerifiedSignature {
   if (material.$case === 'x509CertificateChain')
     rejectRootCertificates(material.x509CertificateChain.certificates);
 
+  const requireTlog = signer.kind === 'key' ? signer.requireTlog !== false : true;
+  if (requireTlog && bundle.verificationMaterial.tlogEntries.length === 0) {
+    const hint =
+      signer.kind === 'key'
+        ? ' (a key-only signature needs requireTlog: false, like --insecure-ignore-tlog)'
+        : '';
+    throw new SigstoreError(
+      SigstoreErrorCode.tlogInvalid,
+      `the signature has no transparency log entry${hint}`,
+    );
+  }
   const prepared = prepareContent(bundle, content);
   const entity = signedEntity(bundle, prepared.artifact, prepared.prehashed);
-  const requireTlog = signer.kind === 'key' ? signer.requireTlog !== false : true;
   if (!requireTlog) entity.tlogEntries = [];
   if (!requireTlog) entity.timestamps = entity.timestamps.filter((t) => t.$case === 'timestamp-authority');
 
   const trust: TrustMaterial =
     signer.kind === 'key'
-      ? { ...input.trust, publicKey: () => ({ publicKey: signer.publicKey, validFor: () => true }) }
+      ? {
+          ...input.trust,
+          publicKey: () => ({
+            publicKey: signer.publicKey,
+            validFor: (date: Date) => keyValidAt(signer.validFor, date),
+          }),
+        }
       : input.trust;
   const verifier = new Verifier(trust, requireTlog ? {} : { tlogThreshold: 0, timestampThreshold: 0 });
   let key: KeyObject;
@@ -266,6 +284,12 @@ function rejectRootCertificates(certificates: ReadonlyArray<{ rawBytes: Buffer }
       );
     }
   }
+}
+
+function keyValidAt(validFor: { start?: Date; end?: Date } | undefined, date: Date): boolean {
+  if (validFor?.start && date < validFor.start) return false;
+  if (validFor?.end && date > validFor.end) return false;
+  return true;
 }
 
 function verifiedTimes(entity: SignedEntity): Date[] {

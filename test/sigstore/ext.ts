@@ -1,0 +1,81 @@
+// Paths into ../shared/ext (real upstream test vectors, see shared/ext/SOURCES.md) and loaders for the
+// shapes they come in. Test support only.
+import { createHash, createPublicKey } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadTrustRoot } from '../../src/sigstore/trusted-root.ts';
+import type { TrustRootSnapshot } from '../../src/sigstore/trusted-root.ts';
+import type { LegacyLayer } from '../../src/sigstore/legacy.ts';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const EXT = resolve(REPO_ROOT, '../shared/ext');
+export const ext = (...parts: string[]): string => join(EXT, ...parts);
+
+export const PROD_ROOT_PATH = ext(
+  'sigstore-python/sigstore/_store/tuf-repo-cdn.sigstore.dev/trusted_root.json',
+);
+export const STAGING_ROOT_PATH = ext(
+  'sigstore-python/sigstore/_store/tuf-repo-cdn.sigstage.dev/trusted_root.json',
+);
+
+let prod: TrustRootSnapshot | undefined;
+export function prodRoot(): TrustRootSnapshot {
+  prod ??= loadTrustRoot(readFileSync(PROD_ROOT_PATH), 'test:prod');
+  return prod;
+}
+export function stagingRoot(): TrustRootSnapshot {
+  return loadTrustRoot(readFileSync(STAGING_ROOT_PATH), 'test:staging');
+}
+
+export function readJson(path: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+}
+
+export function sha256Digest(bytes: Uint8Array): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+export function publicKey(path: string): KeyObject {
+  return createPublicKey(readFileSync(path));
+}
+
+/** containers/image on-disk cosign signature: `\0sigstore-json\n` + {mimeType, payload, annotations}. */
+export function containersImageSignature(path: string): LegacyLayer {
+  const raw = readFileSync(path);
+  const prefix = Buffer.from('\x00sigstore-json\n');
+  if (!raw.subarray(0, prefix.length).equals(prefix))
+    throw new Error(`${path} is not a sigstore-json signature`);
+  const json = JSON.parse(raw.subarray(prefix.length).toString('utf8')) as {
+    mimeType: string;
+    payload: string;
+    annotations: Record<string, string>;
+  };
+  return {
+    mediaType: json.mimeType,
+    annotations: json.annotations,
+    blob: Buffer.from(json.payload, 'base64'),
+  };
+}
+
+export const CONNAISSEUR = ext('connaisseur/test/testdata/cosign');
+export const CONNAISSEUR_IMAGE = join(CONNAISSEUR, 'securesystemsengineering/testimage');
+
+/** Every layer of a connaisseur `sha256-<hex>.sig.json` manifest, with its blob from blobs/. */
+export function connaisseurLayers(imageDigest: string): LegacyLayer[] {
+  const manifest = readJson(
+    join(CONNAISSEUR_IMAGE, 'manifests', `${imageDigest.replace(':', '-')}.sig.json`),
+  ) as {
+    layers: Array<{ mediaType: string; digest: string; annotations: Record<string, string> }>;
+  };
+  return manifest.layers.map((l) => ({
+    mediaType: l.mediaType,
+    annotations: l.annotations,
+    blob: readFileSync(join(CONNAISSEUR_IMAGE, 'blobs', `${l.digest}.json`)),
+  }));
+}
+
+export function connaisseurImageDigest(manifestName: string): string {
+  return sha256Digest(readFileSync(join(CONNAISSEUR_IMAGE, 'manifests', manifestName)));
+}
