@@ -12,6 +12,7 @@ import {
   startDockerRegistry as startSupportRegistry,
   type RegistryAuth,
 } from '../../test/support/docker-registry.ts';
+import bcrypt from 'bcryptjs';
 import { WorldError } from './errors.ts';
 import { freePort, loopback } from './ports.ts';
 import { answers } from './probe.ts';
@@ -42,17 +43,53 @@ export interface Registry {
   stop(): Promise<void>;
 }
 
+/** Users with a password (basic auth); each may push and pull every repository. */
+export interface BasicAuth {
+  kind: 'htpasswd';
+  users: Readonly<Record<string, string>>;
+  /** Anonymous clients may pull (but not push); default false: every request needs a login. */
+  anonymousRead?: boolean;
+}
+
+export interface RegistryTls {
+  certFile: string;
+  keyFile: string;
+  /** What clients must trust to reach it (Go clients: SSL_CERT_FILE). */
+  caPem: string;
+}
+
 export interface OlaregOptions {
   referrers: boolean;
   /** `mem` (default) keeps everything in memory; `dir` keeps an OCI layout under the run dir. */
   store?: 'mem' | 'dir';
   /** Service name, for the log file; defaults to `olareg-referrers-on|off`. */
   name?: string;
+  auth?: BasicAuth;
+  tls?: RegistryTls;
 }
 
-const apiReady = (url: string) => () => answers(`${url}/v2/`);
+function basicAuthorization(auth: BasicAuth | undefined): string | undefined {
+  const first = auth === undefined ? undefined : Object.entries(auth.users)[0];
+  return first === undefined
+    ? undefined
+    : `Basic ${Buffer.from(`${first[0]}:${first[1]}`).toString('base64')}`;
+}
 
-/** olareg on a free loopback port with `--api-referrer` set as asked. */
+/** olareg's basic-auth file: bcrypt hashes (never the passwords), one ACL for the users, maybe anonymous pull. */
+function olaregAuthFile(dir: string, auth: BasicAuth): string {
+  const names = Object.keys(auth.users);
+  const lines = ['users:'];
+  for (const [user, password] of Object.entries(auth.users)) {
+    lines.push(`  ${JSON.stringify(user)}:`, `    cred: ${JSON.stringify(bcrypt.hashSync(password, 4))}`);
+  }
+  lines.push('acls:', '  - repo: "*"', '    access: ["*"]', `    members: ${JSON.stringify(names)}`);
+  if (auth.anonymousRead === true) lines.push('  - repo: "*"', '    access: ["read"]', '    anonymous: true');
+  const file = path.join(dir, 'auth.yaml');
+  writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600 });
+  return file;
+}
+
+/** olareg on a free loopback port with `--api-referrer` set as asked; optionally basic auth and TLS. */
 export async function startOlareg(runDir: RunDir, options: OlaregOptions): Promise<Registry> {
   const port = await freePort();
   const name = options.name ?? `olareg-referrers-${options.referrers ? 'on' : 'off'}`;
@@ -69,16 +106,28 @@ export async function startOlareg(runDir: RunDir, options: OlaregOptions): Promi
     // No garbage collection: a test's untagged referrer or fresh blob must not vanish mid-run.
     '--gc-frequency=-1s',
   ];
-  if (store === 'dir') args.push('--dir', runDir.sub(name));
-  const url = `http://${loopback}:${port}`;
+  const needsDir = store === 'dir' || options.auth !== undefined;
+  const dir = needsDir ? runDir.sub(name) : '';
+  if (store === 'dir') args.push('--dir', path.join(dir, 'oci-layout'));
+  if (options.auth !== undefined) args.push('--auth-basic', olaregAuthFile(dir, options.auth));
+  if (options.tls !== undefined)
+    args.push('--tls-cert', options.tls.certFile, '--tls-key', options.tls.keyFile);
+  const url = `${options.tls === undefined ? 'http' : 'https'}://${loopback}:${port}`;
+  const ca = options.tls?.caPem;
   const service = await startService({
     name,
     command: goTool('olareg'),
     args,
     logDir: runDir.logs,
-    ready: apiReady(url),
+    // With auth, /v2/ says 401 to an anonymous client: it is up.
+    ready: () =>
+      answers(`${url}/v2/`, { ...(ca === undefined ? {} : { ca }), ok: (s) => s === 200 || s === 401 }),
   });
-  return checked('olareg', service, url, options.referrers, options.referrers ? [200] : [405]);
+  const authorization = basicAuthorization(options.auth);
+  return checked('olareg', service, url, options.referrers, options.referrers ? [200] : [405], {
+    ...(ca === undefined ? {} : { ca }),
+    ...(authorization === undefined ? {} : { authorization }),
+  });
 }
 
 export interface DockerRegistryOptions {
@@ -86,8 +135,7 @@ export interface DockerRegistryOptions {
   name?: string;
   /** Basic (htpasswd) or token auth, as test/support/docker-registry.ts offers. */
   auth?: RegistryAuth;
-  /** Serve TLS with this certificate and key; `caPem` is what clients must trust to reach it. */
-  tls?: { certFile: string; keyFile: string; caPem: string };
+  tls?: RegistryTls;
 }
 
 /**
@@ -131,14 +179,14 @@ export async function startDockerRegistry(
   // distribution 2.8 has no referrers route at all, so even an anonymous probe of a registry with auth
   // gets 404 (a 401 would also mean "not served" for a registry with auth, hence accepted).
   const expected = options.auth === undefined ? [404] : [404, 401];
-  return checked(
-    'docker-registry',
-    { name, logFile: started.logFile, stop },
-    started.url,
-    false,
-    expected,
-    ca,
-  );
+  const authorization =
+    options.auth?.kind === 'htpasswd'
+      ? basicAuthorization({ kind: 'htpasswd', users: options.auth.users })
+      : undefined;
+  return checked('docker-registry', { name, logFile: started.logFile, stop }, started.url, false, expected, {
+    ...(ca === undefined ? {} : { ca }),
+    ...(authorization === undefined ? {} : { authorization }),
+  });
 }
 
 export interface ProbeOptions {
@@ -178,9 +226,10 @@ async function checked(
   url: string,
   referrersApi: boolean,
   expected: readonly number[],
-  ca?: string,
+  probe: ProbeOptions,
 ): Promise<Registry> {
-  const status = await probeReferrers(url, ca === undefined ? {} : { ca }).catch((error: unknown) => {
+  const ca = probe.ca;
+  const status = await probeReferrers(url, probe).catch((error: unknown) => {
     return service.stop().then(() => {
       throw new WorldError('REGISTRY_PROBE', `${service.name}: referrers probe failed: ${String(error)}`, {
         cause: error,
