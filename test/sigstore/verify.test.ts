@@ -2,6 +2,7 @@
 // and sigstore-go bundles) verified offline, and variants derived here rejected with the right code.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseBundle } from '../../src/sigstore/bundle.ts';
 import { legacyAttestationToBundle } from '../../src/sigstore/legacy.ts';
@@ -14,6 +15,7 @@ import type { TrustRootSnapshot } from '../../src/sigstore/trusted-root.ts';
 import { ext, prodRoot, publicKey, readJson } from './ext.ts';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+const load = (path: string): Json => readJson(path) as Json;
 
 const RS_BUNDLE = ext('sigstore-rs/tests/data/bundle_v03.json');
 const RS_DIGEST = 'sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172';
@@ -42,7 +44,7 @@ function rejects(fn: () => unknown, code: string, message?: RegExp): void {
   });
 }
 
-const rs = (): Json => readJson(RS_BUNDLE);
+const rs = (): Json => load(RS_BUNDLE);
 const image = (digest = RS_DIGEST, predicateType?: string): SignedContent => ({
   kind: 'image',
   digest,
@@ -105,7 +107,7 @@ test('a changed payloadType is rejected (it is signed through the DSSE PAE)', ()
 
 test('a swapped certificate (another real Fulcio leaf) is rejected', () => {
   const json = rs();
-  json.verificationMaterial.certificate = readJson(OCI_ATT).verificationMaterial.certificate;
+  json.verificationMaterial.certificate = load(OCI_ATT).verificationMaterial.certificate;
   assert.throws(
     () => run(json, image()),
     (e: { code?: string }) =>
@@ -152,28 +154,26 @@ test('a root without the TSA that stamped the bundle fails on the timestamp (sig
 test('cosign OCI attestation verifies with both public-good roots and checks subject + predicate', () => {
   const pgi = loadTrustRoot(readFileSync(ext('cosign/pkg/cosign/testdata/trusted_root_pgi.json')), 'pgi');
   for (const root of [prodRoot(), pgi]) {
-    const result = run(
-      readJson(OCI_ATT),
-      image(OCI_ATT_DIGEST, 'https://cosign.sigstore.dev/attestation/v1'),
-      { root },
-    );
+    const result = run(load(OCI_ATT), image(OCI_ATT_DIGEST, 'https://cosign.sigstore.dev/attestation/v1'), {
+      root,
+    });
     assert.ok(result.identity.kind === 'certificate');
     assert.equal(result.identity.subject, 'cody@soyland.com');
   }
   // As an image signature (default predicate type) it is not enough: it is an attestation.
   rejects(
-    () => run(readJson(OCI_ATT), image(OCI_ATT_DIGEST)),
+    () => run(load(OCI_ATT), image(OCI_ATT_DIGEST)),
     SigstoreErrorCode.contentMismatch,
     /predicate type/,
   );
   rejects(
-    () => run(readJson(OCI_ATT), image(RS_DIGEST, 'https://cosign.sigstore.dev/attestation/v1')),
+    () => run(load(OCI_ATT), image(RS_DIGEST, 'https://cosign.sigstore.dev/attestation/v1')),
     SigstoreErrorCode.contentMismatch,
   );
 });
 
 test('all nine sigstore-js bundles verify (v0.1–v0.3, dsse and intoto entries)', () => {
-  const statement = readJson(ext('sigstore-js/tests/bundles/statement.json'));
+  const statement = load(ext('sigstore-js/tests/bundles/statement.json'));
   const digest = `sha512:${(statement.subject as Json[])[0]!.digest.sha512}`;
   for (const name of [
     'bundleV01-dsse-no-proof',
@@ -186,7 +186,7 @@ test('all nine sigstore-js bundles verify (v0.1–v0.3, dsse and intoto entries)
     'bundleV03-dsse',
     'bundleV03-intoto',
   ]) {
-    const json = readJson(ext(`sigstore-js/tests/bundles/${name}.sigstore`));
+    const json = load(ext(`sigstore-js/tests/bundles/${name}.sigstore`));
     if (name === 'bundleV01-full-cert-chain') {
       // It ships the Fulcio root too, which sigward refuses (trust comes from the trusted root only).
       rejects(
@@ -207,9 +207,7 @@ test('sigstore-go bundles: provenance passes, two DSSE signatures and a key outs
     readFileSync(ext('sigstore-go/pkg/testing/data/trusted-roots/public-good.json')),
     'go',
   );
-  const prov = readJson(
-    ext('sigstore-go/pkg/testing/data/bundles/sigstore.js@2.0.0-provenance.sigstore.json'),
-  );
+  const prov = load(ext('sigstore-go/pkg/testing/data/bundles/sigstore.js@2.0.0-provenance.sigstore.json'));
   const provDigest = `sha512:${b64json(prov.dsseEnvelope.payload).subject[0].digest.sha512}`;
   const ok = run(
     prov,
@@ -223,7 +221,7 @@ test('sigstore-go bundles: provenance passes, two DSSE signatures and a key outs
   );
 
   rejects(
-    () => parseBundle(readJson(ext('sigstore-go/pkg/testing/data/bundles/dsse-2sigs.sigstore.json'))),
+    () => parseBundle(load(ext('sigstore-go/pkg/testing/data/bundles/dsse-2sigs.sigstore.json'))),
     SigstoreErrorCode.bundleMalformed,
     /signatures/,
   );
@@ -233,7 +231,7 @@ test('sigstore-go bundles: provenance passes, two DSSE signatures and a key outs
     'v',
   );
   const content = Buffer.from('test content');
-  const bundle = readJson(ext('sigstore-go/pkg/testing/data/bundles/public-key-validity.sigstore.json'));
+  const bundle = load(ext('sigstore-go/pkg/testing/data/bundles/public-key-validity.sigstore.json'));
   const pk = publicKey(ext('sigstore-go/pkg/testing/data/public-keys/public-key-validity.pem'));
   // The key is trusted for [0, 1] s only (as sigstore-go's test sets it); the signature was
   // timestamped later, so the key is rejected for that time. Without the window it verifies.
@@ -259,7 +257,7 @@ test('sigstore-go bundles: provenance passes, two DSSE signatures and a key outs
 });
 
 test('sigstore-go key-signed npm publish attestation verifies with its key', () => {
-  const bundle = readJson(ext('sigstore-go/examples/bundle-publish.json'));
+  const bundle = load(ext('sigstore-go/examples/bundle-publish.json'));
   const digest = `sha512:${b64json(bundle.dsseEnvelope.payload).subject[0].digest.sha512}`;
   const result = run(
     bundle,
@@ -285,7 +283,7 @@ test('sigstore-go key-signed npm publish attestation verifies with its key', () 
 
 test('a real DSSE bundle rewritten as a legacy .att layer verifies through legacy.ts', () => {
   // bundleV01-dsse-no-proof carries what a cosign .att layer has: envelope, leaf, Rekor SET.
-  const json = readJson(ext('sigstore-js/tests/bundles/bundleV01-dsse-no-proof.sigstore'));
+  const json = load(ext('sigstore-js/tests/bundles/bundleV01-dsse-no-proof.sigstore'));
   const entry = json.verificationMaterial.tlogEntries[0];
   const leaf = json.verificationMaterial.x509CertificateChain.certificates[0].rawBytes as string;
   const pem = `-----BEGIN CERTIFICATE-----\n${leaf.match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
@@ -329,7 +327,7 @@ test('message signatures: digest-only verification works and checks the digest',
   const dir = ext('sigstore-conformance/bundle-verify');
   const artifact = readFileSync(`${dir}/a.txt`);
   const digest = `sha256:${createHashHex(artifact)}`;
-  const json = readJson(`${dir}/happy-path-v0.3/bundle.sigstore.json`);
+  const json = load(`${dir}/happy-path-v0.3/bundle.sigstore.json`);
   assert.equal(run(json, { kind: 'artifact', digest }).contentKind, 'message-signature');
   assert.equal(run(json, { kind: 'artifact', digest, bytes: artifact }).contentKind, 'message-signature');
   rejects(
@@ -355,7 +353,6 @@ test('exceptions of any type from the library become codes; nothing escapes raw'
   );
 });
 
-import { createHash } from 'node:crypto';
 function createHashHex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
