@@ -374,3 +374,22 @@ test('a referrers API failure is an error, never "no referrers"', async () => {
     assert.rejects(c.listReferrers(repo, image.digest), isCode('REGISTRY_UNAVAILABLE')),
   );
 });
+
+test('findManifest: only a 404 means "absent"; every other failure throws', async () => {
+  const sigTag = parseReference(`${proxy.host}/${repoPath}:sha256-${'0'.repeat(64)}.sig`);
+  const { client } = clientWith({ maxRetries: 0 });
+  await using(client, async (c) => {
+    assert.equal(await c.findManifest(sigTag), undefined);
+    const cases: [number, string][] = [
+      [403, 'REGISTRY_DENIED'],
+      [429, 'REGISTRY_RATE_LIMITED'],
+      [500, 'REGISTRY_UNAVAILABLE'],
+      [400, 'REGISTRY_REJECTED'],
+    ];
+    for (const [status, code] of cases) {
+      const rule = proxy.addFault({ path: /\.sig$/, fault: { kind: 'status', status }, times: 1 });
+      await assert.rejects(c.findManifest(sigTag), isCode(code), `HTTP ${status}`);
+      assert.equal(rule.hits, 1);
+    }
+  });
+});
