@@ -29,6 +29,7 @@ export interface Referrers {
 }
 
 const maxPages = 20;
+const noApiStatuses: ReadonlySet<number> = new Set([400, 404, 405, 406]);
 
 function nextLink(link: string | undefined): string | undefined {
   if (link === undefined) return undefined;
@@ -86,8 +87,9 @@ export async function listReferrers(
       maxBytes: ctx.limits.maxManifestBytes,
       ...signalOption(options.signal),
     });
-    // A registry with the API never answers 404 (distribution spec); 404 means "no API".
-    if (response.status === 404 && page === 0) return fromFallbackTag(ctx, name, subject, options);
+    // A registry with the API never answers 404 (distribution spec). Like go-containerregistry, also
+    // take 400 and 406 for "no API", and 405 (olareg with the API switched off answers UNSUPPORTED).
+    if (page === 0 && noApiStatuses.has(response.status)) return fromFallbackTag(ctx, name, subject, options);
     if (response.status !== 200) throw statusError(response, 'GET', `referrers of ${subject}`);
     const details = requestDetails('GET', response.url, { subject });
     const index = parseManifest(response.body, header(response, 'content-type') ?? OCI_INDEX, details);
