@@ -95,7 +95,7 @@ function networkError(error: unknown, method: string, url: URL): SigwardError {
   ) {
     return new SigwardError('REGISTRY_TIMEOUT', `${where} timed out`, { cause: error, details });
   }
-  if (typeof code === 'string' && (/^ERR_SSL|^ERR_TLS/.test(code) || /CERT|SELF_SIGNED/.test(code))) {
+  if (typeof code === 'string' && /^ERR_SSL|^ERR_TLS|^EPROTO$|CERT|SELF_SIGNED|^UNABLE_TO_/.test(code)) {
     return new SigwardError('REGISTRY_TLS', `${where}: TLS failed (${code})`, { cause: error, details });
   }
   const reason =

@@ -26,7 +26,7 @@ export type RegistryAuth =
 export interface DockerRegistryOptions {
   readonly auth?: RegistryAuth;
   /** Serve TLS with this PEM certificate and key (tests pass a CA to the client). */
-  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly caPem: string };
   /** Keep the log and storage even when every test passed. */
   readonly keepLogs?: boolean;
 }
@@ -183,8 +183,7 @@ export async function startDockerRegistry(options: DockerRegistryOptions = {}): 
     const scheme = options.tls === undefined ? 'http' : 'https';
     const url = `${scheme}://127.0.0.1:${port}`;
     try {
-      const ca = options.tls === undefined ? undefined : readFileSync(options.tls.certFile, 'utf8');
-      await waitUntilServing(url, child, logFile, ca);
+      await waitUntilServing(url, child, logFile, options.tls?.caPem);
     } catch (error) {
       lastError = error;
       child.kill('SIGKILL');
