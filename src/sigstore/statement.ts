@@ -17,8 +17,8 @@ export interface InTotoStatement {
 }
 
 export interface StatementExpectation {
-  /** `sha256:<hex>` that must be one of the statement's subjects. */
-  readonly digest: string;
+  /** `sha256:<hex>` (first one shown in messages); any of them naming a subject is enough. */
+  readonly digests: readonly string[];
   /** Required predicate type; undefined accepts any (only for artifact verification, never images). */
   readonly predicateType?: string | undefined;
 }
@@ -68,8 +68,10 @@ export function parseStatement(payloadType: string, payload: Uint8Array): InToto
 
 /** Checks subject digest and predicate type; throws SIGSTORE_CONTENT_MISMATCH otherwise. */
 export function checkStatement(statement: InTotoStatement, expected: StatementExpectation): void {
-  const [alg, hex] = splitDigest(expected.digest);
-  const found = statement.subject.some((s) => s.digest[alg]?.toLowerCase() === hex);
+  const found = expected.digests.some((d) => {
+    const [alg, hex] = splitDigest(d);
+    return statement.subject.some((s) => s.digest[alg]?.toLowerCase() === hex);
+  });
   if (!found) {
     const seen = statement.subject
       .map((s) =>
@@ -79,7 +81,7 @@ export function checkStatement(statement: InTotoStatement, expected: StatementEx
       )
       .join('; ');
     throw mismatch(
-      `the statement is about something else: expected subject ${expected.digest}, found ${seen}`,
+      `the statement is about something else: expected subject ${expected.digests[0]}, found ${seen}`,
     );
   }
   if (expected.predicateType !== undefined && statement.predicateType !== expected.predicateType) {

@@ -95,8 +95,8 @@ const statement = (o: object): Buffer =>
 
 test('in-toto: payloadType, _type, subject digest and predicate type are checked', () => {
   const s = parseStatement('application/vnd.in-toto+json', statement({}));
-  checkStatement(s, { digest: D, predicateType: COSIGN_SIGN_PREDICATE_TYPE });
-  checkStatement(s, { digest: D.toUpperCase().replace('SHA256', 'sha256') });
+  checkStatement(s, { digests: [D], predicateType: COSIGN_SIGN_PREDICATE_TYPE });
+  checkStatement(s, { digests: [D.toUpperCase().replace('SHA256', 'sha256')] });
   mismatch(
     () => parseStatement('application/json', statement({})),
     /expected payloadType application\/vnd.in-toto\+json, found application\/json/,
@@ -109,11 +109,11 @@ test('in-toto: payloadType, _type, subject digest and predicate type are checked
   );
   mismatch(() => parseStatement('application/vnd.in-toto+json', Buffer.from('{')), /not JSON/);
   mismatch(
-    () => checkStatement(s, { digest: `sha256:${'cd'.repeat(32)}` }),
+    () => checkStatement(s, { digests: [`sha256:${'cd'.repeat(32)}`] }),
     /expected subject sha256:cdcd.*, found sha256:abab/,
   );
   mismatch(
-    () => checkStatement(s, { digest: D, predicateType: 'https://slsa.dev/provenance/v1' }),
+    () => checkStatement(s, { digests: [D], predicateType: 'https://slsa.dev/provenance/v1' }),
     /expected https:\/\/slsa.dev\/provenance\/v1, found https:\/\/sigstore.dev\/cosign\/sign\/v1/,
   );
 });
