@@ -271,8 +271,9 @@ test("the caller's signal ends a request: REGISTRY_ABORTED", async () => {
   const { client } = clientWith();
   const controller = new AbortController();
   await using(client, async (c) => {
+    const arrived = proxy.nextRequest(/abort-me/);
     const pending = c.getManifest(parseReference(`${proxy.host}/${path}:1`), controller.signal);
-    await proxy.nextRequest(/abort-me/);
+    await arrived;
     controller.abort();
     await assert.rejects(pending, isCode('REGISTRY_ABORTED'));
   });
@@ -391,5 +392,19 @@ test('findManifest: only a 404 means "absent"; every other failure throws', asyn
       await assert.rejects(c.findManifest(sigTag), isCode(code), `HTTP ${status}`);
       assert.equal(rule.hits, 1);
     }
+  });
+});
+
+test('a held response arrives once released (the proxy paces, the test does not sleep)', async () => {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  proxy.addFault({ path: /\/manifests\/v1$/, fault: { kind: 'hold', release: released }, times: 1 });
+  const { client } = clientWith();
+  await using(client, async (c) => {
+    const arrived = proxy.nextRequest(/\/manifests\/v1$/);
+    const pending = c.getManifest(byTag());
+    await arrived;
+    release();
+    assert.equal((await pending).digest, image.digest);
   });
 });

@@ -11,7 +11,8 @@
 //   proxy.requests   // what arrived: method, path, whether it carried Authorization, which fault hit it
 //   await proxy.close();
 //
-// Synchronise on `proxy.nextRequest(pattern)` (resolves when a matching request arrives), never on time.
+// Synchronise on `proxy.nextRequest(pattern)` (resolves when a matching request arrives; call it before
+// starting that request) or on a `hold` fault released by the test, never on time.
 import http from 'node:http';
 import type { Socket } from 'node:net';
 
@@ -35,6 +36,8 @@ export type Fault =
   | { readonly kind: 'stall'; readonly when?: 'before-headers' | 'mid-body' }
   /** Destroy the connection before answering, or after sending headers and part of the body. */
   | { readonly kind: 'reset'; readonly when?: 'before-headers' | 'mid-body' }
+  /** Forward only once `release` resolves: a slow registry whose pace the test controls. */
+  | { readonly kind: 'hold'; readonly release: Promise<unknown> }
   /** Redirect; `location` may be a function of the request path (e.g. to another proxy). */
   | {
       readonly kind: 'redirect';
@@ -73,7 +76,10 @@ export interface FaultProxy {
   readonly requests: readonly RecordedRequest[];
   addFault(rule: FaultRule): RuleHandle;
   clearFaults(): void;
-  /** Resolves with the next request whose path matches (including one that already arrived unclaimed). */
+  /**
+   * Resolves with the next request whose path matches that arrives after this call: call it before
+   * starting the request it waits for.
+   */
   nextRequest(path: RegExp): Promise<RecordedRequest>;
   close(): Promise<void>;
 }
@@ -137,16 +143,12 @@ export async function startFaultProxy(options: FaultProxyOptions = {}): Promise<
   const rules: ActiveRule[] = [];
   const requests: RecordedRequest[] = [];
   const waiters: { path: RegExp; resolve: (r: RecordedRequest) => void }[] = [];
-  const claimed = new Set<RecordedRequest>();
   const sockets = new Set<Socket>();
 
   const record = (entry: RecordedRequest): void => {
     requests.push(entry);
     const index = waiters.findIndex((w) => w.path.test(entry.path));
-    if (index !== -1) {
-      claimed.add(entry);
-      waiters.splice(index, 1)[0]?.resolve(entry);
-    }
+    if (index !== -1) waiters.splice(index, 1)[0]?.resolve(entry);
   };
 
   const pick = (method: string, path: string): Fault | undefined => {
@@ -239,6 +241,13 @@ export async function startFaultProxy(options: FaultProxyOptions = {}): Promise<
         }
         return; // a stall holds the connection until the client gives up or close()
       }
+      case 'hold': {
+        await fault.release;
+        const answer = await upstreamAnswer();
+        response.writeHead(answer.status, cleanHeaders(answer.headers));
+        response.end(method === 'HEAD' ? undefined : answer.body);
+        return;
+      }
       case 'redirect': {
         const location = typeof fault.location === 'string' ? fault.location : fault.location(path);
         response.writeHead(fault.status ?? 307, { location });
@@ -283,11 +292,6 @@ export async function startFaultProxy(options: FaultProxyOptions = {}): Promise<
       rules.length = 0;
     },
     nextRequest(path) {
-      const waiting = requests.find((r) => !claimed.has(r) && path.test(r.path));
-      if (waiting !== undefined) {
-        claimed.add(waiting);
-        return Promise.resolve(waiting);
-      }
       return new Promise((resolve) => waiters.push({ path, resolve }));
     },
     async close() {
