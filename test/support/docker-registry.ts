@@ -26,7 +26,12 @@ export type RegistryAuth =
 export interface DockerRegistryOptions {
   readonly auth?: RegistryAuth;
   /** Serve TLS with this PEM certificate and key (tests pass a CA to the client). */
-  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly caPem: string };
+  readonly tls?: {
+    readonly certFile: string;
+    readonly keyFile: string;
+    /** The CA to trust while waiting for the registry; without it, the certificate file itself. */
+    readonly caPem?: string;
+  };
   /** Keep the log and storage even when every test passed. */
   readonly keepLogs?: boolean;
 }
@@ -183,7 +188,9 @@ export async function startDockerRegistry(options: DockerRegistryOptions = {}): 
     const scheme = options.tls === undefined ? 'http' : 'https';
     const url = `${scheme}://127.0.0.1:${port}`;
     try {
-      await waitUntilServing(url, child, logFile, options.tls?.caPem);
+      const tls = options.tls;
+      const ca = tls === undefined ? undefined : (tls.caPem ?? readFileSync(tls.certFile, 'utf8'));
+      await waitUntilServing(url, child, logFile, ca);
     } catch (error) {
       lastError = error;
       child.kill('SIGKILL');
