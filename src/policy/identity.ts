@@ -5,8 +5,36 @@
 // (sigstore identity.ts) can be matched the same way.
 import { RE2JS } from 're2js';
 import { SigwardError } from '../errors.ts';
-import { isFulcioExtensionName } from '../sigstore/identity.ts';
 import type { CertificateIdentity, FulcioExtensionName } from '../sigstore/identity.ts';
+
+// Policy imports only the types of sigstore/identity (it stays free of the crypto libraries). The
+// compiler keeps this list equal to FulcioExtensionName: a missing or extra name is a type error.
+const EXTENSION_NAMES: Readonly<Record<FulcioExtensionName, true>> = {
+  issuer: true,
+  buildSignerURI: true,
+  buildSignerDigest: true,
+  runnerEnvironment: true,
+  sourceRepositoryURI: true,
+  sourceRepositoryDigest: true,
+  sourceRepositoryRef: true,
+  sourceRepositoryIdentifier: true,
+  sourceRepositoryOwnerURI: true,
+  sourceRepositoryOwnerIdentifier: true,
+  buildConfigURI: true,
+  buildConfigDigest: true,
+  buildTrigger: true,
+  runInvocationURI: true,
+  sourceRepositoryVisibilityAtSigning: true,
+  deploymentEnvironment: true,
+  tokenSubject: true,
+  issuerV1: true,
+  githubWorkflowTrigger: true,
+  githubWorkflowSHA: true,
+  githubWorkflowName: true,
+  githubWorkflowRepository: true,
+  githubWorkflowRef: true,
+};
+const isExtensionName = (name: string): name is FulcioExtensionName => Object.hasOwn(EXTENSION_NAMES, name);
 
 /** One value matcher as written in a policy: exactly one of `exact` or `regexp`. */
 export interface ValueMatcherSpec {
@@ -94,7 +122,7 @@ export function compileIdentity(spec: IdentitySpec, path = 'identity'): Identity
   const extensions: Array<readonly [FulcioExtensionName, ValueMatcher]> = [];
   for (const [name, m] of Object.entries(spec.extensions ?? {})) {
     const field = `${path}.extensions.${name}`;
-    if (!isFulcioExtensionName(name)) throw specError(field, `unknown Fulcio extension "${name}"`);
+    if (!isExtensionName(name)) throw specError(field, `unknown Fulcio extension "${name}"`);
     extensions.push([name, valueMatcher(m.exact, m.regexp, `${field}.exact`, `${field}.regexp`)]);
   }
   return { issuer, subject, extensions };

@@ -167,3 +167,14 @@ test('an identity without subject or issuer never matches, even ".*"', () => {
   const r = match({ issuerRegExp: '.*', subjectRegExp: '.*' }, none);
   assert.deepEqual(r, { matched: false, reason: 'issuer: expected a value matching /^(?:.*)$/, found none' });
 });
+
+test('every Fulcio extension name of sigstore/identity is accepted by the matcher', async () => {
+  const { FULCIO_EXTENSION_NAMES } = await import('../../src/sigstore/identity.ts');
+  for (const name of [...FULCIO_EXTENSION_NAMES, 'toString', '__proto__']) {
+    const known = (FULCIO_EXTENSION_NAMES as readonly string[]).includes(name);
+    const compile = (): unknown =>
+      compileIdentity({ issuer: 'i', subject: 's', extensions: { [name]: { exact: 'x' } } });
+    if (known) assert.doesNotThrow(compile, name);
+    else assert.throws(compile, { code: IDENTITY_SPEC_INVALID });
+  }
+});

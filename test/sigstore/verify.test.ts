@@ -356,3 +356,36 @@ test('exceptions of any type from the library become codes; nothing escapes raw'
 function createHashHex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
+
+function rootWithout(mutate: (j: Json) => void): TrustRootSnapshot {
+  const j = load(ext('sigstore-python/sigstore/_store/tuf-repo-cdn.sigstore.dev/trusted_root.json'));
+  mutate(j);
+  return loadTrustRoot(Buffer.from(JSON.stringify(j)), 'mutated');
+}
+
+test('each authority of the trusted root is needed: CT log (SCT), Rekor (SET), Fulcio CA (chain)', () => {
+  rejects(
+    () => run(rs(), image(), { root: rootWithout((j) => (j.ctlogs = [])) }),
+    SigstoreErrorCode.certificateUntrusted,
+    /SCT/,
+  );
+  rejects(
+    () => run(rs(), image(), { root: rootWithout((j) => (j.tlogs = [])) }),
+    SigstoreErrorCode.tlogInvalid,
+  );
+  rejects(
+    () => run(rs(), image(), { root: rootWithout((j) => (j.certificateAuthorities = [])) }),
+    SigstoreErrorCode.certificateUntrusted,
+    /certificate chain/,
+  );
+  // A Fulcio CA whose validity starts after the signing time does not vouch for it.
+  rejects(
+    () =>
+      run(rs(), image(), {
+        root: rootWithout((j) => {
+          for (const ca of j.certificateAuthorities) ca.validFor.start = '2026-10-01T00:00:00Z';
+        }),
+      }),
+    SigstoreErrorCode.certificateUntrusted,
+  );
+});
