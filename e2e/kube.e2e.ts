@@ -3,6 +3,8 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey, createVerify, type JsonWebKey } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import net from 'node:net';
 import { WorldError } from './world/errors.ts';
 import { startKube, type Kube } from './world/kube.ts';
 import { createRunDir, type RunDir } from './world/run-dir.ts';
@@ -146,4 +148,36 @@ describe('kube control plane', () => {
     ]);
     assert.equal(got.stdout, 'web');
   });
+});
+
+/** Processes whose command line mentions this text (Linux /proc), to prove nothing was left running. */
+function processesMentioning(text: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmdline.includes(text)) found.push(`${pid} ${cmdline}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+test('an apiserver that cannot start is one error, and its etcd is stopped too', async (t) => {
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  t.after(() => blocker.close());
+  const taken = (blocker.address() as net.AddressInfo).port;
+  const runDir = createRunDir('sigward-kube-');
+  t.after(() => runDir.remove());
+
+  await assert.rejects(startKube(runDir, { port: taken }), (error: unknown) => {
+    assert.ok(error instanceof WorldError);
+    assert.equal(error.code, 'SERVICE_EXITED');
+    assert.match(error.message, /^kube-apiserver exited \(code 1\) before it was ready; log /);
+    assert.match(error.message, /address already in use/);
+    return true;
+  });
+  assert.deepEqual(processesMentioning(runDir.root), []);
 });
