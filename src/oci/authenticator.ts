@@ -100,6 +100,8 @@ export class Authenticator {
   readonly #transport: HttpTransport;
   readonly #keychain: Keychain;
   readonly #cache: TokenCache;
+  /** Token fetches under way, by cache key: concurrent requests for one scope share one fetch. */
+  readonly #inflight = new Map<string, Promise<{ token: string; lifetimeMs: number }>>();
 
   constructor(transport: HttpTransport, keychain: Keychain, cache: TokenCache) {
     this.#transport = transport;
@@ -160,16 +162,25 @@ export class Authenticator {
         return authorization;
       }
       try {
-        const { token, lifetimeMs } = await this.#fetchToken(
-          registry,
-          scopes,
-          challenge,
-          credential,
-          request.signal,
-        );
-        const authorization = `Bearer ${token}`;
-        this.#cache.set(key, authorization, lifetimeMs);
-        return authorization;
+        // Another request may have fetched it while this one waited for its 401.
+        const fresh = this.#cache.get(key);
+        if (fresh !== undefined && fresh !== request.rejected) return fresh;
+        let fetching = this.#inflight.get(key);
+        if (fetching === undefined) {
+          // Not bound to this caller's signal: another caller may still want it. The transport's own
+          // request timeout bounds it.
+          fetching = this.#fetchToken(registry, scopes, challenge, credential).then((result) => {
+            this.#cache.set(key, `Bearer ${result.token}`, result.lifetimeMs);
+            return result;
+          });
+          const forget = (): void => {
+            this.#inflight.delete(key);
+          };
+          fetching.then(forget, forget);
+          this.#inflight.set(key, fetching);
+        }
+        const { token } = await untilAborted(fetching, request.signal);
+        return `Bearer ${token}`;
       } catch (error) {
         if (
           !(error instanceof SigwardError) ||
@@ -197,7 +208,6 @@ export class Authenticator {
     scopes: readonly Scope[],
     challenge: Challenge,
     credential: RegistryCredential | undefined,
-    signal: AbortSignal | undefined,
   ): Promise<{ token: string; lifetimeMs: number }> {
     const realm = challenge.params['realm'];
     let url: URL;
@@ -227,7 +237,6 @@ export class Authenticator {
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: Buffer.from(form.toString(), 'utf8'),
         maxBytes: maxTokenResponseBytes,
-        ...(signal === undefined ? {} : { signal }),
       });
     } else {
       if (service !== undefined) url.searchParams.set('service', service);
@@ -240,12 +249,35 @@ export class Authenticator {
           ? { authorization: basic(credential.username, credential.password) }
           : {}),
         maxBytes: maxTokenResponseBytes,
-        ...(signal === undefined ? {} : { signal }),
       });
     }
     if (response.status !== 200) throw statusError(response, 'token request', `token service of ${registry}`);
     return parseTokenResponse(response.body, registry, header(response, 'content-type'));
   }
+}
+
+/** The promise's outcome, or REGISTRY_ABORTED as soon as the caller's signal fires. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  const aborted = (): SigwardError =>
+    new SigwardError('REGISTRY_ABORTED', 'a token request was abandoned by its caller', {
+      cause: signal.reason,
+    });
+  if (signal.aborted) return Promise.reject(aborted());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(aborted());
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
 }
 
 function parseTokenResponse(

@@ -182,6 +182,38 @@ describe('token auth (Bearer challenge, our token server)', () => {
     }
   });
 
+  test('concurrent requests for one scope share one token fetch', async () => {
+    const client = new RegistryClient();
+    const ref = parseReference(`${registry.host}/team/app:v1`);
+    try {
+      const start = tokenRequests().length;
+      const results = await Promise.all(Array.from({ length: 8 }, () => client.resolve(ref)));
+      assert.equal(new Set(results.map((r) => r.digest)).size, 1);
+      assert.equal(tokenRequests().length - start, 1);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('a registry token (docker config `registrytoken`) is sent as it is', async () => {
+    const realm = new URL(registry.tokenServer!.realm);
+    realm.searchParams.set('service', registry.tokenServer!.service);
+    realm.searchParams.set('scope', 'repository:team/app:pull');
+    const response = await fetch(realm, {
+      headers: { authorization: `Basic ${Buffer.from('bob:bob-secret-pw').toString('base64')}` },
+    });
+    const { token } = (await response.json()) as { token: string };
+    const client = new RegistryClient({ keychain: dockerConfig(registry.host, { registrytoken: token }) });
+    try {
+      const start = tokenRequests().length;
+      const fetched = await client.getManifest(parseReference(`${registry.host}/team/app:v1`));
+      assert.equal(fetched.manifest.kind, 'manifest');
+      assert.equal(tokenRequests().length, start, 'no token request of our own');
+    } finally {
+      await client.close();
+    }
+  });
+
   test('the token cache keeps credentials apart: one cache, two keychains', async () => {
     const cache = new TokenCache();
     const anonymous = new RegistryClient({ tokenCache: cache });
