@@ -4,7 +4,7 @@
 //     | --key K [--insecure-ignore-tlog]
 //     [--trusted-root R] FILE_OR_sha256:DIGEST
 // Exit 0 when verified; 1 with a reason on stderr otherwise (usage errors too).
-import { createHash, createPublicKey } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import { SigwardError, describeError } from '../errors.ts';
 import { compileIdentity, matchIdentity } from '../policy/identity.ts';
 import type { IdentitySpec, ValueMatcherSpec } from '../policy/identity.ts';
 import { parseBundle } from '../sigstore/bundle.ts';
+import { publicKeyFromPem } from '../sigstore/keys.ts';
 import { TrustRootStore, loadTrustRoot } from '../sigstore/trust-root.ts';
 import type { TrustRootSnapshot } from '../sigstore/trust-root.ts';
 import { verifyBundle } from '../sigstore/verify.ts';
@@ -144,9 +145,9 @@ function artifactFromFile(path: string): SignedContent {
 
 function readKey(path: string): KeyObject {
   try {
-    return createPublicKey(readFileSync(path));
+    return publicKeyFromPem(readFileSync(path));
   } catch (error) {
-    throw new UsageError(`--key ${path} is not a PEM public key: ${describeError(error)}`);
+    throw new SigwardError('KEY_INVALID', `--key ${path}: ${describeError(error)}`, { cause: error });
   }
 }
 

@@ -13,6 +13,8 @@ export const SigstoreErrorCode = {
   certificateUntrusted: 'SIGSTORE_CERTIFICATE_UNTRUSTED',
   /** The public key is not the trusted key, or not valid at signing time. */
   keyUntrusted: 'SIGSTORE_KEY_UNTRUSTED',
+  /** A configured public key cannot be parsed. */
+  keyMalformed: 'SIGSTORE_KEY_MALFORMED',
   /** The transparency log entry is missing, not proven (SET / inclusion proof / checkpoint), or does not match. */
   tlogInvalid: 'SIGSTORE_TLOG_INVALID',
   /** A signed timestamp (RFC 3161) does not verify, or there are too few timestamps. */

@@ -38,7 +38,9 @@ export interface TrustRootStatus {
   readonly ageSeconds: number | undefined;
   /** True once a root came from TUF (or the static file), not only from the embedded seed. */
   readonly verifiedByTuf: boolean;
+  /** When the last refresh started, and when one last succeeded. */
   readonly lastRefreshAt: Date | undefined;
+  readonly lastSuccessAt: Date | undefined;
   readonly lastError: { readonly code: string; readonly message: string; readonly at: Date } | undefined;
 }
 
@@ -74,6 +76,7 @@ export class TrustRootStore {
   #loadedAt: Date | undefined;
   #verifiedByTuf = false;
   #lastRefreshAt: Date | undefined;
+  #lastSuccessAt: Date | undefined;
   #lastError: TrustRootStatus['lastError'];
   #inflight: Promise<TrustRootSnapshot> | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -141,6 +144,7 @@ export class TrustRootStore {
         : undefined,
       verifiedByTuf: this.#verifiedByTuf,
       lastRefreshAt: this.#lastRefreshAt,
+      lastSuccessAt: this.#lastSuccessAt,
       lastError: this.#lastError,
     };
   }
@@ -172,6 +176,7 @@ export class TrustRootStore {
       const snapshot = loadTrustRoot(Buffer.from(text, 'utf8'), `tuf:${mirrorURL}`);
       this.#set(snapshot, true);
       this.#lastError = undefined;
+      this.#lastSuccessAt = this.#now();
       return this.#current ?? snapshot;
     } catch (error) {
       const wrapped =

@@ -165,3 +165,19 @@ test('prehashed verification: ECDSA P-256/P-384 and RSA, wrong digest or signatu
     false,
   );
 });
+
+test('configured public keys: PEM parses, anything else is SIGSTORE_KEY_MALFORMED', async () => {
+  const { publicKeyFromPem } = await import('../../src/sigstore/keys.ts');
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  assert.equal(
+    publicKeyFromPem(publicKey.export({ format: 'pem', type: 'spki' }).toString()).asymmetricKeyType,
+    'ec',
+  );
+  assert.throws(() => publicKeyFromPem('-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n'), {
+    code: SigstoreErrorCode.keyMalformed,
+  });
+  // A private key is never accepted where a public key is configured.
+  assert.throws(() => publicKeyFromPem(privateKey.export({ format: 'pem', type: 'pkcs8' }).toString()), {
+    code: SigstoreErrorCode.keyMalformed,
+  });
+});

@@ -66,6 +66,7 @@ test('refresh picks up a newly published root; concurrent refreshes share one ru
   await s.refresh();
   clock = new Date('2026-01-01T01:00:00Z');
   assert.equal(s.status().ageSeconds, 3600);
+  assert.deepEqual(s.status().lastSuccessAt, new Date('2026-01-01T00:00:00Z'));
 
   repo.publish({ 'trusted_root.json': stagingBytes });
   repo.requests.length = 0;
@@ -88,6 +89,10 @@ test('an EXPIRED timestamp fails the refresh; the last good root stays and the e
     assert.equal(s.require().version, version(prodBytes));
     const status = s.status();
     assert.equal(status.lastError?.code, SigstoreErrorCode.trustRootUnavailable);
+    assert.ok(
+      status.lastSuccessAt! < status.lastRefreshAt! ||
+        status.lastSuccessAt!.getTime() === status.lastRefreshAt!.getTime(),
+    );
     assert.match(status.lastError?.message ?? '', /timestamp.json is expired|expired/);
     // A fresh client (cold cache) cannot get any root from this mirror now.
     const cold = store('expired-ts-cold');
