@@ -4,9 +4,12 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey, createVerify, type JsonWebKey } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import https from 'node:https';
 import net from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import { WorldError } from './world/errors.ts';
 import { startKube, type Kube } from './world/kube.ts';
+import { createCa, issueServingCert } from './world/pki.ts';
 import { createRunDir, type RunDir } from './world/run-dir.ts';
 
 interface Claims {
@@ -147,6 +150,93 @@ describe('kube control plane', () => {
       'jsonpath={.items[*].metadata.name}',
     ]);
     assert.equal(got.stdout, 'web');
+  });
+
+  check('the apiserver calls a webhook at a loopback URL whose certificate comes from pki.ts', async (t) => {
+    // A stand-in webhook: denies images named `unsigned`, and records who asked.
+    const ca = await createCa(runDir.sub('probe-webhook'), 'webhook-ca');
+    const serving = await issueServingCert(ca, runDir.sub('probe-webhook'), 'webhook', ['127.0.0.1']);
+    const users: string[] = [];
+    const server = https.createServer({ cert: serving.certPem, key: serving.keyPem }, (req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+      req.on('end', () => {
+        const review = JSON.parse(body) as {
+          request: {
+            uid: string;
+            userInfo: { username: string };
+            object: { spec: { containers: { image: string }[] } };
+          };
+        };
+        users.push(review.request.userInfo.username);
+        const denied = review.request.object.spec.containers.some((c) => c.image.includes('unsigned'));
+        res.setHeader('content-type', 'application/json');
+        res.end(
+          JSON.stringify({
+            apiVersion: 'admission.k8s.io/v1',
+            kind: 'AdmissionReview',
+            response: {
+              uid: review.request.uid,
+              allowed: !denied,
+              ...(denied ? { status: { code: 403, message: 'probe webhook: image is unsigned' } } : {}),
+            },
+          }),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => server.close());
+    const { port } = server.address() as net.AddressInfo;
+
+    await kube.ensureNamespace('webhooked');
+    const configuration = {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingWebhookConfiguration',
+      metadata: { name: 'kube-e2e-probe' },
+      webhooks: [
+        {
+          name: 'probe.sigward.test',
+          clientConfig: {
+            url: `https://127.0.0.1:${port}/validate`,
+            caBundle: Buffer.from(ca.certPem).toString('base64'),
+          },
+          rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
+          namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'webhooked' } },
+          sideEffects: 'None',
+          admissionReviewVersions: ['v1'],
+          failurePolicy: 'Fail',
+          timeoutSeconds: 5,
+        },
+      ],
+    };
+    const created = await kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify(configuration) });
+    assert.equal(created.code, 0, created.stderr);
+    t.after(() => kube.kubectl(['delete', 'validatingwebhookconfiguration', 'kube-e2e-probe']));
+
+    const pod = (image: string) =>
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'probe', namespace: 'webhooked' },
+        spec: { containers: [{ name: 'app', image }] },
+      });
+    const dryRun = (image: string) =>
+      kube.kubectl(['create', '--dry-run=server', '-f', '-'], { input: pod(image) });
+    // The apiserver learns of new webhook configurations through an informer: wait until it calls ours.
+    const deadline = Date.now() + 15_000;
+    let denied = await dryRun('registry.example/unsigned:1');
+    while (denied.code === 0 && Date.now() < deadline) {
+      await delay(200);
+      denied = await dryRun('registry.example/unsigned:1');
+    }
+    assert.notEqual(denied.code, 0);
+    assert.match(
+      denied.stderr,
+      /admission webhook "probe\.sigward\.test" denied the request: probe webhook: image is unsigned/,
+    );
+    const allowed = await dryRun('registry.example/signed:1');
+    assert.equal(allowed.code, 0, allowed.stderr);
+    assert.ok(users.length >= 2 && users.every((user) => user === 'admin'), users.join(','));
   });
 });
 
