@@ -341,3 +341,53 @@ test('malformed legacy layers are reported as malformed, never thrown raw', () =
   );
   rejects(() => legacyLayerToBundle({ ...layer, mediaType: 'text/plain' }), SigstoreErrorCode.unsupported);
 });
+
+test('the mapping: leaf only, SET entry fields, RFC 3161 kept for signatures and dropped for attestations', () => {
+  const layer = fulcioRekor();
+  const tsa = Buffer.from('a real token is not needed to check the mapping').toString('base64');
+  const annotated = withAnnotation(
+    layer,
+    ANNOTATION.rfc3161Timestamp,
+    JSON.stringify({ SignedRFC3161Timestamp: tsa }),
+  );
+  const { bundle } = legacySignatureToBundle(annotated);
+  const vm = bundle.verificationMaterial;
+  assert.equal(vm.content.$case, 'x509CertificateChain');
+  assert.ok(vm.content.$case === 'x509CertificateChain');
+  assert.equal(vm.content.x509CertificateChain.certificates.length, 1); // the chain annotation is ignored
+  assert.deepEqual(
+    vm.timestampVerificationData?.rfc3161Timestamps.map((t) =>
+      Buffer.from(t.signedTimestamp).toString('base64'),
+    ),
+    [tsa],
+  );
+  const [entry] = vm.tlogEntries;
+  const rekor = JSON.parse(layer.annotations[ANNOTATION.rekorBundle]!) as {
+    Payload: { logIndex: number; logID: string };
+  };
+  assert.equal(entry?.logIndex, String(rekor.Payload.logIndex));
+  assert.equal(Buffer.from(entry!.logId.keyId).toString('hex'), rekor.Payload.logID);
+  assert.deepEqual(entry?.kindVersion, { kind: 'hashedrekord', version: '0.0.1' });
+  assert.ok(bundle.content.$case === 'messageSignature');
+
+  const envelope = {
+    payloadType: 'application/vnd.in-toto+json',
+    payload: Buffer.from('{}').toString('base64'),
+    signatures: [{ keyid: '', sig: 'AAAA' }],
+  };
+  const att = legacyLayerToBundle({
+    mediaType: 'application/vnd.dsse.envelope.v1+json',
+    blob: Buffer.from(JSON.stringify(envelope)),
+    annotations: { ...annotated.annotations, [ANNOTATION.signature]: '' },
+  });
+  assert.equal(att.payload, undefined);
+  assert.equal(att.bundle.content.$case, 'dsseEnvelope');
+  assert.deepEqual(att.bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps, []);
+});
+
+test('a key-signed legacy layer becomes a public-key bundle', () => {
+  const layer = containersImageSignature(join(CI, 'dir-img-cosign-valid/signature-1'));
+  const { bundle } = legacySignatureToBundle(layer);
+  assert.equal(bundle.verificationMaterial.content.$case, 'publicKey');
+  assert.equal(bundle.verificationMaterial.tlogEntries.length, 0);
+});
