@@ -101,13 +101,15 @@ async function both<A extends { stop(): Promise<void> }, B>(a: Promise<A>, b: Pr
  * that both advertise loopback URLs (Fulcio dials whatever `jwks_uri` says).
  */
 async function openDiscovery(kubectl: Kubectl, url: string, issuer: string, jwksUri: string, caPem: string) {
-  await kubectlOk(kubectl, [
-    'create',
-    'clusterrolebinding',
-    'sigward-e2e-anonymous-oidc-discovery',
-    `--clusterrole=${discoveryRole}`,
-    '--group=system:unauthenticated',
-  ]);
+  // apply, not create: a second start over the same etcd data finds the binding there already.
+  const binding = {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRoleBinding',
+    metadata: { name: 'sigward-e2e-anonymous-oidc-discovery' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: discoveryRole },
+    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'system:unauthenticated' }],
+  };
+  await kubectlOk(kubectl, ['apply', '-f', '-'], { input: JSON.stringify(binding) });
   // The authorizer sees the new binding through an informer: poll briefly rather than assume.
   const deadline = Date.now() + 15_000;
   let last = { status: 0, body: '' };
@@ -119,7 +121,7 @@ async function openDiscovery(kubectl: Kubectl, url: string, issuer: string, jwks
   if (last.status !== 200)
     throw new WorldError(
       'KUBE_DISCOVERY',
-      `anonymous GET ${url}/.well-known/openid-configuration answered ${last.status}, not 200: ${last.body.trim()}`,
+      `anonymous GET ${url}/.well-known/openid-configuration answered ${last.status}, not 200: ${last.body.replace(/\s+/g, ' ').trim()}`,
     );
   const discovery = JSON.parse(last.body) as { issuer?: unknown; jwks_uri?: unknown };
   if (discovery.issuer !== issuer || discovery.jwks_uri !== jwksUri)
