@@ -22,6 +22,8 @@ export interface KubeOptions {
   port?: number;
   /** How long the apiserver may take to become ready; 120 s by default (a busy 2-core machine). */
   readyTimeoutMs?: number;
+  /** More kube-apiserver flags, after ours (e.g. `--feature-gates=…` or an audit policy for one test). */
+  apiserverArgs?: readonly string[];
 }
 
 export interface TokenOptions {
@@ -172,6 +174,7 @@ export async function startKube(runDir: RunDir, options: KubeOptions = {}): Prom
         // The `kubernetes` Service's endpoint would be 127.0.0.1, which Endpoints validation refuses
         // (loopback): without this the reconciler logs that error every 10 s. Nothing here dials it.
         '--endpoint-reconciler-type=none',
+        ...(options.apiserverArgs ?? []),
       ],
       logDir: runDir.logs,
       ready: () =>
