@@ -1,0 +1,275 @@
+// What cosign v3 writes into each kind of registry when it signs an image keylessly against the world's
+// Sigstore (Fulcio, Rekor v2, TSA): this is exactly what sigward's discovery must find.
+// - referrers API (olareg on): one bundle referrer, found through the API, no tag at all;
+// - no referrers API, 404 (docker-registry 2.8): the same referrer plus the fallback tag `sha256-<hex>`,
+//   an index listing it;
+// - no referrers API, 405 (olareg off): cosign fails (go-containerregistry takes only 404/400/406 for
+//   "no referrers API"), so fallback-tag tests with cosign use docker-registry.
+// Also found here, against the notes: the config descriptor carries artifactType too, and the Rekor v2
+// entry is a hashedrekord 0.0.2, not a dsse 0.0.2.
+import { after, before, describe, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { sigstoreBundleType } from './world/artifacts.ts';
+import { createClients, writeSecretFile, type Clients, type ToolResult } from './world/clients.ts';
+import { pushImage, pushIndex, type ImageTools, type PushedImage } from './world/images.ts';
+import {
+  fallbackTag,
+  getBlob,
+  getManifest,
+  mediaTypes,
+  referrers,
+  tags,
+  type Descriptor,
+  type ManifestJson,
+} from './world/oci-http.ts';
+import { startOidcIssuer, type OidcIssuerServer } from './world/oidc-issuer.ts';
+import { startDockerRegistry, startOlareg, type Registry } from './world/registry.ts';
+import { createRunDir, type RunDir } from './world/run-dir.ts';
+import { startSigstore, type Sigstore } from './world/sigstore.ts';
+
+const emptyConfigDigest = 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a';
+const namespace = 'apps';
+const serviceAccount = 'release';
+const identity = `https://kubernetes.io/namespaces/${namespace}/serviceaccounts/${serviceAccount}`;
+
+interface BundleJson {
+  mediaType: string;
+  verificationMaterial: {
+    certificate?: { rawBytes: string };
+    tlogEntries: { kindVersion: { kind: string; version: string } }[];
+    timestampVerificationData?: { rfc3161Timestamps: unknown[] };
+  };
+  dsseEnvelope?: { payloadType: string; payload: string };
+  messageSignature?: unknown;
+}
+
+describe('cosign v3 signs images into the registries', () => {
+  let runDir: RunDir;
+  let clients: Clients;
+  let images: ImageTools;
+  let issuer: OidcIssuerServer;
+  let sigstore: Sigstore;
+  const registries: Record<'on' | 'off' | 'older', Registry | undefined> = {
+    on: undefined,
+    off: undefined,
+    older: undefined,
+  };
+  let failed = false;
+  const check = (name: string, fn: (t: TestContext) => Promise<void>) =>
+    test(name, async (t) => {
+      try {
+        await fn(t);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    });
+
+  before(async () => {
+    runDir = createRunDir('sigward-cosign-oci-');
+    try {
+      clients = createClients(runDir);
+      await clients.cosign(['version']);
+      images = { crane: clients.crane, workDir: runDir.sub('images') };
+      issuer = await startOidcIssuer();
+      [sigstore, registries.on, registries.off, registries.older] = await Promise.all([
+        startSigstore(runDir, { issuer: issuer.issuer }),
+        startOlareg(runDir, { referrers: true }),
+        startOlareg(runDir, { referrers: false }),
+        startDockerRegistry(runDir),
+      ]);
+    } catch (error) {
+      failed = true;
+      throw error;
+    }
+  });
+
+  after(async () => {
+    await Promise.allSettled([
+      sigstore?.stop(),
+      issuer?.stop(),
+      ...Object.values(registries).map((r) => r?.stop()),
+    ]);
+    if (failed) console.error(`cosign-oci e2e: logs kept in ${runDir.keepLogs('cosign-oci')}`);
+    runDir.remove();
+  });
+
+  const registry = (which: keyof typeof registries): Registry => {
+    const found = registries[which];
+    assert.ok(found, `registry ${which} did not start`);
+    return found;
+  };
+
+  async function sign(
+    image: PushedImage,
+    extra: readonly string[] = [],
+    mustSucceed = true,
+  ): Promise<ToolResult> {
+    const token = writeSecretFile(
+      runDir.sub('tokens'),
+      `token-${Date.now()}-${Math.random().toString(16).slice(2)}`,
+      issuer.kubernetesToken(namespace, serviceAccount),
+    );
+    return clients.cosign(
+      [
+        'sign',
+        '--yes',
+        `--identity-token=${token}`,
+        `--signing-config=${sigstore.signingConfigPath}`,
+        `--trusted-root=${sigstore.trustedRootPath}`,
+        ...extra,
+        image.byDigest,
+      ],
+      { check: mustSucceed },
+    );
+  }
+
+  async function verify(image: PushedImage): Promise<ToolResult> {
+    return clients.cosign([
+      'verify',
+      `--trusted-root=${sigstore.trustedRootPath}`,
+      `--certificate-identity=${identity}`,
+      `--certificate-oidc-issuer=${issuer.issuer}`,
+      '--insecure-ignore-sct',
+      image.byDigest,
+    ]);
+  }
+
+  /** The cosign v3 bundle referrer, as shared/notes/sigstore-formats.md §2.2 describes it. */
+  async function assertBundleReferrer(
+    r: Registry,
+    repository: string,
+    image: PushedImage,
+    referrer: Descriptor,
+  ): Promise<ManifestJson> {
+    const fetched = await getManifest(r.url, repository, referrer.digest);
+    assert.ok(fetched, `referrer ${referrer.digest} is stored`);
+    assert.equal(fetched.computedDigest, referrer.digest);
+    const manifest = fetched.json;
+    assert.equal(manifest.mediaType, mediaTypes.ociManifest);
+    assert.equal(manifest.artifactType, sigstoreBundleType);
+    // cosign 3.1 also copies the artifactType onto the config descriptor (harmless; not in the notes).
+    assert.deepEqual(manifest.config, {
+      mediaType: mediaTypes.ociEmpty,
+      size: 2,
+      digest: emptyConfigDigest,
+      artifactType: sigstoreBundleType,
+    });
+    assert.equal(manifest.layers?.length, 1);
+    assert.equal(manifest.layers?.[0]?.mediaType, sigstoreBundleType);
+    assert.equal(manifest.subject?.digest, image.digest);
+    assert.equal(manifest.subject?.mediaType, mediaTypes.ociManifest);
+    assert.equal(manifest.annotations?.['dev.sigstore.bundle.content'], 'dsse-envelope');
+    assert.equal(
+      manifest.annotations?.['dev.sigstore.bundle.predicateType'],
+      'https://sigstore.dev/cosign/sign/v1',
+    );
+    assert.match(manifest.annotations?.['org.opencontainers.image.created'] ?? '', /^\d{4}-\d\d-\d\dT/);
+
+    const layer = manifest.layers?.[0];
+    assert.ok(layer);
+    const bundle = JSON.parse(
+      (await getBlob(r.url, repository, layer.digest)).toString('utf8'),
+    ) as BundleJson;
+    assert.equal(bundle.mediaType, sigstoreBundleType);
+    assert.ok(bundle.dsseEnvelope, 'an image signature is a DSSE envelope');
+    assert.equal(bundle.messageSignature, undefined);
+    assert.equal(bundle.dsseEnvelope.payloadType, 'application/vnd.in-toto+json');
+    const statement = JSON.parse(Buffer.from(bundle.dsseEnvelope.payload, 'base64').toString('utf8')) as {
+      _type: string;
+      predicateType: string;
+      subject: { name?: string; digest: { sha256: string } }[];
+    };
+    assert.equal(statement._type, 'https://in-toto.io/Statement/v1');
+    assert.equal(statement.predicateType, 'https://sigstore.dev/cosign/sign/v1');
+    assert.equal(statement.subject[0]?.digest.sha256, image.digest.slice('sha256:'.length));
+    assert.ok(bundle.verificationMaterial.certificate, 'keyless: a Fulcio certificate, not a key hint');
+    // One Rekor v2 entry, and it is a hashedrekord 0.0.2 (of the DSSE signature), not the `dsse` 0.0.2
+    // that shared/notes/sigstore-formats.md §2.3 expects: the verifier must accept both kinds.
+    assert.deepEqual(
+      bundle.verificationMaterial.tlogEntries.map((e) => e.kindVersion),
+      [{ kind: 'hashedrekord', version: '0.0.2' }],
+    );
+    assert.equal(bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps.length, 1);
+    return manifest;
+  }
+
+  check('referrers API (olareg on): one bundle referrer, no tag', async () => {
+    const r = registry('on');
+    const image = await pushImage(images, r.host, 'cosign/app', 'v1');
+    await sign(image);
+    const listed = await referrers(r.url, 'cosign/app', image.digest);
+    assert.equal(listed.status, 200);
+    assert.equal(listed.index?.manifests?.length, 1);
+    const entry = listed.index?.manifests?.[0];
+    assert.ok(entry);
+    assert.equal(entry.artifactType, sigstoreBundleType);
+    const manifest = await assertBundleReferrer(r, 'cosign/app', image, entry);
+    assert.deepEqual(entry.annotations, manifest.annotations, 'the API lifts the annotations');
+    assert.deepEqual(await tags(r.url, 'cosign/app'), ['v1'], 'neither a fallback tag nor a .sig tag');
+    await verify(image);
+  });
+
+  check('no referrers API, 404 (docker-registry): the referrer and the fallback tag index', async () => {
+    const r = registry('older');
+    const image = await pushImage(images, r.host, 'cosign/app', 'v1');
+    await sign(image);
+    const tag = fallbackTag(image.digest);
+    assert.deepEqual(await tags(r.url, 'cosign/app'), [tag, 'v1'].sort());
+    const index = await getManifest(r.url, 'cosign/app', tag);
+    assert.ok(index);
+    assert.equal(index.json.mediaType, mediaTypes.ociIndex);
+    assert.equal(index.json.manifests?.length, 1);
+    const entry = index.json.manifests?.[0];
+    assert.ok(entry);
+    // The fallback entry lifts artifactType but not the annotations (sigstore/cosign#4641): discovery
+    // must fetch each listed manifest to learn what it is.
+    assert.deepEqual(Object.keys(entry).sort(), ['artifactType', 'digest', 'mediaType', 'size']);
+    assert.equal(entry.mediaType, mediaTypes.ociManifest);
+    assert.equal(entry.artifactType, sigstoreBundleType);
+    await assertBundleReferrer(r, 'cosign/app', image, entry);
+    await verify(image);
+
+    // A second signature is appended to the same index, never a second tag.
+    await sign(image);
+    const again = await getManifest(r.url, 'cosign/app', tag);
+    assert.equal(again?.json.manifests?.length, 2);
+    assert.deepEqual(await tags(r.url, 'cosign/app'), [tag, 'v1'].sort());
+  });
+
+  check(
+    'an index signed with --recursive: a referrer for the index and for each platform image',
+    async () => {
+      const r = registry('on');
+      const index = await pushIndex(images, r.host, 'cosign/multi', 'v1');
+      await sign(index, ['--recursive']);
+      const subjects = [
+        { digest: index.digest, mediaType: mediaTypes.ociIndex },
+        ...(index.platforms ?? []).map((p) => ({ digest: p.digest, mediaType: mediaTypes.ociManifest })),
+      ];
+      assert.equal(subjects.length, 3);
+      for (const subject of subjects) {
+        const listed = await referrers(r.url, 'cosign/multi', subject.digest);
+        assert.equal(listed.index?.manifests?.length, 1, `one signature for ${subject.digest}`);
+        const entry = listed.index?.manifests?.[0];
+        assert.ok(entry);
+        const manifest = await getManifest(r.url, 'cosign/multi', entry.digest);
+        assert.equal(manifest?.json.subject?.digest, subject.digest);
+        assert.equal(manifest?.json.subject?.mediaType, subject.mediaType);
+      }
+    },
+  );
+
+  check(
+    'no referrers API, 405 (olareg off): cosign v3 cannot sign, go-containerregistry stops at the 405',
+    async () => {
+      const r = registry('off');
+      const image = await pushImage(images, r.host, 'cosign/app', 'v1');
+      const result = await sign(image, [], false);
+      assert.notEqual(result.code, 0, 'cosign cannot use a registry that answers the referrers API with 405');
+      // The Rekor v2 entry is already made when the push fails: logged, but no fallback tag written.
+      assert.match(result.stderr, /failed to upload manifest: GET .*\/referrers\/.*UNSUPPORTED/);
+      assert.deepEqual(await tags(r.url, 'cosign/app'), ['v1']);
+    },
+  );
+});
