@@ -4,6 +4,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SigwardError } from '../../src/errors.ts';
 import {
+  anonymousKeychain,
   dockerConfigKeychain,
   parseDockerConfigJson,
   staticKeychain,
@@ -13,6 +14,7 @@ import { TokenCache } from '../../src/oci/authenticator.ts';
 import { RegistryClient } from '../../src/oci/client.ts';
 import { parseReference, type RepositoryName } from '../../src/oci/reference.ts';
 import { startDockerRegistry, type DockerRegistry } from '../support/docker-registry.ts';
+import { startFaultProxy } from '../support/fault-proxy.ts';
 import { pushTestImage } from '../support/images.ts';
 
 const isCode = (code: string) => (e: unknown) => e instanceof SigwardError && e.code === code;
@@ -183,15 +185,26 @@ describe('token auth (Bearer challenge, our token server)', () => {
   });
 
   test('concurrent requests for one scope share one token fetch', async () => {
-    const client = new RegistryClient();
-    const ref = parseReference(`${registry.host}/team/app:v1`);
+    // The proxy holds all eight first requests and lets their 401s go together, so every request is
+    // waiting for a token at the same moment.
+    const proxy = await startFaultProxy({ upstream: registry.url });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    proxy.addFault({ path: /\/manifests\/v1$/, fault: { kind: 'hold', release: released }, times: 8 });
+    const client = new RegistryClient({ keychain: anonymousKeychain });
+    const ref = parseReference(`${proxy.host}/team/app:v1`);
     try {
+      const arrivals = Array.from({ length: 8 }, () => proxy.nextRequest(/\/manifests\/v1$/));
       const start = tokenRequests().length;
-      const results = await Promise.all(Array.from({ length: 8 }, () => client.resolve(ref)));
+      const pending = Promise.all(Array.from({ length: 8 }, () => client.resolve(ref)));
+      await Promise.all(arrivals);
+      release();
+      const results = await pending;
       assert.equal(new Set(results.map((r) => r.digest)).size, 1);
       assert.equal(tokenRequests().length - start, 1);
     } finally {
       await client.close();
+      await proxy.close();
     }
   });
 
