@@ -48,7 +48,7 @@ describe('cosign v3 signs images into the registries', () => {
   let clients: Clients;
   let images: ImageTools;
   let issuer: OidcIssuerServer;
-  let sigstore: Sigstore;
+  let sigstore: Sigstore | undefined;
   const registries: Record<'on' | 'off' | 'older', Registry | undefined> = {
     on: undefined,
     off: undefined,
@@ -72,12 +72,14 @@ describe('cosign v3 signs images into the registries', () => {
       await clients.cosign(['version']);
       images = { crane: clients.crane, workDir: runDir.sub('images') };
       issuer = await startOidcIssuer();
-      [sigstore, registries.on, registries.off, registries.older] = await Promise.all([
-        startSigstore(runDir, { issuer: issuer.issuer }),
-        startOlareg(runDir, { referrers: true }),
-        startOlareg(runDir, { referrers: false }),
-        startDockerRegistry(runDir),
+      // Each piece is recorded as soon as it is up, so `after` stops it even when another fails to start.
+      const started = await Promise.allSettled([
+        startSigstore(runDir, { issuer: issuer.issuer }).then((s) => (sigstore = s)),
+        startOlareg(runDir, { referrers: true }).then((r) => (registries.on = r)),
+        startOlareg(runDir, { referrers: false }).then((r) => (registries.off = r)),
+        startDockerRegistry(runDir).then((r) => (registries.older = r)),
       ]);
+      for (const result of started) if (result.status === 'rejected') throw result.reason;
     } catch (error) {
       failed = true;
       throw error;
@@ -100,6 +102,11 @@ describe('cosign v3 signs images into the registries', () => {
     return found;
   };
 
+  const trust = (): Sigstore => {
+    assert.ok(sigstore, 'Sigstore did not start');
+    return sigstore;
+  };
+
   async function sign(
     image: PushedImage,
     extra: readonly string[] = [],
@@ -115,8 +122,8 @@ describe('cosign v3 signs images into the registries', () => {
         'sign',
         '--yes',
         `--identity-token=${token}`,
-        `--signing-config=${sigstore.signingConfigPath}`,
-        `--trusted-root=${sigstore.trustedRootPath}`,
+        `--signing-config=${trust().signingConfigPath}`,
+        `--trusted-root=${trust().trustedRootPath}`,
         ...extra,
         image.byDigest,
       ],
@@ -127,7 +134,7 @@ describe('cosign v3 signs images into the registries', () => {
   async function verify(image: PushedImage): Promise<ToolResult> {
     return clients.cosign([
       'verify',
-      `--trusted-root=${sigstore.trustedRootPath}`,
+      `--trusted-root=${trust().trustedRootPath}`,
       `--certificate-identity=${identity}`,
       `--certificate-oidc-issuer=${issuer.issuer}`,
       '--insecure-ignore-sct',
