@@ -214,12 +214,14 @@ export class HttpTransport {
   }
 
   async #withRetries(request: HttpRequest, signal: AbortSignal): Promise<HttpResponse> {
+    const deadline = Date.now() + this.#options.requestTimeoutMs;
     let waited = 0;
     for (let attempt = 1; ; attempt++) {
       const response = await this.#followRedirects(request, signal, attempt);
       if (!retryStatuses.has(response.status) || attempt > this.#options.maxRetries) return response;
       const wait = parseRetryAfter(header(response, 'retry-after')) ?? 250 * 2 ** (attempt - 1);
-      if (waited + wait > this.#options.maxRetryWaitMs) return response;
+      // A wait that cannot end before the deadline is pointless: report the 429/503 now.
+      if (waited + wait > this.#options.maxRetryWaitMs || Date.now() + wait >= deadline) return response;
       waited += wait;
       await this.#options.sleep(wait, signal);
     }

@@ -223,6 +223,17 @@ test('a Retry-After beyond the total wait budget is not waited for', async () =>
   assert.deepEqual(waits, []);
 });
 
+test('a wait that would outlast the request deadline is not started', async () => {
+  const rule = proxy.addFault({
+    path: /\/manifests\//,
+    fault: { kind: 'status', status: 429, headers: { 'retry-after': '5' } },
+  });
+  const { client, waits } = clientWith({ requestTimeoutMs: 2_000, maxRetryWaitMs: 60_000 });
+  await using(client, (c) => assert.rejects(c.getManifest(byTag()), isCode('REGISTRY_RATE_LIMITED')));
+  assert.equal(rule.hits, 1);
+  assert.deepEqual(waits, []);
+});
+
 test('the total wait is bounded across retries', async () => {
   proxy.addFault({
     path: /\/manifests\//,
