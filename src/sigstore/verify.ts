@@ -5,8 +5,8 @@
 import type { KeyObject } from 'node:crypto';
 import { Verifier, toSignedEntity } from '@sigstore/verify';
 import type { SignedEntity, TrustMaterial } from '@sigstore/verify';
-import { X509Certificate } from '@sigstore/core';
 import type { Bundle } from './bundle.ts';
+import { checkStrictMaterial } from './strict-material.ts';
 import { prepareContent } from './content.ts';
 import type { SignedContent } from './content.ts';
 import { SigstoreError, SigstoreErrorCode } from './errors.ts';
@@ -69,11 +69,7 @@ export function verifyBundle(input: VerifyInput): VerifiedSignature {
       'a certificate (keyless) was expected, but the bundle was signed with a key',
     );
   }
-  if (material.$case === 'x509CertificateChain' && material.x509CertificateChain.certificates.length === 0) {
-    throw new SigstoreError(SigstoreErrorCode.bundleMalformed, 'the bundle has an empty certificate chain');
-  }
-  if (material.$case === 'x509CertificateChain')
-    rejectRootCertificates(material.x509CertificateChain.certificates);
+  checkStrictMaterial(bundle);
 
   const requireTlog = signer.kind === 'key' ? signer.requireTlog !== false : true;
   if (requireTlog && bundle.verificationMaterial.tlogEntries.length === 0) {
@@ -154,29 +150,6 @@ function signedEntity(
         verifyPrehashed(key, prehashed.algorithm, prehashed.digest, signature.signature),
     },
   };
-}
-
-// Trust comes from the trusted root only; a bundle that ships a root (self-signed) certificate is
-// malformed (protobuf-specs: "MUST NOT include the root"; conformance bundle-with-root-cert_fail).
-function rejectRootCertificates(certificates: ReadonlyArray<{ rawBytes: Buffer }>): void {
-  for (const { rawBytes } of certificates) {
-    let cert: X509Certificate;
-    try {
-      cert = X509Certificate.parse(Buffer.from(rawBytes));
-    } catch (cause) {
-      throw new SigstoreError(
-        SigstoreErrorCode.bundleMalformed,
-        'a certificate in the bundle cannot be parsed',
-        { cause },
-      );
-    }
-    if (cert.issuer.equals(cert.subject) && cert.isCA) {
-      throw new SigstoreError(
-        SigstoreErrorCode.bundleMalformed,
-        'the bundle includes a root certificate; trust comes only from the trusted root',
-      );
-    }
-  }
 }
 
 function keyValidAt(validFor: { start?: Date; end?: Date } | undefined, date: Date): boolean {
