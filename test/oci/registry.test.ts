@@ -4,7 +4,14 @@ import assert from 'node:assert/strict';
 import { SigwardError } from '../../src/errors.ts';
 import { RegistryClient } from '../../src/oci/client.ts';
 import { digestOf, digestTag, referrersTag } from '../../src/oci/digest.ts';
-import { OCI_EMPTY, OCI_EMPTY_DIGEST, OCI_INDEX, OCI_MANIFEST } from '../../src/oci/media-types.ts';
+import {
+  DOCKER_MANIFEST,
+  DOCKER_MANIFEST_LIST,
+  OCI_EMPTY,
+  OCI_EMPTY_DIGEST,
+  OCI_INDEX,
+  OCI_MANIFEST,
+} from '../../src/oci/media-types.ts';
 import { parseReference, referenceIn, type RepositoryName } from '../../src/oci/reference.ts';
 import { startDockerRegistry, type DockerRegistry } from '../support/docker-registry.ts';
 import { pushTestImage, pushTestIndex } from '../support/images.ts';
@@ -167,4 +174,28 @@ test('a referrers tag holding a plain manifest is a protocol error, not "no refe
   const image = await pushTestImage(client, repo);
   await pushTestImage(client, repo, { tag: referrersTag(image.digest) });
   await assert.rejects(client.listReferrers(repo, image.digest), isCode('REGISTRY_PROTOCOL'));
+});
+
+test('Docker schema 2 manifests and manifest lists', async () => {
+  const list = await pushTestIndex(client, repo, { tag: 'docker-list', format: 'docker' });
+  const ref = parseReference(`${registry.host}/sigward/app:docker-list`);
+  const resolved = await client.resolve(ref);
+  assert.deepEqual(resolved, {
+    mediaType: DOCKER_MANIFEST_LIST,
+    digest: list.digest,
+    size: list.indexBytes.length,
+  });
+  const fetched = await client.getManifest(ref);
+  assert.equal(fetched.manifest.kind, 'index');
+  const child = await client.getManifest(referenceIn(repo, list.images[0]!.digest));
+  assert.equal(child.mediaType, DOCKER_MANIFEST);
+  assert.equal(child.manifest.kind, 'manifest');
+});
+
+test('a legacy signature tag that exists is found, with its digest checked', async () => {
+  const image = await pushTestImage(client, repo);
+  const sigTag = digestTag(image.digest, 'sig');
+  const signature = await pushTestImage(client, repo, { tag: sigTag });
+  const found = await client.findManifest(referenceIn(repo, sigTag));
+  assert.equal(found?.digest, signature.digest);
 });

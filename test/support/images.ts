@@ -5,7 +5,15 @@ import { gzipSync } from 'node:zlib';
 import type { RegistryClient } from '../../src/oci/client.ts';
 import { digestOf } from '../../src/oci/digest.ts';
 import type { Descriptor } from '../../src/oci/manifest.ts';
-import { OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST } from '../../src/oci/media-types.ts';
+import {
+  DOCKER_CONFIG,
+  DOCKER_MANIFEST,
+  DOCKER_MANIFEST_LIST,
+  OCI_CONFIG,
+  OCI_INDEX,
+  OCI_LAYER_GZIP,
+  OCI_MANIFEST,
+} from '../../src/oci/media-types.ts';
 import type { RepositoryName } from '../../src/oci/reference.ts';
 
 export interface Platform {
@@ -31,8 +39,22 @@ export interface TestIndex {
   readonly images: readonly TestImage[];
 }
 
+/** OCI media types, or Docker schema 2 (manifest, manifest list, config, layers). */
+export type ImageFormat = 'oci' | 'docker';
+
+const mediaTypesOf = (format: ImageFormat = 'oci') =>
+  format === 'oci'
+    ? { manifest: OCI_MANIFEST, index: OCI_INDEX, config: OCI_CONFIG, layer: OCI_LAYER_GZIP }
+    : {
+        manifest: DOCKER_MANIFEST,
+        index: DOCKER_MANIFEST_LIST,
+        config: DOCKER_CONFIG,
+        layer: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+      };
+
 export interface ImageOptions {
   readonly tag?: string;
+  readonly format?: ImageFormat;
   readonly layers?: number;
   readonly layerBytes?: number;
   readonly platform?: Platform;
@@ -71,6 +93,7 @@ export async function pushTestImage(
   options: ImageOptions = {},
 ): Promise<TestImage> {
   const platform = options.platform ?? { os: 'linux', architecture: 'amd64' };
+  const types = mediaTypesOf(options.format);
   const layers: Descriptor[] = [];
   const diffIds: string[] = [];
   for (let i = 0; i < (options.layers ?? 1); i++) {
@@ -78,7 +101,7 @@ export async function pushTestImage(
     const blob = gzipSync(tar);
     diffIds.push(digestOf(tar));
     const pushed = await client.pushBlob(name, blob);
-    layers.push({ mediaType: OCI_LAYER_GZIP, digest: pushed.digest, size: pushed.size });
+    layers.push({ mediaType: types.layer, digest: pushed.digest, size: pushed.size });
   }
   const configBytes = json({
     architecture: platform.architecture,
@@ -88,15 +111,19 @@ export async function pushTestImage(
     rootfs: { type: 'layers', diff_ids: diffIds },
   });
   const pushedConfig = await client.pushBlob(name, configBytes);
-  const config: Descriptor = { mediaType: OCI_CONFIG, digest: pushedConfig.digest, size: pushedConfig.size };
+  const config: Descriptor = {
+    mediaType: types.config,
+    digest: pushedConfig.digest,
+    size: pushedConfig.size,
+  };
   const manifestBytes = json({
     schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
+    mediaType: types.manifest,
     config,
     layers,
     ...(options.annotations === undefined ? {} : { annotations: options.annotations }),
   });
-  const pushed = await client.pushManifest(name, manifestBytes, OCI_MANIFEST, {
+  const pushed = await client.pushManifest(name, manifestBytes, types.manifest, {
     ...(options.tag === undefined ? {} : { tag: options.tag }),
   });
   return {
@@ -118,23 +145,24 @@ export const defaultPlatforms: readonly Platform[] = [
 export async function pushTestIndex(
   client: RegistryClient,
   name: RepositoryName,
-  options: { tag?: string; platforms?: readonly Platform[]; layerBytes?: number } = {},
+  options: { tag?: string; platforms?: readonly Platform[]; layerBytes?: number; format?: ImageFormat } = {},
 ): Promise<TestIndex> {
   const images: TestImage[] = [];
   for (const platform of options.platforms ?? defaultPlatforms) {
     images.push(
       await pushTestImage(client, name, {
         platform,
+        ...(options.format === undefined ? {} : { format: options.format }),
         ...(options.layerBytes === undefined ? {} : { layerBytes: options.layerBytes }),
       }),
     );
   }
   const indexBytes = json({
     schemaVersion: 2,
-    mediaType: OCI_INDEX,
+    mediaType: mediaTypesOf(options.format).index,
     manifests: images.map((image) => ({ ...image.descriptor, platform: image.platform })),
   });
-  const pushed = await client.pushManifest(name, indexBytes, OCI_INDEX, {
+  const pushed = await client.pushManifest(name, indexBytes, mediaTypesOf(options.format).index, {
     ...(options.tag === undefined ? {} : { tag: options.tag }),
   });
   return { descriptor: pushed.descriptor, digest: pushed.descriptor.digest, indexBytes, images };
