@@ -2,8 +2,9 @@
 // root, intermediate and leaf each start, served at /api/v1/timestamp/certchain for the trusted root.
 //
 // v2.1.3 always serves metrics on ":2112" (pkg/server/prometheus.go, not configurable) and exits when
-// that port is taken, so one TSA runs per machine at a time; we check the port first to say so clearly.
+// that port is taken, so one TSA runs per machine at a time; we wait for the port first, then say so.
 import net from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import { splitPem } from './fulcio-ca.ts';
 import { WorldError } from './errors.ts';
 import { freePort, loopback } from './ports.ts';
@@ -35,13 +36,25 @@ function portIsFree(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * Waits (bounded) for :2112: on a shared machine another world's TSA may be stopping. Within one world,
+ * start the TSA before Rekor v1, which also wants :2112 but carries on without it.
+ */
+async function metricsPortFree(waitMs = 30_000): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  while (!(await portIsFree(tsaMetricsPort))) {
+    if (Date.now() > deadline)
+      throw new WorldError(
+        'PORT_IN_USE',
+        `port ${tsaMetricsPort} stayed in use for ${waitMs / 1000} s: timestamp-server v2.1.3 always binds it for metrics; stop what holds it (\`ss -ltnp 'sport = :${tsaMetricsPort}'\`)`,
+      );
+    await delay(250);
+  }
+}
+
 export async function startTsa(runDir: RunDir): Promise<Tsa> {
   const binary = goTool('timestamp-server');
-  if (!(await portIsFree(tsaMetricsPort)))
-    throw new WorldError(
-      'PORT_IN_USE',
-      `port ${tsaMetricsPort} is in use: timestamp-server v2.1.3 always binds it for metrics, so stop the other TSA (or whatever holds it)`,
-    );
+  await metricsPortFree();
   const dir = runDir.sub('tsa');
   const port = await freePort();
   const url = `http://${loopback}:${port}`;
