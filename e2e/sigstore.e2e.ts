@@ -14,6 +14,7 @@ import { getTrustedRoot } from '@sigstore/tuf';
 import { toSignedEntity, toTrustMaterial, Verifier, type VerificationPolicy } from '@sigstore/verify';
 import { createClients, writeSecretFile } from './world/clients.ts';
 import { startKube, type Kube } from './world/kube.ts';
+import { startOidcIssuer, type OidcIssuerServer } from './world/oidc-issuer.ts';
 import { createRunDir, type RunDir } from './world/run-dir.ts';
 import { startSigstore, type Sigstore } from './world/sigstore.ts';
 import { signingConfigMediaType, trustedRootMediaType } from './world/trust.ts';
@@ -41,6 +42,7 @@ function verify(
 describe('sigstore world: keyless signing with a Kubernetes identity', () => {
   let runDir: RunDir;
   let kube: Kube;
+  let humans: OidcIssuerServer;
   let sigstore: Sigstore;
   let trustedRoot: TrustedRoot;
   let signingConfig: SigningConfig;
@@ -64,8 +66,13 @@ describe('sigstore world: keyless signing with a Kubernetes identity', () => {
   before(async () => {
     runDir = createRunDir('sigward-sigstore-');
     try {
-      kube = await startKube(runDir);
-      sigstore = await startSigstore(runDir, { issuer: kube.issuer, issuerCaPem: kube.caPem });
+      [kube, humans] = await Promise.all([startKube(runDir), startOidcIssuer()]);
+      // A second issuer, of type email, to show Fulcio takes any OIDC issuer besides the apiserver.
+      sigstore = await startSigstore(runDir, {
+        issuer: kube.issuer,
+        issuerCaPem: kube.caPem,
+        moreIssuers: [{ url: humans.issuer, type: 'email' }],
+      });
       await kube.ensureNamespace(namespace);
       await kube.createServiceAccount(namespace, serviceAccount);
       trustedRoot = TrustedRoot.fromJSON(readJson(sigstore.trustedRootPath));
@@ -78,7 +85,7 @@ describe('sigstore world: keyless signing with a Kubernetes identity', () => {
 
   after(async () => {
     await sigstore?.stop();
-    await kube?.stop();
+    await Promise.all([kube?.stop(), humans?.stop()]);
     if (failed) console.error(`sigstore e2e: logs kept in ${runDir.keepLogs('sigstore')}`);
     runDir.remove();
   });
@@ -131,6 +138,21 @@ describe('sigstore world: keyless signing with a Kubernetes identity', () => {
     // The policy match is an unanchored regex: compare exactly as well.
     assert.equal(signer.identity?.subjectAlternativeName, identity);
     assert.equal(signer.identity?.extensions?.issuer, kube.issuer);
+  });
+
+  check('a second, email-type issuer gives a certificate for the verified email', async () => {
+    const email = 'release-manager@sigward.test';
+    const builder = bundleBuilderFromSigningConfig({
+      signingConfig,
+      identityProvider: {
+        getToken: async () =>
+          humans.mintToken({ sub: 'user-42', aud: 'sigstore', email, email_verified: true }),
+      },
+      bundleType: 'messageSignature',
+    });
+    const bundle = await builder.create({ data: artifact });
+    const signer = verify(trustedRoot, bundle, artifact, { extensions: { issuer: humans.issuer } });
+    assert.equal(signer.identity?.subjectAlternativeName, email);
   });
 
   check('Rekor v2.3.0 refuses a DSSE entry from @sigstore/sign 5.1 (it logs only hashedrekord)', async () => {
