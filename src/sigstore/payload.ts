@@ -12,10 +12,8 @@
 // no repository, which is the explicit "ignore" choice).
 import { parseReference, repositoryString } from '../oci/reference.ts';
 import type { RepositoryName } from '../oci/reference.ts';
-import { SIMPLE_SIGNING_MEDIA_TYPE, SIMPLE_SIGNING_TYPE } from './layout.ts';
+import { SIMPLE_SIGNING_TYPE } from './layout.ts';
 import { SigstoreError, SigstoreErrorCode } from './errors.ts';
-
-export { SIMPLE_SIGNING_MEDIA_TYPE };
 
 export interface SimpleSigningPayload {
   readonly dockerReference: string;
