@@ -320,6 +320,17 @@ describe('registries of the world', () => {
             await probeReferrers(registry.url, probe),
             variant.referrersStatus === 200 ? 401 : 404,
           );
+
+          // The raw requests of the tests work here too, given the CA and the credentials.
+          const endpoint = { url: registry.url, caPem: ca.certPem, authorization };
+          const fetched = await getManifest(endpoint, 'private/app', 'v1');
+          assert.equal(fetched?.headerDigest, image.digest);
+          const subject = await descriptorOf(endpoint, 'private/app', image.digest);
+          const artifact = await pushArtifactHttp(endpoint, 'private/app', subject);
+          const listed = await referrers(endpoint, 'private/app', image.digest);
+          assert.equal(listed.status, variant.referrersStatus);
+          if (variant.referrersStatus === 200)
+            assert.deepEqual(listed.index?.manifests, [artifact.descriptor]);
         } finally {
           await registry.stop();
         }

@@ -1,5 +1,5 @@
 // OCI 1.1 artifacts that refer to an image (`subject`), pushed two ways:
-// - by plain HTTP, bytes exactly as built, so a test sees what the registry alone does with them;
+// - by plain HTTP(S) requests, bytes exactly as built, so a test sees what the registry alone does with them;
 // - by crane (`crane edit manifest`, go-containerregistry, the library inside cosign), so a test sees
 //   what a real client does around them: on a registry without the referrers API it maintains the
 //   fallback tag `sha256-<hex>`.
@@ -11,6 +11,7 @@ import {
   putManifest,
   sha256Digest,
   type Descriptor,
+  type Endpoint,
   type PutResult,
 } from './oci-http.ts';
 
@@ -37,16 +38,16 @@ export interface BuiltArtifact {
  * test can tell "stored verbatim" from "re-serialised the same way".
  */
 export async function buildArtifact(
-  registryUrl: string,
+  registry: Endpoint,
   repository: string,
   subject: Descriptor,
   options: ArtifactOptions = {},
   indent?: number,
 ): Promise<BuiltArtifact> {
   const artifactType = options.artifactType ?? sigstoreBundleType;
-  const config = await pushBlob(registryUrl, repository, Buffer.from('{}'), mediaTypes.ociEmpty);
+  const config = await pushBlob(registry, repository, Buffer.from('{}'), mediaTypes.ociEmpty);
   const layer = await pushBlob(
-    registryUrl,
+    registry,
     repository,
     options.layer ?? randomBytes(64),
     options.layerMediaType ?? artifactType,
@@ -74,14 +75,14 @@ export async function buildArtifact(
 
 /** Pushes an artifact by digest with one plain PUT; nothing else is written. */
 export async function pushArtifactHttp(
-  registryUrl: string,
+  registry: Endpoint,
   repository: string,
   subject: Descriptor,
   options: ArtifactOptions = {},
 ): Promise<BuiltArtifact & { put: PutResult }> {
-  const artifact = await buildArtifact(registryUrl, repository, subject, options, 1);
+  const artifact = await buildArtifact(registry, repository, subject, options, 1);
   const put = await putManifest(
-    registryUrl,
+    registry,
     repository,
     artifact.digest,
     artifact.bytes,
@@ -97,13 +98,14 @@ export async function pushArtifactHttp(
  */
 export async function pushArtifactCrane(
   crane: ToolRunner,
-  registry: { url: string; host: string },
+  /** A `Registry` fits; for TLS or auth, give crane SSL_CERT_FILE and a login in `run`/the runner. */
+  registry: { host: string } & Exclude<Endpoint, string>,
   repository: string,
   subject: Descriptor,
   options: ArtifactOptions = {},
   run: RunOptions = {},
 ): Promise<BuiltArtifact & { crane: ToolResult }> {
-  const artifact = await buildArtifact(registry.url, repository, subject, options);
+  const artifact = await buildArtifact(registry, repository, subject, options);
   const result = await crane(
     [
       'edit',

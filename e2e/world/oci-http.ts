@@ -1,7 +1,9 @@
 // Plain OCI distribution requests, for e2e tests to look at what landed in a registry without going
 // through the code under test (src/oci) or a client that might hide what it did (crane, cosign).
-// Anonymous, plain HTTP, loopback only: the world's registries have no auth unless a test adds it.
+// Loopback only; plain HTTP by default, or TLS with the registry's CA and credentials (`Endpoint`).
 import { createHash } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
 import { WorldError } from './errors.ts';
 
 export const mediaTypes = {
@@ -61,77 +63,133 @@ export function fallbackTag(digest: string): string {
   return `${clean(algorithm).slice(0, 32)}-${clean(hex).slice(0, 64)}`;
 }
 
-function fail(what: string, response: Response, body: string): never {
+/**
+ * Where to send requests: a registry URL, or a registry with its CA (a `Registry` from registry.ts fits)
+ * and, for one with auth, an Authorization header value (`Basic …`).
+ */
+export type Endpoint = string | { url: string; caPem?: string; authorization?: string };
+
+interface Answer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+function header(answer: Answer, name: string): string | undefined {
+  const value = answer.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** One request, the whole answer in memory (registries in tests answer small bodies). */
+function send(
+  endpoint: Endpoint,
+  method: string,
+  target: string,
+  headers: Record<string, string> = {},
+  body?: Uint8Array,
+): Promise<Answer> {
+  const base = typeof endpoint === 'string' ? { url: endpoint } : endpoint;
+  const url = new URL(target, base.url);
+  const client = url.protocol === 'https:' ? https : http;
+  const allHeaders: Record<string, string> = { ...headers };
+  if (base.authorization !== undefined) allHeaders.authorization = base.authorization;
+  if (body !== undefined) allHeaders['content-length'] = String(body.byteLength);
+  return new Promise((resolve, reject) => {
+    const request = client.request(
+      url,
+      { method, headers: allHeaders, ca: base.caPem, timeout: 30_000 },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            headers: response.headers,
+            body: Buffer.concat(chunks),
+          }),
+        );
+        response.on('error', reject);
+      },
+    );
+    request.on('timeout', () => request.destroy(new Error(`${method} ${url.href}: no answer within 30 s`)));
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+function fail(what: string, answer: Answer): never {
   throw new WorldError(
     'REGISTRY_REQUEST',
-    `${what}: ${response.status} ${response.statusText} ${body.slice(0, 300)}`.trim(),
+    `${what}: ${answer.status} ${answer.body.toString('utf8').slice(0, 300)}`.trim(),
   );
 }
 
 /** GET a manifest or index by tag or digest; undefined on 404. */
 export async function getManifest(
-  registryUrl: string,
+  registry: Endpoint,
   repository: string,
   reference: string,
 ): Promise<FetchedManifest | undefined> {
-  const response = await fetch(`${registryUrl}/v2/${repository}/manifests/${reference}`, {
-    headers: { accept: manifestAccept },
+  const answer = await send(registry, 'GET', `/v2/${repository}/manifests/${reference}`, {
+    accept: manifestAccept,
   });
-  const bytes = Buffer.from(await response.arrayBuffer());
-  if (response.status === 404) return undefined;
-  if (!response.ok) fail(`GET manifest ${repository}:${reference}`, response, bytes.toString());
+  if (answer.status === 404) return undefined;
+  if (answer.status !== 200) fail(`GET manifest ${repository}:${reference}`, answer);
   return {
-    headerDigest: response.headers.get('docker-content-digest') ?? undefined,
-    computedDigest: sha256Digest(bytes),
-    contentType: response.headers.get('content-type') ?? '',
-    bytes,
-    json: JSON.parse(bytes.toString('utf8')) as ManifestJson,
+    headerDigest: header(answer, 'docker-content-digest'),
+    computedDigest: sha256Digest(answer.body),
+    contentType: header(answer, 'content-type') ?? '',
+    bytes: answer.body,
+    json: JSON.parse(answer.body.toString('utf8')) as ManifestJson,
   };
 }
 
 /** HEAD a manifest: the registry's digest, or undefined on 404. */
 export async function headDigest(
-  registryUrl: string,
+  registry: Endpoint,
   repository: string,
   reference: string,
 ): Promise<string | undefined> {
-  const response = await fetch(`${registryUrl}/v2/${repository}/manifests/${reference}`, {
-    method: 'HEAD',
-    headers: { accept: manifestAccept },
+  const answer = await send(registry, 'HEAD', `/v2/${repository}/manifests/${reference}`, {
+    accept: manifestAccept,
   });
-  if (response.status === 404) return undefined;
-  if (!response.ok) fail(`HEAD manifest ${repository}:${reference}`, response, '');
-  return response.headers.get('docker-content-digest') ?? undefined;
+  if (answer.status === 404) return undefined;
+  if (answer.status !== 200) fail(`HEAD manifest ${repository}:${reference}`, answer);
+  return header(answer, 'docker-content-digest');
 }
 
-/** GET a blob's bytes. */
-export async function getBlob(registryUrl: string, repository: string, digest: string): Promise<Buffer> {
-  const response = await fetch(`${registryUrl}/v2/${repository}/blobs/${digest}`);
-  const bytes = Buffer.from(await response.arrayBuffer());
-  if (!response.ok) fail(`GET blob ${repository}@${digest}`, response, bytes.toString());
-  return bytes;
+/** GET a blob's bytes (following the redirect a registry may answer with, on the same endpoint). */
+export async function getBlob(registry: Endpoint, repository: string, digest: string): Promise<Buffer> {
+  let answer = await send(registry, 'GET', `/v2/${repository}/blobs/${digest}`);
+  const location = header(answer, 'location');
+  if (answer.status >= 300 && answer.status < 400 && location !== undefined) {
+    answer = await send(registry, 'GET', location);
+  }
+  if (answer.status !== 200) fail(`GET blob ${repository}@${digest}`, answer);
+  return answer.body;
 }
 
 /** Monolithic blob upload (POST then PUT with the digest); returns its descriptor fields. */
 export async function pushBlob(
-  registryUrl: string,
+  registry: Endpoint,
   repository: string,
   bytes: Uint8Array,
   mediaType: string,
 ): Promise<Descriptor> {
   const digest = sha256Digest(bytes);
-  const start = await fetch(`${registryUrl}/v2/${repository}/blobs/uploads/`, { method: 'POST' });
-  await start.arrayBuffer();
-  if (start.status !== 202) fail(`start upload to ${repository}`, start, '');
-  const location = new URL(start.headers.get('location') ?? '', registryUrl);
+  const start = await send(registry, 'POST', `/v2/${repository}/blobs/uploads/`);
+  if (start.status !== 202) fail(`start upload to ${repository}`, start);
+  const base = typeof registry === 'string' ? registry : registry.url;
+  const location = new URL(header(start, 'location') ?? '', base);
   location.searchParams.set('digest', digest);
-  const put = await fetch(location, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/octet-stream' },
-    body: bytes,
-  });
-  const text = await put.text();
-  if (put.status !== 201) fail(`upload blob to ${repository}`, put, text);
+  const put = await send(
+    registry,
+    'PUT',
+    location.href,
+    { 'content-type': 'application/octet-stream' },
+    bytes,
+  );
+  if (put.status !== 201) fail(`upload blob to ${repository}`, put);
   return { mediaType, digest, size: bytes.byteLength };
 }
 
@@ -143,22 +201,23 @@ export interface PutResult {
 
 /** PUT a manifest (bytes exactly as given) under a tag or its digest. */
 export async function putManifest(
-  registryUrl: string,
+  registry: Endpoint,
   repository: string,
   reference: string,
   bytes: Uint8Array,
   mediaType: string,
 ): Promise<PutResult> {
-  const response = await fetch(`${registryUrl}/v2/${repository}/manifests/${reference}`, {
-    method: 'PUT',
-    headers: { 'content-type': mediaType },
-    body: bytes,
-  });
-  const text = await response.text();
-  if (response.status !== 201) fail(`PUT manifest ${repository}:${reference}`, response, text);
+  const answer = await send(
+    registry,
+    'PUT',
+    `/v2/${repository}/manifests/${reference}`,
+    { 'content-type': mediaType },
+    bytes,
+  );
+  if (answer.status !== 201) fail(`PUT manifest ${repository}:${reference}`, answer);
   return {
-    digest: response.headers.get('docker-content-digest') ?? sha256Digest(bytes),
-    ociSubject: response.headers.get('oci-subject') ?? undefined,
+    digest: header(answer, 'docker-content-digest') ?? sha256Digest(bytes),
+    ociSubject: header(answer, 'oci-subject'),
   };
 }
 
@@ -172,40 +231,39 @@ export interface ReferrersAnswer {
 
 /** `GET /v2/<repo>/referrers/<digest>[?artifactType=…]`, whatever it answers. */
 export async function referrers(
-  registryUrl: string,
+  registry: Endpoint,
   repository: string,
   digest: string,
   artifactType?: string,
 ): Promise<ReferrersAnswer> {
   const query = artifactType === undefined ? '' : `?artifactType=${encodeURIComponent(artifactType)}`;
-  const response = await fetch(`${registryUrl}/v2/${repository}/referrers/${digest}${query}`, {
-    headers: { accept: mediaTypes.ociIndex },
+  const answer = await send(registry, 'GET', `/v2/${repository}/referrers/${digest}${query}`, {
+    accept: mediaTypes.ociIndex,
   });
-  const text = await response.text();
   return {
-    status: response.status,
-    index: response.status === 200 ? (JSON.parse(text) as ManifestJson) : undefined,
-    contentType: response.headers.get('content-type') ?? '',
-    filtersApplied: response.headers.get('oci-filters-applied') ?? undefined,
+    status: answer.status,
+    index: answer.status === 200 ? (JSON.parse(answer.body.toString('utf8')) as ManifestJson) : undefined,
+    contentType: header(answer, 'content-type') ?? '',
+    filtersApplied: header(answer, 'oci-filters-applied'),
   };
 }
 
 /** The tags of a repository (empty when it does not exist). */
-export async function tags(registryUrl: string, repository: string): Promise<string[]> {
-  const response = await fetch(`${registryUrl}/v2/${repository}/tags/list`);
-  const text = await response.text();
-  if (response.status === 404) return [];
-  if (!response.ok) fail(`list tags of ${repository}`, response, text);
-  return ((JSON.parse(text) as { tags?: string[] | null }).tags ?? []).slice().sort();
+export async function tags(registry: Endpoint, repository: string): Promise<string[]> {
+  const answer = await send(registry, 'GET', `/v2/${repository}/tags/list`);
+  if (answer.status === 404) return [];
+  if (answer.status !== 200) fail(`list tags of ${repository}`, answer);
+  const list = JSON.parse(answer.body.toString('utf8')) as { tags?: string[] | null };
+  return (list.tags ?? []).slice().sort();
 }
 
 /** The descriptor of a stored manifest (what a `subject` or an index entry points at). */
 export async function descriptorOf(
-  registryUrl: string,
+  registry: Endpoint,
   repository: string,
   reference: string,
 ): Promise<Descriptor> {
-  const fetched = await getManifest(registryUrl, repository, reference);
+  const fetched = await getManifest(registry, repository, reference);
   if (fetched === undefined)
     throw new WorldError('REGISTRY_REQUEST', `no manifest ${repository}:${reference}`);
   return {
