@@ -24,8 +24,21 @@ export interface TransportOptions {
   /** Loopback hosts (127.0.0.0/8, localhost, [::1]) use plain HTTP. Default true. */
   plainHttpLoopback?: boolean;
   userAgent?: string;
+  /** Connections per registry origin; further requests queue. Default 16. */
+  maxConnectionsPerOrigin?: number;
+  /** Told of every HTTP exchange (each attempt and redirect hop), e.g. to count calls by status. */
+  onExchange?: (exchange: Exchange) => void;
   /** How to wait before a retry; tests pass one that records the wait instead of sleeping. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+/** One HTTP exchange with a registry, token service or CDN, for metrics. Never holds a URL query. */
+export interface Exchange {
+  readonly host: string;
+  readonly method: string;
+  /** The HTTP status, or the error code when there was none (REGISTRY_TIMEOUT, REGISTRY_UNAVAILABLE…). */
+  readonly outcome: number | string;
+  readonly durationMs: number;
 }
 
 export type HttpMethod = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
@@ -144,7 +157,8 @@ async function readCapped(
 
 export class HttpTransport {
   readonly #agent: Agent;
-  readonly #options: Required<Omit<TransportOptions, 'ca' | 'userAgent'>> & { userAgent: string };
+  readonly #options: Required<Omit<TransportOptions, 'ca' | 'onExchange'>> &
+    Pick<TransportOptions, 'onExchange'>;
   readonly #insecure: ReadonlySet<string>;
 
   constructor(options: TransportOptions = {}) {
@@ -158,6 +172,8 @@ export class HttpTransport {
       plainHttpLoopback: options.plainHttpLoopback ?? true,
       userAgent: options.userAgent ?? 'sigward',
       sleep: options.sleep ?? ((ms, signal) => delay(ms, undefined, { signal })),
+      maxConnectionsPerOrigin: options.maxConnectionsPerOrigin ?? 16,
+      ...(options.onExchange === undefined ? {} : { onExchange: options.onExchange }),
     };
     this.#insecure = new Set(this.#options.insecureRegistries.map((r) => r.toLowerCase()));
     const ca =
@@ -171,6 +187,8 @@ export class HttpTransport {
       // The deadline below bounds each request; these only stop a silent socket from outliving it.
       headersTimeout: this.#options.requestTimeoutMs,
       bodyTimeout: this.#options.requestTimeoutMs,
+      // A per-registry cap on parallel calls: a burst of admissions must not flood one registry.
+      connections: this.#options.maxConnectionsPerOrigin,
     });
   }
 
@@ -253,6 +271,37 @@ export class HttpTransport {
   }
 
   async #once(
+    request: HttpRequest,
+    sameOrigin: boolean,
+    signal: AbortSignal,
+    attempts: number,
+  ): Promise<HttpResponse> {
+    const observe = this.#options.onExchange;
+    if (observe === undefined) return this.#exchange(request, sameOrigin, signal, attempts);
+    const started = performance.now();
+    const report = (outcome: number | string): void => {
+      try {
+        observe({
+          host: request.url.host,
+          method: request.method,
+          outcome,
+          durationMs: performance.now() - started,
+        });
+      } catch {
+        // an observer's failure is not the registry's
+      }
+    };
+    try {
+      const response = await this.#exchange(request, sameOrigin, signal, attempts);
+      report(response.status);
+      return response;
+    } catch (error) {
+      report(error instanceof SigwardError ? error.code : 'ERROR');
+      throw error;
+    }
+  }
+
+  async #exchange(
     request: HttpRequest,
     sameOrigin: boolean,
     signal: AbortSignal,

@@ -7,7 +7,7 @@ import { assertDigest, referrersTag } from './digest.ts';
 import { header, requestDetails } from './http.ts';
 import { parseManifest, type Descriptor } from './manifest.ts';
 import { findManifest, pushManifest, type PushedManifest } from './manifests.ts';
-import { OCI_INDEX } from './media-types.ts';
+import { OCI_EMPTY, OCI_INDEX } from './media-types.ts';
 import { referenceIn, type RepositoryName } from './reference.ts';
 import { statusError } from './registry-errors.ts';
 
@@ -21,14 +21,23 @@ export interface Referrers {
   /** Which way the list was read. */
   readonly source: 'referrers-api' | 'fallback-tag';
   /**
-   * The referrers. From the fallback tag, entries without an `artifactType` are kept even when
-   * filtering: writers such as cosign's go-containerregistry do not lift it into the index
-   * (sigstore/cosign#4641), so the caller must read those manifests to know their type.
+   * The referrers. From the fallback tag, entries whose `artifactType` is missing or the empty media
+   * type are kept even when filtering: writers such as cosign's go-containerregistry do not lift it into
+   * the index (sigstore/cosign#4641), so the caller must read those manifests to know their type.
    */
   readonly descriptors: readonly Descriptor[];
 }
 
 const maxPages = 20;
+
+/**
+ * Whether a fallback-index entry's artifactType says what the referrer is. Writers that do not lift it
+ * leave it out, or put the config's media type there, the empty one (sigstore/cosign#4641,
+ * kyverno/kyverno#16664): such entries are kept, and the caller reads the manifest to learn its type.
+ */
+function artifactTypeKnown(artifactType: string | undefined): boolean {
+  return artifactType !== undefined && artifactType !== OCI_EMPTY;
+}
 const noApiStatuses: ReadonlySet<number> = new Set([400, 404, 405, 406]);
 
 function nextLink(link: string | undefined): string | undefined {
@@ -60,7 +69,7 @@ async function fromFallbackTag(
   }
   const wanted = options.artifactType;
   const descriptors = found.manifest.manifests.filter(
-    (d) => wanted === undefined || d.artifactType === undefined || d.artifactType === wanted,
+    (d) => wanted === undefined || d.artifactType === wanted || !artifactTypeKnown(d.artifactType),
   );
   return { source: 'fallback-tag', descriptors: dedupe(descriptors) };
 }

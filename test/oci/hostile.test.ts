@@ -419,3 +419,49 @@ test('a held response arrives once released (the proxy paces, the test does not 
     assert.equal((await pending).digest, image.digest);
   });
 });
+
+test('every exchange is reported for metrics: status or error code, host, never a query', async () => {
+  proxy.addFault({
+    path: /\/manifests\/v1$/,
+    fault: { kind: 'status', status: 429, headers: { 'retry-after': '0' } },
+    times: 2,
+  });
+  const exchanges: { host: string; method: string; outcome: number | string }[] = [];
+  const { client } = clientWith({
+    onExchange: ({ host, method, outcome }) => exchanges.push({ host, method, outcome }),
+  });
+  await using(client, async (c) => {
+    await c.getManifest(byTag());
+    proxy.addFault({ path: /\/blobs\//, fault: { kind: 'reset' } });
+    await assert.rejects(c.getBlob(repo, image.layers[0]!), isCode('REGISTRY_UNAVAILABLE'));
+  });
+  assert.deepEqual(exchanges, [
+    { host: proxy.host, method: 'GET', outcome: 429 },
+    { host: proxy.host, method: 'GET', outcome: 429 },
+    { host: proxy.host, method: 'GET', outcome: 200 },
+    { host: proxy.host, method: 'GET', outcome: 'REGISTRY_UNAVAILABLE' },
+  ]);
+});
+
+test('connections per registry are capped: a second request waits for the first', async () => {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  proxy.addFault({ path: /cap-first/, fault: { kind: 'hold', release: released } });
+  proxy.addFault({ path: /cap-(second|probe)/, fault: { kind: 'status', status: 404 } });
+  const { client } = clientWith({ maxConnectionsPerOrigin: 1 });
+  const { client: other } = clientWith();
+  await using(client, async (c) => {
+    const firstArrived = proxy.nextRequest(/cap-first/);
+    const first = c.findManifest(parseReference(`${proxy.host}/hostile/cap-first:1`));
+    await firstArrived;
+    const second = c.findManifest(parseReference(`${proxy.host}/hostile/cap-second:1`));
+    // A request from another client arriving proves the proxy is serving; the second is still queued.
+    const probeArrived = proxy.nextRequest(/cap-probe/);
+    await using(other, (o) => o.findManifest(parseReference(`${proxy.host}/hostile/cap-probe:1`)));
+    await probeArrived;
+    assert.equal(proxy.requests.filter((r) => r.path.includes('cap-second')).length, 0);
+    release();
+    assert.equal(await first, undefined);
+    assert.equal(await second, undefined);
+  });
+});

@@ -199,3 +199,21 @@ test('a legacy signature tag that exists is found, with its digest checked', asy
   const found = await client.findManifest(referenceIn(repo, sigTag));
   assert.equal(found?.digest, signature.digest);
 });
+
+test('fallback index entries typed as the empty media type are kept by the filter (kyverno#16664)', async () => {
+  const image = await pushTestImage(client, repo);
+  const unknown = await pushTestImage(client, repo);
+  const other = await pushTestImage(client, repo);
+  await client.addToReferrersTag(repo, image.digest, { ...unknown.descriptor, artifactType: OCI_EMPTY });
+  await client.addToReferrersTag(repo, image.digest, {
+    ...other.descriptor,
+    artifactType: 'application/x-other',
+  });
+  const listed = await client.listReferrers(repo, image.digest, {
+    artifactType: 'application/vnd.example.x',
+  });
+  assert.deepEqual(
+    listed.descriptors.map((d) => d.digest),
+    [unknown.digest],
+  );
+});
