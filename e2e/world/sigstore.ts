@@ -41,9 +41,28 @@ export interface Sigstore {
   stop(): Promise<void>;
 }
 
-async function timed<T>(start: Promise<T>, began: number): Promise<[T, number]> {
-  const value = await start;
-  return [value, performance.now() - began];
+interface Stoppable {
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts services in parallel; each result carries its milliseconds to ready. If any fails, stops
+ * those that started and rethrows its error.
+ */
+async function startAll<const T extends readonly Promise<Stoppable>[]>(
+  starts: T,
+): Promise<{ -readonly [K in keyof T]: { value: Awaited<T[K]>; ms: number } }> {
+  const began = performance.now();
+  const settled = await Promise.allSettled(
+    starts.map(async (start) => ({ value: await start, ms: performance.now() - began })),
+  );
+  const started = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
+    await Promise.allSettled(started.map((s) => s.value.stop()));
+    throw failed.reason;
+  }
+  return started as never;
 }
 
 /** Starts everything; on any failure stops what did start and rethrows. */
@@ -59,20 +78,13 @@ export async function startSigstore(runDir: RunDir, options: SigstoreOptions): P
     ...(options.moreIssuers ?? []),
   ];
   const began = performance.now();
-  const started = await Promise.allSettled([
-    timed(startFulcio(runDir, { issuers }), began),
-    timed(startRekor(runDir), began),
-    timed(startTsa(runDir), began),
+  const [fulcioStart, rekorStart, tsaStart] = await startAll([
+    startFulcio(runDir, { issuers }),
+    startRekor(runDir),
+    startTsa(runDir),
   ]);
-  const stops = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value[0].stop] : []));
-  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failed) {
-    await Promise.allSettled(stops.map((stop) => stop()));
-    throw failed.reason;
-  }
-  const [[fulcio, fulcioMs], [rekor, rekorMs], [tsa, tsaMs]] = started.map(
-    (s) => (s as PromiseFulfilledResult<[unknown, number]>).value,
-  ) as unknown as [[Fulcio, number], [Rekor, number], [Tsa, number]];
+  const [fulcio, rekor, tsa] = [fulcioStart.value, rekorStart.value, tsaStart.value];
+  const stopServices = () => Promise.allSettled([fulcio.stop(), rekor.stop(), tsa.stop()]);
 
   try {
     const trustInputs: TrustInputs = {
@@ -88,8 +100,10 @@ export async function startSigstore(runDir: RunDir, options: SigstoreOptions): P
         'signing_config.v0.2.json': readFileSync(trust.signingConfigPath),
       },
     });
-    const stopAll = async (): Promise<void> => {
-      await Promise.allSettled([repo.stop(), ...stops.map((stop) => stop())]);
+    let stopping: Promise<void> | undefined;
+    const stopAll = (): Promise<void> => {
+      stopping ??= Promise.allSettled([repo.stop(), stopServices()]).then(() => undefined);
+      return stopping;
     };
     return {
       fulcioUrl: fulcio.url,
@@ -102,11 +116,16 @@ export async function startSigstore(runDir: RunDir, options: SigstoreOptions): P
       fulcio,
       rekor,
       tsa,
-      startupMs: { fulcio: fulcioMs, rekor: rekorMs, tsa: tsaMs, total: performance.now() - began },
+      startupMs: {
+        fulcio: fulcioStart.ms,
+        rekor: rekorStart.ms,
+        tsa: tsaStart.ms,
+        total: performance.now() - began,
+      },
       stop: stopAll,
     };
   } catch (error) {
-    await Promise.allSettled(stops.map((stop) => stop()));
+    await stopServices();
     throw error;
   }
 }
