@@ -30,7 +30,11 @@ export interface CtLogOptions {
 export interface CtLogPlan {
   /** `http://127.0.0.1:<port>`: Fulcio's `--ct-log-url` and the trusted root's ctlog `baseUrl`. */
   readonly url: string;
-  /** The log's origin (`127.0.0.1:<port>`: its submission prefix without the scheme). */
+  /**
+   * The log's origin, the name in its checkpoints: `127.0.0.1`. TesseraCT wants the submission prefix
+   * without scheme, and compares it with the request's host without the port (a `host:port` origin
+   * does not even parse as a URL path there).
+   */
   readonly origin: string;
   /** ECDSA P-256 public key, PEM SPKI (for Fulcio's `--ct-log-public-key-path`). */
   readonly publicKeyPem: string;
@@ -54,7 +58,7 @@ export async function planCtLog(runDir: RunDir, options: CtLogOptions = {}): Pro
   const dir = runDir.sub('ctlog');
   const port = options.port ?? (await freePort());
   const url = `http://${loopback}:${port}`;
-  const origin = `${loopback}:${port}`;
+  const origin = loopback;
 
   // TesseraCT reads only SEC 1 ("EC PRIVATE KEY") PEM.
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -82,7 +86,7 @@ export async function planCtLog(runDir: RunDir, options: CtLogOptions = {}): Pro
       name: 'tesseract',
       command: binary,
       args: [
-        `--http_endpoint=${origin}`,
+        `--http_endpoint=${loopback}:${port}`,
         `--origin=${origin}`,
         `--storage_dir=${storageDir}`,
         `--private_key=${privateKeyFile}`,
@@ -92,8 +96,14 @@ export async function planCtLog(runDir: RunDir, options: CtLogOptions = {}): Pro
         `--checkpoint_interval=${options.checkpointIntervalMs ?? 200}ms`,
         '--batch_max_age=50ms',
       ],
-      // Its antispam store (BadgerDB) grows its heap freely otherwise; a test log holds a few entries.
-      env: { GOMEMLIMIT: '512MiB' },
+      env: {
+        // Its antispam store (BadgerDB) grows its heap freely otherwise; a test log holds a few entries.
+        GOMEMLIMIT: '512MiB',
+        // It always exports OpenTelemetry metrics (to https://localhost:4318 by default): send them to
+        // the discard port, and only once an hour, so it never talks to whatever else listens there.
+        OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `http://${loopback}:9/v1/metrics`,
+        OTEL_METRIC_EXPORT_INTERVAL: '3600000',
+      },
       cwd: dir,
       logDir: runDir.logs,
       // Ready once it serves the roots it was given (the submission handlers are up with them).
