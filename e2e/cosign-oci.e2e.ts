@@ -4,7 +4,8 @@
 // - no referrers API, 404 (docker-registry 2.8): the same referrer plus the fallback tag `sha256-<hex>`,
 //   an index listing it;
 // - no referrers API, 405 (olareg off): cosign fails (go-containerregistry takes only 404/400/406 for
-//   "no referrers API"), so fallback-tag tests with cosign use docker-registry.
+//   "no referrers API"), so fallback-tag tests with cosign use docker-registry;
+// - legacy (`--new-bundle-format=false`, TSA instead of a tlog): the `sha256-<hex>.sig` tag.
 // Also found here, against the notes: the config descriptor carries artifactType too, and the Rekor v2
 // entry is a hashedrekord 0.0.2, not a dsse 0.0.2.
 import { after, before, describe, test, type TestContext } from 'node:test';
@@ -264,6 +265,78 @@ describe('cosign v3 signs images into the registries', () => {
         assert.equal(manifest?.json.subject?.digest, subject.digest);
         assert.equal(manifest?.json.subject?.mediaType, subject.mediaType);
       }
+    },
+  );
+
+  check(
+    'legacy .sig (cosign v3 --new-bundle-format=false, TSA, no tlog): the sha256-<hex>.sig tag',
+    async () => {
+      const r = registry('older');
+      const image = await pushImage(images, r.host, 'cosign/legacy', 'v1');
+      const token = writeSecretFile(
+        runDir.sub('tokens'),
+        'legacy-token',
+        issuer.kubernetesToken(namespace, serviceAccount),
+      );
+      // The world's e2e tier has no Rekor v1 (full tier only), so the legacy form gets its time from the TSA.
+      await clients.cosign([
+        'sign',
+        '--yes',
+        '--new-bundle-format=false',
+        '--use-signing-config=false',
+        '--tlog-upload=false',
+        `--fulcio-url=${trust().fulcioUrl}`,
+        `--timestamp-server-url=${trust().tsaUrl}`,
+        `--trusted-root=${trust().trustedRootPath}`,
+        `--identity-token=${token}`,
+        image.byDigest,
+      ]);
+      const tag = `${fallbackTag(image.digest)}.sig`;
+      assert.deepEqual(await tags(r.url, 'cosign/legacy'), [tag, 'v1'].sort(), 'a .sig tag, no referrer');
+      const signature = await getManifest(r.url, 'cosign/legacy', tag);
+      assert.ok(signature);
+      assert.equal(signature.json.mediaType, mediaTypes.ociManifest);
+      assert.equal(signature.json.config?.mediaType, 'application/vnd.oci.image.config.v1+json');
+      assert.equal(signature.json.subject, undefined);
+      assert.equal(signature.json.layers?.length, 1);
+      const layer = signature.json.layers?.[0];
+      assert.ok(layer);
+      assert.equal(layer.mediaType, 'application/vnd.dev.cosign.simplesigning.v1+json');
+      // Signature, certificate, an empty chain, the RFC 3161 timestamp; no Rekor bundle (no tlog).
+      assert.deepEqual(Object.keys(layer.annotations ?? {}).sort(), [
+        'dev.cosignproject.cosign/signature',
+        'dev.sigstore.cosign/certificate',
+        'dev.sigstore.cosign/chain',
+        'dev.sigstore.cosign/rfc3161timestamp',
+      ]);
+      assert.equal(layer.annotations?.['dev.sigstore.cosign/chain'], '');
+      assert.match(
+        layer.annotations?.['dev.sigstore.cosign/certificate'] ?? '',
+        /^-----BEGIN CERTIFICATE-----/,
+      );
+      const timestamp = JSON.parse(layer.annotations?.['dev.sigstore.cosign/rfc3161timestamp'] ?? '{}') as {
+        SignedRFC3161Timestamp?: string;
+      };
+      assert.ok(timestamp.SignedRFC3161Timestamp);
+      const payload = JSON.parse((await getBlob(r.url, 'cosign/legacy', layer.digest)).toString('utf8')) as {
+        critical: {
+          identity: { 'docker-reference': string };
+          image: { 'docker-manifest-digest': string };
+          type: string;
+        };
+      };
+      assert.equal(payload.critical.type, 'cosign container image signature');
+      assert.equal(payload.critical.image['docker-manifest-digest'], image.digest);
+      assert.equal(payload.critical.identity['docker-reference'], `${r.host}/cosign/legacy`);
+      await clients.cosign([
+        'verify',
+        `--trusted-root=${trust().trustedRootPath}`,
+        `--certificate-identity=${identity}`,
+        `--certificate-oidc-issuer=${issuer.issuer}`,
+        '--insecure-ignore-sct',
+        '--insecure-ignore-tlog',
+        image.byDigest,
+      ]);
     },
   );
 
