@@ -4,7 +4,20 @@
 // bounded retries of 429/503 that honour Retry-After. Failures become SigwardErrors with a code.
 import { setTimeout as delay } from 'node:timers/promises';
 import { Agent, type Dispatcher } from 'undici';
-import { SigwardError, type SafeDetails } from '../errors.ts';
+import { SigwardError } from '../errors.ts';
+import { networkError, readCapped } from './http-failures.ts';
+import {
+  header,
+  parseRetryAfter,
+  requestDetails,
+  type Exchange,
+  type HttpRequest,
+  type HttpResponse,
+} from './http-messages.ts';
+import { isLoopbackHostname, plainHttpAllowed, type PlainHttpPolicy } from './plain-http.ts';
+
+export { header, parseRetryAfter, requestDetails, isLoopbackHostname };
+export type { Exchange, HttpMethod, HttpRequest, HttpResponse } from './http-messages.ts';
 
 export interface TransportOptions {
   /** TCP + TLS handshake limit. Default 5 s. */
@@ -32,134 +45,15 @@ export interface TransportOptions {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
-/** One HTTP exchange with a registry, token service or CDN, for metrics. Never holds a URL query. */
-export interface Exchange {
-  readonly host: string;
-  readonly method: string;
-  /** The HTTP status, or the error code when there was none (REGISTRY_TIMEOUT, REGISTRY_UNAVAILABLE…). */
-  readonly outcome: number | string;
-  readonly durationMs: number;
-}
-
-export type HttpMethod = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
-
-export interface HttpRequest {
-  readonly method: HttpMethod;
-  readonly url: URL;
-  readonly headers?: Readonly<Record<string, string>>;
-  /** Sent only to the origin of `url`: never along a redirect or a Location to another origin. */
-  readonly authorization?: string;
-  readonly body?: Uint8Array;
-  /** Largest success body accepted; more is REGISTRY_TOO_LARGE. */
-  readonly maxBytes: number;
-  readonly signal?: AbortSignal;
-}
-
-export interface HttpResponse {
-  readonly status: number;
-  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
-  /** The body of a success; at most 64 KiB of an error's body (for its error codes). */
-  readonly body: Uint8Array;
-  /** Where the response came from after redirects. */
-  readonly url: URL;
-  /** Attempts made (1 without retries). */
-  readonly attempts: number;
-}
-
 const errorBodyLimit = 64 * 1024;
 const redirectStatuses: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 const retryStatuses: ReadonlySet<number> = new Set([429, 503]);
-
-/** The first value of a response header. */
-export function header(response: HttpResponse, name: string): string | undefined {
-  const value = response.headers[name.toLowerCase()];
-  return Array.isArray(value) ? value[0] : value;
-}
-
-/** 127.0.0.0/8, localhost and [::1], as a URL spells its hostname (URL normalises `127.1`, `[0::1]`). */
-export function isLoopbackHostname(hostname: string): boolean {
-  const host = hostname.toLowerCase();
-  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
-
-/** Where a request went, without query (upload URLs and CDN links carry secrets in it). */
-export function requestDetails(method: string, url: URL, extra: SafeDetails = {}): SafeDetails {
-  return { method, registry: url.host, path: url.pathname, ...extra };
-}
-
-/** Seconds or an HTTP date, as milliseconds from now; undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
-  if (value === undefined) return undefined;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  if (!/[a-z]/i.test(trimmed)) return undefined;
-  const date = Date.parse(trimmed);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
-function networkError(error: unknown, method: string, url: URL): SigwardError {
-  const code = (error as { code?: unknown }).code;
-  const details = requestDetails(method, url, { cause: typeof code === 'string' ? code : 'unknown' });
-  const where = `${method} ${url.host}${url.pathname}`;
-  if (
-    code === 'UND_ERR_CONNECT_TIMEOUT' ||
-    code === 'UND_ERR_HEADERS_TIMEOUT' ||
-    code === 'UND_ERR_BODY_TIMEOUT'
-  ) {
-    return new SigwardError('REGISTRY_TIMEOUT', `${where} timed out`, { cause: error, details });
-  }
-  if (typeof code === 'string' && /^ERR_SSL|^ERR_TLS|^EPROTO$|CERT|SELF_SIGNED|^UNABLE_TO_/.test(code)) {
-    return new SigwardError('REGISTRY_TLS', `${where}: TLS failed (${code})`, { cause: error, details });
-  }
-  const reason =
-    code === 'UND_ERR_SOCKET' || code === 'ECONNRESET'
-      ? 'the connection was reset'
-      : code === 'ECONNREFUSED'
-        ? 'the connection was refused'
-        : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
-          ? 'the host name did not resolve'
-          : 'the request failed';
-  return new SigwardError('REGISTRY_UNAVAILABLE', `${where}: ${reason}`, { cause: error, details });
-}
-
-type Body = Dispatcher.ResponseData['body'];
-
-async function readCapped(
-  body: Body,
-  max: number,
-  method: string,
-  url: URL,
-  truncate: boolean,
-): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    if (total + chunk.length > max) {
-      body.destroy();
-      if (truncate) {
-        chunks.push(chunk.subarray(0, max - total));
-        total = max;
-        break;
-      }
-      throw new SigwardError(
-        'REGISTRY_TOO_LARGE',
-        `${method} ${url.host}${url.pathname}: body exceeds ${max} bytes`,
-        {
-          details: requestDetails(method, url, { limit: max }),
-        },
-      );
-    }
-    chunks.push(chunk);
-    total += chunk.length;
-  }
-  return Buffer.concat(chunks, total);
-}
 
 export class HttpTransport {
   readonly #agent: Agent;
   readonly #options: Required<Omit<TransportOptions, 'ca' | 'onExchange'>> &
     Pick<TransportOptions, 'onExchange'>;
-  readonly #insecure: ReadonlySet<string>;
+  readonly #plainHttp: PlainHttpPolicy;
 
   constructor(options: TransportOptions = {}) {
     this.#options = {
@@ -175,7 +69,10 @@ export class HttpTransport {
       maxConnectionsPerOrigin: options.maxConnectionsPerOrigin ?? 16,
       ...(options.onExchange === undefined ? {} : { onExchange: options.onExchange }),
     };
-    this.#insecure = new Set(this.#options.insecureRegistries.map((r) => r.toLowerCase()));
+    this.#plainHttp = {
+      loopback: this.#options.plainHttpLoopback,
+      insecure: new Set(this.#options.insecureRegistries.map((r) => r.toLowerCase())),
+    };
     const ca =
       options.ca === undefined ? undefined : Array.isArray(options.ca) ? [...options.ca] : options.ca;
     this.#agent = new Agent({
@@ -194,8 +91,7 @@ export class HttpTransport {
 
   /** Whether a host may be reached over plain HTTP: loopback (unless disabled) or listed as insecure. */
   allowsPlainHttp(url: URL): boolean {
-    if (this.#options.plainHttpLoopback && isLoopbackHostname(url.hostname)) return true;
-    return this.#insecure.has(url.host.toLowerCase()) || this.#insecure.has(url.hostname.toLowerCase());
+    return plainHttpAllowed(url, this.#plainHttp);
   }
 
   /** The base URL of a registry (`host[:port]`): https, or http where allowsPlainHttp says so. */
