@@ -5,7 +5,7 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { pushArtifactCrane, pushArtifactHttp, sigstoreBundleType } from './world/artifacts.ts';
-import { createClients, type Clients, type ToolRunner } from './world/clients.ts';
+import { createClients, withEnv, type Clients } from './world/clients.ts';
 import { pushImage, pushIndex, type ImageTools } from './world/images.ts';
 import {
   descriptorOf,
@@ -296,8 +296,7 @@ describe('registries of the world', () => {
           assert.equal(registry.caPem, ca.certPem);
           assert.equal(registry.referrersStatus, variant.referrersStatus, 'probed with the credentials');
           // Go clients trust the registry through SSL_CERT_FILE; the login lands in the run dir's DOCKER_CONFIG.
-          const crane: ToolRunner = (args, options = {}) =>
-            clients.crane(args, { ...options, env: { ...options.env, SSL_CERT_FILE: ca.certFile } });
+          const crane = withEnv(clients.crane, { SSL_CERT_FILE: ca.certFile });
           const anonymous = await crane(['digest', `${registry.host}/private/app:v1`], { check: false });
           assert.notEqual(anonymous.code, 0);
           assert.match(anonymous.stderr, /UNAUTHORIZED|401/);

@@ -210,6 +210,14 @@ export function clientEnv(runDir: RunDir): Record<string, string> {
   };
 }
 
+/**
+ * The same tool with more environment on every run, e.g. `withEnv(clients.crane, { SSL_CERT_FILE: caFile })`
+ * for a registry with a private CA.
+ */
+export function withEnv(runner: ToolRunner, env: Readonly<Record<string, string>>): ToolRunner {
+  return (args, options = {}) => runner(args, { ...options, env: { ...env, ...options.env } });
+}
+
 /** The client CLIs of one world. Each tool is looked up on first use, so a missing cosign fails only its tests. */
 export function createClients(runDir: RunDir, toolsDir?: string): Clients {
   const env = clientEnv(runDir);
