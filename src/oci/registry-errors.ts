@@ -20,6 +20,10 @@ export type RegistryErrorCode =
   | 'REGISTRY_INSECURE'
   | 'REGISTRY_TLS';
 
+/** `Bearer …`, `Basic …`, `token=…`: what a registry might echo back from our request. */
+const credentialLike =
+  /\b(bearer\s+|basic\s+|(?:access_)?token\s*[=:]\s*|password\s*[=:]\s*|secret\s*[=:]\s*)"?[A-Za-z0-9._~+/=-]{8,}/gi;
+
 /** The registry's own error code and message from a distribution-spec error body, sanitised. */
 export function registryErrorOf(body: Uint8Array): { code?: string; message?: string } {
   try {
@@ -32,9 +36,13 @@ export function registryErrorOf(body: Uint8Array): { code?: string; message?: st
       typeof first['code'] === 'string' && /^[A-Z0-9_]{1,64}$/.test(first['code'])
         ? first['code']
         : undefined;
+    // Printable ASCII only, short, and never an echoed credential.
     const message =
       typeof first['message'] === 'string'
-        ? first['message'].replace(/[^\x20-\x7e]/g, ' ').slice(0, 200)
+        ? first['message']
+            .replace(/[^\x20-\x7e]/g, ' ')
+            .replace(credentialLike, '$1[redacted]')
+            .slice(0, 200)
         : undefined;
     return { ...(code === undefined ? {} : { code }), ...(message === undefined ? {} : { message }) };
   } catch {

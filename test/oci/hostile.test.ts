@@ -2,6 +2,7 @@
 // the client has a case here that fails if the check is removed.
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { SigwardError } from '../../src/errors.ts';
 import { RegistryClient, type RegistryClientOptions } from '../../src/oci/client.ts';
 import { digestOf } from '../../src/oci/digest.ts';
@@ -464,4 +465,57 @@ test('connections per registry are capped: a second request waits for the first'
     assert.equal(await first, undefined);
     assert.equal(await second, undefined);
   });
+});
+
+test("a registry's error message is kept short and printable, and echoed credentials are redacted", async () => {
+  const body = JSON.stringify({
+    errors: [
+      {
+        code: 'DENIED',
+        message: `denied for Basic ${Buffer.from('alice:pw-123456').toString('base64')} and Bearer eyJhbGciOi.x.y token=abcdefgh1234 \u0007${'x'.repeat(500)}`,
+      },
+    ],
+  });
+  proxy.addFault({ path: /\/manifests\//, fault: { kind: 'status', status: 403, body } });
+  const { client } = clientWith();
+  await using(client, (c) =>
+    assert.rejects(c.getManifest(byTag()), (e: unknown) => {
+      const message = (e as SigwardError).message;
+      assert.ok(isCode('REGISTRY_DENIED')(e));
+      assert.match(
+        message,
+        /DENIED: denied for Basic \[redacted\] and Bearer \[redacted\] token=\[redacted\]/,
+      );
+      assert.ok(!message.includes(Buffer.from('alice:pw-123456').toString('base64')));
+      assert.ok(!message.includes('\u0007'));
+      assert.ok(message.length < 400);
+      return true;
+    }),
+  );
+});
+
+test('a TLS handshake that never completes ends at the connect timeout', async () => {
+  // Accepts TCP and then says nothing: only the connect timeout (which covers the handshake) ends it.
+  const sockets = new Set<net.Socket>();
+  const silent = net.createServer((socket) => sockets.add(socket));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const address = silent.address() as net.AddressInfo;
+  const { client } = clientWith({
+    plainHttpLoopback: false,
+    connectTimeoutMs: 100,
+    // Longer than the connect timeout, shorter than undici's own default (10 s): the cause tells which fired.
+    requestTimeoutMs: 3_000,
+  });
+  try {
+    await using(client, (c) =>
+      assert.rejects(c.getManifest(parseReference(`127.0.0.1:${address.port}/a:1`)), (e: unknown) => {
+        return (
+          isCode('REGISTRY_TIMEOUT')(e) && (e as SigwardError).details['cause'] === 'UND_ERR_CONNECT_TIMEOUT'
+        );
+      }),
+    );
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+  }
 });
