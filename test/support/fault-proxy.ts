@@ -76,6 +76,8 @@ export interface FaultProxy {
   readonly requests: readonly RecordedRequest[];
   addFault(rule: FaultRule): RuleHandle;
   clearFaults(): void;
+  /** Forgets the recorded requests (e.g. between tests sharing one proxy). */
+  clearRequests(): void;
   /**
    * Resolves with the next request whose path matches that arrives after this call: call it before
    * starting the request it waits for.
@@ -290,6 +292,9 @@ export async function startFaultProxy(options: FaultProxyOptions = {}): Promise<
     clearFaults() {
       for (const active of rules) active.removed = true;
       rules.length = 0;
+    },
+    clearRequests() {
+      requests.length = 0;
     },
     nextRequest(path) {
       return new Promise((resolve) => waiters.push({ path, resolve }));
