@@ -26,6 +26,8 @@ import {
 } from './world/registry.ts';
 import { createRunDir, type RunDir } from './world/run-dir.ts';
 import { answers } from './world/probe.ts';
+import { ownsListener } from './world/listener.ts';
+import net from 'node:net';
 import { createCa, issueServingCert } from './world/pki.ts';
 
 interface Variant {
@@ -372,6 +374,24 @@ describe('registries of the world', () => {
       );
     assert.match(failure, /^WorldError: crane auth login 127\.0\.0\.1:9 -u someone -p \[redacted\]/);
     assert.doesNotMatch(failure, /hunter2-password|eyJhbGciOiJSUzI1NiJ9|env-secret-value/);
+  });
+
+  check('a listening socket is told apart by owner (guards against a shared free port)', async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
+    const address = server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    try {
+      assert.equal(ownsListener(process.pid, port), true);
+      const other = await startOlareg(runDir, { referrers: true, name: 'olareg-owner-check' });
+      try {
+        assert.equal(ownsListener(process.pid, Number(other.host.split(':')[1])), false);
+      } finally {
+        await other.stop();
+      }
+    } finally {
+      server.close();
+    }
   });
 
   check('a stopped registry no longer answers', async () => {

@@ -14,9 +14,10 @@ import {
 } from '../../test/support/docker-registry.ts';
 import bcrypt from 'bcryptjs';
 import { WorldError } from './errors.ts';
+import { ownsListener } from './listener.ts';
 import { freePort, loopback } from './ports.ts';
 import { answers } from './probe.ts';
-import { startService } from './process.ts';
+import { startService, type Service } from './process.ts';
 import type { RunDir } from './run-dir.ts';
 import { goTool } from './tools.ts';
 
@@ -91,8 +92,43 @@ function olaregAuthFile(dir: string, auth: BasicAuth): string {
 
 /** olareg on a free loopback port with `--api-referrer` set as asked; optionally basic auth and TLS. */
 export async function startOlareg(runDir: RunDir, options: OlaregOptions): Promise<Registry> {
-  const port = await freePort();
   const name = options.name ?? `olareg-referrers-${options.referrers ? 'on' : 'off'}`;
+  const ca = options.tls?.caPem;
+  const authorization = basicAuthorization(options.auth);
+  // Another process may be handed the same port: retry on a lost bind, and make sure the server that
+  // answered is ours (see listener.ts), never another test's registry.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const url = `${options.tls === undefined ? 'http' : 'https'}://${loopback}:${port}`;
+    let service: Service;
+    try {
+      service = await startService({
+        name,
+        command: goTool('olareg'),
+        args: olaregArgs(runDir, name, port, options),
+        logDir: runDir.logs,
+        // With auth, /v2/ says 401 to an anonymous client: it is up.
+        ready: () =>
+          answers(`${url}/v2/`, { ...(ca === undefined ? {} : { ca }), ok: (s) => s === 200 || s === 401 }),
+      });
+    } catch (error) {
+      const lostBind = error instanceof WorldError && /address already in use/.test(error.message);
+      if (lostBind && attempt < 3) continue;
+      throw error;
+    }
+    if (ownsListener(service.pid, port) === false) {
+      await service.stop();
+      if (attempt < 3) continue;
+      throw new WorldError('PORT_TAKEN', `${name}: port ${port} answered but not from our olareg, 3 times`);
+    }
+    return checked('olareg', service, url, options.referrers, options.referrers ? [200] : [405], {
+      ...(ca === undefined ? {} : { ca }),
+      ...(authorization === undefined ? {} : { authorization }),
+    });
+  }
+}
+
+function olaregArgs(runDir: RunDir, name: string, port: number, options: OlaregOptions): string[] {
   const store = options.store ?? 'mem';
   const args = [
     'serve',
@@ -112,22 +148,7 @@ export async function startOlareg(runDir: RunDir, options: OlaregOptions): Promi
   if (options.auth !== undefined) args.push('--auth-basic', olaregAuthFile(dir, options.auth));
   if (options.tls !== undefined)
     args.push('--tls-cert', options.tls.certFile, '--tls-key', options.tls.keyFile);
-  const url = `${options.tls === undefined ? 'http' : 'https'}://${loopback}:${port}`;
-  const ca = options.tls?.caPem;
-  const service = await startService({
-    name,
-    command: goTool('olareg'),
-    args,
-    logDir: runDir.logs,
-    // With auth, /v2/ says 401 to an anonymous client: it is up.
-    ready: () =>
-      answers(`${url}/v2/`, { ...(ca === undefined ? {} : { ca }), ok: (s) => s === 200 || s === 401 }),
-  });
-  const authorization = basicAuthorization(options.auth);
-  return checked('olareg', service, url, options.referrers, options.referrers ? [200] : [405], {
-    ...(ca === undefined ? {} : { ca }),
-    ...(authorization === undefined ? {} : { authorization }),
-  });
+  return args;
 }
 
 export interface DockerRegistryOptions {
