@@ -14,6 +14,7 @@ import {
 } from '../../src/oci/media-types.ts';
 import { parseReference, referenceIn, type RepositoryName } from '../../src/oci/reference.ts';
 import { startDockerRegistry, type DockerRegistry } from '../support/docker-registry.ts';
+import { startFaultProxy } from '../support/fault-proxy.ts';
 import { pushTestImage, pushTestIndex } from '../support/images.ts';
 
 let registry: DockerRegistry;
@@ -216,4 +217,26 @@ test('fallback index entries typed as the empty media type are kept by the filte
     listed.descriptors.map((d) => d.digest),
     [unknown.digest],
   );
+});
+
+test('an IPv6 loopback registry ([::1]:port) over plain HTTP', async (t) => {
+  let proxy;
+  try {
+    proxy = await startFaultProxy({ upstream: registry.url, listen: '::1' });
+  } catch (error) {
+    t.skip(`no IPv6 loopback here: ${String(error)}`);
+    return;
+  }
+  try {
+    const image = await pushTestImage(
+      client,
+      { registry: proxy.host, repository: 'sigward/ipv6' },
+      { tag: 'v1' },
+    );
+    const ref = parseReference(`${proxy.host}/sigward/ipv6:v1`);
+    assert.equal(ref.registry, proxy.host);
+    assert.equal((await client.getManifest(ref)).digest, image.digest);
+  } finally {
+    await proxy.close();
+  }
 });

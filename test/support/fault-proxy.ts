@@ -70,7 +70,7 @@ export interface RecordedRequest {
 }
 
 export interface FaultProxy {
-  /** `127.0.0.1:<port>`, the registry part of references through the proxy. */
+  /** `127.0.0.1:<port>` (or `[::1]:<port>`), the registry part of references through the proxy. */
   readonly host: string;
   readonly url: string;
   readonly requests: readonly RecordedRequest[];
@@ -89,6 +89,8 @@ export interface FaultProxy {
 export interface FaultProxyOptions {
   /** Base URL to forward to (`http://127.0.0.1:5000`); without it, unmatched requests get 502. */
   readonly upstream?: string;
+  /** Listen address: 127.0.0.1 (default) or the IPv6 loopback ::1. */
+  readonly listen?: '127.0.0.1' | '::1';
 }
 
 interface ActiveRule {
@@ -269,13 +271,18 @@ export async function startFaultProxy(options: FaultProxyOptions = {}): Promise<
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const listen = options.listen ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, listen, resolve);
+  });
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
+  const host = listen === '::1' ? `[::1]:${port}` : `127.0.0.1:${port}`;
 
   return {
-    host: `127.0.0.1:${port}`,
-    url: `http://127.0.0.1:${port}`,
+    host,
+    url: `http://${host}`,
     requests,
     addFault(rule) {
       const active: ActiveRule = { rule, hits: 0, removed: false };
