@@ -240,3 +240,15 @@ test('an IPv6 loopback registry ([::1]:port) over plain HTTP', async (t) => {
     await proxy.close();
   }
 });
+
+test('clients for other keychains share one transport; closing one leaves the others working', async () => {
+  const first = new RegistryClient({ transport: client.transport });
+  const image = await pushTestImage(first, repo, { tag: 'shared' });
+  await first.close();
+  const second = new RegistryClient({ transport: client.transport });
+  try {
+    assert.equal((await second.resolve(referenceIn(repo, 'shared'))).digest, image.digest);
+  } finally {
+    await second.close();
+  }
+});
