@@ -22,7 +22,13 @@ export { fromLibraryError } from './library-errors.ts';
 
 /** Who may have signed: a Fulcio certificate (keyless), or one trusted public key. */
 export type SignerTrust =
-  | { readonly kind: 'keyless' }
+  | {
+      readonly kind: 'keyless';
+      /** Default true. False is cosign's --insecure-ignore-tlog: the time must then come from a TSA. */
+      readonly requireTlog?: boolean;
+      /** Default true. False is cosign's --insecure-ignore-sct, for a private Fulcio without a CT log. */
+      readonly requireSct?: boolean;
+    }
   | {
       readonly kind: 'key';
       readonly publicKey: KeyObject;
@@ -71,7 +77,7 @@ export function verifyBundle(input: VerifyInput): VerifiedSignature {
   }
   checkStrictMaterial(bundle);
 
-  const requireTlog = signer.kind === 'key' ? signer.requireTlog !== false : true;
+  const requireTlog = signer.requireTlog !== false;
   if (requireTlog && bundle.verificationMaterial.tlogEntries.length === 0) {
     const hint =
       signer.kind === 'key'
@@ -97,7 +103,11 @@ export function verifyBundle(input: VerifyInput): VerifiedSignature {
           }),
         }
       : input.trust;
-  const verifier = new Verifier(trust, requireTlog ? {} : { tlogThreshold: 0, timestampThreshold: 0 });
+  // Without a log, a key needs no time at all; a certificate still needs one (a TSA's) to be checked at.
+  const verifier = new Verifier(trust, {
+    ...(requireTlog ? {} : { tlogThreshold: 0, timestampThreshold: signer.kind === 'key' ? 0 : 1 }),
+    ...(signer.kind === 'keyless' && signer.requireSct === false ? { ctlogThreshold: 0 } : {}),
+  });
   let key: KeyObject;
   try {
     key = verifier.verify(entity).key;
