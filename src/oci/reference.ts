@@ -80,14 +80,18 @@ export function splitRegistry(registry: string): { hostname: string; port: numbe
 
 /** Why a registry host[:port] is not acceptable, or undefined when it is. */
 function registryProblem(registry: string): string | undefined {
-  let host = registry;
-  const portMatch = /:(\d*)$/.exec(registry);
-  if (portMatch !== null && !(registry.startsWith('[') && !registry.includes(']:'))) {
-    const port = portMatch[1] ?? '';
+  // The port follows the last colon, or for an IPv6 literal the colon after its closing bracket.
+  const colon = registry.startsWith('[')
+    ? registry.indexOf(']:') === -1
+      ? -1
+      : registry.indexOf(']:') + 1
+    : registry.lastIndexOf(':');
+  const host = colon === -1 ? registry : registry.slice(0, colon);
+  if (colon !== -1) {
+    const port = registry.slice(colon + 1);
     if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
       return `invalid port "${port}" in registry "${registry}"`;
     }
-    host = registry.slice(0, portMatch.index);
   }
   if (host.startsWith('[')) return ipv6Literal.test(host) ? undefined : `invalid IPv6 host "${host}"`;
   if (host.length === 0 || host.length > 253) return `invalid registry host "${host}"`;

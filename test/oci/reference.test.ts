@@ -141,3 +141,12 @@ test('the error names the reference and is a SigwardError', () => {
     assert.equal(error.details['reference'], 'ghcr.io/UPPER');
   }
 });
+
+test('more host and port edge cases', () => {
+  assert.throws(() => parseReference('reg.io:abc/app'), /invalid port "abc"/);
+  assert.throws(() => parseReference('reg.io:123456/app'), /invalid port/);
+  assert.throws(() => parseReference('[::1]:x/app'), /invalid port/);
+  assert.throws(() => parseReference('[::1]junk/app'), /invalid IPv6 host/);
+  assert.equal(formatReference(parseReference('[::1]:65535/app')), '[::1]:65535/app:latest');
+  assert.equal(formatReference(parseReference('a-b.c:1/app')), 'a-b.c:1/app:latest');
+});
