@@ -14,12 +14,17 @@ import { statusError } from './registry-errors.ts';
 export interface ReferrersOptions {
   /** Only referrers of this artifact type. */
   readonly artifactType?: string;
+  /**
+   * Default true: without the API, read the fallback tag instead. False: answer `api-missing` at once,
+   * for callers that read the fallback tag themselves (in parallel, and without trusting its entries).
+   */
+  readonly fallbackTag?: boolean;
   readonly signal?: AbortSignal;
 }
 
 export interface Referrers {
   /** Which way the list was read. */
-  readonly source: 'referrers-api' | 'fallback-tag';
+  readonly source: 'referrers-api' | 'fallback-tag' | 'api-missing';
   /**
    * The referrers. From the fallback tag, entries whose `artifactType` is missing or the empty media
    * type are kept even when filtering: writers such as cosign's go-containerregistry do not lift it into
@@ -98,7 +103,10 @@ export async function listReferrers(
     });
     // A registry with the API never answers 404 (distribution spec). Like go-containerregistry, also
     // take 400 and 406 for "no API", and 405 (olareg with the API switched off answers UNSUPPORTED).
-    if (page === 0 && noApiStatuses.has(response.status)) return fromFallbackTag(ctx, name, subject, options);
+    if (page === 0 && noApiStatuses.has(response.status)) {
+      if (options.fallbackTag === false) return { source: 'api-missing', descriptors: [] };
+      return fromFallbackTag(ctx, name, subject, options);
+    }
     if (response.status !== 200) throw statusError(response, 'GET', `referrers of ${subject}`);
     const details = requestDetails('GET', response.url, { subject });
     const index = parseManifest(response.body, header(response, 'content-type') ?? OCI_INDEX, details);
