@@ -2,7 +2,6 @@
 // answers one 401 challenge, and sends again. Status handling is the caller's.
 import type { Authenticator, Scope } from './authenticator.ts';
 import type { HttpMethod, HttpResponse, HttpTransport } from './http.ts';
-import { header } from './http.ts';
 import { SigwardError } from '../errors.ts';
 
 export interface RegistryRequest {
@@ -63,7 +62,7 @@ export class Session {
     const authorization = await this.#authenticator.authorize({
       registry: request.registry,
       scopes: request.scopes,
-      challenge: first.headers['www-authenticate'] ?? header(first, 'www-authenticate'),
+      challenge: first.headers['www-authenticate'],
       ...(cached === undefined ? {} : { rejected: cached }),
       ...(request.signal === undefined ? {} : { signal: request.signal }),
     });
