@@ -110,6 +110,43 @@ describe('client CLIs', () => {
     fullTier ? {} : { skip: 'full tier only (npm run e2e:full)' },
   );
 
+  check('the clients are fenced: no internet, no secrets in errors', async () => {
+    // Every proxy is a dead loopback port: a public registry fails at once instead of being reached.
+    const started = performance.now();
+    const outside = await clients.crane(['digest', 'registry.example.com/app:1'], { check: false });
+    assert.notEqual(outside.code, 0);
+    assert.match(outside.stderr, /proxyconnect|127\.0\.0\.1:9/);
+    assert.ok(performance.now() - started < 10_000, 'failed fast');
+    assert.equal(clients.env.HOME?.startsWith(runDir.root), true);
+    assert.equal(clients.env.TUF_ROOT?.startsWith(runDir.root), true);
+    assert.equal(clients.env.DOCKER_CONFIG?.startsWith(runDir.root), true);
+
+    const token = `eyJhbGciOiJSUzI1NiJ9.${Buffer.from('{"sub":"x"}').toString('base64url')}.c2lnbmF0dXJl`;
+    // The token reaches the tool's stderr (crane echoes a bad flag value); the error we raise must not show it.
+    const failure = await clients
+      .crane(
+        [
+          'auth',
+          'login',
+          '127.0.0.1:9',
+          '-u',
+          'someone',
+          '-p',
+          'hunter2-password',
+          `--identity-token=${token}`,
+        ],
+        {
+          env: { SIGSTORE_ID_TOKEN: 'env-secret-value' },
+        },
+      )
+      .then(
+        () => assert.fail('crane auth login with an unknown flag should fail'),
+        (error: unknown) => String(error),
+      );
+    assert.match(failure, /^WorldError: crane auth login 127\.0\.0\.1:9 -u someone -p \[redacted\]/);
+    assert.doesNotMatch(failure, /hunter2-password|eyJhbGciOiJSUzI1NiJ9|env-secret-value/);
+  });
+
   check('the fence: clean environment, proxies to a dead port, loopback exempt', async () => {
     assert.equal(clients.env.HTTPS_PROXY, deadProxy);
     assert.match(clients.env.NO_PROXY ?? '', /127\.0\.0\.1/);
