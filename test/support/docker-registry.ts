@@ -184,7 +184,15 @@ export async function startDockerRegistry(options: DockerRegistryOptions = {}): 
     });
     child.stdout?.pipe(log, { end: false });
     child.stderr?.pipe(log, { end: false });
-    child.once('exit', () => log.end());
+    // A test process that exits without stop() (a crash, a cancelled run) must not leave it running.
+    const killOnExit = (): void => {
+      child.kill('SIGKILL');
+    };
+    process.once('exit', killOnExit);
+    child.once('exit', () => {
+      log.end();
+      process.off('exit', killOnExit);
+    });
     const scheme = options.tls === undefined ? 'http' : 'https';
     const url = `${scheme}://127.0.0.1:${port}`;
     try {
