@@ -252,3 +252,14 @@ test('clients for other keychains share one transport; closing one leaves the ot
     await second.close();
   }
 });
+
+test('fallbackTag: false answers api-missing without reading the fallback tag', async () => {
+  const image = await pushTestImage(client, repo);
+  const referrer = await pushTestImage(client, repo);
+  await client.addToReferrersTag(repo, image.digest, referrer.descriptor);
+  assert.deepEqual(await client.listReferrers(repo, image.digest, { fallbackTag: false }), {
+    source: 'api-missing',
+    descriptors: [],
+  });
+  assert.equal((await client.listReferrers(repo, image.digest)).descriptors.length, 1);
+});
