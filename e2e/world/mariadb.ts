@@ -54,7 +54,7 @@ function checkedName(name: string): string {
 
 const quoteName = (name: string): string => `\`${checkedName(name)}\``;
 
-/** mariadbd refuses to run as root unless told to; as anyone else `--user` would only warn. */
+/** The server refuses to run as root unless told to; as anyone else `--user` would only warn. */
 function runAsArgs(): string[] {
   return process.getuid?.() === 0 ? ['--user=root'] : [];
 }
@@ -130,7 +130,8 @@ export async function startMariaDb(runDir: RunDir, options: MariaDbOptions): Pro
       '--skip-test-db',
       '--skip-name-resolve',
       `--extra-file=${bootstrapFile}`,
-      ...runAsArgs(),
+      // No --user here: with it, the script also re-owns Debian's PAM plugin directory under /usr/lib
+      // (a system-wide change). Its bootstrap server runs as whoever we are, root included.
       ...lightInnodb,
     ]);
     await writeFile(installLog, stdout + stderr);
