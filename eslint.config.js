@@ -61,7 +61,7 @@ function importRulesFor(module) {
 }
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'e2e/.bin/**', 'charts/**', 'coverage/**'] },
+  { ignores: ['node_modules/**', 'e2e/.bin/**', 'charts/**', 'coverage/**', '.scratch*/**', '.e2e-logs/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
