@@ -9,11 +9,12 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import { X509Certificate as SigstoreCertificate } from '@sigstore/core';
-import { TrustedRoot } from '@sigstore/protobuf-specs';
+import { SigningConfig, TrustedRoot } from '@sigstore/protobuf-specs';
+import { bundleBuilderFromSigningConfig } from '@sigstore/sign';
 import { toSignedEntity, toTrustMaterial, Verifier, VerificationError } from '@sigstore/verify';
 import { legacySignatureToBundle } from '../src/sigstore/legacy.ts';
 import { createClients, writeSecretFile, type Clients } from './world/clients.ts';
@@ -192,6 +193,50 @@ function fullTierSuite(): void {
   });
 
   check(
+    '@sigstore/sign with the signing config (Fulcio with CT, Rekor v1): SCT, SET and proof verify',
+    async () => {
+      const { kube, full } = world();
+      const signingConfig = SigningConfig.fromJSON(
+        JSON.parse(readFileSync(full.trust.signingConfigPath, 'utf8')),
+      );
+      const builder = bundleBuilderFromSigningConfig({
+        signingConfig,
+        identityProvider: {
+          getToken: () => kube.createToken(namespace, serviceAccount, { audience: 'sigstore' }),
+        },
+        bundleType: 'messageSignature',
+      });
+      const artifact = Buffer.from('sigward full tier artifact\n');
+      const bundle = await builder.create({ data: artifact });
+      const [entry] = bundle.verificationMaterial.tlogEntries;
+      assert.deepEqual(entry?.kindVersion, { kind: 'hashedrekord', version: '0.0.1' });
+      assert.deepEqual(
+        Buffer.from(entry?.logId?.keyId ?? []),
+        full.rekorV1.logId,
+        'the entry is in our Rekor v1',
+      );
+      assert.ok(entry?.inclusionPromise, 'Rekor v1 gave a SET');
+      assert.ok(entry?.inclusionProof?.checkpoint?.envelope.startsWith(`${full.rekorV1.hostname} - `));
+
+      const certificate = bundle.verificationMaterial.content;
+      assert.equal(certificate.$case, 'x509CertificateChain');
+      const leaf = certificate.x509CertificateChain.certificates[0]?.rawBytes ?? Buffer.alloc(0);
+      const scts = SigstoreCertificate.parse(Buffer.from(leaf)).extSCT?.signedCertificateTimestamps ?? [];
+      assert.deepEqual(
+        scts.map((sct) => sct.logID),
+        [full.ctlog.logId],
+        'one SCT, from our CT log',
+      );
+      const signer = new Verifier(toTrustMaterial(full.trust.trustedRoot), {
+        ctlogThreshold: 1,
+        tlogThreshold: 1,
+        timestampThreshold: 1,
+      }).verify(toSignedEntity(bundle, artifact), { extensions: { issuer: kube.issuer } });
+      assert.equal(signer.identity?.subjectAlternativeName, identity);
+    },
+  );
+
+  check(
     'cosign v2 keyless-signs the image in the legacy format: .sig tag, certificate, Rekor v1 SET',
     async () => {
       const { kube, full, registry } = world();
@@ -271,6 +316,7 @@ function fullTierSuite(): void {
     writeFileSync(noCtFile, JSON.stringify(noCt));
     const withoutCt = await verify(identity, noCtFile);
     assert.notEqual(withoutCt.code, 0, 'an SCT from a log the root does not list must fail');
+    assert.match(withoutCt.stderr, /only able to verify 0 SCT entries/);
   });
 
   check(

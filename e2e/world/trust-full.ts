@@ -112,7 +112,8 @@ export function legacySigningConfig(inputs: LegacyTrustInputs): SigningConfig {
     rekorTlogUrls: [{ url: inputs.rekorV1.url, majorApiVersion: 1, validFor, operator }],
     rekorTlogConfig: { selector: ServiceSelector.ANY, count: 0 },
     tsaUrls: [],
-    tsaConfig: { selector: ServiceSelector.ANY, count: 0 },
+    // No TSA config at all: with one, clients (@sigstore/sign) insist on finding a TSA.
+    tsaConfig: undefined,
   };
 }
 
