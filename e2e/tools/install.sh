@@ -10,12 +10,13 @@
 # sha256 of the module's go.mod + go.sum, the package path, the ldflags, the build recipe and
 # `go version`: bumping a version rebuilds, anything else is a cache hit. Build logs are kept in
 # .../tools/logs/<name>-<key>.log. GOMODCACHE and GOCACHE stay at Go's defaults.
+# SIGWARD_BIN_DIR overrides where the links go (default e2e/.bin; used to measure cold builds).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 cache=${SIGWARD_CACHE:-$HOME/.cache/sigward}/tools
-bin_dir=$repo/e2e/.bin
+bin_dir=${SIGWARD_BIN_DIR:-$repo/e2e/.bin}   # override only for measurements; the harness reads e2e/.bin
 recipe="CGO_ENABLED=0 go build -trimpath -buildvcs=false -mod=readonly"
 
 # name | tier | module dir | package | ldflags ('-': none; @V@/@MAJOR@/@MINOR@ = the pinned version of the

@@ -24,5 +24,7 @@ for m in $(awk '$2=="=>" && $3 ~ /^\.\/staging\// {print $1}' "$kmod"); do
 done
 [ "$n" -gt 0 ] || { echo "regen.sh: no staging replace lines found in $kmod" >&2; exit 1; }
 go get -tool "k8s.io/kubernetes/cmd/kube-apiserver@v$version" "k8s.io/kubernetes/cmd/kubectl@v$version"
-go mod tidy
+# tidy also resolves the test dependencies of upstream packages; one not served by the proxy must not
+# stop the regeneration (the go get above already recorded everything the build needs).
+go mod tidy || echo "regen.sh: go mod tidy failed (see above); go.mod/go.sum from go get are kept" >&2
 echo "regen.sh: k8s.io/kubernetes v$version with $n staging modules replaced by v$staging" >&2
