@@ -6,11 +6,15 @@ const usage = `sigward: admit only container images signed by the right Sigstore
 Usage:
   sigward webhook     run the admission webhook
   sigward verify      verify an image's signatures (coming with the verification engine)
-  sigward sign        keyless-sign an image (coming with the signer)
+  sigward sign        keyless-sign an image (sigward sign --help)
+  sigward attest      attest an image with an in-toto predicate (sigward attest --help)
   sigward verify-bundle  verify one Sigstore bundle (sigstore-conformance protocol)
 `;
 
-if (command === 'verify-bundle') {
+if (command === 'sign' || command === 'attest') {
+  const { runSign } = await import('./sign.ts');
+  process.exitCode = await runSign(command, process.argv.slice(3));
+} else if (command === 'verify-bundle') {
   const { runVerifyBundle } = await import('./verify-bundle.ts');
   process.exitCode = await runVerifyBundle(process.argv.slice(3));
 } else if (command === 'help' || command === '--help' || command === '-h') {

@@ -1,0 +1,314 @@
+// `sigward sign IMAGE` and `sigward attest IMAGE --predicate FILE --type URI`: keyless signing with an
+// OIDC identity token (see src/signer/identity-token.ts for where it comes from). Progress goes to
+// stderr line by line; the signed image and where its signature went go to stdout.
+// Exit 0 when signed (and, unless --no-verify, verified); 1 on failure; 2 on a usage error.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { SigwardError, describeError } from '../errors.ts';
+import {
+  RegistryClient,
+  combineKeychains,
+  dockerConfigKeychain,
+  parseDockerConfigJson,
+  parseReference,
+  staticKeychain,
+  type Keychain,
+  type RegistryCredential,
+} from '../oci/index.ts';
+import { TrustRootStore, loadTrustRoot, type TrustRootSnapshot } from '../sigstore/trust-root.ts';
+import { scrub } from '../signer/errors.ts';
+import {
+  DEFAULT_AUDIENCE,
+  DEFAULT_KUBERNETES_TOKEN_PATH,
+  PROVIDER_NAMES,
+  selectProvider,
+  type IdentityTokenProvider,
+  type ProviderName,
+} from '../signer/identity-token.ts';
+import {
+  PUBLIC_GOOD_SERVICES,
+  servicesFromSigningConfig,
+  withOverrides,
+  type Services,
+} from '../signer/services.ts';
+import { attestImage, signImage, type SignContext, type SignOutcome } from '../signer/sign-image.ts';
+
+const common = `Identity (first found, unless --oidc-provider names one):
+  --identity-token TOKEN|FILE  an OIDC token, or a file holding one (re-read on each use)
+  SIGSTORE_ID_TOKEN            environment (GitLab CI id_tokens use this name)
+  GitHub Actions               ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN (permissions: id-token: write)
+  --kubernetes-token-path P    projected service-account token, audience sigstore
+                               (default ${DEFAULT_KUBERNETES_TOKEN_PATH}; re-read on each use)
+  --oidc-provider NAME         one of ${PROVIDER_NAMES.join(', ')}
+  --audience AUD               the audience Fulcio expects (default ${DEFAULT_AUDIENCE})
+
+Sigstore services (default: public-good):
+  --signing-config FILE        signing_config.json (v0.2): Fulcio, Rekor v1/v2, TSA
+  --trusted-root FILE          trusted_root.json, for the SCT check and the self-check
+  --fulcio-url URL  --rekor-url URL  --rekor-api-version 1|2  --timestamp-server-url URL
+  --no-verify                  skip verifying the pushed signature with sigward's verifier
+
+Registry:
+  --registry-config FILE       docker config.json (default $DOCKER_CONFIG/config.json or ~/.docker/config.json)
+  --registry-username U --registry-password P   (or SIGWARD_REGISTRY_PASSWORD)
+  --insecure-registry HOST     may use plain HTTP (loopback always may)
+  --registry-ca FILE           extra CA certificates (PEM)
+
+Output:
+  --bundle FILE                also write the Sigstore bundle to FILE
+  --timeout SECONDS            per network request (default 30)
+`;
+
+export const signUsage = `Usage: sigward sign [flags] IMAGE
+  --format bundle|legacy       bundle (default): cosign v3's Sigstore bundle referrer (DSSE, in-toto
+                               statement https://sigstore.dev/cosign/sign/v1); legacy: the
+                               sha256-<hex>.sig tag (with Rekor v2 it carries only the TSA timestamp)
+
+${common}`;
+
+export const attestUsage = `Usage: sigward attest [flags] --predicate FILE --type TYPE IMAGE
+  --predicate FILE             the predicate JSON
+  --type TYPE                  a predicate type URI, or one of: ${'slsaprovenance, slsaprovenance1, spdxjson, cyclonedx, vuln, openvex, custom'}
+
+${common}`;
+
+/** cosign's short names for predicate types (cmd/cosign/cli/options/predicate.go). */
+const PREDICATE_TYPES: Readonly<Record<string, string>> = {
+  slsaprovenance: 'https://slsa.dev/provenance/v0.2',
+  slsaprovenance02: 'https://slsa.dev/provenance/v0.2',
+  slsaprovenance1: 'https://slsa.dev/provenance/v1',
+  spdx: 'https://spdx.dev/Document',
+  spdxjson: 'https://spdx.dev/Document',
+  cyclonedx: 'https://cyclonedx.org/bom',
+  vuln: 'https://cosign.sigstore.dev/attestation/vuln/v1',
+  openvex: 'https://openvex.dev/ns',
+  custom: 'https://cosign.sigstore.dev/attestation/v1',
+};
+
+class UsageError extends Error {}
+
+export interface Output {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const stdio: Output = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+
+const options = {
+  'identity-token': { type: 'string' },
+  'oidc-provider': { type: 'string' },
+  'kubernetes-token-path': { type: 'string' },
+  audience: { type: 'string' },
+  'signing-config': { type: 'string' },
+  'trusted-root': { type: 'string' },
+  'fulcio-url': { type: 'string' },
+  'rekor-url': { type: 'string' },
+  'rekor-api-version': { type: 'string' },
+  'timestamp-server-url': { type: 'string' },
+  'no-verify': { type: 'boolean' },
+  'registry-config': { type: 'string' },
+  'registry-username': { type: 'string' },
+  'registry-password': { type: 'string' },
+  'insecure-registry': { type: 'string', multiple: true },
+  'registry-ca': { type: 'string', multiple: true },
+  bundle: { type: 'string' },
+  timeout: { type: 'string' },
+  format: { type: 'string' },
+  predicate: { type: 'string' },
+  type: { type: 'string' },
+  yes: { type: 'boolean', short: 'y' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>['values'];
+
+function readFileOr(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    throw new UsageError(`${what} ${path} cannot be read${typeof code === 'string' ? ` (${code})` : ''}`);
+  }
+}
+
+function servicesFrom(values: Values): Services {
+  const base =
+    values['signing-config'] === undefined
+      ? PUBLIC_GOOD_SERVICES
+      : servicesFromSigningConfig(readFileOr(values['signing-config'], '--signing-config'));
+  const version = values['rekor-api-version'];
+  if (version !== undefined && version !== '1' && version !== '2') {
+    throw new UsageError('--rekor-api-version must be 1 or 2');
+  }
+  return withOverrides(base, {
+    ...(values['fulcio-url'] === undefined ? {} : { fulcioUrl: values['fulcio-url'] }),
+    ...(values['rekor-url'] === undefined ? {} : { rekorUrl: values['rekor-url'] }),
+    ...(version === undefined ? {} : { rekorApiVersion: version === '2' ? 2 : 1 }),
+    ...(values['timestamp-server-url'] === undefined
+      ? {}
+      : { timestampServerUrl: values['timestamp-server-url'] }),
+  });
+}
+
+async function trustFrom(values: Values, io: Output): Promise<TrustRootSnapshot> {
+  const file = values['trusted-root'];
+  if (file !== undefined) return loadTrustRoot(readFileOr(file, '--trusted-root'), file);
+  const cachePath = process.env['SIGWARD_TUF_CACHE'] ?? join(tmpdir(), 'sigward-tuf');
+  const store = new TrustRootStore({ kind: 'public-good', cachePath });
+  try {
+    return await store.refresh();
+  } catch (error) {
+    io.err(`warning: ${describeError(error)}; using the public-good root embedded in @sigstore/tuf\n`);
+    return store.require();
+  }
+}
+
+function keychainFrom(values: Values, registry: string): Keychain {
+  const keychains: Keychain[] = [];
+  const username = values['registry-username'];
+  const password = values['registry-password'] ?? process.env['SIGWARD_REGISTRY_PASSWORD'];
+  if (username !== undefined) {
+    if (password === undefined) throw new UsageError('--registry-username needs --registry-password');
+    const credential: RegistryCredential = { kind: 'basic', username, password };
+    keychains.push(staticKeychain({ [registry]: credential }));
+  }
+  const configPath =
+    values['registry-config'] ??
+    join(process.env['DOCKER_CONFIG'] ?? join(homedir(), '.docker'), 'config.json');
+  if (values['registry-config'] !== undefined || existsSync(configPath)) {
+    const text = readFileOr(configPath, 'the registry config');
+    keychains.push(dockerConfigKeychain([parseDockerConfigJson(text, configPath)]));
+  }
+  return combineKeychains(...keychains);
+}
+
+/** Remembers every token it hands out, so no message can carry one. */
+function remembering(provider: IdentityTokenProvider, seen: string[]): IdentityTokenProvider {
+  return {
+    name: provider.name,
+    source: provider.source,
+    async getToken(signal) {
+      const token = await provider.getToken(signal);
+      seen.push(token);
+      return token;
+    },
+  };
+}
+
+function report(outcome: SignOutcome, io: Output, verb: string): void {
+  const where = outcome.format === 'legacy' ? `tag ${outcome.location}` : `referrer ${outcome.location}`;
+  io.out(`${verb} ${outcome.image} (${where})\n`);
+}
+
+/** Runs `sigward sign` or `sigward attest`; returns the exit code. */
+export async function runSign(
+  command: 'sign' | 'attest',
+  argv: readonly string[],
+  io: Output = stdio,
+): Promise<number> {
+  const usage = command === 'sign' ? signUsage : attestUsage;
+  const seen: string[] = [];
+  try {
+    let parsed;
+    try {
+      parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+    } catch (error) {
+      throw new UsageError(describeError(error));
+    }
+    const { values, positionals } = parsed;
+    if (values.help === true) {
+      io.out(usage);
+      return 0;
+    }
+    if (positionals.length !== 1) throw new UsageError('name exactly one image');
+    const reference = parseReference(positionals[0] ?? '');
+    const provider = values['oidc-provider'];
+    if (provider !== undefined && !PROVIDER_NAMES.includes(provider as ProviderName)) {
+      throw new UsageError(`--oidc-provider must be one of ${PROVIDER_NAMES.join(', ')}`);
+    }
+    const format = values.format ?? 'bundle';
+    if (format !== 'bundle' && format !== 'legacy') throw new UsageError('--format must be bundle or legacy');
+    if (command === 'attest' && values.format !== undefined)
+      throw new UsageError('attest writes bundles only');
+    const timeoutSeconds = values.timeout === undefined ? 30 : Number(values.timeout);
+    if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0)
+      throw new UsageError('--timeout must be seconds > 0');
+
+    let predicate: unknown;
+    let predicateType = '';
+    if (command === 'attest') {
+      if (values.predicate === undefined || values.type === undefined) {
+        throw new UsageError('attest needs --predicate FILE and --type TYPE');
+      }
+      predicateType = PREDICATE_TYPES[values.type] ?? values.type;
+      if (!/^[a-z][a-z0-9+.-]*:/i.test(predicateType)) {
+        throw new UsageError(`--type ${values.type} is neither a known short name nor a URI`);
+      }
+      try {
+        predicate = JSON.parse(readFileOr(values.predicate, '--predicate').toString('utf8'));
+      } catch (error) {
+        if (error instanceof UsageError) throw error;
+        throw new UsageError(`--predicate ${values.predicate} is not JSON`);
+      }
+    }
+
+    const services = servicesFrom(values);
+    const identity = remembering(
+      selectProvider({
+        ...(provider === undefined ? {} : { provider: provider as ProviderName }),
+        ...(values['identity-token'] === undefined ? {} : { identityToken: values['identity-token'] }),
+        ...(values['kubernetes-token-path'] === undefined
+          ? {}
+          : { kubernetesTokenPath: values['kubernetes-token-path'] }),
+        ...(values.audience === undefined ? {} : { audience: values.audience }),
+      }),
+      seen,
+    );
+    const trust = await trustFrom(values, io);
+    const client = new RegistryClient({
+      keychain: keychainFrom(values, reference.registry),
+      requestTimeoutMs: timeoutSeconds * 1000,
+      userAgent: 'sigward-sign',
+      ...(values['insecure-registry'] === undefined
+        ? {}
+        : { insecureRegistries: values['insecure-registry'] }),
+      ...(values['registry-ca'] === undefined
+        ? {}
+        : { ca: values['registry-ca'].map((f) => readFileOr(f, '--registry-ca')) }),
+    });
+    const progress = (line: string): void => io.err(`${line}\n`);
+    progress(`Using the identity token from ${identity.source}`);
+    const ctx: SignContext = {
+      client,
+      identity,
+      ...(values.audience === undefined ? {} : { audience: values.audience }),
+      services,
+      trust,
+      selfCheck: values['no-verify'] !== true,
+      progress,
+      timeoutMs: timeoutSeconds * 1000,
+    };
+    try {
+      const outcome =
+        command === 'sign'
+          ? await signImage(ctx, { reference, format })
+          : await attestImage(ctx, { reference, predicateType, predicate });
+      if (values.bundle !== undefined)
+        writeFileSync(values.bundle, `${outcome.bundleJson}\n`, { mode: 0o644 });
+      report(outcome, io, command === 'sign' ? 'Signed' : 'Attested');
+      return 0;
+    } finally {
+      await client.close();
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`sigward ${command}: ${scrub(error.message, seen)}\n\n${usage}`);
+      return 2;
+    }
+    const code = error instanceof SigwardError ? ` [${error.code}]` : '';
+    io.err(`sigward ${command}: FAILED${code}: ${scrub(describeError(error), seen)}\n`);
+    return 1;
+  }
+}
