@@ -1,0 +1,309 @@
+// Every candidate signature of one image digest, from the three places cosign and sigward write them:
+//  - Sigstore bundles as OCI 1.1 referrers, listed by the referrers API (filtered by artifactType);
+//  - the same referrers listed in the fallback tag `sha256-<hex>` (registries without the API). That
+//    index is written by clients, not the registry, and cosign's writer leaves out the annotations
+//    (sigstore/cosign#4641), so nothing in it is trusted: each listed manifest is fetched and its layers
+//    decide what it is;
+//  - cosign's legacy tag `sha256-<hex>.sig`, one signature per layer (legacy.ts turns each into a bundle).
+// A referrer's `subject` is unsigned and never used: verification checks what each bundle signs against
+// the admitted digest. No signatures found is a value (an empty list); a registry failure throws its
+// REGISTRY_* error, so a caller can never mistake "could not look" for "unsigned".
+import { SigwardError, describeError } from '../errors.ts';
+import { referenceIn, repositoryString } from '../oci/index.ts';
+import type { Descriptor, FetchedManifest, RegistryClient, RepositoryName } from '../oci/index.ts';
+import { parseBundle } from './bundle.ts';
+import type { Bundle } from './bundle.ts';
+import { SigstoreError, SigstoreErrorCode } from './errors.ts';
+import {
+  BUNDLE_ARTIFACT_TYPE,
+  isBundleMediaType,
+  legacyTag,
+  referrersFallbackTag,
+  SIMPLE_SIGNING_MEDIA_TYPE,
+} from './layout.ts';
+import { legacySignatureToBundle } from './legacy.ts';
+
+/** What discovery needs of the OCI client (a RegistryClient, or a stand-in in tests). */
+export type SignatureRegistry = Pick<RegistryClient, 'listReferrers' | 'findManifest' | 'getBlob'>;
+
+export type SignatureSource = 'referrers-api' | 'fallback-tag' | 'legacy-tag';
+
+/** Where one candidate was found: the manifest holding it, and which layer of it. */
+export interface SignatureLocation {
+  readonly source: SignatureSource;
+  /** `registry/repository` searched (the signature repository when one is configured). */
+  readonly repository: string;
+  /** Digest of the referrer manifest, or of the `.sig` manifest. */
+  readonly manifest: string;
+  readonly layer: number;
+  /** The fallback or legacy tag it was listed under. */
+  readonly tag?: string;
+}
+
+/** One signature to verify: a bundle (and the simple-signing payload of a legacy layer), or why not. */
+export interface SignatureCandidate {
+  readonly location: SignatureLocation;
+  readonly format: 'bundle' | 'legacy';
+  readonly bundle?: Bundle;
+  /** The signed bytes of a legacy simple-signing layer. */
+  readonly payload?: Uint8Array;
+  /** Set when the candidate cannot be read as a signature (malformed bundle or layer, missing blob). */
+  readonly problem?: SigwardError;
+}
+
+export interface Discovery {
+  /** `registry/repository` where signatures were looked for. */
+  readonly signatureRepository: string;
+  readonly digest: string;
+  readonly candidates: readonly SignatureCandidate[];
+  /** How referrers were listed: the API, or the fallback tag because the registry has no API. */
+  readonly referrers: 'referrers-api' | 'fallback-tag';
+  /** Listed referrers or layers that are not signatures (SBOMs, attestations of other kinds, gone). */
+  readonly ignored: number;
+  /** More referrers or layers than the caps: those beyond them were not examined. */
+  readonly truncated: boolean;
+}
+
+export interface DiscoverOptions {
+  /** Look for signatures in this repository instead of the image's (cosign's COSIGN_REPOSITORY). */
+  readonly signatureRepository?: RepositoryName;
+  /** Referrer manifests examined (API and fallback tag together). Default 32. */
+  readonly maxReferrers?: number;
+  /** Layers of the `.sig` manifest examined. Default 32. */
+  readonly maxLayers?: number;
+  /** Largest signature blob (bundle JSON or simple-signing payload) fetched. Default 1 MiB. */
+  readonly maxSignatureBytes?: number;
+  /** Manifests and blobs fetched at once. Default 4. */
+  readonly concurrency?: number;
+  readonly signal?: AbortSignal;
+}
+
+export const DISCOVERY_DEFAULTS = {
+  maxReferrers: 32,
+  maxLayers: 32,
+  maxSignatureBytes: 1024 * 1024,
+  concurrency: 4,
+} as const;
+
+interface Ctx {
+  readonly client: SignatureRegistry;
+  readonly repo: RepositoryName;
+  readonly repoName: string;
+  readonly maxSignatureBytes: number;
+  readonly signal: AbortSignal | undefined;
+}
+
+/** Finds every candidate signature of `digest`; throws the registry's SigwardError if it cannot look. */
+export async function discoverSignatures(
+  client: SignatureRegistry,
+  image: { readonly repository: RepositoryName; readonly digest: string },
+  options: DiscoverOptions = {},
+): Promise<Discovery> {
+  const repo = options.signatureRepository ?? image.repository;
+  const maxReferrers = options.maxReferrers ?? DISCOVERY_DEFAULTS.maxReferrers;
+  const maxLayers = options.maxLayers ?? DISCOVERY_DEFAULTS.maxLayers;
+  const concurrency = options.concurrency ?? DISCOVERY_DEFAULTS.concurrency;
+  const ctx: Ctx = {
+    client,
+    repo,
+    repoName: repositoryString(repo),
+    maxSignatureBytes: options.maxSignatureBytes ?? DISCOVERY_DEFAULTS.maxSignatureBytes,
+    signal: options.signal,
+  };
+  const signal = options.signal === undefined ? {} : { signal: options.signal };
+  const fallbackTagName = referrersFallbackTag(image.digest);
+  const legacyTagName = legacyTag(image.digest);
+
+  // The three lookups are independent: one round trip each, in parallel.
+  const [api, fallback, legacy] = await Promise.all([
+    client.listReferrers(repo, image.digest, {
+      artifactType: BUNDLE_ARTIFACT_TYPE,
+      fallbackTag: false,
+      ...signal,
+    }),
+    client.findManifest(referenceIn(repo, fallbackTagName), options.signal),
+    client.findManifest(referenceIn(repo, legacyTagName), options.signal),
+  ]);
+
+  let ignored = 0;
+  let truncated = false;
+  const listed: { descriptor: Descriptor; source: SignatureSource; tag?: string }[] = [];
+  const seen = new Set<string>();
+  const list = (descriptors: readonly Descriptor[], source: SignatureSource, tag?: string): void => {
+    for (const descriptor of descriptors) {
+      if (seen.has(descriptor.digest)) continue;
+      seen.add(descriptor.digest);
+      listed.push({ descriptor, source, ...(tag === undefined ? {} : { tag }) });
+    }
+  };
+  if (api.source === 'referrers-api') list(api.descriptors, 'referrers-api');
+  if (fallback !== undefined) {
+    // A fallback tag that holds something other than an index lists nothing.
+    if (fallback.manifest.kind === 'index')
+      list(fallback.manifest.manifests, 'fallback-tag', fallbackTagName);
+    else ignored++;
+  }
+  if (listed.length > maxReferrers) truncated = true;
+  const referrerResults = await mapLimit(listed.slice(0, maxReferrers), concurrency, (entry) =>
+    readReferrer(ctx, entry.descriptor, entry.source, entry.tag),
+  );
+
+  const candidates: SignatureCandidate[] = [];
+  for (const result of referrerResults) {
+    if (result.length === 0) ignored++;
+    candidates.push(...result);
+  }
+  if (legacy !== undefined) {
+    const read = await readLegacy(ctx, legacy, legacyTagName, maxLayers, concurrency);
+    candidates.push(...read.candidates);
+    ignored += read.ignored;
+    truncated ||= read.truncated;
+  }
+  return {
+    signatureRepository: ctx.repoName,
+    digest: image.digest,
+    candidates,
+    referrers: api.source === 'referrers-api' ? 'referrers-api' : 'fallback-tag',
+    ignored,
+    truncated,
+  };
+}
+
+/** A referrer manifest → its bundle (exactly one bundle layer, as cosign requires), or nothing. */
+async function readReferrer(
+  ctx: Ctx,
+  descriptor: Descriptor,
+  source: SignatureSource,
+  tag: string | undefined,
+): Promise<SignatureCandidate[]> {
+  const fetched = await ctx.client.findManifest(referenceIn(ctx.repo, descriptor.digest), ctx.signal);
+  // Listed but gone (deleted, or a stale fallback entry), or not an image manifest: not a signature.
+  if (fetched === undefined || fetched.manifest.kind !== 'manifest') return [];
+  const layers = fetched.manifest.layers;
+  const where = (layer: number): SignatureLocation => ({
+    source,
+    repository: ctx.repoName,
+    manifest: fetched.digest,
+    layer,
+    ...(tag === undefined ? {} : { tag }),
+  });
+  if (layers.length === 1 && isBundleMediaType(layers[0]?.mediaType)) {
+    const location = where(0);
+    const blob = await fetchSignatureBlob(ctx, layers[0]!);
+    if (blob instanceof SigwardError) return [{ location, format: 'bundle', problem: blob }];
+    try {
+      return [{ location, format: 'bundle', bundle: parseBundle(blob) }];
+    } catch (error) {
+      return [{ location, format: 'bundle', problem: asSigwardError(error) }];
+    }
+  }
+  if (layers.some((l) => isBundleMediaType(l.mediaType))) {
+    const problem = new SigstoreError(
+      SigstoreErrorCode.bundleMalformed,
+      `referrer ${fetched.digest} has ${layers.length} layers; a bundle referrer has exactly one`,
+    );
+    return [{ location: where(0), format: 'bundle', problem }];
+  }
+  return [];
+}
+
+async function readLegacy(
+  ctx: Ctx,
+  fetched: FetchedManifest,
+  tag: string,
+  maxLayers: number,
+  concurrency: number,
+): Promise<{ candidates: SignatureCandidate[]; ignored: number; truncated: boolean }> {
+  if (fetched.manifest.kind !== 'manifest') {
+    const problem = new SigstoreError(
+      SigstoreErrorCode.bundleMalformed,
+      `the signature tag ${tag} holds an index, not a signature manifest`,
+    );
+    const location: SignatureLocation = {
+      source: 'legacy-tag',
+      repository: ctx.repoName,
+      manifest: fetched.digest,
+      layer: 0,
+      tag,
+    };
+    return { candidates: [{ location, format: 'legacy', problem }], ignored: 0, truncated: false };
+  }
+  const layers = fetched.manifest.layers.map((layer, index) => ({ layer, index }));
+  const signatures = layers.filter(({ layer }) => layer.mediaType === SIMPLE_SIGNING_MEDIA_TYPE);
+  const examined = signatures.slice(0, maxLayers);
+  const candidates = await mapLimit(examined, concurrency, async ({ layer, index }) => {
+    const location: SignatureLocation = {
+      source: 'legacy-tag',
+      repository: ctx.repoName,
+      manifest: fetched.digest,
+      layer: index,
+      tag,
+    };
+    const blob = await fetchSignatureBlob(ctx, layer);
+    if (blob instanceof SigwardError) return { location, format: 'legacy' as const, problem: blob };
+    try {
+      const read = legacySignatureToBundle({
+        mediaType: layer.mediaType,
+        annotations: layer.annotations ?? {},
+        blob,
+      });
+      return { location, format: 'legacy' as const, bundle: read.bundle, ...optionalPayload(read.payload) };
+    } catch (error) {
+      return { location, format: 'legacy' as const, problem: asSigwardError(error) };
+    }
+  });
+  return {
+    candidates,
+    ignored: layers.length - signatures.length,
+    truncated: signatures.length > examined.length,
+  };
+}
+
+function optionalPayload(payload: Uint8Array | undefined): { payload?: Uint8Array } {
+  return payload === undefined ? {} : { payload };
+}
+
+/**
+ * A signature blob under the signature cap. A blob the registry does not have makes that candidate
+ * unreadable (returned); any other registry failure throws, since then nothing can be concluded.
+ */
+async function fetchSignatureBlob(ctx: Ctx, layer: Descriptor): Promise<Uint8Array | SigwardError> {
+  if (layer.size > ctx.maxSignatureBytes) {
+    return new SigstoreError(
+      SigstoreErrorCode.bundleMalformed,
+      `signature layer ${layer.digest} declares ${layer.size} bytes, over the ${ctx.maxSignatureBytes}-byte cap`,
+    );
+  }
+  try {
+    return await ctx.client.getBlob(ctx.repo, layer, {
+      maxBytes: ctx.maxSignatureBytes,
+      ...(ctx.signal === undefined ? {} : { signal: ctx.signal }),
+    });
+  } catch (error) {
+    if (error instanceof SigwardError && error.code === 'REGISTRY_NOT_FOUND') return error;
+    throw error;
+  }
+}
+
+function asSigwardError(error: unknown): SigwardError {
+  if (error instanceof SigwardError) return error;
+  return new SigstoreError(SigstoreErrorCode.bundleMalformed, describeError(error), { cause: error });
+}
+
+/** `fn` over `items`, at most `limit` at a time, results in input order; the first failure rejects. */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return results;
+}

@@ -1,0 +1,346 @@
+// Is this image signed by one of these authorities? Discovers every candidate signature (discover.ts),
+// runs each through verifyBundle against the admitted digest (never a referrer's subject), matches the
+// proven identity, and returns a verdict that says, per signature, who signed or why it failed. A
+// registry failure is a verdict of its own (status `error`, its REGISTRY_* code), never "unsigned".
+// Policy stays outside: an authority brings its own identity check (policy/identity.ts in practice).
+import type { KeyObject } from 'node:crypto';
+import type { TrustMaterial } from '@sigstore/verify';
+import { SigwardError } from '../errors.ts';
+import { referenceIn, repositoryString } from '../oci/index.ts';
+import type { Descriptor, RegistryClient, RepositoryName } from '../oci/index.ts';
+import { discoverSignatures, mapLimit } from './discover.ts';
+import type { DiscoverOptions, Discovery, SignatureCandidate, SignatureLocation } from './discover.ts';
+import type { CertificateIdentity, FulcioExtensionName } from './identity.ts';
+import { verifyBundle } from './verify.ts';
+import type { SignerTrust } from './verify.ts';
+
+export type IdentityOutcome =
+  { readonly matched: true } | { readonly matched: false; readonly code: string; readonly reason: string };
+
+/** Who may sign: keyless identities (Fulcio certificates) or a public key. */
+export type Authority =
+  | {
+      readonly kind: 'keyless';
+      readonly name: string;
+      readonly match: (identity: CertificateIdentity) => IdentityOutcome;
+      /** Default true; false = --insecure-ignore-tlog (time from a TSA only). */
+      readonly requireTlog?: boolean;
+      /** Default true; false = --insecure-ignore-sct (a private Fulcio without CT log). */
+      readonly requireSct?: boolean;
+    }
+  | {
+      readonly kind: 'key';
+      readonly name: string;
+      readonly publicKey: KeyObject;
+      /** Default true; false = --insecure-ignore-tlog. */
+      readonly requireTlog?: boolean;
+    };
+
+/** How an image index and its platform manifests count. */
+export type MultiArch =
+  /** The admitted digest itself must be signed (default). */
+  | { readonly mode: 'digest' }
+  /** A signature on this index counts for the admitted digest, if the index lists it. */
+  | { readonly mode: 'index-signature'; readonly index: string }
+  /** When the admitted digest is an index, every platform manifest it lists must be signed. */
+  | { readonly mode: 'every-platform' };
+
+export type ProvenSigner =
+  | {
+      readonly kind: 'certificate';
+      readonly issuer: string | undefined;
+      readonly subject: string | undefined;
+      readonly extensions: Readonly<Partial<Record<FulcioExtensionName, string>>>;
+    }
+  | { readonly kind: 'key' };
+
+export type SignatureOutcome = {
+  readonly location: SignatureLocation;
+  readonly format: 'bundle' | 'legacy';
+} & (
+  | {
+      readonly verified: true;
+      readonly authority: string;
+      readonly signer: ProvenSigner;
+      readonly signedAt: readonly string[];
+    }
+  | { readonly verified: false; readonly code: string; readonly reason: string }
+);
+
+export type VerdictStatus = 'verified' | 'rejected' | 'unsigned' | 'error';
+
+export interface ImageVerdict {
+  /** `registry/repository@digest` */
+  readonly image: string;
+  readonly digest: string;
+  readonly status: VerdictStatus;
+  /** VERIFIED, NO_SIGNATURES, the deciding failure's code, or the registry's REGISTRY_* code. */
+  readonly code: string;
+  readonly message: string;
+  readonly signatures: readonly SignatureOutcome[];
+  readonly referrers?: Discovery['referrers'];
+  readonly truncated?: boolean;
+  /** every-platform mode: the verdict of each platform manifest. */
+  readonly platforms?: readonly (ImageVerdict & { readonly platform: string })[];
+  /** index-signature mode, when the admitted digest alone was not enough: the index's verdict. */
+  readonly index?: ImageVerdict;
+}
+
+export interface VerifyImageInput {
+  readonly client: Pick<RegistryClient, 'listReferrers' | 'findManifest' | 'getBlob' | 'getManifest'>;
+  readonly image: { readonly repository: RepositoryName; readonly digest: string };
+  readonly authorities: readonly Authority[];
+  readonly trust: TrustMaterial;
+  readonly multiArch?: MultiArch;
+  readonly discovery?: DiscoverOptions;
+  /** Also require a legacy payload's docker-reference to name the image repository (cosign does not). */
+  readonly checkDockerReference?: boolean;
+}
+
+export const VERDICT_CODE = {
+  verified: 'VERIFIED',
+  noSignatures: 'NO_SIGNATURES',
+  indexDoesNotList: 'INDEX_DOES_NOT_LIST_IMAGE',
+  platformUnsigned: 'PLATFORM_NOT_SIGNED',
+} as const;
+
+/** Verifies one image; resolves to a verdict (registry failures included), throws only on bugs. */
+export async function verifyImage(input: VerifyImageInput): Promise<ImageVerdict> {
+  if (input.authorities.length === 0) throw new SigwardError('VERIFY_NO_AUTHORITY', 'no authority given');
+  const mode = input.multiArch ?? { mode: 'digest' };
+  const own = await verifyDigest(input, input.image.digest);
+  if (mode.mode === 'digest') return own;
+  if (mode.mode === 'index-signature') return viaIndex(input, own, mode.index);
+  return everyPlatform(input, own);
+}
+
+async function verifyDigest(input: VerifyImageInput, digest: string): Promise<ImageVerdict> {
+  const image = `${repositoryString(input.image.repository)}@${digest}`;
+  let discovery: Discovery;
+  try {
+    discovery = await discoverSignatures(
+      input.client,
+      { repository: input.image.repository, digest },
+      input.discovery,
+    );
+  } catch (error) {
+    return registryVerdict(error, image, digest, 'looking for its signatures');
+  }
+  const signatures = discovery.candidates.map((c) => verifyCandidate(input, c, digest));
+  const where = `referrers (${discovery.referrers}) and the legacy tag in ${discovery.signatureRepository}`;
+  const common = {
+    image,
+    digest,
+    signatures,
+    referrers: discovery.referrers,
+    truncated: discovery.truncated,
+  };
+  const verified = signatures.filter((s) => s.verified);
+  if (verified.length > 0) {
+    return {
+      ...common,
+      status: 'verified',
+      code: VERDICT_CODE.verified,
+      message: `${verified.length} of ${signatures.length} signature(s) verified`,
+    };
+  }
+  const cap = discovery.truncated ? ' (more signatures were listed than examined)' : '';
+  if (signatures.length === 0) {
+    return {
+      ...common,
+      status: 'unsigned',
+      code: VERDICT_CODE.noSignatures,
+      message: `no signatures found (looked in ${where})${cap}`,
+    };
+  }
+  const decisive = decisiveFailure(signatures.flatMap((s) => (s.verified ? [] : [s])));
+  return {
+    ...common,
+    status: 'rejected',
+    code: decisive.code,
+    message: `none of ${signatures.length} signature(s) is valid: ${decisive.reason}${cap}`,
+  };
+}
+
+function verifyCandidate(
+  input: VerifyImageInput,
+  candidate: SignatureCandidate,
+  digest: string,
+): SignatureOutcome {
+  const base = { location: candidate.location, format: candidate.format };
+  if (candidate.bundle === undefined) {
+    const problem = candidate.problem;
+    return {
+      ...base,
+      verified: false,
+      code: problem?.code ?? 'SIGSTORE_BUNDLE_MALFORMED',
+      reason: problem?.message ?? 'unreadable',
+    };
+  }
+  const failures: { code: string; reason: string }[] = [];
+  const several = input.authorities.length > 1;
+  for (const authority of input.authorities) {
+    const signer: SignerTrust =
+      authority.kind === 'key'
+        ? { kind: 'key', publicKey: authority.publicKey, ...tlog(authority.requireTlog) }
+        : {
+            kind: 'keyless',
+            ...tlog(authority.requireTlog),
+            ...(authority.requireSct === undefined ? {} : { requireSct: authority.requireSct }),
+          };
+    const label = several ? `${authority.name}: ` : '';
+    try {
+      const result = verifyBundle({
+        bundle: candidate.bundle,
+        trust: input.trust,
+        signer,
+        content: {
+          kind: 'image',
+          digest,
+          ...(candidate.payload === undefined ? {} : { payload: candidate.payload }),
+          ...(input.checkDockerReference === true ? { repository: input.image.repository } : {}),
+        },
+      });
+      const signedAt = result.signedAt.map((d) => d.toISOString());
+      if (result.identity.kind === 'key') {
+        return { ...base, verified: true, authority: authority.name, signer: { kind: 'key' }, signedAt };
+      }
+      if (authority.kind !== 'keyless') continue; // verifyBundle refuses a certificate for a key already
+      const match = authority.match(result.identity);
+      const signerOf: ProvenSigner = {
+        kind: 'certificate',
+        issuer: result.identity.issuer,
+        subject: result.identity.subject,
+        extensions: result.identity.extensions,
+      };
+      if (match.matched) {
+        return { ...base, verified: true, authority: authority.name, signer: signerOf, signedAt };
+      }
+      failures.push({ code: match.code, reason: `${label}${match.reason}` });
+    } catch (error) {
+      if (!(error instanceof SigwardError)) throw error;
+      failures.push({ code: error.code, reason: `${label}${error.message}` });
+    }
+  }
+  const decisive = decisiveFailure(failures);
+  return { ...base, verified: false, code: decisive.code, reason: decisive.reason };
+}
+
+function tlog(requireTlog: boolean | undefined): { requireTlog?: boolean } {
+  return requireTlog === undefined ? {} : { requireTlog };
+}
+
+/**
+ * The failure to report when several happened: the one that got furthest. A signature that verified
+ * but names someone else says more than one that was signed with another kind of key.
+ */
+function decisiveFailure(failures: readonly { code: string; reason: string }[]): {
+  code: string;
+  reason: string;
+} {
+  const rank = (code: string): number => {
+    if (code.startsWith('IDENTITY_')) return 5;
+    if (code === 'SIGSTORE_CONTENT_MISMATCH') return 4;
+    if (code === 'SIGSTORE_KEY_UNTRUSTED') return 1;
+    if (code.startsWith('SIGSTORE_')) return 3;
+    return 2;
+  };
+  let best = failures[0] ?? { code: 'SIGSTORE_VERIFICATION_FAILED', reason: 'no authority applied' };
+  for (const f of failures) if (rank(f.code) > rank(best.code)) best = f;
+  return best;
+}
+
+function registryVerdict(error: unknown, image: string, digest: string, doing: string): ImageVerdict {
+  if (!(error instanceof SigwardError) || !error.code.startsWith('REGISTRY_')) throw error;
+  return {
+    image,
+    digest,
+    status: 'error',
+    code: error.code,
+    message: `registry failure while ${doing}, so whether it is signed is unknown: ${error.message}`,
+    signatures: [],
+  };
+}
+
+async function viaIndex(
+  input: VerifyImageInput,
+  own: ImageVerdict,
+  indexDigest: string,
+): Promise<ImageVerdict> {
+  if (own.status === 'verified' || own.status === 'error') return own;
+  const image = `${repositoryString(input.image.repository)}@${indexDigest}`;
+  let manifests: readonly Descriptor[];
+  try {
+    const fetched = await input.client.getManifest(referenceIn(input.image.repository, indexDigest));
+    manifests = fetched.manifest.kind === 'index' ? fetched.manifest.manifests : [];
+  } catch (error) {
+    return {
+      ...registryVerdict(error, image, indexDigest, 'reading the index'),
+      digest: own.digest,
+      image: own.image,
+    };
+  }
+  if (!manifests.some((m) => m.digest === own.digest)) {
+    return {
+      ...own,
+      status: 'rejected',
+      code: VERDICT_CODE.indexDoesNotList,
+      message: `${own.message}; and the index ${indexDigest} does not list ${own.digest}, so its signatures cannot count`,
+    };
+  }
+  const index = await verifyDigest(input, indexDigest);
+  if (index.status === 'verified') {
+    return {
+      ...own,
+      status: 'verified',
+      code: VERDICT_CODE.verified,
+      message: `signed through the index ${indexDigest} that lists it: ${index.message}`,
+      index,
+    };
+  }
+  return index.status === 'error'
+    ? { ...own, status: 'error', code: index.code, message: index.message, index }
+    : { ...own, message: `${own.message}; the index ${indexDigest}: ${index.message}`, index };
+}
+
+async function everyPlatform(input: VerifyImageInput, own: ImageVerdict): Promise<ImageVerdict> {
+  if (own.status === 'error') return own;
+  let manifests: readonly Descriptor[];
+  try {
+    const fetched = await input.client.getManifest(referenceIn(input.image.repository, own.digest));
+    if (fetched.manifest.kind !== 'index') return own;
+    manifests = fetched.manifest.manifests;
+  } catch (error) {
+    return registryVerdict(error, own.image, own.digest, 'reading the image index');
+  }
+  // Attestation manifests of BuildKit (platform unknown/unknown) are not runnable platforms.
+  const runnable = manifests.filter((m) => m.platform === undefined || m.platform.os !== 'unknown');
+  const platforms = await mapLimit(runnable, 4, async (m) => ({
+    ...(await verifyDigest(input, m.digest)),
+    platform: platformName(m),
+  }));
+  const failed =
+    platforms.find((p) => p.status === 'error') ?? platforms.find((p) => p.status !== 'verified');
+  if (failed === undefined) {
+    return {
+      ...own,
+      status: 'verified',
+      code: VERDICT_CODE.verified,
+      message: `every platform manifest (${platforms.length}) is signed`,
+      platforms,
+    };
+  }
+  return {
+    ...own,
+    status: failed.status === 'error' ? 'error' : 'rejected',
+    code: failed.status === 'unsigned' ? VERDICT_CODE.platformUnsigned : failed.code,
+    message: `platform ${failed.platform} (${failed.digest}): ${failed.message}`,
+    platforms,
+  };
+}
+
+function platformName(descriptor: Descriptor): string {
+  const p = descriptor.platform;
+  if (p === undefined) return 'unknown';
+  return [p.os, p.architecture, p.variant].filter((s) => s !== undefined).join('/');
+}

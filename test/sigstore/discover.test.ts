@@ -1,0 +1,457 @@
+// Discovery and image verification against a real registry (Debian's docker-registry, no referrers
+// API), offline, with real public-good signatures placed the way cosign places them. The referrers API
+// is played by the fault proxy in front of the same registry. Every check has a case that fails
+// without it.
+import { after, afterEach, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SigwardError } from '../../src/errors.ts';
+import { RegistryClient } from '../../src/oci/client.ts';
+import type { RepositoryName } from '../../src/oci/reference.ts';
+import { discoverSignatures } from '../../src/sigstore/discover.ts';
+import { BUNDLE_ARTIFACT_TYPE, legacyTag } from '../../src/sigstore/layout.ts';
+import { verifyImage } from '../../src/sigstore/verify-image.ts';
+import type { Authority, VerifyImageInput } from '../../src/sigstore/verify-image.ts';
+import { startDockerRegistry, type DockerRegistry } from '../support/docker-registry.ts';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
+import { pushTestImage } from '../support/images.ts';
+import { compileIdentity } from '../../src/policy/identity.ts';
+import { identityCheck } from '../../src/cli/verify.ts';
+import {
+  fulcioRekor,
+  kubewarden,
+  multiCosigned,
+  pushBundleReferrer,
+  pushLegacySignature,
+  referrersIndex,
+} from './discover-fixtures.ts';
+import { prodRoot, publicKey } from './ext.ts';
+
+let registry: DockerRegistry;
+let client: RegistryClient;
+let counter = 0;
+/** A fresh repository per test: nothing one test places can make another pass. */
+const freshRepo = (): RepositoryName => ({ registry: registry.host, repository: `discover/r${++counter}` });
+
+before(async () => {
+  registry = await startDockerRegistry();
+  client = new RegistryClient();
+});
+afterEach((t) => registry.noteResult(t));
+after(async () => {
+  await client?.close();
+  await registry?.stop();
+});
+
+const keyless = (subject: string, issuer: string): Authority => ({
+  kind: 'keyless',
+  name: 'keyless',
+  match: identityCheck(compileIdentity({ subject, issuer })),
+});
+const key = (path: string, requireTlog = false): Authority => ({
+  kind: 'key',
+  name: path.split('/').pop() ?? path,
+  publicKey: publicKey(path),
+  requireTlog,
+});
+
+function verify(
+  repository: RepositoryName,
+  digest: string,
+  authorities: Authority[],
+  extra: Partial<VerifyImageInput> = {},
+) {
+  return verifyImage({
+    client,
+    image: { repository, digest },
+    authorities,
+    trust: prodRoot().material,
+    ...extra,
+  });
+}
+
+describe('legacy .sig tag', () => {
+  test('a real keyless cosign signature is found and verified, with issuer and subject', async () => {
+    const repo = freshRepo();
+    await pushLegacySignature(client, repo, fulcioRekor.digest, [fulcioRekor.layer()]);
+    const found = await discoverSignatures(client, { repository: repo, digest: fulcioRekor.digest });
+    assert.equal(found.candidates.length, 1);
+    assert.equal(found.candidates[0]?.location.source, 'legacy-tag');
+    assert.equal(found.candidates[0]?.location.tag, legacyTag(fulcioRekor.digest));
+    assert.equal(found.referrers, 'fallback-tag', 'docker-registry has no referrers API');
+
+    const verdict = await verify(repo, fulcioRekor.digest, [
+      keyless(fulcioRekor.subject, fulcioRekor.issuer),
+    ]);
+    assert.equal(verdict.status, 'verified', verdict.message);
+    assert.equal(verdict.code, 'VERIFIED');
+    const [signature] = verdict.signatures;
+    assert.ok(signature?.verified && signature.signer.kind === 'certificate');
+    assert.equal(signature.signer.subject, fulcioRekor.subject);
+    assert.equal(signature.signer.issuer, fulcioRekor.issuer);
+    assert.deepEqual(signature.signedAt, ['2023-01-20T20:51:33.000Z']);
+  });
+
+  test('another identity or issuer is rejected with its own code and expected/found', async () => {
+    const repo = freshRepo();
+    await pushLegacySignature(client, repo, fulcioRekor.digest, [fulcioRekor.layer()]);
+    const subject = await verify(repo, fulcioRekor.digest, [
+      keyless('someone@example.com', fulcioRekor.issuer),
+    ]);
+    assert.equal(subject.status, 'rejected');
+    assert.equal(subject.code, 'IDENTITY_SUBJECT_MISMATCH');
+    assert.match(subject.message, /expected "someone@example.com", found "mitr@redhat.com"/);
+    const issuer = await verify(repo, fulcioRekor.digest, [
+      keyless(fulcioRekor.subject, 'https://accounts.google.com'),
+    ]);
+    assert.equal(issuer.code, 'IDENTITY_ISSUER_MISMATCH');
+    assert.match(
+      issuer.message,
+      /expected "https:\/\/accounts.google.com", found "https:\/\/github.com\/login\/oauth"/,
+    );
+  });
+
+  test('a signature copied under another digest is rejected: it signs the digest in its payload', async () => {
+    const repo = freshRepo();
+    const image = await pushTestImage(client, repo);
+    await pushLegacySignature(client, repo, image.digest, [fulcioRekor.layer()]);
+    const verdict = await verify(repo, image.digest, [keyless(fulcioRekor.subject, fulcioRekor.issuer)]);
+    assert.equal(verdict.status, 'rejected');
+    assert.equal(verdict.code, 'SIGSTORE_CONTENT_MISMATCH');
+    assert.match(verdict.message, new RegExp(`expected digest ${image.digest}`));
+  });
+
+  test('each layer is one signature; only the trusted key verifies; the layer cap is honoured', async () => {
+    const repo = freshRepo();
+    await pushLegacySignature(client, repo, multiCosigned.digest, multiCosigned.layers());
+    const verdict = await verify(repo, multiCosigned.digest, [key(multiCosigned.key('bob'))]);
+    assert.equal(verdict.status, 'verified', verdict.message);
+    assert.deepEqual(
+      verdict.signatures.map((s) => (s.verified ? 'ok' : s.code)),
+      ['SIGSTORE_SIGNATURE_INVALID', 'ok', 'SIGSTORE_SIGNATURE_INVALID'],
+    );
+    // Only the first layer (alice's) is examined under a cap of 1: bob's signature is never seen.
+    const capped = await verify(repo, multiCosigned.digest, [key(multiCosigned.key('bob'))], {
+      discovery: { maxLayers: 1 },
+    });
+    assert.equal(capped.status, 'rejected');
+    assert.equal(capped.truncated, true);
+    assert.equal(capped.signatures.length, 1);
+    assert.match(capped.message, /more signatures were listed than examined/);
+  });
+
+  test('a key-only signature needs --insecure-ignore-tlog (requireTlog false)', async () => {
+    const repo = freshRepo();
+    await pushLegacySignature(client, repo, multiCosigned.digest, multiCosigned.layers());
+    const verdict = await verify(repo, multiCosigned.digest, [key(multiCosigned.key('alice'), true)]);
+    assert.equal(verdict.status, 'rejected');
+    assert.equal(verdict.code, 'SIGSTORE_TLOG_INVALID');
+  });
+
+  test('a layer that is not a signature is ignored; a broken one is reported, not skipped', async () => {
+    const repo = freshRepo();
+    const broken = { ...fulcioRekor.layer(), annotations: {} };
+    const other = { mediaType: 'application/vnd.example.other', annotations: {}, blob: Buffer.from('x') };
+    await pushLegacySignature(client, repo, fulcioRekor.digest, [other, broken]);
+    const found = await discoverSignatures(client, { repository: repo, digest: fulcioRekor.digest });
+    assert.equal(found.ignored, 1);
+    assert.equal(found.candidates.length, 1);
+    assert.equal(found.candidates[0]?.problem?.code, 'SIGSTORE_BUNDLE_MALFORMED');
+    const verdict = await verify(repo, fulcioRekor.digest, [
+      keyless(fulcioRekor.subject, fulcioRekor.issuer),
+    ]);
+    assert.equal(verdict.code, 'SIGSTORE_BUNDLE_MALFORMED');
+  });
+});
+
+describe('bundle referrers', () => {
+  test('the fallback tag: the real cosign v3 bundle verifies, with its Fulcio extensions', async () => {
+    const repo = freshRepo();
+    await pushBundleReferrer(client, repo, kubewarden.digest, kubewarden.bundle());
+    const verdict = await verify(repo, kubewarden.digest, [keyless(kubewarden.subject, kubewarden.issuer)]);
+    assert.equal(verdict.status, 'verified', verdict.message);
+    const [signature] = verdict.signatures;
+    assert.equal(signature?.location.source, 'fallback-tag');
+    assert.ok(signature?.verified && signature.signer.kind === 'certificate');
+    assert.equal(
+      signature.signer.extensions.sourceRepositoryURI,
+      'https://github.com/kubewarden/kubewarden-controller',
+    );
+    assert.equal(signature.signer.extensions.sourceRepositoryRef, 'refs/tags/v1.34.0');
+  });
+
+  test('the fallback index is not trusted: entries without or with a wrong artifactType are still read', async () => {
+    const repo = freshRepo();
+    await pushBundleReferrer(client, repo, kubewarden.digest, kubewarden.bundle(), {
+      entryArtifactType: 'application/vnd.example.sbom',
+    });
+    const verdict = await verify(repo, kubewarden.digest, [keyless(kubewarden.subject, kubewarden.issuer)]);
+    assert.equal(verdict.status, 'verified', verdict.message);
+  });
+
+  test('the subject is unsigned: a bundle listed for another image is checked against that image', async () => {
+    const repo = freshRepo();
+    const image = await pushTestImage(client, repo);
+    // A referrer that claims `image` as its subject, holding a bundle that signs kubewarden.
+    await pushBundleReferrer(client, repo, image.digest, kubewarden.bundle());
+    const verdict = await verify(repo, image.digest, [keyless(kubewarden.subject, kubewarden.issuer)]);
+    assert.equal(verdict.status, 'rejected');
+    assert.equal(verdict.code, 'SIGSTORE_CONTENT_MISMATCH');
+    assert.match(verdict.message, new RegExp(`expected subject ${image.digest}, found sha256:c811d58d`));
+  });
+
+  test('referrers that are not bundles are ignored; a malformed bundle is a failure with its code', async () => {
+    const repo = freshRepo();
+    await pushBundleReferrer(client, repo, kubewarden.digest, Buffer.alloc(0), {
+      layers: [{ mediaType: 'application/spdx+json', bytes: Buffer.from('{"spdxVersion":"SPDX-2.3"}') }],
+    });
+    assert.equal(
+      (await verify(repo, kubewarden.digest, [keyless(kubewarden.subject, kubewarden.issuer)])).code,
+      'NO_SIGNATURES',
+    );
+    await pushBundleReferrer(client, repo, kubewarden.digest, Buffer.from('{"mediaType": "nope"}'));
+    const found = await discoverSignatures(client, { repository: repo, digest: kubewarden.digest });
+    assert.equal(found.ignored, 1);
+    const verdict = await verify(repo, kubewarden.digest, [keyless(kubewarden.subject, kubewarden.issuer)]);
+    assert.equal(verdict.status, 'rejected');
+    assert.equal(verdict.code, 'SIGSTORE_BUNDLE_MALFORMED');
+  });
+
+  test('the referrer cap: only the first N listed referrers are examined', async () => {
+    const repo = freshRepo();
+    for (let i = 0; i < 3; i++) {
+      await pushBundleReferrer(client, repo, kubewarden.digest, Buffer.from(`{"mediaType":"x${i}"}`));
+    }
+    const found = await discoverSignatures(
+      client,
+      { repository: repo, digest: kubewarden.digest },
+      { maxReferrers: 2 },
+    );
+    assert.equal(found.candidates.length, 2);
+    assert.equal(found.truncated, true);
+  });
+
+  test('the referrers API (played by the proxy): listed with the artifactType filter, then verified', async () => {
+    const repo = freshRepo();
+    const entry = await pushBundleReferrer(client, repo, kubewarden.digest, kubewarden.bundle(), {
+      fallbackTag: false,
+    });
+    const proxy = await startFaultProxy({ upstream: registry.url });
+    try {
+      proxy.addFault({
+        path: /\/referrers\//,
+        fault: {
+          kind: 'status',
+          status: 200,
+          headers: {
+            'content-type': 'application/vnd.oci.image.index.v1+json',
+            'oci-filters-applied': 'artifactType',
+          },
+          body: referrersIndex([entry]),
+        },
+      });
+      const viaProxy = { registry: proxy.host, repository: repo.repository };
+      const verdict = await verify(viaProxy, kubewarden.digest, [
+        keyless(kubewarden.subject, kubewarden.issuer),
+      ]);
+      assert.equal(verdict.status, 'verified', verdict.message);
+      assert.equal(verdict.referrers, 'referrers-api');
+      assert.equal(verdict.signatures[0]?.location.source, 'referrers-api');
+      const asked = proxy.requests.find((r) => r.path.includes('/referrers/'));
+      assert.ok(
+        asked?.path.endsWith(`?artifactType=${encodeURIComponent(BUNDLE_ARTIFACT_TYPE)}`),
+        asked?.path,
+      );
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('where and whether', () => {
+  test('an image without signatures is "unsigned", a definite answer', async () => {
+    const repo = freshRepo();
+    const image = await pushTestImage(client, repo);
+    const verdict = await verify(repo, image.digest, [keyless(kubewarden.subject, kubewarden.issuer)]);
+    assert.equal(verdict.status, 'unsigned');
+    assert.equal(verdict.code, 'NO_SIGNATURES');
+    assert.deepEqual(verdict.signatures, []);
+  });
+
+  test('a signature repository: signatures stored elsewhere are found only there', async () => {
+    const images = freshRepo();
+    const signatures = freshRepo();
+    await pushLegacySignature(client, signatures, fulcioRekor.digest, [fulcioRekor.layer()]);
+    const authority = [keyless(fulcioRekor.subject, fulcioRekor.issuer)];
+    assert.equal((await verify(images, fulcioRekor.digest, authority)).code, 'NO_SIGNATURES');
+    const verdict = await verify(images, fulcioRekor.digest, authority, {
+      discovery: { signatureRepository: signatures },
+    });
+    assert.equal(verdict.status, 'verified', verdict.message);
+    assert.equal(
+      verdict.signatures[0]?.location.repository,
+      `${signatures.registry}/${signatures.repository}`,
+    );
+  });
+
+  test('all three storages at once are read and deduplicated', async () => {
+    const repo = freshRepo();
+    const entry = await pushBundleReferrer(client, repo, kubewarden.digest, kubewarden.bundle());
+    await pushLegacySignature(client, repo, kubewarden.digest, [fulcioRekor.layer()]);
+    const proxy = await startFaultProxy({ upstream: registry.url });
+    try {
+      proxy.addFault({
+        path: /\/referrers\//,
+        fault: {
+          kind: 'status',
+          status: 200,
+          headers: { 'content-type': 'application/vnd.oci.image.index.v1+json' },
+          body: referrersIndex([entry]),
+        },
+      });
+      const found = await discoverSignatures(client, {
+        repository: { registry: proxy.host, repository: repo.repository },
+        digest: kubewarden.digest,
+      });
+      assert.deepEqual(
+        found.candidates.map((c) => c.location.source),
+        ['referrers-api', 'legacy-tag'],
+        'the fallback entry is the same manifest as the API entry: read once',
+      );
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test('keyless without a log (--insecure-ignore-tlog): the time must come from a TSA', async () => {
+    const repo = freshRepo();
+    await pushBundleReferrer(client, repo, kubewarden.digest, kubewarden.bundle());
+    await pushLegacySignature(client, repo, fulcioRekor.digest, [fulcioRekor.layer()]);
+    const noTlog = (subject: string, issuer: string): Authority => ({
+      ...keyless(subject, issuer),
+      requireTlog: false,
+    });
+    // The cosign v3 bundle carries an RFC 3161 timestamp: verified without reading its log entry.
+    const withTsa = await verify(repo, kubewarden.digest, [noTlog(kubewarden.subject, kubewarden.issuer)]);
+    assert.equal(withTsa.status, 'verified', withTsa.message);
+    // The 2023 legacy signature has only its Rekor SET for time: without the log, nothing dates it.
+    const without = await verify(repo, fulcioRekor.digest, [noTlog(fulcioRekor.subject, fulcioRekor.issuer)]);
+    assert.equal(without.status, 'rejected');
+    assert.equal(without.code, 'SIGSTORE_TIMESTAMP_INVALID');
+  });
+});
+
+describe('registry failures are never "unsigned"', () => {
+  let proxy: FaultProxy;
+  let repo: RepositoryName;
+  let faulty: RegistryClient;
+  before(async () => {
+    repo = freshRepo();
+    await pushLegacySignature(client, repo, fulcioRekor.digest, [fulcioRekor.layer()]);
+    await pushBundleReferrer(client, repo, kubewarden.digest, kubewarden.bundle());
+    proxy = await startFaultProxy({ upstream: registry.url });
+    // No real waits: retries are recorded, not slept; a stall ends at the short request deadline.
+    faulty = new RegistryClient({
+      sleep: async () => undefined,
+      requestTimeoutMs: 500,
+      maxManifestBytes: 64 * 1024,
+    });
+  });
+  afterEach(() => proxy.clearFaults());
+  after(async () => {
+    await faulty?.close();
+    await proxy?.close();
+  });
+
+  type Target = 'legacy' | 'referrer';
+  const targets = {
+    legacy: [fulcioRekor.digest, () => keyless(fulcioRekor.subject, fulcioRekor.issuer)],
+    referrer: [kubewarden.digest, () => keyless(kubewarden.subject, kubewarden.issuer)],
+  } as const;
+  const cases: {
+    name: string;
+    path: RegExp;
+    fault: Parameters<FaultProxy['addFault']>[0]['fault'];
+    code: string;
+    hits: readonly Target[];
+  }[] = [
+    {
+      name: 'an oversized signature manifest',
+      path: /\.sig$/,
+      fault: { kind: 'oversize', bytes: 200_000 },
+      code: 'REGISTRY_TOO_LARGE',
+      hits: ['legacy', 'referrer'],
+    },
+    {
+      name: 'a referrer manifest with the wrong bytes',
+      path: /\/manifests\/sha256:/,
+      fault: { kind: 'alter-body' },
+      code: 'REGISTRY_DIGEST_MISMATCH',
+      hits: ['referrer'],
+    },
+    {
+      name: 'a rate limit (429) that does not end',
+      path: /\/referrers\//,
+      fault: { kind: 'status', status: 429, headers: { 'retry-after': '1' } },
+      code: 'REGISTRY_RATE_LIMITED',
+      hits: ['legacy', 'referrer'],
+    },
+    {
+      name: 'a registry that never answers',
+      path: /\.sig$/,
+      fault: { kind: 'stall' },
+      code: 'REGISTRY_TIMEOUT',
+      hits: ['legacy', 'referrer'],
+    },
+    {
+      name: 'a connection reset',
+      path: /\/manifests\/sha256-/,
+      fault: { kind: 'reset' },
+      code: 'REGISTRY_UNAVAILABLE',
+      hits: ['legacy', 'referrer'],
+    },
+    {
+      name: 'a signature blob with the wrong bytes',
+      path: /\/blobs\//,
+      fault: { kind: 'alter-body' },
+      code: 'REGISTRY_DIGEST_MISMATCH',
+      hits: ['legacy', 'referrer'],
+    },
+  ];
+  for (const c of cases) {
+    test(`${c.name}: status error, ${c.code}`, async () => {
+      proxy.addFault({ path: c.path, fault: c.fault });
+      const repository = { registry: proxy.host, repository: repo.repository };
+      for (const target of c.hits) {
+        const [digest, authority] = targets[target];
+        const verdict = await verifyImage({
+          client: faulty,
+          image: { repository, digest },
+          authorities: [authority()],
+          trust: prodRoot().material,
+        });
+        assert.equal(verdict.status, 'error', `${target}: ${verdict.message}`);
+        assert.equal(verdict.code, c.code, verdict.message);
+        assert.match(verdict.message, /registry failure .* whether it is signed is unknown/);
+        await assert.rejects(
+          discoverSignatures(faulty, { repository, digest }),
+          (e: unknown) => e instanceof SigwardError && e.code === c.code,
+        );
+      }
+    });
+  }
+
+  test('without faults the same proxy verifies both (the cases above fail only by their fault)', async () => {
+    for (const [digest, authority] of [
+      [fulcioRekor.digest, keyless(fulcioRekor.subject, fulcioRekor.issuer)],
+      [kubewarden.digest, keyless(kubewarden.subject, kubewarden.issuer)],
+    ] as const) {
+      const verdict = await verifyImage({
+        client: faulty,
+        image: { repository: { registry: proxy.host, repository: repo.repository }, digest },
+        authorities: [authority],
+        trust: prodRoot().material,
+      });
+      assert.equal(verdict.status, 'verified', verdict.message);
+    }
+  });
+});
