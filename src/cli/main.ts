@@ -5,13 +5,16 @@ const usage = `sigward: admit only container images signed by the right Sigstore
 
 Usage:
   sigward webhook     run the admission webhook
-  sigward verify      verify an image's signatures (coming with the verification engine)
+  sigward verify      verify an image's signatures (sigward verify --help)
   sigward sign        keyless-sign an image (sigward sign --help)
   sigward attest      attest an image with an in-toto predicate (sigward attest --help)
   sigward verify-bundle  verify one Sigstore bundle (sigstore-conformance protocol)
 `;
 
-if (command === 'sign' || command === 'attest') {
+if (command === 'verify') {
+  const { runVerify } = await import('./verify.ts');
+  process.exitCode = await runVerify(process.argv.slice(3));
+} else if (command === 'sign' || command === 'attest') {
   const { runSign } = await import('./sign.ts');
   process.exitCode = await runSign(command, process.argv.slice(3));
 } else if (command === 'verify-bundle') {

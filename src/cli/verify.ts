@@ -1,0 +1,357 @@
+// `sigward verify IMAGE`: is the image signed by the given identity or key? cosign's flag names, so a
+// cosign verify command line carries over. Exit 0 when verified, 1 otherwise (a usage error, a
+// rejected or missing signature, or a registry failure: each says which, with a reason code).
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { SigwardError, describeError } from '../errors.ts';
+import {
+  RegistryClient,
+  anonymousKeychain,
+  dockerConfigKeychain,
+  formatReference,
+  parseDockerConfigJson,
+  parseReference,
+  parseRepository,
+  referenceIn,
+} from '../oci/index.ts';
+import type { ImageReference, Keychain, RepositoryName } from '../oci/index.ts';
+import { compileIdentity, matchIdentity } from '../policy/identity.ts';
+import type { IdentityMatcher, IdentitySpec, ValueMatcherSpec } from '../policy/identity.ts';
+import type { CertificateIdentity } from '../sigstore/identity.ts';
+import { publicKeyFromPem } from '../sigstore/keys.ts';
+import { TrustRootStore, loadTrustRoot } from '../sigstore/trust-root.ts';
+import type { TrustRootSnapshot } from '../sigstore/trust-root.ts';
+import { verifyImage } from '../sigstore/verify-image.ts';
+import type { Authority, IdentityOutcome, ImageVerdict, MultiArch } from '../sigstore/verify-image.ts';
+
+export const verifyUsage = `Usage: sigward verify [options] IMAGE
+
+Keyless (both required, exact or regexp):
+  --certificate-identity ID | --certificate-identity-regexp RE
+  --certificate-oidc-issuer URL | --certificate-oidc-issuer-regexp RE
+  --certificate-github-workflow-{trigger,sha,name,repository,ref} VALUE
+  --certificate-extension NAME=VALUE   a named Fulcio extension (e.g. sourceRepositoryURI), repeatable
+Key:
+  --key PUBLIC_KEY.pem
+Trust:
+  --trusted-root trusted_root.json | --tuf-mirror URL --tuf-root root.json   (default: public-good TUF)
+  --insecure-ignore-tlog   accept signatures without a transparency log entry (time from a TSA)
+  --insecure-ignore-sct    accept certificates without an SCT (a private Fulcio without CT log)
+Where:
+  --signature-repository REPO   signatures live in another repository (like COSIGN_REPOSITORY)
+  --allow-insecure-registry HOST  plain HTTP to this registry (loopback always may), repeatable
+  --platform OS/ARCH[/VARIANT]  IMAGE is an index: verify this platform's manifest
+  --accept-index-signature      with --platform: a signature on the index counts for the platform
+  --require-platform-signatures IMAGE is an index: every platform manifest must be signed
+Output:
+  --output text|json
+
+Registry credentials come from $DOCKER_CONFIG/config.json or ~/.docker/config.json. Regular expressions
+are RE2 and always match the whole value.
+`;
+
+class UsageError extends Error {}
+
+export interface Output {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const stdio: Output = {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t),
+};
+
+const options = {
+  'certificate-identity': { type: 'string' },
+  'certificate-identity-regexp': { type: 'string' },
+  'certificate-oidc-issuer': { type: 'string' },
+  'certificate-oidc-issuer-regexp': { type: 'string' },
+  'certificate-github-workflow-trigger': { type: 'string' },
+  'certificate-github-workflow-sha': { type: 'string' },
+  'certificate-github-workflow-name': { type: 'string' },
+  'certificate-github-workflow-repository': { type: 'string' },
+  'certificate-github-workflow-ref': { type: 'string' },
+  'certificate-extension': { type: 'string', multiple: true },
+  key: { type: 'string' },
+  'insecure-ignore-tlog': { type: 'boolean' },
+  'insecure-ignore-sct': { type: 'boolean' },
+  'trusted-root': { type: 'string' },
+  'tuf-mirror': { type: 'string' },
+  'tuf-root': { type: 'string' },
+  'signature-repository': { type: 'string' },
+  'allow-insecure-registry': { type: 'string', multiple: true },
+  platform: { type: 'string' },
+  'accept-index-signature': { type: 'boolean' },
+  'require-platform-signatures': { type: 'boolean' },
+  output: { type: 'string', default: 'text' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>['values'];
+
+const workflowFlags = {
+  'certificate-github-workflow-trigger': 'githubWorkflowTrigger',
+  'certificate-github-workflow-sha': 'githubWorkflowSHA',
+  'certificate-github-workflow-name': 'githubWorkflowName',
+  'certificate-github-workflow-repository': 'githubWorkflowRepository',
+  'certificate-github-workflow-ref': 'githubWorkflowRef',
+} as const;
+
+/** Runs the command; returns the exit code. `env` is for DOCKER_CONFIG, HOME and the TUF cache. */
+export async function runVerify(
+  argv: readonly string[],
+  io: Output = stdio,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
+  let values: Values;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({ args: [...argv], options, allowPositionals: true }));
+  } catch (error) {
+    io.err(`sigward verify: ${describeError(error)}\n\n${verifyUsage}`);
+    return 1;
+  }
+  if (values.help === true) {
+    io.out(verifyUsage);
+    return 0;
+  }
+  const json = values.output === 'json';
+  let client: RegistryClient | undefined;
+  try {
+    const plan = planFrom(values, positionals, env);
+    client = new RegistryClient({
+      keychain: readDockerConfig(env),
+      insecureRegistries: values['allow-insecure-registry'] ?? [],
+    });
+    const trust = await trustRoot(values, env, io);
+    const target = await resolveTarget(client, plan.reference, values);
+    const verdict = await verifyImage({
+      client,
+      image: { repository: plan.reference, digest: target.digest },
+      authorities: plan.authorities,
+      trust: trust.material,
+      multiArch: target.multiArch,
+      ...(plan.signatureRepository === undefined
+        ? {}
+        : { discovery: { signatureRepository: plan.signatureRepository } }),
+    });
+    if (json) io.out(`${JSON.stringify({ ...verdict, trustRoot: trust.version }, null, 2)}\n`);
+    else io[verdict.status === 'verified' ? 'out' : 'err'](renderVerdict(verdict));
+    return verdict.status === 'verified' ? 0 : 1;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`sigward verify: ${error.message}\n\n${verifyUsage}`);
+      return 1;
+    }
+    const code = error instanceof SigwardError ? error.code : 'VERIFY_FAILED';
+    const registry = code.startsWith('REGISTRY_') ? 'registry failure, signatures not checked: ' : '';
+    if (json)
+      io.out(`${JSON.stringify({ status: 'error', code, message: describeError(error) }, null, 2)}\n`);
+    else io.err(`sigward verify: ${registry}[${code}] ${describeError(error)}\n`);
+    return 1;
+  } finally {
+    await client?.close();
+  }
+}
+
+interface Plan {
+  readonly reference: ImageReference;
+  readonly authorities: Authority[];
+  readonly signatureRepository?: RepositoryName;
+}
+
+function planFrom(values: Values, positionals: readonly string[], env: NodeJS.ProcessEnv): Plan {
+  if (positionals.length !== 1) throw new UsageError('expected exactly one IMAGE');
+  if (values.output !== 'text' && values.output !== 'json') throw new UsageError('--output is text or json');
+  const keylessFlags = Object.keys(options).filter((k) => k.startsWith('certificate-'));
+  const keyless = keylessFlags.some((k) => values[k as keyof Values] !== undefined);
+  if (values.key !== undefined && keyless)
+    throw new UsageError('use --key or the --certificate-* options, not both');
+  if (values.key === undefined && !keyless)
+    throw new UsageError('give --key, or --certificate-identity and --certificate-oidc-issuer');
+  if (values['insecure-ignore-sct'] === true && !keyless)
+    throw new UsageError('--insecure-ignore-sct is only for keyless verification');
+  if (values['accept-index-signature'] === true && values.platform === undefined)
+    throw new UsageError('--accept-index-signature needs --platform (which manifest of the index to admit)');
+  if (values['accept-index-signature'] === true && values['require-platform-signatures'] === true)
+    throw new UsageError('--accept-index-signature and --require-platform-signatures exclude each other');
+  if ((values['tuf-mirror'] === undefined) !== (values['tuf-root'] === undefined))
+    throw new UsageError('--tuf-mirror and --tuf-root go together');
+  if (values['trusted-root'] !== undefined && values['tuf-mirror'] !== undefined)
+    throw new UsageError('use --trusted-root or --tuf-mirror, not both');
+
+  const requireTlog = values['insecure-ignore-tlog'] !== true;
+  let authority: Authority;
+  if (values.key !== undefined) {
+    authority = { kind: 'key', name: `key ${values.key}`, publicKey: readKey(values.key), requireTlog };
+  } else {
+    // Compiled first: a bad regular expression is a usage problem, reported by its flag.
+    const matcher = compileIdentity(identitySpec(values), 'flags');
+    authority = {
+      kind: 'keyless',
+      name: 'keyless identity',
+      match: identityCheck(matcher),
+      requireTlog,
+      requireSct: values['insecure-ignore-sct'] !== true,
+    };
+  }
+  const reference = parseReference(positionals[0]!);
+  const repositoryText = values['signature-repository'] ?? env['COSIGN_REPOSITORY'];
+  return {
+    reference,
+    authorities: [authority],
+    ...(repositoryText === undefined ? {} : { signatureRepository: parseRepository(repositoryText) }),
+  };
+}
+
+function identitySpec(values: Values): IdentitySpec {
+  const extensions: Record<string, ValueMatcherSpec> = {};
+  for (const pair of values['certificate-extension'] ?? []) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--certificate-extension wants NAME=VALUE, got "${pair}"`);
+    extensions[pair.slice(0, eq)] = { exact: pair.slice(eq + 1) };
+  }
+  for (const [flag, name] of Object.entries(workflowFlags)) {
+    const value = values[flag as keyof typeof workflowFlags];
+    if (value !== undefined) extensions[name] = { exact: value };
+  }
+  const spec: Record<string, unknown> = { extensions };
+  const set = (key: string, value: string | undefined): void => {
+    if (value !== undefined) spec[key] = value;
+  };
+  set('subject', values['certificate-identity']);
+  set('subjectRegExp', values['certificate-identity-regexp']);
+  set('issuer', values['certificate-oidc-issuer']);
+  set('issuerRegExp', values['certificate-oidc-issuer-regexp']);
+  return spec as IdentitySpec;
+}
+
+/** The policy matcher, with a reason code per field that did not match. */
+export function identityCheck(matcher: IdentityMatcher): (identity: CertificateIdentity) => IdentityOutcome {
+  return (identity) => {
+    const match = matchIdentity(matcher, identity);
+    if (match.matched) return match;
+    const issuerOk = identity.issuer !== undefined && matcher.issuer.test(identity.issuer);
+    const subjectOk = identity.subject !== undefined && matcher.subject.test(identity.subject);
+    const code = !issuerOk
+      ? 'IDENTITY_ISSUER_MISMATCH'
+      : !subjectOk
+        ? 'IDENTITY_SUBJECT_MISMATCH'
+        : 'IDENTITY_EXTENSION_MISMATCH';
+    return { matched: false, code, reason: match.reason };
+  };
+}
+
+function readKey(path: string) {
+  try {
+    return publicKeyFromPem(readFileSync(path));
+  } catch (error) {
+    const code = error instanceof SigwardError ? error.code : 'SIGSTORE_KEY_MALFORMED';
+    throw new SigwardError(code, `--key ${path}: ${describeError(error)}`, { cause: error });
+  }
+}
+
+/** Credentials from the docker config file, like docker, crane and cosign; none is anonymous. */
+function readDockerConfig(env: NodeJS.ProcessEnv): Keychain {
+  const dir = env['DOCKER_CONFIG'] ?? join(env['HOME'] ?? homedir(), '.docker');
+  const file = join(dir, 'config.json');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return anonymousKeychain;
+  }
+  return dockerConfigKeychain([parseDockerConfigJson(text, file)]);
+}
+
+async function trustRoot(values: Values, env: NodeJS.ProcessEnv, io: Output): Promise<TrustRootSnapshot> {
+  const file = values['trusted-root'];
+  if (file !== undefined) return loadTrustRoot(readFileSync(file), `file:${file}`);
+  const cachePath = env['SIGWARD_TUF_CACHE'] ?? mkdtempSync(join(tmpdir(), 'sigward-tuf-'));
+  const mirror = values['tuf-mirror'];
+  const root = values['tuf-root'];
+  if (mirror !== undefined && root !== undefined) {
+    return new TrustRootStore({ kind: 'tuf', mirrorURL: mirror, rootPath: root, cachePath }).refresh();
+  }
+  const store = new TrustRootStore({ kind: 'public-good', cachePath });
+  try {
+    return await store.refresh();
+  } catch (error) {
+    io.err(`sigward verify: warning: ${describeError(error)}; using the embedded public-good root\n`);
+    return store.require();
+  }
+}
+
+/** The digest to admit (tags resolved), and how an index counts. */
+async function resolveTarget(
+  client: RegistryClient,
+  reference: ImageReference,
+  values: Values,
+): Promise<{ digest: string; multiArch: MultiArch }> {
+  const digest = reference.digest ?? (await client.resolve(reference)).digest;
+  if (values['require-platform-signatures'] === true)
+    return { digest, multiArch: { mode: 'every-platform' } };
+  const platform = values.platform;
+  if (platform === undefined) return { digest, multiArch: { mode: 'digest' } };
+  const fetched = await client.getManifest(referenceIn(reference, digest));
+  if (fetched.manifest.kind !== 'index') {
+    throw new SigwardError(
+      'VERIFY_NOT_AN_INDEX',
+      `--platform ${platform}: ${formatReference(reference)} is not an index`,
+    );
+  }
+  const [os, architecture, variant] = platform.split('/');
+  const child = fetched.manifest.manifests.find(
+    (m) =>
+      m.platform?.os === os &&
+      m.platform?.architecture === architecture &&
+      (variant === undefined || m.platform?.variant === variant),
+  );
+  if (child === undefined) {
+    throw new SigwardError('VERIFY_NO_SUCH_PLATFORM', `the index ${digest} has no manifest for ${platform}`);
+  }
+  return {
+    digest: child.digest,
+    multiArch:
+      values['accept-index-signature'] === true
+        ? { mode: 'index-signature', index: digest }
+        : { mode: 'digest' },
+  };
+}
+
+function describeSigner(outcome: ImageVerdict['signatures'][number]): string {
+  if (!outcome.verified) return `[${outcome.code}] ${outcome.reason}`;
+  if (outcome.signer.kind === 'key') return `signed with ${outcome.authority}`;
+  const extensions = Object.entries(outcome.signer.extensions)
+    .filter(([name]) => name !== 'issuer' && name !== 'issuerV1')
+    .map(([name, value]) => `\n      ${name}: ${value}`)
+    .join('');
+  return `issuer ${outcome.signer.issuer ?? '(none)'}, subject ${outcome.signer.subject ?? '(none)'}${extensions}`;
+}
+
+function where(outcome: ImageVerdict['signatures'][number]): string {
+  const l = outcome.location;
+  const tag = l.tag === undefined ? '' : ` tag ${l.tag}`;
+  return `${l.source}${tag} ${l.manifest.slice(0, 19)}… layer ${l.layer}`;
+}
+
+/** The verdict for a person: what verified and who signed it, or why each signature failed. */
+export function renderVerdict(verdict: ImageVerdict, indent = ''): string {
+  const head =
+    verdict.status === 'verified'
+      ? `Verified ${verdict.image}: ${verdict.message}`
+      : verdict.status === 'error'
+        ? `NOT VERIFIED ${verdict.image} [${verdict.code}]: ${verdict.message}`
+        : `NOT VERIFIED ${verdict.image} [${verdict.code}]: ${verdict.message}`;
+  const lines = [`${indent}${head}`];
+  for (const s of verdict.signatures) {
+    lines.push(`${indent}  ${s.verified ? 'ok  ' : 'FAIL'} ${where(s)}: ${describeSigner(s)}`);
+  }
+  if (verdict.index !== undefined) lines.push(renderVerdict(verdict.index, `${indent}  index: `).trimEnd());
+  for (const p of verdict.platforms ?? [])
+    lines.push(renderVerdict(p, `${indent}  ${p.platform}: `).trimEnd());
+  return `${lines.join('\n')}\n`;
+}
