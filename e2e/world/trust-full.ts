@@ -4,8 +4,10 @@
 //   its baseUrl);
 // - the CT log (TesseraCT) under `ctlogs`, whose SCTs Fulcio now embeds: a verifier with
 //   `ctlogThreshold` 1 must find the SCT's log ID there.
-// `withFullTier` adds them to any trusted root (e.g. trust.ts's `trustedRootFor`); `legacyTrustedRoot`
-// is the smallest root for a legacy world (Fulcio with CT + Rekor v1), which cosign v2 signs against.
+// `withFullTier` adds them (and the full tier's own Fulcio CA) to any trusted root: one root for a world
+// that runs both tiers is `withFullTier(trustedRootFor(sigstore.trustInputs), full.trustInputs)`.
+// `legacyTrustedRoot` is the smallest root for the legacy half alone (Fulcio with CT + Rekor v1), which
+// cosign v2 signs against.
 import { X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -30,9 +32,11 @@ export interface EcdsaLog {
 }
 
 export interface FullTierTrust {
+  /** The full tier's Fulcio (the one that submits to the CT log): URL and chain, leaf-most first. */
+  fulcio?: { url: string; chainPem: readonly string[] };
   rekorV1?: EcdsaLog;
   ctlog?: EcdsaLog;
-  /** Start of the logs' validity windows: before anything was signed. */
+  /** Start of the validity windows: before anything was signed. */
   validFrom: Date;
 }
 
@@ -71,35 +75,36 @@ export const rekorV1LogInstance = ecdsaLogInstance;
 /** The trusted root's `ctlogs` entry for the CT log. */
 export const ctLogInstance = ecdsaLogInstance;
 
-/** A copy of `root` that also trusts the full tier's Rekor v1 and CT log. */
+/** A copy of `root` that also trusts the full tier's Fulcio CA, Rekor v1 and CT log (those given). */
 export function withFullTier(root: TrustedRoot, parts: FullTierTrust): TrustedRoot {
+  const start = parts.validFrom;
+  const ca = parts.fulcio && {
+    subject: { organization: 'sigward-e2e', commonName: 'sigward e2e fulcio (full tier)' },
+    uri: parts.fulcio.url,
+    certChain: {
+      certificates: parts.fulcio.chainPem.map((pem) => ({ rawBytes: new X509Certificate(pem).raw })),
+    },
+    validFor: { start },
+    operator,
+  };
   return {
     ...root,
-    tlogs: [...root.tlogs, ...(parts.rekorV1 ? [rekorV1LogInstance(parts.rekorV1, parts.validFrom)] : [])],
-    ctlogs: [...root.ctlogs, ...(parts.ctlog ? [ctLogInstance(parts.ctlog, parts.validFrom)] : [])],
+    certificateAuthorities: [...root.certificateAuthorities, ...(ca ? [ca] : [])],
+    tlogs: [...root.tlogs, ...(parts.rekorV1 ? [rekorV1LogInstance(parts.rekorV1, start)] : [])],
+    ctlogs: [...root.ctlogs, ...(parts.ctlog ? [ctLogInstance(parts.ctlog, start)] : [])],
   };
 }
 
 /** Fulcio (its chain leaf-most first, root included), Rekor v1 and the CT log; no TSA, no Rekor v2. */
 export function legacyTrustedRoot(inputs: LegacyTrustInputs): TrustedRoot {
-  const base: TrustedRoot = {
+  const empty: TrustedRoot = {
     mediaType: trustedRootMediaType,
-    certificateAuthorities: [
-      {
-        subject: { organization: 'sigward-e2e', commonName: 'sigward e2e fulcio' },
-        uri: inputs.fulcio.url,
-        certChain: {
-          certificates: inputs.fulcio.chainPem.map((pem) => ({ rawBytes: new X509Certificate(pem).raw })),
-        },
-        validFor: { start: inputs.validFrom },
-        operator,
-      },
-    ],
+    certificateAuthorities: [],
     tlogs: [],
     ctlogs: [],
     timestampAuthorities: [],
   };
-  return withFullTier(base, inputs);
+  return withFullTier(empty, inputs);
 }
 
 /** Where a legacy signer goes: Fulcio and Rekor v1 (API v1); timestamps come from Rekor's SET. */
