@@ -11,11 +11,11 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { sigstoreBundleType } from './world/artifacts.ts';
+import { expectBundleReferrer, expectLegacySignature } from './world/cosign-layout.ts';
 import { createClients, writeSecretFile, type Clients, type ToolResult } from './world/clients.ts';
 import { pushImage, pushIndex, type ImageTools, type PushedImage } from './world/images.ts';
 import {
   fallbackTag,
-  getBlob,
   getManifest,
   mediaTypes,
   referrers,
@@ -28,21 +28,9 @@ import { startDockerRegistry, startOlareg, type Registry } from './world/registr
 import { createRunDir, type RunDir } from './world/run-dir.ts';
 import { startSigstore, type Sigstore } from './world/sigstore.ts';
 
-const emptyConfigDigest = 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a';
 const namespace = 'apps';
 const serviceAccount = 'release';
 const identity = `https://kubernetes.io/namespaces/${namespace}/serviceaccounts/${serviceAccount}`;
-
-interface BundleJson {
-  mediaType: string;
-  verificationMaterial: {
-    certificate?: { rawBytes: string };
-    tlogEntries: { kindVersion: { kind: string; version: string } }[];
-    timestampVerificationData?: { rfc3161Timestamps: unknown[] };
-  };
-  dsseEnvelope?: { payloadType: string; payload: string };
-  messageSignature?: unknown;
-}
 
 describe('cosign v3 signs images into the registries', () => {
   let runDir: RunDir;
@@ -143,55 +131,21 @@ describe('cosign v3 signs images into the registries', () => {
     ]);
   }
 
-  /** The cosign v3 bundle referrer, as shared/notes/sigstore-formats.md §2.2 describes it. */
+  /** The bundle referrer (world/cosign-layout.ts), plus what is particular to cosign v3.1. */
   async function assertBundleReferrer(
     r: Registry,
     repository: string,
     image: PushedImage,
     referrer: Descriptor,
+    subjectMediaType: string = mediaTypes.ociManifest,
   ): Promise<ManifestJson> {
-    const fetched = await getManifest(r.url, repository, referrer.digest);
-    assert.ok(fetched, `referrer ${referrer.digest} is stored`);
-    assert.equal(fetched.computedDigest, referrer.digest);
-    const manifest = fetched.json;
-    assert.equal(manifest.mediaType, mediaTypes.ociManifest);
-    assert.equal(manifest.artifactType, sigstoreBundleType);
-    // cosign 3.1 also copies the artifactType onto the config descriptor (harmless; not in the notes).
-    assert.deepEqual(manifest.config, {
-      mediaType: mediaTypes.ociEmpty,
-      size: 2,
-      digest: emptyConfigDigest,
-      artifactType: sigstoreBundleType,
+    const { manifest, bundle } = await expectBundleReferrer(r, repository, referrer.digest, {
+      digest: image.digest,
+      mediaType: subjectMediaType,
     });
-    assert.equal(manifest.layers?.length, 1);
-    assert.equal(manifest.layers?.[0]?.mediaType, sigstoreBundleType);
-    assert.equal(manifest.subject?.digest, image.digest);
-    assert.equal(manifest.subject?.mediaType, mediaTypes.ociManifest);
-    assert.equal(manifest.annotations?.['dev.sigstore.bundle.content'], 'dsse-envelope');
-    assert.equal(
-      manifest.annotations?.['dev.sigstore.bundle.predicateType'],
-      'https://sigstore.dev/cosign/sign/v1',
-    );
+    // cosign 3.1 also copies the artifactType onto the config descriptor (harmless; not in the notes).
+    assert.equal(manifest.config?.artifactType, sigstoreBundleType);
     assert.match(manifest.annotations?.['org.opencontainers.image.created'] ?? '', /^\d{4}-\d\d-\d\dT/);
-
-    const layer = manifest.layers?.[0];
-    assert.ok(layer);
-    const bundle = JSON.parse(
-      (await getBlob(r.url, repository, layer.digest)).toString('utf8'),
-    ) as BundleJson;
-    assert.equal(bundle.mediaType, sigstoreBundleType);
-    assert.ok(bundle.dsseEnvelope, 'an image signature is a DSSE envelope');
-    assert.equal(bundle.messageSignature, undefined);
-    assert.equal(bundle.dsseEnvelope.payloadType, 'application/vnd.in-toto+json');
-    const statement = JSON.parse(Buffer.from(bundle.dsseEnvelope.payload, 'base64').toString('utf8')) as {
-      _type: string;
-      predicateType: string;
-      subject: { name?: string; digest: { sha256: string } }[];
-    };
-    assert.equal(statement._type, 'https://in-toto.io/Statement/v1');
-    assert.equal(statement.predicateType, 'https://sigstore.dev/cosign/sign/v1');
-    assert.equal(statement.subject[0]?.digest.sha256, image.digest.slice('sha256:'.length));
-    assert.ok(bundle.verificationMaterial.certificate, 'keyless: a Fulcio certificate, not a key hint');
     // One Rekor v2 entry, and it is a hashedrekord 0.0.2 (of the DSSE signature), not the `dsse` 0.0.2
     // that shared/notes/sigstore-formats.md §2.3 expects: the verifier must accept both kinds.
     assert.deepEqual(
@@ -261,9 +215,13 @@ describe('cosign v3 signs images into the registries', () => {
         assert.equal(listed.index?.manifests?.length, 1, `one signature for ${subject.digest}`);
         const entry = listed.index?.manifests?.[0];
         assert.ok(entry);
-        const manifest = await getManifest(r.url, 'cosign/multi', entry.digest);
-        assert.equal(manifest?.json.subject?.digest, subject.digest);
-        assert.equal(manifest?.json.subject?.mediaType, subject.mediaType);
+        await assertBundleReferrer(
+          r,
+          'cosign/multi',
+          { ...index, digest: subject.digest },
+          entry,
+          subject.mediaType,
+        );
       }
     },
   );
@@ -293,41 +251,28 @@ describe('cosign v3 signs images into the registries', () => {
       ]);
       const tag = `${fallbackTag(image.digest)}.sig`;
       assert.deepEqual(await tags(r.url, 'cosign/legacy'), [tag, 'v1'].sort(), 'a .sig tag, no referrer');
-      const signature = await getManifest(r.url, 'cosign/legacy', tag);
-      assert.ok(signature);
-      assert.equal(signature.json.mediaType, mediaTypes.ociManifest);
-      assert.equal(signature.json.config?.mediaType, 'application/vnd.oci.image.config.v1+json');
-      assert.equal(signature.json.subject, undefined);
-      assert.equal(signature.json.layers?.length, 1);
-      const layer = signature.json.layers?.[0];
-      assert.ok(layer);
-      assert.equal(layer.mediaType, 'application/vnd.dev.cosign.simplesigning.v1+json');
+      const { manifest, layers } = await expectLegacySignature(
+        r,
+        'cosign/legacy',
+        image.digest,
+        `${r.host}/cosign/legacy`,
+      );
+      assert.equal(manifest.mediaType, mediaTypes.ociManifest);
+      assert.equal(manifest.config?.mediaType, 'application/vnd.oci.image.config.v1+json');
+      assert.equal(layers.length, 1);
+      const annotations = layers[0]?.annotations ?? {};
       // Signature, certificate, an empty chain, the RFC 3161 timestamp; no Rekor bundle (no tlog).
-      assert.deepEqual(Object.keys(layer.annotations ?? {}).sort(), [
+      assert.deepEqual(Object.keys(annotations).sort(), [
         'dev.cosignproject.cosign/signature',
         'dev.sigstore.cosign/certificate',
         'dev.sigstore.cosign/chain',
         'dev.sigstore.cosign/rfc3161timestamp',
       ]);
-      assert.equal(layer.annotations?.['dev.sigstore.cosign/chain'], '');
-      assert.match(
-        layer.annotations?.['dev.sigstore.cosign/certificate'] ?? '',
-        /^-----BEGIN CERTIFICATE-----/,
-      );
-      const timestamp = JSON.parse(layer.annotations?.['dev.sigstore.cosign/rfc3161timestamp'] ?? '{}') as {
+      assert.equal(annotations['dev.sigstore.cosign/chain'], '');
+      const timestamp = JSON.parse(annotations['dev.sigstore.cosign/rfc3161timestamp'] ?? '{}') as {
         SignedRFC3161Timestamp?: string;
       };
       assert.ok(timestamp.SignedRFC3161Timestamp);
-      const payload = JSON.parse((await getBlob(r.url, 'cosign/legacy', layer.digest)).toString('utf8')) as {
-        critical: {
-          identity: { 'docker-reference': string };
-          image: { 'docker-manifest-digest': string };
-          type: string;
-        };
-      };
-      assert.equal(payload.critical.type, 'cosign container image signature');
-      assert.equal(payload.critical.image['docker-manifest-digest'], image.digest);
-      assert.equal(payload.critical.identity['docker-reference'], `${r.host}/cosign/legacy`);
       await clients.cosign([
         'verify',
         `--trusted-root=${trust().trustedRootPath}`,
