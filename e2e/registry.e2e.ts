@@ -185,9 +185,18 @@ describe('registries of the world', () => {
         assert.equal(listed.status, variant.referrersStatus);
         if (!variant.referrersApi) return;
         assert.deepEqual(listed.index?.manifests, [artifact.descriptor]);
+        // olareg applies the artifactType filter and says so (OCI-Filters-Applied); a client must still
+        // filter itself when a registry does not say so.
+        const other = await pushArtifactHttp(registry.url, 'e2e/signed', subject, {
+          artifactType: 'application/example',
+        });
         const filtered = await referrers(registry.url, 'e2e/signed', image.digest, 'application/example');
         assert.equal(filtered.status, 200);
-        if (filtered.filtersApplied === 'artifactType') assert.deepEqual(filtered.index?.manifests, []);
+        assert.equal(filtered.filtersApplied, 'artifactType');
+        assert.deepEqual(filtered.index?.manifests, [other.descriptor]);
+        const both = await referrers(registry.url, 'e2e/signed', image.digest);
+        assert.equal(both.filtersApplied, undefined);
+        assert.equal(both.index?.manifests?.length, 2);
       });
 
       check('a referrers fallback index stored under sha256-<hex> comes back verbatim', async () => {
