@@ -52,12 +52,14 @@ export async function postJson(call: ServiceCall, options: ServiceRequestOptions
       });
     } catch (error) {
       if (options.signal?.aborted) throw error;
-      const cause = (error as { cause?: { code?: unknown } }).cause;
+      const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
       const why = timeout.aborted
         ? `timed out after ${options.timeoutMs ?? 30_000} ms`
         : typeof cause?.code === 'string'
           ? cause.code
-          : 'network error';
+          : typeof cause?.message === 'string'
+            ? scrub(cause.message, secrets)
+            : 'network error';
       lastProblem = `cannot be reached: ${why}`;
       continue;
     }
