@@ -28,7 +28,7 @@ export interface Registry {
   readonly kind: RegistryKind;
   /** `127.0.0.1:<port>`: the host part of image references (go-containerregistry speaks plain HTTP to it). */
   readonly host: string;
-  /** `http://127.0.0.1:<port>` */
+  /** `http://127.0.0.1:<port>`, or https with `tls`. */
   readonly url: string;
   /** Whether `GET /v2/<repo>/referrers/<digest>` is served; false means clients use the fallback tag. */
   readonly referrersApi: boolean;
