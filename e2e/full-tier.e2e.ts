@@ -17,13 +17,14 @@ import { SigningConfig, TrustedRoot } from '@sigstore/protobuf-specs';
 import { bundleBuilderFromSigningConfig } from '@sigstore/sign';
 import { toSignedEntity, toTrustMaterial, Verifier, VerificationError } from '@sigstore/verify';
 import { legacySignatureToBundle } from '../src/sigstore/legacy.ts';
-import { createClients, writeSecretFile, type Clients } from './world/clients.ts';
+import { createClients, runTool, writeSecretFile, type Clients } from './world/clients.ts';
 import { kubernetesIssuer } from './world/fulcio.ts';
 import { startFullTier, type FullTier } from './world/full-tier.ts';
 import { pushImage, type PushedImage } from './world/images.ts';
 import { startKube, type Kube } from './world/kube.ts';
 import { getBlob, getManifest, type Descriptor } from './world/oci-http.ts';
 import { startOlareg, type Registry } from './world/registry.ts';
+import { repoRoot } from './world/tools.ts';
 import { createRunDir, type RunDir } from './world/run-dir.ts';
 import { legacyTrustedRoot } from './world/trust-full.ts';
 
@@ -318,6 +319,44 @@ function fullTierSuite(): void {
     assert.notEqual(withoutCt.code, 0, 'an SCT from a log the root does not list must fail');
     assert.match(withoutCt.stderr, /only able to verify 0 SCT entries/);
   });
+
+  check(
+    "sigward verify (the webhook's verification path) accepts the legacy signature, SCT and SET included",
+    async () => {
+      const { kube, full } = world();
+      signed();
+      const sigward = (who: string, trustedRoot = full.trust.trustedRootPath) =>
+        runTool(
+          process.execPath,
+          [
+            path.join(repoRoot, 'src', 'cli', 'main.ts'),
+            'verify',
+            `--trusted-root=${trustedRoot}`,
+            `--certificate-identity=${who}`,
+            `--certificate-oidc-issuer=${kube.issuer}`,
+            '--output=json',
+            image.byDigest,
+          ],
+          clients.env,
+          { check: false },
+        );
+      const good = await sigward(identity);
+      assert.equal(good.code, 0, `${good.stdout}\n${good.stderr}`);
+      const verdict = (result: { stdout: string }) =>
+        JSON.parse(result.stdout) as { status: string; code?: string };
+      assert.equal(verdict(good).status, 'verified');
+      const other = await sigward(otherIdentity);
+      assert.notEqual(other.code, 0, 'another identity must not verify');
+      assert.equal(verdict(other).code, 'IDENTITY_SUBJECT_MISMATCH');
+      const noCt = TrustedRoot.toJSON({ ...full.trust.trustedRoot, ctlogs: [] });
+      const noCtFile = path.join(runDir.root, 'trusted_root-no-ct-sigward.json');
+      writeFileSync(noCtFile, JSON.stringify(noCt));
+      const withoutCt = await sigward(identity, noCtFile);
+      assert.notEqual(withoutCt.code, 0, 'an SCT from a log the root does not list must fail');
+      assert.equal(verdict(withoutCt).code, 'SIGSTORE_CERTIFICATE_UNTRUSTED');
+      assert.match(withoutCt.stdout, /SCT verification failed/);
+    },
+  );
 
   check(
     "Fulcio's certificate carries an SCT that verifies against our CT log key (@sigstore/verify)",
