@@ -359,6 +359,55 @@ function fullTierSuite(): void {
   );
 
   check(
+    'sigward sign --format legacy (Fulcio with CT, Rekor v1) makes a signature cosign v2 accepts',
+    async () => {
+      const { kube, full, registry } = world();
+      const target = await pushImage(
+        { crane: clients.crane, workDir: runDir.sub('images') },
+        registry.host,
+        'legacy/by-sigward',
+        'v1',
+      );
+      const token = await kube.createToken(namespace, serviceAccount, { audience: 'sigstore' });
+      const tokenFile = writeSecretFile(runDir.root, 'sigward-token', token);
+      const signedBySigward = await runTool(
+        process.execPath,
+        [
+          path.join(repoRoot, 'src', 'cli', 'main.ts'),
+          'sign',
+          '--format=legacy',
+          `--signing-config=${full.trust.signingConfigPath}`,
+          `--trusted-root=${full.trust.trustedRootPath}`,
+          `--identity-token=${tokenFile}`,
+          target.byDigest,
+        ],
+        clients.env,
+        { check: false },
+      );
+      assert.equal(signedBySigward.code, 0, `${signedBySigward.stdout}\n${signedBySigward.stderr}`);
+
+      const layer = (
+        await getManifest(registry.url, target.repository, `${target.digest.replace(':', '-')}.sig`)
+      )?.json.layers?.[0];
+      const rekorBundle = JSON.parse(layer?.annotations?.[annotation.bundle] ?? 'null') as RekorBundle | null;
+      assert.equal(rekorBundle?.Payload.logID, full.rekorV1.logIdHex, 'a SET from our Rekor v1');
+
+      const verified = await clients.cosign2(
+        [
+          'verify',
+          `--trusted-root=${full.trust.trustedRootPath}`,
+          `--rekor-url=${full.rekorV1.url}`,
+          `--certificate-identity=${identity}`,
+          `--certificate-oidc-issuer=${kube.issuer}`,
+          target.byDigest,
+        ],
+        { check: false },
+      );
+      assert.equal(verified.code, 0, verified.stderr);
+    },
+  );
+
+  check(
     "Fulcio's certificate carries an SCT that verifies against our CT log key (@sigstore/verify)",
     async () => {
       const { kube, full } = world();
