@@ -10,6 +10,10 @@
 // entry is a hashedrekord 0.0.2, not a dsse 0.0.2.
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { bundleFromJSON } from '@sigstore/bundle';
+import { TrustedRoot } from '@sigstore/protobuf-specs';
+import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { sigstoreBundleType } from './world/artifacts.ts';
 import { expectBundleReferrer, expectLegacySignature } from './world/cosign-layout.ts';
 import { createClients, writeSecretFile, type Clients, type ToolResult } from './world/clients.ts';
@@ -91,6 +95,8 @@ describe('cosign v3 signs images into the registries', () => {
     return found;
   };
 
+  const trustedRoot = (): TrustedRoot =>
+    TrustedRoot.fromJSON(JSON.parse(readFileSync(trust().trustedRootPath, 'utf8')));
   const trust = (): Sigstore => {
     assert.ok(sigstore, 'Sigstore did not start');
     return sigstore;
@@ -153,6 +159,16 @@ describe('cosign v3 signs images into the registries', () => {
       [{ kind: 'hashedrekord', version: '0.0.2' }],
     );
     assert.equal(bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps.length, 1);
+    // And it verifies with @sigstore/verify, the library sigward verifies with (no CT log in this tier;
+    // the TSA's timestamp is the one counted, Rekor v2 has no signed time).
+    const verifier = new Verifier(toTrustMaterial(trustedRoot()), {
+      ctlogThreshold: 0,
+      tlogThreshold: 1,
+      timestampThreshold: 1,
+    });
+    const signer = verifier.verify(toSignedEntity(bundleFromJSON(bundle)));
+    assert.equal(signer.identity?.subjectAlternativeName, identity);
+    assert.equal(signer.identity?.extensions?.issuer, issuer.issuer);
     return manifest;
   }
 
