@@ -83,7 +83,8 @@ export function trillianSchemaFile(version = trillianVersion()): string {
   } catch {
     throw new WorldError(
       'TOOL_MISSING',
-      `Trillian's MySQL schema is not in the Go module cache (${file}): run \`npm run e2e:tools:full\``,
+      // The binaries may be cached while the module cache was cleaned: then only a download brings it back.
+      `Trillian's MySQL schema is not in the Go module cache (${file}): run \`npm run e2e:tools:full\`, or \`(cd e2e/tools/trillian && go mod download ${trillianModule})\` if the tools are already built`,
     );
   }
   return file;
