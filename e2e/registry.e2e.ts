@@ -260,6 +260,22 @@ describe('registries of the world', () => {
     });
   }
 
+  check('olareg with an OCI layout directory keeps its content across a restart', async () => {
+    const first = await startOlareg(runDir, { referrers: true, store: 'dir', name: 'olareg-dir' });
+    let image;
+    try {
+      image = await pushImage(images, first.host, 'e2e/kept', 'v1');
+    } finally {
+      await first.stop();
+    }
+    const second = await startOlareg(runDir, { referrers: true, store: 'dir', name: 'olareg-dir' });
+    try {
+      assert.equal(await headDigest(second, 'e2e/kept', 'v1'), image.digest);
+    } finally {
+      await second.stop();
+    }
+  });
+
   check('a listening socket is told apart by owner (guards against a shared free port)', async () => {
     const server = net.createServer();
     await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
