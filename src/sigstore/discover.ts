@@ -91,6 +91,8 @@ interface Ctx {
   readonly repoName: string;
   readonly maxSignatureBytes: number;
   readonly signal: AbortSignal | undefined;
+  /** Blobs fetched in this discovery: layers signing one payload share it (one GET, not one per layer). */
+  readonly blobs: Map<string, Promise<Uint8Array | SigwardError>>;
 }
 
 /** Finds every candidate signature of `digest`; throws the registry's SigwardError if it cannot look. */
@@ -109,6 +111,7 @@ export async function discoverSignatures(
     repoName: repositoryString(repo),
     maxSignatureBytes: options.maxSignatureBytes ?? DISCOVERY_DEFAULTS.maxSignatureBytes,
     signal: options.signal,
+    blobs: new Map(),
   };
   const signal = options.signal === undefined ? {} : { signal: options.signal };
   const fallbackTagName = referrersFallbackTag(image.digest);
@@ -267,7 +270,17 @@ function optionalPayload(payload: Uint8Array | undefined): { payload?: Uint8Arra
  * A signature blob under the signature cap. A blob the registry does not have makes that candidate
  * unreadable (returned); any other registry failure throws, since then nothing can be concluded.
  */
-async function fetchSignatureBlob(ctx: Ctx, layer: Descriptor): Promise<Uint8Array | SigwardError> {
+function fetchSignatureBlob(ctx: Ctx, layer: Descriptor): Promise<Uint8Array | SigwardError> {
+  const key = `${layer.digest} ${layer.size}`;
+  let pending = ctx.blobs.get(key);
+  if (pending === undefined) {
+    pending = fetchBlobOnce(ctx, layer);
+    ctx.blobs.set(key, pending);
+  }
+  return pending;
+}
+
+async function fetchBlobOnce(ctx: Ctx, layer: Descriptor): Promise<Uint8Array | SigwardError> {
   if (layer.size > ctx.maxSignatureBytes) {
     return new SigstoreError(
       SigstoreErrorCode.bundleMalformed,

@@ -139,6 +139,22 @@ describe('legacy .sig tag', () => {
     assert.match(capped.message, /more signatures were listed than examined/);
   });
 
+  test('layers that sign one payload share its blob: fetched once', async () => {
+    const repo = freshRepo();
+    await pushLegacySignature(client, repo, multiCosigned.digest, multiCosigned.layers());
+    const proxy = await startFaultProxy({ upstream: registry.url });
+    try {
+      const found = await discoverSignatures(client, {
+        repository: { registry: proxy.host, repository: repo.repository },
+        digest: multiCosigned.digest,
+      });
+      assert.equal(found.candidates.length, 3);
+      assert.equal(proxy.requests.filter((r) => r.path.includes('/blobs/')).length, 1);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   test('a key-only signature needs --insecure-ignore-tlog (requireTlog false)', async () => {
     const repo = freshRepo();
     await pushLegacySignature(client, repo, multiCosigned.digest, multiCosigned.layers());
