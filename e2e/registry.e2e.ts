@@ -161,6 +161,18 @@ describe('registries of the world', () => {
           }
           const arm = await clients.crane(['digest', '--platform', 'linux/arm64', index.ref]);
           assert.equal(arm.stdout.trim(), index.platforms?.[1]?.digest);
+
+          // The Docker flavour: a manifest list of Docker v2 schema 2 images.
+          const list = await pushIndex(images, registry.host, 'e2e/multi', 'docker', undefined, {
+            format: 'docker',
+          });
+          const fetchedList = await getManifest(registry.url, 'e2e/multi', 'docker');
+          assert.equal(fetchedList?.json.mediaType, mediaTypes.dockerList);
+          assert.equal(fetchedList?.headerDigest, list.digest);
+          assert.deepEqual(
+            fetchedList?.json.manifests?.map((m) => m.mediaType),
+            [mediaTypes.dockerManifest, mediaTypes.dockerManifest],
+          );
         },
       );
 
