@@ -12,6 +12,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { parseAllDocuments } from 'yaml';
 import { runTool, withEnv, writeSecretFile, type ToolResult } from './world/clients.ts';
 import { pushImage, type PushedImage } from './world/images.ts';
 import { fallbackTag, getBlob, getManifest, referrers, tags, type Endpoint } from './world/oci-http.ts';
@@ -301,6 +303,73 @@ describe('sigward sign: a Job-equivalent run, verified by cosign v3', () => {
     const listed = await referrers(endpoint, image.repository, image.digest);
     assert.equal(listed.index?.manifests?.length, 1);
   });
+
+  check(
+    'the Job example (charts/sigward/examples/sign-job.yaml): valid for the apiserver, and its args sign',
+    async () => {
+      const file = path.join(repoRoot, 'charts/sigward/examples/sign-job.yaml');
+      const text = readFileSync(file, 'utf8');
+      await world.kube.ensureNamespace('release');
+      const dryRun = await world.kube.kubectl(['apply', '--dry-run=server', '-f', '-'], { input: text });
+      assert.equal(dryRun.code, 0, dryRun.stderr);
+
+      interface Container {
+        args: string[];
+        volumeMounts: { name: string; mountPath: string }[];
+      }
+      interface JobDoc {
+        kind: string;
+        spec: {
+          template: {
+            spec: {
+              containers: Container[];
+              volumes: {
+                name: string;
+                projected?: { sources: { serviceAccountToken?: Record<string, unknown> }[] };
+              }[];
+            };
+          };
+        };
+      }
+      const job = parseAllDocuments(text)
+        .map((d) => d.toJS() as JobDoc)
+        .find((d) => d.kind === 'Job');
+      assert.ok(job);
+      const pod = job.spec.template.spec;
+      const container = pod.containers[0];
+      assert.ok(container);
+      const tokenVolume = pod.volumes.find((v) => v.projected !== undefined);
+      assert.deepEqual(tokenVolume?.projected?.sources[0]?.serviceAccountToken, {
+        path: 'oidc-token',
+        audience: 'sigstore',
+        expirationSeconds: 600,
+      });
+      const mount = container.volumeMounts.find((m) => m.name === tokenVolume?.name);
+      assert.equal(
+        `${mount?.mountPath}/oidc-token`,
+        '/var/run/sigstore/cosign/oidc-token',
+        'the default token path',
+      );
+
+      // The container's own arguments, with this world's files in place of the mounted ones.
+      const r = world.registries.referrers;
+      const image = await pushImage(images(), r.host, 'release/web', 'v1');
+      const args = container.args.map((arg) =>
+        arg
+          .replace('/etc/sigward/trust/signing_config.json', world.sigstore.signingConfigPath)
+          .replace('/etc/sigward/trust/trusted_root.json', world.sigstore.trustedRootPath)
+          .replace(/^registry\.example\.com\/.*$/, image.byDigest),
+      );
+      const result = await sigward([
+        ...args.slice(0, -1),
+        `--kubernetes-token-path=${await tokenFile()}`,
+        image.byDigest,
+      ]);
+      assertProgress(result);
+      const verified = await cosignVerify(image);
+      assert.equal(verified.code, 0, verified.stderr);
+    },
+  );
 
   check('failures before the push: a clear error, no token in it, nothing in the registry', async () => {
     const r = world.registries.fallback;

@@ -20,6 +20,7 @@ import {
 } from '../../src/sigstore/layout.ts';
 import { attachBundle, attachLegacySignature, type SignedImage } from '../../src/signer/attach.ts';
 import { simpleSigningPayload } from '../../src/signer/payloads.ts';
+import { withRetries } from '../../src/signer/retry.ts';
 import { startDockerRegistry, type DockerRegistry } from '../support/docker-registry.ts';
 import { startFaultProxy } from '../support/fault-proxy.ts';
 import { pushTestImage } from '../support/images.ts';
@@ -197,6 +198,37 @@ test('a registry that refuses the manifest: an error, and no tag or referrer a v
       image.descriptor.digest,
     );
     assert.deepEqual(listed.descriptors, []);
+  } finally {
+    await proxy.close();
+  }
+});
+
+test('transient registry failures are retried; the signature lands once', async () => {
+  const proxy = await startFaultProxy({ upstream: registry.url });
+  try {
+    const image = await freshImage(proxy.host);
+    // Three 503s on the manifest PUT: more than the transport's own retries, fewer than ours on top.
+    proxy.addFault({
+      method: 'PUT',
+      path: /\/manifests\/sha256:/,
+      fault: { kind: 'status', status: 503 },
+      times: 3,
+    });
+    const retried: string[] = [];
+    const attached = await withRetries(
+      () =>
+        attachBundle(client, image, bundleBytes(5), { predicateType: COSIGN_SIGN_PREDICATE_TYPE, created }),
+      { baseDelayMs: 10, onRetry: (e) => retried.push(e.code) },
+    );
+    assert.deepEqual(retried, ['REGISTRY_UNAVAILABLE']);
+    const listed = await client.listReferrers(
+      { registry: registry.host, repository: image.name.repository },
+      image.descriptor.digest,
+    );
+    assert.deepEqual(
+      listed.descriptors.map((d) => d.digest),
+      [attached.manifestDigest],
+    );
   } finally {
     await proxy.close();
   }
