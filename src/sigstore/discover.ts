@@ -22,6 +22,7 @@ import {
   SIMPLE_SIGNING_MEDIA_TYPE,
 } from './layout.ts';
 import { legacySignatureToBundle } from './legacy.ts';
+import { mapLimit } from './map-limit.ts';
 
 /** What discovery needs of the OCI client (a RegistryClient, or a stand-in in tests). */
 export type SignatureRegistry = Pick<RegistryClient, 'listReferrers' | 'findManifest' | 'getBlob'>;
@@ -301,22 +302,4 @@ async function fetchBlobOnce(ctx: Ctx, layer: Descriptor): Promise<Uint8Array | 
 function asSigwardError(error: unknown): SigwardError {
   if (error instanceof SigwardError) return error;
   return new SigstoreError(SigstoreErrorCode.bundleMalformed, describeError(error), { cause: error });
-}
-
-/** `fn` over `items`, at most `limit` at a time, results in input order; the first failure rejects. */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return results;
 }

@@ -3,38 +3,23 @@
 // proven identity, and returns a verdict that says, per signature, who signed or why it failed. A
 // registry failure is a verdict of its own (status `error`, its REGISTRY_* code), never "unsigned".
 // Policy stays outside: an authority brings its own identity check (policy/identity.ts in practice).
-import type { KeyObject } from 'node:crypto';
 import type { TrustMaterial } from '@sigstore/verify';
 import { SigwardError } from '../errors.ts';
 import { referenceIn, repositoryString } from '../oci/index.ts';
 import type { Descriptor, RegistryClient, RepositoryName } from '../oci/index.ts';
-import { discoverSignatures, mapLimit } from './discover.ts';
-import type { DiscoverOptions, Discovery, SignatureCandidate, SignatureLocation } from './discover.ts';
-import type { CertificateIdentity, FulcioExtensionName } from './identity.ts';
-import { verifyBundle } from './verify.ts';
-import type { SignerTrust } from './verify.ts';
+import { discoverSignatures } from './discover.ts';
+import { mapLimit } from './map-limit.ts';
+import type { DiscoverOptions, Discovery } from './discover.ts';
+import { decisiveFailure, verifyCandidate } from './verify-candidate.ts';
+import type { Authority, SignatureOutcome } from './verify-candidate.ts';
 
-export type IdentityOutcome =
-  { readonly matched: true } | { readonly matched: false; readonly code: string; readonly reason: string };
-
-/** Who may sign: keyless identities (Fulcio certificates) or a public key. */
-export type Authority =
-  | {
-      readonly kind: 'keyless';
-      readonly name: string;
-      readonly match: (identity: CertificateIdentity) => IdentityOutcome;
-      /** Default true; false = --insecure-ignore-tlog (time from a TSA only). */
-      readonly requireTlog?: boolean;
-      /** Default true; false = --insecure-ignore-sct (a private Fulcio without CT log). */
-      readonly requireSct?: boolean;
-    }
-  | {
-      readonly kind: 'key';
-      readonly name: string;
-      readonly publicKey: KeyObject;
-      /** Default true; false = --insecure-ignore-tlog. */
-      readonly requireTlog?: boolean;
-    };
+export type {
+  Authority,
+  IdentityOutcome,
+  ProvenSigner,
+  SignatureOutcome,
+  CandidateContext,
+} from './verify-candidate.ts';
 
 /** How an image index and its platform manifests count. */
 export type MultiArch =
@@ -44,28 +29,6 @@ export type MultiArch =
   | { readonly mode: 'index-signature'; readonly index: string }
   /** When the admitted digest is an index, every platform manifest it lists must be signed. */
   | { readonly mode: 'every-platform' };
-
-export type ProvenSigner =
-  | {
-      readonly kind: 'certificate';
-      readonly issuer: string | undefined;
-      readonly subject: string | undefined;
-      readonly extensions: Readonly<Partial<Record<FulcioExtensionName, string>>>;
-    }
-  | { readonly kind: 'key' };
-
-export type SignatureOutcome = {
-  readonly location: SignatureLocation;
-  readonly format: 'bundle' | 'legacy';
-} & (
-  | {
-      readonly verified: true;
-      readonly authority: string;
-      readonly signer: ProvenSigner;
-      readonly signedAt: readonly string[];
-    }
-  | { readonly verified: false; readonly code: string; readonly reason: string }
-);
 
 export type VerdictStatus = 'verified' | 'rejected' | 'unsigned' | 'error';
 
@@ -126,7 +89,12 @@ async function verifyDigest(input: VerifyImageInput, digest: string): Promise<Im
   } catch (error) {
     return registryVerdict(error, image, digest, 'looking for its signatures');
   }
-  const signatures = discovery.candidates.map((c) => verifyCandidate(input, c, digest));
+  const context = {
+    authorities: input.authorities,
+    trust: input.trust,
+    ...(input.checkDockerReference === true ? { dockerReference: input.image.repository } : {}),
+  };
+  const signatures = discovery.candidates.map((c) => verifyCandidate(context, c, digest));
   const where = `referrers (${discovery.referrers}) and the legacy tag in ${discovery.signatureRepository}`;
   const common = {
     image,
@@ -160,94 +128,6 @@ async function verifyDigest(input: VerifyImageInput, digest: string): Promise<Im
     code: decisive.code,
     message: `none of ${signatures.length} signature(s) is valid: ${decisive.reason}${cap}`,
   };
-}
-
-function verifyCandidate(
-  input: VerifyImageInput,
-  candidate: SignatureCandidate,
-  digest: string,
-): SignatureOutcome {
-  const base = { location: candidate.location, format: candidate.format };
-  if (candidate.bundle === undefined) {
-    const problem = candidate.problem;
-    return {
-      ...base,
-      verified: false,
-      code: problem?.code ?? 'SIGSTORE_BUNDLE_MALFORMED',
-      reason: problem?.message ?? 'unreadable',
-    };
-  }
-  const failures: { code: string; reason: string }[] = [];
-  const several = input.authorities.length > 1;
-  for (const authority of input.authorities) {
-    const signer: SignerTrust =
-      authority.kind === 'key'
-        ? { kind: 'key', publicKey: authority.publicKey, ...tlog(authority.requireTlog) }
-        : {
-            kind: 'keyless',
-            ...tlog(authority.requireTlog),
-            ...(authority.requireSct === undefined ? {} : { requireSct: authority.requireSct }),
-          };
-    const label = several ? `${authority.name}: ` : '';
-    try {
-      const result = verifyBundle({
-        bundle: candidate.bundle,
-        trust: input.trust,
-        signer,
-        content: {
-          kind: 'image',
-          digest,
-          ...(candidate.payload === undefined ? {} : { payload: candidate.payload }),
-          ...(input.checkDockerReference === true ? { repository: input.image.repository } : {}),
-        },
-      });
-      const signedAt = result.signedAt.map((d) => d.toISOString());
-      if (result.identity.kind === 'key') {
-        return { ...base, verified: true, authority: authority.name, signer: { kind: 'key' }, signedAt };
-      }
-      if (authority.kind !== 'keyless') continue; // verifyBundle refuses a certificate for a key already
-      const match = authority.match(result.identity);
-      const signerOf: ProvenSigner = {
-        kind: 'certificate',
-        issuer: result.identity.issuer,
-        subject: result.identity.subject,
-        extensions: result.identity.extensions,
-      };
-      if (match.matched) {
-        return { ...base, verified: true, authority: authority.name, signer: signerOf, signedAt };
-      }
-      failures.push({ code: match.code, reason: `${label}${match.reason}` });
-    } catch (error) {
-      if (!(error instanceof SigwardError)) throw error;
-      failures.push({ code: error.code, reason: `${label}${error.message}` });
-    }
-  }
-  const decisive = decisiveFailure(failures);
-  return { ...base, verified: false, code: decisive.code, reason: decisive.reason };
-}
-
-function tlog(requireTlog: boolean | undefined): { requireTlog?: boolean } {
-  return requireTlog === undefined ? {} : { requireTlog };
-}
-
-/**
- * The failure to report when several happened: the one that got furthest. A signature that verified
- * but names someone else says more than one that was signed with another kind of key.
- */
-function decisiveFailure(failures: readonly { code: string; reason: string }[]): {
-  code: string;
-  reason: string;
-} {
-  const rank = (code: string): number => {
-    if (code.startsWith('IDENTITY_')) return 5;
-    if (code === 'SIGSTORE_CONTENT_MISMATCH') return 4;
-    if (code === 'SIGSTORE_KEY_UNTRUSTED') return 1;
-    if (code.startsWith('SIGSTORE_')) return 3;
-    return 2;
-  };
-  let best = failures[0] ?? { code: 'SIGSTORE_VERIFICATION_FAILED', reason: 'no authority applied' };
-  for (const f of failures) if (rank(f.code) > rank(best.code)) best = f;
-  return best;
 }
 
 function registryVerdict(error: unknown, image: string, digest: string, doing: string): ImageVerdict {
