@@ -371,6 +371,57 @@ describe('sigward sign: a Job-equivalent run, verified by cosign v3', () => {
     },
   );
 
+  // Full tier only (npm run e2e:full): Fulcio with a CT log (its certificates carry an SCT) and Rekor v1
+  // (entries with a SET), so nothing needs cosign's --insecure-ignore-* flags.
+  const full = (t: TestContext) => {
+    if (world.full === undefined) t.skip('full tier only (SIGWARD_E2E_TIER=full)');
+    return world.full;
+  };
+
+  for (const format of ['bundle', 'legacy'] as const) {
+    check(
+      `full tier, ${format}: the SCT is verified, Rekor v1 logs it, cosign verifies with no insecure flag`,
+      async (t) => {
+        const tier = full(t);
+        if (tier === undefined) return;
+        const r = world.registries.fallback;
+        const image = await pushImage(images(), r.host, `full/${format}`, 'v1');
+        const result = await sigward([
+          'sign',
+          '--oidc-provider=kubernetes',
+          `--kubernetes-token-path=${await tokenFile()}`,
+          `--signing-config=${tier.trust.signingConfigPath}`,
+          `--trusted-root=${tier.trust.trustedRootPath}`,
+          `--format=${format}`,
+          image.ref,
+        ]);
+        assertProgress(result);
+        assert.ok(result.stderr.includes('Successfully verified SCT...'), result.stderr);
+        if (format === 'legacy') {
+          const manifest = await getManifest(r.url, image.repository, `${fallbackTag(image.digest)}.sig`);
+          const annotations = manifest?.json.layers?.[0]?.annotations ?? {};
+          const rekor = JSON.parse(annotations['dev.sigstore.cosign/bundle'] ?? '{}') as {
+            SignedEntryTimestamp?: string;
+            Payload?: { logIndex?: number; integratedTime?: number };
+          };
+          assert.ok(rekor.SignedEntryTimestamp, 'the Rekor v1 SET is in the layer');
+          assert.ok((rekor.Payload?.integratedTime ?? 0) > 0);
+        }
+        const verified = await world.clients.cosign(
+          [
+            'verify',
+            `--trusted-root=${tier.trust.trustedRootPath}`,
+            `--certificate-identity=${identity}`,
+            `--certificate-oidc-issuer=${world.kube.issuer}`,
+            image.byDigest,
+          ],
+          { check: false },
+        );
+        assert.equal(verified.code, 0, verified.stderr);
+      },
+    );
+  }
+
   check('failures before the push: a clear error, no token in it, nothing in the registry', async () => {
     const r = world.registries.fallback;
     const image = await pushImage(images(), r.host, 'apps/refused', 'v1');
