@@ -1,6 +1,7 @@
 // A private MariaDB (Debian's mariadb-server) for Trillian and Rekor v1's search index: a fresh datadir
-// in the run directory, TCP on 127.0.0.1 only, its own socket and pid file, no option files read (so the
-// machine's /etc/mysql never matters), and one user with a random password who owns the databases.
+// in the run directory (mariadb-datadir.ts), TCP on 127.0.0.1 only, its own socket and pid file, no
+// option files read (so the machine's /etc/mysql never matters), and one user with a random password
+// who owns the databases.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -8,7 +9,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { WorldError } from './errors.ts';
 import { freePort, loopback } from './ports.ts';
-import { startService, tailOf } from './process.ts';
+import { makeDatadir } from './mariadb-datadir.ts';
+import { startService } from './process.ts';
 import type { RunDir } from './run-dir.ts';
 import { debianTool } from './tools.ts';
 
@@ -112,38 +114,20 @@ export async function startMariaDb(runDir: RunDir, options: MariaDbOptions): Pro
   const dir = runDir.sub('mariadb');
   const datadir = path.join(dir, 'data');
   const socket = path.join(dir, 'mariadb.sock');
-  const bootstrapFile = path.join(dir, 'bootstrap.sql');
   const initFile = path.join(dir, 'init.sql');
   // Hex only: it goes into SQL and a DSN without quoting trouble.
   const password = randomBytes(16).toString('hex');
   const port = options.port ?? (await freePort());
 
-  await writeFile(bootstrapFile, await bootstrapSql(options.databases));
   await writeFile(initFile, userSql(options.databases, password), { mode: 0o600 });
 
-  const installLog = path.join(runDir.logs, 'mariadb-install-db.log');
-  try {
-    const { stdout, stderr } = await run(installDb, [
-      '--no-defaults',
-      `--datadir=${datadir}`,
-      '--auth-root-authentication-method=socket',
-      '--skip-test-db',
-      '--skip-name-resolve',
-      `--extra-file=${bootstrapFile}`,
-      // No --user here: with it, the script also re-owns Debian's PAM plugin directory under /usr/lib
-      // (a system-wide change). Its bootstrap server runs as whoever we are, root included.
-      ...lightInnodb,
-    ]);
-    await writeFile(installLog, stdout + stderr);
-  } catch (error) {
-    const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
-    await writeFile(installLog, stdout + stderr);
-    throw new WorldError(
-      'MARIADB_INSTALL',
-      `mariadb-install-db failed to make the datadir; log ${installLog}:\n${tailOf(installLog)}`,
-      { cause: error },
-    );
-  }
+  await makeDatadir(
+    { installDb, server },
+    datadir,
+    await bootstrapSql(options.databases),
+    lightInnodb,
+    path.join(runDir.logs, 'mariadb-install-db.log'),
+  );
 
   const clientArgs = (database: string): string[] => [
     '--no-defaults',
