@@ -22,7 +22,7 @@ import {
 import { probeReferrers, startDockerRegistry, startOlareg, type Registry } from './world/registry.ts';
 import { createRunDir, type RunDir } from './world/run-dir.ts';
 import { answers } from './world/probe.ts';
-import { ownsListener } from './world/listener.ts';
+import { listenerCommand, ownsListener } from './world/listener.ts';
 
 interface Variant {
   name: string;
@@ -298,6 +298,7 @@ describe('registries of the world', () => {
       const other = await startOlareg(runDir, { referrers: true, name: 'olareg-owner-check' });
       try {
         assert.equal(ownsListener(process.pid, Number(other.host.split(':')[1])), false);
+        assert.match(listenerCommand(Number(other.host.split(':')[1]))?.[0] ?? '', /olareg$/);
       } finally {
         await other.stop();
       }

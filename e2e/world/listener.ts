@@ -22,24 +22,51 @@ function listeningInodes(port: number): Set<string> | undefined {
   return inodes;
 }
 
-/** True when process `pid` holds the socket listening on 127.0.0.1:<port>; undefined when unknowable. */
-export function ownsListener(pid: number, port: number): boolean | undefined {
-  const inodes = listeningInodes(port);
-  if (inodes === undefined) return undefined;
+function holdsAny(pid: number | string, inodes: ReadonlySet<string>): boolean {
   let fds: string[];
   try {
     fds = readdirSync(`/proc/${pid}/fd`);
   } catch {
-    return false; // the process is gone
+    return false; // gone, or not ours to look at
   }
   for (const fd of fds) {
     try {
-      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
-      const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+      const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
       if (inode !== undefined && inodes.has(inode)) return true;
     } catch {
       // closed meanwhile
     }
   }
   return false;
+}
+
+/** True when process `pid` holds the socket listening on 127.0.0.1:<port>; undefined when unknowable. */
+export function ownsListener(pid: number, port: number): boolean | undefined {
+  const inodes = listeningInodes(port);
+  return inodes === undefined ? undefined : holdsAny(pid, inodes);
+}
+
+/**
+ * The command line (argv) of the process listening on 127.0.0.1:<port>, for a server started by code
+ * that does not hand out its pid; undefined without /proc or when nobody listens.
+ */
+export function listenerCommand(port: number): string[] | undefined {
+  const inodes = listeningInodes(port);
+  if (inodes === undefined || inodes.size === 0) return undefined;
+  let pids: number[];
+  try {
+    pids = readdirSync('/proc')
+      .filter((entry) => /^\d+$/.test(entry))
+      .map(Number)
+      .sort((a, b) => b - a); // newest first: a server just started is found at once
+  } catch {
+    return undefined;
+  }
+  const pid = pids.find((candidate) => holdsAny(candidate, inodes));
+  if (pid === undefined) return undefined;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return undefined;
+  }
 }

@@ -10,11 +10,12 @@ import https from 'node:https';
 import path from 'node:path';
 import {
   startDockerRegistry as startSupportRegistry,
+  type DockerRegistry as SupportRegistry,
   type RegistryAuth,
 } from '../../test/support/docker-registry.ts';
 import bcrypt from 'bcryptjs';
 import { WorldError } from './errors.ts';
-import { ownsListener } from './listener.ts';
+import { listenerCommand, ownsListener } from './listener.ts';
 import { freePort, loopback } from './ports.ts';
 import { answers } from './probe.ts';
 import { startService, type Service } from './process.ts';
@@ -180,19 +181,33 @@ export async function startDockerRegistry(
     );
     tls = { certFile: chain, keyFile: options.tls.keyFile };
   }
-  const started = await startSupportRegistry({
-    ...(options.auth === undefined ? {} : { auth: options.auth }),
-    ...(tls === undefined ? {} : { tls }),
-  });
+  // The shared starter retries a lost bind but cannot tell whether the server that answered its probe is
+  // its own: check that whoever listens on the port runs with this registry's config file.
+  let started: SupportRegistry | undefined;
+  for (let attempt = 1; started === undefined; attempt++) {
+    const candidate = await startSupportRegistry({
+      ...(options.auth === undefined ? {} : { auth: options.auth }),
+      ...(tls === undefined ? {} : { tls }),
+    });
+    const command = listenerCommand(Number(candidate.host.split(':')[1]));
+    if (command === undefined || command.includes(path.join(candidate.dir, 'config.yml'))) {
+      started = candidate;
+    } else {
+      await candidate.stop();
+      if (attempt >= 3)
+        throw new WorldError('PORT_TAKEN', `${name}: its port answered from another process, 3 times`);
+    }
+  }
+  const support = started;
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
       try {
-        copyFileSync(started.logFile, path.join(runDir.logs, `${name}.log`));
+        copyFileSync(support.logFile, path.join(runDir.logs, `${name}.log`));
       } catch {
         // no log yet: nothing to keep
       }
-      await started.stop();
+      await support.stop();
     })();
     return stopped;
   };
@@ -204,7 +219,7 @@ export async function startDockerRegistry(
     options.auth?.kind === 'htpasswd'
       ? basicAuthorization({ kind: 'htpasswd', users: options.auth.users })
       : undefined;
-  return checked('docker-registry', { name, logFile: started.logFile, stop }, started.url, false, expected, {
+  return checked('docker-registry', { name, logFile: support.logFile, stop }, support.url, false, expected, {
     ...(ca === undefined ? {} : { ca }),
     ...(authorization === undefined ? {} : { authorization }),
   });
