@@ -11,20 +11,29 @@ function describeSigner(outcome: ImageVerdict['signatures'][number]): string {
   return `issuer ${outcome.signer.issuer ?? '(none)'}, subject ${outcome.signer.subject ?? '(none)'}${extensions}`;
 }
 
+const sourceNames = {
+  'referrers-api': 'referrer (API)',
+  'fallback-tag': 'referrer (fallback tag)',
+  'legacy-tag': 'legacy .sig',
+} as const;
+
+/** Where the signature sits, short: the manifest digest is enough to find it (JSON has the tag). */
 function where(outcome: ImageVerdict['signatures'][number]): string {
   const l = outcome.location;
-  const tag = l.tag === undefined ? '' : ` tag ${l.tag}`;
-  return `${l.source}${tag} ${l.manifest.slice(0, 19)}… layer ${l.layer}`;
+  return `${sourceNames[l.source]} ${l.manifest.slice(0, 19)}… layer ${l.layer}`;
 }
+
+const headings = {
+  verified: 'Verified',
+  rejected: 'NOT VERIFIED',
+  unsigned: 'NOT VERIFIED',
+  error: 'COULD NOT VERIFY',
+} as const;
 
 /** The verdict for a person: what verified and who signed it, or why each signature failed. */
 export function renderVerdict(verdict: ImageVerdict, indent = ''): string {
-  const head =
-    verdict.status === 'verified'
-      ? `Verified ${verdict.image}: ${verdict.message}`
-      : verdict.status === 'error'
-        ? `NOT VERIFIED ${verdict.image} [${verdict.code}]: ${verdict.message}`
-        : `NOT VERIFIED ${verdict.image} [${verdict.code}]: ${verdict.message}`;
+  const code = verdict.status === 'verified' ? '' : ` [${verdict.code}]`;
+  const head = `${headings[verdict.status]} ${verdict.image}${code}: ${verdict.message}`;
   const lines = [`${indent}${head}`];
   for (const s of verdict.signatures) {
     lines.push(`${indent}  ${s.verified ? 'ok  ' : 'FAIL'} ${where(s)}: ${describeSigner(s)}`);

@@ -55,6 +55,7 @@ export interface VerifyImageInput {
   readonly authorities: readonly Authority[];
   readonly trust: TrustMaterial;
   readonly multiArch?: MultiArch;
+  /** Where to look, caps, and the caller's deadline (`signal`, also used for index reads). */
   readonly discovery?: DiscoverOptions;
   /** Also require a legacy payload's docker-reference to name the image repository (cosign does not). */
   readonly checkDockerReference?: boolean;
@@ -151,7 +152,10 @@ async function viaIndex(
   const image = `${repositoryString(input.image.repository)}@${indexDigest}`;
   let manifests: readonly Descriptor[];
   try {
-    const fetched = await input.client.getManifest(referenceIn(input.image.repository, indexDigest));
+    const fetched = await input.client.getManifest(
+      referenceIn(input.image.repository, indexDigest),
+      input.discovery?.signal,
+    );
     manifests = fetched.manifest.kind === 'index' ? fetched.manifest.manifests : [];
   } catch (error) {
     return {
@@ -187,7 +191,10 @@ async function everyPlatform(input: VerifyImageInput, own: ImageVerdict): Promis
   if (own.status === 'error') return own;
   let manifests: readonly Descriptor[];
   try {
-    const fetched = await input.client.getManifest(referenceIn(input.image.repository, own.digest));
+    const fetched = await input.client.getManifest(
+      referenceIn(input.image.repository, own.digest),
+      input.discovery?.signal,
+    );
     if (fetched.manifest.kind !== 'index') return own;
     manifests = fetched.manifest.manifests;
   } catch (error) {

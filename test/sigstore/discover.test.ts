@@ -456,6 +456,21 @@ describe('registry failures are never "unsigned"', () => {
     });
   }
 
+  test("the caller's deadline: an abandoned verification is REGISTRY_ABORTED, not unsigned", async () => {
+    const verdict = await verifyImage({
+      client: faulty,
+      image: {
+        repository: { registry: proxy.host, repository: repo.repository },
+        digest: fulcioRekor.digest,
+      },
+      authorities: [keyless(fulcioRekor.subject, fulcioRekor.issuer)],
+      trust: prodRoot().material,
+      discovery: { signal: AbortSignal.abort() },
+    });
+    assert.equal(verdict.status, 'error');
+    assert.equal(verdict.code, 'REGISTRY_ABORTED');
+  });
+
   test('without faults the same proxy verifies both (the cases above fail only by their fault)', async () => {
     for (const [digest, authority] of [
       [fulcioRekor.digest, keyless(fulcioRekor.subject, fulcioRekor.issuer)],
