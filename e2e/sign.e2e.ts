@@ -243,6 +243,25 @@ describe('sigward sign: a Job-equivalent run, verified by cosign v3', () => {
     assert.equal(verified.code, 0, verified.stderr);
   });
 
+  check("services and trusted root from the world's TUF repository (--tuf-mirror, --tuf-root)", async () => {
+    const r = world.registries.referrers;
+    const image = await pushImage(images(), r.host, 'apps/tuf', 'v1');
+    const result = await sigward(
+      [
+        'sign',
+        '--oidc-provider=kubernetes',
+        `--kubernetes-token-path=${await tokenFile()}`,
+        `--tuf-mirror=${world.sigstore.tuf.mirrorUrl}`,
+        `--tuf-root=${world.sigstore.tuf.rootPath}`,
+        image.ref,
+      ],
+      { SIGWARD_TUF_CACHE: world.runDir.sub('sigward-tuf-cache') },
+    );
+    assertProgress(result);
+    const verified = await cosignVerify(image);
+    assert.equal(verified.code, 0, verified.stderr);
+  });
+
   check(
     'sigward attest: an in-toto predicate as a bundle referrer, read by cosign verify-attestation',
     async () => {

@@ -17,7 +17,12 @@ import {
   type Keychain,
   type RegistryCredential,
 } from '../oci/index.ts';
-import { TrustRootStore, loadTrustRoot, type TrustRootSnapshot } from '../sigstore/trust-root.ts';
+import {
+  embeddedPublicGoodTrustRoot,
+  loadTrustRoot,
+  type TrustRootSnapshot,
+} from '../sigstore/trust-root.ts';
+import { SIGNING_CONFIG_TARGET, TRUSTED_ROOT_TARGET, fetchTufTargets } from '../sigstore/tuf-targets.ts';
 import { scrub } from '../signer/errors.ts';
 import {
   DEFAULT_AUDIENCE,
@@ -31,6 +36,7 @@ import {
   PUBLIC_GOOD_SERVICES,
   servicesFromSigningConfig,
   withOverrides,
+  type ServiceOverrides,
   type Services,
 } from '../signer/services.ts';
 import { attestImage, signImage, type SignContext, type SignOutcome } from '../signer/sign-image.ts';
@@ -44,9 +50,11 @@ const common = `Identity (first found, unless --oidc-provider names one):
   --oidc-provider NAME         one of ${PROVIDER_NAMES.join(', ')}
   --audience AUD               the audience Fulcio expects (default ${DEFAULT_AUDIENCE})
 
-Sigstore services (default: public-good):
+Sigstore services (default: public-good, signing_config.v0.2.json and trusted_root.json from its TUF
+repository; the URLs and root built into sigward when TUF cannot be reached):
   --signing-config FILE        signing_config.json (v0.2): Fulcio, Rekor v1/v2, TSA
   --trusted-root FILE          trusted_root.json, for the SCT check and the self-check
+  --tuf-mirror URL --tuf-root FILE   a private TUF repository for both (SIGWARD_TUF_CACHE: cache dir)
   --fulcio-url URL  --rekor-url URL  --rekor-api-version 1|2  --timestamp-server-url URL
   --no-verify                  skip verifying the pushed signature with sigward's verifier
 
@@ -107,6 +115,8 @@ const options = {
   'rekor-url': { type: 'string' },
   'rekor-api-version': { type: 'string' },
   'timestamp-server-url': { type: 'string' },
+  'tuf-mirror': { type: 'string' },
+  'tuf-root': { type: 'string' },
   'no-verify': { type: 'boolean' },
   'registry-config': { type: 'string' },
   'registry-username': { type: 'string' },
@@ -133,36 +143,67 @@ function readFileOr(path: string, what: string): Buffer {
   }
 }
 
-function servicesFrom(values: Values): Services {
-  const base =
-    values['signing-config'] === undefined
-      ? PUBLIC_GOOD_SERVICES
-      : servicesFromSigningConfig(readFileOr(values['signing-config'], '--signing-config'));
+function overridesFrom(values: Values): ServiceOverrides {
   const version = values['rekor-api-version'];
   if (version !== undefined && version !== '1' && version !== '2') {
     throw new UsageError('--rekor-api-version must be 1 or 2');
   }
-  return withOverrides(base, {
+  return {
     ...(values['fulcio-url'] === undefined ? {} : { fulcioUrl: values['fulcio-url'] }),
     ...(values['rekor-url'] === undefined ? {} : { rekorUrl: values['rekor-url'] }),
     ...(version === undefined ? {} : { rekorApiVersion: version === '2' ? 2 : 1 }),
     ...(values['timestamp-server-url'] === undefined
       ? {}
       : { timestampServerUrl: values['timestamp-server-url'] }),
-  });
+  };
 }
 
-async function trustFrom(values: Values, io: Output): Promise<TrustRootSnapshot> {
-  const file = values['trusted-root'];
-  if (file !== undefined) return loadTrustRoot(readFileOr(file, '--trusted-root'), file);
-  const cachePath = process.env['SIGWARD_TUF_CACHE'] ?? join(tmpdir(), 'sigward-tuf');
-  const store = new TrustRootStore({ kind: 'public-good', cachePath });
-  try {
-    return await store.refresh();
-  } catch (error) {
-    io.err(`warning: ${describeError(error)}; using the public-good root embedded in @sigstore/tuf\n`);
-    return store.require();
+/**
+ * The services and the trusted root: from the files given, else from TUF (a private mirror with
+ * --tuf-mirror/--tuf-root, or public-good). Public-good falls back to the known service URLs and the
+ * root embedded in @sigstore/tuf when TUF cannot be reached; a private mirror that fails is an error.
+ */
+async function sigstoreFrom(
+  values: Values,
+  io: Output,
+): Promise<{ services: Services; trust: TrustRootSnapshot }> {
+  const configFile = values['signing-config'];
+  const rootFile = values['trusted-root'];
+  const mirror = values['tuf-mirror'];
+  if (mirror !== undefined && values['tuf-root'] === undefined)
+    throw new UsageError('--tuf-mirror needs --tuf-root');
+  let configBytes: Uint8Array | undefined =
+    configFile === undefined ? undefined : readFileOr(configFile, '--signing-config');
+  let trust =
+    rootFile === undefined ? undefined : loadTrustRoot(readFileOr(rootFile, '--trusted-root'), rootFile);
+  if (configBytes === undefined || trust === undefined) {
+    const wanted = [
+      ...(configBytes === undefined ? [SIGNING_CONFIG_TARGET] : []),
+      ...(trust === undefined ? [TRUSTED_ROOT_TARGET] : []),
+    ];
+    const cachePath = process.env['SIGWARD_TUF_CACHE'] ?? join(tmpdir(), 'sigward-tuf');
+    try {
+      const targets = await fetchTufTargets(
+        {
+          cachePath,
+          ...(mirror === undefined ? {} : { mirrorURL: mirror }),
+          ...(values['tuf-root'] === undefined ? {} : { rootPath: values['tuf-root'] }),
+        },
+        wanted,
+      );
+      configBytes ??= targets[SIGNING_CONFIG_TARGET];
+      const root = targets[TRUSTED_ROOT_TARGET];
+      if (trust === undefined && root !== undefined)
+        trust = loadTrustRoot(root, `tuf:${mirror ?? 'public-good'}`);
+    } catch (error) {
+      if (mirror !== undefined) throw error;
+      io.err(`warning: ${describeError(error)}; using the public-good defaults embedded in sigward\n`);
+      trust ??= embeddedPublicGoodTrustRoot();
+    }
   }
+  if (trust === undefined) throw new UsageError('no trusted root');
+  const base = configBytes === undefined ? PUBLIC_GOOD_SERVICES : servicesFromSigningConfig(configBytes);
+  return { services: withOverrides(base, overridesFrom(values)), trust };
 }
 
 function keychainFrom(values: Values, registry: string): Keychain {
@@ -254,7 +295,7 @@ export async function runSign(
       }
     }
 
-    const services = servicesFrom(values);
+    const { services, trust } = await sigstoreFrom(values, io);
     const identity = remembering(
       selectProvider({
         ...(provider === undefined ? {} : { provider: provider as ProviderName }),
@@ -266,7 +307,6 @@ export async function runSign(
       }),
       seen,
     );
-    const trust = await trustFrom(values, io);
     const client = new RegistryClient({
       keychain: keychainFrom(values, reference.registry),
       requestTimeoutMs: timeoutSeconds * 1000,
