@@ -8,7 +8,7 @@ import type { RepositoryName } from '../oci/index.ts';
 import type { SignatureCandidate, SignatureLocation } from './discover.ts';
 import type { CertificateIdentity, FulcioExtensionName } from './identity.ts';
 import { verifyBundle } from './verify.ts';
-import type { SignerTrust } from './verify.ts';
+import type { SignerTrust, VerifiedSignature } from './verify.ts';
 
 export type IdentityOutcome =
   { readonly matched: true } | { readonly matched: false; readonly code: string; readonly reason: string };
@@ -52,8 +52,16 @@ export type SignatureOutcome = {
       readonly signer: ProvenSigner;
       readonly signedAt: readonly string[];
     }
-  | { readonly verified: false; readonly code: string; readonly reason: string }
+  | {
+      readonly verified: false;
+      readonly code: string;
+      readonly reason: string;
+      /** Who did sign, when the signature verified but names someone the authorities do not accept. */
+      readonly signer?: ProvenSigner;
+    }
 );
+
+type Failure = { code: string; reason: string; signer?: ProvenSigner };
 
 export interface CandidateContext {
   readonly authorities: readonly Authority[];
@@ -77,53 +85,73 @@ export function verifyCandidate(
       reason: problem?.message ?? 'unreadable',
     };
   }
-  const failures: { code: string; reason: string }[] = [];
+  const failures: Failure[] = [];
   const several = input.authorities.length > 1;
+  // Keyless authorities share one cryptographic verification per set of log/SCT options.
+  const keylessResults = new Map<string, VerifiedSignature | SigwardError>();
+  const bundle = candidate.bundle;
+  const run = (signer: SignerTrust): VerifiedSignature =>
+    verifyBundle({
+      bundle,
+      trust: input.trust,
+      signer,
+      content: {
+        kind: 'image',
+        digest,
+        ...(candidate.payload === undefined ? {} : { payload: candidate.payload }),
+        ...(input.dockerReference === undefined ? {} : { repository: input.dockerReference }),
+      },
+    });
   for (const authority of input.authorities) {
-    const signer: SignerTrust =
-      authority.kind === 'key'
-        ? { kind: 'key', publicKey: authority.publicKey, ...tlog(authority.requireTlog) }
-        : {
+    const label = several ? `${authority.name}: ` : '';
+    let result: VerifiedSignature | SigwardError;
+    if (authority.kind === 'key') {
+      result = attempt(() =>
+        run({ kind: 'key', publicKey: authority.publicKey, ...tlog(authority.requireTlog) }),
+      );
+    } else {
+      const key = `${authority.requireTlog !== false}/${authority.requireSct !== false}`;
+      result =
+        keylessResults.get(key) ??
+        attempt(() =>
+          run({
             kind: 'keyless',
             ...tlog(authority.requireTlog),
             ...(authority.requireSct === undefined ? {} : { requireSct: authority.requireSct }),
-          };
-    const label = several ? `${authority.name}: ` : '';
-    try {
-      const result = verifyBundle({
-        bundle: candidate.bundle,
-        trust: input.trust,
-        signer,
-        content: {
-          kind: 'image',
-          digest,
-          ...(candidate.payload === undefined ? {} : { payload: candidate.payload }),
-          ...(input.dockerReference === undefined ? {} : { repository: input.dockerReference }),
-        },
-      });
-      const signedAt = result.signedAt.map((d) => d.toISOString());
-      if (result.identity.kind === 'key') {
-        return { ...base, verified: true, authority: authority.name, signer: { kind: 'key' }, signedAt };
-      }
-      if (authority.kind !== 'keyless') continue; // verifyBundle refuses a certificate for a key already
-      const match = authority.match(result.identity);
-      const signerOf: ProvenSigner = {
-        kind: 'certificate',
-        issuer: result.identity.issuer,
-        subject: result.identity.subject,
-        extensions: result.identity.extensions,
-      };
-      if (match.matched) {
-        return { ...base, verified: true, authority: authority.name, signer: signerOf, signedAt };
-      }
-      failures.push({ code: match.code, reason: `${label}${match.reason}` });
-    } catch (error) {
-      if (!(error instanceof SigwardError)) throw error;
-      failures.push({ code: error.code, reason: `${label}${error.message}` });
+          }),
+        );
+      keylessResults.set(key, result);
     }
+    if (result instanceof SigwardError) {
+      failures.push({ code: result.code, reason: `${label}${result.message}` });
+      continue;
+    }
+    const signedAt = result.signedAt.map((d) => d.toISOString());
+    if (result.identity.kind === 'key') {
+      return { ...base, verified: true, authority: authority.name, signer: { kind: 'key' }, signedAt };
+    }
+    if (authority.kind !== 'keyless') continue; // verifyBundle refuses a certificate for a key already
+    const signer: ProvenSigner = {
+      kind: 'certificate',
+      issuer: result.identity.issuer,
+      subject: result.identity.subject,
+      extensions: result.identity.extensions,
+    };
+    const match = authority.match(result.identity);
+    if (match.matched) return { ...base, verified: true, authority: authority.name, signer, signedAt };
+    failures.push({ code: match.code, reason: `${label}${match.reason}`, signer });
   }
-  const decisive = decisiveFailure(failures);
-  return { ...base, verified: false, code: decisive.code, reason: decisive.reason };
+  return { ...base, verified: false, ...decisiveFailure(failures) };
+}
+
+/** A SigstoreError (any SigwardError) as a value; anything else is a bug and is thrown. */
+function attempt(verify: () => VerifiedSignature): VerifiedSignature | SigwardError {
+  try {
+    return verify();
+  } catch (error) {
+    if (error instanceof SigwardError) return error;
+    throw error;
+  }
 }
 
 function tlog(requireTlog: boolean | undefined): { requireTlog?: boolean } {
@@ -134,10 +162,9 @@ function tlog(requireTlog: boolean | undefined): { requireTlog?: boolean } {
  * The failure to report when several happened: the one that got furthest. A signature that verified
  * but names someone else says more than one that was signed with another kind of key.
  */
-export function decisiveFailure(failures: readonly { code: string; reason: string }[]): {
-  code: string;
-  reason: string;
-} {
+export function decisiveFailure<T extends { code: string; reason: string }>(
+  failures: readonly T[],
+): T | { code: string; reason: string } {
   const rank = (code: string): number => {
     if (code.startsWith('IDENTITY_')) return 5;
     if (code === 'SIGSTORE_CONTENT_MISMATCH') return 4;
@@ -145,7 +172,10 @@ export function decisiveFailure(failures: readonly { code: string; reason: strin
     if (code.startsWith('SIGSTORE_')) return 3;
     return 2;
   };
-  let best = failures[0] ?? { code: 'SIGSTORE_VERIFICATION_FAILED', reason: 'no authority applied' };
+  let best: T | { code: string; reason: string } = failures[0] ?? {
+    code: 'SIGSTORE_VERIFICATION_FAILED',
+    reason: 'no authority applied',
+  };
   for (const f of failures) if (rank(f.code) > rank(best.code)) best = f;
   return best;
 }

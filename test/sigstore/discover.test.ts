@@ -110,6 +110,33 @@ describe('legacy .sig tag', () => {
     );
   });
 
+  test('several authorities: any one suffices; a refusal still says who did sign', async () => {
+    const repo = freshRepo();
+    await pushLegacySignature(client, repo, fulcioRekor.digest, [fulcioRekor.layer()]);
+    const named = (name: string, subject: string): Authority => ({
+      ...keyless(subject, fulcioRekor.issuer),
+      name,
+    });
+    const either = await verify(repo, fulcioRekor.digest, [
+      named('team-a', 'a@example.com'),
+      named('team-b', fulcioRekor.subject),
+    ]);
+    assert.equal(either.status, 'verified', either.message);
+    assert.ok(either.signatures[0]?.verified && either.signatures[0].authority === 'team-b');
+    const neither = await verify(repo, fulcioRekor.digest, [
+      named('team-a', 'a@example.com'),
+      named('team-c', 'c@example.com'),
+    ]);
+    assert.equal(neither.code, 'IDENTITY_SUBJECT_MISMATCH');
+    assert.match(neither.message, /team-a: subject: expected "a@example.com", found "mitr@redhat.com"/);
+    const [refused] = neither.signatures;
+    assert.ok(refused && !refused.verified);
+    assert.equal(
+      refused.signer?.kind === 'certificate' ? refused.signer.subject : undefined,
+      fulcioRekor.subject,
+    );
+  });
+
   test('a signature copied under another digest is rejected: it signs the digest in its payload', async () => {
     const repo = freshRepo();
     const image = await pushTestImage(client, repo);
