@@ -2,7 +2,8 @@
 // verification costs. Debian's docker-registry on 127.0.0.1 holds real public-good signatures placed as
 // cosign places them (the cosign v3 bundle of sigstore-rs under the fallback tag; containers/image's
 // keyless legacy .sig; connaisseur's three key-only layers). Baseline, measured in the same run: a bare
-// manifest GET by digest. Cold = a new client (new connections) per verification; warm = one client.
+// manifest GET by digest. With olareg built (npm run e2e:tools), one more row reads the bundle through
+// a real referrers API. Cold = a new client (new connections) per verification; warm = one client.
 // The trusted root is loaded once, outside the timings (the webhook holds it in memory).
 //
 //   npm run bench                # 15 cold and 60 warm runs per row
@@ -15,7 +16,9 @@ import { verifyBundle } from '../src/sigstore/verify.ts';
 import { verifyImage, type Authority } from '../src/sigstore/verify-image.ts';
 import { identityCheck } from '../src/cli/verify.ts';
 import { compileIdentity } from '../src/policy/identity.ts';
+import { existsSync } from 'node:fs';
 import { startDockerRegistry } from '../test/support/docker-registry.ts';
+import { OLAREG_BIN, startOlareg, type Olareg } from '../test/support/olareg.ts';
 import { pushTestImage } from '../test/support/images.ts';
 import {
   fulcioRekor,
@@ -62,6 +65,10 @@ async function measure(runs: number, once: () => Promise<void>): Promise<{ wall:
 }
 
 const registry = await startDockerRegistry();
+// olareg (built by `npm run e2e:tools`) adds a row with a real referrers API, when it is there.
+const olareg: Olareg | undefined = existsSync(OLAREG_BIN)
+  ? await startOlareg({ referrersApi: true })
+  : undefined;
 const setup = new RegistryClient();
 try {
   const trust = prodRoot().material;
@@ -77,7 +84,20 @@ try {
   await pushLegacySignature(setup, repo('legacy'), fulcioRekor.digest, [fulcioRekor.layer()]);
   await pushLegacySignature(setup, repo('keys'), multiCosigned.digest, multiCosigned.layers());
 
+  const apiRepo = olareg === undefined ? undefined : { registry: olareg.host, repository: 'bench/bundle' };
+  if (apiRepo !== undefined) {
+    await pushBundleReferrer(setup, apiRepo, kubewarden.digest, kubewarden.bundle(), { fallbackTag: false });
+  }
   const cases = [
+    ...(apiRepo === undefined
+      ? []
+      : [
+          {
+            name: 'bundle referrer, referrers API (olareg)',
+            image: { repository: apiRepo, digest: kubewarden.digest },
+            authorities: [keyless(kubewarden.subject, kubewarden.issuer)],
+          },
+        ]),
     {
       name: 'bundle referrer, fallback tag (cosign v3)',
       image: { repository: repo('bundle'), digest: kubewarden.digest },
@@ -194,7 +214,7 @@ try {
   const line = (cells: readonly string[]): string =>
     cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
   console.log(
-    `sigward verify bench: Debian docker-registry on 127.0.0.1, Node ${process.version}, medians of ${coldRuns} cold / ${warmRuns} warm runs`,
+    `sigward verify bench: Debian docker-registry${olareg === undefined ? '' : ' and olareg'} on 127.0.0.1, Node ${process.version}, medians of ${coldRuns} cold / ${warmRuns} warm runs`,
   );
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
@@ -205,4 +225,5 @@ try {
 } finally {
   await setup.close();
   await registry.stop();
+  await olareg?.stop();
 }
