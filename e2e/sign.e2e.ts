@@ -123,6 +123,20 @@ describe('sigward sign: a Job-equivalent run, verified by cosign v3', () => {
     );
   }
 
+  /** sigward's own verifier (the webhook's engine behind `sigward verify`) on what sigward signed. */
+  async function sigwardVerify(image: PushedImage, extra: readonly string[] = []): Promise<void> {
+    const result = await sigward([
+      'verify',
+      `--trusted-root=${world.sigstore.trustedRootPath}`,
+      `--certificate-identity=${identity}`,
+      `--certificate-oidc-issuer=${world.kube.issuer}`,
+      '--insecure-ignore-sct',
+      ...extra,
+      image.byDigest,
+    ]);
+    assert.equal(result.code, 0, `sigward verify: ${result.stdout}${result.stderr}`);
+  }
+
   function assertProgress(result: ToolResult): number {
     assert.equal(result.code, 0, result.stderr);
     for (const line of progressLines)
@@ -185,6 +199,7 @@ describe('sigward sign: a Job-equivalent run, verified by cosign v3', () => {
 
     const verified = await cosignVerify(image);
     assert.equal(verified.code, 0, verified.stderr);
+    await sigwardVerify(image);
     const other = await world.clients.cosign(
       [
         'verify',
@@ -212,6 +227,7 @@ describe('sigward sign: a Job-equivalent run, verified by cosign v3', () => {
       assert.equal(index?.json.manifests?.[0]?.artifactType, bundleType);
       const verified = await cosignVerify(image);
       assert.equal(verified.code, 0, verified.stderr);
+      await sigwardVerify(image);
 
       assertProgress(await signAsJob(image.byDigest));
       const again = await getManifest(r.url, image.repository, tag);
@@ -241,6 +257,7 @@ describe('sigward sign: a Job-equivalent run, verified by cosign v3', () => {
     // Rekor v2 gives no SET, so this layout holds the TSA time only: cosign needs --insecure-ignore-tlog.
     const verified = await cosignVerify(image, ['--insecure-ignore-tlog']);
     assert.equal(verified.code, 0, verified.stderr);
+    await sigwardVerify(image, ['--insecure-ignore-tlog']);
   });
 
   check("services and trusted root from the world's TUF repository (--tuf-mirror, --tuf-root)", async () => {
