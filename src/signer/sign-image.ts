@@ -6,7 +6,9 @@ import { RFC3161Timestamp } from '@sigstore/core';
 import { bundleToJSON, type Bundle } from '@sigstore/bundle';
 import { DSSEBundleBuilder, MessageSignatureBundleBuilder } from '@sigstore/sign';
 import {
+  digestOf,
   formatReference,
+  referenceIn,
   repositoryString,
   withDigest,
   type Descriptor,
@@ -14,11 +16,7 @@ import {
   type RegistryClient,
 } from '../oci/index.ts';
 import { parseBundle } from '../sigstore/bundle.ts';
-import {
-  COSIGN_SIGN_PREDICATE_TYPE,
-  IN_TOTO_PAYLOAD_TYPE,
-  SIMPLE_SIGNING_MEDIA_TYPE,
-} from '../sigstore/layout.ts';
+import { COSIGN_SIGN_PREDICATE_TYPE, IN_TOTO_PAYLOAD_TYPE, ANNOTATION } from '../sigstore/layout.ts';
 import { legacySignatureToBundle } from '../sigstore/legacy.ts';
 import type { TrustRootSnapshot } from '../sigstore/trusted-root.ts';
 import { verifyBundle, type SignedContent, type SignerTrust } from '../sigstore/verify.ts';
@@ -103,6 +101,10 @@ async function resolveImage(ctx: SignContext, reference: ImageReference): Promis
   return { name: { registry: reference.registry, repository: reference.repository }, descriptor };
 }
 
+function signalOption(signal: AbortSignal | undefined): { signal?: AbortSignal } {
+  return signal === undefined ? {} : { signal };
+}
+
 function retryOptions(ctx: SignContext) {
   return {
     ...(ctx.signal === undefined ? {} : { signal: ctx.signal }),
@@ -147,10 +149,10 @@ function noteSct(ctx: SignContext, issued: IssuedCertificate): void {
   }
 }
 
-function selfCheck(ctx: SignContext, step: () => void): boolean {
+async function selfCheck(ctx: SignContext, step: () => Promise<void>): Promise<boolean> {
   if (ctx.selfCheck === false) return false;
   try {
-    step();
+    await step();
   } catch (error) {
     const code = error instanceof SigwardError ? ` [${error.code}]` : '';
     throw new SignerError(
@@ -203,14 +205,19 @@ async function signStatement(
     `Attached ${attached.manifestDigest} as a referrer of ${image.descriptor.digest}${attached.viaFallbackTag ? ' (no referrers API: listed in the fallback tag index)' : ''}`,
   );
   const content: SignedContent = { kind: 'image', digest: image.descriptor.digest, predicateType };
-  const checked = selfCheck(ctx, () =>
+  // Read back from the registry what a verifier will read, and verify that.
+  const checked = await selfCheck(ctx, async () => {
+    const stored = await ctx.client.getManifest(referenceIn(image.name, attached.manifestDigest), ctx.signal);
+    const layer = stored.manifest.kind === 'manifest' ? stored.manifest.layers[0] : undefined;
+    if (layer === undefined) throw new SignerError(SignerErrorCode.selfCheck, 'the referrer has no layer');
+    const bytes = await ctx.client.getBlob(image.name, layer, signalOption(ctx.signal));
     verifyBundle({
-      bundle: parseBundle(bundleJson),
+      bundle: parseBundle(bytes),
       trust: ctx.trust.material,
       signer: keylessTrust(issued),
       content,
-    }),
-  );
+    });
+  });
   return {
     image: pinned,
     digest: image.descriptor.digest,
@@ -266,17 +273,30 @@ async function signLegacy(
       ? `Added the signature to ${attached.tag} (${attached.layers} signature${attached.layers === 1 ? '' : 's'})`
       : `${attached.tag} already holds this signature: nothing pushed`,
   );
-  const checked = selfCheck(ctx, () => {
+  const checked = await selfCheck(ctx, async () => {
+    // The layer as a verifier finds it: under the tag, with its annotations, its blob fetched.
+    const stored = await ctx.client.getManifest(referenceIn(image.name, attached.tag), ctx.signal);
+    const signature = annotations[ANNOTATION.signature];
+    const layer =
+      stored.manifest.kind === 'manifest'
+        ? stored.manifest.layers.find(
+            (l) => l.digest === digestOf(payload) && l.annotations?.[ANNOTATION.signature] === signature,
+          )
+        : undefined;
+    if (layer === undefined) {
+      throw new SignerError(SignerErrorCode.selfCheck, `${attached.tag} does not hold the new signature`);
+    }
+    const blob = await ctx.client.getBlob(image.name, layer, signalOption(ctx.signal));
     const { bundle: fromLayer } = legacySignatureToBundle({
-      mediaType: SIMPLE_SIGNING_MEDIA_TYPE,
-      annotations,
-      blob: payload,
+      mediaType: layer.mediaType,
+      annotations: layer.annotations ?? {},
+      blob,
     });
     verifyBundle({
       bundle: fromLayer,
       trust: ctx.trust.material,
       signer: keylessTrust(issued, withSet),
-      content: { kind: 'image', digest: image.descriptor.digest, repository: image.name, payload },
+      content: { kind: 'image', digest: image.descriptor.digest, repository: image.name, payload: blob },
     });
   });
   return {
