@@ -82,7 +82,7 @@ export function verifyBundle(input: VerifyInput): VerifiedSignature {
     const hint =
       signer.kind === 'key'
         ? ' (a key-only signature needs requireTlog: false, like --insecure-ignore-tlog)'
-        : '';
+        : ' (to accept one dated by a timestamp authority instead, requireTlog: false, like --insecure-ignore-tlog)';
     throw new SigstoreError(
       SigstoreErrorCode.tlogInvalid,
       `the signature has no transparency log entry${hint}`,
