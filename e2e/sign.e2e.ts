@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { runTool, withEnv, writeSecretFile, type ToolResult } from './world/clients.ts';
-import { pushImage, type PushedImage } from './world/images.ts';
+import { pushImage, pushIndex, type PushedImage } from './world/images.ts';
 import { fallbackTag, getBlob, getManifest, referrers, tags, type Endpoint } from './world/oci-http.ts';
 import { startOlareg, type Registry } from './world/registry.ts';
 import { startWorld, type World } from './world/world.ts';
@@ -258,6 +258,27 @@ describe('sigward sign: a Job-equivalent run, verified by cosign v3', () => {
     const verified = await cosignVerify(image, ['--insecure-ignore-tlog']);
     assert.equal(verified.code, 0, verified.stderr);
     await sigwardVerify(image, ['--insecure-ignore-tlog']);
+  });
+
+  check('--recursive on an index: a signature for the index and for each platform manifest', async () => {
+    const r = world.registries.referrers;
+    const index = await pushIndex(images(), r.host, 'apps/multi', 'v1');
+    const result = await signAsJob(index.ref, ['--recursive']);
+    assertProgress(result);
+    assert.equal(result.stderr.split('Retrieving signed certificate...').length - 1, 1, 'one certificate');
+    const platforms = index.platforms ?? [];
+    assert.equal(platforms.length, 2);
+    for (const digest of [index.digest, ...platforms.map((p) => p.digest)]) {
+      const listed = await referrers(r.url, index.repository, digest);
+      assert.equal(listed.index?.manifests?.length, 1, `one signature for ${digest}`);
+      const verified = await cosignVerify({
+        ...index,
+        digest,
+        byDigest: `${index.host}/${index.repository}@${digest}`,
+      });
+      assert.equal(verified.code, 0, verified.stderr);
+    }
+    await sigwardVerify(index, ['--require-platform-signatures']);
   });
 
   check("services and trusted root from the world's TUF repository (--tuf-mirror, --tuf-root)", async () => {

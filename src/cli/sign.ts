@@ -73,6 +73,7 @@ export const signUsage = `Usage: sigward sign [flags] IMAGE
   --format bundle|legacy       bundle (default): cosign v3's Sigstore bundle referrer (DSSE, in-toto
                                statement https://sigstore.dev/cosign/sign/v1); legacy: the
                                sha256-<hex>.sig tag (with Rekor v2 it carries only the TSA timestamp)
+  --recursive                  IMAGE is an index: sign each platform manifest too (one certificate)
 
 ${common}`;
 
@@ -126,6 +127,7 @@ const options = {
   bundle: { type: 'string' },
   timeout: { type: 'string' },
   format: { type: 'string' },
+  recursive: { type: 'boolean' },
   predicate: { type: 'string' },
   type: { type: 'string' },
   yes: { type: 'boolean', short: 'y' },
@@ -241,6 +243,7 @@ function remembering(provider: IdentityTokenProvider, seen: string[]): IdentityT
 function report(outcome: SignOutcome, io: Output, verb: string): void {
   const where = outcome.format === 'legacy' ? `tag ${outcome.location}` : `referrer ${outcome.location}`;
   io.out(`${verb} ${outcome.image} (${where})\n`);
+  for (const child of outcome.children ?? []) report(child, io, verb);
 }
 
 /** Runs `sigward sign` or `sigward attest`; returns the exit code. */
@@ -333,7 +336,7 @@ export async function runSign(
     try {
       const outcome =
         command === 'sign'
-          ? await signImage(ctx, { reference, format })
+          ? await signImage(ctx, { reference, format, recursive: values.recursive === true })
           : await attestImage(ctx, { reference, predicateType, predicate });
       if (values.bundle !== undefined)
         writeFileSync(values.bundle, `${outcome.bundleJson}\n`, { mode: 0o644 });

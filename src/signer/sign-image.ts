@@ -8,6 +8,7 @@ import { DSSEBundleBuilder, MessageSignatureBundleBuilder } from '@sigstore/sign
 import {
   digestOf,
   formatReference,
+  isIndexType,
   referenceIn,
   repositoryString,
   withDigest,
@@ -53,6 +54,8 @@ export interface SignRequest {
   readonly reference: ImageReference;
   /** Default `bundle` (cosign v3). */
   readonly format?: SignatureFormat;
+  /** An index: sign its platform manifests too (cosign --recursive). */
+  readonly recursive?: boolean;
 }
 
 export interface AttestRequest {
@@ -74,6 +77,8 @@ export interface SignOutcome {
   /** The bundle as pushed (bundle format) or as made (legacy), proto-JSON. */
   readonly bundleJson: string;
   readonly selfChecked: boolean;
+  /** With `recursive` on an index: the platform manifests' signatures. */
+  readonly children?: readonly SignOutcome[];
 }
 
 export function ctlogsOf(trust: TrustRootSnapshot): CtLog[] {
@@ -171,12 +176,12 @@ function keylessTrust(issued: IssuedCertificate, requireTlog = true): SignerTrus
 
 async function signStatement(
   ctx: SignContext,
+  signer: KeylessSigner,
   image: SignedImage,
   reference: ImageReference,
   predicateType: string,
   predicate: unknown,
 ): Promise<SignOutcome> {
-  const signer = signerFor(ctx);
   const builder = new DSSEBundleBuilder({
     signer,
     witnesses: witnessesFor(ctx.services, witnessOptions(ctx)),
@@ -243,10 +248,10 @@ function witnessOptions(ctx: SignContext) {
 
 async function signLegacy(
   ctx: SignContext,
+  signer: KeylessSigner,
   image: SignedImage,
   reference: ImageReference,
 ): Promise<SignOutcome> {
-  const signer = signerFor(ctx);
   const payload = simpleSigningPayload(repositoryString(image.name), image.descriptor.digest);
   const builder = new MessageSignatureBundleBuilder({
     signer,
@@ -312,13 +317,50 @@ async function signLegacy(
 }
 
 /** Signs one image (by tag or digest) and attaches the signature. */
+async function signOne(
+  ctx: SignContext,
+  signer: KeylessSigner,
+  image: SignedImage,
+  reference: ImageReference,
+  format: SignatureFormat,
+): Promise<SignOutcome> {
+  if (format === 'legacy') return signLegacy(ctx, signer, image, reference);
+  return signStatement(ctx, signer, image, reference, COSIGN_SIGN_PREDICATE_TYPE, {});
+}
+
+/** The platform manifests of an index (each signed too with `recursive`, like cosign --recursive). */
+async function childrenOf(ctx: SignContext, image: SignedImage): Promise<SignedImage[]> {
+  if (!isIndexType(image.descriptor.mediaType)) return [];
+  const index = await withRetries(
+    () => ctx.client.getManifest(referenceIn(image.name, image.descriptor.digest), ctx.signal),
+    retryOptions(ctx),
+  );
+  if (index.manifest.kind !== 'index') return [];
+  return index.manifest.manifests.map((d) => ({
+    name: image.name,
+    descriptor: { mediaType: d.mediaType, digest: d.digest, size: d.size },
+  }));
+}
+
+/**
+ * Signs one image (by tag or digest) and attaches the signature; with `recursive`, an index's
+ * platform manifests as well, each with its own signature and log entry, all under one certificate.
+ */
 export async function signImage(ctx: SignContext, request: SignRequest): Promise<SignOutcome> {
   const image = await resolveImage(ctx, request.reference);
   if (request.reference.digest === undefined) {
     ctx.progress?.(`Resolved ${formatReference(request.reference)} to ${image.descriptor.digest}`);
   }
-  if ((request.format ?? 'bundle') === 'legacy') return signLegacy(ctx, image, request.reference);
-  return signStatement(ctx, image, request.reference, COSIGN_SIGN_PREDICATE_TYPE, {});
+  const format = request.format ?? 'bundle';
+  const children = request.recursive === true ? await childrenOf(ctx, image) : [];
+  const signer = signerFor(ctx);
+  const outcome = await signOne(ctx, signer, image, request.reference, format);
+  const signed: SignOutcome[] = [];
+  for (const child of children) {
+    ctx.progress?.(`Signing platform manifest ${child.descriptor.digest}`);
+    signed.push(await signOne(ctx, signer, child, request.reference, format));
+  }
+  return children.length === 0 ? outcome : { ...outcome, children: signed };
 }
 
 /** Attests one image: an in-toto statement with the given predicate, as a DSSE bundle referrer. */
@@ -327,5 +369,12 @@ export async function attestImage(ctx: SignContext, request: AttestRequest): Pro
   if (request.reference.digest === undefined) {
     ctx.progress?.(`Resolved ${formatReference(request.reference)} to ${image.descriptor.digest}`);
   }
-  return signStatement(ctx, image, request.reference, request.predicateType, request.predicate);
+  return signStatement(
+    ctx,
+    signerFor(ctx),
+    image,
+    request.reference,
+    request.predicateType,
+    request.predicate,
+  );
 }
