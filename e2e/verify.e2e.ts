@@ -229,6 +229,51 @@ describe('sigward verify: images signed by cosign v3 in the world', () => {
     );
   }
 
+  check(
+    'signed by `sigward sign` (the shared layout): verified by `sigward verify` on both registries',
+    async () => {
+      for (const which of ['referrers', 'fallback'] as const) {
+        const image = await pushImage(
+          tools(),
+          world.registries[which].host,
+          'verify/by-sigward',
+          `v-${which}`,
+        );
+        const tokenFile = await token();
+        const signed = await new Promise<Run>((resolve) => {
+          execFile(
+            process.execPath,
+            [
+              path.join(repoRoot, 'src/cli/main.ts'),
+              'sign',
+              `--identity-token=${tokenFile}`,
+              `--signing-config=${world.sigstore.signingConfigPath}`,
+              `--trusted-root=${world.sigstore.trustedRootPath}`,
+              image.byDigest,
+            ],
+            { cwd: repoRoot, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: world.clients.home } },
+            (error, stdout, stderr) =>
+              resolve({
+                code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1,
+                stdout,
+                stderr,
+              }),
+          );
+        });
+        assert.equal(signed.code, 0, `${signed.stdout}\n${signed.stderr}`);
+        const verdict = await verified([trust(), ...keyless(), image.byDigest]);
+        assert.equal(
+          verdict.signatures[0]?.location.source,
+          which === 'referrers' ? 'referrers-api' : 'fallback-tag',
+        );
+        await refused(
+          [trust(), ...keyless(identityOf('intruder')), image.byDigest],
+          'IDENTITY_SUBJECT_MISMATCH',
+        );
+      }
+    },
+  );
+
   check("the trust root through the world's TUF repository (--tuf-mirror, --tuf-root)", async () => {
     const image = await pushImage(tools(), world.registries.referrers.host, 'verify/tuf', 'v1');
     await signKeyless(image);
