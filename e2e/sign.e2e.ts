@@ -534,6 +534,27 @@ describe('sigward sign: a Job-equivalent run, verified by cosign v3', () => {
         code: /SIGNER_FULCIO/,
         text: /cannot be reached: ECONNREFUSED/,
       },
+      {
+        name: 'unreachable Rekor v2 (after Fulcio issued the certificate)',
+        args: [
+          '--identity-token',
+          realToken,
+          `--rekor-url=http://127.0.0.1:${await closedPort()}`,
+          '--rekor-api-version=2',
+        ],
+        code: /SIGNER_REKOR/,
+        text: /Rekor v2 \(http:\/\/127\.0\.0\.1:\d+\) cannot be reached: ECONNREFUSED/,
+      },
+      {
+        name: 'unreachable timestamp authority',
+        args: [
+          '--identity-token',
+          realToken,
+          `--timestamp-server-url=http://127.0.0.1:${await closedPort()}/api/v1/timestamp`,
+        ],
+        code: /SIGNER_TSA/,
+        text: /the timestamp authority \(http:\/\/127\.0\.0\.1:\d+\/api\/v1\/timestamp\) failed/,
+      },
     ];
     for (const c of cases) {
       const result = await sigward(['sign', ...services(), ...c.args, image.ref], c.env ?? {});
