@@ -68,7 +68,15 @@ export interface CandidateContext {
   readonly trust: TrustMaterial;
   /** Set to also require a legacy payload's docker-reference to name this repository. */
   readonly dockerReference?: RepositoryName;
+  /**
+   * Keyless verification results shared between calls over the same candidates (several authorities
+   * checked one at a time): the cryptography of a signature runs once, whoever asks.
+   */
+  readonly keylessResults?: KeylessResults;
 }
+
+/** Per candidate, per set of log/SCT options: the keyless verification, or why it failed. */
+export type KeylessResults = WeakMap<SignatureCandidate, Map<string, VerifiedSignature | SigwardError>>;
 
 export function verifyCandidate(
   input: CandidateContext,
@@ -88,7 +96,11 @@ export function verifyCandidate(
   const failures: Failure[] = [];
   const several = input.authorities.length > 1;
   // Keyless authorities share one cryptographic verification per set of log/SCT options.
-  const keylessResults = new Map<string, VerifiedSignature | SigwardError>();
+  let keylessResults = input.keylessResults?.get(candidate);
+  if (keylessResults === undefined) {
+    keylessResults = new Map();
+    input.keylessResults?.set(candidate, keylessResults);
+  }
   const bundle = candidate.bundle;
   const run = (signer: SignerTrust): VerifiedSignature =>
     verifyBundle({

@@ -6,12 +6,12 @@
 import type { TrustMaterial } from '@sigstore/verify';
 import { SigwardError } from '../errors.ts';
 import { referenceIn, repositoryString } from '../oci/index.ts';
-import type { Descriptor, RegistryClient, RepositoryName } from '../oci/index.ts';
+import type { Descriptor, FetchedManifest, RegistryClient, RepositoryName } from '../oci/index.ts';
 import { discoverSignatures } from './discover.ts';
 import { mapLimit } from './map-limit.ts';
 import type { DiscoverOptions, Discovery } from './discover.ts';
 import { decisiveFailure, verifyCandidate } from './verify-candidate.ts';
-import type { Authority, SignatureOutcome } from './verify-candidate.ts';
+import type { Authority, KeylessResults, SignatureOutcome } from './verify-candidate.ts';
 
 export type {
   Authority,
@@ -19,6 +19,7 @@ export type {
   ProvenSigner,
   SignatureOutcome,
   CandidateContext,
+  KeylessResults,
 } from './verify-candidate.ts';
 
 /** How an image index and its platform manifests count. */
@@ -68,24 +69,70 @@ export const VERDICT_CODE = {
   platformUnsigned: 'PLATFORM_NOT_SIGNED',
 } as const;
 
-/** Verifies one image; resolves to a verdict (registry failures included), throws only on bugs. */
-export async function verifyImage(input: VerifyImageInput): Promise<ImageVerdict> {
-  if (input.authorities.length === 0) throw new SigwardError('VERIFY_NO_AUTHORITY', 'no authority given');
-  const mode = input.multiArch ?? { mode: 'digest' };
-  const own = await verifyDigest(input, input.image.digest);
-  if (mode.mode === 'digest') return own;
-  if (mode.mode === 'index-signature') return viaIndex(input, own, mode.index);
-  return everyPlatform(input, own);
+/** What one image's verifications share: each digest discovered once, each index read once. */
+interface Shared {
+  readonly discoveries: Map<string, Promise<Discovery>>;
+  readonly manifests: Map<string, Promise<FetchedManifest>>;
+  readonly keylessResults: KeylessResults;
 }
 
-async function verifyDigest(input: VerifyImageInput, digest: string): Promise<ImageVerdict> {
+const newShared = (): Shared => ({
+  discoveries: new Map(),
+  manifests: new Map(),
+  keylessResults: new WeakMap(),
+});
+
+function memo<T>(cache: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
+  let pending = cache.get(key);
+  if (pending === undefined) {
+    pending = make();
+    cache.set(key, pending);
+  }
+  return pending;
+}
+
+/** Verifies one image; resolves to a verdict (registry failures included), throws only on bugs. */
+export function verifyImage(input: VerifyImageInput): Promise<ImageVerdict> {
+  return verifyWith(input, newShared());
+}
+
+/**
+ * One verdict per authority (by name), as if verifyImage ran once for each, for policies that count
+ * DISTINCT authorities (a threshold): signatures are discovered and fetched once, and each keyless
+ * signature's cryptography runs once; only the identity checks run per authority.
+ */
+export async function verifyImageForEach(
+  input: VerifyImageInput,
+): Promise<ReadonlyMap<string, ImageVerdict>> {
+  const shared = newShared();
+  const verdicts = new Map<string, ImageVerdict>();
+  for (const authority of input.authorities) {
+    verdicts.set(authority.name, await verifyWith({ ...input, authorities: [authority] }, shared));
+  }
+  return verdicts;
+}
+
+async function verifyWith(input: VerifyImageInput, shared: Shared): Promise<ImageVerdict> {
+  if (input.authorities.length === 0) throw new SigwardError('VERIFY_NO_AUTHORITY', 'no authority given');
+  const mode = input.multiArch ?? { mode: 'digest' };
+  const own = await verifyDigest(input, shared, input.image.digest);
+  if (mode.mode === 'digest') return own;
+  if (mode.mode === 'index-signature') return viaIndex(input, shared, own, mode.index);
+  return everyPlatform(input, shared, own);
+}
+
+function readManifest(input: VerifyImageInput, shared: Shared, digest: string): Promise<FetchedManifest> {
+  return memo(shared.manifests, digest, () =>
+    input.client.getManifest(referenceIn(input.image.repository, digest), input.discovery?.signal),
+  );
+}
+
+async function verifyDigest(input: VerifyImageInput, shared: Shared, digest: string): Promise<ImageVerdict> {
   const image = `${repositoryString(input.image.repository)}@${digest}`;
   let discovery: Discovery;
   try {
-    discovery = await discoverSignatures(
-      input.client,
-      { repository: input.image.repository, digest },
-      input.discovery,
+    discovery = await memo(shared.discoveries, digest, () =>
+      discoverSignatures(input.client, { repository: input.image.repository, digest }, input.discovery),
     );
   } catch (error) {
     return registryVerdict(error, image, digest, 'looking for its signatures');
@@ -93,6 +140,7 @@ async function verifyDigest(input: VerifyImageInput, digest: string): Promise<Im
   const context = {
     authorities: input.authorities,
     trust: input.trust,
+    keylessResults: shared.keylessResults,
     ...(input.checkDockerReference === true ? { dockerReference: input.image.repository } : {}),
   };
   const signatures = discovery.candidates.map((c) => verifyCandidate(context, c, digest));
@@ -145,6 +193,7 @@ function registryVerdict(error: unknown, image: string, digest: string, doing: s
 
 async function viaIndex(
   input: VerifyImageInput,
+  shared: Shared,
   own: ImageVerdict,
   indexDigest: string,
 ): Promise<ImageVerdict> {
@@ -152,10 +201,7 @@ async function viaIndex(
   const image = `${repositoryString(input.image.repository)}@${indexDigest}`;
   let manifests: readonly Descriptor[];
   try {
-    const fetched = await input.client.getManifest(
-      referenceIn(input.image.repository, indexDigest),
-      input.discovery?.signal,
-    );
+    const fetched = await readManifest(input, shared, indexDigest);
     manifests = fetched.manifest.kind === 'index' ? fetched.manifest.manifests : [];
   } catch (error) {
     return {
@@ -172,7 +218,7 @@ async function viaIndex(
       message: `${own.message}; and the index ${indexDigest} does not list ${own.digest}, so its signatures cannot count`,
     };
   }
-  const index = await verifyDigest(input, indexDigest);
+  const index = await verifyDigest(input, shared, indexDigest);
   if (index.status === 'verified') {
     return {
       ...own,
@@ -187,14 +233,15 @@ async function viaIndex(
     : { ...own, message: `${own.message}; the index ${indexDigest}: ${index.message}`, index };
 }
 
-async function everyPlatform(input: VerifyImageInput, own: ImageVerdict): Promise<ImageVerdict> {
+async function everyPlatform(
+  input: VerifyImageInput,
+  shared: Shared,
+  own: ImageVerdict,
+): Promise<ImageVerdict> {
   if (own.status === 'error') return own;
   let manifests: readonly Descriptor[];
   try {
-    const fetched = await input.client.getManifest(
-      referenceIn(input.image.repository, own.digest),
-      input.discovery?.signal,
-    );
+    const fetched = await readManifest(input, shared, own.digest);
     if (fetched.manifest.kind !== 'index') return own;
     manifests = fetched.manifest.manifests;
   } catch (error) {
@@ -203,7 +250,7 @@ async function everyPlatform(input: VerifyImageInput, own: ImageVerdict): Promis
   // Attestation manifests of BuildKit (platform unknown/unknown) are not runnable platforms.
   const runnable = manifests.filter((m) => m.platform === undefined || m.platform.os !== 'unknown');
   const platforms = await mapLimit(runnable, 4, async (m) => ({
-    ...(await verifyDigest(input, m.digest)),
+    ...(await verifyDigest(input, shared, m.digest)),
     platform: platformName(m),
   }));
   const failed =

@@ -9,7 +9,7 @@ import { RegistryClient } from '../../src/oci/client.ts';
 import type { RepositoryName } from '../../src/oci/reference.ts';
 import { discoverSignatures } from '../../src/sigstore/discover.ts';
 import { BUNDLE_ARTIFACT_TYPE, legacyTag } from '../../src/sigstore/layout.ts';
-import { verifyImage } from '../../src/sigstore/verify-image.ts';
+import { verifyImage, verifyImageForEach } from '../../src/sigstore/verify-image.ts';
 import type { Authority, VerifyImageInput } from '../../src/sigstore/verify-image.ts';
 import { startDockerRegistry, type DockerRegistry } from '../support/docker-registry.ts';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
@@ -135,6 +135,42 @@ describe('legacy .sig tag', () => {
       refused.signer?.kind === 'certificate' ? refused.signer.subject : undefined,
       fulcioRekor.subject,
     );
+  });
+
+  test('one verdict per authority (for thresholds), from one discovery', async () => {
+    const repo = freshRepo();
+    await pushLegacySignature(client, repo, fulcioRekor.digest, [fulcioRekor.layer()]);
+    const proxy = await startFaultProxy({ upstream: registry.url });
+    try {
+      const image = {
+        repository: { registry: proxy.host, repository: repo.repository },
+        digest: fulcioRekor.digest,
+      };
+      const named = (name: string, subject: string): Authority => ({
+        ...keyless(subject, fulcioRekor.issuer),
+        name,
+      });
+      const authorities = [
+        named('right', fulcioRekor.subject),
+        named('wrong', 'a@example.com'),
+        { ...key(multiCosigned.key('alice')), name: 'alice' },
+      ];
+      await verifyImage({ client, image, authorities: authorities.slice(0, 1), trust: prodRoot().material });
+      const once = proxy.requests.length;
+      proxy.clearRequests();
+      const verdicts = await verifyImageForEach({ client, image, authorities, trust: prodRoot().material });
+      assert.equal(proxy.requests.length, once, 'the registry is read as for one authority');
+      assert.deepEqual(
+        [...verdicts].map(([name, v]) => [name, v.code]),
+        [
+          ['right', 'VERIFIED'],
+          ['wrong', 'IDENTITY_SUBJECT_MISMATCH'],
+          ['alice', 'SIGSTORE_KEY_UNTRUSTED'],
+        ],
+      );
+    } finally {
+      await proxy.close();
+    }
   });
 
   test('a signature copied under another digest is rejected: it signs the digest in its payload', async () => {
