@@ -117,6 +117,11 @@ export class KeylessSigner implements Signer {
         ? ({ kind: 'none' } as const)
         : verifyEmbeddedScts(leafPem, issuerPem, this.#options.ctlogs);
     if (sct.kind === 'verified') progress?.('Successfully verified SCT...');
+    else {
+      progress?.(
+        'The certificate carries no SCT (a Fulcio without a CT log): verifiers must accept that (cosign: --insecure-ignore-sct)',
+      );
+    }
     return { leafPem, chainPem, claims, sct };
   }
 }

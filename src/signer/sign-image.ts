@@ -146,14 +146,6 @@ export function signingTime(bundle: Bundle): Date {
   return integrated > 0 ? new Date(integrated * 1000) : new Date();
 }
 
-function noteSct(ctx: SignContext, issued: IssuedCertificate): void {
-  if (issued.sct.kind === 'none') {
-    ctx.progress?.(
-      'The certificate carries no SCT (a Fulcio without a CT log): verifiers must accept that (cosign: --insecure-ignore-sct)',
-    );
-  }
-}
-
 async function selfCheck(ctx: SignContext, step: () => Promise<void>): Promise<boolean> {
   if (ctx.selfCheck === false) return false;
   try {
@@ -191,7 +183,6 @@ async function signStatement(
     type: IN_TOTO_PAYLOAD_TYPE,
   });
   const issued = await signer.certificate();
-  noteSct(ctx, issued);
   const logIndex = reportWitnesses(ctx, bundle);
   const bundleJson = JSON.stringify(bundleToJSON(bundle));
   const pinned = formatReference(withDigest({ ...image.name }, image.descriptor.digest));
@@ -259,7 +250,6 @@ async function signLegacy(
   });
   const bundle = await builder.create({ data: payload });
   const issued = await signer.certificate();
-  noteSct(ctx, issued);
   const logIndex = reportWitnesses(ctx, bundle);
   const annotations = legacyAnnotations({ bundle, leafPem: issued.leafPem, chainPem: issued.chainPem });
   const withSet = annotations['dev.sigstore.cosign/bundle'] !== undefined;
