@@ -1,0 +1,218 @@
+// AdmissionReview v1 (admission.k8s.io/v1): the types of what kube-apiserver sends and what it wants
+// back, and a strict validator for the incoming body. Pure.
+//
+//   parseAdmissionReview(body)  → AdmissionReview, or throws SigwardError ADMISSION_REVIEW_INVALID
+//                                  with the field path and what was wrong (never a crash on garbage)
+//   reviewResponse(response)    → the AdmissionReview envelope to send back
+//
+// The body itself (size, JSON) is the server's job; this checks the shape of what JSON.parse gave.
+// `object` / `oldObject` are only checked to be objects with bounded metadata here; sites.ts reads the
+// pod spec defensively.
+import { SigwardError } from '../errors.ts';
+
+export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
+export const REVIEW_INVALID = 'ADMISSION_REVIEW_INVALID';
+
+export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
+const OPERATIONS: readonly Operation[] = ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'];
+
+export interface GroupVersionKind {
+  readonly group: string;
+  readonly version: string;
+  readonly kind: string;
+}
+export interface GroupVersionResource {
+  readonly group: string;
+  readonly version: string;
+  readonly resource: string;
+}
+
+export interface UserInfo {
+  readonly username?: string;
+  readonly uid?: string;
+  readonly groups?: readonly string[];
+}
+
+/** A Kubernetes object as admitted: only metadata is typed; the rest is read by sites.ts. */
+export interface KubeObject {
+  readonly apiVersion?: string;
+  readonly kind?: string;
+  readonly metadata?: {
+    readonly name?: string;
+    readonly generateName?: string;
+    readonly namespace?: string;
+    readonly labels?: Readonly<Record<string, string>>;
+    readonly annotations?: Readonly<Record<string, string>>;
+  };
+  readonly [key: string]: unknown;
+}
+
+export interface AdmissionRequest {
+  readonly uid: string;
+  readonly kind: GroupVersionKind;
+  readonly resource: GroupVersionResource;
+  readonly subResource?: string;
+  readonly requestKind?: GroupVersionKind;
+  readonly requestResource?: GroupVersionResource;
+  readonly requestSubResource?: string;
+  readonly name?: string;
+  readonly namespace?: string;
+  readonly operation: Operation;
+  readonly userInfo: UserInfo;
+  readonly object?: KubeObject;
+  readonly oldObject?: KubeObject;
+  readonly dryRun?: boolean;
+  readonly options?: unknown;
+}
+
+export interface AdmissionReview {
+  readonly apiVersion: typeof ADMISSION_API_VERSION;
+  readonly kind: 'AdmissionReview';
+  readonly request: AdmissionRequest;
+}
+
+export interface Status {
+  readonly code?: number;
+  readonly reason?: string;
+  readonly message?: string;
+}
+
+export interface AdmissionResponse {
+  readonly uid: string;
+  readonly allowed: boolean;
+  readonly status?: Status;
+  /** Base64 of a JSON patch (RFC 6902), mutating webhook only. */
+  readonly patch?: string;
+  readonly patchType?: 'JSONPatch';
+  readonly warnings?: readonly string[];
+  readonly auditAnnotations?: Readonly<Record<string, string>>;
+}
+
+export interface AdmissionReviewResponse {
+  readonly apiVersion: typeof ADMISSION_API_VERSION;
+  readonly kind: 'AdmissionReview';
+  readonly response: AdmissionResponse;
+}
+
+const MAX_NAME = 253;
+const MAX_UID = 128;
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function invalid(field: string, message: string): SigwardError {
+  return new SigwardError(REVIEW_INVALID, `malformed AdmissionReview: ${field}: ${message}`, {
+    details: { field },
+  });
+}
+
+function str(o: Json, key: string, field: string, max: number, required: boolean): string | undefined {
+  const v = o[key];
+  if (v === undefined || (v === '' && !required)) {
+    if (required) throw invalid(field, 'is required');
+    return undefined;
+  }
+  if (typeof v !== 'string') throw invalid(field, `must be a string, got ${v === null ? 'null' : typeof v}`);
+  if (required && v.length === 0) throw invalid(field, 'must not be empty');
+  if (v.length > max) throw invalid(field, `is longer than ${max} characters`);
+  return v;
+}
+
+function gvk(v: unknown, field: string): GroupVersionKind {
+  if (!isObject(v)) throw invalid(field, 'must be an object');
+  return {
+    group: str(v, 'group', `${field}.group`, MAX_NAME, false) ?? '',
+    version: str(v, 'version', `${field}.version`, 64, true) ?? '',
+    kind: str(v, 'kind', `${field}.kind`, MAX_NAME, true) ?? '',
+  };
+}
+
+function gvr(v: unknown, field: string): GroupVersionResource {
+  if (!isObject(v)) throw invalid(field, 'must be an object');
+  return {
+    group: str(v, 'group', `${field}.group`, MAX_NAME, false) ?? '',
+    version: str(v, 'version', `${field}.version`, 64, true) ?? '',
+    resource: str(v, 'resource', `${field}.resource`, MAX_NAME, true) ?? '',
+  };
+}
+
+function kubeObject(v: unknown, field: string): KubeObject | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!isObject(v)) throw invalid(field, 'must be an object');
+  const meta = v['metadata'];
+  if (meta !== undefined && meta !== null) {
+    if (!isObject(meta)) throw invalid(`${field}.metadata`, 'must be an object');
+    for (const key of ['labels', 'annotations']) {
+      const m = meta[key];
+      if (m === undefined || m === null) continue;
+      if (!isObject(m)) throw invalid(`${field}.metadata.${key}`, 'must be an object');
+      for (const [k, val] of Object.entries(m))
+        if (typeof val !== 'string')
+          throw invalid(`${field}.metadata.${key}["${k.slice(0, 63)}"]`, 'must be a string');
+    }
+  }
+  return v as KubeObject;
+}
+
+/** Validates a parsed request body. Throws SigwardError ADMISSION_REVIEW_INVALID naming the field. */
+export function parseAdmissionReview(body: unknown): AdmissionReview {
+  if (!isObject(body)) throw invalid('body', 'must be a JSON object');
+  if (body['apiVersion'] !== ADMISSION_API_VERSION)
+    throw invalid(
+      'apiVersion',
+      `must be ${ADMISSION_API_VERSION} (the webhook registers admissionReviewVersions: [v1])`,
+    );
+  if (body['kind'] !== 'AdmissionReview') throw invalid('kind', 'must be AdmissionReview');
+  const r = body['request'];
+  if (!isObject(r)) throw invalid('request', 'must be an object');
+  const uid = str(r, 'uid', 'request.uid', MAX_UID, true) ?? '';
+  const operation = r['operation'];
+  if (typeof operation !== 'string' || !(OPERATIONS as readonly string[]).includes(operation))
+    throw invalid('request.operation', `must be one of ${OPERATIONS.join(', ')}`);
+  const userInfo = r['userInfo'] ?? {};
+  if (!isObject(userInfo)) throw invalid('request.userInfo', 'must be an object');
+  const dryRun = r['dryRun'];
+  if (dryRun !== undefined && dryRun !== null && typeof dryRun !== 'boolean')
+    throw invalid('request.dryRun', 'must be a boolean');
+  const subResource = str(r, 'subResource', 'request.subResource', 64, false);
+  const requestSubResource = str(r, 'requestSubResource', 'request.requestSubResource', 64, false);
+  const name = str(r, 'name', 'request.name', MAX_NAME, false);
+  const namespace = str(r, 'namespace', 'request.namespace', 63, false);
+  const object = kubeObject(r['object'], 'request.object');
+  const oldObject = kubeObject(r['oldObject'], 'request.oldObject');
+  if ((operation === 'CREATE' || operation === 'UPDATE') && object === undefined)
+    throw invalid('request.object', `is required for ${operation}`);
+  if (operation === 'UPDATE' && oldObject === undefined)
+    throw invalid('request.oldObject', 'is required for UPDATE');
+  const request: AdmissionRequest = {
+    uid,
+    kind: gvk(r['kind'], 'request.kind'),
+    resource: gvr(r['resource'], 'request.resource'),
+    ...(subResource === undefined ? {} : { subResource }),
+    ...(r['requestKind'] === undefined ? {} : { requestKind: gvk(r['requestKind'], 'request.requestKind') }),
+    ...(r['requestResource'] === undefined
+      ? {}
+      : { requestResource: gvr(r['requestResource'], 'request.requestResource') }),
+    ...(requestSubResource === undefined ? {} : { requestSubResource }),
+    ...(name === undefined ? {} : { name }),
+    ...(namespace === undefined ? {} : { namespace }),
+    operation: operation as Operation,
+    userInfo: userInfo as UserInfo,
+    ...(object === undefined ? {} : { object }),
+    ...(oldObject === undefined ? {} : { oldObject }),
+    ...(dryRun === true ? { dryRun: true } : {}),
+    ...(r['options'] === undefined ? {} : { options: r['options'] }),
+  };
+  return { apiVersion: ADMISSION_API_VERSION, kind: 'AdmissionReview', request };
+}
+
+/** Reads the uid of a body that failed validation, so the reply can still name it (or ''). */
+export function uidOf(body: unknown): string {
+  if (!isObject(body) || !isObject(body['request'])) return '';
+  const uid = body['request']['uid'];
+  return typeof uid === 'string' && uid.length <= MAX_UID ? uid : '';
+}
+
+export function reviewResponse(response: AdmissionResponse): AdmissionReviewResponse {
+  return { apiVersion: ADMISSION_API_VERSION, kind: 'AdmissionReview', response };
+}

@@ -1,0 +1,179 @@
+// Every place an image is named in an admitted object, with its field path. Pure.
+//
+//   podSpecPath(resource, subResource)  → ['spec', 'template', 'spec'] etc., or undefined if not handled
+//   imageSites(request, object)         → ImageSite[] (throws SigwardError ADMISSION_OBJECT_INVALID /
+//                                          ADMISSION_TOO_MANY_IMAGES on hostile shapes and sizes)
+//   changedSites(sites, oldSites)       → the sites whose image is new or different at that field
+//   jsonPointer(field)                  → `/spec/containers/0/image` for a field path
+//
+// Handled: Pods (containers, initContainers, ephemeralContainers, image volumes
+// `spec.volumes[].image.reference`, and the `ephemeralcontainers` subresource), Deployments,
+// ReplicaSets, StatefulSets, DaemonSets, Jobs, ReplicationControllers (`spec.template.spec…`) and
+// CronJobs (`spec.jobTemplate.spec.template.spec…`).
+import { SigwardError } from '../errors.ts';
+import type { GroupVersionResource } from './review.ts';
+
+export const OBJECT_INVALID = 'ADMISSION_OBJECT_INVALID';
+export const TOO_MANY_IMAGES = 'ADMISSION_TOO_MANY_IMAGES';
+/** More image sites than any real pod has; a bigger object is refused with a clear error. */
+export const MAX_IMAGE_SITES = 256;
+const MAX_IMAGE_LENGTH = 4096;
+
+export type SiteKind = 'container' | 'initContainer' | 'ephemeralContainer' | 'imageVolume';
+
+export interface ImageSite {
+  /** `spec.template.spec.initContainers[1].image` */
+  readonly field: string;
+  /** The image exactly as written. */
+  readonly image: string;
+  readonly kind: SiteKind;
+  /** Container or volume name, when it has one. */
+  readonly name?: string;
+  /** In a workload's pod template (not a Pod itself). */
+  readonly template: boolean;
+}
+
+const TEMPLATE = ['spec', 'template', 'spec'] as const;
+const WORKLOADS: Readonly<Record<string, readonly string[]>> = {
+  '/pods': ['spec'],
+  '/replicationcontrollers': TEMPLATE,
+  'apps/deployments': TEMPLATE,
+  'apps/replicasets': TEMPLATE,
+  'apps/statefulsets': TEMPLATE,
+  'apps/daemonsets': TEMPLATE,
+  'batch/jobs': TEMPLATE,
+  'batch/cronjobs': ['spec', 'jobTemplate', 'spec', 'template', 'spec'],
+};
+
+/** The resources the webhook handles, as `group/resource` (core group empty). */
+export const HANDLED_RESOURCES: readonly string[] = Object.keys(WORKLOADS);
+
+/** Where the pod spec is, or undefined for a resource (or subresource) sigward does not check. */
+export function podSpecPath(
+  resource: GroupVersionResource,
+  subResource?: string,
+): readonly string[] | undefined {
+  const path = WORKLOADS[`${resource.group}/${resource.resource}`];
+  if (path === undefined) return undefined;
+  if (subResource !== undefined && subResource !== '') {
+    // Only new ephemeral containers bring images through a subresource; status, scale, binding… do not.
+    return resource.group === '' && resource.resource === 'pods' && subResource === 'ephemeralcontainers'
+      ? path
+      : undefined;
+  }
+  return path;
+}
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function invalid(field: string, message: string): SigwardError {
+  return new SigwardError(OBJECT_INVALID, `${field}: ${message}`, { details: { field } });
+}
+
+function list(spec: Json, key: string, field: string): readonly unknown[] {
+  const v = spec[key];
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw invalid(field, 'must be a list');
+  return v;
+}
+
+function imageOf(v: unknown, field: string): string | undefined {
+  if (v === undefined || v === null || v === '') return undefined; // the API server's validation refuses these
+  if (typeof v !== 'string')
+    throw invalid(field, `must be a string, got ${Array.isArray(v) ? 'a list' : typeof v}`);
+  if (v.length > MAX_IMAGE_LENGTH) throw invalid(field, `is longer than ${MAX_IMAGE_LENGTH} characters`);
+  return v;
+}
+
+const nameOf = (o: Json): string | undefined =>
+  typeof o['name'] === 'string' ? o['name'].slice(0, 253) : undefined;
+
+/** Image sites of an object of a handled resource, in manifest order. */
+export function imageSites(
+  request: { readonly resource: GroupVersionResource; readonly subResource?: string },
+  object: unknown,
+  options: { readonly maxSites?: number } = {},
+): ImageSite[] {
+  const path = podSpecPath(request.resource, request.subResource);
+  if (path === undefined) return [];
+  const max = options.maxSites ?? MAX_IMAGE_SITES;
+  let spec: unknown = object;
+  const walked: string[] = [];
+  for (const key of path) {
+    if (!isObject(spec)) throw invalid(walked.join('.') || 'object', 'must be an object');
+    spec = spec[key];
+    walked.push(key);
+    if (spec === undefined || spec === null) return [];
+  }
+  const prefix = walked.join('.');
+  if (!isObject(spec)) throw invalid(prefix, 'must be an object');
+  const template = path.length > 1;
+  const groups: ReadonlyArray<readonly [string, SiteKind]> = [
+    ['initContainers', 'initContainer'],
+    ['containers', 'container'],
+    ['ephemeralContainers', 'ephemeralContainer'],
+  ];
+  const lists = groups.map(([key, kind]) => [key, kind, list(spec, key, `${prefix}.${key}`)] as const);
+  const volumes = list(spec, 'volumes', `${prefix}.volumes`);
+  // Counted before anything is read: 10,000 containers cost one comparison, not 10,000 parses.
+  const total = lists.reduce((n, [, , l]) => n + l.length, 0);
+  if (total > max)
+    throw new SigwardError(
+      TOO_MANY_IMAGES,
+      `${prefix}: ${total} containers, more than the ${max} sigward checks`,
+    );
+  const sites: ImageSite[] = [];
+  for (const [key, kind, entries] of lists) {
+    entries.forEach((c, i) => {
+      const field = `${prefix}.${key}[${i}]`;
+      if (!isObject(c)) throw invalid(field, 'must be an object');
+      const image = imageOf(c['image'], `${field}.image`);
+      const name = nameOf(c);
+      if (image !== undefined)
+        sites.push({
+          field: `${field}.image`,
+          image,
+          kind,
+          ...(name === undefined ? {} : { name }),
+          template,
+        });
+    });
+  }
+  let imageVolumes = 0;
+  volumes.forEach((v, i) => {
+    const field = `${prefix}.volumes[${i}]`;
+    if (!isObject(v)) throw invalid(field, 'must be an object');
+    const source = v['image'];
+    if (source === undefined || source === null) return;
+    if (!isObject(source)) throw invalid(`${field}.image`, 'must be an object');
+    if (++imageVolumes + total > max)
+      throw new SigwardError(TOO_MANY_IMAGES, `${prefix}: more than the ${max} images sigward checks`);
+    const image = imageOf(source['reference'], `${field}.image.reference`);
+    const name = nameOf(v);
+    if (image !== undefined)
+      sites.push({
+        field: `${field}.image.reference`,
+        image,
+        kind: 'imageVolume',
+        ...(name === undefined ? {} : { name }),
+        template,
+      });
+  });
+  return sites;
+}
+
+/** Sites whose image is new or differs from the old object's image at the same field. */
+export function changedSites(sites: readonly ImageSite[], oldSites: readonly ImageSite[]): ImageSite[] {
+  const old = new Map(oldSites.map((s) => [s.field, s.image]));
+  return sites.filter((s) => old.get(s.field) !== s.image);
+}
+
+/** RFC 6901 pointer for a field path: `spec.containers[0].image` → `/spec/containers/0/image`. */
+export function jsonPointer(field: string): string {
+  return `/${field
+    .replace(/\[(\d+)\]/g, '.$1')
+    .split('.')
+    .map((p) => p.replace(/~/g, '~0').replace(/\//g, '~1'))
+    .join('/')}`;
+}

@@ -1,0 +1,579 @@
+// Policy resource → immutable CompiledPolicy, or the list of field-path errors that kube/ writes into
+// the resource's Ready condition. Pure (no I/O): a Secret-held key stays a reference for the engine to
+// resolve; a PEM key is parsed here so a bad key is a status error, not a runtime surprise.
+//
+//   compilePolicy(resource)        → { policy, errors }  policy.valid === (errors.length === 0)
+//   compileTrustRoot(resource)     → { trustRoot, errors }
+//   readyCondition(errors, gen, now) → the `Ready` status condition (reason Compiled | Invalid)
+//   FieldError                     { field: 'spec.authorities[0].keyless.identities[1].subjectRegExp', message }
+//
+// An invalid policy is still returned (valid: false, no authorities) when its `images` compile: it
+// keeps matching its images, and evaluate.ts fails them with POLICY_INVALID in the policy's mode, so a
+// typo never turns an enforcing policy into an allow-all.
+import { createPublicKey } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { SigwardError } from '../errors.ts';
+import { parseRepository } from '../oci/reference.ts';
+import type { RepositoryName } from '../oci/reference.ts';
+import type { CertificateIdentity } from '../sigstore/identity.ts';
+import { compileIdentity, matchIdentity } from './identity.ts';
+import type { IdentityMatcher, IdentitySpec } from './identity.ts';
+import { compileGlob } from './match.ts';
+import type { CompiledGlob } from './match.ts';
+import {
+  MULTI_ARCH_RULES,
+  POLICY_API_VERSION,
+  POLICY_KINDS,
+  POLICY_MODES,
+  PUBLIC_GOOD_TRUST_ROOT,
+} from './types.ts';
+import type { Condition, MultiArchRule, PolicyKind, PolicyMode } from './types.ts';
+
+export interface FieldError {
+  readonly field: string;
+  readonly message: string;
+}
+
+/** Same shape as sigstore/verify-candidate's IdentityOutcome, so `match` plugs straight into an Authority. */
+export type IdentityOutcome =
+  | { readonly matched: true }
+  | {
+      readonly matched: false;
+      readonly code: 'IDENTITY_ISSUER_MISMATCH' | 'IDENTITY_SUBJECT_MISMATCH' | 'IDENTITY_EXTENSION_MISMATCH';
+      readonly reason: string;
+    };
+
+export interface CompiledIdentity {
+  readonly spec: IdentitySpec;
+  readonly matcher: IdentityMatcher;
+  /** `subject "…" from issuer "…"`, regexps shown anchored. */
+  readonly describe: string;
+}
+
+interface AuthorityBase {
+  readonly name: string;
+  /** Position in spec.authorities, for field paths. */
+  readonly index: number;
+  readonly trustRootRef: string;
+  /** false = insecureIgnoreTlog. */
+  readonly requireTlog: boolean;
+}
+
+export type KeySource =
+  | { readonly source: 'data'; readonly publicKey: KeyObject }
+  | {
+      readonly source: 'secret';
+      readonly name: string;
+      readonly namespace: string | undefined;
+      readonly key: string;
+    };
+
+export type CompiledAuthority =
+  | (AuthorityBase & {
+      readonly kind: 'keyless';
+      readonly identities: readonly CompiledIdentity[];
+      /** false = insecureIgnoreSCT. */
+      readonly requireSct: boolean;
+      /** Matches ANY identity; on mismatch, the reason of the closest one (same issuer first). */
+      readonly match: (identity: CertificateIdentity) => IdentityOutcome;
+      /** What it accepts, for messages: `subject "…" from issuer "…"` or `one of: …`. */
+      readonly expected: string;
+    })
+  | (AuthorityBase & { readonly kind: 'key'; readonly key: KeySource; readonly expected: string });
+
+export interface CompiledPolicy {
+  readonly kind: PolicyKind;
+  readonly name: string;
+  /** ImagePolicy only. */
+  readonly namespace?: string;
+  /** `name` or `namespace/name`: how messages name it. */
+  readonly displayName: string;
+  readonly uid?: string;
+  readonly generation: number;
+  readonly valid: boolean;
+  readonly errors: readonly FieldError[];
+  readonly images: readonly CompiledGlob[];
+  readonly mode: PolicyMode;
+  readonly authorities: readonly CompiledAuthority[];
+  readonly threshold: number;
+  readonly multiArch: MultiArchRule;
+  readonly signatureRepository?: { readonly repository: RepositoryName; readonly pullSecret?: string };
+}
+
+export type CompiledTrustRootSource =
+  | { readonly kind: 'public-good' }
+  | { readonly kind: 'tuf'; readonly mirror: string; readonly root: string }
+  | { readonly kind: 'inline'; readonly trustedRoot: string }
+  | {
+      readonly kind: 'configMap';
+      readonly name: string;
+      readonly namespace: string | undefined;
+      readonly key: string;
+    };
+
+export interface CompiledTrustRoot {
+  readonly name: string;
+  readonly generation: number;
+  readonly valid: boolean;
+  readonly errors: readonly FieldError[];
+  readonly source?: CompiledTrustRootSource;
+}
+
+export const LIMITS = {
+  images: 256,
+  authorities: 32,
+  identities: 32,
+  string: 4096,
+  key: 16384,
+  trustedRoot: 1048576,
+} as const;
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Collects errors; every reader returns undefined after recording what was wrong. */
+class Checker {
+  readonly errors: FieldError[] = [];
+  fail(field: string, message: string): undefined {
+    if (this.errors.length < 100) this.errors.push({ field, message });
+    return undefined;
+  }
+  object(v: unknown, field: string, known: readonly string[]): Json | undefined {
+    if (!isObject(v)) return this.fail(field, 'must be an object');
+    for (const k of Object.keys(v))
+      if (!known.includes(k)) this.fail(`${field}.${k.slice(0, 100)}`, 'unknown field');
+    return v;
+  }
+  string(v: unknown, field: string, max: number = LIMITS.string): string | undefined {
+    if (typeof v !== 'string') return this.fail(field, 'must be a string');
+    if (v.length === 0) return this.fail(field, 'must not be empty');
+    if (v.length > max) return this.fail(field, `must be at most ${max} characters`);
+    return v;
+  }
+  optionalString(v: unknown, field: string, max?: number): string | undefined {
+    return v === undefined ? undefined : this.string(v, field, max);
+  }
+  bool(v: unknown, field: string): boolean | undefined {
+    if (v === undefined) return undefined;
+    if (typeof v !== 'boolean') return this.fail(field, 'must be true or false');
+    return v;
+  }
+  array(v: unknown, field: string, max: number): readonly unknown[] | undefined {
+    if (!Array.isArray(v)) return this.fail(field, 'must be a list');
+    if (v.length === 0) return this.fail(field, 'must not be empty');
+    if (v.length > max) return this.fail(field, `must have at most ${max} items`);
+    return v;
+  }
+  oneOf<T extends string>(v: unknown, field: string, allowed: readonly T[], fallback: T): T {
+    if (v === undefined) return fallback;
+    if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) return v as T;
+    this.fail(field, `must be one of ${allowed.join(', ')}`);
+    return fallback;
+  }
+  name(v: unknown, field: string, pattern: RegExp, max: number): string | undefined {
+    const s = this.string(v, field, max);
+    if (s !== undefined && !pattern.test(s))
+      return this.fail(field, 'must be a lower-case DNS name (a-z, 0-9, -)');
+    return s;
+  }
+}
+
+const quoteValue = (v: string): string => JSON.stringify(v.length > 200 ? `${v.slice(0, 200)}…` : v);
+
+function describeSpec(spec: IdentitySpec): string {
+  const subject =
+    spec.subject !== undefined
+      ? `subject ${quoteValue(spec.subject)}`
+      : `subject matching /^(?:${spec.subjectRegExp ?? ''})$/`;
+  const issuer =
+    spec.issuer !== undefined
+      ? `issuer ${quoteValue(spec.issuer)}`
+      : `issuer matching /^(?:${spec.issuerRegExp ?? ''})$/`;
+  const ext = Object.keys(spec.extensions ?? {});
+  return `${subject} from ${issuer}${ext.length === 0 ? '' : ` with ${ext.join(', ')}`}`;
+}
+
+/** Who signed, in the words of describeSpec: `subject "…" from issuer "…"`. */
+export function describeFound(identity: {
+  readonly issuer?: string | undefined;
+  readonly subject?: string | undefined;
+}): string {
+  const s = identity.subject === undefined ? 'no subject' : `subject ${quoteValue(identity.subject)}`;
+  const i = identity.issuer === undefined ? 'no issuer' : `issuer ${quoteValue(identity.issuer)}`;
+  return `${s} from ${i}`;
+}
+
+function identityCheck(
+  identities: readonly CompiledIdentity[],
+): (identity: CertificateIdentity) => IdentityOutcome {
+  return (identity) => {
+    let best: IdentityOutcome | undefined;
+    for (const id of identities) {
+      const m = matchIdentity(id.matcher, identity);
+      if (m.matched) return m;
+      const issuerOk = identity.issuer !== undefined && id.matcher.issuer.test(identity.issuer);
+      const subjectOk = identity.subject !== undefined && id.matcher.subject.test(identity.subject);
+      const code = !issuerOk
+        ? 'IDENTITY_ISSUER_MISMATCH'
+        : !subjectOk
+          ? 'IDENTITY_SUBJECT_MISMATCH'
+          : 'IDENTITY_EXTENSION_MISMATCH';
+      // The closest identity (issuer matched) explains the mismatch best.
+      if (
+        best === undefined ||
+        (best.matched === false && best.code === 'IDENTITY_ISSUER_MISMATCH' && issuerOk)
+      )
+        best = { matched: false, code, reason: m.reason };
+    }
+    return best ?? { matched: false, code: 'IDENTITY_SUBJECT_MISMATCH', reason: 'no identity configured' };
+  };
+}
+
+function compileKeyless(
+  c: Checker,
+  v: unknown,
+  path: string,
+): Omit<Extract<CompiledAuthority, { kind: 'keyless' }>, keyof AuthorityBase | 'kind'> | undefined {
+  const o = c.object(v, path, ['identities', 'insecureIgnoreSCT']);
+  if (o === undefined) return undefined;
+  const list = c.array(o['identities'], `${path}.identities`, LIMITS.identities);
+  const requireSct = c.bool(o['insecureIgnoreSCT'], `${path}.insecureIgnoreSCT`) !== true;
+  const identities: CompiledIdentity[] = [];
+  list?.forEach((raw, i) => {
+    const at = `${path}.identities[${i}]`;
+    const id = c.object(raw, at, ['issuer', 'issuerRegExp', 'subject', 'subjectRegExp', 'extensions']);
+    if (id === undefined) return;
+    let bad = false;
+    for (const k of ['issuer', 'issuerRegExp', 'subject', 'subjectRegExp'])
+      if (id[k] !== undefined && c.string(id[k], `${at}.${k}`) === undefined) bad = true;
+    const extensions: Record<string, { exact?: string; regexp?: string }> = {};
+    if (id['extensions'] !== undefined) {
+      const ext = isObject(id['extensions'])
+        ? id['extensions']
+        : c.fail(`${at}.extensions`, 'must be an object');
+      for (const [name, m] of Object.entries(ext ?? {})) {
+        const mo = c.object(m, `${at}.extensions.${name.slice(0, 100)}`, ['exact', 'regexp']);
+        if (mo === undefined) {
+          bad = true;
+          continue;
+        }
+        const exact = c.optionalString(mo['exact'], `${at}.extensions.${name}.exact`);
+        const regexp = c.optionalString(mo['regexp'], `${at}.extensions.${name}.regexp`);
+        extensions[name] = {
+          ...(exact === undefined ? {} : { exact }),
+          ...(regexp === undefined ? {} : { regexp }),
+        };
+      }
+    }
+    if (bad) return;
+    const spec: IdentitySpec = {
+      ...(typeof id['issuer'] === 'string' ? { issuer: id['issuer'] } : {}),
+      ...(typeof id['issuerRegExp'] === 'string' ? { issuerRegExp: id['issuerRegExp'] } : {}),
+      ...(typeof id['subject'] === 'string' ? { subject: id['subject'] } : {}),
+      ...(typeof id['subjectRegExp'] === 'string' ? { subjectRegExp: id['subjectRegExp'] } : {}),
+      ...(Object.keys(extensions).length === 0 ? {} : { extensions }),
+    };
+    try {
+      identities.push({ spec, matcher: compileIdentity(spec, at), describe: describeSpec(spec) });
+    } catch (error) {
+      if (!(error instanceof SigwardError)) throw error;
+      const field = typeof error.details['field'] === 'string' ? error.details['field'] : at;
+      c.fail(
+        field,
+        error.message.startsWith(`${field}: `) ? error.message.slice(field.length + 2) : error.message,
+      );
+    }
+  });
+  if (list === undefined || identities.length !== list.length) return undefined;
+  const expected =
+    identities.length === 1
+      ? (identities[0]?.describe ?? '')
+      : `one of: ${identities.map((i) => i.describe).join('; ')}`;
+  return { identities, requireSct, match: identityCheck(identities), expected };
+}
+
+function compileKey(c: Checker, v: unknown, path: string): KeySource | undefined {
+  const o = c.object(v, path, ['data', 'secretRef']);
+  if (o === undefined) return undefined;
+  if ((o['data'] === undefined) === (o['secretRef'] === undefined))
+    return c.fail(path, 'set exactly one of data or secretRef');
+  if (o['data'] !== undefined) {
+    const pem = c.string(o['data'], `${path}.data`, LIMITS.key);
+    if (pem === undefined) return undefined;
+    if (!pem.includes('-----BEGIN PUBLIC KEY-----'))
+      return c.fail(`${path}.data`, 'must be a PEM public key (-----BEGIN PUBLIC KEY-----)');
+    try {
+      const publicKey = createPublicKey({ key: pem, format: 'pem' });
+      return { source: 'data', publicKey };
+    } catch (error) {
+      return c.fail(
+        `${path}.data`,
+        `not a readable public key: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
+  const ref = c.object(o['secretRef'], `${path}.secretRef`, ['name', 'namespace', 'key']);
+  if (ref === undefined) return undefined;
+  const name = c.name(ref['name'], `${path}.secretRef.name`, DNS_SUBDOMAIN, 253);
+  const namespace =
+    ref['namespace'] === undefined
+      ? undefined
+      : c.name(ref['namespace'], `${path}.secretRef.namespace`, DNS_LABEL, 63);
+  const key = ref['key'] === undefined ? 'cosign.pub' : c.string(ref['key'], `${path}.secretRef.key`, 253);
+  if (key !== undefined && !SECRET_KEY.test(key))
+    return c.fail(`${path}.secretRef.key`, 'must be a Secret data key (letters, digits, - _ .)');
+  if (name === undefined || key === undefined || (ref['namespace'] !== undefined && namespace === undefined))
+    return undefined;
+  return { source: 'secret', name, namespace, key };
+}
+
+function compileAuthority(
+  c: Checker,
+  v: unknown,
+  index: number,
+  seen: Set<string>,
+): CompiledAuthority | undefined {
+  const path = `spec.authorities[${index}]`;
+  const o = c.object(v, path, ['name', 'keyless', 'key', 'trustRootRef', 'insecureIgnoreTlog']);
+  if (o === undefined) return undefined;
+  const name = c.name(o['name'], `${path}.name`, DNS_LABEL, 63);
+  if (name !== undefined) {
+    if (seen.has(name)) c.fail(`${path}.name`, `duplicate authority name "${name}"`);
+    seen.add(name);
+  }
+  const trustRootRef =
+    o['trustRootRef'] === undefined
+      ? PUBLIC_GOOD_TRUST_ROOT
+      : c.name(o['trustRootRef'], `${path}.trustRootRef`, DNS_SUBDOMAIN, 253);
+  const requireTlog = c.bool(o['insecureIgnoreTlog'], `${path}.insecureIgnoreTlog`) !== true;
+  if ((o['keyless'] === undefined) === (o['key'] === undefined)) {
+    c.fail(path, 'set exactly one of keyless or key');
+    return undefined;
+  }
+  if (o['keyless'] !== undefined) {
+    const keyless = compileKeyless(c, o['keyless'], `${path}.keyless`);
+    if (keyless === undefined || name === undefined || trustRootRef === undefined) return undefined;
+    return { kind: 'keyless', name, index, trustRootRef, requireTlog, ...keyless };
+  }
+  const key = compileKey(c, o['key'], `${path}.key`);
+  if (key === undefined || name === undefined || trustRootRef === undefined) return undefined;
+  const expected =
+    key.source === 'data'
+      ? `a signature by the public key of authority ${name}`
+      : `a signature by the public key in Secret ${key.namespace === undefined ? '' : `${key.namespace}/`}${key.name} (${key.key})`;
+  return { kind: 'key', name, index, trustRootRef, requireTlog, key, expected };
+}
+
+function metadataOf(
+  c: Checker,
+  resource: Json,
+  namespaced: boolean,
+): { name: string; namespace?: string; uid?: string; generation: number } {
+  const meta = isObject(resource['metadata'])
+    ? resource['metadata']
+    : (c.fail('metadata', 'must be an object') ?? {});
+  const name =
+    c.name(meta['name'], 'metadata.name', DNS_SUBDOMAIN, 253) ?? String(meta['name'] ?? '?').slice(0, 253);
+  let namespace: string | undefined;
+  if (namespaced) namespace = c.name(meta['namespace'], 'metadata.namespace', DNS_LABEL, 63) ?? '?';
+  const generation =
+    typeof meta['generation'] === 'number' && Number.isSafeInteger(meta['generation'])
+      ? meta['generation']
+      : 0;
+  const uid = typeof meta['uid'] === 'string' ? meta['uid'] : undefined;
+  return {
+    name,
+    ...(namespace === undefined ? {} : { namespace }),
+    ...(uid === undefined ? {} : { uid }),
+    generation,
+  };
+}
+
+/** Compiles a ClusterImagePolicy or ImagePolicy as read from the API or YAML. Never throws on input. */
+export function compilePolicy(resource: unknown): { policy: CompiledPolicy; errors: readonly FieldError[] } {
+  const c = new Checker();
+  const r: Json = isObject(resource) ? resource : (c.fail('', 'a policy must be an object') ?? {});
+  if (r['apiVersion'] !== POLICY_API_VERSION) c.fail('apiVersion', `must be ${POLICY_API_VERSION}`);
+  const kind = c.oneOf(r['kind'], 'kind', POLICY_KINDS, 'ClusterImagePolicy');
+  if (r['kind'] === undefined) c.fail('kind', `must be one of ${POLICY_KINDS.join(', ')}`);
+  const meta = metadataOf(c, r, kind === 'ImagePolicy');
+  const spec =
+    c.object(r['spec'], 'spec', [
+      'images',
+      'mode',
+      'authorities',
+      'threshold',
+      'multiArch',
+      'signatureRepository',
+    ]) ?? {};
+  const images: CompiledGlob[] = [];
+  c.array(spec['images'], 'spec.images', LIMITS.images)?.forEach((g, i) => {
+    const glob = c.string(g, `spec.images[${i}]`, 512);
+    if (glob === undefined) return;
+    try {
+      images.push(compileGlob(glob));
+    } catch (error) {
+      if (!(error instanceof SigwardError)) throw error;
+      c.fail(`spec.images[${i}]`, error.message);
+    }
+  });
+  const mode = c.oneOf(spec['mode'], 'spec.mode', POLICY_MODES, 'enforce');
+  const multiArch = c.oneOf(spec['multiArch'], 'spec.multiArch', MULTI_ARCH_RULES, 'digest');
+  const authorities: CompiledAuthority[] = [];
+  const list = c.array(spec['authorities'], 'spec.authorities', LIMITS.authorities);
+  const seen = new Set<string>();
+  list?.forEach((a, i) => {
+    const compiled = compileAuthority(c, a, i, seen);
+    if (compiled !== undefined) authorities.push(compiled);
+  });
+  let threshold = 1;
+  if (spec['threshold'] !== undefined) {
+    const t = spec['threshold'];
+    if (typeof t !== 'number' || !Number.isInteger(t) || t < 1)
+      c.fail('spec.threshold', 'must be an integer of at least 1');
+    else if (list !== undefined && t > list.length)
+      c.fail(
+        'spec.threshold',
+        `is ${t} but there are only ${list.length} authorities (it counts distinct authorities, not signatures)`,
+      );
+    else threshold = t;
+  }
+  let signatureRepository: CompiledPolicy['signatureRepository'];
+  if (spec['signatureRepository'] !== undefined) {
+    const s = c.object(spec['signatureRepository'], 'spec.signatureRepository', [
+      'repository',
+      'pullSecretRef',
+    ]);
+    const repo = c.string(s?.['repository'], 'spec.signatureRepository.repository', 255);
+    let pullSecret: string | undefined;
+    if (s?.['pullSecretRef'] !== undefined) {
+      const ref = c.object(s['pullSecretRef'], 'spec.signatureRepository.pullSecretRef', ['name']);
+      pullSecret = c.name(ref?.['name'], 'spec.signatureRepository.pullSecretRef.name', DNS_SUBDOMAIN, 253);
+    }
+    if (repo !== undefined) {
+      try {
+        signatureRepository = {
+          repository: parseRepository(repo),
+          ...(pullSecret === undefined ? {} : { pullSecret }),
+        };
+      } catch (error) {
+        c.fail('spec.signatureRepository.repository', error instanceof Error ? error.message : String(error));
+      }
+    }
+  }
+  const errors: readonly FieldError[] = Object.freeze([...c.errors]);
+  const valid = errors.length === 0;
+  const policy: CompiledPolicy = deepFreeze({
+    kind,
+    ...meta,
+    displayName: meta.namespace === undefined ? meta.name : `${meta.namespace}/${meta.name}`,
+    valid,
+    errors,
+    images,
+    mode,
+    authorities: valid ? authorities : [],
+    threshold,
+    multiArch,
+    ...(signatureRepository === undefined ? {} : { signatureRepository }),
+  });
+  return { policy, errors };
+}
+
+/** Compiles a TrustRoot. Never throws on input. */
+export function compileTrustRoot(resource: unknown): {
+  trustRoot: CompiledTrustRoot;
+  errors: readonly FieldError[];
+} {
+  const c = new Checker();
+  const r: Json = isObject(resource) ? resource : (c.fail('', 'a TrustRoot must be an object') ?? {});
+  if (r['apiVersion'] !== POLICY_API_VERSION) c.fail('apiVersion', `must be ${POLICY_API_VERSION}`);
+  if (r['kind'] !== 'TrustRoot') c.fail('kind', 'must be TrustRoot');
+  const meta = metadataOf(c, r, false);
+  const spec = c.object(r['spec'], 'spec', ['publicGood', 'tuf', 'trustedRoot', 'configMapRef']) ?? {};
+  const sources = ['publicGood', 'tuf', 'trustedRoot', 'configMapRef'].filter((k) => spec[k] !== undefined);
+  let source: CompiledTrustRootSource | undefined;
+  if (sources.length !== 1) c.fail('spec', 'set exactly one of publicGood, tuf, trustedRoot or configMapRef');
+  else if (sources[0] === 'publicGood') {
+    if (c.object(spec['publicGood'], 'spec.publicGood', []) !== undefined) source = { kind: 'public-good' };
+  } else if (sources[0] === 'tuf') {
+    const t = c.object(spec['tuf'], 'spec.tuf', ['mirror', 'root']);
+    const mirror = c.string(t?.['mirror'], 'spec.tuf.mirror', 2048);
+    const root = c.string(t?.['root'], 'spec.tuf.root', LIMITS.trustedRoot);
+    if (mirror !== undefined && !/^https?:\/\/[^\s/]+/.test(mirror))
+      c.fail('spec.tuf.mirror', 'must be an http(s) URL');
+    else if (mirror !== undefined && root !== undefined) source = { kind: 'tuf', mirror, root };
+  } else if (sources[0] === 'trustedRoot') {
+    const text = c.string(spec['trustedRoot'], 'spec.trustedRoot', LIMITS.trustedRoot);
+    if (text !== undefined) {
+      try {
+        if (!isObject(JSON.parse(text)))
+          c.fail('spec.trustedRoot', 'must be a JSON object (trusted_root.json)');
+        else source = { kind: 'inline', trustedRoot: text };
+      } catch (error) {
+        c.fail('spec.trustedRoot', `is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  } else {
+    const ref = c.object(spec['configMapRef'], 'spec.configMapRef', ['name', 'namespace', 'key']);
+    const name = c.name(ref?.['name'], 'spec.configMapRef.name', DNS_SUBDOMAIN, 253);
+    const namespace =
+      ref?.['namespace'] === undefined
+        ? undefined
+        : c.name(ref['namespace'], 'spec.configMapRef.namespace', DNS_LABEL, 63);
+    const key =
+      ref?.['key'] === undefined ? 'trusted_root.json' : c.string(ref['key'], 'spec.configMapRef.key', 253);
+    if (name !== undefined && key !== undefined) source = { kind: 'configMap', name, namespace, key };
+  }
+  const errors: readonly FieldError[] = Object.freeze([...c.errors]);
+  const valid = errors.length === 0;
+  return {
+    trustRoot: Object.freeze({
+      name: meta.name,
+      generation: meta.generation,
+      valid,
+      errors,
+      ...(valid && source ? { source } : {}),
+    }),
+    errors,
+  };
+}
+
+/** The built-in TrustRoot `public-good`, for when no resource of that name exists. */
+export const PUBLIC_GOOD: CompiledTrustRoot = Object.freeze<CompiledTrustRoot>({
+  name: PUBLIC_GOOD_TRUST_ROOT,
+  generation: 0,
+  valid: true,
+  errors: [],
+  source: { kind: 'public-good' },
+});
+
+/** The Ready condition for a resource's status: True/Compiled, or False/Invalid naming each bad field. */
+export function readyCondition(errors: readonly FieldError[], generation: number, now: Date): Condition {
+  const ok = errors.length === 0;
+  const message = ok
+    ? 'compiled'
+    : errors
+        .slice(0, 10)
+        .map((e) => (e.field === '' ? e.message : `${e.field}: ${e.message}`))
+        .join('; ') + (errors.length > 10 ? `; and ${errors.length - 10} more` : '');
+  return {
+    type: 'Ready',
+    status: ok ? 'True' : 'False',
+    reason: ok ? 'Compiled' : 'Invalid',
+    message: message.length > 32768 ? `${message.slice(0, 32767)}…` : message,
+    observedGeneration: generation,
+    lastTransitionTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
+  // KeyObjects and RE2 matchers are immutable already; freezing them would break their internals.
+  if (!(Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype)) return value;
+  for (const v of Object.values(value)) deepFreeze(v);
+  return Object.freeze(value);
+}
