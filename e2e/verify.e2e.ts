@@ -334,6 +334,7 @@ describe('sigward verify: images signed by cosign v3 in the world', () => {
     const arm = recursive.platforms?.find((p) => p.platform === 'linux/arm64');
     assert.ok(arm);
     await verified([trust(), ...keyless(), `${registry.host}/verify/multi@${arm.digest}`]);
+    await verified([trust(), ...keyless(), '--accept-platform-signatures', recursive.byDigest]);
 
     const indexOnly = await pushIndex(tools(), registry.host, 'verify/multi', 'v2');
     await signKeyless(indexOnly);
@@ -343,6 +344,18 @@ describe('sigward verify: images signed by cosign v3 in the world', () => {
       'PLATFORM_NOT_SIGNED',
     );
     await refused([trust(), ...keyless(), '--platform=linux/arm64', indexOnly.ref], 'NO_SIGNATURES');
+    await verified([trust(), ...keyless(), '--accept-platform-signatures', indexOnly.byDigest]);
+    // Platforms signed, index not: --accept-platform-signatures takes them, the default does not.
+    const platformsOnly = await pushIndex(tools(), registry.host, 'verify/multi', 'v3');
+    for (const p of platformsOnly.platforms ?? []) {
+      await signKeyless({
+        ...platformsOnly,
+        digest: p.digest,
+        byDigest: `${registry.host}/verify/multi@${p.digest}`,
+      });
+    }
+    await refused([trust(), ...keyless(), platformsOnly.byDigest], 'NO_SIGNATURES');
+    await verified([trust(), ...keyless(), '--accept-platform-signatures', platformsOnly.byDigest]);
     await verified([
       trust(),
       ...keyless(),

@@ -46,6 +46,7 @@ Where:
   --platform OS/ARCH[/VARIANT]  IMAGE is an index: verify this platform's manifest
   --accept-index-signature      with --platform: a signature on the index counts for the platform
   --require-platform-signatures IMAGE is an index: every platform manifest must be signed
+  --accept-platform-signatures  IMAGE is an index: its signature, or else one on every platform manifest
 Output:
   --output text|json
 
@@ -87,6 +88,7 @@ const options = {
   platform: { type: 'string' },
   'accept-index-signature': { type: 'boolean' },
   'require-platform-signatures': { type: 'boolean' },
+  'accept-platform-signatures': { type: 'boolean' },
   output: { type: 'string', default: 'text' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -177,8 +179,9 @@ function planFrom(values: Values, positionals: readonly string[], env: NodeJS.Pr
     throw new UsageError('--insecure-ignore-sct is only for keyless verification');
   if (values['accept-index-signature'] === true && values.platform === undefined)
     throw new UsageError('--accept-index-signature needs --platform (which manifest of the index to admit)');
-  if (values['accept-index-signature'] === true && values['require-platform-signatures'] === true)
-    throw new UsageError('--accept-index-signature and --require-platform-signatures exclude each other');
+  const indexModes = ['accept-index-signature', 'require-platform-signatures', 'accept-platform-signatures'];
+  if (indexModes.filter((m) => values[m as keyof Values] === true).length > 1)
+    throw new UsageError(`use one of --${indexModes.join(', --')}`);
   if ((values['tuf-mirror'] === undefined) !== (values['tuf-root'] === undefined))
     throw new UsageError('--tuf-mirror and --tuf-root go together');
   if (values['trusted-root'] !== undefined && values['tuf-mirror'] !== undefined)
@@ -295,6 +298,8 @@ async function resolveTarget(
   const digest = reference.digest ?? (await client.resolve(reference)).digest;
   if (values['require-platform-signatures'] === true)
     return { digest, multiArch: { mode: 'every-platform' } };
+  if (values['accept-platform-signatures'] === true)
+    return { digest, multiArch: { mode: 'index-or-every-platform' } };
   const platform = values.platform;
   if (platform === undefined) return { digest, multiArch: { mode: 'digest' } };
   const fetched = await client.getManifest(referenceIn(reference, digest));

@@ -29,7 +29,9 @@ export type MultiArch =
   /** A signature on this index counts for the admitted digest, if the index lists it. */
   | { readonly mode: 'index-signature'; readonly index: string }
   /** When the admitted digest is an index, every platform manifest it lists must be signed. */
-  | { readonly mode: 'every-platform' };
+  | { readonly mode: 'every-platform' }
+  /** When the admitted digest is an index: its own signature, or else one on every platform manifest. */
+  | { readonly mode: 'index-or-every-platform' };
 
 export type VerdictStatus = 'verified' | 'rejected' | 'unsigned' | 'error';
 
@@ -118,7 +120,8 @@ async function verifyWith(input: VerifyImageInput, shared: Shared): Promise<Imag
   const own = await verifyDigest(input, shared, input.image.digest);
   if (mode.mode === 'digest') return own;
   if (mode.mode === 'index-signature') return viaIndex(input, shared, own, mode.index);
-  return everyPlatform(input, shared, own);
+  if (mode.mode === 'index-or-every-platform' && own.status === 'verified') return own;
+  return everyPlatform(input, shared, own, mode.mode === 'index-or-every-platform');
 }
 
 function readManifest(input: VerifyImageInput, shared: Shared, digest: string): Promise<FetchedManifest> {
@@ -144,7 +147,11 @@ async function verifyDigest(input: VerifyImageInput, shared: Shared, digest: str
     ...(input.checkDockerReference === true ? { dockerReference: input.image.repository } : {}),
   };
   const signatures = discovery.candidates.map((c) => verifyCandidate(context, c, digest));
-  const where = `referrers (${discovery.referrers}) and the legacy tag in ${discovery.signatureRepository}`;
+  const referrers =
+    discovery.referrers === 'referrers-api'
+      ? 'the referrers API'
+      : 'the referrers fallback tag (the registry has no referrers API)';
+  const where = `${referrers} and the legacy .sig tag, in ${discovery.signatureRepository}`;
   const common = {
     image,
     digest,
@@ -237,6 +244,7 @@ async function everyPlatform(
   input: VerifyImageInput,
   shared: Shared,
   own: ImageVerdict,
+  indexWasEnough: boolean,
 ): Promise<ImageVerdict> {
   if (own.status === 'error') return own;
   let manifests: readonly Descriptor[];
@@ -268,7 +276,7 @@ async function everyPlatform(
     ...own,
     status: failed.status === 'error' ? 'error' : 'rejected',
     code: failed.status === 'unsigned' ? VERDICT_CODE.platformUnsigned : failed.code,
-    message: `platform ${failed.platform} (${failed.digest}): ${failed.message}`,
+    message: `${indexWasEnough ? `the index is not signed (${own.message}), and ` : ''}platform ${failed.platform} (${failed.digest}): ${failed.message}`,
     platforms,
   };
 }

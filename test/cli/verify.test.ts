@@ -175,7 +175,7 @@ describe('keyless', () => {
     assert.equal(r.code, 1);
     assert.match(
       r.err,
-      /\[NO_SIGNATURES\]: no signatures found \(looked in referrers \(fallback-tag\) and the legacy tag in /,
+      /\[NO_SIGNATURES\]: no signatures found \(looked in the referrers fallback tag \(the registry has no referrers API\) and the legacy \.sig tag, in 127\.0\.0\.1:\d+\/cli\/app\)/,
     );
   });
 
@@ -239,6 +239,25 @@ describe('keys, tags and indexes', () => {
     ]);
     assert.equal(platforms.code, 1);
     assert.match(platforms.err, /\[PLATFORM_NOT_SIGNED\]/);
+    const either = await run([
+      `--key=${keyFile}`,
+      '--insecure-ignore-tlog',
+      root,
+      '--accept-platform-signatures',
+      indexRef,
+    ]);
+    assert.equal(either.code, 0, either.err);
+    const two = await run([
+      `--key=${keyFile}`,
+      root,
+      '--accept-platform-signatures',
+      '--require-platform-signatures',
+      indexRef,
+    ]);
+    assert.match(
+      two.err,
+      /use one of --accept-index-signature, --require-platform-signatures, --accept-platform-signatures/,
+    );
   });
 });
 

@@ -113,6 +113,28 @@ test('every-platform: every platform manifest of the index must be signed', asyn
   assert.match(missing.message, /^platform linux\/arm64\/v8 \(sha256:[0-9a-f]{64}\): no signatures found/);
 });
 
+test('index-or-every-platform: the index signature, or else every platform manifest signed', async () => {
+  const mode: MultiArch = { mode: 'index-or-every-platform' };
+  const indexOnly = await indexWith({ index: true });
+  const byIndex = await verify(indexOnly.repo, indexOnly.index.digest, mode);
+  assert.equal(byIndex.status, 'verified', byIndex.message);
+  assert.equal(byIndex.platforms, undefined, 'the index signature was enough');
+
+  const platformsOnly = await indexWith({ platforms: [0, 1] });
+  const byPlatforms = await verify(platformsOnly.repo, platformsOnly.index.digest, mode);
+  assert.equal(byPlatforms.status, 'verified', byPlatforms.message);
+  assert.equal(byPlatforms.platforms?.length, 2);
+
+  const partial = await indexWith({ platforms: [1] });
+  const neither = await verify(partial.repo, partial.index.digest, mode);
+  assert.equal(neither.status, 'rejected');
+  assert.equal(neither.code, 'PLATFORM_NOT_SIGNED');
+  assert.match(
+    neither.message,
+    /^the index is not signed \(no signatures found .*\), and platform linux\/amd64 /,
+  );
+});
+
 test('a signature by another key is rejected as an invalid signature', async () => {
   const { repo, index } = await indexWith({ index: true });
   const other = testSigner();
