@@ -475,9 +475,42 @@ describe('sigward sign: a Job-equivalent run, verified by cosign v3', () => {
           { check: false },
         );
         assert.equal(verified.code, 0, verified.stderr);
+        const ours = await sigward([
+          'verify',
+          `--trusted-root=${tier.trust.trustedRootPath}`,
+          `--certificate-identity=${identity}`,
+          `--certificate-oidc-issuer=${world.kube.issuer}`,
+          image.byDigest,
+        ]);
+        assert.equal(ours.code, 0, `sigward verify: ${ours.stdout}${ours.stderr}`);
       },
     );
   }
+
+  check('full tier: an SCT from a CT log the trusted root does not list stops the signing', async (t) => {
+    const tier = full(t);
+    if (tier === undefined) return;
+    const root = JSON.parse(readFileSync(tier.trust.trustedRootPath, 'utf8')) as Record<string, unknown>;
+    const withoutCt = path.join(world.runDir.sub('trust-variants'), 'no-ctlog.json');
+    writeFileSync(withoutCt, JSON.stringify({ ...root, ctlogs: [] }));
+    const r = world.registries.fallback;
+    const image = await pushImage(images(), r.host, 'full/unknown-ct', 'v1');
+    const result = await sigward([
+      'sign',
+      '--oidc-provider=kubernetes',
+      `--kubernetes-token-path=${await tokenFile()}`,
+      `--signing-config=${tier.trust.signingConfigPath}`,
+      `--trusted-root=${withoutCt}`,
+      image.ref,
+    ]);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(
+      result.stderr,
+      /FAILED \[SIGNER_SCT\]: the certificate's SCT is from CT log [0-9a-f]+, which the trusted root does not list/,
+    );
+    assert.doesNotMatch(result.stderr, /tlog entry created/, 'nothing was logged');
+    await assertNothingAttached(r.url, image, false);
+  });
 
   check('failures before the push: a clear error, no token in it, nothing in the registry', async () => {
     const r = world.registries.fallback;
