@@ -4,7 +4,9 @@
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runVerify } from '../../src/cli/verify.ts';
 import { RegistryClient } from '../../src/oci/client.ts';
@@ -275,6 +277,36 @@ describe('registries and usage', () => {
       assert.doesNotMatch(r.err, /NO_SIGNATURES/);
     } finally {
       await proxy.close();
+    }
+  });
+
+  test('--allow-insecure-registry: plain HTTP to a registry that is not on loopback', async (t) => {
+    const address = Object.values(networkInterfaces())
+      .flat()
+      .find((i) => i !== undefined && i.family === 'IPv4' && !i.internal)?.address;
+    if (address === undefined) return t.skip('this machine has no non-loopback IPv4 address');
+    // A registry with nothing in it, over plain HTTP: every lookup is a definite 404.
+    const server = createServer((_, response) => {
+      response.writeHead(404, { 'content-type': 'application/json' });
+      response.end('{"errors":[{"code":"MANIFEST_UNKNOWN","message":"unknown"}]}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, address, resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const image = `${address}:${port}/cli/app@${kubewarden.digest}`;
+      const https = await run([root, ...kubewardenIdentity, image]);
+      assert.equal(https.code, 1);
+      assert.match(https.err, /\[REGISTRY_TLS\]/, 'without the flag sigward speaks TLS, and fails');
+      const plain = await run([
+        root,
+        ...kubewardenIdentity,
+        `--allow-insecure-registry=${address}:${port}`,
+        image,
+      ]);
+      assert.equal(plain.code, 1);
+      assert.match(plain.err, /\[NO_SIGNATURES\]/, 'with it, plain HTTP reaches the (empty) registry');
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 
