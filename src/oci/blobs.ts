@@ -154,3 +154,39 @@ export async function pushBlob(
   }
   return { digest, size, how: 'uploaded' };
 }
+
+/**
+ * Whether we may push to a repository, asked without writing anything: opens a blob upload (which
+ * needs push access) and cancels it. Throws the registry's refusal (REGISTRY_UNAUTHORIZED,
+ * REGISTRY_DENIED, …), e.g. so a signer fails before it signs anything.
+ */
+export async function checkPushAccess(
+  ctx: Context,
+  name: RepositoryName,
+  signal?: AbortSignal,
+): Promise<void> {
+  const what = `blob upload to ${name.registry}/${name.repository}`;
+  const start = await ctx.session.send({
+    registry: name.registry,
+    scopes: pushScope(name),
+    method: 'POST',
+    path: apiPath(name, 'blobs/uploads/'),
+    body: new Uint8Array(0),
+    maxBytes: 64 * 1024,
+    ...signalOption(signal),
+  });
+  if (start.status !== 202) throw statusError(start, 'POST', what);
+  const location = header(start, 'location');
+  if (location === undefined || location.length === 0) return;
+  // Cancel the empty upload; a registry that cannot lets it expire, so a failure here is no matter.
+  await ctx.session
+    .send({
+      registry: name.registry,
+      scopes: pushScope(name),
+      method: 'DELETE',
+      path: ctx.session.url(name.registry, location).href,
+      maxBytes: 64 * 1024,
+      ...signalOption(signal),
+    })
+    .catch(() => undefined);
+}

@@ -4,6 +4,7 @@ import { anonymousKeychain, type Keychain } from './auth.ts';
 import { Authenticator, TokenCache } from './authenticator.ts';
 import {
   blobExists,
+  checkPushAccess,
   getBlob,
   pushBlob,
   type GetBlobOptions,
@@ -102,6 +103,11 @@ export class RegistryClient {
 
   pushBlob(name: RepositoryName, bytes: Uint8Array, options?: PushBlobOptions): Promise<PushedBlob> {
     return pushBlob(this.#context, name, bytes, options);
+  }
+
+  /** Throws the registry's refusal when we may not push to `name`; writes nothing. */
+  checkPushAccess(name: RepositoryName, signal?: AbortSignal): Promise<void> {
+    return checkPushAccess(this.#context, name, signal);
   }
 
   pushManifest(
