@@ -349,10 +349,12 @@ describe('sigward sign: a Job-equivalent run, verified by cosign v3', () => {
       'v1',
     );
 
-    // Anonymous clients may pull but not push: the signature is made, the push is refused.
+    // Anonymous clients may pull but not push: sigward finds out before it signs.
     const refused = await signAsJob(image.ref);
     assert.equal(refused.code, 1, refused.stderr);
     assert.match(refused.stderr, /FAILED \[REGISTRY_(UNAUTHORIZED|DENIED)\]/);
+    // Refused before a certificate is issued or anything is written to the log.
+    assert.doesNotMatch(refused.stderr, /Retrieving signed certificate|tlog entry created/);
     await assertNothingAttached(endpoint, image, true);
 
     const signed = await signAsJob(image.ref, [`--registry-config=${configFile}`]);

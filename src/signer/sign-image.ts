@@ -98,12 +98,19 @@ export function ctlogsOf(trust: TrustRootSnapshot): CtLog[] {
   });
 }
 
+/**
+ * The image to sign, by digest, in a repository we may push to. Push access is asked first (without
+ * writing anything), so a registry that will refuse the signature does so before a certificate is
+ * issued and before anything is written to the transparency log.
+ */
 async function resolveImage(ctx: SignContext, reference: ImageReference): Promise<SignedImage> {
   const descriptor: Descriptor = await withRetries(
     () => ctx.client.resolve(reference, ctx.signal),
     retryOptions(ctx),
   );
-  return { name: { registry: reference.registry, repository: reference.repository }, descriptor };
+  const name = { registry: reference.registry, repository: reference.repository };
+  await withRetries(() => ctx.client.checkPushAccess(name, ctx.signal), retryOptions(ctx));
+  return { name, descriptor };
 }
 
 function signalOption(signal: AbortSignal | undefined): { signal?: AbortSignal } {

@@ -233,3 +233,19 @@ test('transient registry failures are retried; the signature lands once', async 
     await proxy.close();
   }
 });
+
+test('push access is asked without writing anything: a refusing registry says so before any signing', async () => {
+  const proxy = await startFaultProxy({ upstream: registry.url });
+  try {
+    const image = await freshImage(proxy.host);
+    await client.checkPushAccess(image.name);
+    assert.deepEqual(await tagsOf(image.name), ['v1'], 'an access check writes no tag');
+    proxy.addFault({ method: 'POST', path: /\/blobs\/uploads\/$/, fault: { kind: 'status', status: 403 } });
+    await assert.rejects(
+      client.checkPushAccess(image.name),
+      (e) => e instanceof SigwardError && e.code === 'REGISTRY_DENIED',
+    );
+  } finally {
+    await proxy.close();
+  }
+});
