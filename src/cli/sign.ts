@@ -67,6 +67,10 @@ Registry:
 Output:
   --bundle FILE                also write the Sigstore bundle to FILE
   --timeout SECONDS            per network request (default 30)
+
+Sigstore services behind a private CA: NODE_EXTRA_CA_CERTS=ca.pem (or node --use-system-ca); behind
+a proxy: NODE_USE_ENV_PROXY=1 with HTTPS_PROXY. A token passed on the command line is visible to
+other local users in the process list: prefer a file, the environment or the projected token.
 `;
 
 export const signUsage = `Usage: sigward sign [flags] IMAGE
