@@ -16,6 +16,7 @@ import type { Bundle } from './bundle.ts';
 import { SigstoreError, SigstoreErrorCode } from './errors.ts';
 import {
   BUNDLE_ARTIFACT_TYPE,
+  COSIGN_SIGN_PREDICATE_TYPE,
   isBundleMediaType,
   legacyTag,
   referrersFallbackTag,
@@ -59,8 +60,10 @@ export interface Discovery {
   readonly candidates: readonly SignatureCandidate[];
   /** How referrers were listed: the API, or the fallback tag because the registry has no API. */
   readonly referrers: 'referrers-api' | 'fallback-tag';
-  /** Listed referrers or layers that are not signatures (SBOMs, attestations of other kinds, gone). */
+  /** Listed referrers or layers that are not signatures (SBOMs, other artifacts, gone). */
   readonly ignored: number;
+  /** Bundle referrers that are attestations (another in-toto predicate type), not image signatures. */
+  readonly attestations: number;
   /** More referrers or layers than the caps: those beyond them were not examined. */
   readonly truncated: boolean;
 }
@@ -153,9 +156,11 @@ export async function discoverSignatures(
   );
 
   const candidates: SignatureCandidate[] = [];
+  let attestations = 0;
   for (const result of referrerResults) {
-    if (result.length === 0) ignored++;
-    candidates.push(...result);
+    if (result === 'attestation') attestations++;
+    else if (result.length === 0) ignored++;
+    else candidates.push(...result);
   }
   if (legacy !== undefined) {
     const read = await readLegacy(ctx, legacy, legacyTagName, maxLayers, concurrency);
@@ -169,17 +174,23 @@ export async function discoverSignatures(
     candidates,
     referrers: api.source === 'referrers-api' ? 'referrers-api' : 'fallback-tag',
     ignored,
+    attestations,
     truncated,
   };
 }
 
-/** A referrer manifest → its bundle (exactly one bundle layer, as cosign requires), or nothing. */
+/**
+ * A referrer manifest → its bundle (exactly one bundle layer, as cosign requires), nothing, or
+ * 'attestation' for a bundle whose statement has another predicate type (`cosign attest`). The
+ * manifest's annotations are never used for that: the statement is what verification would check,
+ * so a bundle set aside here could never have verified as an image signature.
+ */
 async function readReferrer(
   ctx: Ctx,
   descriptor: Descriptor,
   source: SignatureSource,
   tag: string | undefined,
-): Promise<SignatureCandidate[]> {
+): Promise<SignatureCandidate[] | 'attestation'> {
   const fetched = await ctx.client.findManifest(referenceIn(ctx.repo, descriptor.digest), ctx.signal);
   // Listed but gone (deleted, or a stale fallback entry), or not an image manifest: not a signature.
   if (fetched === undefined || fetched.manifest.kind !== 'manifest') return [];
@@ -195,11 +206,15 @@ async function readReferrer(
     const location = where(0);
     const blob = await fetchSignatureBlob(ctx, layers[0]!);
     if (blob instanceof SigwardError) return [{ location, format: 'bundle', problem: blob }];
+    let bundle: Bundle;
     try {
-      return [{ location, format: 'bundle', bundle: parseBundle(blob) }];
+      bundle = parseBundle(blob);
     } catch (error) {
       return [{ location, format: 'bundle', problem: asSigwardError(error) }];
     }
+    const predicateType = claimedPredicateType(bundle);
+    if (predicateType !== undefined && predicateType !== COSIGN_SIGN_PREDICATE_TYPE) return 'attestation';
+    return [{ location, format: 'bundle', bundle }];
   }
   if (layers.some((l) => isBundleMediaType(l.mediaType))) {
     const problem = new SigstoreError(
@@ -261,6 +276,18 @@ async function readLegacy(
     ignored: layers.length - signatures.length,
     truncated: signatures.length > examined.length,
   };
+}
+
+/** The predicate type a DSSE bundle's statement claims (unverified), if it can be read. */
+function claimedPredicateType(bundle: Bundle): string | undefined {
+  if (bundle.content.$case !== 'dsseEnvelope') return undefined;
+  try {
+    const statement: unknown = JSON.parse(Buffer.from(bundle.content.dsseEnvelope.payload).toString('utf8'));
+    const value = (statement as { predicateType?: unknown } | null)?.predicateType;
+    return typeof value === 'string' ? value : undefined;
+  } catch {
+    return undefined; // verification will say what is wrong with it
+  }
 }
 
 function optionalPayload(payload: Uint8Array | undefined): { payload?: Uint8Array } {

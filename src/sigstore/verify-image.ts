@@ -169,12 +169,16 @@ async function verifyDigest(input: VerifyImageInput, shared: Shared, digest: str
     };
   }
   const cap = discovery.truncated ? ' (more signatures were listed than examined)' : '';
+  const attestations =
+    discovery.attestations === 0
+      ? ''
+      : `; ${discovery.attestations} attestation(s) of other predicate types are not image signatures`;
   if (signatures.length === 0) {
     return {
       ...common,
       status: 'unsigned',
       code: VERDICT_CODE.noSignatures,
-      message: `no signatures found (looked in ${where})${cap}`,
+      message: `no signatures found (looked in ${where})${cap}${attestations}`,
     };
   }
   const decisive = decisiveFailure(signatures.flatMap((s) => (s.verified ? [] : [s])));

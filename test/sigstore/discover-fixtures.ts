@@ -64,6 +64,13 @@ export const kubewarden = {
   issuer: 'https://token.actions.githubusercontent.com',
 };
 
+/** cosign: a real public-good `cosign attest` bundle (predicate https://cosign.sigstore.dev/attestation/v1). */
+export const cosignAttestation = {
+  digest: 'sha256:732112270d7e59418a8c080b134b24cabd67d250d0d0147a97ed95ba5c280aa4',
+  bundle: (): Buffer => readFileSync(ext('cosign/pkg/cosign/testdata/oci-attestation.sigstore.json')),
+  predicateType: 'https://cosign.sigstore.dev/attestation/v1',
+};
+
 // --- placing signatures -----------------------------------------------------------------------------
 
 /** Pushes a cosign legacy signature manifest at `sha256-<hex>.sig` with these layers. */
@@ -102,6 +109,8 @@ export interface ReferrerOptions {
   readonly entryArtifactType?: string | null;
   /** Add the referrer to the fallback tag. Default true. */
   readonly fallbackTag?: boolean;
+  /** The manifest's `dev.sigstore.bundle.predicateType` annotation; null leaves it out. */
+  readonly predicateType?: string | null;
 }
 
 /** Pushes a bundle referrer of `subject` by digest (cosign's §2.2 shape); returns its descriptor. */
@@ -127,7 +136,9 @@ export async function pushBundleReferrer(
     subject: { mediaType: OCI_MANIFEST, digest: subject, size: 1000 },
     annotations: {
       [BUNDLE_ANNOTATION.content]: BUNDLE_CONTENT_DSSE,
-      [BUNDLE_ANNOTATION.predicateType]: COSIGN_SIGN_PREDICATE_TYPE,
+      ...(options.predicateType === null
+        ? {}
+        : { [BUNDLE_ANNOTATION.predicateType]: options.predicateType ?? COSIGN_SIGN_PREDICATE_TYPE }),
     },
   });
   const pushed = await client.pushManifest(repo, manifest, OCI_MANIFEST);

@@ -17,6 +17,7 @@ import { pushTestImage } from '../support/images.ts';
 import { compileIdentity } from '../../src/policy/identity.ts';
 import { identityCheck } from '../../src/cli/verify.ts';
 import {
+  cosignAttestation,
   fulcioRekor,
   kubewarden,
   multiCosigned,
@@ -293,6 +294,36 @@ describe('bundle referrers', () => {
     const verdict = await verify(repo, kubewarden.digest, [keyless(kubewarden.subject, kubewarden.issuer)]);
     assert.equal(verdict.status, 'rejected');
     assert.equal(verdict.code, 'SIGSTORE_BUNDLE_MALFORMED');
+  });
+
+  test('attestations are not signatures: an attestation-only image is unsigned, and says so', async () => {
+    const repo = freshRepo();
+    const authority = [keyless('cody@soyland.com', 'https://github.com/login/oauth')];
+    // As cosign writes it, and without the manifest annotation: the statement's predicate type tells.
+    await pushBundleReferrer(client, repo, cosignAttestation.digest, cosignAttestation.bundle(), {
+      predicateType: cosignAttestation.predicateType,
+    });
+    await pushBundleReferrer(client, repo, cosignAttestation.digest, cosignAttestation.bundle(), {
+      predicateType: null,
+      layers: [
+        { mediaType: BUNDLE_ARTIFACT_TYPE, bytes: Buffer.from(`${cosignAttestation.bundle().toString()}\n`) },
+      ],
+    });
+    const found = await discoverSignatures(client, { repository: repo, digest: cosignAttestation.digest });
+    assert.equal(found.attestations, 2);
+    assert.equal(found.candidates.length, 0);
+    const verdict = await verify(repo, cosignAttestation.digest, authority);
+    assert.equal(verdict.code, 'NO_SIGNATURES');
+    assert.match(verdict.message, /2 attestation\(s\) of other predicate types are not image signatures/);
+  });
+
+  test("a referrer's annotations decide nothing: a signature announced as an attestation still verifies", async () => {
+    const repo = freshRepo();
+    await pushBundleReferrer(client, repo, kubewarden.digest, kubewarden.bundle(), {
+      predicateType: 'https://slsa.dev/provenance/v1',
+    });
+    const verdict = await verify(repo, kubewarden.digest, [keyless(kubewarden.subject, kubewarden.issuer)]);
+    assert.equal(verdict.status, 'verified', verdict.message);
   });
 
   test('the referrer cap: only the first N listed referrers are examined', async () => {
