@@ -11,7 +11,10 @@ Usage:
   sigward verify-bundle  verify one Sigstore bundle (sigstore-conformance protocol)
 `;
 
-if (command === 'verify') {
+if (command === 'webhook') {
+  const { runWebhook } = await import('./webhook.ts');
+  process.exitCode = await runWebhook(process.argv.slice(3));
+} else if (command === 'verify') {
   const { runVerify } = await import('./verify.ts');
   process.exitCode = await runVerify(process.argv.slice(3));
 } else if (command === 'sign' || command === 'attest') {

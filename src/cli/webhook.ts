@@ -1,0 +1,357 @@
+// `sigward webhook`: wires the admission webhook and runs it until SIGTERM/SIGINT.
+//   policies:     --policies DIR (YAML files), else the cluster's resources (informers), else, with no
+//                 cluster at hand, the sample policies in examples/policies
+//   trust:        --trusted-root FILE, else the public-good root embedded in @sigstore/tuf (refreshed
+//                 through TUF in the background when the network allows)
+//   credentials:  pull secrets of the pod and its service account (cluster only)
+//   TLS:          --tls-cert/--tls-key (reloaded when they change), else a self-signed pair whose
+//                 certificate (the caBundle) is printed
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { describeError } from '../errors.ts';
+import { Decider, RegistryAccess, ReviewEngine } from '../engine/index.ts';
+import type {
+  CredentialsSource,
+  EngineObserver,
+  PolicySnapshotSource,
+  PublicKeySource,
+} from '../engine/index.ts';
+import { TrustRootRegistry } from '../engine/trust-roots.ts';
+import {
+  ClusterPolicySource,
+  EventRecorder,
+  FilePolicySource,
+  LeaderElector,
+  NamespaceLabels,
+  PullSecretKeychains,
+  SecretPublicKeys,
+  kubeConfigAvailable,
+  loadKubeConfig,
+} from '../kube/index.ts';
+import type { PolicySnapshot } from '../kube/index.ts';
+import { startServer } from '../server/index.ts';
+import type { Readiness } from '../server/index.ts';
+import { TrustRootStore } from '../sigstore/trust-root.ts';
+import { createLogger, createMetrics } from '../telemetry/index.ts';
+
+export const webhookUsage = `Usage: sigward webhook [options]
+
+  --listen HOST:PORT          where to serve HTTPS (default 127.0.0.1:8443; 0.0.0.0:8443 in a pod)
+  --kubeconfig FILE           the cluster (default: in-cluster config in a pod, else $KUBECONFIG)
+  --policies DIR              policy YAML files instead of the cluster's resources (re-read on change)
+  --tls-cert FILE --tls-key FILE   serving certificate (reloaded on change); default: self-signed
+  --trusted-root FILE         trusted_root.json used as the public-good root (private or air-gapped)
+  --timeout-seconds N         the webhook's timeoutSeconds (default 10); the review deadline is set below it
+  --no-match-action allow|warn|deny    images no policy matches (default deny)
+  --failure-outcome deny|allow         registry errors, timeouts, trust-root errors (default deny)
+  --namespace NS              sigward's own namespace (never checked; Lease and key secrets) (default $POD_NAMESPACE or sigward)
+  --scope opt-out|opt-in      namespaces checked unless labelled sigward.dev/exclude=true, or only those
+                              labelled sigward.dev/include=true (default opt-out)
+  --pin-templates             the mutating webhook also pins images in workload templates (default: Pods only)
+  --allow-insecure-registry HOST   plain HTTP to this registry (loopback always may), repeatable
+  --log-level LEVEL           pino level (default info)
+`;
+
+const options = {
+  listen: { type: 'string' },
+  kubeconfig: { type: 'string' },
+  policies: { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'trusted-root': { type: 'string' },
+  'timeout-seconds': { type: 'string', default: '10' },
+  'no-match-action': { type: 'string', default: 'deny' },
+  'failure-outcome': { type: 'string', default: 'deny' },
+  namespace: { type: 'string' },
+  scope: { type: 'string', default: 'opt-out' },
+  'pin-templates': { type: 'boolean' },
+  'allow-insecure-registry': { type: 'string', multiple: true },
+  'log-level': { type: 'string', default: 'info' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const SAMPLE_POLICIES = join(REPO_ROOT, 'examples/policies');
+
+/** The review budget for a webhook timeout: strictly below it, with room for the reply and network. */
+export function deadlineFor(timeoutSeconds: number): number {
+  const ms = timeoutSeconds * 1000;
+  return Math.max(250, ms - Math.max(500, Math.round(ms * 0.1)));
+}
+
+function fail(message: string): never {
+  process.stderr.write(`sigward webhook: ${message}\n\n${webhookUsage}`);
+  process.exit(2);
+}
+
+export async function runWebhook(argv: readonly string[]): Promise<number> {
+  let values: ReturnType<typeof parseArgs<{ options: typeof options }>>['values'];
+  try {
+    ({ values } = parseArgs({ args: [...argv], options }));
+  } catch (error) {
+    fail(describeError(error));
+  }
+  if (values.help === true) {
+    process.stdout.write(webhookUsage);
+    return 0;
+  }
+  const inPod = process.env['KUBERNETES_SERVICE_HOST'] !== undefined;
+  const [host, portText] = splitListen(values.listen ?? (inPod ? '0.0.0.0:8443' : '127.0.0.1:8443'));
+  const timeoutSeconds = Number(values['timeout-seconds']);
+  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1 || timeoutSeconds > 30)
+    fail('--timeout-seconds is an integer from 1 to 30 (the apiserver allows no more)');
+  const unmatched = values['no-match-action'];
+  if (unmatched !== 'allow' && unmatched !== 'warn' && unmatched !== 'deny')
+    fail('--no-match-action is allow, warn or deny');
+  const failureOutcome = values['failure-outcome'];
+  if (failureOutcome !== 'deny' && failureOutcome !== 'allow') fail('--failure-outcome is deny or allow');
+  const scope = values.scope;
+  if (scope !== 'opt-out' && scope !== 'opt-in') fail('--scope is opt-out or opt-in');
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined))
+    fail('--tls-cert and --tls-key go together');
+  const ownNamespace = values.namespace ?? process.env['POD_NAMESPACE'] ?? 'sigward';
+
+  const logger = createLogger({ level: values['log-level'] });
+  const stops: Array<() => Promise<void> | void> = [];
+
+  // Trust roots.
+  const trustFile = values['trusted-root'];
+  const trustRoots = new TrustRootRegistry(
+    trustFile === undefined
+      ? {}
+      : {
+          publicGood: new TrustRootStore({
+            kind: 'static',
+            trustedRoot: readFileSync(trustFile),
+            name: trustFile,
+          }),
+        },
+  );
+  stops.push(() => trustRoots.stop());
+
+  const metrics = createMetrics({
+    trustRootAgeSeconds: () => trustRoots.publicGoodStatus().ageSeconds,
+    policyCount: () => policies.current()?.policies.length ?? 0,
+  });
+
+  // The cluster, when there is one.
+  const cluster = kubeConfigAvailable(values.kubeconfig) ? loadKubeConfig(values.kubeconfig) : undefined;
+  let credentials: CredentialsSource | undefined;
+  let keys: PublicKeySource | undefined;
+  let events: EventRecorder | undefined;
+  let namespaces: NamespaceLabels | undefined;
+  let leader: LeaderElector | undefined;
+  if (cluster !== undefined) {
+    const core = cluster.makeApiClient(CoreV1Api);
+    credentials = new PullSecretKeychains(core, {
+      events: {
+        unreadable: (what, status) => logger.warn({ what, status }, 'pull credentials not readable; skipped'),
+      },
+    });
+    keys = new SecretPublicKeys(core);
+    events = new EventRecorder(core, {
+      instance: hostname(),
+      onError: (error) => logger.warn({ err: describeError(error) }, 'audit event not recorded'),
+    });
+    namespaces = new NamespaceLabels(cluster, (error) =>
+      logger.warn({ err: describeError(error) }, 'namespace informer failed; retrying'),
+    );
+  }
+
+  // Policies.
+  const onSnapshot = (snapshot: PolicySnapshot): void => {
+    trustRoots.sync(snapshot.trustRoots);
+    const invalid = snapshot.resources.filter((r) => r.errors.length > 0).map((r) => `${r.kind}/${r.name}`);
+    logger.info(
+      { generation: snapshot.generation, policies: snapshot.policies.length, invalid },
+      'policy snapshot updated',
+    );
+  };
+  let policies: PolicySnapshotSource & { readonly synced: boolean; stop(): Promise<void> };
+  let policyOrigin: string;
+  if (values.policies !== undefined || cluster === undefined) {
+    const dir = values.policies ?? SAMPLE_POLICIES;
+    const source = new FilePolicySource(dir, {
+      changed: onSnapshot,
+      failed: (error) =>
+        logger.error({ err: describeError(error) }, 'policy files do not parse; keeping the previous ones'),
+    });
+    source.watch();
+    onSnapshot(source.current());
+    policies = source;
+    policyOrigin = `files in ${dir}`;
+  } else {
+    const source = new ClusterPolicySource(cluster, {
+      isLeader: () => leader?.leading ?? false,
+      events: {
+        changed: onSnapshot,
+        informerFailed: (kind, error, retryInMs) =>
+          logger.warn({ kind, err: describeError(error), retryInMs }, 'policy informer failed; retrying'),
+        statusFailed: (resource, error) =>
+          logger.warn(
+            { kind: resource.kind, name: resource.name, err: describeError(error) },
+            'status not written',
+          ),
+      },
+    });
+    leader = new LeaderElector(cluster.makeApiClient(CoordinationV1Api), {
+      namespace: ownNamespace,
+      name: 'sigward-status-writer',
+      identity: `${hostname()}-${process.pid}`,
+      onChange: (leading) => {
+        logger.info({ leading }, 'status writer lease');
+        if (leading) source.syncStatus();
+      },
+      onError: (error) => logger.debug({ err: describeError(error) }, 'lease not renewed'),
+    });
+    void source.start();
+    leader.start();
+    policies = source;
+    policyOrigin = 'the cluster (ClusterImagePolicy, ImagePolicy, TrustRoot)';
+    stops.push(() => leader?.stop());
+  }
+  stops.push(() => policies.stop());
+  if (namespaces !== undefined) {
+    void namespaces.start();
+    stops.push(() => namespaces?.stop());
+  }
+
+  // Engine.
+  const registry = new RegistryAccess({
+    insecureRegistries: values['allow-insecure-registry'] ?? [],
+    onExchange: (e) => metrics.registryRequests.inc({ method: e.method, status: String(e.outcome) }),
+  });
+  stops.push(() => registry.close());
+  const observer: EngineObserver = {
+    verification: (labels) => metrics.verifications.inc(labels),
+    cacheLookup: (cache, result) => metrics.cache.inc({ cache, result }),
+    failOpen: (reason) => metrics.failOpen.inc({ reason }),
+    audit: (finding) => {
+      logger.warn({ audit: finding }, 'audit-mode policy failure');
+      events?.warn(finding, 'ImageVerificationAudit', finding.message);
+    },
+  };
+  const decider = new Decider(
+    {
+      resolver: registry,
+      verifier: registry,
+      trustRoots,
+      observer,
+      ...(credentials === undefined ? {} : { credentials }),
+      ...(keys === undefined ? {} : { keys }),
+    },
+    {
+      deadlineMs: deadlineFor(timeoutSeconds),
+      evaluation: { unmatched, errors: failureOutcome === 'allow' ? 'audit' : 'deny' },
+      ownNamespace,
+    },
+  );
+  const engine = new ReviewEngine({
+    decider,
+    policies,
+    skip: { ownNamespace, scope },
+    ...(namespaces === undefined ? {} : { namespaceLabels: (ns: string) => namespaces?.labels(ns) }),
+    patch: { templates: values['pin-templates'] === true },
+    observer,
+  });
+
+  // TLS.
+  let tls: { certFile: string; keyFile: string };
+  if (values['tls-cert'] !== undefined && values['tls-key'] !== undefined) {
+    tls = { certFile: values['tls-cert'], keyFile: values['tls-key'] };
+  } else {
+    tls = selfSignedCertificate(host);
+    process.stdout.write(
+      `sigward webhook: no --tls-cert given; serving a self-signed certificate. Its CA (the caBundle):\n${readFileSync(tls.certFile, 'utf8')}`,
+    );
+  }
+
+  const readiness = (): Readiness => {
+    const reasons: string[] = [];
+    if (!policies.synced) reasons.push('policies not synced yet');
+    if (!trustRoots.loaded) reasons.push('no trusted root loaded');
+    return { ready: reasons.length === 0, reasons };
+  };
+  const server = await startServer({
+    host,
+    port: Number(portText),
+    tls,
+    handleReview: engine.handle,
+    readiness,
+    metrics,
+    logger,
+    drainDelayMs: inPod ? 3000 : 0,
+    stopWatchers: async () => {
+      for (const stop of stops.reverse()) await stop();
+    },
+  });
+  const snapshot = policies.current();
+  process.stdout.write(
+    `sigward webhook: listening on ${server.url} (/validate, /mutate, /livez, /readyz, /metrics)\n` +
+      `  policies: ${snapshot?.policies.length ?? 0} from ${policyOrigin}\n` +
+      `  trusted root: ${trustFile ?? 'public-good (embedded in @sigstore/tuf, TUF refresh in the background)'}\n` +
+      `  deadline: ${deadlineFor(timeoutSeconds)} ms (timeoutSeconds ${timeoutSeconds}); unmatched images: ${unmatched}; on errors: ${failureOutcome}\n`,
+  );
+
+  await new Promise<void>((resolveSignal) => {
+    const onSignal = (signal: string): void => {
+      logger.info({ signal }, 'shutting down: readiness off, draining, stopping watchers');
+      resolveSignal();
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+  await server.shutdown();
+  return 0;
+}
+
+function splitListen(listen: string): [string, string] {
+  const match = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(listen);
+  if (match === null) fail(`--listen wants HOST:PORT, got "${listen}"`);
+  return [match[1]!.replace(/^\[|\]$/g, ''), match[2]!];
+}
+
+/** A self-signed serving certificate (its own CA) for localhost and the listen address, via openssl. */
+function selfSignedCertificate(host: string): { certFile: string; keyFile: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'sigward-tls-'));
+  const certFile = join(dir, 'tls.crt');
+  const keyFile = join(dir, 'tls.key');
+  const ip = (a: string): boolean => /^[\d.]+$/.test(a) || a.includes(':');
+  const names = new Set(['DNS:localhost', 'IP:127.0.0.1', 'IP:::1', `DNS:${hostname()}`]);
+  if (host !== '0.0.0.0' && host !== '::') names.add(ip(host) ? `IP:${host}` : `DNS:${host}`);
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '30',
+      '-subj',
+      '/CN=sigward webhook',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-addext',
+      `subjectAltName=${[...names].join(',')}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,digitalSignature,keyCertSign',
+      '-addext',
+      'extendedKeyUsage=serverAuth',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  return { certFile, keyFile };
+}

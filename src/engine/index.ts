@@ -1,0 +1,20 @@
+// The public face of src/engine.
+export {
+  Decider,
+  DEADLINE_EXCEEDED,
+  type DeciderDeps,
+  type DeciderSettings,
+  type SiteDecision,
+  type SiteInput,
+} from './decide.ts';
+export {
+  ReviewEngine,
+  workloadOf,
+  type ReviewEngineDeps,
+  type ReviewResult,
+  type ReviewRoute,
+} from './review.ts';
+export { RegistryAccess, type RegistryAccessOptions } from './registry-adapters.ts';
+export { SingleFlightCache, DEFAULT_CACHE_SETTINGS, type CacheSettings } from './verdict-cache.ts';
+export type * from './ports.ts';
+export { systemClock } from './ports.ts';

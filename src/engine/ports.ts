@@ -1,0 +1,90 @@
+// What the engine needs from the outside, as interfaces: cli/ wires the real ones (registry client,
+// sigstore verifier, kube/ informers and pull secrets, trust-root stores), tests wire the same real
+// ones against a local registry, or small fakes where a fault must be exact.
+import type { KeyObject } from 'node:crypto';
+import type { ImageReference, Keychain, RepositoryName } from '../oci/index.ts';
+import type { CompiledPolicy, CompiledTrustRoot } from '../policy/compile.ts';
+import type { TrustRootSnapshot } from '../sigstore/trust-root.ts';
+import type { Authority, ImageVerdict, MultiArch } from '../sigstore/verify-image.ts';
+
+/** Tag → digest, with the workload's credentials. Throws SigwardError REGISTRY_* on failure. */
+export interface ImageResolver {
+  resolveDigest(reference: ImageReference, keychain: Keychain, signal: AbortSignal): Promise<string>;
+}
+
+export interface VerifyRequest {
+  readonly image: { readonly repository: RepositoryName; readonly digest: string };
+  readonly authorities: readonly Authority[];
+  readonly trust: TrustRootSnapshot;
+  readonly multiArch: MultiArch;
+  readonly signatureRepository?: RepositoryName;
+  readonly keychain: Keychain;
+  readonly signal: AbortSignal;
+}
+
+/** Discovers and verifies an image's signatures; registry failures are verdicts (status `error`). */
+export interface SignatureVerifier {
+  verify(request: VerifyRequest): Promise<ImageVerdict>;
+}
+
+/** The policies in force now. */
+export interface PolicySnapshotView {
+  /** Changes whenever any policy or trust root changes: part of every verdict cache key. */
+  readonly generation: string;
+  readonly policies: readonly CompiledPolicy[];
+  readonly trustRoots: ReadonlyMap<string, CompiledTrustRoot>;
+}
+
+export interface PolicySnapshotSource {
+  current(): PolicySnapshotView | undefined;
+}
+
+/** Trust material by TrustRoot name; undefined when that root is not loaded (TRUST_ROOT_ERROR). */
+export interface TrustRootSource {
+  trustRoot(name: string): TrustRootSnapshot | undefined;
+}
+
+export interface WorkloadIdentity {
+  readonly namespace: string;
+  readonly serviceAccountName?: string;
+  readonly imagePullSecrets?: readonly string[];
+}
+
+/** Pull credentials of a workload (its imagePullSecrets and its service account's). */
+export interface CredentialsSource {
+  keychainFor(workload: WorkloadIdentity): Promise<Keychain>;
+}
+
+/** A public key held in a Secret (authorities with `key.secretRef`). */
+export interface PublicKeySource {
+  publicKey(ref: {
+    readonly namespace: string;
+    readonly name: string;
+    readonly key: string;
+  }): Promise<KeyObject>;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => performance.now() };
+
+/** What the engine reports, for metrics and logs (telemetry is wired by cli/). */
+export interface EngineObserver {
+  /** One verification actually run (a cache miss), per authority outcome. */
+  verification?(labels: { policy: string; authority: string; result: string; reason: string }): void;
+  cacheLookup?(cache: 'verdict' | 'digest', result: 'hit' | 'miss' | 'shared'): void;
+  /** An image admitted only because errors are configured to allow. */
+  failOpen?(reason: string): void;
+  /** An audit-mode finding on a real (not dry-run) request. */
+  audit?(finding: AuditFinding): void;
+}
+
+export interface AuditFinding {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly message: string;
+}

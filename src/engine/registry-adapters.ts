@@ -1,0 +1,55 @@
+// The real resolver and verifier over src/oci and src/sigstore. One HTTP transport and one token
+// cache for the whole process (connections and registry tokens are reused across reviews); a client
+// per keychain, since credentials differ per workload.
+import { HttpTransport, RegistryClient, TokenCache } from '../oci/index.ts';
+import type { Exchange, ImageReference, Keychain, TransportOptions } from '../oci/index.ts';
+import { verifyImage } from '../sigstore/verify-image.ts';
+import type { ImageVerdict } from '../sigstore/verify-image.ts';
+import type { ImageResolver, SignatureVerifier, VerifyRequest } from './ports.ts';
+
+export interface RegistryAccessOptions extends TransportOptions {
+  readonly onExchange?: (exchange: Exchange) => void;
+}
+
+export class RegistryAccess implements ImageResolver, SignatureVerifier {
+  readonly #transport: HttpTransport;
+  readonly #tokens = new TokenCache();
+  readonly #clients = new WeakMap<Keychain, RegistryClient>();
+
+  constructor(options: RegistryAccessOptions = {}) {
+    this.#transport = new HttpTransport(options);
+  }
+
+  client(keychain: Keychain): RegistryClient {
+    let client = this.#clients.get(keychain);
+    if (client === undefined) {
+      client = new RegistryClient({ transport: this.#transport, keychain, tokenCache: this.#tokens });
+      this.#clients.set(keychain, client);
+    }
+    return client;
+  }
+
+  async resolveDigest(reference: ImageReference, keychain: Keychain, signal: AbortSignal): Promise<string> {
+    return (await this.client(keychain).resolve(reference, signal)).digest;
+  }
+
+  verify(request: VerifyRequest): Promise<ImageVerdict> {
+    return verifyImage({
+      client: this.client(request.keychain),
+      image: request.image,
+      authorities: request.authorities,
+      trust: request.trust.material,
+      multiArch: request.multiArch,
+      discovery: {
+        signal: request.signal,
+        ...(request.signatureRepository === undefined
+          ? {}
+          : { signatureRepository: request.signatureRepository }),
+      },
+    });
+  }
+
+  close(): Promise<void> {
+    return this.#transport.close();
+  }
+}

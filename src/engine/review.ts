@@ -1,0 +1,170 @@
+// One AdmissionReview, start to finish — the only place that knows the order of the steps:
+//   validate the body → skip rules → image sites → pull credentials → decide every site under one
+//   deadline (decide.ts) → AdmissionResponse (validate: allow / deny / warnings; mutate: the digest
+//   pinning patch) → audit findings.
+// Anything unexpected becomes a denial naming the error (admission/respond errorResponse): no path
+// turns an internal failure into an allow.
+import { SigwardError } from '../errors.ts';
+import { digestPatch, patchResponse } from '../admission/patch.ts';
+import type { PatchOptions, Pin } from '../admission/patch.ts';
+import { decisionResponse, errorResponse, skipResponse } from '../admission/respond.ts';
+import { parseAdmissionReview, reviewResponse, uidOf } from '../admission/review.ts';
+import type { AdmissionRequest, AdmissionResponse } from '../admission/review.ts';
+import { podSpecPath } from '../admission/sites.ts';
+import { planReview } from '../admission/skip.ts';
+import type { SkipSettings } from '../admission/skip.ts';
+import { ERROR_REASONS } from '../policy/decision.ts';
+import type { Decider, SiteDecision } from './decide.ts';
+import type { EngineObserver, PolicySnapshotSource, WorkloadIdentity } from './ports.ts';
+
+export type ReviewRoute = 'validate' | 'mutate';
+
+/** Structurally server/'s HandledReview. */
+export type ReviewResult =
+  | {
+      readonly ok: true;
+      readonly review: object;
+      readonly decision: string;
+      readonly kind: string;
+      readonly mode: string;
+      readonly operation: string;
+      /** The decisions behind the answer (tests, logs). */
+      readonly decisions?: readonly SiteDecision[];
+    }
+  | { readonly ok: false; readonly message: string };
+
+export interface ReviewEngineDeps {
+  readonly decider: Decider;
+  readonly policies: PolicySnapshotSource;
+  readonly skip: SkipSettings;
+  /** Labels of a namespace when known (opt-in / opt-out labels). */
+  readonly namespaceLabels?: (namespace: string) => Readonly<Record<string, string>> | undefined;
+  readonly patch?: PatchOptions;
+  readonly observer?: EngineObserver;
+}
+
+export class ReviewEngine {
+  readonly #deps: ReviewEngineDeps;
+
+  constructor(deps: ReviewEngineDeps) {
+    this.#deps = deps;
+  }
+
+  /** The server's ReviewHandler. */
+  readonly handle = async (body: unknown, route: ReviewRoute): Promise<ReviewResult> => {
+    let request: AdmissionRequest;
+    try {
+      request = parseAdmissionReview(body).request;
+    } catch (error) {
+      if (error instanceof SigwardError && uidOf(body) === '') return { ok: false, message: error.message };
+      // A review we can name: answer it (denied, 400 inside the review) so the apiserver shows why.
+      return this.#result(errorResponse(uidOf(body), error), 'error', 'unknown', route, 'unknown');
+    }
+    const kind = request.kind.kind;
+    const operation = request.operation;
+    try {
+      return await this.#review(request, route);
+    } catch (error) {
+      return this.#result(errorResponse(request.uid, error), 'error', kind, route, operation);
+    }
+  };
+
+  async #review(request: AdmissionRequest, route: ReviewRoute): Promise<ReviewResult> {
+    const kind = request.kind.kind;
+    const namespace = request.namespace ?? request.object?.metadata?.namespace ?? '';
+    const labels = namespace === '' ? undefined : this.#deps.namespaceLabels?.(namespace);
+    const plan = planReview(request, this.#deps.skip, labels);
+    if (plan.skip !== undefined)
+      return this.#result(skipResponse(request.uid, plan.skip), 'skip', kind, route, request.operation);
+    const snapshot = this.#deps.policies.current();
+    if (snapshot === undefined)
+      throw new SigwardError('POLICIES_NOT_LOADED', 'the image policies are not loaded yet; retry shortly');
+    const decisions = await this.#deps.decider.decide(plan.sites, workloadOf(request, namespace), snapshot);
+    if (route === 'mutate') {
+      const pins: Pin[] = [];
+      for (const d of decisions) {
+        const site = plan.sites.find((s) => s.field === d.field);
+        if (site !== undefined && d.digest !== undefined && d.results.every((r) => r.passed))
+          pins.push({ field: site.field, image: site.image, template: site.template, digest: d.digest });
+      }
+      const response = patchResponse(request.uid, digestPatch(pins, this.#deps.patch));
+      return {
+        ...this.#result(
+          response,
+          response.patch === undefined ? 'allow' : 'pin',
+          kind,
+          route,
+          request.operation,
+        ),
+        decisions,
+      };
+    }
+    const response = decisionResponse(request.uid, decisions);
+    if (!plan.dryRun) this.#audit(request, namespace, decisions);
+    return {
+      ...this.#result(response, decisionLabel(response, decisions), kind, route, request.operation),
+      decisions,
+    };
+  }
+
+  #audit(request: AdmissionRequest, namespace: string, decisions: readonly SiteDecision[]): void {
+    const observer = this.#deps.observer;
+    if (observer?.audit === undefined) return;
+    for (const d of decisions)
+      for (const r of d.results) {
+        if (r.passed || r.outcome !== 'audit' || r.policy === undefined) continue;
+        observer.audit({
+          apiVersion:
+            request.object?.apiVersion ??
+            `${request.kind.group === '' ? '' : `${request.kind.group}/`}${request.kind.version}`,
+          kind: request.kind.kind,
+          namespace,
+          name: request.name ?? request.object?.metadata?.name ?? '',
+          message: `audit: image ${d.image} in ${d.field}: policy ${r.policy}: ${r.expected !== undefined ? `expected ${r.expected}, found ${r.found}` : r.detail} [${r.reason}]`,
+        });
+      }
+  }
+
+  #result(
+    response: AdmissionResponse,
+    decision: string,
+    kind: string,
+    mode: string,
+    operation: string,
+  ): Extract<ReviewResult, { ok: true }> {
+    return { ok: true, review: reviewResponse(response), decision, kind, mode, operation };
+  }
+}
+
+function decisionLabel(response: AdmissionResponse, decisions: readonly SiteDecision[]): string {
+  if (!response.allowed) return 'deny';
+  const errored = decisions.some((d) =>
+    d.results.some((r) => !r.passed && ERROR_REASONS.has(r.reason) && r.mode === 'enforce'),
+  );
+  if (errored) return 'error-allow';
+  if (decisions.some((d) => d.outcome === 'warn')) return 'warn';
+  if (decisions.some((d) => d.outcome === 'audit')) return 'audit';
+  return 'allow';
+}
+
+/** The namespace, service account and pull secrets the kubelet would use for this workload. */
+export function workloadOf(request: AdmissionRequest, namespace: string): WorkloadIdentity {
+  const path = podSpecPath(request.resource, request.subResource) ?? [];
+  let spec: unknown = request.object;
+  for (const key of path) spec = isObject(spec) ? spec[key] : undefined;
+  if (!isObject(spec)) return { namespace };
+  const account = typeof spec['serviceAccountName'] === 'string' ? spec['serviceAccountName'] : undefined;
+  const secrets = Array.isArray(spec['imagePullSecrets'])
+    ? spec['imagePullSecrets'].flatMap((s: unknown) =>
+        isObject(s) && typeof s['name'] === 'string' && s['name'] !== '' ? [s['name']] : [],
+      )
+    : [];
+  return {
+    namespace,
+    ...(account === undefined || account === '' ? {} : { serviceAccountName: account }),
+    ...(secrets.length === 0 ? {} : { imagePullSecrets: secrets.slice(0, 32) }),
+  };
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -1,0 +1,93 @@
+// The result caches of the engine, both bounded (lru-cache, entries and TTL):
+//  - verdicts, keyed by (repository, digest, policy, policy generation, trust-root version): a policy
+//    or trust-root change makes a new key, so a stale verdict is never served. Only definite verdicts
+//    are stored (verified, or a definite refusal: unsigned, wrong identity, bad signature), with their
+//    own TTLs; registry errors and timeouts never are.
+//  - tag → digest resolutions, briefly (a tag may move; the digest is what gets verified).
+// Concurrent misses for one key share ONE computation (single-flight), whatever its outcome.
+import { LRUCache } from 'lru-cache';
+
+export type CacheName = 'verdict' | 'digest';
+export type LookupResult = 'hit' | 'miss' | 'shared';
+
+export interface CacheObserver {
+  lookup(cache: CacheName, result: LookupResult): void;
+}
+
+export interface CacheSettings {
+  /** Most verdicts kept. Default 10,000. */
+  readonly maxVerdicts?: number;
+  /** How long a verified verdict stays. Default 1 h. */
+  readonly positiveTtlMs?: number;
+  /** How long a definite refusal stays (unsigned, wrong identity). Default 60 s. */
+  readonly negativeTtlMs?: number;
+  /** Most tag → digest resolutions kept. Default 10,000. */
+  readonly maxDigests?: number;
+  /** How long a tag → digest resolution stays. Default 10 s. */
+  readonly digestTtlMs?: number;
+}
+
+export const DEFAULT_CACHE_SETTINGS: Required<CacheSettings> = {
+  maxVerdicts: 10_000,
+  positiveTtlMs: 60 * 60 * 1000,
+  negativeTtlMs: 60 * 1000,
+  maxDigests: 10_000,
+  digestTtlMs: 10 * 1000,
+};
+
+/**
+ * A bounded cache whose misses are computed once: concurrent callers for one key share the promise.
+ * `ttlOf` says how long a computed value stays (undefined or 0: not stored, e.g. an error verdict).
+ */
+export class SingleFlightCache<V extends object> {
+  readonly #name: CacheName;
+  readonly #entries: LRUCache<string, V>;
+  readonly #inflight = new Map<string, Promise<V>>();
+  readonly #observer: CacheObserver | undefined;
+
+  constructor(name: CacheName, max: number, observer?: CacheObserver, now?: () => number) {
+    this.#name = name;
+    this.#observer = observer;
+    this.#entries = new LRUCache<string, V>({
+      max,
+      ttlAutopurge: false,
+      allowStale: false,
+      ...(now === undefined ? {} : { perf: { now } }),
+    });
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** The cached value, or the one computation in flight, or a new computation. */
+  get(key: string, compute: () => Promise<V>, ttlOf: (value: V) => number | undefined): Promise<V> {
+    const cached = this.#entries.get(key);
+    if (cached !== undefined) {
+      this.#observer?.lookup(this.#name, 'hit');
+      return Promise.resolve(cached);
+    }
+    const running = this.#inflight.get(key);
+    if (running !== undefined) {
+      this.#observer?.lookup(this.#name, 'shared');
+      return running;
+    }
+    this.#observer?.lookup(this.#name, 'miss');
+    const promise = (async () => {
+      try {
+        const value = await compute();
+        const ttl = ttlOf(value);
+        if (ttl !== undefined && ttl > 0) this.#entries.set(key, value, { ttl });
+        return value;
+      } finally {
+        this.#inflight.delete(key);
+      }
+    })();
+    this.#inflight.set(key, promise);
+    return promise;
+  }
+
+  clear(): void {
+    this.#entries.clear();
+  }
+}

@@ -1,0 +1,11 @@
+// The public face of src/kube: everything sigward reads from or writes to the apiserver.
+export { loadKubeConfig, kubeConfigAvailable } from './kubeconfig.ts';
+export { ResourceInformer, type BackoffSettings, type InformerEvents } from './informer.ts';
+export { buildSnapshot, type CompiledResource, type PolicySnapshot, type ResourceKind } from './snapshot.ts';
+export { FilePolicySource, readPolicyDirectory } from './file-source.ts';
+export { ClusterPolicySource, type ClusterPolicySourceEvents } from './cluster-source.ts';
+export { PullSecretKeychains, type WorkloadCredentials } from './pull-secrets.ts';
+export { SecretPublicKeys } from './public-keys.ts';
+export { LeaderElector, type LeaderOptions } from './leader.ts';
+export { EventRecorder, type AuditSubject } from './events.ts';
+export { NamespaceLabels } from './namespaces.ts';

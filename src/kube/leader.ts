@@ -1,0 +1,108 @@
+// Leader election on a coordination.k8s.io Lease, so only one replica writes status conditions.
+// The holder renews every `renewMs`; another replica takes over once `renewTime + leaseDuration` has
+// passed. Writes use the Lease's resourceVersion, so two candidates never both win.
+import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
+
+export interface LeaderOptions {
+  readonly namespace: string;
+  readonly name: string;
+  readonly identity: string;
+  /** Default 15 s. */
+  readonly leaseDurationSeconds?: number;
+  /** Default 5 s. */
+  readonly renewMs?: number;
+  readonly onChange?: (leading: boolean) => void;
+  readonly onError?: (error: unknown) => void;
+}
+
+export class LeaderElector {
+  readonly #api: CoordinationV1Api;
+  readonly #options: LeaderOptions;
+  #leading = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #stopped = true;
+
+  constructor(api: CoordinationV1Api, options: LeaderOptions) {
+    this.#api = api;
+    this.#options = options;
+  }
+
+  get leading(): boolean {
+    return this.#leading;
+  }
+
+  start(): void {
+    this.#stopped = false;
+    void this.#tick();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#set(false);
+  }
+
+  async #tick(): Promise<void> {
+    try {
+      this.#set(await this.#tryAcquire());
+    } catch (error) {
+      this.#options.onError?.(error);
+      this.#set(false);
+    }
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => void this.#tick(), this.#options.renewMs ?? 5000);
+    this.#timer.unref();
+  }
+
+  #set(leading: boolean): void {
+    if (leading === this.#leading) return;
+    this.#leading = leading;
+    this.#options.onChange?.(leading);
+  }
+
+  async #tryAcquire(): Promise<boolean> {
+    const { namespace, name, identity } = this.#options;
+    const duration = this.#options.leaseDurationSeconds ?? 15;
+    const now = new Date();
+    let lease: V1Lease;
+    try {
+      lease = await this.#api.readNamespacedLease({ namespace, name });
+    } catch (error) {
+      if ((error as { code?: number }).code !== 404) throw error;
+      await this.#api.createNamespacedLease({
+        namespace,
+        body: {
+          metadata: { name, namespace },
+          spec: {
+            holderIdentity: identity,
+            leaseDurationSeconds: duration,
+            acquireTime: now,
+            renewTime: now,
+            leaseTransitions: 0,
+          },
+        },
+      });
+      return true;
+    }
+    const spec = lease.spec ?? {};
+    const renewed = spec.renewTime ? new Date(spec.renewTime).getTime() : 0;
+    const expired = renewed + (spec.leaseDurationSeconds ?? duration) * 1000 < now.getTime();
+    const mine = spec.holderIdentity === identity;
+    if (!mine && !expired && spec.holderIdentity) return false;
+    await this.#api.replaceNamespacedLease({
+      namespace,
+      name,
+      body: {
+        ...lease,
+        spec: {
+          ...spec,
+          holderIdentity: identity,
+          leaseDurationSeconds: duration,
+          renewTime: now,
+          ...(mine ? {} : { acquireTime: now, leaseTransitions: (spec.leaseTransitions ?? 0) + 1 }),
+        },
+      },
+    });
+    return true;
+  }
+}

@@ -1,0 +1,122 @@
+// An immutable policy snapshot: every policy and trust root compiled once, with a generation that
+// changes whenever any spec changes (and only then: a status write is not a change). The engine keys
+// its verdict cache on this generation, so a new snapshot can never be answered from an old verdict.
+import { createHash } from 'node:crypto';
+import { compilePolicy, compileTrustRoot, PUBLIC_GOOD } from '../policy/compile.ts';
+import type { CompiledPolicy, CompiledTrustRoot, FieldError } from '../policy/compile.ts';
+import { PUBLIC_GOOD_TRUST_ROOT } from '../policy/types.ts';
+
+export type ResourceKind = 'ClusterImagePolicy' | 'ImagePolicy' | 'TrustRoot';
+
+/** What compiling one resource gave, for its status condition. */
+export interface CompiledResource {
+  readonly kind: ResourceKind;
+  readonly name: string;
+  readonly namespace?: string;
+  readonly uid?: string;
+  readonly generation: number;
+  readonly errors: readonly FieldError[];
+  /** The status.observedGeneration and Ready condition the resource carries now. */
+  readonly observedGeneration?: number;
+  readonly readyStatus?: string;
+  readonly readyMessage?: string;
+}
+
+export interface PolicySnapshot {
+  /** sha256 over every compiled input; changes when any spec, or the set of resources, changes. */
+  readonly generation: string;
+  readonly policies: readonly CompiledPolicy[];
+  /** By name; `public-good` is always there (built in unless a resource of that name overrides it). */
+  readonly trustRoots: ReadonlyMap<string, CompiledTrustRoot>;
+  readonly resources: readonly CompiledResource[];
+  readonly createdAt: Date;
+}
+
+interface RawResource {
+  readonly kind?: unknown;
+  readonly metadata?: {
+    readonly name?: unknown;
+    readonly namespace?: unknown;
+    readonly uid?: unknown;
+    readonly generation?: unknown;
+  };
+  readonly spec?: unknown;
+  readonly status?: {
+    readonly observedGeneration?: unknown;
+    readonly conditions?: readonly { type?: unknown; status?: unknown; message?: unknown }[];
+  };
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+export function buildSnapshot(resources: readonly unknown[], now = new Date()): PolicySnapshot {
+  const keyed = resources
+    .map((r) => ({ r: r as RawResource, key: identityOf(r as RawResource) }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const hash = createHash('sha256');
+  const policies: CompiledPolicy[] = [];
+  const trustRoots = new Map<string, CompiledTrustRoot>([[PUBLIC_GOOD_TRUST_ROOT, PUBLIC_GOOD]]);
+  const compiled: CompiledResource[] = [];
+  for (const { r, key } of keyed) {
+    hash
+      .update(key)
+      .update('\0')
+      .update(JSON.stringify(r.spec ?? null))
+      .update('\0');
+    const kind = str(r.kind);
+    const ready = r.status?.conditions?.find((c) => c.type === 'Ready');
+    const status = {
+      ...(typeof r.status?.observedGeneration === 'number'
+        ? { observedGeneration: r.status.observedGeneration }
+        : {}),
+      ...(ready === undefined ? {} : { readyStatus: str(ready.status), readyMessage: str(ready.message) }),
+    };
+    if (kind === 'TrustRoot') {
+      const { trustRoot, errors } = compileTrustRoot(r);
+      if (trustRoot.name !== '') trustRoots.set(trustRoot.name, trustRoot);
+      compiled.push({
+        kind,
+        name: trustRoot.name,
+        generation: trustRoot.generation,
+        errors,
+        ...uidOf(r),
+        ...status,
+      });
+    } else {
+      const { policy, errors } = compilePolicy(r);
+      policies.push(policy);
+      compiled.push({
+        kind: policy.kind,
+        name: policy.name,
+        ...(policy.namespace === undefined ? {} : { namespace: policy.namespace }),
+        generation: policy.generation,
+        errors,
+        ...uidOf(r),
+        ...status,
+      });
+    }
+  }
+  return Object.freeze({
+    generation: hash.digest('hex').slice(0, 32),
+    policies: Object.freeze(policies),
+    trustRoots,
+    resources: Object.freeze(compiled),
+    createdAt: now,
+  });
+}
+
+function uidOf(r: RawResource): { uid?: string } {
+  const uid = str(r.metadata?.uid);
+  return uid === undefined ? {} : { uid };
+}
+
+function identityOf(r: RawResource): string {
+  const m = r.metadata ?? {};
+  return [
+    str(r.kind) ?? '',
+    str(m.namespace) ?? '',
+    str(m.name) ?? '',
+    str(m.uid) ?? '',
+    String(m.generation ?? ''),
+  ].join('/');
+}

@@ -1,0 +1,113 @@
+// The HTTP face of the webhook, thin on purpose: parse the body (with an explicit limit), hand the
+// AdmissionReview to the engine's handler, answer. `buildApp(deps)` returns an un-started fastify
+// instance; tests drive it with `inject`, `startServer` (server.ts) listens over HTTPS.
+import fastify, { LogController } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { Logger, Metrics } from '../telemetry/index.ts';
+
+export type ReviewRoute = 'validate' | 'mutate';
+
+/** What the engine made of one AdmissionReview body. */
+export type HandledReview =
+  | {
+      readonly ok: true;
+      /** The AdmissionReview to send back (apiVersion, kind, response). */
+      readonly review: object;
+      /** Metric labels: allow, deny, warn, skip, error-allow, error-deny … */
+      readonly decision: string;
+      readonly kind: string;
+      readonly mode: string;
+      readonly operation: string;
+    }
+  /** Not an AdmissionReview we can answer: a 400 with this message. */
+  | { readonly ok: false; readonly message: string };
+
+export type ReviewHandler = (body: unknown, route: ReviewRoute) => Promise<HandledReview>;
+
+export interface Readiness {
+  readonly ready: boolean;
+  /** What is missing, in words (policies not synced, no trusted root, shutting down). */
+  readonly reasons: readonly string[];
+}
+
+export interface AppDeps {
+  readonly handleReview: ReviewHandler;
+  readonly readiness: () => Readiness;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  /** Largest request body. Default 6 MiB (an object and its old version, each up to etcd's 1.5 MiB, encoded). */
+  readonly bodyLimitBytes?: number;
+  /** TLS material; without it the app speaks plain HTTP (tests with inject, the bench baseline). */
+  readonly https?: { readonly key: Buffer | string; readonly cert: Buffer | string };
+}
+
+export const DEFAULT_BODY_LIMIT = 6 * 1024 * 1024;
+export const TLS_MIN_VERSION = 'TLSv1.2';
+
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const bodyLimit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
+  const options: FastifyServerOptions & { https?: object } = {
+    loggerInstance: deps.logger.child({ component: 'server' }),
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    // The apiserver keeps connections open and reuses them; our side must outlive its idle timeout.
+    keepAliveTimeout: 65_000,
+    ...(deps.https === undefined
+      ? {}
+      : { https: { key: deps.https.key, cert: deps.https.cert, minVersion: TLS_MIN_VERSION } }),
+  };
+  const app = fastify(options as FastifyServerOptions) as unknown as FastifyInstance;
+
+  app.setErrorHandler((error: FastifyError, _request, reply) => {
+    const status = error.statusCode ?? 500;
+    let message = error.message;
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+      message = `request body is larger than the limit of ${bodyLimit} bytes`;
+    else if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
+      message = `request body is not valid JSON: ${error.message}`;
+    else if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+      message = 'an AdmissionReview is sent as application/json';
+    if (status >= 500) deps.logger.error({ err: error }, 'request failed');
+    void reply.code(status).send({ error: message, statusCode: status });
+  });
+
+  const review = (route: ReviewRoute) => async (body: unknown) => {
+    const stop = deps.metrics.admissionDuration.startTimer({ route });
+    try {
+      const handled = await deps.handleReview(body, route);
+      if (!handled.ok) return { status: 400, body: { error: handled.message, statusCode: 400 } };
+      deps.metrics.admissions.inc({
+        decision: handled.decision,
+        kind: handled.kind,
+        mode: handled.mode,
+        operation: handled.operation,
+      });
+      return { status: 200, body: handled.review };
+    } finally {
+      stop();
+    }
+  };
+  for (const route of ['validate', 'mutate'] as const) {
+    const handle = review(route);
+    app.post(`/${route}`, async (request, reply) => {
+      const answer = await handle(request.body);
+      return reply.code(answer.status).send(answer.body);
+    });
+  }
+
+  app.get('/livez', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const state = deps.readiness();
+    return reply.code(state.ready ? 200 : 503).send({
+      status: state.ready ? 'ready' : 'not ready',
+      ...(state.reasons.length > 0 ? { reasons: state.reasons } : {}),
+    });
+  });
+  app.get('/metrics', async (_request, reply) => {
+    const text = await deps.metrics.text();
+    return reply.header('content-type', deps.metrics.contentType).send(text);
+  });
+  return app;
+}

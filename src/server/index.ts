@@ -1,0 +1,5 @@
+// The public face of src/server.
+export { buildApp, DEFAULT_BODY_LIMIT, TLS_MIN_VERSION } from './app.ts';
+export type { AppDeps, HandledReview, Readiness, ReviewHandler, ReviewRoute } from './app.ts';
+export { startServer, type RunningServer, type ServeOptions } from './serve.ts';
+export { readKeyPair, watchCertificate, type CertificateFiles, type KeyPair } from './tls.ts';

@@ -1,0 +1,55 @@
+// The one logger. Redaction is by path, and covers every place a secret could ride into a log line:
+// request headers, registry credentials, pull secrets, tokens and private keys. Callers log reason
+// codes and safe details (errors.ts), never a raw secret-bearing object.
+import { pino } from 'pino';
+import type { Logger, LoggerOptions } from 'pino';
+
+export type { Logger } from 'pino';
+
+export const REDACTED_PATHS = [
+  'authorization',
+  'password',
+  'token',
+  'identityToken',
+  'registryToken',
+  'privateKey',
+  'key',
+  'auth',
+  'data',
+  'dockerconfigjson',
+  '*.authorization',
+  '*.Authorization',
+  '*.password',
+  '*.token',
+  '*.identityToken',
+  '*.identitytoken',
+  '*.registrytoken',
+  '*.privateKey',
+  '*.key',
+  '*.auth',
+  '*.data',
+  '*[".dockerconfigjson"]',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'secret.data',
+  'secret.stringData',
+];
+
+export interface LoggerSettings {
+  readonly level?: string;
+  /** Where to write; stdout by default (tests pass a stream to read the lines back). */
+  readonly destination?: NodeJS.WritableStream;
+}
+
+export function createLogger(settings: LoggerSettings = {}): Logger {
+  const options: LoggerOptions = {
+    level: settings.level ?? 'info',
+    base: { service: 'sigward' },
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  };
+  return settings.destination === undefined
+    ? pino(options)
+    : pino(options, settings.destination as unknown as pino.DestinationStream);
+}
