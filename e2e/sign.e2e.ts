@@ -361,6 +361,22 @@ describe('sigward sign: a Job-equivalent run, verified by cosign v3', () => {
     assertProgress(signed);
     const listed = await referrers(endpoint, image.repository, image.digest);
     assert.equal(listed.index?.manifests?.length, 1);
+
+    // The same with --registry-username and the password from the environment.
+    const byFlags = await sigward(
+      [
+        'sign',
+        '--oidc-provider=kubernetes',
+        `--kubernetes-token-path=${await tokenFile()}`,
+        ...services(),
+        '--registry-username=alice',
+        image.ref,
+      ],
+      { SIGWARD_REGISTRY_PASSWORD: 'sign-e2e-pw' },
+    );
+    assertProgress(byFlags);
+    const again = await referrers(endpoint, image.repository, image.digest);
+    assert.equal(again.index?.manifests?.length, 2);
   });
 
   check(
