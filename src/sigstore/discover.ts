@@ -151,9 +151,13 @@ export async function discoverSignatures(
     else ignored++;
   }
   if (listed.length > maxReferrers) truncated = true;
-  const referrerResults = await mapLimit(listed.slice(0, maxReferrers), concurrency, (entry) =>
-    readReferrer(ctx, entry.descriptor, entry.source, entry.tag),
-  );
+  // Referrer manifests and the legacy layers are fetched side by side.
+  const [referrerResults, legacyRead] = await Promise.all([
+    mapLimit(listed.slice(0, maxReferrers), concurrency, (entry) =>
+      readReferrer(ctx, entry.descriptor, entry.source, entry.tag),
+    ),
+    legacy === undefined ? undefined : readLegacy(ctx, legacy, legacyTagName, maxLayers, concurrency),
+  ]);
 
   const candidates: SignatureCandidate[] = [];
   let attestations = 0;
@@ -162,11 +166,10 @@ export async function discoverSignatures(
     else if (result.length === 0) ignored++;
     else candidates.push(...result);
   }
-  if (legacy !== undefined) {
-    const read = await readLegacy(ctx, legacy, legacyTagName, maxLayers, concurrency);
-    candidates.push(...read.candidates);
-    ignored += read.ignored;
-    truncated ||= read.truncated;
+  if (legacyRead !== undefined) {
+    candidates.push(...legacyRead.candidates);
+    ignored += legacyRead.ignored;
+    truncated ||= legacyRead.truncated;
   }
   return {
     signatureRepository: ctx.repoName,
