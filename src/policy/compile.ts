@@ -497,6 +497,8 @@ export function compileTrustRoot(resource: unknown): {
   const sources = ['publicGood', 'tuf', 'trustedRoot', 'configMapRef'].filter((k) => spec[k] !== undefined);
   let source: CompiledTrustRootSource | undefined;
   if (sources.length !== 1) c.fail('spec', 'set exactly one of publicGood, tuf, trustedRoot or configMapRef');
+  else if (meta.name === PUBLIC_GOOD_TRUST_ROOT && sources[0] !== 'publicGood')
+    c.fail('spec', `the TrustRoot named ${PUBLIC_GOOD_TRUST_ROOT} must use spec.publicGood`);
   else if (sources[0] === 'publicGood') {
     if (c.object(spec['publicGood'], 'spec.publicGood', []) !== undefined) source = { kind: 'public-good' };
   } else if (sources[0] === 'tuf') {

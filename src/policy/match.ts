@@ -107,6 +107,9 @@ export function compileGlob(pattern: string): CompiledGlob {
       throw globError(pattern, '[ ] only for an IPv6 registry host');
   }
   const normalised = normaliseGlob(pattern);
+  const path = normalised.slice(normalised.indexOf('/') + 1);
+  if (path !== normalised && /[A-Z]/.test(path))
+    throw globError(pattern, 'repository paths are lower-case, so this glob could never match');
   const literal = !HAS_GLOB.test(normalised);
   if (literal) {
     // A literal must itself be a valid repository (catches upper-case paths that can never match).

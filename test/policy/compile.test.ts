@@ -1,0 +1,313 @@
+// Policy resource → CompiledPolicy, or field-path errors for the Ready condition. Every fixture of
+// policy-cases.ts (shared with e2e/crds.e2e.ts) compiles, or fails on exactly the fields it names.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compilePolicy, compileTrustRoot, PUBLIC_GOOD, readyCondition } from '../../src/policy/compile.ts';
+import type { CompiledAuthority } from '../../src/policy/compile.ts';
+import type { CertificateIdentity } from '../../src/sigstore/identity.ts';
+import {
+  EKS_ISSUER,
+  EXAMPLE_POLICY,
+  INVALID_POLICIES,
+  INVALID_TRUST_ROOTS,
+  SIGN_SA,
+  VALID_POLICIES,
+  VALID_TRUST_ROOTS,
+} from './policy-cases.ts';
+
+const id = (
+  issuer: string | undefined,
+  subject: string | undefined,
+  extensions = {},
+): CertificateIdentity => ({
+  issuer,
+  subject,
+  subjectKind: 'uri',
+  extensions,
+});
+const keyless = (a: CompiledAuthority | undefined) => {
+  assert.ok(a !== undefined && a.kind === 'keyless');
+  return a;
+};
+
+test('the issue example compiles to an immutable policy with defaults', () => {
+  const { policy, errors } = compilePolicy({
+    ...EXAMPLE_POLICY,
+    metadata: { ...EXAMPLE_POLICY.metadata, generation: 3, uid: 'u-1' },
+  });
+  assert.deepEqual(errors, []);
+  assert.equal(policy.valid, true);
+  assert.equal(policy.kind, 'ClusterImagePolicy');
+  assert.equal(policy.displayName, 'signed-by-ci-job');
+  assert.equal(policy.generation, 3);
+  assert.equal(policy.uid, 'u-1');
+  assert.equal(policy.mode, 'enforce');
+  assert.equal(policy.threshold, 1);
+  assert.equal(policy.multiArch, 'digest');
+  assert.deepEqual(
+    policy.images.map((g) => g.normalised),
+    ['registry.example.com/apps/**'],
+  );
+  const a = keyless(policy.authorities[0]);
+  assert.equal(a.name, 'keyless-signing-job');
+  assert.equal(a.trustRootRef, 'public-good');
+  assert.equal(a.requireTlog, true);
+  assert.equal(a.requireSct, true);
+  assert.equal(a.expected, `subject "${SIGN_SA}" from issuer "${EKS_ISSUER}"`);
+  assert.ok(Object.isFrozen(policy) && Object.isFrozen(policy.authorities) && Object.isFrozen(policy.images));
+  assert.throws(() => {
+    (policy as { mode: string }).mode = 'audit';
+  }, TypeError);
+});
+
+test('every valid fixture compiles; every invalid one names exactly its fields', () => {
+  for (const c of VALID_POLICIES) assert.deepEqual(compilePolicy(c.resource).errors, [], c.name);
+  for (const c of VALID_TRUST_ROOTS) assert.deepEqual(compileTrustRoot(c.resource).errors, [], c.name);
+  for (const c of INVALID_POLICIES) {
+    const { policy, errors } = compilePolicy(c.resource);
+    assert.deepEqual(
+      errors.map((e) => e.field),
+      c.tsFields,
+      c.name,
+    );
+    assert.equal(policy.valid, false, c.name);
+    assert.deepEqual(policy.authorities, [], `${c.name}: an invalid policy has no authorities`);
+  }
+  for (const c of INVALID_TRUST_ROOTS)
+    assert.deepEqual(
+      compileTrustRoot(c.resource).errors.map((e) => e.field),
+      c.tsFields,
+      c.name,
+    );
+});
+
+test('compile error messages say what is wrong', () => {
+  const msg = (name: string) => {
+    const c = INVALID_POLICIES.find((x) => x.name.startsWith(name));
+    assert.ok(c, name);
+    return compilePolicy(c.resource).errors[0]?.message ?? '';
+  };
+  assert.match(
+    msg('an invalid regular expression'),
+    /invalid regular expression "https:\/\/\(unclosed": .*missing closing \)/,
+  );
+  assert.match(msg('an RE2-unsupported lookahead'), /invalid regular expression/);
+  assert.match(msg('threshold above'), /is 2 but there are only 1 authorities/);
+  assert.match(msg('both keyless and key'), /set exactly one of keyless or key/);
+  assert.match(msg('a misspelt field'), /^unknown field$/);
+  assert.match(msg('an unknown Fulcio extension'), /unknown Fulcio extension "repository"/);
+  assert.match(msg('a key that is not PEM'), /PEM public key/);
+  assert.match(msg('two authorities with one name'), /duplicate authority name "ci"/);
+  assert.match(msg('a glob with a tag'), /not tags/);
+});
+
+test('an invalid policy keeps its images (it still matches, to fail closed) and its mode', () => {
+  const c = INVALID_POLICIES.find((x) => x.name.startsWith('an invalid regular expression'));
+  assert.ok(c);
+  const { policy } = compilePolicy({
+    ...c.resource,
+    spec: { ...(c.resource['spec'] as object), mode: 'warn' },
+  });
+  assert.equal(policy.valid, false);
+  assert.equal(policy.mode, 'warn');
+  assert.equal(policy.images.length, 1);
+});
+
+test('garbage never throws: wrong types, null, arrays, huge lists', () => {
+  const garbage: unknown[] = [
+    null,
+    42,
+    'policy',
+    [],
+    {},
+    { apiVersion: 'v1', kind: 'Pod' },
+    {
+      apiVersion: 'policy.sigward.dev/v1alpha1',
+      kind: 'ClusterImagePolicy',
+      metadata: { name: 'x' },
+      spec: null,
+    },
+    {
+      apiVersion: 'policy.sigward.dev/v1alpha1',
+      kind: 'ClusterImagePolicy',
+      metadata: { name: 'x' },
+      spec: { images: 'nginx', authorities: {} },
+    },
+    {
+      apiVersion: 'policy.sigward.dev/v1alpha1',
+      kind: 'ClusterImagePolicy',
+      metadata: { name: 'x' },
+      spec: { images: [1, null], authorities: [null, 'a', { name: 5 }], threshold: '2' },
+    },
+    {
+      apiVersion: 'policy.sigward.dev/v1alpha1',
+      kind: 'ClusterImagePolicy',
+      metadata: { name: 'x' },
+      spec: { images: Array(10_000).fill('**'), authorities: Array(1000).fill({}) },
+    },
+    {
+      apiVersion: 'policy.sigward.dev/v1alpha1',
+      kind: 'ClusterImagePolicy',
+      metadata: { name: 'x'.repeat(100_000) },
+      spec: { images: ['x'.repeat(1_000_000)] },
+    },
+  ];
+  for (const g of garbage) {
+    const { policy, errors } = compilePolicy(g);
+    assert.ok(errors.length > 0, JSON.stringify(g)?.slice(0, 80));
+    assert.ok(errors.length <= 100);
+    assert.equal(policy.valid, false);
+    for (const e of errors) assert.ok(e.field.length < 300 && e.message.length < 2000);
+  }
+  assert.deepEqual(
+    compilePolicy(garbage[9]).errors.map((e) => e.field),
+    ['spec.images', 'spec.authorities'],
+  );
+});
+
+test('threshold: integer, at least 1, at most the number of authorities', () => {
+  const spec = (threshold: unknown) => ({ ...EXAMPLE_POLICY, spec: { ...EXAMPLE_POLICY.spec, threshold } });
+  assert.deepEqual(compilePolicy(spec(1)).errors, []);
+  for (const t of [0, -1, 1.5, '1', null])
+    assert.deepEqual(
+      compilePolicy(spec(t)).errors.map((e) => e.field),
+      ['spec.threshold'],
+      String(t),
+    );
+});
+
+test('ImagePolicy: namespaced display name, namespace required', () => {
+  const ip = VALID_POLICIES.find((c) => c.resource['kind'] === 'ImagePolicy');
+  assert.ok(ip);
+  const { policy } = compilePolicy(ip.resource);
+  assert.equal(policy.displayName, 'team-a/team-a-images');
+  assert.equal(policy.namespace, 'team-a');
+  const noNs = { ...ip.resource, metadata: { name: 'x' } };
+  assert.deepEqual(
+    compilePolicy(noNs).errors.map((e) => e.field),
+    ['metadata.namespace'],
+  );
+});
+
+test('keyless match: any identity; the closest mismatch explains; codes as sigstore/verify-candidate ranks them', () => {
+  const c = VALID_POLICIES.find((x) => x.name.startsWith('warn mode'));
+  assert.ok(c);
+  const a = keyless(compilePolicy(c.resource).policy.authorities[0]);
+  assert.equal(a.requireSct, false);
+  assert.equal(a.requireTlog, false);
+  assert.equal(a.trustRootRef, 'private-sigstore');
+  const gh = 'https://token.actions.githubusercontent.com';
+  const good = id(gh, 'https://github.com/example/app/.github/workflows/release.yml@refs/tags/v1.0.0', {
+    sourceRepositoryOwnerURI: 'https://github.com/example',
+    buildTrigger: 'push',
+  });
+  assert.deepEqual(a.match(good), { matched: true });
+  assert.deepEqual(a.match(id('https://oidc.example.dev', 'ci@example.com')), { matched: true });
+  const wrongRef = a.match({
+    ...good,
+    subject: 'https://github.com/example/app/.github/workflows/release.yml@refs/heads/main',
+  });
+  assert.equal(wrongRef.matched, false);
+  assert.equal(!wrongRef.matched && wrongRef.code, 'IDENTITY_SUBJECT_MISMATCH');
+  const wrongExt = a.match({
+    ...good,
+    extensions: { ...good.extensions, buildTrigger: 'workflow_dispatch' },
+  });
+  assert.equal(!wrongExt.matched && wrongExt.code, 'IDENTITY_EXTENSION_MISMATCH');
+  const wrongIssuer = a.match(id('https://accounts.google.com', 'ci@example.com'));
+  assert.equal(!wrongIssuer.matched && wrongIssuer.code, 'IDENTITY_ISSUER_MISMATCH');
+  // Anchored: a prefix of an accepted subject is not accepted, nor is a longer one.
+  const prefix = a.match(id('https://oidc.example.com', 'ci@example.com.evil'));
+  assert.equal(!prefix.matched && prefix.code, 'IDENTITY_SUBJECT_MISMATCH');
+  assert.match(a.expected, /^one of: subject matching \/\^\(\?:https:\/\/github/);
+});
+
+test('keys: PEM parsed at compile time, Secret references kept for the engine', () => {
+  const c = VALID_POLICIES.find((x) => x.name.startsWith('keys'));
+  assert.ok(c);
+  const { policy } = compilePolicy(c.resource);
+  const [inline, secret] = policy.authorities;
+  assert.ok(inline?.kind === 'key' && inline.key.source === 'data');
+  assert.equal(inline.key.publicKey.asymmetricKeyType, 'ec');
+  assert.ok(secret?.kind === 'key' && secret.key.source === 'secret');
+  assert.deepEqual(secret.key, {
+    source: 'secret',
+    name: 'security-team',
+    namespace: 'sigward',
+    key: 'cosign.pub',
+  });
+  assert.match(secret.expected, /Secret sigward\/security-team \(cosign\.pub\)/);
+  assert.equal(policy.threshold, 2);
+  assert.equal(policy.multiArch, 'all-platforms');
+  assert.equal(policy.mode, 'audit');
+  assert.deepEqual(policy.signatureRepository?.repository, {
+    registry: 'registry.example.com',
+    repository: 'signatures',
+  });
+  assert.equal(policy.signatureRepository?.pullSecret, 'sig-pull');
+});
+
+test('signature repository: a repository, not an image', () => {
+  const spec = (repository: string) => ({
+    ...EXAMPLE_POLICY,
+    spec: { ...EXAMPLE_POLICY.spec, signatureRepository: { repository } },
+  });
+  assert.deepEqual(compilePolicy(spec('ghcr.io/o/sigs')).errors, []);
+  assert.deepEqual(
+    compilePolicy(spec('ghcr.io/o/sigs:v1')).errors.map((e) => e.field),
+    ['spec.signatureRepository.repository'],
+  );
+  assert.deepEqual(
+    compilePolicy(spec('ghcr.io/O/sigs')).errors.map((e) => e.field),
+    ['spec.signatureRepository.repository'],
+  );
+});
+
+test('trust roots: each source, and the built-in public-good', () => {
+  const sources = VALID_TRUST_ROOTS.map((c) => compileTrustRoot(c.resource).trustRoot.source?.kind);
+  assert.deepEqual(sources, ['public-good', 'tuf', 'inline', 'configMap']);
+  const cm = compileTrustRoot(VALID_TRUST_ROOTS[3]?.resource).trustRoot.source;
+  assert.deepEqual(cm, {
+    kind: 'configMap',
+    name: 'trusted-root',
+    namespace: 'sigward',
+    key: 'trusted_root.json',
+  });
+  assert.deepEqual(PUBLIC_GOOD.source, { kind: 'public-good' });
+  assert.equal(compileTrustRoot(null).trustRoot.valid, false);
+});
+
+test('readyCondition: True/Compiled, or False/Invalid with every field path (bounded)', () => {
+  const now = new Date('2026-11-24T20:00:00.123Z');
+  assert.deepEqual(readyCondition([], 4, now), {
+    type: 'Ready',
+    status: 'True',
+    reason: 'Compiled',
+    message: 'compiled',
+    observedGeneration: 4,
+    lastTransitionTime: '2026-11-24T20:00:00Z',
+  });
+  const bad = readyCondition(
+    [
+      {
+        field: 'spec.authorities[0].keyless.identities[1].subjectRegExp',
+        message: 'invalid regular expression',
+      },
+      { field: 'spec.threshold', message: 'too big' },
+    ],
+    5,
+    now,
+  );
+  assert.equal(bad.status, 'False');
+  assert.equal(bad.reason, 'Invalid');
+  assert.equal(
+    bad.message,
+    'spec.authorities[0].keyless.identities[1].subjectRegExp: invalid regular expression; spec.threshold: too big',
+  );
+  const many = readyCondition(
+    Array.from({ length: 30 }, (_, i) => ({ field: `spec.images[${i}]`, message: 'bad' })),
+    1,
+    now,
+  );
+  assert.match(many.message, /; and 20 more$/);
+});
