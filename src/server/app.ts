@@ -60,6 +60,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   };
   const app = fastify(options as FastifyServerOptions) as unknown as FastifyInstance;
 
+  // An AdmissionReview is JSON; anything else is refused with 415 before it is read.
+  app.removeContentTypeParser('text/plain');
+
   app.setErrorHandler((error: FastifyError, _request, reply) => {
     const status = error.statusCode ?? 500;
     let message = error.message;

@@ -19,6 +19,8 @@ export interface ServeOptions extends Omit<AppDeps, 'https'> {
   readonly stopWatchers?: () => Promise<void>;
   /** How often the certificate files are checked for a change. Default 1000 ms. */
   readonly certPollMs?: number;
+  /** Called after the serving certificate was swapped (logs, tests). */
+  readonly onCertificateReloaded?: () => void;
 }
 
 export interface RunningServer {
@@ -45,7 +47,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
           app.server as Server,
           options.tls,
           {
-            reloaded: () => logger.info('serving certificate reloaded'),
+            reloaded: () => {
+              logger.info('serving certificate reloaded');
+              options.onCertificateReloaded?.();
+            },
             failed: (error) =>
               logger.warn({ err: error }, 'serving certificate files do not load; keeping the previous pair'),
           },

@@ -1,0 +1,165 @@
+// The engine end to end over a real registry with real signatures: admitted, denied with the exact
+// reason, tags pinned to the verified digest, and the caches: one verification for 200 concurrent
+// reviews, refusals cached, registry errors not, a policy change re-verifies.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startDockerRegistry } from '../support/docker-registry.ts';
+import type { DockerRegistry } from '../support/docker-registry.ts';
+import { startFaultProxy } from '../support/fault-proxy.ts';
+import { counterValue } from '../../src/telemetry/metrics.ts';
+import { kubewarden } from '../sigstore/discover-fixtures.ts';
+import {
+  clusterPolicy,
+  engineUnderTest,
+  kubewardenAuthority,
+  pemOf,
+  podReview,
+  pushFixtures,
+  responseOf,
+} from './harness.ts';
+import type { Fixtures } from './harness.ts';
+
+let registry: DockerRegistry;
+let fx: Fixtures;
+let host: string;
+
+before(async () => {
+  registry = await startDockerRegistry();
+  host = registry.host;
+  fx = await pushFixtures(host);
+});
+after(async () => {
+  await registry.stop();
+});
+
+const keylessPolicy = (subject?: string) =>
+  clusterPolicy('kubewarden', [`${'127.0.0.1'}:*/signed/**`], [kubewardenAuthority(subject)]);
+const keyPolicy = () =>
+  clusterPolicy(
+    'ci-key',
+    ['127.0.0.1:*/apps/**'],
+    [{ name: 'ci-key', key: { data: pemOf(fx.signer.publicKey) }, insecureIgnoreTlog: true }],
+  );
+
+describe('decisions', () => {
+  test('a keyless-signed image is admitted; the wrong identity is denied naming expected and found', async () => {
+    const ok = engineUnderTest([keylessPolicy()]);
+    const admitted = await ok.review(podReview([fx.keylessImage(host)]));
+    assert.equal(responseOf(admitted).allowed, true, JSON.stringify(responseOf(admitted)));
+    assert.equal(admitted.decision, 'allow');
+    await ok.close();
+
+    const wrong = engineUnderTest([
+      keylessPolicy('https://github.com/kubewarden/other/.github/workflows/x.yml@refs/heads/main'),
+    ]);
+    const denied = responseOf(await wrong.review(podReview([fx.keylessImage(host)])));
+    assert.equal(denied.allowed, false);
+    assert.equal(denied.status?.code, 403);
+    const message = denied.status?.message ?? '';
+    assert.match(
+      message,
+      /in spec\.containers\[0\]\.image: policy kubewarden, authority release-workflow: expected subject "https:\/\/github\.com\/kubewarden\/other/,
+    );
+    assert.match(
+      message,
+      new RegExp(`found subject "${kubewarden.subject.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}"`),
+    );
+    assert.match(message, /\[IDENTITY_MISMATCH\]$/);
+    await wrong.close();
+  });
+
+  test('an unsigned image is denied as SIGNATURE_MISSING; an unmatched image per --no-match-action', async () => {
+    const e = engineUnderTest([keyPolicy()]);
+    const denied = responseOf(await e.review(podReview([fx.unsigned.tagged(host)])));
+    assert.equal(denied.allowed, false);
+    assert.match(
+      denied.status?.message ?? '',
+      new RegExp(`digest ${fx.unsigned.digest}.*\\[SIGNATURE_MISSING\\]`),
+    );
+    const unmatched = responseOf(await e.review(podReview(['docker.io/library/nginx:1.27'])));
+    assert.equal(unmatched.allowed, false);
+    assert.match(unmatched.status?.message ?? '', /\[NO_POLICY\]/);
+    await e.close();
+    const lenient = engineUnderTest([keyPolicy()], { evaluation: { unmatched: 'warn', errors: 'deny' } });
+    const warned = responseOf(await lenient.review(podReview(['docker.io/library/nginx:1.27'])));
+    assert.equal(warned.allowed, true);
+    assert.match(warned.warnings?.[0] ?? '', /NO_POLICY/);
+    await lenient.close();
+  });
+
+  test('mutate pins a verified tag to its digest with a test-guarded JSON patch; validate admits it', async () => {
+    const e = engineUnderTest([keyPolicy()]);
+    const image = fx.keySigned.tagged(host);
+    const mutated = responseOf(await e.review(podReview([image]), 'mutate'));
+    assert.equal(mutated.allowed, true);
+    const patch = JSON.parse(Buffer.from(mutated.patch ?? '', 'base64').toString()) as unknown;
+    assert.deepEqual(patch, [
+      { op: 'test', path: '/spec/containers/0/image', value: image },
+      { op: 'replace', path: '/spec/containers/0/image', value: `${image}@${fx.keySigned.digest}` },
+    ]);
+    const validated = responseOf(await e.review(podReview([`${image}@${fx.keySigned.digest}`])));
+    assert.equal(validated.allowed, true);
+    // The pinned reference names the same digest: the validate call was a cache hit.
+    assert.equal(await e.verifications(), 1);
+    await e.close();
+  });
+});
+
+describe('cache', () => {
+  test('200 concurrent reviews of one uncached image run exactly ONE verification', async () => {
+    const e = engineUnderTest([keylessPolicy()]);
+    const results = await Promise.all(
+      Array.from({ length: 200 }, () => e.review(podReview([fx.keylessImage(host)]))),
+    );
+    assert.ok(results.every((r) => responseOf(r).allowed));
+    assert.equal(await e.verifications(), 1);
+    assert.equal(await counterValue(e.metrics.cache, { cache: 'verdict', result: 'miss' }), 1);
+    const joined =
+      (await counterValue(e.metrics.cache, { cache: 'verdict', result: 'shared' })) +
+      (await counterValue(e.metrics.cache, { cache: 'verdict', result: 'hit' }));
+    assert.equal(joined, 199);
+    await e.close();
+  });
+
+  test('a definite refusal is cached; a registry error is not', async () => {
+    const e = engineUnderTest([keyPolicy()]);
+    const image = `${fx.unsigned.tagged(host).replace(/:v1$/, '')}@${fx.unsigned.digest}`;
+    await e.review(podReview([image]));
+    await e.review(podReview([image]));
+    assert.equal(await e.verifications(), 1, 'unsigned: verified once, then served from the cache');
+    await e.close();
+
+    const proxy = await startFaultProxy({ upstream: registry.url });
+    const flaky = engineUnderTest([keyPolicy()]);
+    const through = `${proxy.host}/apps/api@${fx.keySigned.digest}`;
+    const rule = proxy.addFault({
+      path: /\/v2\/apps\/api\/manifests\//,
+      fault: { kind: 'status', status: 500 },
+      times: 1,
+    });
+    const first = responseOf(await flaky.review(podReview([through])));
+    assert.equal(first.allowed, false);
+    assert.match(first.status?.message ?? '', /\[REGISTRY_ERROR\]/);
+    assert.equal(rule.hits, 1);
+    const second = responseOf(await flaky.review(podReview([through])));
+    assert.equal(second.allowed, true, 'the error was not cached: verified again, now signed');
+    assert.equal(await flaky.verifications(), 2);
+    await flaky.close();
+    await proxy.close();
+  });
+
+  test('a policy change (new generation) re-verifies; the same spec does not', async () => {
+    const e = engineUnderTest([keylessPolicy()]);
+    await e.review(podReview([fx.keylessImage(host)]));
+    const before = e.setPolicies([keylessPolicy()]);
+    await e.review(podReview([fx.keylessImage(host)]));
+    assert.equal(await e.verifications(), 1, 'same spec, same generation');
+    const changed = e.setPolicies([
+      clusterPolicy('kubewarden', ['127.0.0.1:*/signed/**'], [kubewardenAuthority()], { mode: 'warn' }, 2),
+    ]);
+    assert.notEqual(changed.generation, before.generation);
+    await e.review(podReview([fx.keylessImage(host)]));
+    assert.equal(await e.verifications(), 2);
+    await e.close();
+  });
+});

@@ -1,0 +1,126 @@
+// The HTTP face, driven with inject (and over real HTTPS for TLS): malformed, huge and wrongly typed
+// bodies get a 400/413/415 with a clear message and never crash the server; a valid review goes to
+// the engine; readiness, liveness and metrics answer.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { buildApp } from '../../src/server/app.ts';
+import type { AppDeps, Readiness } from '../../src/server/app.ts';
+import { createLogger } from '../../src/telemetry/logger.ts';
+import { createMetrics } from '../../src/telemetry/metrics.ts';
+import { Decider } from '../../src/engine/decide.ts';
+import { ReviewEngine } from '../../src/engine/review.ts';
+import { buildSnapshot } from '../../src/kube/snapshot.ts';
+import { Writable } from 'node:stream';
+import { podReview } from '../engine/harness.ts';
+
+const quiet = new Writable({ write: (_c, _e, done) => done() });
+
+function app(overrides: Partial<AppDeps> = {}, ready: Readiness = { ready: true, reasons: [] }) {
+  const snapshot = buildSnapshot([]);
+  const decider = new Decider(
+    {
+      resolver: { resolveDigest: () => Promise.reject(new Error('no registry here')) },
+      verifier: { verify: () => Promise.reject(new Error('no registry here')) },
+      trustRoots: { trustRoot: () => undefined },
+    },
+    { deadlineMs: 1000, evaluation: { unmatched: 'allow', errors: 'deny' } },
+  );
+  const engine = new ReviewEngine({
+    decider,
+    policies: { current: () => snapshot },
+    skip: { ownNamespace: 'sigward', scope: 'opt-out' },
+  });
+  const metrics = createMetrics({ processMetrics: false });
+  return {
+    metrics,
+    app: buildApp({
+      handleReview: engine.handle,
+      readiness: () => ready,
+      metrics,
+      logger: createLogger({ destination: quiet }),
+      bodyLimitBytes: 64 * 1024,
+      ...overrides,
+    }),
+  };
+}
+
+const post = (body: string, contentType = 'application/json') => ({
+  method: 'POST' as const,
+  url: '/validate',
+  headers: { 'content-type': contentType },
+  payload: body,
+});
+
+describe('bodies', () => {
+  test('malformed JSON: 400 saying so', async () => {
+    const { app: a } = app();
+    const r = await a.inject(post('{"apiVersion": '));
+    assert.equal(r.statusCode, 400);
+    assert.match(r.json().error, /request body is not valid JSON/);
+  });
+
+  test('a body over the limit: 413 naming the limit', async () => {
+    const { app: a } = app();
+    const r = await a.inject(post(JSON.stringify({ pad: 'x'.repeat(70 * 1024) })));
+    assert.equal(r.statusCode, 413);
+    assert.equal(r.json().error, 'request body is larger than the limit of 65536 bytes');
+  });
+
+  test('not JSON at all: 415', async () => {
+    const { app: a } = app();
+    const r = await a.inject(post('hello', 'text/plain'));
+    assert.equal(r.statusCode, 415);
+    assert.match(r.json().error, /application\/json/);
+  });
+
+  test('JSON that is not an AdmissionReview: 400 with the field', async () => {
+    const { app: a } = app();
+    for (const body of [
+      '[]',
+      'null',
+      '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}',
+      '"x"',
+    ]) {
+      const r = await a.inject(post(body));
+      assert.equal(r.statusCode, 400, body);
+      assert.match(r.json().error, /malformed AdmissionReview|not valid JSON/, body);
+    }
+  });
+
+  test('a valid review is answered (200, AdmissionReview) and counted', async () => {
+    const { app: a } = app();
+    const r = await a.inject(post(JSON.stringify(podReview(['nginx:1.27']))));
+    assert.equal(r.statusCode, 200);
+    const body = r.json();
+    assert.equal(body.kind, 'AdmissionReview');
+    assert.equal(body.response.allowed, true);
+    const metrics = await a.inject({ method: 'GET', url: '/metrics' });
+    assert.match(
+      metrics.body,
+      /sigward_admissions_total\{decision="allow",kind="Pod",mode="validate",operation="CREATE"\} 1/,
+    );
+    assert.match(metrics.body, /sigward_admission_duration_seconds_bucket\{le="30",route="validate"\} 1/);
+  });
+
+  test('hostile objects answer a denial inside the review, the server keeps serving', async () => {
+    const { app: a } = app();
+    const review = podReview(['nginx']);
+    (review.request.object.spec as Record<string, unknown>)['containers'] = 'not a list';
+    const r = await a.inject(post(JSON.stringify(review)));
+    assert.equal(r.statusCode, 200);
+    assert.equal(r.json().response.allowed, false);
+    assert.equal(r.json().response.status.code, 400);
+    const again = await a.inject(post(JSON.stringify(podReview(['nginx']))));
+    assert.equal(again.statusCode, 200);
+  });
+});
+
+describe('probes', () => {
+  test('readyz says why it is not ready; livez is always ok', async () => {
+    const { app: a } = app({}, { ready: false, reasons: ['policies not synced yet'] });
+    const r = await a.inject({ method: 'GET', url: '/readyz' });
+    assert.equal(r.statusCode, 503);
+    assert.deepEqual(r.json(), { status: 'not ready', reasons: ['policies not synced yet'] });
+    assert.equal((await a.inject({ method: 'GET', url: '/livez' })).statusCode, 200);
+  });
+});

@@ -1,0 +1,59 @@
+// Logs never carry secrets; metrics have bounded labels and buckets up to 30 s.
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import { createLogger } from '../../src/telemetry/logger.ts';
+import { counterValue, createMetrics, DURATION_BUCKETS } from '../../src/telemetry/metrics.ts';
+
+test('redaction: tokens, passwords, keys, pull secrets and authorization headers never reach the log', async () => {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _e, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  const logger = createLogger({ destination: sink });
+  logger.info(
+    {
+      credential: { username: 'alice', password: 'hunter2', token: 'tok-123', identityToken: 'idt-9' },
+      secret: { data: { '.dockerconfigjson': 'eyJhdXRocyI6e319' } },
+      req: { headers: { authorization: 'Bearer abc.def' } },
+      key: '-----BEGIN PRIVATE KEY-----',
+    },
+    'something happened',
+  );
+  logger.flush();
+  const text = lines.join('');
+  for (const secret of ['hunter2', 'tok-123', 'idt-9', 'eyJhdXRocyI6e319', 'abc.def', 'PRIVATE KEY'])
+    assert.ok(!text.includes(secret), `${secret} leaked: ${text}`);
+  assert.match(text, /"username":"alice"/);
+  assert.match(text, /\[redacted\]/);
+});
+
+test('metrics: the documented series, bounded labels, duration buckets to 30 s', async () => {
+  let age: number | undefined = 42;
+  const m = createMetrics({ processMetrics: false, trustRootAgeSeconds: () => age, policyCount: () => 3 });
+  m.admissions.inc({ decision: 'deny', kind: 'Pod', mode: 'validate', operation: 'CREATE' });
+  m.verifications.inc({ policy: 'p', authority: 'a', result: 'refused', reason: 'SIGNATURE_MISSING' });
+  m.cache.inc({ cache: 'verdict', result: 'hit' });
+  m.registryRequests.inc({ method: 'GET', status: '200' });
+  m.failOpen.inc({ reason: 'TIMEOUT' });
+  m.admissionDuration.observe({ route: 'validate' }, 29);
+  assert.equal(DURATION_BUCKETS.at(-1), 30);
+  const text = await m.text();
+  for (const series of [
+    'sigward_admissions_total{decision="deny",kind="Pod",mode="validate",operation="CREATE"} 1',
+    'sigward_verifications_total{policy="p",authority="a",result="refused",reason="SIGNATURE_MISSING"} 1',
+    'sigward_cache_requests_total{cache="verdict",result="hit"} 1',
+    'sigward_registry_requests_total{method="GET",status="200"} 1',
+    'sigward_fail_open_total{reason="TIMEOUT"} 1',
+    'sigward_admission_duration_seconds_bucket{le="30",route="validate"} 1',
+    'sigward_trust_root_age_seconds 42',
+    'sigward_policies 3',
+  ])
+    assert.ok(text.includes(series), `missing ${series}`);
+  age = undefined;
+  assert.match(await m.text(), /sigward_trust_root_age_seconds -1/);
+  assert.equal(await counterValue(m.failOpen), 1);
+});
