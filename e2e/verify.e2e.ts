@@ -365,6 +365,31 @@ describe('sigward verify: images signed by cosign v3 in the world', () => {
     ]);
   });
 
+  check('signatures in another repository (cosign COSIGN_REPOSITORY): --signature-repository', async () => {
+    const registry = world.registries.fallback;
+    const image = await pushImage(tools(), registry.host, 'verify/stored-elsewhere', 'v1');
+    const signatures = `${registry.host}/verify/signatures`;
+    await world.clients.cosign(
+      [
+        'sign',
+        '--yes',
+        '--new-bundle-format=false',
+        '--use-signing-config=false',
+        '--tlog-upload=false',
+        `--fulcio-url=${world.sigstore.fulcioUrl}`,
+        `--timestamp-server-url=${world.sigstore.tsaUrl}`,
+        `--trusted-root=${world.sigstore.trustedRootPath}`,
+        `--identity-token=${await token()}`,
+        image.byDigest,
+      ],
+      { env: { COSIGN_REPOSITORY: signatures } },
+    );
+    const args = [trust(), ...keyless(), '--insecure-ignore-tlog'];
+    await refused([...args, image.byDigest], 'NO_SIGNATURES');
+    const verdict = await verified([...args, `--signature-repository=${signatures}`, image.byDigest]);
+    assert.equal(verdict.signatures[0]?.location.source, 'legacy-tag');
+  });
+
   check('unsigned: NO_SIGNATURES on both registries', async () => {
     for (const registry of [world.registries.referrers, world.registries.fallback]) {
       const image = await pushImage(tools(), registry.host, 'verify/unsigned', 'v1');
