@@ -26,6 +26,7 @@ const serviceAccount = 'signer';
 const identity = `https://kubernetes.io/namespaces/${namespace}/serviceaccounts/${serviceAccount}`;
 const bundleType = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 const progressLines = [
+  `Signing as system:serviceaccount:${namespace}:${serviceAccount} (issuer https://127.0.0.1:`,
   'Generating ephemeral keys...',
   'Retrieving signed certificate...',
   'Verified the pushed signature with the trusted root',

@@ -7,7 +7,7 @@ const common = `Identity (first found, unless --oidc-provider names one):
   GitHub Actions               ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN (permissions: id-token: write)
   --kubernetes-token-path P    projected service-account token, audience sigstore
                                (default ${DEFAULT_KUBERNETES_TOKEN_PATH}; re-read on each use)
-  --oidc-provider NAME         one of ${PROVIDER_NAMES.join(', ')}
+  --oidc-provider NAME         one of ${PROVIDER_NAMES.join(', ')} (cosign's filesystem, envvar too)
   --audience AUD               the audience Fulcio expects (default ${DEFAULT_AUDIENCE})
 
 Sigstore services (default: public-good, signing_config.v0.2.json and trusted_root.json from its TUF

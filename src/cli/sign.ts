@@ -44,6 +44,11 @@ export { attestUsage, signUsage } from './sign-usage.ts';
 
 class UsageError extends Error {}
 
+const COSIGN_PROVIDER_NAMES: Readonly<Record<string, ProviderName>> = {
+  filesystem: 'kubernetes',
+  envvar: 'env',
+};
+
 export interface Output {
   out(text: string): void;
   err(text: string): void;
@@ -214,7 +219,9 @@ export async function runSign(
     }
     if (positionals.length !== 1) throw new UsageError('name exactly one image');
     const reference = parseReference(positionals[0] ?? '');
-    const provider = values['oidc-provider'];
+    // cosign's names for the same sources are accepted too.
+    const named = values['oidc-provider'];
+    const provider = named === undefined ? undefined : (COSIGN_PROVIDER_NAMES[named] ?? named);
     if (provider !== undefined && !PROVIDER_NAMES.includes(provider as ProviderName)) {
       throw new UsageError(`--oidc-provider must be one of ${PROVIDER_NAMES.join(', ')}`);
     }

@@ -13,7 +13,9 @@ import {
 import { COSIGN_SIGN_PREDICATE_TYPE } from '../sigstore/layout.ts';
 import type { SignedImage } from './attach.ts';
 import type { KeylessSigner } from './keyless-signer.ts';
+import { DEFAULT_AUDIENCE } from './identity-token.ts';
 import { withRetries } from './retry.ts';
+import { checkClaims } from './token-claims.ts';
 import { signStatement } from './sign-bundle.ts';
 import {
   retryOptions,
@@ -34,6 +36,20 @@ export type {
   SignRequest,
 } from './sign-context.ts';
 export { ctlogsOf, signingTime } from './sign-context.ts';
+
+/**
+ * The token is read and its claims checked before anything else, so a missing, expired or
+ * wrong-audience token fails the run before a registry or a Sigstore service is contacted. (It is
+ * read again when the certificate is requested: a projected token may have rotated meanwhile.)
+ */
+async function checkIdentity(ctx: SignContext): Promise<void> {
+  const token = await ctx.identity.getToken(ctx.signal);
+  const claims = checkClaims(token, {
+    audience: ctx.audience ?? DEFAULT_AUDIENCE,
+    source: ctx.identity.source,
+  });
+  ctx.progress?.(`Signing as ${claims.email ?? claims.subject} (issuer ${claims.issuer})`);
+}
 
 /**
  * The image to sign, by digest, in a repository we may push to. Push access is asked first (without
@@ -80,6 +96,7 @@ async function childrenOf(ctx: SignContext, image: SignedImage): Promise<SignedI
  * platform manifests as well, each with its own signature and log entry, all under one certificate.
  */
 export async function signImage(ctx: SignContext, request: SignRequest): Promise<SignOutcome> {
+  await checkIdentity(ctx);
   const image = await resolveImage(ctx, request.reference);
   if (request.reference.digest === undefined) {
     ctx.progress?.(`Resolved ${formatReference(request.reference)} to ${image.descriptor.digest}`);
@@ -98,6 +115,7 @@ export async function signImage(ctx: SignContext, request: SignRequest): Promise
 
 /** Attests one image: an in-toto statement with the given predicate, as a DSSE bundle referrer. */
 export async function attestImage(ctx: SignContext, request: AttestRequest): Promise<SignOutcome> {
+  await checkIdentity(ctx);
   const image = await resolveImage(ctx, request.reference);
   if (request.reference.digest === undefined) {
     ctx.progress?.(`Resolved ${formatReference(request.reference)} to ${image.descriptor.digest}`);

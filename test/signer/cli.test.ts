@@ -82,3 +82,20 @@ test('an unusable service override is refused before signing', async () => {
   assert.equal(result.code, 1);
   assert.match(result.err, /SIGNER_CONFIG.*http\(s\) URL/);
 });
+
+test("cosign's provider names: filesystem is the Kubernetes token file, envvar is SIGSTORE_ID_TOKEN", async () => {
+  const missing = path.join(dir, 'no-token-here');
+  const result = await run('sign', [
+    ...files,
+    '--oidc-provider=filesystem',
+    `--kubernetes-token-path=${missing}`,
+    'reg.invalid/app:1',
+  ]);
+  assert.equal(result.code, 1, result.err);
+  assert.match(
+    result.err,
+    /SIGNER_TOKEN_MISSING\]: cannot read the Kubernetes service-account token file .*no-token-here/,
+  );
+  const env = await run('sign', [...files, '--oidc-provider=envvar', 'reg.invalid/app:1']);
+  assert.match(env.err, /--oidc-provider env: SIGSTORE_ID_TOKEN is not set/);
+});
