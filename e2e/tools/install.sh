@@ -146,7 +146,7 @@ for name in "${names[@]}"; do
       else
         rm -rf "$tmp"
         echo "install.sh: building $name ($pkg) failed after $((SECONDS - t0)) s; full log: $log" >&2
-        tail -n 5 "$log" | sed 's/^/  | /' >&2
+        grep -v '^go: downloading ' "$log" | tail -n 5 | sed 's/^/  | /' >&2
         failed+=("$name")
         exec {lock_fd}>&-
         continue
