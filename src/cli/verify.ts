@@ -193,7 +193,7 @@ function planFrom(values: Values, positionals: readonly string[], env: NodeJS.Pr
     authority = { kind: 'key', name: `key ${values.key}`, publicKey: readKey(values.key), requireTlog };
   } else {
     // Compiled first: a bad regular expression is a usage problem, reported by its flag.
-    const matcher = compileIdentity(identitySpec(values), 'flags');
+    const matcher = compiled(identitySpec(values));
     authority = {
       kind: 'keyless',
       name: 'keyless identity',
@@ -231,6 +231,25 @@ function identitySpec(values: Values): IdentitySpec {
   set('issuer', values['certificate-oidc-issuer']);
   set('issuerRegExp', values['certificate-oidc-issuer-regexp']);
   return spec as IdentitySpec;
+}
+
+const flagOfField: readonly [RegExp, string][] = [
+  [/flags\.subjectRegExp/g, '--certificate-identity-regexp'],
+  [/flags\.subject/g, '--certificate-identity'],
+  [/flags\.issuerRegExp/g, '--certificate-oidc-issuer-regexp'],
+  [/flags\.issuer/g, '--certificate-oidc-issuer'],
+  [/flags\.extensions\.(\w+)\.(exact|regexp)/g, '--certificate-extension $1'],
+  [/flags\.extensions\.(\w+)/g, '--certificate-extension $1'],
+];
+
+/** The identity flags compiled; a bad value is a usage error that names the flag, not a policy field. */
+function compiled(spec: IdentitySpec): IdentityMatcher {
+  try {
+    return compileIdentity(spec, 'flags');
+  } catch (error) {
+    if (!(error instanceof SigwardError)) throw error;
+    throw new UsageError(flagOfField.reduce((m, [field, flag]) => m.replace(field, flag), error.message));
+  }
 }
 
 /** The policy matcher, with a reason code per field that did not match. */

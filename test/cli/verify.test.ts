@@ -357,6 +357,18 @@ describe('registries and usage', () => {
     assert.match(tuf.err, /--tuf-mirror and --tuf-root go together/);
     const issuerOnly = await run([root, `--certificate-oidc-issuer=${kubewarden.issuer}`, image]);
     assert.equal(issuerOnly.code, 1);
-    assert.match(issuerOnly.err, /one of flags.subject or flags.subjectRegExp is required/);
+    assert.match(
+      issuerOnly.err,
+      /--certificate-identity: one of --certificate-identity or --certificate-identity-regexp is required/,
+    );
+    const badRegexp = await run([
+      root,
+      '--certificate-identity-regexp=(',
+      `--certificate-oidc-issuer=${kubewarden.issuer}`,
+      image,
+    ]);
+    assert.match(badRegexp.err, /--certificate-identity-regexp: invalid regular expression "\("/);
+    const unknown = await run([root, ...kubewardenIdentity, '--certificate-extension=repo=x', image]);
+    assert.match(unknown.err, /--certificate-extension repo: unknown Fulcio extension "repo"/);
   });
 });
