@@ -147,8 +147,9 @@ export function warningMessage(
   result: PolicyResult,
 ): string {
   const tail = ` [${result.reason}]`;
-  const who = result.policy === undefined ? '' : ` policy ${clip(result.policy, 80)} (${result.mode}):`;
-  const head = `image ${clip(decision.image, 100)} in ${clip(decision.field, 80)}:${who} `;
+  // Bounded parts (at most ~211 characters) leave room for the reason and keep the code at the end.
+  const who = result.policy === undefined ? '' : ` policy ${clip(result.policy, 40)} (${result.mode}):`;
+  const head = `image ${clip(decision.image, 80)} in ${clip(decision.field, 60)}:${who} `;
   const room = WARNING_MAX - head.length - tail.length;
   return `${head}${clip(reasonText(result), Math.max(room, 1))}${tail}`.slice(0, WARNING_MAX);
 }
