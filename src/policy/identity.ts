@@ -81,6 +81,9 @@ function exactMatcher(value: string): ValueMatcher {
 function regexpMatcher(pattern: string, field: string): ValueMatcher {
   let re: RE2JS;
   try {
+    // The pattern must compile ON ITS OWN first: `x)|(.*` is unbalanced alone but balanced inside
+    // ^(?:…)$, where it would become `^(?:x)|(.*)$` and accept anything (an anchoring bypass).
+    RE2JS.compile(pattern);
     // matches() is a whole-input match; the explicit ^(?:…)$ keeps it anchored whatever the call.
     re = RE2JS.compile(`^(?:${pattern})$`);
   } catch (cause) {

@@ -311,3 +311,27 @@ test('readyCondition: True/Compiled, or False/Invalid with every field path (bou
   );
   assert.match(many.message, /; and 20 more$/);
 });
+
+test('a regexp cannot escape its anchors: `x)|(.*` is refused, not turned into "anything"', () => {
+  const escape = {
+    ...EXAMPLE_POLICY,
+    spec: {
+      ...EXAMPLE_POLICY.spec,
+      authorities: [
+        {
+          name: 'ci',
+          keyless: {
+            identities: [{ issuer: EKS_ISSUER, subjectRegExp: 'https://github\\.com/o/r/.*)|(.*' }],
+          },
+        },
+      ],
+    },
+  };
+  const { policy, errors } = compilePolicy(escape);
+  assert.deepEqual(
+    errors.map((e) => e.field),
+    ['spec.authorities[0].keyless.identities[0].subjectRegExp'],
+  );
+  assert.match(errors[0]?.message ?? '', /unexpected \)|missing closing/);
+  assert.equal(policy.valid, false);
+});
