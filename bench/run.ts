@@ -227,3 +227,6 @@ try {
   await registry.stop();
   await olareg?.stop();
 }
+
+// The webhook section (bench/webhook.ts): review throughput and latency against a bare fastify server.
+await import('./webhook.ts');

@@ -64,6 +64,9 @@ export class LeaderElector {
     const { namespace, name, identity } = this.#options;
     const duration = this.#options.leaseDurationSeconds ?? 15;
     const now = new Date();
+    // The apiserver wants MicroTime with exactly six fractional digits; the client would send a
+    // Date as milliseconds, which it refuses.
+    const micro = now.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z') as unknown as Date;
     let lease: V1Lease;
     try {
       lease = await this.#api.readNamespacedLease({ namespace, name });
@@ -76,8 +79,8 @@ export class LeaderElector {
           spec: {
             holderIdentity: identity,
             leaseDurationSeconds: duration,
-            acquireTime: now,
-            renewTime: now,
+            acquireTime: micro,
+            renewTime: micro,
             leaseTransitions: 0,
           },
         },
@@ -98,8 +101,8 @@ export class LeaderElector {
           ...spec,
           holderIdentity: identity,
           leaseDurationSeconds: duration,
-          renewTime: now,
-          ...(mine ? {} : { acquireTime: now, leaseTransitions: (spec.leaseTransitions ?? 0) + 1 }),
+          renewTime: micro,
+          ...(mine ? {} : { acquireTime: micro, leaseTransitions: (spec.leaseTransitions ?? 0) + 1 }),
         },
       },
     });
