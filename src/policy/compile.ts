@@ -250,7 +250,8 @@ function compileKeyless(
     let bad = false;
     for (const k of ['issuer', 'issuerRegExp', 'subject', 'subjectRegExp'])
       if (id[k] !== undefined && c.string(id[k], `${at}.${k}`) === undefined) bad = true;
-    const extensions: Record<string, { exact?: string; regexp?: string }> = {};
+    // No prototype: an extension named `__proto__` must stay a (refused) key, not vanish.
+    const extensions: Record<string, { exact?: string; regexp?: string }> = Object.create(null);
     if (id['extensions'] !== undefined) {
       const ext = isObject(id['extensions'])
         ? id['extensions']
@@ -296,7 +297,12 @@ function compileKeyless(
   return { identities, requireSct, match: identityCheck(identities), expected };
 }
 
-function compileKey(c: Checker, v: unknown, path: string): KeySource | undefined {
+function compileKey(
+  c: Checker,
+  v: unknown,
+  path: string,
+  policyNamespace: string | undefined,
+): KeySource | undefined {
   const o = c.object(v, path, ['data', 'secretRef']);
   if (o === undefined) return undefined;
   if ((o['data'] === undefined) === (o['secretRef'] === undefined))
@@ -319,10 +325,19 @@ function compileKey(c: Checker, v: unknown, path: string): KeySource | undefined
   const ref = c.object(o['secretRef'], `${path}.secretRef`, ['name', 'namespace', 'key']);
   if (ref === undefined) return undefined;
   const name = c.name(ref['name'], `${path}.secretRef.name`, DNS_SUBDOMAIN, 253);
-  const namespace =
+  let namespace =
     ref['namespace'] === undefined
       ? undefined
       : c.name(ref['namespace'], `${path}.secretRef.namespace`, DNS_LABEL, 63);
+  if (policyNamespace !== undefined) {
+    // An ImagePolicy speaks for its namespace only: it may not read another namespace's Secrets.
+    if (namespace !== undefined && namespace !== policyNamespace)
+      return c.fail(
+        `${path}.secretRef.namespace`,
+        `an ImagePolicy may only use Secrets of its own namespace (${policyNamespace})`,
+      );
+    namespace = policyNamespace;
+  }
   const key = ref['key'] === undefined ? 'cosign.pub' : c.string(ref['key'], `${path}.secretRef.key`, 253);
   if (key !== undefined && !SECRET_KEY.test(key))
     return c.fail(`${path}.secretRef.key`, 'must be a Secret data key (letters, digits, - _ .)');
@@ -336,6 +351,7 @@ function compileAuthority(
   v: unknown,
   index: number,
   seen: Set<string>,
+  policyNamespace: string | undefined,
 ): CompiledAuthority | undefined {
   const path = `spec.authorities[${index}]`;
   const o = c.object(v, path, ['name', 'keyless', 'key', 'trustRootRef', 'insecureIgnoreTlog']);
@@ -359,7 +375,7 @@ function compileAuthority(
     if (keyless === undefined || name === undefined || trustRootRef === undefined) return undefined;
     return { kind: 'keyless', name, index, trustRootRef, requireTlog, ...keyless };
   }
-  const key = compileKey(c, o['key'], `${path}.key`);
+  const key = compileKey(c, o['key'], `${path}.key`, policyNamespace);
   if (key === undefined || name === undefined || trustRootRef === undefined) return undefined;
   const expected =
     key.source === 'data'
@@ -427,7 +443,7 @@ export function compilePolicy(resource: unknown): { policy: CompiledPolicy; erro
   const list = c.array(spec['authorities'], 'spec.authorities', LIMITS.authorities);
   const seen = new Set<string>();
   list?.forEach((a, i) => {
-    const compiled = compileAuthority(c, a, i, seen);
+    const compiled = compileAuthority(c, a, i, seen, meta.namespace);
     if (compiled !== undefined) authorities.push(compiled);
   });
   let threshold = 1;
@@ -507,6 +523,8 @@ export function compileTrustRoot(resource: unknown): {
     const root = c.string(t?.['root'], 'spec.tuf.root', LIMITS.trustedRoot);
     if (mirror !== undefined && !/^https?:\/\/[^\s/]+/.test(mirror))
       c.fail('spec.tuf.mirror', 'must be an http(s) URL');
+    else if (root !== undefined && !isJsonObject(root))
+      c.fail('spec.tuf.root', 'must be the JSON text of a TUF root.json');
     else if (mirror !== undefined && root !== undefined) source = { kind: 'tuf', mirror, root };
   } else if (sources[0] === 'trustedRoot') {
     const text = c.string(spec['trustedRoot'], 'spec.trustedRoot', LIMITS.trustedRoot);
@@ -570,6 +588,14 @@ export function readyCondition(errors: readonly FieldError[], generation: number
     observedGeneration: generation,
     lastTransitionTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
   };
+}
+
+function isJsonObject(text: string): boolean {
+  try {
+    return isObject(JSON.parse(text));
+  } catch {
+    return false;
+  }
 }
 
 function deepFreeze<T>(value: T): T {

@@ -131,7 +131,7 @@ export interface ConfigMapKeyRef {
 export interface TrustRootSpec {
   /** Exactly one source. The Sigstore public-good instance through its TUF repository. */
   readonly publicGood?: Record<string, never>;
-  /** A TUF mirror and the initial root.json (base64 or JSON text) that bootstraps trust in it. */
+  /** A TUF mirror and the initial root.json (JSON text) that bootstraps trust in it. */
   readonly tuf?: { readonly mirror?: string; readonly root?: string };
   /** A trusted_root.json (sigstore protobuf-specs TrustedRoot) inline, as JSON text. */
   readonly trustedRoot?: string;

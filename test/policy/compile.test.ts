@@ -335,3 +335,52 @@ test('a regexp cannot escape its anchors: `x)|(.*` is refused, not turned into "
   assert.match(errors[0]?.message ?? '', /unexpected \)|missing closing/);
   assert.equal(policy.valid, false);
 });
+
+test('ImagePolicy Secrets default to, and are confined to, the policy namespace', () => {
+  const ip = (secretRef: Record<string, string>) =>
+    compilePolicy({
+      apiVersion: 'policy.sigward.dev/v1alpha1',
+      kind: 'ImagePolicy',
+      metadata: { name: 'p', namespace: 'team-a' },
+      spec: { images: ['**'], authorities: [{ name: 'k', key: { secretRef } }] },
+    });
+  const same = ip({ name: 'keys' }).policy.authorities[0];
+  assert.ok(same?.kind === 'key' && same.key.source === 'secret');
+  assert.equal(same.key.namespace, 'team-a');
+  assert.deepEqual(ip({ name: 'keys', namespace: 'team-a' }).errors, []);
+  assert.match(
+    ip({ name: 'keys', namespace: 'sigward' }).errors[0]?.message ?? '',
+    /only use Secrets of its own namespace \(team-a\)/,
+  );
+  // A ClusterImagePolicy leaves an unset namespace to the engine (sigward's own namespace).
+  const cluster = compilePolicy({
+    ...EXAMPLE_POLICY,
+    spec: { ...EXAMPLE_POLICY.spec, authorities: [{ name: 'k', key: { secretRef: { name: 'keys' } } }] },
+  }).policy.authorities[0];
+  assert.ok(cluster?.kind === 'key' && cluster.key.source === 'secret');
+  assert.equal(cluster.key.namespace, undefined);
+});
+
+test('an extension named __proto__ is refused, not silently dropped', () => {
+  const resource = JSON.parse(
+    JSON.stringify({
+      ...EXAMPLE_POLICY,
+      spec: {
+        ...EXAMPLE_POLICY.spec,
+        authorities: [
+          {
+            name: 'ci',
+            keyless: {
+              identities: [{ issuer: EKS_ISSUER, subject: SIGN_SA, extensions: { PROTO: { exact: 'x' } } }],
+            },
+          },
+        ],
+      },
+    }).replace('"PROTO"', '"__proto__"'),
+  );
+  const { errors } = compilePolicy(resource);
+  assert.deepEqual(
+    errors.map((e) => e.field),
+    ['spec.authorities[0].keyless.identities[0].extensions.__proto__'],
+  );
+});

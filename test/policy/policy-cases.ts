@@ -354,6 +354,19 @@ export const INVALID_POLICIES: readonly InvalidCase[] = [
     tsFields: ['spec.authorities[0].key.data'],
     layer: 'status',
   },
+  {
+    name: "an ImagePolicy reading another namespace's Secret (only compile knows the namespace)",
+    resource: policy(
+      'bad-secret-namespace',
+      {
+        images: ['**'],
+        authorities: [{ name: 'k', key: { secretRef: { name: 'keys', namespace: 'kube-system' } } }],
+      },
+      'ImagePolicy',
+    ),
+    tsFields: ['spec.authorities[0].key.secretRef.namespace'],
+    layer: 'status',
+  },
 ];
 
 export const INVALID_TRUST_ROOTS: readonly InvalidCase[] = [
@@ -409,6 +422,17 @@ export const INVALID_TRUST_ROOTS: readonly InvalidCase[] = [
       spec: { trustedRoot: '{not json' },
     },
     tsFields: ['spec.trustedRoot'],
+    layer: 'status',
+  },
+  {
+    name: 'a TUF root that is not JSON',
+    resource: {
+      apiVersion: V,
+      kind: 'TrustRoot',
+      metadata: { name: 'bad-tuf-root' },
+      spec: { tuf: { mirror: 'https://tuf.example.com', root: 'cm9vdC5qc29u' } },
+    },
+    tsFields: ['spec.tuf.root'],
     layer: 'status',
   },
 ];
