@@ -36,10 +36,25 @@ export class LeaderElector {
     void this.#tick();
   }
 
+  /** Stops renewing and, when holding the Lease, releases it so another replica takes over at once. */
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
+    const was = this.#leading;
     this.#set(false);
+    if (!was) return;
+    const { namespace, name, identity } = this.#options;
+    try {
+      const lease = await this.#api.readNamespacedLease({ namespace, name });
+      if (lease.spec?.holderIdentity !== identity) return;
+      await this.#api.replaceNamespacedLease({
+        namespace,
+        name,
+        body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 } },
+      });
+    } catch (error) {
+      this.#options.onError?.(error);
+    }
   }
 
   async #tick(): Promise<void> {

@@ -24,6 +24,7 @@ import {
 } from '../sigstore/discover-fixtures.ts';
 import type { TestSigner } from '../sigstore/discover-fixtures.ts';
 import { prodRoot } from '../sigstore/ext.ts';
+import type { TrustRootSnapshot } from '../../src/sigstore/trust-root.ts';
 
 export const API = 'policy.sigward.dev/v1alpha1';
 
@@ -123,6 +124,7 @@ export function engineUnderTest(
   resources: unknown[],
   settings: Partial<DeciderSettings> = {},
   observer: EngineObserver = {},
+  trustRoot: () => TrustRootSnapshot = prodRoot,
 ): EngineUnderTest {
   const metrics = createMetrics({ processMetrics: false });
   let snapshot: PolicySnapshotView = buildSnapshot(resources);
@@ -134,7 +136,7 @@ export function engineUnderTest(
     {
       resolver: registry,
       verifier: registry,
-      trustRoots: { trustRoot: (name) => (name === 'public-good' ? prodRoot() : undefined) },
+      trustRoots: { trustRoot: (name) => (name === 'public-good' ? trustRoot() : undefined) },
       observer: {
         verification: (labels) => metrics.verifications.inc(labels),
         cacheLookup: (cache, result) => metrics.cache.inc({ cache, result }),

@@ -8,6 +8,9 @@ import type { DockerRegistry } from '../support/docker-registry.ts';
 import { startFaultProxy } from '../support/fault-proxy.ts';
 import { counterValue } from '../../src/telemetry/metrics.ts';
 import { kubewarden } from '../sigstore/discover-fixtures.ts';
+import { PROD_ROOT_PATH, prodRoot } from '../sigstore/ext.ts';
+import { loadTrustRoot } from '../../src/sigstore/trusted-root.ts';
+import { readFileSync } from 'node:fs';
 import {
   clusterPolicy,
   engineUnderTest,
@@ -105,6 +108,35 @@ describe('decisions', () => {
   });
 });
 
+describe('audit', () => {
+  test('audit mode admits and reports the finding, except on a dry run', async () => {
+    const findings: string[] = [];
+    const e = engineUnderTest(
+      [
+        clusterPolicy(
+          'audit-key',
+          ['127.0.0.1:*/apps/**'],
+          [{ name: 'ci-key', key: { data: pemOf(fx.signer.publicKey) }, insecureIgnoreTlog: true }],
+          { mode: 'audit' },
+        ),
+      ],
+      {},
+      { audit: (f) => findings.push(`${f.kind}/${f.namespace}/${f.name}: ${f.message}`) },
+    );
+    const admitted = await e.review(podReview([fx.unsigned.tagged(host)]));
+    assert.equal(responseOf(admitted).allowed, true);
+    assert.equal(responseOf(admitted).warnings, undefined);
+    assert.equal(admitted.decision, 'audit');
+    await e.review(podReview([fx.unsigned.tagged(host)], { dryRun: true }));
+    assert.equal(findings.length, 1, findings.join('\n'));
+    assert.match(
+      findings[0] ?? '',
+      /^Pod\/apps\/web: audit: image .*\/apps\/unsigned:v1 in spec\.containers\[0\]\.image: policy audit-key: .*\[SIGNATURE_MISSING\]$/,
+    );
+    await e.close();
+  });
+});
+
 describe('cache', () => {
   test('200 concurrent reviews of one uncached image run exactly ONE verification', async () => {
     const e = engineUnderTest([keylessPolicy()]);
@@ -146,6 +178,19 @@ describe('cache', () => {
     assert.equal(await flaky.verifications(), 2);
     await flaky.close();
     await proxy.close();
+  });
+
+  test('a new trust root (other bytes, new version) re-verifies', async () => {
+    let root = prodRoot();
+    const e = engineUnderTest([keylessPolicy()], {}, {}, () => root);
+    await e.review(podReview([fx.keylessImage(host)]));
+    await e.review(podReview([fx.keylessImage(host)]));
+    assert.equal(await e.verifications(), 1);
+    root = loadTrustRoot(Buffer.from(`${readFileSync(PROD_ROOT_PATH, 'utf8')}\n`), 'test:prod-again');
+    assert.notEqual(root.version, prodRoot().version);
+    await e.review(podReview([fx.keylessImage(host)]));
+    assert.equal(await e.verifications(), 2);
+    await e.close();
   });
 
   test('a policy change (new generation) re-verifies; the same spec does not', async () => {
