@@ -190,6 +190,8 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       isLeader: () => leader?.leading ?? false,
       events: {
         changed: onSnapshot,
+        synced: (snapshot) =>
+          logger.info({ policies: snapshot.policies.length }, 'policies synced from the cluster'),
         informerFailed: (kind, error, retryInMs) =>
           logger.warn({ kind, err: describeError(error), retryInMs }, 'policy informer failed; retrying'),
         statusFailed: (resource, error) =>

@@ -20,6 +20,8 @@ const PLURALS: Readonly<Record<ResourceKind, string>> = {
 
 export interface ClusterPolicySourceEvents {
   changed?(snapshot: PolicySnapshot): void;
+  /** Every kind was listed (once, the first time): the webhook may report ready. */
+  synced?(snapshot: PolicySnapshot): void;
   informerFailed?(kind: ResourceKind, error: unknown, retryInMs: number): void;
   statusWritten?(resource: CompiledResource): void;
   statusFailed?(resource: CompiledResource, error: unknown): void;
@@ -38,6 +40,7 @@ export class ClusterPolicySource {
   readonly #options: ClusterPolicySourceOptions;
   #snapshot: PolicySnapshot = buildSnapshot([]);
   #scheduled = false;
+  #reportedSynced = false;
   readonly #writing = new Set<string>();
 
   constructor(kubeConfig: KubeConfig, options: ClusterPolicySourceOptions = {}) {
@@ -116,6 +119,10 @@ export class ClusterPolicySource {
     const changed = next.generation !== this.#snapshot.generation;
     this.#snapshot = next;
     if (changed) this.#options.events?.changed?.(next);
+    if (!this.#reportedSynced && this.synced) {
+      this.#reportedSynced = true;
+      this.#options.events?.synced?.(next);
+    }
     this.syncStatus();
   }
 
