@@ -16,6 +16,7 @@ import { pushImage, type PushedImage } from './world/images.ts';
 import { createCa, issueServingCert } from './world/pki.ts';
 import { startService, type Service } from './world/process.ts';
 import { freePort } from './world/ports.ts';
+import { startOlareg } from './world/registry.ts';
 import { startWorld, type World } from './world/world.ts';
 
 const ns = 'apps';
@@ -391,6 +392,82 @@ describe('sigward webhook against the apiserver', () => {
     );
     assert.ok(elapsed < 10_000, `answered in ${Math.round(elapsed)} ms`);
   });
+
+  step(
+    "pull secrets: a private registry is read with the pod's (or its service account's) credentials",
+    async () => {
+      const registry = await startOlareg(world.runDir, {
+        referrers: true,
+        name: 'olareg-private',
+        auth: { kind: 'htpasswd', users: { puller: 'puller-password' } },
+      });
+      try {
+        await world.clients.crane(['auth', 'login', registry.host, '-u', 'puller', '-p', 'puller-password']);
+        const tools = { crane: world.clients.crane, workDir: world.runDir.sub('private-images') };
+        const image = await pushImage(tools, registry.host, `${ns}/private`, 'v1');
+        await sign(image, 'release');
+        const auth = Buffer.from('puller:puller-password').toString('base64');
+        const dockerConfig = JSON.stringify({
+          auths: { [registry.host]: { username: 'puller', password: 'puller-password', auth } },
+        });
+        await must(
+          ['apply', '-f', '-'],
+          JSON.stringify({
+            apiVersion: 'v1',
+            kind: 'Secret',
+            metadata: { name: 'private-pull', namespace: ns },
+            type: 'kubernetes.io/dockerconfigjson',
+            data: { '.dockerconfigjson': Buffer.from(dockerConfig).toString('base64') },
+          }),
+        );
+        await must(['create', 'serviceaccount', 'builder', '-n', ns]);
+        await must([
+          'patch',
+          'serviceaccount',
+          'builder',
+          '-n',
+          ns,
+          '-p',
+          JSON.stringify({ imagePullSecrets: [{ name: 'private-pull' }] }),
+        ]);
+        await must(['apply', '-f', '-'], JSON.stringify(policy('private', [`${registry.host}/**`], {})));
+        await observed('private');
+
+        const anonymous = await apply(pod('private-anonymous', image.ref));
+        assert.notEqual(anonymous.code, 0);
+        assert.match(
+          anonymous.stderr,
+          /policy private: could not resolve the tag to a digest: .*\[REGISTRY_AUTH\]$/m,
+        );
+
+        const withSecret = pod('private-secret', image.ref) as ReturnType<typeof pod> & {
+          spec: Record<string, unknown>;
+        };
+        withSecret.spec['imagePullSecrets'] = [{ name: 'private-pull' }];
+        const r1 = await apply(withSecret);
+        assert.equal(r1.code, 0, r1.stderr);
+
+        const viaAccount = pod('private-sa', image.ref) as ReturnType<typeof pod> & {
+          spec: Record<string, unknown>;
+        };
+        viaAccount.spec['serviceAccountName'] = 'builder';
+        const r2 = await apply(viaAccount);
+        assert.equal(r2.code, 0, r2.stderr);
+        const pinned = await must([
+          'get',
+          'pod',
+          'private-sa',
+          '-n',
+          ns,
+          '-o',
+          'jsonpath={.spec.containers[0].image}',
+        ]);
+        assert.equal(pinned, `${image.ref}@${image.digest}`);
+      } finally {
+        await registry.stop();
+      }
+    },
+  );
 
   step('metrics show the decisions', async () => {
     const text = await new Promise<string>((resolve, reject) => {
