@@ -182,4 +182,15 @@ describe('policy CRDs on a real apiserver', () => {
     const sigward = await kubectlOk(kube.kubectl, ['get', 'sigward', '-A']);
     assert.match(sigward, /clusterimagepolicy\.policy\.sigward\.dev\/signed-by-ci-job/);
   });
+
+  check('kubectl explain shows the documented fields', async () => {
+    const out = await kubectlOk(kube.kubectl, [
+      'explain',
+      'clusterimagepolicy.spec.authorities.keyless.identities',
+    ]);
+    assert.match(out, /subjectRegExp\s+<string>/);
+    assert.match(out, /must match the whole\s+value \(anchored\)/);
+    const threshold = await kubectlOk(kube.kubectl, ['explain', 'clusterimagepolicy.spec.threshold']);
+    assert.match(threshold, /DISTINCT authorities/);
+  });
 });

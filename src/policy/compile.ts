@@ -92,6 +92,8 @@ export interface CompiledPolicy {
   readonly generation: number;
   readonly valid: boolean;
   readonly errors: readonly FieldError[];
+  /** Accepted, but probably a mistake (e.g. subjectRegExp `.*`); readyCondition shows them. */
+  readonly warnings: readonly FieldError[];
   readonly images: readonly CompiledGlob[];
   readonly mode: PolicyMode;
   readonly authorities: readonly CompiledAuthority[];
@@ -138,6 +140,11 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 /** Collects errors; every reader returns undefined after recording what was wrong. */
 class Checker {
   readonly errors: FieldError[] = [];
+  /** Valid but probably not what was meant (over-broad identities): shown, never refused. */
+  readonly warnings: FieldError[] = [];
+  warn(field: string, message: string): void {
+    if (this.warnings.length < 20) this.warnings.push({ field, message });
+  }
   fail(field: string, message: string): undefined {
     if (this.errors.length < 100) this.errors.push({ field, message });
     return undefined;
@@ -233,6 +240,25 @@ function identityCheck(
   };
 }
 
+// Signers an identity should never accept: if a regexp takes all of these, it accepts anyone.
+const STRANGERS = {
+  issuer: ['https://evil.example', 'https://accounts.evil.example/o/1'],
+  subject: ['https://evil.example/attacker', 'attacker@evil.example', 'x'],
+} as const;
+const UNESCAPED_DOT = /(^|[^\\])\.(com|io|dev|org|net|cloud|app|sh|example)\b/;
+
+function lintIdentity(c: Checker, spec: IdentitySpec, matcher: IdentityMatcher, at: string): void {
+  for (const part of ['issuer', 'subject'] as const) {
+    const pattern = part === 'issuer' ? spec.issuerRegExp : spec.subjectRegExp;
+    if (pattern === undefined) continue;
+    const field = `${at}.${part}RegExp`;
+    if (STRANGERS[part].every((v) => matcher[part].test(v)))
+      c.warn(field, `accepts any ${part}: name who may sign (an exact ${part}, or a narrower expression)`);
+    else if (UNESCAPED_DOT.test(pattern))
+      c.warn(field, `"." matches any character: write \\. for a literal dot`);
+  }
+}
+
 function compileKeyless(
   c: Checker,
   v: unknown,
@@ -279,7 +305,9 @@ function compileKeyless(
       ...(Object.keys(extensions).length === 0 ? {} : { extensions }),
     };
     try {
-      identities.push({ spec, matcher: compileIdentity(spec, at), describe: describeSpec(spec) });
+      const matcher = compileIdentity(spec, at);
+      identities.push({ spec, matcher, describe: describeSpec(spec) });
+      lintIdentity(c, spec, matcher, at);
     } catch (error) {
       if (!(error instanceof SigwardError)) throw error;
       const field = typeof error.details['field'] === 'string' ? error.details['field'] : at;
@@ -410,7 +438,11 @@ function metadataOf(
 }
 
 /** Compiles a ClusterImagePolicy or ImagePolicy as read from the API or YAML. Never throws on input. */
-export function compilePolicy(resource: unknown): { policy: CompiledPolicy; errors: readonly FieldError[] } {
+export function compilePolicy(resource: unknown): {
+  policy: CompiledPolicy;
+  errors: readonly FieldError[];
+  warnings: readonly FieldError[];
+} {
   const c = new Checker();
   const r: Json = isObject(resource) ? resource : (c.fail('', 'a policy must be an object') ?? {});
   if (r['apiVersion'] !== POLICY_API_VERSION) c.fail('apiVersion', `must be ${POLICY_API_VERSION}`);
@@ -481,6 +513,7 @@ export function compilePolicy(resource: unknown): { policy: CompiledPolicy; erro
       }
     }
   }
+  const warnings: readonly FieldError[] = Object.freeze([...c.warnings]);
   const errors: readonly FieldError[] = Object.freeze([...c.errors]);
   const valid = errors.length === 0;
   const policy: CompiledPolicy = deepFreeze({
@@ -489,6 +522,7 @@ export function compilePolicy(resource: unknown): { policy: CompiledPolicy; erro
     displayName: meta.namespace === undefined ? meta.name : `${meta.namespace}/${meta.name}`,
     valid,
     errors,
+    warnings,
     images,
     mode,
     authorities: valid ? authorities : [],
@@ -496,7 +530,7 @@ export function compilePolicy(resource: unknown): { policy: CompiledPolicy; erro
     multiArch,
     ...(signatureRepository === undefined ? {} : { signatureRepository }),
   });
-  return { policy, errors };
+  return { policy, errors, warnings };
 }
 
 /** Compiles a TrustRoot. Never throws on input. */
@@ -571,19 +605,31 @@ export const PUBLIC_GOOD: CompiledTrustRoot = Object.freeze<CompiledTrustRoot>({
   source: { kind: 'public-good' },
 });
 
-/** The Ready condition for a resource's status: True/Compiled, or False/Invalid naming each bad field. */
-export function readyCondition(errors: readonly FieldError[], generation: number, now: Date): Condition {
+/**
+ * The Ready condition for a resource's status: True/Compiled, or False/Invalid naming each bad field.
+ * Warnings (a valid but over-broad identity) keep it True with reason CompiledWithWarnings.
+ */
+export function readyCondition(
+  errors: readonly FieldError[],
+  generation: number,
+  now: Date,
+  warnings: readonly FieldError[] = [],
+): Condition {
   const ok = errors.length === 0;
-  const message = ok
-    ? 'compiled'
-    : errors
-        .slice(0, 10)
-        .map((e) => (e.field === '' ? e.message : `${e.field}: ${e.message}`))
-        .join('; ') + (errors.length > 10 ? `; and ${errors.length - 10} more` : '');
+  const list = (items: readonly FieldError[]): string =>
+    items
+      .slice(0, 10)
+      .map((e) => (e.field === '' ? e.message : `${e.field}: ${e.message}`))
+      .join('; ') + (items.length > 10 ? `; and ${items.length - 10} more` : '');
+  const message = !ok
+    ? list(errors)
+    : warnings.length > 0
+      ? `compiled, with warnings: ${list(warnings)}`
+      : 'compiled';
   return {
     type: 'Ready',
     status: ok ? 'True' : 'False',
-    reason: ok ? 'Compiled' : 'Invalid',
+    reason: !ok ? 'Invalid' : warnings.length > 0 ? 'CompiledWithWarnings' : 'Compiled',
     message: message.length > 32768 ? `${message.slice(0, 32767)}…` : message,
     observedGeneration: generation,
     lastTransitionTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),

@@ -384,3 +384,42 @@ test('an extension named __proto__ is refused, not silently dropped', () => {
     ['spec.authorities[0].keyless.identities[0].extensions.__proto__'],
   );
 });
+
+test('over-broad identities compile, with warnings (shown in the Ready condition)', () => {
+  const withIdentity = (identity: Record<string, string>) =>
+    compilePolicy({
+      ...EXAMPLE_POLICY,
+      spec: { ...EXAMPLE_POLICY.spec, authorities: [{ name: 'ci', keyless: { identities: [identity] } }] },
+    });
+  const anySubject = withIdentity({ issuer: EKS_ISSUER, subjectRegExp: '.*' });
+  assert.deepEqual(anySubject.errors, []);
+  assert.equal(anySubject.policy.valid, true);
+  assert.deepEqual(anySubject.warnings, [
+    {
+      field: 'spec.authorities[0].keyless.identities[0].subjectRegExp',
+      message: 'accepts any subject: name who may sign (an exact subject, or a narrower expression)',
+    },
+  ]);
+  assert.deepEqual(anySubject.policy.warnings, anySubject.warnings);
+  assert.match(
+    withIdentity({ issuerRegExp: 'https://.+', subject: SIGN_SA }).warnings[0]?.message ?? '',
+    /accepts any issuer/,
+  );
+  const dots = withIdentity({ issuer: EKS_ISSUER, subjectRegExp: 'https://github.com/o/r/.+' });
+  assert.deepEqual(
+    dots.warnings.map((w) => w.message),
+    ['"." matches any character: write \\. for a literal dot'],
+  );
+  assert.deepEqual(
+    withIdentity({ issuer: EKS_ISSUER, subjectRegExp: 'https://github\\.com/o/r/.+' }).warnings,
+    [],
+  );
+  assert.deepEqual(compilePolicy(EXAMPLE_POLICY).warnings, []);
+  const condition = readyCondition([], 2, new Date(0), anySubject.warnings);
+  assert.equal(condition.status, 'True');
+  assert.equal(condition.reason, 'CompiledWithWarnings');
+  assert.match(
+    condition.message,
+    /^compiled, with warnings: spec\.authorities\[0\]\.keyless\.identities\[0\]\.subjectRegExp: accepts any subject/,
+  );
+});
