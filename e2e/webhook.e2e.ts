@@ -69,13 +69,21 @@ describe('sigward webhook against the apiserver', () => {
   });
 
   /** Waits until the webhook's leader has written status for this generation (never a fixed sleep). */
-  async function observed(name: string): Promise<{ ready: string; message: string }> {
-    const generation = (await must(['get', 'cip', name, '-o', 'jsonpath={.metadata.generation}'])).trim();
+  async function observed(
+    name: string,
+    kind = 'cip',
+    namespace?: string,
+  ): Promise<{ ready: string; message: string }> {
+    const where = namespace === undefined ? [] : ['-n', namespace];
+    const generation = (
+      await must(['get', kind, name, ...where, '-o', 'jsonpath={.metadata.generation}'])
+    ).trim();
     for (let i = 0; i < 200; i++) {
       const out = await must([
         'get',
-        'cip',
+        kind,
         name,
+        ...where,
         '-o',
         'jsonpath={.status.observedGeneration} {.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].message}',
       ]);
@@ -83,7 +91,7 @@ describe('sigward webhook against the apiserver', () => {
       if (seen === generation) return { ready, message: message.join(' ') };
       await delay(50);
     }
-    throw new Error(`ClusterImagePolicy ${name}: status never observed generation ${generation}`);
+    throw new Error(`${kind} ${name}: status never observed generation ${generation}`);
   }
 
   async function sign(image: PushedImage, sa: string): Promise<void> {
@@ -360,6 +368,74 @@ describe('sigward webhook against the apiserver', () => {
       await delay(50);
     }
   });
+
+  step('dry run: judged like any request, but no audit Event (sideEffects: NoneOnDryRun)', async () => {
+    const dry = await kubectl(
+      ['apply', '--dry-run=server', '-f', '-'],
+      JSON.stringify(pod('audited-dry', images['audit/web']!.ref)),
+    );
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.equal(dry.stdout.trim(), 'pod/audited-dry created (server dry run)');
+    // A real request after it: once its Event is there, the dry run's would be too (one process, in order).
+    assert.equal((await apply(pod('audited-after', images['audit/web']!.ref))).code, 0);
+    for (let i = 0; ; i++) {
+      const names = await must([
+        'get',
+        'events',
+        '-n',
+        ns,
+        '--field-selector',
+        'reason=ImageVerificationAudit',
+        '-o',
+        'jsonpath={.items[*].involvedObject.name}',
+      ]);
+      if (names.split(' ').includes('audited-after')) {
+        assert.ok(!names.split(' ').includes('audited-dry'), names);
+        break;
+      }
+      if (i > 100) throw new Error(`no audit event: ${names}`);
+      await delay(50);
+    }
+  });
+
+  step(
+    'a namespaced ImagePolicy adds to the ClusterImagePolicy (AND), with its own TrustRoot resource',
+    async () => {
+      const trustedRoot = readFileSync(world.sigstore.trustedRootPath, 'utf8');
+      await must(
+        ['apply', '-f', '-'],
+        JSON.stringify({
+          apiVersion: 'policy.sigward.dev/v1alpha1',
+          kind: 'TrustRoot',
+          metadata: { name: 'local-sigstore' },
+          spec: { trustedRoot },
+        }),
+      );
+      await observed('local-sigstore', 'trustroot');
+      const namespaced = {
+        ...policy(
+          'team-extra',
+          [`${host}/${ns}/enforce/**`],
+          { mode: 'warn' },
+          { subject: identityOf('intruder') },
+        ),
+        kind: 'ImagePolicy',
+        metadata: { name: 'team-extra', namespace: ns },
+      };
+      (namespaced.spec.authorities[0] as Record<string, unknown>)['trustRootRef'] = 'local-sigstore';
+      await must(['apply', '-f', '-'], JSON.stringify(namespaced));
+      await observed('team-extra', 'imagepolicy', ns);
+      const image = images['enforce/web']!;
+      const r = await apply(pod('web-team', image.ref));
+      assert.equal(r.code, 0, r.stderr);
+      // Verified against the TrustRoot resource (else TRUST_ROOT_ERROR): the signer is not the team's.
+      assert.match(
+        r.stderr,
+        /^Warning: image .*\/apps\/enforce\/web:v1 in spec\.containers\[0\]\.image: policy apps\/team-extra \(warn\): expected subject .*\[IDENTITY_MISMATCH\]$/m,
+      );
+      await must(['delete', 'imagepolicy', 'team-extra', '-n', ns]);
+    },
+  );
 
   step('an invalid regexp shows in the policy status, with its field path', async () => {
     await must(
