@@ -173,3 +173,25 @@ test('a hostile object is an error, never a skip', () => {
     },
   );
 });
+
+test('the first rule that applies gives the reason', () => {
+  // A DELETE of a ConfigMap in kube-system: the operation rule comes first.
+  assert.equal(
+    skipOf(request('configmap-create', { operation: 'DELETE', namespace: 'kube-system' }))?.split(':')[0],
+    'operation',
+  );
+  // A ConfigMap in kube-system: the resource rule comes before the namespace rule.
+  assert.equal(skipOf(request('configmap-create', { namespace: 'kube-system' }))?.split(':')[0], 'resource');
+  // A pod in kube-system whose namespace also carries the opt-out label: the system rule.
+  assert.equal(
+    skipOf(request('pod-kube-system'), settings, { [EXCLUDE_LABEL]: 'true' })?.split(':')[0],
+    'system-namespace',
+  );
+  // An excluded namespace with a hostile object is skipped before the object is read.
+  assert.equal(
+    skipOf(request('pod-create-signed', { object: { spec: { containers: 'evil' } } }), settings, {
+      [EXCLUDE_LABEL]: 'true',
+    })?.split(':')[0],
+    'namespace-label',
+  );
+});

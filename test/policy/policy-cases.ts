@@ -260,6 +260,13 @@ export const INVALID_POLICIES: readonly InvalidCase[] = [
     kubectl: /must be a repository glob/,
   },
   {
+    name: 'a ** inside a path segment',
+    resource: policy('bad-glob-stars', { images: ['ghcr.io/o/a**'], authorities: [okAuthority] }),
+    tsFields: ['spec.images[0]'],
+    layer: 'apply',
+    kubectl: /spec\.images\[0\]: Invalid value: "ghcr\.io\/o\/a\*\*": \*\* must be a whole path segment/,
+  },
+  {
     name: 'no images',
     resource: policy('bad-no-images', { images: [], authorities: [okAuthority] }),
     tsFields: ['spec.images'],
