@@ -8,6 +8,7 @@
 // Order: blobs first, the manifest last, the fallback index after the manifest exists, so a failure at
 // any step leaves nothing a verifier could take for a signature. Pushing the same signature again
 // changes nothing: the referrer manifest is a function of the bundle and its signing time.
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   OCI_CONFIG,
   OCI_MANIFEST,
@@ -25,6 +26,7 @@ import {
   SIMPLE_SIGNING_MEDIA_TYPE,
   legacyTag,
 } from '../sigstore/layout.ts';
+import { SigwardError } from '../errors.ts';
 import { SignerError, SignerErrorCode } from './errors.ts';
 
 /** The image a signature is about: its repository and its manifest's descriptor. */
@@ -45,6 +47,14 @@ function plain(descriptor: Descriptor): Descriptor {
   return { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size };
 }
 
+function bundleAnnotations(predicateType: string, created: Date): Record<string, string> {
+  return {
+    [BUNDLE_ANNOTATION.content]: BUNDLE_CONTENT_DSSE,
+    [BUNDLE_ANNOTATION.predicateType]: predicateType,
+    [BUNDLE_ANNOTATION.created]: created.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+  };
+}
+
 /** The referrer manifest cosign v3 writes for a bundle (its exact field set and order). */
 export function bundleReferrerManifest(
   image: Descriptor,
@@ -60,11 +70,7 @@ export function bundleReferrerManifest(
       config: { ...EMPTY_CONFIG, artifactType: BUNDLE_ARTIFACT_TYPE },
       layers: [{ mediaType: BUNDLE_ARTIFACT_TYPE, digest: bundle.digest, size: bundle.size }],
       subject: plain(image),
-      annotations: {
-        [BUNDLE_ANNOTATION.content]: BUNDLE_CONTENT_DSSE,
-        [BUNDLE_ANNOTATION.predicateType]: predicateType,
-        [BUNDLE_ANNOTATION.created]: created.toISOString().replace(/\.\d{3}Z$/, 'Z'),
-      },
+      annotations: bundleAnnotations(predicateType, created),
     }),
     'utf8',
   );
@@ -98,7 +104,62 @@ export async function attachBundle(
   const viaFallbackTag =
     pushed.fallbackTagUpdated ||
     !(await referrersApiServes(client, image, pushed.descriptor.digest, options.signal));
+  if (viaFallbackTag) {
+    const entry: Descriptor = {
+      ...pushed.descriptor,
+      artifactType: BUNDLE_ARTIFACT_TYPE,
+      annotations: bundleAnnotations(options.predicateType, options.created),
+    };
+    await keepListed(client, image, entry, options.signal);
+  }
   return { manifestDigest: pushed.descriptor.digest, viaFallbackTag };
+}
+
+/**
+ * The fallback index is read, edited and written back, and registries without the referrers API
+ * rarely honour If-Match (docker-registry does not): two signers at once can each write an index
+ * without the other's entry (google/go-containerregistry#2205, which cosign has). So the index is
+ * read again after a short, jittered pause and the entry added back if a concurrent writer dropped
+ * it, until two reads in a row list it. Not a lock, but it closes the race for signers that overlap.
+ */
+async function keepListed(
+  client: RegistryClient,
+  image: SignedImage,
+  entry: Descriptor,
+  signal?: AbortSignal,
+): Promise<void> {
+  let confirmations = 0;
+  for (let round = 0; round < 8 && confirmations < 2; round++) {
+    await delay(50 + Math.floor(Math.random() * 150), undefined, signal === undefined ? {} : { signal });
+    const listed = await client.listReferrers(
+      image.name,
+      image.descriptor.digest,
+      signal === undefined ? {} : { signal },
+    );
+    if (listed.descriptors.some((d) => d.digest === entry.digest)) {
+      confirmations++;
+      continue;
+    }
+    confirmations = 0;
+    // A write that loses to a concurrent one (docker-registry may even answer 400 or 500 then) is
+    // simply tried again next round.
+    await client
+      .addToReferrersTag(image.name, image.descriptor.digest, entry, signal)
+      .catch((error: unknown) => {
+        if (
+          !(error instanceof SigwardError) ||
+          error.code === 'REGISTRY_UNAUTHORIZED' ||
+          error.code === 'REGISTRY_DENIED'
+        )
+          throw error;
+      });
+  }
+  if (confirmations < 2) {
+    throw new SigwardError(
+      'REGISTRY_CONFLICT',
+      `the referrers fallback tag of ${image.descriptor.digest} keeps losing the new entry to other writers`,
+    );
+  }
 }
 
 async function referrersApiServes(

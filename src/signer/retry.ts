@@ -11,8 +11,23 @@ const transient: ReadonlySet<string> = new Set([
   'REGISTRY_CONFLICT',
 ]);
 
+/**
+ * What docker-registry answers a manifest push that races another writer's upload of the same blob
+ * (the empty config every signature shares): the content is fine, a second try succeeds.
+ */
+const racyRejections: ReadonlySet<string> = new Set([
+  'DIGEST_INVALID',
+  'BLOB_UNKNOWN',
+  'MANIFEST_BLOB_UNKNOWN',
+]);
+
 export function isTransient(error: unknown): boolean {
-  return error instanceof SigwardError && transient.has(error.code);
+  if (!(error instanceof SigwardError)) return false;
+  if (transient.has(error.code)) return true;
+  const registryCode = error.details['registryCode'];
+  return (
+    error.code === 'REGISTRY_REJECTED' && typeof registryCode === 'string' && racyRejections.has(registryCode)
+  );
 }
 
 export interface RetryOptions {
