@@ -28,6 +28,8 @@ export type ReviewResult =
       readonly kind: string;
       readonly mode: string;
       readonly operation: string;
+      readonly summary?: string;
+      readonly object?: string;
       /** The decisions behind the answer (tests, logs). */
       readonly decisions?: readonly SiteDecision[];
     }
@@ -52,6 +54,14 @@ export class ReviewEngine {
 
   /** The server's ReviewHandler. */
   readonly handle = async (body: unknown, route: ReviewRoute): Promise<ReviewResult> => {
+    const result = await this.#handle(body, route);
+    if (!result.ok || body === null || typeof body !== 'object') return result;
+    const request = (body as { request?: { namespace?: unknown; name?: unknown } }).request;
+    const where = [request?.namespace, request?.name].filter((v) => typeof v === 'string' && v !== '');
+    return where.length === 0 ? result : { ...result, object: where.join('/') };
+  };
+
+  async #handle(body: unknown, route: ReviewRoute): Promise<ReviewResult> {
     let request: AdmissionRequest;
     try {
       request = parseAdmissionReview(body).request;
@@ -67,7 +77,7 @@ export class ReviewEngine {
     } catch (error) {
       return this.#result(errorResponse(request.uid, error), 'error', kind, route, operation);
     }
-  };
+  }
 
   async #review(request: AdmissionRequest, route: ReviewRoute): Promise<ReviewResult> {
     const kind = request.kind.kind;
@@ -132,7 +142,16 @@ export class ReviewEngine {
     mode: string,
     operation: string,
   ): Extract<ReviewResult, { ok: true }> {
-    return { ok: true, review: reviewResponse(response), decision, kind, mode, operation };
+    const summary = response.status?.message ?? response.warnings?.join('; ');
+    return {
+      ok: true,
+      review: reviewResponse(response),
+      decision,
+      kind,
+      mode,
+      operation,
+      ...(summary === undefined ? {} : { summary }),
+    };
   }
 }
 

@@ -18,6 +18,10 @@ export type HandledReview =
       readonly kind: string;
       readonly mode: string;
       readonly operation: string;
+      /** One line for the log: the denial or the warnings (no secrets: what the user sees anyway). */
+      readonly summary?: string;
+      /** Namespace and name of the reviewed object, for the log. */
+      readonly object?: string;
     }
   /** Not an AdmissionReview we can answer: a 400 with this message. */
   | { readonly ok: false; readonly message: string };
@@ -76,11 +80,27 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     void reply.code(status).send({ error: message, statusCode: status });
   });
 
+  const log = deps.logger.child({ component: 'admission' });
   const review = (route: ReviewRoute) => async (body: unknown) => {
     const stop = deps.metrics.admissionDuration.startTimer({ route });
+    const started = performance.now();
     try {
       const handled = await deps.handleReview(body, route);
-      if (!handled.ok) return { status: 400, body: { error: handled.message, statusCode: 400 } };
+      if (!handled.ok) {
+        log.warn({ route, error: handled.message }, 'not an AdmissionReview');
+        return { status: 400, body: { error: handled.message, statusCode: 400 } };
+      }
+      const line = {
+        route,
+        decision: handled.decision,
+        kind: handled.kind,
+        operation: handled.operation,
+        ...(handled.object === undefined ? {} : { object: handled.object }),
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        ...(handled.summary === undefined ? {} : { summary: handled.summary }),
+      };
+      if (handled.decision === 'skip') log.debug(line, 'admission');
+      else log.info(line, 'admission');
       deps.metrics.admissions.inc({
         decision: handled.decision,
         kind: handled.kind,

@@ -7,6 +7,9 @@ import { startDockerRegistry } from '../support/docker-registry.ts';
 import type { DockerRegistry } from '../support/docker-registry.ts';
 import { startFaultProxy } from '../support/fault-proxy.ts';
 import { counterValue } from '../../src/telemetry/metrics.ts';
+import { Decider } from '../../src/engine/decide.ts';
+import { ReviewEngine } from '../../src/engine/review.ts';
+import { buildSnapshot } from '../../src/kube/snapshot.ts';
 import { kubewarden } from '../sigstore/discover-fixtures.ts';
 import { PROD_ROOT_PATH, prodRoot } from '../sigstore/ext.ts';
 import { loadTrustRoot } from '../../src/sigstore/trusted-root.ts';
@@ -104,6 +107,48 @@ describe('decisions', () => {
     assert.equal(validated.allowed, true);
     // The pinned reference names the same digest: the validate call was a cache hit.
     assert.equal(await e.verifications(), 1);
+    await e.close();
+  });
+});
+
+describe('keys in Secrets', () => {
+  test("a key authority's secretRef is read through the key source (sigward's namespace for a ClusterImagePolicy)", async () => {
+    const policy = clusterPolicy(
+      'secret-key',
+      ['127.0.0.1:*/apps/**'],
+      [{ name: 'ci-key', key: { secretRef: { name: 'cosign' } }, insecureIgnoreTlog: true }],
+    );
+    const reads: string[] = [];
+    const e = engineUnderTest([policy], { ownNamespace: 'sigward' });
+    const withKeys = new ReviewEngine({
+      decider: new Decider(
+        {
+          resolver: e.registry,
+          verifier: e.registry,
+          trustRoots: { trustRoot: () => prodRoot() },
+          keys: {
+            publicKey: async (ref) => {
+              reads.push(`${ref.namespace}/${ref.name}/${ref.key}`);
+              return fx.signer.publicKey;
+            },
+          },
+        },
+        { deadlineMs: 5000, evaluation: { unmatched: 'deny', errors: 'deny' }, ownNamespace: 'sigward' },
+      ),
+      policies: { current: () => buildSnapshot([policy]) },
+      skip: { ownNamespace: 'sigward', scope: 'opt-out' },
+    });
+    const admitted = await withKeys.handle(podReview([fx.keySigned.tagged(host)]), 'validate');
+    assert.ok(admitted.ok);
+    assert.equal(responseOf(admitted).allowed, true, JSON.stringify(responseOf(admitted)));
+    assert.deepEqual(reads, ['sigward/cosign/cosign.pub']);
+    // Without a cluster there is no key source: a clear denial, never an allow.
+    const denied = responseOf(await e.review(podReview([fx.keySigned.tagged(host)])));
+    assert.equal(denied.allowed, false);
+    assert.match(
+      denied.status?.message ?? '',
+      /keys in Secrets need a cluster connection \[POLICY_INVALID\]/,
+    );
     await e.close();
   });
 });
