@@ -139,7 +139,11 @@ try {
   console.log(
     `sigward review, cold (empty caches)          -  ${f(median(cold)).padStart(7)}  ${f(Math.max(...cold)).padStart(7)}   (engine only; p99 column = max)`,
   );
+  const mem = process.memoryUsage();
   console.log(`verifications during the warm run: ${verifications} (one, then cache hits)`);
+  console.log(
+    `memory after the run (this process: bench + registry client + both servers): rss ${(mem.rss / 2 ** 20).toFixed(0)} MiB, heap used ${(mem.heapUsed / 2 ** 20).toFixed(0)} MiB`,
+  );
   await server.shutdown();
   await bare.close();
   await e.close();

@@ -52,7 +52,7 @@ export class SingleFlightCache<V extends object> {
       max,
       ttlAutopurge: false,
       allowStale: false,
-      ...(now === undefined ? {} : { perf: { now } }),
+      ...(now === undefined ? {} : { perf: { now }, ttlResolution: 0 }),
     });
   }
 
