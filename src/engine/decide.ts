@@ -335,13 +335,7 @@ export class Decider {
   }
 
   #evaluate(input: ImageEvaluation): SiteDecision {
-    const decision = evaluateImage(input, this.#settings.evaluation);
-    if (decision.outcome !== 'deny') {
-      for (const r of decision.results)
-        if (!r.passed && ERROR_REASONS.has(r.reason) && r.mode === 'enforce')
-          this.#deps.observer?.failOpen?.(r.reason);
-    }
-    return decision;
+    return evaluateImage(input, this.#settings.evaluation);
   }
 }
 

@@ -111,6 +111,12 @@ export class ReviewEngine {
     }
     const response = decisionResponse(request.uid, decisions);
     if (!plan.dryRun) this.#audit(request, namespace, decisions);
+    // Counted once per admission (on the validating call, not again on the mutating one).
+    if (response.allowed)
+      for (const d of decisions)
+        for (const r of d.results)
+          if (!r.passed && ERROR_REASONS.has(r.reason) && r.mode === 'enforce')
+            this.#deps.observer?.failOpen?.(r.reason);
     return {
       ...this.#result(response, decisionLabel(response, decisions), kind, route, request.operation),
       decisions,

@@ -80,10 +80,13 @@ describe('deadline', () => {
     await closed.close();
 
     const open = engineUnderTest([policy], { evaluation: { unmatched: 'deny', errors: 'audit' } });
-    const result = await open.review(podReview([image]));
+    const body = podReview([image]);
+    const mutated = responseOf(await open.review(body, 'mutate'));
+    assert.equal(mutated.patch, undefined, 'nothing verified, nothing pinned');
+    const result = await open.review(body);
     assert.equal(responseOf(result).allowed, true);
     assert.equal(result.decision, 'error-allow');
-    assert.equal(await counterValue(open.metrics.failOpen), 1);
+    assert.equal(await counterValue(open.metrics.failOpen), 1, 'once per admission, not per webhook call');
     await open.close();
   });
 

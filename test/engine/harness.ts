@@ -140,7 +140,6 @@ export function engineUnderTest(
       observer: {
         verification: (labels) => metrics.verifications.inc(labels),
         cacheLookup: (cache, result) => metrics.cache.inc({ cache, result }),
-        failOpen: (reason) => metrics.failOpen.inc({ reason }),
         ...observer,
       },
     },
@@ -150,7 +149,7 @@ export function engineUnderTest(
     decider,
     policies: { current: () => snapshot },
     skip: { ownNamespace: 'sigward', scope: 'opt-out' },
-    ...(observer.audit === undefined ? {} : { observer }),
+    observer: { failOpen: (reason) => metrics.failOpen.inc({ reason }), ...observer },
   });
   return {
     engine,
