@@ -14,7 +14,8 @@ import {
 import { ANNOTATION } from '../sigstore/layout.ts';
 import { legacySignatureToBundle } from '../sigstore/legacy.ts';
 import { verifyBundle } from '../sigstore/verify.ts';
-import { attachLegacySignature, type SignedImage } from './attach.ts';
+import type { SignedImage } from './attach.ts';
+import { attachLegacySignature } from './attach-legacy.ts';
 import { SignerError, SignerErrorCode } from './errors.ts';
 import type { KeylessSigner } from './keyless-signer.ts';
 import { legacyAnnotations } from './legacy-annotations.ts';

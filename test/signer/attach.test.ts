@@ -18,7 +18,8 @@ import {
   legacyTag,
   referrersFallbackTag,
 } from '../../src/sigstore/layout.ts';
-import { attachBundle, attachLegacySignature, type SignedImage } from '../../src/signer/attach.ts';
+import { attachBundle, type SignedImage } from '../../src/signer/attach.ts';
+import { attachLegacySignature } from '../../src/signer/attach-legacy.ts';
 import { simpleSigningPayload } from '../../src/signer/payloads.ts';
 import { withRetries } from '../../src/signer/retry.ts';
 import { startDockerRegistry, type DockerRegistry } from '../support/docker-registry.ts';

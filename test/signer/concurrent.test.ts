@@ -1,10 +1,18 @@
 // Signers that run at once (parallel CI jobs signing one image) on a registry without the referrers
-// API all end up in the fallback tag index: docker-registry has no If-Match, so the index is read
+// API all end up in the fallback tag index (and in the legacy .sig manifest): docker-registry has no If-Match, so the index is read
 // back after each write and a lost entry is added again.
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RegistryClient } from '../../src/oci/client.ts';
-import { BUNDLE_ARTIFACT_TYPE, COSIGN_SIGN_PREDICATE_TYPE } from '../../src/sigstore/layout.ts';
+import { referenceIn } from '../../src/oci/reference.ts';
+import {
+  ANNOTATION,
+  BUNDLE_ARTIFACT_TYPE,
+  COSIGN_SIGN_PREDICATE_TYPE,
+  legacyTag,
+} from '../../src/sigstore/layout.ts';
+import { attachLegacySignature } from '../../src/signer/attach-legacy.ts';
+import { simpleSigningPayload } from '../../src/signer/payloads.ts';
 import { attachBundle } from '../../src/signer/attach.ts';
 import { withRetries } from '../../src/signer/retry.ts';
 import { startDockerRegistry, type DockerRegistry } from '../support/docker-registry.ts';
@@ -51,5 +59,36 @@ test('eight signers at once: every referrer is listed in the fallback index', as
     );
   } finally {
     await Promise.all(signers.map((c) => c.close()));
+  }
+});
+
+test('six legacy signers at once: the .sig manifest ends up with every layer', async () => {
+  const setup = new RegistryClient();
+  const name = { registry: registry.host, repository: 'signer/parallel-legacy' };
+  const image = await pushTestImage(setup, name, { tag: 'v1' });
+  const signers = Array.from({ length: 6 }, () => new RegistryClient());
+  const payload = simpleSigningPayload(`${name.registry}/${name.repository}`, image.digest);
+  try {
+    await Promise.all(
+      signers.map((client, i) =>
+        withRetries(
+          () =>
+            attachLegacySignature(client, { name, descriptor: image.descriptor }, payload, {
+              [ANNOTATION.signature]: Buffer.from(`signature-${i}`).toString('base64'),
+            }),
+          { baseDelayMs: 50, attempts: 4 },
+        ),
+      ),
+    );
+    const stored = await setup.getManifest(referenceIn(name, legacyTag(image.digest)));
+    if (stored.manifest.kind !== 'manifest') assert.fail('a .sig manifest');
+    assert.deepEqual(
+      stored.manifest.layers
+        .map((l) => Buffer.from(l.annotations?.[ANNOTATION.signature] ?? '', 'base64').toString())
+        .sort(),
+      signers.map((_, i) => `signature-${i}`).sort(),
+    );
+  } finally {
+    await Promise.all([setup, ...signers].map((c) => c.close()));
   }
 });
