@@ -311,10 +311,11 @@ function compileKeyless(
     } catch (error) {
       if (!(error instanceof SigwardError)) throw error;
       const field = typeof error.details['field'] === 'string' ? error.details['field'] : at;
-      c.fail(
-        field,
-        error.message.startsWith(`${field}: `) ? error.message.slice(field.length + 2) : error.message,
-      );
+      const message = error.message.startsWith(`${field}: `)
+        ? error.message.slice(field.length + 2)
+        : error.message;
+      // A 4 KiB expression quoted twice is not a status message: keep the start and the reason.
+      c.fail(field, message.length > 600 ? `${message.slice(0, 300)} … ${message.slice(-200)}` : message);
     }
   });
   if (list === undefined || identities.length !== list.length) return undefined;

@@ -78,6 +78,8 @@ function exactMatcher(value: string): ValueMatcher {
   return { describe: JSON.stringify(value), test: (v) => v === value };
 }
 
+const shorten = (text: string): string => (text.length > 120 ? `${text.slice(0, 120)}…` : text);
+
 function regexpMatcher(pattern: string, field: string): ValueMatcher {
   let re: RE2JS;
   try {
@@ -87,9 +89,14 @@ function regexpMatcher(pattern: string, field: string): ValueMatcher {
     // matches() is a whole-input match; the explicit ^(?:…)$ keeps it anchored whatever the call.
     re = RE2JS.compile(`^(?:${pattern})$`);
   } catch (cause) {
+    // RE2 echoes the expression; a 4 KiB one would bury the reason, so both are shortened.
+    const reason = (cause instanceof Error ? cause.message : String(cause)).replace(
+      /`([^`]*)`/g,
+      (_, text: string) => `\`${shorten(text)}\``,
+    );
     throw specError(
       field,
-      `invalid regular expression ${JSON.stringify(pattern)}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      `invalid regular expression ${JSON.stringify(shorten(pattern))}: ${reason}`,
       cause,
     );
   }
