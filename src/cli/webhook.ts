@@ -54,6 +54,9 @@ export const webhookUsage = `Usage: sigward webhook [options]
                               labelled sigward.dev/include=true (default opt-out)
   --pin-templates             the mutating webhook also pins images in workload templates (default: Pods only)
   --allow-insecure-registry HOST   plain HTTP to this registry (loopback always may), repeatable
+  --verified-ttl-seconds N    how long a verified verdict is cached (default 3600)
+  --refused-ttl-seconds N     how long a definite refusal is cached (default 60; registry errors never are)
+  --body-limit-bytes N        largest AdmissionReview accepted (default 6291456)
   --log-level LEVEL           pino level (default info)
 `;
 
@@ -72,6 +75,9 @@ const options = {
   'pin-templates': { type: 'boolean' },
   'allow-insecure-registry': { type: 'string', multiple: true },
   'log-level': { type: 'string', default: 'info' },
+  'verified-ttl-seconds': { type: 'string', default: '3600' },
+  'refused-ttl-seconds': { type: 'string', default: '60' },
+  'body-limit-bytes': { type: 'string', default: String(6 * 1024 * 1024) },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -100,7 +106,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     process.stdout.write(webhookUsage);
     return 0;
   }
-  const inPod = process.env['KUBERNETES_SERVICE_HOST'] !== undefined;
+  const inPod = (process.env['KUBERNETES_SERVICE_HOST'] ?? '') !== '';
   const [host, portText] = splitListen(values.listen ?? (inPod ? '0.0.0.0:8443' : '127.0.0.1:8443'));
   const timeoutSeconds = Number(values['timeout-seconds']);
   if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1 || timeoutSeconds > 30)
@@ -114,6 +120,14 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   if (scope !== 'opt-out' && scope !== 'opt-in') fail('--scope is opt-out or opt-in');
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined))
     fail('--tls-cert and --tls-key go together');
+  const positive = (flag: string, text: string | undefined): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 0) fail(`--${flag} is a whole number`);
+    return n;
+  };
+  const verifiedTtl = positive('verified-ttl-seconds', values['verified-ttl-seconds']);
+  const refusedTtl = positive('refused-ttl-seconds', values['refused-ttl-seconds']);
+  const bodyLimit = positive('body-limit-bytes', values['body-limit-bytes']);
   const ownNamespace = values.namespace ?? process.env['POD_NAMESPACE'] ?? 'sigward';
 
   const logger = createLogger({ level: values['log-level'] });
@@ -251,6 +265,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       deadlineMs: deadlineFor(timeoutSeconds),
       evaluation: { unmatched, errors: failureOutcome === 'allow' ? 'audit' : 'deny' },
       ownNamespace,
+      cache: { positiveTtlMs: verifiedTtl * 1000, negativeTtlMs: refusedTtl * 1000 },
     },
   );
   const engine = new ReviewEngine({
@@ -287,6 +302,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     readiness,
     metrics,
     logger,
+    bodyLimitBytes: bodyLimit,
     drainDelayMs: inPod ? 3000 : 0,
     stopWatchers: async () => {
       for (const stop of stops.reverse()) await stop();
