@@ -13,7 +13,8 @@ Usage:
 
 if (command === 'webhook') {
   const { runWebhook } = await import('./webhook.ts');
-  process.exitCode = await runWebhook(process.argv.slice(3));
+  // Shutdown already drained and stopped everything; a background TUF refresh must not hold the exit.
+  process.exit(await runWebhook(process.argv.slice(3)));
 } else if (command === 'verify') {
   const { runVerify } = await import('./verify.ts');
   process.exitCode = await runVerify(process.argv.slice(3));

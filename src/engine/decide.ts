@@ -20,7 +20,7 @@ import type {
 } from '../policy/evaluate.ts';
 import { policiesFor } from '../policy/match.ts';
 import type { Authority, ImageVerdict, MultiArch } from '../sigstore/verify-image.ts';
-import { mapLimit } from './limit.ts';
+import { KeyedLimiter, mapLimit } from './limit.ts';
 import type {
   CredentialsSource,
   EngineObserver,
@@ -50,6 +50,8 @@ export interface DeciderSettings {
   readonly deadlineMs: number;
   /** Image sites examined at once. Default 8. */
   readonly concurrency?: number;
+  /** Verifications (and tag resolutions) running at once against one registry. Default 16. */
+  readonly perRegistryConcurrency?: number;
   /** Cap on a verification that outlives the review that started it. Default 25 s. */
   readonly verificationCapMs?: number;
   readonly evaluation: EvaluationSettings;
@@ -76,11 +78,13 @@ export class Decider {
   readonly #verdicts: SingleFlightCache<ImageVerdict>;
   readonly #digests: SingleFlightCache<{ digest: string }>;
   readonly #cache: Required<CacheSettings>;
+  readonly #registries: KeyedLimiter;
 
   constructor(deps: DeciderDeps, settings: DeciderSettings) {
     this.#deps = deps;
     this.#settings = settings;
     this.#cache = { ...DEFAULT_CACHE_SETTINGS, ...settings.cache };
+    this.#registries = new KeyedLimiter(settings.perRegistryConcurrency ?? 16);
     const observer = deps.observer?.cacheLookup
       ? { lookup: deps.observer.cacheLookup.bind(deps.observer) }
       : undefined;
@@ -186,10 +190,12 @@ export class Decider {
       .get(
         key,
         async () => ({
-          digest: await this.#deps.resolver.resolveDigest(
-            reference,
-            keychain,
-            AbortSignal.timeout(this.#settings.verificationCapMs ?? 25_000),
+          digest: await this.#registries.run(reference.registry, () =>
+            this.#deps.resolver.resolveDigest(
+              reference,
+              keychain,
+              AbortSignal.timeout(this.#settings.verificationCapMs ?? 25_000),
+            ),
           ),
         }),
         () => this.#cache.digestTtlMs,
@@ -266,17 +272,19 @@ export class Decider {
     const repository = { registry: reference.registry, repository: reference.repository };
     let verdict: ImageVerdict;
     try {
-      verdict = await this.#deps.verifier.verify({
-        image: { repository, digest },
-        authorities,
-        trust,
-        multiArch: multiArchOf(policy),
-        ...(policy.signatureRepository === undefined
-          ? {}
-          : { signatureRepository: policy.signatureRepository.repository }),
-        keychain,
-        signal: AbortSignal.timeout(this.#settings.verificationCapMs ?? 25_000),
-      });
+      verdict = await this.#registries.run(reference.registry, () =>
+        this.#deps.verifier.verify({
+          image: { repository, digest },
+          authorities,
+          trust,
+          multiArch: multiArchOf(policy),
+          ...(policy.signatureRepository === undefined
+            ? {}
+            : { signatureRepository: policy.signatureRepository.repository }),
+          keychain,
+          signal: AbortSignal.timeout(this.#settings.verificationCapMs ?? 25_000),
+        }),
+      );
     } catch (error) {
       // A bug or an unexpected failure: an error verdict (never cached, never an allow).
       verdict = {
