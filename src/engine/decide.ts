@@ -8,18 +8,11 @@
 import { SigwardError, describeError } from '../errors.ts';
 import { parseReference, repositoryString } from '../oci/index.ts';
 import type { ImageReference, Keychain } from '../oci/index.ts';
-import type { CompiledAuthority, CompiledPolicy } from '../policy/compile.ts';
-import { ERROR_REASONS } from '../policy/decision.ts';
+import type { CompiledPolicy } from '../policy/compile.ts';
 import type { ImageDecision } from '../policy/decision.ts';
-import { authorityOutcomes, evaluateImage, reasonFor } from '../policy/evaluate.ts';
-import type {
-  AuthorityOutcome,
-  EvaluationSettings,
-  ImageEvaluation,
-  PolicyEvaluation,
-} from '../policy/evaluate.ts';
+import { evaluateImage } from '../policy/evaluate.ts';
+import type { EvaluationSettings, ImageEvaluation } from '../policy/evaluate.ts';
 import { policiesFor } from '../policy/match.ts';
-import type { Authority, ImageVerdict, MultiArch } from '../sigstore/verify-image.ts';
 import { KeyedLimiter, mapLimit } from './limit.ts';
 import type {
   CredentialsSource,
@@ -31,6 +24,7 @@ import type {
   TrustRootSource,
   WorkloadIdentity,
 } from './ports.ts';
+import { PolicyVerifier } from './verify-policy.ts';
 import { DEFAULT_CACHE_SETTINGS, SingleFlightCache } from './verdict-cache.ts';
 import type { CacheSettings } from './verdict-cache.ts';
 
@@ -70,12 +64,10 @@ export interface SiteDecision extends ImageDecision {
   readonly pinned?: string;
 }
 
-type Failure = { readonly code: string; readonly message: string };
-
 export class Decider {
   readonly #deps: DeciderDeps;
   readonly #settings: DeciderSettings;
-  readonly #verdicts: SingleFlightCache<ImageVerdict>;
+  readonly #policies: PolicyVerifier;
   readonly #digests: SingleFlightCache<{ digest: string }>;
   readonly #cache: Required<CacheSettings>;
   readonly #registries: KeyedLimiter;
@@ -88,7 +80,16 @@ export class Decider {
     const observer = deps.observer?.cacheLookup
       ? { lookup: deps.observer.cacheLookup.bind(deps.observer) }
       : undefined;
-    this.#verdicts = new SingleFlightCache('verdict', this.#cache.maxVerdicts, observer);
+    this.#policies = new PolicyVerifier(
+      deps,
+      {
+        cache: this.#cache,
+        verificationCapMs: settings.verificationCapMs ?? 25_000,
+        ...(settings.ownNamespace === undefined ? {} : { ownNamespace: settings.ownNamespace }),
+      },
+      new SingleFlightCache('verdict', this.#cache.maxVerdicts, observer),
+      this.#registries,
+    );
     this.#digests = new SingleFlightCache('digest', this.#cache.maxDigests, observer);
   }
 
@@ -140,7 +141,7 @@ export class Decider {
         },
       });
     if (stop.aborted) return timedOut();
-    const work = this.#examine(site, reference, matched, workload, snapshot, keychain, stop);
+    const work = this.#examine(site, reference, matched, workload, snapshot, keychain);
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<'aborted'>((resolve) => {
       onAbort = () => resolve('aborted');
@@ -162,7 +163,6 @@ export class Decider {
     workload: WorkloadIdentity,
     snapshot: PolicySnapshotView,
     keychain: () => Promise<Keychain>,
-    _stop: AbortSignal,
   ): Promise<SiteDecision> {
     let digest: string;
     const chain = await keychain();
@@ -177,7 +177,7 @@ export class Decider {
       });
     }
     const policies = await Promise.all(
-      matched.map((policy) => this.#policy(policy, reference, digest, workload, snapshot, chain)),
+      matched.map((policy) => this.#policies.evaluate(policy, reference, digest, workload, snapshot, chain)),
     );
     const decision = this.#evaluate({ ...site, digest, policies });
     const pinned = reference.digest === undefined ? `${site.image}@${digest}` : undefined;
@@ -203,154 +203,7 @@ export class Decider {
       .then((r) => r.digest);
   }
 
-  async #policy(
-    policy: CompiledPolicy,
-    reference: ImageReference,
-    digest: string,
-    workload: WorkloadIdentity,
-    snapshot: PolicySnapshotView,
-    keychain: Keychain,
-  ): Promise<PolicyEvaluation> {
-    if (!policy.valid) return { policy };
-    // Authorities sharing a trust root are verified together (one discovery per root).
-    const groups = new Map<string, CompiledAuthority[]>();
-    for (const a of policy.authorities)
-      groups.set(a.trustRootRef, [...(groups.get(a.trustRootRef) ?? []), a]);
-    const outcomes: AuthorityOutcome[] = [];
-    for (const [rootName, authorities] of groups) {
-      const trust = this.#deps.trustRoots.trustRoot(rootName);
-      const names = authorities.map((a) => a.name);
-      if (trust === undefined) {
-        const why = snapshot.trustRoots.has(rootName) ? 'is not loaded yet' : 'does not exist';
-        for (const authority of names)
-          outcomes.push({
-            authority,
-            verified: false,
-            code: 'TRUST_ROOT_UNAVAILABLE',
-            message: `the TrustRoot ${rootName} ${why}`,
-          });
-        continue;
-      }
-      let converted: Authority[];
-      try {
-        converted = await Promise.all(authorities.map((a) => this.#authority(a, policy, workload)));
-      } catch (error) {
-        const code = error instanceof SigwardError ? error.code : 'POLICY_KEY_UNAVAILABLE';
-        for (const authority of names)
-          outcomes.push({ authority, verified: false, code, message: describeError(error) });
-        continue;
-      }
-      const key = [
-        repositoryString(reference),
-        digest,
-        policy.kind,
-        policy.namespace ?? '',
-        policy.name,
-        snapshot.generation,
-        rootName,
-        trust.version,
-      ].join('|');
-      const verdict = await this.#verdicts.get(
-        key,
-        () => this.#verify(policy, reference, digest, converted, trust, keychain, names),
-        (v) => this.#ttl(v),
-      );
-      outcomes.push(...authorityOutcomes(verdict, names));
-    }
-    return { policy, outcomes };
-  }
-
-  async #verify(
-    policy: CompiledPolicy,
-    reference: ImageReference,
-    digest: string,
-    authorities: readonly Authority[],
-    trust: NonNullable<ReturnType<TrustRootSource['trustRoot']>>,
-    keychain: Keychain,
-    names: readonly string[],
-  ): Promise<ImageVerdict> {
-    const repository = { registry: reference.registry, repository: reference.repository };
-    let verdict: ImageVerdict;
-    try {
-      verdict = await this.#registries.run(reference.registry, () =>
-        this.#deps.verifier.verify({
-          image: { repository, digest },
-          authorities,
-          trust,
-          multiArch: multiArchOf(policy),
-          ...(policy.signatureRepository === undefined
-            ? {}
-            : { signatureRepository: policy.signatureRepository.repository }),
-          keychain,
-          signal: AbortSignal.timeout(this.#settings.verificationCapMs ?? 25_000),
-        }),
-      );
-    } catch (error) {
-      // A bug or an unexpected failure: an error verdict (never cached, never an allow).
-      verdict = {
-        image: `${repositoryString(repository)}@${digest}`,
-        digest,
-        status: 'error',
-        code: error instanceof SigwardError ? error.code : 'INTERNAL_ERROR',
-        message: describeError(error),
-        signatures: [],
-      };
-    }
-    for (const o of authorityOutcomes(verdict, names)) {
-      this.#deps.observer?.verification?.({
-        policy: policy.displayName,
-        authority: o.authority,
-        result: o.verified ? 'verified' : verdict.status === 'error' ? 'error' : 'refused',
-        reason: reasonFor(o.code),
-      });
-    }
-    return verdict;
-  }
-
-  #ttl(verdict: ImageVerdict): number | undefined {
-    if (verdict.status === 'verified') return this.#cache.positiveTtlMs;
-    if (verdict.status === 'error') return undefined;
-    // A refusal caused by an error category (trust root, internal) is not definite either.
-    if (ERROR_REASONS.has(reasonFor(verdict.code))) return undefined;
-    return this.#cache.negativeTtlMs;
-  }
-
-  async #authority(
-    a: CompiledAuthority,
-    policy: CompiledPolicy,
-    workload: WorkloadIdentity,
-  ): Promise<Authority> {
-    if (a.kind === 'keyless') {
-      return {
-        kind: 'keyless',
-        name: a.name,
-        match: a.match,
-        requireTlog: a.requireTlog,
-        requireSct: a.requireSct,
-      };
-    }
-    if (a.key.source === 'data')
-      return { kind: 'key', name: a.name, publicKey: a.key.publicKey, requireTlog: a.requireTlog };
-    if (this.#deps.keys === undefined)
-      throw new SigwardError(
-        'POLICY_KEY_UNAVAILABLE',
-        `authority ${a.name}: keys in Secrets need a cluster connection`,
-      );
-    const namespace =
-      a.key.namespace ?? policy.namespace ?? this.#settings.ownNamespace ?? workload.namespace;
-    const publicKey = await this.#deps.keys.publicKey({ namespace, name: a.key.name, key: a.key.key });
-    return { kind: 'key', name: a.name, publicKey, requireTlog: a.requireTlog };
-  }
-
   #evaluate(input: ImageEvaluation): SiteDecision {
     return evaluateImage(input, this.#settings.evaluation);
   }
 }
-
-function multiArchOf(policy: CompiledPolicy): MultiArch {
-  // The admitted digest is what the kubelet pulls (often an index): `index` counts a signature on it,
-  // which is the `digest` rule here; `all-platforms` requires every platform manifest to be signed.
-  return policy.multiArch === 'all-platforms' ? { mode: 'every-platform' } : { mode: 'digest' };
-}
-
-export type { Failure };

@@ -14,6 +14,9 @@ export {
   type ReviewResult,
   type ReviewRoute,
 } from './review.ts';
+export { PolicyVerifier, type PolicyVerifierDeps, type PolicyVerifierSettings } from './verify-policy.ts';
+export { KeyedLimiter, mapLimit } from './limit.ts';
+export { TrustRootRegistry, type TrustRootRegistryOptions } from './trust-roots.ts';
 export { RegistryAccess, type RegistryAccessOptions } from './registry-adapters.ts';
 export { SingleFlightCache, DEFAULT_CACHE_SETTINGS, type CacheSettings } from './verdict-cache.ts';
 export type * from './ports.ts';

@@ -1,0 +1,200 @@
+// One matched policy for one image digest: its authorities (grouped by trust root) turned into
+// sigstore authorities, the verdict looked up in the cache keyed by (repository, digest, policy,
+// policy generation, trust root and its version) or verified once for every concurrent asker, and the
+// per-authority outcomes for policy/evaluate. Only definite verdicts are cached, each with its TTL;
+// registry errors, timeouts and trust-root trouble never are.
+import { SigwardError, describeError } from '../errors.ts';
+import { repositoryString } from '../oci/index.ts';
+import type { ImageReference, Keychain } from '../oci/index.ts';
+import type { CompiledAuthority, CompiledPolicy } from '../policy/compile.ts';
+import { ERROR_REASONS } from '../policy/decision.ts';
+import { authorityOutcomes, reasonFor } from '../policy/evaluate.ts';
+import type { AuthorityOutcome, PolicyEvaluation } from '../policy/evaluate.ts';
+import type { Authority, ImageVerdict, MultiArch } from '../sigstore/verify-image.ts';
+import type { KeyedLimiter } from './limit.ts';
+import type {
+  EngineObserver,
+  PolicySnapshotView,
+  PublicKeySource,
+  SignatureVerifier,
+  TrustRootSource,
+  WorkloadIdentity,
+} from './ports.ts';
+import type { CacheSettings, SingleFlightCache } from './verdict-cache.ts';
+
+export interface PolicyVerifierDeps {
+  readonly verifier: SignatureVerifier;
+  readonly trustRoots: TrustRootSource;
+  readonly keys?: PublicKeySource;
+  readonly observer?: EngineObserver;
+}
+
+export interface PolicyVerifierSettings {
+  readonly cache: Required<CacheSettings>;
+  readonly verificationCapMs: number;
+  readonly ownNamespace?: string;
+}
+
+export class PolicyVerifier {
+  readonly #deps: PolicyVerifierDeps;
+  readonly #settings: PolicyVerifierSettings;
+  readonly #verdicts: SingleFlightCache<ImageVerdict>;
+  readonly #registries: KeyedLimiter;
+
+  constructor(
+    deps: PolicyVerifierDeps,
+    settings: PolicyVerifierSettings,
+    verdicts: SingleFlightCache<ImageVerdict>,
+    registries: KeyedLimiter,
+  ) {
+    this.#deps = deps;
+    this.#settings = settings;
+    this.#verdicts = verdicts;
+    this.#registries = registries;
+  }
+
+  async evaluate(
+    policy: CompiledPolicy,
+    reference: ImageReference,
+    digest: string,
+    workload: WorkloadIdentity,
+    snapshot: PolicySnapshotView,
+    keychain: Keychain,
+  ): Promise<PolicyEvaluation> {
+    if (!policy.valid) return { policy };
+    // Authorities sharing a trust root are verified together (one discovery per root).
+    const groups = new Map<string, CompiledAuthority[]>();
+    for (const a of policy.authorities)
+      groups.set(a.trustRootRef, [...(groups.get(a.trustRootRef) ?? []), a]);
+    const outcomes: AuthorityOutcome[] = [];
+    for (const [rootName, authorities] of groups) {
+      const trust = this.#deps.trustRoots.trustRoot(rootName);
+      const names = authorities.map((a) => a.name);
+      if (trust === undefined) {
+        const why = snapshot.trustRoots.has(rootName) ? 'is not loaded yet' : 'does not exist';
+        for (const authority of names)
+          outcomes.push({
+            authority,
+            verified: false,
+            code: 'TRUST_ROOT_UNAVAILABLE',
+            message: `the TrustRoot ${rootName} ${why}`,
+          });
+        continue;
+      }
+      let converted: Authority[];
+      try {
+        converted = await Promise.all(authorities.map((a) => this.#authority(a, policy, workload)));
+      } catch (error) {
+        const code = error instanceof SigwardError ? error.code : 'POLICY_KEY_UNAVAILABLE';
+        for (const authority of names)
+          outcomes.push({ authority, verified: false, code, message: describeError(error) });
+        continue;
+      }
+      const key = [
+        repositoryString(reference),
+        digest,
+        policy.kind,
+        policy.namespace ?? '',
+        policy.name,
+        snapshot.generation,
+        rootName,
+        trust.version,
+      ].join('|');
+      const verdict = await this.#verdicts.get(
+        key,
+        () => this.#verify(policy, reference, digest, converted, trust, keychain, names),
+        (v) => this.#ttl(v),
+      );
+      outcomes.push(...authorityOutcomes(verdict, names));
+    }
+    return { policy, outcomes };
+  }
+
+  async #verify(
+    policy: CompiledPolicy,
+    reference: ImageReference,
+    digest: string,
+    authorities: readonly Authority[],
+    trust: NonNullable<ReturnType<TrustRootSource['trustRoot']>>,
+    keychain: Keychain,
+    names: readonly string[],
+  ): Promise<ImageVerdict> {
+    const repository = { registry: reference.registry, repository: reference.repository };
+    let verdict: ImageVerdict;
+    try {
+      verdict = await this.#registries.run(reference.registry, () =>
+        this.#deps.verifier.verify({
+          image: { repository, digest },
+          authorities,
+          trust,
+          multiArch: multiArchOf(policy),
+          ...(policy.signatureRepository === undefined
+            ? {}
+            : { signatureRepository: policy.signatureRepository.repository }),
+          keychain,
+          signal: AbortSignal.timeout(this.#settings.verificationCapMs),
+        }),
+      );
+    } catch (error) {
+      // A bug or an unexpected failure: an error verdict (never cached, never an allow).
+      verdict = {
+        image: `${repositoryString(repository)}@${digest}`,
+        digest,
+        status: 'error',
+        code: error instanceof SigwardError ? error.code : 'INTERNAL_ERROR',
+        message: describeError(error),
+        signatures: [],
+      };
+    }
+    for (const o of authorityOutcomes(verdict, names)) {
+      this.#deps.observer?.verification?.({
+        policy: policy.displayName,
+        authority: o.authority,
+        result: o.verified ? 'verified' : verdict.status === 'error' ? 'error' : 'refused',
+        reason: reasonFor(o.code),
+      });
+    }
+    return verdict;
+  }
+
+  #ttl(verdict: ImageVerdict): number | undefined {
+    if (verdict.status === 'verified') return this.#settings.cache.positiveTtlMs;
+    if (verdict.status === 'error') return undefined;
+    // A refusal caused by an error category (trust root, internal) is not definite either.
+    if (ERROR_REASONS.has(reasonFor(verdict.code))) return undefined;
+    return this.#settings.cache.negativeTtlMs;
+  }
+
+  async #authority(
+    a: CompiledAuthority,
+    policy: CompiledPolicy,
+    workload: WorkloadIdentity,
+  ): Promise<Authority> {
+    if (a.kind === 'keyless') {
+      return {
+        kind: 'keyless',
+        name: a.name,
+        match: a.match,
+        requireTlog: a.requireTlog,
+        requireSct: a.requireSct,
+      };
+    }
+    if (a.key.source === 'data')
+      return { kind: 'key', name: a.name, publicKey: a.key.publicKey, requireTlog: a.requireTlog };
+    if (this.#deps.keys === undefined)
+      throw new SigwardError(
+        'POLICY_KEY_UNAVAILABLE',
+        `authority ${a.name}: keys in Secrets need a cluster connection`,
+      );
+    const namespace =
+      a.key.namespace ?? policy.namespace ?? this.#settings.ownNamespace ?? workload.namespace;
+    const publicKey = await this.#deps.keys.publicKey({ namespace, name: a.key.name, key: a.key.key });
+    return { kind: 'key', name: a.name, publicKey, requireTlog: a.requireTlog };
+  }
+}
+
+function multiArchOf(policy: CompiledPolicy): MultiArch {
+  // The admitted digest is what the kubelet pulls (often an index): `index` counts a signature on it,
+  // which is the `digest` rule here; `all-platforms` requires every platform manifest to be signed.
+  return policy.multiArch === 'all-platforms' ? { mode: 'every-platform' } : { mode: 'digest' };
+}
