@@ -74,6 +74,8 @@ export const systemClock: Clock = { now: () => performance.now() };
 export interface EngineObserver {
   /** One verification actually run (a cache miss), per authority outcome. */
   verification?(labels: { policy: string; authority: string; result: string; reason: string }): void;
+  /** How long one verification (discovery, fetches, crypto) of one policy took, queueing included. */
+  verificationTime?(policy: string, seconds: number): void;
   cacheLookup?(cache: 'verdict' | 'digest', result: 'hit' | 'miss' | 'shared'): void;
   /** An image admitted only because errors are configured to allow. */
   failOpen?(reason: string): void;

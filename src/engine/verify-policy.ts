@@ -121,6 +121,7 @@ export class PolicyVerifier {
   ): Promise<ImageVerdict> {
     const repository = { registry: reference.registry, repository: reference.repository };
     let verdict: ImageVerdict;
+    const started = performance.now();
     try {
       verdict = await this.#registries.run(reference.registry, () =>
         this.#deps.verifier.verify({
@@ -146,6 +147,7 @@ export class PolicyVerifier {
         signatures: [],
       };
     }
+    this.#deps.observer?.verificationTime?.(policy.displayName, (performance.now() - started) / 1000);
     for (const o of authorityOutcomes(verdict, names)) {
       this.#deps.observer?.verification?.({
         policy: policy.displayName,

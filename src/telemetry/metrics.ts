@@ -12,6 +12,7 @@ export interface Metrics {
   readonly admissions: Counter<'decision' | 'kind' | 'mode' | 'operation'>;
   readonly admissionDuration: Histogram<'route'>;
   readonly verifications: Counter<'policy' | 'authority' | 'result' | 'reason'>;
+  readonly verificationDuration: Histogram<'policy'>;
   readonly cache: Counter<'cache' | 'result'>;
   readonly registryRequests: Counter<'method' | 'status'>;
   readonly failOpen: Counter<'reason'>;
@@ -54,6 +55,13 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['policy', 'authority', 'result', 'reason'] as const,
     registers,
   });
+  const verificationDuration = new Histogram({
+    name: 'sigward_verification_duration_seconds',
+    help: 'Time of one verification run (cache miss): discovery, fetches and crypto, by policy',
+    labelNames: ['policy'] as const,
+    buckets: DURATION_BUCKETS,
+    registers,
+  });
   const cache = new Counter({
     name: 'sigward_cache_requests_total',
     help: 'Cache lookups by cache (verdict, digest) and result (hit, miss, shared: joined an in-flight lookup)',
@@ -93,6 +101,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     admissions,
     admissionDuration,
     verifications,
+    verificationDuration,
     cache,
     registryRequests,
     failOpen,

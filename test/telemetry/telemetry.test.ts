@@ -40,6 +40,7 @@ test('metrics: the documented series, bounded labels, duration buckets to 30 s',
   m.registryRequests.inc({ method: 'GET', status: '200' });
   m.failOpen.inc({ reason: 'TIMEOUT' });
   m.admissionDuration.observe({ route: 'validate' }, 29);
+  m.verificationDuration.observe({ policy: 'p' }, 0.03);
   assert.equal(DURATION_BUCKETS.at(-1), 30);
   const text = await m.text();
   for (const series of [
@@ -49,6 +50,7 @@ test('metrics: the documented series, bounded labels, duration buckets to 30 s',
     'sigward_registry_requests_total{method="GET",status="200"} 1',
     'sigward_fail_open_total{reason="TIMEOUT"} 1',
     'sigward_admission_duration_seconds_bucket{le="30",route="validate"} 1',
+    'sigward_verification_duration_seconds_bucket{le="0.05",policy="p"} 1',
     'sigward_trust_root_age_seconds 42',
     'sigward_policies 3',
   ])
