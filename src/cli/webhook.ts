@@ -32,6 +32,7 @@ import {
   SecretPublicKeys,
   kubeConfigAvailable,
   loadKubeConfig,
+  readConfigMapKey,
 } from '../kube/index.ts';
 import type { PolicySnapshot } from '../kube/index.ts';
 import { startServer } from '../server/index.ts';
@@ -160,8 +161,8 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   let events: EventRecorder | undefined;
   let namespaces: NamespaceLabels | undefined;
   let leader: LeaderElector | undefined;
-  if (cluster !== undefined) {
-    const core = cluster.makeApiClient(CoreV1Api);
+  const core = cluster?.makeApiClient(CoreV1Api);
+  if (cluster !== undefined && core !== undefined) {
     credentials = new PullSecretKeychains(core, {
       events: {
         unreadable: (what, status) => logger.warn({ what, status }, 'pull credentials not readable; skipped'),
@@ -178,8 +179,28 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   }
 
   // Policies.
+  // TrustRoots held in ConfigMaps are read here (kube/) and handed to the engine as inline roots.
+  const syncTrustRoots = async (snapshot: PolicySnapshot): Promise<void> => {
+    const roots = new Map(snapshot.trustRoots);
+    for (const [name, root] of snapshot.trustRoots) {
+      const source = root.source;
+      if (source?.kind !== 'configMap') continue;
+      const { source: _unused, ...withoutSource } = root;
+      try {
+        if (core === undefined) throw new Error('no cluster connection');
+        const text = await readConfigMapKey(core, source.namespace ?? ownNamespace, source.name, source.key);
+        roots.set(name, { ...withoutSource, source: { kind: 'inline', trustedRoot: text } });
+      } catch (error) {
+        logger.warn({ trustRoot: name, err: describeError(error) }, 'TrustRoot ConfigMap not readable');
+        roots.set(name, withoutSource);
+      }
+    }
+    trustRoots.sync(roots);
+  };
   const onSnapshot = (snapshot: PolicySnapshot): void => {
     trustRoots.sync(snapshot.trustRoots);
+    if ([...snapshot.trustRoots.values()].some((r) => r.source?.kind === 'configMap'))
+      void syncTrustRoots(snapshot);
     const invalid = snapshot.resources.filter((r) => r.errors.length > 0).map((r) => `${r.kind}/${r.name}`);
     logger.info(
       { generation: snapshot.generation, policies: snapshot.policies.length, invalid },

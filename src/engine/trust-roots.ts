@@ -72,6 +72,8 @@ export class TrustRootRegistry implements TrustRootSource {
         this.#entries.delete(name);
         continue;
       }
+      // A ConfigMap is read by the caller (kube/), which syncs again with it inline: keep what is loaded.
+      if (source.kind === 'configMap') continue;
       const key = JSON.stringify(source);
       if (this.#entries.get(name)?.key === key) continue;
       this.#entries.get(name)?.store.stop();
