@@ -129,7 +129,12 @@ export class ClusterPolicySource {
   #maybeWriteStatus(resource: CompiledResource): void {
     if (!(this.#options.isLeader?.() ?? true)) return;
     if (resource.name === '') return;
-    const condition = readyCondition(resource.errors, resource.generation, new Date());
+    const condition = readyCondition(
+      resource.errors,
+      resource.generation,
+      new Date(),
+      resource.warnings ?? [],
+    );
     if (
       resource.observedGeneration === resource.generation &&
       resource.readyStatus === condition.status &&

@@ -16,6 +16,8 @@ export interface CompiledResource {
   readonly uid?: string;
   readonly generation: number;
   readonly errors: readonly FieldError[];
+  /** Compiled, but worth a look (an identity that accepts anyone): shown in the Ready condition. */
+  readonly warnings?: readonly FieldError[];
   /** The status.observedGeneration and Ready condition the resource carries now. */
   readonly observedGeneration?: number;
   readonly readyStatus?: string;
@@ -83,7 +85,7 @@ export function buildSnapshot(resources: readonly unknown[], now = new Date()): 
         ...status,
       });
     } else {
-      const { policy, errors } = compilePolicy(r);
+      const { policy, errors, warnings } = compilePolicy(r);
       policies.push(policy);
       compiled.push({
         kind: policy.kind,
@@ -91,6 +93,7 @@ export function buildSnapshot(resources: readonly unknown[], now = new Date()): 
         ...(policy.namespace === undefined ? {} : { namespace: policy.namespace }),
         generation: policy.generation,
         errors,
+        ...(warnings.length === 0 ? {} : { warnings }),
         ...uidOf(r),
         ...status,
       });

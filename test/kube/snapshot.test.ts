@@ -36,6 +36,18 @@ describe('snapshot', () => {
       /^spec\.authorities\[0\]\.keyless\.identities\[0\]\.subjectRegExp$/,
     );
     assert.ok(bad.trustRoots.has('public-good'));
+    const broad = buildSnapshot([
+      clusterPolicy(
+        'broad',
+        ['ghcr.io/o/**'],
+        [{ name: 'x', keyless: { identities: [{ issuer: 'https://i', subjectRegExp: '.*' }] } }],
+      ),
+    ]);
+    assert.equal(broad.policies[0]?.valid, true);
+    assert.ok(
+      (broad.resources[0]?.warnings ?? []).length > 0,
+      'an identity that accepts anyone is flagged for the status',
+    );
   });
 
   test('the sample policies compile', () => {
