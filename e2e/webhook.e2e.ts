@@ -11,7 +11,7 @@ import https from 'node:https';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { writeSecretFile } from './world/clients.ts';
+import { runTool, writeSecretFile } from './world/clients.ts';
 import { pushImage, type PushedImage } from './world/images.ts';
 import { createCa, issueServingCert } from './world/pki.ts';
 import { startService, type Service } from './world/process.ts';
@@ -111,6 +111,30 @@ describe('sigward webhook against the apiserver', () => {
     ]);
   }
 
+  /** The same keyless flow through sigward's own signer (issue #5): a Job's token, `sigward sign`. */
+  async function sigwardSign(image: PushedImage, sa: string): Promise<void> {
+    const token = await world.kube.createToken(ns, sa, { audience: 'sigstore' });
+    const tokenFile = writeSecretFile(
+      world.runDir.sub('tokens'),
+      `sigward-${sa}-${image.digest.slice(7, 19)}`,
+      token,
+    );
+    await runTool(
+      process.execPath,
+      [
+        path.join(repoRoot, 'src/cli/main.ts'),
+        'sign',
+        '--oidc-provider=kubernetes',
+        `--kubernetes-token-path=${tokenFile}`,
+        `--signing-config=${world.sigstore.signingConfigPath}`,
+        `--trusted-root=${world.sigstore.trustedRootPath}`,
+        image.ref,
+      ],
+      world.clients.env,
+      { cwd: repoRoot, timeoutMs: 120_000 },
+    );
+  }
+
   function get(url: string): Promise<number> {
     return new Promise((resolve, reject) => {
       https
@@ -143,10 +167,20 @@ describe('sigward webhook against the apiserver', () => {
     const registry = world.registries.referrers;
     host = registry.host;
     const tools = { crane: world.clients.crane, workDir: world.runDir.sub('images') };
-    for (const name of ['enforce/web', 'enforce/other', 'enforce/unsigned', 'warn/web', 'audit/web'])
+    for (const name of [
+      'enforce/web',
+      'enforce/other',
+      'enforce/unsigned',
+      'enforce/by-sigward',
+      'enforce/by-sigward-other',
+      'warn/web',
+      'audit/web',
+    ])
       images[name] = await pushImage(tools, host, `${ns}/${name}`, 'v1');
     await sign(images['enforce/web']!, 'release');
     await sign(images['enforce/other']!, 'intruder');
+    await sigwardSign(images['enforce/by-sigward']!, 'release');
+    await sigwardSign(images['enforce/by-sigward-other']!, 'intruder');
 
     const pki = world.runDir.sub('webhook-pki');
     const ca = await createCa(pki, 'webhook-ca');
@@ -296,6 +330,36 @@ describe('sigward webhook against the apiserver', () => {
         `expected subject "${identityOf('release')}" from issuer "${issuer}", found subject "${identityOf('intruder')}" from issuer "${issuer}" [IDENTITY_MISMATCH]`,
     );
   });
+
+  step(
+    'signed by `sigward sign` with the named identity: admitted; with another identity: denied',
+    async () => {
+      const signed = images['enforce/by-sigward']!;
+      const admitted = await apply(pod('by-sigward', signed.ref));
+      assert.equal(admitted.code, 0, admitted.stderr);
+      const pinned = await must([
+        'get',
+        'pod',
+        'by-sigward',
+        '-n',
+        ns,
+        '-o',
+        'jsonpath={.spec.containers[0].image}',
+      ]);
+      assert.equal(pinned, `${signed.ref}@${signed.digest}`);
+
+      const other = images['enforce/by-sigward-other']!;
+      const denied = await apply(pod('by-sigward-other', other.ref));
+      assert.notEqual(denied.code, 0);
+      const issuer = world.kube.issuer;
+      assert.ok(
+        denied.stderr.includes(
+          `expected subject "${identityOf('release')}" from issuer "${issuer}", found subject "${identityOf('intruder')}" from issuer "${issuer}" [IDENTITY_MISMATCH]`,
+        ),
+        denied.stderr,
+      );
+    },
+  );
 
   step('a policy edit (another issuer) changes the next decision without a restart', async () => {
     await must(
