@@ -1,0 +1,28 @@
+# sigward's image for a Docker engine (docs/image.md). scripts/build-image.sh builds the same image
+# without one: Node 24 on Debian bookworm, production dependencies only, src/ run by Node's type
+# stripping (no build step), uid 65532.
+#   docker build -t sigward .
+# The Node version is the one package.json pins (dependencies.node); keep the two in step.
+ARG NODE_IMAGE=node:24.21.0-bookworm-slim
+
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: the one install script is the npm `node` package's, which would download a second
+# Node into node_modules. Type declarations and source maps are never loaded: about half of node_modules.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+  && rm -rf node_modules/node node_modules/.bin/node \
+  && find node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete
+
+FROM ${NODE_IMAGE}
+RUN groupadd --gid 65532 nonroot \
+  && useradd --uid 65532 --gid 65532 --home-dir /home/nonroot --create-home --shell /usr/sbin/nologin nonroot
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY --from=deps /app/node_modules ./node_modules
+COPY src ./src
+USER 65532:65532
+EXPOSE 8443
+ENTRYPOINT ["node", "src/cli/main.ts"]
+CMD ["webhook"]
