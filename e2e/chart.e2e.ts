@@ -1,0 +1,580 @@
+// The Helm chart (charts/sigward) against a REAL kube-apiserver, with the real helm v4: `helm lint`;
+// `helm template` with several value sets, asserted on and applied with `kubectl apply --dry-run=server`
+// (the apiserver's own validation, no kubelet needed); `helm install` then `helm upgrade` keep the
+// generated caBundle; and `sigward webhook` run on the host with a token of the chart's ServiceAccount
+// syncs policies, writes status and holds its Lease — the chart's RBAC is enough — while listing
+// Secrets cluster-wide is forbidden — it is not more. The chart's webhook configurations, pointed at that
+// host process, deny an unmatched image in a checked namespace and leave kube-system alone.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { after, before, describe, test } from 'node:test';
+import { parseAllDocuments, stringify } from 'yaml';
+import { createClients, writeSecretFile, type Clients } from './world/clients.ts';
+import { startKube, type Kube } from './world/kube.ts';
+import { kubectlOk, kubectlRunner, type Kubectl } from './world/kubectl.ts';
+import { createCa, issueServingCert } from './world/pki.ts';
+import { freePort } from './world/ports.ts';
+import { startService, type Service } from './world/process.ts';
+import { createRunDir, type RunDir } from './world/run-dir.ts';
+import { goTool, repoRoot } from './world/tools.ts';
+
+const chart = path.join(repoRoot, 'charts/sigward');
+const crdDir = path.join(chart, 'crds');
+const own = 'sigward-system';
+const release = 'sigward';
+const checked = 'apps';
+
+interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
+  [key: string]: unknown;
+}
+type Hook = {
+  name: string;
+  failurePolicy: string;
+  timeoutSeconds: number;
+  sideEffects: string;
+  matchPolicy: string;
+  admissionReviewVersions: string[];
+  reinvocationPolicy?: string;
+  clientConfig: { caBundle?: string; url?: string; service?: { name: string; namespace: string } };
+  namespaceSelector: { matchExpressions: { key: string; operator: string; values: string[] }[] };
+  rules: { apiGroups: string[]; resources: string[]; operations: string[] }[];
+};
+type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
+
+describe('the sigward Helm chart against the apiserver', () => {
+  let runDir: RunDir;
+  let kube: Kube;
+  let clients: Clients;
+  let webhook: Service | undefined;
+  let failed = false;
+
+  const helm = (args: readonly string[]) =>
+    clients.helm(args, { env: { KUBECONFIG: kube.kubeconfig }, timeoutMs: 120_000 });
+  const must = (args: readonly string[], input?: string) =>
+    kubectlOk(kube.kubectl, args, input === undefined ? {} : { input });
+
+  /** `helm template` with these values; the manifests, parsed. */
+  async function render(values: Record<string, unknown> = {}): Promise<Manifest[]> {
+    const file = path.join(runDir.sub('values'), 'values.yaml');
+    writeFileSync(file, stringify(values));
+    const r = await helm(['template', release, chart, `--namespace=${own}`, `--values=${file}`]);
+    return parseAllDocuments(r.stdout)
+      .map((d) => d.toJS() as Manifest | null)
+      .filter((m): m is Manifest => m !== null);
+  }
+  const one = (manifests: Manifest[], kind: string, name?: string): Manifest => {
+    const found = manifests.filter(
+      (m) => m.kind === kind && (name === undefined || m.metadata.name === name),
+    );
+    assert.equal(found.length, 1, `one ${kind} ${name ?? ''} expected, found ${found.length}`);
+    return found[0]!;
+  };
+  const hookOf = (manifests: Manifest[], kind: string) => (one(manifests, kind).webhooks as Hook[])[0]!;
+  /** Applied by the apiserver's own validation (and admission), stored nowhere. */
+  async function dryRun(manifests: Manifest[]): Promise<void> {
+    const r = await kube.kubectl(['apply', '--dry-run=server', '-f', '-'], {
+      input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: manifests }),
+    });
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const args = (manifests: Manifest[]): string[] => {
+    const d = one(manifests, 'Deployment') as unknown as {
+      spec: { template: { spec: { containers: { args: string[] }[] } } };
+    };
+    return d.spec.template.spec.containers[0]!.args;
+  };
+
+  before(async () => {
+    runDir = createRunDir('sigward-chart-');
+    try {
+      kube = await startKube(runDir);
+      clients = createClients(runDir);
+      await must(['apply', '--server-side', '-f', crdDir]);
+      await must(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
+      await kube.ensureNamespace(own);
+      await kube.ensureNamespace(checked);
+    } catch (error) {
+      failed = true;
+      throw error;
+    }
+  });
+
+  after(async () => {
+    await webhook?.stop();
+    await kube?.stop();
+    if (failed) console.error(`chart e2e: logs kept in ${runDir.keepLogs('chart')}`);
+    runDir?.remove();
+  });
+
+  const step = (name: string, fn: () => Promise<void>) =>
+    test(name, async () => {
+      try {
+        await fn();
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    });
+
+  step('helm lint --strict is clean', async () => {
+    const r = await helm(['lint', '--strict', chart]);
+    assert.match(r.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+  });
+
+  step(
+    'the default values: hardened Deployment, Fail webhooks, exclusions, and the apiserver accepts them',
+    async () => {
+      const m = await render();
+      const deployment = one(m, 'Deployment') as unknown as {
+        spec: {
+          replicas: number;
+          template: { spec: Record<string, unknown> & { containers: Record<string, unknown>[] } };
+        };
+      };
+      assert.equal(deployment.spec.replicas, 3);
+      const pod = deployment.spec.template.spec;
+      assert.ok(pod.topologySpreadConstraints && pod.affinity, 'spread and anti-affinity');
+      assert.deepEqual((pod.securityContext as Record<string, unknown>).seccompProfile, {
+        type: 'RuntimeDefault',
+      });
+      assert.equal((pod.securityContext as Record<string, unknown>).runAsNonRoot, true);
+      const container = pod.containers[0]!;
+      assert.deepEqual(container.securityContext, {
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ['ALL'] },
+      });
+      assert.equal((container.livenessProbe as { httpGet: { path: string } }).httpGet.path, '/livez');
+      assert.equal((container.readinessProbe as { httpGet: { path: string } }).httpGet.path, '/readyz');
+      assert.ok((container.resources as { limits?: object }).limits, 'limits');
+      const volumes = pod.volumes as { name: string; emptyDir?: object }[];
+      assert.deepEqual(
+        volumes.filter((v) => v.emptyDir).map((v) => v.name),
+        ['tuf-cache'],
+        'the only writable volume is the TUF cache',
+      );
+      assert.ok(args(m).includes('--timeout-seconds=10'));
+
+      const validating = hookOf(m, 'ValidatingWebhookConfiguration');
+      const mutating = hookOf(m, 'MutatingWebhookConfiguration');
+      for (const hook of [validating, mutating]) {
+        assert.deepEqual(hook.admissionReviewVersions, ['v1']);
+        assert.equal(hook.sideEffects, 'NoneOnDryRun');
+        assert.equal(hook.matchPolicy, 'Equivalent');
+        assert.equal(hook.failurePolicy, 'Fail');
+        assert.equal(hook.timeoutSeconds, 10);
+        assert.deepEqual(hook.namespaceSelector.matchExpressions, [
+          { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', own] },
+          { key: 'sigward.dev/exclude', operator: 'NotIn', values: ['true'] },
+        ]);
+        assert.ok(hook.clientConfig.caBundle, 'generated caBundle');
+      }
+      assert.equal(mutating.reinvocationPolicy, 'IfNeeded');
+      assert.deepEqual(validating.rules.flatMap((r) => r.resources).sort(), [
+        'cronjobs',
+        'daemonsets',
+        'deployments',
+        'jobs',
+        'pods',
+        'pods/ephemeralcontainers',
+        'replicasets',
+        'replicationcontrollers',
+        'statefulsets',
+      ]);
+      assert.deepEqual(mutating.rules.flatMap((r) => r.resources).sort(), [
+        'pods',
+        'pods/ephemeralcontainers',
+      ]);
+      const pdb = one(m, 'PodDisruptionBudget') as unknown as { spec: Record<string, unknown> };
+      assert.equal(pdb.spec.minAvailable, 1);
+      assert.equal('maxUnavailable' in pdb.spec, false);
+      assert.equal(m.filter((x) => x.kind === 'NetworkPolicy').length, 0, 'NetworkPolicy off by default');
+      assert.deepEqual(one(m, 'TrustRoot', 'public-good').spec, { publicGood: {} });
+
+      // Least privilege, as written: no list of secrets, leases only in the Role.
+      const rules = (one(m, 'ClusterRole') as unknown as { rules: Rule[] }).rules;
+      const secretRules = rules.filter((r) => r.resources.includes('secrets'));
+      assert.deepEqual(
+        secretRules.flatMap((r) => r.verbs),
+        ['get'],
+      );
+      assert.ok(!rules.some((r) => r.verbs.includes('*') || r.resources.includes('*')));
+      assert.ok(!rules.some((r) => r.resources.includes('leases')));
+      await dryRun(m);
+    },
+  );
+
+  step(
+    'non-default values: opt-in, pinned templates, timeout 7 s, Ignore, maxUnavailable, existing Secret',
+    async () => {
+      const caBundle = Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n').toString(
+        'base64',
+      );
+      const m = await render({
+        replicaCount: 2,
+        webhook: {
+          scope: 'opt-in',
+          pinTemplates: true,
+          timeoutSeconds: 7,
+          failurePolicy: 'Ignore',
+          failureOutcome: 'allow',
+          excludeNamespaces: ['cni'],
+        },
+        podDisruptionBudget: { maxUnavailable: 1 },
+        podAntiAffinity: 'hard',
+        certificates: { mode: 'existingSecret', existingSecret: { name: 'my-tls', caBundle } },
+        networkPolicy: { enabled: true, webhookIngressFrom: [{ ipBlock: { cidr: '10.0.0.0/24' } }] },
+        examplePolicies: { enabled: true },
+        trustRoot: { publicGood: false },
+      });
+      const a = args(m);
+      for (const flag of [
+        '--timeout-seconds=7',
+        '--scope=opt-in',
+        '--pin-templates',
+        '--failure-outcome=allow',
+      ])
+        assert.ok(a.includes(flag), `${flag} in ${a.join(' ')}`);
+      const validating = hookOf(m, 'ValidatingWebhookConfiguration');
+      const mutating = hookOf(m, 'MutatingWebhookConfiguration');
+      assert.equal(validating.timeoutSeconds, 7);
+      assert.equal(validating.failurePolicy, 'Ignore');
+      assert.equal(validating.clientConfig.caBundle, caBundle);
+      assert.deepEqual(validating.namespaceSelector.matchExpressions, [
+        { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', own, 'cni'] },
+        { key: 'sigward.dev/include', operator: 'In', values: ['true'] },
+      ]);
+      assert.ok(mutating.rules.flatMap((r) => r.resources).includes('deployments'), 'templates pinned');
+      const pdb = one(m, 'PodDisruptionBudget') as unknown as { spec: Record<string, unknown> };
+      assert.equal(pdb.spec.maxUnavailable, 1);
+      assert.equal('minAvailable' in pdb.spec, false);
+      assert.equal(m.filter((x) => x.kind === 'Secret').length, 0, 'an existing Secret is not rendered');
+      assert.equal(m.filter((x) => x.kind === 'TrustRoot').length, 0);
+      one(m, 'NetworkPolicy');
+      one(m, 'ClusterImagePolicy');
+      await dryRun(m);
+    },
+  );
+
+  step(
+    'cert-manager, ServiceMonitor, PrometheusRule and dashboard render (CRDs of other projects: no apply)',
+    async () => {
+      const m = await render({
+        certificates: { mode: 'certManager' },
+        metrics: {
+          serviceMonitor: { enabled: true },
+          prometheusRule: { enabled: true },
+          grafanaDashboard: { enabled: true },
+        },
+      });
+      const certificate = one(m, 'Certificate', 'sigward') as unknown as {
+        spec: { dnsNames: string[]; secretName: string };
+      };
+      assert.ok(certificate.spec.dnsNames.includes(`sigward.${own}.svc`));
+      for (const kind of ['ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration']) {
+        const config = one(m, kind);
+        assert.equal(config.metadata.annotations?.['cert-manager.io/inject-ca-from'], `${own}/sigward`);
+        assert.equal((config.webhooks as Hook[])[0]!.clientConfig.caBundle, undefined);
+      }
+      assert.equal(m.filter((x) => x.kind === 'Secret').length, 0);
+      const rules = JSON.stringify(one(m, 'PrometheusRule'));
+      for (const metric of [
+        'sigward_fail_open_total',
+        'sigward_trust_root_age_seconds',
+        'sigward_admissions_total',
+      ])
+        assert.ok(rules.includes(metric), metric);
+      const dashboard = JSON.parse(
+        (one(m, 'ConfigMap', 'sigward-dashboard') as unknown as { data: Record<string, string> }).data[
+          'sigward.json'
+        ]!,
+      ) as { panels: unknown[] };
+      assert.ok(dashboard.panels.length >= 8);
+      one(m, 'ServiceMonitor');
+      // The rest goes through the apiserver; cert-manager's and prometheus-operator's kinds have no CRD here.
+      await dryRun(m.filter((x) => !/cert-manager\.io|monitoring\.coreos\.com/.test(x.apiVersion)));
+    },
+  );
+
+  step('values the schema or the templates refuse fail helm, with the reason', async () => {
+    const bad = async (set: string[], reason: RegExp) => {
+      const r = await clients.helm(['template', release, chart, ...set.flatMap((s) => ['--set', s])], {
+        check: false,
+      });
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, reason);
+    };
+    await bad(
+      ['podDisruptionBudget.minAvailable=1', 'podDisruptionBudget.maxUnavailable=1'],
+      /podDisruptionBudget/,
+    );
+    await bad(['webhook.timeoutSeconds=31'], /timeoutSeconds/);
+    await bad(['webhook.failurePolicy=Maybe'], /failurePolicy/);
+    await bad(['webhook.nope=1'], /nope/);
+    await bad(['certificates.mode=existingSecret'], /existingSecret\.name/);
+  });
+
+  let caBundle = '';
+  step('helm install, then helm upgrade: the generated caBundle and Secret are kept', async () => {
+    await helm(['install', release, chart, `--namespace=${own}`]);
+    const read = async () => ({
+      caBundle: await must([
+        'get',
+        'validatingwebhookconfiguration',
+        release,
+        '-o',
+        'jsonpath={.webhooks[0].clientConfig.caBundle}',
+      ]),
+      mutatingCa: await must([
+        'get',
+        'mutatingwebhookconfiguration',
+        release,
+        '-o',
+        'jsonpath={.webhooks[0].clientConfig.caBundle}',
+      ]),
+      cert: await must(['get', 'secret', `${release}-tls`, '-n', own, '-o', 'jsonpath={.data.tls\\.crt}']),
+    });
+    const first = await read();
+    assert.ok(first.caBundle.length > 100);
+    assert.equal(first.mutatingCa, first.caBundle);
+    const secretCa = await must([
+      'get',
+      'secret',
+      `${release}-tls`,
+      '-n',
+      own,
+      '-o',
+      'jsonpath={.data.ca\\.crt}',
+    ]);
+    assert.equal(secretCa, first.caBundle, 'the caBundle is the CA of the Secret');
+    await helm(['upgrade', release, chart, `--namespace=${own}`, '--set', 'replicaCount=2']);
+    const second = await read();
+    assert.deepEqual(second, first);
+    assert.equal(await must(['get', 'deploy', release, '-n', own, '-o', 'jsonpath={.spec.replicas}']), '2');
+    assert.equal(
+      await must(['get', 'trustroot', 'public-good', '-o', 'jsonpath={.spec}']),
+      '{"publicGood":{}}',
+    );
+    caBundle = first.caBundle;
+  });
+
+  let asSigward: Kubectl;
+  let port = 0;
+  let hostCa = '';
+  step(
+    'sigward webhook on the host with the chart ServiceAccount token: syncs, writes status, leads',
+    async () => {
+      assert.ok(caBundle, 'needs the installed release');
+      const token = await kube.createToken(own, release, {
+        // The apiserver's own audience (its issuer: no --api-audiences), as a projected Pod token has.
+        audience: kube.issuer,
+        duration: '1h',
+      });
+      const dir = runDir.sub('as-sigward');
+      const config = {
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [
+          {
+            name: 'world',
+            cluster: {
+              server: kube.url,
+              'certificate-authority-data': Buffer.from(kube.caPem).toString('base64'),
+            },
+          },
+        ],
+        users: [{ name: 'sigward', user: { token } }],
+        contexts: [{ name: 'world', context: { cluster: 'world', user: 'sigward', namespace: own } }],
+        'current-context': 'world',
+      };
+      const kubeconfig = writeSecretFile(dir, 'kubeconfig', stringify(config));
+      asSigward = kubectlRunner(goTool('kubectl'), kubeconfig, runDir.sub('as-sigward-cache'));
+      const whoami = await kubectlOk(asSigward, [
+        'auth',
+        'whoami',
+        '-o',
+        'jsonpath={.status.userInfo.username}',
+      ]);
+      assert.equal(whoami, `system:serviceaccount:${own}:${release}`);
+
+      const pki = runDir.sub('host-pki');
+      const ca = await createCa(pki, 'host-webhook-ca');
+      const serving = await issueServingCert(ca, pki, 'webhook', ['127.0.0.1']);
+      hostCa = ca.certPem;
+      port = await freePort();
+      webhook = await startService({
+        name: 'sigward-as-chart-sa',
+        command: process.execPath,
+        args: [
+          path.join(repoRoot, 'src/cli/main.ts'),
+          'webhook',
+          `--listen=127.0.0.1:${port}`,
+          `--kubeconfig=${kubeconfig}`,
+          `--tls-cert=${serving.certFile}`,
+          `--tls-key=${serving.keyFile}`,
+          '--timeout-seconds=10',
+          `--namespace=${own}`,
+          '--no-match-action=deny',
+        ],
+        logDir: runDir.logs,
+        ready: async () => (await getStatus(`https://127.0.0.1:${port}/readyz`, hostCa)) === 200,
+      });
+
+      // Status written through /status (patch) by the Lease holder: list, watch, patch and the Lease suffice.
+      await must(
+        ['apply', '-f', '-'],
+        stringify({
+          apiVersion: 'policy.sigward.dev/v1alpha1',
+          kind: 'ClusterImagePolicy',
+          metadata: { name: 'chart-rbac' },
+          spec: {
+            images: ['registry.invalid/chart/**'],
+            authorities: [
+              {
+                name: 'ci',
+                keyless: {
+                  identities: [{ issuer: 'https://issuer.invalid', subject: 'https://ci.invalid/job' }],
+                },
+              },
+            ],
+          },
+        }),
+      );
+      let status = '';
+      for (let i = 0; i < 300 && status !== 'True'; i++) {
+        status = await must([
+          'get',
+          'cip',
+          'chart-rbac',
+          '-o',
+          'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+        ]);
+        if (status !== 'True') await delay(100);
+      }
+      assert.equal(status, 'True', 'the status writer (chart RBAC) marked the policy Ready');
+      const holder = await must([
+        'get',
+        'lease',
+        'sigward-status-writer',
+        '-n',
+        own,
+        '-o',
+        'jsonpath={.spec.holderIdentity}',
+      ]);
+      assert.ok(holder.length > 0, 'the Lease is held');
+      const trustRoot = await must([
+        'get',
+        'trustroot',
+        'public-good',
+        '-o',
+        'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+      ]);
+      assert.equal(trustRoot, 'True');
+    },
+  );
+
+  step(
+    '… and the ServiceAccount can do no more: no secret listing, no writes to policies or pods',
+    async () => {
+      assert.ok(asSigward, 'needs the previous step');
+      const forbidden = async (args: string[]) => {
+        const r = await asSigward(args);
+        assert.notEqual(r.code, 0, `${args.join(' ')} must be forbidden`);
+        assert.match(r.stderr, /forbidden/i);
+      };
+      await forbidden(['get', 'secrets', '--all-namespaces']);
+      await forbidden(['get', 'secrets', '-n', own]);
+      await forbidden(['get', 'pods', '-n', own]);
+      await forbidden(['delete', 'cip', 'chart-rbac']);
+      const can = async (verbArgs: string[]) =>
+        (await asSigward(['auth', 'can-i', ...verbArgs])).stdout.trim();
+      assert.equal(await can(['get', 'secret/any', '-n', checked]), 'yes');
+      assert.equal(await can(['list', 'secrets', '-n', checked]), 'no');
+      assert.equal(await can(['update', 'leases/other', '-n', own]), 'no');
+      assert.equal(await can(['update', 'leases/sigward-status-writer', '-n', own]), 'yes');
+      assert.equal(await can(['get', 'leases/sigward-status-writer', '-n', checked]), 'no');
+      assert.equal(await can(['create', 'leases', '-n', checked]), 'no');
+      assert.equal(await can(['list', 'pods', '--all-namespaces']), 'no');
+    },
+  );
+
+  step(
+    'the rendered webhook configurations, pointed at the host process: deny in apps, kube-system untouched',
+    async () => {
+      assert.ok(port, 'needs the host webhook');
+      const url = (route: string) => ({
+        url: `https://127.0.0.1:${port}/${route}`,
+        caBundle: Buffer.from(hostCa).toString('base64'),
+      });
+      for (const [kind, route] of [
+        ['validatingwebhookconfiguration', 'validate'],
+        ['mutatingwebhookconfiguration', 'mutate'],
+      ] as const)
+        await must([
+          'patch',
+          kind,
+          release,
+          '--type=json',
+          '-p',
+          JSON.stringify([{ op: 'replace', path: '/webhooks/0/clientConfig', value: url(route) }]),
+        ]);
+      const pod = (namespace: string, name: string) =>
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name, namespace },
+          spec: { containers: [{ name: 'app', image: 'registry.invalid/unsigned/app:v1' }] },
+        });
+      // The apiserver sees webhook configuration changes through an informer: wait for the denial.
+      let denied = '';
+      for (let i = 0; i < 200 && !denied; i++) {
+        const r = await kube.kubectl(['apply', '--dry-run=server', '-f', '-'], {
+          input: pod(checked, 'probe'),
+        });
+        if (r.code !== 0 && r.stderr.includes('sigward')) denied = r.stderr;
+        else await delay(100);
+      }
+      assert.match(denied, /denied the request/);
+      const created = await kube.kubectl(['apply', '-f', '-'], { input: pod('kube-system', 'unsigned') });
+      assert.equal(created.code, 0, created.stderr);
+      const image = await must([
+        'get',
+        'pod',
+        'unsigned',
+        '-n',
+        'kube-system',
+        '-o',
+        'jsonpath={.spec.containers[0].image}',
+      ]);
+      assert.equal(image, 'registry.invalid/unsigned/app:v1', 'not pinned, not judged');
+      await must(['label', 'namespace', checked, 'sigward.dev/exclude=true']);
+      let admitted = false;
+      for (let i = 0; i < 200 && !admitted; i++) {
+        admitted =
+          (await kube.kubectl(['apply', '--dry-run=server', '-f', '-'], { input: pod(checked, 'probe') }))
+            .code === 0;
+        if (!admitted) await delay(100);
+      }
+      assert.ok(admitted, 'a namespace labelled sigward.dev/exclude=true is skipped');
+      // Nothing the webhook did over all these steps was refused by the apiserver: the chart's RBAC is enough.
+      assert.doesNotMatch(readFileSync(webhook!.logFile, 'utf8'), /forbidden/i);
+    },
+  );
+});
+
+function getStatus(url: string, ca: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    https
+      .get(url, { ca }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      })
+      .on('error', reject);
+  });
+}
