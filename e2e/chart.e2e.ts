@@ -408,19 +408,25 @@ describe('the sigward Helm chart against the apiserver', () => {
       const serving = await issueServingCert(ca, pki, 'webhook', ['127.0.0.1']);
       hostCa = ca.certPem;
       port = await freePort();
+      const deploymentArgs = args(await render());
+      assert.deepEqual(deploymentArgs.slice(0, 2), ['webhook', '--listen=0.0.0.0:8443']);
       webhook = await startService({
         name: 'sigward-as-chart-sa',
         command: process.execPath,
+        // Exactly the Deployment's arguments (so every flag the chart passes exists), with this host's
+        // address and certificate files, and a kubeconfig with the ServiceAccount's token.
         args: [
           path.join(repoRoot, 'src/cli/main.ts'),
-          'webhook',
-          `--listen=127.0.0.1:${port}`,
+          ...deploymentArgs.map((a) =>
+            a.startsWith('--listen=')
+              ? `--listen=127.0.0.1:${port}`
+              : a.startsWith('--tls-cert=')
+                ? `--tls-cert=${serving.certFile}`
+                : a.startsWith('--tls-key=')
+                  ? `--tls-key=${serving.keyFile}`
+                  : a,
+          ),
           `--kubeconfig=${kubeconfig}`,
-          `--tls-cert=${serving.certFile}`,
-          `--tls-key=${serving.keyFile}`,
-          '--timeout-seconds=10',
-          `--namespace=${own}`,
-          '--no-match-action=deny',
         ],
         logDir: runDir.logs,
         ready: async () => (await getStatus(`https://127.0.0.1:${port}/readyz`, hostCa)) === 200,
