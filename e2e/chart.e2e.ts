@@ -1,7 +1,7 @@
 // The Helm chart (charts/sigward) against a REAL kube-apiserver, with the real helm v4: `helm lint`;
 // `helm template` with several value sets, asserted on and applied with `kubectl apply --dry-run=server`
-// (the apiserver's own validation, no kubelet needed); `helm install` then `helm upgrade` keep the
-// generated caBundle; and `sigward webhook` run on the host with a token of the chart's ServiceAccount
+// (the apiserver's own validation, no kubelet needed); a Secret made by certs/make-certs.sh installed
+// with (existingSecret); `helm install` then `helm upgrade` keep the generated caBundle; and `sigward webhook` run on the host with a token of the chart's ServiceAccount
 // syncs policies, writes status and holds its Lease — the chart's RBAC is enough — while listing
 // Secrets cluster-wide is forbidden — it is not more. The chart's webhook configurations, pointed at that
 // host process, deny an unmatched image in a checked namespace and leave kube-system alone.
@@ -12,7 +12,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { parseAllDocuments, stringify } from 'yaml';
-import { createClients, writeSecretFile, type Clients } from './world/clients.ts';
+import { createClients, runTool, writeSecretFile, type Clients } from './world/clients.ts';
 import { startKube, type Kube } from './world/kube.ts';
 import { kubectlOk, kubectlRunner, type Kubectl } from './world/kubectl.ts';
 import { createCa, issueServingCert } from './world/pki.ts';
@@ -319,6 +319,77 @@ describe('the sigward Helm chart against the apiserver', () => {
     await bad(['webhook.nope=1'], /nope/);
     await bad(['certificates.mode=existingSecret'], /existingSecret\.name/);
   });
+
+  step(
+    'certs/make-certs.sh makes a Secret the chart installs with (existingSecret, caBundle read by lookup)',
+    async () => {
+      const namespace = 'sigward-byo';
+      const out = runDir.sub('byo-certs');
+      await runTool(
+        'bash',
+        [
+          path.join(repoRoot, 'certs/make-certs.sh'),
+          '--out',
+          out,
+          '--namespace',
+          namespace,
+          '--service',
+          'byo-sigward',
+        ],
+        clients.env,
+      );
+      const san = await runTool(
+        'openssl',
+        ['x509', '-in', path.join(out, 'tls.crt'), '-noout', '-ext', 'subjectAltName'],
+        clients.env,
+      );
+      for (const name of ['DNS:byo-sigward.sigward-byo.svc', 'IP Address:127.0.0.1'])
+        assert.ok(san.stdout.includes(name), name);
+      await kube.ensureNamespace(namespace);
+      await must([
+        'create',
+        'secret',
+        'generic',
+        'byo-tls',
+        '--type=kubernetes.io/tls',
+        `--namespace=${namespace}`,
+        `--from-file=tls.crt=${path.join(out, 'tls.crt')}`,
+        `--from-file=tls.key=${path.join(out, 'tls.key')}`,
+        `--from-file=ca.crt=${path.join(out, 'ca.crt')}`,
+      ]);
+      // Before the main release, and uninstalled after: no kubelet runs, so neither release's webhook has a
+      // Pod, and each one's Fail webhook would refuse the other's Deployment (as it should).
+      await helm([
+        'install',
+        'byo',
+        chart,
+        `--namespace=${namespace}`,
+        '--set=certificates.mode=existingSecret',
+        '--set=certificates.existingSecret.name=byo-tls',
+      ]);
+      const bundle = await must([
+        'get',
+        'validatingwebhookconfiguration',
+        'byo-sigward',
+        '-o',
+        'jsonpath={.webhooks[0].clientConfig.caBundle}',
+      ]);
+      assert.equal(bundle, readFileSync(path.join(out, 'ca.crt')).toString('base64'));
+      assert.equal(
+        await must([
+          'get',
+          'deploy',
+          'byo-sigward',
+          '-n',
+          namespace,
+          '-o',
+          'jsonpath={.spec.template.spec.volumes[0].secret.secretName}',
+        ]),
+        'byo-tls',
+      );
+      await helm(['uninstall', 'byo', `--namespace=${namespace}`]);
+    },
+  );
 
   let caBundle = '';
   step('helm install, then helm upgrade: the generated caBundle and Secret are kept', async () => {
