@@ -302,23 +302,34 @@ describe('the sigward Helm chart against the apiserver', () => {
     },
   );
 
-  step('values the schema or the templates refuse fail helm, with the reason', async () => {
-    const bad = async (set: string[], reason: RegExp) => {
-      const r = await clients.helm(['template', release, chart, ...set.flatMap((s) => ['--set', s])], {
-        check: false,
-      });
-      assert.notEqual(r.code, 0);
-      assert.match(r.stderr, reason);
-    };
-    await bad(
-      ['podDisruptionBudget.minAvailable=1', 'podDisruptionBudget.maxUnavailable=1'],
-      /podDisruptionBudget/,
-    );
-    await bad(['webhook.timeoutSeconds=31'], /timeoutSeconds/);
-    await bad(['webhook.failurePolicy=Maybe'], /failurePolicy/);
-    await bad(['webhook.nope=1'], /nope/);
-    await bad(['certificates.mode=existingSecret'], /existingSecret\.name/);
-  });
+  step(
+    'values the schema or the templates refuse fail helm, with the reason; one replica stays drainable',
+    async () => {
+      const bad = async (set: string[], reason: RegExp) => {
+        const r = await clients.helm(['template', release, chart, ...set.flatMap((s) => ['--set', s])], {
+          check: false,
+        });
+        assert.notEqual(r.code, 0);
+        assert.match(r.stderr, reason);
+      };
+      await bad(
+        ['podDisruptionBudget.minAvailable=1', 'podDisruptionBudget.maxUnavailable=1'],
+        /podDisruptionBudget/,
+      );
+      await bad(['webhook.timeoutSeconds=31'], /timeoutSeconds/);
+      const single = one(await render({ replicaCount: 1 }), 'PodDisruptionBudget') as unknown as {
+        spec: Record<string, unknown>;
+      };
+      assert.deepEqual(
+        [single.spec.minAvailable, single.spec.maxUnavailable],
+        [undefined, 1],
+        'one replica stays drainable',
+      );
+      await bad(['webhook.failurePolicy=Maybe'], /failurePolicy/);
+      await bad(['webhook.nope=1'], /nope/);
+      await bad(['certificates.mode=existingSecret'], /existingSecret\.name/);
+    },
+  );
 
   step(
     'certs/make-certs.sh makes a Secret the chart installs with (existingSecret, caBundle read by lookup)',
