@@ -207,6 +207,37 @@ describe('the sigward Helm chart against the apiserver', () => {
       assert.ok(!rules.some((r) => r.verbs.includes('*') || r.resources.includes('*')));
       assert.ok(!rules.some((r) => r.resources.includes('leases')));
       await dryRun(m);
+
+      // The Pod the Deployment makes passes Pod Security Admission at the restricted level (enforced)…
+      await must(
+        ['apply', '-f', '-'],
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Namespace',
+          metadata: { name: 'restricted', labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } },
+        }),
+      );
+      const template = (deployment as unknown as { spec: { template: { metadata: object; spec: object } } })
+        .spec.template;
+      const asPod = {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { ...template.metadata, name: 'restricted-check', namespace: 'restricted' },
+        spec: template.spec,
+      };
+      const ok = await kube.kubectl(['apply', '--dry-run=server', '-f', '-'], {
+        input: JSON.stringify(asPod),
+      });
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.doesNotMatch(ok.stderr, /violate|PodSecurity/);
+      // …and the check is real: the same Pod without seccomp is refused.
+      const loose = structuredClone(asPod) as { spec: { securityContext: Record<string, unknown> } };
+      delete loose.spec.securityContext.seccompProfile;
+      const refused = await kube.kubectl(['apply', '--dry-run=server', '-f', '-'], {
+        input: JSON.stringify(loose),
+      });
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.stderr, /violates PodSecurity "restricted/);
     },
   );
 
