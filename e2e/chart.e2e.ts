@@ -1,10 +1,12 @@
 // The Helm chart (charts/sigward) against a REAL kube-apiserver, with the real helm v4: `helm lint`;
-// `helm template` with several value sets, asserted on and applied with `kubectl apply --dry-run=server`
-// (the apiserver's own validation, no kubelet needed); a Secret made by certs/make-certs.sh installed
-// with (existingSecret); `helm install` then `helm upgrade` keep the generated caBundle; and `sigward webhook` run on the host with a token of the chart's ServiceAccount
-// syncs policies, writes status and holds its Lease — the chart's RBAC is enough — while listing
-// Secrets cluster-wide is forbidden — it is not more. The chart's webhook configurations, pointed at that
-// host process, deny an unmatched image in a checked namespace and leave kube-system alone.
+// a fresh `helm install` (Helm creates the CRDs from crds/) with a Secret made by certs/make-certs.sh
+// (existingSecret); `helm template` with several value sets, asserted on and applied with
+// `kubectl apply --dry-run=server` (the apiserver's own validation, no kubelet needed); `helm install`
+// then `helm upgrade` keep the generated caBundle; `sigward webhook` run on the host with a token of the
+// chart's ServiceAccount syncs policies, writes status and holds its Lease (the chart's RBAC is enough)
+// while listing Secrets cluster-wide is forbidden (it is not more); and the chart's webhook
+// configurations, pointed at that host process, deny an unmatched image in a checked namespace and
+// leave kube-system alone.
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
@@ -22,7 +24,11 @@ import { createRunDir, type RunDir } from './world/run-dir.ts';
 import { goTool, repoRoot } from './world/tools.ts';
 
 const chart = path.join(repoRoot, 'charts/sigward');
-const crdDir = path.join(chart, 'crds');
+const CRDS = [
+  'clusterimagepolicies.policy.sigward.dev',
+  'imagepolicies.policy.sigward.dev',
+  'trustroots.policy.sigward.dev',
+];
 const own = 'sigward-system';
 const release = 'sigward';
 const checked = 'apps';
@@ -95,8 +101,6 @@ describe('the sigward Helm chart against the apiserver', () => {
     try {
       kube = await startKube(runDir);
       clients = createClients(runDir);
-      await must(['apply', '--server-side', '-f', crdDir]);
-      await must(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
       await kube.ensureNamespace(own);
       await kube.ensureNamespace(checked);
     } catch (error) {
@@ -126,6 +130,86 @@ describe('the sigward Helm chart against the apiserver', () => {
     const r = await helm(['lint', '--strict', chart]);
     assert.match(r.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
   });
+
+  step(
+    'a fresh install (Helm creates the CRDs from crds/ first) with a Secret made by certs/make-certs.sh (existingSecret)',
+    async () => {
+      const namespace = 'sigward-byo';
+      const out = runDir.sub('byo-certs');
+      await runTool(
+        'bash',
+        [
+          path.join(repoRoot, 'certs/make-certs.sh'),
+          '--out',
+          out,
+          '--namespace',
+          namespace,
+          '--service',
+          'byo-sigward',
+        ],
+        clients.env,
+      );
+      const san = await runTool(
+        'openssl',
+        ['x509', '-in', path.join(out, 'tls.crt'), '-noout', '-ext', 'subjectAltName'],
+        clients.env,
+      );
+      for (const name of ['DNS:byo-sigward.sigward-byo.svc', 'IP Address:127.0.0.1'])
+        assert.ok(san.stdout.includes(name), name);
+      await kube.ensureNamespace(namespace);
+      await must([
+        'create',
+        'secret',
+        'generic',
+        'byo-tls',
+        '--type=kubernetes.io/tls',
+        `--namespace=${namespace}`,
+        `--from-file=tls.crt=${path.join(out, 'tls.crt')}`,
+        `--from-file=tls.key=${path.join(out, 'tls.key')}`,
+        `--from-file=ca.crt=${path.join(out, 'ca.crt')}`,
+      ]);
+      // Before everything else, and uninstalled after: no kubelet runs, so this release's webhook has no
+      // Pod, and its Fail webhook would refuse the Deployments applied later (as it should).
+      await helm([
+        'install',
+        'byo',
+        chart,
+        `--namespace=${namespace}`,
+        '--set=certificates.mode=existingSecret',
+        '--set=certificates.existingSecret.name=byo-tls',
+      ]);
+      // crds/ came with the install, then the public-good TrustRoot that needs them.
+      await must(['wait', '--for=condition=Established', '--timeout=30s', ...CRDS.map((c) => `crd/${c}`)]);
+      assert.equal(
+        await must(['get', 'trustroot', 'public-good', '-o', 'jsonpath={.spec}']),
+        '{"publicGood":{}}',
+      );
+      const bundle = await must([
+        'get',
+        'validatingwebhookconfiguration',
+        'byo-sigward',
+        '-o',
+        'jsonpath={.webhooks[0].clientConfig.caBundle}',
+      ]);
+      assert.equal(bundle, readFileSync(path.join(out, 'ca.crt')).toString('base64'));
+      assert.equal(
+        await must([
+          'get',
+          'deploy',
+          'byo-sigward',
+          '-n',
+          namespace,
+          '-o',
+          'jsonpath={.spec.template.spec.volumes[0].secret.secretName}',
+        ]),
+        'byo-tls',
+      );
+      // The CRDs stay (Helm never deletes crds/): the value sets below are applied against them.
+      await helm(['uninstall', 'byo', `--namespace=${namespace}`]);
+      assert.equal((await kube.kubectl(['get', 'trustroot', 'public-good'])).code, 1);
+      await must(['get', ...CRDS.map((c) => `crd/${c}`)]);
+    },
+  );
 
   step(
     'the default values: hardened Deployment, Fail webhooks, exclusions, and the apiserver accepts them',
@@ -359,77 +443,6 @@ describe('the sigward Helm chart against the apiserver', () => {
       await bad(['webhook.failurePolicy=Maybe'], /failurePolicy/);
       await bad(['webhook.nope=1'], /nope/);
       await bad(['certificates.mode=existingSecret'], /existingSecret\.name/);
-    },
-  );
-
-  step(
-    'certs/make-certs.sh makes a Secret the chart installs with (existingSecret, caBundle read by lookup)',
-    async () => {
-      const namespace = 'sigward-byo';
-      const out = runDir.sub('byo-certs');
-      await runTool(
-        'bash',
-        [
-          path.join(repoRoot, 'certs/make-certs.sh'),
-          '--out',
-          out,
-          '--namespace',
-          namespace,
-          '--service',
-          'byo-sigward',
-        ],
-        clients.env,
-      );
-      const san = await runTool(
-        'openssl',
-        ['x509', '-in', path.join(out, 'tls.crt'), '-noout', '-ext', 'subjectAltName'],
-        clients.env,
-      );
-      for (const name of ['DNS:byo-sigward.sigward-byo.svc', 'IP Address:127.0.0.1'])
-        assert.ok(san.stdout.includes(name), name);
-      await kube.ensureNamespace(namespace);
-      await must([
-        'create',
-        'secret',
-        'generic',
-        'byo-tls',
-        '--type=kubernetes.io/tls',
-        `--namespace=${namespace}`,
-        `--from-file=tls.crt=${path.join(out, 'tls.crt')}`,
-        `--from-file=tls.key=${path.join(out, 'tls.key')}`,
-        `--from-file=ca.crt=${path.join(out, 'ca.crt')}`,
-      ]);
-      // Before the main release, and uninstalled after: no kubelet runs, so neither release's webhook has a
-      // Pod, and each one's Fail webhook would refuse the other's Deployment (as it should).
-      await helm([
-        'install',
-        'byo',
-        chart,
-        `--namespace=${namespace}`,
-        '--set=certificates.mode=existingSecret',
-        '--set=certificates.existingSecret.name=byo-tls',
-      ]);
-      const bundle = await must([
-        'get',
-        'validatingwebhookconfiguration',
-        'byo-sigward',
-        '-o',
-        'jsonpath={.webhooks[0].clientConfig.caBundle}',
-      ]);
-      assert.equal(bundle, readFileSync(path.join(out, 'ca.crt')).toString('base64'));
-      assert.equal(
-        await must([
-          'get',
-          'deploy',
-          'byo-sigward',
-          '-n',
-          namespace,
-          '-o',
-          'jsonpath={.spec.template.spec.volumes[0].secret.secretName}',
-        ]),
-        'byo-tls',
-      );
-      await helm(['uninstall', 'byo', `--namespace=${namespace}`]);
     },
   );
 
