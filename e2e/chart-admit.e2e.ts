@@ -6,22 +6,27 @@
 // service-account token, under a ClusterImagePolicy naming that identity, is ADMITTED through them and
 // the Pod is pinned to the digest; an unsigned image under the same policy is denied.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import https from 'node:https';
-import path from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { parseAllDocuments, stringify } from 'yaml';
+import { stringify } from 'yaml';
+import {
+  chartDir as chart,
+  deploymentArgsOf,
+  helmAgainst,
+  kubectlMust,
+  podManifest,
+  pointWebhooksAt,
+  renderChart,
+  serviceAccountKubeconfig,
+  startHostWebhook,
+  waitForPolicyReady,
+  waitForSigwardDenial,
+} from './world/chart.ts';
 import { writeSecretFile } from './world/clients.ts';
 import { pushImage, type PushedImage } from './world/images.ts';
-import { kubectlOk } from './world/kubectl.ts';
-import { createCa, issueServingCert } from './world/pki.ts';
-import { freePort } from './world/ports.ts';
-import { startService, type Service } from './world/process.ts';
-import { repoRoot } from './world/tools.ts';
+import type { Service } from './world/process.ts';
 import { startWorld, type World } from './world/world.ts';
 
-const chart = path.join(repoRoot, 'charts/sigward');
 const own = 'sigward-system';
 const release = 'sigward';
 const checked = 'apps';
@@ -33,23 +38,12 @@ describe('the chart webhook configurations admit a signed image', () => {
   let webhook: Service | undefined;
   let failed = false;
 
-  const helm = (args: readonly string[]) =>
-    world.clients.helm(args, { env: { KUBECONFIG: world.kube.kubeconfig }, timeoutMs: 120_000 });
-  const must = (args: readonly string[], input?: string) =>
-    kubectlOk(world.kube.kubectl, args, input === undefined ? {} : { input });
+  const helm = (args: readonly string[]) => helmAgainst(world.kube, world.clients)(args);
+  const must = (args: readonly string[], input?: string) => kubectlMust(world.kube.kubectl)(args, input);
 
   /** The Deployment's container arguments, as `helm template` renders them with these values. */
-  async function deploymentArgs(values: Record<string, unknown>): Promise<string[]> {
-    const file = path.join(world.runDir.sub('values'), 'values.yaml');
-    writeFileSync(file, stringify(values));
-    const r = await helm(['template', release, chart, `--namespace=${own}`, `--values=${file}`]);
-    const deployment = parseAllDocuments(r.stdout)
-      .map((d) => d.toJS() as { kind?: string } | null)
-      .find((m) => m?.kind === 'Deployment') as
-      { spec: { template: { spec: { containers: { args: string[] }[] } } } } | undefined;
-    assert.ok(deployment, 'the chart renders a Deployment');
-    return deployment.spec.template.spec.containers[0]!.args;
-  }
+  const deploymentArgs = async (values: Record<string, unknown>): Promise<string[]> =>
+    deploymentArgsOf(await renderChart(world, release, own, values));
 
   async function sign(image: PushedImage): Promise<void> {
     // What a release Job's projected token is: a real TokenRequest, audience sigstore.
@@ -65,13 +59,7 @@ describe('the chart webhook configurations admit a signed image', () => {
     ]);
   }
 
-  const pod = (name: string, image: string) =>
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name, namespace: checked },
-      spec: { containers: [{ name: 'app', image }] },
-    });
+  const pod = (name: string, image: string) => podManifest(checked, name, image);
 
   before(async () => {
     try {
@@ -96,57 +84,22 @@ describe('the chart webhook configurations admit a signed image', () => {
       await helm(['install', release, chart, `--namespace=${own}`]);
 
       // The host process runs as the chart's ServiceAccount, with the Deployment's own arguments.
-      const token = await world.kube.createToken(own, release, {
-        audience: world.kube.issuer,
-        duration: '1h',
-      });
-      const kubeconfig = writeSecretFile(
+      const kubeconfig = await serviceAccountKubeconfig(
+        world.kube,
         world.runDir.sub('as-sigward'),
-        'kubeconfig',
-        stringify({
-          apiVersion: 'v1',
-          kind: 'Config',
-          clusters: [
-            {
-              name: 'world',
-              cluster: {
-                server: world.kube.url,
-                'certificate-authority-data': Buffer.from(world.kube.caPem).toString('base64'),
-              },
-            },
-          ],
-          users: [{ name: 'sigward', user: { token } }],
-          contexts: [{ name: 'world', context: { cluster: 'world', user: 'sigward', namespace: own } }],
-          'current-context': 'world',
-        }),
+        own,
+        release,
       );
-      const pki = world.runDir.sub('host-pki');
-      const ca = await createCa(pki, 'host-webhook-ca');
-      const serving = await issueServingCert(ca, pki, 'webhook', ['127.0.0.1']);
-      const port = await freePort();
       const args = await deploymentArgs({
         webhook: { extraArgs: [`--trusted-root=${world.sigstore.trustedRootPath}`] },
       });
       assert.ok(args.includes(`--trusted-root=${world.sigstore.trustedRootPath}`), args.join(' '));
-      webhook = await startService({
+      const host = await startHostWebhook(world.runDir, {
         name: 'sigward-chart-admit',
-        command: process.execPath,
-        args: [
-          path.join(repoRoot, 'src/cli/main.ts'),
-          ...args.map((a) =>
-            a.startsWith('--listen=')
-              ? `--listen=127.0.0.1:${port}`
-              : a.startsWith('--tls-cert=')
-                ? `--tls-cert=${serving.certFile}`
-                : a.startsWith('--tls-key=')
-                  ? `--tls-key=${serving.keyFile}`
-                  : a,
-          ),
-          `--kubeconfig=${kubeconfig}`,
-        ],
-        logDir: world.runDir.logs,
-        ready: async () => (await getStatus(`https://127.0.0.1:${port}/readyz`, ca.certPem)) === 200,
+        deploymentArgs: args,
+        kubeconfig,
       });
+      webhook = host.service;
 
       const registry = world.registries.referrers;
       const tools = { crane: world.clients.crane, workDir: world.runDir.sub('images') };
@@ -175,48 +128,13 @@ describe('the chart webhook configurations admit a signed image', () => {
           },
         }),
       );
-      let ready = '';
-      for (let i = 0; i < 300 && ready !== 'True'; i++) {
-        ready = await must([
-          'get',
-          'cip',
-          'chart-release-signed',
-          '-o',
-          'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
-        ]);
-        if (ready !== 'True') await delay(100);
-      }
+      const ready = await waitForPolicyReady(world.kube.kubectl, 'chart-release-signed');
       assert.equal(ready, 'True', 'the policy was synced and marked Ready');
 
-      const caBundle = Buffer.from(ca.certPem).toString('base64');
-      for (const [kind, route] of [
-        ['validatingwebhookconfiguration', 'validate'],
-        ['mutatingwebhookconfiguration', 'mutate'],
-      ] as const)
-        await must([
-          'patch',
-          kind,
-          release,
-          '--type=json',
-          '-p',
-          JSON.stringify([
-            {
-              op: 'replace',
-              path: '/webhooks/0/clientConfig',
-              value: { url: `https://127.0.0.1:${port}/${route}`, caBundle },
-            },
-          ]),
-        ]);
+      await pointWebhooksAt(world.kube.kubectl, release, host);
       // The apiserver sees webhook configuration changes through an informer: wait until the unsigned
       // image is judged (denied by sigward), so the admission below went through the webhooks.
-      let denied = '';
-      for (let i = 0; i < 200 && !denied; i++) {
-        const r = await world.kube.kubectl(['apply', '--dry-run=server', '-f', '-'], {
-          input: pod('probe', unsigned.ref),
-        });
-        if (r.code !== 0 && r.stderr.includes('sigward')) denied = r.stderr;
-        else await delay(100);
-      }
+      const denied = await waitForSigwardDenial(world.kube.kubectl, pod('probe', unsigned.ref));
       assert.match(denied, /denied the request/);
       assert.match(denied, /SIGNATURE_MISSING/);
 
@@ -240,14 +158,3 @@ describe('the chart webhook configurations admit a signed image', () => {
     }
   });
 });
-
-function getStatus(url: string, ca: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    https
-      .get(url, { ca }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      })
-      .on('error', reject);
-  });
-}

@@ -9,22 +9,34 @@
 // leave kube-system alone. (Admitting a signed image through them needs a Sigstore world:
 // e2e/chart-admit.e2e.ts.)
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import https from 'node:https';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { parseAllDocuments, stringify } from 'yaml';
-import { createClients, runTool, writeSecretFile, type Clients } from './world/clients.ts';
+import { stringify } from 'yaml';
+import {
+  chartDir as chart,
+  deploymentArgsOf as args,
+  helmAgainst,
+  kubectlMust,
+  oneManifest as one,
+  podManifest,
+  pointWebhooksAt,
+  renderChart,
+  serviceAccountKubeconfig,
+  startHostWebhook,
+  waitForPolicyReady,
+  waitForSigwardDenial,
+  type HostWebhook,
+  type Manifest,
+} from './world/chart.ts';
+import { createClients, runTool, type Clients } from './world/clients.ts';
 import { startKube, type Kube } from './world/kube.ts';
 import { kubectlOk, kubectlRunner, type Kubectl } from './world/kubectl.ts';
-import { createCa, issueServingCert } from './world/pki.ts';
-import { freePort } from './world/ports.ts';
-import { startService, type Service } from './world/process.ts';
+import type { Service } from './world/process.ts';
 import { createRunDir, type RunDir } from './world/run-dir.ts';
 import { goTool, repoRoot } from './world/tools.ts';
 
-const chart = path.join(repoRoot, 'charts/sigward');
 const CRDS = [
   'clusterimagepolicies.policy.sigward.dev',
   'imagepolicies.policy.sigward.dev',
@@ -34,12 +46,6 @@ const own = 'sigward-system';
 const release = 'sigward';
 const checked = 'apps';
 
-interface Manifest {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
-  [key: string]: unknown;
-}
 type Hook = {
   name: string;
   failurePolicy: string;
@@ -61,27 +67,12 @@ describe('the sigward Helm chart against the apiserver', () => {
   let webhook: Service | undefined;
   let failed = false;
 
-  const helm = (args: readonly string[]) =>
-    clients.helm(args, { env: { KUBECONFIG: kube.kubeconfig }, timeoutMs: 120_000 });
-  const must = (args: readonly string[], input?: string) =>
-    kubectlOk(kube.kubectl, args, input === undefined ? {} : { input });
+  const helm = (args: readonly string[]) => helmAgainst(kube, clients)(args);
+  const must = (args: readonly string[], input?: string) => kubectlMust(kube.kubectl)(args, input);
 
   /** `helm template` with these values; the manifests, parsed. */
-  async function render(values: Record<string, unknown> = {}): Promise<Manifest[]> {
-    const file = path.join(runDir.sub('values'), 'values.yaml');
-    writeFileSync(file, stringify(values));
-    const r = await helm(['template', release, chart, `--namespace=${own}`, `--values=${file}`]);
-    return parseAllDocuments(r.stdout)
-      .map((d) => d.toJS() as Manifest | null)
-      .filter((m): m is Manifest => m !== null);
-  }
-  const one = (manifests: Manifest[], kind: string, name?: string): Manifest => {
-    const found = manifests.filter(
-      (m) => m.kind === kind && (name === undefined || m.metadata.name === name),
-    );
-    assert.equal(found.length, 1, `one ${kind} ${name ?? ''} expected, found ${found.length}`);
-    return found[0]!;
-  };
+  const render = (values: Record<string, unknown> = {}): Promise<Manifest[]> =>
+    renderChart({ kube, clients, runDir }, release, own, values);
   const hookOf = (manifests: Manifest[], kind: string) => (one(manifests, kind).webhooks as Hook[])[0]!;
   /** Applied by the apiserver's own validation (and admission), stored nowhere. */
   async function dryRun(manifests: Manifest[]): Promise<void> {
@@ -90,13 +81,6 @@ describe('the sigward Helm chart against the apiserver', () => {
     });
     assert.equal(r.code, 0, r.stderr);
   }
-  const args = (manifests: Manifest[]): string[] => {
-    const d = one(manifests, 'Deployment') as unknown as {
-      spec: { template: { spec: { containers: { args: string[] }[] } } };
-    };
-    return d.spec.template.spec.containers[0]!.args;
-  };
-
   before(async () => {
     runDir = createRunDir('sigward-chart-');
     try {
@@ -492,35 +476,12 @@ describe('the sigward Helm chart against the apiserver', () => {
   });
 
   let asSigward: Kubectl;
-  let port = 0;
-  let hostCa = '';
+  let host: HostWebhook | undefined;
   step(
     'sigward webhook on the host with the chart ServiceAccount token: syncs, writes status, leads',
     async () => {
       assert.ok(caBundle, 'needs the installed release');
-      const token = await kube.createToken(own, release, {
-        // The apiserver's own audience (its issuer: no --api-audiences), as a projected Pod token has.
-        audience: kube.issuer,
-        duration: '1h',
-      });
-      const dir = runDir.sub('as-sigward');
-      const config = {
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [
-          {
-            name: 'world',
-            cluster: {
-              server: kube.url,
-              'certificate-authority-data': Buffer.from(kube.caPem).toString('base64'),
-            },
-          },
-        ],
-        users: [{ name: 'sigward', user: { token } }],
-        contexts: [{ name: 'world', context: { cluster: 'world', user: 'sigward', namespace: own } }],
-        'current-context': 'world',
-      };
-      const kubeconfig = writeSecretFile(dir, 'kubeconfig', stringify(config));
+      const kubeconfig = await serviceAccountKubeconfig(kube, runDir.sub('as-sigward'), own, release);
       asSigward = kubectlRunner(goTool('kubectl'), kubeconfig, runDir.sub('as-sigward-cache'));
       const whoami = await kubectlOk(asSigward, [
         'auth',
@@ -530,34 +491,12 @@ describe('the sigward Helm chart against the apiserver', () => {
       ]);
       assert.equal(whoami, `system:serviceaccount:${own}:${release}`);
 
-      const pki = runDir.sub('host-pki');
-      const ca = await createCa(pki, 'host-webhook-ca');
-      const serving = await issueServingCert(ca, pki, 'webhook', ['127.0.0.1']);
-      hostCa = ca.certPem;
-      port = await freePort();
       const deploymentArgs = args(await render());
       assert.deepEqual(deploymentArgs.slice(0, 2), ['webhook', '--listen=0.0.0.0:8443']);
-      webhook = await startService({
-        name: 'sigward-as-chart-sa',
-        command: process.execPath,
-        // Exactly the Deployment's arguments (so every flag the chart passes exists), with this host's
-        // address and certificate files, and a kubeconfig with the ServiceAccount's token.
-        args: [
-          path.join(repoRoot, 'src/cli/main.ts'),
-          ...deploymentArgs.map((a) =>
-            a.startsWith('--listen=')
-              ? `--listen=127.0.0.1:${port}`
-              : a.startsWith('--tls-cert=')
-                ? `--tls-cert=${serving.certFile}`
-                : a.startsWith('--tls-key=')
-                  ? `--tls-key=${serving.keyFile}`
-                  : a,
-          ),
-          `--kubeconfig=${kubeconfig}`,
-        ],
-        logDir: runDir.logs,
-        ready: async () => (await getStatus(`https://127.0.0.1:${port}/readyz`, hostCa)) === 200,
-      });
+      // Exactly the Deployment's arguments, with this host's address and certificate files, and a
+      // kubeconfig with the ServiceAccount's token.
+      host = await startHostWebhook(runDir, { name: 'sigward-as-chart-sa', deploymentArgs, kubeconfig });
+      webhook = host.service;
 
       // Status written through /status (patch) by the Lease holder: list, watch, patch and the Lease suffice.
       await must(
@@ -579,17 +518,7 @@ describe('the sigward Helm chart against the apiserver', () => {
           },
         }),
       );
-      let status = '';
-      for (let i = 0; i < 300 && status !== 'True'; i++) {
-        status = await must([
-          'get',
-          'cip',
-          'chart-rbac',
-          '-o',
-          'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
-        ]);
-        if (status !== 'True') await delay(100);
-      }
+      const status = await waitForPolicyReady(kube.kubectl, 'chart-rbac');
       assert.equal(status, 'True', 'the status writer (chart RBAC) marked the policy Ready');
       const holder = await must([
         'get',
@@ -640,39 +569,12 @@ describe('the sigward Helm chart against the apiserver', () => {
   step(
     'the rendered webhook configurations, pointed at the host process: deny in apps, kube-system untouched',
     async () => {
-      assert.ok(port, 'needs the host webhook');
-      const url = (route: string) => ({
-        url: `https://127.0.0.1:${port}/${route}`,
-        caBundle: Buffer.from(hostCa).toString('base64'),
-      });
-      for (const [kind, route] of [
-        ['validatingwebhookconfiguration', 'validate'],
-        ['mutatingwebhookconfiguration', 'mutate'],
-      ] as const)
-        await must([
-          'patch',
-          kind,
-          release,
-          '--type=json',
-          '-p',
-          JSON.stringify([{ op: 'replace', path: '/webhooks/0/clientConfig', value: url(route) }]),
-        ]);
+      assert.ok(host, 'needs the host webhook');
+      await pointWebhooksAt(kube.kubectl, release, host);
       const pod = (namespace: string, name: string) =>
-        JSON.stringify({
-          apiVersion: 'v1',
-          kind: 'Pod',
-          metadata: { name, namespace },
-          spec: { containers: [{ name: 'app', image: 'registry.invalid/unsigned/app:v1' }] },
-        });
+        podManifest(namespace, name, 'registry.invalid/unsigned/app:v1');
       // The apiserver sees webhook configuration changes through an informer: wait for the denial.
-      let denied = '';
-      for (let i = 0; i < 200 && !denied; i++) {
-        const r = await kube.kubectl(['apply', '--dry-run=server', '-f', '-'], {
-          input: pod(checked, 'probe'),
-        });
-        if (r.code !== 0 && r.stderr.includes('sigward')) denied = r.stderr;
-        else await delay(100);
-      }
+      const denied = await waitForSigwardDenial(kube.kubectl, pod(checked, 'probe'));
       assert.match(denied, /denied the request/);
       const created = await kube.kubectl(['apply', '-f', '-'], { input: pod('kube-system', 'unsigned') });
       assert.equal(created.code, 0, created.stderr);
@@ -700,14 +602,3 @@ describe('the sigward Helm chart against the apiserver', () => {
     },
   );
 });
-
-function getStatus(url: string, ca: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    https
-      .get(url, { ca }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      })
-      .on('error', reject);
-  });
-}
