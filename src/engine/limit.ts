@@ -1,20 +1,6 @@
-// Bounded concurrency: run `fn` over every item with at most `limit` at a time, results in order.
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index]!, index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return results;
-}
+// Bounded concurrency: `mapLimit` (one implementation, in src/sigstore, which this module may import)
+// over every item with at most `limit` at a time, results in order; `KeyedLimiter` per key.
+export { mapLimit } from '../sigstore/map-limit.ts';
 
 /**
  * At most `limit` tasks at a time per key (a registry host): a burst of distinct images never turns

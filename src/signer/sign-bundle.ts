@@ -20,16 +20,14 @@ import { withRetries } from './retry.ts';
 import {
   identityOf,
   keylessTrust,
-  reportWitnesses,
   retryOptions,
   selfCheck,
   signalOption,
   signingTime,
-  witnessOptions,
+  signWitnessed,
   type SignContext,
   type SignOutcome,
 } from './sign-context.ts';
-import { witnessesFor } from './witnesses.ts';
 
 export async function signStatement(
   ctx: SignContext,
@@ -39,16 +37,12 @@ export async function signStatement(
   predicateType: string,
   predicate: unknown,
 ): Promise<SignOutcome> {
-  const builder = new DSSEBundleBuilder({
-    signer,
-    witnesses: witnessesFor(ctx.services, witnessOptions(ctx)),
-  });
-  const bundle = await builder.create({
-    data: imageStatement(image.descriptor.digest, predicateType, predicate),
-    type: IN_TOTO_PAYLOAD_TYPE,
-  });
-  const issued = await signer.certificate();
-  const logIndex = reportWitnesses(ctx, bundle);
+  const { bundle, issued, logIndex } = await signWitnessed(ctx, signer, (witnesses) =>
+    new DSSEBundleBuilder({ signer, witnesses }).create({
+      data: imageStatement(image.descriptor.digest, predicateType, predicate),
+      type: IN_TOTO_PAYLOAD_TYPE,
+    }),
+  );
   const bundleJson = JSON.stringify(bundleToJSON(bundle));
   const pinned = formatReference(withDigest({ ...image.name }, image.descriptor.digest));
   ctx.progress?.(`Pushing signature to: ${repositoryString(reference)}`);

@@ -3,6 +3,7 @@
 // lines for the witnesses, the signing time, the self-check).
 import { RFC3161Timestamp } from '@sigstore/core';
 import type { Bundle } from '@sigstore/bundle';
+import type { Witness } from '@sigstore/sign';
 import type { ImageReference, RegistryClient } from '../oci/index.ts';
 import type { TrustRootSnapshot } from '../sigstore/trusted-root.ts';
 import type { SignerTrust } from '../sigstore/verify.ts';
@@ -12,6 +13,7 @@ import type { IdentityTokenProvider } from './identity-token.ts';
 import { KeylessSigner, type IssuedCertificate } from './keyless-signer.ts';
 import type { CtLog } from './sct.ts';
 import type { Services } from './services.ts';
+import { witnessesFor } from './witnesses.ts';
 
 export type SignatureFormat = 'bundle' | 'legacy';
 
@@ -100,6 +102,28 @@ export function signerFor(ctx: SignContext): KeylessSigner {
     ...(ctx.timeoutMs === undefined ? {} : { timeoutMs: ctx.timeoutMs }),
     ...(ctx.signal === undefined ? {} : { signal: ctx.signal }),
   });
+}
+
+export interface WitnessedBundle<B extends Bundle> {
+  readonly bundle: B;
+  readonly issued: IssuedCertificate;
+  readonly logIndex: string | undefined;
+}
+
+/**
+ * The signing step both formats take: `sign` makes the bundle (the format's builder, with the
+ * context's witnesses: Rekor, TSA), then the certificate that signed it is taken from the signer and
+ * the witnesses are reported.
+ */
+export async function signWitnessed<B extends Bundle>(
+  ctx: SignContext,
+  signer: KeylessSigner,
+  sign: (witnesses: Witness[]) => Promise<B>,
+): Promise<WitnessedBundle<B>> {
+  const bundle = await sign(witnessesFor(ctx.services, witnessOptions(ctx)));
+  const issued = await signer.certificate();
+  const logIndex = reportWitnesses(ctx, bundle);
+  return { bundle, issued, logIndex };
 }
 
 export function reportWitnesses(ctx: SignContext, bundle: Bundle): string | undefined {

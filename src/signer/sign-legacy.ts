@@ -24,15 +24,13 @@ import { withRetries } from './retry.ts';
 import {
   identityOf,
   keylessTrust,
-  reportWitnesses,
   retryOptions,
   selfCheck,
   signalOption,
-  witnessOptions,
+  signWitnessed,
   type SignContext,
   type SignOutcome,
 } from './sign-context.ts';
-import { witnessesFor } from './witnesses.ts';
 
 export async function signLegacy(
   ctx: SignContext,
@@ -41,13 +39,9 @@ export async function signLegacy(
   reference: ImageReference,
 ): Promise<SignOutcome> {
   const payload = simpleSigningPayload(repositoryString(image.name), image.descriptor.digest);
-  const builder = new MessageSignatureBundleBuilder({
-    signer,
-    witnesses: witnessesFor(ctx.services, witnessOptions(ctx)),
-  });
-  const bundle = await builder.create({ data: payload });
-  const issued = await signer.certificate();
-  const logIndex = reportWitnesses(ctx, bundle);
+  const { bundle, issued, logIndex } = await signWitnessed(ctx, signer, (witnesses) =>
+    new MessageSignatureBundleBuilder({ signer, witnesses }).create({ data: payload }),
+  );
   const annotations = legacyAnnotations({ bundle, leafPem: issued.leafPem, chainPem: issued.chainPem });
   const withSet = annotations['dev.sigstore.cosign/bundle'] !== undefined;
   if (!withSet && ctx.services.rekor !== undefined) {

@@ -37,6 +37,15 @@ type Json = Record<string, unknown>;
 const isRecord = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
+/** An annotation's JSON value; SIGSTORE_BUNDLE_MALFORMED (`<what> is not JSON`) when it is not JSON. */
+function annotationJson(annotation: string, what: string): unknown {
+  try {
+    return JSON.parse(annotation) as unknown;
+  } catch (cause) {
+    throw malformed(`${what} is not JSON`, cause);
+  }
+}
+
 function base64(value: string, what: string): string {
   const trimmed = value.trim();
   if (trimmed.length === 0 || trimmed.length % 4 !== 0 || !BASE64.test(trimmed))
@@ -53,12 +62,7 @@ function pemToBase64Der(pem: string): string {
 
 /** `dev.sigstore.cosign/bundle` (Rekor SET) → a bundle tlog entry (proto-JSON). */
 export function rekorBundleToTlogEntry(annotation: string): Json {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(annotation);
-  } catch (cause) {
-    throw malformed('the Rekor bundle annotation is not JSON', cause);
-  }
+  const parsed = annotationJson(annotation, 'the Rekor bundle annotation');
   const set = isRecord(parsed) ? parsed.SignedEntryTimestamp : undefined;
   const payload = isRecord(parsed) ? parsed.Payload : undefined;
   if (typeof set !== 'string' || !isRecord(payload))
@@ -93,12 +97,7 @@ export function rekorBundleToTlogEntry(annotation: string): Json {
 
 function rfc3161(annotation: string | undefined): Json[] {
   if (annotation === undefined) return [];
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(annotation);
-  } catch (cause) {
-    throw malformed('the RFC 3161 annotation is not JSON', cause);
-  }
+  const parsed = annotationJson(annotation, 'the RFC 3161 annotation');
   const ts = isRecord(parsed) ? parsed.SignedRFC3161Timestamp : undefined;
   if (typeof ts !== 'string') throw malformed('the RFC 3161 annotation lacks SignedRFC3161Timestamp');
   return [{ signedTimestamp: base64(ts, 'the RFC 3161 timestamp') }];
