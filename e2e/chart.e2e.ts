@@ -36,6 +36,7 @@ import { kubectlOk, kubectlRunner, type Kubectl } from './world/kubectl.ts';
 import type { Service } from './world/process.ts';
 import { createRunDir, type RunDir } from './world/run-dir.ts';
 import { goTool, repoRoot } from './world/tools.ts';
+import { stepsNotingFailure } from './world/failing-steps.ts';
 
 const CRDS = [
   'clusterimagepolicies.policy.sigward.dev',
@@ -101,15 +102,7 @@ describe('the sigward Helm chart against the apiserver', () => {
     runDir?.remove();
   });
 
-  const step = (name: string, fn: () => Promise<void>) =>
-    test(name, async () => {
-      try {
-        await fn();
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    });
+  const step = stepsNotingFailure(() => (failed = true));
 
   step('helm lint --strict is clean', async () => {
     const r = await helm(['lint', '--strict', chart]);

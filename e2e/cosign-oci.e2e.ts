@@ -8,7 +8,7 @@
 // - legacy (`--new-bundle-format=false`, TSA instead of a tlog): the `sha256-<hex>.sig` tag.
 // Also found here, against the notes: the config descriptor carries artifactType too, and the Rekor v2
 // entry is a hashedrekord 0.0.2, not a dsse 0.0.2.
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { bundleFromJSON } from '@sigstore/bundle';
@@ -31,6 +31,7 @@ import { startOidcIssuer, type OidcIssuerServer } from './world/oidc-issuer.ts';
 import { startDockerRegistry, startOlareg, type Registry } from './world/registry.ts';
 import { createRunDir, type RunDir } from './world/run-dir.ts';
 import { startSigstore, type Sigstore } from './world/sigstore.ts';
+import { stepsNotingFailure } from './world/failing-steps.ts';
 
 const namespace = 'apps';
 const serviceAccount = 'release';
@@ -48,15 +49,7 @@ describe('cosign v3 signs images into the registries', () => {
     older: undefined,
   };
   let failed = false;
-  const check = (name: string, fn: (t: TestContext) => Promise<void>) =>
-    test(name, async (t) => {
-      try {
-        await fn(t);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    });
+  const check = stepsNotingFailure(() => (failed = true));
 
   before(async () => {
     runDir = createRunDir('sigward-cosign-oci-');

@@ -17,6 +17,7 @@ import {
   VALID_POLICIES,
   VALID_TRUST_ROOTS,
 } from '../test/policy/policy-cases.ts';
+import { stepsNotingFailure } from './world/failing-steps.ts';
 
 const crdDir = fileURLToPath(new URL('../charts/sigward/crds/', import.meta.url));
 const CRDS = [
@@ -29,15 +30,7 @@ describe('policy CRDs on a real apiserver', () => {
   let runDir: RunDir;
   let kube: Kube;
   let failed = false;
-  const check = (name: string, fn: () => Promise<void>) =>
-    test(name, async () => {
-      try {
-        await fn();
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    });
+  const check = stepsNotingFailure(() => (failed = true));
   const apply = (resource: unknown) => kube.kubectl(['apply', '-f', '-'], { input: stringify(resource) });
 
   before(async () => {

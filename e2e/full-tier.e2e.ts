@@ -6,7 +6,7 @@
 //
 // Without SIGWARD_E2E_TIER=full the whole file is reported as skipped, saying so. In the full tier a
 // missing tool is a failure with its one-line message, never a skip.
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -27,6 +27,7 @@ import { startOlareg, type Registry } from './world/registry.ts';
 import { repoRoot } from './world/tools.ts';
 import { createRunDir, type RunDir } from './world/run-dir.ts';
 import { legacyTrustedRoot } from './world/trust-full.ts';
+import { stepsNotingFailure } from './world/failing-steps.ts';
 
 const fullTier = process.env.SIGWARD_E2E_TIER === 'full';
 const suiteName = 'full tier: legacy cosign v2 signatures with SCTs and Rekor v1';
@@ -108,15 +109,7 @@ function fullTierSuite(): void {
     assert.ok(kube && full && registry, 'the world did not start');
     return { kube, full, registry };
   };
-  const check = (name: string, fn: (t: TestContext) => Promise<void>) =>
-    test(name, async (t) => {
-      try {
-        await fn(t);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    });
+  const check = stepsNotingFailure(() => (failed = true));
   const signed = (): LegacySignature => {
     assert.ok(signature, 'cosign v2 did not sign (see the signing test)');
     return signature;

@@ -3,7 +3,7 @@
 // unshare --root (a chroot) as uid 65532; `sigward sign` signs it with a service-account token, as a
 // release Job would; `sigward verify` admits it under the signer's identity and refuses another; and the
 // image's own sigward verifies itself from inside the chroot.
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { runTool, writeSecretFile, type ToolResult } from './world/clients.ts';
 import { goTool } from './world/tools.ts';
 import { startWorld, type World } from './world/world.ts';
+import { stepsNotingFailure } from './world/failing-steps.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const namespace = 'sigward-release';
@@ -43,15 +44,7 @@ describe("sigward's image: built offline, run under chroot, signed by sigward, v
   let image = '';
   let config: ImageConfig | undefined;
   let rootfs = '';
-  const check = (name: string, fn: (t: TestContext) => Promise<void>) =>
-    test(name, async (t) => {
-      try {
-        await fn(t);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    });
+  const check = stepsNotingFailure(() => (failed = true));
 
   before(async () => {
     world = await startWorld();

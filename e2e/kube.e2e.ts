@@ -1,6 +1,6 @@
 // The world's control plane is a real Kubernetes: a v1.36 apiserver on etcd that issues real
 // service-account tokens for audience `sigstore`, and whose OIDC discovery a stranger (Fulcio) can read.
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey, createVerify, type JsonWebKey } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { WorldError } from './world/errors.ts';
 import { startKube, type Kube } from './world/kube.ts';
 import { createCa, issueServingCert } from './world/pki.ts';
 import { createRunDir, type RunDir } from './world/run-dir.ts';
+import { stepsNotingFailure } from './world/failing-steps.ts';
 
 interface Claims {
   iss: string;
@@ -33,15 +34,7 @@ describe('kube control plane', () => {
   let kube: Kube;
   let failed = false;
   // Logs are kept (under .e2e-logs/) only when something failed.
-  const check = (name: string, fn: (t: TestContext) => Promise<void>) =>
-    test(name, async (t) => {
-      try {
-        await fn(t);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    });
+  const check = stepsNotingFailure(() => (failed = true));
 
   before(async () => {
     runDir = createRunDir('sigward-kube-');

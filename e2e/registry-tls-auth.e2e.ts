@@ -1,7 +1,7 @@
 // The world's registries behind TLS (a private CA) and basic auth, as a private registry with pull
 // secrets would be: olareg with the referrers API and Debian's docker-registry 2.8. crane logs in and
 // pushes; the referrers API answers as it does without TLS and auth once the client has credentials.
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { pushArtifactHttp } from './world/artifacts.ts';
 import { createClients, withEnv, type Clients } from './world/clients.ts';
@@ -16,21 +16,14 @@ import {
   type RegistryTls,
 } from './world/registry.ts';
 import { createRunDir, type RunDir } from './world/run-dir.ts';
+import { stepsNotingFailure } from './world/failing-steps.ts';
 
 describe('registries with TLS and basic auth', () => {
   let runDir: RunDir;
   let clients: Clients;
   let images: ImageTools;
   let failed = false;
-  const check = (name: string, fn: (t: TestContext) => Promise<void>) =>
-    test(name, async (t) => {
-      try {
-        await fn(t);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    });
+  const check = stepsNotingFailure(() => (failed = true));
 
   before(() => {
     runDir = createRunDir('sigward-registry-tls-');

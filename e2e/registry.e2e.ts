@@ -3,7 +3,7 @@
 // discovery relies on: digests agree between client and registry, manifests with `subject` and
 // `artifactType` survive verbatim, and the referrers API is served, or answers 404 (docker-registry)
 // or 405 (olareg with it off, which go-containerregistry clients do not take for "absent").
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { pushArtifactCrane, pushArtifactHttp, sigstoreBundleType } from './world/artifacts.ts';
@@ -23,6 +23,7 @@ import { probeReferrers, startDockerRegistry, startOlareg, type Registry } from 
 import { createRunDir, type RunDir } from './world/run-dir.ts';
 import { answers } from './world/probe.ts';
 import { listenerCommand, ownsListener } from './world/listener.ts';
+import { stepsNotingFailure } from './world/failing-steps.ts';
 
 interface Variant {
   name: string;
@@ -64,15 +65,7 @@ describe('registries of the world', () => {
   let clients: Clients;
   let images: ImageTools;
   let failed = false;
-  const check = (name: string, fn: (t: TestContext) => Promise<void>) =>
-    test(name, async (t) => {
-      try {
-        await fn(t);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    });
+  const check = stepsNotingFailure(() => (failed = true));
 
   before(() => {
     runDir = createRunDir('sigward-registry-');

@@ -6,7 +6,7 @@
 // attestation, registry credentials from a docker config, and the failures that must leave nothing a
 // verifier could take for a signature: an expired token, a token for another audience, an unreachable
 // Fulcio, a registry that refuses the push.
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { after, before, describe, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -19,6 +19,7 @@ import { pushImage, pushIndex, type PushedImage } from './world/images.ts';
 import { fallbackTag, getBlob, getManifest, referrers, tags, type Endpoint } from './world/oci-http.ts';
 import { startOlareg, type Registry } from './world/registry.ts';
 import { startWorld, type World } from './world/world.ts';
+import { stepsNotingFailure } from './world/failing-steps.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const namespace = 'release-jobs';
@@ -47,15 +48,7 @@ describe('sigward sign: a Job-equivalent run, verified by cosign v3', () => {
   let world: World;
   let secured: Registry | undefined;
   let failed = false;
-  const check = (name: string, fn: (t: TestContext) => Promise<void>) =>
-    test(name, async (t) => {
-      try {
-        await fn(t);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    });
+  const check = stepsNotingFailure(() => (failed = true));
 
   before(async () => {
     world = await startWorld();

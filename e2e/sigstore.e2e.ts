@@ -1,7 +1,7 @@
 // Keyless signing with real parts end to end: a service-account token from the real apiserver (audience
 // sigstore) → Fulcio (kubernetes issuer) → Rekor v2 → TSA, and verification against the trusted root
 // the world wrote, read from a file and through its signed TUF repository.
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -18,6 +18,7 @@ import { startOidcIssuer, type OidcIssuerServer } from './world/oidc-issuer.ts';
 import { createRunDir, type RunDir } from './world/run-dir.ts';
 import { startSigstore, type Sigstore } from './world/sigstore.ts';
 import { signingConfigMediaType, trustedRootMediaType } from './world/trust.ts';
+import { stepsNotingFailure } from './world/failing-steps.ts';
 
 const namespace = 'release';
 const serviceAccount = 'builder';
@@ -53,15 +54,7 @@ describe('sigstore world: keyless signing with a Kubernetes identity', () => {
   const tokenFor = (audience: string): IdentityProvider => ({
     getToken: () => kube.createToken(namespace, serviceAccount, { audience }),
   });
-  const check = (name: string, fn: (t: TestContext) => Promise<void>) =>
-    test(name, async (t) => {
-      try {
-        await fn(t);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    });
+  const check = stepsNotingFailure(() => (failed = true));
 
   before(async () => {
     runDir = createRunDir('sigward-sigstore-');

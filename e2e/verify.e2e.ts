@@ -2,7 +2,7 @@
 // apiserver service-account token (Fulcio, Rekor v2, TSA) as bundle referrers (olareg's referrers API,
 // and the fallback tag on docker-registry), the legacy `.sig` format, key signatures, and multi-arch
 // indexes. Each refusal (identity, issuer, unsigned, untrusted CA, no log) has its own reason code.
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { writeSecretFile } from './world/clients.ts';
 import { pushImage, pushIndex, type PushedImage } from './world/images.ts';
 import type { Registry } from './world/registry.ts';
 import { startWorld, type World } from './world/world.ts';
+import { stepsNotingFailure } from './world/failing-steps.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const prodRootPath = path.resolve(
@@ -63,15 +64,7 @@ describe('sigward verify: images signed by cosign v3 in the world', () => {
     if (kept) console.error(`verify e2e: logs kept in ${kept}`);
   });
 
-  const check = (name: string, fn: (t: TestContext) => Promise<void>) =>
-    test(name, async (t) => {
-      try {
-        await fn(t);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    });
+  const check = stepsNotingFailure(() => (failed = true));
 
   const tools = () => ({ crane: world.clients.crane, workDir: world.runDir.sub('images') });
 

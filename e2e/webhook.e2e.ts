@@ -18,6 +18,7 @@ import { startService, type Service } from './world/process.ts';
 import { freePort } from './world/ports.ts';
 import { startOlareg } from './world/registry.ts';
 import { startWorld, type World } from './world/world.ts';
+import { stepsNotingFailure } from './world/failing-steps.ts';
 
 const ns = 'apps';
 const own = 'sigward-system';
@@ -269,15 +270,7 @@ describe('sigward webhook against the apiserver', () => {
     if (kept) console.error(`webhook e2e: logs kept in ${kept}`);
   });
 
-  const step = (name: string, fn: () => Promise<void>) =>
-    test(name, async () => {
-      try {
-        await fn();
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    });
+  const step = stepsNotingFailure(() => (failed = true));
 
   step('a Pod signed by the named identity is admitted and pinned to the verified digest', async () => {
     const image = images['enforce/web']!;
