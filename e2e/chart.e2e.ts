@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe } from 'node:test';
 import { stringify } from 'yaml';
 import {
   chartDir as chart,

@@ -2,7 +2,7 @@
 // fixture, refuses what OpenAPI and CEL can refuse with the message a user reads, stores what only
 // compile can judge (its Ready condition, written through the status subresource, carries the field
 // path), fills defaults, and `kubectl get` shows the Mode and Ready columns.
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';

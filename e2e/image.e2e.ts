@@ -3,7 +3,7 @@
 // unshare --root (a chroot) as uid 65532; `sigward sign` signs it with a service-account token, as a
 // release Job would; `sigward verify` admits it under the signer's identity and refuses another; and the
 // image's own sigward verifies itself from inside the chroot.
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';

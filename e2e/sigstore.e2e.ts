@@ -1,7 +1,7 @@
 // Keyless signing with real parts end to end: a service-account token from the real apiserver (audience
 // sigstore) → Fulcio (kubernetes issuer) → Rekor v2 → TSA, and verification against the trusted root
 // the world wrote, read from a file and through its signed TUF repository.
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';

@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe } from 'node:test';
 import { runTool, writeSecretFile } from './world/clients.ts';
 import { pushImage, type PushedImage } from './world/images.ts';
 import { createCa, issueServingCert } from './world/pki.ts';
