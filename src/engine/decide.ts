@@ -50,7 +50,7 @@ export interface DeciderSettings {
   readonly verificationCapMs?: number;
   readonly evaluation: EvaluationSettings;
   readonly cache?: CacheSettings;
-  /** Namespace of sigward itself: where ClusterImagePolicy key secrets live. */
+  /** Namespace of sigward itself: where ClusterImagePolicy key Secrets and pull secrets live. */
   readonly ownNamespace?: string;
 }
 
@@ -177,7 +177,7 @@ export class Decider {
       });
     }
     const policies = await Promise.all(
-      matched.map((policy) => this.#policies.evaluate(policy, reference, digest, workload, snapshot, chain)),
+      matched.map((policy) => this.#policies.evaluate(policy, reference, digest, snapshot, chain)),
     );
     const decision = this.#evaluate({ ...site, digest, policies });
     const pinned = reference.digest === undefined ? `${site.image}@${digest}` : undefined;

@@ -51,7 +51,7 @@ export interface SecretKeyRef {
   readonly name?: string;
   /** Default: the policy's namespace (ImagePolicy) or sigward's own namespace (ClusterImagePolicy). */
   readonly namespace?: string;
-  /** Data key in the Secret. Default `cosign.pub`. */
+  /** Data key in the Secret. Default `cosign.pub`. Re-read every 5 s at most (kube/public-keys.ts). */
   readonly key?: string;
 }
 
@@ -80,7 +80,10 @@ export interface LocalObjectRef {
 export interface SignatureRepositorySpec {
   /** Where the signatures live instead of next to the image, e.g. `ghcr.io/o/signatures`. */
   readonly repository?: string;
-  /** A docker-registry Secret to pull the signatures (in the policy's or sigward's namespace). */
+  /**
+   * A docker-registry Secret whose credentials read `repository` only (the image is read with the
+   * workload's): in the ImagePolicy's namespace, or sigward's own for a ClusterImagePolicy.
+   */
   readonly pullSecretRef?: LocalObjectRef;
 }
 
