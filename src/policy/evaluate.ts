@@ -44,7 +44,11 @@ export interface VerdictLike {
   readonly code: string;
   readonly message: string;
   readonly signatures: readonly (
-    | { readonly verified: true; readonly authority: string; readonly signer: FoundSigner }
+    | {
+        readonly verified: true;
+        readonly authorities: readonly string[];
+        readonly signer: FoundSigner;
+      }
     | {
         readonly verified: false;
         readonly code: string;
@@ -168,13 +172,16 @@ function rank(reason: ReasonCode): number {
   }
 }
 
+// Only a verdict that verified credits anyone; under every-platform rules, only an authority that
+// verified every platform (an index without platforms credits nobody).
 function credited(verdict: VerdictLike): Set<string> {
-  if (verdict.platforms !== undefined && verdict.platforms.length > 0) {
+  if (verdict.status !== 'verified') return new Set();
+  if (verdict.platforms !== undefined) {
     const [first, ...rest] = verdict.platforms.map(credited);
     return new Set([...(first ?? [])].filter((a) => rest.every((s) => s.has(a))));
   }
   const names = new Set<string>();
-  for (const s of verdict.signatures) if (s.verified) names.add(s.authority);
+  for (const s of verdict.signatures) if (s.verified) for (const a of s.authorities) names.add(a);
   if (verdict.index !== undefined) for (const a of credited(verdict.index)) names.add(a);
   return names;
 }
@@ -189,10 +196,11 @@ function foundSigner(verdict: VerdictLike): FoundSigner | undefined {
 }
 
 /**
- * Per-authority outcomes from one verify-image verdict run with the policy's authorities. Exact when
- * the verdict was run for ONE authority (recommended: each authority then counts independently for the
- * threshold); with several, an authority is credited by the signatures it verified and the others
- * share the verdict's decisive failure.
+ * Per-authority outcomes from one verify-image verdict run with the policy's authorities. An authority
+ * is credited by every signature it accepts (one signature may satisfy several authorities, and each
+ * counts for the threshold); under every-platform rules only if it accepts a signature on every
+ * platform. An authority credited by nothing gets the verdict's decisive failure, or NO_SIGNATURES
+ * when the verdict verified through other authorities.
  */
 export function authorityOutcomes(verdict: VerdictLike, authorities: readonly string[]): AuthorityOutcome[] {
   const names =

@@ -90,7 +90,7 @@ export interface ImagePolicySpec {
   /** Default enforce. */
   readonly mode?: PolicyMode;
   readonly authorities?: readonly AuthoritySpec[];
-  /** How many DISTINCT authorities must pass (not signatures). Default 1. */
+  /** How many DISTINCT authorities must pass (not signatures; one signature may satisfy several). Default 1. */
   readonly threshold?: number;
   /** Default digest. */
   readonly multiArch?: MultiArchRule;
