@@ -46,6 +46,7 @@ Where:
   --platform OS/ARCH[/VARIANT]  IMAGE is an index: verify this platform's manifest
   --accept-index-signature      with --platform: a signature on the index counts for the platform
   --require-platform-signatures IMAGE is an index: every platform manifest must be signed
+                                (an index with no runnable platform is refused)
   --accept-platform-signatures  IMAGE is an index: its signature, or else one on every platform manifest
 Output:
   --output text|json

@@ -1,8 +1,9 @@
 // One matched policy for one image digest: its authorities (grouped by trust root) turned into
-// sigstore authorities, the verdict looked up in the cache keyed by (repository, digest, policy,
-// policy generation, trust root and its version) or verified once for every concurrent asker, and the
-// per-authority outcomes for policy/evaluate. Only definite verdicts are cached, each with its TTL;
-// registry errors, timeouts and trust-root trouble never are.
+// sigstore authorities, its multiArch rule planned (multi-arch.ts), the verdict looked up in the cache
+// keyed by (repository, digest, policy, policy generation, trust root and its version, the index
+// relied on) or verified once for every concurrent asker, and the per-authority outcomes for
+// policy/evaluate (one signature counts for every authority that accepts it). Only definite verdicts
+// are cached, each with its TTL; registry errors, timeouts and trust-root trouble never are.
 import { SigwardError, describeError } from '../errors.ts';
 import { repositoryString } from '../oci/index.ts';
 import type { ImageReference, Keychain } from '../oci/index.ts';
@@ -12,6 +13,7 @@ import { authorityOutcomes, reasonFor } from '../policy/evaluate.ts';
 import type { AuthorityOutcome, PolicyEvaluation } from '../policy/evaluate.ts';
 import type { Authority, ImageVerdict, MultiArch } from '../sigstore/verify-image.ts';
 import type { KeyedLimiter } from './limit.ts';
+import { planMultiArch, withPlan } from './multi-arch.ts';
 import type {
   EngineObserver,
   PolicySnapshotView,
@@ -60,8 +62,11 @@ export class PolicyVerifier {
     workload: WorkloadIdentity,
     snapshot: PolicySnapshotView,
     keychain: Keychain,
+    /** The reference's tag resolved (without its digest): where `multiArch: index` finds the index. */
+    resolveTag: () => Promise<string>,
   ): Promise<PolicyEvaluation> {
     if (!policy.valid) return { policy };
+    const plan = await planMultiArch(policy.multiArch, reference, digest, resolveTag);
     // Authorities sharing a trust root are verified together (one discovery per root).
     const groups = new Map<string, CompiledAuthority[]>();
     for (const a of policy.authorities)
@@ -99,13 +104,14 @@ export class PolicyVerifier {
         snapshot.generation,
         rootName,
         trust.version,
+        plan.index,
       ].join('|');
       const verdict = await this.#verdicts.get(
         key,
-        () => this.#verify(policy, reference, digest, converted, trust, keychain, names),
+        () => this.#verify(policy, reference, digest, converted, trust, keychain, names, plan.multiArch),
         (v) => this.#ttl(v),
       );
-      outcomes.push(...authorityOutcomes(verdict, names));
+      outcomes.push(...authorityOutcomes(withPlan(verdict, plan), names));
     }
     return { policy, outcomes };
   }
@@ -118,6 +124,7 @@ export class PolicyVerifier {
     trust: NonNullable<ReturnType<TrustRootSource['trustRoot']>>,
     keychain: Keychain,
     names: readonly string[],
+    multiArch: MultiArch,
   ): Promise<ImageVerdict> {
     const repository = { registry: reference.registry, repository: reference.repository };
     let verdict: ImageVerdict;
@@ -128,7 +135,7 @@ export class PolicyVerifier {
           image: { repository, digest },
           authorities,
           trust,
-          multiArch: multiArchOf(policy),
+          multiArch,
           ...(policy.signatureRepository === undefined
             ? {}
             : { signatureRepository: policy.signatureRepository.repository }),
@@ -193,10 +200,4 @@ export class PolicyVerifier {
     const publicKey = await this.#deps.keys.publicKey({ namespace, name: a.key.name, key: a.key.key });
     return { kind: 'key', name: a.name, publicKey, requireTlog: a.requireTlog };
   }
-}
-
-function multiArchOf(policy: CompiledPolicy): MultiArch {
-  // The admitted digest is what the kubelet pulls (often an index): `index` counts a signature on it,
-  // which is the `digest` rule here; `all-platforms` requires every platform manifest to be signed.
-  return policy.multiArch === 'all-platforms' ? { mode: 'every-platform' } : { mode: 'digest' };
 }

@@ -164,6 +164,7 @@ function rank(reason: ReasonCode): number {
       return 4;
     case ReasonCode.platformNotSigned:
     case ReasonCode.indexMismatch:
+    case ReasonCode.indexWithoutPlatforms:
       return 3;
     case ReasonCode.signatureMissing:
       return 2;
