@@ -15,7 +15,7 @@ import { startDockerRegistry, type DockerRegistry } from '../support/docker-regi
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
 import { pushTestImage } from '../support/images.ts';
 import { compileIdentity } from '../../src/policy/identity.ts';
-import { identityCheck } from '../../src/cli/verify.ts';
+import { identityCheck } from '../../src/cli/identity-flags.ts';
 import {
   cosignAttestation,
   fulcioRekor,
