@@ -47,6 +47,7 @@ export interface VerdictLike {
     | {
         readonly verified: true;
         readonly authorities: readonly string[];
+        readonly rejectedBy?: readonly { authority: string; code: string; reason: string }[];
         readonly signer: FoundSigner;
       }
     | {
@@ -200,8 +201,8 @@ function foundSigner(verdict: VerdictLike): FoundSigner | undefined {
  * Per-authority outcomes from one verify-image verdict run with the policy's authorities. An authority
  * is credited by every signature it accepts (one signature may satisfy several authorities, and each
  * counts for the threshold); under every-platform rules only if it accepts a signature on every
- * platform. An authority credited by nothing gets the verdict's decisive failure, or NO_SIGNATURES
- * when the verdict verified through other authorities.
+ * platform. An authority credited by nothing gets the verdict's decisive failure or, when the verdict
+ * verified through other authorities, why it refused a signature they accepted (NO_SIGNATURES if none).
  */
 export function authorityOutcomes(verdict: VerdictLike, authorities: readonly string[]): AuthorityOutcome[] {
   const names =
@@ -210,8 +211,18 @@ export function authorityOutcomes(verdict: VerdictLike, authorities: readonly st
   return authorities.map((authority) => {
     if (names.has(authority))
       return { authority, verified: true, code: 'VERIFIED', message: verdict.message };
-    if (verdict.status === 'verified')
-      return { authority, verified: false, code: 'NO_SIGNATURES', message: 'no signature by this authority' };
+    if (verdict.status === 'verified') {
+      const refusal = rejection(verdict, authority);
+      return refusal === undefined
+        ? { authority, verified: false, code: 'NO_SIGNATURES', message: 'no signature by this authority' }
+        : {
+            authority,
+            verified: false,
+            code: refusal.code,
+            message: refusal.reason,
+            found: refusal.signer,
+          };
+    }
     return {
       authority,
       verified: false,
@@ -220,6 +231,19 @@ export function authorityOutcomes(verdict: VerdictLike, authorities: readonly st
       ...(found ? { found } : {}),
     };
   });
+}
+
+/** Why `authority` refused a signature that others accepted (the first such, index included). */
+function rejection(
+  verdict: VerdictLike,
+  authority: string,
+): { code: string; reason: string; signer: FoundSigner } | undefined {
+  for (const s of verdict.signatures)
+    if (s.verified) {
+      const refusal = s.rejectedBy?.find((r) => r.authority === authority);
+      if (refusal !== undefined) return { ...refusal, signer: s.signer };
+    }
+  return verdict.index === undefined ? undefined : rejection(verdict.index, authority);
 }
 
 function failed(

@@ -52,6 +52,8 @@ export type SignatureOutcome = {
       readonly verified: true;
       /** Every authority that accepts this signature, in the order given (never empty). */
       readonly authorities: readonly string[];
+      /** Why each other authority refused it (a threshold denial tells it for the ones that fell short). */
+      readonly rejectedBy: readonly AuthorityRejection[];
       readonly signer: ProvenSigner;
       readonly signedAt: readonly string[];
     }
@@ -65,6 +67,12 @@ export type SignatureOutcome = {
 );
 
 type Failure = { code: string; reason: string; signer?: ProvenSigner };
+
+export interface AuthorityRejection {
+  readonly authority: string;
+  readonly code: string;
+  readonly reason: string;
+}
 
 export interface CandidateContext {
   readonly authorities: readonly Authority[];
@@ -118,6 +126,7 @@ export function verifyCandidate(
       },
     });
   const accepted: string[] = [];
+  const rejectedBy: AuthorityRejection[] = [];
   let proven: { signer: ProvenSigner; signedAt: string[] } | undefined;
   for (const authority of input.authorities) {
     const label = several ? `${authority.name}: ` : '';
@@ -141,6 +150,7 @@ export function verifyCandidate(
     }
     if (result instanceof SigwardError) {
       failures.push({ code: result.code, reason: `${label}${result.message}` });
+      rejectedBy.push({ authority: authority.name, code: result.code, reason: result.message });
       continue;
     }
     const signedAt = result.signedAt.map((d) => d.toISOString());
@@ -163,8 +173,9 @@ export function verifyCandidate(
       continue;
     }
     failures.push({ code: match.code, reason: `${label}${match.reason}`, signer });
+    rejectedBy.push({ authority: authority.name, code: match.code, reason: match.reason });
   }
-  if (proven !== undefined) return { ...base, verified: true, authorities: accepted, ...proven };
+  if (proven !== undefined) return { ...base, verified: true, authorities: accepted, rejectedBy, ...proven };
   return { ...base, verified: false, ...decisiveFailure(failures) };
 }
 

@@ -75,7 +75,14 @@ describe('threshold counts distinct authorities', () => {
     assert.equal(response.allowed, false);
     assert.match(
       response.status?.message ?? '',
-      /policy two-of-two: 1 of 2 required distinct authorities verified \(passed: release-workflow\); kubewarden-org: .* \[THRESHOLD_NOT_MET\]$/,
+      // What kubewarden-org expected and found: the signature's own refusal, not "no signature".
+      new RegExp(
+        escape(
+          'policy two-of-two: 1 of 2 required distinct authorities verified (passed: release-workflow); ' +
+            `kubewarden-org: expected subject matching /^(?:https://github\\.com/other-org/.+)$/ from issuer "${kubewarden.issuer}", ` +
+            `found subject "${kubewarden.subject}" from issuer "${kubewarden.issuer}" [THRESHOLD_NOT_MET]`,
+        ) + '$',
+      ),
     );
     await e.close();
   });
