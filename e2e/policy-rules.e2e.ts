@@ -145,9 +145,7 @@ describe('policy rules (threshold, multiArch) against the apiserver', () => {
     const r = await apply(pod('untagged', image));
     assert.notEqual(r.code, 0);
     assert.ok(
-      r.stderr.startsWith(
-        `${denied(image, digest)}policy by-index, authority release-job: `,
-      ),
+      r.stderr.startsWith(`${denied(image, digest)}policy by-index, authority release-job: `),
       r.stderr,
     );
     assert.match(
