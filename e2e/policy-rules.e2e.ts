@@ -1,200 +1,95 @@
-// The policy rules that count signatures, against the REAL apiserver: `sigward webhook` runs as a host
-// process registered as a Validating webhook at https://127.0.0.1:<port>/validate (as in
-// webhook.e2e.ts); cosign v3 signs with an apiserver service-account token. `threshold: 2` over two
-// authorities that both accept one cosign signature admits; `multiArch: index` admits a platform
-// digest written `repo:v1@sha256:<platform>` because cosign signed the index `v1` names, and denies
-// the same digest without a tag, saying there is no index to find.
+// The policy rules that count signatures, through the REAL apiserver and the host webhook, with images
+// signed keylessly by cosign v3 with apiserver service-account tokens:
+// - `threshold: 2` with two authorities that both accept one signature is met (distinct authorities,
+//   not the first match), and with only one accepting it is denied `1 of 2 … [THRESHOLD_NOT_MET]`;
+// - `multiArch: index` admits `repo:tag@sha256:<platform>` through the signed index the tag names,
+//   and denies the same digest without its tag, saying there is no index to find;
+// - `multiArch: all-platforms` refuses a signed index with no runnable platform (INDEX_WITHOUT_PLATFORMS).
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
-import https from 'node:https';
-import path from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe } from 'node:test';
-import { writeSecretFile } from './world/clients.ts';
-import { pushImage, pushIndex, type PushedImage } from './world/images.ts';
-import { createCa, issueServingCert } from './world/pki.ts';
-import { startService, type Service } from './world/process.ts';
-import { freePort } from './world/ports.ts';
-import { startWorld, type World } from './world/world.ts';
 import { stepsNotingFailure } from './world/failing-steps.ts';
+import {
+  cosignSignAs,
+  installCrds,
+  observedPolicy,
+  startHostWebhook,
+  type HostWebhook,
+} from './world/host-webhook.ts';
+import { pushImage, pushIndex, type PushedImage } from './world/images.ts';
+import { startWorld, type World } from './world/world.ts';
 
 const ns = 'apps';
-const own = 'sigward-system';
 const identityOf = (sa: string) => `https://kubernetes.io/namespaces/${ns}/serviceaccounts/${sa}`;
-const repoRoot = path.resolve(import.meta.dirname, '..');
+const denied = (image: string, digest: string) =>
+  `Error from server (Forbidden): error when creating "STDIN": admission webhook "validate.sigward.dev" denied the request: image ${image} (digest ${digest}) in spec.containers[0].image: `;
 
-describe('policy rules (threshold, multiArch index) against the apiserver', () => {
+describe('policy rules (threshold, multiArch) against the apiserver', () => {
   let world: World;
-  let webhook: Service;
+  let webhook: HostWebhook;
   let failed = false;
   let host: string;
-  let signed: PushedImage;
-  let index: PushedImage;
+  const images: Record<string, PushedImage> = {};
 
-  const kubectl = (args: readonly string[], input?: string) =>
-    world.kube.kubectl(args, input === undefined ? {} : { input });
-  const must = async (args: readonly string[], input?: string) => {
-    const r = await kubectl(args, input);
-    assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const apply = (manifest: object) =>
+    world.kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify(manifest) });
   const pod = (name: string, image: string) => ({
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name, namespace: ns },
     spec: { containers: [{ name: 'app', image }] },
   });
-  const apply = (manifest: object) => kubectl(['apply', '-f', '-'], JSON.stringify(manifest));
-  const keyless = (name: string, subject: object) => ({
+  const keyless = (name: string, identity: object) => ({
     name,
-    keyless: {
-      identities: [{ issuer: world.kube.issuer, ...subject }],
-      // This tier runs no CT log: Fulcio's certificates carry no SCT.
-      insecureIgnoreSCT: true,
-    },
+    // This tier runs no CT log: Fulcio's certificates carry no SCT.
+    keyless: { identities: [{ issuer: world.kube.issuer, ...identity }], insecureIgnoreSCT: true },
   });
-  const policy = (name: string, images: string[], authorities: object[], extra: object) => ({
-    apiVersion: 'policy.sigward.dev/v1alpha1',
-    kind: 'ClusterImagePolicy',
-    metadata: { name },
-    spec: { images, authorities, ...extra },
-  });
-
-  /** Waits until the webhook's leader has written status for this generation (never a fixed sleep). */
-  async function observed(name: string): Promise<void> {
-    const generation = (await must(['get', 'cip', name, '-o', 'jsonpath={.metadata.generation}'])).trim();
-    for (let i = 0; i < 200; i++) {
-      const seen = await must(['get', 'cip', name, '-o', 'jsonpath={.status.observedGeneration}']);
-      if (seen.trim() === generation) return;
-      await delay(50);
-    }
-    throw new Error(`cip ${name}: status never observed generation ${generation}`);
-  }
-
-  async function sign(ref: string, sa: string): Promise<void> {
-    const token = await world.kube.createToken(ns, sa, { audience: 'sigstore' });
-    const tokenFile = writeSecretFile(world.runDir.sub('tokens'), `${sa}-${ref.slice(-12)}`, token);
-    await world.clients.cosign([
-      'sign',
-      '--yes',
-      `--identity-token=${tokenFile}`,
-      `--signing-config=${world.sigstore.signingConfigPath}`,
-      `--trusted-root=${world.sigstore.trustedRootPath}`,
-      ref,
-    ]);
-  }
-
-  function readyz(url: string, ca: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      https
-        .get(url, { ca }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        })
-        .on('error', reject);
+  async function policy(name: string, images: string[], spec: object, observe = true): Promise<void> {
+    const r = await apply({
+      apiVersion: 'policy.sigward.dev/v1alpha1',
+      kind: 'ClusterImagePolicy',
+      metadata: { name },
+      spec: { images, ...spec },
     });
+    assert.equal(r.code, 0, r.stderr);
+    if (!observe) return;
+    const status = await observedPolicy(world, name);
+    assert.equal(status.ready, 'True', status.message);
   }
 
   before(async () => {
     try {
-      await setUp();
+      world = await startWorld();
+      await installCrds(world);
+      await world.kube.ensureNamespace(ns);
+      for (const sa of ['release', 'intruder']) await world.kube.createServiceAccount(ns, sa);
+      host = world.registries.referrers.host;
+      const tools = { crane: world.clients.crane, workDir: world.runDir.sub('images') };
+      images['threshold/both'] = await pushImage(tools, host, `${ns}/threshold/both`, 'v1');
+      images['threshold/one'] = await pushImage(tools, host, `${ns}/threshold/one`, 'v1');
+      images['multi/app'] = await pushIndex(tools, host, `${ns}/multi/app`, 'v1');
+      images['every/attestations'] = await pushIndex(tools, host, `${ns}/every/attestations`, 'v1', [
+        'unknown/unknown',
+      ]);
+      images['unsigned'] = await pushImage(tools, host, `${ns}/unsigned`, 'v1');
+      await cosignSignAs(world, ns, 'release', images['threshold/both']!.byDigest);
+      await cosignSignAs(world, ns, 'intruder', images['threshold/one']!.byDigest);
+      // Only the indexes are signed, never their platform manifests.
+      await cosignSignAs(world, ns, 'release', images['multi/app']!.byDigest);
+      await cosignSignAs(world, ns, 'release', images['every/attestations']!.byDigest);
+      // What the webhook's readiness probe is denied by (observed once the webhook runs).
+      const probe = { authorities: [keyless('release-job', { subject: identityOf('release') })] };
+      await policy('probe', [`${host}/${ns}/unsigned`], probe, false);
+      webhook = await startHostWebhook(world, {
+        namespace: ns,
+        ownNamespace: 'sigward-system',
+        probeImage: images['unsigned']!.ref,
+      });
+      await observedPolicy(world, 'probe');
     } catch (error) {
       failed = true;
       throw error;
     }
   });
-
-  async function setUp(): Promise<void> {
-    world = await startWorld();
-    await world.kube.ensureNamespace(ns);
-    await world.kube.ensureNamespace(own);
-    await world.kube.createServiceAccount(ns, 'release');
-    for (const file of readdirSync(path.join(repoRoot, 'charts/sigward/crds')))
-      await must(['apply', '-f', path.join(repoRoot, 'charts/sigward/crds', file)]);
-    await must(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=30s']);
-
-    host = world.registries.referrers.host;
-    const tools = { crane: world.clients.crane, workDir: world.runDir.sub('images') };
-    signed = await pushImage(tools, host, `${ns}/threshold/web`, 'v1');
-    index = await pushIndex(tools, host, `${ns}/multi/web`, 'v1');
-    await sign(signed.byDigest, 'release');
-    await sign(index.byDigest, 'release'); // the index only, not its platform manifests
-
-    const pki = world.runDir.sub('webhook-pki');
-    const ca = await createCa(pki, 'webhook-ca');
-    const serving = await issueServingCert(ca, pki, 'webhook', ['127.0.0.1']);
-    const port = await freePort();
-    webhook = await startService({
-      name: 'sigward-webhook',
-      command: process.execPath,
-      args: [
-        path.join(repoRoot, 'src/cli/main.ts'),
-        'webhook',
-        `--listen=127.0.0.1:${port}`,
-        `--kubeconfig=${world.kube.kubeconfig}`,
-        `--tls-cert=${serving.certFile}`,
-        `--tls-key=${serving.keyFile}`,
-        `--trusted-root=${world.sigstore.trustedRootPath}`,
-        '--timeout-seconds=10',
-        `--namespace=${own}`,
-        '--no-match-action=allow',
-      ],
-      logDir: world.runDir.logs,
-      ready: async () => (await readyz(`https://127.0.0.1:${port}/readyz`, ca.certPem)) === 200,
-    });
-    await must(
-      ['apply', '-f', '-'],
-      JSON.stringify({
-        apiVersion: 'admissionregistration.k8s.io/v1',
-        kind: 'ValidatingWebhookConfiguration',
-        metadata: { name: 'sigward' },
-        webhooks: [
-          {
-            name: 'validate.sigward.dev',
-            admissionReviewVersions: ['v1'],
-            sideEffects: 'NoneOnDryRun',
-            timeoutSeconds: 10,
-            failurePolicy: 'Fail',
-            clientConfig: {
-              url: `https://127.0.0.1:${port}/validate`,
-              caBundle: Buffer.from(ca.certPem).toString('base64'),
-            },
-            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
-            rules: [
-              { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['pods'] },
-            ],
-          },
-        ],
-      }),
-    );
-    const release = keyless('release-job', { subject: identityOf('release') });
-    await must(
-      ['apply', '-f', '-'],
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'List',
-        items: [
-          policy(
-            'two-authorities',
-            [`${host}/${ns}/threshold/**`],
-            [release, keyless('apps-namespace', { subjectRegExp: `${identityOf('')}[a-z-]+` })],
-            { threshold: 2 },
-          ),
-          policy('index-signed', [`${host}/${ns}/multi/**`], [release], { multiArch: 'index' }),
-        ],
-      }),
-    );
-    await observed('two-authorities');
-    await observed('index-signed');
-    // The apiserver picks webhook configurations up through an informer: wait until a dry run is judged.
-    const probe = `${host}/${ns}/multi/web@${index.platforms![0]!.digest}`;
-    for (let i = 0; ; i++) {
-      const r = await kubectl(['apply', '--dry-run=server', '-f', '-'], JSON.stringify(pod('probe', probe)));
-      if (r.code !== 0 && r.stderr.includes('sigward')) break;
-      if (i > 200) throw new Error(`webhook never engaged: ${r.stderr}`);
-      await delay(50);
-    }
-  }
 
   after(async () => {
     await webhook?.stop();
@@ -204,32 +99,73 @@ describe('policy rules (threshold, multiArch index) against the apiserver', () =
 
   const step = stepsNotingFailure(() => (failed = true));
 
-  step('threshold 2: one cosign signature both authorities accept is admitted', async () => {
-    const r = await apply(pod('threshold', signed.ref));
+  step('threshold 2: one signature that both authorities accept is admitted', async () => {
+    await policy('two-authorities', [`${host}/${ns}/threshold/**`], {
+      authorities: [
+        keyless('release-job', { subject: identityOf('release') }),
+        keyless('any-job-of-apps', { subjectRegExp: `${identityOf('').replace(/\./g, '\\.')}.+` }),
+      ],
+      threshold: 2,
+    });
+    const image = images['threshold/both']!;
+    const r = await apply(pod('both', image.ref));
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout.trim(), 'pod/threshold created');
+    assert.equal(r.stdout.trim(), 'pod/both created');
   });
 
-  step('multiArch index: repo:v1@<platform> is admitted through the signed index v1 names', async () => {
+  step('threshold 2: a signature only one authority accepts is denied, 1 of 2', async () => {
+    const image = images['threshold/one']!;
+    const r = await apply(pod('one', image.ref));
+    assert.notEqual(r.code, 0);
+    const issuer = world.kube.issuer;
+    assert.equal(
+      r.stderr.trim(),
+      `${denied(image.ref, image.digest)}policy two-authorities: ` +
+        `1 of 2 required distinct authorities verified (passed: any-job-of-apps); release-job: ` +
+        `expected subject "${identityOf('release')}" from issuer "${issuer}", found subject "${identityOf('intruder')}" from issuer "${issuer}" [THRESHOLD_NOT_MET]`,
+    );
+  });
+
+  step('multiArch index: repo:tag@platform is admitted through the signed index its tag names', async () => {
+    await policy('by-index', [`${host}/${ns}/multi/**`], {
+      authorities: [keyless('release-job', { subject: identityOf('release') })],
+      multiArch: 'index',
+    });
+    const index = images['multi/app']!;
     const platform = index.platforms![1]!.digest;
     const r = await apply(pod('by-index', `${index.ref}@${platform}`));
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), 'pod/by-index created');
   });
 
-  step(
-    'multiArch index: the same digest without a tag is denied, saying there is no index to find',
-    async () => {
-      const image = `${host}/${index.repository}@${index.platforms![1]!.digest}`;
-      const r = await apply(pod('no-tag', image));
-      assert.notEqual(r.code, 0);
-      assert.ok(
-        r.stderr.includes(
-          `policy index-signed, authority release-job: no signatures found (looked in the referrers API and the legacy .sig tag, in ${host}/${index.repository}); ` +
-            `multiArch index: ${image} names no tag, so there is no index to find whose signature could count (name it as repository:tag@digest) [SIGNATURE_MISSING]`,
-        ),
-        r.stderr,
-      );
-    },
-  );
+  step('multiArch index: the same digest without its tag is denied, and says there is no index', async () => {
+    const index = images['multi/app']!;
+    const digest = index.platforms![0]!.digest;
+    const image = `${host}/${index.repository}@${digest}`;
+    const r = await apply(pod('untagged', image));
+    assert.notEqual(r.code, 0);
+    assert.ok(
+      r.stderr.startsWith(`${denied(image, digest)}policy by-index, authority release-job: `),
+      r.stderr,
+    );
+    assert.match(
+      r.stderr.trim(),
+      /; multiArch index: \S+ names no tag, so there is no index to find whose signature could count \(name it as repository:tag@digest\) \[SIGNATURE_MISSING\]$/,
+    );
+  });
+
+  step('multiArch all-platforms: a signed index with only unknown/unknown entries is refused', async () => {
+    await policy('every-platform', [`${host}/${ns}/every/**`], {
+      authorities: [keyless('release-job', { subject: identityOf('release') })],
+      multiArch: 'all-platforms',
+    });
+    const index = images['every/attestations']!;
+    const r = await apply(pod('attestations-only', index.byDigest));
+    assert.notEqual(r.code, 0);
+    assert.equal(
+      r.stderr.trim(),
+      `${denied(index.byDigest, index.digest)}policy every-platform, authority release-job: ` +
+        `the index lists only 1 manifest(s) of platform unknown/unknown (attestations): no runnable platform whose signature could be checked [INDEX_WITHOUT_PLATFORMS]`,
+    );
+  });
 });

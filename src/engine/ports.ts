@@ -53,11 +53,6 @@ export interface WorkloadIdentity {
 /** Pull credentials of a workload (its imagePullSecrets and its service account's). */
 export interface CredentialsSource {
   keychainFor(workload: WorkloadIdentity): Promise<Keychain>;
-  /**
-   * The credentials of one named docker-registry Secret (a policy's signatureRepository.pullSecretRef).
-   * Throws a SigwardError naming the secret when it is missing or unusable.
-   */
-  secretKeychain?(ref: { readonly namespace: string; readonly name: string }): Promise<Keychain>;
 }
 
 /** A public key held in a Secret (authorities with `key.secretRef`). */

@@ -1,28 +1,26 @@
 // One matched policy for one image digest: its authorities (grouped by trust root) turned into
-// sigstore authorities, the verdict looked up in the cache keyed by (repository, digest, policy,
-// policy generation, trust root and its version, the fingerprint of every key read from a Secret) or
-// verified once for every concurrent asker, and the per-authority outcomes for policy/evaluate. Only
-// definite verdicts are cached, each with its TTL; registry errors, timeouts, trust-root trouble and
-// unavailable keys or pull secrets never are. Key Secrets are read on every evaluation (kube/ keeps
-// them only seconds), so a rotated key changes the cache key at once and a deleted one denies.
-import { createHash } from 'node:crypto';
-import type { KeyObject } from 'node:crypto';
+// sigstore authorities, its multiArch rule planned (multi-arch.ts), the verdict looked up in the cache
+// keyed by (repository, digest, policy, policy generation, trust root and its version, the index
+// relied on) or verified once for every concurrent asker, and the per-authority outcomes for
+// policy/evaluate (one signature counts for every authority that accepts it). Only definite verdicts
+// are cached, each with its TTL; registry errors, timeouts and trust-root trouble never are.
 import { SigwardError, describeError } from '../errors.ts';
-import { combineKeychains, repositoryString } from '../oci/index.ts';
-import type { ImageReference, Keychain, RepositoryName } from '../oci/index.ts';
+import { repositoryString } from '../oci/index.ts';
+import type { ImageReference, Keychain } from '../oci/index.ts';
 import type { CompiledAuthority, CompiledPolicy } from '../policy/compile.ts';
 import { ERROR_REASONS } from '../policy/decision.ts';
 import { authorityOutcomes, reasonFor } from '../policy/evaluate.ts';
 import type { AuthorityOutcome, PolicyEvaluation } from '../policy/evaluate.ts';
 import type { Authority, ImageVerdict, MultiArch } from '../sigstore/verify-image.ts';
 import type { KeyedLimiter } from './limit.ts';
+import { planMultiArch, withPlan } from './multi-arch.ts';
 import type {
-  CredentialsSource,
   EngineObserver,
   PolicySnapshotView,
   PublicKeySource,
   SignatureVerifier,
   TrustRootSource,
+  WorkloadIdentity,
 } from './ports.ts';
 import type { CacheSettings, SingleFlightCache } from './verdict-cache.ts';
 
@@ -30,8 +28,6 @@ export interface PolicyVerifierDeps {
   readonly verifier: SignatureVerifier;
   readonly trustRoots: TrustRootSource;
   readonly keys?: PublicKeySource;
-  /** For a policy's signatureRepository.pullSecretRef. */
-  readonly credentials?: CredentialsSource;
   readonly observer?: EngineObserver;
 }
 
@@ -63,10 +59,14 @@ export class PolicyVerifier {
     policy: CompiledPolicy,
     reference: ImageReference,
     digest: string,
+    workload: WorkloadIdentity,
     snapshot: PolicySnapshotView,
     keychain: Keychain,
+    /** The reference's tag resolved (without its digest): where `multiArch: index` finds the index. */
+    resolveTag: () => Promise<string>,
   ): Promise<PolicyEvaluation> {
     if (!policy.valid) return { policy };
+    const plan = await planMultiArch(policy.multiArch, reference, digest, resolveTag);
     // Authorities sharing a trust root are verified together (one discovery per root).
     const groups = new Map<string, CompiledAuthority[]>();
     for (const a of policy.authorities)
@@ -88,7 +88,7 @@ export class PolicyVerifier {
       }
       let converted: Authority[];
       try {
-        converted = await Promise.all(authorities.map((a) => this.#authority(a, policy)));
+        converted = await Promise.all(authorities.map((a) => this.#authority(a, policy, workload)));
       } catch (error) {
         const code = error instanceof SigwardError ? error.code : 'POLICY_KEY_UNAVAILABLE';
         for (const authority of names)
@@ -104,16 +104,14 @@ export class PolicyVerifier {
         snapshot.generation,
         rootName,
         trust.version,
-        // A policy's inline key is covered by its generation; a Secret's key is not, so its fingerprint
-        // is part of the key: a rotated Secret never meets the old key's verdict.
-        converted.map((a) => (a.kind === 'key' ? keyFingerprint(a.publicKey) : '-')).join(','),
+        plan.index,
       ].join('|');
       const verdict = await this.#verdicts.get(
         key,
-        () => this.#verify(policy, reference, digest, converted, trust, keychain, names),
+        () => this.#verify(policy, reference, digest, converted, trust, keychain, names, plan.multiArch),
         (v) => this.#ttl(v),
       );
-      outcomes.push(...authorityOutcomes(verdict, names));
+      outcomes.push(...authorityOutcomes(withPlan(verdict, plan), names));
     }
     return { policy, outcomes };
   }
@@ -126,22 +124,22 @@ export class PolicyVerifier {
     trust: NonNullable<ReturnType<TrustRootSource['trustRoot']>>,
     keychain: Keychain,
     names: readonly string[],
+    multiArch: MultiArch,
   ): Promise<ImageVerdict> {
     const repository = { registry: reference.registry, repository: reference.repository };
     let verdict: ImageVerdict;
     const started = performance.now();
     try {
-      const chain = await this.#keychain(policy, keychain);
       verdict = await this.#registries.run(reference.registry, () =>
         this.#deps.verifier.verify({
           image: { repository, digest },
           authorities,
           trust,
-          multiArch: multiArchOf(policy),
+          multiArch,
           ...(policy.signatureRepository === undefined
             ? {}
             : { signatureRepository: policy.signatureRepository.repository }),
-          keychain: chain,
+          keychain,
           signal: AbortSignal.timeout(this.#settings.verificationCapMs),
         }),
       );
@@ -168,26 +166,6 @@ export class PolicyVerifier {
     return verdict;
   }
 
-  /**
-   * The workload's credentials, and, when the policy names a pull secret for its signature repository,
-   * that secret's credentials first for that repository only (never for the image itself). The secret
-   * lives in the ImagePolicy's namespace, or in sigward's own for a ClusterImagePolicy, as key Secrets.
-   * A missing one is an error verdict naming it (never cached, never an allow).
-   */
-  async #keychain(policy: CompiledPolicy, workload: Keychain): Promise<Keychain> {
-    const signatures = policy.signatureRepository;
-    if (signatures?.pullSecret === undefined) return workload;
-    const namespace = policy.namespace ?? this.#settings.ownNamespace;
-    const read = this.#deps.credentials?.secretKeychain?.bind(this.#deps.credentials);
-    if (namespace === undefined || read === undefined)
-      throw new SigwardError(
-        'POLICY_PULL_SECRET_UNAVAILABLE',
-        `the pull secret ${signatures.pullSecret} of the signature repository needs a cluster connection`,
-      );
-    const secret = await read({ namespace, name: signatures.pullSecret });
-    return combineKeychains(onlyFor(signatures.repository, secret), workload);
-  }
-
   #ttl(verdict: ImageVerdict): number | undefined {
     if (verdict.status === 'verified') return this.#settings.cache.positiveTtlMs;
     if (verdict.status === 'error') return undefined;
@@ -196,7 +174,11 @@ export class PolicyVerifier {
     return this.#settings.cache.negativeTtlMs;
   }
 
-  async #authority(a: CompiledAuthority, policy: CompiledPolicy): Promise<Authority> {
+  async #authority(
+    a: CompiledAuthority,
+    policy: CompiledPolicy,
+    workload: WorkloadIdentity,
+  ): Promise<Authority> {
     if (a.kind === 'keyless') {
       return {
         kind: 'keyless',
@@ -213,44 +195,9 @@ export class PolicyVerifier {
         'POLICY_KEY_UNAVAILABLE',
         `authority ${a.name}: keys in Secrets need a cluster connection`,
       );
-    // Never the workload's namespace: a workload must not be able to supply the key it is checked with.
-    const namespace = a.key.namespace ?? policy.namespace ?? this.#settings.ownNamespace;
-    if (namespace === undefined)
-      throw new SigwardError(
-        'POLICY_KEY_UNAVAILABLE',
-        `authority ${a.name}: sigward's own namespace (where ClusterImagePolicy key Secrets live) is not set`,
-      );
+    const namespace =
+      a.key.namespace ?? policy.namespace ?? this.#settings.ownNamespace ?? workload.namespace;
     const publicKey = await this.#deps.keys.publicKey({ namespace, name: a.key.name, key: a.key.key });
     return { kind: 'key', name: a.name, publicKey, requireTlog: a.requireTlog };
   }
-}
-
-const fingerprints = new WeakMap<KeyObject, string>();
-
-/** sha256 of the key's SPKI bytes (memoised: kube/ hands out the same KeyObject until it re-reads). */
-function keyFingerprint(key: KeyObject): string {
-  let print = fingerprints.get(key);
-  if (print === undefined) {
-    print = createHash('sha256')
-      .update(key.export({ type: 'spki', format: 'der' }))
-      .digest('hex');
-    fingerprints.set(key, print);
-  }
-  return print;
-}
-
-/** A keychain that answers for one repository only. */
-function onlyFor(repository: RepositoryName, keychain: Keychain): Keychain {
-  return {
-    credentialsFor: (registry, name) =>
-      registry === repository.registry && name === repository.repository
-        ? keychain.credentialsFor(registry, name)
-        : [],
-  };
-}
-
-function multiArchOf(policy: CompiledPolicy): MultiArch {
-  // The admitted digest is what the kubelet pulls (often an index): `index` counts a signature on it,
-  // which is the `digest` rule here; `all-platforms` requires every platform manifest to be signed.
-  return policy.multiArch === 'all-platforms' ? { mode: 'every-platform' } : { mode: 'digest' };
 }

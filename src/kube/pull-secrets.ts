@@ -3,8 +3,6 @@
 // secret of the namespace, never list or watch. A missing or unreadable secret is skipped (the
 // kubelet does the same) and the rest still apply; parsed keychains are kept briefly so a burst of
 // pods does not turn into a burst of apiserver reads. Secrets never reach a log line or an error.
-// Also the one named pull secret of a policy's signatureRepository (`secretKeychain`): there a missing
-// or unusable secret is an error naming it, since the policy asked for it.
 import { LRUCache } from 'lru-cache';
 import type { CoreV1Api } from '@kubernetes/client-node';
 import {
@@ -14,7 +12,6 @@ import {
   parseDockerConfigJson,
 } from '../oci/auth.ts';
 import type { DockerConfig, Keychain } from '../oci/auth.ts';
-import { SigwardError } from '../errors.ts';
 
 export interface WorkloadCredentials {
   readonly namespace: string;
@@ -36,12 +33,7 @@ export interface PullSecretOptions {
   readonly events?: PullSecretEvents;
 }
 
-type Entry = {
-  readonly config?: DockerConfig;
-  readonly secrets?: readonly string[];
-  /** The read failed: its HTTP status, or null when the apiserver did not answer. */
-  readonly failed?: number | null;
-};
+type Entry = { readonly config?: DockerConfig; readonly secrets?: readonly string[] };
 
 export class PullSecretKeychains {
   readonly #core: CoreV1Api;
@@ -72,28 +64,6 @@ export class PullSecretKeychains {
     return combineKeychains(dockerConfigKeychain(configs));
   }
 
-  /**
-   * The credentials of one named docker-registry Secret (a policy's `signatureRepository.pullSecretRef`),
-   * read like a workload's (same cache). Throws POLICY_PULL_SECRET_UNAVAILABLE naming the secret when it
-   * is missing, unreadable or holds no docker config.
-   */
-  async secretKeychain(ref: { readonly namespace: string; readonly name: string }): Promise<Keychain> {
-    const entry = await this.#read(`secret/${ref.namespace}/${ref.name}`, () =>
-      this.#secret(ref.namespace, ref.name),
-    );
-    if (entry.config !== undefined) return dockerConfigKeychain([entry.config]);
-    const secret = `the pull secret ${ref.namespace}/${ref.name}`;
-    const why =
-      entry.failed === undefined
-        ? `${secret} holds no usable .dockerconfigjson or .dockercfg`
-        : entry.failed === 404
-          ? `${secret} does not exist`
-          : entry.failed === 403
-            ? `sigward may not read ${secret} (403 Forbidden)`
-            : `${secret} could not be read (${entry.failed === null ? 'the apiserver did not answer' : `HTTP ${entry.failed}`})`;
-    throw new SigwardError('POLICY_PULL_SECRET_UNAVAILABLE', `${why} (signatureRepository.pullSecretRef)`);
-  }
-
   #read(key: string, load: () => Promise<Entry>): Promise<Entry> {
     const cached = this.#cache.get(key);
     if (cached !== undefined) return Promise.resolve(cached);
@@ -121,16 +91,10 @@ export class PullSecretKeychains {
   }
 
   async #secret(namespace: string, name: string): Promise<Entry> {
-    let data: Record<string, string>;
     try {
-      data = (await this.#core.readNamespacedSecret({ namespace, name })).data ?? {};
-    } catch (error) {
-      const status = statusOf(error);
-      this.#events.unreadable?.(`secret ${namespace}/${name}`, status);
-      return { failed: status ?? null };
-    }
-    const source = `secret ${namespace}/${name}`;
-    try {
+      const secret = await this.#core.readNamespacedSecret({ namespace, name });
+      const data = secret.data ?? {};
+      const source = `secret ${namespace}/${name}`;
       if (data['.dockerconfigjson'] !== undefined) {
         return { config: parseDockerConfigJson(Buffer.from(data['.dockerconfigjson'], 'base64'), source) };
       }
@@ -140,9 +104,8 @@ export class PullSecretKeychains {
         return { config: parseDockerConfigJson(JSON.stringify({ auths }), source) };
       }
       return {};
-    } catch {
-      // Present but not a docker config: skipped like a missing one (its content is never shown).
-      this.#events.unreadable?.(source, undefined);
+    } catch (error) {
+      this.#events.unreadable?.(`secret ${namespace}/${name}`, statusOf(error));
       return {};
     }
   }
