@@ -14,7 +14,7 @@ import { referenceIn, type RepositoryName } from '../src/oci/reference.ts';
 import { discoverSignatures } from '../src/sigstore/discover.ts';
 import { verifyBundle } from '../src/sigstore/verify.ts';
 import { verifyImage, type Authority } from '../src/sigstore/verify-image.ts';
-import { identityCheck } from '../src/cli/verify.ts';
+import { identityCheck } from '../src/cli/identity-flags.ts';
 import { compileIdentity } from '../src/policy/identity.ts';
 import { existsSync } from 'node:fs';
 import { startDockerRegistry } from '../test/support/docker-registry.ts';

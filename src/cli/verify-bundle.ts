@@ -1,9 +1,8 @@
 // `sigward verify-bundle`: the sigstore-conformance client protocol.
-//   sigward verify-bundle --bundle F (--certificate-identity I | --certificate-identity-regexp R)
-//     (--certificate-oidc-issuer U | --certificate-oidc-issuer-regexp R) [--certificate-extension NAME=VALUE]…
-//     | --key K [--insecure-ignore-tlog]
+//   sigward verify-bundle --bundle F (IDENTITY FLAGS | --key K [--insecure-ignore-tlog])
 //     [--trusted-root R] FILE_OR_sha256:DIGEST
-// Exit 0 when verified; 1 with a reason on stderr otherwise (usage errors too).
+// The identity flags are `sigward verify`'s (identity-flags.ts: subject, issuer, GitHub workflow,
+// Fulcio extensions). Exit 0 when verified; 1 with a reason on stderr otherwise (usage errors too).
 import { createHash } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -11,28 +10,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SigwardError, describeError } from '../errors.ts';
-import { compileIdentity, matchIdentity } from '../policy/identity.ts';
-import type { IdentitySpec, ValueMatcherSpec } from '../policy/identity.ts';
+import { matchIdentity } from '../policy/identity.ts';
 import { parseBundle } from '../sigstore/bundle.ts';
 import { publicKeyFromPem } from '../sigstore/keys.ts';
 import { TrustRootStore, loadTrustRoot } from '../sigstore/trust-root.ts';
 import type { TrustRootSnapshot } from '../sigstore/trust-root.ts';
 import { verifyBundle } from '../sigstore/verify.ts';
 import type { SignedContent, SignerTrust } from '../sigstore/verify.ts';
+import { hasIdentityFlags, identityMatcher, identityOptions, identityUsage } from './identity-flags.ts';
+import { UsageError } from './usage-error.ts';
 
-export const verifyBundleUsage = `Usage: sigward verify-bundle --bundle FILE
-         (--certificate-identity ID | --certificate-identity-regexp RE)
-         (--certificate-oidc-issuer URL | --certificate-oidc-issuer-regexp RE)
-         [--certificate-extension NAME=VALUE]...
-       | --key PUBLIC_KEY.pem [--insecure-ignore-tlog]
-       [--trusted-root trusted_root.json]
-       FILE | sha256:DIGEST
+export const verifyBundleUsage = `Usage: sigward verify-bundle --bundle FILE (KEYLESS | KEY) [--trusted-root trusted_root.json]
+         FILE | sha256:DIGEST
+
+Keyless (both required, exact or regexp; the same flags as sigward verify):
+${identityUsage}Key:
+  --key PUBLIC_KEY.pem [--insecure-ignore-tlog]
 
 Verifies one Sigstore bundle (v0.1-v0.3) over a file or a digest. Regular expressions are RE2 and
 always match the whole value. Without --trusted-root the public-good root is fetched through TUF.
 `;
-
-class UsageError extends Error {}
 
 interface Output {
   out(text: string): void;
@@ -69,11 +66,7 @@ async function verifyFromArgs(argv: readonly string[]): Promise<string> {
       allowPositionals: true,
       options: {
         bundle: { type: 'string' },
-        'certificate-identity': { type: 'string' },
-        'certificate-identity-regexp': { type: 'string' },
-        'certificate-oidc-issuer': { type: 'string' },
-        'certificate-oidc-issuer-regexp': { type: 'string' },
-        'certificate-extension': { type: 'string', multiple: true },
+        ...identityOptions,
         key: { type: 'string' },
         'insecure-ignore-tlog': { type: 'boolean' },
         'trusted-root': { type: 'string' },
@@ -85,21 +78,15 @@ async function verifyFromArgs(argv: readonly string[]): Promise<string> {
   const { values, positionals } = parsed;
   if (positionals.length !== 1) throw new UsageError('expected exactly one FILE or sha256:DIGEST');
   if (!values.bundle) throw new UsageError('--bundle is required');
-  const keyless = [
-    values['certificate-identity'],
-    values['certificate-identity-regexp'],
-    values['certificate-oidc-issuer'],
-    values['certificate-oidc-issuer-regexp'],
-    values['certificate-extension'],
-  ].some((v) => v !== undefined);
+  const keyless = hasIdentityFlags(values);
   if (values.key && keyless) throw new UsageError('use --key or the --certificate-* options, not both');
   if (!values.key && !keyless)
     throw new UsageError('give --key, or --certificate-identity and --certificate-oidc-issuer');
   if (values['insecure-ignore-tlog'] && !values.key)
     throw new UsageError('--insecure-ignore-tlog is only for --key');
 
-  // Compile the identity first: a bad regular expression is a usage problem, reported by field.
-  const identity = keyless ? compileIdentity(identitySpec(values), 'flags') : undefined;
+  // Compile the identity first: a bad regular expression is a usage problem, reported by its flag.
+  const identity = keyless ? identityMatcher(values) : undefined;
 
   const target = positionals[0]!;
   const content: SignedContent = /^sha256:[0-9a-fA-F]{64}$/.test(target)
@@ -117,25 +104,6 @@ async function verifyFromArgs(argv: readonly string[]): Promise<string> {
   if (!match.matched)
     throw new SigwardError('IDENTITY_MISMATCH', `the signer is not the expected identity: ${match.reason}`);
   return `OK: signed by ${result.identity.subject} (issuer ${result.identity.issuer})`;
-}
-
-type Flags = Record<string, string | boolean | string[] | undefined>;
-
-function identitySpec(values: Flags): IdentitySpec {
-  const str = (name: string): string | undefined => values[name] as string | undefined;
-  const extensions: Record<string, ValueMatcherSpec> = {};
-  for (const pair of (values['certificate-extension'] as string[] | undefined) ?? []) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--certificate-extension wants NAME=VALUE, got "${pair}"`);
-    extensions[pair.slice(0, eq)] = { exact: pair.slice(eq + 1) };
-  }
-  return {
-    subject: str('certificate-identity'),
-    subjectRegExp: str('certificate-identity-regexp'),
-    issuer: str('certificate-oidc-issuer'),
-    issuerRegExp: str('certificate-oidc-issuer-regexp'),
-    extensions,
-  };
 }
 
 function artifactFromFile(path: string): SignedContent {

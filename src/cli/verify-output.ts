@@ -3,7 +3,7 @@ import type { ImageVerdict } from '../sigstore/verify-image.ts';
 
 function describeSigner(outcome: ImageVerdict['signatures'][number]): string {
   if (!outcome.verified) return `[${outcome.code}] ${outcome.reason}`;
-  if (outcome.signer.kind === 'key') return `signed with ${outcome.authority}`;
+  if (outcome.signer.kind === 'key') return `signed with ${outcome.authorities.join(', ')}`;
   const extensions = Object.entries(outcome.signer.extensions)
     .filter(([name]) => name !== 'issuer' && name !== 'issuerV1')
     .map(([name, value]) => `\n      ${name}: ${value}`)

@@ -17,24 +17,25 @@ import {
   referenceIn,
 } from '../oci/index.ts';
 import type { ImageReference, Keychain, RepositoryName } from '../oci/index.ts';
-import { compileIdentity, matchIdentity } from '../policy/identity.ts';
-import type { IdentityMatcher, IdentitySpec, ValueMatcherSpec } from '../policy/identity.ts';
-import type { CertificateIdentity } from '../sigstore/identity.ts';
 import { publicKeyFromPem } from '../sigstore/keys.ts';
 import { TrustRootStore, loadTrustRoot } from '../sigstore/trust-root.ts';
 import type { TrustRootSnapshot } from '../sigstore/trust-root.ts';
 import { verifyImage } from '../sigstore/verify-image.ts';
-import type { Authority, IdentityOutcome, MultiArch } from '../sigstore/verify-image.ts';
+import type { Authority, MultiArch } from '../sigstore/verify-image.ts';
+import {
+  hasIdentityFlags,
+  identityCheck,
+  identityMatcher,
+  identityOptions,
+  identityUsage,
+} from './identity-flags.ts';
+import { UsageError } from './usage-error.ts';
 import { renderVerdict } from './verify-output.ts';
 
 export const verifyUsage = `Usage: sigward verify [options] IMAGE
 
 Keyless (both required, exact or regexp):
-  --certificate-identity ID | --certificate-identity-regexp RE
-  --certificate-oidc-issuer URL | --certificate-oidc-issuer-regexp RE
-  --certificate-github-workflow-{trigger,sha,name,repository,ref} VALUE
-  --certificate-extension NAME=VALUE   a named Fulcio extension (e.g. sourceRepositoryURI), repeatable
-Key:
+${identityUsage}Key:
   --key PUBLIC_KEY.pem
 Trust:
   --trusted-root trusted_root.json | --tuf-mirror URL --tuf-root root.json   (default: public-good TUF)
@@ -46,6 +47,7 @@ Where:
   --platform OS/ARCH[/VARIANT]  IMAGE is an index: verify this platform's manifest
   --accept-index-signature      with --platform: a signature on the index counts for the platform
   --require-platform-signatures IMAGE is an index: every platform manifest must be signed
+                                (an index with no runnable platform is refused)
   --accept-platform-signatures  IMAGE is an index: its signature, or else one on every platform manifest
 Output:
   --output text|json
@@ -53,8 +55,6 @@ Output:
 Registry credentials come from $DOCKER_CONFIG/config.json or ~/.docker/config.json. Regular expressions
 are RE2 and always match the whole value.
 `;
-
-class UsageError extends Error {}
 
 export interface Output {
   out(text: string): void;
@@ -67,16 +67,7 @@ const stdio: Output = {
 };
 
 const options = {
-  'certificate-identity': { type: 'string' },
-  'certificate-identity-regexp': { type: 'string' },
-  'certificate-oidc-issuer': { type: 'string' },
-  'certificate-oidc-issuer-regexp': { type: 'string' },
-  'certificate-github-workflow-trigger': { type: 'string' },
-  'certificate-github-workflow-sha': { type: 'string' },
-  'certificate-github-workflow-name': { type: 'string' },
-  'certificate-github-workflow-repository': { type: 'string' },
-  'certificate-github-workflow-ref': { type: 'string' },
-  'certificate-extension': { type: 'string', multiple: true },
+  ...identityOptions,
   key: { type: 'string' },
   'insecure-ignore-tlog': { type: 'boolean' },
   'insecure-ignore-sct': { type: 'boolean' },
@@ -94,14 +85,6 @@ const options = {
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>['values'];
-
-const workflowFlags = {
-  'certificate-github-workflow-trigger': 'githubWorkflowTrigger',
-  'certificate-github-workflow-sha': 'githubWorkflowSHA',
-  'certificate-github-workflow-name': 'githubWorkflowName',
-  'certificate-github-workflow-repository': 'githubWorkflowRepository',
-  'certificate-github-workflow-ref': 'githubWorkflowRef',
-} as const;
 
 /** Runs the command; returns the exit code. `env` is for DOCKER_CONFIG, HOME and the TUF cache. */
 export async function runVerify(
@@ -169,8 +152,7 @@ interface Plan {
 function planFrom(values: Values, positionals: readonly string[], env: NodeJS.ProcessEnv): Plan {
   if (positionals.length !== 1) throw new UsageError('expected exactly one IMAGE');
   if (values.output !== 'text' && values.output !== 'json') throw new UsageError('--output is text or json');
-  const keylessFlags = Object.keys(options).filter((k) => k.startsWith('certificate-'));
-  const keyless = keylessFlags.some((k) => values[k as keyof Values] !== undefined);
+  const keyless = hasIdentityFlags(values);
   if (values.key !== undefined && keyless)
     throw new UsageError('use --key or the --certificate-* options, not both');
   if (values.key === undefined && !keyless)
@@ -193,7 +175,7 @@ function planFrom(values: Values, positionals: readonly string[], env: NodeJS.Pr
     authority = { kind: 'key', name: `key ${values.key}`, publicKey: readKey(values.key), requireTlog };
   } else {
     // Compiled first: a bad regular expression is a usage problem, reported by its flag.
-    const matcher = compiled(identitySpec(values));
+    const matcher = identityMatcher(values);
     authority = {
       kind: 'keyless',
       name: 'keyless identity',
@@ -208,63 +190,6 @@ function planFrom(values: Values, positionals: readonly string[], env: NodeJS.Pr
     reference,
     authorities: [authority],
     ...(repositoryText === undefined ? {} : { signatureRepository: parseRepository(repositoryText) }),
-  };
-}
-
-function identitySpec(values: Values): IdentitySpec {
-  const extensions: Record<string, ValueMatcherSpec> = {};
-  for (const pair of values['certificate-extension'] ?? []) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--certificate-extension wants NAME=VALUE, got "${pair}"`);
-    extensions[pair.slice(0, eq)] = { exact: pair.slice(eq + 1) };
-  }
-  for (const [flag, name] of Object.entries(workflowFlags)) {
-    const value = values[flag as keyof typeof workflowFlags];
-    if (value !== undefined) extensions[name] = { exact: value };
-  }
-  const spec: Record<string, unknown> = { extensions };
-  const set = (key: string, value: string | undefined): void => {
-    if (value !== undefined) spec[key] = value;
-  };
-  set('subject', values['certificate-identity']);
-  set('subjectRegExp', values['certificate-identity-regexp']);
-  set('issuer', values['certificate-oidc-issuer']);
-  set('issuerRegExp', values['certificate-oidc-issuer-regexp']);
-  return spec as IdentitySpec;
-}
-
-const flagOfField: readonly [RegExp, string][] = [
-  [/flags\.subjectRegExp/g, '--certificate-identity-regexp'],
-  [/flags\.subject/g, '--certificate-identity'],
-  [/flags\.issuerRegExp/g, '--certificate-oidc-issuer-regexp'],
-  [/flags\.issuer/g, '--certificate-oidc-issuer'],
-  [/flags\.extensions\.(\w+)\.(exact|regexp)/g, '--certificate-extension $1'],
-  [/flags\.extensions\.(\w+)/g, '--certificate-extension $1'],
-];
-
-/** The identity flags compiled; a bad value is a usage error that names the flag, not a policy field. */
-function compiled(spec: IdentitySpec): IdentityMatcher {
-  try {
-    return compileIdentity(spec, 'flags');
-  } catch (error) {
-    if (!(error instanceof SigwardError)) throw error;
-    throw new UsageError(flagOfField.reduce((m, [field, flag]) => m.replace(field, flag), error.message));
-  }
-}
-
-/** The policy matcher, with a reason code per field that did not match. */
-export function identityCheck(matcher: IdentityMatcher): (identity: CertificateIdentity) => IdentityOutcome {
-  return (identity) => {
-    const match = matchIdentity(matcher, identity);
-    if (match.matched) return match;
-    const issuerOk = identity.issuer !== undefined && matcher.issuer.test(identity.issuer);
-    const subjectOk = identity.subject !== undefined && matcher.subject.test(identity.subject);
-    const code = !issuerOk
-      ? 'IDENTITY_ISSUER_MISMATCH'
-      : !subjectOk
-        ? 'IDENTITY_SUBJECT_MISMATCH'
-        : 'IDENTITY_EXTENSION_MISMATCH';
-    return { matched: false, code, reason: match.reason };
   };
 }
 

@@ -176,8 +176,14 @@ export class Decider {
         failure: { code, message: `could not resolve the tag to a digest: ${describeError(error)}` },
       });
     }
+    // `multiArch: index` finds the index through the tag of `repo:tag@digest` (resolved once, cached).
+    let tagged: Promise<string> | undefined;
+    const resolveTag = (): Promise<string> =>
+      (tagged ??= this.#resolve({ ...reference, digest: undefined }, workload.namespace, chain));
     const policies = await Promise.all(
-      matched.map((policy) => this.#policies.evaluate(policy, reference, digest, snapshot, chain)),
+      matched.map((policy) =>
+        this.#policies.evaluate(policy, reference, digest, snapshot, chain, resolveTag),
+      ),
     );
     const decision = this.#evaluate({ ...site, digest, policies });
     const pinned = reference.digest === undefined ? `${site.image}@${digest}` : undefined;

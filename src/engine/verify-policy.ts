@@ -1,10 +1,12 @@
 // One matched policy for one image digest: its authorities (grouped by trust root) turned into
-// sigstore authorities, the verdict looked up in the cache keyed by (repository, digest, policy,
-// policy generation, trust root and its version, the fingerprint of every key read from a Secret) or
-// verified once for every concurrent asker, and the per-authority outcomes for policy/evaluate. Only
-// definite verdicts are cached, each with its TTL; registry errors, timeouts, trust-root trouble and
-// unavailable keys or pull secrets never are. Key Secrets are read on every evaluation (kube/ keeps
-// them only seconds), so a rotated key changes the cache key at once and a deleted one denies.
+// sigstore authorities, its multiArch rule planned (multi-arch.ts), the verdict looked up in the cache
+// keyed by (repository, digest, policy, policy generation, trust root and its version, the index
+// relied on, the fingerprint of every key read from a Secret) or verified once for every concurrent
+// asker, and the per-authority outcomes for policy/evaluate (one signature counts for every authority
+// that accepts it). Only definite verdicts are cached, each with its TTL; registry errors, timeouts,
+// trust-root trouble and unavailable keys or pull secrets never are. Key Secrets are read on every
+// evaluation (kube/ keeps them only seconds), so a rotated key changes the cache key at once and a
+// deleted one denies.
 import { createHash } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { SigwardError, describeError } from '../errors.ts';
@@ -16,6 +18,7 @@ import { authorityOutcomes, reasonFor } from '../policy/evaluate.ts';
 import type { AuthorityOutcome, PolicyEvaluation } from '../policy/evaluate.ts';
 import type { Authority, ImageVerdict, MultiArch } from '../sigstore/verify-image.ts';
 import type { KeyedLimiter } from './limit.ts';
+import { planMultiArch, withPlan } from './multi-arch.ts';
 import type {
   CredentialsSource,
   EngineObserver,
@@ -65,8 +68,11 @@ export class PolicyVerifier {
     digest: string,
     snapshot: PolicySnapshotView,
     keychain: Keychain,
+    /** The reference's tag resolved (without its digest): where `multiArch: index` finds the index. */
+    resolveTag: () => Promise<string>,
   ): Promise<PolicyEvaluation> {
     if (!policy.valid) return { policy };
+    const plan = await planMultiArch(policy.multiArch, reference, digest, resolveTag);
     // Authorities sharing a trust root are verified together (one discovery per root).
     const groups = new Map<string, CompiledAuthority[]>();
     for (const a of policy.authorities)
@@ -107,13 +113,14 @@ export class PolicyVerifier {
         // A policy's inline key is covered by its generation; a Secret's key is not, so its fingerprint
         // is part of the key: a rotated Secret never meets the old key's verdict.
         converted.map((a) => (a.kind === 'key' ? keyFingerprint(a.publicKey) : '-')).join(','),
+        plan.index,
       ].join('|');
       const verdict = await this.#verdicts.get(
         key,
-        () => this.#verify(policy, reference, digest, converted, trust, keychain, names),
+        () => this.#verify(policy, reference, digest, converted, trust, keychain, names, plan.multiArch),
         (v) => this.#ttl(v),
       );
-      outcomes.push(...authorityOutcomes(verdict, names));
+      outcomes.push(...authorityOutcomes(withPlan(verdict, plan), names));
     }
     return { policy, outcomes };
   }
@@ -126,6 +133,7 @@ export class PolicyVerifier {
     trust: NonNullable<ReturnType<TrustRootSource['trustRoot']>>,
     keychain: Keychain,
     names: readonly string[],
+    multiArch: MultiArch,
   ): Promise<ImageVerdict> {
     const repository = { registry: reference.registry, repository: reference.repository };
     let verdict: ImageVerdict;
@@ -137,7 +145,7 @@ export class PolicyVerifier {
           image: { repository, digest },
           authorities,
           trust,
-          multiArch: multiArchOf(policy),
+          multiArch,
           ...(policy.signatureRepository === undefined
             ? {}
             : { signatureRepository: policy.signatureRepository.repository }),
@@ -247,10 +255,4 @@ function onlyFor(repository: RepositoryName, keychain: Keychain): Keychain {
         ? keychain.credentialsFor(registry, name)
         : [],
   };
-}
-
-function multiArchOf(policy: CompiledPolicy): MultiArch {
-  // The admitted digest is what the kubelet pulls (often an index): `index` counts a signature on it,
-  // which is the `digest` rule here; `all-platforms` requires every platform manifest to be signed.
-  return policy.multiArch === 'all-platforms' ? { mode: 'every-platform' } : { mode: 'digest' };
 }

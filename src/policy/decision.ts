@@ -33,6 +33,8 @@ export const ReasonCode = {
   /** multiArch rules: a platform manifest is unsigned, or the index does not list the image. */
   platformNotSigned: 'PLATFORM_NOT_SIGNED',
   indexMismatch: 'INDEX_MISMATCH',
+  /** all-platforms: the index lists no runnable platform (empty, or only unknown/unknown entries). */
+  indexWithoutPlatforms: 'INDEX_WITHOUT_PLATFORMS',
   /** The registry failed (network, 5xx, protocol): whether the image is signed is unknown. */
   registryError: 'REGISTRY_ERROR',
   /** The registry refused our credentials (401/403). */

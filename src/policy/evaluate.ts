@@ -44,7 +44,12 @@ export interface VerdictLike {
   readonly code: string;
   readonly message: string;
   readonly signatures: readonly (
-    | { readonly verified: true; readonly authority: string; readonly signer: FoundSigner }
+    | {
+        readonly verified: true;
+        readonly authorities: readonly string[];
+        readonly rejectedBy?: readonly { authority: string; code: string; reason: string }[];
+        readonly signer: FoundSigner;
+      }
     | {
         readonly verified: false;
         readonly code: string;
@@ -160,6 +165,7 @@ function rank(reason: ReasonCode): number {
       return 4;
     case ReasonCode.platformNotSigned:
     case ReasonCode.indexMismatch:
+    case ReasonCode.indexWithoutPlatforms:
       return 3;
     case ReasonCode.signatureMissing:
       return 2;
@@ -168,13 +174,16 @@ function rank(reason: ReasonCode): number {
   }
 }
 
+// Only a verdict that verified credits anyone; under every-platform rules, only an authority that
+// verified every platform (an index without platforms credits nobody).
 function credited(verdict: VerdictLike): Set<string> {
-  if (verdict.platforms !== undefined && verdict.platforms.length > 0) {
+  if (verdict.status !== 'verified') return new Set();
+  if (verdict.platforms !== undefined) {
     const [first, ...rest] = verdict.platforms.map(credited);
     return new Set([...(first ?? [])].filter((a) => rest.every((s) => s.has(a))));
   }
   const names = new Set<string>();
-  for (const s of verdict.signatures) if (s.verified) names.add(s.authority);
+  for (const s of verdict.signatures) if (s.verified) for (const a of s.authorities) names.add(a);
   if (verdict.index !== undefined) for (const a of credited(verdict.index)) names.add(a);
   return names;
 }
@@ -189,10 +198,11 @@ function foundSigner(verdict: VerdictLike): FoundSigner | undefined {
 }
 
 /**
- * Per-authority outcomes from one verify-image verdict run with the policy's authorities. Exact when
- * the verdict was run for ONE authority (recommended: each authority then counts independently for the
- * threshold); with several, an authority is credited by the signatures it verified and the others
- * share the verdict's decisive failure.
+ * Per-authority outcomes from one verify-image verdict run with the policy's authorities. An authority
+ * is credited by every signature it accepts (one signature may satisfy several authorities, and each
+ * counts for the threshold); under every-platform rules only if it accepts a signature on every
+ * platform. An authority credited by nothing gets the verdict's decisive failure or, when the verdict
+ * verified through other authorities, why it refused a signature they accepted (NO_SIGNATURES if none).
  */
 export function authorityOutcomes(verdict: VerdictLike, authorities: readonly string[]): AuthorityOutcome[] {
   const names =
@@ -201,8 +211,18 @@ export function authorityOutcomes(verdict: VerdictLike, authorities: readonly st
   return authorities.map((authority) => {
     if (names.has(authority))
       return { authority, verified: true, code: 'VERIFIED', message: verdict.message };
-    if (verdict.status === 'verified')
-      return { authority, verified: false, code: 'NO_SIGNATURES', message: 'no signature by this authority' };
+    if (verdict.status === 'verified') {
+      const refusal = rejection(verdict, authority);
+      return refusal === undefined
+        ? { authority, verified: false, code: 'NO_SIGNATURES', message: 'no signature by this authority' }
+        : {
+            authority,
+            verified: false,
+            code: refusal.code,
+            message: refusal.reason,
+            found: refusal.signer,
+          };
+    }
     return {
       authority,
       verified: false,
@@ -211,6 +231,19 @@ export function authorityOutcomes(verdict: VerdictLike, authorities: readonly st
       ...(found ? { found } : {}),
     };
   });
+}
+
+/** Why `authority` refused a signature that others accepted (the first such, index included). */
+function rejection(
+  verdict: VerdictLike,
+  authority: string,
+): { code: string; reason: string; signer: FoundSigner } | undefined {
+  for (const s of verdict.signatures)
+    if (s.verified) {
+      const refusal = s.rejectedBy?.find((r) => r.authority === authority);
+      if (refusal !== undefined) return { ...refusal, signer: s.signer };
+    }
+  return verdict.index === undefined ? undefined : rejection(verdict.index, authority);
 }
 
 function failed(

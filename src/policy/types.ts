@@ -18,9 +18,11 @@ export type PolicyMode = 'enforce' | 'warn' | 'audit';
 export const POLICY_MODES: readonly PolicyMode[] = ['enforce', 'warn', 'audit'];
 
 /**
- * How an image index counts. digest: the admitted digest itself must be signed (default). index: a
- * signature on the index that lists the admitted manifest also counts. all-platforms: when the admitted
- * digest is an index, every platform manifest it lists must be signed.
+ * How an image index counts. digest: the admitted digest itself must be signed (default). index: for
+ * `repository:tag@digest`, a signature on the index the tag names (resolved at admission) also counts
+ * if that index lists the digest; a digest without a tag has no index to find. all-platforms: when the
+ * admitted digest is an index, every runnable platform manifest it lists must be signed, and an index
+ * with none (empty, or only unknown/unknown attestation entries) is refused.
  */
 export type MultiArchRule = 'digest' | 'index' | 'all-platforms';
 export const MULTI_ARCH_RULES: readonly MultiArchRule[] = ['digest', 'index', 'all-platforms'];
@@ -93,7 +95,7 @@ export interface ImagePolicySpec {
   /** Default enforce. */
   readonly mode?: PolicyMode;
   readonly authorities?: readonly AuthoritySpec[];
-  /** How many DISTINCT authorities must pass (not signatures). Default 1. */
+  /** How many DISTINCT authorities must pass (not signatures; one signature may satisfy several). Default 1. */
   readonly threshold?: number;
   /** Default digest. */
   readonly multiArch?: MultiArchRule;

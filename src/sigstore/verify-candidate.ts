@@ -1,6 +1,8 @@
 // One discovered signature against a set of authorities: verifyBundle over the admitted digest (never
-// a referrer's subject), then the authority's identity check. Says who signed, or why it failed with a
-// reason code; when several authorities fail, the failure that got furthest is the one reported.
+// a referrer's subject), then each authority's identity check. Says who signed and EVERY authority
+// that accepts it (a threshold counts distinct authorities, and one signature may satisfy several), or
+// why it failed with a reason code; when every authority fails, the failure that got furthest is the
+// one reported.
 import type { KeyObject } from 'node:crypto';
 import type { TrustMaterial } from '@sigstore/verify';
 import { SigwardError } from '../errors.ts';
@@ -48,7 +50,10 @@ export type SignatureOutcome = {
 } & (
   | {
       readonly verified: true;
-      readonly authority: string;
+      /** Every authority that accepts this signature, in the order given (never empty). */
+      readonly authorities: readonly string[];
+      /** Why each other authority refused it (a threshold denial tells it for the ones that fell short). */
+      readonly rejectedBy: readonly AuthorityRejection[];
       readonly signer: ProvenSigner;
       readonly signedAt: readonly string[];
     }
@@ -62,6 +67,12 @@ export type SignatureOutcome = {
 );
 
 type Failure = { code: string; reason: string; signer?: ProvenSigner };
+
+export interface AuthorityRejection {
+  readonly authority: string;
+  readonly code: string;
+  readonly reason: string;
+}
 
 export interface CandidateContext {
   readonly authorities: readonly Authority[];
@@ -114,6 +125,9 @@ export function verifyCandidate(
         ...(input.dockerReference === undefined ? {} : { repository: input.dockerReference }),
       },
     });
+  const accepted: string[] = [];
+  const rejectedBy: AuthorityRejection[] = [];
+  let proven: { signer: ProvenSigner; signedAt: string[] } | undefined;
   for (const authority of input.authorities) {
     const label = several ? `${authority.name}: ` : '';
     let result: VerifiedSignature | SigwardError;
@@ -136,11 +150,14 @@ export function verifyCandidate(
     }
     if (result instanceof SigwardError) {
       failures.push({ code: result.code, reason: `${label}${result.message}` });
+      rejectedBy.push({ authority: authority.name, code: result.code, reason: result.message });
       continue;
     }
     const signedAt = result.signedAt.map((d) => d.toISOString());
     if (result.identity.kind === 'key') {
-      return { ...base, verified: true, authority: authority.name, signer: { kind: 'key' }, signedAt };
+      accepted.push(authority.name);
+      proven ??= { signer: { kind: 'key' }, signedAt };
+      continue;
     }
     if (authority.kind !== 'keyless') continue; // verifyBundle refuses a certificate for a key already
     const signer: ProvenSigner = {
@@ -150,9 +167,15 @@ export function verifyCandidate(
       extensions: result.identity.extensions,
     };
     const match = authority.match(result.identity);
-    if (match.matched) return { ...base, verified: true, authority: authority.name, signer, signedAt };
+    if (match.matched) {
+      accepted.push(authority.name);
+      proven ??= { signer, signedAt };
+      continue;
+    }
     failures.push({ code: match.code, reason: `${label}${match.reason}`, signer });
+    rejectedBy.push({ authority: authority.name, code: match.code, reason: match.reason });
   }
+  if (proven !== undefined) return { ...base, verified: true, authorities: accepted, rejectedBy, ...proven };
   return { ...base, verified: false, ...decisiveFailure(failures) };
 }
 

@@ -69,6 +69,8 @@ export const VERDICT_CODE = {
   noSignatures: 'NO_SIGNATURES',
   indexDoesNotList: 'INDEX_DOES_NOT_LIST_IMAGE',
   platformUnsigned: 'PLATFORM_NOT_SIGNED',
+  /** Every-platform rules on an index with nothing runnable: nothing was checked, so nothing verified. */
+  indexWithoutPlatforms: 'INDEX_WITHOUT_PLATFORMS',
 } as const;
 
 /** What one image's verifications share: each digest discovered once, each index read once. */
@@ -210,10 +212,10 @@ async function viaIndex(
 ): Promise<ImageVerdict> {
   if (own.status === 'verified' || own.status === 'error') return own;
   const image = `${repositoryString(input.image.repository)}@${indexDigest}`;
-  let manifests: readonly Descriptor[];
+  let manifests: readonly Descriptor[] | undefined;
   try {
     const fetched = await readManifest(input, shared, indexDigest);
-    manifests = fetched.manifest.kind === 'index' ? fetched.manifest.manifests : [];
+    manifests = fetched.manifest.kind === 'index' ? fetched.manifest.manifests : undefined;
   } catch (error) {
     return {
       ...registryVerdict(error, image, indexDigest, 'reading the index'),
@@ -221,12 +223,16 @@ async function viaIndex(
       image: own.image,
     };
   }
-  if (!manifests.some((m) => m.digest === own.digest)) {
+  if (manifests?.some((m) => m.digest === own.digest) !== true) {
+    const why =
+      manifests === undefined
+        ? `${indexDigest} is an image manifest, not an index`
+        : `the index ${indexDigest} does not list ${own.digest}`;
     return {
       ...own,
       status: 'rejected',
       code: VERDICT_CODE.indexDoesNotList,
-      message: `${own.message}; and the index ${indexDigest} does not list ${own.digest}, so its signatures cannot count`,
+      message: `${own.message}; and ${why}, so its signatures cannot count`,
     };
   }
   const index = await verifyDigest(input, shared, indexDigest);
@@ -261,6 +267,20 @@ async function everyPlatform(
   }
   // Attestation manifests of BuildKit (platform unknown/unknown) are not runnable platforms.
   const runnable = manifests.filter((m) => m.platform === undefined || m.platform.os !== 'unknown');
+  if (runnable.length === 0) {
+    // Nothing to check is not "every platform checked": an index nobody can run is never verified.
+    const listed =
+      manifests.length === 0
+        ? 'lists no manifests'
+        : `lists only ${manifests.length} manifest(s) of platform unknown/unknown (attestations)`;
+    return {
+      ...own,
+      status: 'rejected',
+      code: VERDICT_CODE.indexWithoutPlatforms,
+      message: `${indexWasEnough ? `the index is not signed (${own.message}), and it ` : 'the index '}${listed}: no runnable platform whose signature could be checked`,
+      platforms: [],
+    };
+  }
   const platforms = await mapLimit(runnable, 4, async (m) => ({
     ...(await verifyDigest(input, shared, m.digest)),
     platform: platformName(m),

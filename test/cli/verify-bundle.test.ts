@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { verifyUsage } from '../../src/cli/verify.ts';
 import { PROD_ROOT_PATH, REPO_ROOT, ext } from '../sigstore/ext.ts';
 
 const CASES = ext('sigstore-conformance/bundle-verify');
@@ -164,7 +165,59 @@ describe('verify-bundle flags and reasons', { concurrency: 4 }, () => {
     );
     const unknown = await sigward([...args, '--certificate-extension', 'nope=1', join(CASES, 'a.txt')]);
     assert.equal(unknown.code, 1);
-    assert.match(unknown.stderr, /flags.extensions.nope: unknown Fulcio extension/);
+    assert.match(unknown.stderr, /--certificate-extension nope: unknown Fulcio extension/);
+  });
+
+  test("the GitHub workflow flags are sigward verify's, and match the certificate's extensions", async () => {
+    const args = [
+      ...base(),
+      '--certificate-identity',
+      DEFAULT_IDENTITY,
+      '--certificate-oidc-issuer',
+      DEFAULT_ISSUER,
+    ];
+    const ok = await sigward([
+      ...args,
+      '--certificate-github-workflow-repository',
+      'sigstore-conformance/extremely-dangerous-public-oidc-beacon',
+      '--certificate-github-workflow-ref',
+      'refs/heads/main',
+      '--certificate-github-workflow-trigger',
+      'workflow_dispatch',
+      join(CASES, 'a.txt'),
+    ]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const bad = await sigward([
+      ...args,
+      '--certificate-github-workflow-trigger',
+      'schedule',
+      join(CASES, 'a.txt'),
+    ]);
+    assert.equal(bad.code, 1);
+    assert.match(
+      bad.stderr,
+      /certificate extension githubWorkflowTrigger: expected "schedule", found "workflow_dispatch"/,
+    );
+    // Every identity flag `sigward verify` lists is known here too (none is refused as unknown).
+    const flags = [...verifyUsage.matchAll(/--certificate-[a-z-]*[a-z](?:-\{[a-z,]+\})?/g)].flatMap(([f]) => {
+      const [head, alternatives] = f.split('-{');
+      return alternatives === undefined
+        ? [f]
+        : alternatives
+            .replace('}', '')
+            .split(',')
+            .map((a) => `${head}-${a}`);
+    });
+    assert.ok(flags.length >= 10, flags.join(' '));
+    for (const flag of flags) {
+      const r = await sigward([
+        ...args,
+        flag,
+        flag === '--certificate-extension' ? 'x=y' : 'v',
+        join(CASES, 'a.txt'),
+      ]);
+      assert.doesNotMatch(r.stderr, /Unknown option/, `${flag}: ${r.stderr}`);
+    }
   });
 
   test('an invalid regexp is reported with its flag', async () => {
@@ -177,7 +230,7 @@ describe('verify-bundle flags and reasons', { concurrency: 4 }, () => {
       join(CASES, 'a.txt'),
     ]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /flags.subjectRegExp: invalid regular expression/);
+    assert.match(r.stderr, /--certificate-identity-regexp: invalid regular expression/);
   });
 
   test('usage errors exit 1 with the usage text', async () => {

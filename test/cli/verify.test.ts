@@ -14,7 +14,8 @@ import { staticKeychain } from '../../src/oci/auth.ts';
 import type { RepositoryName } from '../../src/oci/reference.ts';
 import { startDockerRegistry, type DockerRegistry } from '../support/docker-registry.ts';
 import { startFaultProxy } from '../support/fault-proxy.ts';
-import { pushTestIndex } from '../support/images.ts';
+import { OCI_INDEX } from '../../src/oci/media-types.ts';
+import { pushTestImage, pushTestIndex } from '../support/images.ts';
 import {
   fulcioRekor,
   kubewarden,
@@ -199,11 +200,12 @@ describe('keyless', () => {
 });
 
 describe('keys, tags and indexes', () => {
+  let signer: ReturnType<typeof testSigner>;
   let keyFile: string;
   let indexRef: string;
   let child: string;
   before(async () => {
-    const signer = testSigner();
+    signer = testSigner();
     keyFile = join(home, 'cosign.pub');
     writeFileSync(keyFile, signer.publicKey.export({ type: 'spki', format: 'pem' }));
     const r = { registry: registry.host, repository: 'cli/multi' };
@@ -259,6 +261,29 @@ describe('keys, tags and indexes', () => {
     assert.match(
       two.err,
       /use one of --accept-index-signature, --require-platform-signatures, --accept-platform-signatures/,
+    );
+  });
+  test('--require-platform-signatures: an index with no runnable platform exits 1, never verified', async () => {
+    const r = { registry: registry.host, repository: 'cli/attestations-only' };
+    const attestation = await pushTestImage(client, r, {
+      platform: { os: 'unknown', architecture: 'unknown' },
+    });
+    const manifests = [{ ...attestation.descriptor, platform: attestation.platform }];
+    const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests }));
+    await client.pushManifest(r, bytes, OCI_INDEX, { tag: 'v1' });
+    const digest = (await client.resolve({ ...r, tag: 'v1' })).digest;
+    await pushLegacySignature(client, r, digest, [signer.layerFor(digest, `${r.registry}/${r.repository}`)]);
+    const refused = await run([
+      `--key=${keyFile}`,
+      '--insecure-ignore-tlog',
+      root,
+      '--require-platform-signatures',
+      `${r.registry}/${r.repository}:v1`,
+    ]);
+    assert.equal(refused.code, 1, refused.out);
+    assert.match(
+      refused.err,
+      /^NOT VERIFIED .*@sha256:[0-9a-f]{64} \[INDEX_WITHOUT_PLATFORMS\]: the index lists only 1 manifest\(s\) of platform unknown\/unknown \(attestations\): no runnable platform whose signature could be checked$/m,
     );
   });
 });

@@ -339,7 +339,7 @@ test('authorityOutcomes: a single-authority verdict maps exactly', () => {
     status: 'verified',
     code: 'VERIFIED',
     message: '1 of 1 signature(s) verified',
-    signatures: [{ ...loc, verified: true, authority: 'ci', signer: certificate(SIGN_SA) }],
+    signatures: [{ ...loc, verified: true, authorities: ['ci'], signer: certificate(SIGN_SA) }],
   };
   assert.deepEqual(authorityOutcomes(verified, ['ci']), [
     { authority: 'ci', verified: true, code: 'VERIFIED', message: '1 of 1 signature(s) verified' },
@@ -389,8 +389,8 @@ test('authorityOutcomes: several authorities are credited by the signatures they
     code: 'VERIFIED',
     message: '2 of 3 signature(s) verified',
     signatures: [
-      { ...loc, verified: true, authority: 'alice', signer: { kind: 'key' } },
-      { ...loc, verified: true, authority: 'alice', signer: { kind: 'key' } },
+      { ...loc, verified: true, authorities: ['alice'], signer: { kind: 'key' } },
+      { ...loc, verified: true, authorities: ['alice'], signer: { kind: 'key' } },
       { ...loc, verified: false, code: 'SIGSTORE_KEY_UNTRUSTED', reason: 'other key' },
     ],
   };
@@ -411,7 +411,9 @@ test('authorityOutcomes: every platform must be signed by the authority; an inde
     status: authority ? 'verified' : 'unsigned',
     code: authority ? 'VERIFIED' : 'NO_SIGNATURES',
     message: '',
-    signatures: authority ? [{ ...loc, verified: true, authority, signer: { kind: 'key' } }] : [],
+    signatures: authority
+      ? [{ ...loc, verified: true, authorities: [authority], signer: { kind: 'key' } }]
+      : [],
   });
   const all: VerdictLike = {
     status: 'rejected',

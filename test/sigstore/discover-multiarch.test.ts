@@ -8,7 +8,8 @@ import type { RepositoryName } from '../../src/oci/reference.ts';
 import { verifyImage } from '../../src/sigstore/verify-image.ts';
 import type { Authority, MultiArch } from '../../src/sigstore/verify-image.ts';
 import { startDockerRegistry, type DockerRegistry } from '../support/docker-registry.ts';
-import { pushTestIndex, type TestIndex } from '../support/images.ts';
+import { OCI_INDEX } from '../../src/oci/media-types.ts';
+import { pushTestImage, pushTestIndex, type TestIndex } from '../support/images.ts';
 import { pushLegacySignature, testSigner, type TestSigner } from './discover-fixtures.ts';
 import { prodRoot } from './ext.ts';
 
@@ -111,6 +112,60 @@ test('every-platform: every platform manifest of the index must be signed', asyn
   assert.equal(missing.status, 'rejected');
   assert.equal(missing.code, 'PLATFORM_NOT_SIGNED');
   assert.match(missing.message, /^platform linux\/arm64\/v8 \(sha256:[0-9a-f]{64}\): no signatures found/);
+});
+
+test('every-platform: an index with no runnable platform is never verified, signed or not', async () => {
+  const repo = { registry: registry.host, repository: `multi/r${++counter}` };
+  const attestation = await pushTestImage(client, repo, {
+    platform: { os: 'unknown', architecture: 'unknown' },
+  });
+  for (const manifests of [[], [{ ...attestation.descriptor, platform: attestation.platform }]]) {
+    const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests }));
+    const digest = (await client.pushManifest(repo, bytes, OCI_INDEX)).descriptor.digest;
+    await pushLegacySignature(client, repo, digest, [
+      signer.layerFor(digest, `${repo.registry}/${repo.repository}`),
+    ]);
+    for (const mode of ['every-platform', 'index-or-every-platform'] as const) {
+      const verdict = await verify(repo, digest, { mode });
+      if (mode === 'index-or-every-platform') {
+        // Its own signature is what this mode accepts first.
+        assert.equal(verdict.status, 'verified', verdict.message);
+        continue;
+      }
+      assert.equal(verdict.status, 'rejected', `${mode} on ${JSON.stringify(manifests)}`);
+      assert.equal(verdict.code, 'INDEX_WITHOUT_PLATFORMS');
+      assert.match(
+        verdict.message,
+        manifests.length === 0
+          ? /^the index lists no manifests: no runnable platform whose signature could be checked$/
+          : /^the index lists only 1 manifest\(s\) of platform unknown\/unknown \(attestations\): no runnable/,
+      );
+    }
+  }
+  const unsignedEmpty = Buffer.from(
+    JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] }),
+  );
+  const other = { registry: registry.host, repository: `multi/r${++counter}` };
+  const digest = (await client.pushManifest(other, unsignedEmpty, OCI_INDEX)).descriptor.digest;
+  const neither = await verify(other, digest, { mode: 'index-or-every-platform' });
+  assert.equal(neither.code, 'INDEX_WITHOUT_PLATFORMS');
+  assert.match(
+    neither.message,
+    /^the index is not signed \(no signatures found .*\), and it lists no manifests/,
+  );
+});
+
+test('index-signature: a tag naming an image manifest, not an index, cannot vouch', async () => {
+  const { repo, index } = await indexWith({ platforms: [0] });
+  const verdict = await verify(repo, index.images[1]!.digest, {
+    mode: 'index-signature',
+    index: index.images[0]!.digest,
+  });
+  assert.equal(verdict.code, 'INDEX_DOES_NOT_LIST_IMAGE');
+  assert.match(
+    verdict.message,
+    /; and sha256:[0-9a-f]{64} is an image manifest, not an index, so its signatures cannot count$/,
+  );
 });
 
 test('index-or-every-platform: the index signature, or else every platform manifest signed', async () => {

@@ -15,7 +15,7 @@ import { startDockerRegistry, type DockerRegistry } from '../support/docker-regi
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
 import { pushTestImage } from '../support/images.ts';
 import { compileIdentity } from '../../src/policy/identity.ts';
-import { identityCheck } from '../../src/cli/verify.ts';
+import { identityCheck } from '../../src/cli/identity-flags.ts';
 import {
   cosignAttestation,
   fulcioRekor,
@@ -123,7 +123,7 @@ describe('legacy .sig tag', () => {
       named('team-b', fulcioRekor.subject),
     ]);
     assert.equal(either.status, 'verified', either.message);
-    assert.ok(either.signatures[0]?.verified && either.signatures[0].authority === 'team-b');
+    assert.ok(either.signatures[0]?.verified && either.signatures[0].authorities.join() === 'team-b');
     const neither = await verify(repo, fulcioRekor.digest, [
       named('team-a', 'a@example.com'),
       named('team-c', 'c@example.com'),
@@ -136,6 +136,23 @@ describe('legacy .sig tag', () => {
       refused.signer?.kind === 'certificate' ? refused.signer.subject : undefined,
       fulcioRekor.subject,
     );
+  });
+
+  test('one signature names EVERY authority that accepts it, not only the first', async () => {
+    const repo = freshRepo();
+    await pushLegacySignature(client, repo, fulcioRekor.digest, [fulcioRekor.layer()]);
+    const named = (name: string, subject: string): Authority => ({
+      ...keyless(subject, fulcioRekor.issuer),
+      name,
+    });
+    const verdict = await verify(repo, fulcioRekor.digest, [
+      named('team-a', fulcioRekor.subject),
+      named('team-x', 'x@example.com'),
+      named('team-b', fulcioRekor.subject),
+    ]);
+    const [signature] = verdict.signatures;
+    assert.ok(signature?.verified, verdict.message);
+    assert.deepEqual(signature.authorities, ['team-a', 'team-b']);
   });
 
   test('one verdict per authority (for thresholds), from one discovery', async () => {

@@ -1,0 +1,172 @@
+// `sigward webhook` as a host process registered with the world's apiserver: a serving certificate of
+// its own CA, Validating and Mutating webhook configurations at https://127.0.0.1:<port>/validate|mutate
+// for Pods of one namespace, and the CRDs of the chart. Ready when the apiserver actually consults it
+// (a dry run judged by sigward), never after a fixed sleep.
+import https from 'node:https';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { writeSecretFile } from './clients.ts';
+import { WorldError } from './errors.ts';
+import { kubectlOk } from './kubectl.ts';
+import { createCa, issueServingCert } from './pki.ts';
+import { freePort } from './ports.ts';
+import { startService, type Service } from './process.ts';
+import type { World } from './world.ts';
+
+const repoRoot = path.resolve(import.meta.dirname, '../..');
+
+export interface HostWebhook {
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+export interface HostWebhookOptions {
+  /** The namespace whose Pods are reviewed (created if missing). */
+  readonly namespace: string;
+  /** Where the webhook runs its leader election and writes policy status. */
+  readonly ownNamespace: string;
+  /** An image no policy admits: the engagement probe is a dry run of a Pod with it. */
+  readonly probeImage: string;
+}
+
+/** Installs the chart's CRDs (apply; Established). */
+export async function installCrds(world: World): Promise<void> {
+  await kubectlOk(world.kube.kubectl, ['apply', '-f', path.join(repoRoot, 'charts/sigward/crds')]);
+  await kubectlOk(world.kube.kubectl, [
+    'wait',
+    '--for=condition=Established',
+    'crd',
+    '--all',
+    '--timeout=30s',
+  ]);
+}
+
+/** Starts the webhook and registers it; returns once the apiserver sends it reviews. */
+export async function startHostWebhook(world: World, options: HostWebhookOptions): Promise<HostWebhook> {
+  const { namespace, ownNamespace } = options;
+  await world.kube.ensureNamespace(namespace);
+  await world.kube.ensureNamespace(ownNamespace);
+  const pki = world.runDir.sub('webhook-pki');
+  const ca = await createCa(pki, 'webhook-ca');
+  const serving = await issueServingCert(ca, pki, 'webhook', ['127.0.0.1']);
+  const port = await freePort();
+  const readyz = () =>
+    new Promise<number>((resolve, reject) => {
+      https
+        .get(`https://127.0.0.1:${port}/readyz`, { ca: ca.certPem }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+        .on('error', reject);
+    });
+  const service: Service = await startService({
+    name: 'sigward-webhook',
+    command: process.execPath,
+    args: [
+      path.join(repoRoot, 'src/cli/main.ts'),
+      'webhook',
+      `--listen=127.0.0.1:${port}`,
+      `--kubeconfig=${world.kube.kubeconfig}`,
+      `--tls-cert=${serving.certFile}`,
+      `--tls-key=${serving.keyFile}`,
+      `--trusted-root=${world.sigstore.trustedRootPath}`,
+      '--timeout-seconds=10',
+      `--namespace=${ownNamespace}`,
+      '--no-match-action=allow',
+    ],
+    logDir: world.runDir.logs,
+    ready: async () => (await readyz()) === 200,
+  });
+
+  const caBundle = Buffer.from(ca.certPem).toString('base64');
+  const hook = (name: string, route: string) => ({
+    name,
+    admissionReviewVersions: ['v1'],
+    sideEffects: 'NoneOnDryRun',
+    timeoutSeconds: 10,
+    failurePolicy: 'Fail',
+    clientConfig: { url: `https://127.0.0.1:${port}/${route}`, caBundle },
+    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } },
+    rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['pods'] }],
+  });
+  const registration = {
+    apiVersion: 'v1',
+    kind: 'List',
+    items: [
+      {
+        apiVersion: 'admissionregistration.k8s.io/v1',
+        kind: 'MutatingWebhookConfiguration',
+        metadata: { name: 'sigward' },
+        webhooks: [{ ...hook('mutate.sigward.dev', 'mutate'), reinvocationPolicy: 'IfNeeded' }],
+      },
+      {
+        apiVersion: 'admissionregistration.k8s.io/v1',
+        kind: 'ValidatingWebhookConfiguration',
+        metadata: { name: 'sigward' },
+        webhooks: [hook('validate.sigward.dev', 'validate')],
+      },
+    ],
+  };
+  const registered = await world.kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify(registration) });
+  if (registered.code !== 0) {
+    await service.stop();
+    throw new WorldError('WEBHOOK', `registering the webhook: ${registered.stderr}`);
+  }
+  // The apiserver picks webhook configurations up through an informer: wait until a dry run is judged.
+  const probe = JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'probe', namespace },
+    spec: { containers: [{ name: 'app', image: options.probeImage }] },
+  });
+  for (let i = 0; ; i++) {
+    const r = await world.kube.kubectl(['apply', '--dry-run=server', '-f', '-'], { input: probe });
+    if (r.code !== 0 && r.stderr.includes('sigward')) break;
+    if (i > 200) {
+      await service.stop();
+      throw new WorldError('WEBHOOK', `the apiserver never consulted the webhook: ${r.stderr}`);
+    }
+    await delay(50);
+  }
+  return { port, stop: () => service.stop() };
+}
+
+/** Waits until the webhook has written status for the resource's current generation; its Ready condition. */
+export async function observedPolicy(
+  world: World,
+  name: string,
+  kind = 'cip',
+): Promise<{ ready: string; message: string }> {
+  const get = (jsonpath: string) =>
+    kubectlOk(world.kube.kubectl, ['get', kind, name, '-o', `jsonpath=${jsonpath}`]);
+  const generation = (await get('{.metadata.generation}')).trim();
+  for (let i = 0; i < 200; i++) {
+    const out = await get(
+      '{.status.observedGeneration} {.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].message}',
+    );
+    const [seen, ready = '', ...message] = out.split(' ');
+    if (seen === generation) return { ready, message: message.join(' ') };
+    await delay(50);
+  }
+  throw new WorldError('POLICY', `${kind} ${name}: status never observed generation ${generation}`);
+}
+
+/** `cosign sign` of `byDigest` keylessly, with a token of service account `sa` of `namespace`. */
+export async function cosignSignAs(
+  world: World,
+  namespace: string,
+  sa: string,
+  byDigest: string,
+): Promise<void> {
+  const token = await world.kube.createToken(namespace, sa, { audience: 'sigstore' });
+  const digest = byDigest.slice(byDigest.indexOf('@sha256:') + 8, byDigest.indexOf('@sha256:') + 20);
+  const tokenFile = writeSecretFile(world.runDir.sub('tokens'), `${sa}-${digest}`, token);
+  await world.clients.cosign([
+    'sign',
+    '--yes',
+    `--identity-token=${tokenFile}`,
+    `--signing-config=${world.sigstore.signingConfigPath}`,
+    `--trusted-root=${world.sigstore.trustedRootPath}`,
+    byDigest,
+  ]);
+}
