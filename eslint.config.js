@@ -16,6 +16,7 @@ const allowedModules = {
   server: ['engine', 'admission', 'telemetry', 'errors'],
   telemetry: ['errors'],
   signer: ['oci', 'sigstore', 'errors'],
+  cloud: ['oci/auth', 'errors'],
 };
 
 /** Packages that only one layer may touch, so the picture of who talks to the outside stays true. */
@@ -30,6 +31,8 @@ const packageOwners = {
   '@sigstore/tuf': ['sigstore'],
   '@sigstore/bundle': ['sigstore', 'signer'],
   '@sigstore/core': ['sigstore', 'signer'],
+  '@aws-sdk/client-ecr': ['cloud'],
+  '@aws-sdk/credential-providers': ['cloud'],
 };
 
 const moduleNames = Object.keys(allowedModules);

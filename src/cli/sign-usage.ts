@@ -23,6 +23,7 @@ Registry:
   --registry-username U --registry-password P   (or SIGWARD_REGISTRY_PASSWORD)
   --insecure-registry HOST     may use plain HTTP (loopback always may)
   --registry-ca FILE           extra CA certificates (PEM)
+  --cloud-credentials ecr|none ECR hosts get a token from the AWS identity (IRSA, Pod Identity, env) (default ecr)
 
 Output:
   --bundle FILE                also write the Sigstore bundle to FILE

@@ -38,6 +38,7 @@ import {
   type Services,
 } from '../signer/services.ts';
 import { attestImage, signImage, type SignContext, type SignOutcome } from '../signer/sign-image.ts';
+import { cloudKeychain, testRegistryEndpoints } from './cloud-credentials.ts';
 import { PREDICATE_TYPES, attestUsage, signUsage } from './sign-usage.ts';
 
 export { attestUsage, signUsage } from './sign-usage.ts';
@@ -75,6 +76,7 @@ const options = {
   'registry-password': { type: 'string' },
   'insecure-registry': { type: 'string', multiple: true },
   'registry-ca': { type: 'string', multiple: true },
+  'cloud-credentials': { type: 'string' },
   bundle: { type: 'string' },
   timeout: { type: 'string' },
   format: { type: 'string' },
@@ -175,6 +177,12 @@ function keychainFrom(values: Values, registry: string): Keychain {
     const text = readFileOr(configPath, 'the registry config');
     keychains.push(dockerConfigKeychain([parseDockerConfigJson(text, configPath)]));
   }
+  // After every configured credential, as the kubelet's credential providers come after pull secrets.
+  try {
+    keychains.push(cloudKeychain(values['cloud-credentials']));
+  } catch (error) {
+    throw new UsageError(describeError(error));
+  }
   return combineKeychains(...keychains);
 }
 
@@ -267,6 +275,7 @@ export async function runSign(
       keychain: keychainFrom(values, reference.registry),
       requestTimeoutMs: timeoutSeconds * 1000,
       userAgent: 'sigward-sign',
+      registryEndpoints: testRegistryEndpoints(),
       ...(values['insecure-registry'] === undefined
         ? {}
         : { insecureRegistries: values['insecure-registry'] }),

@@ -9,6 +9,7 @@ import { SigwardError, describeError } from '../errors.ts';
 import {
   RegistryClient,
   anonymousKeychain,
+  combineKeychains,
   dockerConfigKeychain,
   formatReference,
   parseDockerConfigJson,
@@ -17,6 +18,7 @@ import {
   referenceIn,
 } from '../oci/index.ts';
 import type { ImageReference, Keychain, RepositoryName } from '../oci/index.ts';
+import { cloudKeychain, testRegistryEndpoints } from './cloud-credentials.ts';
 import { publicKeyFromPem } from '../sigstore/keys.ts';
 import { TrustRootStore, loadTrustRoot } from '../sigstore/trust-root.ts';
 import type { TrustRootSnapshot } from '../sigstore/trust-root.ts';
@@ -44,6 +46,7 @@ Trust:
 Where:
   --signature-repository REPO   signatures live in another repository (like COSIGN_REPOSITORY)
   --allow-insecure-registry HOST  plain HTTP to this registry (loopback always may), repeatable
+  --cloud-credentials ecr|none    ECR hosts get a token from the AWS identity (IRSA, Pod Identity, env) (default ecr)
   --platform OS/ARCH[/VARIANT]  IMAGE is an index: verify this platform's manifest
   --accept-index-signature      with --platform: a signature on the index counts for the platform
   --require-platform-signatures IMAGE is an index: every platform manifest must be signed
@@ -76,6 +79,7 @@ const options = {
   'tuf-root': { type: 'string' },
   'signature-repository': { type: 'string' },
   'allow-insecure-registry': { type: 'string', multiple: true },
+  'cloud-credentials': { type: 'string' },
   platform: { type: 'string' },
   'accept-index-signature': { type: 'boolean' },
   'require-platform-signatures': { type: 'boolean' },
@@ -109,8 +113,9 @@ export async function runVerify(
   try {
     const plan = planFrom(values, positionals, env);
     client = new RegistryClient({
-      keychain: readDockerConfig(env),
+      keychain: combineKeychains(readDockerConfig(env), cloudKeychain(values['cloud-credentials'])),
       insecureRegistries: values['allow-insecure-registry'] ?? [],
+      registryEndpoints: testRegistryEndpoints(env),
     });
     const trust = await trustRoot(values, env, io);
     const target = await resolveTarget(client, plan.reference, values);

@@ -3,7 +3,8 @@
 //                 cluster at hand, the sample policies in examples/policies
 //   trust:        --trusted-root FILE, else the public-good root embedded in @sigstore/tuf (refreshed
 //                 through TUF in the background when the network allows)
-//   credentials:  pull secrets of the pod and its service account (cluster only)
+//   credentials:  pull secrets of the pod and its service account (cluster only), then ECR tokens from
+//                 the webhook's own AWS identity (--cloud-credentials)
 //   TLS:          --tls-cert/--tls-key (reloaded when they change), else a self-signed pair whose
 //                 certificate (the caBundle) is printed
 import { execFileSync } from 'node:child_process';
@@ -39,6 +40,8 @@ import { startServer } from '../server/index.ts';
 import type { Readiness } from '../server/index.ts';
 import { TrustRootStore } from '../sigstore/trust-root.ts';
 import { createLogger, createMetrics } from '../telemetry/index.ts';
+import { combineKeychains } from '../oci/index.ts';
+import { CLOUD_CREDENTIALS_USAGE, cloudKeychain, testRegistryEndpoints } from './cloud-credentials.ts';
 
 export const webhookUsage = `Usage: sigward webhook [options]
 
@@ -55,6 +58,7 @@ export const webhookUsage = `Usage: sigward webhook [options]
                               labelled sigward.dev/include=true (default opt-out)
   --pin-templates             the mutating webhook also pins images in workload templates (default: Pods only)
   --allow-insecure-registry HOST   plain HTTP to this registry (loopback always may), repeatable
+  ${CLOUD_CREDENTIALS_USAGE}
   --verified-ttl-seconds N    how long a verified verdict is cached (default 3600)
   --refused-ttl-seconds N     how long a definite refusal is cached (default 60; registry errors never are)
   --body-limit-bytes N        largest AdmissionReview accepted (default 6291456)
@@ -75,6 +79,7 @@ const options = {
   scope: { type: 'string', default: 'opt-out' },
   'pin-templates': { type: 'boolean' },
   'allow-insecure-registry': { type: 'string', multiple: true },
+  'cloud-credentials': { type: 'string' },
   'log-level': { type: 'string', default: 'info' },
   'verified-ttl-seconds': { type: 'string', default: '3600' },
   'refused-ttl-seconds': { type: 'string', default: '60' },
@@ -261,6 +266,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   // Engine.
   const registry = new RegistryAccess({
     insecureRegistries: values['allow-insecure-registry'] ?? [],
+    registryEndpoints: testRegistryEndpoints(),
     onExchange: (e) => metrics.registryRequests.inc({ method: e.method, status: String(e.outcome) }),
   });
   stops.push(() => registry.close());
@@ -274,13 +280,25 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       events?.warn(finding, 'ImageVerificationAudit', finding.message);
     },
   };
+  // Pull secrets first, then the cloud exchange (ECR), as the kubelet tries its credential providers.
+  let cloud;
+  try {
+    cloud = cloudKeychain(values['cloud-credentials']);
+  } catch (error) {
+    fail(describeError(error));
+  }
+  const pullSecrets = credentials;
+  const workloadCredentials: CredentialsSource = {
+    keychainFor: async (workload) =>
+      pullSecrets === undefined ? cloud : combineKeychains(await pullSecrets.keychainFor(workload), cloud),
+  };
   const decider = new Decider(
     {
       resolver: registry,
       verifier: registry,
       trustRoots,
       observer,
-      ...(credentials === undefined ? {} : { credentials }),
+      credentials: workloadCredentials,
       ...(keys === undefined ? {} : { keys }),
     },
     {

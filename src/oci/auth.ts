@@ -10,7 +10,30 @@ export type RegistryCredential =
   /** An OAuth2 refresh token (`identitytoken` in a docker config), exchanged at the token endpoint. */
   | { readonly kind: 'identity-token'; readonly identityToken: string; readonly username?: string }
   /** A bearer token sent as is (`registrytoken` in a docker config). */
-  | { readonly kind: 'registry-token'; readonly token: string };
+  | { readonly kind: 'registry-token'; readonly token: string }
+  | ExchangedCredential;
+
+export type BasicCredential = Extract<RegistryCredential, { kind: 'basic' }>;
+
+/** What an exchange yields: a username and password, and when the registry stops accepting them. */
+export interface ObtainedCredential {
+  readonly credential: BasicCredential;
+  /** Epoch ms; undefined when the source does not say (then Basic's usual reuse applies). */
+  readonly expiresAt?: number;
+}
+
+/**
+ * A credential obtained only when a registry asks for one, by exchanging a workload identity with a
+ * cloud provider (AWS ECR's GetAuthorizationToken): the keychain answers at once, and the exchange runs
+ * when a 401 comes, after the candidates before it were refused. `id` names it in caches (never a
+ * secret). `obtain` throws a SigwardError (REGISTRY_UNAUTHORIZED) that names the provider's failure
+ * without secrets; with `refresh` it must not return what it returned before from its cache.
+ */
+export interface ExchangedCredential {
+  readonly kind: 'exchange';
+  readonly id: string;
+  obtain(options: { readonly refresh: boolean; readonly signal?: AbortSignal }): Promise<ObtainedCredential>;
+}
 
 /** Where credentials come from: the ones that apply to a repository, best first (none = anonymous). */
 export interface Keychain {

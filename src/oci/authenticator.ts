@@ -2,8 +2,8 @@
 // Keychain, and keeps the resulting Authorization per registry, scope and credential until it expires.
 // Tokens and passwords stay in memory: no error, detail or log line ever holds one.
 import { SigwardError } from '../errors.ts';
-import type { Keychain, RegistryCredential } from './auth.ts';
-import { parseChallenges, pickChallenge } from './challenge.ts';
+import type { ExchangedCredential, Keychain, RegistryCredential } from './auth.ts';
+import { parseChallenges, pickChallenge, type Challenge } from './challenge.ts';
 import type { HttpTransport } from './http.ts';
 import { cacheKey, type Scope, type TokenCache } from './token-cache.ts';
 import { basicAuthorization, fetchToken } from './token-service.ts';
@@ -20,6 +20,8 @@ export interface AuthorizeRequest {
   readonly challenge: string | readonly string[] | undefined;
   /** The Authorization the registry just refused, dropped from the cache. */
   readonly rejected?: string;
+  /** Authorizations refused earlier for this same request: never offered again. */
+  readonly refusedBefore?: ReadonlySet<string>;
   readonly signal?: AbortSignal;
 }
 
@@ -57,10 +59,14 @@ export class Authenticator {
   async authorize(request: AuthorizeRequest): Promise<string> {
     const { registry, scopes } = request;
     const candidates = this.#candidates(registry, scopes);
+    const refused = new Set<string>();
     if (request.rejected !== undefined) {
       for (const credential of candidates) {
         const key = cacheKey(registry, scopes, credential);
-        if (this.#cache.get(key) === request.rejected) this.#cache.delete(key);
+        if (this.#cache.get(key) === request.rejected) {
+          this.#cache.delete(key);
+          refused.add(key);
+        }
       }
     }
     const challenge = pickChallenge(parseChallenges(request.challenge));
@@ -74,40 +80,26 @@ export class Authenticator {
       );
     }
     let lastRefusal: SigwardError | undefined;
-    for (const credential of candidates) {
-      const key = cacheKey(registry, scopes, credential);
-      if (challenge.scheme === 'basic') {
-        if (credential?.kind !== 'basic') continue;
-        const authorization = basicAuthorization(credential.username, credential.password);
-        if (authorization === request.rejected) continue;
-        this.#cache.set(key, authorization, basicLifetimeMs);
-        return authorization;
-      }
-      if (credential?.kind === 'registry-token') {
-        const authorization = `Bearer ${credential.token}`;
-        if (authorization === request.rejected) continue;
-        return authorization;
-      }
+    for (const candidate of candidates) {
+      const key = cacheKey(registry, scopes, candidate);
+      let credential: Exclude<RegistryCredential, ExchangedCredential> | undefined;
+      let expiresAt: number | undefined;
       try {
-        // Another request may have fetched it while this one waited for its 401.
-        const fresh = this.#cache.get(key);
-        if (fresh !== undefined && fresh !== request.rejected) return fresh;
-        let fetching = this.#inflight.get(key);
-        if (fetching === undefined) {
-          // Not bound to this caller's signal: another caller may still want it. The transport's own
-          // request timeout bounds it.
-          fetching = fetchToken(this.#transport, registry, scopes, challenge, credential).then((result) => {
-            this.#cache.set(key, `Bearer ${result.token}`, result.lifetimeMs);
-            return result;
-          });
-          const forget = (): void => {
-            this.#inflight.delete(key);
-          };
-          fetching.then(forget, forget);
-          this.#inflight.set(key, fetching);
+        if (candidate?.kind !== 'exchange') credential = candidate;
+        else {
+          const obtained = await untilAborted(
+            candidate.obtain({
+              // The registry refused what this exchange gave before: a cached answer will not do.
+              refresh: request.rejected !== undefined && refused.has(key),
+              ...(request.signal === undefined ? {} : { signal: request.signal }),
+            }),
+            request.signal,
+          );
+          credential = obtained.credential;
+          expiresAt = obtained.expiresAt;
         }
-        const { token } = await untilAborted(fetching, request.signal);
-        return `Bearer ${token}`;
+        const answer = await this.#answer(request, challenge, key, credential, expiresAt);
+        if (answer !== undefined) return answer;
       } catch (error) {
         if (
           !(error instanceof SigwardError) ||
@@ -128,6 +120,56 @@ export class Authenticator {
       details: { registry, scheme: challenge.scheme },
       ...(lastRefusal === undefined ? {} : { cause: lastRefusal }),
     });
+  }
+
+  /**
+   * The Authorization one concrete credential gives for this challenge, or undefined when it cannot
+   * answer it (or gives what was just refused). `expiresAt` caps how long the result is kept.
+   */
+  async #answer(
+    request: AuthorizeRequest,
+    challenge: Challenge,
+    key: string,
+    credential: Exclude<RegistryCredential, ExchangedCredential> | undefined,
+    expiresAt: number | undefined,
+  ): Promise<string | undefined> {
+    const { registry, scopes } = request;
+    const lifetime = (ms: number): number =>
+      expiresAt === undefined ? ms : Math.min(ms, expiresAt - this.#cache.now());
+    if (challenge.scheme === 'basic') {
+      if (credential?.kind !== 'basic') return undefined;
+      const authorization = basicAuthorization(credential.username, credential.password);
+      if (authorization === request.rejected || request.refusedBefore?.has(authorization)) return undefined;
+      // A credential already past its announced expiry is tried once, never kept.
+      if (lifetime(basicLifetimeMs) > 0) this.#cache.set(key, authorization, lifetime(basicLifetimeMs));
+      return authorization;
+    }
+    if (credential?.kind === 'registry-token') {
+      const authorization = `Bearer ${credential.token}`;
+      const refused = authorization === request.rejected || request.refusedBefore?.has(authorization);
+      return refused === true ? undefined : authorization;
+    }
+    // Another request may have fetched it while this one waited for its 401.
+    const fresh = this.#cache.get(key);
+    if (fresh !== undefined && fresh !== request.rejected) return fresh;
+    let fetching = this.#inflight.get(key);
+    if (fetching === undefined) {
+      // Not bound to this caller's signal: another caller may still want it. The transport's own
+      // request timeout bounds it.
+      fetching = fetchToken(this.#transport, registry, scopes, challenge, credential).then((result) => {
+        if (lifetime(result.lifetimeMs) > 0) {
+          this.#cache.set(key, `Bearer ${result.token}`, lifetime(result.lifetimeMs));
+        }
+        return result;
+      });
+      const forget = (): void => {
+        this.#inflight.delete(key);
+      };
+      fetching.then(forget, forget);
+      this.#inflight.set(key, fetching);
+    }
+    const { token } = await untilAborted(fetching, request.signal);
+    return `Bearer ${token}`;
   }
 }
 

@@ -14,6 +14,7 @@ import {
   type HttpRequest,
   type HttpResponse,
 } from './http-messages.ts';
+import { registryEndpoints, type RegistryEndpoints } from './endpoints.ts';
 import { isLoopbackHostname, plainHttpAllowed, type PlainHttpPolicy } from './plain-http.ts';
 
 export { header, parseRetryAfter, requestDetails, isLoopbackHostname };
@@ -34,6 +35,8 @@ export interface TransportOptions {
   ca?: string | Buffer | readonly (string | Buffer)[];
   /** Registries (`host` or `host:port`) that may be reached over plain HTTP. */
   insecureRegistries?: readonly string[];
+  /** Tests only: registry names served on loopback (see endpoints.ts); plain HTTP to the target. */
+  registryEndpoints?: RegistryEndpoints;
   /** Loopback hosts (127.0.0.0/8, localhost, [::1]) use plain HTTP. Default true. */
   plainHttpLoopback?: boolean;
   userAgent?: string;
@@ -51,9 +54,10 @@ const retryStatuses: ReadonlySet<number> = new Set([429, 503]);
 
 export class HttpTransport {
   readonly #agent: Agent;
-  readonly #options: Required<Omit<TransportOptions, 'ca' | 'onExchange'>> &
+  readonly #options: Required<Omit<TransportOptions, 'ca' | 'onExchange' | 'registryEndpoints'>> &
     Pick<TransportOptions, 'onExchange'>;
   readonly #plainHttp: PlainHttpPolicy;
+  readonly #endpoints: RegistryEndpoints;
 
   constructor(options: TransportOptions = {}) {
     this.#options = {
@@ -69,6 +73,8 @@ export class HttpTransport {
       maxConnectionsPerOrigin: options.maxConnectionsPerOrigin ?? 16,
       ...(options.onExchange === undefined ? {} : { onExchange: options.onExchange }),
     };
+    // Re-checked here so no caller can map a name to anything but loopback.
+    this.#endpoints = registryEndpoints(Object.fromEntries(options.registryEndpoints ?? []));
     this.#plainHttp = {
       loopback: this.#options.plainHttpLoopback,
       insecure: new Set(this.#options.insecureRegistries.map((r) => r.toLowerCase())),
@@ -94,8 +100,13 @@ export class HttpTransport {
     return plainHttpAllowed(url, this.#plainHttp);
   }
 
-  /** The base URL of a registry (`host[:port]`): https, or http where allowsPlainHttp says so. */
+  /**
+   * The base URL of a registry (`host[:port]`): https, or http where allowsPlainHttp says so; a
+   * test endpoint's loopback address when one is set for it.
+   */
   registryUrl(registry: string): URL {
+    const endpoint = this.#endpoints.get(registry.toLowerCase());
+    if (endpoint !== undefined) return new URL(`http://${endpoint}/`);
     const plain = new URL(`http://${registry}/`);
     return this.allowsPlainHttp(plain) ? plain : new URL(`https://${registry}/`);
   }

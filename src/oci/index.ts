@@ -6,6 +6,12 @@ export * from './media-types.ts';
 export type { Descriptor, ImageIndex, ImageManifest, Manifest, Platform } from './manifest.ts';
 export { parseManifest } from './manifest.ts';
 export { TokenCache, type Scope, type TokenCacheOptions } from './authenticator.ts';
+export {
+  TEST_REGISTRY_ENDPOINTS_ENV,
+  parseRegistryEndpoints,
+  registryEndpoints,
+  type RegistryEndpoints,
+} from './endpoints.ts';
 export { HttpTransport, isLoopbackHostname, type Exchange, type TransportOptions } from './http.ts';
 export type { RegistryErrorCode } from './registry-errors.ts';
 export type { FetchedManifest, PushedManifest, PushManifestOptions } from './manifests.ts';

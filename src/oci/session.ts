@@ -16,6 +16,9 @@ export interface RegistryRequest {
   readonly signal?: AbortSignal;
 }
 
+/** Challenges answered for one request: enough for a pull secret, a docker config and a cloud exchange. */
+const maxChallengeRounds = 4;
+
 export class Session {
   readonly transport: HttpTransport;
   readonly #authenticator: Authenticator;
@@ -59,13 +62,25 @@ export class Session {
       ...(cached === undefined ? {} : { authorization: cached }),
     });
     if (first.status !== 401 || !toRegistry) return first;
-    const authorization = await this.#authenticator.authorize({
-      registry: request.registry,
-      scopes: request.scopes,
-      challenge: first.headers['www-authenticate'],
-      ...(cached === undefined ? {} : { rejected: cached }),
-      ...(request.signal === undefined ? {} : { signal: request.signal }),
-    });
-    return this.transport.request({ ...base, authorization });
+    // Each refused Authorization is answered by the next candidate (a stale pull secret, then the
+    // cloud exchange), a bounded number of times, never sending one twice.
+    const refused = new Set<string>(cached === undefined ? [] : [cached]);
+    let response = first;
+    let rejected = cached;
+    for (let round = 0; round < maxChallengeRounds; round++) {
+      const authorization = await this.#authenticator.authorize({
+        registry: request.registry,
+        scopes: request.scopes,
+        challenge: response.headers['www-authenticate'],
+        ...(rejected === undefined ? {} : { rejected }),
+        refusedBefore: refused,
+        ...(request.signal === undefined ? {} : { signal: request.signal }),
+      });
+      response = await this.transport.request({ ...base, authorization });
+      if (response.status !== 401) return response;
+      refused.add(authorization);
+      rejected = authorization;
+    }
+    return response;
   }
 }

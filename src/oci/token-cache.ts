@@ -62,6 +62,8 @@ export class TokenCache {
 
 export function credentialId(credential: RegistryCredential | undefined): string {
   if (credential === undefined) return 'anonymous';
+  // What an exchange yields changes over time; its source's id is what stays the same.
+  if (credential.kind === 'exchange') return `exchange:${credential.id}`;
   return createHash('sha256').update(JSON.stringify(credential)).digest('hex').slice(0, 32);
 }
 

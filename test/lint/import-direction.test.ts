@@ -62,3 +62,22 @@ test('engine may import sigstore', async () => {
   );
   assert.deepEqual(allowed, []);
 });
+
+test('only cloud may use the AWS SDK, and cloud may import oci/auth but not the rest of oci', async () => {
+  const refused = await restrictedImportMessages(
+    'src/oci/credentials.ts',
+    "import { ECRClient } from '@aws-sdk/client-ecr';\nexport const c = ECRClient;\n",
+  );
+  assert.equal(refused.length, 1);
+  assert.match(refused[0] ?? '', /only src\/cloud may use @aws-sdk\/client-ecr\./);
+  const allowed = await restrictedImportMessages(
+    'src/cloud/ecr.ts',
+    "import { ECRClient } from '@aws-sdk/client-ecr';\nimport type { Keychain } from '../oci/auth.ts';\nexport const c: [unknown, Keychain?] = [ECRClient];\n",
+  );
+  assert.deepEqual(allowed, []);
+  const wrongWay = await restrictedImportMessages(
+    'src/cloud/ecr.ts',
+    "import { RegistryClient } from '../oci/client.ts';\nexport const c = RegistryClient;\n",
+  );
+  assert.equal(wrongWay.length, 1);
+});
