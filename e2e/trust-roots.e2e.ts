@@ -87,13 +87,14 @@ describe('TrustRoots through the apiserver: a ConfigMap root is watched, refresh
   async function refreshedUntil(
     what: string,
     done: (c: { status: string; reason: string; message: string }) => boolean,
+    name = 'cm-root',
   ): Promise<{ status: string; reason: string; message: string }> {
     const deadline = Date.now() + 15_000;
     for (;;) {
       const out = await must([
         'get',
         'trustroot',
-        'cm-root',
+        name,
         '-o',
         'jsonpath={.status.conditions[?(@.type=="Refreshed")]}',
       ]);
@@ -327,6 +328,24 @@ describe('TrustRoots through the apiserver: a ConfigMap root is watched, refresh
       );
       await configMap({ 'trusted_root.json': worldRoot });
       await refreshedUntil('True again', (c) => c.status === 'True');
+    },
+  );
+
+  step(
+    'a ConfigMap that does not exist: Refreshed=False, KUBE_CONFIGMAP_UNREADABLE, no root loaded',
+    async () => {
+      await apply({
+        apiVersion: 'policy.sigward.dev/v1alpha1',
+        kind: 'TrustRoot',
+        metadata: { name: 'cm-missing' },
+        spec: { configMapRef: { name: 'no-such-configmap' } },
+      });
+      const refreshed = await refreshedUntil('False', (c) => c.status === 'False', 'cm-missing');
+      assert.equal(
+        refreshed.message,
+        `[KUBE_CONFIGMAP_UNREADABLE] configmap ${own}/no-such-configmap does not exist; ` +
+          'no root is loaded: verifications against this TrustRoot fail [TRUST_ROOT_ERROR]',
+      );
     },
   );
 });
