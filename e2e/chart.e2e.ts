@@ -379,7 +379,7 @@ describe('the sigward Helm chart against the apiserver', () => {
       const rules = JSON.stringify(one(m, 'PrometheusRule'));
       for (const metric of [
         'sigward_fail_open_total',
-        'sigward_trust_root_age_seconds',
+        'sigward_trust_root_last_success_timestamp_seconds',
         'sigward_admissions_total',
       ])
         assert.ok(rules.includes(metric), metric);

@@ -1,8 +1,9 @@
 // `sigward webhook`: wires the admission webhook and runs it until SIGTERM/SIGINT.
 //   policies:     --policies DIR (YAML files), else the cluster's resources (informers), else, with no
 //                 cluster at hand, the sample policies in examples/policies
-//   trust:        --trusted-root FILE, else the public-good root embedded in @sigstore/tuf (refreshed
-//                 through TUF in the background when the network allows)
+//   trust:        --trusted-root FILE (re-read when it changes; a bad new file keeps the last good
+//                 root), else the public-good root embedded in @sigstore/tuf (refreshed through TUF in
+//                 the background when the network allows); TrustRoot resources, ConfigMaps watched
 //   credentials:  pull secrets of the pod and its service account (cluster only), then ECR tokens from
 //                 the webhook's own AWS identity (--cloud-credentials)
 //   TLS:          --tls-cert/--tls-key (reloaded when they change), else a self-signed pair whose
@@ -31,14 +32,13 @@ import {
   NamespaceLabels,
   PullSecretKeychains,
   SecretPublicKeys,
+  ConfigMapWatch,
   kubeConfigAvailable,
   loadKubeConfig,
-  readConfigMapKey,
 } from '../kube/index.ts';
 import type { PolicySnapshot } from '../kube/index.ts';
 import { startServer } from '../server/index.ts';
 import type { Readiness } from '../server/index.ts';
-import { TrustRootStore } from '../sigstore/trust-root.ts';
 import { createLogger, createMetrics } from '../telemetry/index.ts';
 import { combineKeychains } from '../oci/index.ts';
 import { CLOUD_CREDENTIALS_USAGE, cloudKeychain, testRegistryEndpoints } from './cloud-credentials.ts';
@@ -49,7 +49,8 @@ export const webhookUsage = `Usage: sigward webhook [options]
   --kubeconfig FILE           the cluster (default: in-cluster config in a pod, else $KUBECONFIG)
   --policies DIR              policy YAML files instead of the cluster's resources (re-read on change)
   --tls-cert FILE --tls-key FILE   serving certificate (reloaded on change); default: self-signed
-  --trusted-root FILE         trusted_root.json used as the public-good root (private or air-gapped)
+  --trusted-root FILE         trusted_root.json used as the public-good root (private or air-gapped);
+                              re-read on change, a bad new file keeps the last good root
   --timeout-seconds N         the webhook's timeoutSeconds (default 10); the review deadline is set below it
   --no-match-action allow|warn|deny    images no policy matches (default deny)
   --failure-outcome deny|allow         registry errors, timeouts, trust-root errors (default deny)
@@ -139,23 +140,32 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   const logger = createLogger({ level: values['log-level'] });
   const stops: Array<() => Promise<void> | void> = [];
 
-  // Trust roots.
+  // Trust roots (ConfigMap-held ones are watched by kube/ once the cluster is known, below).
   const trustFile = values['trusted-root'];
-  const trustRoots = new TrustRootRegistry(
-    trustFile === undefined
-      ? {}
-      : {
-          publicGood: new TrustRootStore({
-            kind: 'static',
-            trustedRoot: readFileSync(trustFile),
-            name: trustFile,
-          }),
-        },
-  );
+  let configMaps: ConfigMapWatch | undefined;
+  let clusterSource: ClusterPolicySource | undefined;
+  const trustRoots = new TrustRootRegistry({
+    ...(trustFile === undefined ? {} : { trustedRootFile: trustFile }),
+    configMaps: {
+      track: (refs) => configMaps?.track(refs),
+      read: (ref) => configMaps?.read(ref) ?? Promise.reject(new Error('no cluster connection')),
+      where: (ref) => `${ref.namespace ?? ownNamespace}/${ref.name}`,
+    },
+    refreshed: (name, error) => {
+      if (error !== undefined) {
+        metrics.trustRootRefreshFailures.inc({ trust_root: name, reason: error.code });
+        logger.warn(
+          { trustRoot: name, err: describeError(error) },
+          'trust root refresh failed; keeping the last good root',
+        );
+      }
+      clusterSource?.trustRootRefreshed(name);
+    },
+  });
   stops.push(() => trustRoots.stop());
 
   const metrics = createMetrics({
-    trustRootAgeSeconds: () => trustRoots.publicGoodStatus().ageSeconds,
+    trustRootFreshness: () => trustRoots.statuses(),
     policyCount: () => policies.current()?.policies.length ?? 0,
   });
 
@@ -181,31 +191,21 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     namespaces = new NamespaceLabels(cluster, (error) =>
       logger.warn({ err: describeError(error) }, 'namespace informer failed; retrying'),
     );
+    configMaps = new ConfigMapWatch(cluster, core, {
+      defaultNamespace: ownNamespace,
+      changed: () => trustRoots.configMapsChanged(),
+      failed: (where, error, retryInMs) =>
+        logger.warn(
+          { configMap: where, err: describeError(error), retryInMs },
+          'TrustRoot ConfigMap watch failed; retrying',
+        ),
+    });
+    stops.push(() => configMaps?.stop());
   }
 
   // Policies.
-  // TrustRoots held in ConfigMaps are read here (kube/) and handed to the engine as inline roots.
-  const syncTrustRoots = async (snapshot: PolicySnapshot): Promise<void> => {
-    const roots = new Map(snapshot.trustRoots);
-    for (const [name, root] of snapshot.trustRoots) {
-      const source = root.source;
-      if (source?.kind !== 'configMap') continue;
-      const { source: _unused, ...withoutSource } = root;
-      try {
-        if (core === undefined) throw new Error('no cluster connection');
-        const text = await readConfigMapKey(core, source.namespace ?? ownNamespace, source.name, source.key);
-        roots.set(name, { ...withoutSource, source: { kind: 'inline', trustedRoot: text } });
-      } catch (error) {
-        logger.warn({ trustRoot: name, err: describeError(error) }, 'TrustRoot ConfigMap not readable');
-        roots.set(name, withoutSource);
-      }
-    }
-    trustRoots.sync(roots);
-  };
   const onSnapshot = (snapshot: PolicySnapshot): void => {
     trustRoots.sync(snapshot.trustRoots);
-    if ([...snapshot.trustRoots.values()].some((r) => r.source?.kind === 'configMap'))
-      void syncTrustRoots(snapshot);
     const invalid = snapshot.resources.filter((r) => r.errors.length > 0).map((r) => `${r.kind}/${r.name}`);
     logger.info(
       { generation: snapshot.generation, policies: snapshot.policies.length, invalid },
@@ -228,6 +228,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   } else {
     const source = new ClusterPolicySource(cluster, {
       isLeader: () => leader?.leading ?? false,
+      trustRootRefresh: (name) => trustRoots.refreshState(name),
       events: {
         changed: onSnapshot,
         synced: (snapshot) =>
@@ -241,6 +242,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
           ),
       },
     });
+    clusterSource = source;
     leader = new LeaderElector(cluster.makeApiClient(CoordinationV1Api), {
       namespace: ownNamespace,
       name: 'sigward-status-writer',

@@ -2,11 +2,15 @@
 // (policy.sigward.dev/v1alpha1). Any change rebuilds the snapshot (within the informer's watch
 // latency: well under a second), and the engine's cache keys follow its generation. Ready once all
 // three kinds were listed. The leader (a Lease) writes each resource's status: observedGeneration
-// and a Ready condition naming every field that does not compile.
+// and a Ready condition naming every field that does not compile; a TrustRoot also gets a Refreshed
+// condition, the state of its root's last refresh or check (True, or False with the error while the
+// last good root serves). It is the leader's own state: each replica refreshes on its own, and its
+// metrics show its own.
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import { readyCondition } from '../policy/compile.ts';
 import { POLICY_GROUP, POLICY_VERSION } from '../policy/types.ts';
+import type { Condition } from '../policy/types.ts';
 import { ResourceInformer } from './informer.ts';
 import type { BackoffSettings } from './informer.ts';
 import { buildSnapshot } from './snapshot.ts';
@@ -32,6 +36,14 @@ export interface ClusterPolicySourceOptions {
   /** Whether this replica writes status now (the Lease holder). Default: always. */
   readonly isLeader?: () => boolean;
   readonly backoff?: BackoffSettings;
+  /** A TrustRoot's refresh state (undefined: not refreshed or checked yet), for its Refreshed condition. */
+  readonly trustRootRefresh?: (name: string) => TrustRootRefresh | undefined;
+}
+
+export interface TrustRootRefresh {
+  readonly ok: boolean;
+  readonly reason: string;
+  readonly message: string;
 }
 
 export class ClusterPolicySource {
@@ -103,6 +115,12 @@ export class ClusterPolicySource {
     for (const resource of this.#snapshot.resources) this.#maybeWriteStatus(resource);
   }
 
+  /** A trust root was refreshed or checked: write its TrustRoot's Refreshed condition if it changed. */
+  trustRootRefreshed(name: string): void {
+    for (const resource of this.#snapshot.resources)
+      if (resource.kind === 'TrustRoot' && resource.name === name) this.#maybeWriteStatus(resource);
+  }
+
   #schedule(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
@@ -129,22 +147,26 @@ export class ClusterPolicySource {
   #maybeWriteStatus(resource: CompiledResource): void {
     if (!(this.#options.isLeader?.() ?? true)) return;
     if (resource.name === '') return;
-    const condition = readyCondition(
-      resource.errors,
-      resource.generation,
-      new Date(),
-      resource.warnings ?? [],
-    );
+    const now = new Date();
+    const condition = readyCondition(resource.errors, resource.generation, now, resource.warnings ?? []);
+    const refreshed = resource.kind === 'TrustRoot' ? this.#refreshedCondition(resource, now) : undefined;
+    const current = resource.refreshed;
     if (
       resource.observedGeneration === resource.generation &&
       resource.readyStatus === condition.status &&
-      resource.readyMessage === condition.message
+      resource.readyMessage === condition.message &&
+      (refreshed === undefined ||
+        (current?.status === refreshed.status &&
+          current.reason === refreshed.reason &&
+          current.message === refreshed.message))
     )
       return;
-    const key = `${resource.kind}/${resource.namespace ?? ''}/${resource.name}/${resource.generation}/${condition.message}`;
+    const key = `${resource.kind}/${resource.namespace ?? ''}/${resource.name}/${resource.generation}/${condition.message}/${refreshed?.message ?? ''}`;
     if (this.#writing.has(key)) return;
     this.#writing.add(key);
-    const body = { status: { observedGeneration: resource.generation, conditions: [condition] } };
+    // A merge patch replaces the whole list: both conditions go in every write.
+    const conditions = refreshed === undefined ? [condition] : [condition, refreshed];
+    const body = { status: { observedGeneration: resource.generation, conditions } };
     const params = {
       group: POLICY_GROUP,
       version: POLICY_VERSION,
@@ -168,4 +190,38 @@ export class ClusterPolicySource {
       },
     );
   }
+
+  /** The Refreshed condition from the root's state; the one written before when there is no state yet. */
+  #refreshedCondition(resource: CompiledResource, now: Date): Condition | undefined {
+    const state = this.#options.trustRootRefresh?.(resource.name);
+    const current = resource.refreshed;
+    if (state === undefined) {
+      if (current?.status === undefined || current.reason === undefined) return undefined;
+      return {
+        type: 'Refreshed',
+        status: current.status as Condition['status'],
+        reason: current.reason,
+        message: current.message ?? '',
+        lastTransitionTime: current.lastTransitionTime ?? stamp(now),
+      };
+    }
+    const status = state.ok ? 'True' : 'False';
+    const message = state.message.length > 32768 ? `${state.message.slice(0, 32767)}…` : state.message;
+    return {
+      type: 'Refreshed',
+      status,
+      reason: state.reason,
+      message,
+      observedGeneration: resource.generation,
+      // The transition time moves only when the status flips (the Kubernetes condition convention).
+      lastTransitionTime:
+        current?.status === status && current.lastTransitionTime !== undefined
+          ? current.lastTransitionTime
+          : stamp(now),
+    };
+  }
+}
+
+function stamp(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }

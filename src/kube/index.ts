@@ -9,4 +9,4 @@ export { SecretPublicKeys } from './public-keys.ts';
 export { LeaderElector, type LeaderOptions } from './leader.ts';
 export { EventRecorder, type AuditSubject } from './events.ts';
 export { NamespaceLabels } from './namespaces.ts';
-export { readConfigMapKey } from './configmaps.ts';
+export { ConfigMapWatch, type ConfigMapRef } from './configmaps.ts';

@@ -3,7 +3,7 @@
 // jitter (a re-list when the watch's resourceVersion expired), so an apiserver outage heals by
 // itself. `synced` turns true after the first successful list and stays true through later errors
 // (the last listed objects keep serving; the informer catches up when it reconnects).
-import { makeInformer } from '@kubernetes/client-node';
+import { ListWatch, Watch } from '@kubernetes/client-node';
 import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 
 export interface InformerEvents {
@@ -18,13 +18,19 @@ export interface BackoffSettings {
   readonly maxMs?: number;
 }
 
+export interface InformerScope {
+  /** Watch only what matches, e.g. `metadata.name=x` (RBAC can then be scoped to that name). */
+  readonly fieldSelector?: string;
+}
+
 export class ResourceInformer<T extends KubernetesObject> {
-  readonly #informer: ReturnType<typeof makeInformer<T>>;
+  readonly #informer: ListWatch<T>;
   readonly #events: InformerEvents;
   readonly #initialMs: number;
   readonly #maxMs: number;
   #failures = 0;
   #synced = false;
+  #failing = false;
   #stopped = false;
   #erroredDuringStart = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -35,11 +41,19 @@ export class ResourceInformer<T extends KubernetesObject> {
     list: () => Promise<KubernetesListObject<T>>,
     events: InformerEvents,
     backoff: BackoffSettings = {},
+    scope: InformerScope = {},
   ) {
     this.#events = events;
     this.#initialMs = backoff.initialMs ?? 500;
     this.#maxMs = backoff.maxMs ?? 30_000;
-    this.#informer = makeInformer<T>(kubeConfig, path, list);
+    this.#informer = new ListWatch<T>(
+      path,
+      new Watch(kubeConfig),
+      list,
+      false,
+      undefined,
+      scope.fieldSelector,
+    );
     const changed = (): void => events.changed();
     this.#informer.on('add', changed);
     this.#informer.on('update', changed);
@@ -50,6 +64,11 @@ export class ResourceInformer<T extends KubernetesObject> {
 
   get synced(): boolean {
     return this.#synced;
+  }
+
+  /** Between a list or watch error and the next successful list: what list() shows may be stale. */
+  get failing(): boolean {
+    return this.#failing;
   }
 
   list(): readonly T[] {
@@ -73,6 +92,7 @@ export class ResourceInformer<T extends KubernetesObject> {
     await this.#informer.start();
     if (this.#stopped || this.#erroredDuringStart) return;
     this.#failures = 0;
+    this.#failing = false;
     if (!this.#synced) {
       this.#synced = true;
       this.#events.changed();
@@ -82,6 +102,7 @@ export class ResourceInformer<T extends KubernetesObject> {
   #onError(error: unknown): void {
     this.#erroredDuringStart = true;
     if (this.#stopped) return;
+    this.#failing = true;
     const base = Math.min(this.#maxMs, this.#initialMs * 2 ** this.#failures);
     const retryInMs = Math.round(base / 2 + Math.random() * (base / 2));
     this.#failures++;

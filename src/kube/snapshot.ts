@@ -22,6 +22,13 @@ export interface CompiledResource {
   readonly observedGeneration?: number;
   readonly readyStatus?: string;
   readonly readyMessage?: string;
+  /** A TrustRoot's `Refreshed` condition as it stands (written from the root's refresh state). */
+  readonly refreshed?: {
+    readonly status?: string;
+    readonly reason?: string;
+    readonly message?: string;
+    readonly lastTransitionTime?: string;
+  };
 }
 
 export interface PolicySnapshot {
@@ -45,7 +52,13 @@ interface RawResource {
   readonly spec?: unknown;
   readonly status?: {
     readonly observedGeneration?: unknown;
-    readonly conditions?: readonly { type?: unknown; status?: unknown; message?: unknown }[];
+    readonly conditions?: readonly {
+      type?: unknown;
+      status?: unknown;
+      reason?: unknown;
+      message?: unknown;
+      lastTransitionTime?: unknown;
+    }[];
   };
 }
 
@@ -75,6 +88,7 @@ export function buildSnapshot(resources: readonly unknown[], now = new Date()): 
     };
     if (kind === 'TrustRoot') {
       const { trustRoot, errors } = compileTrustRoot(r);
+      const refreshed = r.status?.conditions?.find((c) => c.type === 'Refreshed');
       if (trustRoot.name !== '') trustRoots.set(trustRoot.name, trustRoot);
       compiled.push({
         kind,
@@ -83,6 +97,16 @@ export function buildSnapshot(resources: readonly unknown[], now = new Date()): 
         errors,
         ...uidOf(r),
         ...status,
+        ...(refreshed === undefined
+          ? {}
+          : {
+              refreshed: {
+                status: str(refreshed.status),
+                reason: str(refreshed.reason),
+                message: str(refreshed.message),
+                lastTransitionTime: str(refreshed.lastTransitionTime),
+              },
+            }),
       });
     } else {
       const { policy, errors, warnings } = compilePolicy(r);

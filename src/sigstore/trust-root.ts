@@ -3,12 +3,17 @@
 //    network, so the store starts from the trusted_root.json embedded in @sigstore/tuf (seeds.json)
 //    and switches to the TUF-verified one once a refresh succeeds;
 //  - tuf: a custom mirror with its initial root.json (private Sigstore, internal mirror);
-//  - static: one trusted_root.json (air-gapped; no refresh).
+//  - static: one trusted_root.json held in memory (an inline TrustRoot): nothing to fetch, so a
+//    refresh is a check that always succeeds;
+//  - reader: a trusted_root.json re-read on every refresh (a --trusted-root file, a ConfigMap).
 // Refreshes run one at a time (two TUF clients would write the same cache); a failed refresh keeps
-// the last good root and records the error, so status shows the version, its age and what failed.
+// the last good root and records the error, so status shows the version, when a refresh last
+// succeeded and what failed since. `lastSuccessAt` is what freshness alerts watch: it moves on every
+// successful refresh, whether or not the root's bytes changed.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { initTUF } from '@sigstore/tuf';
+import { SigwardError } from '../errors.ts';
 import { SigstoreError, SigstoreErrorCode } from './errors.ts';
 import { loadTrustRoot } from './trusted-root.ts';
 import type { TrustRootSnapshot } from './trusted-root.ts';
@@ -28,7 +33,16 @@ export type TrustRootSource =
       readonly rootPath: string;
       readonly cachePath: string;
     }
-  | { readonly kind: 'static'; readonly trustedRoot: Uint8Array; readonly name: string };
+  | { readonly kind: 'static'; readonly trustedRoot: Uint8Array; readonly name: string }
+  | {
+      readonly kind: 'reader';
+      /** Where the bytes come from, for the snapshot's source (`file:/etc/root.json`, `configmap:ns/name#key`). */
+      readonly origin: string;
+      /** The bytes read at construction (a start that must fail on a bad file), if any. */
+      readonly initial?: Uint8Array;
+      /** Reads the current bytes; throws (a SigwardError with a code, ideally) when it cannot. */
+      read(): Promise<Uint8Array> | Uint8Array;
+    };
 
 export interface TrustRootStatus {
   readonly version: string | undefined;
@@ -38,7 +52,7 @@ export interface TrustRootStatus {
   readonly ageSeconds: number | undefined;
   /** True once a root came from TUF (or the static file), not only from the embedded seed. */
   readonly verifiedByTuf: boolean;
-  /** When the last refresh started, and when one last succeeded. */
+  /** When the last refresh started, and when one last succeeded (bytes changed or not). */
   readonly lastRefreshAt: Date | undefined;
   readonly lastSuccessAt: Date | undefined;
   readonly lastError: { readonly code: string; readonly message: string; readonly at: Date } | undefined;
@@ -49,6 +63,8 @@ export interface TrustRootStoreOptions {
   /** TUF network timeout per request (ms). */
   readonly timeoutMs?: number;
   readonly retries?: number;
+  /** Told after every refresh: undefined on success, else the error (the last good root stays). */
+  readonly onRefresh?: (error: SigwardError | undefined) => void;
 }
 
 /** The trusted_root.json embedded in @sigstore/tuf for the public-good instance. */
@@ -72,6 +88,7 @@ export class TrustRootStore {
   readonly #now: () => Date;
   readonly #timeoutMs: number;
   readonly #retries: number;
+  readonly #onRefresh: TrustRootStoreOptions['onRefresh'];
   #current: TrustRootSnapshot | undefined;
   #loadedAt: Date | undefined;
   #verifiedByTuf = false;
@@ -86,8 +103,13 @@ export class TrustRootStore {
     this.#now = options.now ?? (() => new Date());
     this.#timeoutMs = options.timeoutMs ?? 5000;
     this.#retries = options.retries ?? 2;
+    this.#onRefresh = options.onRefresh;
     if (source.kind === 'static') {
       this.#set(loadTrustRoot(source.trustedRoot, `file:${source.name}`), true);
+      this.#lastSuccessAt = this.#now();
+    } else if (source.kind === 'reader' && source.initial !== undefined) {
+      this.#set(loadTrustRoot(source.initial, source.origin), true);
+      this.#lastSuccessAt = this.#now();
     } else if (source.kind === 'public-good') {
       this.#set(embeddedPublicGoodTrustRoot(), false);
     }
@@ -106,11 +128,10 @@ export class TrustRootStore {
   }
 
   /**
-   * Fetches the root through TUF once (concurrent callers share one run). On failure the last good
-   * root stays and the error is recorded and thrown.
+   * Fetches the root once (TUF, or a re-read; concurrent callers share one run). On failure the last
+   * good root stays and the error is recorded and thrown. A static root only records the check.
    */
   refresh(): Promise<TrustRootSnapshot> {
-    if (this.#source.kind === 'static') return Promise.resolve(this.require());
     this.#inflight ??= this.#fetch().finally(() => {
       this.#inflight = undefined;
     });
@@ -160,38 +181,56 @@ export class TrustRootStore {
   }
 
   async #fetch(): Promise<TrustRootSnapshot> {
-    const source = this.#source;
-    if (source.kind === 'static') return this.require();
-    const mirrorURL = source.kind === 'public-good' ? PUBLIC_GOOD_MIRROR : source.mirrorURL;
     this.#lastRefreshAt = this.#now();
     try {
-      const tuf = await initTUF({
-        mirrorURL,
-        cachePath: source.cachePath,
-        ...(source.kind === 'tuf' ? { rootPath: source.rootPath } : {}),
-        timeout: this.#timeoutMs,
-        retry: { retries: this.#retries },
-      });
-      const text = await tuf.getTarget(TRUSTED_ROOT_TARGET);
-      const snapshot = loadTrustRoot(Buffer.from(text, 'utf8'), `tuf:${mirrorURL}`);
+      const snapshot = await this.#load();
       this.#set(snapshot, true);
       this.#lastError = undefined;
       this.#lastSuccessAt = this.#now();
+      this.#onRefresh?.(undefined);
       return this.#current ?? snapshot;
     } catch (error) {
       const wrapped =
-        error instanceof SigstoreError
+        error instanceof SigwardError
           ? error
           : new SigstoreError(
               SigstoreErrorCode.trustRootUnavailable,
-              `TUF refresh from ${mirrorURL} failed: ${describe(error)}`,
-              {
-                cause: error,
-              },
+              `${this.#describeSource()} failed: ${describe(error)}`,
+              { cause: error },
             );
       this.#lastError = { code: wrapped.code, message: wrapped.message, at: this.#now() };
+      this.#onRefresh?.(wrapped);
       throw wrapped;
     }
+  }
+
+  async #load(): Promise<TrustRootSnapshot> {
+    const source = this.#source;
+    switch (source.kind) {
+      case 'static':
+        return this.require();
+      case 'reader':
+        return loadTrustRoot(await source.read(), source.origin);
+      default: {
+        const mirrorURL = source.kind === 'public-good' ? PUBLIC_GOOD_MIRROR : source.mirrorURL;
+        const tuf = await initTUF({
+          mirrorURL,
+          cachePath: source.cachePath,
+          ...(source.kind === 'tuf' ? { rootPath: source.rootPath } : {}),
+          timeout: this.#timeoutMs,
+          retry: { retries: this.#retries },
+        });
+        const text = await tuf.getTarget(TRUSTED_ROOT_TARGET);
+        return loadTrustRoot(Buffer.from(text, 'utf8'), `tuf:${mirrorURL}`);
+      }
+    }
+  }
+
+  #describeSource(): string {
+    const source = this.#source;
+    if (source.kind === 'reader') return `reading ${source.origin}`;
+    if (source.kind === 'static') return `loading ${source.name}`;
+    return `TUF refresh from ${source.kind === 'public-good' ? PUBLIC_GOOD_MIRROR : source.mirrorURL}`;
   }
 }
 

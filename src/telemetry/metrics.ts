@@ -16,7 +16,8 @@ export interface Metrics {
   readonly cache: Counter<'cache' | 'result'>;
   readonly registryRequests: Counter<'method' | 'status'>;
   readonly failOpen: Counter<'reason'>;
-  readonly trustRootAge: Gauge;
+  readonly trustRootLastSuccess: Gauge<'trust_root'>;
+  readonly trustRootRefreshFailures: Counter<'trust_root' | 'reason'>;
   readonly policiesLoaded: Gauge;
   /** The metrics in the Prometheus text format. */
   text(): Promise<string>;
@@ -24,8 +25,11 @@ export interface Metrics {
 }
 
 export interface MetricsOptions {
-  /** Age of the trusted root in seconds, read at scrape time (undefined: none loaded). */
-  readonly trustRootAgeSeconds?: () => number | undefined;
+  /** Each trust root by TrustRoot name and when it last refreshed or checked successfully, read at scrape time. */
+  readonly trustRootFreshness?: () => ReadonlyArray<{
+    readonly trustRoot: string;
+    readonly status: { readonly lastSuccessAt: Date | undefined };
+  }>;
   /** Number of compiled policies, read at scrape time. */
   readonly policyCount?: () => number;
   /** Node's process metrics (heap, event loop lag, …). Default true. */
@@ -80,13 +84,24 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['reason'] as const,
     registers,
   });
-  const trustRootAge = new Gauge({
-    name: 'sigward_trust_root_age_seconds',
-    help: 'Seconds since the current trusted root was loaded (-1 when none is)',
+  // A timestamp, not an age: `time() - x` in the alert keeps growing while refreshes fail, and a
+  // success (bytes changed or not) resets it. 0 means never: no refresh of that root ever succeeded.
+  const trustRootLastSuccess = new Gauge({
+    name: 'sigward_trust_root_last_success_timestamp_seconds',
+    help: 'Unix time of the last successful refresh or check of each trust root (TUF refresh, --trusted-root file or ConfigMap read, inline root loaded), by TrustRoot name; 0 if none ever succeeded',
+    labelNames: ['trust_root'] as const,
     registers,
     collect() {
-      this.set(options.trustRootAgeSeconds?.() ?? -1);
+      this.reset();
+      for (const { trustRoot, status } of options.trustRootFreshness?.() ?? [])
+        this.set({ trust_root: trustRoot }, (status.lastSuccessAt?.getTime() ?? 0) / 1000);
     },
+  });
+  const trustRootRefreshFailures = new Counter({
+    name: 'sigward_trust_root_refresh_failures_total',
+    help: 'Failed refreshes or checks of a trust root, by TrustRoot name and error code; the last good root keeps serving',
+    labelNames: ['trust_root', 'reason'] as const,
+    registers,
   });
   const policiesLoaded = new Gauge({
     name: 'sigward_policies',
@@ -105,7 +120,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     cache,
     registryRequests,
     failOpen,
-    trustRootAge,
+    trustRootLastSuccess,
+    trustRootRefreshFailures,
     policiesLoaded,
     text: () => registry.metrics(),
     contentType: registry.contentType,

@@ -248,7 +248,9 @@ test('ClusterImagePolicy and ImagePolicy share one spec schema; scopes, status, 
     const columns = (v.additionalPrinterColumns ?? []).map((c) => c.name);
     assert.deepEqual(
       columns,
-      kind === 'TrustRoot' ? ['Ready', 'Reason', 'Age'] : ['Mode', 'Ready', 'Reason', 'Age'],
+      kind === 'TrustRoot'
+        ? ['Ready', 'Reason', 'Refreshed', 'Refresh', 'Age']
+        : ['Mode', 'Ready', 'Reason', 'Age'],
     );
     const status = v.schema.openAPIV3Schema.properties?.['status']?.properties;
     assert.ok(status?.['observedGeneration'] && status['conditions']);

@@ -32,13 +32,18 @@ test('redaction: tokens, passwords, keys, pull secrets and authorization headers
 });
 
 test('metrics: the documented series, bounded labels, duration buckets to 30 s', async () => {
-  let age: number | undefined = 42;
-  const m = createMetrics({ processMetrics: false, trustRootAgeSeconds: () => age, policyCount: () => 3 });
+  let lastSuccessAt: Date | undefined = new Date('2026-01-01T00:00:00Z');
+  const m = createMetrics({
+    processMetrics: false,
+    trustRootFreshness: () => [{ trustRoot: 'public-good', status: { lastSuccessAt } }],
+    policyCount: () => 3,
+  });
   m.admissions.inc({ decision: 'deny', kind: 'Pod', mode: 'validate', operation: 'CREATE' });
   m.verifications.inc({ policy: 'p', authority: 'a', result: 'refused', reason: 'SIGNATURE_MISSING' });
   m.cache.inc({ cache: 'verdict', result: 'hit' });
   m.registryRequests.inc({ method: 'GET', status: '200' });
   m.failOpen.inc({ reason: 'TIMEOUT' });
+  m.trustRootRefreshFailures.inc({ trust_root: 'public-good', reason: 'SIGSTORE_TRUST_ROOT_UNAVAILABLE' });
   m.admissionDuration.observe({ route: 'validate' }, 29);
   m.verificationDuration.observe({ policy: 'p' }, 0.03);
   assert.equal(DURATION_BUCKETS.at(-1), 30);
@@ -51,11 +56,15 @@ test('metrics: the documented series, bounded labels, duration buckets to 30 s',
     'sigward_fail_open_total{reason="TIMEOUT"} 1',
     'sigward_admission_duration_seconds_bucket{le="30",route="validate"} 1',
     'sigward_verification_duration_seconds_bucket{le="0.05",policy="p"} 1',
-    'sigward_trust_root_age_seconds 42',
+    'sigward_trust_root_last_success_timestamp_seconds{trust_root="public-good"} 1767225600',
+    'sigward_trust_root_refresh_failures_total{trust_root="public-good",reason="SIGSTORE_TRUST_ROOT_UNAVAILABLE"} 1',
     'sigward_policies 3',
   ])
     assert.ok(text.includes(series), `missing ${series}`);
-  age = undefined;
-  assert.match(await m.text(), /sigward_trust_root_age_seconds -1/);
+  lastSuccessAt = undefined; // never succeeded: 0, so `time() - x` is huge and the alert fires
+  assert.match(
+    await m.text(),
+    /sigward_trust_root_last_success_timestamp_seconds\{trust_root="public-good"\} 0\n/,
+  );
   assert.equal(await counterValue(m.failOpen), 1);
 });

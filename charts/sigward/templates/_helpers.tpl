@@ -109,3 +109,17 @@ matchExpressions:
   resources: ["pods/ephemeralcontainers"]
   scope: Namespaced
 {{- end -}}
+
+{{/*
+The rule for TrustRoot ConfigMaps (spec.configMapRef), in each namespace they may live in: sigward
+watches each named ConfigMap (list+watch with fieldSelector metadata.name=<name>) so a replaced root
+takes effect at once. RBAC cannot scope list/watch to names only known from TrustRoots, so this is
+granted per namespace (the release namespace, plus rbac.trustRootConfigMapNamespaces), never
+cluster-wide.
+*/}}
+{{- define "sigward.configMapRule" -}}
+# TrustRoot ConfigMaps: each one named by a TrustRoot is watched (see sigward.configMapRule).
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["list", "watch"]
+{{- end }}
