@@ -16,6 +16,7 @@ export interface Metrics {
   readonly cache: Counter<'cache' | 'result'>;
   readonly registryRequests: Counter<'method' | 'status'>;
   readonly failOpen: Counter<'reason'>;
+  readonly eventsDropped: Counter<'cause'>;
   readonly trustRootAge: Gauge;
   readonly policiesLoaded: Gauge;
   /** The metrics in the Prometheus text format. */
@@ -80,6 +81,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['reason'] as const,
     registers,
   });
+  const eventsDropped = new Counter({
+    name: 'sigward_events_dropped_total',
+    help: 'Kubernetes Events on denied, warned or audited workloads not written, by cause (duplicate: the same event on the same object within a minute; rate-limited: over the global budget; failed: the apiserver refused it)',
+    labelNames: ['cause'] as const,
+    registers,
+  });
   const trustRootAge = new Gauge({
     name: 'sigward_trust_root_age_seconds',
     help: 'Seconds since the current trusted root was loaded (-1 when none is)',
@@ -105,6 +112,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     cache,
     registryRequests,
     failOpen,
+    eventsDropped,
     trustRootAge,
     policiesLoaded,
     text: () => registry.metrics(),
