@@ -41,6 +41,7 @@ export interface KubeObject {
     readonly name?: string;
     readonly generateName?: string;
     readonly namespace?: string;
+    readonly uid?: string;
     readonly labels?: Readonly<Record<string, string>>;
     readonly annotations?: Readonly<Record<string, string>>;
   };

@@ -14,7 +14,7 @@ import { hostname, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, EventsV1Api } from '@kubernetes/client-node';
 import { describeError } from '../errors.ts';
 import { Decider, RegistryAccess, ReviewEngine } from '../engine/index.ts';
 import type {
@@ -184,9 +184,10 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       },
     });
     keys = new SecretPublicKeys(core);
-    events = new EventRecorder(core, {
+    events = new EventRecorder(cluster.makeApiClient(EventsV1Api), {
       instance: hostname(),
-      onError: (error) => logger.warn({ err: describeError(error) }, 'audit event not recorded'),
+      onDropped: (cause) => metrics.eventsDropped.inc({ cause }),
+      onError: (error) => logger.warn({ err: describeError(error) }, 'event not recorded'),
     });
     namespaces = new NamespaceLabels(cluster, (error) =>
       logger.warn({ err: describeError(error) }, 'namespace informer failed; retrying'),
@@ -277,9 +278,9 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     verificationTime: (policy, seconds) => metrics.verificationDuration.observe({ policy }, seconds),
     cacheLookup: (cache, result) => metrics.cache.inc({ cache, result }),
     failOpen: (reason) => metrics.failOpen.inc({ reason }),
-    audit: (finding) => {
-      logger.warn({ audit: finding }, 'audit-mode policy failure');
-      events?.warn(finding, 'ImageVerificationAudit', finding.message);
+    finding: (finding) => {
+      if (finding.outcome === 'audit') logger.warn({ audit: finding }, 'audit-mode policy failure');
+      events?.record(finding);
     },
   };
   // Pull secrets first, then the cloud exchange (ECR), as the kubelet tries its credential providers.

@@ -84,14 +84,23 @@ export interface EngineObserver {
   cacheLookup?(cache: 'verdict' | 'digest', result: 'hit' | 'miss' | 'shared'): void;
   /** An image admitted only because errors are configured to allow. */
   failOpen?(reason: string): void;
-  /** An audit-mode finding on a real (not dry-run) request. */
-  audit?(finding: AuditFinding): void;
+  /**
+   * What one real (not dry-run) validating review found wrong, once per outcome (deny, warn, audit):
+   * cli/ logs it and records it as a Kubernetes Event on the workload.
+   */
+  finding?(finding: AdmissionFinding): void;
 }
 
-export interface AuditFinding {
+/** The workload named in the review, and the failed (image, policy) results of one outcome. */
+export interface AdmissionFinding {
   readonly apiVersion: string;
   readonly kind: string;
   readonly namespace: string;
+  /** Empty for an object created with generateName before the apiserver named it. */
   readonly name: string;
-  readonly message: string;
+  /** The object's uid when the review carries one (on CREATE, the one it would get if admitted). */
+  readonly uid?: string;
+  readonly outcome: 'deny' | 'warn' | 'audit';
+  /** One line per failed result: `image X in spec.containers[0].image: policy P: … [CODE]`. */
+  readonly failures: readonly string[];
 }

@@ -1,7 +1,7 @@
 // One AdmissionReview, start to finish — the only place that knows the order of the steps:
 //   validate the body → skip rules → image sites → pull credentials → decide every site under one
 //   deadline (decide.ts) → AdmissionResponse (validate: allow / deny / warnings; mutate: the digest
-//   pinning patch) → audit findings.
+//   pinning patch) → findings (denied, warned, audited workloads: logs and Events).
 // Anything unexpected becomes a denial naming the error (admission/respond errorResponse): no path
 // turns an internal failure into an allow.
 import { SigwardError } from '../errors.ts';
@@ -13,7 +13,8 @@ import type { AdmissionRequest, AdmissionResponse } from '../admission/review.ts
 import { podSpecPath } from '../admission/sites.ts';
 import { planReview } from '../admission/skip.ts';
 import type { SkipSettings } from '../admission/skip.ts';
-import { ERROR_REASONS } from '../policy/decision.ts';
+import { ERROR_REASONS, clip, reasonText } from '../policy/decision.ts';
+import type { PolicyResult } from '../policy/decision.ts';
 import type { Decider, SiteDecision } from './decide.ts';
 import type { EngineObserver, PolicySnapshotSource, WorkloadIdentity } from './ports.ts';
 
@@ -110,7 +111,7 @@ export class ReviewEngine {
       };
     }
     const response = decisionResponse(request.uid, decisions);
-    if (!plan.dryRun) this.#audit(request, namespace, decisions);
+    if (!plan.dryRun) this.#report(request, namespace, decisions);
     // Counted once per admission (on the validating call, not again on the mutating one).
     if (response.allowed)
       for (const d of decisions)
@@ -123,22 +124,26 @@ export class ReviewEngine {
     };
   }
 
-  #audit(request: AdmissionRequest, namespace: string, decisions: readonly SiteDecision[]): void {
+  /** One finding per outcome (deny, warn, audit) with its failed results: logs and Events (cli/). */
+  #report(request: AdmissionRequest, namespace: string, decisions: readonly SiteDecision[]): void {
     const observer = this.#deps.observer;
-    if (observer?.audit === undefined) return;
-    for (const d of decisions)
-      for (const r of d.results) {
-        if (r.passed || r.outcome !== 'audit' || r.policy === undefined) continue;
-        observer.audit({
-          apiVersion:
-            request.object?.apiVersion ??
-            `${request.kind.group === '' ? '' : `${request.kind.group}/`}${request.kind.version}`,
-          kind: request.kind.kind,
-          namespace,
-          name: request.name ?? request.object?.metadata?.name ?? '',
-          message: `audit: image ${d.image} in ${d.field}: policy ${r.policy}: ${r.expected !== undefined ? `expected ${r.expected}, found ${r.found}` : r.detail} [${r.reason}]`,
-        });
-      }
+    if (observer?.finding === undefined) return;
+    const uid = request.object?.metadata?.uid;
+    const subject = {
+      apiVersion:
+        request.object?.apiVersion ??
+        `${request.kind.group === '' ? '' : `${request.kind.group}/`}${request.kind.version}`,
+      kind: request.kind.kind,
+      namespace,
+      name: request.name ?? request.object?.metadata?.name ?? '',
+      ...(typeof uid === 'string' && uid !== '' ? { uid: clip(uid, 128) } : {}),
+    };
+    for (const outcome of ['deny', 'warn', 'audit'] as const) {
+      const failures = decisions.flatMap((d) =>
+        d.results.filter((r) => !r.passed && r.outcome === outcome).map((r) => findingLine(d, r)),
+      );
+      if (failures.length > 0) observer.finding({ ...subject, outcome, failures });
+    }
   }
 
   #result(
@@ -159,6 +164,12 @@ export class ReviewEngine {
       ...(summary === undefined ? {} : { summary }),
     };
   }
+}
+
+/** `image X in spec.containers[0].image: policy P: expected …, found … [CODE]`, hostile text clipped. */
+function findingLine(decision: SiteDecision, result: PolicyResult): string {
+  const policy = result.policy === undefined ? '' : `policy ${clip(result.policy, 253)}: `;
+  return `image ${clip(decision.image, 512)} in ${clip(decision.field, 200)}: ${policy}${clip(reasonText(result), 1024)} [${result.reason}]`;
 }
 
 function decisionLabel(response: AdmissionResponse, decisions: readonly SiteDecision[]): string {

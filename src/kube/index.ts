@@ -7,6 +7,6 @@ export { ClusterPolicySource, type ClusterPolicySourceEvents } from './cluster-s
 export { PullSecretKeychains, type WorkloadCredentials } from './pull-secrets.ts';
 export { SecretPublicKeys } from './public-keys.ts';
 export { LeaderElector, type LeaderOptions } from './leader.ts';
-export { EventRecorder, type AuditSubject } from './events.ts';
+export { EventRecorder, EVENT_REASONS, type WorkloadFinding } from './events.ts';
 export { NamespaceLabels } from './namespaces.ts';
 export { ConfigMapWatch, type ConfigMapRef } from './configmaps.ts';

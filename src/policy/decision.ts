@@ -118,7 +118,8 @@ function imagePart(decision: Pick<ImageDecision, 'field' | 'image' | 'digest'>, 
   return `image ${clip(decision.image, imageMax)}${digest} in ${clip(decision.field, 200)}`;
 }
 
-function reasonText(result: PolicyResult): string {
+/** `expected …, found …` for identity results, else the detail. */
+export function reasonText(result: PolicyResult): string {
   if (result.expected !== undefined && result.found !== undefined)
     return `expected ${result.expected}, found ${result.found}`;
   return result.detail;

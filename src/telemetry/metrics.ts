@@ -16,6 +16,7 @@ export interface Metrics {
   readonly cache: Counter<'cache' | 'result'>;
   readonly registryRequests: Counter<'method' | 'status'>;
   readonly failOpen: Counter<'reason'>;
+  readonly eventsDropped: Counter<'cause'>;
   readonly trustRootLastSuccess: Gauge<'trust_root'>;
   readonly trustRootRefreshFailures: Counter<'trust_root' | 'reason'>;
   readonly policiesLoaded: Gauge;
@@ -84,6 +85,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['reason'] as const,
     registers,
   });
+  const eventsDropped = new Counter({
+    name: 'sigward_events_dropped_total',
+    help: 'Kubernetes Events on denied, warned or audited workloads not written, by cause (duplicate: the same event on the same object within a minute; rate-limited: over the global budget; failed: the apiserver refused it)',
+    labelNames: ['cause'] as const,
+    registers,
+  });
   // A timestamp, not an age: `time() - x` in the alert keeps growing while refreshes fail, and a
   // success (bytes changed or not) resets it. 0 means never: no refresh of that root ever succeeded.
   const trustRootLastSuccess = new Gauge({
@@ -120,6 +127,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     cache,
     registryRequests,
     failOpen,
+    eventsDropped,
     trustRootLastSuccess,
     trustRootRefreshFailures,
     policiesLoaded,

@@ -166,7 +166,10 @@ describe('audit', () => {
         ),
       ],
       {},
-      { audit: (f) => findings.push(`${f.kind}/${f.namespace}/${f.name}: ${f.message}`) },
+      {
+        finding: (f) =>
+          findings.push(`${f.kind}/${f.namespace}/${f.name}: ${f.outcome}: ${f.failures.join('; ')}`),
+      },
     );
     const admitted = await e.review(podReview([fx.unsigned.tagged(host)]));
     assert.equal(responseOf(admitted).allowed, true);
