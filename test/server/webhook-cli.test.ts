@@ -1,8 +1,11 @@
-// `sigward webhook` as `npm start` runs it on a fresh machine: no cluster, the sample policies, the
-// embedded public-good root, a self-signed certificate (printed); it answers the sample reviews and
-// stops cleanly on SIGTERM.
+// `sigward webhook` as a newcomer runs it (`./bin/sigward webhook`) on a fresh machine: no cluster, the
+// sample policies, the embedded public-good root, a self-signed certificate (printed on stderr; stdout
+// is only JSON log lines); it answers the sample reviews and stops cleanly on SIGTERM. A taken port is
+// one line saying what to do.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
@@ -34,40 +37,78 @@ function post(
   });
 }
 
-test('no cluster: sample policies, self-signed certificate, an explained denial, clean SIGTERM', async () => {
+function freshEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: '/nonexistent', HOME: '/nonexistent' };
   delete env['KUBERNETES_SERVICE_HOST'];
-  const child = spawn(
-    process.execPath,
-    [join(REPO_ROOT, 'src/cli/main.ts'), 'webhook', '--listen=127.0.0.1:0', '--log-level=warn'],
-    {
-      env,
+  return env;
+}
+
+test(
+  'no cluster: sample policies, self-signed certificate, an explained denial, clean SIGTERM',
+  { timeout: 60_000 },
+  async () => {
+    const child = spawn(join(REPO_ROOT, 'bin/sigward'), ['webhook', '--listen=127.0.0.1:0'], {
+      env: freshEnv(),
       stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let out = '';
-  const listening = new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /listening on (https:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) resolve(m[1]!);
     });
-    child.once('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
-  });
-  const exited = new Promise<number | null>((r) => child.once('exit', r));
-  const url = await listening;
-  const ca = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/.exec(out)?.[0] ?? '';
-  assert.ok(ca !== '', out);
-  assert.match(out, /policies: 1 from files in .*examples\/policies/);
-  const review = readFileSync(join(REPO_ROOT, 'examples/admission/pod-unmatched.json'), 'utf8');
-  const answer = await post(`${url}/validate`, ca, review);
-  assert.equal(answer.status, 200);
-  const response = answer.json['response'] as { allowed: boolean; status: { message: string } };
-  assert.equal(response.allowed, false);
-  assert.equal(
-    response.status.message,
-    'image nginx:1.27 in spec.containers[0].image: no image policy matches this image (unmatched images: deny) [NO_POLICY]',
-  );
-  child.kill('SIGTERM');
-  assert.equal(await exited, 0);
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const listening = new Promise<string>((resolve, reject) => {
+      child.stderr.on('data', (c: Buffer) => {
+        err += c.toString();
+        const m = /listening on (https:\/\/127\.0\.0\.1:\d+)[\s\S]*-----END CERTIFICATE-----\n/.exec(err);
+        if (m) resolve(m[1]!);
+      });
+      child.once('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
+    });
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    const url = await listening;
+    const ca = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/.exec(err)?.[0] ?? '';
+    assert.ok(ca !== '', err);
+    assert.match(err, /policies: 1 from files in .*examples\/policies/);
+    const review = readFileSync(join(REPO_ROOT, 'examples/admission/pod-unmatched.json'), 'utf8');
+    const answer = await post(`${url}/validate`, ca, review);
+    assert.equal(answer.status, 200);
+    const response = answer.json['response'] as { allowed: boolean; status: { message: string } };
+    assert.equal(response.allowed, false);
+    assert.equal(
+      response.status.message,
+      'image nginx:1.27 in spec.containers[0].image: no image policy matches this image (unmatched images: deny) [NO_POLICY]',
+    );
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    // stdout is for log collectors: every line is one JSON object, the listening line among them.
+    const lines = out.trimEnd().split('\n');
+    const records = lines.map((line) => JSON.parse(line) as { msg: string; url?: string });
+    assert.ok(
+      records.some((r) => r.msg === 'listening' && r.url === url),
+      out,
+    );
+  },
+);
+
+test('a taken port: one line saying what to do, exit 1, no certificate or stack trace', async () => {
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const { port } = taken.address() as AddressInfo;
+  try {
+    const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+      execFile(
+        join(REPO_ROOT, 'bin/sigward'),
+        ['webhook', `--listen=127.0.0.1:${port}`, '--log-level=warn'],
+        { env: freshEnv() },
+        (error, stdout, stderr) => resolve({ code: Number(error?.code ?? 0), stdout, stderr }),
+      ),
+    );
+    assert.equal(result.code, 1);
+    assert.equal(
+      result.stderr,
+      `sigward webhook: 127.0.0.1:${port} is already in use (another sigward webhook or \`npm start\` ` +
+        'still running?): stop it, or pass --listen HOST:PORT with a free port\n',
+    );
+    assert.equal(result.stdout, '');
+  } finally {
+    taken.close();
+  }
 });
