@@ -197,11 +197,27 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     }
     trustRoots.sync(roots);
   };
+  const reported = new Set<string>();
   const onSnapshot = (snapshot: PolicySnapshot): void => {
     trustRoots.sync(snapshot.trustRoots);
     if ([...snapshot.trustRoots.values()].some((r) => r.source?.kind === 'configMap'))
       void syncTrustRoots(snapshot);
     const invalid = snapshot.resources.filter((r) => r.errors.length > 0).map((r) => `${r.kind}/${r.name}`);
+    // Every compile error and warning with its field path, once per resource generation: an operator
+    // reads why a policy is invalid at load, not when an image first hits it.
+    for (const r of snapshot.resources) {
+      const resource = `${r.kind}/${r.namespace === undefined ? '' : `${r.namespace}/`}${r.name}`;
+      const key = `${resource}@${r.generation}:${JSON.stringify([r.errors, r.warnings ?? []])}`;
+      if (reported.has(key)) continue;
+      reported.add(key);
+      for (const e of r.errors)
+        logger.error(
+          { resource, field: e.field, problem: e.message },
+          'policy invalid: images it names are refused (POLICY_INVALID)',
+        );
+      for (const w of r.warnings ?? [])
+        logger.warn({ resource, field: w.field, problem: w.message }, 'policy compiled with a warning');
+    }
     logger.info(
       { generation: snapshot.generation, policies: snapshot.policies.length, invalid },
       'policy snapshot updated',

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import https from 'node:https';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -108,6 +109,74 @@ test('a taken port: one line saying what to do, exit 1, no certificate or stack 
         'still running?): stop it, or pass --listen HOST:PORT with a free port\n',
     );
     assert.equal(result.stdout, '');
+  } finally {
+    taken.close();
+  }
+});
+
+test('--policies DIR: every compile error and warning is logged at load with its field path', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sigward-policies-'));
+  writeFileSync(
+    join(dir, 'bad.yaml'),
+    [
+      'apiVersion: policy.sigward.dev/v1alpha1',
+      'kind: ClusterImagePolicy',
+      'metadata: { name: release }',
+      'spec:',
+      '  images: [ghcr.io/acme/**]',
+      '  authorities:',
+      '    - name: ci',
+      '      keyless:',
+      '        identities:',
+      '          - { issuer: https://token.actions.githubusercontent.com, subjectRegex: x }',
+      '    - name: anyone',
+      '      keyless:',
+      '        identities: [{ issuerRegExp: ".*", subjectRegExp: ".*" }]',
+      '',
+    ].join('\n'),
+  );
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const { port } = taken.address() as AddressInfo;
+  try {
+    // The port is taken on purpose: the policies load (and are logged) before the listener opens.
+    const stdout = await new Promise<string>((resolve) =>
+      execFile(
+        join(REPO_ROOT, 'bin/sigward'),
+        ['webhook', `--listen=127.0.0.1:${port}`, `--policies=${dir}`],
+        { env: freshEnv() },
+        (_error, out) => resolve(out),
+      ),
+    );
+    const records = stdout
+      .trimEnd()
+      .split('\n')
+      .map(
+        (line) => JSON.parse(line) as { level: number; resource?: string; field?: string; problem?: string },
+      );
+    const about = records.filter((r) => r.resource === 'ClusterImagePolicy/release');
+    assert.deepEqual(
+      about.map((r) => [r.level, r.field, r.problem]),
+      [
+        [50, 'spec.authorities[0].keyless.identities[0].subjectRegex', 'unknown field'],
+        [
+          50,
+          'spec.authorities[0].keyless.identities[0].subject',
+          'one of spec.authorities[0].keyless.identities[0].subject or spec.authorities[0].keyless.identities[0].subjectRegExp is required',
+        ],
+        [
+          40,
+          'spec.authorities[1].keyless.identities[0].issuerRegExp',
+          'accepts any issuer: name who may sign (an exact issuer, or a narrower expression)',
+        ],
+        [
+          40,
+          'spec.authorities[1].keyless.identities[0].subjectRegExp',
+          'accepts any subject: name who may sign (an exact subject, or a narrower expression)',
+        ],
+      ],
+      stdout,
+    );
   } finally {
     taken.close();
   }
