@@ -1,6 +1,7 @@
 # sigward's image for a Docker engine (docs/image.md). scripts/build-image.sh builds the same image
 # without one: Node 24 on Debian bookworm, production dependencies only, src/ run by Node's type
-# stripping (no build step), uid 65532.
+# stripping (no build step), uid 65532. The entrypoint is the `sigward` command itself (bin/sigward.js),
+# so `docker run IMAGE verify …` is `sigward verify …`.
 #   docker build -t sigward .
 # The Node version is the one package.json pins (dependencies.node); keep the two in step.
 ARG NODE_IMAGE=node:24.21.0-bookworm-slim
@@ -21,8 +22,9 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY --from=deps /app/node_modules ./node_modules
+COPY bin ./bin
 COPY src ./src
 USER 65532:65532
 EXPOSE 8443
-ENTRYPOINT ["node", "src/cli/main.ts"]
+ENTRYPOINT ["node", "bin/sigward.js"]
 CMD ["webhook"]

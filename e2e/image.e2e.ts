@@ -124,7 +124,7 @@ describe("sigward's image: built offline, run under chroot, signed by sigward, v
     config = JSON.parse((await world.clients.crane(['config', image])).stdout) as ImageConfig;
     assert.equal(config.os, 'linux');
     assert.equal(config.architecture, 'amd64');
-    assert.deepEqual(config.config.Entrypoint, ['node', 'src/cli/main.ts']);
+    assert.deepEqual(config.config.Entrypoint, ['node', 'bin/sigward.js']);
     assert.deepEqual(config.config.Cmd, ['webhook']);
     assert.equal(config.config.User, '65532:65532');
     assert.equal(config.config.WorkingDir, '/app');
@@ -136,7 +136,7 @@ describe("sigward's image: built offline, run under chroot, signed by sigward, v
       dependencies: Record<string, string>;
     };
     assert.ok(dockerfile.includes(`ARG NODE_IMAGE=node:${pkg.dependencies['node']}-bookworm-slim`));
-    assert.match(dockerfile, /^ENTRYPOINT \["node", "src\/cli\/main\.ts"\]$/m);
+    assert.match(dockerfile, /^ENTRYPOINT \["node", "bin\/sigward\.js"\]$/m);
     assert.match(dockerfile, /^CMD \["webhook"\]$/m);
     assert.match(dockerfile, /^USER 65532:65532$/m);
     assert.match(dockerfile, /^WORKDIR \/app$/m);

@@ -7,6 +7,9 @@ import { requestedPort } from './world/ports.ts';
 import { toolsDir } from './world/tools.ts';
 import { startWorld, tierFromEnv, type World } from './world/world.ts';
 
+/** The repository's bin/, so `sigward` (bin/sigward) is a command once stack.env is sourced. */
+const repoBin = path.resolve(import.meta.dirname, '../bin');
+
 function environment(world: World): Record<string, string> {
   return {
     KUBECONFIG: world.kube.kubeconfig,
@@ -17,7 +20,7 @@ function environment(world: World): Record<string, string> {
     SIGWARD_REGISTRY_FALLBACK: world.registries.fallback.host,
     SIGWARD_TUF_MIRROR: world.sigstore.tuf.mirrorUrl,
     SIGWARD_TUF_ROOT: world.sigstore.tuf.rootPath,
-    PATH: `${toolsDir}:${process.env.PATH ?? ''}`,
+    PATH: `${repoBin}:${toolsDir}:${process.env.PATH ?? ''}`,
   };
 }
 

@@ -205,9 +205,25 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   }
 
   // Policies.
+  const reported = new Set<string>();
   const onSnapshot = (snapshot: PolicySnapshot): void => {
     trustRoots.sync(snapshot.trustRoots);
     const invalid = snapshot.resources.filter((r) => r.errors.length > 0).map((r) => `${r.kind}/${r.name}`);
+    // Every compile error and warning with its field path, once per resource generation: an operator
+    // reads why a policy is invalid at load, not when an image first hits it.
+    for (const r of snapshot.resources) {
+      const resource = `${r.kind}/${r.namespace === undefined ? '' : `${r.namespace}/`}${r.name}`;
+      const key = `${resource}@${r.generation}:${JSON.stringify([r.errors, r.warnings ?? []])}`;
+      if (reported.has(key)) continue;
+      reported.add(key);
+      for (const e of r.errors)
+        logger.error(
+          { resource, field: e.field, problem: e.message },
+          'policy invalid: images it names are refused (POLICY_INVALID)',
+        );
+      for (const w of r.warnings ?? [])
+        logger.warn({ resource, field: w.field, problem: w.message }, 'policy compiled with a warning');
+    }
     logger.info(
       { generation: snapshot.generation, policies: snapshot.policies.length, invalid },
       'policy snapshot updated',
@@ -326,37 +342,62 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     tls = { certFile: values['tls-cert'], keyFile: values['tls-key'] };
   } else {
     tls = selfSignedCertificate(host);
-    process.stdout.write(
-      `sigward webhook: no --tls-cert given; serving a self-signed certificate. Its CA (the caBundle):\n${readFileSync(tls.certFile, 'utf8')}`,
-    );
   }
 
+  const stopWatchers = async (): Promise<void> => {
+    for (const stop of stops.reverse()) await stop();
+  };
   const readiness = (): Readiness => {
     const reasons: string[] = [];
     if (!policies.synced) reasons.push('policies not synced yet');
     if (!trustRoots.loaded) reasons.push('no trusted root loaded');
     return { ready: reasons.length === 0, reasons };
   };
-  const server = await startServer({
-    host,
-    port: Number(portText),
-    tls,
-    handleReview: engine.handle,
-    readiness,
-    metrics,
-    logger,
-    bodyLimitBytes: bodyLimit,
-    drainDelayMs: inPod ? 3000 : 0,
-    stopWatchers: async () => {
-      for (const stop of stops.reverse()) await stop();
-    },
-  });
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer({
+      host,
+      port: Number(portText),
+      tls,
+      handleReview: engine.handle,
+      readiness,
+      metrics,
+      logger,
+      bodyLimitBytes: bodyLimit,
+      drainDelayMs: inPod ? 3000 : 0,
+      stopWatchers,
+    });
+  } catch (error) {
+    await stopWatchers();
+    process.stderr.write(`sigward webhook: ${listenFailure(error, `${host}:${portText}`)}\n`);
+    return 1;
+  }
   const snapshot = policies.current();
-  process.stdout.write(
+  const trustedRoot = trustFile ?? 'public-good (embedded in @sigstore/tuf, TUF refresh in the background)';
+  const deadlineMs = deadlineFor(timeoutSeconds);
+  logger.info(
+    {
+      url: server.url,
+      policies: snapshot?.policies.length ?? 0,
+      policyOrigin,
+      trustedRoot,
+      deadlineMs,
+      unmatched,
+      failureOutcome,
+      selfSigned: values['tls-cert'] === undefined,
+    },
+    'listening',
+  );
+  // For the person at the terminal: stdout carries only JSON log lines (collectors parse them), so
+  // the summary and the self-signed CA (the caBundle to register the webhook with) go to stderr.
+  process.stderr.write(
     `sigward webhook: listening on ${server.url} (/validate, /mutate, /livez, /readyz, /metrics)\n` +
       `  policies: ${snapshot?.policies.length ?? 0} from ${policyOrigin}\n` +
-      `  trusted root: ${trustFile ?? 'public-good (embedded in @sigstore/tuf, TUF refresh in the background)'}\n` +
-      `  deadline: ${deadlineFor(timeoutSeconds)} ms (timeoutSeconds ${timeoutSeconds}); unmatched images: ${unmatched}; on errors: ${failureOutcome}\n`,
+      `  trusted root: ${trustedRoot}\n` +
+      `  deadline: ${deadlineMs} ms (timeoutSeconds ${timeoutSeconds}); unmatched images: ${unmatched}; on errors: ${failureOutcome}\n` +
+      (values['tls-cert'] === undefined
+        ? `  no --tls-cert given: serving a self-signed certificate. Its CA (the caBundle):\n${readFileSync(tls.certFile, 'utf8')}`
+        : ''),
   );
 
   await new Promise<void>((resolveSignal) => {
@@ -369,6 +410,18 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   });
   await server.shutdown();
   return 0;
+}
+
+/** Why the listener did not open, in one line with what to do (not a stack trace). */
+export function listenFailure(error: unknown, address: string): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'EADDRINUSE')
+    return `${address} is already in use (another sigward webhook or \`npm start\` still running?): stop it, or pass --listen HOST:PORT with a free port`;
+  if (code === 'EACCES')
+    return `not allowed to listen on ${address}: pick a port above 1023, or run with the right to bind it`;
+  if (code === 'EADDRNOTAVAIL')
+    return `${address} is not an address of this machine: pass --listen with one of its addresses (or 0.0.0.0)`;
+  return `cannot serve on ${address}: ${describeError(error)}`;
 }
 
 function splitListen(listen: string): [string, string] {

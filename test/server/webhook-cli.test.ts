@@ -1,9 +1,13 @@
-// `sigward webhook` as `npm start` runs it on a fresh machine: no cluster, the sample policies, the
-// embedded public-good root, a self-signed certificate (printed); it answers the sample reviews and
-// stops cleanly on SIGTERM.
+// `sigward webhook` as a newcomer runs it (`./bin/sigward webhook`) on a fresh machine: no cluster, the
+// sample policies, the embedded public-good root, a self-signed certificate (printed on stderr; stdout
+// is only JSON log lines); it answers the sample reviews and stops cleanly on SIGTERM. A taken port is
+// one line saying what to do.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import https from 'node:https';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -34,40 +38,146 @@ function post(
   });
 }
 
-test('no cluster: sample policies, self-signed certificate, an explained denial, clean SIGTERM', async () => {
+function freshEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: '/nonexistent', HOME: '/nonexistent' };
   delete env['KUBERNETES_SERVICE_HOST'];
-  const child = spawn(
-    process.execPath,
-    [join(REPO_ROOT, 'src/cli/main.ts'), 'webhook', '--listen=127.0.0.1:0', '--log-level=warn'],
-    {
-      env,
+  return env;
+}
+
+test(
+  'no cluster: sample policies, self-signed certificate, an explained denial, clean SIGTERM',
+  { timeout: 60_000 },
+  async () => {
+    const child = spawn(join(REPO_ROOT, 'bin/sigward'), ['webhook', '--listen=127.0.0.1:0'], {
+      env: freshEnv(),
       stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let out = '';
-  const listening = new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /listening on (https:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) resolve(m[1]!);
     });
-    child.once('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
-  });
-  const exited = new Promise<number | null>((r) => child.once('exit', r));
-  const url = await listening;
-  const ca = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/.exec(out)?.[0] ?? '';
-  assert.ok(ca !== '', out);
-  assert.match(out, /policies: 1 from files in .*examples\/policies/);
-  const review = readFileSync(join(REPO_ROOT, 'examples/admission/pod-unmatched.json'), 'utf8');
-  const answer = await post(`${url}/validate`, ca, review);
-  assert.equal(answer.status, 200);
-  const response = answer.json['response'] as { allowed: boolean; status: { message: string } };
-  assert.equal(response.allowed, false);
-  assert.equal(
-    response.status.message,
-    'image nginx:1.27 in spec.containers[0].image: no image policy matches this image (unmatched images: deny) [NO_POLICY]',
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const listening = new Promise<string>((resolve, reject) => {
+      child.stderr.on('data', (c: Buffer) => {
+        err += c.toString();
+        const m = /listening on (https:\/\/127\.0\.0\.1:\d+)[\s\S]*-----END CERTIFICATE-----\n/.exec(err);
+        if (m) resolve(m[1]!);
+      });
+      child.once('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
+    });
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    const url = await listening;
+    const ca = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/.exec(err)?.[0] ?? '';
+    assert.ok(ca !== '', err);
+    assert.match(err, /policies: 1 from files in .*examples\/policies/);
+    const review = readFileSync(join(REPO_ROOT, 'examples/admission/pod-unmatched.json'), 'utf8');
+    const answer = await post(`${url}/validate`, ca, review);
+    assert.equal(answer.status, 200);
+    const response = answer.json['response'] as { allowed: boolean; status: { message: string } };
+    assert.equal(response.allowed, false);
+    assert.equal(
+      response.status.message,
+      'image nginx:1.27 in spec.containers[0].image: no image policy matches this image (unmatched images: deny) [NO_POLICY]',
+    );
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    // stdout is for log collectors: every line is one JSON object, the listening line among them.
+    const lines = out.trimEnd().split('\n');
+    const records = lines.map((line) => JSON.parse(line) as { msg: string; url?: string });
+    assert.ok(
+      records.some((r) => r.msg === 'listening' && r.url === url),
+      out,
+    );
+  },
+);
+
+test('a taken port: one line saying what to do, exit 1, no certificate or stack trace', async () => {
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const { port } = taken.address() as AddressInfo;
+  try {
+    const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+      execFile(
+        join(REPO_ROOT, 'bin/sigward'),
+        ['webhook', `--listen=127.0.0.1:${port}`, '--log-level=warn'],
+        { env: freshEnv() },
+        (error, stdout, stderr) => resolve({ code: Number(error?.code ?? 0), stdout, stderr }),
+      ),
+    );
+    assert.equal(result.code, 1);
+    assert.equal(
+      result.stderr,
+      `sigward webhook: 127.0.0.1:${port} is already in use (another sigward webhook or \`npm start\` ` +
+        'still running?): stop it, or pass --listen HOST:PORT with a free port\n',
+    );
+    assert.equal(result.stdout, '');
+  } finally {
+    taken.close();
+  }
+});
+
+test('--policies DIR: every compile error and warning is logged at load with its field path', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sigward-policies-'));
+  writeFileSync(
+    join(dir, 'bad.yaml'),
+    [
+      'apiVersion: policy.sigward.dev/v1alpha1',
+      'kind: ClusterImagePolicy',
+      'metadata: { name: release }',
+      'spec:',
+      '  images: [ghcr.io/acme/**]',
+      '  authorities:',
+      '    - name: ci',
+      '      keyless:',
+      '        identities:',
+      '          - { issuer: https://token.actions.githubusercontent.com, subjectRegex: x }',
+      '    - name: anyone',
+      '      keyless:',
+      '        identities: [{ issuerRegExp: ".*", subjectRegExp: ".*" }]',
+      '',
+    ].join('\n'),
   );
-  child.kill('SIGTERM');
-  assert.equal(await exited, 0);
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const { port } = taken.address() as AddressInfo;
+  try {
+    // The port is taken on purpose: the policies load (and are logged) before the listener opens.
+    const stdout = await new Promise<string>((resolve) =>
+      execFile(
+        join(REPO_ROOT, 'bin/sigward'),
+        ['webhook', `--listen=127.0.0.1:${port}`, `--policies=${dir}`],
+        { env: freshEnv() },
+        (_error, out) => resolve(out),
+      ),
+    );
+    const records = stdout
+      .trimEnd()
+      .split('\n')
+      .map(
+        (line) => JSON.parse(line) as { level: number; resource?: string; field?: string; problem?: string },
+      );
+    const about = records.filter((r) => r.resource === 'ClusterImagePolicy/release');
+    assert.deepEqual(
+      about.map((r) => [r.level, r.field, r.problem]),
+      [
+        [50, 'spec.authorities[0].keyless.identities[0].subjectRegex', 'unknown field'],
+        [
+          50,
+          'spec.authorities[0].keyless.identities[0].subject',
+          'one of spec.authorities[0].keyless.identities[0].subject or spec.authorities[0].keyless.identities[0].subjectRegExp is required',
+        ],
+        [
+          40,
+          'spec.authorities[1].keyless.identities[0].issuerRegExp',
+          'accepts any issuer: name who may sign (an exact issuer, or a narrower expression)',
+        ],
+        [
+          40,
+          'spec.authorities[1].keyless.identities[0].subjectRegExp',
+          'accepts any subject: name who may sign (an exact subject, or a narrower expression)',
+        ],
+      ],
+      stdout,
+    );
+  } finally {
+    taken.close();
+  }
 });
