@@ -310,6 +310,10 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   const workloadCredentials: CredentialsSource = {
     keychainFor: async (workload) =>
       pullSecrets === undefined ? cloud : combineKeychains(await pullSecrets.keychainFor(workload), cloud),
+    // A policy's signatureRepository.pullSecretRef (the workload's chain, cloud included, follows it).
+    ...(pullSecrets?.secretKeychain === undefined
+      ? {}
+      : { secretKeychain: (ref) => pullSecrets.secretKeychain!(ref) }),
   };
   const decider = new Decider(
     {
