@@ -417,4 +417,32 @@ describe('TrustRoots through the apiserver: a ConfigMap root is watched, refresh
       );
     },
   );
+
+  step(
+    "the chart's alert, as Helm renders it, watches the series this webhook exports, per trust root",
+    async () => {
+      const rendered = await renderChart(world, 'sigward', own, {
+        metrics: { prometheusRule: { enabled: true } },
+      });
+      const rule = rendered.find((m) => m.kind === 'PrometheusRule') as unknown as {
+        spec: { groups: { rules: { alert?: string; expr: string; for?: string }[] }[] };
+      };
+      const alert = rule.spec.groups
+        .flatMap((g) => g.rules)
+        .find((r) => r.alert === 'SigwardTrustRootRefreshFailing');
+      assert.ok(alert, 'SigwardTrustRootRefreshFailing is rendered');
+      assert.equal(
+        alert.expr,
+        'time() - sigward_trust_root_last_success_timestamp_seconds{job="sigward"} > 10800',
+      );
+      assert.equal(alert.for, '15m');
+      const text = await metrics();
+      for (const root of ['public-good', 'cm-root', `cm-${granted}`, `cm-${elsewhere}`])
+        assert.match(
+          text,
+          new RegExp(`^sigward_trust_root_last_success_timestamp_seconds\\{trust_root="${root}"\\} \\d`, 'm'),
+          root,
+        );
+    },
+  );
 });
