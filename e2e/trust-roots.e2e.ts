@@ -5,7 +5,9 @@
 // does not trust the world's Fulcio: denied), then the world's again (admitted), with no edit of the
 // TrustRoot's spec and no restart. The TrustRoot's `Refreshed` condition shows the refresh state (True
 // with the root's version; False with the error while the last good root keeps serving), and /metrics
-// the failure counter and the last-success timestamp.
+// the failure counter and the last-success timestamp. The webhook runs with a token of the chart's
+// ServiceAccount under the chart's own RBAC: ConfigMaps are listed and watched only in the release
+// namespace and those in rbac.trustRootConfigMapNamespaces; one elsewhere shows as unreadable.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -14,16 +16,21 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe } from 'node:test';
 import { PROD_ROOT_PATH } from '../test/sigstore/ext.ts';
+import { renderChart, serviceAccountKubeconfig } from './world/chart.ts';
 import { stepsNotingFailure } from './world/failing-steps.ts';
 import { writeSecretFile } from './world/clients.ts';
 import { pushImage, type PushedImage } from './world/images.ts';
 import { createCa, issueServingCert } from './world/pki.ts';
+import { kubectlRunner, type Kubectl } from './world/kubectl.ts';
 import { freePort } from './world/ports.ts';
 import { startService, type Service } from './world/process.ts';
+import { goTool } from './world/tools.ts';
 import { startWorld, type World } from './world/world.ts';
 
 const ns = 'apps';
 const own = 'sigward-system';
+const granted = 'roots-granted'; // in rbac.trustRootConfigMapNamespaces
+const elsewhere = 'roots-elsewhere'; // not
 const identity = `https://kubernetes.io/namespaces/${ns}/serviceaccounts/release`;
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const sha256 = (text: string): string => `sha256:${createHash('sha256').update(text).digest('hex')}`;
@@ -37,6 +44,7 @@ describe('TrustRoots through the apiserver: a ConfigMap root is watched, refresh
   let image: PushedImage;
   let unsigned: PushedImage;
   let worldRoot: string;
+  let asSigward: Kubectl;
   const publicGoodRoot = readFileSync(PROD_ROOT_PATH, 'utf8');
 
   const kubectl = (args: readonly string[], input?: string) =>
@@ -137,6 +145,24 @@ describe('TrustRoots through the apiserver: a ConfigMap root is watched, refresh
     await world.kube.createServiceAccount(ns, 'release');
     await must(['apply', '-f', path.join(repoRoot, 'charts/sigward/crds')]);
     await must(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=30s']);
+    for (const namespace of [granted, elsewhere]) await world.kube.ensureNamespace(namespace);
+    // The chart's ServiceAccount and RBAC, exactly as rendered; the webhook runs with its token.
+    const rbacKinds = ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'];
+    const rendered = await renderChart(world, 'sigward', own, {
+      rbac: { trustRootConfigMapNamespaces: [granted] },
+    });
+    await apply({
+      apiVersion: 'v1',
+      kind: 'List',
+      items: rendered.filter((m) => rbacKinds.includes(m.kind)),
+    });
+    const kubeconfig = await serviceAccountKubeconfig(
+      world.kube,
+      world.runDir.sub('as-sigward'),
+      own,
+      'sigward',
+    );
+    asSigward = kubectlRunner(goTool('kubectl'), kubeconfig, world.runDir.sub('as-sigward-cache'));
 
     const host = world.registries.referrers.host;
     const tools = { crane: world.clients.crane, workDir: world.runDir.sub('images') };
@@ -196,7 +222,7 @@ describe('TrustRoots through the apiserver: a ConfigMap root is watched, refresh
         path.join(repoRoot, 'src/cli/main.ts'),
         'webhook',
         `--listen=127.0.0.1:${port}`,
-        `--kubeconfig=${world.kube.kubeconfig}`,
+        `--kubeconfig=${kubeconfig}`,
         `--tls-cert=${serving.certFile}`,
         `--tls-key=${serving.keyFile}`,
         `--trusted-root=${world.sigstore.trustedRootPath}`,
@@ -346,6 +372,77 @@ describe('TrustRoots through the apiserver: a ConfigMap root is watched, refresh
         `[KUBE_CONFIGMAP_UNREADABLE] configmap ${own}/no-such-configmap does not exist; ` +
           'no root is loaded: verifications against this TrustRoot fail [TRUST_ROOT_ERROR]',
       );
+    },
+  );
+
+  step(
+    'chart RBAC: ConfigMaps listed and watched only in the release and granted namespaces, never read elsewhere',
+    async () => {
+      const can = async (args: string[]) => (await asSigward(['auth', 'can-i', ...args])).stdout.trim();
+      for (const namespace of [own, granted]) {
+        assert.equal(await can(['list', 'configmaps', '-n', namespace]), 'yes', namespace);
+        assert.equal(await can(['watch', 'configmaps', '-n', namespace]), 'yes', namespace);
+        assert.equal(await can(['update', 'configmaps', '-n', namespace]), 'no', namespace);
+      }
+      for (const verb of ['get', 'list', 'watch'])
+        assert.equal(await can([verb, 'configmaps', '-n', elsewhere]), 'no', verb);
+      assert.equal(await can(['list', 'configmaps', '--all-namespaces']), 'no');
+
+      for (const namespace of [granted, elsewhere]) {
+        await apply({
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: 'sigstore-root', namespace },
+          data: { 'trusted_root.json': worldRoot },
+        });
+        await apply({
+          apiVersion: 'policy.sigward.dev/v1alpha1',
+          kind: 'TrustRoot',
+          metadata: { name: `cm-${namespace}` },
+          spec: { configMapRef: { name: 'sigstore-root', namespace } },
+        });
+      }
+      const ok = await refreshedUntil('True', (c) => c.status === 'True', `cm-${granted}`);
+      assert.equal(
+        ok.message,
+        `root ${sha256(worldRoot)} from configmap:${granted}/sigstore-root#trusted_root.json`,
+      );
+      const denied = await refreshedUntil('False', (c) => c.status === 'False', `cm-${elsewhere}`);
+      assert.equal(
+        denied.message,
+        `[KUBE_CONFIGMAP_UNREADABLE] configmap ${elsewhere}/sigstore-root could not be read: HTTP 403: ` +
+          `configmaps "sigstore-root" is forbidden: User "system:serviceaccount:${own}:sigward" cannot list ` +
+          `resource "configmaps" in API group "" in the namespace "${elsewhere}"; ` +
+          'no root is loaded: verifications against this TrustRoot fail [TRUST_ROOT_ERROR]',
+      );
+    },
+  );
+
+  step(
+    "the chart's alert, as Helm renders it, watches the series this webhook exports, per trust root",
+    async () => {
+      const rendered = await renderChart(world, 'sigward', own, {
+        metrics: { prometheusRule: { enabled: true } },
+      });
+      const rule = rendered.find((m) => m.kind === 'PrometheusRule') as unknown as {
+        spec: { groups: { rules: { alert?: string; expr: string; for?: string }[] }[] };
+      };
+      const alert = rule.spec.groups
+        .flatMap((g) => g.rules)
+        .find((r) => r.alert === 'SigwardTrustRootRefreshFailing');
+      assert.ok(alert, 'SigwardTrustRootRefreshFailing is rendered');
+      assert.equal(
+        alert.expr,
+        'time() - sigward_trust_root_last_success_timestamp_seconds{job="sigward"} > 10800',
+      );
+      assert.equal(alert.for, '15m');
+      const text = await metrics();
+      for (const root of ['public-good', 'cm-root', `cm-${granted}`, `cm-${elsewhere}`])
+        assert.match(
+          text,
+          new RegExp(`^sigward_trust_root_last_success_timestamp_seconds\\{trust_root="${root}"\\} \\d`, 'm'),
+          root,
+        );
     },
   );
 });

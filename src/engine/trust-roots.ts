@@ -74,7 +74,11 @@ export class TrustRootRegistry implements TrustRootSource {
   constructor(options: TrustRootRegistryOptions = {}) {
     this.#options = options;
     this.#cacheDir = options.cacheDir ?? mkdtempSync(join(tmpdir(), 'sigward-tuf-'));
-    const refreshed = this.#observer(PUBLIC_GOOD_TRUST_ROOT);
+    // The public-good store also serves TrustRoots of other names whose spec is publicGood: each
+    // hears of its refreshes (their status conditions and failure counters follow it too).
+    const refreshed = (error: SigwardError | undefined): void => {
+      for (const name of [PUBLIC_GOOD_TRUST_ROOT, ...this.#aliases]) this.#options.refreshed?.(name, error);
+    };
     const file = options.trustedRootFile;
     if (file === undefined) {
       this.#publicGood = new TrustRootStore(

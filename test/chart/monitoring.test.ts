@@ -2,7 +2,7 @@
 // templates/prometheusrule.yaml and files/grafana-dashboard.json is a metric createMetrics defines, and
 // the trust-root alert watches the time since the last successful refresh (which moves on every
 // success), not the root's age (which moved only when its bytes changed, so it fired on healthy pods).
-// The rendered rule, through helm, is checked in e2e/trust-roots.e2e.ts.
+// The rule as Helm renders it is checked in e2e/trust-roots.e2e.ts (no promtool here).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -238,8 +238,10 @@ test('an inline TrustRoot that does not load is reported (state and metric), not
   );
 });
 
-test('a TrustRoot of another name with spec.publicGood is the public-good root', (t) => {
-  const { registry: r } = registry();
+test('a TrustRoot of another name with spec.publicGood is the public-good root, and hears of its refreshes', async (t) => {
+  const file = join(dir, 'alias_trusted_root.json');
+  writeFileSync(file, prodBytes);
+  const { registry: r, errors, lastSuccess } = registry({ trustedRootFile: file });
   t.after(() => r.stop());
   r.sync(trustRoots({ 'sigstore-public': { publicGood: {} } }));
   assert.equal(r.trustRoot('sigstore-public'), r.trustRoot('public-good'));
@@ -247,4 +249,12 @@ test('a TrustRoot of another name with spec.publicGood is the public-good root',
     r.statuses().map((s) => s.trustRoot),
     ['public-good', 'sigstore-public'],
   );
+  errors.length = 0;
+  assert.equal(await r.refresh('public-good'), undefined);
+  assert.deepEqual(
+    errors.map((e) => e.name),
+    ['public-good', 'sigstore-public'],
+  );
+  assert.equal(await lastSuccess('sigstore-public'), await lastSuccess('public-good'));
+  assert.equal(r.refreshState('sigstore-public')?.ok, true);
 });
