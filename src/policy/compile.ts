@@ -7,9 +7,9 @@
 //   readyCondition(errors, gen, now) → the `Ready` status condition (reason Compiled | Invalid)
 //   FieldError                     { field: 'spec.authorities[0].keyless.identities[1].subjectRegExp', message }
 //
-// An invalid policy is still returned (valid: false, no authorities) when its `images` compile: it
-// keeps matching its images, and evaluate.ts fails them with POLICY_INVALID in the policy's mode, so a
-// typo never turns an enforcing policy into an allow-all.
+// An invalid policy is still returned (valid: false, no authorities): it keeps matching its images (every
+// image, while an `images` entry itself is wrong), and evaluate.ts fails them with POLICY_INVALID in the
+// policy's mode, so a typo never turns an enforcing policy into an allow-all.
 import { createPublicKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { SigwardError } from '../errors.ts';
@@ -18,7 +18,7 @@ import type { RepositoryName } from '../oci/reference.ts';
 import type { CertificateIdentity } from '../sigstore/identity.ts';
 import { compileIdentity, matchIdentity } from './identity.ts';
 import type { IdentityMatcher, IdentitySpec } from './identity.ts';
-import { compileGlob } from './match.ts';
+import { compileGlob, GLOB_MAX_LENGTH } from './match.ts';
 import type { CompiledGlob } from './match.ts';
 import {
   MULTI_ARCH_RULES,
@@ -438,6 +438,32 @@ function metadataOf(
   };
 }
 
+// A policy whose `images` cannot be read might have meant any image: while it is wrong it claims every
+// image, so they fail with POLICY_INVALID in its mode instead of slipping through as NO_POLICY.
+const CLAIM_ALL = compileGlob('**');
+const CLAIMS_ALL_NOTE = 'until this is fixed the policy claims every image and fails it with POLICY_INVALID';
+
+function compileImages(c: Checker, value: unknown): readonly CompiledGlob[] {
+  const images: CompiledGlob[] = [];
+  const errorsBefore = c.errors.length;
+  c.array(value, 'spec.images', LIMITS.images)?.forEach((g, i) => {
+    const glob = c.string(g, `spec.images[${i}]`, GLOB_MAX_LENGTH);
+    if (glob === undefined) return;
+    try {
+      images.push(compileGlob(glob));
+    } catch (error) {
+      if (!(error instanceof SigwardError)) throw error;
+      c.fail(`spec.images[${i}]`, error.message);
+    }
+  });
+  if (c.errors.length === errorsBefore) return images;
+  for (let i = errorsBefore; i < c.errors.length; i++) {
+    const e = c.errors[i];
+    if (e !== undefined) c.errors[i] = { field: e.field, message: `${e.message} (${CLAIMS_ALL_NOTE})` };
+  }
+  return [CLAIM_ALL];
+}
+
 /** Compiles a ClusterImagePolicy or ImagePolicy as read from the API or YAML. Never throws on input. */
 export function compilePolicy(resource: unknown): {
   policy: CompiledPolicy;
@@ -459,17 +485,7 @@ export function compilePolicy(resource: unknown): {
       'multiArch',
       'signatureRepository',
     ]) ?? {};
-  const images: CompiledGlob[] = [];
-  c.array(spec['images'], 'spec.images', LIMITS.images)?.forEach((g, i) => {
-    const glob = c.string(g, `spec.images[${i}]`, 512);
-    if (glob === undefined) return;
-    try {
-      images.push(compileGlob(glob));
-    } catch (error) {
-      if (!(error instanceof SigwardError)) throw error;
-      c.fail(`spec.images[${i}]`, error.message);
-    }
-  });
+  const images = compileImages(c, spec['images']);
   const mode = c.oneOf(spec['mode'], 'spec.mode', POLICY_MODES, 'enforce');
   const multiArch = c.oneOf(spec['multiArch'], 'spec.multiArch', MULTI_ARCH_RULES, 'digest');
   const authorities: CompiledAuthority[] = [];

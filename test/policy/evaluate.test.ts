@@ -13,6 +13,7 @@ import type {
   VerdictLike,
 } from '../../src/policy/evaluate.ts';
 import { ReasonCode } from '../../src/policy/decision.ts';
+import { policiesFor } from '../../src/policy/match.ts';
 import { EKS_ISSUER, EXAMPLE_POLICY, PUBLIC_KEY_PEM, SIGN_SA } from './policy-cases.ts';
 
 const DIGEST = `sha256:${'d'.repeat(64)}`;
@@ -449,5 +450,34 @@ test('authorityOutcomes: every platform must be signed by the authority; an inde
   assert.deepEqual(
     authorityOutcomes(viaIndex, ['alice', 'bob']).map((o) => o.verified),
     [false, true],
+  );
+});
+
+test('a policy with a bad images entry claims every image while invalid: POLICY_INVALID naming the field, not NO_POLICY', () => {
+  const { policy: bad, errors } = compilePolicy({
+    ...EXAMPLE_POLICY,
+    metadata: { name: 'typo' },
+    spec: {
+      ...EXAMPLE_POLICY.spec,
+      images: ['registry.example.com/apps/**', 'registry.example.com/Team/**'],
+    },
+  });
+  assert.deepEqual(
+    errors.map((e) => e.field),
+    ['spec.images[1]'],
+  );
+  assert.match(errors[0]?.message ?? '', /lower-case.*claims every image and fails it with POLICY_INVALID/);
+  // An image neither glob names (the typo might have meant it) is still claimed by the invalid policy.
+  const other = 'ghcr.io/someone/else:1';
+  assert.deepEqual(
+    policiesFor([bad], other, 'default').map((p) => p.name),
+    ['typo'],
+  );
+  const d = evaluateImage(input([{ policy: bad }], { image: other }), { unmatched: 'warn', errors: 'deny' });
+  assert.equal(d.outcome, 'deny');
+  assert.equal(d.results[0]?.reason, ReasonCode.policyInvalid);
+  assert.match(
+    d.results[0]?.detail ?? '',
+    /: spec\.images\[1\]: invalid image glob "registry\.example\.com\/Team\/\*\*"/,
   );
 });
