@@ -10,21 +10,16 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import {
-  chartDir as chart,
-  deploymentArgsOf,
-  helmAgainst,
   kubectlMust,
   podManifest,
   pointWebhooksAt,
-  renderChart,
-  serviceAccountKubeconfig,
-  startHostWebhook,
   waitForPolicyReady,
   waitForSigwardDenial,
+  installChartWithHostWebhook,
 } from './world/chart.ts';
-import { writeSecretFile } from './world/clients.ts';
-import { pushImage, type PushedImage } from './world/images.ts';
+import { pushImage } from './world/images.ts';
 import type { Service } from './world/process.ts';
+import { cosignSignAs } from './world/host-webhook.ts';
 import { startWorld, type World } from './world/world.ts';
 
 const own = 'sigward-system';
@@ -38,26 +33,7 @@ describe('the chart webhook configurations admit a signed image', () => {
   let webhook: Service | undefined;
   let failed = false;
 
-  const helm = (args: readonly string[]) => helmAgainst(world.kube, world.clients)(args);
   const must = (args: readonly string[], input?: string) => kubectlMust(world.kube.kubectl)(args, input);
-
-  /** The Deployment's container arguments, as `helm template` renders them with these values. */
-  const deploymentArgs = async (values: Record<string, unknown>): Promise<string[]> =>
-    deploymentArgsOf(await renderChart(world, release, own, values));
-
-  async function sign(image: PushedImage): Promise<void> {
-    // What a release Job's projected token is: a real TokenRequest, audience sigstore.
-    const token = await world.kube.createToken(checked, signer, { audience: 'sigstore' });
-    const tokenFile = writeSecretFile(world.runDir.sub('tokens'), image.digest.slice(7, 19), token);
-    await world.clients.cosign([
-      'sign',
-      '--yes',
-      `--identity-token=${tokenFile}`,
-      `--signing-config=${world.sigstore.signingConfigPath}`,
-      `--trusted-root=${world.sigstore.trustedRootPath}`,
-      image.byDigest,
-    ]);
-  }
 
   const pod = (name: string, image: string) => podManifest(checked, name, image);
 
@@ -81,31 +57,21 @@ describe('the chart webhook configurations admit a signed image', () => {
 
   test('signed by the named service account: admitted through the chart webhooks, pinned to the digest', async () => {
     try {
-      await helm(['install', release, chart, `--namespace=${own}`]);
-
       // The host process runs as the chart's ServiceAccount, with the Deployment's own arguments.
-      const kubeconfig = await serviceAccountKubeconfig(
-        world.kube,
-        world.runDir.sub('as-sigward'),
-        own,
+      const { host, args } = await installChartWithHostWebhook(world, {
         release,
-      );
-      const args = await deploymentArgs({
-        webhook: { extraArgs: [`--trusted-root=${world.sigstore.trustedRootPath}`] },
+        own,
+        name: 'sigward-chart-admit',
+        point: false,
       });
       assert.ok(args.includes(`--trusted-root=${world.sigstore.trustedRootPath}`), args.join(' '));
-      const host = await startHostWebhook(world.runDir, {
-        name: 'sigward-chart-admit',
-        deploymentArgs: args,
-        kubeconfig,
-      });
       webhook = host.service;
 
       const registry = world.registries.referrers;
       const tools = { crane: world.clients.crane, workDir: world.runDir.sub('images') };
       const signed = await pushImage(tools, registry.host, `${checked}/chart/web`, 'v1');
       const unsigned = await pushImage(tools, registry.host, `${checked}/chart/unsigned`, 'v1');
-      await sign(signed);
+      await cosignSignAs(world, checked, signer, signed.byDigest);
 
       await must(
         ['apply', '-f', '-'],

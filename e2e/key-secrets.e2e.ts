@@ -13,17 +13,11 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe } from 'node:test';
 import {
-  chartDir as chart,
-  deploymentArgsOf,
-  helmAgainst,
   kubectlMust,
   podManifest,
-  pointWebhooksAt,
-  renderChart,
-  serviceAccountKubeconfig,
-  startHostWebhook,
   waitForPolicyReady,
   waitForSigwardDenial,
+  installChartWithHostWebhook,
 } from './world/chart.ts';
 import { stepsNotingFailure } from './world/failing-steps.ts';
 import { pushImage, type PushedImage } from './world/images.ts';
@@ -118,25 +112,12 @@ describe('keys and signature-repository credentials held in Secrets', () => {
       world = await startWorld();
       await world.kube.ensureNamespace(own);
       await world.kube.ensureNamespace(ns);
-      await helmAgainst(world.kube, world.clients)(['install', release, chart, `--namespace=${own}`]);
-      const kubeconfig = await serviceAccountKubeconfig(
-        world.kube,
-        world.runDir.sub('as-sigward'),
-        own,
+      const { host: host } = await installChartWithHostWebhook(world, {
         release,
-      );
-      const args = deploymentArgsOf(
-        await renderChart(world, release, own, {
-          webhook: { extraArgs: [`--trusted-root=${world.sigstore.trustedRootPath}`] },
-        }),
-      );
-      const host = await startHostWebhook(world.runDir, {
+        own,
         name: 'sigward-key-secrets',
-        deploymentArgs: args,
-        kubeconfig,
       });
       webhook = host.service;
-      await pointWebhooksAt(world.kube.kubectl, release, host);
       await generateKey('release');
       await generateKey('other');
       const tools = { crane: world.clients.crane, workDir: world.runDir.sub('images') };

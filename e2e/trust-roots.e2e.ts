@@ -18,13 +18,13 @@ import { after, before, describe } from 'node:test';
 import { PROD_ROOT_PATH } from '../test/sigstore/ext.ts';
 import { renderChart, serviceAccountKubeconfig } from './world/chart.ts';
 import { stepsNotingFailure } from './world/failing-steps.ts';
-import { writeSecretFile } from './world/clients.ts';
 import { pushImage, type PushedImage } from './world/images.ts';
 import { createCa, issueServingCert } from './world/pki.ts';
 import { kubectlRunner, type Kubectl } from './world/kubectl.ts';
 import { freePort } from './world/ports.ts';
 import { startService, type Service } from './world/process.ts';
 import { goTool } from './world/tools.ts';
+import { cosignSignAs } from './world/host-webhook.ts';
 import { startWorld, type World } from './world/world.ts';
 
 const ns = 'apps';
@@ -168,15 +168,7 @@ describe('TrustRoots through the apiserver: a ConfigMap root is watched, refresh
     const tools = { crane: world.clients.crane, workDir: world.runDir.sub('images') };
     image = await pushImage(tools, host, `${ns}/roots/web`, 'v1');
     unsigned = await pushImage(tools, host, `${ns}/roots/unsigned`, 'v1');
-    const token = await world.kube.createToken(ns, 'release', { audience: 'sigstore' });
-    await world.clients.cosign([
-      'sign',
-      '--yes',
-      `--identity-token=${writeSecretFile(world.runDir.sub('tokens'), 'release', token)}`,
-      `--signing-config=${world.sigstore.signingConfigPath}`,
-      `--trusted-root=${world.sigstore.trustedRootPath}`,
-      image.byDigest,
-    ]);
+    await cosignSignAs(world, ns, 'release', image.byDigest);
 
     // The ConfigMap and the TrustRoot first, so the policy never meets a missing root.
     await apply({

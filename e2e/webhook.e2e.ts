@@ -17,6 +17,7 @@ import { createCa, issueServingCert } from './world/pki.ts';
 import { startService, type Service } from './world/process.ts';
 import { freePort } from './world/ports.ts';
 import { startOlareg } from './world/registry.ts';
+import { cosignSignAs } from './world/host-webhook.ts';
 import { startWorld, type World } from './world/world.ts';
 import { stepsNotingFailure } from './world/failing-steps.ts';
 
@@ -95,23 +96,6 @@ describe('sigward webhook against the apiserver', () => {
     throw new Error(`${kind} ${name}: status never observed generation ${generation}`);
   }
 
-  async function sign(image: PushedImage, sa: string): Promise<void> {
-    const token = await world.kube.createToken(ns, sa, { audience: 'sigstore' });
-    const tokenFile = writeSecretFile(
-      world.runDir.sub('tokens'),
-      `${sa}-${image.digest.slice(7, 19)}`,
-      token,
-    );
-    await world.clients.cosign([
-      'sign',
-      '--yes',
-      `--identity-token=${tokenFile}`,
-      `--signing-config=${world.sigstore.signingConfigPath}`,
-      `--trusted-root=${world.sigstore.trustedRootPath}`,
-      image.byDigest,
-    ]);
-  }
-
   /** The same keyless flow through sigward's own signer (issue #5): a Job's token, `sigward sign`. */
   async function sigwardSign(image: PushedImage, sa: string): Promise<void> {
     const token = await world.kube.createToken(ns, sa, { audience: 'sigstore' });
@@ -178,8 +162,8 @@ describe('sigward webhook against the apiserver', () => {
       'audit/web',
     ])
       images[name] = await pushImage(tools, host, `${ns}/${name}`, 'v1');
-    await sign(images['enforce/web']!, 'release');
-    await sign(images['enforce/other']!, 'intruder');
+    await cosignSignAs(world, ns, 'release', images['enforce/web']!.byDigest);
+    await cosignSignAs(world, ns, 'intruder', images['enforce/other']!.byDigest);
     await sigwardSign(images['enforce/by-sigward']!, 'release');
     await sigwardSign(images['enforce/by-sigward-other']!, 'intruder');
 
@@ -562,7 +546,7 @@ describe('sigward webhook against the apiserver', () => {
         await world.clients.crane(['auth', 'login', registry.host, '-u', 'puller', '-p', 'puller-password']);
         const tools = { crane: world.clients.crane, workDir: world.runDir.sub('private-images') };
         const image = await pushImage(tools, registry.host, `${ns}/private`, 'v1');
-        await sign(image, 'release');
+        await cosignSignAs(world, ns, 'release', image.byDigest);
         const auth = Buffer.from('puller:puller-password').toString('base64');
         const dockerConfig = JSON.stringify({
           auths: { [registry.host]: { username: 'puller', password: 'puller-password', auth } },

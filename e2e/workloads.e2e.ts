@@ -18,22 +18,17 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe } from 'node:test';
 import { HANDLED_RESOURCES } from '../src/admission/sites.ts';
 import {
-  chartDir as chart,
-  deploymentArgsOf,
-  helmAgainst,
   kubectlMust,
   pointWebhooksAt,
   podManifest,
-  renderChart,
-  serviceAccountKubeconfig,
-  startHostWebhook,
   waitForPolicyReady,
   waitForSigwardDenial,
+  installChartWithHostWebhook,
 } from './world/chart.ts';
-import { writeSecretFile } from './world/clients.ts';
 import { stepsNotingFailure } from './world/failing-steps.ts';
 import { pushImage, type PushedImage } from './world/images.ts';
 import type { Service } from './world/process.ts';
+import { cosignSignAs } from './world/host-webhook.ts';
 import { startWorld, type World } from './world/world.ts';
 
 const own = 'sigward-system';
@@ -197,42 +192,17 @@ describe('every workload kind the webhook claims, through the chart webhooks', (
       },
     });
 
-  async function sign(image: PushedImage): Promise<void> {
-    const token = await world.kube.createToken(ns, signer, { audience: 'sigstore' });
-    const tokenFile = writeSecretFile(world.runDir.sub('tokens'), image.digest.slice(7, 19), token);
-    await world.clients.cosign([
-      'sign',
-      '--yes',
-      `--identity-token=${tokenFile}`,
-      `--signing-config=${world.sigstore.signingConfigPath}`,
-      `--trusted-root=${world.sigstore.trustedRootPath}`,
-      image.byDigest,
-    ]);
-  }
-
   before(async () => {
     try {
       world = await startWorld();
       await world.kube.ensureNamespace(own);
       await world.kube.ensureNamespace(ns);
       await world.kube.createServiceAccount(ns, signer);
-      await helmAgainst(world.kube, world.clients)(['install', release, chart, `--namespace=${own}`]);
-
-      const kubeconfig = await serviceAccountKubeconfig(
-        world.kube,
-        world.runDir.sub('as-sigward'),
-        own,
+      const { host: started } = await installChartWithHostWebhook(world, {
         release,
-      );
-      const args = deploymentArgsOf(
-        await renderChart(world, release, own, {
-          webhook: { extraArgs: [`--trusted-root=${world.sigstore.trustedRootPath}`] },
-        }),
-      );
-      const started = await startHostWebhook(world.runDir, {
+        own,
         name: 'sigward-workloads',
-        deploymentArgs: args,
-        kubeconfig,
+        point: false,
       });
       webhook = started.service;
 
@@ -240,7 +210,7 @@ describe('every workload kind the webhook claims, through the chart webhooks', (
       const tools = { crane: world.clients.crane, workDir: world.runDir.sub('images') };
       for (const name of ['enforce/signed', 'enforce/unsigned', 'warn/unsigned'])
         images[name] = await pushImage(tools, host, `${ns}/${name}`, 'v1');
-      await sign(images['enforce/signed']!);
+      await cosignSignAs(world, ns, signer, images['enforce/signed']!.byDigest);
 
       await must(['apply', '-f', '-'], policy('release-signed', [`${host}/${ns}/enforce/**`]));
       await must(['apply', '-f', '-'], policy('warn-only', [`${host}/${ns}/warn/**`], { mode: 'warn' }));

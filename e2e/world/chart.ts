@@ -17,6 +17,7 @@ import { createCa, issueServingCert } from './pki.ts';
 import { freePort } from './ports.ts';
 import { startService, type Service } from './process.ts';
 import type { RunDir } from './run-dir.ts';
+import type { World } from './world.ts';
 import { repoRoot } from './tools.ts';
 
 /** The chart under test. */
@@ -155,6 +156,30 @@ export async function startHostWebhook(
     ready: async () => (await getStatus(`https://127.0.0.1:${port}/readyz`, ca.certPem)) === 200,
   });
   return { service, port, caPem: ca.certPem };
+}
+
+/**
+ * `helm install` of the chart into `own`, then `sigward webhook` on the host with exactly the
+ * Deployment's arguments (plus this world's trusted_root.json through the chart's webhook.extraArgs)
+ * and a token of the chart's ServiceAccount; the rendered webhook configurations point at it unless
+ * `point` is false. Returns the host process and the arguments it was started with.
+ */
+export async function installChartWithHostWebhook(
+  world: World,
+  options: { release: string; own: string; name: string; point?: boolean },
+): Promise<{ host: HostWebhook; args: string[] }> {
+  const { release, own } = options;
+  await world.kube.ensureNamespace(own);
+  await helmAgainst(world.kube, world.clients)(['install', release, chartDir, `--namespace=${own}`]);
+  const kubeconfig = await serviceAccountKubeconfig(world.kube, world.runDir.sub('as-sigward'), own, release);
+  const args = deploymentArgsOf(
+    await renderChart(world, release, own, {
+      webhook: { extraArgs: [`--trusted-root=${world.sigstore.trustedRootPath}`] },
+    }),
+  );
+  const host = await startHostWebhook(world.runDir, { name: options.name, deploymentArgs: args, kubeconfig });
+  if (options.point !== false) await pointWebhooksAt(world.kube.kubectl, release, host);
+  return { host, args };
 }
 
 /** Points the release's rendered Validating and Mutating webhook configurations at the host process. */

@@ -2,15 +2,12 @@
 // its own CA, Validating and Mutating webhook configurations at https://127.0.0.1:<port>/validate|mutate
 // for Pods of one namespace, and the CRDs of the chart. Ready when the apiserver actually consults it
 // (a dry run judged by sigward), never after a fixed sleep.
-import https from 'node:https';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { podManifest, startHostWebhook as startHostProcess, waitForSigwardDenial } from './chart.ts';
 import { writeSecretFile } from './clients.ts';
 import { WorldError } from './errors.ts';
 import { kubectlOk } from './kubectl.ts';
-import { createCa, issueServingCert } from './pki.ts';
-import { freePort } from './ports.ts';
-import { startService, type Service } from './process.ts';
 import type { World } from './world.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
@@ -46,39 +43,24 @@ export async function startHostWebhook(world: World, options: HostWebhookOptions
   const { namespace, ownNamespace } = options;
   await world.kube.ensureNamespace(namespace);
   await world.kube.ensureNamespace(ownNamespace);
-  const pki = world.runDir.sub('webhook-pki');
-  const ca = await createCa(pki, 'webhook-ca');
-  const serving = await issueServingCert(ca, pki, 'webhook', ['127.0.0.1']);
-  const port = await freePort();
-  const readyz = () =>
-    new Promise<number>((resolve, reject) => {
-      https
-        .get(`https://127.0.0.1:${port}/readyz`, { ca: ca.certPem }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        })
-        .on('error', reject);
-    });
-  const service: Service = await startService({
+  // The process itself as the chart's host webhook is started (its own CA, a free port, ready on /readyz);
+  // the placeholders of --listen/--tls-* are replaced there.
+  const started = await startHostProcess(world.runDir, {
     name: 'sigward-webhook',
-    command: process.execPath,
-    args: [
-      path.join(repoRoot, 'src/cli/main.ts'),
+    deploymentArgs: [
       'webhook',
-      `--listen=127.0.0.1:${port}`,
-      `--kubeconfig=${world.kube.kubeconfig}`,
-      `--tls-cert=${serving.certFile}`,
-      `--tls-key=${serving.keyFile}`,
+      '--listen=',
+      '--tls-cert=',
+      '--tls-key=',
       `--trusted-root=${world.sigstore.trustedRootPath}`,
       '--timeout-seconds=10',
       `--namespace=${ownNamespace}`,
       '--no-match-action=allow',
     ],
-    logDir: world.runDir.logs,
-    ready: async () => (await readyz()) === 200,
+    kubeconfig: world.kube.kubeconfig,
   });
-
-  const caBundle = Buffer.from(ca.certPem).toString('base64');
+  const { service, port } = started;
+  const caBundle = Buffer.from(started.caPem).toString('base64');
   const hook = (name: string, route: string) => ({
     name,
     admissionReviewVersions: ['v1'],
@@ -113,20 +95,13 @@ export async function startHostWebhook(world: World, options: HostWebhookOptions
     throw new WorldError('WEBHOOK', `registering the webhook: ${registered.stderr}`);
   }
   // The apiserver picks webhook configurations up through an informer: wait until a dry run is judged.
-  const probe = JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'probe', namespace },
-    spec: { containers: [{ name: 'app', image: options.probeImage }] },
-  });
-  for (let i = 0; ; i++) {
-    const r = await world.kube.kubectl(['apply', '--dry-run=server', '-f', '-'], { input: probe });
-    if (r.code !== 0 && r.stderr.includes('sigward')) break;
-    if (i > 200) {
-      await service.stop();
-      throw new WorldError('WEBHOOK', `the apiserver never consulted the webhook: ${r.stderr}`);
-    }
-    await delay(50);
+  const denied = await waitForSigwardDenial(
+    world.kube.kubectl,
+    podManifest(namespace, 'probe', options.probeImage),
+  );
+  if (denied === '') {
+    await service.stop();
+    throw new WorldError('WEBHOOK', 'the apiserver never consulted the webhook');
   }
   return { port, stop: () => service.stop() };
 }
