@@ -205,7 +205,8 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   }
 
   // Policies.
-  const reported = new Set<string>();
+  // What was last logged per resource (bounded by the resources, not by their edits over time).
+  const reported = new Map<string, string>();
   const onSnapshot = (snapshot: PolicySnapshot): void => {
     trustRoots.sync(snapshot.trustRoots);
     const invalid = snapshot.resources.filter((r) => r.errors.length > 0).map((r) => `${r.kind}/${r.name}`);
@@ -214,8 +215,8 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     for (const r of snapshot.resources) {
       const resource = `${r.kind}/${r.namespace === undefined ? '' : `${r.namespace}/`}${r.name}`;
       const key = `${resource}@${r.generation}:${JSON.stringify([r.errors, r.warnings ?? []])}`;
-      if (reported.has(key)) continue;
-      reported.add(key);
+      if (reported.get(resource) === key) continue;
+      reported.set(resource, key);
       for (const e of r.errors)
         logger.error(
           { resource, field: e.field, problem: e.message },
