@@ -23,7 +23,8 @@ Registry:
   --registry-username U --registry-password P   (or SIGWARD_REGISTRY_PASSWORD)
   --insecure-registry HOST     may use plain HTTP (loopback always may)
   --registry-ca FILE           extra CA certificates (PEM)
-  --cloud-credentials ecr|none ECR hosts get a token from the AWS identity (IRSA, Pod Identity, env) (default ecr)
+  --cloud-credentials auto|none|ecr,gcp,acr   ECR, Artifact Registry/GCR and ACR hosts get a token from
+                               the workload's cloud identity, each only for its own hosts (default auto)
 
 Output:
   --bundle FILE                also write the Sigstore bundle to FILE

@@ -179,7 +179,9 @@ function keychainFrom(values: Values, registry: string): Keychain {
   }
   // After every configured credential, as the kubelet's credential providers come after pull secrets.
   try {
-    keychains.push(cloudKeychain(values['cloud-credentials']));
+    keychains.push(
+      cloudKeychain(values['cloud-credentials'], { registryEndpoints: testRegistryEndpoints() }),
+    );
   } catch (error) {
     throw new UsageError(describeError(error));
   }

@@ -46,7 +46,8 @@ Trust:
 Where:
   --signature-repository REPO   signatures live in another repository (like COSIGN_REPOSITORY)
   --allow-insecure-registry HOST  plain HTTP to this registry (loopback always may), repeatable
-  --cloud-credentials ecr|none    ECR hosts get a token from the AWS identity (IRSA, Pod Identity, env) (default ecr)
+  --cloud-credentials auto|none|ecr,gcp,acr  ECR, Artifact Registry/GCR and ACR hosts get a token from
+                                the cloud identity, each only for its own hosts (default auto)
   --platform OS/ARCH[/VARIANT]  IMAGE is an index: verify this platform's manifest
   --accept-index-signature      with --platform: a signature on the index counts for the platform
   --require-platform-signatures IMAGE is an index: every platform manifest must be signed
@@ -113,7 +114,12 @@ export async function runVerify(
   try {
     const plan = planFrom(values, positionals, env);
     client = new RegistryClient({
-      keychain: combineKeychains(readDockerConfig(env), cloudKeychain(values['cloud-credentials'])),
+      keychain: combineKeychains(
+        readDockerConfig(env),
+        cloudKeychain(values['cloud-credentials'], {
+          registryEndpoints: testRegistryEndpoints(env),
+        }),
+      ),
       insecureRegistries: values['allow-insecure-registry'] ?? [],
       registryEndpoints: testRegistryEndpoints(env),
     });

@@ -4,8 +4,8 @@
 //   trust:        --trusted-root FILE (re-read when it changes; a bad new file keeps the last good
 //                 root), else the public-good root embedded in @sigstore/tuf (refreshed through TUF in
 //                 the background when the network allows); TrustRoot resources, ConfigMaps watched
-//   credentials:  pull secrets of the pod and its service account (cluster only), then ECR tokens from
-//                 the webhook's own AWS identity (--cloud-credentials)
+//   credentials:  pull secrets of the pod and its service account (cluster only), then ECR, Artifact
+//                 Registry/GCR and ACR tokens from the webhook's own cloud identity (--cloud-credentials)
 //   TLS:          --tls-cert/--tls-key (reloaded when they change), else a self-signed pair whose
 //                 certificate (the caBundle) is printed
 import { execFileSync } from 'node:child_process';
@@ -300,10 +300,10 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       events?.record(finding);
     },
   };
-  // Pull secrets first, then the cloud exchange (ECR), as the kubelet tries its credential providers.
+  // Pull secrets first, then the cloud exchanges (ECR, GCP, ACR), as the kubelet tries its credential providers.
   let cloud;
   try {
-    cloud = cloudKeychain(values['cloud-credentials']);
+    cloud = cloudKeychain(values['cloud-credentials'], { registryEndpoints: testRegistryEndpoints() });
   } catch (error) {
     fail(describeError(error));
   }
