@@ -84,21 +84,34 @@ export class Authenticator {
       const key = cacheKey(registry, scopes, candidate);
       let credential: Exclude<RegistryCredential, ExchangedCredential> | undefined;
       let expiresAt: number | undefined;
+      // The registry refused what this exchange gave before: a cached answer will not do.
+      const refresh = request.rejected !== undefined && refused.has(key);
+      const obtain = (exchange: ExchangedCredential, fresh: boolean) =>
+        untilAborted(
+          exchange.obtain({
+            refresh: fresh,
+            ...(request.signal === undefined ? {} : { signal: request.signal }),
+          }),
+          request.signal,
+        );
       try {
         if (candidate?.kind !== 'exchange') credential = candidate;
         else {
-          const obtained = await untilAborted(
-            candidate.obtain({
-              // The registry refused what this exchange gave before: a cached answer will not do.
-              refresh: request.rejected !== undefined && refused.has(key),
-              ...(request.signal === undefined ? {} : { signal: request.signal }),
-            }),
-            request.signal,
-          );
+          const obtained = await obtain(candidate, refresh);
           credential = obtained.credential;
           expiresAt = obtained.expiresAt;
         }
-        const answer = await this.#answer(request, challenge, key, credential, expiresAt);
+        let answer: string | undefined;
+        try {
+          answer = await this.#answer(request, challenge, key, credential, expiresAt);
+        } catch (error) {
+          // The token service refused what an exchange gave from its cache (revoked, or expired
+          // before its announced time): one fresh exchange before giving up on this candidate.
+          const refusal = error instanceof SigwardError && error.code === 'REGISTRY_UNAUTHORIZED';
+          if (candidate?.kind !== 'exchange' || refresh || !refusal) throw error;
+          const obtained = await obtain(candidate, true);
+          answer = await this.#answer(request, challenge, key, obtained.credential, obtained.expiresAt);
+        }
         if (answer !== undefined) return answer;
       } catch (error) {
         if (
