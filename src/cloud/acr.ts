@@ -74,11 +74,15 @@ export function azureIdentityTokenSource(env: NodeJS.ProcessEnv = process.env): 
   const credentialFor = (cloud: AzureCloud): TokenCredential => {
     let credential = credentials.get(cloud);
     if (credential === undefined) {
-      const authorityHost = env['AZURE_AUTHORITY_HOST'] ?? authorityHosts[cloud];
-      const chain: TokenCredential[] = [new EnvironmentCredential({ authorityHost })];
-      if (env['AZURE_FEDERATED_TOKEN_FILE'] !== undefined) {
-        chain.push(new WorkloadIdentityCredential({ authorityHost }));
-      }
+      // The sign-in host is the one the environment names (AKS's webhook sets it), trusted as is: no
+      // instance-discovery call to login.microsoftonline.com to vouch for it.
+      const options = {
+        authorityHost: env['AZURE_AUTHORITY_HOST'] ?? authorityHosts[cloud],
+        disableInstanceDiscovery: true,
+      };
+      const chain: TokenCredential[] = [new EnvironmentCredential(options)];
+      if (env['AZURE_FEDERATED_TOKEN_FILE'] !== undefined)
+        chain.push(new WorkloadIdentityCredential(options));
       const clientId = env['AZURE_CLIENT_ID'];
       chain.push(new ManagedIdentityCredential(clientId === undefined ? {} : { clientId }));
       credential = new ChainedTokenCredential(...chain);
@@ -91,6 +95,12 @@ export function azureIdentityTokenSource(env: NodeJS.ProcessEnv = process.env): 
     if (answer === null) throw new Error('no Azure identity gave a token');
     return { token: answer.token, expiresAt: answer.expiresOnTimestamp };
   };
+}
+
+/** The failure that ended a credential chain (the earlier ones only say "not configured here"). */
+function lastInChain(error: unknown): unknown {
+  const errors = (error as { errors?: unknown } | undefined)?.errors;
+  return Array.isArray(errors) && errors.length > 0 ? errors[errors.length - 1] : error;
 }
 
 /** A JWT's payload claims, or an empty record when the token is not a readable JWT. */
@@ -121,7 +131,7 @@ export class AcrCredentials {
       ...(options.maxEntries === undefined ? {} : { maxEntries: options.maxEntries }),
       ...(options.exchangeTimeoutMs === undefined ? {} : { exchangeTimeoutMs: options.exchangeTimeoutMs }),
       describeFailure: (host, error) => {
-        const failure = safeFailure(error);
+        const failure = safeFailure(lastInChain(error));
         return new SigwardError(
           'REGISTRY_UNAUTHORIZED',
           `Azure gave no ACR credential for ${host}: ${failure.name}: ${failure.message}`,
