@@ -81,3 +81,22 @@ test('only cloud may use the AWS SDK, and cloud may import oci/auth but not the 
   );
   assert.equal(wrongWay.length, 1);
 });
+
+test('only cloud may use google-auth-library and @azure/identity; cloud may use oci/http for the ACR exchange', async () => {
+  for (const [pkg, name] of [
+    ['google-auth-library', 'GoogleAuth'],
+    ['@azure/identity', 'WorkloadIdentityCredential'],
+  ]) {
+    const refused = await restrictedImportMessages(
+      'src/oci/credentials.ts',
+      `import { ${name} } from '${pkg}';\nexport const c = ${name};\n`,
+    );
+    assert.equal(refused.length, 1, pkg);
+    assert.match(refused[0] ?? '', new RegExp(`only src/cloud may use ${pkg.replace('/', '\\/')}\\.`));
+    const allowed = await restrictedImportMessages(
+      'src/cloud/gcp.ts',
+      `import { ${name} } from '${pkg}';\nimport type { HttpTransport } from '../oci/http.ts';\nexport const c: [unknown, HttpTransport?] = [${name}];\n`,
+    );
+    assert.deepEqual(allowed, [], pkg);
+  }
+});
