@@ -7,13 +7,7 @@
 // `az acr login` expect. One refresh token per registry, kept until `refreshMarginMs` before its
 // expiry, one exchange at a time. Failures are REGISTRY_UNAUTHORIZED naming Azure's or ACR's error,
 // never a token.
-import {
-  ChainedTokenCredential,
-  EnvironmentCredential,
-  ManagedIdentityCredential,
-  WorkloadIdentityCredential,
-  type TokenCredential,
-} from '@azure/identity';
+import type { TokenCredential } from '@azure/identity';
 import { SigwardError } from '../errors.ts';
 import type { ExchangedCredential, Keychain, ObtainedCredential } from '../oci/auth.ts';
 import type { HttpTransport } from '../oci/http.ts';
@@ -71,9 +65,16 @@ export interface AcrCredentialsOptions {
 /** The real source: environment service principal, then Workload Identity, then managed identity. */
 export function azureIdentityTokenSource(env: NodeJS.ProcessEnv = process.env): EntraTokenSource {
   const credentials = new Map<AzureCloud, TokenCredential>();
-  const credentialFor = (cloud: AzureCloud): TokenCredential => {
+  const credentialFor = async (cloud: AzureCloud): Promise<TokenCredential> => {
     let credential = credentials.get(cloud);
     if (credential === undefined) {
+      // Loaded on the first ACR's 401: no start-up cost where no ACR is used.
+      const {
+        ChainedTokenCredential,
+        EnvironmentCredential,
+        ManagedIdentityCredential,
+        WorkloadIdentityCredential,
+      } = await import('@azure/identity');
       // The sign-in host is the one the environment names (AKS's webhook sets it), trusted as is: no
       // instance-discovery call to login.microsoftonline.com to vouch for it.
       const options = {
@@ -91,7 +92,7 @@ export function azureIdentityTokenSource(env: NodeJS.ProcessEnv = process.env): 
     return credential;
   };
   return async (cloud, scope, signal) => {
-    const answer = await credentialFor(cloud).getToken(scope, { abortSignal: signal });
+    const answer = await (await credentialFor(cloud)).getToken(scope, { abortSignal: signal });
     if (answer === null) throw new Error('no Azure identity gave a token');
     return { token: answer.token, expiresAt: answer.expiresOnTimestamp };
   };

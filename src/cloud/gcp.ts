@@ -6,7 +6,7 @@
 // and the kubelet's GCP provider do. One token serves every Google registry (one identity), kept until
 // `refreshMarginMs` before its expiry, one exchange at a time. Failures are REGISTRY_UNAUTHORIZED
 // (policy reason REGISTRY_AUTH) naming Google's error, never the token.
-import { GoogleAuth } from 'google-auth-library';
+import type { GoogleAuth } from 'google-auth-library';
 import { SigwardError } from '../errors.ts';
 import type { ExchangedCredential, Keychain, ObtainedCredential } from '../oci/auth.ts';
 import { ExchangeCache, safeFailure } from './exchange-cache.ts';
@@ -37,9 +37,13 @@ export interface GcpCredentialsOptions {
 
 /** The real source: Application Default Credentials; a fresh ask starts a new client (no cached token). */
 export function applicationDefaultTokenSource(): GcpTokenSource {
-  let auth = new GoogleAuth({ scopes: [GCP_REGISTRY_SCOPE] });
+  let auth: GoogleAuth | undefined;
   return async (fresh) => {
-    if (fresh) auth = new GoogleAuth({ scopes: [GCP_REGISTRY_SCOPE] });
+    if (auth === undefined || fresh) {
+      // Loaded on the first Google registry's 401: no start-up cost where no Google registry is used.
+      const { GoogleAuth } = await import('google-auth-library');
+      auth = new GoogleAuth({ scopes: [GCP_REGISTRY_SCOPE] });
+    }
     const client = await auth.getClient();
     const { token } = await client.getAccessToken();
     if (typeof token !== 'string' || token.length === 0) {

@@ -83,10 +83,11 @@ test('only cloud may use the AWS SDK, and cloud may import oci/auth but not the 
 });
 
 test('only cloud may use google-auth-library and @azure/identity; cloud may use oci/http for the ACR exchange', async () => {
-  for (const [pkg, name] of [
+  const owned: ReadonlyArray<readonly [string, string]> = [
     ['google-auth-library', 'GoogleAuth'],
     ['@azure/identity', 'WorkloadIdentityCredential'],
-  ]) {
+  ];
+  for (const [pkg, name] of owned) {
     const refused = await restrictedImportMessages(
       'src/oci/credentials.ts',
       `import { ${name} } from '${pkg}';\nexport const c = ${name};\n`,
