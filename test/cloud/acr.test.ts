@@ -24,6 +24,9 @@ import {
 import { NULL_GUID, startAcrFront, type AcrFront } from '../support/acr-front.ts';
 import { FEDERATED_AUDIENCE, startEntraDouble, testJwt, type EntraDouble } from '../support/entra-double.ts';
 import { pushTestImage } from '../support/images.ts';
+import { runVerify } from '../../src/cli/verify.ts';
+import { kubewarden, pushBundleReferrer } from '../sigstore/discover-fixtures.ts';
+import { PROD_ROOT_PATH } from '../sigstore/ext.ts';
 
 const tenant = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const clientId = '5b2c1f6e-0d7a-4c55-9a51-3f1b7f0c2e11';
@@ -316,5 +319,46 @@ describe('the doubles refuse what Entra and ACR refuse', () => {
     );
     assert.equal(await ask({ client_assertion: testJwt({ aud: 'https://example.com', sub: 'x' }) }), 400);
     assert.equal(await ask({ scope: 'https://containerregistry.azure.net/user_impersonation' }), 400);
+  });
+});
+
+describe('sigward verify --cloud-credentials with the ACR double', () => {
+  test('acr reads the registry with the workload identity; with only ecr the registry refuses: exit 1', async () => {
+    const client = clientWith(acrCredentials().keychain());
+    try {
+      await pushBundleReferrer(
+        client,
+        { registry: acr.registry, repository: 'cli/app' },
+        kubewarden.digest,
+        kubewarden.bundle(),
+      );
+    } finally {
+      await client.close();
+    }
+    const verify = async (flag: string) => {
+      let out = '';
+      let err = '';
+      const code = await runVerify(
+        [
+          `--trusted-root=${PROD_ROOT_PATH}`,
+          `--certificate-identity=${kubewarden.subject}`,
+          `--certificate-oidc-issuer=${kubewarden.issuer}`,
+          flag,
+          `${acr.registry}/cli/app@${kubewarden.digest}`,
+        ],
+        { out: (t) => (out += t), err: (t) => (err += t) },
+        { HOME: dir, SIGWARD_TEST_REGISTRY_ENDPOINTS: acr.endpointsEnv },
+      );
+      return { code, out, err };
+    };
+    const exchangedBefore = acr.exchanges.issued;
+    const verified = await verify('--cloud-credentials=acr');
+    assert.equal(verified.code, 0, verified.err);
+    assert.match(verified.out, /^Verified /);
+    assert.equal(acr.exchanges.issued, exchangedBefore + 1, 'the CLI exchanged at the registry');
+    const refused = await verify('--cloud-credentials=ecr');
+    assert.equal(refused.code, 1);
+    assert.match(refused.out + refused.err, /\[REGISTRY_UNAUTHORIZED\]: .*sigward\.azurecr\.io refused access/);
+    assert.equal(acr.exchanges.issued, exchangedBefore + 1, 'no exchange without acr');
   });
 });
