@@ -358,7 +358,10 @@ describe('sigward verify --cloud-credentials with the ACR double', () => {
     assert.equal(acr.exchanges.issued, exchangedBefore + 1, 'the CLI exchanged at the registry');
     const refused = await verify('--cloud-credentials=ecr');
     assert.equal(refused.code, 1);
-    assert.match(refused.out + refused.err, /\[REGISTRY_UNAUTHORIZED\]: .*sigward\.azurecr\.io refused access/);
+    assert.match(
+      refused.out + refused.err,
+      /\[REGISTRY_UNAUTHORIZED\]: .*sigward\.azurecr\.io refused access/,
+    );
     assert.equal(acr.exchanges.issued, exchangedBefore + 1, 'no exchange without acr');
   });
 });
