@@ -10,17 +10,18 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
-import { SigwardError } from '../../src/errors.ts';
+import type { SigwardError } from '../../src/errors.ts';
 import { AcrCredentials, type AcrCredentialsOptions } from '../../src/cloud/index.ts';
 import {
   HttpTransport,
-  RegistryClient,
   combineKeychains,
   parseReference,
   parseRegistryEndpoints,
   staticKeychain,
   type Keychain,
+  type RegistryClient,
 } from '../../src/oci/index.ts';
+import { assertNoSecret, rejectsWithCode, withRegistryClient } from '../support/cloud-assertions.ts';
 import { NULL_GUID, startAcrFront, type AcrFront } from '../support/acr-front.ts';
 import { FEDERATED_AUDIENCE, startEntraDouble, testJwt, type EntraDouble } from '../support/entra-double.ts';
 import { pushTestImage } from '../support/images.ts';
@@ -66,19 +67,12 @@ function acrCredentials(options: Partial<AcrCredentialsOptions> = {}): AcrCreden
   return new AcrCredentials({ transport, ...options });
 }
 
-function clientWith(keychain: Keychain): RegistryClient {
-  return new RegistryClient({ keychain, registryEndpoints: parseRegistryEndpoints(acr.endpointsEnv) });
-}
+/** A client reaching the ACR-shaped double by its real name. */
+const withClient = <T>(keychain: Keychain, use: (client: RegistryClient) => Promise<T>): Promise<T> =>
+  withRegistryClient(acr.endpointsEnv, keychain, use);
 
-/** No token of any kind in an error: Entra's, ACR's, or the federated one. */
-function assertNoSecret(error: unknown): void {
-  let current: unknown = error;
-  while (current instanceof Error) {
-    const text = `${current.message} ${JSON.stringify((current as SigwardError).details ?? {})}`;
-    assert.ok(!/eyJ[A-Za-z0-9_-]{10,}/.test(text), `error leaks a token: ${text}`);
-    current = current.cause;
-  }
-}
+/** Any JWT: Entra's access token, ACR's refresh token, the federated token. */
+const secrets = [/eyJ[A-Za-z0-9_-]{10,}/];
 
 const image = (repo: string): ReturnType<typeof parseReference> =>
   parseReference(`${acr.registry}/${repo}:v1`);
@@ -106,59 +100,35 @@ after(async () => {
 describe('AKS Workload Identity through @azure/identity and ACR /oauth2/exchange', () => {
   test('pushes and pulls with the refresh token the exchange issued, one exchange for many requests', async () => {
     const exchangedBefore = acr.exchanges.issued;
-    const client = clientWith(acrCredentials().keychain());
-    try {
-      const pushed = await pushTestImage(
-        client,
-        { registry: acr.registry, repository: 'team/app' },
-        { tag: 'v1' },
-      );
+    await withClient(acrCredentials().keychain(), async (client) => {
+      const repo = { registry: acr.registry, repository: 'team/app' };
+      const pushed = await pushTestImage(client, repo, { tag: 'v1' });
       assert.equal((await client.getManifest(image('team/app'))).digest, pushed.digest);
-      assert.equal(acr.exchanges.issued - exchangedBefore, 1);
-      assert.ok(entra.served.includes(`/${tenant}/oauth2/v2.0/token`), 'MSAL asked the loopback Entra');
-      assert.deepEqual(entra.refused, {});
-      assert.ok(acr.counts.accepted > 0);
-    } finally {
-      await client.close();
-    }
+    });
+    assert.equal(acr.exchanges.issued - exchangedBefore, 1);
+    assert.ok(entra.served.includes(`/${tenant}/oauth2/v2.0/token`), 'MSAL asked the loopback Entra');
+    assert.deepEqual(entra.refused, {});
+    assert.ok(acr.counts.accepted > 0);
   });
 
   test('a refresh token ACR did not issue is refused: REGISTRY_UNAUTHORIZED', async () => {
     const before = acr.counts.refused['refresh_token'] ?? 0;
-    const client = clientWith(
-      staticKeychain({
-        [acr.registry]: { kind: 'basic', username: NULL_GUID, password: testJwt({ aud: acr.registry }) },
-      }),
-    );
-    try {
-      await assert.rejects(client.resolve(image('team/app')), (error) => {
-        assert.ok(error instanceof SigwardError);
-        assert.equal(error.code, 'REGISTRY_UNAUTHORIZED');
-        return true;
-      });
-      assert.equal(acr.counts.refused['refresh_token'], before + 1);
-    } finally {
-      await client.close();
-    }
+    const forged = staticKeychain({
+      [acr.registry]: { kind: 'basic', username: NULL_GUID, password: testJwt({ aud: acr.registry }) },
+    });
+    await withClient(forged, (client) => rejectsWithCode(client.resolve(image('team/app'))));
+    assert.equal(acr.counts.refused['refresh_token'], before + 1);
   });
 
   test('a held refresh token ACR let expire is refused once, then exchanged afresh', async () => {
     const credentials = acrCredentials();
-    const first = clientWith(credentials.keychain());
-    try {
-      await pushTestImage(first, { registry: acr.registry, repository: 'team/expiry' }, { tag: 'v1' });
-    } finally {
-      await first.close();
-    }
+    await withClient(credentials.keychain(), (client) =>
+      pushTestImage(client, { registry: acr.registry, repository: 'team/expiry' }, { tag: 'v1' }),
+    );
     const exchanged = acr.exchanges.issued;
     const expiredBefore = acr.counts.refused['expired_refresh_token'] ?? 0;
     acr.expireRefreshTokens();
-    const second = clientWith(credentials.keychain());
-    try {
-      await second.resolve(image('team/expiry'));
-    } finally {
-      await second.close();
-    }
+    await withClient(credentials.keychain(), (client) => client.resolve(image('team/expiry')));
     assert.equal(acr.counts.refused['expired_refresh_token'], expiredBefore + 1);
     assert.equal(acr.exchanges.issued, exchanged + 1);
   });
@@ -167,13 +137,10 @@ describe('AKS Workload Identity through @azure/identity and ACR /oauth2/exchange
     const stale = staticKeychain({
       [acr.registry]: { kind: 'basic', username: 'sigward-pull', password: 'stale' },
     });
-    const client = clientWith(combineKeychains(stale, acrCredentials().keychain()));
-    try {
-      await pushTestImage(client, { registry: acr.registry, repository: 'team/order' }, { tag: 'v1' });
-      assert.ok((acr.counts.refused['username'] ?? 0) > 0, 'the stale secret was tried first');
-    } finally {
-      await client.close();
-    }
+    await withClient(combineKeychains(stale, acrCredentials().keychain()), (client) =>
+      pushTestImage(client, { registry: acr.registry, repository: 'team/order' }, { tag: 'v1' }),
+    );
+    assert.ok((acr.counts.refused['username'] ?? 0) > 0, 'the stale secret was tried first');
   });
 
   test('a federated token Entra does not trust: coded error naming Azure, no token', async () => {
@@ -182,80 +149,53 @@ describe('AKS Workload Identity through @azure/identity and ACR /oauth2/exchange
       testJwt({ aud: FEDERATED_AUDIENCE, sub: 'system:serviceaccount:other:intruder' }),
     );
     const before = entra.refused['assertion'] ?? 0;
-    const client = clientWith(acrCredentials().keychain());
-    try {
-      await assert.rejects(client.resolve(image('team/app')), (error) => {
-        assert.ok(error instanceof SigwardError);
-        assert.equal(error.code, 'REGISTRY_UNAUTHORIZED');
-        const cause = error.cause as SigwardError;
-        assert.match(
-          cause.message,
-          /^Azure gave no ACR credential for sigward\.azurecr\.io: AuthenticationRequiredError: invalid_client: .*700213/,
-        );
-        assert.equal(cause.details['provider'], 'acr');
-        assertNoSecret(error);
-        return true;
-      });
-      assert.ok((entra.refused['assertion'] ?? 0) > before);
-    } finally {
-      await client.close();
-    }
+    const error = await withClient(acrCredentials().keychain(), (client) =>
+      rejectsWithCode(client.resolve(image('team/app'))),
+    );
+    const cause = error.cause as SigwardError;
+    assert.match(
+      cause.message,
+      /^Azure gave no ACR credential for sigward\.azurecr\.io: AuthenticationRequiredError: invalid_client: .*700213/,
+    );
+    assert.equal(cause.details['provider'], 'acr');
+    assertNoSecret(error, secrets);
+    assert.ok((entra.refused['assertion'] ?? 0) > before);
   });
 
   test('an app id Entra does not know: refused by Entra, coded error', async () => {
     azureEnvironment({ ...workloadIdentity(), AZURE_CLIENT_ID: '11111111-2222-3333-4444-555555555555' });
     const before = entra.refused['client_id'] ?? 0;
-    const client = clientWith(acrCredentials().keychain());
-    try {
-      await assert.rejects(client.resolve(image('team/app')), (error) => {
-        assert.ok(error instanceof SigwardError && error.code === 'REGISTRY_UNAUTHORIZED');
-        assertNoSecret(error);
-        return true;
-      });
-      assert.ok((entra.refused['client_id'] ?? 0) > before);
-    } finally {
-      await client.close();
-    }
+    const error = await withClient(acrCredentials().keychain(), (client) =>
+      rejectsWithCode(client.resolve(image('team/app'))),
+    );
+    assertNoSecret(error, secrets);
+    assert.ok((entra.refused['client_id'] ?? 0) > before);
   });
 
   test('the exchange refuses a token of another tenant: its status and code, not its words', async () => {
     const before = acr.exchanges.refused['tenant'] ?? 0;
-    const client = clientWith(acrCredentials({ tenant: '00000000-1111-2222-3333-444444444444' }).keychain());
-    try {
-      await assert.rejects(client.resolve(image('team/app')), (error) => {
-        assert.ok(error instanceof SigwardError);
-        assert.match(
-          (error.cause as Error).message,
-          /^Azure gave no ACR credential for sigward\.azurecr\.io: its \/oauth2\/exchange answered 401 \(UNAUTHORIZED\)$/,
-        );
-        assertNoSecret(error);
-        return true;
-      });
-      assert.equal(acr.exchanges.refused['tenant'], before + 1);
-    } finally {
-      await client.close();
-    }
+    const otherTenant = acrCredentials({ tenant: '00000000-1111-2222-3333-444444444444' });
+    const error = await withClient(otherTenant.keychain(), (client) =>
+      rejectsWithCode(client.resolve(image('team/app'))),
+    );
+    assert.match(
+      (error.cause as Error).message,
+      /^Azure gave no ACR credential for sigward\.azurecr\.io: its \/oauth2\/exchange answered 401 \(UNAUTHORIZED\)$/,
+    );
+    assertNoSecret(error, secrets);
+    assert.equal(acr.exchanges.refused['tenant'], before + 1);
   });
 
   test('no Azure identity at all (no workload identity, no managed identity): coded error', async () => {
     azureEnvironment({});
-    const client = clientWith(acrCredentials().keychain());
-    try {
-      await assert.rejects(client.resolve(image('team/app')), (error) => {
-        assert.ok(error instanceof SigwardError && error.code === 'REGISTRY_UNAUTHORIZED');
-        assert.match(
-          (error.cause as Error).message,
-          /^Azure gave no ACR credential for sigward\.azurecr\.io: CredentialUnavailableError: ManagedIdentityCredential: .*Identity not found/,
-        );
-        return true;
-      });
-      assert.ok(
-        (entra.refused['managed_identity'] ?? 0) > 0,
-        'the managed identity probe stayed on loopback',
-      );
-    } finally {
-      await client.close();
-    }
+    const error = await withClient(acrCredentials().keychain(), (client) =>
+      rejectsWithCode(client.resolve(image('team/app'))),
+    );
+    assert.match(
+      (error.cause as Error).message,
+      /^Azure gave no ACR credential for sigward\.azurecr\.io: CredentialUnavailableError: ManagedIdentityCredential: .*Identity not found/,
+    );
+    assert.ok((entra.refused['managed_identity'] ?? 0) > 0, 'the managed identity probe stayed on loopback');
   });
 });
 
@@ -324,17 +264,14 @@ describe('the doubles refuse what Entra and ACR refuse', () => {
 
 describe('sigward verify --cloud-credentials with the ACR double', () => {
   test('acr reads the registry with the workload identity; with only ecr the registry refuses: exit 1', async () => {
-    const client = clientWith(acrCredentials().keychain());
-    try {
-      await pushBundleReferrer(
+    await withClient(acrCredentials().keychain(), (client) =>
+      pushBundleReferrer(
         client,
         { registry: acr.registry, repository: 'cli/app' },
         kubewarden.digest,
         kubewarden.bundle(),
-      );
-    } finally {
-      await client.close();
-    }
+      ),
+    );
     const verify = async (flag: string) => {
       let out = '';
       let err = '';

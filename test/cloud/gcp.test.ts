@@ -9,16 +9,16 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SigwardError } from '../../src/errors.ts';
+import type { SigwardError } from '../../src/errors.ts';
 import { GcpCredentials } from '../../src/cloud/index.ts';
 import {
-  RegistryClient,
   combineKeychains,
   parseReference,
-  parseRegistryEndpoints,
   staticKeychain,
   type Keychain,
+  type RegistryClient,
 } from '../../src/oci/index.ts';
+import { assertNoSecret, rejectsWithCode, withRegistryClient } from '../support/cloud-assertions.ts';
 import type { BearerFront } from '../support/bearer-front.ts';
 import { startGarFront } from '../support/gar-front.ts';
 import {
@@ -70,20 +70,12 @@ function wifConfig(subjectToken: string): void {
   );
 }
 
-function clientWith(keychain: Keychain): RegistryClient {
-  return new RegistryClient({ keychain, registryEndpoints: parseRegistryEndpoints(front.endpointsEnv) });
-}
+/** A client reaching the Artifact-Registry-shaped double by its real name. */
+const withClient = <T>(keychain: Keychain, use: (client: RegistryClient) => Promise<T>): Promise<T> =>
+  withRegistryClient(front.endpointsEnv, keychain, use);
 
-/** No issued token or subject token in an error: message, details or causes. */
-function assertNoSecret(error: unknown): void {
-  let current: unknown = error;
-  while (current instanceof Error) {
-    const text = `${current.message} ${JSON.stringify((current as SigwardError).details ?? {})}`;
-    assert.ok(!/ya29\./.test(text), `error leaks an access token: ${text}`);
-    assert.ok(!text.includes(projectedToken.slice(0, 40)), `error leaks the subject token: ${text}`);
-    current = current.cause;
-  }
-}
+/** Neither an issued access token nor the subject token. */
+const secrets = [/ya29\./, projectedToken.slice(0, 40)];
 
 const image = (repo: string, tag = 'v1'): ReturnType<typeof parseReference> =>
   parseReference(`${front.registry}/project-1/${repo}:${tag}`);
@@ -109,22 +101,16 @@ after(async () => {
 describe('GKE Workload Identity: the metadata server through google-auth-library', () => {
   test('pushes and pulls with the metadata server token, one token for many requests', async () => {
     const issuedBefore = tokens.counts.metadata;
-    const client = clientWith(new GcpCredentials().keychain());
-    try {
-      const pushed = await pushTestImage(
-        client,
-        { registry: front.registry, repository: 'project-1/app' },
-        { tag: 'v1' },
-      );
+    await withClient(new GcpCredentials().keychain(), async (client) => {
+      const repo = { registry: front.registry, repository: 'project-1/app' };
+      const pushed = await pushTestImage(client, repo, { tag: 'v1' });
       assert.equal((await client.getManifest(image('app'))).digest, pushed.digest);
       await client.resolve(image('app'));
-      assert.equal(tokens.counts.metadata - issuedBefore, 1, 'one access token served every request');
-      assert.ok(metadata.served.includes('/computeMetadata/v1/instance/service-accounts/default/token'));
-      assert.equal(metadata.refused.flavor, 0, 'the library sent Metadata-Flavor: Google');
-      assert.ok(front.counts.accepted > 0);
-    } finally {
-      await client.close();
-    }
+    });
+    assert.equal(tokens.counts.metadata - issuedBefore, 1, 'one access token served every request');
+    assert.ok(metadata.served.includes('/computeMetadata/v1/instance/service-accounts/default/token'));
+    assert.equal(metadata.refused.flavor, 0, 'the library sent Metadata-Flavor: Google');
+    assert.ok(front.counts.accepted > 0);
   });
 
   test('an access token Google did not issue is refused by the registry: REGISTRY_UNAUTHORIZED', async () => {
@@ -132,76 +118,45 @@ describe('GKE Workload Identity: the metadata server through google-auth-library
     const forged = staticKeychain({
       [front.registry]: { kind: 'basic', username: 'oauth2accesstoken', password: 'ya29.forged' },
     });
-    const client = clientWith(forged);
-    try {
-      await assert.rejects(client.resolve(image('app')), (error) => {
-        assert.ok(error instanceof SigwardError);
-        assert.equal(error.code, 'REGISTRY_UNAUTHORIZED');
-        return true;
-      });
-      assert.equal(front.counts.refused['unknown-token'], before + 1);
-    } finally {
-      await client.close();
-    }
+    await withClient(forged, (client) => rejectsWithCode(client.resolve(image('app'))));
+    assert.equal(front.counts.refused['unknown-token'], before + 1);
   });
 
   test('a token that expired at Google is refused once, then a fresh one is asked for and accepted', async () => {
     const credentials = new GcpCredentials();
-    const client = clientWith(credentials.keychain());
-    try {
-      await pushTestImage(
-        client,
-        { registry: front.registry, repository: 'project-1/expiry' },
-        { tag: 'v1' },
-      );
-      const issued = tokens.counts.metadata;
-      const expiredBefore = front.counts.refused['expired-token'] ?? 0;
-      tokens.expireAll();
-      // A new client: the registry token cache is empty, our credential cache still holds the old one.
-      const second = clientWith(credentials.keychain());
-      try {
-        await second.resolve(image('expiry'));
-      } finally {
-        await second.close();
-      }
-      assert.equal(front.counts.refused['expired-token'], expiredBefore + 1, 'the held token was refused');
-      assert.equal(tokens.counts.metadata, issued + 1, 'exactly one fresh token was asked for');
-    } finally {
-      await client.close();
-    }
+    await withClient(credentials.keychain(), (client) =>
+      pushTestImage(client, { registry: front.registry, repository: 'project-1/expiry' }, { tag: 'v1' }),
+    );
+    const issued = tokens.counts.metadata;
+    const expiredBefore = front.counts.refused['expired-token'] ?? 0;
+    tokens.expireAll();
+    // A new client: its registry-token cache is empty, while the credential cache still holds the old token.
+    await withClient(credentials.keychain(), (client) => client.resolve(image('expiry')));
+    assert.equal(front.counts.refused['expired-token'], expiredBefore + 1, 'the held token was refused');
+    assert.equal(tokens.counts.metadata, issued + 1, 'exactly one fresh token was asked for');
   });
 
   test('a Kubernetes service account bound to no Google account: coded error, no token', async () => {
     metadata.setBound(false);
-    const client = clientWith(new GcpCredentials().keychain());
-    try {
-      await assert.rejects(client.resolve(image('app')), (error) => {
-        assert.ok(error instanceof SigwardError);
-        assert.equal(error.code, 'REGISTRY_UNAUTHORIZED');
-        const cause = error.cause as SigwardError;
-        assert.match(cause.message, /^Google gave no access token for its registries: /);
-        assert.equal(cause.details['provider'], 'gcp');
-        assertNoSecret(error);
-        return true;
-      });
-      assert.ok(metadata.refused.unbound > 0);
-    } finally {
-      await client.close();
-    }
+    const error = await withClient(new GcpCredentials().keychain(), (client) =>
+      rejectsWithCode(client.resolve(image('app'))),
+    );
+    const cause = error.cause as SigwardError;
+    assert.match(cause.message, /^Google gave no access token for its registries: /);
+    assert.equal(cause.details['provider'], 'gcp');
+    assertNoSecret(error, secrets);
+    assert.ok(metadata.refused.unbound > 0);
   });
 
   test('a stale pull secret for the registry falls through to the Google token', async () => {
     const stale = staticKeychain({
       [front.registry]: { kind: 'basic', username: '_json_key', password: '{"stale":true}' },
     });
-    const client = clientWith(combineKeychains(stale, new GcpCredentials().keychain()));
-    try {
+    await withClient(combineKeychains(stale, new GcpCredentials().keychain()), async (client) => {
       await pushTestImage(client, { registry: front.registry, repository: 'project-1/order' }, { tag: 'v1' });
       assert.match((await client.resolve(image('order'))).digest, /^sha256:/);
-      assert.ok((front.counts.refused['username'] ?? 0) > 0, 'the stale secret was tried first');
-    } finally {
-      await client.close();
-    }
+    });
+    assert.ok((front.counts.refused['username'] ?? 0) > 0, 'the stale secret was tried first');
   });
 });
 
@@ -210,37 +165,27 @@ describe('Workload Identity Federation: an external_account file and STS through
     wifConfig(projectedToken);
     googleEnvironment({ GOOGLE_APPLICATION_CREDENTIALS: wifFile });
     const fromMetadata = tokens.counts.metadata;
-    const client = clientWith(new GcpCredentials().keychain());
-    try {
+    await withClient(new GcpCredentials().keychain(), async (client) => {
       await pushTestImage(client, { registry: front.registry, repository: 'project-1/wif' }, { tag: 'v1' });
       assert.match((await client.resolve(image('wif'))).digest, /^sha256:/);
-      assert.ok(tokens.counts.sts > 0);
-      assert.equal(tokens.counts.metadata, fromMetadata, 'the metadata server was not asked');
-    } finally {
-      await client.close();
-    }
+    });
+    assert.ok(tokens.counts.sts > 0);
+    assert.equal(tokens.counts.metadata, fromMetadata, 'the metadata server was not asked');
   });
 
   test('a subject token the pool does not trust: STS refuses, coded error without either token', async () => {
     wifConfig(`${projectedToken}x`);
     googleEnvironment({ GOOGLE_APPLICATION_CREDENTIALS: wifFile });
     const refusedBefore = sts.refused.subjectToken;
-    const client = clientWith(new GcpCredentials().keychain());
-    try {
-      await assert.rejects(client.resolve(image('wif')), (error) => {
-        assert.ok(error instanceof SigwardError);
-        assert.equal(error.code, 'REGISTRY_UNAUTHORIZED');
-        assert.match(
-          (error.cause as Error).message,
-          /Google gave no access token for its registries: .*invalid_grant/,
-        );
-        assertNoSecret(error);
-        return true;
-      });
-      assert.equal(sts.refused.subjectToken, refusedBefore + 1);
-    } finally {
-      await client.close();
-    }
+    const error = await withClient(new GcpCredentials().keychain(), (client) =>
+      rejectsWithCode(client.resolve(image('wif'))),
+    );
+    assert.match(
+      (error.cause as Error).message,
+      /Google gave no access token for its registries: .*invalid_grant/,
+    );
+    assertNoSecret(error, secrets);
+    assert.equal(sts.refused.subjectToken, refusedBefore + 1);
   });
 });
 
@@ -278,16 +223,10 @@ describe('the doubles refuse what Google refuses', () => {
 
   test('registry token service: a token without the cloud-platform scope is refused', async () => {
     const narrow = tokens.issue('someone', ['https://www.googleapis.com/auth/userinfo.email'], 600);
-    const client = clientWith(
-      staticKeychain({
-        [front.registry]: { kind: 'basic', username: 'oauth2accesstoken', password: narrow },
-      }),
-    );
-    try {
-      await assert.rejects(client.resolve(image('app')), SigwardError);
-      assert.ok((front.counts.refused['scope'] ?? 0) > 0);
-    } finally {
-      await client.close();
-    }
+    const keychain = staticKeychain({
+      [front.registry]: { kind: 'basic', username: 'oauth2accesstoken', password: narrow },
+    });
+    await withClient(keychain, (client) => rejectsWithCode(client.resolve(image('app'))));
+    assert.ok((front.counts.refused['scope'] ?? 0) > 0);
   });
 });
