@@ -186,6 +186,22 @@ describe('AKS Workload Identity through @azure/identity and ACR /oauth2/exchange
     assert.equal(acr.exchanges.refused['tenant'], before + 1);
   });
 
+  test('a managed identity (IMDS) without workload identity: the tenant comes from the token', async () => {
+    const managed = '9a0b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d';
+    entra.setManagedIdentity(managed);
+    azureEnvironment({ AZURE_CLIENT_ID: managed });
+    try {
+      const exchanged = acr.exchanges.issued;
+      await withClient(acrCredentials().keychain(), (client) =>
+        pushTestImage(client, { registry: acr.registry, repository: 'team/managed' }, { tag: 'v1' }),
+      );
+      assert.equal(acr.exchanges.issued, exchanged + 1, 'one exchange, with the tenant of the token');
+      assert.equal(acr.exchanges.tenants.at(-1), tenant, "no AZURE_TENANT_ID: the token's tid was sent");
+    } finally {
+      entra.setManagedIdentity(undefined);
+    }
+  });
+
   test('no Azure identity at all (no workload identity, no managed identity): coded error', async () => {
     azureEnvironment({});
     const error = await withClient(acrCredentials().keychain(), (client) =>

@@ -18,8 +18,8 @@ const acrAudience = 'https://containerregistry.azure.net';
 const armAudiences = ['https://management.azure.com', 'https://management.core.windows.net'];
 
 export interface AcrFront extends BearerFront {
-  /** Exchanges answered with a refresh token, and refused by reason. */
-  readonly exchanges: { issued: number; refused: Record<string, number> };
+  /** Exchanges answered with a refresh token, refused by reason, and the `tenant` each one sent. */
+  readonly exchanges: { issued: number; refused: Record<string, number>; tenants: (string | null)[] };
   /** Every refresh token issued so far stops being valid (what 3 hours do). */
   expireRefreshTokens(): void;
 }
@@ -32,7 +32,7 @@ export async function startAcrFront(options: {
 }): Promise<AcrFront> {
   const registry = options.registry ?? 'sigward.azurecr.io';
   const refreshTokens = new Map<string, number>();
-  const exchanges: AcrFront['exchanges'] = { issued: 0, refused: {} };
+  const exchanges: AcrFront['exchanges'] = { issued: 0, refused: {}, tenants: [] };
   const accepted = [acrAudience, ...(options.armAudienceDisabled === true ? [] : armAudiences)];
 
   const exchange = (req: http.IncomingMessage, res: http.ServerResponse, body: string): boolean => {
@@ -55,6 +55,7 @@ export async function startAcrFront(options: {
     if (checked === 'unknown') return refuse('access_token', 401, 'UNAUTHORIZED', 'invalid access token');
     if (checked === 'expired') return refuse('expired', 401, 'UNAUTHORIZED', 'the access token expired');
     const tenant = form.get('tenant');
+    exchanges.tenants.push(tenant);
     if (checked.tenant !== options.tenant || (tenant !== null && tenant !== checked.tenant)) {
       return refuse('tenant', 401, 'UNAUTHORIZED', 'tenant mismatch');
     }

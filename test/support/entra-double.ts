@@ -6,8 +6,8 @@
 // `aud` is `api://AzureADTokenExchange`, and a `<resource>/.default` scope; anything else is 400/401
 // with Entra's error shape and AADSTS code. Issued tokens go into `EntraTokens`, the ledger the ACR
 // double (acr-front.ts) checks an access token against, as ACR asks Entra. Managed identity's IMDS
-// path answers "no identity" (the test points AZURE_POD_IDENTITY_AUTHORITY_HOST here so that no probe
-// leaves loopback).
+// path (the test points AZURE_POD_IDENTITY_AUTHORITY_HOST here so that no probe leaves loopback) needs
+// `Metadata: true` and serves tokens only for the user-assigned identity set, else "Identity not found".
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import https from 'node:https';
@@ -68,6 +68,8 @@ export interface EntraDouble {
   readonly refused: Record<string, number>;
   /** Paths asked, in order (no query). */
   readonly served: string[];
+  /** The user-assigned managed identity IMDS serves tokens for (none: "Identity not found"). */
+  setManagedIdentity(clientId: string | undefined): void;
   stop(): Promise<void>;
 }
 
@@ -93,6 +95,7 @@ export async function startEntraDouble(options: {
   const tokens = new EntraTokens();
   const refused: Record<string, number> = {};
   const served: string[] = [];
+  let managedIdentity: string | undefined;
   let base = '';
   const aadError = (
     res: Parameters<typeof sendJson>[0],
@@ -220,12 +223,32 @@ export async function startEntraDouble(options: {
         } else if (url.pathname.replace(/\/$/, '') === '/metadata/identity/oauth2/token') {
           // IMDS: the Metadata header is required; with no identity assigned the answer is 400.
           const missing = req.headers['metadata'] !== 'true';
-          refused[missing ? 'imds_header' : 'managed_identity'] =
-            (refused[missing ? 'imds_header' : 'managed_identity'] ?? 0) + 1;
-          sendJson(res, 400, {
-            error: 'invalid_request',
-            error_description: missing ? 'Required metadata header not specified' : 'Identity not found',
-          });
+          const resource = url.searchParams.get('resource') ?? '';
+          const known =
+            managedIdentity !== undefined && url.searchParams.get('client_id') === managedIdentity;
+          if (missing || !known || resource === '') {
+            const reason = missing ? 'imds_header' : 'managed_identity';
+            refused[reason] = (refused[reason] ?? 0) + 1;
+            sendJson(res, 400, {
+              error: 'invalid_request',
+              error_description: missing ? 'Required metadata header not specified' : 'Identity not found',
+            });
+          } else {
+            const lifetime = options.lifetimeSeconds ?? 3599;
+            const audience = resource.replace(/\/$/, '');
+            const token = tokens.issue(
+              { audience, tenant: options.tenant, clientId: managedIdentity ?? '' },
+              lifetime,
+            );
+            sendJson(res, 200, {
+              access_token: token,
+              client_id: managedIdentity,
+              expires_in: String(lifetime),
+              expires_on: String(Math.floor(Date.now() / 1000) + lifetime),
+              resource,
+              token_type: 'Bearer',
+            });
+          }
         } else {
           sendJson(res, 404, { error: 'not_found' });
         }
@@ -243,6 +266,7 @@ export async function startEntraDouble(options: {
     tokens,
     refused,
     served,
+    setManagedIdentity: (clientId) => (managedIdentity = clientId),
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
