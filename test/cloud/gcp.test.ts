@@ -29,6 +29,9 @@ import {
   type StsDouble,
 } from '../support/google-doubles.ts';
 import { pushTestImage } from '../support/images.ts';
+import { runVerify } from '../../src/cli/verify.ts';
+import { kubewarden, pushBundleReferrer } from '../sigstore/discover-fixtures.ts';
+import { PROD_ROOT_PATH } from '../sigstore/ext.ts';
 
 const audience =
   '//iam.googleapis.com/projects/123456789/locations/global/workloadIdentityPools/eks/providers/cluster-1';
@@ -44,7 +47,10 @@ const dir = mkdtempSync(join(tmpdir(), 'sigward-gcp-'));
 const tokenFile = join(dir, 'projected-token');
 const wifFile = join(dir, 'wif.json');
 
-/** Only the Google settings a test names: no gcloud config of the machine, the metadata double. */
+/**
+ * Only the Google settings a test names: no gcloud config of the machine, the metadata double, and a
+ * project id (else the library asks an installed `gcloud` for one, seconds per client).
+ */
 function googleEnvironment(settings: Record<string, string>): void {
   for (const key of ['GOOGLE_APPLICATION_CREDENTIALS', 'GOOGLE_CLOUD_PROJECT', 'GCLOUD_PROJECT'])
     delete process.env[key];
@@ -52,6 +58,7 @@ function googleEnvironment(settings: Record<string, string>): void {
     CLOUDSDK_CONFIG: join(dir, 'no-gcloud'),
     HOME: dir,
     GCE_METADATA_HOST: metadata.host,
+    GOOGLE_CLOUD_PROJECT: 'project-1',
     ...settings,
   });
 }
@@ -228,5 +235,47 @@ describe('the doubles refuse what Google refuses', () => {
     });
     await withClient(keychain, (client) => rejectsWithCode(client.resolve(image('app'))));
     assert.ok((front.counts.refused['scope'] ?? 0) > 0);
+  });
+});
+
+describe('sigward verify --cloud-credentials with the Artifact Registry double', () => {
+  test('gcp reads the registry with the metadata server token; with only acr the registry refuses: exit 1', async () => {
+    const repository = 'project-1/cli';
+    await withClient(new GcpCredentials().keychain(), (client) =>
+      pushBundleReferrer(
+        client,
+        { registry: front.registry, repository },
+        kubewarden.digest,
+        kubewarden.bundle(),
+      ),
+    );
+    const verify = async (flag: string) => {
+      let out = '';
+      let err = '';
+      const code = await runVerify(
+        [
+          `--trusted-root=${PROD_ROOT_PATH}`,
+          `--certificate-identity=${kubewarden.subject}`,
+          `--certificate-oidc-issuer=${kubewarden.issuer}`,
+          flag,
+          `${front.registry}/${repository}@${kubewarden.digest}`,
+        ],
+        { out: (t) => (out += t), err: (t) => (err += t) },
+        { HOME: dir, SIGWARD_TEST_REGISTRY_ENDPOINTS: front.endpointsEnv },
+      );
+      return { code, out, err };
+    };
+    const issuedBefore = tokens.counts.metadata;
+    const verified = await verify('--cloud-credentials=gcp');
+    assert.equal(verified.code, 0, verified.err);
+    assert.match(verified.out, /^Verified /);
+    assert.equal(tokens.counts.metadata, issuedBefore + 1, 'the CLI asked the metadata server');
+    const refused = await verify('--cloud-credentials=acr');
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.out + refused.err,
+      /\[REGISTRY_UNAUTHORIZED\]: .*europe-docker\.pkg\.dev refused access/,
+    );
+    assert.equal(tokens.counts.metadata, issuedBefore + 1, 'no Google token without gcp');
   });
 });
