@@ -2,13 +2,15 @@
 // Keychain, and keeps the resulting Authorization per registry, scope and credential until it expires.
 // Tokens and passwords stay in memory: no error, detail or log line ever holds one.
 import { SigwardError } from '../errors.ts';
-import type { ExchangedCredential, Keychain, RegistryCredential } from './auth.ts';
+import type { ExchangedCredential, Keychain, ObtainedCredential, RegistryCredential } from './auth.ts';
 import { parseChallenges, pickChallenge, type Challenge } from './challenge.ts';
 import type { HttpTransport } from './http.ts';
 import { cacheKey, type Scope, type TokenCache } from './token-cache.ts';
 import { basicAuthorization, fetchToken } from './token-service.ts';
 
 export { TokenCache, scopeString, type Scope, type TokenCacheOptions } from './token-cache.ts';
+
+type ConcreteCredential = Exclude<RegistryCredential, ExchangedCredential>;
 
 /** How long a Basic authorization is reused without a new challenge. */
 const basicLifetimeMs = 60 * 60 * 1000;
@@ -82,10 +84,11 @@ export class Authenticator {
     let lastRefusal: SigwardError | undefined;
     for (const candidate of candidates) {
       const key = cacheKey(registry, scopes, candidate);
-      let credential: Exclude<RegistryCredential, ExchangedCredential> | undefined;
-      let expiresAt: number | undefined;
       try {
-        if (candidate?.kind !== 'exchange') credential = candidate;
+        // An exchange may yield several credentials (tried in order, each cached under its own key)
+        // or none (a helper with nothing for this registry: anonymous, as docker does).
+        const concrete: { credential: ConcreteCredential | undefined; expiresAt?: number }[] = [];
+        if (candidate?.kind !== 'exchange') concrete.push({ credential: candidate });
         else {
           const obtained = await untilAborted(
             candidate.obtain({
@@ -95,11 +98,20 @@ export class Authenticator {
             }),
             request.signal,
           );
-          credential = obtained.credential;
-          expiresAt = obtained.expiresAt;
+          const list = Array.isArray(obtained) ? obtained : [obtained as ObtainedCredential];
+          if (list.length === 0) concrete.push({ credential: undefined });
+          for (const one of list) {
+            concrete.push({
+              credential: one.credential,
+              ...(one.expiresAt === undefined ? {} : { expiresAt: one.expiresAt }),
+            });
+          }
         }
-        const answer = await this.#answer(request, challenge, key, credential, expiresAt);
-        if (answer !== undefined) return answer;
+        for (const [index, one] of concrete.entries()) {
+          const oneKey = index === 0 ? key : `${key}\n#${index}`;
+          const answer = await this.#answer(request, challenge, oneKey, one.credential, one.expiresAt);
+          if (answer !== undefined) return answer;
+        }
       } catch (error) {
         if (
           !(error instanceof SigwardError) ||
@@ -130,7 +142,7 @@ export class Authenticator {
     request: AuthorizeRequest,
     challenge: Challenge,
     key: string,
-    credential: Exclude<RegistryCredential, ExchangedCredential> | undefined,
+    credential: ConcreteCredential | undefined,
     expiresAt: number | undefined,
   ): Promise<string | undefined> {
     const { registry, scopes } = request;
