@@ -45,7 +45,8 @@ export function parseSchemelessUrl(text: string): SchemelessUrl | undefined {
 export function globMatches(pattern: string, name: string): boolean | undefined {
   let source = '';
   const chars = [...pattern];
-  const literal = (c: string): string => c.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+  const literal = (c: string): string => c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  const inClass = (c: string): string => c.replace(/[\]\\^-]/g, '\\$&');
   for (let i = 0; i < chars.length; i++) {
     const c = chars[i] ?? '';
     if (c === '*') source += '[^/]*';
@@ -71,13 +72,13 @@ export function globMatches(pattern: string, name: string): boolean | undefined 
         if (lo === '\\') lo = chars[++j];
         if (lo === undefined) return undefined;
         j++;
-        let range = literal(lo);
+        let range = inClass(lo);
         if (chars[j] === '-') {
           let hi = chars[j + 1];
           if (hi === '\\') hi = chars[++j + 1];
           if (hi === undefined || hi === ']') return undefined;
           if (hi < lo) return undefined;
-          range += `-${literal(hi)}`;
+          range += `-${inClass(hi)}`;
           j += 2;
         }
         ranges += range;

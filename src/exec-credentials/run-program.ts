@@ -82,9 +82,11 @@ export function runProgram(run: ProgramRun): Promise<ProgramOutcome> {
   });
 }
 
-// Runs of characters that look like tokens or passwords: cut from anything a program printed before
-// it goes into an error message. Dots and spaces break runs, so host names and sentences stay readable.
+// Runs of characters that look like tokens or passwords are cut from anything a program printed before
+// it goes into an error message: 16+ token characters, unless plain lower-case words (`credentialprovider`).
+// Dots and spaces break runs, so host names and sentences stay readable.
 const opaqueRun = /[A-Za-z0-9+/=_-]{16,}/g;
+const plainWords = /^[a-z-]+$/;
 
 /** The first line of a program's message, short, with token-like runs redacted: safe to show. */
 export function safeExcerpt(text: string): string {
@@ -93,7 +95,7 @@ export function safeExcerpt(text: string): string {
       .split(/\r?\n/)
       .map((l) => l.trim())
       .find((l) => l.length > 0) ?? '';
-  return line.replace(opaqueRun, '[redacted]').slice(0, 200);
+  return line.replace(opaqueRun, (run) => (plainWords.test(run) ? run : '[redacted]')).slice(0, 200);
 }
 
 /** Words for an outcome that is not a clean exit, for error messages. */
