@@ -474,6 +474,24 @@ describe('against a real registry that only accepts the plugin password', () => 
   afterEach((t) => registry.noteResult(t));
   after(async () => registry?.stop());
 
+  test('several matching entries are tried in order: a refused one falls through to the next', async () => {
+    const w = world([{ name: 'p', matchImages: [registry.host] }]);
+    w.answer(
+      response({
+        [`${registry.host}/team`]: { username: 'puller', password: 'stale-password' },
+        [registry.host]: { username: 'puller', password: secret },
+      }),
+    );
+    const client = new RegistryClient({ keychain: w.plugins().keychain() });
+    try {
+      await pushTestImage(client, { registry: registry.host, repository: 'team/other' }, { tag: 'v1' });
+      const descriptor = await client.resolve(parseReference(`${registry.host}/team/other:v1`));
+      assert.match(descriptor.digest, /^sha256:/);
+    } finally {
+      await client.close();
+    }
+  });
+
   test('push and pull with the credentials the plugin gave, nothing configured otherwise', async () => {
     // A port is never globbed: the pattern names the registry's own.
     const w = world([{ name: 'p', matchImages: [registry.host] }]);
