@@ -20,6 +20,7 @@ export type GoTool =
   | 'crane'
   | 'cosign'
   | 'helm'
+  | 'ecr-credential-provider'
   | 'tesseract'
   | 'rekor-server'
   | 'trillian_log_server'

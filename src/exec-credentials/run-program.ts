@@ -83,19 +83,26 @@ export function runProgram(run: ProgramRun): Promise<ProgramOutcome> {
 }
 
 // Runs of characters that look like tokens or passwords are cut from anything a program printed before
-// it goes into an error message: 16+ token characters, unless plain lower-case words (`credentialprovider`).
-// Dots and spaces break runs, so host names and sentences stay readable.
+// it goes into an error message: 16+ token characters, unless they read as words (`credentialprovider`,
+// `GetAuthorizationToken` under 32 letters) or an environment variable's name (`AWS_ROLE_ARN`). Dots and
+// spaces break runs, so host names and sentences stay readable.
 const opaqueRun = /[A-Za-z0-9+/=_-]{16,}/g;
-const plainWords = /^[a-z-]+$/;
+const readable = (run: string): boolean =>
+  /^[a-z-]+$/.test(run) ||
+  (/^[A-Za-z]+$/.test(run) && run.length < 32) ||
+  /^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$/.test(run);
 
-/** The first line of a program's message, short, with token-like runs redacted: safe to show. */
+/**
+ * The last line of a program's message (where Go programs' loggers put the error, after their progress
+ * lines), short, with token-like runs redacted: safe to show.
+ */
 export function safeExcerpt(text: string): string {
   const line =
     text
       .split(/\r?\n/)
       .map((l) => l.trim())
-      .find((l) => l.length > 0) ?? '';
-  return line.replace(opaqueRun, (run) => (plainWords.test(run) ? run : '[redacted]')).slice(0, 200);
+      .findLast((l) => l.length > 0) ?? '';
+  return line.replace(opaqueRun, (run) => (readable(run) ? run : '[redacted]')).slice(0, 400);
 }
 
 /** Words for an outcome that is not a clean exit, for error messages. */

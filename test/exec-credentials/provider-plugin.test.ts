@@ -52,7 +52,7 @@ function world(providers: readonly Record<string, unknown>[], env: Record<string
       ...((p['env'] as unknown[] | undefined) ?? []),
     ],
   }));
-  for (const p of withDefaults) symlinkSync(testPlugin, join(bin, String(p.name)));
+  for (const p of providers) symlinkSync(testPlugin, join(bin, String(p['name'])));
   writeFileSync(
     configFile,
     JSON.stringify({
