@@ -4,6 +4,8 @@
 // plugin's Go SDK reaches it through AWS_ENDPOINT_URL); the registry is the ECR-shaped front of
 // test/support/ecr-front.ts (a real docker-registry that only accepts the token moto issued), its ECR
 // name mapped to loopback by SIGWARD_TEST_REGISTRY_ENDPOINTS. No password is configured anywhere.
+// The same world serves the docker credential helper ECR users run, the REAL docker-credential-ecr-login
+// (github.com/awslabs/amazon-ecr-credential-helper v0.13.0, e2e/tools/ecr-login), named by `credHelpers`.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -11,8 +13,19 @@ import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SigwardError } from '../src/errors.ts';
-import { CredentialProviderPlugins, readCredentialProviderConfig } from '../src/exec-credentials/index.ts';
-import { RegistryClient, parseReference, parseRegistryEndpoints } from '../src/oci/index.ts';
+import {
+  CredentialProviderPlugins,
+  DockerCredentialHelpers,
+  dockerConfigFileKeychain,
+  readCredentialProviderConfig,
+} from '../src/exec-credentials/index.ts';
+import {
+  RegistryClient,
+  parseDockerConfigJson,
+  parseReference,
+  parseRegistryEndpoints,
+  type Keychain,
+} from '../src/oci/index.ts';
 import { startEcrFront, type EcrFront } from '../test/support/ecr-front.ts';
 import { pushTestImage } from '../test/support/images.ts';
 import { startMoto, type Moto } from '../test/support/moto.ts';
@@ -57,11 +70,19 @@ const irsa = (): Record<string, string> => ({
 
 function clientWith(env: NodeJS.ProcessEnv): RegistryClient {
   const plugins = new CredentialProviderPlugins(readCredentialProviderConfig(configFile, binDir), { env });
-  return new RegistryClient({
-    keychain: plugins.keychain(),
-    registryEndpoints: parseRegistryEndpoints(front.endpointsEnv),
-  });
+  return clientOf(plugins.keychain());
 }
+
+function clientOf(keychain: Keychain): RegistryClient {
+  return new RegistryClient({ keychain, registryEndpoints: parseRegistryEndpoints(front.endpointsEnv) });
+}
+
+/** The helper on PATH (its own dir first), its file cache off, its log under the test's HOME. */
+function helperEnv(identity: Record<string, string>): NodeJS.ProcessEnv {
+  const env = awsEnv(identity);
+  return { ...env, PATH: `${helperDir}:${env['PATH'] ?? ''}`, AWS_ECR_DISABLE_CACHE: 'true' };
+}
+let helperDir: string;
 
 function sigward(args: readonly string[], env: NodeJS.ProcessEnv) {
   return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
@@ -83,6 +104,7 @@ function sigward(args: readonly string[], env: NodeJS.ProcessEnv) {
 
 before(async () => {
   const plugin = goTool('ecr-credential-provider');
+  const helper = goTool('docker-credential-ecr-login');
   moto = await startMoto();
   front = await startEcrFront({ motoUrl: moto.url, account, region });
   dir = mkdtempSync(join(tmpdir(), 'sigward-credential-provider-'));
@@ -90,6 +112,9 @@ before(async () => {
   binDir = join(dir, 'bin');
   mkdirSync(binDir);
   symlinkSync(plugin, join(binDir, 'ecr-credential-provider'));
+  helperDir = join(dir, 'helpers');
+  mkdirSync(helperDir);
+  symlinkSync(helper, join(helperDir, 'docker-credential-ecr-login'));
   configFile = join(dir, 'credential-provider-config.yaml');
   // The config EKS nodes carry (/etc/eks/image-credential-provider/config.json), as YAML.
   writeFileSync(
@@ -188,5 +213,59 @@ describe("the real ecr-credential-provider v1.37.1, exec'd by sigward, against m
     for (const run of [withPlugin, without]) {
       assert.ok(!`${run.stdout}${run.stderr}`.includes(issuedPassword), 'the issued token is never printed');
     }
+  });
+});
+
+describe('the real docker-credential-ecr-login v0.13.0 named by credHelpers, against the same world', () => {
+  const dockerConfig = (): string => JSON.stringify({ credHelpers: { [front.registry]: 'ecr-login' } });
+
+  test('IRSA: the helper obtains the token, sigward pulls with it; no password in the config', async () => {
+    const helpers = new DockerCredentialHelpers({ env: helperEnv(irsa()) });
+    const client = clientOf(
+      dockerConfigFileKeychain(parseDockerConfigJson(dockerConfig(), 'config.json'), helpers),
+    );
+    try {
+      const descriptor = await client.resolve(parseReference(`${front.registry}/team/app:v1`));
+      assert.equal(descriptor.digest, digest);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('no AWS identity: the helper says "not found", the registry is tried anonymously and refuses', async () => {
+    const helpers = new DockerCredentialHelpers({ env: helperEnv({}) });
+    const client = clientOf(
+      dockerConfigFileKeychain(parseDockerConfigJson(dockerConfig(), 'config.json'), helpers),
+    );
+    try {
+      await assert.rejects(client.resolve(parseReference(`${front.registry}/team/app:v1`)), (error) => {
+        assert.ok(error instanceof SigwardError);
+        assert.equal(error.code, 'REGISTRY_UNAUTHORIZED');
+        assert.match(error.message, /asks for Basic credentials and none apply/);
+        return true;
+      });
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('sigward verify with $DOCKER_CONFIG naming the helper reads the unsigned image (NO_SIGNATURES)', async () => {
+    const configDir = join(dir, 'docker');
+    mkdirSync(configDir, { recursive: true });
+    writeFileSync(join(configDir, 'config.json'), dockerConfig());
+    const run = await sigward(
+      [
+        'verify',
+        `--trusted-root=${PROD_ROOT_PATH}`,
+        '--certificate-identity=https://kubernetes.io/namespaces/apps/serviceaccounts/release',
+        '--certificate-oidc-issuer=https://kubernetes.default.svc',
+        '--cloud-credentials=none',
+        `${front.registry}/team/app@${digest}`,
+      ],
+      { ...helperEnv(irsa()), DOCKER_CONFIG: configDir },
+    );
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, /\[NO_SIGNATURES\]/);
+    assert.ok(!`${run.stdout}${run.stderr}`.includes(issuedPassword));
   });
 });

@@ -21,6 +21,7 @@ export type GoTool =
   | 'cosign'
   | 'helm'
   | 'ecr-credential-provider'
+  | 'docker-credential-ecr-login'
   | 'tesseract'
   | 'rekor-server'
   | 'trillian_log_server'
