@@ -1,0 +1,151 @@
+// The credential-program flags of the three commands, end to end: `sigward verify` reads an unsigned image
+// from a registry that only accepts the password a program gave (a docker credential helper named by
+// $DOCKER_CONFIG, or a credential provider plugin named by --credential-provider-config), both written
+// for the tests (test/support/credential-programs); a bad plugin config stops `sigward webhook` at start.
+import { after, afterEach, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join, resolve } from 'node:path';
+import { runVerify } from '../../src/cli/verify.ts';
+import { RegistryClient, staticKeychain } from '../../src/oci/index.ts';
+import { startDockerRegistry, type DockerRegistry } from '../support/docker-registry.ts';
+import { pushTestImage } from '../support/images.ts';
+import { PROD_ROOT_PATH } from '../sigstore/ext.ts';
+
+const programs = resolve('test/support/credential-programs');
+const secret = 'cli-password-MTIzNDU2Nzg5MGFiY2RlZg';
+let registry: DockerRegistry;
+let dir: string;
+let image: string;
+
+before(async () => {
+  registry = await startDockerRegistry({ auth: { kind: 'htpasswd', users: { robot: secret } } });
+  dir = mkdtempSync(join(tmpdir(), 'sigward-cli-programs-'));
+  const client = new RegistryClient({
+    keychain: staticKeychain({ [registry.host]: { kind: 'basic', username: 'robot', password: secret } }),
+  });
+  try {
+    const pushed = await pushTestImage(client, { registry: registry.host, repository: 'cli/app' });
+    image = `${registry.host}/cli/app@${pushed.digest}`;
+  } finally {
+    await client.close();
+  }
+});
+afterEach((t) => registry.noteResult(t));
+after(async () => registry?.stop());
+
+const identity = [
+  `--trusted-root=${PROD_ROOT_PATH}`,
+  '--certificate-identity=someone@example.com',
+  '--certificate-oidc-issuer=https://accounts.example.com',
+  '--cloud-credentials=none',
+];
+
+async function verify(args: string[], env: NodeJS.ProcessEnv) {
+  let out = '';
+  let err = '';
+  const code = await runVerify(args, { out: (t) => (out += t), err: (t) => (err += t) }, env);
+  return { code, out, err };
+}
+
+describe('sigward verify', () => {
+  test('$DOCKER_CONFIG credHelpers: the helper gives the password, the image is read (NO_SIGNATURES)', async () => {
+    const docker = join(dir, 'docker');
+    const answers = join(dir, 'answers');
+    mkdirSync(docker);
+    mkdirSync(answers);
+    writeFileSync(
+      join(docker, 'config.json'),
+      JSON.stringify({ credHelpers: { [registry.host]: 'sigward-test' } }),
+    );
+    writeFileSync(join(answers, registry.host), JSON.stringify({ Username: 'robot', Secret: secret }));
+    const env = {
+      HOME: dir,
+      DOCKER_CONFIG: docker,
+      PATH: `${programs}${delimiter}${process.env['PATH'] ?? ''}`,
+      TEST_HELPER_ANSWERS: answers,
+    };
+    const r = await verify([...identity, image], env);
+    assert.equal(r.code, 1, r.err);
+    assert.match(r.err, /\[NO_SIGNATURES\]/);
+    const none = await verify([...identity, image], { ...env, TEST_HELPER_ANSWERS: join(dir, 'nothing') });
+    assert.match(none.err, /\[REGISTRY_UNAUTHORIZED\]/, 'the helper had nothing: anonymous, refused');
+    for (const run of [r, none]) assert.ok(!`${run.out}${run.err}`.includes(secret));
+  });
+
+  test('--credential-provider-config with its bin dir: the plugin gives the password', async () => {
+    const bin = join(dir, 'bin');
+    mkdirSync(bin);
+    symlinkSync(join(programs, 'test-credential-provider'), join(bin, 'registry-plugin'));
+    const response = join(dir, 'plugin-response.json');
+    writeFileSync(
+      response,
+      JSON.stringify({
+        apiVersion: 'credentialprovider.kubelet.k8s.io/v1',
+        kind: 'CredentialProviderResponse',
+        cacheKeyType: 'Registry',
+        auth: { [registry.host]: { username: 'robot', password: secret } },
+      }),
+    );
+    const config = join(dir, 'providers.yaml');
+    writeFileSync(
+      config,
+      [
+        'apiVersion: kubelet.config.k8s.io/v1',
+        'kind: CredentialProviderConfig',
+        'providers:',
+        '  - name: registry-plugin',
+        `    matchImages: ["${registry.host}"]`,
+        '    defaultCacheDuration: 1h',
+        '    apiVersion: credentialprovider.kubelet.k8s.io/v1',
+        `    env: [{name: TEST_PLUGIN_RESPONSE, value: "${response}"}]`,
+        '',
+      ].join('\n'),
+    );
+    const r = await verify(
+      [...identity, `--credential-provider-config=${config}`, `--credential-provider-bin-dir=${bin}`, image],
+      { HOME: dir },
+    );
+    assert.equal(r.code, 1, r.err);
+    assert.match(r.err, /\[NO_SIGNATURES\]/);
+    assert.ok(!`${r.out}${r.err}`.includes(secret));
+  });
+
+  test('--credential-provider-config without its bin dir is refused', async () => {
+    const r = await verify([...identity, `--credential-provider-config=${join(dir, 'x.yaml')}`, image], {
+      HOME: dir,
+    });
+    assert.equal(r.code, 1);
+    assert.match(r.err, /--credential-provider-config and --credential-provider-bin-dir go together/);
+  });
+});
+
+test('sigward webhook: a bad credential provider config stops it at start, naming the file and field', async () => {
+  const config = join(dir, 'bad-providers.yaml');
+  writeFileSync(
+    config,
+    'apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\nproviders:\n- name: p\n  apiVersion: credentialprovider.kubelet.k8s.io/v1\n  matchImages: []\n  defaultCacheDuration: 1h\n',
+  );
+  const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: '/nonexistent', HOME: '/nonexistent' };
+  delete env['KUBERNETES_SERVICE_HOST'];
+  const result = await new Promise<{ code: number; stderr: string }>((done) =>
+    execFile(
+      resolve('bin/sigward'),
+      [
+        'webhook',
+        '--listen=127.0.0.1:0',
+        `--credential-provider-config=${config}`,
+        `--credential-provider-bin-dir=${dir}`,
+      ],
+      { env },
+      (error, _stdout, stderr) => done({ code: Number(error?.code ?? 0), stderr }),
+    ),
+  );
+  assert.equal(result.code, 2, 'a start-up setting error, as for --cloud-credentials');
+  assert.match(
+    result.stderr,
+    /credential provider config .*bad-providers\.yaml: providers\[0\]\.matchImages needs at least 1 item/,
+  );
+});
