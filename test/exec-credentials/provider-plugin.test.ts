@@ -15,6 +15,7 @@ import {
 import { RegistryClient, parseReference, type ObtainedCredential } from '../../src/oci/index.ts';
 import { startDockerRegistry, type DockerRegistry } from '../support/docker-registry.ts';
 import { pushTestImage } from '../support/images.ts';
+import { assertNoSecret } from '../support/no-secret.ts';
 
 const testPlugin = resolve('test/support/credential-programs/test-credential-provider');
 const secret = 'plugin-password-Zm9vYmFyYmF6cXV4cXV1eA';
@@ -101,15 +102,6 @@ async function obtain(
 
 const passwords = (list: readonly ObtainedCredential[] | undefined): string[] =>
   (list ?? []).map((o) => (o.credential.kind === 'basic' ? o.credential.password : 'not basic'));
-
-function assertNoSecret(error: unknown): void {
-  let current: unknown = error;
-  while (current instanceof Error) {
-    const text = `${current.message} ${JSON.stringify((current as SigwardError).details ?? {})}`;
-    assert.ok(!text.includes(secret), `error leaks the secret: ${text}`);
-    current = current.cause;
-  }
-}
 
 describe('which images a plugin is asked about', () => {
   test('matchImages decides: a matching image runs the plugin with the kubelet request, another does not', async () => {
@@ -329,7 +321,7 @@ describe('failures are coded, bounded and never hold a secret', () => {
         assert.equal(error.code, 'REGISTRY_UNAUTHORIZED');
         assert.match(error.message, /^credential provider plugin p gave no credentials for reg\.io\/app: /);
         assert.match(error.message, expected);
-        assertNoSecret(error);
+        assertNoSecret(error, [secret]);
         return true;
       });
     });
