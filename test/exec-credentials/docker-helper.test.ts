@@ -17,6 +17,7 @@ import {
   dockerConfigKeychain,
   parseDockerConfigJson,
   parseReference,
+  staticKeychain,
   type ObtainedCredential,
 } from '../../src/oci/index.ts';
 import { startDockerRegistry, type DockerRegistry } from '../support/docker-registry.ts';
@@ -244,6 +245,41 @@ describe('against a real registry that only accepts the helper password', () => 
         assert.match(error.message, /asks for Basic credentials and none apply/);
         return true;
       });
+      assert.deepEqual(s.calls(), [`get ${registry.host}`]);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('against a token-auth registry that lets anonymous clients pull', () => {
+  let registry: DockerRegistry;
+  before(async () => {
+    registry = await startDockerRegistry({
+      auth: { kind: 'token', users: { robot: secret }, anonymousPull: true },
+    });
+  });
+  afterEach((t) => registry.noteResult(t));
+  after(async () => registry?.stop());
+
+  test('a helper with nothing for the registry: the anonymous token is fetched and the pull works', async () => {
+    const pusher = new RegistryClient({
+      keychain: staticKeychain({ [registry.host]: { kind: 'basic', username: 'robot', password: secret } }),
+    });
+    let digest: string;
+    try {
+      digest = (
+        await pushTestImage(pusher, { registry: registry.host, repository: 'public/app' }, { tag: 'v1' })
+      ).digest;
+    } finally {
+      await pusher.close();
+    }
+    const s = setup();
+    const config = parseDockerConfigJson(JSON.stringify({ credsStore: 'sigward-test' }), 'config.json');
+    const client = new RegistryClient({ keychain: dockerConfigFileKeychain(config, s.helpers()) });
+    try {
+      const descriptor = await client.resolve(parseReference(`${registry.host}/public/app:v1`));
+      assert.equal(descriptor.digest, digest);
       assert.deepEqual(s.calls(), [`get ${registry.host}`]);
     } finally {
       await client.close();
