@@ -68,10 +68,36 @@ const irsa = (): Record<string, string> => ({
   AWS_ROLE_SESSION_NAME: 'sigward-e2e',
 });
 
-function clientWith(env: NodeJS.ProcessEnv): RegistryClient {
-  const plugins = new CredentialProviderPlugins(readCredentialProviderConfig(configFile, binDir), { env });
-  return clientOf(plugins.keychain());
+function pluginKeychain(env: NodeJS.ProcessEnv): Keychain {
+  return new CredentialProviderPlugins(readCredentialProviderConfig(configFile, binDir), { env }).keychain();
 }
+
+function helperKeychain(env: NodeJS.ProcessEnv): Keychain {
+  const config = parseDockerConfigJson(
+    JSON.stringify({ credHelpers: { [front.registry]: 'ecr-login' } }),
+    'config.json',
+  );
+  return dockerConfigFileKeychain(config, new DockerCredentialHelpers({ env }));
+}
+
+/** The digest team/app:v1 resolves to with this keychain alone. */
+async function resolveWith(keychain: Keychain): Promise<string> {
+  const client = clientOf(keychain);
+  try {
+    return (await client.resolve(parseReference(`${front.registry}/team/app:v1`))).digest;
+  } finally {
+    await client.close();
+  }
+}
+
+/** `sigward verify` of the pushed (unsigned) image with a keyless identity and no cloud exchange. */
+const verifyArgs = (): string[] => [
+  'verify',
+  `--trusted-root=${PROD_ROOT_PATH}`,
+  '--certificate-identity=https://kubernetes.io/namespaces/apps/serviceaccounts/release',
+  '--certificate-oidc-issuer=https://kubernetes.default.svc',
+  '--cloud-credentials=none',
+];
 
 function clientOf(keychain: Keychain): RegistryClient {
   return new RegistryClient({ keychain, registryEndpoints: parseRegistryEndpoints(front.endpointsEnv) });
@@ -139,7 +165,7 @@ after(async () => {
 
 describe("the real ecr-credential-provider v1.37.1, exec'd by sigward, against moto and an ECR-shaped registry", () => {
   test('static AWS keys: push and pull with the token the plugin obtained', async () => {
-    const client = clientWith(awsEnv(staticKeys));
+    const client = clientOf(pluginKeychain(awsEnv(staticKeys)));
     try {
       const image = await pushTestImage(
         client,
@@ -156,58 +182,33 @@ describe("the real ecr-credential-provider v1.37.1, exec'd by sigward, against m
   });
 
   test('IRSA (web identity token + role ARN through moto STS): the plugin assumes the role itself', async () => {
-    const client = clientWith(awsEnv(irsa()));
-    try {
-      const descriptor = await client.resolve(parseReference(`${front.registry}/team/app:v1`));
-      assert.equal(descriptor.digest, digest);
-    } finally {
-      await client.close();
-    }
+    assert.equal(await resolveWith(pluginKeychain(awsEnv(irsa()))), digest);
   });
 
   test('no AWS identity: REGISTRY_UNAUTHORIZED naming the plugin and the image, no secret', async () => {
-    const client = clientWith(awsEnv({}));
-    try {
-      await assert.rejects(client.resolve(parseReference(`${front.registry}/team/app:v1`)), (error) => {
-        assert.ok(error instanceof SigwardError);
-        assert.equal(error.code, 'REGISTRY_UNAUTHORIZED');
-        assert.match(
-          error.message,
-          new RegExp(
-            `credential provider plugin ecr-credential-provider gave no credentials for ${front.registry.replaceAll('.', '\\.')}/team/app: exit status 1`,
-          ),
-        );
-        // The plugin's own error (its last stderr line), not its progress lines.
-        assert.match(error.message, /Error running credential provider plugin: .*GetAuthorizationToken/);
-        assert.ok(!error.message.includes(issuedPassword));
-        return true;
-      });
-    } finally {
-      await client.close();
-    }
+    await assert.rejects(resolveWith(pluginKeychain(awsEnv({}))), (error) => {
+      assert.ok(error instanceof SigwardError);
+      assert.equal(error.code, 'REGISTRY_UNAUTHORIZED');
+      assert.match(
+        error.message,
+        new RegExp(
+          `credential provider plugin ecr-credential-provider gave no credentials for ${front.registry.replaceAll('.', '\\.')}/team/app: exit status 1`,
+        ),
+      );
+      // The plugin's own error (its last stderr line), not its progress lines.
+      assert.match(error.message, /Error running credential provider plugin: .*GetAuthorizationToken/);
+      assert.ok(!error.message.includes(issuedPassword));
+      return true;
+    });
   });
 
   test('sigward verify --credential-provider-config: the unsigned image is read (NO_SIGNATURES, not REGISTRY_UNAUTHORIZED)', async () => {
     const image = `${front.registry}/team/app@${digest}`;
-    const identity = [
-      `--trusted-root=${PROD_ROOT_PATH}`,
-      '--certificate-identity=https://kubernetes.io/namespaces/apps/serviceaccounts/release',
-      '--certificate-oidc-issuer=https://kubernetes.default.svc',
-      '--cloud-credentials=none',
-    ];
-    const withPlugin = await sigward(
-      [
-        'verify',
-        ...identity,
-        `--credential-provider-config=${configFile}`,
-        `--credential-provider-bin-dir=${binDir}`,
-        image,
-      ],
-      awsEnv(irsa()),
-    );
+    const plugins = [`--credential-provider-config=${configFile}`, `--credential-provider-bin-dir=${binDir}`];
+    const withPlugin = await sigward([...verifyArgs(), ...plugins, image], awsEnv(irsa()));
     assert.equal(withPlugin.code, 1, withPlugin.stderr);
     assert.match(withPlugin.stderr, /\[NO_SIGNATURES\]/);
-    const without = await sigward(['verify', ...identity, image], awsEnv(irsa()));
+    const without = await sigward([...verifyArgs(), image], awsEnv(irsa()));
     assert.equal(without.code, 1);
     assert.match(without.stderr, /\[REGISTRY_UNAUTHORIZED\]: .*refused access/);
     for (const run of [withPlugin, without]) {
@@ -217,53 +218,30 @@ describe("the real ecr-credential-provider v1.37.1, exec'd by sigward, against m
 });
 
 describe('the real docker-credential-ecr-login v0.13.0 named by credHelpers, against the same world', () => {
-  const dockerConfig = (): string => JSON.stringify({ credHelpers: { [front.registry]: 'ecr-login' } });
-
   test('IRSA: the helper obtains the token, sigward pulls with it; no password in the config', async () => {
-    const helpers = new DockerCredentialHelpers({ env: helperEnv(irsa()) });
-    const client = clientOf(
-      dockerConfigFileKeychain(parseDockerConfigJson(dockerConfig(), 'config.json'), helpers),
-    );
-    try {
-      const descriptor = await client.resolve(parseReference(`${front.registry}/team/app:v1`));
-      assert.equal(descriptor.digest, digest);
-    } finally {
-      await client.close();
-    }
+    assert.equal(await resolveWith(helperKeychain(helperEnv(irsa()))), digest);
   });
 
   test('no AWS identity: the helper says "not found", the registry is tried anonymously and refuses', async () => {
-    const helpers = new DockerCredentialHelpers({ env: helperEnv({}) });
-    const client = clientOf(
-      dockerConfigFileKeychain(parseDockerConfigJson(dockerConfig(), 'config.json'), helpers),
-    );
-    try {
-      await assert.rejects(client.resolve(parseReference(`${front.registry}/team/app:v1`)), (error) => {
-        assert.ok(error instanceof SigwardError);
-        assert.equal(error.code, 'REGISTRY_UNAUTHORIZED');
-        assert.match(error.message, /asks for Basic credentials and none apply/);
-        return true;
-      });
-    } finally {
-      await client.close();
-    }
+    await assert.rejects(resolveWith(helperKeychain(helperEnv({}))), (error) => {
+      assert.ok(error instanceof SigwardError);
+      assert.equal(error.code, 'REGISTRY_UNAUTHORIZED');
+      assert.match(error.message, /asks for Basic credentials and none apply/);
+      return true;
+    });
   });
 
   test('sigward verify with $DOCKER_CONFIG naming the helper reads the unsigned image (NO_SIGNATURES)', async () => {
     const configDir = join(dir, 'docker');
     mkdirSync(configDir, { recursive: true });
-    writeFileSync(join(configDir, 'config.json'), dockerConfig());
-    const run = await sigward(
-      [
-        'verify',
-        `--trusted-root=${PROD_ROOT_PATH}`,
-        '--certificate-identity=https://kubernetes.io/namespaces/apps/serviceaccounts/release',
-        '--certificate-oidc-issuer=https://kubernetes.default.svc',
-        '--cloud-credentials=none',
-        `${front.registry}/team/app@${digest}`,
-      ],
-      { ...helperEnv(irsa()), DOCKER_CONFIG: configDir },
+    writeFileSync(
+      join(configDir, 'config.json'),
+      JSON.stringify({ credHelpers: { [front.registry]: 'ecr-login' } }),
     );
+    const run = await sigward([...verifyArgs(), `${front.registry}/team/app@${digest}`], {
+      ...helperEnv(irsa()),
+      DOCKER_CONFIG: configDir,
+    });
     assert.equal(run.code, 1, run.stderr);
     assert.match(run.stderr, /\[NO_SIGNATURES\]/);
     assert.ok(!`${run.stdout}${run.stderr}`.includes(issuedPassword));
