@@ -4,8 +4,9 @@
 // for the tests (test/support/credential-programs); a bad plugin config stops `sigward webhook` at start.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import https from 'node:https';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { runVerify } from '../../src/cli/verify.ts';
@@ -121,6 +122,137 @@ describe('sigward verify', () => {
     assert.match(r.err, /--credential-provider-config and --credential-provider-bin-dir go together/);
   });
 });
+
+/** A plugin config whose one provider answers the registry's password (the test plugin). */
+function pluginSetup(name: string): { config: string; bin: string; calls: string } {
+  const bin = join(dir, `${name}-bin`);
+  mkdirSync(bin);
+  symlinkSync(join(programs, 'test-credential-provider'), join(bin, 'registry-plugin'));
+  const response = join(dir, `${name}-response.json`);
+  const calls = join(dir, `${name}-calls`);
+  writeFileSync(
+    response,
+    JSON.stringify({
+      apiVersion: 'credentialprovider.kubelet.k8s.io/v1',
+      kind: 'CredentialProviderResponse',
+      cacheKeyType: 'Registry',
+      auth: { [registry.host]: { username: 'robot', password: secret } },
+    }),
+  );
+  const config = join(dir, `${name}-providers.yaml`);
+  writeFileSync(
+    config,
+    [
+      'apiVersion: kubelet.config.k8s.io/v1',
+      'kind: CredentialProviderConfig',
+      'providers:',
+      '  - name: registry-plugin',
+      `    matchImages: ["${registry.host}"]`,
+      '    defaultCacheDuration: 1h',
+      '    apiVersion: credentialprovider.kubelet.k8s.io/v1',
+      `    env: [{name: TEST_PLUGIN_RESPONSE, value: "${response}"}, {name: TEST_PLUGIN_CALLS, value: "${calls}"}]`,
+      '',
+    ].join('\n'),
+  );
+  return { config, bin, calls };
+}
+
+test(
+  'sigward webhook --credential-provider-config: a Pod image in a private registry is read (SIGNATURE_MISSING, not REGISTRY_AUTH)',
+  { timeout: 60_000 },
+  async () => {
+    const policies = join(dir, 'policies');
+    mkdirSync(policies);
+    writeFileSync(
+      join(policies, 'private.yaml'),
+      [
+        'apiVersion: policy.sigward.dev/v1alpha1',
+        'kind: ClusterImagePolicy',
+        'metadata: {name: private-registry}',
+        'spec:',
+        `  images: ["${registry.host}/**"]`,
+        '  mode: enforce',
+        '  authorities:',
+        '    - name: release',
+        '      keyless:',
+        '        identities: [{issuer: "https://accounts.example.com", subject: "someone@example.com"}]',
+        '',
+      ].join('\n'),
+    );
+    const plugin = pluginSetup('webhook');
+    const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: '/nonexistent', HOME: dir };
+    delete env['KUBERNETES_SERVICE_HOST'];
+    const child = spawn(
+      resolve('bin/sigward'),
+      [
+        'webhook',
+        '--listen=127.0.0.1:0',
+        `--policies=${policies}`,
+        `--trusted-root=${PROD_ROOT_PATH}`,
+        '--cloud-credentials=none',
+        `--credential-provider-config=${plugin.config}`,
+        `--credential-provider-bin-dir=${plugin.bin}`,
+      ],
+      { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    try {
+      const url = await new Promise<string>((done, fail) => {
+        child.stderr.on('data', (c: Buffer) => {
+          err += c.toString();
+          const m = /listening on (https:\/\/127\.0\.0\.1:\d+)[\s\S]*-----END CERTIFICATE-----\n/.exec(err);
+          if (m) done(m[1]!);
+        });
+        child.once('exit', (code) => fail(new Error(`exited ${code}: ${err}`)));
+      });
+      const ca = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/.exec(err)?.[0] ?? '';
+      const review = JSON.stringify({
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        request: {
+          uid: '6b1c3a8e-0010-4c2e-9d7a-1f0e2d3c4b5a',
+          kind: { group: '', version: 'v1', kind: 'Pod' },
+          resource: { group: '', version: 'v1', resource: 'pods' },
+          namespace: 'apps',
+          name: 'private',
+          operation: 'CREATE',
+          userInfo: { username: 'alice' },
+          object: {
+            apiVersion: 'v1',
+            kind: 'Pod',
+            metadata: { name: 'private', namespace: 'apps' },
+            spec: { containers: [{ name: 'app', image }] },
+          },
+        },
+      });
+      const answer = await new Promise<string>((done, fail) => {
+        const req = https.request(
+          `${url}/validate`,
+          { method: 'POST', ca, headers: { 'content-type': 'application/json' } },
+          (res) => {
+            let body = '';
+            res.on('data', (c: Buffer) => (body += c.toString()));
+            res.on('end', () => done(body));
+          },
+        );
+        req.on('error', fail);
+        req.end(review);
+      });
+      const response = (JSON.parse(answer) as { response: { allowed: boolean; status: { message: string } } })
+        .response;
+      assert.equal(response.allowed, false);
+      assert.match(response.status.message, /no signatures found .*\[SIGNATURE_MISSING\]$/, response.status.message);
+      assert.equal(readFileSync(plugin.calls, 'utf8').trim().split('\n').length, 1, 'the plugin ran once');
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+    assert.ok(!`${out}${err}`.includes(secret), 'the plugin password is in no log line');
+  },
+);
 
 test('sigward webhook: a bad credential provider config stops it at start, naming the file and field', async () => {
   const config = join(dir, 'bad-providers.yaml');
