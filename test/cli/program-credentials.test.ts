@@ -244,7 +244,11 @@ test(
       const response = (JSON.parse(answer) as { response: { allowed: boolean; status: { message: string } } })
         .response;
       assert.equal(response.allowed, false);
-      assert.match(response.status.message, /no signatures found .*\[SIGNATURE_MISSING\]$/, response.status.message);
+      assert.match(
+        response.status.message,
+        /no signatures found .*\[SIGNATURE_MISSING\]$/,
+        response.status.message,
+      );
       assert.equal(readFileSync(plugin.calls, 'utf8').trim().split('\n').length, 1, 'the plugin ran once');
     } finally {
       child.kill('SIGTERM');
