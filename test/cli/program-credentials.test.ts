@@ -157,106 +157,135 @@ function pluginSetup(name: string): { config: string; bin: string; calls: string
   return { config, bin, calls };
 }
 
-test(
-  'sigward webhook --credential-provider-config: a Pod image in a private registry is read (SIGNATURE_MISSING, not REGISTRY_AUTH)',
-  { timeout: 60_000 },
-  async () => {
-    const policies = join(dir, 'policies');
-    mkdirSync(policies);
-    writeFileSync(
-      join(policies, 'private.yaml'),
-      [
-        'apiVersion: policy.sigward.dev/v1alpha1',
-        'kind: ClusterImagePolicy',
-        'metadata: {name: private-registry}',
-        'spec:',
-        `  images: ["${registry.host}/**"]`,
-        '  mode: enforce',
-        '  authorities:',
-        '    - name: release',
-        '      keyless:',
-        '        identities: [{issuer: "https://accounts.example.com", subject: "someone@example.com"}]',
-        '',
-      ].join('\n'),
-    );
-    const plugin = pluginSetup('webhook');
-    const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: '/nonexistent', HOME: dir };
-    delete env['KUBERNETES_SERVICE_HOST'];
-    const child = spawn(
-      resolve('bin/sigward'),
-      [
-        'webhook',
-        '--listen=127.0.0.1:0',
-        `--policies=${policies}`,
-        `--trusted-root=${PROD_ROOT_PATH}`,
-        '--cloud-credentials=none',
-        `--credential-provider-config=${plugin.config}`,
-        `--credential-provider-bin-dir=${plugin.bin}`,
-      ],
-      { env, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    const exited = new Promise<number | null>((r) => child.once('exit', r));
-    try {
-      const url = await new Promise<string>((done, fail) => {
-        child.stderr.on('data', (c: Buffer) => {
-          err += c.toString();
-          const m = /listening on (https:\/\/127\.0\.0\.1:\d+)[\s\S]*-----END CERTIFICATE-----\n/.exec(err);
-          if (m) done(m[1]!);
-        });
-        child.once('exit', (code) => fail(new Error(`exited ${code}: ${err}`)));
+/** Runs `sigward webhook` (no cluster, a policy for the registry) with these flags; judges a Pod of the image. */
+async function judgedByWebhook(
+  flags: readonly string[],
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<{ message: string; logs: string }> {
+  const policies = join(dir, 'policies');
+  mkdirSync(policies, { recursive: true });
+  writeFileSync(
+    join(policies, 'private.yaml'),
+    [
+      'apiVersion: policy.sigward.dev/v1alpha1',
+      'kind: ClusterImagePolicy',
+      'metadata: {name: private-registry}',
+      'spec:',
+      `  images: ["${registry.host}/**"]`,
+      '  mode: enforce',
+      '  authorities:',
+      '    - name: release',
+      '      keyless:',
+      '        identities: [{issuer: "https://accounts.example.com", subject: "someone@example.com"}]',
+      '',
+    ].join('\n'),
+  );
+  const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: '/nonexistent', HOME: dir, ...extraEnv };
+  delete env['KUBERNETES_SERVICE_HOST'];
+  const child = spawn(
+    resolve('bin/sigward'),
+    [
+      'webhook',
+      '--listen=127.0.0.1:0',
+      `--policies=${policies}`,
+      `--trusted-root=${PROD_ROOT_PATH}`,
+      '--cloud-credentials=none',
+      ...flags,
+    ],
+    { env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', r));
+  let message: string;
+  try {
+    const url = await new Promise<string>((done, fail) => {
+      child.stderr.on('data', (c: Buffer) => {
+        err += c.toString();
+        const m = /listening on (https:\/\/127\.0\.0\.1:\d+)[\s\S]*-----END CERTIFICATE-----\n/.exec(err);
+        if (m) done(m[1]!);
       });
-      const ca = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/.exec(err)?.[0] ?? '';
-      const review = JSON.stringify({
-        apiVersion: 'admission.k8s.io/v1',
-        kind: 'AdmissionReview',
-        request: {
-          uid: '6b1c3a8e-0010-4c2e-9d7a-1f0e2d3c4b5a',
-          kind: { group: '', version: 'v1', kind: 'Pod' },
-          resource: { group: '', version: 'v1', resource: 'pods' },
-          namespace: 'apps',
-          name: 'private',
-          operation: 'CREATE',
-          userInfo: { username: 'alice' },
-          object: {
-            apiVersion: 'v1',
-            kind: 'Pod',
-            metadata: { name: 'private', namespace: 'apps' },
-            spec: { containers: [{ name: 'app', image }] },
-          },
+      child.once('exit', (code) => fail(new Error(`exited ${code}: ${err}`)));
+    });
+    const ca = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/.exec(err)?.[0] ?? '';
+    const review = JSON.stringify({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: {
+        uid: '6b1c3a8e-0010-4c2e-9d7a-1f0e2d3c4b5a',
+        kind: { group: '', version: 'v1', kind: 'Pod' },
+        resource: { group: '', version: 'v1', resource: 'pods' },
+        namespace: 'apps',
+        name: 'private',
+        operation: 'CREATE',
+        userInfo: { username: 'alice' },
+        object: {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: 'private', namespace: 'apps' },
+          spec: { containers: [{ name: 'app', image }] },
         },
-      });
-      const answer = await new Promise<string>((done, fail) => {
-        const req = https.request(
-          `${url}/validate`,
-          { method: 'POST', ca, headers: { 'content-type': 'application/json' } },
-          (res) => {
-            let body = '';
-            res.on('data', (c: Buffer) => (body += c.toString()));
-            res.on('end', () => done(body));
-          },
-        );
-        req.on('error', fail);
-        req.end(review);
-      });
-      const response = (JSON.parse(answer) as { response: { allowed: boolean; status: { message: string } } })
-        .response;
-      assert.equal(response.allowed, false);
-      assert.match(
-        response.status.message,
-        /no signatures found .*\[SIGNATURE_MISSING\]$/,
-        response.status.message,
+      },
+    });
+    const answer = await new Promise<string>((done, fail) => {
+      const req = https.request(
+        `${url}/validate`,
+        { method: 'POST', ca, headers: { 'content-type': 'application/json' } },
+        (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => done(body));
+        },
       );
-      assert.equal(readFileSync(plugin.calls, 'utf8').trim().split('\n').length, 1, 'the plugin ran once');
-    } finally {
-      child.kill('SIGTERM');
-      await exited;
-    }
-    assert.ok(!`${out}${err}`.includes(secret), 'the plugin password is in no log line');
-  },
-);
+      req.on('error', fail);
+      req.end(review);
+    });
+    const response = (JSON.parse(answer) as { response: { allowed: boolean; status: { message: string } } })
+      .response;
+    assert.equal(response.allowed, false);
+    message = response.status.message;
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+  }
+  // Every log line the webhook wrote, for the no-secret checks.
+  return { message, logs: `${out}${err}` };
+}
+
+describe('sigward webhook: a Pod image in a private registry is read (SIGNATURE_MISSING, not REGISTRY_AUTH)', () => {
+  const missing = /no signatures found .*\[SIGNATURE_MISSING\]$/;
+
+  test('without any source: REGISTRY_AUTH', { timeout: 60_000 }, async () => {
+    const { message } = await judgedByWebhook([]);
+    assert.match(message, /refused access: .*\[REGISTRY_AUTH\]$/);
+  });
+
+  test('--credential-provider-config: the plugin runs once', { timeout: 60_000 }, async () => {
+    const plugin = pluginSetup('webhook');
+    const { message, logs } = await judgedByWebhook([
+      `--credential-provider-config=${plugin.config}`,
+      `--credential-provider-bin-dir=${plugin.bin}`,
+    ]);
+    assert.match(message, missing);
+    assert.ok(!logs.includes(secret), 'the plugin password is in no log line');
+    assert.equal(readFileSync(plugin.calls, 'utf8').trim().split('\n').length, 1, 'the plugin ran once');
+  });
+
+  test('--registry-config with credHelpers: the helper gives the password', { timeout: 60_000 }, async () => {
+    const config = join(dir, 'webhook-docker.json');
+    const answers = join(dir, 'webhook-answers');
+    mkdirSync(answers);
+    writeFileSync(config, JSON.stringify({ credHelpers: { [registry.host]: 'sigward-test' } }));
+    writeFileSync(join(answers, registry.host), JSON.stringify({ Username: 'robot', Secret: secret }));
+    const { message, logs } = await judgedByWebhook([`--registry-config=${config}`], {
+      PATH: `${programs}${delimiter}${process.env['PATH'] ?? ''}`,
+      TEST_HELPER_ANSWERS: answers,
+    });
+    assert.match(message, missing);
+    assert.ok(!logs.includes(secret), 'the helper password is in no log line');
+  });
+});
 
 test('sigward webhook: a bad credential provider config stops it at start, naming the file and field', async () => {
   const config = join(dir, 'bad-providers.yaml');
