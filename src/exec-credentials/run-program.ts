@@ -26,13 +26,29 @@ export type ProgramOutcome =
 /** How much of stderr is kept for an error message. */
 const stderrKeptBytes = 4096;
 
+/** Process groups still running: killed if sigward exits first (they run detached from it). */
+const running = new Set<() => void>();
+let exitHookInstalled = false;
+function killOnExit(kill: () => void): () => void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const k of running) k();
+    });
+  }
+  running.add(kill);
+  return () => running.delete(kill);
+}
+
 export function runProgram(run: ProgramRun): Promise<ProgramOutcome> {
   return new Promise((resolve) => {
     let settled = false;
+    let forget = (): void => undefined;
     const settle = (outcome: ProgramOutcome): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      forget();
       resolve(outcome);
     };
     const child = spawn(run.command, [...run.args], {
@@ -50,6 +66,8 @@ export function runProgram(run: ProgramRun): Promise<ProgramOutcome> {
         child.kill('SIGKILL');
       }
     };
+    const unregister = killOnExit(killAll);
+    forget = () => void unregister();
     const timer = setTimeout(() => {
       killAll();
       settle({ kind: 'timeout' });
