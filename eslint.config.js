@@ -17,6 +17,7 @@ const allowedModules = {
   telemetry: ['errors'],
   signer: ['oci', 'sigstore', 'errors'],
   cloud: ['oci/auth', 'oci/http', 'errors'],
+  'exec-credentials': ['oci/auth', 'oci/credentials', 'oci/reference', 'errors'],
 };
 
 /** Packages that only one layer may touch, so the picture of who talks to the outside stays true. */

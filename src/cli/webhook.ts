@@ -4,8 +4,10 @@
 //   trust:        --trusted-root FILE (re-read when it changes; a bad new file keeps the last good
 //                 root), else the public-good root embedded in @sigstore/tuf (refreshed through TUF in
 //                 the background when the network allows); TrustRoot resources, ConfigMaps watched
-//   credentials:  pull secrets of the pod and its service account (cluster only), then ECR, Artifact
-//                 Registry/GCR and ACR tokens from the webhook's own cloud identity (--cloud-credentials)
+//   credentials:  pull secrets of the pod and its service account (cluster only), then a docker config
+//                 file (--registry-config, its credential helpers), then kubelet credential provider
+//                 plugins (--credential-provider-config), then ECR, Artifact Registry/GCR and ACR tokens
+//                 from the webhook's own cloud identity (--cloud-credentials)
 //   TLS:          --tls-cert/--tls-key (reloaded when they change), else a self-signed pair whose
 //                 certificate (the caBundle) is printed
 import { execFileSync } from 'node:child_process';
@@ -42,6 +44,12 @@ import type { Readiness } from '../server/index.ts';
 import { createLogger, createMetrics } from '../telemetry/index.ts';
 import { combineKeychains } from '../oci/index.ts';
 import { CLOUD_CREDENTIALS_USAGE, cloudKeychain, testRegistryEndpoints } from './cloud-credentials.ts';
+import {
+  CREDENTIAL_PROVIDER_USAGE,
+  credentialProviderKeychain,
+  programCredentialOptions,
+  registryConfigKeychain,
+} from './program-credentials.ts';
 
 export const webhookUsage = `Usage: sigward webhook [options]
 
@@ -60,6 +68,9 @@ export const webhookUsage = `Usage: sigward webhook [options]
   --pin-templates             the mutating webhook also pins images in workload templates (default: Pods only)
   --allow-insecure-registry HOST   plain HTTP to this registry (loopback always may), repeatable
   ${CLOUD_CREDENTIALS_USAGE}
+  --registry-config FILE      a docker config.json for every workload, after its pull secrets (auths,
+                              credHelpers, credsStore)
+  ${CREDENTIAL_PROVIDER_USAGE}
   --verified-ttl-seconds N    how long a verified verdict is cached (default 3600)
   --refused-ttl-seconds N     how long a definite refusal is cached (default 60; registry errors never are)
   --body-limit-bytes N        largest AdmissionReview accepted (default 6291456)
@@ -81,6 +92,8 @@ const options = {
   'pin-templates': { type: 'boolean' },
   'allow-insecure-registry': { type: 'string', multiple: true },
   'cloud-credentials': { type: 'string' },
+  'registry-config': { type: 'string' },
+  ...programCredentialOptions,
   'log-level': { type: 'string', default: 'info' },
   'verified-ttl-seconds': { type: 'string', default: '3600' },
   'refused-ttl-seconds': { type: 'string', default: '60' },
@@ -300,10 +313,17 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       events?.record(finding);
     },
   };
-  // Pull secrets first, then the cloud exchanges (ECR, GCP, ACR), as the kubelet tries its credential providers.
+  // Pull secrets first, then the webhook's own sources (a docker config file, the kubelet's credential
+  // provider plugins, the cloud exchange), as the kubelet tries its credential providers.
   let cloud;
   try {
-    cloud = cloudKeychain(values['cloud-credentials'], { registryEndpoints: testRegistryEndpoints() });
+    cloud = combineKeychains(
+      ...[
+        registryConfigKeychain(values['registry-config']),
+        credentialProviderKeychain(values),
+        cloudKeychain(values['cloud-credentials'], { registryEndpoints: testRegistryEndpoints() }),
+      ].filter((k) => k !== undefined),
+    );
   } catch (error) {
     fail(describeError(error));
   }

@@ -101,3 +101,18 @@ test('only cloud may use google-auth-library and @azure/identity; cloud may use 
     assert.deepEqual(allowed, [], pkg);
   }
 });
+
+test('exec-credentials may use oci credential types but not kube or the OCI client', async () => {
+  const allowed = await restrictedImportMessages(
+    'src/exec-credentials/docker-helper.ts',
+    "import { x } from '../oci/credentials.ts';\nexport const y = x;\n",
+  );
+  assert.deepEqual(allowed, []);
+  for (const target of ['../kube/index.ts', '../oci/client.ts']) {
+    const refused = await restrictedImportMessages(
+      'src/exec-credentials/docker-helper.ts',
+      `import { x } from '${target}';\nexport const y = x;\n`,
+    );
+    assert.equal(refused.length, 1, target);
+  }
+});
