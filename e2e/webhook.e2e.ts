@@ -622,7 +622,7 @@ describe('sigward webhook against the apiserver', () => {
     });
     assert.match(
       text,
-      /sigward_admissions_total\{decision="deny",kind="Pod",mode="validate",operation="CREATE"\} \d+/,
+      /sigward_admissions_total\{decision="deny",kind="Pod",route="validate",operation="CREATE"\} \d+/,
     );
     assert.match(
       text,

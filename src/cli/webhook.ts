@@ -37,6 +37,7 @@ import {
   loadKubeConfig,
 } from '../kube/index.ts';
 import type { PolicySnapshot } from '../kube/index.ts';
+import { ERROR_REASONS } from '../policy/decision.ts';
 import { startServer } from '../server/index.ts';
 import type { Readiness } from '../server/index.ts';
 import { createLogger, createMetrics } from '../telemetry/index.ts';
@@ -165,6 +166,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   stops.push(() => trustRoots.stop());
 
   const metrics = createMetrics({
+    failOpenReasons: [...ERROR_REASONS],
     trustRootFreshness: () => trustRoots.statuses(),
     policyCount: () => policies.current()?.policies.length ?? 0,
   });
@@ -287,7 +289,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   const registry = new RegistryAccess({
     insecureRegistries: values['allow-insecure-registry'] ?? [],
     registryEndpoints: testRegistryEndpoints(),
-    onExchange: (e) => metrics.registryRequests.inc({ method: e.method, status: String(e.outcome) }),
+    onExchange: (e) => metrics.registryExchange(e),
   });
   stops.push(() => registry.close());
   const observer: EngineObserver = {
