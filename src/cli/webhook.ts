@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CoordinationV1Api, CoreV1Api, EventsV1Api } from '@kubernetes/client-node';
 import { describeError } from '../errors.ts';
+import type { SigwardError } from '../errors.ts';
 import { Decider, RegistryAccess, ReviewEngine } from '../engine/index.ts';
 import type {
   CredentialsSource,
@@ -153,17 +154,31 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       where: (ref) => `${ref.namespace ?? ownNamespace}/${ref.name}`,
     },
     refreshed: (name, error) => {
-      if (error !== undefined) {
-        metrics.trustRootRefreshFailures.inc({ trust_root: name, reason: error.code });
-        logger.warn(
-          { trustRoot: name, err: describeError(error) },
-          'trust root refresh failed; keeping the last good root',
-        );
-      }
+      if (error !== undefined) metrics.trustRootRefreshFailures.inc({ trust_root: name, reason: error.code });
+      logRefresh(name, error);
       clusterSource?.trustRootRefreshed(name);
     },
   });
   stops.push(() => trustRoots.stop());
+  // One line per refresh outcome, naming the root and its version. A TUF refresh (hourly) is always
+  // logged; the per-minute checks of files, ConfigMaps and inline roots only when the version moved or
+  // a failure ended (debug otherwise), so a healthy webhook does not log a line a minute per root.
+  const loggedVersion = new Map<string, string>();
+  const logRefresh = (name: string, error: SigwardError | undefined): void => {
+    const status = trustRoots.statuses().find((s) => s.trustRoot === name)?.status;
+    const root = { trustRoot: name, version: status?.version ?? 'none', source: status?.source ?? 'none' };
+    if (error !== undefined) {
+      loggedVersion.delete(name);
+      logger.warn(
+        { ...root, reason: error.code, err: describeError(error) },
+        'trust root refresh failed; keeping the last good root',
+      );
+      return;
+    }
+    const news = loggedVersion.get(name) !== root.version || root.source.startsWith('tuf:');
+    loggedVersion.set(name, root.version);
+    logger[news ? 'info' : 'debug'](root, 'trust root refreshed');
+  };
 
   const metrics = createMetrics({
     failOpenReasons: [...ERROR_REASONS],

@@ -132,6 +132,9 @@ test('--policies DIR: every compile error and warning is logged at load with its
       '    - name: anyone',
       '      keyless:',
       '        identities: [{ issuerRegExp: ".*", subjectRegExp: ".*" }]',
+      '    - name: no-scheme',
+      '      keyless:',
+      '        identities: [{ issuer: accounts.google.com, subject: dev@acme.example }]',
       '',
     ].join('\n'),
   );
@@ -158,7 +161,11 @@ test('--policies DIR: every compile error and warning is logged at load with its
     assert.deepEqual(
       about.map((r) => [r.level, r.field, r.problem]),
       [
-        [50, 'spec.authorities[0].keyless.identities[0].subjectRegex', 'unknown field'],
+        [
+          50,
+          'spec.authorities[0].keyless.identities[0].subjectRegex',
+          'unknown field (did you mean `subjectRegExp`?)',
+        ],
         [
           50,
           'spec.authorities[0].keyless.identities[0].subject',
@@ -173,6 +180,11 @@ test('--policies DIR: every compile error and warning is logged at load with its
           40,
           'spec.authorities[1].keyless.identities[0].subjectRegExp',
           'accepts any subject: name who may sign (an exact subject, or a narrower expression)',
+        ],
+        [
+          40,
+          'spec.authorities[2].keyless.identities[0].issuer',
+          'is not an https URL: Fulcio certificates name their OIDC issuer by its https URL (e.g. https://token.actions.githubusercontent.com), so this never matches',
         ],
       ],
       stdout,
