@@ -189,6 +189,7 @@ describe('sigward webhook against the apiserver', () => {
       ],
       logDir: world.runDir.logs,
       ready: async () => (await get(`https://127.0.0.1:${port}/readyz`)) === 200,
+      keepStdout: true,
     });
 
     const caBundle = Buffer.from(caPem).toString('base64');
@@ -629,5 +630,40 @@ describe('sigward webhook against the apiserver', () => {
       /sigward_verifications_total\{policy="release-signed",authority="release-job",result="verified",reason="VERIFIED"\} \d+/,
     );
     assert.ok(readFileSync(webhook.logFile, 'utf8').includes('policy snapshot updated'));
+    assert.match(text, /^sigward_fail_open_total\{reason="TIMEOUT"\} 0$/m);
+    assert.match(text, /^process_resident_memory_bytes \d/m);
   });
+
+  step(
+    'stdout is JSON lines only (informers, leader lease, admissions), the admission line has uid, user and reasons',
+    async () => {
+      const out = readFileSync(webhook.stdoutFile!, 'utf8');
+      const records = out
+        .trimEnd()
+        .split('\n')
+        .map((line) => {
+          try {
+            return JSON.parse(line) as Record<string, unknown>;
+          } catch {
+            return assert.fail(`a stdout line is not JSON: ${line}`);
+          }
+        });
+      assert.ok(
+        records.some((r) => r['msg'] === 'policies synced from the cluster'),
+        'the informers logged',
+      );
+      const denial = records.find(
+        (r) => r['msg'] === 'admission' && r['route'] === 'validate' && r['decision'] === 'deny',
+      );
+      assert.ok(denial, 'a denial was logged');
+      assert.match(String(denial['uid']), /^[0-9a-f-]{36}$/, "the apiserver's request uid");
+      assert.equal(typeof denial['user'], 'string');
+      assert.notEqual(denial['user'], '');
+      assert.ok(Array.isArray(denial['reasons']) && denial['reasons'].length > 0, JSON.stringify(denial));
+      assert.match(
+        String(denial['summary']),
+        new RegExp(`\\[${String((denial['reasons'] as string[])[0])}\\]`),
+      );
+    },
+  );
 });
