@@ -19,6 +19,7 @@ function app(
   overrides: Partial<AppDeps> = {},
   ready: Readiness = { ready: true, reasons: [] },
   unmatched: 'allow' | 'deny' = 'allow',
+  loaded = true,
 ) {
   const snapshot = buildSnapshot([]);
   const decider = new Decider(
@@ -31,7 +32,7 @@ function app(
   );
   const engine = new ReviewEngine({
     decider,
-    policies: { current: () => snapshot },
+    policies: { current: () => (loaded ? snapshot : undefined) },
     skip: { ownNamespace: 'sigward', scope: 'opt-out' },
   });
   const metrics = createMetrics({ processMetrics: false });
@@ -130,7 +131,7 @@ describe('probes', () => {
 });
 
 /** The app with its log lines captured; every line must parse as one JSON object. */
-function logged(unmatched: 'allow' | 'deny' = 'allow') {
+function logged(unmatched: 'allow' | 'deny' = 'allow', loaded = true) {
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _e, done) {
@@ -143,7 +144,7 @@ function logged(unmatched: 'allow' | 'deny' = 'allow') {
       done();
     },
   });
-  const built = app({ logger: createLogger({ destination: sink }) }, undefined, unmatched);
+  const built = app({ logger: createLogger({ destination: sink }) }, undefined, unmatched, loaded);
   const json = () => lines.map((l) => JSON.parse(l) as Record<string, unknown>);
   return { ...built, json };
 }
@@ -216,5 +217,20 @@ describe('the admission log line and the admissions metric', () => {
     assert.equal(lines.filter((l) => l['decision'] === 'invalid').length, 4);
     const named = lines.find((l) => l['msg'] === 'admission' && l['decision'] === 'invalid');
     assert.equal(named?.['uid'], hostile.request.uid, 'a malformed request that has a uid is named by it');
+  });
+
+  test('a review sigward cannot judge (policies not loaded) is refused and counted as error-deny', async () => {
+    const { app: a, json } = logged('allow', false);
+    const review = podReview(['nginx:1.27']);
+    const r = await a.inject(post(JSON.stringify(review)));
+    assert.equal(r.json().response.allowed, false);
+    assert.match(r.json().response.status.message, /\[POLICIES_NOT_LOADED\]$/);
+    const line = json().find((l) => l['msg'] === 'admission');
+    assert.equal(line?.['decision'], 'error-deny');
+    assert.equal(line?.['uid'], review.request.uid);
+    assert.match(
+      await seriesOf(a),
+      /^sigward_admissions_total\{decision="error-deny",kind="Pod",route="validate",operation="CREATE"\} 1$/m,
+    );
   });
 });
