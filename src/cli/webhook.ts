@@ -16,7 +16,6 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CoordinationV1Api, CoreV1Api, EventsV1Api } from '@kubernetes/client-node';
 import { describeError } from '../errors.ts';
-import type { SigwardError } from '../errors.ts';
 import { Decider, RegistryAccess, ReviewEngine } from '../engine/index.ts';
 import type {
   CredentialsSource,
@@ -44,6 +43,7 @@ import type { Readiness } from '../server/index.ts';
 import { createLogger, createMetrics } from '../telemetry/index.ts';
 import { combineKeychains } from '../oci/index.ts';
 import { CLOUD_CREDENTIALS_USAGE, cloudKeychain, testRegistryEndpoints } from './cloud-credentials.ts';
+import { trustRootRefreshLog } from './trust-root-log.ts';
 
 export const webhookUsage = `Usage: sigward webhook [options]
 
@@ -160,25 +160,10 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     },
   });
   stops.push(() => trustRoots.stop());
-  // One line per refresh outcome, naming the root and its version. A TUF refresh (hourly) is always
-  // logged; the per-minute checks of files, ConfigMaps and inline roots only when the version moved or
-  // a failure ended (debug otherwise), so a healthy webhook does not log a line a minute per root.
-  const loggedVersion = new Map<string, string>();
-  const logRefresh = (name: string, error: SigwardError | undefined): void => {
-    const status = trustRoots.statuses().find((s) => s.trustRoot === name)?.status;
-    const root = { trustRoot: name, version: status?.version ?? 'none', source: status?.source ?? 'none' };
-    if (error !== undefined) {
-      loggedVersion.delete(name);
-      logger.warn(
-        { ...root, reason: error.code, err: describeError(error) },
-        'trust root refresh failed; keeping the last good root',
-      );
-      return;
-    }
-    const news = loggedVersion.get(name) !== root.version || root.source.startsWith('tuf:');
-    loggedVersion.set(name, root.version);
-    logger[news ? 'info' : 'debug'](root, 'trust root refreshed');
-  };
+  const logRefresh = trustRootRefreshLog(
+    logger,
+    (name) => trustRoots.statuses().find((s) => s.trustRoot === name)?.status,
+  );
 
   const metrics = createMetrics({
     failOpenReasons: [...ERROR_REASONS],
