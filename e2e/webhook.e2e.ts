@@ -256,6 +256,16 @@ describe('sigward webhook against the apiserver', () => {
   });
 
   const step = stepsNotingFailure(() => (failed = true));
+  const metricsText = () =>
+    new Promise<string>((resolve, reject) => {
+      https
+        .get(`https://127.0.0.1:${port}/metrics`, { ca: caPem }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve(Buffer.concat(chunks).toString()));
+        })
+        .on('error', reject);
+    });
 
   step('a Pod signed by the named identity is admitted and pinned to the verified digest', async () => {
     const image = images['enforce/web']!;
@@ -533,6 +543,27 @@ describe('sigward webhook against the apiserver', () => {
       /denied the request: image 127\.0\.0\.1:\d+\/apps\/web:v1 in spec\.containers\[0\]\.image: policy down(, authority release-job)?: could not resolve the tag to a digest: .*\[REGISTRY_ERROR\]$/m,
     );
     assert.ok(elapsed < 10_000, `answered in ${Math.round(elapsed)} ms`);
+    // Refused without a verdict: error-deny, and the registry's failure is an error code, not a status.
+    const text = await metricsText();
+    assert.match(
+      text,
+      /^sigward_admissions_total\{decision="error-deny",kind="Pod",route="validate",operation="CREATE"\} [1-9]/m,
+    );
+    assert.match(
+      text,
+      new RegExp(
+        `^sigward_registry_request_errors_total\\{registry="${down}",method="(GET|HEAD)",error="REGISTRY_[A-Z_]+"\\} [1-9]`,
+        'm',
+      ),
+    );
+    assert.doesNotMatch(text, new RegExp(`sigward_registry_requests_total\\{registry="${down}"`));
+    assert.match(
+      text,
+      new RegExp(
+        `^sigward_registry_requests_total\\{registry="${host}",method="(GET|HEAD)",status="200"\\} [1-9]`,
+        'm',
+      ),
+    );
   });
 
   step(
@@ -612,15 +643,7 @@ describe('sigward webhook against the apiserver', () => {
   );
 
   step('metrics show the decisions', async () => {
-    const text = await new Promise<string>((resolve, reject) => {
-      https
-        .get(`https://127.0.0.1:${port}/metrics`, { ca: caPem }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve(Buffer.concat(chunks).toString()));
-        })
-        .on('error', reject);
-    });
+    const text = await metricsText();
     assert.match(
       text,
       /sigward_admissions_total\{decision="deny",kind="Pod",route="validate",operation="CREATE"\} \d+/,
