@@ -184,7 +184,11 @@ class Checker {
   oneOf<T extends string>(v: unknown, field: string, allowed: readonly T[], fallback: T): T {
     if (v === undefined) return fallback;
     if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) return v as T;
-    this.fail(field, `must be one of ${allowed.join(', ')}`);
+    const near = typeof v === 'string' ? nearestName(v, allowed) : undefined;
+    this.fail(
+      field,
+      `must be one of ${allowed.join(', ')}${near === undefined ? '' : ` (did you mean \`${near}\`?)`}`,
+    );
     return fallback;
   }
   name(v: unknown, field: string, pattern: RegExp, max: number): string | undefined {

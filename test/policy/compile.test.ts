@@ -464,6 +464,15 @@ test('an unknown field names the known one it most likely meant, and none when n
   const key = policy({ authorities: [{ name: 'k', key: { secretref: { name: 's' } } }] });
   assert.equal(key[0]?.field, 'spec.authorities[0].key.secretref');
   assert.equal(key[0]?.message, 'unknown field (did you mean `secretRef`?)');
+  // Enumerated values too.
+  assert.deepEqual(
+    policy({ mode: 'Enforcing', multiArch: 'all_platforms' }).map((e) => [e.field, e.message]),
+    [
+      ['spec.mode', 'must be one of enforce, warn, audit (did you mean `enforce`?)'],
+      ['spec.multiArch', 'must be one of digest, index, all-platforms (did you mean `all-platforms`?)'],
+    ],
+  );
+  assert.equal(policy({ mode: 'strict' })[0]?.message, 'must be one of enforce, warn, audit');
   assert.equal(nearestName('identity', ['issuer', 'identities']), 'identities');
   assert.equal(nearestName('mutliArch', ['mode', 'multiArch']), 'multiArch', 'a transposition is one edit');
   assert.equal(nearestName('x'.repeat(200), ['images']), undefined);
