@@ -288,14 +288,29 @@ const STRANGERS = {
   subject: ['https://evil.example/attacker', 'attacker@evil.example', 'x'],
 } as const;
 const EXTENSION_STRANGERS = ['https://evil.example/attacker/repo', 'refs/heads/evil', '0', 'x'];
+const NOT_WHO: ReadonlySet<string> = new Set([
+  'issuer',
+  'issuerV1',
+  'runnerEnvironment',
+  'buildTrigger',
+  'githubWorkflowTrigger',
+  'sourceRepositoryRef',
+  'githubWorkflowRef',
+  'githubWorkflowName',
+  'sourceRepositoryVisibilityAtSigning',
+  'deploymentEnvironment',
+]);
 const UNESCAPED_DOT = /(^|[^\\])\.(com|io|dev|org|net|cloud|app|sh|example)\b/;
 // `https://github.com/o/*` is a valid expression (any number of slashes), but meant as a glob.
 const GLOB_SLASH_STAR = /\/\*(?![*?+{])/;
 
 function lintIdentity(c: Checker, spec: IdentitySpec, matcher: IdentityMatcher, at: string): void {
-  // An extension that refuses strangers (an exact repository, a ref pattern) already names who may
-  // sign, so `subjectRegExp: .*` beside it is a choice, not an accident.
-  const constrained = matcher.extensions.some(([, m]) => !EXTENSION_STRANGERS.every((v) => m.test(v)));
+  // An extension naming the repository, owner or workflow (and refusing strangers) already says who may
+  // sign, so `subjectRegExp: .*` beside it is a choice, not an accident. The issuer, runner, trigger,
+  // ref, visibility or environment alone do not: anyone on that platform can match them.
+  const constrained = matcher.extensions.some(
+    ([name, m]) => !NOT_WHO.has(name) && !EXTENSION_STRANGERS.every((v) => m.test(v)),
+  );
   for (const part of ['issuer', 'subject'] as const) {
     const pattern = part === 'issuer' ? spec.issuerRegExp : spec.subjectRegExp;
     if (pattern === undefined) continue;

@@ -533,6 +533,18 @@ test('identities that accept anyone or can never match are warned about at load'
     }),
     [],
   );
+  // The runner, trigger or ref alone say nothing about who: anyone on GitHub matches them.
+  assert.deepEqual(
+    warningsOf({
+      issuer: github,
+      subjectRegExp: '.*',
+      extensions: {
+        runnerEnvironment: { exact: 'github-hosted' },
+        sourceRepositoryRef: { exact: 'refs/heads/main' },
+      },
+    }).map(([f]) => f),
+    ['subjectRegExp'],
+  );
   // An extension regexp that accepts any value constrains nothing, and does not excuse the subject.
   assert.deepEqual(
     warningsOf({
