@@ -200,21 +200,23 @@ describe('the admission log line and the admissions metric', () => {
       await a.inject(post('[]')),
       await a.inject({ ...post('[]'), url: '/mutate' }),
       await a.inject(post(JSON.stringify(hostile))),
+      await a.inject(post('hello', 'text/plain')),
+      await a.inject(post(JSON.stringify({ pad: 'x'.repeat(70 * 1024) }))),
     ];
     assert.deepEqual(
       answers.map((r) => r.statusCode),
-      [400, 400, 400, 200],
+      [400, 400, 400, 200, 415, 413],
     );
     const text = await seriesOf(a);
     for (const series of [
-      'sigward_admissions_total{decision="invalid",kind="unknown",route="validate",operation="unknown"} 2',
+      'sigward_admissions_total{decision="invalid",kind="unknown",route="validate",operation="unknown"} 4',
       'sigward_admissions_total{decision="invalid",kind="unknown",route="mutate",operation="unknown"} 1',
       // A review whose object cannot be read: its kind and operation are known.
       'sigward_admissions_total{decision="invalid",kind="Pod",route="validate",operation="CREATE"} 1',
     ])
       assert.ok(text.split('\n').includes(series), `${series} in\n${text}`);
     const lines = json();
-    assert.equal(lines.filter((l) => l['decision'] === 'invalid').length, 4);
+    assert.equal(lines.filter((l) => l['decision'] === 'invalid').length, 6);
     const named = lines.find((l) => l['msg'] === 'admission' && l['decision'] === 'invalid');
     assert.equal(named?.['uid'], hostile.request.uid, 'a malformed request that has a uid is named by it');
   });
