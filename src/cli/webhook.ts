@@ -39,6 +39,7 @@ import {
   loadKubeConfig,
 } from '../kube/index.ts';
 import type { PolicySnapshot } from '../kube/index.ts';
+import { ERROR_REASONS } from '../policy/decision.ts';
 import { startServer } from '../server/index.ts';
 import type { Readiness } from '../server/index.ts';
 import { createLogger, createMetrics } from '../telemetry/index.ts';
@@ -50,6 +51,7 @@ import {
   programCredentialOptions,
   registryConfigKeychain,
 } from './program-credentials.ts';
+import { trustRootRefreshLog } from './trust-root-log.ts';
 
 export const webhookUsage = `Usage: sigward webhook [options]
 
@@ -165,19 +167,19 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       where: (ref) => `${ref.namespace ?? ownNamespace}/${ref.name}`,
     },
     refreshed: (name, error) => {
-      if (error !== undefined) {
-        metrics.trustRootRefreshFailures.inc({ trust_root: name, reason: error.code });
-        logger.warn(
-          { trustRoot: name, err: describeError(error) },
-          'trust root refresh failed; keeping the last good root',
-        );
-      }
+      if (error !== undefined) metrics.trustRootRefreshFailures.inc({ trust_root: name, reason: error.code });
+      logRefresh(name, error);
       clusterSource?.trustRootRefreshed(name);
     },
   });
   stops.push(() => trustRoots.stop());
+  const logRefresh = trustRootRefreshLog(
+    logger,
+    (name) => trustRoots.statuses().find((s) => s.trustRoot === name)?.status,
+  );
 
   const metrics = createMetrics({
+    failOpenReasons: [...ERROR_REASONS],
     trustRootFreshness: () => trustRoots.statuses(),
     policyCount: () => policies.current()?.policies.length ?? 0,
   });
@@ -300,7 +302,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   const registry = new RegistryAccess({
     insecureRegistries: values['allow-insecure-registry'] ?? [],
     registryEndpoints: testRegistryEndpoints(),
-    onExchange: (e) => metrics.registryRequests.inc({ method: e.method, status: String(e.outcome) }),
+    onExchange: (e) => metrics.registryExchange(e),
   });
   stops.push(() => registry.close());
   const observer: EngineObserver = {
