@@ -47,7 +47,11 @@ export const webhookUsage = `Usage: sigward webhook [options]
 
   --listen HOST:PORT          where to serve HTTPS (default 127.0.0.1:8443; 0.0.0.0:8443 in a pod)
   --kubeconfig FILE           the cluster (default: in-cluster config in a pod, else $KUBECONFIG)
-  --policies DIR              policy YAML files instead of the cluster's resources (re-read on change)
+  --policies DIR              policy YAML files instead of the cluster's resources (re-read on change);
+                              policy-controller ClusterImagePolicies in them are read as-is too
+  --policy-controller-policies   also read policy-controller's ClusterImagePolicies
+                              (policy.sigstore.dev/v1beta1, CRD installed) as-is, read-only; fields
+                              sigward cannot honour are logged and fail their images (POLICY_INVALID)
   --tls-cert FILE --tls-key FILE   serving certificate (reloaded on change); default: self-signed
   --trusted-root FILE         trusted_root.json used as the public-good root (private or air-gapped);
                               re-read on change, a bad new file keeps the last good root
@@ -70,6 +74,7 @@ const options = {
   listen: { type: 'string' },
   kubeconfig: { type: 'string' },
   policies: { type: 'string' },
+  'policy-controller-policies': { type: 'boolean' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'trusted-root': { type: 'string' },
@@ -213,7 +218,8 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     // Every compile error and warning with its field path, once per resource generation: an operator
     // reads why a policy is invalid at load, not when an image first hits it.
     for (const r of snapshot.resources) {
-      const resource = `${r.kind}/${r.namespace === undefined ? '' : `${r.namespace}/`}${r.name}`;
+      const kind = r.apiGroup === undefined ? r.kind : `${r.kind}.${r.apiGroup}`;
+      const resource = `${kind}/${r.namespace === undefined ? '' : `${r.namespace}/`}${r.name}`;
       const key = `${resource}@${r.generation}:${JSON.stringify([r.errors, r.warnings ?? []])}`;
       if (reported.get(resource) === key) continue;
       reported.set(resource, key);
@@ -247,6 +253,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     const source = new ClusterPolicySource(cluster, {
       isLeader: () => leader?.leading ?? false,
       trustRootRefresh: (name) => trustRoots.refreshState(name),
+      policyControllerPolicies: values['policy-controller-policies'] === true,
       events: {
         changed: onSnapshot,
         synced: (snapshot) =>
@@ -274,7 +281,10 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     void source.start();
     leader.start();
     policies = source;
-    policyOrigin = 'the cluster (ClusterImagePolicy, ImagePolicy, TrustRoot)';
+    policyOrigin =
+      values['policy-controller-policies'] === true
+        ? 'the cluster (ClusterImagePolicy, ImagePolicy, TrustRoot; policy.sigstore.dev ClusterImagePolicy)'
+        : 'the cluster (ClusterImagePolicy, ImagePolicy, TrustRoot)';
     stops.push(() => leader?.stop());
   }
   stops.push(() => policies.stop());
