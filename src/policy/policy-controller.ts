@@ -71,14 +71,61 @@ class Findings {
 
 /**
  * policy-controller (like cosign) matches identity regexps UNANCHORED (Go regexp.MatchString); sigward
- * anchors every expression. The translation keeps policy-controller's meaning: an expression already
- * anchored at both ends loses its ^…$, any other is wrapped as .*(?:…).* — and the warning says so,
- * since an open expression is usually broader than its author meant.
+ * anchors every expression. The translation keeps policy-controller's meaning: a side already
+ * anchored (^ or $) or already open (.*) stays as it is, any other side gets .* — and `widened` says
+ * so, since an open expression is usually broader than its author meant. With a `|` anywhere the whole
+ * expression is wrapped (^a|b$ means "starts with a or ends with b").
  */
 export function anchoredRegExp(pattern: string): { pattern: string; widened: boolean } {
-  const anchored = /^\^[^|]*[^\\|]\$$/.test(pattern) && !pattern.slice(1, -1).includes('^');
-  if (anchored) return { pattern: pattern.slice(1, -1), widened: false };
-  return { pattern: `.*(?:${pattern}).*`, widened: true };
+  if (pattern.includes('|')) return { pattern: `.*(?:${pattern}).*`, widened: true };
+  let core = pattern;
+  let lead = '.*';
+  let trail = '.*';
+  if (core.startsWith('^')) {
+    core = core.slice(1);
+    lead = '';
+  } else if (core.startsWith('.*')) lead = '';
+  if (core.endsWith('$') && !core.endsWith('\\$')) {
+    core = core.slice(0, -1);
+    trail = '';
+  } else if (core.endsWith('.*') && !core.endsWith('\\.*')) trail = '';
+  if (lead === '' && trail === '') return { pattern: core, widened: false };
+  return { pattern: `${lead}(?:${core})${trail}`, widened: true };
+}
+
+/**
+ * policy-controller's image globs as sigward's (which name repositories, with `**` a whole segment):
+ * a tag or digest at the end is dropped (the policy then covers every version: stricter), and a `**`
+ * glued to a name at the start or end of the glob (`**demo**`, `ghcr.io/o/app**`) becomes the
+ * sigward globs with the same reach. Anything else is left for compile.ts to judge.
+ */
+export function translateGlob(glob: string): { globs: string[]; note?: string } {
+  let base = glob;
+  let note: string | undefined;
+  const at = base.indexOf('@');
+  const lastSlash = base.lastIndexOf('/');
+  const colon = base.indexOf(':', lastSlash + 1);
+  const cut = at !== -1 ? at : lastSlash !== -1 && colon !== -1 ? colon : -1;
+  if (cut !== -1) {
+    note = `names a version (${base.slice(cut, cut + 20)}…): sigward globs name repositories, so the policy applies to every version of ${base.slice(0, cut)} (stricter)`;
+    base = base.slice(0, cut);
+  }
+  const segments = base.split('/');
+  const glued = (s: string): boolean => s.includes('**') && s !== '**';
+  if (!segments.some(glued)) return { globs: [base], ...(note === undefined ? {} : { note }) };
+  const first = segments[0]!;
+  const last = segments[segments.length - 1]!;
+  const middle = segments.slice(1, -1).some(glued);
+  const leadGlued = first.startsWith('**') && first !== '**';
+  const trailGlued = last.endsWith('**') && last !== '**';
+  const inner = (s: string): string => s.replace(/\*\*/g, '*');
+  if (middle || segments.some((s) => glued(s) && inner(s.replace(/^\*\*|\*\*$/g, '')).includes('**')))
+    return { globs: [base], ...(note === undefined ? {} : { note }) };
+  const parts = segments.map((s, i) => (glued(s) ? (i === 0 && leadGlued ? `**/${inner(s)}` : inner(s)) : s));
+  const one = parts.join('/');
+  const globs = trailGlued ? [one, `${one}/**`] : [one];
+  const rewritten = `written as ${globs.map((g) => JSON.stringify(g)).join(' and ')} (sigward's ** spans whole path segments)`;
+  return { globs, note: note === undefined ? rewritten : `${note}; ${rewritten}` };
 }
 
 function translateIdentities(f: Findings, value: unknown, at: string): KeylessIdentitySpec[] {
@@ -408,14 +455,9 @@ export function translatePolicyControllerPolicy(resource: unknown): Translation 
       const glob = isObject(image) ? str(image['glob']) : undefined;
       if (glob === undefined) return f.error(`${at}.glob`, 'must be a string');
       if (isObject(image)) f.unknown(image, at, ['glob']);
-      const at_ = glob.indexOf('@');
-      if (at_ !== -1) {
-        f.warn(
-          `${at}.glob`,
-          `sigward globs name repositories: the ${glob.slice(at_ + 1, at_ + 20)}… part is dropped, so the policy applies to every digest of ${glob.slice(0, at_)} (stricter)`,
-        );
-        images.push(glob.slice(0, at_));
-      } else images.push(glob);
+      const translated = translateGlob(glob);
+      if (translated.note !== undefined) f.warn(`${at}.glob`, translated.note);
+      images.push(...translated.globs);
     });
 
   if (spec['policy'] !== undefined)
