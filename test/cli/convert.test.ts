@@ -40,7 +40,7 @@ test('policies with fields sigward cannot honour: commented out with every reaso
     .filter((d) => d !== null);
   assert.deepEqual(
     live.map((d) => d.metadata?.name),
-    ['image-is-signed-by-github-actions'],
+    ['image-policy-key', 'demo', 'image-is-signed-by-github-actions'],
   );
   assert.match(
     r.stdout,
