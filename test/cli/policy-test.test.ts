@@ -214,6 +214,12 @@ describe('ad hoc: --policy with --image / --resource / --review', () => {
     const none = await sigward(['policy', 'test', ...common, '--image', 'x']);
     assert.equal(none.code, 2);
     assert.match(none.stderr, /give --policy/);
+    const clusterWithout = await sigward(['policy', 'test', ...common, '--cluster']);
+    assert.equal(clusterWithout.code, 2);
+    assert.match(clusterWithout.stderr, /--cluster needs the policies to preview/);
+    const kubeconfigAlone = await sigward(['policy', 'test', '--kubeconfig', 'k', '-p', 'p', '--image', 'x']);
+    assert.equal(kubeconfigAlone.code, 2);
+    assert.match(kubeconfigAlone.stderr, /--kubeconfig and --webhook-namespace go with --cluster/);
     const missing = await sigward([
       'policy',
       'test',
