@@ -257,8 +257,10 @@ describe('ad hoc: --policy with --image / --resource / --review', () => {
 
 describe('policy-controller ClusterImagePolicies, as-is, through the same engine', () => {
   test('keyless identity and key.data with ctlog: {} admit what they should and deny the rest', async () => {
-    const pc = file(
-      'pc.yaml',
+    // A directory of policies, as `-p DIR` and `sigward webhook --policies DIR` read them.
+    const policies = mkdtempSync(join(dir, 'pc-policies-'));
+    writeFileSync(
+      join(policies, 'pc.yaml'),
       [
         stringify({
           apiVersion: 'policy.sigstore.dev/v1beta1',
@@ -297,7 +299,7 @@ describe('policy-controller ClusterImagePolicies, as-is, through the same engine
       'test',
       ...common,
       '-p',
-      pc,
+      policies,
       '--image',
       fixtures.keylessImage(host),
       '--image',
