@@ -9,8 +9,10 @@ import { describeError } from '../errors.ts';
 import { Decider, RegistryAccess, ReviewEngine } from '../engine/index.ts';
 import type { CredentialsSource, PublicKeySource, ReviewResult } from '../engine/index.ts';
 import { TrustRootRegistry } from '../engine/trust-roots.ts';
-import { buildSnapshot, readPolicyDirectory } from '../kube/index.ts';
-import type { PolicySnapshot } from '../kube/index.ts';
+// Not kube/index.ts: that loads @kubernetes/client-node (~1 s), which only --cluster needs.
+import { readPolicyDirectory } from '../kube/file-source.ts';
+import { buildSnapshot } from '../kube/snapshot.ts';
+import type { PolicySnapshot } from '../kube/snapshot.ts';
 import { combineKeychains } from '../oci/index.ts';
 import type { Keychain } from '../oci/index.ts';
 import { readDocuments } from './policy-test-inputs.ts';
