@@ -322,6 +322,47 @@ describe('policy-controller ClusterImagePolicies, as-is, through the same engine
     );
   });
 
+  test('a sigward and a policy-controller policy of the same name never share a verdict', async () => {
+    const policies = mkdtempSync(join(dir, 'same-name-'));
+    const own = releasePolicy();
+    own.metadata.name = 'same';
+    writeFileSync(join(policies, 'own.yaml'), stringify(own));
+    writeFileSync(
+      join(policies, 'pc.yaml'),
+      stringify({
+        apiVersion: 'policy.sigstore.dev/v1beta1',
+        kind: 'ClusterImagePolicy',
+        metadata: { name: 'same' },
+        spec: {
+          images: [{ glob: `${host}/signed/**` }],
+          authorities: [
+            {
+              name: 'release-workflow',
+              keyless: {
+                identities: [{ issuer: kubewarden.issuer, subject: 'https://github.com/someone/else' }],
+              },
+            },
+          ],
+        },
+      }),
+    );
+    const r = await sigward([
+      'policy',
+      'test',
+      ...common,
+      '-p',
+      policies,
+      '--image',
+      fixtures.keylessImage(host),
+    ]);
+    assert.equal(r.code, 1, r.stderr + r.stdout);
+    assert.match(r.stdout, /ok {3}policy same: VERIFIED/);
+    assert.match(
+      r.stdout,
+      /FAIL image .*policy same \(policy\.sigstore\.dev\), authority release-workflow: expected subject "https:\/\/github\.com\/someone\/else"/,
+    );
+  });
+
   test('attestations are not honoured: invalid (exit 2) and the image fails closed with POLICY_INVALID', async () => {
     const pc = file('pc-att.yaml', {
       apiVersion: 'policy.sigstore.dev/v1beta1',
