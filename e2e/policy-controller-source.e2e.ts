@@ -1,12 +1,15 @@
-// `sigward webhook --policy-controller-policies` on a real kube-apiserver: policy-controller's
+// `sigward webhook --policy-controller-policies` on a real kube-apiserver, as the chart's ServiceAccount
+// with the chart's RBAC (`webhook.policyControllerPolicies: true`): policy-controller's
 // ClusterImagePolicies (policy.sigstore.dev/v1beta1) are watched beside sigward's own, translated into
 // the same snapshot the engine judges with, and their status is never written (policy-controller owns
-// it), while sigward's own resources still get their Ready condition.
+// it), while sigward's own resources still get their Ready condition. Without the value the chart
+// grants nothing on policy.sigstore.dev, and the informer says so.
 //
 // The CRD is a STAND-IN for policy-controller's config/300-clusterimagepolicy.yaml: the same group,
 // names, scope, versions (v1alpha1 storage, v1beta1 served) and status subresource, with the schema
 // reduced to preserve-unknown-fields and conversion `None` (its conversion webhook does not run here).
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe } from 'node:test';
 import { stringify } from 'yaml';
@@ -16,6 +19,21 @@ import { startKube, type Kube } from './world/kube.ts';
 import { kubectlOk } from './world/kubectl.ts';
 import { createRunDir, type RunDir } from './world/run-dir.ts';
 import { stepsNotingFailure } from './world/failing-steps.ts';
+import { serviceAccountKubeconfig } from './world/chart.ts';
+import { goTool } from './world/tools.ts';
+
+const chartDir = fileURLToPath(new URL('../charts/sigward/', import.meta.url));
+/** The chart's ServiceAccount and RBAC (release `t` in namespace `sigward`), rendered by helm. */
+const chartRbac = (policyControllerPolicies: boolean): string =>
+  execFileSync(goTool('helm'), [
+    'template',
+    't',
+    chartDir,
+    '--namespace=sigward',
+    `--set=webhook.policyControllerPolicies=${policyControllerPolicies}`,
+    '--show-only=templates/serviceaccount.yaml',
+    '--show-only=templates/rbac.yaml',
+  ]).toString();
 
 const crdDir = fileURLToPath(new URL('../charts/sigward/crds/', import.meta.url));
 
@@ -74,6 +92,7 @@ describe('policy-controller ClusterImagePolicies watched as-is', () => {
   let runDir: RunDir;
   let kube: Kube;
   let source: ClusterPolicySource;
+  let chartKubeconfig: string;
   let failed = false;
   const statusWrites: string[] = [];
   const waiters: Array<() => void> = [];
@@ -107,7 +126,10 @@ describe('policy-controller ClusterImagePolicies watched as-is', () => {
         'crd/clusterimagepolicies.policy.sigstore.dev',
         'crd/clusterimagepolicies.policy.sigward.dev',
       ]);
-      source = new ClusterPolicySource(loadKubeConfig(kube.kubeconfig), {
+      await kube.ensureNamespace('sigward');
+      await kubectlOk(kube.kubectl, ['apply', '-f', '-'], { input: chartRbac(true) });
+      chartKubeconfig = await serviceAccountKubeconfig(kube, runDir.sub('chart-sa'), 'sigward', 't-sigward');
+      source = new ClusterPolicySource(loadKubeConfig(chartKubeconfig), {
         policyControllerPolicies: true,
         events: {
           changed: () => waiters.splice(0).forEach((w) => w()),
@@ -194,6 +216,28 @@ describe('policy-controller ClusterImagePolicies watched as-is', () => {
     ]);
     assert.equal(status, '');
   });
+
+  check(
+    'without webhook.policyControllerPolicies the chart grants nothing there: the informer is refused',
+    async () => {
+      await kubectlOk(kube.kubectl, ['apply', '-f', '-'], { input: chartRbac(false) });
+      const refused = new Promise<string>((resolve) => {
+        const other = new ClusterPolicySource(loadKubeConfig(chartKubeconfig), {
+          policyControllerPolicies: true,
+          backoff: { initialMs: 60_000, maxMs: 60_000 },
+          events: {
+            informerFailed: (kind, error) => {
+              void other.stop();
+              resolve(`${kind}: ${String((error as { code?: unknown }).code ?? error)}`);
+            },
+          },
+        });
+        void other.start();
+      });
+      assert.match(await refused, /^ClusterImagePolicy\.policy\.sigstore\.dev: 403/);
+      await kubectlOk(kube.kubectl, ['apply', '-f', '-'], { input: chartRbac(true) });
+    },
+  );
 
   check('deleting it removes it from the snapshot', async () => {
     await kubectlOk(kube.kubectl, [

@@ -11,6 +11,7 @@ import { stringify } from 'yaml';
 import { startKube, type Kube } from './world/kube.ts';
 import { createRunDir, type RunDir } from './world/run-dir.ts';
 import { stepsNotingFailure } from './world/failing-steps.ts';
+import { serviceAccountKubeconfig } from './world/chart.ts';
 import { startDockerRegistry, type DockerRegistry } from '../test/support/docker-registry.ts';
 import { pushFixtures, type Fixtures } from '../test/engine/harness.ts';
 import { kubewarden } from '../test/sigstore/discover-fixtures.ts';
@@ -102,20 +103,7 @@ describe('impact preview: sigward policy test --cluster', () => {
         input: objects.map((o) => stringify(o)).join('---\n'),
       });
       assert.equal(applied.code, 0, applied.stderr);
-      const token = await kube.createToken('shop', 'previewer', { audience: kube.issuer });
-      previewKubeconfig = join(runDir.root, 'previewer.kubeconfig');
-      writeFileSync(
-        previewKubeconfig,
-        stringify({
-          apiVersion: 'v1',
-          kind: 'Config',
-          clusters: [{ name: 'world', cluster: { server: kube.url, 'certificate-authority': kube.caFile } }],
-          users: [{ name: 'previewer', user: { token } }],
-          contexts: [{ name: 'world', context: { cluster: 'world', user: 'previewer' } }],
-          'current-context': 'world',
-        }),
-        { mode: 0o600 },
-      );
+      previewKubeconfig = await serviceAccountKubeconfig(kube, runDir.sub('previewer'), 'shop', 'previewer');
       policy = join(runDir.root, 'policy.yaml');
       writeFileSync(
         policy,
