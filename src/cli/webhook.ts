@@ -214,12 +214,15 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   const reported = new Map<string, string>();
   const onSnapshot = (snapshot: PolicySnapshot): void => {
     trustRoots.sync(snapshot.trustRoots);
-    const invalid = snapshot.resources.filter((r) => r.errors.length > 0).map((r) => `${r.kind}/${r.name}`);
+    const kindOf = (r: (typeof snapshot.resources)[number]): string =>
+      r.apiGroup === undefined ? r.kind : `${r.kind}.${r.apiGroup}`;
+    const invalid = snapshot.resources
+      .filter((r) => r.errors.length > 0)
+      .map((r) => `${kindOf(r)}/${r.name}`);
     // Every compile error and warning with its field path, once per resource generation: an operator
     // reads why a policy is invalid at load, not when an image first hits it.
     for (const r of snapshot.resources) {
-      const kind = r.apiGroup === undefined ? r.kind : `${r.kind}.${r.apiGroup}`;
-      const resource = `${kind}/${r.namespace === undefined ? '' : `${r.namespace}/`}${r.name}`;
+      const resource = `${kindOf(r)}/${r.namespace === undefined ? '' : `${r.namespace}/`}${r.name}`;
       const key = `${resource}@${r.generation}:${JSON.stringify([r.errors, r.warnings ?? []])}`;
       if (reported.get(resource) === key) continue;
       reported.set(resource, key);
