@@ -374,11 +374,8 @@ function translateAuthority(
     f.error(
       `${at}.static`,
       action === 'pass'
-        ? 'static pass is not honoured: sigward never admits an image without a signature check by policy; exempt it by namespace (label sigward.dev/exclude=true) or --no-match-action for unmatched images'
-        : `static ${action ?? ''} is not honoured: sigward has no static authority; an image this policy names fails with POLICY_INVALID, as policy-controller would fail it`.replace(
-            '  ',
-            ' ',
-          ),
+        ? "static pass is not honoured: no sigward policy admits without a check. What it does here (admit the images no other policy names) is sigward's --no-match-action allow (chart webhook.noMatchAction), for every unnamed image; or exempt their namespace (label sigward.dev/exclude=true)"
+        : `static ${action ?? '(no action)'} is not honoured as such: sigward has no static authority, so this invalid policy fails every image it names with POLICY_INVALID in its mode, as policy-controller fails them`,
     );
     return undefined;
   }
