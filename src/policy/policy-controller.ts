@@ -7,10 +7,11 @@
 //   compilePolicyControllerPolicy(r)     → compilePolicy's shape; every `error` finding makes it invalid
 //
 // Nothing is silently ignored: each field sigward cannot honour is a finding naming the field. An
-// `error` is a field that would make the policy STRICTER in policy-controller (attestations, CUE/Rego
-// policies, a KMS key, a static action…): dropping it would admit what policy-controller denies, so the
-// policy fails closed (POLICY_INVALID in its mode) until it is rewritten. A `warning` is honoured with
-// a stated difference (a regexp made explicit about anchoring, a `match` that sigward does not narrow).
+// `error` is a field sigward cannot honour as written (attestations, CUE/Rego policies, a KMS key, a
+// Fulcio by URL, a static action…); most make the policy STRICTER in policy-controller, so dropping
+// them would admit what it denies: the policy fails closed (POLICY_INVALID in its mode) until it is
+// rewritten. A `warning` is honoured with a stated difference (a regexp made explicit about anchoring,
+// a `match` that sigward does not narrow).
 import { POLICY_API_VERSION, PUBLIC_GOOD_TRUST_ROOT } from './types.ts';
 import type {
   AuthoritySpec,
