@@ -17,7 +17,9 @@ import {
 import { readDocuments } from './policy-test-inputs.ts';
 import type { Output } from './verify.ts';
 
-export const convertUsage = `Usage: sigward convert [--output yaml|json] FILE|DIR ...
+export const convertUsage = `Usage: sigward convert [--output yaml|json] FILE|DIR|- ...
+
+  e.g. kubectl get clusterimagepolicies.policy.sigstore.dev -o yaml | sigward convert -
 
 Writes policy-controller ClusterImagePolicies (policy.sigstore.dev) as sigward ClusterImagePolicies
 (policy.sigward.dev/v1alpha1) on stdout, every difference as a comment. A policy using a field sigward
@@ -87,16 +89,12 @@ export async function runConvert(argv: readonly string[], io: Output = stdio): P
 }
 
 function convertOne(source: string, doc: unknown): Converted {
-  const { policy } = translatePolicyControllerPolicy(doc);
+  const { policy: translated } = translatePolicyControllerPolicy(doc);
   const { errors, warnings } = compilePolicyControllerPolicy(doc);
-  return {
-    source,
-    name: policy.metadata.name ?? '',
-    converted: errors.length === 0,
-    policy,
-    errors,
-    warnings,
-  };
+  // A new object to apply: the original's uid and generation belong to the policy-controller object.
+  const { name = '', annotations } = translated.metadata;
+  const policy = { ...translated, metadata: { name, annotations } };
+  return { source, name, converted: errors.length === 0, policy, errors, warnings };
 }
 
 function renderYaml(r: Converted): string {
@@ -118,7 +116,7 @@ function renderYaml(r: Converted): string {
 
 function files(paths: readonly string[]): string[] {
   return paths.flatMap((p) =>
-    statSync(p).isDirectory()
+    p !== '-' && statSync(p).isDirectory()
       ? readdirSync(p)
           .filter((f) => /\.(ya?ml|json)$/.test(f))
           .sort()

@@ -43,10 +43,13 @@ export interface TestEngine {
   close(): Promise<void>;
 }
 
-/** Policy resources from files and directories, in order. Throws SigwardError on unreadable YAML. */
+/**
+ * Policy resources from files (`-`: stdin; `kind: List` flattened, so `kubectl get … -o yaml` output
+ * works) and directories, in order. Throws SigwardError on unreadable YAML.
+ */
 export function readPolicies(paths: readonly string[]): unknown[] {
   return paths.flatMap((path) =>
-    statSync(path).isDirectory() ? readPolicyDirectory(path) : readDocuments(path),
+    path !== '-' && statSync(path).isDirectory() ? readPolicyDirectory(path) : readDocuments(path),
   );
 }
 

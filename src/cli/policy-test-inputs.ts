@@ -11,11 +11,14 @@ import { parseAllDocuments } from 'yaml';
 import { SigwardError } from '../errors.ts';
 import { UsageError } from './usage-error.ts';
 
-/** Every YAML/JSON document of a file (empty documents dropped). Throws SigwardError naming the file. */
+/**
+ * Every YAML/JSON document of a file, `-` for stdin (empty documents dropped; the items of a `kind: List`,
+ * as `kubectl get -o yaml` prints them, each on its own). Throws SigwardError naming the file.
+ */
 export function readDocuments(path: string): unknown[] {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readFileSync(path === '-' ? 0 : path, 'utf8');
   } catch (error) {
     throw new SigwardError('INPUT_UNREADABLE', `${path}: ${(error as Error).message}`);
   }
@@ -24,7 +27,9 @@ export function readDocuments(path: string): unknown[] {
     if (doc.errors.length > 0)
       throw new SigwardError('INPUT_INVALID', `${path}: ${doc.errors[0]?.message ?? 'invalid YAML'}`);
     const value: unknown = doc.toJS();
-    if (value !== null && value !== undefined) docs.push(value);
+    if (isObject(value) && value['kind'] === 'List' && Array.isArray(value['items']))
+      docs.push(...value['items']);
+    else if (value !== null && value !== undefined) docs.push(value);
   }
   return docs;
 }
@@ -101,8 +106,6 @@ export function fileInputs(path: string, defaultNamespace: string): TestInput[] 
       const name = [request['namespace'], request['name']].filter((v) => typeof v === 'string').join('/');
       return [{ label: `AdmissionReview ${kind} ${name} (${path})`, review: doc }];
     }
-    if (doc['kind'] === 'List' && Array.isArray(doc['items']))
-      return doc['items'].flatMap((item: unknown) => objectInput(item, path, defaultNamespace));
     return objectInput(doc, path, defaultNamespace);
   });
 }

@@ -5,17 +5,21 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import { compilePolicy } from '../../src/policy/compile.ts';
 import { REPO_ROOT } from '../sigstore/ext.ts';
 
 const FIXTURES = join(REPO_ROOT, 'test/fixtures/policy-controller');
 
-function convert(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function convert(
+  args: readonly string[],
+  stdin?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(join(REPO_ROOT, 'bin/sigward'), ['convert', ...args], (error, stdout, stderr) =>
+    const child = execFile(join(REPO_ROOT, 'bin/sigward'), ['convert', ...args], (error, stdout, stderr) =>
       resolve({ code: error === null ? 0 : Number(error.code ?? 1), stdout, stderr }),
     );
+    child.stdin?.end(stdin ?? '');
   });
 }
 
@@ -61,4 +65,32 @@ test('--output json lists each policy with its errors and warnings; a missing fi
   );
   const missing = await convert([join(FIXTURES, 'nope.yaml')]);
   assert.equal(missing.code, 2);
+});
+
+test('`kubectl get … -o yaml | sigward convert -`: a List on stdin, each item converted', async () => {
+  const item = (name: string) => ({
+    apiVersion: 'policy.sigstore.dev/v1beta1',
+    kind: 'ClusterImagePolicy',
+    metadata: { name, uid: `uid-${name}`, resourceVersion: '7', generation: 1 },
+    spec: {
+      images: [{ glob: 'ghcr.io/o/**' }],
+      authorities: [{ keyless: { identities: [{ issuer: 'https://i.example', subject: `s-${name}` }] } }],
+    },
+    status: { conditions: [{ type: 'Ready', status: 'True' }] },
+  });
+  const r = await convert(
+    ['-'],
+    stringify({ apiVersion: 'v1', kind: 'List', items: [item('a'), item('b')] }),
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const docs = parseAllDocuments(r.stdout).map((d) => d.toJS() as { metadata: Record<string, unknown> });
+  // New objects to apply: the name and where they came from, never the original's uid or generation.
+  assert.deepEqual(
+    docs.map((d) => d.metadata),
+    ['a', 'b'].map((name) => ({
+      name,
+      annotations: { 'sigward.dev/converted-from': `policy.sigstore.dev/v1beta1 ClusterImagePolicy ${name}` },
+    })),
+  );
+  for (const d of docs) assert.deepEqual(compilePolicy(d).errors, []);
 });
