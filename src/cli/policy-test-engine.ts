@@ -66,7 +66,10 @@ export async function startTestEngine(options: TestEngineOptions): Promise<TestE
   });
   try {
     trustRoots.sync(snapshot.trustRoots);
+    // Only the roots some authority uses: no TUF fetch (or warning) for a root nothing needs.
+    const used = new Set(snapshot.policies.flatMap((p) => p.authorities.map((a) => a.trustRootRef)));
     for (const name of snapshot.trustRoots.keys()) {
+      if (!used.has(name)) continue;
       // Without --trusted-root, public-good is refreshed through TUF once (the embedded root otherwise).
       if (name === 'public-good' && options.trustedRootFile !== undefined) continue;
       const error = await trustRoots.refresh(name);

@@ -5,7 +5,7 @@
 // code and the denial text a developer would read from kubectl.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
@@ -208,6 +208,37 @@ describe('ad hoc: --policy with --image / --resource / --review', () => {
     assert.match(r.stdout, /spec\.template\.spec\.containers\[0\]\.image: .*: allow/);
     assert.match(r.stdout, /^NOT-CHECKED Service default\/web/m);
     assert.match(r.stdout, /^SKIP {2}AdmissionReview Pod kube-system\/p/m);
+  });
+
+  test('a TrustRoot among the policy files is the trust: no --trusted-root, no TUF fetch, no warning', async () => {
+    const policies = mkdtempSync(join(dir, 'inline-root-'));
+    const policy = releasePolicy();
+    (policy.spec.authorities[0] as Record<string, unknown>)['trustRootRef'] = 'prod';
+    writeFileSync(
+      join(policies, 'policies.yaml'),
+      [
+        stringify({
+          apiVersion: API,
+          kind: 'TrustRoot',
+          metadata: { name: 'prod' },
+          spec: { trustedRoot: readFileSync(PROD_ROOT_PATH, 'utf8') },
+        }),
+        stringify(policy),
+      ].join('---\n'),
+    );
+    const r = await sigward([
+      'policy',
+      'test',
+      '--cloud-credentials',
+      'none',
+      '-p',
+      policies,
+      '--image',
+      fixtures.keylessImage(host),
+    ]);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.equal(r.stderr, '');
+    assert.match(r.stdout, /ok {3}policy kubewarden-releases: VERIFIED/);
   });
 
   test('usage errors and unreadable input exit 2', async () => {
