@@ -11,7 +11,14 @@ import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { startDockerRegistry, type DockerRegistry } from '../support/docker-registry.ts';
-import { pushFixtures, type Fixtures, pemOf } from '../engine/harness.ts';
+import {
+  engineUnderTest,
+  podReview,
+  pushFixtures,
+  responseOf,
+  type Fixtures,
+  pemOf,
+} from '../engine/harness.ts';
 import { kubewarden } from '../sigstore/discover-fixtures.ts';
 import { PROD_ROOT_PATH, REPO_ROOT } from '../sigstore/ext.ts';
 
@@ -146,6 +153,34 @@ describe('ad hoc: --policy with --image / --resource / --review', () => {
     assert.equal(unsigned?.decision, 'deny');
     assert.equal(unsigned?.images[0]?.results[0]?.reason, 'NO_POLICY');
     assert.equal(signed?.images[0]?.digest, kubewarden.digest);
+  });
+
+  test("the denial is, byte for byte, the webhook engine's answer to the same review", async () => {
+    const resource = releasePolicy(
+      'https://github.com/kubewarden/kubewarden-controller/.github/workflows/other.yml@refs/heads/main',
+    );
+    const policy = file('other-identity.yaml', resource);
+    const image = fixtures.keylessImage(host);
+    const r = await sigward([
+      'policy',
+      'test',
+      ...common,
+      '--output',
+      'json',
+      '-p',
+      policy,
+      '--image',
+      image,
+    ]);
+    const cli = JSON.parse(r.stdout) as { runs: { cases: { outcomes: { message?: string }[] }[] }[] };
+    const webhook = engineUnderTest([resource]);
+    try {
+      const answer = responseOf(await webhook.review(podReview([image], { namespace: 'default' })));
+      assert.equal(answer.allowed, false);
+      assert.equal(cli.runs[0]?.cases[0]?.outcomes[0]?.message, answer.status?.message);
+    } finally {
+      await webhook.close();
+    }
   });
 
   test('a Deployment manifest and an AdmissionReview are judged like the webhook judges them', async () => {
