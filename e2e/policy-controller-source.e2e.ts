@@ -13,7 +13,8 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe } from 'node:test';
 import { stringify } from 'yaml';
-import { ClusterPolicySource, loadKubeConfig } from '../src/kube/index.ts';
+import { EventsV1Api } from '@kubernetes/client-node';
+import { ClusterPolicySource, loadKubeConfig, recordPolicyFindings } from '../src/kube/index.ts';
 import type { PolicySnapshot } from '../src/kube/index.ts';
 import { startKube, type Kube } from './world/kube.ts';
 import { kubectlOk } from './world/kubectl.ts';
@@ -133,6 +134,7 @@ describe('policy-controller ClusterImagePolicies watched as-is', () => {
         policyControllerPolicies: true,
         events: {
           changed: () => waiters.splice(0).forEach((w) => w()),
+          synced: () => waiters.splice(0).forEach((w) => w()),
           // Every status write attempted, written or failed: none may be for policy-controller's.
           statusWritten: (r) => {
             statusWrites.push(`${r.apiGroup ?? 'policy.sigward.dev'}/${r.name}`);
@@ -165,7 +167,7 @@ describe('policy-controller ClusterImagePolicies watched as-is', () => {
     assert.equal(policy.valid, true, JSON.stringify(policy.errors));
     assert.equal(policy.displayName, 'kubewarden (policy.sigstore.dev)');
     assert.equal(policy.authorities[0]?.kind, 'keyless');
-    assert.ok(source.synced);
+    await until(() => source.synced, 'every kind listed');
   });
 
   check('an edit that sigward cannot honour makes it invalid at once, naming the field', async () => {
@@ -183,6 +185,45 @@ describe('policy-controller ClusterImagePolicies watched as-is', () => {
       ['spec.authorities[0].attestations'],
     );
   });
+
+  check(
+    'its findings become one Event regarding it (as the chart account), written once however often',
+    async () => {
+      const resource = source.current().resources.find((r) => r.name === 'kubewarden')!;
+      const events = loadKubeConfig(chartKubeconfig).makeApiClient(EventsV1Api);
+      const finding = {
+        apiVersion: 'policy.sigstore.dev/v1beta1',
+        kind: resource.kind,
+        name: resource.name,
+        ...(resource.uid === undefined ? {} : { uid: resource.uid }),
+        generation: resource.generation,
+        errors: resource.errors,
+        warnings: resource.warnings ?? [],
+      };
+      // Twice, as two replicas (or a restart) would: one Event.
+      assert.equal(await recordPolicyFindings(events, finding, { instance: 'replica-a' }), true);
+      assert.equal(await recordPolicyFindings(events, finding, { instance: 'replica-b' }), true);
+      const listed = JSON.parse(
+        await kubectlOk(kube.kubectl, [
+          'get',
+          'events.events.k8s.io',
+          '-n',
+          'default',
+          '--field-selector=regarding.name=kubewarden',
+          '-o',
+          'json',
+        ]),
+      ) as { items: { reason: string; note: string; regarding: { kind: string; uid?: string } }[] };
+      assert.equal(listed.items.length, 1, JSON.stringify(listed.items));
+      const [event] = listed.items;
+      assert.equal(event?.reason, 'PolicyNotHonoured');
+      assert.equal(event?.regarding.uid, resource.uid);
+      assert.match(
+        event?.note ?? '',
+        /^not honoured, its images fail with POLICY_INVALID: spec\.authorities\[0\]\.attestations: /,
+      );
+    },
+  );
 
   check("its status is never written, while sigward's own policy gets Ready", async () => {
     await apply({

@@ -35,6 +35,7 @@ import {
   ConfigMapWatch,
   kubeConfigAvailable,
   loadKubeConfig,
+  recordPolicyFindings,
 } from '../kube/index.ts';
 import type { PolicySnapshot } from '../kube/index.ts';
 import { startServer } from '../server/index.ts';
@@ -179,6 +180,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   let credentials: CredentialsSource | undefined;
   let keys: PublicKeySource | undefined;
   let events: EventRecorder | undefined;
+  let eventsApi: EventsV1Api | undefined;
   let namespaces: NamespaceLabels | undefined;
   let leader: LeaderElector | undefined;
   const core = cluster?.makeApiClient(CoreV1Api);
@@ -189,7 +191,8 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       },
     });
     keys = new SecretPublicKeys(core);
-    events = new EventRecorder(cluster.makeApiClient(EventsV1Api), {
+    eventsApi = cluster.makeApiClient(EventsV1Api);
+    events = new EventRecorder(eventsApi, {
       instance: hostname(),
       onDropped: (cause) => metrics.eventsDropped.inc({ cause }),
       onError: (error) => logger.warn({ err: describeError(error) }, 'event not recorded'),
@@ -212,6 +215,8 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   // Policies.
   // What was last logged per resource (bounded by the resources, not by their edits over time).
   const reported = new Map<string, string>();
+  // Findings Events only for objects read from the cluster (a file's policy has no object to regard).
+  let policiesFromCluster = false;
   const onSnapshot = (snapshot: PolicySnapshot): void => {
     trustRoots.sync(snapshot.trustRoots);
     const kindOf = (r: (typeof snapshot.resources)[number]): string =>
@@ -233,6 +238,23 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
         );
       for (const w of r.warnings ?? [])
         logger.warn({ resource, field: w.field, problem: w.message }, 'policy compiled with a warning');
+      // policy-controller's resources: their status is not ours, so the findings also go to an Event.
+      if (r.apiGroup !== undefined && policiesFromCluster && eventsApi !== undefined)
+        recordPolicyFindings(
+          eventsApi,
+          {
+            apiVersion: `${r.apiGroup}/v1beta1`,
+            kind: r.kind,
+            name: r.name,
+            ...(r.uid === undefined ? {} : { uid: r.uid }),
+            generation: r.generation,
+            errors: r.errors,
+            warnings: r.warnings ?? [],
+          },
+          { instance: hostname() },
+        ).catch((error: unknown) =>
+          logger.warn({ resource, err: describeError(error) }, 'policy findings event not recorded'),
+        );
     }
     logger.info(
       { generation: snapshot.generation, policies: snapshot.policies.length, invalid },
@@ -253,6 +275,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     policies = source;
     policyOrigin = `files in ${dir}`;
   } else {
+    policiesFromCluster = true;
     const source = new ClusterPolicySource(cluster, {
       isLeader: () => leader?.leading ?? false,
       trustRootRefresh: (name) => trustRoots.refreshState(name),

@@ -17,3 +17,4 @@ export {
   type RunningPod,
   type WorkloadOwner,
 } from './workloads.ts';
+export { recordPolicyFindings, POLICY_EVENT_REASONS, type ForeignPolicy } from './policy-events.ts';
