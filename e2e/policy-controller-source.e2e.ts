@@ -9,7 +9,9 @@
 // names, scope, versions (v1alpha1 storage, v1beta1 served) and status subresource, with the schema
 // reduced to preserve-unknown-fields and conversion `None` (its conversion webhook does not run here).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe } from 'node:test';
 import { stringify } from 'yaml';
@@ -23,6 +25,12 @@ import { stepsNotingFailure } from './world/failing-steps.ts';
 import { serviceAccountKubeconfig } from './world/chart.ts';
 import { goTool } from './world/tools.ts';
 
+/** Rejects after `ms`: a bound on a wait that an event ends, never the synchronisation itself. */
+const timeout = async (ms: number, what: string): Promise<never> => {
+  await delay(ms, undefined, { ref: false });
+  throw new Error(`timed out waiting for ${what}`);
+};
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const chartDir = fileURLToPath(new URL('../charts/sigward/', import.meta.url));
 /** The chart's ServiceAccount and RBAC (release `t` in namespace `sigward`), rendered by helm. */
 const chartRbac = (policyControllerPolicies: boolean): string =>
@@ -277,6 +285,74 @@ describe('policy-controller ClusterImagePolicies watched as-is', () => {
       });
       assert.match(await refused, /^ClusterImagePolicy\.policy\.sigstore\.dev: 403/);
       await kubectlOk(kube.kubectl, ['apply', '-f', '-'], { input: chartRbac(true) });
+    },
+  );
+
+  check(
+    '`sigward webhook --policy-controller-policies` as the chart account: logs the findings and writes the Event',
+    async () => {
+      await apply(
+        pcPolicy('broken', { ...keyless, key: { kms: 'awskms:///arn:aws:kms:eu-west-1:1:key/k' } }),
+      );
+      // The Event is awaited with a watch (event-driven), started before the webhook.
+      const watcher = spawn(
+        goTool('kubectl'),
+        [
+          `--kubeconfig=${kube.kubeconfig}`,
+          'get',
+          'events.events.k8s.io',
+          '-n',
+          'default',
+          '--field-selector=regarding.name=broken',
+          '--watch',
+          '-o',
+          'jsonpath={.reason}{"\\n"}',
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      const eventReason = new Promise<string>((resolve) => {
+        let text = '';
+        watcher.stdout.on('data', (c: Buffer) => {
+          text += c.toString();
+          if (text.includes('\n')) resolve(text.split('\n')[0]!);
+        });
+      });
+      const webhook = spawn(
+        join(REPO_ROOT, 'bin/sigward'),
+        [
+          'webhook',
+          '--listen=127.0.0.1:0',
+          `--kubeconfig=${chartKubeconfig}`,
+          '--namespace=sigward',
+          '--policy-controller-policies',
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      try {
+        const logged = new Promise<{ field?: string; problem?: string }>((resolve, reject) => {
+          let out = '';
+          webhook.stdout.on('data', (c: Buffer) => {
+            out += c.toString();
+            for (const line of out.split('\n').slice(0, -1)) {
+              const record = JSON.parse(line) as {
+                resource?: string;
+                level: number;
+                field?: string;
+                problem?: string;
+              };
+              if (record.resource === 'ClusterImagePolicy.policy.sigstore.dev/broken' && record.level === 50)
+                resolve(record);
+            }
+          });
+          webhook.once('exit', (code) => reject(new Error(`webhook exited ${code}: ${out}`)));
+        });
+        const record = await Promise.race([logged, timeout(60_000, 'the findings log')]);
+        assert.equal(record.field, 'spec.authorities[0]');
+        assert.equal(await Promise.race([eventReason, timeout(60_000, 'the Event')]), 'PolicyNotHonoured');
+      } finally {
+        webhook.kill('SIGTERM');
+        watcher.kill('SIGTERM');
+      }
     },
   );
 
