@@ -6,6 +6,8 @@ import { failureMessage } from '../policy/decision.ts';
 import type { Expectation } from './policy-test-inputs.ts';
 
 export type Decision = 'allow' | 'deny' | 'warn' | 'audit' | 'skip' | 'error-allow' | 'not-checked';
+/** Labels of the engine kept as they are when the review was allowed. */
+const ADMITTED_LABELS = ['allow', 'warn', 'audit', 'skip', 'error-allow'] as const;
 
 export interface PolicyOutcome {
   readonly policy?: string;
@@ -64,12 +66,15 @@ export function outcomeOf(input: string, result: ReviewResult | undefined, note?
   if (!result.ok) return { input, decision: 'deny', message: result.message, images: [] };
   const response = (result.review as ReviewEnvelope).response ?? {};
   const images = (result.decisions ?? []).map(imageOutcome);
+  // The answer the apiserver acts on decides, not the engine's label (whose vocabulary may grow, e.g.
+  // error-deny): anything not allowed is `deny`, so no new label can ever read as admitted.
+  const label = result.decision;
   const decision: Decision =
-    result.decision === 'error' || result.decision === 'pin'
-      ? response.allowed === true
-        ? 'allow'
-        : 'deny'
-      : (result.decision as Decision);
+    response.allowed !== true
+      ? 'deny'
+      : (ADMITTED_LABELS as readonly string[]).includes(label)
+        ? (label as Decision)
+        : 'allow';
   const message =
     response.status?.message ??
     (response.warnings !== undefined && response.warnings.length > 0
