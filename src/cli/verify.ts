@@ -222,7 +222,7 @@ function readKey(path: string) {
 }
 
 /** Credentials from the docker config file, like docker, crane and cosign; none is anonymous. */
-function readDockerConfig(env: NodeJS.ProcessEnv): Keychain {
+export function readDockerConfig(env: NodeJS.ProcessEnv): Keychain {
   const dir = env['DOCKER_CONFIG'] ?? join(env['HOME'] ?? homedir(), '.docker');
   const file = join(dir, 'config.json');
   let text: string;

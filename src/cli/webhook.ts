@@ -37,6 +37,7 @@ import {
   ConfigMapWatch,
   kubeConfigAvailable,
   loadKubeConfig,
+  recordPolicyFindings,
 } from '../kube/index.ts';
 import type { PolicySnapshot } from '../kube/index.ts';
 import { ERROR_REASONS } from '../policy/decision.ts';
@@ -57,7 +58,11 @@ export const webhookUsage = `Usage: sigward webhook [options]
 
   --listen HOST:PORT          where to serve HTTPS (default 127.0.0.1:8443; 0.0.0.0:8443 in a pod)
   --kubeconfig FILE           the cluster (default: in-cluster config in a pod, else $KUBECONFIG)
-  --policies DIR              policy YAML files instead of the cluster's resources (re-read on change)
+  --policies DIR              policy YAML files instead of the cluster's resources (re-read on change);
+                              policy-controller ClusterImagePolicies in them are read as-is too
+  --policy-controller-policies   also read policy-controller's ClusterImagePolicies
+                              (policy.sigstore.dev/v1beta1, CRD installed) as-is, read-only; fields
+                              sigward cannot honour are logged and fail their images (POLICY_INVALID)
   --tls-cert FILE --tls-key FILE   serving certificate (reloaded on change); default: self-signed
   --trusted-root FILE         trusted_root.json used as the public-good root (private or air-gapped);
                               re-read on change, a bad new file keeps the last good root
@@ -83,6 +88,7 @@ const options = {
   listen: { type: 'string' },
   kubeconfig: { type: 'string' },
   policies: { type: 'string' },
+  'policy-controller-policies': { type: 'boolean' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'trusted-root': { type: 'string' },
@@ -189,6 +195,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   let credentials: CredentialsSource | undefined;
   let keys: PublicKeySource | undefined;
   let events: EventRecorder | undefined;
+  let eventsApi: EventsV1Api | undefined;
   let namespaces: NamespaceLabels | undefined;
   let leader: LeaderElector | undefined;
   const core = cluster?.makeApiClient(CoreV1Api);
@@ -199,7 +206,8 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       },
     });
     keys = new SecretPublicKeys(core);
-    events = new EventRecorder(cluster.makeApiClient(EventsV1Api), {
+    eventsApi = cluster.makeApiClient(EventsV1Api);
+    events = new EventRecorder(eventsApi, {
       instance: hostname(),
       onDropped: (cause) => metrics.eventsDropped.inc({ cause }),
       onError: (error) => logger.warn({ err: describeError(error) }, 'event not recorded'),
@@ -222,13 +230,19 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   // Policies.
   // What was last logged per resource (bounded by the resources, not by their edits over time).
   const reported = new Map<string, string>();
+  // Findings Events only for objects read from the cluster (a file's policy has no object to regard).
+  let policiesFromCluster = false;
   const onSnapshot = (snapshot: PolicySnapshot): void => {
     trustRoots.sync(snapshot.trustRoots);
-    const invalid = snapshot.resources.filter((r) => r.errors.length > 0).map((r) => `${r.kind}/${r.name}`);
+    const kindOf = (r: (typeof snapshot.resources)[number]): string =>
+      r.apiGroup === undefined ? r.kind : `${r.kind}.${r.apiGroup}`;
+    const invalid = snapshot.resources
+      .filter((r) => r.errors.length > 0)
+      .map((r) => `${kindOf(r)}/${r.name}`);
     // Every compile error and warning with its field path, once per resource generation: an operator
     // reads why a policy is invalid at load, not when an image first hits it.
     for (const r of snapshot.resources) {
-      const resource = `${r.kind}/${r.namespace === undefined ? '' : `${r.namespace}/`}${r.name}`;
+      const resource = `${kindOf(r)}/${r.namespace === undefined ? '' : `${r.namespace}/`}${r.name}`;
       const key = `${resource}@${r.generation}:${JSON.stringify([r.errors, r.warnings ?? []])}`;
       if (reported.get(resource) === key) continue;
       reported.set(resource, key);
@@ -239,6 +253,23 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
         );
       for (const w of r.warnings ?? [])
         logger.warn({ resource, field: w.field, problem: w.message }, 'policy compiled with a warning');
+      // policy-controller's resources: their status is not ours, so the findings also go to an Event.
+      if (r.apiGroup !== undefined && policiesFromCluster && eventsApi !== undefined)
+        recordPolicyFindings(
+          eventsApi,
+          {
+            apiVersion: `${r.apiGroup}/v1beta1`,
+            kind: r.kind,
+            name: r.name,
+            ...(r.uid === undefined ? {} : { uid: r.uid }),
+            generation: r.generation,
+            errors: r.errors,
+            warnings: r.warnings ?? [],
+          },
+          { instance: hostname() },
+        ).catch((error: unknown) =>
+          logger.warn({ resource, err: describeError(error) }, 'policy findings event not recorded'),
+        );
     }
     logger.info(
       { generation: snapshot.generation, policies: snapshot.policies.length, invalid },
@@ -259,9 +290,11 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     policies = source;
     policyOrigin = `files in ${dir}`;
   } else {
+    policiesFromCluster = true;
     const source = new ClusterPolicySource(cluster, {
       isLeader: () => leader?.leading ?? false,
       trustRootRefresh: (name) => trustRoots.refreshState(name),
+      policyControllerPolicies: values['policy-controller-policies'] === true,
       events: {
         changed: onSnapshot,
         synced: (snapshot) =>
@@ -289,7 +322,10 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     void source.start();
     leader.start();
     policies = source;
-    policyOrigin = 'the cluster (ClusterImagePolicy, ImagePolicy, TrustRoot)';
+    policyOrigin =
+      values['policy-controller-policies'] === true
+        ? 'the cluster (ClusterImagePolicy, ImagePolicy, TrustRoot; policy.sigstore.dev ClusterImagePolicy)'
+        : 'the cluster (ClusterImagePolicy, ImagePolicy, TrustRoot)';
     stops.push(() => leader?.stop());
   }
   stops.push(() => policies.stop());

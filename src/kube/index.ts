@@ -10,3 +10,11 @@ export { LeaderElector, type LeaderOptions } from './leader.ts';
 export { EventRecorder, EVENT_REASONS, type WorkloadFinding } from './events.ts';
 export { NamespaceLabels } from './namespaces.ts';
 export { ConfigMapWatch, type ConfigMapRef } from './configmaps.ts';
+export {
+  listNamespaceLabels,
+  listRunningPods,
+  ownerOf,
+  type RunningPod,
+  type WorkloadOwner,
+} from './workloads.ts';
+export { recordPolicyFindings, POLICY_EVENT_REASONS, type ForeignPolicy } from './policy-events.ts';
