@@ -42,6 +42,7 @@ import type { Readiness } from '../server/index.ts';
 import { createLogger, createMetrics } from '../telemetry/index.ts';
 import { combineKeychains } from '../oci/index.ts';
 import { CLOUD_CREDENTIALS_USAGE, cloudKeychain, testRegistryEndpoints } from './cloud-credentials.ts';
+import { ContinuousRecheck, RECHECK_USAGE } from './recheck.ts';
 
 export const webhookUsage = `Usage: sigward webhook [options]
 
@@ -64,6 +65,7 @@ export const webhookUsage = `Usage: sigward webhook [options]
   --refused-ttl-seconds N     how long a definite refusal is cached (default 60; registry errors never are)
   --body-limit-bytes N        largest AdmissionReview accepted (default 6291456)
   --log-level LEVEL           pino level (default info)
+  ${RECHECK_USAGE}
 `;
 
 const options = {
@@ -85,6 +87,9 @@ const options = {
   'verified-ttl-seconds': { type: 'string', default: '3600' },
   'refused-ttl-seconds': { type: 'string', default: '60' },
   'body-limit-bytes': { type: 'string', default: String(6 * 1024 * 1024) },
+  recheck: { type: 'boolean' },
+  'recheck-interval-seconds': { type: 'string', default: '600' },
+  'recheck-rate': { type: 'string', default: '2' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -136,6 +141,9 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   const refusedTtl = positive('refused-ttl-seconds', values['refused-ttl-seconds']);
   const bodyLimit = positive('body-limit-bytes', values['body-limit-bytes']);
   const ownNamespace = values.namespace ?? process.env['POD_NAMESPACE'] ?? 'sigward';
+  const recheckInterval = positive('recheck-interval-seconds', values['recheck-interval-seconds']);
+  const recheckRate = Number(values['recheck-rate']);
+  if (!(recheckRate > 0 && recheckRate <= 1000)) fail('--recheck-rate is a number above 0 (at most 1000)');
 
   const logger = createLogger({ level: values['log-level'] });
   const stops: Array<() => Promise<void> | void> = [];
@@ -144,6 +152,13 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   const trustFile = values['trusted-root'];
   let configMaps: ConfigMapWatch | undefined;
   let clusterSource: ClusterPolicySource | undefined;
+  let recheck: ContinuousRecheck | undefined;
+  // Every root's name and version: a change of trust material starts a re-check round.
+  const trustVersion = (): string =>
+    trustRoots
+      .statuses()
+      .map((s) => `${s.trustRoot}=${s.status.version ?? ''}`)
+      .join(',');
   const trustRoots = new TrustRootRegistry({
     ...(trustFile === undefined ? {} : { trustedRootFile: trustFile }),
     configMaps: {
@@ -160,6 +175,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
         );
       }
       clusterSource?.trustRootRefreshed(name);
+      recheck?.trustRootsChanged(trustVersion());
     },
   });
   stops.push(() => trustRoots.stop());
@@ -167,6 +183,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   const metrics = createMetrics({
     trustRootFreshness: () => trustRoots.statuses(),
     policyCount: () => policies.current()?.policies.length ?? 0,
+    recheckViolations: () => recheck?.violations() ?? [],
   });
 
   // The cluster, when there is one.
@@ -229,6 +246,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       { generation: snapshot.generation, policies: snapshot.policies.length, invalid },
       'policy snapshot updated',
     );
+    recheck?.policiesChanged();
   };
   let policies: PolicySnapshotSource & { readonly synced: boolean; stop(): Promise<void> };
   let policyOrigin: string;
@@ -268,6 +286,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       onChange: (leading) => {
         logger.info({ leading }, 'status writer lease');
         if (leading) source.syncStatus();
+        void recheck?.leading(leading);
       },
       onError: (error) => logger.debug({ err: describeError(error) }, 'lease not renewed'),
     });
@@ -332,6 +351,26 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       cache: { positiveTtlMs: verifiedTtl * 1000, negativeTtlMs: refusedTtl * 1000 },
     },
   );
+  if (values.recheck === true) {
+    if (cluster === undefined || leader === undefined)
+      fail(
+        '--recheck needs the cluster (a kubeconfig, and policies from the cluster rather than --policies)',
+      );
+    recheck = new ContinuousRecheck({
+      cluster,
+      decider,
+      policies,
+      skip: { ownNamespace, scope },
+      ...(namespaces === undefined ? {} : { namespaceLabels: (ns: string) => namespaces?.labels(ns) }),
+      ...(events === undefined ? {} : { events }),
+      metrics,
+      logger,
+      options: { intervalSeconds: recheckInterval, perSecond: recheckRate },
+    });
+    recheck.trustRootsChanged(trustVersion());
+    if (leader.leading) void recheck.leading(true);
+    stops.push(() => recheck?.stop());
+  }
   const engine = new ReviewEngine({
     decider,
     policies,
