@@ -15,7 +15,7 @@
 // writes them as a PolicyReport), a Pod whose failures change is reported once (an Event on it), and
 // the current violations are counted by policy (a metric).
 import { describeError } from '../errors.ts';
-import { parseReference } from '../oci/index.ts';
+import { parseReference, repositoryString } from '../oci/index.ts';
 import type { SkipSettings } from '../admission/skip.ts';
 import { ERROR_REASONS } from '../policy/decision.ts';
 import { policiesFor } from '../policy/match.ts';
@@ -293,16 +293,21 @@ export class RecheckScheduler {
     workload: WorkloadIdentity,
     snapshot: PolicySnapshotView,
   ): Promise<SiteDecision> {
-    let policies: string;
+    let key: string;
     try {
-      policies = policiesFor(snapshot.policies, parseReference(site.verify), namespace)
+      const reference = parseReference(site.verify);
+      const matched = policiesFor(snapshot.policies, reference, namespace);
+      // The tag matters only where a policy finds the index through it (multiArch: index), and for
+      // an image known by tag alone; otherwise repository and digest name what runs.
+      const byTag = reference.digest === undefined || matched.some((p) => p.multiArch === 'index');
+      const image = `${repositoryString(reference)}${byTag ? `:${reference.tag ?? 'latest'}` : ''}@${reference.digest ?? ''}`;
+      key = `${image}|${matched
         .map((p) => `${p.kind}/${p.displayName}`)
         .sort()
-        .join(',');
+        .join(',')}`;
     } catch {
-      policies = `unparsable:${namespace}`; // decided (and refused) per namespace, never shared
+      key = `${namespace}|${site.verify}`; // unparsable: decided (and refused) per namespace, never shared
     }
-    const key = `${site.verify}|${policies}`;
     let decision = this.#memo.get(key);
     if (decision === undefined) {
       decision = this.#decideOnce(site, workload, snapshot);

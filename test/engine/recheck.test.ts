@@ -1,0 +1,365 @@
+// The continuous re-check's scheduler (engine/recheck.ts) over the real engine (Decider, verdict cache)
+// and a real registry (Debian's docker-registry) holding images signed here with a key: a round
+// decides each distinct running digest once whatever the number of Pods and namespaces; a policy
+// change (new generation) makes a running Pod a violation, reported once, and reverting clears it;
+// the digest in status.containerStatuses[].imageID is what gets verified, not the spec's tag; new and
+// deleted Pods are handled alone (no new round); decisions wait on the token bucket (a real
+// TokenBucket on a clock the test moves); the periodic round re-decides through the verdict cache.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { RegistryClient } from '../../src/oci/client.ts';
+import { RecheckScheduler } from '../../src/engine/recheck.ts';
+import type { PodRecheck, RecheckViolation, RecheckTrigger } from '../../src/engine/recheck.ts';
+import type { RunningPod } from '../../src/engine/recheck-sites.ts';
+import { TokenBucket } from '../../src/kube/token-bucket.ts';
+import { counterValue } from '../../src/telemetry/metrics.ts';
+import { startDockerRegistry } from '../support/docker-registry.ts';
+import type { DockerRegistry } from '../support/docker-registry.ts';
+import { pushTestImage } from '../support/images.ts';
+import { pushLegacySignature, testSigner } from '../sigstore/discover-fixtures.ts';
+import type { TestSigner } from '../sigstore/discover-fixtures.ts';
+import { clusterPolicy, engineUnderTest, pemOf } from './harness.ts';
+
+let registry: DockerRegistry;
+let host: string;
+let signer: TestSigner;
+let other: TestSigner;
+/** apps/api:v1 signed with `signer`; apps/api:v2 and apps/web:v1 also signed; apps/api@unsigned not. */
+const digests = { v1: '', v2: '', web: '', unsigned: '' };
+
+before(async () => {
+  registry = await startDockerRegistry();
+  host = registry.host;
+  signer = testSigner();
+  other = testSigner();
+  const client = new RegistryClient();
+  try {
+    const api = { registry: host, repository: 'apps/api' };
+    const web = { registry: host, repository: 'apps/web' };
+    digests.v1 = (await pushTestImage(client, api, { tag: 'v1' })).digest;
+    digests.v2 = (await pushTestImage(client, api, { tag: 'v2' })).digest;
+    digests.web = (await pushTestImage(client, web, { tag: 'v1' })).digest;
+    digests.unsigned = (await pushTestImage(client, api, { tag: 'unsigned' })).digest;
+    for (const [repo, digest] of [
+      [api, digests.v1],
+      [api, digests.v2],
+      [web, digests.web],
+    ] as const)
+      await pushLegacySignature(client, repo, digest, [
+        signer.layerFor(digest, `${host}/${repo.repository}`),
+      ]);
+  } finally {
+    await client.close();
+  }
+});
+after(async () => {
+  await registry.stop();
+});
+
+const keyPolicy = (key: TestSigner, generation: number) =>
+  clusterPolicy(
+    'ci-key',
+    ['127.0.0.1:*/apps/**'],
+    [{ name: 'ci-key', key: { data: pemOf(key.publicKey) }, insecureIgnoreTlog: true }],
+    {},
+    generation,
+  );
+
+function pod(namespace: string, name: string, image: string, imageID?: string): RunningPod {
+  return {
+    key: `${namespace}/${name}`,
+    namespace,
+    name,
+    uid: `uid-${namespace}-${name}`,
+    object: {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace, uid: `uid-${namespace}-${name}` },
+      spec: { containers: [{ name: 'app', image }] },
+      status: imageID === undefined ? {} : { containerStatuses: [{ name: 'app', imageID }] },
+    },
+  };
+}
+
+/** A scheduler over the real engine; writes, violations and rounds recorded; the clock moved by sleeps. */
+function recheckUnderTest(
+  options: { burst?: number; perSecond?: number; labels?: Record<string, Record<string, string>> } = {},
+) {
+  const e = engineUnderTest([keyPolicy(signer, 1)]);
+  let snapshot = e.setPolicies([keyPolicy(signer, 1)]);
+  let now = 0;
+  const slept: number[] = [];
+  const writes: Array<{ namespace: string; pods: readonly PodRecheck[] }> = [];
+  const violations: RecheckViolation[] = [];
+  const rounds: RecheckTrigger[] = [];
+  const decisions: string[] = [];
+  let periodic: (() => void) | undefined;
+  const scheduler = new RecheckScheduler(
+    {
+      decider: e.decider,
+      policies: { current: () => snapshot },
+      limit: new TokenBucket({
+        burst: options.burst ?? 100,
+        perSecond: options.perSecond ?? 100,
+        now: () => now,
+      }),
+      skip: { ownNamespace: 'sigward', scope: 'opt-out' },
+      namespaceLabels: (ns) => options.labels?.[ns] ?? {},
+      sink: {
+        write: async (namespace, pods) => {
+          writes.push({ namespace, pods });
+        },
+        managedNamespaces: async () => ['gone'],
+      },
+      observer: {
+        round: (trigger) => rounds.push(trigger),
+        decision: (result) => decisions.push(result),
+        violation: (v) => violations.push(v),
+      },
+      sleep: async (ms) => {
+        slept.push(ms);
+        now += ms;
+      },
+      every: (_ms, run) => {
+        periodic = run;
+        return () => (periodic = undefined);
+      },
+    },
+    { intervalMs: 60_000 },
+  );
+  return {
+    e,
+    scheduler,
+    writes,
+    violations,
+    rounds,
+    decisions,
+    slept,
+    setPolicies(resources: unknown[]) {
+      snapshot = e.setPolicies(resources);
+      scheduler.policiesChanged();
+    },
+    periodic: () => periodic?.(),
+    lastWrite: (namespace: string) => [...writes].reverse().find((w) => w.namespace === namespace),
+    async close() {
+      await scheduler.stop();
+      await e.close();
+    },
+  };
+}
+
+const resultsOf = (r: PodRecheck | undefined) =>
+  r?.decisions.flatMap((d) => d.results.map((x) => `${x.policy ?? ''}:${x.passed ? 'pass' : x.reason}`));
+
+describe('continuous re-check scheduler', () => {
+  test('one round decides each running digest once, across Pods and namespaces; reports per namespace', async () => {
+    const t = recheckUnderTest();
+    try {
+      await t.scheduler.start();
+      t.scheduler.podsChanged(
+        [
+          pod('team-a', 'api-1', `${host}/apps/api:v1`, `${host}/apps/api@${digests.v1}`),
+          pod('team-a', 'api-2', `${host}/apps/api:v1`, `${host}/apps/api@${digests.v1}`),
+          pod('team-b', 'api-3', `${host}/apps/api@${digests.v1}`, `${host}/apps/api@${digests.v1}`),
+          pod('team-b', 'web-1', `${host}/apps/web:v1`, `${host}/apps/web@${digests.web}`),
+        ],
+        [],
+      );
+      t.scheduler.podsSynced();
+      await t.scheduler.idle();
+      assert.deepEqual(t.decisions, ['pass', 'pass'], 'two distinct digests: two decisions');
+      assert.equal(await t.e.verifications(), 2, 'two verifications actually run');
+      assert.deepEqual(resultsOf(t.scheduler.resultOf('team-b/api-3')), ['ci-key:pass']);
+      const a = t.lastWrite('team-a');
+      assert.deepEqual(a?.pods.map((p) => p.pod.name).sort(), ['api-1', 'api-2']);
+      assert.equal(a?.pods[0]?.decisions[0]?.digest, digests.v1);
+      assert.equal(a?.pods[0]?.decisions[0]?.image, `${host}/apps/api:v1`, 'the image as the Pod names it');
+      assert.equal(a?.pods[0]?.decisions[0]?.field, 'spec.containers[0].image');
+      // A namespace that held an earlier report and has no Pod now gets an empty write (the report goes).
+      assert.deepEqual(t.lastWrite('gone')?.pods, []);
+      assert.deepEqual(t.violations, []);
+      assert.deepEqual(t.rounds, ['start']);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('a policy change excluding the signer makes running Pods violations (reported once); reverting clears them', async () => {
+    const t = recheckUnderTest();
+    try {
+      await t.scheduler.start();
+      t.scheduler.podsChanged(
+        [
+          pod('team-a', 'api-1', `${host}/apps/api:v1`, `${host}/apps/api@${digests.v1}`),
+          pod('team-a', 'api-2', `${host}/apps/api:v1`, `${host}/apps/api@${digests.v1}`),
+        ],
+        [],
+      );
+      await t.scheduler.idle();
+      t.setPolicies([keyPolicy(other, 2)]);
+      await t.scheduler.idle();
+      assert.deepEqual(t.rounds, ['start', 'policy']);
+      assert.deepEqual(t.decisions, ['pass', 'fail'], 'the new generation decides the digest once');
+      assert.deepEqual(resultsOf(t.scheduler.resultOf('team-a/api-1')), ['ci-key:SIGNATURE_INVALID']);
+      assert.deepEqual(t.violations.map((v) => v.name).sort(), ['api-1', 'api-2']);
+      assert.match(
+        t.violations[0]!.failures[0]!,
+        new RegExp(
+          `^image ${host}/apps/api:v1 in spec\\.containers\\[0\\]\\.image: policy ci-key: .*\\[SIGNATURE_INVALID\\]$`,
+        ),
+      );
+      // The same snapshot again (no new generation): no round, no second Event.
+      t.scheduler.policiesChanged();
+      await t.scheduler.idle();
+      assert.equal(t.rounds.length, 2);
+      // A periodic round finding the same failures reports no new violation.
+      t.periodic();
+      await t.scheduler.idle();
+      assert.equal(t.violations.length, 2);
+      t.setPolicies([keyPolicy(signer, 3)]);
+      await t.scheduler.idle();
+      assert.deepEqual(resultsOf(t.scheduler.resultOf('team-a/api-1')), ['ci-key:pass']);
+      assert.deepEqual(
+        t
+          .lastWrite('team-a')
+          ?.pods.flatMap((p) => p.decisions.flatMap((d) => d.results.map((r) => r.passed))),
+        [true, true],
+      );
+      assert.equal(t.violations.length, 2, 'passing again records no violation');
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('the digest the Pod runs (status imageID) is verified, not what its tag points at now', async () => {
+    const t = recheckUnderTest();
+    try {
+      await t.scheduler.start();
+      // The tag v1 is signed, but this Pod runs the unsigned digest of the same repository.
+      t.scheduler.podsChanged(
+        [pod('team-a', 'drifted', `${host}/apps/api:v1`, `${host}/apps/api@${digests.unsigned}`)],
+        [],
+      );
+      await t.scheduler.idle();
+      const r = t.scheduler.resultOf('team-a/drifted');
+      assert.equal(r?.decisions[0]?.digest, digests.unsigned);
+      assert.deepEqual(resultsOf(r), ['ci-key:SIGNATURE_MISSING']);
+      assert.equal(await counterValue(t.e.metrics.cache, { cache: 'digest' }), 0, 'no tag resolved');
+      // Without a usable imageID (a bare config digest), the spec's tag is resolved: v1, signed.
+      t.scheduler.podsChanged(
+        [pod('team-a', 'no-status', `${host}/apps/api:v1`, `sha256:${'a'.repeat(64)}`)],
+        [],
+      );
+      await t.scheduler.idle();
+      const s = t.scheduler.resultOf('team-a/no-status');
+      assert.equal(s?.decisions[0]?.digest, digests.v1);
+      assert.deepEqual(resultsOf(s), ['ci-key:pass']);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('Pod changes are incremental: a new Pod with a known digest costs no decision; a gone Pod leaves the report', async () => {
+    const t = recheckUnderTest();
+    try {
+      await t.scheduler.start();
+      t.scheduler.podsChanged(
+        [pod('team-a', 'api-1', `${host}/apps/api:v1`, `${host}/apps/api@${digests.v1}`)],
+        [],
+      );
+      await t.scheduler.idle();
+      assert.equal(t.decisions.length, 1);
+      t.scheduler.podsChanged(
+        [pod('team-a', 'api-2', `${host}/apps/api:v1`, `${host}/apps/api@${digests.v1}`)],
+        [],
+      );
+      await t.scheduler.idle();
+      assert.equal(t.decisions.length, 1, 'same digest, same round: no new decision');
+      assert.deepEqual(t.rounds, ['start'], 'no new round for a Pod change');
+      assert.deepEqual(
+        t
+          .lastWrite('team-a')
+          ?.pods.map((p) => p.pod.name)
+          .sort(),
+        ['api-1', 'api-2'],
+      );
+      // A changed Pod (new image) is decided alone.
+      t.scheduler.podsChanged(
+        [pod('team-a', 'api-2', `${host}/apps/api:v2`, `${host}/apps/api@${digests.v2}`)],
+        [],
+      );
+      await t.scheduler.idle();
+      assert.equal(t.decisions.length, 2);
+      assert.equal(t.scheduler.resultOf('team-a/api-2')?.decisions[0]?.digest, digests.v2);
+      t.scheduler.podsChanged([], ['team-a/api-1']);
+      await t.scheduler.idle();
+      assert.deepEqual(
+        t.lastWrite('team-a')?.pods.map((p) => p.pod.name),
+        ['api-2'],
+      );
+      t.scheduler.podsChanged([], ['team-a/api-2']);
+      await t.scheduler.idle();
+      assert.deepEqual(t.lastWrite('team-a')?.pods, [], 'no Pod left: an empty write removes the report');
+      assert.equal(t.scheduler.resultOf('team-a/api-2'), undefined);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('Pods in sigward’s own namespace, kube-system and excluded namespaces are not re-checked', async () => {
+    const t = recheckUnderTest({ labels: { optout: { 'sigward.dev/exclude': 'true' } } });
+    try {
+      await t.scheduler.start();
+      t.scheduler.podsChanged(
+        [
+          pod('sigward', 'self', `${host}/apps/api:v1`),
+          pod('kube-system', 'dns', `${host}/apps/api:v1`),
+          pod('optout', 'web', `${host}/apps/api:v1`),
+        ],
+        [],
+      );
+      await t.scheduler.idle();
+      assert.deepEqual(t.decisions, []);
+      assert.equal(t.scheduler.resultOf('sigward/self'), undefined);
+      assert.equal(t.writes.filter((w) => w.namespace !== 'gone').length, 0);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('decisions not yet made wait on the token bucket; the periodic round re-decides through the verdict cache', async () => {
+    const t = recheckUnderTest({ burst: 1, perSecond: 2 });
+    try {
+      await t.scheduler.start();
+      t.scheduler.podsChanged(
+        [
+          pod('team-a', 'a', `${host}/apps/api:v1`, `${host}/apps/api@${digests.v1}`),
+          pod('team-a', 'b', `${host}/apps/api:v2`, `${host}/apps/api@${digests.v2}`),
+          pod('team-a', 'c', `${host}/apps/web:v1`, `${host}/apps/web@${digests.web}`),
+          pod('team-a', 'd', `${host}/apps/web:v1`, `${host}/apps/web@${digests.web}`),
+        ],
+        [],
+      );
+      await t.scheduler.idle();
+      assert.equal(t.decisions.length, 3);
+      // One token at once, two a second: the second and third decisions each waited 500 ms.
+      assert.equal(
+        t.slept.reduce((a, b) => a + b, 0),
+        1000,
+      );
+      assert.equal(await t.e.verifications(), 3);
+      t.periodic();
+      await t.scheduler.idle();
+      assert.deepEqual(t.rounds, ['start', 'periodic']);
+      assert.equal(t.decisions.length, 6, 'the periodic round decides every digest again');
+      assert.equal(await t.e.verifications(), 3, 'through the verdict cache: nothing verified again');
+      assert.equal(
+        t.slept.reduce((a, b) => a + b, 0),
+        2500,
+        'and within the same budget',
+      );
+    } finally {
+      await t.close();
+    }
+  });
+});
