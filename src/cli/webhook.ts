@@ -15,6 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CoordinationV1Api, CoreV1Api, EventsV1Api } from '@kubernetes/client-node';
+import type { SkipSettings } from '../admission/skip.ts';
 import { describeError } from '../errors.ts';
 import { Decider, RegistryAccess, ReviewEngine } from '../engine/index.ts';
 import type {
@@ -58,6 +59,7 @@ export const webhookUsage = `Usage: sigward webhook [options]
   --namespace NS              sigward's own namespace (never checked; Lease and key secrets) (default $POD_NAMESPACE or sigward)
   --scope opt-out|opt-in      namespaces checked unless labelled sigward.dev/exclude=true, or only those
                               labelled sigward.dev/include=true (default opt-out)
+  --exclude-namespace NS      never check this namespace either (repeatable; the chart passes webhook.excludeNamespaces)
   --pin-templates             the mutating webhook also pins images in workload templates (default: Pods only)
   --allow-insecure-registry HOST   plain HTTP to this registry (loopback always may), repeatable
   ${CLOUD_CREDENTIALS_USAGE}
@@ -81,6 +83,7 @@ const options = {
   namespace: { type: 'string' },
   scope: { type: 'string', default: 'opt-out' },
   'pin-templates': { type: 'boolean' },
+  'exclude-namespace': { type: 'string', multiple: true },
   'allow-insecure-registry': { type: 'string', multiple: true },
   'cloud-credentials': { type: 'string' },
   'log-level': { type: 'string', default: 'info' },
@@ -141,6 +144,9 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   const refusedTtl = positive('refused-ttl-seconds', values['refused-ttl-seconds']);
   const bodyLimit = positive('body-limit-bytes', values['body-limit-bytes']);
   const ownNamespace = values.namespace ?? process.env['POD_NAMESPACE'] ?? 'sigward';
+  // The same skip rules for admission and the re-check (the apiserver never sends these namespaces'
+  // requests, and the re-check must not report their Pods either).
+  const skip: SkipSettings = { ownNamespace, scope, excludedNamespaces: values['exclude-namespace'] ?? [] };
   const recheckInterval = positive('recheck-interval-seconds', values['recheck-interval-seconds']);
   const recheckRate = Number(values['recheck-rate']);
   if (!(recheckRate > 0 && recheckRate <= 1000)) fail('--recheck-rate is a number above 0 (at most 1000)');
@@ -360,7 +366,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       cluster,
       decider,
       policies,
-      skip: { ownNamespace, scope },
+      skip,
       ...(namespaces === undefined ? {} : { namespaceLabels: (ns: string) => namespaces?.labels(ns) }),
       ...(events === undefined ? {} : { events }),
       metrics,
@@ -374,7 +380,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   const engine = new ReviewEngine({
     decider,
     policies,
-    skip: { ownNamespace, scope },
+    skip,
     ...(namespaces === undefined ? {} : { namespaceLabels: (ns: string) => namespaces?.labels(ns) }),
     patch: { templates: values['pin-templates'] === true },
     observer,
