@@ -31,6 +31,8 @@ export class RunningPods {
   readonly #events: RunningPodsEvents;
   /** key → fingerprint of what was last reported. */
   #known = new Map<string, string>();
+  /** Objects changed since the last report (undefined: deleted), by key. */
+  #pending = new Map<string, V1Pod | undefined>();
   #scheduled = false;
 
   constructor(kubeConfig: KubeConfig, events: RunningPodsEvents, backoff: BackoffSettings = {}) {
@@ -41,7 +43,8 @@ export class RunningPods {
       '/api/v1/pods',
       () => core.listPodForAllNamespaces() as Promise<KubernetesListObject<V1Pod>>,
       {
-        changed: () => this.#schedule(),
+        changed: () => undefined,
+        object: (verb, pod) => this.#changed(verb, pod),
         ...(events.failed === undefined ? {} : { failed: events.failed }),
       },
       backoff,
@@ -60,32 +63,49 @@ export class RunningPods {
       .filter((p): p is PodView => p !== undefined);
   }
 
-  start(): Promise<void> {
-    return this.#informer.start();
+  /** Resolves after the first list, once every listed Pod was reported through changed(). */
+  async start(): Promise<void> {
+    await this.#informer.start();
+    await Promise.resolve();
+    this.#report();
   }
 
   async stop(): Promise<void> {
     await this.#informer.stop();
     this.#known = new Map();
+    this.#pending = new Map();
   }
 
-  // A burst of watch events (a re-list delivers every Pod) becomes one diff.
-  #schedule(): void {
+  // Work per changed object, never per Pod in the cluster: a burst of watch events (a re-list
+  // delivers every Pod) becomes one report of what really changed for the re-check.
+  #changed(verb: 'add' | 'update' | 'delete', pod: V1Pod): void {
+    const namespace = pod.metadata?.namespace;
+    const name = pod.metadata?.name;
+    if (namespace === undefined || name === undefined) return;
+    this.#pending.set(`${namespace}/${name}`, verb === 'delete' ? undefined : pod);
     if (this.#scheduled) return;
     this.#scheduled = true;
-    queueMicrotask(() => {
-      this.#scheduled = false;
-      this.#diff();
-    });
+    queueMicrotask(() => this.#report());
   }
 
-  #diff(): void {
-    const now = new Map<string, { view: PodView; print: string }>();
-    for (const view of this.list()) now.set(view.key, { view, print: JSON.stringify(view.object) });
+  #report(): void {
+    this.#scheduled = false;
+    if (this.#pending.size === 0) return;
+    const pending = this.#pending;
+    this.#pending = new Map();
     const upserted: PodView[] = [];
-    for (const [key, { view, print }] of now) if (this.#known.get(key) !== print) upserted.push(view);
-    const removed = [...this.#known.keys()].filter((key) => !now.has(key));
-    this.#known = new Map([...now].map(([key, { print }]) => [key, print]));
+    const removed: string[] = [];
+    for (const [key, pod] of pending) {
+      const view = pod === undefined ? undefined : podView(pod);
+      if (view === undefined) {
+        if (this.#known.delete(key)) removed.push(key);
+        continue;
+      }
+      const print = JSON.stringify(view.object);
+      if (this.#known.get(key) === print) continue;
+      this.#known.set(key, print);
+      upserted.push(view);
+    }
     if (upserted.length > 0 || removed.length > 0) this.#events.changed(upserted, removed);
   }
 }
