@@ -12,6 +12,9 @@ import { planReview } from '../admission/skip.ts';
 import type { SkipSettings } from '../admission/skip.ts';
 import type { AdmissionRequest, KubeObject } from '../admission/review.ts';
 import type { ImageSite } from '../admission/sites.ts';
+import { parseReference, repositoryString } from '../oci/index.ts';
+import type { CompiledPolicy } from '../policy/compile.ts';
+import { policiesFor } from '../policy/match.ts';
 import { workloadOf } from './review.ts';
 import type { WorkloadIdentity } from './ports.ts';
 
@@ -124,4 +127,27 @@ function statusDigests(pod: Readonly<Record<string, unknown>>): Map<string, stri
     }
   }
   return out;
+}
+
+/**
+ * What makes two sites the same decision within a round: the repository and digest that run (the tag
+ * too where a policy finds the index through it, `multiArch: index`, or when no digest is known) and
+ * the policies matching it there. The same digest in two namespaces under the same ClusterImagePolicy
+ * is one decision; an ImagePolicy names its namespace, so its decisions are never shared across them.
+ */
+export function decisionKey(
+  site: Pick<RecheckSite, 'verify'>,
+  namespace: string,
+  policies: readonly CompiledPolicy[],
+): string {
+  try {
+    const reference = parseReference(site.verify);
+    const matched = policiesFor(policies, reference, namespace);
+    const byTag = reference.digest === undefined || matched.some((p) => p.multiArch === 'index');
+    const tag = byTag ? `:${reference.tag ?? 'latest'}` : '';
+    const names = matched.map((p) => `${p.kind}/${p.displayName}`).sort();
+    return `${repositoryString(reference)}${tag}@${reference.digest ?? ''}|${names.join(',')}`;
+  } catch {
+    return `unparsable|${namespace}|${site.verify}`; // refused per namespace, never shared
+  }
 }

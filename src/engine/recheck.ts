@@ -15,14 +15,12 @@
 // writes them as a PolicyReport), a Pod whose failures change is reported once (an Event on it), and
 // the current violations are counted by policy (a metric).
 import { describeError } from '../errors.ts';
-import { parseReference, repositoryString } from '../oci/index.ts';
 import type { SkipSettings } from '../admission/skip.ts';
 import { ERROR_REASONS } from '../policy/decision.ts';
-import { policiesFor } from '../policy/match.ts';
 import type { Decider, SiteDecision } from './decide.ts';
 import { findingLine } from './review.ts';
 import type { PolicySnapshotSource, PolicySnapshotView, WorkloadIdentity } from './ports.ts';
-import { recheckPlan } from './recheck-sites.ts';
+import { decisionKey, recheckPlan } from './recheck-sites.ts';
 import type { RecheckSite, RunningPod } from './recheck-sites.ts';
 
 export type RecheckTrigger = 'start' | 'policy' | 'trust-root' | 'periodic';
@@ -286,34 +284,31 @@ export class RecheckScheduler {
     }
   }
 
-  /** One decision per (pinned image, matching policies) per round, each after a token. */
+  /**
+   * One decision per (pinned image, matching policies) per round, each after a token. A decision that
+   * could not tell (registry error, missing credentials) is not shared with Pods whose pull
+   * credentials differ: each such workload identity gets its own try.
+   */
   #decide(
     site: RecheckSite,
     namespace: string,
     workload: WorkloadIdentity,
     snapshot: PolicySnapshotView,
   ): Promise<SiteDecision> {
-    let key: string;
-    try {
-      const reference = parseReference(site.verify);
-      const matched = policiesFor(snapshot.policies, reference, namespace);
-      // The tag matters only where a policy finds the index through it (multiArch: index), and for
-      // an image known by tag alone; otherwise repository and digest name what runs.
-      const byTag = reference.digest === undefined || matched.some((p) => p.multiArch === 'index');
-      const image = `${repositoryString(reference)}${byTag ? `:${reference.tag ?? 'latest'}` : ''}@${reference.digest ?? ''}`;
-      key = `${image}|${matched
-        .map((p) => `${p.kind}/${p.displayName}`)
-        .sort()
-        .join(',')}`;
-    } catch {
-      key = `${namespace}|${site.verify}`; // unparsable: decided (and refused) per namespace, never shared
-    }
-    let decision = this.#memo.get(key);
-    if (decision === undefined) {
-      decision = this.#decideOnce(site, workload, snapshot);
-      this.#memo.set(key, decision);
-    }
-    return decision.then((d) => ({ ...d, field: site.field, image: site.image }));
+    const key = decisionKey(site, namespace, snapshot.policies);
+    const own = `${key}|${credentialsKey(workload)}`;
+    const once = (memoKey: string): Promise<SiteDecision> => {
+      let decision = this.#memo.get(memoKey);
+      if (decision === undefined) {
+        decision = this.#decideOnce(site, workload, snapshot);
+        this.#memo.set(memoKey, decision);
+        if (memoKey === key) this.#memo.set(own, decision);
+      }
+      return decision;
+    };
+    return once(key)
+      .then((d) => (couldNotTell(d) ? once(own) : d))
+      .then((d) => ({ ...d, field: site.field, image: site.image }));
   }
 
   async #decideOnce(
@@ -347,7 +342,7 @@ export class RecheckScheduler {
     }
     const result = decision.results.every((r) => r.passed)
       ? 'pass'
-      : decision.results.some((r) => !r.passed && ERROR_REASONS.has(r.reason))
+      : couldNotTell(decision)
         ? 'error'
         : 'fail';
     this.#deps.observer?.decision?.(result);
@@ -377,6 +372,13 @@ export class RecheckScheduler {
     return false;
   }
 }
+
+const couldNotTell = (d: SiteDecision): boolean =>
+  d.results.some((r) => !r.passed && ERROR_REASONS.has(r.reason));
+
+/** Who pulls: the namespace, service account and pull secrets (never their contents). */
+const credentialsKey = (w: WorkloadIdentity): string =>
+  JSON.stringify([w.namespace, w.serviceAccountName ?? '', w.imagePullSecrets ?? []]);
 
 function ownerOf(pod: RunningPod): { kind: string; name: string } | undefined {
   const metadata = pod.object['metadata'] as

@@ -4,7 +4,9 @@
 // ignored, the admission skip rules applied, the Pod's pull secrets and service account kept.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { pinnedTo, recheckPlan, runningDigest } from '../../src/engine/recheck-sites.ts';
+import { decisionKey, pinnedTo, recheckPlan, runningDigest } from '../../src/engine/recheck-sites.ts';
+import { buildSnapshot } from '../../src/kube/snapshot.ts';
+import { API, kubewardenAuthority } from './harness.ts';
 import type { RunningPod } from '../../src/engine/recheck-sites.ts';
 import { podView } from '../../src/kube/running-pods.ts';
 
@@ -105,4 +107,44 @@ test('podView: finished Pods run nothing; only what the re-check reads is kept',
     { kind: 'ReplicaSet', name: 'web-5d8' },
   ]);
   assert.doesNotMatch(JSON.stringify(view?.object), /SECRET|labels|ready/);
+});
+
+test('decisionKey: the same digest under the same policies is one decision; tags count only for multiArch index', () => {
+  const snapshot = buildSnapshot([
+    {
+      apiVersion: API,
+      kind: 'ClusterImagePolicy',
+      metadata: { name: 'all', generation: 1 },
+      spec: { images: ['registry.example/**'], authorities: [kubewardenAuthority()] },
+    },
+    {
+      apiVersion: API,
+      kind: 'ImagePolicy',
+      metadata: { name: 'team', namespace: 'team-a', generation: 1 },
+      spec: { images: ['registry.example/team/**'], authorities: [kubewardenAuthority()] },
+    },
+    {
+      apiVersion: API,
+      kind: 'ClusterImagePolicy',
+      metadata: { name: 'indexed', generation: 1 },
+      spec: {
+        images: ['registry.example/multi/**'],
+        multiArch: 'index',
+        authorities: [kubewardenAuthority()],
+      },
+    },
+  ]);
+  const key = (verify: string, namespace: string) => decisionKey({ verify }, namespace, snapshot.policies);
+  assert.equal(key(`registry.example/apps/api:1@${A}`, 'a'), key(`registry.example/apps/api@${A}`, 'b'));
+  assert.notEqual(key(`registry.example/apps/api@${A}`, 'a'), key(`registry.example/apps/api@${B}`, 'a'));
+  assert.notEqual(
+    key(`registry.example/team/api@${A}`, 'team-a'),
+    key(`registry.example/team/api@${A}`, 'team-b'),
+  );
+  assert.notEqual(
+    key(`registry.example/multi/api:1@${A}`, 'a'),
+    key(`registry.example/multi/api:2@${A}`, 'a'),
+  );
+  assert.notEqual(key('registry.example/apps/api:1', 'a'), key('registry.example/apps/api:2', 'a'));
+  assert.notEqual(key('NOT A REFERENCE', 'a'), key('NOT A REFERENCE', 'b'));
 });

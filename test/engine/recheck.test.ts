@@ -18,6 +18,11 @@ import type { DockerRegistry } from '../support/docker-registry.ts';
 import { pushTestImage } from '../support/images.ts';
 import { pushLegacySignature, testSigner } from '../sigstore/discover-fixtures.ts';
 import type { TestSigner } from '../sigstore/discover-fixtures.ts';
+import { Decider } from '../../src/engine/decide.ts';
+import { RegistryAccess } from '../../src/engine/registry-adapters.ts';
+import { anonymousKeychain, staticKeychain } from '../../src/oci/auth.ts';
+import { buildSnapshot } from '../../src/kube/snapshot.ts';
+import { prodRoot } from '../sigstore/ext.ts';
 import { clusterPolicy, engineUnderTest, pemOf } from './harness.ts';
 
 let registry: DockerRegistry;
@@ -360,6 +365,91 @@ describe('continuous re-check scheduler', () => {
       );
     } finally {
       await t.close();
+    }
+  });
+});
+
+describe('continuous re-check against a registry that needs the Pod’s pull secret', () => {
+  const PULLER = { username: 'puller', password: 'puller-password' };
+  let privateRegistry: DockerRegistry;
+  let digest = '';
+
+  before(async () => {
+    privateRegistry = await startDockerRegistry({
+      auth: { kind: 'htpasswd', users: { [PULLER.username]: PULLER.password } },
+    });
+    const client = new RegistryClient({
+      keychain: staticKeychain({ [privateRegistry.host]: { kind: 'basic', ...PULLER } }),
+    });
+    try {
+      const repo = { registry: privateRegistry.host, repository: 'apps/private' };
+      digest = (await pushTestImage(client, repo, { tag: 'v1' })).digest;
+      await pushLegacySignature(client, repo, digest, [
+        signer.layerFor(digest, `${privateRegistry.host}/apps/private`),
+      ]);
+    } finally {
+      await client.close();
+    }
+  });
+  after(async () => {
+    await privateRegistry.stop();
+  });
+
+  test('a decision that could not tell (no credentials) is not shared with a Pod that has them', async () => {
+    const registryAccess = new RegistryAccess({ maxRetries: 0 });
+    const snapshot = buildSnapshot([keyPolicy(signer, 1)]);
+    // The Pod's pull secrets as kube/ would read them: `regcred` holds the puller's password.
+    const decider = new Decider(
+      {
+        resolver: registryAccess,
+        verifier: registryAccess,
+        trustRoots: { trustRoot: (name) => (name === 'public-good' ? prodRoot() : undefined) },
+        credentials: {
+          keychainFor: async (w) =>
+            w.imagePullSecrets?.includes('regcred') === true
+              ? staticKeychain({ [privateRegistry.host]: { kind: 'basic', ...PULLER } })
+              : anonymousKeychain,
+        },
+      },
+      { deadlineMs: 5000, evaluation: { unmatched: 'deny', errors: 'deny' } },
+    );
+    const decisions: string[] = [];
+    const scheduler = new RecheckScheduler(
+      {
+        decider,
+        policies: { current: () => snapshot },
+        limit: new TokenBucket({ burst: 100, perSecond: 100 }),
+        skip: { ownNamespace: 'sigward', scope: 'opt-out' },
+        sink: { write: async () => undefined },
+        observer: { decision: (r) => decisions.push(r) },
+      },
+      { intervalMs: 0, concurrency: 1 },
+    );
+    const image = `${privateRegistry.host}/apps/private:v1`;
+    const imageID = `${privateRegistry.host}/apps/private@${digest}`;
+    const withSecret = pod('team-a', 'with-secret', image, imageID);
+    const spec = withSecret.object['spec'] as Record<string, unknown>;
+    try {
+      await scheduler.start();
+      scheduler.podsChanged(
+        [
+          pod('team-a', 'anonymous', image, imageID),
+          {
+            ...withSecret,
+            object: { ...withSecret.object, spec: { ...spec, imagePullSecrets: [{ name: 'regcred' }] } },
+          },
+          pod('team-a', 'anonymous-2', image, imageID),
+        ],
+        [],
+      );
+      await scheduler.idle();
+      assert.deepEqual(resultsOf(scheduler.resultOf('team-a/anonymous')), ['ci-key:REGISTRY_AUTH']);
+      assert.deepEqual(resultsOf(scheduler.resultOf('team-a/with-secret')), ['ci-key:pass']);
+      assert.deepEqual(resultsOf(scheduler.resultOf('team-a/anonymous-2')), ['ci-key:REGISTRY_AUTH']);
+      assert.deepEqual(decisions, ['error', 'pass'], 'one try per credentials, not per Pod');
+    } finally {
+      await scheduler.stop();
+      await registryAccess.close();
     }
   });
 });
