@@ -351,7 +351,9 @@ export class RecheckScheduler {
 
   async #token(): Promise<void> {
     const sleep = this.#deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()));
-    while (!this.#deps.limit.take()) await sleep(Math.max(1, Math.ceil(this.#deps.limit.msUntilToken())));
+    // Stopping (leadership lost) ends the wait: the decision then runs once and is forgotten.
+    while (this.#started && !this.#deps.limit.take())
+      await sleep(Math.max(1, Math.ceil(this.#deps.limit.msUntilToken())));
   }
 
   async #flush(): Promise<void> {
