@@ -10,7 +10,7 @@ import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { describeError } from '../errors.ts';
 import { RecheckScheduler } from '../engine/index.ts';
-import type { Decider, PolicySnapshotSource } from '../engine/index.ts';
+import type { Decider, PolicySnapshotSource, PublicKeySource } from '../engine/index.ts';
 import type { SkipSettings } from '../admission/skip.ts';
 import {
   PolicyReportWriter,
@@ -23,7 +23,7 @@ import type { EventRecorder } from '../kube/index.ts';
 import type { Logger, Metrics } from '../telemetry/index.ts';
 
 export const RECHECK_USAGE = `--recheck                   re-check the images of running Pods (leader only) when a policy, trust root
-                              or key changes and every --recheck-interval-seconds; results as PolicyReports
+                              or key Secret changes and every --recheck-interval-seconds; PolicyReports
   --recheck-interval-seconds N   a full re-check this often (default 600; 0: only on changes)
   --recheck-rate N            new verifications per second against registries during a re-check (default 2,
                               bursts of 20)`;
@@ -38,6 +38,8 @@ export interface RecheckWiring {
   readonly decider: Decider;
   readonly policies: PolicySnapshotSource;
   readonly skip: SkipSettings;
+  /** Key Secrets named by policies: a rotated key starts a re-check. */
+  readonly keys?: PublicKeySource;
   readonly namespaceLabels?: (namespace: string) => Readonly<Record<string, string>> | undefined;
   readonly events?: EventRecorder;
   readonly metrics: Metrics;
@@ -64,6 +66,7 @@ export class ContinuousRecheck {
         policies: wiring.policies,
         limit: new TokenBucket({ burst: 20, perSecond: wiring.options.perSecond }),
         skip: wiring.skip,
+        ...(wiring.keys === undefined ? {} : { keys: wiring.keys }),
         ...(wiring.namespaceLabels === undefined ? {} : { namespaceLabels: wiring.namespaceLabels }),
         sink: {
           write: (namespace, pods) => writer.write(buildPolicyReport(namespace, pods)),

@@ -367,6 +367,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       decider,
       policies,
       skip,
+      ...(keys === undefined ? {} : { keys }),
       ...(namespaces === undefined ? {} : { namespaceLabels: (ns: string) => namespaces?.labels(ns) }),
       ...(events === undefined ? {} : { events }),
       metrics,

@@ -3,8 +3,8 @@
 //
 // A *round* re-checks every Pod; one starts when the policy snapshot's generation changes (a policy or
 // TrustRoot resource edited), when the trust material of a root changes (new version: TUF refresh,
-// ConfigMap or file edited), and every `intervalMs` (which also catches rotated key Secrets: their
-// fingerprints are part of the verdict cache key). Between rounds the work is incremental: a Pod
+// ConfigMap or file edited), when a key Secret a policy names changes (read every `keyCheckMs`; its
+// fingerprint is part of the verdict cache key, so the round verifies afresh), and every `intervalMs`. Between rounds the work is incremental: a Pod
 // added or changed is checked alone, a Pod gone drops its results.
 //
 // Bounded work: within a round each distinct (image pinned to its running digest, policies matching
@@ -14,16 +14,17 @@
 // round over 10,000 Pods cannot flood registries. Results are handed per namespace to a sink (kube/
 // writes them as a PolicyReport), a Pod whose failures change is reported once (an Event on it), and
 // the current violations are counted by policy (a metric).
+import { createHash } from 'node:crypto';
 import { describeError } from '../errors.ts';
 import type { SkipSettings } from '../admission/skip.ts';
 import { ERROR_REASONS } from '../policy/decision.ts';
 import type { Decider, SiteDecision } from './decide.ts';
 import { findingLine } from './review.ts';
-import type { PolicySnapshotSource, PolicySnapshotView, WorkloadIdentity } from './ports.ts';
+import type { PolicySnapshotSource, PolicySnapshotView, PublicKeySource, WorkloadIdentity } from './ports.ts';
 import { decisionKey, recheckPlan } from './recheck-sites.ts';
 import type { RecheckSite, RunningPod } from './recheck-sites.ts';
 
-export type RecheckTrigger = 'start' | 'policy' | 'trust-root' | 'periodic';
+export type RecheckTrigger = 'start' | 'policy' | 'trust-root' | 'key' | 'periodic';
 
 /** A token bucket (kube/token-bucket.ts): one token per decision not yet made this round. */
 export interface RecheckRateLimit {
@@ -75,6 +76,8 @@ export interface RecheckDeps {
   readonly limit: RecheckRateLimit;
   readonly sink: RecheckSink;
   readonly skip: SkipSettings;
+  /** Key Secrets named by policies (authorities with key.secretRef), read every `keyCheckMs`. */
+  readonly keys?: PublicKeySource;
   readonly namespaceLabels?: (namespace: string) => Readonly<Record<string, string>> | undefined;
   readonly observer?: RecheckObserver;
   /** Default: setTimeout. Tests move a clock instead. */
@@ -90,6 +93,8 @@ export interface RecheckSettings {
   readonly concurrency?: number;
   /** Reports written after this many Pods checked, not only at the end of a round (default 50). */
   readonly flushEvery?: number;
+  /** Key Secrets read this often; a changed or vanished key starts a round (default 30 s; 0: never). */
+  readonly keyCheckMs?: number;
 }
 
 export class RecheckScheduler {
@@ -105,6 +110,8 @@ export class RecheckScheduler {
   #round = 0;
   #generation: string | undefined;
   #trustVersion: string | undefined;
+  /** Key Secret (`namespace/name/key`) → fingerprint of its key, or the error reading it. */
+  #keyPrints = new Map<string, string>();
   #stale: Set<string> | undefined;
   #podsSynced = false;
   #running: Promise<void> | undefined;
@@ -117,6 +124,7 @@ export class RecheckScheduler {
       intervalMs: settings.intervalMs ?? 10 * 60 * 1000,
       concurrency: settings.concurrency ?? 4,
       flushEvery: settings.flushEvery ?? 50,
+      keyCheckMs: settings.keyCheckMs ?? 30_000,
     };
   }
 
@@ -128,8 +136,13 @@ export class RecheckScheduler {
     this.#round++;
     this.#deps.observer?.round?.('start', this.#pods.size);
     const { intervalMs } = this.#settings;
-    if (intervalMs > 0)
-      this.#cancelTimer = (this.#deps.every ?? every)(intervalMs, () => this.recheckAll('periodic'));
+    const timers = this.#deps.every ?? every;
+    const cancels: Array<() => void> = [];
+    if (intervalMs > 0) cancels.push(timers(intervalMs, () => this.recheckAll('periodic')));
+    if (this.#deps.keys !== undefined && this.#settings.keyCheckMs > 0)
+      cancels.push(timers(this.#settings.keyCheckMs, () => void this.checkKeys()));
+    this.#cancelTimer = () => cancels.forEach((cancel) => cancel());
+    void this.checkKeys(); // the keys as this round sees them: later changes start a round
     try {
       this.#stale = new Set((await this.#deps.sink.managedNamespaces?.()) ?? []);
     } catch (error) {
@@ -149,6 +162,7 @@ export class RecheckScheduler {
     this.#reported.clear();
     this.#dirty.clear();
     this.#memo = new Map();
+    this.#keyPrints = new Map();
     this.#podsSynced = false;
   }
 
@@ -187,6 +201,38 @@ export class RecheckScheduler {
     const before = this.#trustVersion;
     this.#trustVersion = version;
     if (before !== undefined && before !== version) this.recheckAll('trust-root');
+  }
+
+  /**
+   * Reads every key Secret the policies name (kube/ keeps a read 5 s): a key that changed, appeared or
+   * vanished since the last check starts a round. Keys of new or removed policies do not (the policy
+   * change starts its own round).
+   */
+  async checkKeys(): Promise<void> {
+    const keys = this.#deps.keys;
+    const snapshot = this.#deps.policies.current();
+    if (keys === undefined || snapshot === undefined || !this.#started) return;
+    const refs = keySecretsOf(snapshot.policies, this.#deps.skip.ownNamespace);
+    const prints = new Map<string, string>();
+    await Promise.all(
+      [...refs].map(async ([id, ref]) => {
+        try {
+          const key = await keys.publicKey(ref);
+          prints.set(
+            id,
+            createHash('sha256')
+              .update(key.export({ type: 'spki', format: 'der' }))
+              .digest('hex'),
+          );
+        } catch (error) {
+          prints.set(id, `unreadable: ${(error as { code?: unknown }).code ?? describeError(error)}`);
+        }
+      }),
+    );
+    const before = this.#keyPrints;
+    this.#keyPrints = prints;
+    for (const [id, print] of prints)
+      if (before.has(id) && before.get(id) !== print) return this.recheckAll('key');
   }
 
   /** A new round: every Pod checked again, every decision made again (once). */
@@ -381,6 +427,21 @@ const couldNotTell = (d: SiteDecision): boolean =>
 /** Who pulls: the namespace, service account and pull secrets (never their contents). */
 const credentialsKey = (w: WorkloadIdentity): string =>
   JSON.stringify([w.namespace, w.serviceAccountName ?? '', w.imagePullSecrets ?? []]);
+
+/** Every key Secret named by a policy, where the engine reads it (never the workload's namespace). */
+function keySecretsOf(
+  policies: PolicySnapshotView['policies'],
+  ownNamespace: string,
+): Map<string, { namespace: string; name: string; key: string }> {
+  const refs = new Map<string, { namespace: string; name: string; key: string }>();
+  for (const policy of policies)
+    for (const a of policy.authorities) {
+      if (a.kind !== 'key' || a.key.source !== 'secret') continue;
+      const namespace = a.key.namespace ?? policy.namespace ?? ownNamespace;
+      refs.set(`${namespace}/${a.key.name}/${a.key.key}`, { namespace, name: a.key.name, key: a.key.key });
+    }
+  return refs;
+}
 
 function ownerOf(pod: RunningPod): { kind: string; name: string } | undefined {
   const metadata = pod.object['metadata'] as

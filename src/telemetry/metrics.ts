@@ -149,7 +149,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   });
   const recheckRounds = new Counter({
     name: 'sigward_recheck_rounds_total',
-    help: 'Re-check rounds over every running Pod, by trigger (start, policy, trust-root, periodic)',
+    help: 'Re-check rounds over every running Pod, by trigger (start, policy, trust-root, key, periodic)',
     labelNames: ['trigger'] as const,
     registers,
   });

@@ -453,3 +453,108 @@ describe('continuous re-check against a registry that needs the Pod’s pull sec
     }
   });
 });
+
+describe('continuous re-check triggers: trust material and key Secrets', () => {
+  test('a new trust-root version starts a round; the same version again does not', async () => {
+    const t = recheckUnderTest();
+    try {
+      await t.scheduler.start();
+      t.scheduler.podsChanged(
+        [pod('team-a', 'api', `${host}/apps/api:v1`, `${host}/apps/api@${digests.v1}`)],
+        [],
+      );
+      await t.scheduler.idle();
+      t.scheduler.trustRootsChanged('public-good=v1');
+      t.scheduler.trustRootsChanged('public-good=v1');
+      await t.scheduler.idle();
+      assert.deepEqual(t.rounds, ['start']);
+      t.scheduler.trustRootsChanged('public-good=v2');
+      await t.scheduler.idle();
+      assert.deepEqual(t.rounds, ['start', 'trust-root']);
+      assert.equal(t.decisions.length, 2, 'the digest decided again under the new root');
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('a rotated or deleted key Secret starts a round that reports the running Pod; restoring it clears it', async () => {
+    // Key Secrets as kube/'s SecretPublicKeys hands them out (a stand-in: the Secret reads themselves are
+    // tested in test/kube/secret-reads.test.ts and e2e/key-secrets.e2e.ts).
+    const secrets = new Map<string, TestSigner>([['sigward/ci-pub/cosign.pub', signer]]);
+    const keys = {
+      publicKey: async (ref: { namespace: string; name: string; key: string }) => {
+        const held = secrets.get(`${ref.namespace}/${ref.name}/${ref.key}`);
+        if (held === undefined)
+          throw Object.assign(new Error(`the key Secret ${ref.namespace}/${ref.name} does not exist`), {
+            code: 'POLICY_KEY_UNAVAILABLE',
+          });
+        return held.publicKey;
+      },
+    };
+    const registryAccess = new RegistryAccess({ maxRetries: 0 });
+    const snapshot = buildSnapshot([
+      clusterPolicy(
+        'ci-key',
+        ['127.0.0.1:*/apps/**'],
+        [{ name: 'ci-key', key: { secretRef: { name: 'ci-pub' } }, insecureIgnoreTlog: true }],
+      ),
+    ]);
+    const decider = new Decider(
+      {
+        resolver: registryAccess,
+        verifier: registryAccess,
+        trustRoots: { trustRoot: (name) => (name === 'public-good' ? prodRoot() : undefined) },
+        keys,
+      },
+      { deadlineMs: 5000, evaluation: { unmatched: 'deny', errors: 'deny' }, ownNamespace: 'sigward' },
+    );
+    const rounds: RecheckTrigger[] = [];
+    const violations: RecheckViolation[] = [];
+    const scheduler = new RecheckScheduler(
+      {
+        decider,
+        policies: { current: () => snapshot },
+        limit: new TokenBucket({ burst: 100, perSecond: 100 }),
+        skip: { ownNamespace: 'sigward', scope: 'opt-out' },
+        keys,
+        sink: { write: async () => undefined },
+        observer: { round: (r) => rounds.push(r), violation: (v) => violations.push(v) },
+        every: () => () => undefined,
+      },
+      { intervalMs: 0 },
+    );
+    try {
+      await scheduler.start();
+      scheduler.podsChanged(
+        [pod('team-a', 'api', `${host}/apps/api:v1`, `${host}/apps/api@${digests.v1}`)],
+        [],
+      );
+      await scheduler.idle();
+      assert.deepEqual(resultsOf(scheduler.resultOf('team-a/api')), ['ci-key:pass']);
+      await scheduler.checkKeys();
+      assert.deepEqual(rounds, ['start'], 'unchanged key: no round');
+
+      secrets.set('sigward/ci-pub/cosign.pub', other);
+      await scheduler.checkKeys();
+      await scheduler.idle();
+      assert.deepEqual(rounds, ['start', 'key']);
+      assert.deepEqual(resultsOf(scheduler.resultOf('team-a/api')), ['ci-key:SIGNATURE_INVALID']);
+      assert.equal(violations.length, 1);
+
+      secrets.delete('sigward/ci-pub/cosign.pub');
+      await scheduler.checkKeys();
+      await scheduler.idle();
+      assert.deepEqual(rounds, ['start', 'key', 'key']);
+      assert.deepEqual(resultsOf(scheduler.resultOf('team-a/api')), ['ci-key:POLICY_INVALID']);
+      assert.match(violations.at(-1)?.failures[0] ?? '', /ci-pub/);
+
+      secrets.set('sigward/ci-pub/cosign.pub', signer);
+      await scheduler.checkKeys();
+      await scheduler.idle();
+      assert.deepEqual(resultsOf(scheduler.resultOf('team-a/api')), ['ci-key:pass']);
+    } finally {
+      await scheduler.stop();
+      await registryAccess.close();
+    }
+  });
+});
