@@ -285,6 +285,9 @@ describe('continuous re-check: running Pods in PolicyReports, Events and metrics
         /^running image no longer passes: image .* policy release-signed: .*\[IDENTITY_MISMATCH\]$/,
       );
       assert.equal(await violations(), '1');
+      // The policy edit started the round (not a timer: intervalSeconds is 0).
+      assert.match(await metrics(), /^sigward_recheck_rounds_total\{trigger="policy"\} [1-9]/m);
+      assert.doesNotMatch(await metrics(), /^sigward_recheck_rounds_total\{trigger="periodic"\}/m);
     },
   );
 
