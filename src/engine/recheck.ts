@@ -112,7 +112,8 @@ export class RecheckScheduler {
   #trustVersion: string | undefined;
   /** Key Secret (`namespace/name/key`) → fingerprint of its key, or the error reading it. */
   #keyPrints = new Map<string, string>();
-  #stale: Set<string> | undefined;
+  /** Whether reports of namespaces with no Pod left (an earlier leader's) were removed since start. */
+  #staleSwept = true;
   #podsSynced = false;
   #running: Promise<void> | undefined;
   #cancelTimer: (() => void) | undefined;
@@ -128,7 +129,10 @@ export class RecheckScheduler {
     };
   }
 
-  /** Starts the periodic rounds and learns which namespaces hold earlier reports. */
+  /**
+   * Starts the first round and the timers; once the Pods are listed (podsSynced), reports an earlier
+   * leader left in namespaces with no Pod are removed.
+   */
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
@@ -143,11 +147,7 @@ export class RecheckScheduler {
       cancels.push(timers(this.#settings.keyCheckMs, () => void this.checkKeys()));
     this.#cancelTimer = () => cancels.forEach((cancel) => cancel());
     void this.checkKeys(); // the keys as this round sees them: later changes start a round
-    try {
-      this.#stale = new Set((await this.#deps.sink.managedNamespaces?.()) ?? []);
-    } catch (error) {
-      this.#deps.observer?.sinkFailed?.('*', error);
-    }
+    this.#staleSwept = false;
   }
 
   /** Stops (leadership lost): forgets everything; the next leader starts from the cluster. */
@@ -164,6 +164,7 @@ export class RecheckScheduler {
     this.#memo = new Map();
     this.#keyPrints = new Map();
     this.#podsSynced = false;
+    this.#staleSwept = true;
   }
 
   /** Pods added or changed, and the keys of Pods gone (kube/running-pods.ts). */
@@ -284,10 +285,7 @@ export class RecheckScheduler {
         await this.#flush();
       }
     }
-    if (this.#started && this.#podsSynced && this.#stale !== undefined) {
-      for (const ns of this.#stale) if (!this.#hasResults(ns)) this.#dirty.add(ns);
-      this.#stale = undefined;
-    }
+    if (this.#started && this.#podsSynced && !this.#staleSwept) await this.#sweepStale();
     await this.#flush();
   }
 
@@ -412,6 +410,18 @@ export class RecheckScheduler {
       } catch (error) {
         this.#deps.observer?.sinkFailed?.(namespace, error);
       }
+    }
+  }
+
+  /** Marks namespaces holding a report but no checked Pod; a failed listing is retried next drain. */
+  async #sweepStale(): Promise<void> {
+    try {
+      const managed = (await this.#deps.sink.managedNamespaces?.()) ?? [];
+      for (const ns of managed) if (!this.#hasResults(ns)) this.#dirty.add(ns);
+      this.#staleSwept = true;
+    } catch (error) {
+      this.#deps.observer?.sinkFailed?.('*', error);
+      setTimeout(() => this.#kick(), 5000).unref(); // e.g. the CRD was only just created: try again
     }
   }
 

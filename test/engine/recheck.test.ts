@@ -455,6 +455,50 @@ describe('continuous re-check against a registry that needs the Pod’s pull sec
 });
 
 describe('continuous re-check triggers: trust material and key Secrets', () => {
+  test('an earlier leader’s report in a namespace with no Pod goes, also when the first listing failed', async () => {
+    const e = engineUnderTest([keyPolicy(signer, 1)]);
+    const snapshot = e.setPolicies([keyPolicy(signer, 1)]);
+    const writes: string[] = [];
+    let listings = 0;
+    const failures: string[] = [];
+    const scheduler = new RecheckScheduler(
+      {
+        decider: e.decider,
+        policies: { current: () => snapshot },
+        limit: new TokenBucket({ burst: 100, perSecond: 100 }),
+        skip: { ownNamespace: 'sigward', scope: 'opt-out' },
+        sink: {
+          write: async (namespace, pods) => {
+            writes.push(`${namespace}:${pods.length}`);
+          },
+          managedNamespaces: async () => {
+            if (++listings === 1) throw new Error('storage is (re)initializing');
+            return ['old', 'team-a'];
+          },
+        },
+        observer: { sinkFailed: (namespace) => failures.push(namespace) },
+      },
+      { intervalMs: 0 },
+    );
+    try {
+      await scheduler.start();
+      scheduler.podsSynced();
+      await scheduler.idle();
+      assert.deepEqual(failures, ['*']);
+      assert.deepEqual(writes, []);
+      scheduler.podsChanged(
+        [pod('team-a', 'api', `${host}/apps/api:v1`, `${host}/apps/api@${digests.v1}`)],
+        [],
+      );
+      await scheduler.idle();
+      assert.deepEqual(writes.sort(), ['old:0', 'team-a:1'], 'old emptied (its report goes); team-a written');
+      assert.equal(listings, 2);
+    } finally {
+      await scheduler.stop();
+      await e.close();
+    }
+  });
+
   test('a new trust-root version starts a round; the same version again does not', async () => {
     const t = recheckUnderTest();
     try {
