@@ -19,6 +19,7 @@ import { pushTestImage } from '../support/images.ts';
 import { pushLegacySignature, testSigner } from '../sigstore/discover-fixtures.ts';
 import type { TestSigner } from '../sigstore/discover-fixtures.ts';
 import { Decider } from '../../src/engine/decide.ts';
+import type { DeciderDeps } from '../../src/engine/decide.ts';
 import { RegistryAccess } from '../../src/engine/registry-adapters.ts';
 import { anonymousKeychain, staticKeychain } from '../../src/oci/auth.ts';
 import { buildSnapshot } from '../../src/kube/snapshot.ts';
@@ -151,6 +152,19 @@ function recheckUnderTest(
       await e.close();
     },
   };
+}
+
+/** The engine's Decider over `registry`, with these credentials or key Secrets (public-good root). */
+function deciderOver(registry: RegistryAccess, deps: Pick<DeciderDeps, 'credentials' | 'keys'>): Decider {
+  return new Decider(
+    {
+      resolver: registry,
+      verifier: registry,
+      trustRoots: { trustRoot: (name) => (name === 'public-good' ? prodRoot() : undefined) },
+      ...deps,
+    },
+    { deadlineMs: 5000, evaluation: { unmatched: 'deny', errors: 'deny' }, ownNamespace: 'sigward' },
+  );
 }
 
 const resultsOf = (r: PodRecheck | undefined) =>
@@ -399,20 +413,14 @@ describe('continuous re-check against a registry that needs the Pod’s pull sec
     const registryAccess = new RegistryAccess({ maxRetries: 0 });
     const snapshot = buildSnapshot([keyPolicy(signer, 1)]);
     // The Pod's pull secrets as kube/ would read them: `regcred` holds the puller's password.
-    const decider = new Decider(
-      {
-        resolver: registryAccess,
-        verifier: registryAccess,
-        trustRoots: { trustRoot: (name) => (name === 'public-good' ? prodRoot() : undefined) },
-        credentials: {
-          keychainFor: async (w) =>
-            w.imagePullSecrets?.includes('regcred') === true
-              ? staticKeychain({ [privateRegistry.host]: { kind: 'basic', ...PULLER } })
-              : anonymousKeychain,
-        },
+    const decider = deciderOver(registryAccess, {
+      credentials: {
+        keychainFor: async (w) =>
+          w.imagePullSecrets?.includes('regcred') === true
+            ? staticKeychain({ [privateRegistry.host]: { kind: 'basic', ...PULLER } })
+            : anonymousKeychain,
       },
-      { deadlineMs: 5000, evaluation: { unmatched: 'deny', errors: 'deny' } },
-    );
+    });
     const decisions: string[] = [];
     const scheduler = new RecheckScheduler(
       {
@@ -543,15 +551,7 @@ describe('continuous re-check triggers: trust material and key Secrets', () => {
         [{ name: 'ci-key', key: { secretRef: { name: 'ci-pub' } }, insecureIgnoreTlog: true }],
       ),
     ]);
-    const decider = new Decider(
-      {
-        resolver: registryAccess,
-        verifier: registryAccess,
-        trustRoots: { trustRoot: (name) => (name === 'public-good' ? prodRoot() : undefined) },
-        keys,
-      },
-      { deadlineMs: 5000, evaluation: { unmatched: 'deny', errors: 'deny' }, ownNamespace: 'sigward' },
-    );
+    const decider = deciderOver(registryAccess, { keys });
     const rounds: RecheckTrigger[] = [];
     const violations: RecheckViolation[] = [];
     const scheduler = new RecheckScheduler(
