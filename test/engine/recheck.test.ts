@@ -87,6 +87,10 @@ function pod(namespace: string, name: string, image: string, imageID?: string): 
   };
 }
 
+/** A Pod running `repo:tag` of the test registry at `digest` (its status says so). */
+const running = (namespace: string, name: string, repoTag: string, digest: string): RunningPod =>
+  pod(namespace, name, `${host}/${repoTag}`, `${host}/${repoTag.replace(/:[^:/]+$/, '')}@${digest}`);
+
 /** A scheduler over the real engine; writes, violations and rounds recorded; the clock moved by sleeps. */
 function recheckUnderTest(
   options: { burst?: number; perSecond?: number; labels?: Record<string, Record<string, string>> } = {},
@@ -146,6 +150,11 @@ function recheckUnderTest(
       scheduler.policiesChanged();
     },
     periodic: () => periodic?.(),
+    /** Pods changed (and gone), then everything they caused done. */
+    async check(upserted: RunningPod[], removed: string[] = []) {
+      scheduler.podsChanged(upserted, removed);
+      await scheduler.idle();
+    },
     lastWrite: (namespace: string) => [...writes].reverse().find((w) => w.namespace === namespace),
     async close() {
       await scheduler.stop();
@@ -175,12 +184,12 @@ describe('continuous re-check scheduler', () => {
     const t = recheckUnderTest();
     try {
       await t.scheduler.start();
-      t.scheduler.podsChanged(
+      await t.check(
         [
-          pod('team-a', 'api-1', `${host}/apps/api:v1`, `${host}/apps/api@${digests.v1}`),
-          pod('team-a', 'api-2', `${host}/apps/api:v1`, `${host}/apps/api@${digests.v1}`),
+          running('team-a', 'api-1', 'apps/api:v1', digests.v1),
+          running('team-a', 'api-2', 'apps/api:v1', digests.v1),
           pod('team-b', 'api-3', `${host}/apps/api@${digests.v1}`, `${host}/apps/api@${digests.v1}`),
-          pod('team-b', 'web-1', `${host}/apps/web:v1`, `${host}/apps/web@${digests.web}`),
+          running('team-b', 'web-1', 'apps/web:v1', digests.web),
         ],
         [],
       );
@@ -209,12 +218,11 @@ describe('continuous re-check scheduler', () => {
       await t.scheduler.start();
       t.scheduler.podsChanged(
         [
-          pod('team-a', 'api-1', `${host}/apps/api:v1`, `${host}/apps/api@${digests.v1}`),
-          pod('team-a', 'api-2', `${host}/apps/api:v1`, `${host}/apps/api@${digests.v1}`),
+          running('team-a', 'api-1', 'apps/api:v1', digests.v1),
+          running('team-a', 'api-2', 'apps/api:v1', digests.v1),
         ],
         [],
       );
-      await t.scheduler.idle();
       t.setPolicies([keyPolicy(other, 2)]);
       await t.scheduler.idle();
       assert.deepEqual(t.rounds, ['start', 'policy']);
@@ -255,21 +263,13 @@ describe('continuous re-check scheduler', () => {
     try {
       await t.scheduler.start();
       // The tag v1 is signed, but this Pod runs the unsigned digest of the same repository.
-      t.scheduler.podsChanged(
-        [pod('team-a', 'drifted', `${host}/apps/api:v1`, `${host}/apps/api@${digests.unsigned}`)],
-        [],
-      );
-      await t.scheduler.idle();
+      await t.check([running('team-a', 'drifted', 'apps/api:v1', digests.unsigned)]);
       const r = t.scheduler.resultOf('team-a/drifted');
       assert.equal(r?.decisions[0]?.digest, digests.unsigned);
       assert.deepEqual(resultsOf(r), ['ci-key:SIGNATURE_MISSING']);
       assert.equal(await counterValue(t.e.metrics.cache, { cache: 'digest' }), 0, 'no tag resolved');
       // Without a usable imageID (a bare config digest), the spec's tag is resolved: v1, signed.
-      t.scheduler.podsChanged(
-        [pod('team-a', 'no-status', `${host}/apps/api:v1`, `sha256:${'a'.repeat(64)}`)],
-        [],
-      );
-      await t.scheduler.idle();
+      await t.check([pod('team-a', 'no-status', `${host}/apps/api:v1`, `sha256:${'a'.repeat(64)}`)]);
       const s = t.scheduler.resultOf('team-a/no-status');
       assert.equal(s?.decisions[0]?.digest, digests.v1);
       assert.deepEqual(resultsOf(s), ['ci-key:pass']);
@@ -282,17 +282,9 @@ describe('continuous re-check scheduler', () => {
     const t = recheckUnderTest();
     try {
       await t.scheduler.start();
-      t.scheduler.podsChanged(
-        [pod('team-a', 'api-1', `${host}/apps/api:v1`, `${host}/apps/api@${digests.v1}`)],
-        [],
-      );
-      await t.scheduler.idle();
+      await t.check([running('team-a', 'api-1', 'apps/api:v1', digests.v1)]);
       assert.equal(t.decisions.length, 1);
-      t.scheduler.podsChanged(
-        [pod('team-a', 'api-2', `${host}/apps/api:v1`, `${host}/apps/api@${digests.v1}`)],
-        [],
-      );
-      await t.scheduler.idle();
+      await t.check([running('team-a', 'api-2', 'apps/api:v1', digests.v1)]);
       assert.equal(t.decisions.length, 1, 'same digest, same round: no new decision');
       assert.deepEqual(t.rounds, ['start'], 'no new round for a Pod change');
       assert.deepEqual(
@@ -303,21 +295,15 @@ describe('continuous re-check scheduler', () => {
         ['api-1', 'api-2'],
       );
       // A changed Pod (new image) is decided alone.
-      t.scheduler.podsChanged(
-        [pod('team-a', 'api-2', `${host}/apps/api:v2`, `${host}/apps/api@${digests.v2}`)],
-        [],
-      );
-      await t.scheduler.idle();
+      await t.check([running('team-a', 'api-2', 'apps/api:v2', digests.v2)]);
       assert.equal(t.decisions.length, 2);
       assert.equal(t.scheduler.resultOf('team-a/api-2')?.decisions[0]?.digest, digests.v2);
-      t.scheduler.podsChanged([], ['team-a/api-1']);
-      await t.scheduler.idle();
+      await t.check([], ['team-a/api-1']);
       assert.deepEqual(
         t.lastWrite('team-a')?.pods.map((p) => p.pod.name),
         ['api-2'],
       );
-      t.scheduler.podsChanged([], ['team-a/api-2']);
-      await t.scheduler.idle();
+      await t.check([], ['team-a/api-2']);
       assert.deepEqual(t.lastWrite('team-a')?.pods, [], 'no Pod left: an empty write removes the report');
       assert.equal(t.scheduler.resultOf('team-a/api-2'), undefined);
     } finally {
@@ -329,7 +315,7 @@ describe('continuous re-check scheduler', () => {
     const t = recheckUnderTest({ labels: { optout: { 'sigward.dev/exclude': 'true' } } });
     try {
       await t.scheduler.start();
-      t.scheduler.podsChanged(
+      await t.check(
         [
           pod('sigward', 'self', `${host}/apps/api:v1`),
           pod('kube-system', 'dns', `${host}/apps/api:v1`),
@@ -337,7 +323,6 @@ describe('continuous re-check scheduler', () => {
         ],
         [],
       );
-      await t.scheduler.idle();
       assert.deepEqual(t.decisions, []);
       assert.equal(t.scheduler.resultOf('sigward/self'), undefined);
       assert.equal(t.writes.filter((w) => w.namespace !== 'gone').length, 0);
@@ -350,16 +335,15 @@ describe('continuous re-check scheduler', () => {
     const t = recheckUnderTest({ burst: 1, perSecond: 2 });
     try {
       await t.scheduler.start();
-      t.scheduler.podsChanged(
+      await t.check(
         [
-          pod('team-a', 'a', `${host}/apps/api:v1`, `${host}/apps/api@${digests.v1}`),
-          pod('team-a', 'b', `${host}/apps/api:v2`, `${host}/apps/api@${digests.v2}`),
-          pod('team-a', 'c', `${host}/apps/web:v1`, `${host}/apps/web@${digests.web}`),
-          pod('team-a', 'd', `${host}/apps/web:v1`, `${host}/apps/web@${digests.web}`),
+          running('team-a', 'a', 'apps/api:v1', digests.v1),
+          running('team-a', 'b', 'apps/api:v2', digests.v2),
+          running('team-a', 'c', 'apps/web:v1', digests.web),
+          running('team-a', 'd', 'apps/web:v1', digests.web),
         ],
         [],
       );
-      await t.scheduler.idle();
       assert.equal(t.decisions.length, 3);
       // One token at once, two a second: the second and third decisions each waited 500 ms.
       assert.equal(
@@ -494,10 +478,7 @@ describe('continuous re-check triggers: trust material and key Secrets', () => {
       await scheduler.idle();
       assert.deepEqual(failures, ['*']);
       assert.deepEqual(writes, []);
-      scheduler.podsChanged(
-        [pod('team-a', 'api', `${host}/apps/api:v1`, `${host}/apps/api@${digests.v1}`)],
-        [],
-      );
+      scheduler.podsChanged([running('team-a', 'api', 'apps/api:v1', digests.v1)], []);
       await scheduler.idle();
       assert.deepEqual(writes.sort(), ['old:0', 'team-a:1'], 'old emptied (its report goes); team-a written');
       assert.equal(listings, 2);
@@ -511,11 +492,7 @@ describe('continuous re-check triggers: trust material and key Secrets', () => {
     const t = recheckUnderTest();
     try {
       await t.scheduler.start();
-      t.scheduler.podsChanged(
-        [pod('team-a', 'api', `${host}/apps/api:v1`, `${host}/apps/api@${digests.v1}`)],
-        [],
-      );
-      await t.scheduler.idle();
+      await t.check([running('team-a', 'api', 'apps/api:v1', digests.v1)]);
       t.scheduler.trustRootsChanged('public-good=v1');
       t.scheduler.trustRootsChanged('public-good=v1');
       await t.scheduler.idle();
@@ -569,10 +546,7 @@ describe('continuous re-check triggers: trust material and key Secrets', () => {
     );
     try {
       await scheduler.start();
-      scheduler.podsChanged(
-        [pod('team-a', 'api', `${host}/apps/api:v1`, `${host}/apps/api@${digests.v1}`)],
-        [],
-      );
+      scheduler.podsChanged([running('team-a', 'api', 'apps/api:v1', digests.v1)], []);
       await scheduler.idle();
       assert.deepEqual(resultsOf(scheduler.resultOf('team-a/api')), ['ci-key:pass']);
       await scheduler.checkKeys();
