@@ -122,13 +122,12 @@ export class ContinuousRecheck {
     await scheduler.start();
     const pods = new RunningPods(this.#wiring.cluster, {
       changed: (upserted, removed) => scheduler.podsChanged(upserted, removed),
+      synced: () => scheduler.podsSynced(),
       failed: (error, retryInMs) =>
         logger.warn({ err: describeError(error), retryInMs }, 'Pod informer failed; retrying'),
     });
     this.#pods = pods;
     await pods.start();
-    if (this.#pods !== pods) return; // lost the Lease meanwhile
-    scheduler.podsSynced();
   }
 
   policiesChanged(): void {

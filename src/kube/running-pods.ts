@@ -23,6 +23,11 @@ export interface PodView {
 export interface RunningPodsEvents {
   /** Pods added or changed (their images, statuses or pull secrets), and the keys of Pods gone. */
   changed(upserted: readonly PodView[], removed: readonly string[]): void;
+  /**
+   * The first list succeeded and every Pod in it was reported: only now does "no Pod in namespace N"
+   * mean there is none (a failed list is retried with backoff and says nothing).
+   */
+  synced?(): void;
   failed?(error: unknown, retryInMs: number): void;
 }
 
@@ -34,6 +39,7 @@ export class RunningPods {
   /** Objects changed since the last report (undefined: deleted), by key. */
   #pending = new Map<string, V1Pod | undefined>();
   #scheduled = false;
+  #announced = false;
 
   constructor(kubeConfig: KubeConfig, events: RunningPodsEvents, backoff: BackoffSettings = {}) {
     const core = kubeConfig.makeApiClient(CoreV1Api);
@@ -43,7 +49,7 @@ export class RunningPods {
       '/api/v1/pods',
       () => core.listPodForAllNamespaces() as Promise<KubernetesListObject<V1Pod>>,
       {
-        changed: () => undefined,
+        changed: () => this.#syncedOnce(),
         object: (verb, pod) => this.#changed(verb, pod),
         ...(events.failed === undefined ? {} : { failed: events.failed }),
       },
@@ -63,17 +69,23 @@ export class RunningPods {
       .filter((p): p is PodView => p !== undefined);
   }
 
-  /** Resolves after the first list, once every listed Pod was reported through changed(). */
-  async start(): Promise<void> {
-    await this.#informer.start();
-    await Promise.resolve();
-    this.#report();
+  /** Lists and watches; resolves after the first list attempt (synced() says when one succeeded). */
+  start(): Promise<void> {
+    return this.#informer.start();
   }
 
   async stop(): Promise<void> {
     await this.#informer.stop();
     this.#known = new Map();
     this.#pending = new Map();
+    this.#announced = false;
+  }
+
+  #syncedOnce(): void {
+    if (this.#announced || !this.#informer.synced) return;
+    this.#announced = true;
+    this.#report();
+    this.#events.synced?.();
   }
 
   // Work per changed object, never per Pod in the cluster: a burst of watch events (a re-list

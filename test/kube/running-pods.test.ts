@@ -1,7 +1,8 @@
 // The Pod informer of the re-check (kube/running-pods.ts) through client-node's real ListWatch, against
 // a small stand-in of the apiserver's Pods list and watch (HTTP on loopback, JSON lines as the apiserver
-// streams them; the real apiserver is in e2e/policy-reports.e2e.ts). The first list reports every
-// running Pod (a finished one is not running); a watch event that changes nothing the re-check reads
+// streams them; the real apiserver is in e2e/policy-reports.e2e.ts). A failed first list says nothing
+// (not synced: no report may be swept as empty); the retried list reports every running Pod (a finished
+// one is not running), then synced(); a watch event that changes nothing the re-check reads
 // (readiness) reports nothing; an image change or a new imageID reports that Pod alone; a deletion and a
 // Pod finishing report its key as gone.
 import assert from 'node:assert/strict';
@@ -41,9 +42,16 @@ function podJson(
 
 test('first list, then only the Pods whose images, digests or existence changed', async () => {
   const watches: ServerResponse[] = [];
+  let lists = 0;
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     assert.equal(url.pathname, '/api/v1/pods');
+    if (url.searchParams.get('watch') !== 'true' && ++lists === 1) {
+      // The first list fails, as while the apiserver's storage (re)initializes.
+      res.writeHead(429, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ kind: 'Status', code: 429, message: 'storage is (re)initializing' }));
+      return;
+    }
     res.writeHead(200, { 'content-type': 'application/json' });
     if (url.searchParams.get('watch') === 'true') {
       res.flushHeaders();
@@ -75,17 +83,32 @@ test('first list, then only the Pods whose images, digests or existence changed'
   const reports: Array<{ upserted: PodView[]; removed: readonly string[] }> = [];
   let waiter: (() => void) | undefined;
   const next = () => new Promise<void>((r) => (waiter = r));
-  const pods = new RunningPods(config, {
-    changed: (upserted, removed) => {
-      reports.push({ upserted: [...upserted], removed });
-      waiter?.();
+  let synced!: () => void;
+  const wasSynced = new Promise<void>((r) => (synced = r));
+  const failures: unknown[] = [];
+  const pods = new RunningPods(
+    config,
+    {
+      changed: (upserted, removed) => {
+        reports.push({ upserted: [...upserted], removed });
+        waiter?.();
+      },
+      synced: () => {
+        assert.equal(reports.length, 1, 'every listed Pod is reported before synced()');
+        synced();
+      },
+      failed: (error) => failures.push(error),
     },
-  });
+    { initialMs: 5, maxMs: 20 },
+  );
   const send = (type: string, object: object) =>
     watches.at(-1)?.write(`${JSON.stringify({ type, object })}\n`);
   try {
     await pods.start();
-    assert.equal(reports.length, 1, 'the first list is reported by the time start() resolves');
+    assert.equal(pods.synced, false, 'a failed list says nothing about which Pods exist');
+    assert.equal(reports.length, 0);
+    await wasSynced;
+    assert.equal(failures.length, 1);
     assert.deepEqual(
       reports[0]?.upserted.map((p) => p.key),
       ['apps/web'],
