@@ -22,7 +22,7 @@ import type { Decider, SiteDecision } from './decide.ts';
 import { findingLine } from './review.ts';
 import type { PolicySnapshotSource, PolicySnapshotView, PublicKeySource, WorkloadIdentity } from './ports.ts';
 import { decisionKey, recheckPlan } from './recheck-sites.ts';
-import type { RecheckSite, RunningPod } from './recheck-sites.ts';
+import type { RecheckPlan, RecheckSite, RunningPod } from './recheck-sites.ts';
 
 export type RecheckTrigger = 'start' | 'policy' | 'trust-root' | 'key' | 'periodic';
 
@@ -107,6 +107,10 @@ export class RecheckScheduler {
   readonly #queue = new Set<string>();
   readonly #dirty = new Set<string>();
   #memo = new Map<string, Promise<SiteDecision>>();
+  /** This round's decision key per (namespace, image to verify): matching policies once, not per Pod. */
+  #keys = new Map<string, string>();
+  /** A Pod's plan while neither it nor its namespace's labels change (periodic rounds re-use it). */
+  readonly #plans = new WeakMap<RunningPod, { labels: string; plan: RecheckPlan }>();
   #round = 0;
   #generation: string | undefined;
   #trustVersion: string | undefined;
@@ -162,6 +166,7 @@ export class RecheckScheduler {
     this.#reported.clear();
     this.#dirty.clear();
     this.#memo = new Map();
+    this.#keys = new Map();
     this.#keyPrints = new Map();
     this.#podsSynced = false;
     this.#staleSwept = true;
@@ -241,6 +246,7 @@ export class RecheckScheduler {
     if (!this.#started) return;
     this.#round++;
     this.#memo = new Map();
+    this.#keys = new Map();
     for (const key of this.#pods.keys()) this.#queue.add(key);
     this.#deps.observer?.round?.(trigger, this.#pods.size);
     this.#kick();
@@ -293,7 +299,7 @@ export class RecheckScheduler {
     const pod = this.#pods.get(key);
     const snapshot = this.#deps.policies.current();
     if (pod === undefined || snapshot === undefined) return;
-    const plan = recheckPlan(pod, this.#deps.skip, this.#deps.namespaceLabels?.(pod.namespace));
+    const plan = this.#planOf(pod);
     if (plan.skip !== undefined) {
       if (this.#results.delete(key)) this.#dirty.add(pod.namespace);
       this.#reported.delete(key);
@@ -339,7 +345,9 @@ export class RecheckScheduler {
     workload: WorkloadIdentity,
     snapshot: PolicySnapshotView,
   ): Promise<SiteDecision> {
-    const key = decisionKey(site, namespace, snapshot.policies);
+    const siteKey = `${namespace}\u0000${site.verify}`;
+    let key = this.#keys.get(siteKey);
+    if (key === undefined) this.#keys.set(siteKey, (key = decisionKey(site, namespace, snapshot.policies)));
     const own = `${key}|${credentialsKey(workload)}`;
     const once = (memoKey: string): Promise<SiteDecision> => {
       let decision = this.#memo.get(memoKey);
@@ -423,6 +431,16 @@ export class RecheckScheduler {
       this.#deps.observer?.sinkFailed?.('*', error);
       setTimeout(() => this.#kick(), 5000).unref(); // e.g. the CRD was only just created: try again
     }
+  }
+
+  #planOf(pod: RunningPod): RecheckPlan {
+    const labels = this.#deps.namespaceLabels?.(pod.namespace);
+    const print = labels === undefined ? '' : JSON.stringify(labels);
+    const known = this.#plans.get(pod);
+    if (known !== undefined && known.labels === print) return known.plan;
+    const plan = recheckPlan(pod, this.#deps.skip, labels);
+    this.#plans.set(pod, { labels: print, plan });
+    return plan;
   }
 
   #hasResults(namespace: string): boolean {
