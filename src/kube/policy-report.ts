@@ -6,10 +6,11 @@
 // One result per (Pod, image site, policy): policy = the policy's name (`namespace/name` for an
 // ImagePolicy, `no-matching-policy` when none matched), rule = the authority the result is about (else
 // `verify-image`), result pass | fail (enforce and audit mode) | warn (warn mode) | error (could not
-// tell: registry, timeout, trust root), the Pod in `resources`, and the image, digest, field, mode and
-// reason code as properties. The summary counts every result; when the results exceed MAX_RESULTS (a
-// Kubernetes object must stay well under etcd's 1.5 MiB) failures are kept first and the report says how
-// many were left out in an annotation.
+// tell: registry, timeout, trust root) | skip (no policy matched and unmatched images are allowed),
+// the Pod in `resources`, and the image, digest, field, mode and reason code as properties. The
+// summary counts every result; when the results exceed MAX_RESULTS (a Kubernetes object must stay well
+// under etcd's 1.5 MiB) failures are kept first and the report says how many were left out in an
+// annotation.
 import type { ImageDecision, PolicyResult } from '../policy/decision.ts';
 import { ERROR_REASONS, clip, failureMessage } from '../policy/decision.ts';
 
@@ -74,12 +75,17 @@ export interface PolicyReport {
   readonly results: readonly PolicyReportResult[];
 }
 
-/** pass, or for a failed result: error (unknown), warn (warn mode), fail (enforce, audit). */
-export function reportResultOf(result: PolicyResult): Exclude<ReportResult, 'skip'> {
-  if (result.passed) return 'pass';
+/**
+ * pass; skip when no policy matched and unmatched images are allowed (nothing was checked); for a
+ * failed result: error (could not tell), warn (warn mode), fail (enforce, audit).
+ */
+export function reportResultOf(result: PolicyResult): ReportResult {
+  if (result.passed) return result.policy === undefined ? 'skip' : 'pass';
   if (ERROR_REASONS.has(result.reason)) return 'error';
   return result.mode === 'warn' ? 'warn' : 'fail';
 }
+
+const isFailure = (r: PolicyReportResult): boolean => r.result !== 'pass' && r.result !== 'skip';
 
 const SEVERITY = { enforce: 'high', warn: 'medium', audit: 'low' } as const;
 
@@ -96,7 +102,7 @@ export function buildPolicyReport(namespace: string, pods: readonly CheckedPod[]
   const kept =
     results.length <= MAX_RESULTS
       ? results
-      : [...results.filter((r) => r.result !== 'pass'), ...results.filter((r) => r.result === 'pass')].slice(
+      : [...results.filter((r) => isFailure(r)), ...results.filter((r) => !isFailure(r))].slice(
           0,
           MAX_RESULTS,
         );
@@ -133,11 +139,13 @@ function resultOf(checked: CheckedPod, decision: ImageDecision, result: PolicyRe
     policy: clip(result.policy ?? NO_POLICY, 253),
     rule: clip(result.authority ?? 'verify-image', 253),
     category: 'Image Signatures',
-    ...(outcome === 'pass' ? {} : { severity: SEVERITY[result.mode] }),
+    ...(outcome === 'pass' || outcome === 'skip' ? {} : { severity: SEVERITY[result.mode] }),
     result: outcome,
     scored: true,
     message: clip(
-      outcome === 'pass' ? passMessage(decision, result) : failureMessage(decision, result),
+      outcome === 'pass' || outcome === 'skip'
+        ? passMessage(decision, result)
+        : failureMessage(decision, result),
       MESSAGE_MAX,
     ),
     timestamp: { seconds: Math.floor(millis / 1000), nanos: (millis % 1000) * 1_000_000 },

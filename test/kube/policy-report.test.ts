@@ -160,3 +160,20 @@ test('no Pod: an empty report (the writer deletes it)', () => {
   assert.deepEqual(report.results, []);
   assert.deepEqual(report.summary, { pass: 0, fail: 0, warn: 0, error: 0, skip: 0 });
 });
+
+test('no policy matched and unmatched images are allowed: skip, not pass (nothing was checked)', () => {
+  const allowed: PolicyResult = {
+    mode: 'audit',
+    passed: true,
+    reason: 'NO_POLICY',
+    outcome: 'allow',
+    detail: 'no image policy matches this image (unmatched images: allow)',
+  };
+  assert.equal(reportResultOf(allowed), 'skip');
+  const report = buildPolicyReport('team-a', [checked('a', [allowed]), checked('b', [passed])]);
+  assert.deepEqual(report.summary, { pass: 1, fail: 0, warn: 0, error: 0, skip: 1 });
+  const [skipped] = report.results;
+  assert.equal(skipped?.policy, 'no-matching-policy');
+  assert.equal(skipped?.severity, undefined);
+  assert.match(skipped?.message ?? '', /no policy matches; unmatched images are allowed \[NO_POLICY\]$/);
+});
