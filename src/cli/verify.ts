@@ -10,15 +10,19 @@ import {
   RegistryClient,
   anonymousKeychain,
   combineKeychains,
-  dockerConfigKeychain,
   formatReference,
-  parseDockerConfigJson,
   parseReference,
   parseRepository,
   referenceIn,
 } from '../oci/index.ts';
 import type { ImageReference, Keychain, RepositoryName } from '../oci/index.ts';
 import { cloudKeychain, testRegistryEndpoints } from './cloud-credentials.ts';
+import {
+  CREDENTIAL_PROVIDER_USAGE,
+  credentialProviderKeychain,
+  dockerConfigFileKeychainFrom,
+  programCredentialOptions,
+} from './program-credentials.ts';
 import { publicKeyFromPem } from '../sigstore/keys.ts';
 import { TrustRootStore, loadTrustRoot } from '../sigstore/trust-root.ts';
 import type { TrustRootSnapshot } from '../sigstore/trust-root.ts';
@@ -46,7 +50,9 @@ Trust:
 Where:
   --signature-repository REPO   signatures live in another repository (like COSIGN_REPOSITORY)
   --allow-insecure-registry HOST  plain HTTP to this registry (loopback always may), repeatable
-  --cloud-credentials ecr|none    ECR hosts get a token from the AWS identity (IRSA, Pod Identity, env) (default ecr)
+  --cloud-credentials auto|none|ecr,gcp,acr  ECR, Artifact Registry/GCR and ACR hosts get a token from
+                                the cloud identity, each only for its own hosts (default auto)
+  ${CREDENTIAL_PROVIDER_USAGE}
   --platform OS/ARCH[/VARIANT]  IMAGE is an index: verify this platform's manifest
   --accept-index-signature      with --platform: a signature on the index counts for the platform
   --require-platform-signatures IMAGE is an index: every platform manifest must be signed
@@ -55,8 +61,9 @@ Where:
 Output:
   --output text|json
 
-Registry credentials come from $DOCKER_CONFIG/config.json or ~/.docker/config.json. Regular expressions
-are RE2 and always match the whole value.
+Registry credentials come from $DOCKER_CONFIG/config.json or ~/.docker/config.json (auths, and the
+credHelpers / credsStore programs it names), then the credential provider plugins, then the cloud.
+Regular expressions are RE2 and always match the whole value.
 `;
 
 export interface Output {
@@ -80,6 +87,7 @@ const options = {
   'signature-repository': { type: 'string' },
   'allow-insecure-registry': { type: 'string', multiple: true },
   'cloud-credentials': { type: 'string' },
+  ...programCredentialOptions,
   platform: { type: 'string' },
   'accept-index-signature': { type: 'boolean' },
   'require-platform-signatures': { type: 'boolean' },
@@ -113,7 +121,13 @@ export async function runVerify(
   try {
     const plan = planFrom(values, positionals, env);
     client = new RegistryClient({
-      keychain: combineKeychains(readDockerConfig(env), cloudKeychain(values['cloud-credentials'])),
+      keychain: combineKeychains(
+        readDockerConfig(env),
+        credentialProviderKeychain(values, env) ?? anonymousKeychain,
+        cloudKeychain(values['cloud-credentials'], {
+          registryEndpoints: testRegistryEndpoints(env),
+        }),
+      ),
       insecureRegistries: values['allow-insecure-registry'] ?? [],
       registryEndpoints: testRegistryEndpoints(env),
     });
@@ -217,7 +231,7 @@ function readDockerConfig(env: NodeJS.ProcessEnv): Keychain {
   } catch {
     return anonymousKeychain;
   }
-  return dockerConfigKeychain([parseDockerConfigJson(text, file)]);
+  return dockerConfigFileKeychainFrom(text, file, env);
 }
 
 async function trustRoot(values: Values, env: NodeJS.ProcessEnv, io: Output): Promise<TrustRootSnapshot> {

@@ -4,8 +4,10 @@
 //   trust:        --trusted-root FILE (re-read when it changes; a bad new file keeps the last good
 //                 root), else the public-good root embedded in @sigstore/tuf (refreshed through TUF in
 //                 the background when the network allows); TrustRoot resources, ConfigMaps watched
-//   credentials:  pull secrets of the pod and its service account (cluster only), then ECR tokens from
-//                 the webhook's own AWS identity (--cloud-credentials)
+//   credentials:  pull secrets of the pod and its service account (cluster only), then a docker config
+//                 file (--registry-config, its credential helpers), then kubelet credential provider
+//                 plugins (--credential-provider-config), then ECR, Artifact Registry/GCR and ACR tokens
+//                 from the webhook's own cloud identity (--cloud-credentials)
 //   TLS:          --tls-cert/--tls-key (reloaded when they change), else a self-signed pair whose
 //                 certificate (the caBundle) is printed
 import { execFileSync } from 'node:child_process';
@@ -38,11 +40,19 @@ import {
   loadKubeConfig,
 } from '../kube/index.ts';
 import type { PolicySnapshot } from '../kube/index.ts';
+import { ERROR_REASONS } from '../policy/decision.ts';
 import { startServer } from '../server/index.ts';
 import type { Readiness } from '../server/index.ts';
 import { createLogger, createMetrics } from '../telemetry/index.ts';
 import { combineKeychains } from '../oci/index.ts';
 import { CLOUD_CREDENTIALS_USAGE, cloudKeychain, testRegistryEndpoints } from './cloud-credentials.ts';
+import {
+  CREDENTIAL_PROVIDER_USAGE,
+  credentialProviderKeychain,
+  programCredentialOptions,
+  registryConfigKeychain,
+} from './program-credentials.ts';
+import { trustRootRefreshLog } from './trust-root-log.ts';
 import { ContinuousRecheck, RECHECK_USAGE } from './recheck.ts';
 
 export const webhookUsage = `Usage: sigward webhook [options]
@@ -63,6 +73,9 @@ export const webhookUsage = `Usage: sigward webhook [options]
   --pin-templates             the mutating webhook also pins images in workload templates (default: Pods only)
   --allow-insecure-registry HOST   plain HTTP to this registry (loopback always may), repeatable
   ${CLOUD_CREDENTIALS_USAGE}
+  --registry-config FILE      a docker config.json for every workload, after its pull secrets (auths,
+                              credHelpers, credsStore)
+  ${CREDENTIAL_PROVIDER_USAGE}
   --verified-ttl-seconds N    how long a verified verdict is cached (default 3600)
   --refused-ttl-seconds N     how long a definite refusal is cached (default 60; registry errors never are)
   --body-limit-bytes N        largest AdmissionReview accepted (default 6291456)
@@ -86,6 +99,8 @@ const options = {
   'exclude-namespace': { type: 'string', multiple: true },
   'allow-insecure-registry': { type: 'string', multiple: true },
   'cloud-credentials': { type: 'string' },
+  'registry-config': { type: 'string' },
+  ...programCredentialOptions,
   'log-level': { type: 'string', default: 'info' },
   'verified-ttl-seconds': { type: 'string', default: '3600' },
   'refused-ttl-seconds': { type: 'string', default: '60' },
@@ -173,20 +188,20 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       where: (ref) => `${ref.namespace ?? ownNamespace}/${ref.name}`,
     },
     refreshed: (name, error) => {
-      if (error !== undefined) {
-        metrics.trustRootRefreshFailures.inc({ trust_root: name, reason: error.code });
-        logger.warn(
-          { trustRoot: name, err: describeError(error) },
-          'trust root refresh failed; keeping the last good root',
-        );
-      }
+      if (error !== undefined) metrics.trustRootRefreshFailures.inc({ trust_root: name, reason: error.code });
+      logRefresh(name, error);
       clusterSource?.trustRootRefreshed(name);
       recheck?.trustRootsChanged(trustVersion());
     },
   });
   stops.push(() => trustRoots.stop());
+  const logRefresh = trustRootRefreshLog(
+    logger,
+    (name) => trustRoots.statuses().find((s) => s.trustRoot === name)?.status,
+  );
 
   const metrics = createMetrics({
+    failOpenReasons: [...ERROR_REASONS],
     trustRootFreshness: () => trustRoots.statuses(),
     policyCount: () => policies.current()?.policies.length ?? 0,
     recheckViolations: () => recheck?.violations() ?? [],
@@ -312,7 +327,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   const registry = new RegistryAccess({
     insecureRegistries: values['allow-insecure-registry'] ?? [],
     registryEndpoints: testRegistryEndpoints(),
-    onExchange: (e) => metrics.registryRequests.inc({ method: e.method, status: String(e.outcome) }),
+    onExchange: (e) => metrics.registryExchange(e),
   });
   stops.push(() => registry.close());
   const observer: EngineObserver = {
@@ -325,10 +340,17 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       events?.record(finding);
     },
   };
-  // Pull secrets first, then the cloud exchange (ECR), as the kubelet tries its credential providers.
+  // Pull secrets first, then the webhook's own sources (a docker config file, the kubelet's credential
+  // provider plugins, the cloud exchange), as the kubelet tries its credential providers.
   let cloud;
   try {
-    cloud = cloudKeychain(values['cloud-credentials']);
+    cloud = combineKeychains(
+      ...[
+        registryConfigKeychain(values['registry-config']),
+        credentialProviderKeychain(values),
+        cloudKeychain(values['cloud-credentials'], { registryEndpoints: testRegistryEndpoints() }),
+      ].filter((k) => k !== undefined),
+    );
   } catch (error) {
     fail(describeError(error));
   }

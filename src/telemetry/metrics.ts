@@ -1,20 +1,58 @@
-// Metric definitions. Every label has a bounded set of values: decisions, kinds and modes are enums,
+// Metric definitions. Every label has a bounded set of values: decisions, kinds and routes are enums,
 // policy and authority names come from cluster objects (bounded by what an operator writes), reasons
-// are reason codes, registry outcomes are HTTP statuses or error codes. Never an image name or digest.
-// Each Metrics owns its own prom-client Registry, so two apps in one process (tests) never collide.
+// are reason codes, registry statuses are HTTP statuses and registry errors are error codes (two
+// series, never mixed in one label), registry hosts are capped at REGISTRY_LABEL_LIMIT. Never an image
+// name or digest. Node's default metrics keep their standard names (process_*, nodejs_*), so stock
+// dashboards and alerts find them. Each Metrics owns its own prom-client Registry, so two apps in one
+// process (tests) never collide.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Seconds; the apiserver gives a webhook at most 30 s, so the buckets reach that far. */
 export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 20, 25, 30];
 
+/**
+ * The `decision` label of sigward_admissions_total: allow, warn, audit, deny (a policy refused),
+ * skip (not checked: skip rules), pin (/mutate pinned a digest), error-allow (verification could not
+ * finish and failureOutcome allow admitted it), error-deny (could not finish, or an internal error:
+ * refused), invalid (not an AdmissionReview sigward can judge: a malformed body or request).
+ */
+export const ADMISSION_DECISIONS = [
+  'allow',
+  'warn',
+  'audit',
+  'deny',
+  'skip',
+  'pin',
+  'error-allow',
+  'error-deny',
+  'invalid',
+] as const;
+export type AdmissionDecision = (typeof ADMISSION_DECISIONS)[number];
+
+/** Distinct registry hosts labelled before the rest count as `other` (workloads choose hosts). */
+export const REGISTRY_LABEL_LIMIT = 64;
+
+/** One HTTP exchange with a registry (structurally oci's Exchange). */
+export interface RegistryExchange {
+  readonly host: string;
+  readonly method: string;
+  /** The HTTP status, or the error code when no response came (REGISTRY_TIMEOUT, …). */
+  readonly outcome: number | string;
+}
+
 export interface Metrics {
   readonly registry: Registry;
-  readonly admissions: Counter<'decision' | 'kind' | 'mode' | 'operation'>;
+  readonly admissions: Counter<'decision' | 'kind' | 'route' | 'operation'>;
   readonly admissionDuration: Histogram<'route'>;
   readonly verifications: Counter<'policy' | 'authority' | 'result' | 'reason'>;
   readonly verificationDuration: Histogram<'policy'>;
   readonly cache: Counter<'cache' | 'result'>;
-  readonly registryRequests: Counter<'method' | 'status'>;
+  /** Registry exchanges that got an HTTP response, by registry host, method and status code. */
+  readonly registryRequests: Counter<'registry' | 'method' | 'status'>;
+  /** Registry exchanges that got no usable response, by registry host, method and error code. */
+  readonly registryErrors: Counter<'registry' | 'method' | 'error'>;
+  /** Counts one exchange in the series its outcome belongs to (oci's onExchange). */
+  registryExchange(exchange: RegistryExchange): void;
   readonly failOpen: Counter<'reason'>;
   readonly eventsDropped: Counter<'cause'>;
   readonly trustRootLastSuccess: Gauge<'trust_root'>;
@@ -43,18 +81,20 @@ export interface MetricsOptions {
     readonly result: string;
     readonly count: number;
   }>;
-  /** Node's process metrics (heap, event loop lag, …). Default true. */
+  /** Node's process metrics (process_*, nodejs_*: heap, event loop lag, …). Default true. */
   readonly processMetrics?: boolean;
+  /** Reasons sigward_fail_open_total is exported with at 0 from the start, so `increase()` sees the first one. */
+  readonly failOpenReasons?: readonly string[];
 }
 
 export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
-  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'sigward_' });
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
   const admissions = new Counter({
     name: 'sigward_admissions_total',
-    help: 'Admission reviews answered, by decision (allow, deny, warn, skip, error-allow, error-deny), resource kind, mode and operation',
-    labelNames: ['decision', 'kind', 'mode', 'operation'] as const,
+    help: `Admission reviews answered, by decision (${ADMISSION_DECISIONS.join(', ')}), resource kind, route (validate, mutate) and operation`,
+    labelNames: ['decision', 'kind', 'route', 'operation'] as const,
     registers,
   });
   const admissionDuration = new Histogram({
@@ -85,16 +125,35 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   });
   const registryRequests = new Counter({
     name: 'sigward_registry_requests_total',
-    help: 'HTTP exchanges with registries and token services, by method and status (or error code)',
-    labelNames: ['method', 'status'] as const,
+    help: `HTTP exchanges with registries and token services that got a response, by registry host (the first ${REGISTRY_LABEL_LIMIT}, then other), method and HTTP status`,
+    labelNames: ['registry', 'method', 'status'] as const,
     registers,
   });
+  const registryErrors = new Counter({
+    name: 'sigward_registry_request_errors_total',
+    help: `Exchanges with registries and token services that got no usable response (timeout, refused connection, TLS, oversized body), by registry host (the first ${REGISTRY_LABEL_LIMIT}, then other), method and error code`,
+    labelNames: ['registry', 'method', 'error'] as const,
+    registers,
+  });
+  const registryHosts = new Set<string>();
+  const registryLabel = (host: string): string => {
+    if (registryHosts.has(host)) return host;
+    if (registryHosts.size >= REGISTRY_LABEL_LIMIT) return 'other';
+    registryHosts.add(host);
+    return host;
+  };
+  const registryExchange = ({ host, method, outcome }: RegistryExchange): void => {
+    const registry = registryLabel(host);
+    if (typeof outcome === 'number') registryRequests.inc({ registry, method, status: String(outcome) });
+    else registryErrors.inc({ registry, method, error: outcome });
+  };
   const failOpen = new Counter({
     name: 'sigward_fail_open_total',
     help: 'Images admitted only because the failure outcome is allow (timeout, registry or trust-root error)',
     labelNames: ['reason'] as const,
     registers,
   });
+  for (const reason of options.failOpenReasons ?? []) failOpen.inc({ reason }, 0);
   const eventsDropped = new Counter({
     name: 'sigward_events_dropped_total',
     help: 'Kubernetes Events on denied, warned or audited workloads not written, by cause (duplicate: the same event on the same object within a minute; rate-limited: over the global budget; failed: the apiserver refused it)',
@@ -172,6 +231,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     verificationDuration,
     cache,
     registryRequests,
+    registryErrors,
+    registryExchange,
     failOpen,
     eventsDropped,
     trustRootLastSuccess,
