@@ -261,7 +261,8 @@ describe('continuous re-check: running Pods in PolicyReports, Events and metrics
       assert.match(
         result.message,
         new RegExp(
-          `^image .*${ns}/api.* \\(digest ${image.digest}\\) in spec\\.containers\\[0\\]\\.image: policy release-signed, authority release-job: expected subject "${identityOf('nightly')}".*found subject "${identityOf('release')}".*\\[IDENTITY_MISMATCH\\]$`,
+          // The mutating webhook pinned the Pod's image, so the digest is in the reference itself.
+          `^image ${image.ref}@${image.digest} in spec\\.containers\\[0\\]\\.image: policy release-signed, authority release-job: expected subject "${identityOf('nightly')}".*found subject "${identityOf('release')}".*\\[IDENTITY_MISMATCH\\]$`,
         ),
       );
       let events = '';
