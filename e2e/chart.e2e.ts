@@ -369,6 +369,7 @@ describe('the sigward Helm chart against the apiserver', () => {
         '--scope=opt-in',
         '--pin-templates',
         '--failure-outcome=allow',
+        '--exclude-namespace=cni',
       ])
         assert.ok(a.includes(flag), `${flag} in ${a.join(' ')}`);
       const validating = hookOf(m, 'ValidatingWebhookConfiguration');

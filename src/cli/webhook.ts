@@ -17,6 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CoordinationV1Api, CoreV1Api, EventsV1Api } from '@kubernetes/client-node';
+import type { SkipSettings } from '../admission/skip.ts';
 import { describeError } from '../errors.ts';
 import { Decider, RegistryAccess, ReviewEngine } from '../engine/index.ts';
 import type {
@@ -53,6 +54,7 @@ import {
   registryConfigKeychain,
 } from './program-credentials.ts';
 import { trustRootRefreshLog } from './trust-root-log.ts';
+import { ContinuousRecheck, RECHECK_USAGE } from './recheck.ts';
 
 export const webhookUsage = `Usage: sigward webhook [options]
 
@@ -72,6 +74,7 @@ export const webhookUsage = `Usage: sigward webhook [options]
   --namespace NS              sigward's own namespace (never checked; Lease and key secrets) (default $POD_NAMESPACE or sigward)
   --scope opt-out|opt-in      namespaces checked unless labelled sigward.dev/exclude=true, or only those
                               labelled sigward.dev/include=true (default opt-out)
+  --exclude-namespace NS      never check this namespace either (repeatable; the chart passes webhook.excludeNamespaces)
   --pin-templates             the mutating webhook also pins images in workload templates (default: Pods only)
   --allow-insecure-registry HOST   plain HTTP to this registry (loopback always may), repeatable
   ${CLOUD_CREDENTIALS_USAGE}
@@ -82,6 +85,7 @@ export const webhookUsage = `Usage: sigward webhook [options]
   --refused-ttl-seconds N     how long a definite refusal is cached (default 60; registry errors never are)
   --body-limit-bytes N        largest AdmissionReview accepted (default 6291456)
   --log-level LEVEL           pino level (default info)
+  ${RECHECK_USAGE}
 `;
 
 const options = {
@@ -98,6 +102,7 @@ const options = {
   namespace: { type: 'string' },
   scope: { type: 'string', default: 'opt-out' },
   'pin-templates': { type: 'boolean' },
+  'exclude-namespace': { type: 'string', multiple: true },
   'allow-insecure-registry': { type: 'string', multiple: true },
   'cloud-credentials': { type: 'string' },
   'registry-config': { type: 'string' },
@@ -106,6 +111,9 @@ const options = {
   'verified-ttl-seconds': { type: 'string', default: '3600' },
   'refused-ttl-seconds': { type: 'string', default: '60' },
   'body-limit-bytes': { type: 'string', default: String(6 * 1024 * 1024) },
+  recheck: { type: 'boolean' },
+  'recheck-interval-seconds': { type: 'string', default: '600' },
+  'recheck-rate': { type: 'string', default: '2' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -157,6 +165,12 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   const refusedTtl = positive('refused-ttl-seconds', values['refused-ttl-seconds']);
   const bodyLimit = positive('body-limit-bytes', values['body-limit-bytes']);
   const ownNamespace = values.namespace ?? process.env['POD_NAMESPACE'] ?? 'sigward';
+  // The same skip rules for admission and the re-check (the apiserver never sends these namespaces'
+  // requests, and the re-check must not report their Pods either).
+  const skip: SkipSettings = { ownNamespace, scope, excludedNamespaces: values['exclude-namespace'] ?? [] };
+  const recheckInterval = positive('recheck-interval-seconds', values['recheck-interval-seconds']);
+  const recheckRate = Number(values['recheck-rate']);
+  if (!(recheckRate > 0 && recheckRate <= 1000)) fail('--recheck-rate is a number above 0 (at most 1000)');
 
   const logger = createLogger({ level: values['log-level'] });
   const stops: Array<() => Promise<void> | void> = [];
@@ -165,6 +179,13 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   const trustFile = values['trusted-root'];
   let configMaps: ConfigMapWatch | undefined;
   let clusterSource: ClusterPolicySource | undefined;
+  let recheck: ContinuousRecheck | undefined;
+  // Every root's name and version: a change of trust material starts a re-check round.
+  const trustVersion = (): string =>
+    trustRoots
+      .statuses()
+      .map((s) => `${s.trustRoot}=${s.status.version ?? ''}`)
+      .join(',');
   const trustRoots = new TrustRootRegistry({
     ...(trustFile === undefined ? {} : { trustedRootFile: trustFile }),
     configMaps: {
@@ -176,6 +197,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       if (error !== undefined) metrics.trustRootRefreshFailures.inc({ trust_root: name, reason: error.code });
       logRefresh(name, error);
       clusterSource?.trustRootRefreshed(name);
+      recheck?.trustRootsChanged(trustVersion());
     },
   });
   stops.push(() => trustRoots.stop());
@@ -188,6 +210,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     failOpenReasons: [...ERROR_REASONS],
     trustRootFreshness: () => trustRoots.statuses(),
     policyCount: () => policies.current()?.policies.length ?? 0,
+    recheckViolations: () => recheck?.violations() ?? [],
   });
 
   // The cluster, when there is one.
@@ -275,6 +298,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       { generation: snapshot.generation, policies: snapshot.policies.length, invalid },
       'policy snapshot updated',
     );
+    recheck?.policiesChanged();
   };
   let policies: PolicySnapshotSource & { readonly synced: boolean; stop(): Promise<void> };
   let policyOrigin: string;
@@ -316,6 +340,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       onChange: (leading) => {
         logger.info({ leading }, 'status writer lease');
         if (leading) source.syncStatus();
+        void recheck?.leading(leading);
       },
       onError: (error) => logger.debug({ err: describeError(error) }, 'lease not renewed'),
     });
@@ -390,10 +415,31 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       cache: { positiveTtlMs: verifiedTtl * 1000, negativeTtlMs: refusedTtl * 1000 },
     },
   );
+  if (values.recheck === true) {
+    if (cluster === undefined || leader === undefined)
+      fail(
+        '--recheck needs the cluster (a kubeconfig, and policies from the cluster rather than --policies)',
+      );
+    recheck = new ContinuousRecheck({
+      cluster,
+      decider,
+      policies,
+      skip,
+      ...(keys === undefined ? {} : { keys }),
+      ...(namespaces === undefined ? {} : { namespaceLabels: (ns: string) => namespaces?.labels(ns) }),
+      ...(events === undefined ? {} : { events }),
+      metrics,
+      logger,
+      options: { intervalSeconds: recheckInterval, perSecond: recheckRate },
+    });
+    recheck.trustRootsChanged(trustVersion());
+    if (leader.leading) void recheck.leading(true);
+    stops.push(() => recheck?.stop());
+  }
   const engine = new ReviewEngine({
     decider,
     policies,
-    skip: { ownNamespace, scope },
+    skip,
     ...(namespaces === undefined ? {} : { namespaceLabels: (ns: string) => namespaces?.labels(ns) }),
     patch: { templates: values['pin-templates'] === true },
     observer,

@@ -172,7 +172,7 @@ export class ReviewEngine {
 }
 
 /** `image X in spec.containers[0].image: policy P: expected …, found … [CODE]`, hostile text clipped. */
-function findingLine(decision: SiteDecision, result: PolicyResult): string {
+export function findingLine(decision: SiteDecision, result: PolicyResult): string {
   const policy = result.policy === undefined ? '' : `policy ${clip(result.policy, 253)}: `;
   return `image ${clip(decision.image, 512)} in ${clip(decision.field, 200)}: ${policy}${clip(reasonText(result), 1024)} [${result.reason}]`;
 }

@@ -18,3 +18,7 @@ export {
   type WorkloadOwner,
 } from './workloads.ts';
 export { recordPolicyFindings, POLICY_EVENT_REASONS, type ForeignPolicy } from './policy-events.ts';
+export { RunningPods, podView, type PodView } from './running-pods.ts';
+export { buildPolicyReport, reportResultOf, REPORT_NAME, type PolicyReport } from './policy-report.ts';
+export { PolicyReportWriter } from './policy-report-writer.ts';
+export { TokenBucket } from './token-bucket.ts';

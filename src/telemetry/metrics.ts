@@ -58,6 +58,10 @@ export interface Metrics {
   readonly trustRootLastSuccess: Gauge<'trust_root'>;
   readonly trustRootRefreshFailures: Counter<'trust_root' | 'reason'>;
   readonly policiesLoaded: Gauge;
+  readonly recheckViolations: Gauge<'policy' | 'result'>;
+  readonly recheckRounds: Counter<'trigger'>;
+  readonly recheckDecisions: Counter<'result'>;
+  readonly recheckReportFailures: Counter;
   /** The metrics in the Prometheus text format. */
   text(): Promise<string>;
   readonly contentType: string;
@@ -71,6 +75,12 @@ export interface MetricsOptions {
   }>;
   /** Number of compiled policies, read at scrape time. */
   readonly policyCount?: () => number;
+  /** Failed results of running Pods now (continuous re-check), by policy and report result, read at scrape time. */
+  readonly recheckViolations?: () => Iterable<{
+    readonly policy: string;
+    readonly result: string;
+    readonly count: number;
+  }>;
   /** Node's process metrics (process_*, nodejs_*: heap, event loop lag, …). Default true. */
   readonly processMetrics?: boolean;
   /** Reasons sigward_fail_open_total is exported with at 0 from the start, so `increase()` sees the first one. */
@@ -177,6 +187,42 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       this.set(options.policyCount?.() ?? 0);
     },
   });
+  // Continuous re-check (engine/recheck.ts). Policy names are bounded by what operators write; result is
+  // fail | warn | error. A gauge, not a counter: it falls back to 0 when the Pod or the policy is fixed.
+  // Series once seen stay (at 0 when fixed), so `== 0` and rate-free alerts work after a fix.
+  const seenViolations = new Map<string, { policy: string; result: string }>();
+  const recheckViolations = new Gauge({
+    name: 'sigward_recheck_violations',
+    help: 'Failed results of running Pods found by the continuous re-check, by policy and result (fail, warn, error); one per Pod, image site and policy',
+    labelNames: ['policy', 'result'] as const,
+    registers,
+    collect() {
+      const counts = new Map<string, number>();
+      for (const { policy, result, count } of options.recheckViolations?.() ?? []) {
+        const key = `${policy}\u0000${result}`;
+        seenViolations.set(key, { policy, result });
+        counts.set(key, (counts.get(key) ?? 0) + count);
+      }
+      for (const [key, labels] of seenViolations) this.set(labels, counts.get(key) ?? 0);
+    },
+  });
+  const recheckRounds = new Counter({
+    name: 'sigward_recheck_rounds_total',
+    help: 'Re-check rounds over every running Pod, by trigger (start, policy, trust-root, key, periodic)',
+    labelNames: ['trigger'] as const,
+    registers,
+  });
+  const recheckDecisions = new Counter({
+    name: 'sigward_recheck_decisions_total',
+    help: 'Decisions made by the re-check (each distinct image digest and policy set once per round), by result (pass, fail, error)',
+    labelNames: ['result'] as const,
+    registers,
+  });
+  const recheckReportFailures = new Counter({
+    name: 'sigward_recheck_report_write_failures_total',
+    help: 'PolicyReport writes the apiserver refused or that failed (retried at the next change or round)',
+    registers,
+  });
   return {
     registry,
     admissions,
@@ -192,6 +238,10 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     trustRootLastSuccess,
     trustRootRefreshFailures,
     policiesLoaded,
+    recheckViolations,
+    recheckRounds,
+    recheckDecisions,
+    recheckReportFailures,
     text: () => registry.metrics(),
     contentType: registry.contentType,
   };
