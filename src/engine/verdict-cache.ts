@@ -60,6 +60,13 @@ export class SingleFlightCache<V extends object> {
     return this.#entries.size;
   }
 
+  /** The cached value now, counted as a hit; undefined (and not counted) when `get` must compute or wait. */
+  peek(key: string): V | undefined {
+    const cached = this.#entries.get(key);
+    if (cached !== undefined) this.#observer?.lookup(this.#name, 'hit');
+    return cached;
+  }
+
   /** The cached value, or the one computation in flight, or a new computation. */
   get(key: string, compute: () => Promise<V>, ttlOf: (value: V) => number | undefined): Promise<V> {
     const cached = this.#entries.get(key);

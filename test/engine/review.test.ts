@@ -223,7 +223,12 @@ describe('cache', () => {
         Array.from({ length: 1000 }, () => e.review(podReview([tagged, keyless]))),
       );
       assert.ok(results.every((r) => responseOf(r).allowed));
-      assert.deepEqual(paths(), one, 'the same requests as one review, each once');
+      const all = paths();
+      assert.equal(new Set(all).size, all.length, `a request was repeated:\n${all.join('\n')}`);
+      // Whether the second image's discovery still asks the referrers API depends on whether the
+      // first one's "no API" answer came back before it started (remembered per registry).
+      const besidesReferrers = (list: string[]): string[] => list.filter((p) => !p.includes('/referrers/'));
+      assert.deepEqual(besidesReferrers(all), besidesReferrers(one), 'the same requests as one review');
       assert.equal(await e.verifications(), 2);
       await e.close();
     } finally {
