@@ -81,7 +81,10 @@ export function planWithoutLookup(rule: MultiArchRule, reference: ImageReference
 }
 
 /** The verdict as the plan tells it: a digest that did not verify says why no index could count. */
-export function withPlan(verdict: ImageVerdict, plan: MultiArchPlan): ImageVerdict {
+export function withPlan<V extends Pick<ImageVerdict, 'status' | 'code' | 'message'>>(
+  verdict: V,
+  plan: MultiArchPlan,
+): V {
   if (verdict.status === 'verified' || verdict.status === 'error') return verdict;
   if (plan.lookupFailure !== undefined)
     return {

@@ -15,8 +15,9 @@ import type { ImageReference, Keychain, RepositoryName } from '../oci/index.ts';
 import type { CompiledAuthority, CompiledPolicy } from '../policy/compile.ts';
 import { ERROR_REASONS } from '../policy/decision.ts';
 import { authorityOutcomes, reasonFor } from '../policy/evaluate.ts';
-import type { AuthorityOutcome, PolicyEvaluation } from '../policy/evaluate.ts';
+import type { AuthorityOutcome, PolicyEvaluation, VerdictLike } from '../policy/evaluate.ts';
 import type { Authority, ImageVerdict, MultiArch } from '../sigstore/verify-image.ts';
+import { compactVerdict } from './cached-verdict.ts';
 import type { KeyedLimiter } from './limit.ts';
 import { planMultiArch, planWithoutLookup, withPlan } from './multi-arch.ts';
 import type {
@@ -47,13 +48,13 @@ export interface PolicyVerifierSettings {
 export class PolicyVerifier {
   readonly #deps: PolicyVerifierDeps;
   readonly #settings: PolicyVerifierSettings;
-  readonly #verdicts: SingleFlightCache<ImageVerdict>;
+  readonly #verdicts: SingleFlightCache<VerdictLike>;
   readonly #registries: KeyedLimiter;
 
   constructor(
     deps: PolicyVerifierDeps,
     settings: PolicyVerifierSettings,
-    verdicts: SingleFlightCache<ImageVerdict>,
+    verdicts: SingleFlightCache<VerdictLike>,
     registries: KeyedLimiter,
   ) {
     this.#deps = deps;
@@ -93,7 +94,10 @@ export class PolicyVerifier {
       const key = verdictKey(policy, reference, digest, snapshot, rootName, trust.version, keys, plan.index);
       const verdict = await this.#verdicts.get(
         key,
-        () => this.#verify(policy, reference, digest, converted, trust, keychain, names, plan.multiArch),
+        async () =>
+          compactVerdict(
+            await this.#verify(policy, reference, digest, converted, trust, keychain, names, plan.multiArch),
+          ),
         (v) => this.#ttl(v),
       );
       outcomes.push(...authorityOutcomes(withPlan(verdict, plan), names));
@@ -212,7 +216,7 @@ export class PolicyVerifier {
     return combineKeychains(onlyFor(signatures.repository, secret), workload);
   }
 
-  #ttl(verdict: ImageVerdict): number | undefined {
+  #ttl(verdict: VerdictLike): number | undefined {
     if (verdict.status === 'verified') return this.#settings.cache.positiveTtlMs;
     if (verdict.status === 'error') return undefined;
     // A refusal caused by an error category (trust root, internal) is not definite either.
@@ -296,7 +300,8 @@ function unavailable(
 }
 
 /**
- * (repository, digest, policy, policy generation, trust root and its version, keys, index relied on).
+ * sha256 of (repository, digest, policy, policy generation, trust root and its version, keys, index
+ * relied on), each part unambiguous (names and digests cannot hold `|`).
  * A policy's inline key is covered by its generation; a Secret's key is not, so its fingerprint is part
  * of the key: a rotated Secret never meets the old key's verdict.
  */
@@ -310,7 +315,12 @@ function verdictKey(
   keys: string,
   index: string,
 ): string {
-  return `${repositoryString(reference)}|${digest}|${policy.kind}|${policy.namespace ?? ''}|${policy.name}|${snapshot.generation}|${rootName}|${trustVersion}|${keys}|${index}`;
+  // Hashed: ~250 characters of names and digests become 43, which matters at 100k entries.
+  return createHash('sha256')
+    .update(
+      `${repositoryString(reference)}|${digest}|${policy.kind}|${policy.namespace ?? ''}|${policy.name}|${snapshot.generation}|${rootName}|${trustVersion}|${keys}|${index}`,
+    )
+    .digest('base64url');
 }
 
 const fingerprints = new WeakMap<KeyObject, string>();
