@@ -32,6 +32,8 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '3000' },
     verifications: { type: 'string', default: '10000' },
     'no-memory': { type: 'boolean' },
+    /** V8/Node flags for the memory run's process, e.g. "--max-semi-space-size=2" (the webhook's NODE_OPTIONS). */
+    'memory-node-flags': { type: 'string', default: '' },
   },
 });
 const run = promisify(execFile);
@@ -73,7 +75,9 @@ try {
   // Asynchronous: the registries' log pipes must keep draining while a measurement runs.
   const measure = async (tree: { root: string }, mode: string, extra: string[] = []): Promise<Json> => {
     const args = [
-      ...(mode === 'memory' ? ['--expose-gc'] : []),
+      ...(mode === 'memory'
+        ? ['--expose-gc', ...(values['memory-node-flags'] ?? '').split(' ').filter(Boolean)]
+        : []),
       join(here, 'measure.ts'),
       `--root=${tree.root}`,
       `--mode=${mode}`,
@@ -199,6 +203,12 @@ function speed(head: (what: string) => string[], cols: Cols, table: Table): void
     warmRows.push([`${c} conn: bare fastify req/s`, ...cols((r) => r.warm[i].bare.rps, 0)]);
     warmRows.push([`${c} conn: sigward req/s`, ...cols((r) => r.warm[i].sigward.rps, 0)]);
     warmRows.push([`${c} conn: sigward / bare`, ...cols((r) => r.warm[i].ratio)]);
+    warmRows.push([`${c} conn: bare server CPU µs/req`, ...cols((r) => r.warm[i].bare.serverCpuUs, 0)]);
+    warmRows.push([`${c} conn: sigward server CPU µs/req`, ...cols((r) => r.warm[i].sigward.serverCpuUs, 0)]);
+    warmRows.push([
+      `${c} conn: bare / sigward CPU per req`,
+      ...cols((r) => r.warm[i].bare.serverCpuUs / r.warm[i].sigward.serverCpuUs),
+    ]);
     warmRows.push([`${c} conn: client p50 ms`, ...cols((r) => r.warm[i].sigward.p50)]);
     warmRows.push([`${c} conn: server-side p99 ms`, ...cols((r) => r.warm[i].serverP99, 3)]);
     warmRows.push([`${c} conn: event-loop lag p99 ms`, ...cols((r) => r.warm[i].lagP99)]);
