@@ -147,11 +147,15 @@ export class Decider {
       reference.digest ?? this.#digests.peek(this.#digestKey(reference, workload.namespace))?.digest;
     if (digest === undefined) return undefined;
     const policies: PolicyEvaluation[] = [];
+    const lookups = { count: 0 };
     for (const policy of matched) {
-      const evaluation = this.#policies.cached(policy, reference, digest, snapshot);
+      const evaluation = this.#policies.cached(policy, reference, digest, snapshot, lookups);
       if (evaluation === undefined) return undefined;
       policies.push(evaluation);
     }
+    // Counted only now: a site that falls back to the slow path is counted there, once.
+    if (reference.digest === undefined) this.#digests.recordHits(1);
+    this.#policies.recordHits(lookups.count);
     return this.#decided(site, reference, digest, policies);
   }
 

@@ -116,6 +116,8 @@ export class PolicyVerifier {
     reference: ImageReference,
     digest: string,
     snapshot: PolicySnapshotView,
+    /** Counts the verdicts read, for `recordHits` once the whole answer came from the cache. */
+    lookups: { count: number },
   ): PolicyEvaluation | undefined {
     if (!policy.valid) return { policy };
     const plan = planWithoutLookup(policy.multiArch, reference);
@@ -140,9 +142,15 @@ export class PolicyVerifier {
       );
       const verdict = this.#verdicts.peek(key);
       if (verdict === undefined) return undefined;
+      lookups.count++;
       outcomes.push(...authorityOutcomes(withPlan(verdict, plan), names));
     }
     return { policy, outcomes };
+  }
+
+  /** Counts cache hits for an answer `cached` gave in full. */
+  recordHits(count: number): void {
+    this.#verdicts.recordHits(count);
   }
 
   async #verify(
