@@ -15,10 +15,11 @@ import type { ImageReference, Keychain, RepositoryName } from '../oci/index.ts';
 import type { CompiledAuthority, CompiledPolicy } from '../policy/compile.ts';
 import { ERROR_REASONS } from '../policy/decision.ts';
 import { authorityOutcomes, reasonFor } from '../policy/evaluate.ts';
-import type { AuthorityOutcome, PolicyEvaluation } from '../policy/evaluate.ts';
+import type { AuthorityOutcome, PolicyEvaluation, VerdictLike } from '../policy/evaluate.ts';
 import type { Authority, ImageVerdict, MultiArch } from '../sigstore/verify-image.ts';
+import { compactVerdict } from './cached-verdict.ts';
 import type { KeyedLimiter } from './limit.ts';
-import { planMultiArch, withPlan } from './multi-arch.ts';
+import { planMultiArch, planWithoutLookup, withPlan } from './multi-arch.ts';
 import type {
   CredentialsSource,
   EngineObserver,
@@ -47,13 +48,13 @@ export interface PolicyVerifierSettings {
 export class PolicyVerifier {
   readonly #deps: PolicyVerifierDeps;
   readonly #settings: PolicyVerifierSettings;
-  readonly #verdicts: SingleFlightCache<ImageVerdict>;
+  readonly #verdicts: SingleFlightCache<VerdictLike>;
   readonly #registries: KeyedLimiter;
 
   constructor(
     deps: PolicyVerifierDeps,
     settings: PolicyVerifierSettings,
-    verdicts: SingleFlightCache<ImageVerdict>,
+    verdicts: SingleFlightCache<VerdictLike>,
     registries: KeyedLimiter,
   ) {
     this.#deps = deps;
@@ -73,23 +74,11 @@ export class PolicyVerifier {
   ): Promise<PolicyEvaluation> {
     if (!policy.valid) return { policy };
     const plan = await planMultiArch(policy.multiArch, reference, digest, resolveTag);
-    // Authorities sharing a trust root are verified together (one discovery per root).
-    const groups = new Map<string, CompiledAuthority[]>();
-    for (const a of policy.authorities)
-      groups.set(a.trustRootRef, [...(groups.get(a.trustRootRef) ?? []), a]);
     const outcomes: AuthorityOutcome[] = [];
-    for (const [rootName, authorities] of groups) {
+    for (const { rootName, authorities, names } of trustRootGroups(policy)) {
       const trust = this.#deps.trustRoots.trustRoot(rootName);
-      const names = authorities.map((a) => a.name);
       if (trust === undefined) {
-        const why = snapshot.trustRoots.has(rootName) ? 'is not loaded yet' : 'does not exist';
-        for (const authority of names)
-          outcomes.push({
-            authority,
-            verified: false,
-            code: 'TRUST_ROOT_UNAVAILABLE',
-            message: `the TrustRoot ${rootName} ${why}`,
-          });
+        outcomes.push(...unavailable(rootName, names, snapshot));
         continue;
       }
       let converted: Authority[];
@@ -101,30 +90,67 @@ export class PolicyVerifier {
           outcomes.push({ authority, verified: false, code, message: describeError(error) });
         continue;
       }
-      const key = [
-        repositoryString(reference),
-        digest,
-        policy.kind,
-        policy.namespace ?? '',
-        // The display name, not the name: a policy-controller ClusterImagePolicy may share its name
-        // with a sigward one (`x` and `x (policy.sigstore.dev)`); their verdicts must never mix.
-        policy.displayName,
-        snapshot.generation,
-        rootName,
-        trust.version,
-        // A policy's inline key is covered by its generation; a Secret's key is not, so its fingerprint
-        // is part of the key: a rotated Secret never meets the old key's verdict.
-        converted.map((a) => (a.kind === 'key' ? keyFingerprint(a.publicKey) : '-')).join(','),
-        plan.index,
-      ].join('|');
+      const keys = converted.map((a) => (a.kind === 'key' ? keyFingerprint(a.publicKey) : '-')).join(',');
+      const key = verdictKey(policy, reference, digest, snapshot, rootName, trust.version, keys, plan.index);
       const verdict = await this.#verdicts.get(
         key,
-        () => this.#verify(policy, reference, digest, converted, trust, keychain, names, plan.multiArch),
+        async () =>
+          compactVerdict(
+            await this.#verify(policy, reference, digest, converted, trust, keychain, names, plan.multiArch),
+          ),
         (v) => this.#ttl(v),
       );
       outcomes.push(...authorityOutcomes(withPlan(verdict, plan), names));
     }
     return { policy, outcomes };
+  }
+
+  /**
+   * The evaluation from cached verdicts alone, without awaiting anything (no deadline, timers or
+   * promises on the cache-hit path), or undefined when `evaluate` must run: a verdict not cached, a
+   * key read from a Secret (re-read each time), or a `multiArch: index` plan that resolves a tag.
+   * The same keys and outcomes as `evaluate`.
+   */
+  cached(
+    policy: CompiledPolicy,
+    reference: ImageReference,
+    digest: string,
+    snapshot: PolicySnapshotView,
+    /** Counts the verdicts read, for `recordHits` once the whole answer came from the cache. */
+    lookups: { count: number },
+  ): PolicyEvaluation | undefined {
+    if (!policy.valid) return { policy };
+    const plan = planWithoutLookup(policy.multiArch, reference);
+    if (plan === undefined) return undefined;
+    const outcomes: AuthorityOutcome[] = [];
+    for (const { rootName, names, inlineKeys } of trustRootGroups(policy)) {
+      const trust = this.#deps.trustRoots.trustRoot(rootName);
+      if (trust === undefined) {
+        outcomes.push(...unavailable(rootName, names, snapshot));
+        continue;
+      }
+      if (inlineKeys === undefined) return undefined;
+      const key = verdictKey(
+        policy,
+        reference,
+        digest,
+        snapshot,
+        rootName,
+        trust.version,
+        inlineKeys,
+        plan.index,
+      );
+      const verdict = this.#verdicts.peek(key);
+      if (verdict === undefined) return undefined;
+      lookups.count++;
+      outcomes.push(...authorityOutcomes(withPlan(verdict, plan), names));
+    }
+    return { policy, outcomes };
+  }
+
+  /** Counts cache hits for an answer `cached` gave in full. */
+  recordHits(count: number): void {
+    this.#verdicts.recordHits(count);
   }
 
   async #verify(
@@ -198,7 +224,7 @@ export class PolicyVerifier {
     return combineKeychains(onlyFor(signatures.repository, secret), workload);
   }
 
-  #ttl(verdict: ImageVerdict): number | undefined {
+  #ttl(verdict: VerdictLike): number | undefined {
     if (verdict.status === 'verified') return this.#settings.cache.positiveTtlMs;
     if (verdict.status === 'error') return undefined;
     // A refusal caused by an error category (trust root, internal) is not definite either.
@@ -233,6 +259,79 @@ export class PolicyVerifier {
     const publicKey = await this.#deps.keys.publicKey({ namespace, name: a.key.name, key: a.key.key });
     return { kind: 'key', name: a.name, publicKey, requireTlog: a.requireTlog };
   }
+}
+
+interface TrustRootGroup {
+  readonly rootName: string;
+  readonly authorities: readonly CompiledAuthority[];
+  readonly names: readonly string[];
+  /** The key part of the cache key when no authority reads its key from a Secret, else undefined. */
+  readonly inlineKeys: string | undefined;
+}
+
+const groupsByPolicy = new WeakMap<CompiledPolicy, readonly TrustRootGroup[]>();
+
+/** Authorities sharing a trust root are verified together (one discovery per root); computed once per policy. */
+function trustRootGroups(policy: CompiledPolicy): readonly TrustRootGroup[] {
+  let groups = groupsByPolicy.get(policy);
+  if (groups === undefined) {
+    const byRoot = new Map<string, CompiledAuthority[]>();
+    for (const a of policy.authorities)
+      byRoot.set(a.trustRootRef, [...(byRoot.get(a.trustRootRef) ?? []), a]);
+    groups = [...byRoot].map(([rootName, authorities]) => ({
+      rootName,
+      authorities,
+      names: authorities.map((a) => a.name),
+      inlineKeys: authorities.some((a) => a.kind === 'key' && a.key.source !== 'data')
+        ? undefined
+        : authorities
+            .map((a) => (a.kind === 'key' && a.key.source === 'data' ? keyFingerprint(a.key.publicKey) : '-'))
+            .join(','),
+    }));
+    groupsByPolicy.set(policy, groups);
+  }
+  return groups;
+}
+
+function unavailable(
+  rootName: string,
+  names: readonly string[],
+  snapshot: PolicySnapshotView,
+): AuthorityOutcome[] {
+  const why = snapshot.trustRoots.has(rootName) ? 'is not loaded yet' : 'does not exist';
+  return names.map((authority) => ({
+    authority,
+    verified: false,
+    code: 'TRUST_ROOT_UNAVAILABLE',
+    message: `the TrustRoot ${rootName} ${why}`,
+  }));
+}
+
+/**
+ * sha256 of (repository, digest, policy, policy generation, trust root and its version, keys, index
+ * relied on), each part unambiguous (names and digests cannot hold `|`).
+ * A policy's inline key is covered by its generation; a Secret's key is not, so its fingerprint is part
+ * of the key: a rotated Secret never meets the old key's verdict.
+ */
+function verdictKey(
+  policy: CompiledPolicy,
+  reference: ImageReference,
+  digest: string,
+  snapshot: PolicySnapshotView,
+  rootName: string,
+  trustVersion: string,
+  keys: string,
+  index: string,
+): string {
+  // The display name, not the name: a policy-controller ClusterImagePolicy may share its name with a
+  // sigward one (`x` and `x (policy.sigstore.dev)`); their verdicts must never mix. A policy's inline
+  // key is covered by its generation; a Secret's key is not, so `keys` holds their fingerprints.
+  // Hashed: ~250 characters of names and digests become 43, which matters at 100k entries.
+  return createHash('sha256')
+    .update(
+      `${repositoryString(reference)}|${digest}|${policy.kind}|${policy.namespace ?? ''}|${policy.displayName}|${snapshot.generation}|${rootName}|${trustVersion}|${keys}|${index}`,
+    )
+    .digest('base64url');
 }
 
 const fingerprints = new WeakMap<KeyObject, string>();
