@@ -295,6 +295,27 @@ describe('ECR seed flow: an IRSA Job signs in ECR with sigward sign, the webhook
       (await aws.issuedSecrets()).assumedRoles.includes(aws.roleArn('sigward-webhook')),
       "STS assumed the webhook's role",
     );
+    // No password anywhere: no registry Secret in the cluster, none named by the Pod or the accounts.
+    assert.equal(
+      await must([
+        'get',
+        'secrets',
+        '--all-namespaces',
+        '--field-selector=type=kubernetes.io/dockerconfigjson',
+        '-o',
+        'name',
+      ]),
+      '',
+    );
+    for (const [kind, name, ns] of [
+      ['pod', 'web', apps],
+      ['serviceaccount', release, own],
+      ['serviceaccount', signer, jobs],
+    ] as const)
+      assert.equal(
+        await must(['get', kind, name, `--namespace=${ns}`, '-o', 'jsonpath={..imagePullSecrets}']),
+        '',
+      );
   });
 
   const refused = (image: PushedImage, reason: string): string =>
@@ -320,6 +341,7 @@ describe('ECR seed flow: an IRSA Job signs in ECR with sigward sign, the webhook
     'a webhook whose ServiceAccount has no role denies an ECR image with a clear REGISTRY_AUTH',
     async () => {
       await must(['annotate', 'serviceaccount', release, `--namespace=${own}`, `${ROLE_ARN_ANNOTATION}-`]);
+      const rolesBefore = (await aws.issuedSecrets()).assumedRoles.length;
       const norole = await startChartWebhook(world, chartWebhook('sigward-no-role'));
       webhooks.push(norole);
       await pointWebhooksAt(world.kube.kubectl, release, norole.host);
@@ -338,6 +360,7 @@ describe('ECR seed flow: an IRSA Job signs in ECR with sigward sign, the webhook
             `(this process has no AWS identity: looked for env keys, IRSA's web identity token, EKS Pod Identity, shared config and instance metadata) [REGISTRY_AUTH]`,
         ),
       );
+      assert.equal((await aws.issuedSecrets()).assumedRoles.length, rolesBefore, 'STS was not asked');
     },
   );
 
