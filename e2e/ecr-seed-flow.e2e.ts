@@ -7,7 +7,9 @@
 // its Pod is made as the Job controller and the pod identity webhook would, and its container run as the
 // kubelet would (e2e/world/kubelet.ts): two projected tokens bound to the Pod, audience `sigstore` (the
 // Fulcio identity) and `sts.amazonaws.com` (AWS_WEB_IDENTITY_TOKEN_FILE → AssumeRoleWithWebIdentity →
-// GetAuthorizationToken). Then: the Pod with the signed ECR image is admitted without a pull secret; an
+// GetAuthorizationToken); the same Job for a ServiceAccount with no role fails before Fulcio, saying the
+// process has no AWS identity, and attaches nothing. Then: the Pod with the signed ECR image is admitted
+// without a pull secret (none exists in the cluster); an
 // unsigned ECR image is denied SIGNATURE_MISSING (not REGISTRY_AUTH); a webhook whose ServiceAccount has
 // no role denies an ECR image with a clear REGISTRY_AUTH; and no token or credential appears in the
 // signer's output, the webhooks' logs, the denials, /metrics or Events.
@@ -40,6 +42,7 @@ import {
   type PodSpec,
   type StoredPod,
 } from './world/kubelet.ts';
+import { tags } from './world/oci-http.ts';
 import { startWorld, type World } from './world/world.ts';
 
 const account = '111122223333';
@@ -51,28 +54,29 @@ const signer = 'image-signer';
 const apps = 'apps';
 const identity = `https://kubernetes.io/namespaces/${jobs}/serviceaccounts/${signer}`;
 
-/** The signing Job as a user writes it for EKS (the trust files come from a ConfigMap, as in the chart's example). */
-const signJobYaml = (roleArn: string, image: string): string => `
+/**
+ * The signing Job as a user writes it for EKS (the trust files come from a ConfigMap, as in the chart's
+ * example); its ServiceAccount annotated with the IAM role (e.g. AmazonEC2ContainerRegistryPowerUser)
+ * whose ECR token pushes the signature, unless `roleArn` is undefined.
+ */
+const signJobYaml = (job: { account: string; name: string; roleArn?: string; image: string }): string => `
 apiVersion: v1
 kind: ServiceAccount
 metadata:
-  name: ${signer}
+  name: ${job.account}
   namespace: ${jobs}
-  annotations:
-    # IRSA: the IAM role (e.g. AmazonEC2ContainerRegistryPowerUser) whose ECR token pushes the signature.
-    ${ROLE_ARN_ANNOTATION}: ${roleArn}
-automountServiceAccountToken: false
+${job.roleArn === undefined ? '' : `  annotations:\n    ${ROLE_ARN_ANNOTATION}: ${job.roleArn}\n`}automountServiceAccountToken: false
 ---
 apiVersion: batch/v1
 kind: Job
 metadata:
-  name: sign-app
+  name: ${job.name}
   namespace: ${jobs}
 spec:
   backoffLimit: 0
   template:
     spec:
-      serviceAccountName: ${signer}
+      serviceAccountName: ${job.account}
       automountServiceAccountToken: false
       restartPolicy: Never
       containers:
@@ -84,7 +88,7 @@ spec:
             - --kubernetes-token-path=/var/run/sigstore/cosign/oidc-token
             - --signing-config=/etc/sigward/trust/signing_config.json
             - --trusted-root=/etc/sigward/trust/trusted_root.json
-            - ${image}
+            - ${job.image}
           volumeMounts:
             - { name: sigstore-token, mountPath: /var/run/sigstore/cosign, readOnly: true }
             - { name: sigstore-trust, mountPath: /etc/sigward/trust, readOnly: true }
@@ -123,6 +127,7 @@ describe('ECR seed flow: an IRSA Job signs in ECR with sigward sign, the webhook
   const printed: { where: string; text: string }[] = [];
   let signed: PushedImage;
   let unsigned: PushedImage;
+  let unsignable: PushedImage;
   let jobPod: StoredPod;
 
   const must = (args: readonly string[], input?: string) => kubectlMust(world.kube.kubectl)(args, input);
@@ -171,6 +176,7 @@ describe('ECR seed flow: an IRSA Job signs in ECR with sigward sign, the webhook
       const tools = { crane: world.clients.crane, workDir: world.runDir.sub('images') };
       signed = await aws.pushImage(tools, 'team/app', 'v1');
       unsigned = await aws.pushImage(tools, 'team/unsigned', 'v1');
+      unsignable = await aws.pushImage(tools, 'team/no-role', 'v1');
 
       await must(
         ['apply', '-f', '-'],
@@ -217,7 +223,7 @@ describe('ECR seed flow: an IRSA Job signs in ECR with sigward sign, the webhook
     async () => {
       const roleArn = aws.roleArn(signer);
       const applied = await world.kube.kubectl(['apply', '-f', '-'], {
-        input: signJobYaml(roleArn, signed.byDigest),
+        input: signJobYaml({ account: signer, name: 'sign-app', roleArn, image: signed.byDigest }),
       });
       assert.equal(applied.code, 0, applied.stderr);
       assert.equal(applied.stdout.trim(), `serviceaccount/${signer} created\njob.batch/sign-app created`);
@@ -283,6 +289,37 @@ describe('ECR seed flow: an IRSA Job signs in ECR with sigward sign, the webhook
       );
       assert.ok(aws.front.counts.accepted > acceptedBefore, 'the ECR registry let the signer in');
       assert.ok((await aws.issuedSecrets()).assumedRoles.includes(roleArn), 'STS assumed the Job role');
+    },
+  );
+
+  /** What sigward says when the process has no AWS identity at all. */
+  const noAwsIdentity = (): string =>
+    `AWS ECR gave no authorization token for ${aws.registry}: CredentialsProviderError: Could not load credentials from any providers ` +
+    `(this process has no AWS identity: looked for env keys, IRSA's web identity token, EKS Pod Identity, shared config and instance metadata)`;
+
+  step(
+    'a Job whose ServiceAccount has no role cannot sign in ECR: exit 1, a clear error, nothing attached',
+    async () => {
+      const account = 'no-role-signer';
+      const applied = await world.kube.kubectl(['apply', '-f', '-'], {
+        input: signJobYaml({ account, name: 'sign-no-role', image: unsignable.byDigest }),
+      });
+      assert.equal(applied.code, 0, applied.stderr);
+      const pod = await createJobPod(world, jobs, 'sign-no-role', (spec) =>
+        withEksPodIdentity(world.kube.kubectl, jobs, spec, region),
+      );
+      assert.equal(pod.spec.containers[0]!.env, undefined, 'no role, nothing injected');
+      const run = await prepareContainer(world, pod, 'sign');
+      tokens.push(...run.tokens);
+      const result = await runContainer(world, run, aws.network);
+      printed.push({ where: "the role-less signer's output", text: result.stdout + result.stderr });
+      assert.equal(result.code, 1, result.stderr);
+      // It stops at the first registry read, before asking Fulcio for a certificate.
+      assert.deepEqual(result.stderr.trimEnd().split('\n').slice(1), [
+        `Signing as system:serviceaccount:${jobs}:${account} (issuer ${world.kube.issuer})`,
+        `sigward sign: FAILED [REGISTRY_UNAUTHORIZED]: ${aws.registry} refused access: ${noAwsIdentity()}`,
+      ]);
+      assert.deepEqual(await tags(aws.front.backend.url, unsignable.repository), ['v1']);
     },
   );
 
@@ -356,8 +393,7 @@ describe('ECR seed flow: an IRSA Job signs in ECR with sigward sign, the webhook
         refused(
           signed,
           `in spec.containers[0].image: policy ecr-release: could not resolve the tag to a digest: ${aws.registry} refused access: ` +
-            `AWS ECR gave no authorization token for ${aws.registry}: CredentialsProviderError: Could not load credentials from any providers ` +
-            `(this process has no AWS identity: looked for env keys, IRSA's web identity token, EKS Pod Identity, shared config and instance metadata) [REGISTRY_AUTH]`,
+            `${noAwsIdentity()} [REGISTRY_AUTH]`,
         ),
       );
       assert.equal((await aws.issuedSecrets()).assumedRoles.length, rolesBefore, 'STS was not asked');
