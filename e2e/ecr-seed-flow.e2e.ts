@@ -9,10 +9,10 @@
 // Fulcio identity) and `sts.amazonaws.com` (AWS_WEB_IDENTITY_TOKEN_FILE → AssumeRoleWithWebIdentity →
 // GetAuthorizationToken); the same Job for a ServiceAccount with no role fails before Fulcio, saying the
 // process has no AWS identity, and attaches nothing. Then: the Pod with the signed ECR image is admitted
-// without a pull secret (none exists in the cluster); an
-// unsigned ECR image is denied SIGNATURE_MISSING (not REGISTRY_AUTH); a webhook whose ServiceAccount has
-// no role denies an ECR image with a clear REGISTRY_AUTH; and no token or credential appears in the
-// signer's output, the webhooks' logs, the denials, /metrics or Events.
+// without a pull secret (none exists in the cluster); an unsigned ECR image is denied SIGNATURE_MISSING
+// (not REGISTRY_AUTH); a webhook whose ServiceAccount has no role denies an ECR image with a clear
+// REGISTRY_AUTH; and no token or credential appears in the signer's output, the webhooks' logs, the
+// denials, /metrics or Events.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe } from 'node:test';
