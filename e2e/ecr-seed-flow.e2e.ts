@@ -355,22 +355,25 @@ describe('ECR seed flow: an IRSA Job signs in ECR with sigward sign, the webhook
       );
   });
 
-  const refused = (image: PushedImage, reason: string): string =>
-    `Error from server (Forbidden): error when creating "STDIN": admission webhook "validate.sigward.dev" denied the request: ` +
-    `image ${image.ref} ${reason}`;
-
-  step('a Pod with an unsigned ECR image is denied SIGNATURE_MISSING, naming image and policy', async () => {
-    const denied = await apply(podManifest(apps, 'unsigned', unsigned.ref));
-    printed.push({ where: 'the unsigned denial', text: denied.stderr });
+  /** `kubectl apply` of a Pod with `image` is refused by sigward with exactly `reason` after the image. */
+  async function assertDenied(name: string, image: PushedImage, reason: string): Promise<void> {
+    const denied = await apply(podManifest(apps, name, image.ref));
+    printed.push({ where: `the denial of Pod ${name}`, text: denied.stderr });
     assert.notEqual(denied.code, 0);
     assert.equal(
       denied.stderr.trim(),
-      refused(
-        unsigned,
-        `(digest ${unsigned.digest}) in spec.containers[0].image: policy ecr-release, authority release-job: ` +
-          `no signatures found (looked in the referrers fallback tag (the registry has no referrers API) and the legacy .sig tag, ` +
-          `in ${aws.registry}/team/unsigned) [SIGNATURE_MISSING]`,
-      ),
+      `Error from server (Forbidden): error when creating "STDIN": admission webhook "validate.sigward.dev" denied the request: ` +
+        `image ${image.ref} ${reason}`,
+    );
+  }
+
+  step('a Pod with an unsigned ECR image is denied SIGNATURE_MISSING, naming image and policy', async () => {
+    await assertDenied(
+      'unsigned',
+      unsigned,
+      `(digest ${unsigned.digest}) in spec.containers[0].image: policy ecr-release, authority release-job: ` +
+        `no signatures found (looked in the referrers fallback tag (the registry has no referrers API) and the legacy .sig tag, ` +
+        `in ${aws.registry}/team/unsigned) [SIGNATURE_MISSING]`,
     );
   });
 
@@ -385,16 +388,11 @@ describe('ECR seed flow: an IRSA Job signs in ECR with sigward sign, the webhook
       // The signed image: only a webhook that cannot reach the registry denies it.
       const probe = await waitForSigwardDenial(world.kube.kubectl, podManifest(apps, 'no-role', signed.ref));
       assert.notEqual(probe, '', 'the webhook without a role never denied');
-      const denied = await apply(podManifest(apps, 'no-role', signed.ref));
-      printed.push({ where: 'the no-role denial', text: denied.stderr });
-      assert.notEqual(denied.code, 0);
-      assert.equal(
-        denied.stderr.trim(),
-        refused(
-          signed,
-          `in spec.containers[0].image: policy ecr-release: could not resolve the tag to a digest: ${aws.registry} refused access: ` +
-            `${noAwsIdentity()} [REGISTRY_AUTH]`,
-        ),
+      await assertDenied(
+        'no-role',
+        signed,
+        `in spec.containers[0].image: policy ecr-release: could not resolve the tag to a digest: ${aws.registry} refused access: ` +
+          `${noAwsIdentity()} [REGISTRY_AUTH]`,
       );
       assert.equal((await aws.issuedSecrets()).assumedRoles.length, rolesBefore, 'STS was not asked');
     },
