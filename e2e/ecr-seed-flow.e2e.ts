@@ -47,10 +47,10 @@ import { startWorld, type World } from './world/world.ts';
 
 const account = '111122223333';
 const region = 'eu-west-1';
-const own = 'sigward-system';
+const own = 'sigward';
 const release = 'sigward';
-const jobs = 'release';
-const signer = 'image-signer';
+const jobs = 'ci';
+const signer = 'signer';
 const apps = 'apps';
 const identity = `https://kubernetes.io/namespaces/${jobs}/serviceaccounts/${signer}`;
 
@@ -133,13 +133,17 @@ describe('ECR seed flow: an IRSA Job signs in ECR with sigward sign, the webhook
   const must = (args: readonly string[], input?: string) => kubectlMust(world.kube.kubectl)(args, input);
   const apply = (json: string) => world.kube.kubectl(['apply', '-f', '-'], { input: json });
 
-  /** The webhook Deployment's container as EKS would start it: pod identity (if the SA has a role), kubelet's env. */
-  const chartWebhook = (name: string): ChartWebhookOptions => ({
+  /**
+   * The release as docs/cloud-install.md installs it on EKS (`cloud.aws.roleArn`: IRSA), its webhook
+   * container started as EKS would: the pod identity webhook's env (if the ServiceAccount has a role),
+   * then the kubelet's.
+   */
+  const chartWebhook = (name: string, roleArn: string): ChartWebhookOptions => ({
     release,
     own,
     name,
     values: {
-      serviceAccount: { annotations: { [ROLE_ARN_ANNOTATION]: aws.roleArn('sigward-webhook') } },
+      cloud: { aws: { roleArn } },
       // The policy here names the ECR registry only; the signing Job's own image gets a warning.
       webhook: { noMatchAction: 'warn' },
     },
@@ -168,7 +172,7 @@ describe('ECR seed flow: an IRSA Job signs in ECR with sigward sign, the webhook
         `--from-file=trusted_root.json=${world.sigstore.trustedRootPath}`,
       ]);
       const started = await installChartWithHostWebhook(world, {
-        ...chartWebhook('sigward-irsa'),
+        ...chartWebhook('sigward-irsa', aws.roleArn('sigward-webhook')),
         point: false,
       });
       webhooks.push(started);
@@ -221,7 +225,7 @@ describe('ECR seed flow: an IRSA Job signs in ECR with sigward sign, the webhook
   step(
     'the Job, applied with kubectl, signs its ECR image through its role: no password anywhere',
     async () => {
-      const roleArn = aws.roleArn(signer);
+      const roleArn = aws.roleArn('sigward-signer');
       const applied = await world.kube.kubectl(['apply', '-f', '-'], {
         input: signJobYaml({ account: signer, name: 'sign-app', roleArn, image: signed.byDigest }),
       });
@@ -380,9 +384,11 @@ describe('ECR seed flow: an IRSA Job signs in ECR with sigward sign, the webhook
   step(
     'a webhook whose ServiceAccount has no role denies an ECR image with a clear REGISTRY_AUTH',
     async () => {
+      // The role taken away from the webhook's ServiceAccount (`helm upgrade` would fight the patched
+      // webhook configurations here), then its webhook restarted.
       await must(['annotate', 'serviceaccount', release, `--namespace=${own}`, `${ROLE_ARN_ANNOTATION}-`]);
       const rolesBefore = (await aws.issuedSecrets()).assumedRoles.length;
-      const norole = await startChartWebhook(world, chartWebhook('sigward-no-role'));
+      const norole = await startChartWebhook(world, chartWebhook('sigward-no-role', ''));
       webhooks.push(norole);
       await pointWebhooksAt(world.kube.kubectl, release, norole.host);
       // The signed image: only a webhook that cannot reach the registry denies it.
