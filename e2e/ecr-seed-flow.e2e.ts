@@ -231,6 +231,12 @@ describe('ECR seed flow: an IRSA Job signs in ECR with sigward sign, the webhook
       });
       assert.equal(applied.code, 0, applied.stderr);
       assert.equal(applied.stdout.trim(), `serviceaccount/${signer} created\njob.batch/sign-app created`);
+      // The chart's webhook judged the Job itself: its own image is under no policy here.
+      assert.equal(
+        applied.stderr,
+        'Warning: image ghcr.io/sigward/sigward:0.1.0 in spec.template.spec.containers[0].image: ' +
+          'no image policy matches this image (unmatched images: warn) [NO_POLICY]\n',
+      );
 
       jobPod = await createJobPod(world, jobs, 'sign-app', (spec) =>
         withEksPodIdentity(world.kube.kubectl, jobs, spec, region),

@@ -2,12 +2,12 @@
 // cannot run: for a Pod whose service account is annotated `eks.amazonaws.com/role-arn`, the same
 // mutation EKS's managed webhook makes — a projected service-account token for audience
 // `sts.amazonaws.com` (86400 s, the webhook's default) mounted at
-// /var/run/secrets/eks.amazonaws.com/serviceaccount, and in every container AWS_STS_REGIONAL_ENDPOINTS,
-// AWS_DEFAULT_REGION, AWS_REGION, AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE (an env var the container
-// already sets is left alone). The service account is read from the apiserver, as the webhook's cache
+// /var/run/secrets/eks.amazonaws.com/serviceaccount, and in every (init) container
+// AWS_STS_REGIONAL_ENDPOINTS, AWS_DEFAULT_REGION, AWS_REGION, AWS_ROLE_ARN and
+// AWS_WEB_IDENTITY_TOKEN_FILE (an env var the container already sets is left alone). The service account is read from the apiserver, as the webhook's cache
 // would have it, so removing the annotation removes the identity from Pods made afterwards.
 import { kubectlOk, type Kubectl } from './kubectl.ts';
-import type { PodSpec } from './kubelet.ts';
+import type { Container, PodSpec } from './kubelet.ts';
 
 export const ROLE_ARN_ANNOTATION = 'eks.amazonaws.com/role-arn';
 const AUDIENCE_ANNOTATION = 'eks.amazonaws.com/audience';
@@ -42,6 +42,17 @@ export async function withEksPodIdentity(
     { name: 'AWS_ROLE_ARN', value: roleArn },
     { name: 'AWS_WEB_IDENTITY_TOKEN_FILE', value: `${EKS_TOKEN_DIR}/token` },
   ];
+  const inject = (container: Container): Container => {
+    const present = new Set((container.env ?? []).map((e) => e.name));
+    return {
+      ...container,
+      env: [...(container.env ?? []), ...injected.filter((e) => !present.has(e.name))],
+      volumeMounts: [
+        ...(container.volumeMounts ?? []),
+        { name: volumeName, mountPath: EKS_TOKEN_DIR, readOnly: true },
+      ],
+    };
+  };
   return {
     ...spec,
     volumes: [
@@ -61,16 +72,7 @@ export async function withEksPodIdentity(
         },
       },
     ],
-    containers: spec.containers.map((container) => {
-      const present = new Set((container.env ?? []).map((e) => e.name));
-      return {
-        ...container,
-        env: [...(container.env ?? []), ...injected.filter((e) => !present.has(e.name))],
-        volumeMounts: [
-          ...(container.volumeMounts ?? []),
-          { name: volumeName, mountPath: EKS_TOKEN_DIR, readOnly: true },
-        ],
-      };
-    }),
+    ...(spec.initContainers === undefined ? {} : { initContainers: spec.initContainers.map(inject) }),
+    containers: spec.containers.map(inject),
   };
 }

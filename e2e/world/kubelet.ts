@@ -42,6 +42,7 @@ export interface Volume {
 
 export interface PodSpec {
   serviceAccountName?: string;
+  initContainers?: Container[];
   containers: Container[];
   volumes?: Volume[];
   [field: string]: unknown;
