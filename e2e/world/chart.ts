@@ -126,13 +126,21 @@ export interface HostWebhook {
 /**
  * Starts `sigward webhook` on the host with exactly the Deployment's arguments (so every flag the chart
  * passes exists), but with a free loopback port, a serving certificate for 127.0.0.1 and the given
- * kubeconfig; ready once /readyz answers 200.
+ * kubeconfig; ready once /readyz answers 200. Its environment is this process's without any AWS_*
+ * setting (no ambient cloud identity) plus `env`: what the Pod's container would be given.
  */
 export async function startHostWebhook(
   runDir: RunDir,
-  options: { name: string; deploymentArgs: readonly string[]; kubeconfig: string },
+  options: {
+    name: string;
+    deploymentArgs: readonly string[];
+    kubeconfig: string;
+    env?: Readonly<Record<string, string>>;
+  },
 ): Promise<HostWebhook> {
-  const pki = runDir.sub('host-pki');
+  // A directory per process: the webhook reloads its certificate files when they change, so a second
+  // host webhook writing the same files would swap the first one's certificate under it.
+  const pki = runDir.sub(`host-pki/${options.name}`);
   const ca = await createCa(pki, 'host-webhook-ca');
   const serving = await issueServingCert(ca, pki, 'webhook', ['127.0.0.1']);
   const port = await freePort();
@@ -152,40 +160,83 @@ export async function startHostWebhook(
       ),
       `--kubeconfig=${options.kubeconfig}`,
     ],
+    withheldEnv: /^AWS_/,
+    ...(options.env === undefined ? {} : { env: options.env }),
     logDir: runDir.logs,
     ready: async () => (await getStatus(`https://127.0.0.1:${port}/readyz`, ca.certPem)) === 200,
   });
   return { service, port, caPem: ca.certPem };
 }
 
+export interface ChartWebhookOptions {
+  release: string;
+  own: string;
+  name: string;
+  /** Chart values for the install and the render (the world's --trusted-root is added to extraArgs). */
+  values?: Record<string, unknown>;
+  /** The container environment of the rendered Deployment's Pod (e.g. what a cloud identity injects). */
+  environment?: (deployment: Manifest) => Promise<Record<string, string>>;
+}
+
+/** What started: the host process, the arguments it was given, and its kubeconfig (a secret file). */
+export interface ChartWebhook {
+  host: HostWebhook;
+  args: string[];
+  kubeconfig: string;
+}
+
 /**
- * `helm install` of the chart into `own`, then `sigward webhook` on the host with exactly the
- * Deployment's arguments (plus this world's trusted_root.json through the chart's webhook.extraArgs)
- * and a token of the chart's ServiceAccount; the rendered webhook configurations point at it unless
- * `point` is false. `values` are the chart values for both the install and the host's arguments. Returns the host process and the arguments it was started with.
+ * `sigward webhook` on the host as the installed release's Deployment would run it: exactly the
+ * Deployment's arguments (plus this world's trusted_root.json through the chart's webhook.extraArgs), a
+ * token of the chart's ServiceAccount, and the environment `options.environment` gives.
+ */
+export async function startChartWebhook(world: World, options: ChartWebhookOptions): Promise<ChartWebhook> {
+  const { release, own, values = {} } = options;
+  const kubeconfig = await serviceAccountKubeconfig(
+    world.kube,
+    world.runDir.sub(`as-${options.name}`),
+    own,
+    release,
+  );
+  const webhookValues = (values['webhook'] ?? {}) as Record<string, unknown>;
+  const extraArgs = (webhookValues['extraArgs'] ?? []) as string[];
+  const manifests = await renderChart(world, release, own, {
+    ...values,
+    webhook: {
+      ...webhookValues,
+      extraArgs: [...extraArgs, `--trusted-root=${world.sigstore.trustedRootPath}`],
+    },
+  });
+  const args = deploymentArgsOf(manifests);
+  const env = await options.environment?.(oneManifest(manifests, 'Deployment'));
+  const host = await startHostWebhook(world.runDir, {
+    name: options.name,
+    deploymentArgs: args,
+    kubeconfig,
+    ...(env === undefined ? {} : { env }),
+  });
+  return { host, args, kubeconfig };
+}
+
+/**
+ * `helm install` of the chart into `own` (with `values`), then the release's webhook on the host
+ * (startChartWebhook); the rendered webhook configurations point at it unless `point` is false.
  */
 export async function installChartWithHostWebhook(
   world: World,
-  options: { release: string; own: string; name: string; point?: boolean; values?: Record<string, unknown> },
-): Promise<{ host: HostWebhook; args: string[] }> {
+  options: ChartWebhookOptions & { point?: boolean },
+): Promise<ChartWebhook> {
   const { release, own } = options;
   await world.kube.ensureNamespace(own);
-  const valuesFile = path.join(world.runDir.sub('install-values'), `${release}.yaml`);
+  const valuesFile = path.join(world.runDir.sub('values'), 'install-values.yaml');
   writeFileSync(valuesFile, stringify(options.values ?? {}));
   await helmAgainst(
     world.kube,
     world.clients,
   )(['install', release, chartDir, `--namespace=${own}`, `--values=${valuesFile}`]);
-  const kubeconfig = await serviceAccountKubeconfig(world.kube, world.runDir.sub('as-sigward'), own, release);
-  const args = deploymentArgsOf(
-    await renderChart(world, release, own, {
-      ...options.values,
-      webhook: { extraArgs: [`--trusted-root=${world.sigstore.trustedRootPath}`] },
-    }),
-  );
-  const host = await startHostWebhook(world.runDir, { name: options.name, deploymentArgs: args, kubeconfig });
-  if (options.point !== false) await pointWebhooksAt(world.kube.kubectl, release, host);
-  return { host, args };
+  const started = await startChartWebhook(world, options);
+  if (options.point !== false) await pointWebhooksAt(world.kube.kubectl, release, started.host);
+  return started;
 }
 
 /** Points the release's rendered Validating and Mutating webhook configurations at the host process. */
@@ -251,12 +302,23 @@ export async function waitForPolicyReady(kubectl: Kubectl, name: string): Promis
   return ready;
 }
 
-function getStatus(url: string, ca: string): Promise<number> {
+/** GET `route` of a host webhook (e.g. /metrics): status and body. */
+export function getFromWebhook(host: HostWebhook, route: string): Promise<{ status: number; body: string }> {
+  return httpsGet(`https://127.0.0.1:${host.port}${route}`, host.caPem);
+}
+
+async function getStatus(url: string, ca: string): Promise<number> {
+  return (await httpsGet(url, ca)).status;
+}
+
+function httpsGet(url: string, ca: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     https
       .get(url, { ca }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
       })
       .on('error', reject);
   });

@@ -34,6 +34,8 @@ export interface RunOptions {
   check?: boolean;
   /** Values to redact from messages besides those found automatically. */
   secrets?: readonly string[];
+  /** Return stderr exactly as printed, unredacted (for a test asserting that no secret is printed). */
+  unredacted?: boolean;
 }
 
 export type ToolRunner = (args: readonly string[], options?: RunOptions) => Promise<ToolResult>;
@@ -163,7 +165,7 @@ export function runTool(
           ),
         );
       } else {
-        resolve({ ...result, stderr: redact(result.stderr, secrets) });
+        resolve(options.unredacted === true ? result : { ...result, stderr: redact(result.stderr, secrets) });
       }
     });
   });

@@ -31,6 +31,8 @@ export interface TokenOptions {
   audience: string;
   /** kubectl duration syntax, e.g. `10m` (the apiserver's minimum) or `1h`; 10m by default. */
   duration?: string;
+  /** Bind the token to this Pod, as the kubelet's projected tokens are (void once the Pod is gone). */
+  boundPod?: { name: string; uid: string };
 }
 
 export interface Kube {
@@ -229,7 +231,7 @@ export async function startKube(runDir: RunDir, options: KubeOptions = {}): Prom
         apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }),
       createServiceAccount: (namespace, name) =>
         apply({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace } }),
-      async createToken(namespace, serviceAccount, { audience, duration = '10m' }) {
+      async createToken(namespace, serviceAccount, { audience, duration = '10m', boundPod }) {
         const stdout = await kubectlOk(kubectl, [
           'create',
           'token',
@@ -237,6 +239,13 @@ export async function startKube(runDir: RunDir, options: KubeOptions = {}): Prom
           `--namespace=${namespace}`,
           `--audience=${audience}`,
           `--duration=${duration}`,
+          ...(boundPod === undefined
+            ? []
+            : [
+                '--bound-object-kind=Pod',
+                `--bound-object-name=${boundPod.name}`,
+                `--bound-object-uid=${boundPod.uid}`,
+              ]),
         ]);
         return stdout.trim();
       },

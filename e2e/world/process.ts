@@ -13,6 +13,8 @@ export interface ServiceSpec {
   command: string;
   args: readonly string[];
   env?: Readonly<Record<string, string>>;
+  /** Names of this process's environment NOT passed on (e.g. /^AWS_/: no ambient cloud identity). */
+  withheldEnv?: RegExp;
   cwd?: string;
   logDir: string;
   /** Resolves true once the service answers; called repeatedly until then. */
@@ -59,7 +61,12 @@ export async function startService(spec: ServiceSpec): Promise<Service> {
 
   const child = spawn(spec.command, spec.args, {
     cwd: spec.cwd,
-    env: { ...process.env, ...spec.env },
+    env: {
+      ...Object.fromEntries(
+        Object.entries(process.env).filter(([name]) => spec.withheldEnv?.test(name) !== true),
+      ),
+      ...spec.env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const spawnFailure = new Promise<Error>((resolve) => child.once('error', resolve));

@@ -11,6 +11,9 @@ import type { ExchangedCredential, Keychain, ObtainedCredential } from '../oci/a
 import { parseEcrRegistry, type EcrRegistry } from './ecr-host.ts';
 import { ExchangeCache, safeFailure } from './exchange-cache.ts';
 
+/** What fromNodeProviderChain says when no provider in the chain had credentials. */
+const noIdentityFound = /^Could not load credentials from any providers/;
+
 /** Asks AWS for a registry's token; the default calls ECR with the SDK's default credential chain. */
 export type EcrTokenFetcher = (registry: EcrRegistry, signal?: AbortSignal) => Promise<ObtainedCredential>;
 
@@ -83,9 +86,13 @@ export class EcrCredentials {
       ...(options.exchangeTimeoutMs === undefined ? {} : { exchangeTimeoutMs: options.exchangeTimeoutMs }),
       describeFailure: (host, error) => {
         const failure = safeFailure(error);
+        // The chain's own last words name no place it looked: say which, so an operator knows what to set.
+        const hint = noIdentityFound.test(failure.message)
+          ? " (this process has no AWS identity: looked for env keys, IRSA's web identity token, EKS Pod Identity, shared config and instance metadata)"
+          : '';
         return new SigwardError(
           'REGISTRY_UNAUTHORIZED',
-          `AWS ECR gave no authorization token for ${host}: ${failure.name}: ${failure.message}`,
+          `AWS ECR gave no authorization token for ${host}: ${failure.name}: ${failure.message}${hint}`,
           { details: { registry: host, provider: 'ecr', awsError: failure.name } },
         );
       },

@@ -99,9 +99,17 @@ export class ExchangeCache {
 
 const longSecretLike = /[A-Za-z0-9+/=_-]{32,}/g;
 
-/** A provider's error in words that hold no secret: its name, and its message with long opaque runs cut. */
+/**
+ * A provider's error in words that hold no secret: its name, and its message with long opaque runs cut.
+ * A file system error's path is kept: it comes from configuration (e.g. AWS_WEB_IDENTITY_TOKEN_FILE) and
+ * says where a secret should be, which is what an operator needs to read.
+ */
 export function safeFailure(error: unknown): { name: string; message: string } {
   const name = error instanceof Error ? error.name : 'Error';
   const raw = error instanceof Error ? error.message : String(error);
-  return { name, message: raw.replace(longSecretLike, '[redacted]').replace(/\s+/g, ' ').slice(0, 300) };
+  const { code, path } = (error ?? {}) as { code?: unknown; path?: unknown };
+  const kept = typeof code === 'string' && typeof path === 'string' && path !== '' ? path : undefined;
+  const cut = (text: string): string => text.replace(longSecretLike, '[redacted]');
+  const message = kept === undefined ? cut(raw) : raw.split(kept).map(cut).join(kept);
+  return { name, message: message.replace(/\s+/g, ' ').slice(0, 300) };
 }

@@ -147,18 +147,40 @@ describe('ECR through the SDK default chain (IRSA web identity) against moto', (
     }
   });
 
-  test('no AWS credentials at all: REGISTRY_UNAUTHORIZED naming the AWS error, no secret', async () => {
+  test('IRSA whose token file is missing: the error names that file (a path is no secret)', async () => {
+    const missing = join(dir, 'projected-volume-without-any-dot', 'aws-web-identity-token');
+    awsEnvironment({ ...irsa(), AWS_WEB_IDENTITY_TOKEN_FILE: missing });
+    const client = clientWith(new EcrCredentials().keychain());
+    try {
+      await assert.rejects(client.resolve(parseReference(`${front.registry}/team/app:v1`)), (error) => {
+        assert.ok(error instanceof SigwardError);
+        assert.equal(
+          (error.cause as SigwardError).message,
+          `AWS ECR gave no authorization token for ${front.registry}: Error: ENOENT: no such file or directory, open '${missing}'`,
+        );
+        assertNoSecret(error);
+        return true;
+      });
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('no AWS credentials at all: REGISTRY_UNAUTHORIZED naming the AWS error and where it looked, no secret', async () => {
     awsEnvironment({});
     const client = clientWith(new EcrCredentials().keychain());
     try {
       await assert.rejects(client.resolve(parseReference(`${front.registry}/team/app:v1`)), (error) => {
         assert.ok(error instanceof SigwardError);
         assert.equal(error.code, 'REGISTRY_UNAUTHORIZED');
-        assert.match(
-          error.message,
-          /AWS ECR gave no authorization token for 111122223333\.dkr\.ecr\.eu-west-1\.amazonaws\.com: CredentialsProviderError/,
-        );
+        // The chain's last words and where it looked, so an operator knows what to set.
         const cause = error.cause as SigwardError;
+        assert.equal(
+          cause.message,
+          'AWS ECR gave no authorization token for 111122223333.dkr.ecr.eu-west-1.amazonaws.com: ' +
+            'CredentialsProviderError: Could not load credentials from any providers (this process has no AWS identity: ' +
+            "looked for env keys, IRSA's web identity token, EKS Pod Identity, shared config and instance metadata)",
+        );
         assert.equal(cause.details['awsError'], 'CredentialsProviderError');
         assertNoSecret(error);
         return true;
