@@ -32,6 +32,10 @@ const packageOwners = {
   '@sigstore/bundle': ['sigstore', 'signer'],
   '@sigstore/core': ['sigstore', 'signer'],
   '@aws-sdk/client-ecr': ['cloud'],
+  // CEL: compiled and evaluated by policy/conditions.ts only.
+  '@bufbuild/cel': ['policy'],
+  '@bufbuild/protobuf': ['policy'],
+  '@marcbachmann/cel-js': ['policy'],
   '@aws-sdk/credential-providers': ['cloud'],
 };
 
