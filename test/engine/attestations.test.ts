@@ -166,6 +166,17 @@ describe('Sigstore bundle referrer (cosign v3 attest), fallback tag', () => {
       assert.equal(responseOf(await e.review(podReview([img.ref]))).allowed, true);
       assert.equal(await counterValue(e.metrics.cache, { cache: 'verdict', result: 'miss' }), misses);
       assert.equal(await counterValue(e.metrics.cache, { cache: 'verdict', result: 'hit' }), 1);
+      // Counted per attestation, once per verification actually run.
+      assert.equal(
+        await counterValue(e.metrics.attestationVerifications, {
+          policy: 'require-provenance',
+          authority: 'release-builder',
+          attestation: 'provenance',
+          result: 'verified',
+          reason: 'VERIFIED',
+        }),
+        1,
+      );
     } finally {
       await e.close();
     }
