@@ -157,6 +157,35 @@ interface Plan {
 function planFrom(values: Values, positionals: readonly string[], env: NodeJS.ProcessEnv): Plan {
   if (positionals.length !== 1) throw new UsageError('expected exactly one IMAGE');
   if (values.output !== 'text' && values.output !== 'json') throw new UsageError('--output is text or json');
+  if (values['accept-index-signature'] === true && values.platform === undefined)
+    throw new UsageError('--accept-index-signature needs --platform (which manifest of the index to admit)');
+  const indexModes = ['accept-index-signature', 'require-platform-signatures', 'accept-platform-signatures'];
+  if (indexModes.filter((m) => values[m as keyof Values] === true).length > 1)
+    throw new UsageError(`use one of --${indexModes.join(', --')}`);
+  const authority = authorityFromFlags(values);
+  const reference = parseReference(positionals[0]!);
+  const repositoryText = values['signature-repository'] ?? env['COSIGN_REPOSITORY'];
+  return {
+    reference,
+    authorities: [authority],
+    ...(repositoryText === undefined ? {} : { signatureRepository: parseRepository(repositoryText) }),
+  };
+}
+
+/** The flags that say who may have signed and against which trust root (verify, verify-attestation). */
+export type SignerFlags = Pick<
+  Values,
+  | keyof typeof identityOptions
+  | 'key'
+  | 'insecure-ignore-tlog'
+  | 'insecure-ignore-sct'
+  | 'trusted-root'
+  | 'tuf-mirror'
+  | 'tuf-root'
+>;
+
+/** --key or the identity flags → one authority; a contradiction is a UsageError. */
+export function authorityFromFlags(values: SignerFlags): Authority {
   const keyless = hasIdentityFlags(values);
   if (values.key !== undefined && keyless)
     throw new UsageError('use --key or the --certificate-* options, not both');
@@ -164,37 +193,21 @@ function planFrom(values: Values, positionals: readonly string[], env: NodeJS.Pr
     throw new UsageError('give --key, or --certificate-identity and --certificate-oidc-issuer');
   if (values['insecure-ignore-sct'] === true && !keyless)
     throw new UsageError('--insecure-ignore-sct is only for keyless verification');
-  if (values['accept-index-signature'] === true && values.platform === undefined)
-    throw new UsageError('--accept-index-signature needs --platform (which manifest of the index to admit)');
-  const indexModes = ['accept-index-signature', 'require-platform-signatures', 'accept-platform-signatures'];
-  if (indexModes.filter((m) => values[m as keyof Values] === true).length > 1)
-    throw new UsageError(`use one of --${indexModes.join(', --')}`);
   if ((values['tuf-mirror'] === undefined) !== (values['tuf-root'] === undefined))
     throw new UsageError('--tuf-mirror and --tuf-root go together');
   if (values['trusted-root'] !== undefined && values['tuf-mirror'] !== undefined)
     throw new UsageError('use --trusted-root or --tuf-mirror, not both');
-
   const requireTlog = values['insecure-ignore-tlog'] !== true;
-  let authority: Authority;
-  if (values.key !== undefined) {
-    authority = { kind: 'key', name: `key ${values.key}`, publicKey: readKey(values.key), requireTlog };
-  } else {
-    // Compiled first: a bad regular expression is a usage problem, reported by its flag.
-    const matcher = identityMatcher(values);
-    authority = {
-      kind: 'keyless',
-      name: 'keyless identity',
-      match: identityCheck(matcher),
-      requireTlog,
-      requireSct: values['insecure-ignore-sct'] !== true,
-    };
-  }
-  const reference = parseReference(positionals[0]!);
-  const repositoryText = values['signature-repository'] ?? env['COSIGN_REPOSITORY'];
+  if (values.key !== undefined)
+    return { kind: 'key', name: `key ${values.key}`, publicKey: readKey(values.key), requireTlog };
+  // Compiled first: a bad regular expression is a usage problem, reported by its flag.
+  const matcher = identityMatcher(values);
   return {
-    reference,
-    authorities: [authority],
-    ...(repositoryText === undefined ? {} : { signatureRepository: parseRepository(repositoryText) }),
+    kind: 'keyless',
+    name: 'keyless identity',
+    match: identityCheck(matcher),
+    requireTlog,
+    requireSct: values['insecure-ignore-sct'] !== true,
   };
 }
 
@@ -208,7 +221,7 @@ function readKey(path: string) {
 }
 
 /** Credentials from the docker config file, like docker, crane and cosign; none is anonymous. */
-function readDockerConfig(env: NodeJS.ProcessEnv): Keychain {
+export function readDockerConfig(env: NodeJS.ProcessEnv): Keychain {
   const dir = env['DOCKER_CONFIG'] ?? join(env['HOME'] ?? homedir(), '.docker');
   const file = join(dir, 'config.json');
   let text: string;
@@ -220,7 +233,11 @@ function readDockerConfig(env: NodeJS.ProcessEnv): Keychain {
   return dockerConfigKeychain([parseDockerConfigJson(text, file)]);
 }
 
-async function trustRoot(values: Values, env: NodeJS.ProcessEnv, io: Output): Promise<TrustRootSnapshot> {
+export async function trustRoot(
+  values: SignerFlags,
+  env: NodeJS.ProcessEnv,
+  io: Output,
+): Promise<TrustRootSnapshot> {
   const file = values['trusted-root'];
   if (file !== undefined) return loadTrustRoot(readFileSync(file), `file:${file}`);
   const cachePath = env['SIGWARD_TUF_CACHE'] ?? mkdtempSync(join(tmpdir(), 'sigward-tuf-'));
