@@ -2,6 +2,8 @@
 // type-checked at compile time with the exact field path of a bad one in the Ready condition.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
 import { compilePolicy, readyCondition } from '../../src/policy/compile.ts';
 
 const policy = (attestations: unknown) => ({
@@ -121,4 +123,18 @@ test('names, predicate types and list shapes are checked', () => {
     assert.ok(e, `${JSON.stringify(attestations)}: no error on ${field}: ${JSON.stringify(errors)}`);
     assert.match(e.message, message);
   }
+});
+
+test('the README / examples provenance policy compiles without errors or warnings', () => {
+  const text = readFileSync(
+    new URL('../../examples/policies/provenance-from-main.yaml', import.meta.url),
+    'utf8',
+  );
+  const { policy: p, errors, warnings } = compilePolicy(parse(text));
+  assert.deepEqual(errors, []);
+  assert.deepEqual(warnings, []);
+  assert.deepEqual(
+    p.authorities[0]?.attestations.map((a) => [a.predicateType, a.conditions.length]),
+    [['https://slsa.dev/provenance/v1', 4]],
+  );
 });
