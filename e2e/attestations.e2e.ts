@@ -14,6 +14,7 @@ import { runTool, writeSecretFile, type ToolResult } from './world/clients.ts';
 import { stepsNotingFailure } from './world/failing-steps.ts';
 import { installCrds, observedPolicy, startHostWebhook, type HostWebhook } from './world/host-webhook.ts';
 import { pushImage, type PushedImage } from './world/images.ts';
+import { referrers, tags } from './world/oci-http.ts';
 import { startWorld, type World } from './world/world.ts';
 
 const ns = 'apps';
@@ -234,6 +235,12 @@ describe('attestation policies (SLSA v1 provenance, CEL) against the apiserver',
     `it saw predicate.buildDefinition.externalParameters.workflow.ref = "refs/heads/dev" [ATTESTATION_CONDITION_FAILED]`;
 
   step('cosign attest (bundle referrer, referrers API): built from main is admitted', async () => {
+    const image = images['cosign/main']!;
+    const listed = await referrers(world.registries.referrers.url, image.repository, image.digest);
+    assert.equal(
+      listed.index?.manifests?.[0]?.annotations?.['dev.sigstore.bundle.predicateType'],
+      'https://slsa.dev/provenance/v1',
+    );
     await admitted('cosign-main', images['cosign/main']!);
   });
 
@@ -290,6 +297,12 @@ describe('attestation policies (SLSA v1 provenance, CEL) against the apiserver',
   step(
     'cosign attest --new-bundle-format=false (legacy .att tag, key): main admitted, dev denied',
     async () => {
+      // What cosign wrote: the legacy tag, and no bundle referrer (so the .att path is what admits).
+      const legacy = images['legacy/main']!;
+      const hex = legacy.digest.slice('sha256:'.length);
+      const url = world.registries.referrers.url;
+      assert.deepEqual(await tags(url, legacy.repository), [`sha256-${hex}.att`, 'v1']);
+      assert.deepEqual((await referrers(url, legacy.repository, legacy.digest)).index?.manifests ?? [], []);
       await admitted('legacy-main', images['legacy/main']!);
       const r = await apply(pod('legacy-dev', images['legacy/dev']!.ref));
       assert.notEqual(r.code, 0);
