@@ -12,10 +12,17 @@ import path from 'node:path';
 import { after, before, describe } from 'node:test';
 import { runTool, writeSecretFile, type ToolResult } from './world/clients.ts';
 import { stepsNotingFailure } from './world/failing-steps.ts';
-import { installCrds, observedPolicy, startHostWebhook, type HostWebhook } from './world/host-webhook.ts';
+import {
+  applyClusterPolicy,
+  installCrds,
+  observedPolicy,
+  startHostWebhook,
+  type HostWebhook,
+} from './world/host-webhook.ts';
 import { pushImage, type PushedImage } from './world/images.ts';
 import { referrers, tags } from './world/oci-http.ts';
 import { startWorld, type World } from './world/world.ts';
+import { slsaProvenance } from '../test/sigstore/attestation-fixtures.ts';
 
 const ns = 'apps';
 const repoRoot = path.resolve(import.meta.dirname, '..');
@@ -24,21 +31,6 @@ const MAIN = 'predicate.buildDefinition.externalParameters.workflow.ref == "refs
 const keyPassword = 'attestations-e2e';
 const denied = (image: string, digest: string) =>
   `Error from server (Forbidden): error when creating "STDIN": admission webhook "validate.sigward.dev" denied the request: image ${image} (digest ${digest}) in spec.containers[0].image: `;
-
-function provenance(ref: string): object {
-  return {
-    buildDefinition: {
-      buildType: 'https://actions.github.io/buildtypes/workflow/v1',
-      externalParameters: {
-        workflow: { ref, repository: 'https://github.com/acme/app', path: '.github/workflows/release.yml' },
-      },
-    },
-    runDetails: {
-      builder: { id: 'https://github.com/actions/runner/github-hosted' },
-      metadata: { invocationId: 'e2e' },
-    },
-  };
-}
 
 describe('attestation policies (SLSA v1 provenance, CEL) against the apiserver', () => {
   let world: World;
@@ -58,18 +50,8 @@ describe('attestation policies (SLSA v1 provenance, CEL) against the apiserver',
     metadata: { name, namespace: ns },
     spec: { containers: [{ name: 'app', image }] },
   });
-  async function policy(name: string, images: string[], spec: object, observe = true): Promise<void> {
-    const r = await apply({
-      apiVersion: 'policy.sigward.dev/v1alpha1',
-      kind: 'ClusterImagePolicy',
-      metadata: { name },
-      spec: { images, ...spec },
-    });
-    assert.equal(r.code, 0, r.stderr);
-    if (!observe) return;
-    const status = await observedPolicy(world, name);
-    assert.equal(status.ready, 'True', status.message);
-  }
+  const policy = (name: string, images: string[], spec: object, observe = true) =>
+    applyClusterPolicy(world, name, images, spec, observe);
   async function tokenFor(sa: string, label: string): Promise<string> {
     const token = await world.kube.createToken(ns, sa, { audience: 'sigstore' });
     return writeSecretFile(world.runDir.sub('tokens'), `${sa}-${label}`, token);
@@ -119,7 +101,7 @@ describe('attestation policies (SLSA v1 provenance, CEL) against the apiserver',
       const dir = world.runDir.sub('predicates');
       for (const ref of ['main', 'dev'] as const) {
         predicates[ref] = path.join(dir, `${ref}.json`);
-        writeFileSync(predicates[ref], JSON.stringify(provenance(`refs/heads/${ref}`)));
+        writeFileSync(predicates[ref], JSON.stringify(slsaProvenance(`refs/heads/${ref}`)));
       }
       images['cosign/main'] = await pushImage(tools, referrersHost, `${ns}/att/cosign-main`, 'v1');
       images['cosign/dev'] = await pushImage(tools, referrersHost, `${ns}/att/cosign-dev`, 'v1');

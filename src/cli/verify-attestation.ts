@@ -14,9 +14,8 @@ import type { CompiledCondition } from '../policy/conditions.ts';
 import { PREDICATE_SHORT_NAMES, predicateTypeUri } from '../policy/predicate-types.ts';
 import { verifyAttestations } from '../sigstore/verify-attestations.ts';
 import { cloudKeychain, testRegistryEndpoints } from './cloud-credentials.ts';
-import { identityOptions, identityUsage } from './identity-flags.ts';
 import { UsageError } from './usage-error.ts';
-import { authorityFromFlags, readDockerConfig, trustRoot } from './verify.ts';
+import { authorityFromFlags, readDockerConfig, signerOptions, signerUsage, trustRoot } from './verify.ts';
 import type { Output } from './verify.ts';
 
 export const verifyAttestationUsage = `Usage: sigward verify-attestation [options] IMAGE
@@ -25,18 +24,7 @@ What (default --type custom, as cosign):
   --type TYPE            a predicate type URI, or one of ${PREDICATE_SHORT_NAMES.join(', ')}
   --condition CEL        must be true on the attestation (repeatable; all must hold). Variables:
                          predicate, predicateType, subject, signer.{issuer,subject,extensions}, now
-Keyless (both required, exact or regexp):
-${identityUsage}Key:
-  --key PUBLIC_KEY.pem
-Trust:
-  --trusted-root trusted_root.json | --tuf-mirror URL --tuf-root root.json   (default: public-good TUF)
-  --insecure-ignore-tlog   accept attestations without a transparency log entry (time from a TSA)
-  --insecure-ignore-sct    accept certificates without an SCT (a private Fulcio without CT log)
-Where:
-  --signature-repository REPO     attestations live in another repository (like COSIGN_REPOSITORY)
-  --allow-insecure-registry HOST  plain HTTP to this registry (loopback always may), repeatable
-  --cloud-credentials ecr|none    ECR hosts get a token from the AWS identity (default ecr)
-Output:
+${signerUsage}Output:
   --output text|json
 
 Looks in the Sigstore bundle referrers (referrers API or fallback tag) and the legacy sha256-<hex>.att
@@ -49,18 +37,9 @@ const stdio: Output = {
 };
 
 const options = {
-  ...identityOptions,
+  ...signerOptions,
   type: { type: 'string', default: 'custom' },
   condition: { type: 'string', multiple: true },
-  key: { type: 'string' },
-  'insecure-ignore-tlog': { type: 'boolean' },
-  'insecure-ignore-sct': { type: 'boolean' },
-  'trusted-root': { type: 'string' },
-  'tuf-mirror': { type: 'string' },
-  'tuf-root': { type: 'string' },
-  'signature-repository': { type: 'string' },
-  'allow-insecure-registry': { type: 'string', multiple: true },
-  'cloud-credentials': { type: 'string' },
   output: { type: 'string', default: 'text' },
   help: { type: 'boolean', short: 'h' },
 } as const;

@@ -34,9 +34,8 @@ import {
 import { UsageError } from './usage-error.ts';
 import { renderVerdict } from './verify-output.ts';
 
-export const verifyUsage = `Usage: sigward verify [options] IMAGE
-
-Keyless (both required, exact or regexp):
+/** Who may have signed, against what, and where to look: shared with `sigward verify-attestation`. */
+export const signerUsage = `Keyless (both required, exact or regexp):
 ${identityUsage}Key:
   --key PUBLIC_KEY.pem
 Trust:
@@ -47,7 +46,11 @@ Where:
   --signature-repository REPO   signatures live in another repository (like COSIGN_REPOSITORY)
   --allow-insecure-registry HOST  plain HTTP to this registry (loopback always may), repeatable
   --cloud-credentials ecr|none    ECR hosts get a token from the AWS identity (IRSA, Pod Identity, env) (default ecr)
-  --platform OS/ARCH[/VARIANT]  IMAGE is an index: verify this platform's manifest
+`;
+
+export const verifyUsage = `Usage: sigward verify [options] IMAGE
+
+${signerUsage}  --platform OS/ARCH[/VARIANT]  IMAGE is an index: verify this platform's manifest
   --accept-index-signature      with --platform: a signature on the index counts for the platform
   --require-platform-signatures IMAGE is an index: every platform manifest must be signed
                                 (an index with no runnable platform is refused)
@@ -69,7 +72,8 @@ const stdio: Output = {
   err: (t) => process.stderr.write(t),
 };
 
-const options = {
+/** The options of signerUsage. */
+export const signerOptions = {
   ...identityOptions,
   key: { type: 'string' },
   'insecure-ignore-tlog': { type: 'boolean' },
@@ -80,6 +84,10 @@ const options = {
   'signature-repository': { type: 'string' },
   'allow-insecure-registry': { type: 'string', multiple: true },
   'cloud-credentials': { type: 'string' },
+} as const;
+
+const options = {
+  ...signerOptions,
   platform: { type: 'string' },
   'accept-index-signature': { type: 'boolean' },
   'require-platform-signatures': { type: 'boolean' },

@@ -143,17 +143,7 @@ export class PolicyVerifier {
         converted = signing.map((i) => converted[i]!);
       }
       const key = [
-        repositoryString(reference),
-        digest,
-        policy.kind,
-        policy.namespace ?? '',
-        policy.name,
-        snapshot.generation,
-        rootName,
-        trust.version,
-        // A policy's inline key is covered by its generation; a Secret's key is not, so its fingerprint
-        // is part of the key: a rotated Secret never meets the old key's verdict.
-        converted.map((a) => (a.kind === 'key' ? keyFingerprint(a.publicKey) : '-')).join(','),
+        ...cacheKeyParts(reference, digest, policy, snapshot, rootName, trust.version, converted),
         plan.index,
       ].join('|');
       const names = authorities.map((a) => a.name);
@@ -181,17 +171,14 @@ export class PolicyVerifier {
     let verdict: ImageVerdict;
     const started = performance.now();
     try {
-      const chain = await this.#keychain(policy, keychain);
+      const where = await this.#where(policy, keychain);
       verdict = await this.#registries.run(reference.registry, () =>
         this.#deps.verifier.verify({
           image: { repository, digest },
           authorities,
           trust,
           multiArch,
-          ...(policy.signatureRepository === undefined
-            ? {}
-            : { signatureRepository: policy.signatureRepository.repository }),
-          keychain: chain,
+          ...where,
           signal: AbortSignal.timeout(this.#settings.verificationCapMs),
         }),
       );
@@ -239,15 +226,7 @@ export class PolicyVerifier {
     ].sort();
     const key = [
       'attestations',
-      repositoryString(reference),
-      digest,
-      policy.kind,
-      policy.namespace ?? '',
-      policy.name,
-      snapshot.generation,
-      rootName,
-      trust.version,
-      authorities.map((a) => (a.kind === 'key' ? keyFingerprint(a.publicKey) : '-')).join(','),
+      ...cacheKeyParts(reference, digest, policy, snapshot, rootName, trust.version, authorities),
       compiled.map((a) => a.name).join(','),
       predicateTypes.join(' '),
     ].join('|');
@@ -261,17 +240,14 @@ export class PolicyVerifier {
         try {
           if (verify === undefined)
             throw new SigwardError('INTERNAL_ERROR', 'this verifier cannot check attestations');
-          const chain = await this.#keychain(policy, keychain);
+          const where = await this.#where(policy, keychain);
           verdict = await this.#registries.run(reference.registry, () =>
             verify({
               image: { repository, digest },
               authorities,
               trust,
               predicateTypes,
-              ...(policy.signatureRepository === undefined
-                ? {}
-                : { signatureRepository: policy.signatureRepository.repository }),
-              keychain: chain,
+              ...where,
               signal: AbortSignal.timeout(this.#settings.verificationCapMs),
             }),
           );
@@ -317,6 +293,16 @@ export class PolicyVerifier {
         return entry.usesNow ? Math.min(ttl, this.#settings.cache.negativeTtlMs) : ttl;
       },
     );
+  }
+
+  /** Where a verification of this policy looks, and with which credentials. */
+  async #where(
+    policy: CompiledPolicy,
+    workload: Keychain,
+  ): Promise<{ keychain: Keychain; signatureRepository?: RepositoryName }> {
+    const keychain = await this.#keychain(policy, workload);
+    const repository = policy.signatureRepository?.repository;
+    return repository === undefined ? { keychain } : { keychain, signatureRepository: repository };
   }
 
   /**
@@ -374,6 +360,31 @@ export class PolicyVerifier {
     const publicKey = await this.#deps.keys.publicKey({ namespace, name: a.key.name, key: a.key.key });
     return { kind: 'key', name: a.name, publicKey, requireTlog: a.requireTlog };
   }
+}
+
+/** What identifies a verification's truth: image, policy generation, trust root, Secret-held keys. */
+function cacheKeyParts(
+  reference: ImageReference,
+  digest: string,
+  policy: CompiledPolicy,
+  snapshot: PolicySnapshotView,
+  rootName: string,
+  trustVersion: string,
+  authorities: readonly Authority[],
+): (string | number)[] {
+  return [
+    repositoryString(reference),
+    digest,
+    policy.kind,
+    policy.namespace ?? '',
+    policy.name,
+    snapshot.generation,
+    rootName,
+    trustVersion,
+    // A policy's inline key is covered by its generation; a Secret's key is not, so its fingerprint
+    // is part of the key: a rotated Secret never meets the old key's verdict.
+    authorities.map((a) => (a.kind === 'key' ? keyFingerprint(a.publicKey) : '-')).join(','),
+  ];
 }
 
 const fingerprints = new WeakMap<KeyObject, string>();

@@ -304,7 +304,11 @@ async function readLegacy(
       layer,
       kind === 'signature' ? ctx.maxSignatureBytes : ctx.maxReferrerBytes,
     );
-    if (blob instanceof SigwardError) return { location, format: 'legacy' as const, problem: blob };
+    // An attestation layer's (unsigned) annotation labels a failure with the type it would have had.
+    const annotated = kind === 'attestation' ? layer.annotations?.[ANNOTATION.predicateType] : undefined;
+    const labelled = annotated === undefined ? {} : { predicateType: annotated };
+    if (blob instanceof SigwardError)
+      return { location, format: 'legacy' as const, problem: blob, ...labelled };
     if (kind === 'attestation') {
       try {
         const { bundle } = legacyAttestationToBundle({
@@ -320,7 +324,7 @@ async function readLegacy(
           ...(claimed === undefined ? {} : { predicateType: claimed }),
         };
       } catch (error) {
-        return { location, format: 'legacy' as const, problem: asSigwardError(error) };
+        return { location, format: 'legacy' as const, problem: asSigwardError(error), ...labelled };
       }
     }
     try {

@@ -293,3 +293,81 @@ describe('the real public-good cosign attest bundle (keyless)', () => {
     );
   });
 });
+
+describe('caching and failures', () => {
+  async function attestedMain() {
+    const img = await newImage();
+    await pushAttestationReferrer(
+      client,
+      img.repo,
+      img.digest,
+      builder.bundle(statement(img.digest, SLSA_V1, slsaProvenance('refs/heads/main'))),
+      SLSA_V1,
+    );
+    return img;
+  }
+  const misses = (e: ReturnType<typeof engineUnderTest>) =>
+    counterValue(e.metrics.cache, { cache: 'verdict', result: 'miss' });
+
+  test('a condition that reads now is cached no longer than a refusal (here: not at all)', async () => {
+    const img = await attestedMain();
+    const fresh = 'now - timestamp(predicate.runDetails.metadata.finishedOn) < duration("876000h")';
+    for (const [conditions, cachedAgain] of [
+      [[MAIN], true],
+      [[MAIN, fresh], false],
+    ] as const) {
+      const e = engineUnderTest([provenancePolicy(builder, [...conditions])], {
+        cache: { negativeTtlMs: 0 },
+      });
+      try {
+        assert.equal(responseOf(await e.review(podReview([img.ref]))).allowed, true);
+        const before = await misses(e);
+        assert.equal(responseOf(await e.review(podReview([img.ref]))).allowed, true);
+        assert.equal((await misses(e)) === before, cachedAgain, conditions.join(' && '));
+      } finally {
+        await e.close();
+      }
+    }
+  });
+
+  test('a registry failure is an error naming it, never cached, never "missing"', async () => {
+    const img = await attestedMain();
+    const policy = provenancePolicy(builder);
+    const unreachable = {
+      ...policy,
+      spec: { ...policy.spec, signatureRepository: { repository: '127.0.0.1:9/attestations' } },
+    };
+    const e = engineUnderTest([unreachable]);
+    try {
+      const first = responseOf(await e.review(podReview([img.ref])));
+      assert.equal(first.allowed, false);
+      assert.match(
+        first.status?.message ?? '',
+        /authority release-builder: registry failure while looking for its attestations, so whether it has them is unknown: .* \[REGISTRY_ERROR\]$/,
+      );
+      const before = await misses(e);
+      await e.review(podReview([img.ref]));
+      assert.equal(await misses(e), before + 1);
+    } finally {
+      await e.close();
+    }
+  });
+
+  test('an attestation over the 4 MiB cap is not fetched, and the denial says so', async () => {
+    const img = await newImage();
+    const huge = slsaProvenance('refs/heads/main');
+    (huge as { padding?: string }).padding = 'x'.repeat(4 * 1024 * 1024);
+    await pushLegacyAttestations(client, img.repo, img.digest, [
+      {
+        blob: Buffer.from(JSON.stringify(builder.envelope(statement(img.digest, SLSA_V1, huge)))),
+        predicateType: SLSA_V1,
+      },
+    ]);
+    const denied = await decide([provenancePolicy(builder)], img.ref);
+    assert.equal(denied.allowed, false);
+    assert.match(
+      denied.status?.message ?? '',
+      /attestation provenance \(https:\/\/slsa\.dev\/provenance\/v1\): none of 1 is accepted: signature layer sha256:[0-9a-f]{64} declares \d+ bytes, over the 4194304-byte cap \[SIGNATURE_INVALID\]$/,
+    );
+  });
+});
