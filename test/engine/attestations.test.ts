@@ -12,7 +12,12 @@ import { counterValue } from '../../src/telemetry/metrics.ts';
 import { startDockerRegistry } from '../support/docker-registry.ts';
 import type { DockerRegistry } from '../support/docker-registry.ts';
 import { pushTestImage } from '../support/images.ts';
-import { cosignAttestation, pushBundleReferrer } from '../sigstore/discover-fixtures.ts';
+import {
+  cosignAttestation,
+  pushBundleReferrer,
+  pushLegacySignature,
+  testSigner,
+} from '../sigstore/discover-fixtures.ts';
 import {
   SLSA_V1,
   attestationSigner,
@@ -22,7 +27,7 @@ import {
   statement,
 } from '../sigstore/attestation-fixtures.ts';
 import type { AttestationSigner } from '../sigstore/attestation-fixtures.ts';
-import { clusterPolicy, engineUnderTest, podReview, responseOf } from './harness.ts';
+import { clusterPolicy, engineUnderTest, pemOf, podReview, responseOf } from './harness.ts';
 
 let registry: DockerRegistry;
 let client: RegistryClient;
@@ -369,5 +374,43 @@ describe('caching and failures', () => {
       denied.status?.message ?? '',
       /attestation provenance \(https:\/\/slsa\.dev\/provenance\/v1\): none of 1 is accepted: signature layer sha256:[0-9a-f]{64} declares \d+ bytes, over the 4194304-byte cap \[SIGNATURE_INVALID\]$/,
     );
+  });
+});
+
+describe('attestation and signature authorities in one policy', () => {
+  test('threshold 2 counts a signing authority and an attesting one; a missing attestation is named', async () => {
+    const signer = testSigner();
+    const img = await newImage();
+    await pushLegacySignature(client, img.repo, img.digest, [
+      signer.layerFor(img.digest, `${host}/${img.repo.repository}`),
+    ]);
+    const policy = clusterPolicy(
+      'signed-and-attested',
+      ['127.0.0.1:*/att/**'],
+      [
+        { name: 'release-key', key: { data: pemOf(signer.publicKey) }, insecureIgnoreTlog: true },
+        {
+          name: 'release-builder',
+          key: { data: builder.pem },
+          insecureIgnoreTlog: true,
+          attestations: [{ name: 'provenance', predicateType: 'slsaprovenance1', conditions: [MAIN] }],
+        },
+      ],
+      { threshold: 2 },
+    );
+    const short = await decide([policy], img.ref);
+    assert.equal(short.allowed, false);
+    assert.match(
+      short.status?.message ?? '',
+      /policy signed-and-attested: 1 of 2 required distinct authorities verified \(passed: release-key\); release-builder: attestation provenance \(https:\/\/slsa\.dev\/provenance\/v1\): none found .* \[THRESHOLD_NOT_MET\]$/,
+    );
+    await pushAttestationReferrer(
+      client,
+      img.repo,
+      img.digest,
+      builder.bundle(statement(img.digest, SLSA_V1, slsaProvenance('refs/heads/main'))),
+      SLSA_V1,
+    );
+    assert.equal((await decide([policy], img.ref)).allowed, true);
   });
 });
