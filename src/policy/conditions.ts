@@ -123,6 +123,16 @@ function metered(value: unknown, meter: Meter, depth = 0): unknown {
     throw new CostExceeded(`the value is nested deeper than ${CONDITION_LIMITS.valueDepth} levels`);
   }
   return new Proxy(value, {
+    // Iterating a map's keys costs one per key, so nested comprehensions over a wide map are bounded too.
+    ownKeys(target) {
+      const keys = Reflect.ownKeys(target);
+      meter.charge(keys.length);
+      return keys;
+    },
+    has(target, key) {
+      meter.charge(1);
+      return Reflect.has(target, key);
+    },
     get(target, key, receiver) {
       const v: unknown = Reflect.get(target, key, receiver);
       meter.charge(typeof v === 'string' ? 1 + Math.floor(v.length / 100) : 1);

@@ -140,6 +140,15 @@ test('hostile predicates: nested comprehensions over a huge list hit the cost li
   });
 });
 
+test('hostile predicates: nested comprehensions over a wide map hit the cost limit too', () => {
+  const wide = { m: Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`k${i}`, i])) };
+  const nested = compiled('predicate.m.all(a, predicate.m.all(b, a != "" && b != ""))');
+  const r = nested.evaluate(input(wide));
+  assert.ok(!r.holds);
+  assert.match(r.message, /cost limit/);
+  assert.deepEqual(compiled('predicate.m.exists(k, k == "k19999")').evaluate(input(wide)), { holds: true });
+});
+
 test('hostile predicates: a deeply nested value and long strings are bounded', () => {
   let deep: unknown = 'bottom';
   for (let i = 0; i < 10_000; i++) deep = { a: deep };
