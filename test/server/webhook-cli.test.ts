@@ -67,7 +67,7 @@ test(
     const url = await listening;
     const ca = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/.exec(err)?.[0] ?? '';
     assert.ok(ca !== '', err);
-    assert.match(err, /policies: 1 from files in .*examples\/policies/);
+    assert.match(err, /policies: 2 from files in .*examples\/policies/);
     const review = readFileSync(join(REPO_ROOT, 'examples/admission/pod-unmatched.json'), 'utf8');
     const answer = await post(`${url}/validate`, ca, review);
     assert.equal(answer.status, 200);
