@@ -16,7 +16,8 @@ const allowedModules = {
   server: ['engine', 'admission', 'telemetry', 'errors'],
   telemetry: ['errors'],
   signer: ['oci', 'sigstore', 'errors'],
-  cloud: ['oci/auth', 'errors'],
+  cloud: ['oci/auth', 'oci/http', 'errors'],
+  'exec-credentials': ['oci/auth', 'oci/credentials', 'oci/reference', 'errors'],
 };
 
 /** Packages that only one layer may touch, so the picture of who talks to the outside stays true. */
@@ -37,6 +38,8 @@ const packageOwners = {
   '@bufbuild/protobuf': ['policy'],
   '@marcbachmann/cel-js': ['policy'],
   '@aws-sdk/credential-providers': ['cloud'],
+  'google-auth-library': ['cloud'],
+  '@azure/identity': ['cloud'],
 };
 
 const moduleNames = Object.keys(allowedModules);

@@ -1,4 +1,5 @@
-// The Helm chart (charts/sigward) against a REAL kube-apiserver, with the real helm v4: `helm lint`;
+// The Helm chart (charts/sigward) against a REAL kube-apiserver, with the real helm v4: `helm lint
+// --strict` and `helm template` clean (no warning) with the defaults and each notable value set;
 // a fresh `helm install` (Helm creates the CRDs from crds/) with a Secret made by certs/make-certs.sh
 // (existingSecret); `helm template` with several value sets, asserted on and applied with
 // `kubectl apply --dry-run=server` (the apiserver's own validation, no kubelet needed); `helm install`
@@ -9,7 +10,7 @@
 // leave kube-system alone. (Admitting a signed image through them needs a Sigstore world:
 // e2e/chart-admit.e2e.ts.)
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe } from 'node:test';
@@ -61,6 +62,42 @@ type Hook = {
 };
 type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
 
+// Notable value sets: linted with --strict and rendered by `helm template` (steps below assert on them).
+const EXAMPLE_CA_BUNDLE = Buffer.from(
+  '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
+).toString('base64');
+const NON_DEFAULT_VALUES = {
+  replicaCount: 2,
+  webhook: {
+    scope: 'opt-in',
+    pinTemplates: true,
+    timeoutSeconds: 7,
+    failurePolicy: 'Ignore',
+    failureOutcome: 'allow',
+    excludeNamespaces: ['cni'],
+  },
+  podDisruptionBudget: { maxUnavailable: 1 },
+  podAntiAffinity: 'hard',
+  certificates: { mode: 'existingSecret', existingSecret: { name: 'my-tls', caBundle: EXAMPLE_CA_BUNDLE } },
+  networkPolicy: { enabled: true, webhookIngressFrom: [{ ipBlock: { cidr: '10.0.0.0/24' } }] },
+  examplePolicies: { enabled: true },
+  trustRoot: { publicGood: false },
+};
+const MONITORING_VALUES = {
+  certificates: { mode: 'certManager' },
+  metrics: {
+    serviceMonitor: { enabled: true },
+    prometheusRule: { enabled: true },
+    grafanaDashboard: { enabled: true },
+  },
+};
+const NOTABLE_VALUES: ReadonlyArray<readonly [string, Record<string, unknown>]> = [
+  ['defaults', {}],
+  ['non-default (opt-in, existing Secret, NetworkPolicy, example policies)', NON_DEFAULT_VALUES],
+  ['cert-manager and monitoring (ServiceMonitor, PrometheusRule, dashboard)', MONITORING_VALUES],
+  ['one replica', { replicaCount: 1 }],
+];
+
 describe('the sigward Helm chart against the apiserver', () => {
   let runDir: RunDir;
   let kube: Kube;
@@ -104,10 +141,28 @@ describe('the sigward Helm chart against the apiserver', () => {
 
   const step = stepsNotingFailure(() => (failed = true));
 
-  step('helm lint --strict is clean', async () => {
-    const r = await helm(['lint', '--strict', chart]);
-    assert.match(r.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
-  });
+  step(
+    'helm lint --strict and helm template are clean with the defaults and every notable value set',
+    async () => {
+      for (const [name, values] of NOTABLE_VALUES) {
+        const file = path.join(runDir.sub('lint-values'), `${name.replace(/[^a-z]+/g, '-')}.yaml`);
+        writeFileSync(file, stringify(values));
+        const lint = await clients.helm(['lint', '--strict', chart, `--values=${file}`], { check: false });
+        assert.equal(lint.code, 0, `${name}: ${lint.stdout}${lint.stderr}`);
+        assert.match(lint.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/, name);
+        assert.doesNotMatch(lint.stdout, /\[(WARNING|ERROR)\]/, `${name}: ${lint.stdout}`);
+        const rendered = await clients.helm(
+          ['template', release, chart, `--namespace=${own}`, `--values=${file}`],
+          {
+            check: false,
+          },
+        );
+        assert.equal(rendered.code, 0, `${name}: ${rendered.stderr}`);
+        assert.equal(rendered.stderr, '', `${name}: helm template warns`);
+        assert.match(rendered.stdout, /^kind: Deployment$/m, name);
+      }
+    },
+  );
 
   step(
     'a fresh install (Helm creates the CRDs from crds/ first) with a Secret made by certs/make-certs.sh (existingSecret)',
@@ -306,32 +361,15 @@ describe('the sigward Helm chart against the apiserver', () => {
   step(
     'non-default values: opt-in, pinned templates, timeout 7 s, Ignore, maxUnavailable, existing Secret',
     async () => {
-      const caBundle = Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n').toString(
-        'base64',
-      );
-      const m = await render({
-        replicaCount: 2,
-        webhook: {
-          scope: 'opt-in',
-          pinTemplates: true,
-          timeoutSeconds: 7,
-          failurePolicy: 'Ignore',
-          failureOutcome: 'allow',
-          excludeNamespaces: ['cni'],
-        },
-        podDisruptionBudget: { maxUnavailable: 1 },
-        podAntiAffinity: 'hard',
-        certificates: { mode: 'existingSecret', existingSecret: { name: 'my-tls', caBundle } },
-        networkPolicy: { enabled: true, webhookIngressFrom: [{ ipBlock: { cidr: '10.0.0.0/24' } }] },
-        examplePolicies: { enabled: true },
-        trustRoot: { publicGood: false },
-      });
+      const caBundle = EXAMPLE_CA_BUNDLE;
+      const m = await render(NON_DEFAULT_VALUES);
       const a = args(m);
       for (const flag of [
         '--timeout-seconds=7',
         '--scope=opt-in',
         '--pin-templates',
         '--failure-outcome=allow',
+        '--exclude-namespace=cni',
       ])
         assert.ok(a.includes(flag), `${flag} in ${a.join(' ')}`);
       const validating = hookOf(m, 'ValidatingWebhookConfiguration');
@@ -358,14 +396,7 @@ describe('the sigward Helm chart against the apiserver', () => {
   step(
     'cert-manager, ServiceMonitor, PrometheusRule and dashboard render (CRDs of other projects: no apply)',
     async () => {
-      const m = await render({
-        certificates: { mode: 'certManager' },
-        metrics: {
-          serviceMonitor: { enabled: true },
-          prometheusRule: { enabled: true },
-          grafanaDashboard: { enabled: true },
-        },
-      });
+      const m = await render(MONITORING_VALUES);
       const certificate = one(m, 'Certificate', 'sigward') as unknown as {
         spec: { dnsNames: string[]; secretName: string };
       };
@@ -381,6 +412,7 @@ describe('the sigward Helm chart against the apiserver', () => {
         'sigward_fail_open_total',
         'sigward_trust_root_last_success_timestamp_seconds',
         'sigward_admissions_total',
+        'sigward_registry_request_errors_total',
       ])
         assert.ok(rules.includes(metric), metric);
       const dashboard = JSON.parse(

@@ -189,6 +189,7 @@ describe('sigward webhook against the apiserver', () => {
       ],
       logDir: world.runDir.logs,
       ready: async () => (await get(`https://127.0.0.1:${port}/readyz`)) === 200,
+      keepStdout: true,
     });
 
     const caBundle = Buffer.from(caPem).toString('base64');
@@ -255,6 +256,16 @@ describe('sigward webhook against the apiserver', () => {
   });
 
   const step = stepsNotingFailure(() => (failed = true));
+  const metricsText = () =>
+    new Promise<string>((resolve, reject) => {
+      https
+        .get(`https://127.0.0.1:${port}/metrics`, { ca: caPem }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve(Buffer.concat(chunks).toString()));
+        })
+        .on('error', reject);
+    });
 
   step('a Pod signed by the named identity is admitted and pinned to the verified digest', async () => {
     const image = images['enforce/web']!;
@@ -532,6 +543,27 @@ describe('sigward webhook against the apiserver', () => {
       /denied the request: image 127\.0\.0\.1:\d+\/apps\/web:v1 in spec\.containers\[0\]\.image: policy down(, authority release-job)?: could not resolve the tag to a digest: .*\[REGISTRY_ERROR\]$/m,
     );
     assert.ok(elapsed < 10_000, `answered in ${Math.round(elapsed)} ms`);
+    // Refused without a verdict: error-deny, and the registry's failure is an error code, not a status.
+    const text = await metricsText();
+    assert.match(
+      text,
+      /^sigward_admissions_total\{decision="error-deny",kind="Pod",route="validate",operation="CREATE"\} [1-9]/m,
+    );
+    assert.match(
+      text,
+      new RegExp(
+        `^sigward_registry_request_errors_total\\{registry="${down}",method="(GET|HEAD)",error="REGISTRY_[A-Z_]+"\\} [1-9]`,
+        'm',
+      ),
+    );
+    assert.doesNotMatch(text, new RegExp(`sigward_registry_requests_total\\{registry="${down}"`));
+    assert.match(
+      text,
+      new RegExp(
+        `^sigward_registry_requests_total\\{registry="${host}",method="(GET|HEAD)",status="200"\\} [1-9]`,
+        'm',
+      ),
+    );
   });
 
   step(
@@ -611,23 +643,50 @@ describe('sigward webhook against the apiserver', () => {
   );
 
   step('metrics show the decisions', async () => {
-    const text = await new Promise<string>((resolve, reject) => {
-      https
-        .get(`https://127.0.0.1:${port}/metrics`, { ca: caPem }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve(Buffer.concat(chunks).toString()));
-        })
-        .on('error', reject);
-    });
+    const text = await metricsText();
     assert.match(
       text,
-      /sigward_admissions_total\{decision="deny",kind="Pod",mode="validate",operation="CREATE"\} \d+/,
+      /sigward_admissions_total\{decision="deny",kind="Pod",route="validate",operation="CREATE"\} \d+/,
     );
     assert.match(
       text,
       /sigward_verifications_total\{policy="release-signed",authority="release-job",result="verified",reason="VERIFIED"\} \d+/,
     );
     assert.ok(readFileSync(webhook.logFile, 'utf8').includes('policy snapshot updated'));
+    assert.match(text, /^sigward_fail_open_total\{reason="TIMEOUT"\} 0$/m);
+    assert.match(text, /^process_resident_memory_bytes \d/m);
   });
+
+  step(
+    'stdout is JSON lines only (informers, leader lease, admissions), the admission line has uid, user and reasons',
+    async () => {
+      const out = readFileSync(webhook.stdoutFile!, 'utf8');
+      const records = out
+        .trimEnd()
+        .split('\n')
+        .map((line) => {
+          try {
+            return JSON.parse(line) as Record<string, unknown>;
+          } catch {
+            return assert.fail(`a stdout line is not JSON: ${line}`);
+          }
+        });
+      assert.ok(
+        records.some((r) => r['msg'] === 'policies synced from the cluster'),
+        'the informers logged',
+      );
+      const denial = records.find(
+        (r) => r['msg'] === 'admission' && r['route'] === 'validate' && r['decision'] === 'deny',
+      );
+      assert.ok(denial, 'a denial was logged');
+      assert.match(String(denial['uid']), /^[0-9a-f-]{36}$/, "the apiserver's request uid");
+      assert.equal(typeof denial['user'], 'string');
+      assert.notEqual(denial['user'], '');
+      assert.ok(Array.isArray(denial['reasons']) && denial['reasons'].length > 0, JSON.stringify(denial));
+      assert.match(
+        String(denial['summary']),
+        new RegExp(`\\[${String((denial['reasons'] as string[])[0])}\\]`),
+      );
+    },
+  );
 });

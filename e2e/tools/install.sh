@@ -38,6 +38,8 @@ rekor-server-v2     e2e  rekor-tiles  github.com/sigstore/rekor-tiles/v2/cmd/rek
 timestamp-server    e2e  tsa          github.com/sigstore/timestamp-authority/v2/cmd/timestamp-server  $RU
 cosign              e2e  cosign       github.com/sigstore/cosign/v3/cmd/cosign                         $RU
 helm                e2e  helm         helm.sh/helm/v4/cmd/helm                                         -X helm.sh/helm/v4/internal/version.version=@V@
+ecr-credential-provider e2e ecr-credential-provider k8s.io/cloud-provider-aws/cmd/ecr-credential-provider -X main.gitVersion=@V@
+docker-credential-ecr-login e2e ecr-login github.com/awslabs/amazon-ecr-credential-helper/ecr-login/cli/docker-credential-ecr-login -X github.com/awslabs/amazon-ecr-credential-helper/ecr-login/version.Version=@V@
 tesseract           full tesseract    github.com/transparency-dev/tesseract/cmd/tesseract/posix        -
 rekor-server        full rekor-v1     github.com/sigstore/rekor/cmd/rekor-server                       $RU
 trillian_log_server full trillian     github.com/google/trillian/cmd/trillian_log_server               -

@@ -162,18 +162,24 @@ export async function startHostWebhook(
  * `helm install` of the chart into `own`, then `sigward webhook` on the host with exactly the
  * Deployment's arguments (plus this world's trusted_root.json through the chart's webhook.extraArgs)
  * and a token of the chart's ServiceAccount; the rendered webhook configurations point at it unless
- * `point` is false. Returns the host process and the arguments it was started with.
+ * `point` is false. `values` are the chart values for both the install and the host's arguments. Returns the host process and the arguments it was started with.
  */
 export async function installChartWithHostWebhook(
   world: World,
-  options: { release: string; own: string; name: string; point?: boolean },
+  options: { release: string; own: string; name: string; point?: boolean; values?: Record<string, unknown> },
 ): Promise<{ host: HostWebhook; args: string[] }> {
   const { release, own } = options;
   await world.kube.ensureNamespace(own);
-  await helmAgainst(world.kube, world.clients)(['install', release, chartDir, `--namespace=${own}`]);
+  const valuesFile = path.join(world.runDir.sub('install-values'), `${release}.yaml`);
+  writeFileSync(valuesFile, stringify(options.values ?? {}));
+  await helmAgainst(
+    world.kube,
+    world.clients,
+  )(['install', release, chartDir, `--namespace=${own}`, `--values=${valuesFile}`]);
   const kubeconfig = await serviceAccountKubeconfig(world.kube, world.runDir.sub('as-sigward'), own, release);
   const args = deploymentArgsOf(
     await renderChart(world, release, own, {
+      ...options.values,
       webhook: { extraArgs: [`--trusted-root=${world.sigstore.trustedRootPath}`] },
     }),
   );

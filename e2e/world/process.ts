@@ -18,12 +18,16 @@ export interface ServiceSpec {
   /** Resolves true once the service answers; called repeatedly until then. */
   ready: () => Promise<boolean>;
   readyTimeoutMs?: number;
+  /** Also keep stdout alone in `<name>.stdout.log` (a test that reads only what a log collector reads). */
+  keepStdout?: boolean;
 }
 
 export interface Service {
   readonly name: string;
   readonly pid: number;
   readonly logFile: string;
+  /** stdout alone, when the spec asked for it (keepStdout). */
+  readonly stdoutFile?: string;
   /** Resolves when the process has exited, for whatever reason. */
   readonly exited: Promise<number | null>;
   stop(): Promise<void>;
@@ -61,6 +65,8 @@ export async function startService(spec: ServiceSpec): Promise<Service> {
   const spawnFailure = new Promise<Error>((resolve) => child.once('error', resolve));
   child.stdout?.pipe(log, { end: false });
   child.stderr?.pipe(log, { end: false });
+  const stdoutFile = spec.keepStdout === true ? path.join(spec.logDir, `${spec.name}.stdout.log`) : undefined;
+  if (stdoutFile !== undefined) child.stdout?.pipe(createWriteStream(stdoutFile, { flags: 'a' }));
   const exited = exitOf(child);
   exited.then(() => log.end()).catch(() => undefined);
 
@@ -105,5 +111,12 @@ export async function startService(spec: ServiceSpec): Promise<Service> {
     await delay(pause);
     pause = Math.min(pause * 2, 500);
   }
-  return { name: spec.name, pid: child.pid ?? -1, logFile, exited, stop };
+  return {
+    name: spec.name,
+    pid: child.pid ?? -1,
+    logFile,
+    ...(stdoutFile === undefined ? {} : { stdoutFile }),
+    exited,
+    stop,
+  };
 }

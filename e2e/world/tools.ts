@@ -20,6 +20,8 @@ export type GoTool =
   | 'crane'
   | 'cosign'
   | 'helm'
+  | 'ecr-credential-provider'
+  | 'docker-credential-ecr-login'
   | 'tesseract'
   | 'rekor-server'
   | 'trillian_log_server'

@@ -10,6 +10,8 @@ Usage:
   sigward attest      attest an image with an in-toto predicate (sigward attest --help)
   sigward verify-attestation  verify an image's in-toto attestation and CEL conditions (--help)
   sigward verify-bundle  verify one Sigstore bundle (sigstore-conformance protocol)
+  sigward policy test    judge images, manifests or the running cluster with policy files (sigward policy test --help)
+  sigward convert        policy-controller ClusterImagePolicies → sigward policies (sigward convert --help)
 `;
 
 if (command === 'webhook') {
@@ -28,6 +30,18 @@ if (command === 'webhook') {
 } else if (command === 'verify-bundle') {
   const { runVerifyBundle } = await import('./verify-bundle.ts');
   process.exitCode = await runVerifyBundle(process.argv.slice(3));
+} else if (command === 'policy') {
+  const [sub = ''] = process.argv.slice(3);
+  if (sub === 'test') {
+    const { runPolicyTest } = await import('./policy-test.ts');
+    process.exitCode = await runPolicyTest(process.argv.slice(4));
+  } else {
+    process.stderr.write(`sigward policy: unknown subcommand "${sub}" (sigward policy test --help)\n`);
+    process.exitCode = 2;
+  }
+} else if (command === 'convert') {
+  const { runConvert } = await import('./convert.ts');
+  process.exitCode = await runConvert(process.argv.slice(3));
 } else if (command === 'help' || command === '--help' || command === '-h') {
   process.stdout.write(usage);
 } else {

@@ -20,11 +20,15 @@ repository; the URLs and root built into sigward when TUF cannot be reached):
   --no-verify                  skip verifying the pushed signature with sigward's verifier
 
 Registry:
-  --registry-config FILE       docker config.json (default $DOCKER_CONFIG/config.json or ~/.docker/config.json)
+  --registry-config FILE       docker config.json (default $DOCKER_CONFIG/config.json or ~/.docker/config.json);
+                               its credHelpers / credsStore run docker-credential-<name> when a registry asks
   --registry-username U --registry-password P   (or SIGWARD_REGISTRY_PASSWORD)
   --insecure-registry HOST     may use plain HTTP (loopback always may)
   --registry-ca FILE           extra CA certificates (PEM)
-  --cloud-credentials ecr|none ECR hosts get a token from the AWS identity (IRSA, Pod Identity, env) (default ecr)
+  --cloud-credentials auto|none|ecr,gcp,acr   ECR, Artifact Registry/GCR and ACR hosts get a token from
+                               the workload's cloud identity, each only for its own hosts (default auto)
+  --credential-provider-config FILE|DIR --credential-provider-bin-dir DIR
+                               kubelet credential provider plugins (e.g. ecr-credential-provider), as the kubelet runs them
 
 Output:
   --bundle FILE                also write the Sigstore bundle to FILE

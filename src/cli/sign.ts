@@ -10,8 +10,6 @@ import { SigwardError, describeError } from '../errors.ts';
 import {
   RegistryClient,
   combineKeychains,
-  dockerConfigKeychain,
-  parseDockerConfigJson,
   parseReference,
   staticKeychain,
   type Keychain,
@@ -39,6 +37,11 @@ import {
 } from '../signer/services.ts';
 import { attestImage, signImage, type SignContext, type SignOutcome } from '../signer/sign-image.ts';
 import { cloudKeychain, testRegistryEndpoints } from './cloud-credentials.ts';
+import {
+  credentialProviderKeychain,
+  dockerConfigFileKeychainFrom,
+  programCredentialOptions,
+} from './program-credentials.ts';
 import { PREDICATE_TYPES, attestUsage, signUsage } from './sign-usage.ts';
 
 export { attestUsage, signUsage } from './sign-usage.ts';
@@ -72,6 +75,7 @@ const options = {
   'tuf-root': { type: 'string' },
   'no-verify': { type: 'boolean' },
   'registry-config': { type: 'string' },
+  ...programCredentialOptions,
   'registry-username': { type: 'string' },
   'registry-password': { type: 'string' },
   'insecure-registry': { type: 'string', multiple: true },
@@ -175,11 +179,15 @@ function keychainFrom(values: Values, registry: string): Keychain {
     join(process.env['DOCKER_CONFIG'] ?? join(homedir(), '.docker'), 'config.json');
   if (values['registry-config'] !== undefined || existsSync(configPath)) {
     const text = readFileOr(configPath, 'the registry config');
-    keychains.push(dockerConfigKeychain([parseDockerConfigJson(text, configPath)]));
+    keychains.push(dockerConfigFileKeychainFrom(text, configPath));
   }
   // After every configured credential, as the kubelet's credential providers come after pull secrets.
   try {
-    keychains.push(cloudKeychain(values['cloud-credentials']));
+    const plugins = credentialProviderKeychain(values);
+    if (plugins !== undefined) keychains.push(plugins);
+    keychains.push(
+      cloudKeychain(values['cloud-credentials'], { registryEndpoints: testRegistryEndpoints() }),
+    );
   } catch (error) {
     throw new UsageError(describeError(error));
   }

@@ -5,7 +5,7 @@
 // attestation policies. Exit 0 when it passes, 1 otherwise (each failure says which, with a code).
 import { parseArgs } from 'node:util';
 import { SigwardError, describeError } from '../errors.ts';
-import { RegistryClient, combineKeychains, parseReference, parseRepository } from '../oci/index.ts';
+import { RegistryClient, parseReference, parseRepository } from '../oci/index.ts';
 import { attestationOutcome } from '../policy/attestations.ts';
 import { describeFound } from '../policy/compile.ts';
 import type { CompiledAttestation } from '../policy/compile.ts';
@@ -13,9 +13,9 @@ import { compileCondition } from '../policy/conditions.ts';
 import type { CompiledCondition } from '../policy/conditions.ts';
 import { PREDICATE_SHORT_NAMES, predicateTypeUri } from '../policy/predicate-types.ts';
 import { verifyAttestations } from '../sigstore/verify-attestations.ts';
-import { cloudKeychain, testRegistryEndpoints } from './cloud-credentials.ts';
+import { testRegistryEndpoints } from './cloud-credentials.ts';
 import { UsageError } from './usage-error.ts';
-import { authorityFromFlags, readDockerConfig, signerOptions, signerUsage, trustRoot } from './verify.ts';
+import { authorityFromFlags, registryKeychain, signerOptions, signerUsage, trustRoot } from './verify.ts';
 import type { Output } from './verify.ts';
 
 export const verifyAttestationUsage = `Usage: sigward verify-attestation [options] IMAGE
@@ -89,7 +89,7 @@ export async function runVerifyAttestation(
     const reference = parseReference(positionals[0]!);
     const repositoryText = values['signature-repository'] ?? env['COSIGN_REPOSITORY'];
     client = new RegistryClient({
-      keychain: combineKeychains(readDockerConfig(env), cloudKeychain(values['cloud-credentials'])),
+      keychain: registryKeychain(values, env),
       insecureRegistries: values['allow-insecure-registry'] ?? [],
       registryEndpoints: testRegistryEndpoints(env),
     });

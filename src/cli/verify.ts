@@ -10,15 +10,19 @@ import {
   RegistryClient,
   anonymousKeychain,
   combineKeychains,
-  dockerConfigKeychain,
   formatReference,
-  parseDockerConfigJson,
   parseReference,
   parseRepository,
   referenceIn,
 } from '../oci/index.ts';
 import type { ImageReference, Keychain, RepositoryName } from '../oci/index.ts';
 import { cloudKeychain, testRegistryEndpoints } from './cloud-credentials.ts';
+import {
+  CREDENTIAL_PROVIDER_USAGE,
+  credentialProviderKeychain,
+  dockerConfigFileKeychainFrom,
+  programCredentialOptions,
+} from './program-credentials.ts';
 import { publicKeyFromPem } from '../sigstore/keys.ts';
 import { TrustRootStore, loadTrustRoot } from '../sigstore/trust-root.ts';
 import type { TrustRootSnapshot } from '../sigstore/trust-root.ts';
@@ -45,7 +49,9 @@ Trust:
 Where:
   --signature-repository REPO   signatures live in another repository (like COSIGN_REPOSITORY)
   --allow-insecure-registry HOST  plain HTTP to this registry (loopback always may), repeatable
-  --cloud-credentials ecr|none    ECR hosts get a token from the AWS identity (IRSA, Pod Identity, env) (default ecr)
+  --cloud-credentials auto|none|ecr,gcp,acr  ECR, Artifact Registry/GCR and ACR hosts get a token from
+                                the cloud identity, each only for its own hosts (default auto)
+  ${CREDENTIAL_PROVIDER_USAGE}
 `;
 
 export const verifyUsage = `Usage: sigward verify [options] IMAGE
@@ -58,8 +64,9 @@ ${signerUsage}  --platform OS/ARCH[/VARIANT]  IMAGE is an index: verify this pla
 Output:
   --output text|json
 
-Registry credentials come from $DOCKER_CONFIG/config.json or ~/.docker/config.json. Regular expressions
-are RE2 and always match the whole value.
+Registry credentials come from $DOCKER_CONFIG/config.json or ~/.docker/config.json (auths, and the
+credHelpers / credsStore programs it names), then the credential provider plugins, then the cloud.
+Regular expressions are RE2 and always match the whole value.
 `;
 
 export interface Output {
@@ -84,6 +91,7 @@ export const signerOptions = {
   'signature-repository': { type: 'string' },
   'allow-insecure-registry': { type: 'string', multiple: true },
   'cloud-credentials': { type: 'string' },
+  ...programCredentialOptions,
 } as const;
 
 const options = {
@@ -121,7 +129,7 @@ export async function runVerify(
   try {
     const plan = planFrom(values, positionals, env);
     client = new RegistryClient({
-      keychain: combineKeychains(readDockerConfig(env), cloudKeychain(values['cloud-credentials'])),
+      keychain: registryKeychain(values, env),
       insecureRegistries: values['allow-insecure-registry'] ?? [],
       registryEndpoints: testRegistryEndpoints(env),
     });
@@ -228,6 +236,21 @@ function readKey(path: string) {
   }
 }
 
+/**
+ * The registry credentials of verify and verify-attestation: the docker config (and its credential
+ * programs), then the credential provider plugins, then the cloud identity.
+ */
+export function registryKeychain(
+  values: Pick<Values, 'cloud-credentials' | 'credential-provider-config' | 'credential-provider-bin-dir'>,
+  env: NodeJS.ProcessEnv,
+): Keychain {
+  return combineKeychains(
+    readDockerConfig(env),
+    credentialProviderKeychain(values, env) ?? anonymousKeychain,
+    cloudKeychain(values['cloud-credentials'], { registryEndpoints: testRegistryEndpoints(env) }),
+  );
+}
+
 /** Credentials from the docker config file, like docker, crane and cosign; none is anonymous. */
 export function readDockerConfig(env: NodeJS.ProcessEnv): Keychain {
   const dir = env['DOCKER_CONFIG'] ?? join(env['HOME'] ?? homedir(), '.docker');
@@ -238,7 +261,7 @@ export function readDockerConfig(env: NodeJS.ProcessEnv): Keychain {
   } catch {
     return anonymousKeychain;
   }
-  return dockerConfigKeychain([parseDockerConfigJson(text, file)]);
+  return dockerConfigFileKeychainFrom(text, file, env);
 }
 
 export async function trustRoot(

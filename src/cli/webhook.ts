@@ -4,8 +4,10 @@
 //   trust:        --trusted-root FILE (re-read when it changes; a bad new file keeps the last good
 //                 root), else the public-good root embedded in @sigstore/tuf (refreshed through TUF in
 //                 the background when the network allows); TrustRoot resources, ConfigMaps watched
-//   credentials:  pull secrets of the pod and its service account (cluster only), then ECR tokens from
-//                 the webhook's own AWS identity (--cloud-credentials)
+//   credentials:  pull secrets of the pod and its service account (cluster only), then a docker config
+//                 file (--registry-config, its credential helpers), then kubelet credential provider
+//                 plugins (--credential-provider-config), then ECR, Artifact Registry/GCR and ACR tokens
+//                 from the webhook's own cloud identity (--cloud-credentials)
 //   TLS:          --tls-cert/--tls-key (reloaded when they change), else a self-signed pair whose
 //                 certificate (the caBundle) is printed
 import { execFileSync } from 'node:child_process';
@@ -15,6 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CoordinationV1Api, CoreV1Api, EventsV1Api } from '@kubernetes/client-node';
+import type { SkipSettings } from '../admission/skip.ts';
 import { describeError } from '../errors.ts';
 import { Decider, RegistryAccess, ReviewEngine } from '../engine/index.ts';
 import type {
@@ -35,19 +38,33 @@ import {
   ConfigMapWatch,
   kubeConfigAvailable,
   loadKubeConfig,
+  recordPolicyFindings,
 } from '../kube/index.ts';
 import type { PolicySnapshot } from '../kube/index.ts';
+import { ERROR_REASONS } from '../policy/decision.ts';
 import { startServer } from '../server/index.ts';
 import type { Readiness } from '../server/index.ts';
 import { createLogger, createMetrics } from '../telemetry/index.ts';
 import { combineKeychains } from '../oci/index.ts';
 import { CLOUD_CREDENTIALS_USAGE, cloudKeychain, testRegistryEndpoints } from './cloud-credentials.ts';
+import {
+  CREDENTIAL_PROVIDER_USAGE,
+  credentialProviderKeychain,
+  programCredentialOptions,
+  registryConfigKeychain,
+} from './program-credentials.ts';
+import { trustRootRefreshLog } from './trust-root-log.ts';
+import { ContinuousRecheck, RECHECK_USAGE } from './recheck.ts';
 
 export const webhookUsage = `Usage: sigward webhook [options]
 
   --listen HOST:PORT          where to serve HTTPS (default 127.0.0.1:8443; 0.0.0.0:8443 in a pod)
   --kubeconfig FILE           the cluster (default: in-cluster config in a pod, else $KUBECONFIG)
-  --policies DIR              policy YAML files instead of the cluster's resources (re-read on change)
+  --policies DIR              policy YAML files instead of the cluster's resources (re-read on change);
+                              policy-controller ClusterImagePolicies in them are read as-is too
+  --policy-controller-policies   also read policy-controller's ClusterImagePolicies
+                              (policy.sigstore.dev/v1beta1, CRD installed) as-is, read-only; fields
+                              sigward cannot honour are logged and fail their images (POLICY_INVALID)
   --tls-cert FILE --tls-key FILE   serving certificate (reloaded on change); default: self-signed
   --trusted-root FILE         trusted_root.json used as the public-good root (private or air-gapped);
                               re-read on change, a bad new file keeps the last good root
@@ -57,19 +74,25 @@ export const webhookUsage = `Usage: sigward webhook [options]
   --namespace NS              sigward's own namespace (never checked; Lease and key secrets) (default $POD_NAMESPACE or sigward)
   --scope opt-out|opt-in      namespaces checked unless labelled sigward.dev/exclude=true, or only those
                               labelled sigward.dev/include=true (default opt-out)
+  --exclude-namespace NS      never check this namespace either (repeatable; the chart passes webhook.excludeNamespaces)
   --pin-templates             the mutating webhook also pins images in workload templates (default: Pods only)
   --allow-insecure-registry HOST   plain HTTP to this registry (loopback always may), repeatable
   ${CLOUD_CREDENTIALS_USAGE}
+  --registry-config FILE      a docker config.json for every workload, after its pull secrets (auths,
+                              credHelpers, credsStore)
+  ${CREDENTIAL_PROVIDER_USAGE}
   --verified-ttl-seconds N    how long a verified verdict is cached (default 3600)
   --refused-ttl-seconds N     how long a definite refusal is cached (default 60; registry errors never are)
   --body-limit-bytes N        largest AdmissionReview accepted (default 6291456)
   --log-level LEVEL           pino level (default info)
+  ${RECHECK_USAGE}
 `;
 
 const options = {
   listen: { type: 'string' },
   kubeconfig: { type: 'string' },
   policies: { type: 'string' },
+  'policy-controller-policies': { type: 'boolean' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'trusted-root': { type: 'string' },
@@ -79,12 +102,18 @@ const options = {
   namespace: { type: 'string' },
   scope: { type: 'string', default: 'opt-out' },
   'pin-templates': { type: 'boolean' },
+  'exclude-namespace': { type: 'string', multiple: true },
   'allow-insecure-registry': { type: 'string', multiple: true },
   'cloud-credentials': { type: 'string' },
+  'registry-config': { type: 'string' },
+  ...programCredentialOptions,
   'log-level': { type: 'string', default: 'info' },
   'verified-ttl-seconds': { type: 'string', default: '3600' },
   'refused-ttl-seconds': { type: 'string', default: '60' },
   'body-limit-bytes': { type: 'string', default: String(6 * 1024 * 1024) },
+  recheck: { type: 'boolean' },
+  'recheck-interval-seconds': { type: 'string', default: '600' },
+  'recheck-rate': { type: 'string', default: '2' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -136,6 +165,12 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   const refusedTtl = positive('refused-ttl-seconds', values['refused-ttl-seconds']);
   const bodyLimit = positive('body-limit-bytes', values['body-limit-bytes']);
   const ownNamespace = values.namespace ?? process.env['POD_NAMESPACE'] ?? 'sigward';
+  // The same skip rules for admission and the re-check (the apiserver never sends these namespaces'
+  // requests, and the re-check must not report their Pods either).
+  const skip: SkipSettings = { ownNamespace, scope, excludedNamespaces: values['exclude-namespace'] ?? [] };
+  const recheckInterval = positive('recheck-interval-seconds', values['recheck-interval-seconds']);
+  const recheckRate = Number(values['recheck-rate']);
+  if (!(recheckRate > 0 && recheckRate <= 1000)) fail('--recheck-rate is a number above 0 (at most 1000)');
 
   const logger = createLogger({ level: values['log-level'] });
   const stops: Array<() => Promise<void> | void> = [];
@@ -144,6 +179,13 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   const trustFile = values['trusted-root'];
   let configMaps: ConfigMapWatch | undefined;
   let clusterSource: ClusterPolicySource | undefined;
+  let recheck: ContinuousRecheck | undefined;
+  // Every root's name and version: a change of trust material starts a re-check round.
+  const trustVersion = (): string =>
+    trustRoots
+      .statuses()
+      .map((s) => `${s.trustRoot}=${s.status.version ?? ''}`)
+      .join(',');
   const trustRoots = new TrustRootRegistry({
     ...(trustFile === undefined ? {} : { trustedRootFile: trustFile }),
     configMaps: {
@@ -152,21 +194,23 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       where: (ref) => `${ref.namespace ?? ownNamespace}/${ref.name}`,
     },
     refreshed: (name, error) => {
-      if (error !== undefined) {
-        metrics.trustRootRefreshFailures.inc({ trust_root: name, reason: error.code });
-        logger.warn(
-          { trustRoot: name, err: describeError(error) },
-          'trust root refresh failed; keeping the last good root',
-        );
-      }
+      if (error !== undefined) metrics.trustRootRefreshFailures.inc({ trust_root: name, reason: error.code });
+      logRefresh(name, error);
       clusterSource?.trustRootRefreshed(name);
+      recheck?.trustRootsChanged(trustVersion());
     },
   });
   stops.push(() => trustRoots.stop());
+  const logRefresh = trustRootRefreshLog(
+    logger,
+    (name) => trustRoots.statuses().find((s) => s.trustRoot === name)?.status,
+  );
 
   const metrics = createMetrics({
+    failOpenReasons: [...ERROR_REASONS],
     trustRootFreshness: () => trustRoots.statuses(),
     policyCount: () => policies.current()?.policies.length ?? 0,
+    recheckViolations: () => recheck?.violations() ?? [],
   });
 
   // The cluster, when there is one.
@@ -174,6 +218,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   let credentials: CredentialsSource | undefined;
   let keys: PublicKeySource | undefined;
   let events: EventRecorder | undefined;
+  let eventsApi: EventsV1Api | undefined;
   let namespaces: NamespaceLabels | undefined;
   let leader: LeaderElector | undefined;
   const core = cluster?.makeApiClient(CoreV1Api);
@@ -184,7 +229,8 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       },
     });
     keys = new SecretPublicKeys(core);
-    events = new EventRecorder(cluster.makeApiClient(EventsV1Api), {
+    eventsApi = cluster.makeApiClient(EventsV1Api);
+    events = new EventRecorder(eventsApi, {
       instance: hostname(),
       onDropped: (cause) => metrics.eventsDropped.inc({ cause }),
       onError: (error) => logger.warn({ err: describeError(error) }, 'event not recorded'),
@@ -207,13 +253,19 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   // Policies.
   // What was last logged per resource (bounded by the resources, not by their edits over time).
   const reported = new Map<string, string>();
+  // Findings Events only for objects read from the cluster (a file's policy has no object to regard).
+  let policiesFromCluster = false;
   const onSnapshot = (snapshot: PolicySnapshot): void => {
     trustRoots.sync(snapshot.trustRoots);
-    const invalid = snapshot.resources.filter((r) => r.errors.length > 0).map((r) => `${r.kind}/${r.name}`);
+    const kindOf = (r: (typeof snapshot.resources)[number]): string =>
+      r.apiGroup === undefined ? r.kind : `${r.kind}.${r.apiGroup}`;
+    const invalid = snapshot.resources
+      .filter((r) => r.errors.length > 0)
+      .map((r) => `${kindOf(r)}/${r.name}`);
     // Every compile error and warning with its field path, once per resource generation: an operator
     // reads why a policy is invalid at load, not when an image first hits it.
     for (const r of snapshot.resources) {
-      const resource = `${r.kind}/${r.namespace === undefined ? '' : `${r.namespace}/`}${r.name}`;
+      const resource = `${kindOf(r)}/${r.namespace === undefined ? '' : `${r.namespace}/`}${r.name}`;
       const key = `${resource}@${r.generation}:${JSON.stringify([r.errors, r.warnings ?? []])}`;
       if (reported.get(resource) === key) continue;
       reported.set(resource, key);
@@ -224,11 +276,29 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
         );
       for (const w of r.warnings ?? [])
         logger.warn({ resource, field: w.field, problem: w.message }, 'policy compiled with a warning');
+      // policy-controller's resources: their status is not ours, so the findings also go to an Event.
+      if (r.apiGroup !== undefined && policiesFromCluster && eventsApi !== undefined)
+        recordPolicyFindings(
+          eventsApi,
+          {
+            apiVersion: `${r.apiGroup}/v1beta1`,
+            kind: r.kind,
+            name: r.name,
+            ...(r.uid === undefined ? {} : { uid: r.uid }),
+            generation: r.generation,
+            errors: r.errors,
+            warnings: r.warnings ?? [],
+          },
+          { instance: hostname() },
+        ).catch((error: unknown) =>
+          logger.warn({ resource, err: describeError(error) }, 'policy findings event not recorded'),
+        );
     }
     logger.info(
       { generation: snapshot.generation, policies: snapshot.policies.length, invalid },
       'policy snapshot updated',
     );
+    recheck?.policiesChanged();
   };
   let policies: PolicySnapshotSource & { readonly synced: boolean; stop(): Promise<void> };
   let policyOrigin: string;
@@ -244,9 +314,11 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     policies = source;
     policyOrigin = `files in ${dir}`;
   } else {
+    policiesFromCluster = true;
     const source = new ClusterPolicySource(cluster, {
       isLeader: () => leader?.leading ?? false,
       trustRootRefresh: (name) => trustRoots.refreshState(name),
+      policyControllerPolicies: values['policy-controller-policies'] === true,
       events: {
         changed: onSnapshot,
         synced: (snapshot) =>
@@ -268,13 +340,17 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       onChange: (leading) => {
         logger.info({ leading }, 'status writer lease');
         if (leading) source.syncStatus();
+        void recheck?.leading(leading);
       },
       onError: (error) => logger.debug({ err: describeError(error) }, 'lease not renewed'),
     });
     void source.start();
     leader.start();
     policies = source;
-    policyOrigin = 'the cluster (ClusterImagePolicy, ImagePolicy, TrustRoot)';
+    policyOrigin =
+      values['policy-controller-policies'] === true
+        ? 'the cluster (ClusterImagePolicy, ImagePolicy, TrustRoot; policy.sigstore.dev ClusterImagePolicy)'
+        : 'the cluster (ClusterImagePolicy, ImagePolicy, TrustRoot)';
     stops.push(() => leader?.stop());
   }
   stops.push(() => policies.stop());
@@ -287,7 +363,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   const registry = new RegistryAccess({
     insecureRegistries: values['allow-insecure-registry'] ?? [],
     registryEndpoints: testRegistryEndpoints(),
-    onExchange: (e) => metrics.registryRequests.inc({ method: e.method, status: String(e.outcome) }),
+    onExchange: (e) => metrics.registryExchange(e),
   });
   stops.push(() => registry.close());
   const observer: EngineObserver = {
@@ -301,10 +377,17 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       events?.record(finding);
     },
   };
-  // Pull secrets first, then the cloud exchange (ECR), as the kubelet tries its credential providers.
+  // Pull secrets first, then the webhook's own sources (a docker config file, the kubelet's credential
+  // provider plugins, the cloud exchange), as the kubelet tries its credential providers.
   let cloud;
   try {
-    cloud = cloudKeychain(values['cloud-credentials']);
+    cloud = combineKeychains(
+      ...[
+        registryConfigKeychain(values['registry-config']),
+        credentialProviderKeychain(values),
+        cloudKeychain(values['cloud-credentials'], { registryEndpoints: testRegistryEndpoints() }),
+      ].filter((k) => k !== undefined),
+    );
   } catch (error) {
     fail(describeError(error));
   }
@@ -333,10 +416,31 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       cache: { positiveTtlMs: verifiedTtl * 1000, negativeTtlMs: refusedTtl * 1000 },
     },
   );
+  if (values.recheck === true) {
+    if (cluster === undefined || leader === undefined)
+      fail(
+        '--recheck needs the cluster (a kubeconfig, and policies from the cluster rather than --policies)',
+      );
+    recheck = new ContinuousRecheck({
+      cluster,
+      decider,
+      policies,
+      skip,
+      ...(keys === undefined ? {} : { keys }),
+      ...(namespaces === undefined ? {} : { namespaceLabels: (ns: string) => namespaces?.labels(ns) }),
+      ...(events === undefined ? {} : { events }),
+      metrics,
+      logger,
+      options: { intervalSeconds: recheckInterval, perSecond: recheckRate },
+    });
+    recheck.trustRootsChanged(trustVersion());
+    if (leader.leading) void recheck.leading(true);
+    stops.push(() => recheck?.stop());
+  }
   const engine = new ReviewEngine({
     decider,
     policies,
-    skip: { ownNamespace, scope },
+    skip,
     ...(namespaces === undefined ? {} : { namespaceLabels: (ns: string) => namespaces?.labels(ns) }),
     patch: { templates: values['pin-templates'] === true },
     observer,

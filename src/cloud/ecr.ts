@@ -9,6 +9,7 @@ import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { SigwardError } from '../errors.ts';
 import type { ExchangedCredential, Keychain, ObtainedCredential } from '../oci/auth.ts';
 import { parseEcrRegistry, type EcrRegistry } from './ecr-host.ts';
+import { ExchangeCache, safeFailure } from './exchange-cache.ts';
 
 /** Asks AWS for a registry's token; the default calls ECR with the SDK's default credential chain. */
 export type EcrTokenFetcher = (registry: EcrRegistry, signal?: AbortSignal) => Promise<ObtainedCredential>;
@@ -22,15 +23,6 @@ export interface EcrCredentialsOptions {
   readonly maxEntries?: number;
   /** Bound on one exchange (credential chain + GetAuthorizationToken). Default 15 s. */
   readonly exchangeTimeoutMs?: number;
-}
-
-const longSecretLike = /[A-Za-z0-9+/=_-]{32,}/g;
-
-/** An AWS error in words that hold no secret: its name, and its message with long opaque runs cut. */
-function awsFailure(error: unknown): { name: string; message: string } {
-  const name = error instanceof Error ? error.name : 'Error';
-  const raw = error instanceof Error ? error.message : String(error);
-  return { name, message: raw.replace(longSecretLike, '[redacted]').slice(0, 300) };
 }
 
 /** Reads GetAuthorizationToken's answer: base64 of `AWS:<password>`, and when it stops working. */
@@ -78,27 +70,26 @@ export function sdkTokenFetcher(): EcrTokenFetcher {
   };
 }
 
-interface Held {
-  readonly obtained: ObtainedCredential;
-  /** When to ask again (expiry minus the margin). */
-  readonly renewAt: number;
-}
-
 export class EcrCredentials {
   readonly #fetch: EcrTokenFetcher;
-  readonly #margin: number;
-  readonly #now: () => number;
-  readonly #maxEntries: number;
-  readonly #timeoutMs: number;
-  readonly #held = new Map<string, Held>();
-  readonly #inflight = new Map<string, Promise<ObtainedCredential>>();
+  readonly #cache: ExchangeCache;
 
   constructor(options: EcrCredentialsOptions = {}) {
     this.#fetch = options.fetchToken ?? sdkTokenFetcher();
-    this.#margin = options.refreshMarginMs ?? 30 * 60 * 1000;
-    this.#now = options.now ?? Date.now;
-    this.#maxEntries = options.maxEntries ?? 256;
-    this.#timeoutMs = options.exchangeTimeoutMs ?? 15_000;
+    this.#cache = new ExchangeCache({
+      refreshMarginMs: options.refreshMarginMs ?? 30 * 60 * 1000,
+      ...(options.now === undefined ? {} : { now: options.now }),
+      ...(options.maxEntries === undefined ? {} : { maxEntries: options.maxEntries }),
+      ...(options.exchangeTimeoutMs === undefined ? {} : { exchangeTimeoutMs: options.exchangeTimeoutMs }),
+      describeFailure: (host, error) => {
+        const failure = safeFailure(error);
+        return new SigwardError(
+          'REGISTRY_UNAUTHORIZED',
+          `AWS ECR gave no authorization token for ${host}: ${failure.name}: ${failure.message}`,
+          { details: { registry: host, provider: 'ecr', awsError: failure.name } },
+        );
+      },
+    });
   }
 
   /** A keychain that offers an ECR exchange for ECR hosts and nothing for any other registry. */
@@ -119,46 +110,8 @@ export class EcrCredentials {
     };
   }
 
-  /**
-   * The registry's token: the held one unless due for renewal (or `refresh`), else one exchange shared
-   * by every caller that asks meanwhile. Bound by its own timeout, not by a caller's signal: another
-   * caller may still want it (the authenticator stops waiting for an abandoned caller).
-   */
-  async obtain(host: string, registry: EcrRegistry, refresh = false): Promise<ObtainedCredential> {
-    const held = this.#held.get(host);
-    if (held !== undefined && !refresh && this.#now() < held.renewAt) return held.obtained;
-    if (refresh) this.#held.delete(host);
-    let running = this.#inflight.get(host);
-    if (running === undefined) {
-      running = this.#exchange(host, registry).finally(() => this.#inflight.delete(host));
-      this.#inflight.set(host, running);
-    }
-    return running;
-  }
-
-  async #exchange(host: string, registry: EcrRegistry): Promise<ObtainedCredential> {
-    let obtained: ObtainedCredential;
-    try {
-      obtained = await this.#fetch(registry, AbortSignal.timeout(this.#timeoutMs));
-    } catch (error) {
-      if (error instanceof SigwardError) throw error;
-      const failure = awsFailure(error);
-      throw new SigwardError(
-        'REGISTRY_UNAUTHORIZED',
-        `AWS ECR gave no authorization token for ${host}: ${failure.name}: ${failure.message}`,
-        { details: { registry: host, provider: 'ecr', awsError: failure.name } },
-      );
-    }
-    // A token without an expiry, or already within the margin (an emulator's fixed date), is used for
-    // this request and not kept.
-    const renewAt = (obtained.expiresAt ?? 0) - this.#margin;
-    if (renewAt > this.#now()) {
-      if (this.#held.size >= this.#maxEntries && !this.#held.has(host)) {
-        const oldest = this.#held.keys().next();
-        if (oldest.done !== true) this.#held.delete(oldest.value);
-      }
-      this.#held.set(host, { obtained, renewAt });
-    }
-    return obtained;
+  /** The registry's token: held until the margin before its expiry, one exchange at a time per host. */
+  obtain(host: string, registry: EcrRegistry, refresh = false): Promise<ObtainedCredential> {
+    return this.#cache.obtain(host, (signal) => this.#fetch(registry, signal), refresh);
   }
 }

@@ -1,5 +1,5 @@
-// Registry credentials from cloud workload identity (AWS ECR today). cli/ adds the keychain after the
-// pull secrets; src/oci only sees `exchange` credentials.
+// Registry credentials from cloud workload identity: AWS ECR, Google Artifact Registry / GCR, Azure
+// ACR. cli/ adds the keychains after the pull secrets; src/oci only sees `exchange` credentials.
 export { parseEcrRegistry, type EcrRegistry } from './ecr-host.ts';
 export {
   EcrCredentials,
@@ -8,3 +8,24 @@ export {
   type EcrCredentialsOptions,
   type EcrTokenFetcher,
 } from './ecr.ts';
+export { isGcpRegistry } from './gcp-host.ts';
+export {
+  GcpCredentials,
+  GCP_REGISTRY_SCOPE,
+  GCP_REGISTRY_USERNAME,
+  applicationDefaultTokenSource,
+  type GcpAccessToken,
+  type GcpCredentialsOptions,
+  type GcpTokenSource,
+} from './gcp.ts';
+export { parseAcrRegistry, type AcrRegistry, type AzureCloud } from './acr-host.ts';
+export {
+  AcrCredentials,
+  ACR_REFRESH_TOKEN_USERNAME,
+  ACR_TOKEN_SCOPES,
+  azureIdentityTokenSource,
+  type AcrCredentialsOptions,
+  type EntraAccessToken,
+  type EntraTokenSource,
+} from './acr.ts';
+export { ExchangeCache, type ExchangeCacheOptions } from './exchange-cache.ts';

@@ -21,3 +21,13 @@ export { RegistryAccess, type RegistryAccessOptions } from './registry-adapters.
 export { SingleFlightCache, DEFAULT_CACHE_SETTINGS, type CacheSettings } from './verdict-cache.ts';
 export type * from './ports.ts';
 export { systemClock } from './ports.ts';
+export {
+  RecheckScheduler,
+  type PodRecheck,
+  type RecheckDeps,
+  type RecheckSettings,
+  type RecheckSink,
+  type RecheckTrigger,
+  type RecheckViolation,
+} from './recheck.ts';
+export { recheckPlan, runningDigest, type RunningPod } from './recheck-sites.ts';

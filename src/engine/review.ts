@@ -27,10 +27,12 @@ export type ReviewResult =
       readonly review: object;
       readonly decision: string;
       readonly kind: string;
-      readonly mode: string;
       readonly operation: string;
       readonly summary?: string;
       readonly object?: string;
+      readonly uid?: string;
+      readonly user?: string;
+      readonly reasons?: readonly string[];
       /** The decisions behind the answer (tests, logs). */
       readonly decisions?: readonly SiteDecision[];
     }
@@ -69,24 +71,28 @@ export class ReviewEngine {
     } catch (error) {
       if (error instanceof SigwardError && uidOf(body) === '') return { ok: false, message: error.message };
       // A review we can name: answer it (denied, 400 inside the review) so the apiserver shows why.
-      return this.#result(errorResponse(uidOf(body), error), 'error', 'unknown', route, 'unknown');
+      const uid = uidOf(body);
+      return this.#result(errorResponse(uid, error), 'invalid', {
+        uid,
+        kind: 'unknown',
+        operation: 'unknown',
+      });
     }
-    const kind = request.kind.kind;
-    const operation = request.operation;
     try {
       return await this.#review(request, route);
     } catch (error) {
-      return this.#result(errorResponse(request.uid, error), 'error', kind, route, operation);
+      // A request whose object cannot be read (status 400) is invalid; anything else is sigward's failure.
+      const response = errorResponse(request.uid, error);
+      return this.#result(response, response.status?.code === 400 ? 'invalid' : 'error-deny', asked(request));
     }
   }
 
   async #review(request: AdmissionRequest, route: ReviewRoute): Promise<ReviewResult> {
-    const kind = request.kind.kind;
     const namespace = request.namespace ?? request.object?.metadata?.namespace ?? '';
     const labels = namespace === '' ? undefined : this.#deps.namespaceLabels?.(namespace);
     const plan = planReview(request, this.#deps.skip, labels);
     if (plan.skip !== undefined)
-      return this.#result(skipResponse(request.uid, plan.skip), 'skip', kind, route, request.operation);
+      return this.#result(skipResponse(request.uid, plan.skip), 'skip', asked(request));
     const snapshot = this.#deps.policies.current();
     if (snapshot === undefined)
       throw new SigwardError('POLICIES_NOT_LOADED', 'the image policies are not loaded yet; retry shortly');
@@ -100,13 +106,7 @@ export class ReviewEngine {
       }
       const response = patchResponse(request.uid, digestPatch(pins, this.#deps.patch));
       return {
-        ...this.#result(
-          response,
-          response.patch === undefined ? 'allow' : 'pin',
-          kind,
-          route,
-          request.operation,
-        ),
+        ...this.#result(response, response.patch === undefined ? 'allow' : 'pin', asked(request), decisions),
         decisions,
       };
     }
@@ -119,7 +119,7 @@ export class ReviewEngine {
           if (!r.passed && ERROR_REASONS.has(r.reason) && r.mode === 'enforce')
             this.#deps.observer?.failOpen?.(r.reason);
     return {
-      ...this.#result(response, decisionLabel(response, decisions), kind, route, request.operation),
+      ...this.#result(response, decisionLabel(response, decisions), asked(request), decisions),
       decisions,
     };
   }
@@ -149,31 +149,54 @@ export class ReviewEngine {
   #result(
     response: AdmissionResponse,
     decision: string,
-    kind: string,
-    mode: string,
-    operation: string,
+    request: Asked,
+    decisions: readonly SiteDecision[] = [],
   ): Extract<ReviewResult, { ok: true }> {
     const summary = response.status?.message ?? response.warnings?.join('; ');
+    // The reason codes of every failed result, for the log line (one field to filter on).
+    const reasons = [
+      ...new Set(decisions.flatMap((d) => d.results.filter((r) => !r.passed).map((r) => r.reason))),
+    ];
     return {
       ok: true,
       review: reviewResponse(response),
       decision,
-      kind,
-      mode,
-      operation,
+      kind: request.kind,
+      operation: request.operation,
+      ...(request.uid === '' ? {} : { uid: request.uid }),
+      ...(request.user === undefined || request.user === '' ? {} : { user: clip(request.user, 256) }),
+      ...(reasons.length === 0 ? {} : { reasons }),
       ...(summary === undefined ? {} : { summary }),
     };
   }
 }
 
 /** `image X in spec.containers[0].image: policy P: expected …, found … [CODE]`, hostile text clipped. */
-function findingLine(decision: SiteDecision, result: PolicyResult): string {
+export function findingLine(decision: SiteDecision, result: PolicyResult): string {
   const policy = result.policy === undefined ? '' : `policy ${clip(result.policy, 253)}: `;
   return `image ${clip(decision.image, 512)} in ${clip(decision.field, 200)}: ${policy}${clip(reasonText(result), 1024)} [${result.reason}]`;
 }
 
+/** Who asked what, for the log line and the metric labels. */
+interface Asked {
+  readonly uid: string;
+  readonly user?: string;
+  readonly kind: string;
+  readonly operation: string;
+}
+const asked = (request: AdmissionRequest): Asked => ({
+  uid: request.uid,
+  ...(request.userInfo.username === undefined ? {} : { user: request.userInfo.username }),
+  kind: request.kind.kind,
+  operation: request.operation,
+});
+
 function decisionLabel(response: AdmissionResponse, decisions: readonly SiteDecision[]): string {
-  if (!response.allowed) return 'deny';
+  if (!response.allowed) {
+    // Refused only because verification could not finish (registry, timeout, trust root): error-deny.
+    const denying = decisions.flatMap((d) => d.results.filter((r) => !r.passed && r.outcome === 'deny'));
+    return denying.length > 0 && denying.every((r) => ERROR_REASONS.has(r.reason)) ? 'error-deny' : 'deny';
+  }
   const errored = decisions.some((d) =>
     d.results.some((r) => !r.passed && ERROR_REASONS.has(r.reason) && r.mode === 'enforce'),
   );

@@ -377,7 +377,9 @@ function cacheKeyParts(
     digest,
     policy.kind,
     policy.namespace ?? '',
-    policy.name,
+    // The display name, not the name: a policy-controller ClusterImagePolicy may share its name
+    // with a sigward one (`x` and `x (policy.sigstore.dev)`); their verdicts must never mix.
+    policy.displayName,
     snapshot.generation,
     rootName,
     trustVersion,

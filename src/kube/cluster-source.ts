@@ -9,6 +9,7 @@
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import { readyCondition } from '../policy/compile.ts';
+import { POLICY_CONTROLLER_GROUP } from '../policy/policy-controller.ts';
 import { POLICY_GROUP, POLICY_VERSION } from '../policy/types.ts';
 import type { Condition } from '../policy/types.ts';
 import { ResourceInformer } from './informer.ts';
@@ -26,7 +27,8 @@ export interface ClusterPolicySourceEvents {
   changed?(snapshot: PolicySnapshot): void;
   /** Every kind was listed (once, the first time): the webhook may report ready. */
   synced?(snapshot: PolicySnapshot): void;
-  informerFailed?(kind: ResourceKind, error: unknown, retryInMs: number): void;
+  /** `kind` is a ResourceKind, or `ClusterImagePolicy.policy.sigstore.dev`. */
+  informerFailed?(kind: string, error: unknown, retryInMs: number): void;
   statusWritten?(resource: CompiledResource): void;
   statusFailed?(resource: CompiledResource, error: unknown): void;
 }
@@ -38,7 +40,16 @@ export interface ClusterPolicySourceOptions {
   readonly backoff?: BackoffSettings;
   /** A TrustRoot's refresh state (undefined: not refreshed or checked yet), for its Refreshed condition. */
   readonly trustRootRefresh?: (name: string) => TrustRootRefresh | undefined;
+  /**
+   * Also read policy-controller's ClusterImagePolicies (policy.sigstore.dev/v1beta1) as-is, through
+   * the same compiler (policy/policy-controller.ts). Read-only: their status is policy-controller's.
+   */
+  readonly policyControllerPolicies?: boolean;
 }
+
+/** The informer key and version of policy-controller's ClusterImagePolicy. */
+export const POLICY_CONTROLLER_CIP = `ClusterImagePolicy.${POLICY_CONTROLLER_GROUP}`;
+const POLICY_CONTROLLER_VERSION = 'v1beta1';
 
 export interface TrustRootRefresh {
   readonly ok: boolean;
@@ -48,7 +59,7 @@ export interface TrustRootRefresh {
 
 export class ClusterPolicySource {
   readonly #api: CustomObjectsApi;
-  readonly #informers: ReadonlyMap<ResourceKind, ResourceInformer<KubernetesObject>>;
+  readonly #informers: ReadonlyMap<string, ResourceInformer<KubernetesObject>>;
   readonly #options: ClusterPolicySourceOptions;
   #snapshot: PolicySnapshot = buildSnapshot([]);
   #scheduled = false;
@@ -58,7 +69,7 @@ export class ClusterPolicySource {
   constructor(kubeConfig: KubeConfig, options: ClusterPolicySourceOptions = {}) {
     this.#api = kubeConfig.makeApiClient(CustomObjectsApi);
     this.#options = options;
-    const informers = new Map<ResourceKind, ResourceInformer<KubernetesObject>>();
+    const informers = new Map<string, ResourceInformer<KubernetesObject>>();
     for (const kind of Object.keys(PLURALS) as ResourceKind[]) {
       const plural = PLURALS[kind];
       const params = { group: POLICY_GROUP, version: POLICY_VERSION, plural };
@@ -80,6 +91,29 @@ export class ClusterPolicySource {
           {
             changed: () => this.#schedule(),
             failed: (error, retryInMs) => options.events?.informerFailed?.(kind, error, retryInMs),
+          },
+          options.backoff,
+        ),
+      );
+    }
+    if (options.policyControllerPolicies === true) {
+      const params = {
+        group: POLICY_CONTROLLER_GROUP,
+        version: POLICY_CONTROLLER_VERSION,
+        plural: 'clusterimagepolicies',
+      };
+      informers.set(
+        POLICY_CONTROLLER_CIP,
+        new ResourceInformer(
+          kubeConfig,
+          `/apis/${params.group}/${params.version}/${params.plural}`,
+          (() => this.#api.listClusterCustomObject(params)) as () => Promise<
+            KubernetesListObject<KubernetesObject>
+          >,
+          {
+            changed: () => this.#schedule(),
+            failed: (error, retryInMs) =>
+              options.events?.informerFailed?.(POLICY_CONTROLLER_CIP, error, retryInMs),
           },
           options.backoff,
         ),
@@ -146,6 +180,8 @@ export class ClusterPolicySource {
 
   #maybeWriteStatus(resource: CompiledResource): void {
     if (!(this.#options.isLeader?.() ?? true)) return;
+    // policy-controller owns its resources' status (both may run during a migration): never written.
+    if (resource.apiGroup !== undefined) return;
     if (resource.name === '') return;
     const now = new Date();
     const condition = readyCondition(resource.errors, resource.generation, now, resource.warnings ?? []);

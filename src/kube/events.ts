@@ -1,5 +1,6 @@
 // Kubernetes Events for admission findings: a denied, warned or audited workload gets a Warning event
-// regarding it (reason ImageVerificationDenied / ImageVerificationWarning / ImageVerificationAudit) whose
+// regarding it (reason ImageVerificationDenied / ImageVerificationWarning / ImageVerificationAudit, and
+// ImageRecheckFailed for a running Pod the continuous re-check finds failing) whose
 // note names each image, its field, the policy and the reason code, so `kubectl describe` and
 // `kubectl get events --field-selector involvedObject.name=NAME` show why, even for a denied CREATE whose
 // object never came to exist.
@@ -20,7 +21,8 @@ import type { EventsV1Api, EventsV1Event } from '@kubernetes/client-node';
 import { V1MicroTime } from '@kubernetes/client-node';
 import { TokenBucket } from './token-bucket.ts';
 
-export type FindingOutcome = 'deny' | 'warn' | 'audit';
+/** deny, warn, audit: what admission did; recheck: a running Pod failed the continuous re-check. */
+export type FindingOutcome = 'deny' | 'warn' | 'audit' | 'recheck';
 
 /** What one admission found wrong, of one outcome (structurally engine/'s AdmissionFinding). */
 export interface WorkloadFinding {
@@ -39,10 +41,21 @@ export const EVENT_REASONS: Readonly<Record<FindingOutcome, string>> = {
   deny: 'ImageVerificationDenied',
   warn: 'ImageVerificationWarning',
   audit: 'ImageVerificationAudit',
+  recheck: 'ImageRecheckFailed',
 };
-const VERBS: Readonly<Record<FindingOutcome, string>> = { deny: 'denied', warn: 'warning', audit: 'audit' };
-/** events.k8s.io/v1 `action`: what sigward did with the request. */
-const ACTIONS: Readonly<Record<FindingOutcome, string>> = { deny: 'Deny', warn: 'Admit', audit: 'Admit' };
+const VERBS: Readonly<Record<FindingOutcome, string>> = {
+  deny: 'denied',
+  warn: 'warning',
+  audit: 'audit',
+  recheck: 'running image no longer passes',
+};
+/** events.k8s.io/v1 `action`: what sigward did (with the request, or the re-check of a running Pod). */
+const ACTIONS: Readonly<Record<FindingOutcome, string>> = {
+  deny: 'Deny',
+  warn: 'Admit',
+  audit: 'Admit',
+  recheck: 'Recheck',
+};
 
 /** The apiserver refuses an events.k8s.io/v1 note longer than this many bytes. */
 export const NOTE_MAX_BYTES = 1024;

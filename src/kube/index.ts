@@ -10,3 +10,15 @@ export { LeaderElector, type LeaderOptions } from './leader.ts';
 export { EventRecorder, EVENT_REASONS, type WorkloadFinding } from './events.ts';
 export { NamespaceLabels } from './namespaces.ts';
 export { ConfigMapWatch, type ConfigMapRef } from './configmaps.ts';
+export {
+  listNamespaceLabels,
+  listRunningPods,
+  ownerOf,
+  type RunningPod,
+  type WorkloadOwner,
+} from './workloads.ts';
+export { recordPolicyFindings, POLICY_EVENT_REASONS, type ForeignPolicy } from './policy-events.ts';
+export { RunningPods, podView, type PodView } from './running-pods.ts';
+export { buildPolicyReport, reportResultOf, REPORT_NAME, type PolicyReport } from './policy-report.ts';
+export { PolicyReportWriter } from './policy-report-writer.ts';
+export { TokenBucket } from './token-bucket.ts';

@@ -6,9 +6,11 @@
 import { ListWatch, Watch } from '@kubernetes/client-node';
 import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 
-export interface InformerEvents {
+export interface InformerEvents<T = unknown> {
   /** Something was added, updated or deleted (also after a re-list). */
   changed(): void;
+  /** The object itself, before changed(), for a consumer that works per object (the Pod re-check). */
+  object?(verb: 'add' | 'update' | 'delete', object: T): void;
   /** A list or watch failed; the informer restarts after `retryInMs`. */
   failed?(error: unknown, retryInMs: number): void;
 }
@@ -25,7 +27,7 @@ export interface InformerScope {
 
 export class ResourceInformer<T extends KubernetesObject> {
   readonly #informer: ListWatch<T>;
-  readonly #events: InformerEvents;
+  readonly #events: InformerEvents<T>;
   readonly #initialMs: number;
   readonly #maxMs: number;
   #failures = 0;
@@ -39,7 +41,7 @@ export class ResourceInformer<T extends KubernetesObject> {
     kubeConfig: KubeConfig,
     path: string,
     list: () => Promise<KubernetesListObject<T>>,
-    events: InformerEvents,
+    events: InformerEvents<T>,
     backoff: BackoffSettings = {},
     scope: InformerScope = {},
   ) {
@@ -54,10 +56,11 @@ export class ResourceInformer<T extends KubernetesObject> {
       undefined,
       scope.fieldSelector,
     );
-    const changed = (): void => events.changed();
-    this.#informer.on('add', changed);
-    this.#informer.on('update', changed);
-    this.#informer.on('delete', changed);
+    for (const verb of ['add', 'update', 'delete'] as const)
+      this.#informer.on(verb, (object: T) => {
+        events.object?.(verb, object);
+        events.changed();
+      });
     this.#informer.on('connect', () => undefined);
     this.#informer.on('error', (error: unknown) => this.#onError(error));
   }

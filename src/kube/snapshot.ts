@@ -4,6 +4,11 @@
 import { createHash } from 'node:crypto';
 import { compilePolicy, compileTrustRoot, PUBLIC_GOOD } from '../policy/compile.ts';
 import type { CompiledPolicy, CompiledTrustRoot, FieldError } from '../policy/compile.ts';
+import {
+  compilePolicyControllerPolicy,
+  isPolicyControllerResource,
+  POLICY_CONTROLLER_GROUP,
+} from '../policy/policy-controller.ts';
 import { PUBLIC_GOOD_TRUST_ROOT } from '../policy/types.ts';
 
 export type ResourceKind = 'ClusterImagePolicy' | 'ImagePolicy' | 'TrustRoot';
@@ -15,6 +20,11 @@ export interface CompiledResource {
   readonly namespace?: string;
   readonly uid?: string;
   readonly generation: number;
+  /**
+   * Set for resources another controller owns (policy-controller's `policy.sigstore.dev`, read
+   * as-is): sigward never writes their status; their findings are logged (and shown by the CLI).
+   */
+  readonly apiGroup?: typeof POLICY_CONTROLLER_GROUP;
   readonly errors: readonly FieldError[];
   /** Compiled, but worth a look (an identity that accepts anyone): shown in the Ready condition. */
   readonly warnings?: readonly FieldError[];
@@ -86,7 +96,11 @@ export function buildSnapshot(resources: readonly unknown[], now = new Date()): 
         : {}),
       ...(ready === undefined ? {} : { readyStatus: str(ready.status), readyMessage: str(ready.message) }),
     };
-    if (kind === 'TrustRoot') {
+    if (isPolicyControllerResource(r)) {
+      const foreign = compileForeign(r);
+      compiled.push(foreign.resource);
+      if (foreign.policy !== undefined) policies.push(foreign.policy);
+    } else if (kind === 'TrustRoot') {
       const { trustRoot, errors } = compileTrustRoot(r);
       const refreshed = r.status?.conditions?.find((c) => c.type === 'Refreshed');
       if (trustRoot.name !== '') trustRoots.set(trustRoot.name, trustRoot);
@@ -130,6 +144,34 @@ export function buildSnapshot(resources: readonly unknown[], now = new Date()): 
     resources: Object.freeze(compiled),
     createdAt: now,
   });
+}
+
+/** A policy-controller resource: its ClusterImagePolicy translated, any other kind refused by name. */
+function compileForeign(r: RawResource): { resource: CompiledResource; policy?: CompiledPolicy } {
+  const name = str(r.metadata?.name) ?? '';
+  const generation = typeof r.metadata?.generation === 'number' ? r.metadata.generation : 0;
+  const base = { name, generation, apiGroup: POLICY_CONTROLLER_GROUP, ...uidOf(r) } as const;
+  if (r.kind !== 'ClusterImagePolicy')
+    return {
+      resource: {
+        ...base,
+        kind: r.kind === 'TrustRoot' ? 'TrustRoot' : 'ClusterImagePolicy',
+        errors: [
+          {
+            field: 'kind',
+            message: `${String(r.kind)} of ${POLICY_CONTROLLER_GROUP} is not read: only its ClusterImagePolicy is (create a sigward TrustRoot for trust material)`,
+          },
+        ],
+      },
+    };
+  const { policy, errors, warnings } = compilePolicyControllerPolicy(r);
+  const resource: CompiledResource = {
+    ...base,
+    kind: 'ClusterImagePolicy',
+    errors,
+    ...(warnings.length === 0 ? {} : { warnings }),
+  };
+  return { resource, policy };
 }
 
 function uidOf(r: RawResource): { uid?: string } {

@@ -24,11 +24,21 @@ export class TokenBucket {
 
   /** Spends one token; false when the bucket is empty (the caller drops what it wanted to do). */
   take(): boolean {
-    const now = this.#now();
-    this.#tokens = Math.min(this.#burst, this.#tokens + Math.max(0, now - this.#at) * this.#perMs);
-    this.#at = now;
+    this.#refill();
     if (this.#tokens < 1) return false;
     this.#tokens -= 1;
     return true;
+  }
+
+  /** Milliseconds until take() can succeed (0: now), for a caller that waits instead of dropping. */
+  msUntilToken(): number {
+    this.#refill();
+    return this.#tokens >= 1 ? 0 : (1 - this.#tokens) / this.#perMs;
+  }
+
+  #refill(): void {
+    const now = this.#now();
+    this.#tokens = Math.min(this.#burst, this.#tokens + Math.max(0, now - this.#at) * this.#perMs);
+    this.#at = now;
   }
 }

@@ -14,25 +14,35 @@ export type RegistryCredential =
   | ExchangedCredential;
 
 export type BasicCredential = Extract<RegistryCredential, { kind: 'basic' }>;
+export type IdentityTokenCredential = Extract<RegistryCredential, { kind: 'identity-token' }>;
 
-/** What an exchange yields: a username and password, and when the registry stops accepting them. */
+/**
+ * What an exchange yields: a username and password (or, from a docker credential helper, an identity
+ * token), and when the registry stops accepting it.
+ */
 export interface ObtainedCredential {
-  readonly credential: BasicCredential;
+  readonly credential: BasicCredential | IdentityTokenCredential;
   /** Epoch ms; undefined when the source does not say (then Basic's usual reuse applies). */
   readonly expiresAt?: number;
 }
 
 /**
  * A credential obtained only when a registry asks for one, by exchanging a workload identity with a
- * cloud provider (AWS ECR's GetAuthorizationToken): the keychain answers at once, and the exchange runs
+ * cloud provider (AWS ECR's GetAuthorizationToken) or by running a program (a docker credential
+ * helper, a kubelet credential provider plugin): the keychain answers at once, and the exchange runs
  * when a 401 comes, after the candidates before it were refused. `id` names it in caches (never a
- * secret). `obtain` throws a SigwardError (REGISTRY_UNAUTHORIZED) that names the provider's failure
- * without secrets; with `refresh` it must not return what it returned before from its cache.
+ * secret). `obtain` throws a SigwardError (REGISTRY_UNAUTHORIZED) that names the source's failure
+ * without secrets; with `refresh` it must not return what it returned before from its cache. It may
+ * yield several credentials, tried in that order (a plugin's matching `auth` entries), or none (a
+ * helper that has nothing for this registry: anonymous, as docker does).
  */
 export interface ExchangedCredential {
   readonly kind: 'exchange';
   readonly id: string;
-  obtain(options: { readonly refresh: boolean; readonly signal?: AbortSignal }): Promise<ObtainedCredential>;
+  obtain(options: {
+    readonly refresh: boolean;
+    readonly signal?: AbortSignal;
+  }): Promise<ObtainedCredential | readonly ObtainedCredential[]>;
 }
 
 /** Where credentials come from: the ones that apply to a repository, best first (none = anonymous). */

@@ -2,13 +2,15 @@
 // Keychain, and keeps the resulting Authorization per registry, scope and credential until it expires.
 // Tokens and passwords stay in memory: no error, detail or log line ever holds one.
 import { SigwardError } from '../errors.ts';
-import type { ExchangedCredential, Keychain, RegistryCredential } from './auth.ts';
+import type { ExchangedCredential, Keychain, ObtainedCredential, RegistryCredential } from './auth.ts';
 import { parseChallenges, pickChallenge, type Challenge } from './challenge.ts';
 import type { HttpTransport } from './http.ts';
 import { cacheKey, type Scope, type TokenCache } from './token-cache.ts';
 import { basicAuthorization, fetchToken } from './token-service.ts';
 
 export { TokenCache, scopeString, type Scope, type TokenCacheOptions } from './token-cache.ts';
+
+type ConcreteCredential = Exclude<RegistryCredential, ExchangedCredential>;
 
 /** How long a Basic authorization is reused without a new challenge. */
 const basicLifetimeMs = 60 * 60 * 1000;
@@ -82,23 +84,32 @@ export class Authenticator {
     let lastRefusal: SigwardError | undefined;
     for (const candidate of candidates) {
       const key = cacheKey(registry, scopes, candidate);
-      let credential: Exclude<RegistryCredential, ExchangedCredential> | undefined;
-      let expiresAt: number | undefined;
+      // The registry refused what this exchange gave before: a cached answer will not do.
+      const refresh = request.rejected !== undefined && refused.has(key);
       try {
-        if (candidate?.kind !== 'exchange') credential = candidate;
-        else {
-          const obtained = await untilAborted(
-            candidate.obtain({
-              // The registry refused what this exchange gave before: a cached answer will not do.
-              refresh: request.rejected !== undefined && refused.has(key),
-              ...(request.signal === undefined ? {} : { signal: request.signal }),
-            }),
-            request.signal,
-          );
-          credential = obtained.credential;
-          expiresAt = obtained.expiresAt;
+        let answer: string | undefined;
+        if (candidate?.kind !== 'exchange') {
+          answer = await this.#answer(request, challenge, key, candidate, undefined);
+        } else {
+          const obtain = (fresh: boolean) =>
+            untilAborted(
+              candidate.obtain({
+                refresh: fresh,
+                ...(request.signal === undefined ? {} : { signal: request.signal }),
+              }),
+              request.signal,
+            );
+          const obtained = await obtain(refresh);
+          try {
+            answer = await this.#answerExchanged(request, challenge, key, obtained);
+          } catch (error) {
+            // The token service refused what an exchange gave from its cache (revoked, or expired
+            // before its announced time): one fresh exchange before giving up on this candidate.
+            const refusal = error instanceof SigwardError && error.code === 'REGISTRY_UNAUTHORIZED';
+            if (refresh || !refusal) throw error;
+            answer = await this.#answerExchanged(request, challenge, key, await obtain(true));
+          }
         }
-        const answer = await this.#answer(request, challenge, key, credential, expiresAt);
         if (answer !== undefined) return answer;
       } catch (error) {
         if (
@@ -123,6 +134,36 @@ export class Authenticator {
   }
 
   /**
+   * The Authorization an exchange's credentials give: an exchange may yield several (tried in order,
+   * each cached under its own key) or none (a helper with nothing for this registry: anonymous, as
+   * docker does). Throws the last refusal when every one was refused.
+   */
+  async #answerExchanged(
+    request: AuthorizeRequest,
+    challenge: Challenge,
+    key: string,
+    obtained: ObtainedCredential | readonly ObtainedCredential[],
+  ): Promise<string | undefined> {
+    const list: readonly ObtainedCredential[] = Array.isArray(obtained)
+      ? obtained
+      : [obtained as ObtainedCredential];
+    if (list.length === 0) return this.#answer(request, challenge, key, undefined, undefined);
+    let lastRefusal: unknown;
+    for (const [index, one] of list.entries()) {
+      const oneKey = index === 0 ? key : `${key}\n#${index}`;
+      try {
+        const answer = await this.#answer(request, challenge, oneKey, one.credential, one.expiresAt);
+        if (answer !== undefined) return answer;
+      } catch (error) {
+        if (!(error instanceof SigwardError) || error.code !== 'REGISTRY_UNAUTHORIZED') throw error;
+        lastRefusal = error;
+      }
+    }
+    if (lastRefusal !== undefined) throw lastRefusal;
+    return undefined;
+  }
+
+  /**
    * The Authorization one concrete credential gives for this challenge, or undefined when it cannot
    * answer it (or gives what was just refused). `expiresAt` caps how long the result is kept.
    */
@@ -130,7 +171,7 @@ export class Authenticator {
     request: AuthorizeRequest,
     challenge: Challenge,
     key: string,
-    credential: Exclude<RegistryCredential, ExchangedCredential> | undefined,
+    credential: ConcreteCredential | undefined,
     expiresAt: number | undefined,
   ): Promise<string | undefined> {
     const { registry, scopes } = request;

@@ -14,10 +14,24 @@ interface Entry {
   readonly credential: RegistryCredential;
 }
 
-/** A parsed docker config: its entries in lookup order. Holds secrets: do not log it. */
+/**
+ * A parsed docker config: its entries in lookup order, and the credential helpers it names (a docker
+ * config FILE's `credHelpers` by registry and `credsStore`; only the file keychain of
+ * src/exec-credentials runs them, never a pull secret's). Holds secrets: do not log it.
+ */
 export interface DockerConfig {
   readonly entries: readonly Entry[];
+  /** `credHelpers`: registry host → helper name (`ecr-login` runs `docker-credential-ecr-login`). */
+  readonly credHelpers: ReadonlyMap<string, string>;
+  /** `credsStore`: the helper for every registry without its own. */
+  readonly credsStore?: string;
 }
+
+/** Docker config keys that are not registries: the file form has them beside `auths`. */
+const fileKeys: ReadonlySet<string> = new Set(['auths', 'credHelpers', 'credsStore']);
+
+/** A helper name becomes part of a program name: letters, digits, `.`, `_`, `-` only (no path). */
+const helperName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 const dockerHubKeys: ReadonlySet<string> = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
 
@@ -100,7 +114,9 @@ export function parseDockerConfigJson(text: string | Uint8Array, source = 'docke
     throw configError(source, 'must be a JSON object');
   }
   const record = body as Record<string, unknown>;
-  const auths = 'auths' in record ? record['auths'] : record;
+  // The legacy `.dockercfg` form is the map itself; a file with any of the file keys is the new form.
+  const fileForm = Object.keys(record).some((key) => fileKeys.has(key));
+  const auths = fileForm ? (record['auths'] ?? {}) : record;
   if (typeof auths !== 'object' || auths === null || Array.isArray(auths)) {
     throw configError(source, '"auths" must be an object');
   }
@@ -114,7 +130,35 @@ export function parseDockerConfigJson(text: string | Uint8Array, source = 'docke
     const credential = credentialOf(value as Record<string, unknown>, source, key);
     if (credential !== undefined) entries.push({ ...target, credential });
   }
-  return { entries };
+  return { entries, ...helpersOf(fileForm ? record : {}, source) };
+}
+
+function checkedHelper(value: unknown, source: string, field: string): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string' || !helperName.test(value)) {
+    throw configError(source, `${field} must name a credential helper (letters, digits, ".", "_", "-")`);
+  }
+  return value;
+}
+
+/** `credHelpers` by registry host (keys with a repository path never match in docker: skipped). */
+function helpersOf(
+  record: Record<string, unknown>,
+  source: string,
+): { credHelpers: ReadonlyMap<string, string>; credsStore?: string } {
+  const credHelpers = new Map<string, string>();
+  const helpers = record['credHelpers'] ?? {};
+  if (typeof helpers !== 'object' || helpers === null || Array.isArray(helpers)) {
+    throw configError(source, '"credHelpers" must be an object');
+  }
+  for (const [key, value] of Object.entries(helpers as Record<string, unknown>)) {
+    const name = checkedHelper(value, source, `credHelpers["${key}"]`);
+    const target = registryOfAuthKey(key);
+    if (name !== undefined && target !== undefined && target.path === '')
+      credHelpers.set(target.registry, name);
+  }
+  const credsStore = checkedHelper(record['credsStore'], source, '"credsStore"');
+  return { credHelpers, ...(credsStore === undefined ? {} : { credsStore }) };
 }
 
 function pathApplies(prefix: string, repository: string): boolean {

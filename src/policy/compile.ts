@@ -167,8 +167,14 @@ class Checker {
   }
   object(v: unknown, field: string, known: readonly string[]): Json | undefined {
     if (!isObject(v)) return this.fail(field, 'must be an object');
-    for (const k of Object.keys(v))
-      if (!known.includes(k)) this.fail(`${field}.${k.slice(0, 100)}`, 'unknown field');
+    for (const k of Object.keys(v)) {
+      if (known.includes(k)) continue;
+      const near = nearestName(k, known);
+      this.fail(
+        `${field}.${k.slice(0, 100)}`,
+        `unknown field${near === undefined ? '' : ` (did you mean \`${near}\`?)`}`,
+      );
+    }
     return v;
   }
   string(v: unknown, field: string, max: number = LIMITS.string): string | undefined {
@@ -194,7 +200,11 @@ class Checker {
   oneOf<T extends string>(v: unknown, field: string, allowed: readonly T[], fallback: T): T {
     if (v === undefined) return fallback;
     if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) return v as T;
-    this.fail(field, `must be one of ${allowed.join(', ')}`);
+    const near = typeof v === 'string' ? nearestName(v, allowed) : undefined;
+    this.fail(
+      field,
+      `must be one of ${allowed.join(', ')}${near === undefined ? '' : ` (did you mean \`${near}\`?)`}`,
+    );
     return fallback;
   }
   name(v: unknown, field: string, pattern: RegExp, max: number): string | undefined {
@@ -203,6 +213,38 @@ class Checker {
       return this.fail(field, 'must be a lower-case DNS name (a-z, 0-9, -)');
     return s;
   }
+}
+
+/**
+ * The known field an unknown one most likely meant: the same name in another case, or the closest by
+ * edit distance (at most a third of its length, and at least 2), so `subjectRegex` → `subjectRegExp`,
+ * `identity` → `identities`; nothing when no name is close.
+ */
+export function nearestName(name: string, known: readonly string[]): string | undefined {
+  const lower = name.toLowerCase();
+  if (lower.length > 100) return undefined;
+  let best: { name: string; distance: number } | undefined;
+  for (const candidate of known) {
+    const distance = editDistance(lower, candidate.toLowerCase());
+    if (best === undefined || distance < best.distance) best = { name: candidate, distance };
+  }
+  const limit = Math.max(2, Math.ceil(lower.length / 3));
+  return best !== undefined && best.distance <= limit ? best.name : undefined;
+}
+
+/** Levenshtein distance with adjacent transpositions (optimal string alignment). */
+function editDistance(a: string, b: string): number {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) rows[0]![j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) {
+      const row = rows[i]!;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row[j] = Math.min(rows[i - 1]![j]! + 1, row[j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        row[j] = Math.min(row[j]!, rows[i - 2]![j - 2]! + 1);
+    }
+  return rows[a.length]![b.length]!;
 }
 
 const quoteValue = (v: string): string => JSON.stringify(v.length > 200 ? `${v.slice(0, 200)}…` : v);
@@ -261,18 +303,72 @@ const STRANGERS = {
   issuer: ['https://evil.example', 'https://accounts.evil.example/o/1'],
   subject: ['https://evil.example/attacker', 'attacker@evil.example', 'x'],
 } as const;
+const EXTENSION_STRANGERS = ['https://evil.example/attacker/repo', 'refs/heads/evil', '0', 'x'];
+const NOT_WHO: ReadonlySet<string> = new Set([
+  'issuer',
+  'issuerV1',
+  'runnerEnvironment',
+  'buildTrigger',
+  'githubWorkflowTrigger',
+  'sourceRepositoryRef',
+  'githubWorkflowRef',
+  'githubWorkflowName',
+  'sourceRepositoryVisibilityAtSigning',
+  'deploymentEnvironment',
+]);
 const UNESCAPED_DOT = /(^|[^\\])\.(com|io|dev|org|net|cloud|app|sh|example)\b/;
+// `https://github.com/o/*` is a valid expression (any number of slashes), but meant as a glob.
+const GLOB_SLASH_STAR = /\/\*(?![*?+{])/;
 
 function lintIdentity(c: Checker, spec: IdentitySpec, matcher: IdentityMatcher, at: string): void {
+  // An extension naming the repository, owner or workflow (and refusing strangers) already says who may
+  // sign, so `subjectRegExp: .*` beside it is a choice, not an accident. The issuer, runner, trigger,
+  // ref, visibility or environment alone do not: anyone on that platform can match them.
+  const constrained = matcher.extensions.some(
+    ([name, m]) => !NOT_WHO.has(name) && !EXTENSION_STRANGERS.every((v) => m.test(v)),
+  );
   for (const part of ['issuer', 'subject'] as const) {
     const pattern = part === 'issuer' ? spec.issuerRegExp : spec.subjectRegExp;
     if (pattern === undefined) continue;
     const field = `${at}.${part}RegExp`;
-    if (STRANGERS[part].every((v) => matcher[part].test(v)))
-      c.warn(field, `accepts any ${part}: name who may sign (an exact ${part}, or a narrower expression)`);
-    else if (UNESCAPED_DOT.test(pattern))
+    if (STRANGERS[part].every((v) => matcher[part].test(v))) {
+      if (part === 'issuer' || !constrained)
+        c.warn(field, `accepts any ${part}: name who may sign (an exact ${part}, or a narrower expression)`);
+    } else if (UNESCAPED_DOT.test(pattern))
       c.warn(field, `"." matches any character: write \\. for a literal dot`);
+    else if (GLOB_SLASH_STAR.test(pattern))
+      c.warn(field, '"/*" repeats the slash (a regular expression, not a glob): write "/.*" for any path');
   }
+  // Fulcio names an OIDC issuer by its https URL: anything else never matches, or accepts too much.
+  if (spec.issuer !== undefined && !/^https:\/\/[^\s/]+/.test(spec.issuer))
+    c.warn(
+      `${at}.issuer`,
+      'is not an https URL: Fulcio certificates name their OIDC issuer by its https URL (e.g. https://token.actions.githubusercontent.com), so this never matches',
+    );
+  const anyIssuer = STRANGERS.issuer.every((v) => matcher.issuer.test(v));
+  if (spec.issuerRegExp !== undefined && !anyIssuer && !/^\^?https:/.test(spec.issuerRegExp))
+    c.warn(
+      `${at}.issuerRegExp`,
+      'does not start with https:, so it also accepts issuers that are not https URLs',
+    );
+  for (const [name, m] of matcher.extensions)
+    if (spec.extensions?.[name]?.regexp !== undefined && EXTENSION_STRANGERS.every((v) => m.test(v)))
+      c.warn(
+        `${at}.extensions.${name}.regexp`,
+        'accepts any value: it constrains nothing (remove it, or narrow it)',
+      );
+}
+
+/** A regular expression written as a glob (`*`, `**`): RE2 refuses it; say what to write instead. */
+function globHint(spec: IdentitySpec): string {
+  const patterns = [
+    spec.issuerRegExp,
+    spec.subjectRegExp,
+    ...Object.values(spec.extensions ?? {}).map((e) => e.regexp),
+  ];
+  return patterns.some((p) => p !== undefined && /(^\*|\*\*)/.test(p))
+    ? ' (identities take regular expressions, not globs: write ".*" for "anything", not "*" or "**")'
+    : '';
 }
 
 function compileKeyless(
@@ -331,7 +427,8 @@ function compileKeyless(
         ? error.message.slice(field.length + 2)
         : error.message;
       // A 4 KiB expression quoted twice is not a status message: keep the start and the reason.
-      c.fail(field, message.length > 600 ? `${message.slice(0, 300)} … ${message.slice(-200)}` : message);
+      const short = message.length > 600 ? `${message.slice(0, 300)} … ${message.slice(-200)}` : message;
+      c.fail(field, `${short}${globHint(spec)}`);
     }
   });
   if (list === undefined || identities.length !== list.length) return undefined;

@@ -118,7 +118,10 @@ export function clip(text: string, max: number): string {
 }
 
 function imagePart(decision: Pick<ImageDecision, 'field' | 'image' | 'digest'>, imageMax: number): string {
-  const digest = decision.digest === undefined ? '' : ` (digest ${decision.digest})`;
+  // `repo@sha256:X (digest sha256:X)` says nothing twice: the digest is shown only when the reference
+  // does not already end with it (a tag, or a different digest such as the platform's under an index).
+  const named = decision.digest === undefined || decision.image.endsWith(`@${decision.digest}`);
+  const digest = named ? '' : ` (digest ${decision.digest})`;
   return `image ${clip(decision.image, imageMax)}${digest} in ${clip(decision.field, 200)}`;
 }
 

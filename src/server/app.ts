@@ -6,6 +6,7 @@ import type { FastifyError, FastifyInstance, FastifyServerOptions } from 'fastif
 import type { Logger, Metrics } from '../telemetry/index.ts';
 
 export type ReviewRoute = 'validate' | 'mutate';
+const REVIEW_ROUTES: readonly ReviewRoute[] = ['validate', 'mutate'];
 
 /** What the engine made of one AdmissionReview body. */
 export type HandledReview =
@@ -13,15 +14,19 @@ export type HandledReview =
       readonly ok: true;
       /** The AdmissionReview to send back (apiVersion, kind, response). */
       readonly review: object;
-      /** Metric labels: allow, deny, warn, skip, error-allow, error-deny … */
+      /** The metric's decision label (telemetry's ADMISSION_DECISIONS). */
       readonly decision: string;
       readonly kind: string;
-      readonly mode: string;
       readonly operation: string;
       /** One line for the log: the denial or the warnings (no secrets: what the user sees anyway). */
       readonly summary?: string;
       /** Namespace and name of the reviewed object, for the log. */
       readonly object?: string;
+      /** The request's uid (what the apiserver's audit log names) and who asked, for the log. */
+      readonly uid?: string;
+      readonly user?: string;
+      /** Reason codes of the failed results (SIGNATURE_MISSING, …), for the log. */
+      readonly reasons?: readonly string[];
     }
   /** Not an AdmissionReview we can answer: a 400 with this message. */
   | { readonly ok: false; readonly message: string };
@@ -67,7 +72,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   // An AdmissionReview is JSON; anything else is refused with 415 before it is read.
   app.removeContentTypeParser('text/plain');
 
-  app.setErrorHandler((error: FastifyError, _request, reply) => {
+  const log = deps.logger.child({ component: 'admission' });
+  /** A body that never became a review (malformed JSON, too large, wrong type): counted as invalid. */
+  const invalid = (route: ReviewRoute, error: string): void => {
+    log.warn({ route, decision: 'invalid', error }, 'not an AdmissionReview');
+    deps.metrics.admissions.inc({ decision: 'invalid', kind: 'unknown', route, operation: 'unknown' });
+  };
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
     const status = error.statusCode ?? 500;
     let message = error.message;
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
@@ -77,25 +89,33 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     else if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
       message = 'an AdmissionReview is sent as application/json';
     if (status >= 500) deps.logger.error({ err: error }, 'request failed');
+    else {
+      const route = REVIEW_ROUTES.find((r) => request.url === `/${r}` || request.url.startsWith(`/${r}?`));
+      if (route !== undefined) invalid(route, message);
+    }
     void reply.code(status).send({ error: message, statusCode: status });
   });
 
-  const log = deps.logger.child({ component: 'admission' });
   const review = (route: ReviewRoute) => async (body: unknown) => {
     const stop = deps.metrics.admissionDuration.startTimer({ route });
     const started = performance.now();
     try {
       const handled = await deps.handleReview(body, route);
       if (!handled.ok) {
-        log.warn({ route, error: handled.message }, 'not an AdmissionReview');
+        invalid(route, handled.message);
         return { status: 400, body: { error: handled.message, statusCode: 400 } };
       }
+      // One JSON line per review, every part its own field to filter on (uid matches the apiserver's
+      // audit log; reasons are the codes of what failed).
       const line = {
         route,
         decision: handled.decision,
         kind: handled.kind,
         operation: handled.operation,
+        ...(handled.uid === undefined ? {} : { uid: handled.uid }),
+        ...(handled.user === undefined ? {} : { user: handled.user }),
         ...(handled.object === undefined ? {} : { object: handled.object }),
+        ...(handled.reasons === undefined ? {} : { reasons: handled.reasons }),
         ms: Math.round((performance.now() - started) * 10) / 10,
         ...(handled.summary === undefined ? {} : { summary: handled.summary }),
       };
@@ -104,7 +124,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       deps.metrics.admissions.inc({
         decision: handled.decision,
         kind: handled.kind,
-        mode: handled.mode,
+        route,
         operation: handled.operation,
       });
       return { status: 200, body: handled.review };
@@ -112,7 +132,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       stop();
     }
   };
-  for (const route of ['validate', 'mutate'] as const) {
+  for (const route of REVIEW_ROUTES) {
     const handle = review(route);
     app.post(`/${route}`, async (request, reply) => {
       const answer = await handle(request.body);

@@ -3,7 +3,11 @@ export { createLogger, REDACTED_PATHS, type Logger, type LoggerSettings } from '
 export {
   createMetrics,
   counterValue,
+  ADMISSION_DECISIONS,
   DURATION_BUCKETS,
+  REGISTRY_LABEL_LIMIT,
+  type AdmissionDecision,
   type Metrics,
   type MetricsOptions,
+  type RegistryExchange,
 } from './metrics.ts';

@@ -89,7 +89,9 @@ async function passwordOf(credentials: EcrCredentials, refresh = false): Promise
   const [credential] = credentials.keychain().credentialsFor(host, 'team/app');
   assert.equal(credential?.kind, 'exchange');
   if (credential?.kind !== 'exchange') throw new Error('unreachable');
-  return (await credential.obtain({ refresh })).credential.password;
+  const [obtained] = [await credential.obtain({ refresh })].flat();
+  if (obtained?.credential.kind !== 'basic') throw new Error('ECR yields one username and password');
+  return obtained.credential.password;
 }
 
 test('a token is kept until the refresh margin before its expiry, then exchanged again', async () => {

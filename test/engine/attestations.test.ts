@@ -103,7 +103,7 @@ describe('legacy .att tag (cosign v2, or v3 with --new-bundle-format=false)', ()
     assert.equal(denied.allowed, false);
     assert.equal(
       denied.status?.message,
-      `image ${dev.ref} (digest ${dev.digest}) in spec.containers[0].image: policy require-provenance, authority release-builder: ` +
+      `image ${dev.ref} in spec.containers[0].image: policy require-provenance, authority release-builder: ` +
         `attestation provenance (https://slsa.dev/provenance/v1): condition[0] \`${MAIN}\` is false; ` +
         `it saw predicate.buildDefinition.externalParameters.workflow.ref = "refs/heads/dev" [ATTESTATION_CONDITION_FAILED]`,
     );

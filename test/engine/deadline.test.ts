@@ -58,7 +58,11 @@ describe('deadline', () => {
           response.status?.message ?? '',
           /no verdict within the review deadline of 300 ms.*\[TIMEOUT\]/,
         );
-        assert.equal(result.decision, 'deny');
+        assert.equal(result.decision, 'error-deny', 'refused because no verdict came: not a policy denial');
+        assert.deepEqual(
+          result.decisions?.[0]?.results.map((r) => r.reason),
+          ['TIMEOUT'],
+        );
       } else {
         assert.equal(response.allowed, true);
         assert.equal(result.decision, 'error-allow');
@@ -74,7 +78,10 @@ describe('deadline', () => {
     const down = `127.0.0.1:${await freePort()}`;
     const image = fx.keylessImage(down);
     const closed = engineUnderTest([policy]);
-    const denied = responseOf(await closed.review(podReview([image])));
+    const closedResult = await closed.review(podReview([image]));
+    assert.equal(closedResult.decision, 'error-deny');
+    assert.deepEqual(closedResult.reasons, ['REGISTRY_ERROR']);
+    const denied = responseOf(closedResult);
     assert.equal(denied.allowed, false);
     assert.match(denied.status?.message ?? '', /registry failure.*\[REGISTRY_ERROR\]/);
     await closed.close();

@@ -129,7 +129,7 @@ export function engineUnderTest(
   const metrics = createMetrics({ processMetrics: false });
   let snapshot: PolicySnapshotView = buildSnapshot(resources);
   const registry = new RegistryAccess({
-    onExchange: (e) => metrics.registryRequests.inc({ method: e.method, status: String(e.outcome) }),
+    onExchange: (e) => metrics.registryExchange(e),
     maxRetries: 0,
   });
   const decider = new Decider(

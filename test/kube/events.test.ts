@@ -158,3 +158,20 @@ test('a finding without failures writes nothing', () => {
   assert.equal(fake.events.length, 0);
   assert.deepEqual(dropped, []);
 });
+
+test('a running Pod failing the re-check: ImageRecheckFailed regarding the Pod, action Recheck', () => {
+  const { fake, events } = recorder();
+  events.record(finding('web-5d8-x2', { apiVersion: 'v1', kind: 'Pod', uid: 'u1', outcome: 'recheck' }));
+  const [event] = fake.events.map((e) => e.body);
+  assert.equal(event?.reason, 'ImageRecheckFailed');
+  assert.equal(event?.action, 'Recheck');
+  assert.equal(event?.type, 'Warning');
+  assert.deepEqual(event?.regarding, {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    namespace: 'apps',
+    name: 'web-5d8-x2',
+    uid: 'u1',
+  });
+  assert.match(event?.note ?? '', /^running image no longer passes: image registry\.example\/apps\/web:v1 /);
+});

@@ -81,3 +81,38 @@ test('only cloud may use the AWS SDK, and cloud may import oci/auth but not the 
   );
   assert.equal(wrongWay.length, 1);
 });
+
+test('only cloud may use google-auth-library and @azure/identity; cloud may use oci/http for the ACR exchange', async () => {
+  const owned: ReadonlyArray<readonly [string, string]> = [
+    ['google-auth-library', 'GoogleAuth'],
+    ['@azure/identity', 'WorkloadIdentityCredential'],
+  ];
+  for (const [pkg, name] of owned) {
+    const refused = await restrictedImportMessages(
+      'src/oci/credentials.ts',
+      `import { ${name} } from '${pkg}';\nexport const c = ${name};\n`,
+    );
+    assert.equal(refused.length, 1, pkg);
+    assert.match(refused[0] ?? '', new RegExp(`only src/cloud may use ${pkg.replace('/', '\\/')}\\.`));
+    const allowed = await restrictedImportMessages(
+      'src/cloud/gcp.ts',
+      `import { ${name} } from '${pkg}';\nimport type { HttpTransport } from '../oci/http.ts';\nexport const c: [unknown, HttpTransport?] = [${name}];\n`,
+    );
+    assert.deepEqual(allowed, [], pkg);
+  }
+});
+
+test('exec-credentials may use oci credential types but not kube or the OCI client', async () => {
+  const allowed = await restrictedImportMessages(
+    'src/exec-credentials/docker-helper.ts',
+    "import { x } from '../oci/credentials.ts';\nexport const y = x;\n",
+  );
+  assert.deepEqual(allowed, []);
+  for (const target of ['../kube/index.ts', '../oci/client.ts']) {
+    const refused = await restrictedImportMessages(
+      'src/exec-credentials/docker-helper.ts',
+      `import { x } from '${target}';\nexport const y = x;\n`,
+    );
+    assert.equal(refused.length, 1, target);
+  }
+});

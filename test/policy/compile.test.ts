@@ -2,7 +2,14 @@
 // policy-cases.ts (shared with e2e/crds.e2e.ts) compiles, or fails on exactly the fields it names.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compilePolicy, compileTrustRoot, PUBLIC_GOOD, readyCondition } from '../../src/policy/compile.ts';
+import {
+  compilePolicy,
+  compileTrustRoot,
+  nearestName,
+  PUBLIC_GOOD,
+  readyCondition,
+} from '../../src/policy/compile.ts';
+import { POLICY_API_VERSION } from '../../src/policy/types.ts';
 import type { CompiledAuthority } from '../../src/policy/compile.ts';
 import type { CertificateIdentity } from '../../src/sigstore/identity.ts';
 import {
@@ -94,7 +101,7 @@ test('compile error messages say what is wrong', () => {
   assert.match(msg('an RE2-unsupported lookahead'), /invalid regular expression/);
   assert.match(msg('threshold above'), /is 2 but there are only 1 authorities/);
   assert.match(msg('both keyless and key'), /set exactly one of keyless or key/);
-  assert.match(msg('a misspelt field'), /^unknown field$/);
+  assert.equal(msg('a misspelt field'), 'unknown field (did you mean `subjectRegExp`?)');
   assert.match(msg('an unknown Fulcio extension'), /unknown Fulcio extension "repository"/);
   assert.match(msg('a key that is not PEM'), /PEM public key/);
   assert.match(msg('two authorities with one name'), /duplicate authority name "ci"/);
@@ -422,4 +429,153 @@ test('over-broad identities compile, with warnings (shown in the Ready condition
     condition.message,
     /^compiled, with warnings: spec\.authorities\[0\]\.keyless\.identities\[0\]\.subjectRegExp: accepts any subject/,
   );
+});
+
+test('an unknown field names the known one it most likely meant, and none when nothing is close', () => {
+  const policy = (spec: Record<string, unknown>) =>
+    compilePolicy({ ...EXAMPLE_POLICY, spec: { ...EXAMPLE_POLICY.spec, ...spec } }).errors;
+  const identity = (id: Record<string, unknown>) =>
+    policy({
+      authorities: [
+        { name: 'ci', keyless: { identities: [{ issuer: EKS_ISSUER, subject: SIGN_SA, ...id }] } },
+      ],
+    });
+  assert.deepEqual(identity({ subjectRegex: 'x' }), [
+    {
+      field: 'spec.authorities[0].keyless.identities[0].subjectRegex',
+      message: 'unknown field (did you mean `subjectRegExp`?)',
+    },
+  ]);
+  // The Ready condition (status) says the same, with the field path.
+  assert.match(
+    readyCondition(identity({ subjectRegex: 'x' }), 1, new Date(0)).message,
+    /^spec\.authorities\[0\]\.keyless\.identities\[0\]\.subjectRegex: unknown field \(did you mean `subjectRegExp`\?\)$/,
+  );
+  assert.equal(identity({ issuerregexp: 'x' })[0]?.message, 'unknown field (did you mean `issuerRegExp`?)');
+  assert.equal(identity({ extension: {} })[0]?.message, 'unknown field (did you mean `extensions`?)');
+  assert.equal(identity({ colour: 'red' })[0]?.message, 'unknown field', 'nothing close: no guess');
+  assert.deepEqual(
+    policy({ threshhold: 1, authority: [] }).map((e) => [e.field, e.message]),
+    [
+      ['spec.threshhold', 'unknown field (did you mean `threshold`?)'],
+      ['spec.authority', 'unknown field (did you mean `authorities`?)'],
+    ],
+  );
+  const key = policy({ authorities: [{ name: 'k', key: { secretref: { name: 's' } } }] });
+  assert.equal(key[0]?.field, 'spec.authorities[0].key.secretref');
+  assert.equal(key[0]?.message, 'unknown field (did you mean `secretRef`?)');
+  // Enumerated values too.
+  assert.deepEqual(
+    policy({ mode: 'Enforcing', multiArch: 'all_platforms' }).map((e) => [e.field, e.message]),
+    [
+      ['spec.mode', 'must be one of enforce, warn, audit (did you mean `enforce`?)'],
+      ['spec.multiArch', 'must be one of digest, index, all-platforms (did you mean `all-platforms`?)'],
+    ],
+  );
+  assert.equal(policy({ mode: 'strict' })[0]?.message, 'must be one of enforce, warn, audit');
+  assert.equal(nearestName('identity', ['issuer', 'identities']), 'identities');
+  assert.equal(nearestName('mutliArch', ['mode', 'multiArch']), 'multiArch', 'a transposition is one edit');
+  assert.equal(nearestName('x'.repeat(200), ['images']), undefined);
+  // A TrustRoot's fields too.
+  const root = compileTrustRoot({
+    apiVersion: POLICY_API_VERSION,
+    kind: 'TrustRoot',
+    metadata: { name: 'r' },
+    spec: { tuf: { mirror: 'https://tuf.example', rooot: '{}' } },
+  });
+  assert.ok(
+    root.errors.some(
+      (e) => e.field === 'spec.tuf.rooot' && e.message === 'unknown field (did you mean `root`?)',
+    ),
+  );
+});
+
+test('identities that accept anyone or can never match are warned about at load', () => {
+  const warningsOf = (identity: Record<string, unknown>) => {
+    const r = compilePolicy({
+      ...EXAMPLE_POLICY,
+      spec: { ...EXAMPLE_POLICY.spec, authorities: [{ name: 'ci', keyless: { identities: [identity] } }] },
+    });
+    assert.deepEqual(r.errors, [], JSON.stringify(identity));
+    return r.warnings.map((w) => [
+      w.field.replace('spec.authorities[0].keyless.identities[0].', ''),
+      w.message,
+    ]);
+  };
+  // An issuer that is not an https URL: Fulcio never names one like that.
+  assert.deepEqual(warningsOf({ issuer: 'token.actions.githubusercontent.com', subject: SIGN_SA }), [
+    [
+      'issuer',
+      'is not an https URL: Fulcio certificates name their OIDC issuer by its https URL (e.g. https://token.actions.githubusercontent.com), so this never matches',
+    ],
+  ]);
+  assert.equal(warningsOf({ issuer: 'http://issuer.example', subject: SIGN_SA }).length, 1);
+  assert.deepEqual(warningsOf({ issuerRegExp: 'https://issuer\\.example/[a-z]+', subject: SIGN_SA }), []);
+  assert.deepEqual(warningsOf({ issuerRegExp: '^https://issuer\\.example/[a-z]+', subject: SIGN_SA }), []);
+  assert.deepEqual(warningsOf({ issuerRegExp: 'https?://issuer\\.example', subject: SIGN_SA }), [
+    ['issuerRegExp', 'does not start with https:, so it also accepts issuers that are not https URLs'],
+  ]);
+  assert.deepEqual(warningsOf({ issuerRegExp: '(http|https)://issuer\\.example', subject: SIGN_SA }), [
+    ['issuerRegExp', 'does not start with https:, so it also accepts issuers that are not https URLs'],
+  ]);
+  // Any subject from one issuer: anyone who can get a token there signs for you.
+  assert.match(
+    String(warningsOf({ issuer: EKS_ISSUER, subjectRegExp: '.+' })[0]?.[1]),
+    /^accepts any subject/,
+  );
+  // …unless an extension names who may sign (GitHub: the repository), then it is a choice.
+  const github = 'https://token.actions.githubusercontent.com';
+  assert.deepEqual(
+    warningsOf({
+      issuer: github,
+      subjectRegExp: '.*',
+      extensions: { sourceRepositoryURI: { exact: 'https://github.com/acme/app' } },
+    }),
+    [],
+  );
+  // The runner, trigger or ref alone say nothing about who: anyone on GitHub matches them.
+  assert.deepEqual(
+    warningsOf({
+      issuer: github,
+      subjectRegExp: '.*',
+      extensions: {
+        runnerEnvironment: { exact: 'github-hosted' },
+        sourceRepositoryRef: { exact: 'refs/heads/main' },
+      },
+    }).map(([f]) => f),
+    ['subjectRegExp'],
+  );
+  // An extension regexp that accepts any value constrains nothing, and does not excuse the subject.
+  assert.deepEqual(
+    warningsOf({
+      issuer: github,
+      subjectRegExp: '.*',
+      extensions: { sourceRepositoryURI: { regexp: '.*' } },
+    }).map(([f]) => f),
+    ['subjectRegExp', 'extensions.sourceRepositoryURI.regexp'],
+  );
+  // A glob written as a regular expression: `/*` repeats the slash.
+  assert.deepEqual(warningsOf({ issuer: github, subjectRegExp: 'https://github\\.com/acme/*' }), [
+    ['subjectRegExp', '"/*" repeats the slash (a regular expression, not a glob): write "/.*" for any path'],
+  ]);
+  assert.deepEqual(warningsOf({ issuer: github, subjectRegExp: 'https://github\\.com/acme/.*' }), []);
+});
+
+test('a glob where a regular expression belongs (`**`, a leading `*`) is refused with what to write instead', () => {
+  for (const subjectRegExp of ['**', '*@acme.example', 'https://github\\.com/acme/**']) {
+    const { errors } = compilePolicy({
+      ...EXAMPLE_POLICY,
+      spec: {
+        ...EXAMPLE_POLICY.spec,
+        authorities: [{ name: 'ci', keyless: { identities: [{ issuer: EKS_ISSUER, subjectRegExp }] } }],
+      },
+    });
+    assert.equal(errors.length, 1, subjectRegExp);
+    assert.equal(errors[0]?.field, 'spec.authorities[0].keyless.identities[0].subjectRegExp');
+    assert.match(
+      errors[0]?.message ?? '',
+      /invalid regular expression .*\(identities take regular expressions, not globs: write "\.\*" for "anything", not "\*" or "\*\*"\)$/,
+      subjectRegExp,
+    );
+  }
 });

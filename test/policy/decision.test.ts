@@ -114,3 +114,21 @@ test('outcomes combine: deny > warn > audit > allow', () => {
   assert.equal(combineOutcomes(['audit', 'warn', 'allow']), 'warn');
   assert.equal(combineOutcomes(['warn', 'deny', 'audit']), 'deny');
 });
+
+test('a reference that already names the verified digest is not followed by it again', () => {
+  const digest = `sha256:${'d'.repeat(64)}`;
+  const pinned = { field: site.field, image: `registry.example.com/apps/api@${digest}`, digest };
+  assert.equal(failureMessage(pinned, identityResult).split(digest).length - 1, 1, 'the digest appears once');
+  assert.match(
+    failureMessage(pinned, identityResult),
+    /^image registry\.example\.com\/apps\/api@sha256:d{64} in spec\.containers\[0\]\.image: policy /,
+  );
+  const tagged = { ...pinned, image: `registry.example.com/apps/api:1.4.2@${digest}` };
+  assert.match(failureMessage(tagged, identityResult), /^image \S+:1\.4\.2@sha256:d{64} in spec/);
+  // A different digest (the platform's image under a tag@index-digest reference) is still shown.
+  const other = `sha256:${'e'.repeat(64)}`;
+  assert.match(
+    failureMessage({ ...pinned, digest: other }, identityResult),
+    new RegExp(`@${digest} \\(digest ${other}\\) in spec`),
+  );
+});

@@ -15,7 +15,12 @@ import { podReview } from '../engine/harness.ts';
 
 const quiet = new Writable({ write: (_c, _e, done) => done() });
 
-function app(overrides: Partial<AppDeps> = {}, ready: Readiness = { ready: true, reasons: [] }) {
+function app(
+  overrides: Partial<AppDeps> = {},
+  ready: Readiness = { ready: true, reasons: [] },
+  unmatched: 'allow' | 'deny' = 'allow',
+  loaded = true,
+) {
   const snapshot = buildSnapshot([]);
   const decider = new Decider(
     {
@@ -23,11 +28,11 @@ function app(overrides: Partial<AppDeps> = {}, ready: Readiness = { ready: true,
       verifier: { verify: () => Promise.reject(new Error('no registry here')) },
       trustRoots: { trustRoot: () => undefined },
     },
-    { deadlineMs: 1000, evaluation: { unmatched: 'allow', errors: 'deny' } },
+    { deadlineMs: 1000, evaluation: { unmatched, errors: 'deny' } },
   );
   const engine = new ReviewEngine({
     decider,
-    policies: { current: () => snapshot },
+    policies: { current: () => (loaded ? snapshot : undefined) },
     skip: { ownNamespace: 'sigward', scope: 'opt-out' },
   });
   const metrics = createMetrics({ processMetrics: false });
@@ -97,7 +102,7 @@ describe('bodies', () => {
     const metrics = await a.inject({ method: 'GET', url: '/metrics' });
     assert.match(
       metrics.body,
-      /sigward_admissions_total\{decision="allow",kind="Pod",mode="validate",operation="CREATE"\} 1/,
+      /sigward_admissions_total\{decision="allow",kind="Pod",route="validate",operation="CREATE"\} 1/,
     );
     assert.match(metrics.body, /sigward_admission_duration_seconds_bucket\{le="30",route="validate"\} 1/);
   });
@@ -122,5 +127,112 @@ describe('probes', () => {
     assert.equal(r.statusCode, 503);
     assert.deepEqual(r.json(), { status: 'not ready', reasons: ['policies not synced yet'] });
     assert.equal((await a.inject({ method: 'GET', url: '/livez' })).statusCode, 200);
+  });
+});
+
+/** The app with its log lines captured; every line must parse as one JSON object. */
+function logged(unmatched: 'allow' | 'deny' = 'allow', loaded = true) {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _e, done) {
+      lines.push(
+        ...chunk
+          .toString()
+          .split('\n')
+          .filter((l) => l !== ''),
+      );
+      done();
+    },
+  });
+  const built = app({ logger: createLogger({ destination: sink }) }, undefined, unmatched, loaded);
+  const json = () => lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { ...built, json };
+}
+
+const seriesOf = async (a: ReturnType<typeof app>['app']) =>
+  (await a.inject({ method: 'GET', url: '/metrics' })).body;
+
+describe('the admission log line and the admissions metric', () => {
+  test('uid, user, reason codes and the decision are their own JSON fields', async () => {
+    const { app: a, json } = logged('deny');
+    const review = podReview(['registry.example/apps/web:1']);
+    const r = await a.inject(post(JSON.stringify(review)));
+    assert.equal(r.json().response.allowed, false);
+    const line = json().find((l) => l['msg'] === 'admission');
+    assert.ok(line, 'an admission line');
+    assert.equal(line['uid'], review.request.uid);
+    assert.equal(line['user'], 'tester');
+    assert.deepEqual(line['reasons'], ['NO_POLICY']);
+    assert.equal(line['decision'], 'deny');
+    assert.equal(line['route'], 'validate');
+    assert.equal(line['kind'], 'Pod');
+    assert.equal(line['object'], 'apps/web');
+    assert.equal(line['level'], 30);
+    assert.match(String(line['summary']), /\[NO_POLICY\]$/);
+  });
+
+  test('an admitted review logs no reasons; the route label is route on every admission series', async () => {
+    const { app: a, json } = logged();
+    await a.inject(post(JSON.stringify(podReview(['nginx:1.27']))));
+    await a.inject({ ...post(JSON.stringify(podReview(['nginx:1.27']))), url: '/mutate' });
+    const lines = json().filter((l) => l['msg'] === 'admission');
+    assert.deepEqual(
+      lines.map((l) => [l['route'], l['decision'], 'reasons' in l]),
+      [
+        ['validate', 'allow', false],
+        ['mutate', 'allow', false],
+      ],
+    );
+    const text = await seriesOf(a);
+    assert.match(
+      text,
+      /^sigward_admissions_total\{decision="allow",kind="Pod",route="mutate",operation="CREATE"\} 1$/m,
+    );
+    assert.doesNotMatch(text, /\bmode="/, 'no series labels the route as mode');
+  });
+
+  test('bodies that are not reviews are counted as decision invalid and logged as one JSON line each', async () => {
+    const { app: a, json } = logged();
+    const hostile = podReview(['nginx']);
+    (hostile.request.object.spec as Record<string, unknown>)['containers'] = 'not a list';
+    const answers = [
+      await a.inject(post('{"apiVersion": ')),
+      await a.inject(post('[]')),
+      await a.inject({ ...post('[]'), url: '/mutate' }),
+      await a.inject(post(JSON.stringify(hostile))),
+      await a.inject(post('hello', 'text/plain')),
+      await a.inject(post(JSON.stringify({ pad: 'x'.repeat(70 * 1024) }))),
+    ];
+    assert.deepEqual(
+      answers.map((r) => r.statusCode),
+      [400, 400, 400, 200, 415, 413],
+    );
+    const text = await seriesOf(a);
+    for (const series of [
+      'sigward_admissions_total{decision="invalid",kind="unknown",route="validate",operation="unknown"} 4',
+      'sigward_admissions_total{decision="invalid",kind="unknown",route="mutate",operation="unknown"} 1',
+      // A review whose object cannot be read: its kind and operation are known.
+      'sigward_admissions_total{decision="invalid",kind="Pod",route="validate",operation="CREATE"} 1',
+    ])
+      assert.ok(text.split('\n').includes(series), `${series} in\n${text}`);
+    const lines = json();
+    assert.equal(lines.filter((l) => l['decision'] === 'invalid').length, 6);
+    const named = lines.find((l) => l['msg'] === 'admission' && l['decision'] === 'invalid');
+    assert.equal(named?.['uid'], hostile.request.uid, 'a malformed request that has a uid is named by it');
+  });
+
+  test('a review sigward cannot judge (policies not loaded) is refused and counted as error-deny', async () => {
+    const { app: a, json } = logged('allow', false);
+    const review = podReview(['nginx:1.27']);
+    const r = await a.inject(post(JSON.stringify(review)));
+    assert.equal(r.json().response.allowed, false);
+    assert.match(r.json().response.status.message, /\[POLICIES_NOT_LOADED\]$/);
+    const line = json().find((l) => l['msg'] === 'admission');
+    assert.equal(line?.['decision'], 'error-deny');
+    assert.equal(line?.['uid'], review.request.uid);
+    assert.match(
+      await seriesOf(a),
+      /^sigward_admissions_total\{decision="error-deny",kind="Pod",route="validate",operation="CREATE"\} 1$/m,
+    );
   });
 });

@@ -3,88 +3,39 @@
 // is only JSON log lines); it answers the sample reviews and stops cleanly on SIGTERM. A taken port is
 // one line saying what to do.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import https from 'node:https';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { REPO_ROOT } from '../sigstore/ext.ts';
-
-function post(
-  url: string,
-  ca: string,
-  body: string,
-): Promise<{ status: number; json: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      url,
-      { method: 'POST', ca, headers: { 'content-type': 'application/json' } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            json: JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown>,
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-function freshEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: '/nonexistent', HOME: '/nonexistent' };
-  delete env['KUBERNETES_SERVICE_HOST'];
-  return env;
-}
+import { freshEnv, startWebhook } from '../cli/webhook-process.ts';
 
 test(
   'no cluster: sample policies, self-signed certificate, an explained denial, clean SIGTERM',
   { timeout: 60_000 },
   async () => {
-    const child = spawn(join(REPO_ROOT, 'bin/sigward'), ['webhook', '--listen=127.0.0.1:0'], {
-      env: freshEnv(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    const listening = new Promise<string>((resolve, reject) => {
-      child.stderr.on('data', (c: Buffer) => {
-        err += c.toString();
-        const m = /listening on (https:\/\/127\.0\.0\.1:\d+)[\s\S]*-----END CERTIFICATE-----\n/.exec(err);
-        if (m) resolve(m[1]!);
-      });
-      child.once('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
-    });
-    const exited = new Promise<number | null>((r) => child.once('exit', r));
-    const url = await listening;
-    const ca = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/.exec(err)?.[0] ?? '';
-    assert.ok(ca !== '', err);
-    assert.match(err, /policies: 2 from files in .*examples\/policies/);
+    const webhook = await startWebhook([]);
+    assert.match(webhook.stderr(), /policies: 2 from files in .*examples\/policies/);
     const review = readFileSync(join(REPO_ROOT, 'examples/admission/pod-unmatched.json'), 'utf8');
-    const answer = await post(`${url}/validate`, ca, review);
+    const answer = await webhook.post('/validate', review);
     assert.equal(answer.status, 200);
-    const response = answer.json['response'] as { allowed: boolean; status: { message: string } };
+    const response = (
+      JSON.parse(answer.body) as { response: { allowed: boolean; status: { message: string } } }
+    ).response;
     assert.equal(response.allowed, false);
     assert.equal(
       response.status.message,
       'image nginx:1.27 in spec.containers[0].image: no image policy matches this image (unmatched images: deny) [NO_POLICY]',
     );
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0);
-    // stdout is for log collectors: every line is one JSON object, the listening line among them.
-    const lines = out.trimEnd().split('\n');
-    const records = lines.map((line) => JSON.parse(line) as { msg: string; url?: string });
+    assert.equal(await webhook.stop(), 0);
+    // stdout is for log collectors: every line is one JSON object (records() fails on any other), the
+    // listening line among them.
     assert.ok(
-      records.some((r) => r.msg === 'listening' && r.url === url),
-      out,
+      webhook.records().some((r) => r.msg === 'listening' && r['url'] === webhook.url),
+      webhook.stdout(),
     );
   },
 );
@@ -132,6 +83,9 @@ test('--policies DIR: every compile error and warning is logged at load with its
       '    - name: anyone',
       '      keyless:',
       '        identities: [{ issuerRegExp: ".*", subjectRegExp: ".*" }]',
+      '    - name: no-scheme',
+      '      keyless:',
+      '        identities: [{ issuer: accounts.google.com, subject: dev@acme.example }]',
       '',
     ].join('\n'),
   );
@@ -158,7 +112,11 @@ test('--policies DIR: every compile error and warning is logged at load with its
     assert.deepEqual(
       about.map((r) => [r.level, r.field, r.problem]),
       [
-        [50, 'spec.authorities[0].keyless.identities[0].subjectRegex', 'unknown field'],
+        [
+          50,
+          'spec.authorities[0].keyless.identities[0].subjectRegex',
+          'unknown field (did you mean `subjectRegExp`?)',
+        ],
         [
           50,
           'spec.authorities[0].keyless.identities[0].subject',
@@ -173,6 +131,11 @@ test('--policies DIR: every compile error and warning is logged at load with its
           40,
           'spec.authorities[1].keyless.identities[0].subjectRegExp',
           'accepts any subject: name who may sign (an exact subject, or a narrower expression)',
+        ],
+        [
+          40,
+          'spec.authorities[2].keyless.identities[0].issuer',
+          'is not an https URL: Fulcio certificates name their OIDC issuer by its https URL (e.g. https://token.actions.githubusercontent.com), so this never matches',
         ],
       ],
       stdout,

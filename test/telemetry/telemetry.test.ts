@@ -3,7 +3,12 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { createLogger } from '../../src/telemetry/logger.ts';
-import { counterValue, createMetrics, DURATION_BUCKETS } from '../../src/telemetry/metrics.ts';
+import {
+  counterValue,
+  createMetrics,
+  DURATION_BUCKETS,
+  REGISTRY_LABEL_LIMIT,
+} from '../../src/telemetry/metrics.ts';
 
 test('redaction: tokens, passwords, keys, pull secrets and authorization headers never reach the log', async () => {
   const lines: string[] = [];
@@ -38,10 +43,11 @@ test('metrics: the documented series, bounded labels, duration buckets to 30 s',
     trustRootFreshness: () => [{ trustRoot: 'public-good', status: { lastSuccessAt } }],
     policyCount: () => 3,
   });
-  m.admissions.inc({ decision: 'deny', kind: 'Pod', mode: 'validate', operation: 'CREATE' });
+  m.admissions.inc({ decision: 'deny', kind: 'Pod', route: 'validate', operation: 'CREATE' });
   m.verifications.inc({ policy: 'p', authority: 'a', result: 'refused', reason: 'SIGNATURE_MISSING' });
   m.cache.inc({ cache: 'verdict', result: 'hit' });
-  m.registryRequests.inc({ method: 'GET', status: '200' });
+  m.registryExchange({ host: 'registry.example:5000', method: 'GET', outcome: 200 });
+  m.registryExchange({ host: 'registry.example:5000', method: 'GET', outcome: 'REGISTRY_TIMEOUT' });
   m.failOpen.inc({ reason: 'TIMEOUT' });
   m.trustRootRefreshFailures.inc({ trust_root: 'public-good', reason: 'SIGSTORE_TRUST_ROOT_UNAVAILABLE' });
   m.admissionDuration.observe({ route: 'validate' }, 29);
@@ -49,10 +55,11 @@ test('metrics: the documented series, bounded labels, duration buckets to 30 s',
   assert.equal(DURATION_BUCKETS.at(-1), 30);
   const text = await m.text();
   for (const series of [
-    'sigward_admissions_total{decision="deny",kind="Pod",mode="validate",operation="CREATE"} 1',
+    'sigward_admissions_total{decision="deny",kind="Pod",route="validate",operation="CREATE"} 1',
     'sigward_verifications_total{policy="p",authority="a",result="refused",reason="SIGNATURE_MISSING"} 1',
     'sigward_cache_requests_total{cache="verdict",result="hit"} 1',
-    'sigward_registry_requests_total{method="GET",status="200"} 1',
+    'sigward_registry_requests_total{registry="registry.example:5000",method="GET",status="200"} 1',
+    'sigward_registry_request_errors_total{registry="registry.example:5000",method="GET",error="REGISTRY_TIMEOUT"} 1',
     'sigward_fail_open_total{reason="TIMEOUT"} 1',
     'sigward_admission_duration_seconds_bucket{le="30",route="validate"} 1',
     'sigward_verification_duration_seconds_bucket{le="0.05",policy="p"} 1',
@@ -67,4 +74,46 @@ test('metrics: the documented series, bounded labels, duration buckets to 30 s',
     /sigward_trust_root_last_success_timestamp_seconds\{trust_root="public-good"\} 0\n/,
   );
   assert.equal(await counterValue(m.failOpen), 1);
+  assert.doesNotMatch(
+    text,
+    /registry_requests_total\{[^}]*status="REGISTRY_/,
+    'an error code is not a status',
+  );
+});
+
+test('metrics: Node default metrics keep their standard names (process_*, nodejs_*), no sigward_ prefix', async () => {
+  const text = await createMetrics().text();
+  for (const name of [
+    'process_cpu_user_seconds_total',
+    'process_start_time_seconds',
+    'nodejs_eventloop_lag_seconds',
+  ])
+    assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), name);
+  assert.doesNotMatch(text, /^# TYPE sigward_(process|nodejs)_/m);
+  // Every sigward series is sigward's own: the default ones are not prefixed twice or mixed in.
+  const own = [...text.matchAll(/^# TYPE (sigward_\S+)/gm)].map((m) => m[1]);
+  assert.ok(own.length > 5 && own.every((n) => !/^sigward_(process|nodejs)_/.test(n ?? '')), own.join());
+});
+
+test('metrics: fail-open series exist at 0 from the start, for every reason the caller names', async () => {
+  const m = createMetrics({ processMetrics: false, failOpenReasons: ['TIMEOUT', 'REGISTRY_ERROR'] });
+  const text = await m.text();
+  assert.match(text, /^sigward_fail_open_total\{reason="TIMEOUT"\} 0$/m);
+  assert.match(text, /^sigward_fail_open_total\{reason="REGISTRY_ERROR"\} 0$/m);
+  m.failOpen.inc({ reason: 'TIMEOUT' });
+  assert.match(await m.text(), /^sigward_fail_open_total\{reason="TIMEOUT"\} 1$/m);
+});
+
+test('metrics: registry hosts are labelled up to the limit, the rest count as other', async () => {
+  const m = createMetrics({ processMetrics: false });
+  for (let i = 0; i < REGISTRY_LABEL_LIMIT + 5; i++)
+    m.registryExchange({ host: `r${i}.example`, method: 'GET', outcome: 200 });
+  m.registryExchange({ host: 'r0.example', method: 'GET', outcome: 200 });
+  const text = await m.text();
+  const hosts = new Set(
+    [...text.matchAll(/sigward_registry_requests_total\{registry="([^"]+)"/g)].map((x) => x[1]),
+  );
+  assert.equal(hosts.size, REGISTRY_LABEL_LIMIT + 1);
+  assert.match(text, /sigward_registry_requests_total\{registry="other",method="GET",status="200"\} 5/);
+  assert.match(text, /sigward_registry_requests_total\{registry="r0\.example",method="GET",status="200"\} 2/);
 });

@@ -1,0 +1,61 @@
+// The registry-credential flags shared by `sigward webhook`, `sign` and `verify` that run programs:
+// `--credential-provider-config` + `--credential-provider-bin-dir` (kubelet credential provider
+// plugins, e.g. the ecr-credential-provider EKS nodes run) and the docker config FILE's credHelpers /
+// credsStore (`--registry-config`, else $DOCKER_CONFIG/config.json). Pull secrets never run programs.
+import { readFileSync } from 'node:fs';
+import {
+  CredentialProviderPlugins,
+  DockerCredentialHelpers,
+  dockerConfigFileKeychain,
+  readCredentialProviderConfig,
+} from '../exec-credentials/index.ts';
+import { parseDockerConfigJson, type Keychain } from '../oci/index.ts';
+
+export const programCredentialOptions = {
+  'credential-provider-config': { type: 'string' },
+  'credential-provider-bin-dir': { type: 'string' },
+} as const;
+
+export const CREDENTIAL_PROVIDER_USAGE = `--credential-provider-config FILE|DIR --credential-provider-bin-dir DIR
+                              run the kubelet credential provider plugins of this CredentialProviderConfig
+                              (matchImages, cache durations and auth entries as the kubelet does)`;
+
+/** The plugins' keychain, or undefined when the flags are absent. Throws with a message naming the flag. */
+export function credentialProviderKeychain(
+  values: {
+    readonly 'credential-provider-config'?: string | undefined;
+    readonly 'credential-provider-bin-dir'?: string | undefined;
+  },
+  env: NodeJS.ProcessEnv = process.env,
+): Keychain | undefined {
+  const config = values['credential-provider-config'];
+  const binDir = values['credential-provider-bin-dir'];
+  if (config === undefined && binDir === undefined) return undefined;
+  if (config === undefined || binDir === undefined) {
+    throw new Error('--credential-provider-config and --credential-provider-bin-dir go together');
+  }
+  return new CredentialProviderPlugins(readCredentialProviderConfig(config, binDir), { env }).keychain();
+}
+
+/** A docker config file's keychain: auths, and its credential helpers run when a registry asks. */
+export function dockerConfigFileKeychainFrom(
+  text: string | Uint8Array,
+  source: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Keychain {
+  return dockerConfigFileKeychain(parseDockerConfigJson(text, source), new DockerCredentialHelpers({ env }));
+}
+
+/** `--registry-config FILE` for the webhook: undefined without the flag. */
+export function registryConfigKeychain(path: string | undefined): Keychain | undefined {
+  if (path === undefined) return undefined;
+  let text: Buffer;
+  try {
+    text = readFileSync(path);
+  } catch (error) {
+    throw new Error(`--registry-config ${path}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`, {
+      cause: error,
+    });
+  }
+  return dockerConfigFileKeychainFrom(text, path);
+}

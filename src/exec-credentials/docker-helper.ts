@@ -1,0 +1,147 @@
+// Docker credential helpers (`credHelpers` and `credsStore` of a docker config FILE): the
+// `docker-credential-<name> get` protocol as docker, crane and cosign speak it. The server URL goes
+// on stdin; stdout is `{"ServerURL","Username","Secret"}`; the username `<token>` means Secret is an
+// identity (refresh) token; a helper that has nothing for the registry says "credentials not found in
+// native keychain" and the registry is tried anonymously. A helper runs only when a registry asks for
+// credentials (a 401), its answer is kept a short while, and nothing it printed on success is ever
+// shown: errors name the helper, the registry and why, with token-like runs redacted.
+import { SigwardError } from '../errors.ts';
+import type { ExchangedCredential, Keychain, ObtainedCredential } from '../oci/auth.ts';
+import { dockerConfigKeychain, type DockerConfig } from '../oci/credentials.ts';
+import { DOCKER_HUB } from '../oci/reference.ts';
+import { describeOutcome, runProgram, safeExcerpt } from './run-program.ts';
+
+export interface DockerCredentialHelpersOptions {
+  /** The environment helpers run with (PATH finds them). Default: this process's. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Bound on one helper run. Default 20 s. */
+  readonly timeoutMs?: number;
+  /** Largest answer read. Default 64 KiB (an answer is one small JSON object). */
+  readonly maxOutputBytes?: number;
+  /** How long an answer is reused. Default 5 min; a registry refusing it asks the helper again. */
+  readonly reuseMs?: number;
+  readonly now?: () => number;
+}
+
+/** What docker-credential-helpers prints when it has nothing for a server (its ErrCredentialsNotFound). */
+const notFound = 'credentials not found in native keychain';
+
+/** The server URL docker asks a helper about: Docker Hub's historical key, else the registry host. */
+export function helperServerUrl(registry: string): string {
+  return registry === DOCKER_HUB ? 'https://index.docker.io/v1/' : registry;
+}
+
+interface Held {
+  readonly answer: readonly ObtainedCredential[];
+  readonly until: number;
+}
+
+export class DockerCredentialHelpers {
+  readonly #env: NodeJS.ProcessEnv;
+  readonly #timeoutMs: number;
+  readonly #maxOutputBytes: number;
+  readonly #reuseMs: number;
+  readonly #now: () => number;
+  readonly #held = new Map<string, Held>();
+  readonly #inflight = new Map<string, Promise<readonly ObtainedCredential[]>>();
+
+  constructor(options: DockerCredentialHelpersOptions = {}) {
+    this.#env = options.env ?? process.env;
+    this.#timeoutMs = options.timeoutMs ?? 20_000;
+    this.#maxOutputBytes = options.maxOutputBytes ?? 64 * 1024;
+    this.#reuseMs = options.reuseMs ?? 5 * 60_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The lazy credential for one registry through one helper. */
+  credential(helper: string, registry: string): ExchangedCredential {
+    const serverUrl = helperServerUrl(registry);
+    return {
+      kind: 'exchange',
+      id: `docker-credential-${helper}:${serverUrl}`,
+      obtain: ({ refresh }) => this.get(helper, serverUrl, refresh),
+    };
+  }
+
+  /** The helper's answer for a server: held, or one run shared by every caller meanwhile. */
+  async get(helper: string, serverUrl: string, refresh = false): Promise<readonly ObtainedCredential[]> {
+    const key = `${helper}\n${serverUrl}`;
+    const held = this.#held.get(key);
+    if (held !== undefined && !refresh && this.#now() < held.until) return held.answer;
+    this.#held.delete(key);
+    let running = this.#inflight.get(key);
+    if (running === undefined) {
+      running = this.#run(helper, serverUrl).finally(() => this.#inflight.delete(key));
+      this.#inflight.set(key, running);
+    }
+    const answer = await running;
+    if (this.#held.size >= 256) this.#held.delete(this.#held.keys().next().value ?? '');
+    this.#held.set(key, { answer, until: this.#now() + this.#reuseMs });
+    return answer;
+  }
+
+  async #run(helper: string, serverUrl: string): Promise<readonly ObtainedCredential[]> {
+    const program = `docker-credential-${helper}`;
+    const fail = (why: string): SigwardError =>
+      new SigwardError('REGISTRY_UNAUTHORIZED', `${program} gave no credentials for ${serverUrl}: ${why}`, {
+        details: { helper: program, registry: serverUrl },
+      });
+    const outcome = await runProgram({
+      command: program,
+      args: ['get'],
+      stdin: serverUrl,
+      env: this.#env,
+      timeoutMs: this.#timeoutMs,
+      maxOutputBytes: this.#maxOutputBytes,
+    });
+    if (outcome.kind === 'not-started' && outcome.reason === 'ENOENT') {
+      throw fail(`${program} is not on PATH`);
+    }
+    if (outcome.kind !== 'exited') throw fail(describeOutcome(outcome, this.#timeoutMs));
+    const stdout = outcome.stdout.toString('utf8').trim();
+    if (outcome.code !== 0) {
+      // Helpers print their error on stdout (docker-credential-helpers' convention), some on stderr.
+      if (stdout === notFound) return [];
+      const said = safeExcerpt(stdout) || safeExcerpt(outcome.stderr);
+      throw fail(`exit status ${outcome.code}${said === '' ? '' : `: ${said}`}`);
+    }
+    return parseHelperAnswer(stdout, fail);
+  }
+}
+
+/** Reads a helper's answer. Never quotes it: it holds the secret. */
+function parseHelperAnswer(text: string, fail: (why: string) => SigwardError): readonly ObtainedCredential[] {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw fail('its answer is not JSON');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw fail('its answer is not a JSON object');
+  }
+  const { Username: username, Secret: secret } = body as Record<string, unknown>;
+  if (typeof username !== 'string' || typeof secret !== 'string') {
+    throw fail('its answer lacks the string fields Username and Secret');
+  }
+  if (secret === '') return [];
+  if (username === '<token>') return [{ credential: { kind: 'identity-token', identityToken: secret } }];
+  return [{ credential: { kind: 'basic', username, password: secret } }];
+}
+
+/**
+ * The keychain of a docker config FILE, as docker resolves it: a registry with a `credHelpers` entry
+ * asks that helper only; else `credsStore`, when set, is asked; else the `auths` entries apply.
+ */
+export function dockerConfigFileKeychain(config: DockerConfig, helpers: DockerCredentialHelpers): Keychain {
+  const auths = dockerConfigKeychain([config]);
+  return {
+    credentialsFor(registry, repository) {
+      const host = registry.toLowerCase();
+      const helper = config.credHelpers.get(host) ?? config.credsStore;
+      return helper === undefined
+        ? auths.credentialsFor(registry, repository)
+        : [helpers.credential(helper, host)];
+    },
+  };
+}

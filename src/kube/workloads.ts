@@ -1,0 +1,95 @@
+// The workloads running in a cluster: Pods that have not finished, each with the workload that owns
+// it (its controller, and the Deployment behind a ReplicaSet), read with `list pods` only (paged),
+// and the labels of namespaces (`list namespaces`) for the webhook's skip rules. Read-only, no
+// Secrets: `sigward policy test --cluster` uses it, and so can a periodic re-check.
+import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
+
+export interface WorkloadOwner {
+  readonly kind: string;
+  readonly name: string;
+}
+
+export interface RunningPod {
+  readonly namespace: string;
+  readonly name: string;
+  /** The top-level workload (Deployment for a ReplicaSet it made), or the Pod itself when it has none. */
+  readonly owner: WorkloadOwner;
+  /** The Pod as plain JSON (dates as strings), without managedFields: what an AdmissionReview carries. */
+  readonly object: Record<string, unknown>;
+}
+
+/** Pods still pending or running (not Succeeded / Failed). */
+const UNFINISHED = 'status.phase!=Succeeded,status.phase!=Failed';
+const PAGE = 500;
+
+/**
+ * The top-level owner of a Pod from its ownerReferences alone (no further reads): the controller, and
+ * for a ReplicaSet named `<deployment>-<pod-template-hash>` its Deployment.
+ */
+export function ownerOf(pod: {
+  readonly metadata?: {
+    readonly name?: string;
+    readonly labels?: Readonly<Record<string, string>>;
+    readonly ownerReferences?: readonly { kind?: string; name?: string; controller?: boolean }[];
+  };
+}): WorkloadOwner {
+  const refs = pod.metadata?.ownerReferences ?? [];
+  const controller = refs.find((r) => r.controller === true) ?? refs[0];
+  if (controller?.kind === undefined || controller.name === undefined)
+    return { kind: 'Pod', name: pod.metadata?.name ?? '' };
+  const hash = pod.metadata?.labels?.['pod-template-hash'];
+  if (controller.kind === 'ReplicaSet' && hash !== undefined && controller.name.endsWith(`-${hash}`))
+    return { kind: 'Deployment', name: controller.name.slice(0, -hash.length - 1) };
+  return { kind: controller.kind, name: controller.name };
+}
+
+/** Every unfinished Pod, in one namespace or all of them, page by page. */
+export async function listRunningPods(
+  core: CoreV1Api,
+  options: { readonly namespace?: string; readonly maxPods?: number } = {},
+): Promise<RunningPod[]> {
+  const pods: RunningPod[] = [];
+  const max = options.maxPods ?? 100_000;
+  let next: string | undefined;
+  do {
+    const page = {
+      fieldSelector: UNFINISHED,
+      limit: PAGE,
+      ...(next === undefined ? {} : { _continue: next }),
+    };
+    const list =
+      options.namespace === undefined
+        ? await core.listPodForAllNamespaces(page)
+        : await core.listNamespacedPod({ ...page, namespace: options.namespace });
+    for (const pod of list.items) {
+      if (pods.length >= max) return pods;
+      pods.push(runningPod(pod));
+    }
+    next = list.metadata?._continue;
+  } while (next !== undefined && next !== '');
+  return pods;
+}
+
+function runningPod(pod: V1Pod): RunningPod {
+  const object = JSON.parse(JSON.stringify(pod)) as Record<string, unknown> & {
+    metadata?: Record<string, unknown>;
+  };
+  if (object.metadata !== undefined) delete object.metadata['managedFields'];
+  return {
+    namespace: pod.metadata?.namespace ?? '',
+    name: pod.metadata?.name ?? '',
+    owner: ownerOf(pod),
+    object: { apiVersion: 'v1', kind: 'Pod', ...object },
+  };
+}
+
+/** Labels of every namespace (for opt-in / opt-out scope). */
+export async function listNamespaceLabels(
+  core: CoreV1Api,
+): Promise<Map<string, Readonly<Record<string, string>>>> {
+  const labels = new Map<string, Readonly<Record<string, string>>>();
+  const list = await core.listNamespace();
+  for (const ns of list.items)
+    if (ns.metadata?.name !== undefined) labels.set(ns.metadata.name, ns.metadata.labels ?? {});
+  return labels;
+}

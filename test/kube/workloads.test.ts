@@ -1,0 +1,50 @@
+// Which workload owns a running Pod, from its ownerReferences alone (no extra reads, no extra RBAC).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ownerOf } from '../../src/kube/workloads.ts';
+import { workloadInputs } from '../../src/cli/policy-test-cluster.ts';
+
+test('a Deployment behind its ReplicaSet, other controllers as they are, a bare Pod as itself', () => {
+  const rs = { kind: 'ReplicaSet', name: 'web-5d4f8c7b9', controller: true };
+  assert.deepEqual(
+    ownerOf({
+      metadata: {
+        name: 'web-5d4f8c7b9-abcde',
+        labels: { 'pod-template-hash': '5d4f8c7b9' },
+        ownerReferences: [rs],
+      },
+    }),
+    { kind: 'Deployment', name: 'web' },
+  );
+  // A ReplicaSet made by hand (no pod-template-hash suffix) stays a ReplicaSet.
+  assert.deepEqual(ownerOf({ metadata: { name: 'x-1', ownerReferences: [{ ...rs, name: 'mine' }] } }), {
+    kind: 'ReplicaSet',
+    name: 'mine',
+  });
+  assert.deepEqual(
+    ownerOf({
+      metadata: { name: 'db-0', ownerReferences: [{ kind: 'StatefulSet', name: 'db', controller: true }] },
+    }),
+    { kind: 'StatefulSet', name: 'db' },
+  );
+  assert.deepEqual(ownerOf({ metadata: { name: 'lonely' } }), { kind: 'Pod', name: 'lonely' });
+});
+
+test('pods of one workload with the same images are judged once; a rollout in progress twice', () => {
+  const pod = (name: string, image: string) => ({
+    namespace: 'shop',
+    name,
+    owner: { kind: 'Deployment', name: 'web' },
+    object: {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: 'shop' },
+      spec: { containers: [{ name: 'c', image }] },
+    },
+  });
+  const inputs = workloadInputs([pod('a', 'x:1'), pod('b', 'x:1'), pod('c', 'x:2')]);
+  assert.deepEqual(
+    inputs.map((i) => i.label),
+    ['Deployment shop/web (2 pods, e.g. a)', 'Deployment shop/web (1 pod, e.g. c)'],
+  );
+});
