@@ -92,6 +92,8 @@ export interface DiscoverOptions {
   readonly attestations?: boolean;
   /** Largest attestation blob fetched (SBOMs are big). Default 4 MiB. */
   readonly maxAttestationBytes?: number;
+  /** With attestations: all blobs of one discovery together, so a registry listing many big ones is bounded. Default 16 MiB. */
+  readonly maxTotalAttestationBytes?: number;
   readonly signal?: AbortSignal;
 }
 
@@ -100,6 +102,7 @@ export const DISCOVERY_DEFAULTS = {
   maxLayers: 32,
   maxSignatureBytes: 1024 * 1024,
   maxAttestationBytes: 4 * 1024 * 1024,
+  maxTotalAttestationBytes: 16 * 1024 * 1024,
   concurrency: 4,
 } as const;
 
@@ -110,6 +113,8 @@ interface Ctx {
   readonly maxSignatureBytes: number;
   /** Referrer blobs may be attestations: fetched under this larger cap when attestations are wanted. */
   readonly maxReferrerBytes: number;
+  /** Bytes still allowed for this discovery's blobs; undefined: no overall budget (signatures only). */
+  readonly budget: { remaining: number } | undefined;
   readonly signal: AbortSignal | undefined;
   /** Blobs fetched in this discovery: layers signing one payload share it (one GET, not one per layer). */
   readonly blobs: Map<string, Promise<Uint8Array | SigwardError>>;
@@ -136,6 +141,10 @@ export async function discoverSignatures(
         : (options.maxSignatureBytes ?? DISCOVERY_DEFAULTS.maxSignatureBytes),
     signal: options.signal,
     blobs: new Map(),
+    budget:
+      options.attestations === true
+        ? { remaining: options.maxTotalAttestationBytes ?? DISCOVERY_DEFAULTS.maxTotalAttestationBytes }
+        : undefined,
   };
   const signal = options.signal === undefined ? {} : { signal: options.signal };
   const fallbackTagName = referrersFallbackTag(image.digest);
@@ -390,9 +399,17 @@ async function fetchBlobOnce(
       `signature layer ${layer.digest} declares ${layer.size} bytes, over the ${maxBytes}-byte cap`,
     );
   }
+  if (ctx.budget !== undefined) {
+    if (layer.size > ctx.budget.remaining)
+      return new SigstoreError(
+        SigstoreErrorCode.bundleMalformed,
+        `signature layer ${layer.digest} (${layer.size} bytes) is beyond the bytes one image's signatures and attestations may take together`,
+      );
+    ctx.budget.remaining -= layer.size;
+  }
   try {
     return await ctx.client.getBlob(ctx.repo, layer, {
-      maxBytes,
+      maxBytes, // and never past the size it declares (oci/blobs.ts), which is what the budget charged
       ...(ctx.signal === undefined ? {} : { signal: ctx.signal }),
     });
   } catch (error) {

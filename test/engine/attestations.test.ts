@@ -414,3 +414,27 @@ describe('attestation and signature authorities in one policy', () => {
     assert.equal((await decide([policy], img.ref)).allowed, true);
   });
 });
+
+test('many big attestations: one image takes at most 16 MiB of attestation blobs, the rest is not fetched', async () => {
+  const img = await newImage();
+  const big = slsaProvenance('refs/heads/dev');
+  (big as { padding?: string }).padding = 'x'.repeat(2.5 * 1024 * 1024);
+  const blob = Buffer.from(JSON.stringify(builder.envelope(statement(img.digest, SLSA_V1, big))));
+  // Six ~3.4 MiB (base64) layers of one .att manifest: the budget stops before the last ones.
+  await pushLegacyAttestations(
+    client,
+    img.repo,
+    img.digest,
+    Array.from({ length: 6 }, (_, i) => ({
+      blob: Buffer.concat([blob, Buffer.from(' '.repeat(i))]),
+      predicateType: SLSA_V1,
+    })),
+  );
+  const denied = await decide([provenancePolicy(builder)], img.ref);
+  assert.equal(denied.allowed, false);
+  // The decisive failure is the condition on one that was read; the ones past the budget were not fetched.
+  assert.match(
+    denied.status?.message ?? '',
+    /\(on each of 4 accepted attestations; the first\): condition\[0\] .* \[ATTESTATION_CONDITION_FAILED\]$/,
+  );
+});
