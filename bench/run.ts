@@ -1,232 +1,221 @@
-// `npm run bench`: how long `verify` takes per image against a loopback registry, and how much CPU one
-// verification costs. Debian's docker-registry on 127.0.0.1 holds real public-good signatures placed as
-// cosign places them (the cosign v3 bundle of sigstore-rs under the fallback tag; containers/image's
-// keyless legacy .sig; connaisseur's three key-only layers). Baseline, measured in the same run: a bare
-// manifest GET by digest. With olareg built (npm run e2e:tools), one more row reads the bundle through
-// a real referrers API. Cold = a new client (new connections) per verification; warm = one client.
-// The trusted root is loaded once, outside the timings (the webhook holds it in memory).
-//
-//   npm run bench                # 15 cold and 60 warm runs per row
-//   npm run bench -- --runs=200  # more warm runs (cold runs are a quarter of that)
-import { parseArgs } from 'node:util';
-import { RegistryClient } from '../src/oci/client.ts';
-import { referenceIn, type RepositoryName } from '../src/oci/reference.ts';
-import { discoverSignatures } from '../src/sigstore/discover.ts';
-import { verifyBundle } from '../src/sigstore/verify.ts';
-import { verifyImage, type Authority } from '../src/sigstore/verify-image.ts';
-import { identityCheck } from '../src/cli/identity-flags.ts';
-import { compileIdentity } from '../src/policy/identity.ts';
+// `npm run bench`: sigward's speed and memory, as medians of repeated rounds, each round a fresh
+// process per source tree (bench/measure.ts). With --baseline DIR (another checkout, e.g. main's in
+// its own worktree), rounds alternate between the two trees in the same run and every figure is also
+// shown as a ratio, so machine load hits both alike.
+//   npm run bench
+//   npm run bench -- --baseline /work/wt-perf-baseline --rounds 3
+//   npm run bench -- --no-memory          # skip the 10k-verification memory run
+// Registries: Debian's docker-registry (no referrers API) and, when built (npm run e2e:tools), olareg
+// with the referrers API, both on 127.0.0.1, holding real public-good signatures placed as cosign
+// places them (cosign v3 bundle of kubewarden-controller; containers/image's keyless legacy .sig).
+import { execFile } from 'node:child_process';
+import { parseArgs, promisify } from 'node:util';
 import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RegistryClient } from '../src/oci/client.ts';
 import { startDockerRegistry } from '../test/support/docker-registry.ts';
-import { OLAREG_BIN, startOlareg, type Olareg } from '../test/support/olareg.ts';
-import { pushTestImage } from '../test/support/images.ts';
+import { OLAREG_BIN, startOlareg } from '../test/support/olareg.ts';
+import { pushFixtures } from '../test/engine/harness.ts';
 import {
   fulcioRekor,
   kubewarden,
-  multiCosigned,
   pushBundleReferrer,
   pushLegacySignature,
 } from '../test/sigstore/discover-fixtures.ts';
-import { prodRoot, publicKey } from '../test/sigstore/ext.ts';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '60' } } });
-const warmRuns = Math.max(5, Number(values.runs));
-const coldRuns = Math.max(3, Math.round(warmRuns / 4));
-
-interface Row {
-  name: string;
-  coldMs: number;
-  warmMs: number;
-  cpuMs: number;
-  cryptoCpuMs: number | undefined;
-  requests: number;
-}
-
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
-const cpuMs = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
-
-/** Wall time of each run, and this process's CPU time of each (user + system). */
-async function measure(runs: number, once: () => Promise<void>): Promise<{ wall: number; cpu: number }> {
-  const walls: number[] = [];
-  const cpus: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const cpu = process.cpuUsage();
-    const t = performance.now();
-    await once();
-    walls.push(performance.now() - t);
-    cpus.push(cpuMs(process.cpuUsage(cpu)));
-  }
-  return { wall: median(walls), cpu: median(cpus) };
-}
+const { values } = parseArgs({
+  options: {
+    baseline: { type: 'string' },
+    rounds: { type: 'string', default: '3' },
+    runs: { type: 'string', default: '40' },
+    requests: { type: 'string', default: '3000' },
+    verifications: { type: 'string', default: '10000' },
+    'no-memory': { type: 'boolean' },
+    /** V8/Node flags for the memory run's process, e.g. "--max-semi-space-size=2" (the webhook's NODE_OPTIONS). */
+    'memory-node-flags': { type: 'string', default: '' },
+  },
+});
+const run = promisify(execFile);
+const here = dirname(fileURLToPath(import.meta.url));
+const branch = resolve(here, '..');
+const trees: { name: string; root: string }[] = [
+  ...(values.baseline === undefined ? [] : [{ name: 'baseline', root: resolve(values.baseline) }]),
+  { name: 'this tree', root: branch },
+];
 
 const registry = await startDockerRegistry();
-// olareg (built by `npm run e2e:tools`) adds a row with a real referrers API, when it is there.
-const olareg: Olareg | undefined = existsSync(OLAREG_BIN)
-  ? await startOlareg({ referrersApi: true })
-  : undefined;
+const olareg = existsSync(OLAREG_BIN) ? await startOlareg({ referrersApi: true }) : undefined;
 const setup = new RegistryClient();
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+const results = new Map<string, Json[]>(trees.map((t) => [t.name, []]));
 try {
-  const trust = prodRoot().material;
-  const repo = (name: string): RepositoryName => ({ registry: registry.host, repository: `bench/${name}` });
-  const keyless = (subject: string, issuer: string): Authority => ({
-    kind: 'keyless',
-    name: 'keyless',
-    match: identityCheck(compileIdentity({ subject, issuer })),
-  });
-
-  const plain = await pushTestImage(setup, repo('plain'), { tag: 'v1' });
-  await pushBundleReferrer(setup, repo('bundle'), kubewarden.digest, kubewarden.bundle());
-  await pushLegacySignature(setup, repo('legacy'), fulcioRekor.digest, [fulcioRekor.layer()]);
-  await pushLegacySignature(setup, repo('keys'), multiCosigned.digest, multiCosigned.layers());
-
-  const apiRepo = olareg === undefined ? undefined : { registry: olareg.host, repository: 'bench/bundle' };
-  if (apiRepo !== undefined) {
-    await pushBundleReferrer(setup, apiRepo, kubewarden.digest, kubewarden.bundle(), { fallbackTag: false });
-  }
-  const cases = [
-    ...(apiRepo === undefined
-      ? []
-      : [
-          {
-            name: 'bundle referrer, referrers API (olareg)',
-            image: { repository: apiRepo, digest: kubewarden.digest },
-            authorities: [keyless(kubewarden.subject, kubewarden.issuer)],
-          },
-        ]),
-    {
-      name: 'bundle referrer, fallback tag (cosign v3)',
-      image: { repository: repo('bundle'), digest: kubewarden.digest },
-      authorities: [keyless(kubewarden.subject, kubewarden.issuer)],
-    },
-    {
-      name: 'legacy .sig, keyless + Rekor SET',
-      image: { repository: repo('legacy'), digest: fulcioRekor.digest },
-      authorities: [keyless(fulcioRekor.subject, fulcioRekor.issuer)],
-    },
-    {
-      name: 'legacy .sig, 3 key-only layers',
-      image: { repository: repo('keys'), digest: multiCosigned.digest },
-      authorities: [
-        {
-          kind: 'key',
-          name: 'charlie',
-          publicKey: publicKey(multiCosigned.key('charlie')),
-          requireTlog: false,
-        } satisfies Authority,
-      ],
-    },
-  ];
-
-  const rows: Row[] = [];
-  let requests = 0;
-  const counting = { onExchange: () => void requests++ };
-
-  // Baseline: one manifest GET by digest, the least any verification must do.
-  {
-    const ref = referenceIn(repo('plain'), plain.digest);
-    const cold = await measure(coldRuns, async () => {
-      const c = new RegistryClient();
-      await c.getManifest(ref);
-      await c.close();
-    });
-    const warmClient = new RegistryClient(counting);
-    await warmClient.getManifest(ref);
-    requests = 0;
-    const warm = await measure(warmRuns, async () => {
-      await warmClient.getManifest(ref);
-    });
-    rows.push({
-      name: 'baseline: manifest GET',
-      coldMs: cold.wall,
-      warmMs: warm.wall,
-      cpuMs: warm.cpu,
-      cryptoCpuMs: undefined,
-      requests: requests / warmRuns,
-    });
-    await warmClient.close();
-  }
-
-  for (const c of cases) {
-    const cold = await measure(coldRuns, async () => {
-      const client = new RegistryClient();
-      const verdict = await verifyImage({ client, image: c.image, authorities: c.authorities, trust });
-      await client.close();
-      if (verdict.status !== 'verified') throw new Error(`${c.name}: ${verdict.code} ${verdict.message}`);
-    });
-    const warmClient = new RegistryClient(counting);
-    await verifyImage({ client: warmClient, image: c.image, authorities: c.authorities, trust });
-    requests = 0;
-    const warm = await measure(warmRuns, async () => {
-      await verifyImage({ client: warmClient, image: c.image, authorities: c.authorities, trust });
-    });
-    const perRun = requests / warmRuns;
-    // The cryptographic part alone: every discovered candidate through verifyBundle, no I/O.
-    const found = await discoverSignatures(warmClient, c.image);
-    const authority = c.authorities[0]!;
-    const crypto = await measure(warmRuns, async () => {
-      for (const candidate of found.candidates) {
-        try {
-          verifyBundle({
-            bundle: candidate.bundle!,
-            trust,
-            signer:
-              authority.kind === 'key'
-                ? { kind: 'key', publicKey: authority.publicKey, requireTlog: false }
-                : { kind: 'keyless' },
-            content: {
-              kind: 'image',
-              digest: c.image.digest,
-              ...(candidate.payload === undefined ? {} : { payload: candidate.payload }),
-            },
-          });
-        } catch {
-          // the key-only case has two layers signed by others: they fail, as in the real verification
-        }
-      }
-    });
-    rows.push({
-      name: c.name,
-      coldMs: cold.wall,
-      warmMs: warm.wall,
-      cpuMs: warm.cpu,
-      cryptoCpuMs: crypto.cpu,
-      requests: perRun,
-    });
-    await warmClient.close();
-  }
-
-  const f = (n: number | undefined): string => (n === undefined ? '-' : n.toFixed(2));
-  const header = ['case', 'cold ms', 'warm ms', 'CPU ms/verify', 'crypto CPU ms', 'HTTP req/verify'];
-  const table = rows.map((r) => [
-    r.name,
-    f(r.coldMs),
-    f(r.warmMs),
-    f(r.cpuMs),
-    f(r.cryptoCpuMs),
-    r.requests.toFixed(1),
+  const repo = (registryHost: string, repository: string) => ({ registry: registryHost, repository });
+  await pushBundleReferrer(
+    setup,
+    repo(registry.host, 'bench/bundle'),
+    kubewarden.digest,
+    kubewarden.bundle(),
+  );
+  await pushLegacySignature(setup, repo(registry.host, 'bench/legacy'), fulcioRekor.digest, [
+    fulcioRekor.layer(),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
-  const line = (cells: readonly string[]): string =>
-    cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
-  console.log(
-    `sigward verify bench: Debian docker-registry${olareg === undefined ? '' : ' and olareg'} on 127.0.0.1, Node ${process.version}, medians of ${coldRuns} cold / ${warmRuns} warm runs`,
-  );
-  console.log(line(header));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const row of table) console.log(line(row));
-  console.log(
-    'cold: new client and connections per verification; warm: one client (keep-alive). CPU: this process only\n(user+system, process.cpuUsage) per warm verification; crypto: verifyBundle alone over every candidate.',
-  );
+  if (olareg !== undefined)
+    await pushBundleReferrer(
+      setup,
+      repo(olareg.host, 'bench/bundle'),
+      kubewarden.digest,
+      kubewarden.bundle(),
+      {
+        fallbackTag: false,
+      },
+    );
+  await pushFixtures(registry.host);
+
+  // Asynchronous: the registries' log pipes must keep draining while a measurement runs.
+  const measure = async (tree: { root: string }, mode: string, extra: string[] = []): Promise<Json> => {
+    const args = [
+      ...(mode === 'memory'
+        ? ['--expose-gc', ...(values['memory-node-flags'] ?? '').split(' ').filter(Boolean)]
+        : []),
+      join(here, 'measure.ts'),
+      `--root=${tree.root}`,
+      `--mode=${mode}`,
+      `--docker=${registry.host}`,
+      ...(olareg === undefined ? [] : [`--olareg=${olareg.host}`]),
+      `--runs=${values.runs}`,
+      `--requests=${values.requests}`,
+      ...extra,
+    ];
+    try {
+      const { stdout } = await run(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
+      return JSON.parse(stdout.trim().split('\n').pop()!) as Json;
+    } catch (error) {
+      process.stderr.write(
+        `measure ${mode} in ${tree.root} failed:\n${(error as { stderr?: string }).stderr ?? String(error)}\n`,
+      );
+      throw new Error(`measure ${mode} in ${tree.root} failed`, { cause: error });
+    }
+  };
+  const rounds = Math.max(0, Number(values.rounds));
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? trees : [...trees].reverse();
+    for (const tree of order) {
+      results
+        .get(tree.name)!
+        .push({ ...(await measure(tree, 'verify')), ...(await measure(tree, 'webhook')) });
+      process.stderr.write(`round ${round + 1}/${rounds}: ${tree.name} done\n`);
+    }
+  }
+  const memory = new Map<string, Json>();
+  if (values['no-memory'] !== true)
+    for (const tree of trees)
+      memory.set(
+        tree.name,
+        (await measure(tree, 'memory', [`--verifications=${values.verifications}`])).memory,
+      );
+
+  report(rounds, memory);
+  if (process.env['BENCH_DEBUG']) console.log(JSON.stringify([...memory]));
 } finally {
   await setup.close();
   await registry.stop();
   await olareg?.stop();
 }
 
-// The webhook section (bench/webhook.ts): review throughput and latency against a bare fastify server.
-await import('./webhook.ts');
+function report(rounds: number, memory: Map<string, Json>): void {
+  const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+  const of = (tree: string, pick: (r: Json) => number): number => med(results.get(tree)!.map(pick));
+  const f = (n: number, digits = 2): string => (Number.isFinite(n) ? n.toFixed(digits) : '-');
+  const base = trees.length > 1 ? 'baseline' : undefined;
+  const cols = (pick: (r: Json) => number, digits = 2): string[] => {
+    const mine = of('this tree', pick);
+    if (base === undefined) return [f(mine, digits)];
+    const theirs = of(base, pick);
+    return [f(theirs, digits), f(mine, digits), `${f(mine / theirs)}×`];
+  };
+  const table = (title: string, header: string[], rows: string[][]): void => {
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const line = (cells: string[]): string =>
+      cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+    console.log(`\n${title}`);
+    console.log(line(header));
+    console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+    for (const r of rows) console.log(line(r));
+  };
+  const head = (what: string): string[] =>
+    base === undefined ? [what] : [`${what} base`, `${what} this`, 'ratio'];
+  console.log(
+    `sigward bench: Node ${process.version}, medians of ${rounds} round(s)${base === undefined ? '' : ' alternated between the baseline and this tree'}, ${values.runs} runs per figure per round`,
+  );
+  if (rounds > 0) speed(head, cols, table);
+  if (memory.size > 0) {
+    const m = (tree: string, k: string): number => memory.get(tree)![k] as number;
+    const mcols = (k: string, digits = 0): string[] =>
+      base === undefined
+        ? [f(m('this tree', k), digits)]
+        : [f(m(base, k), digits), f(m('this tree', k), digits), `${f(m('this tree', k) / m(base, k))}×`];
+    table(
+      `Memory (one run per tree): ${values.verifications} cold reviews, 16 at once, verdict cache of 100k entries`,
+      ['case', ...head('value')],
+      [
+        ['cold reviews/s', ...mcols('coldPerSecond')],
+        ['event-loop lag p99 ms', ...mcols('lagP99', 2)],
+        ['RSS at start MiB', ...mcols('rssStartMiB')],
+        [`RSS after ${values.verifications} cold reviews MiB`, ...mcols('rssAfterColdMiB')],
+        ['RSS with 100k verdicts cached MiB', ...mcols('rssWith100kMiB')],
+        [`heap used after the cold reviews MiB`, ...mcols('heapAfterColdMiB')],
+        ['heap used with 100k verdicts cached MiB', ...mcols('heapWith100kMiB')],
+      ],
+    );
+  }
+}
+
+type Cols = (pick: (r: Json) => number, digits?: number) => string[];
+type Table = (title: string, header: string[], rows: string[][]) => void;
+
+function speed(head: (what: string) => string[], cols: Cols, table: Table): void {
+  const cases = (results.get('this tree')![0]!.verify as Json[]).map((c) => c.name as string);
+  table(
+    'Cold verification of a new digest (verifyImage, warm connections, loopback registries)',
+    ['case', ...head('p50 ms'), ...head('CPU ms'), ...head('requests')],
+    cases.map((name, i) => [
+      name,
+      ...cols((r) => r.verify[i].wallMs),
+      ...cols((r) => r.verify[i].cpuMs),
+      ...cols((r) => r.verify[i].requests, 1),
+    ]),
+  );
+  table(
+    'Cold reviews through the engine (empty verdict cache: a new policy generation per review)',
+    ['case', ...head('value')],
+    [
+      ['1 at a time: p50 ms', ...cols((r) => r.cold.p50Ms)],
+      ['1 at a time: CPU ms per review', ...cols((r) => r.cold.cpuMsPerReview)],
+      ['16 at once: reviews/s', ...cols((r) => r.cold.concurrent16.rps, 0)],
+      ['16 at once: p50 ms', ...cols((r) => r.cold.concurrent16.p50Ms)],
+      ['16 at once: CPU ms per review', ...cols((r) => r.cold.concurrent16.cpuMsPerReview)],
+      ['16 at once: event-loop lag p99 ms', ...cols((r) => r.cold.concurrent16.lagP99)],
+    ],
+  );
+  const warmRows: string[][] = [];
+  for (const [i, c] of [1, 16, 64].entries()) {
+    warmRows.push([`${c} conn: bare fastify req/s`, ...cols((r) => r.warm[i].bare.rps, 0)]);
+    warmRows.push([`${c} conn: sigward req/s`, ...cols((r) => r.warm[i].sigward.rps, 0)]);
+    warmRows.push([`${c} conn: sigward / bare`, ...cols((r) => r.warm[i].ratio)]);
+    warmRows.push([`${c} conn: bare server CPU µs/req`, ...cols((r) => r.warm[i].bare.serverCpuUs, 0)]);
+    warmRows.push([`${c} conn: sigward server CPU µs/req`, ...cols((r) => r.warm[i].sigward.serverCpuUs, 0)]);
+    warmRows.push([
+      `${c} conn: bare / sigward CPU per req`,
+      ...cols((r) => r.warm[i].bare.serverCpuUs / r.warm[i].sigward.serverCpuUs),
+    ]);
+    warmRows.push([`${c} conn: client p50 ms`, ...cols((r) => r.warm[i].sigward.p50)]);
+    warmRows.push([`${c} conn: server-side p99 ms`, ...cols((r) => r.warm[i].serverP99, 3)]);
+    warmRows.push([`${c} conn: event-loop lag p99 ms`, ...cols((r) => r.warm[i].lagP99)]);
+  }
+  table(
+    'Warm /validate (cache hit) vs a bare fastify HTTPS server with a canned reply, same run, HTTPS keep-alive, load from another process',
+    ['case', ...head('value')],
+    warmRows,
+  );
+}

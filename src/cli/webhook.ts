@@ -83,6 +83,7 @@ export const webhookUsage = `Usage: sigward webhook [options]
   ${CREDENTIAL_PROVIDER_USAGE}
   --verified-ttl-seconds N    how long a verified verdict is cached (default 3600)
   --refused-ttl-seconds N     how long a definite refusal is cached (default 60; registry errors never are)
+  --verdict-cache-entries N   most verdicts kept (default 10000; ~1 KiB each, 100000 fit in 150 MB RSS)
   --body-limit-bytes N        largest AdmissionReview accepted (default 6291456)
   --log-level LEVEL           pino level (default info)
   ${RECHECK_USAGE}
@@ -110,6 +111,7 @@ const options = {
   'log-level': { type: 'string', default: 'info' },
   'verified-ttl-seconds': { type: 'string', default: '3600' },
   'refused-ttl-seconds': { type: 'string', default: '60' },
+  'verdict-cache-entries': { type: 'string', default: '10000' },
   'body-limit-bytes': { type: 'string', default: String(6 * 1024 * 1024) },
   recheck: { type: 'boolean' },
   'recheck-interval-seconds': { type: 'string', default: '600' },
@@ -163,6 +165,8 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   };
   const verifiedTtl = positive('verified-ttl-seconds', values['verified-ttl-seconds']);
   const refusedTtl = positive('refused-ttl-seconds', values['refused-ttl-seconds']);
+  const verdictEntries = positive('verdict-cache-entries', values['verdict-cache-entries']);
+  if (verdictEntries < 1) fail('--verdict-cache-entries is at least 1');
   const bodyLimit = positive('body-limit-bytes', values['body-limit-bytes']);
   const ownNamespace = values.namespace ?? process.env['POD_NAMESPACE'] ?? 'sigward';
   // The same skip rules for admission and the re-check (the apiserver never sends these namespaces'
@@ -413,7 +417,11 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       deadlineMs: deadlineFor(timeoutSeconds),
       evaluation: { unmatched, errors: failureOutcome === 'allow' ? 'audit' : 'deny' },
       ownNamespace,
-      cache: { positiveTtlMs: verifiedTtl * 1000, negativeTtlMs: refusedTtl * 1000 },
+      cache: {
+        positiveTtlMs: verifiedTtl * 1000,
+        negativeTtlMs: refusedTtl * 1000,
+        maxVerdicts: verdictEntries,
+      },
     },
   );
   if (values.recheck === true) {

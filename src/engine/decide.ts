@@ -11,8 +11,8 @@ import type { ImageReference, Keychain } from '../oci/index.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
 import type { ImageDecision } from '../policy/decision.ts';
 import { evaluateImage } from '../policy/evaluate.ts';
-import type { EvaluationSettings, ImageEvaluation } from '../policy/evaluate.ts';
-import { policiesFor } from '../policy/match.ts';
+import type { EvaluationSettings, ImageEvaluation, PolicyEvaluation } from '../policy/evaluate.ts';
+import { matchingPolicies } from '../policy/match.ts';
 import { KeyedLimiter, mapLimit } from './limit.ts';
 import type {
   CredentialsSource,
@@ -29,6 +29,9 @@ import { DEFAULT_CACHE_SETTINGS, SingleFlightCache } from './verdict-cache.ts';
 import type { CacheSettings } from './verdict-cache.ts';
 
 export const DEADLINE_EXCEEDED = 'DEADLINE_EXCEEDED';
+
+/** Image strings whose parse is remembered before the memory starts over. */
+const PARSED_REFERENCES = 4096;
 
 export interface DeciderDeps {
   readonly resolver: ImageResolver;
@@ -71,6 +74,7 @@ export class Decider {
   readonly #digests: SingleFlightCache<{ digest: string }>;
   readonly #cache: Required<CacheSettings>;
   readonly #registries: KeyedLimiter;
+  readonly #references = new Map<string, ImageReference>();
 
   constructor(deps: DeciderDeps, settings: DeciderSettings) {
     this.#deps = deps;
@@ -97,22 +101,77 @@ export class Decider {
     return this.#settings;
   }
 
-  /** Decides every site under one deadline (`signal` may end it earlier, e.g. a closed connection). */
+  /**
+   * Decides every site under one deadline (`signal` may end it earlier, e.g. a closed connection).
+   * Sites whose every verdict is cached are answered at once, with no deadline timer or promise chain;
+   * only the others wait for the registry, under the deadline counted from the start of this call.
+   */
   async decide(
     sites: readonly SiteInput[],
     workload: WorkloadIdentity,
     snapshot: PolicySnapshotView,
     signal?: AbortSignal,
   ): Promise<SiteDecision[]> {
-    const deadline = AbortSignal.timeout(this.#settings.deadlineMs);
+    const started = performance.now();
+    const decisions = sites.map((site) => this.#fromCache(site, workload, snapshot));
+    const pending = sites.flatMap((site, i) => (decisions[i] === undefined ? [{ site, i }] : []));
+    if (pending.length === 0) return decisions as SiteDecision[];
+    const remaining = Math.max(0, Math.floor(this.#settings.deadlineMs - (performance.now() - started)));
+    const deadline = AbortSignal.timeout(remaining);
     const stop = signal === undefined ? deadline : AbortSignal.any([deadline, signal]);
     let keychain: Promise<Keychain> | undefined;
     const keychainOnce = (): Promise<Keychain> =>
       (keychain ??=
         this.#deps.credentials?.keychainFor(workload) ?? Promise.resolve({ credentialsFor: () => [] }));
-    return mapLimit(sites, this.#settings.concurrency ?? 8, (site) =>
+    const decided = await mapLimit(pending, this.#settings.concurrency ?? 8, ({ site }) =>
       this.#decideSite(site, workload, snapshot, keychainOnce, stop),
     );
+    pending.forEach(({ i }, k) => (decisions[i] = decided[k]));
+    return decisions as SiteDecision[];
+  }
+
+  /**
+   * The site's decision from the caches alone (parsed reference, matched policies, tag → digest and
+   * every verdict), or undefined when anything must be fetched, read or verified.
+   */
+  #fromCache(
+    site: SiteInput,
+    workload: WorkloadIdentity,
+    snapshot: PolicySnapshotView,
+  ): SiteDecision | undefined {
+    const reference = this.#parse(site.image);
+    if (reference === undefined) return undefined;
+    const matched = matchingPolicies(snapshot.policies, reference, workload.namespace);
+    if (matched.length === 0) return this.#evaluate({ ...site, policies: [] });
+    const digest =
+      reference.digest ?? this.#digests.peek(this.#digestKey(reference, workload.namespace))?.digest;
+    if (digest === undefined) return undefined;
+    const policies: PolicyEvaluation[] = [];
+    const lookups = { count: 0 };
+    for (const policy of matched) {
+      const evaluation = this.#policies.cached(policy, reference, digest, snapshot, lookups);
+      if (evaluation === undefined) return undefined;
+      policies.push(evaluation);
+    }
+    // Counted only now: a site that falls back to the slow path is counted there, once.
+    if (reference.digest === undefined) this.#digests.recordHits(1);
+    this.#policies.recordHits(lookups.count);
+    return this.#decided(site, reference, digest, policies);
+  }
+
+  /** parseReference, remembered (bounded): the same few image strings arrive over and over. */
+  #parse(image: string): ImageReference | undefined {
+    let reference = this.#references.get(image);
+    if (reference === undefined) {
+      try {
+        reference = Object.freeze(parseReference(image));
+      } catch {
+        return undefined; // the slow path reports it
+      }
+      if (this.#references.size >= PARSED_REFERENCES) this.#references.clear();
+      this.#references.set(image, reference);
+    }
+    return reference;
   }
 
   async #decideSite(
@@ -124,12 +183,12 @@ export class Decider {
   ): Promise<SiteDecision> {
     let reference: ImageReference;
     try {
-      reference = parseReference(site.image);
+      reference = this.#parse(site.image) ?? parseReference(site.image);
     } catch (error) {
       const code = error instanceof SigwardError ? error.code : 'REFERENCE_INVALID';
       return this.#evaluate({ ...site, policies: [], failure: { code, message: describeError(error) } });
     }
-    const matched = policiesFor(snapshot.policies, reference, workload.namespace);
+    const matched = matchingPolicies(snapshot.policies, reference, workload.namespace);
     if (matched.length === 0) return this.#evaluate({ ...site, policies: [] });
     const timedOut = (): SiteDecision =>
       this.#evaluate({
@@ -185,13 +244,26 @@ export class Decider {
         this.#policies.evaluate(policy, reference, digest, snapshot, chain, resolveTag),
       ),
     );
+    return this.#decided(site, reference, digest, policies);
+  }
+
+  #decided(
+    site: SiteInput,
+    reference: ImageReference,
+    digest: string,
+    policies: PolicyEvaluation[],
+  ): SiteDecision {
     const decision = this.#evaluate({ ...site, digest, policies });
     const pinned = reference.digest === undefined ? `${site.image}@${digest}` : undefined;
     return pinned === undefined ? decision : { ...decision, pinned };
   }
 
+  #digestKey(reference: ImageReference, namespace: string): string {
+    return `${namespace}|${repositoryString(reference)}:${reference.tag ?? 'latest'}`;
+  }
+
   #resolve(reference: ImageReference, namespace: string, keychain: Keychain): Promise<string> {
-    const key = `${namespace}|${repositoryString(reference)}:${reference.tag ?? 'latest'}`;
+    const key = this.#digestKey(reference, namespace);
     return this.#digests
       .get(
         key,

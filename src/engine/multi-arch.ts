@@ -32,16 +32,9 @@ export async function planMultiArch(
   digest: string,
   resolveTag: () => Promise<string>,
 ): Promise<MultiArchPlan> {
-  if (rule === 'all-platforms') return { multiArch: { mode: 'every-platform' }, index: '' };
+  const known = planWithoutLookup(rule, reference);
+  if (known !== undefined) return known;
   const own: MultiArch = { mode: 'digest' };
-  if (rule === 'digest' || reference.digest === undefined) return { multiArch: own, index: '' };
-  if (reference.tag === undefined) {
-    return {
-      multiArch: own,
-      index: '',
-      noIndex: `multiArch index: ${formatReference(reference)} names no tag, so there is no index to find whose signature could count (name it as repository:tag@digest)`,
-    };
-  }
   const tagged = formatReference({ ...reference, digest: undefined });
   let index: string;
   try {
@@ -67,8 +60,31 @@ export async function planMultiArch(
   return { multiArch: { mode: 'index-signature', index }, index };
 }
 
+const DIGEST_PLAN: MultiArchPlan = { multiArch: { mode: 'digest' }, index: '' };
+const EVERY_PLATFORM_PLAN: MultiArchPlan = { multiArch: { mode: 'every-platform' }, index: '' };
+
+/**
+ * The plan when it needs no registry lookup (every rule but `index` on `repo:tag@digest`), else
+ * undefined: the cache-hit path answers from it without awaiting anything.
+ */
+export function planWithoutLookup(rule: MultiArchRule, reference: ImageReference): MultiArchPlan | undefined {
+  if (rule === 'all-platforms') return EVERY_PLATFORM_PLAN;
+  if (rule === 'digest' || reference.digest === undefined) return DIGEST_PLAN;
+  if (reference.tag === undefined) {
+    return {
+      multiArch: { mode: 'digest' },
+      index: '',
+      noIndex: `multiArch index: ${formatReference(reference)} names no tag, so there is no index to find whose signature could count (name it as repository:tag@digest)`,
+    };
+  }
+  return undefined;
+}
+
 /** The verdict as the plan tells it: a digest that did not verify says why no index could count. */
-export function withPlan(verdict: ImageVerdict, plan: MultiArchPlan): ImageVerdict {
+export function withPlan<V extends Pick<ImageVerdict, 'status' | 'code' | 'message'>>(
+  verdict: V,
+  plan: MultiArchPlan,
+): V {
   if (verdict.status === 'verified' || verdict.status === 'error') return verdict;
   if (plan.lookupFailure !== undefined)
     return {

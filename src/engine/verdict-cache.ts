@@ -60,6 +60,18 @@ export class SingleFlightCache<V extends object> {
     return this.#entries.size;
   }
 
+  /**
+   * The cached value now, or undefined when `get` must compute or wait. Not counted: a caller that
+   * answers from it says so with `recordHits` (one that falls back to `get` is counted there).
+   */
+  peek(key: string): V | undefined {
+    return this.#entries.get(key);
+  }
+
+  recordHits(count: number): void {
+    for (let i = 0; i < count; i++) this.#observer?.lookup(this.#name, 'hit');
+  }
+
   /** The cached value, or the one computation in flight, or a new computation. */
   get(key: string, compute: () => Promise<V>, ttlOf: (value: V) => number | undefined): Promise<V> {
     const cached = this.#entries.get(key);

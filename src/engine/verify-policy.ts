@@ -19,11 +19,12 @@ import type { CompiledAuthority, CompiledPolicy } from '../policy/compile.ts';
 import { ERROR_REASONS } from '../policy/decision.ts';
 import { attestationOutcome } from '../policy/attestations.ts';
 import { authorityOutcomes, reasonFor } from '../policy/evaluate.ts';
-import type { AuthorityOutcome, PolicyEvaluation } from '../policy/evaluate.ts';
+import type { AuthorityOutcome, PolicyEvaluation, VerdictLike } from '../policy/evaluate.ts';
 import type { Authority, ImageVerdict, MultiArch } from '../sigstore/verify-image.ts';
+import { compactVerdict } from './cached-verdict.ts';
 import { SingleFlightCache } from './verdict-cache.ts';
 import type { KeyedLimiter } from './limit.ts';
-import { planMultiArch, withPlan } from './multi-arch.ts';
+import { planMultiArch, planWithoutLookup, withPlan } from './multi-arch.ts';
 import type {
   CredentialsSource,
   EngineObserver,
@@ -62,14 +63,14 @@ export interface PolicyVerifierSettings {
 export class PolicyVerifier {
   readonly #deps: PolicyVerifierDeps;
   readonly #settings: PolicyVerifierSettings;
-  readonly #verdicts: SingleFlightCache<ImageVerdict>;
+  readonly #verdicts: SingleFlightCache<VerdictLike>;
   readonly #registries: KeyedLimiter;
   readonly #attested: SingleFlightCache<AttestationEntry>;
 
   constructor(
     deps: PolicyVerifierDeps,
     settings: PolicyVerifierSettings,
-    verdicts: SingleFlightCache<ImageVerdict>,
+    verdicts: SingleFlightCache<VerdictLike>,
     registries: KeyedLimiter,
   ) {
     this.#deps = deps;
@@ -95,23 +96,12 @@ export class PolicyVerifier {
   ): Promise<PolicyEvaluation> {
     if (!policy.valid) return { policy };
     const plan = await planMultiArch(policy.multiArch, reference, digest, resolveTag);
-    // Authorities sharing a trust root are verified together (one discovery per root).
-    const groups = new Map<string, CompiledAuthority[]>();
-    for (const a of policy.authorities)
-      groups.set(a.trustRootRef, [...(groups.get(a.trustRootRef) ?? []), a]);
     const outcomes: AuthorityOutcome[] = [];
-    for (const [rootName, group] of groups) {
+    for (const { rootName, authorities: group, names: groupNames } of trustRootGroups(policy)) {
       let authorities = group;
       const trust = this.#deps.trustRoots.trustRoot(rootName);
       if (trust === undefined) {
-        const why = snapshot.trustRoots.has(rootName) ? 'is not loaded yet' : 'does not exist';
-        for (const authority of authorities.map((a) => a.name))
-          outcomes.push({
-            authority,
-            verified: false,
-            code: 'TRUST_ROOT_UNAVAILABLE',
-            message: `the TrustRoot ${rootName} ${why}`,
-          });
+        outcomes.push(...unavailable(rootName, groupNames, snapshot));
         continue;
       }
       let converted: Authority[];
@@ -142,19 +132,71 @@ export class PolicyVerifier {
         authorities = signing.map((i) => authorities[i]!);
         converted = signing.map((i) => converted[i]!);
       }
-      const key = [
-        ...cacheKeyParts(reference, digest, policy, snapshot, rootName, trust.version, converted),
-        plan.index,
-      ].join('|');
       const names = authorities.map((a) => a.name);
+      const keys = converted.map((a) => (a.kind === 'key' ? keyFingerprint(a.publicKey) : '-')).join(',');
+      const key = verdictKey(policy, reference, digest, snapshot, rootName, trust.version, keys, plan.index);
       const verdict = await this.#verdicts.get(
         key,
-        () => this.#verify(policy, reference, digest, converted, trust, keychain, names, plan.multiArch),
+        async () =>
+          compactVerdict(
+            await this.#verify(policy, reference, digest, converted, trust, keychain, names, plan.multiArch),
+          ),
         (v) => this.#ttl(v),
       );
       outcomes.push(...authorityOutcomes(withPlan(verdict, plan), names));
     }
     return { policy, outcomes };
+  }
+
+  /**
+   * The evaluation from cached verdicts alone, without awaiting anything (no deadline, timers or
+   * promises on the cache-hit path), or undefined when `evaluate` must run: a verdict not cached, a
+   * key read from a Secret (re-read each time), a `multiArch: index` plan that resolves a tag, or an
+   * authority that requires attestations.
+   * The same keys and outcomes as `evaluate`.
+   */
+  cached(
+    policy: CompiledPolicy,
+    reference: ImageReference,
+    digest: string,
+    snapshot: PolicySnapshotView,
+    /** Counts the verdicts read, for `recordHits` once the whole answer came from the cache. */
+    lookups: { count: number },
+  ): PolicyEvaluation | undefined {
+    if (!policy.valid) return { policy };
+    // Attestation authorities keep their outcomes in their own cache, read by `evaluate`.
+    if (policy.authorities.some((a) => a.attestations.length > 0)) return undefined;
+    const plan = planWithoutLookup(policy.multiArch, reference);
+    if (plan === undefined) return undefined;
+    const outcomes: AuthorityOutcome[] = [];
+    for (const { rootName, names, inlineKeys } of trustRootGroups(policy)) {
+      const trust = this.#deps.trustRoots.trustRoot(rootName);
+      if (trust === undefined) {
+        outcomes.push(...unavailable(rootName, names, snapshot));
+        continue;
+      }
+      if (inlineKeys === undefined) return undefined;
+      const key = verdictKey(
+        policy,
+        reference,
+        digest,
+        snapshot,
+        rootName,
+        trust.version,
+        inlineKeys,
+        plan.index,
+      );
+      const verdict = this.#verdicts.peek(key);
+      if (verdict === undefined) return undefined;
+      lookups.count++;
+      outcomes.push(...authorityOutcomes(withPlan(verdict, plan), names));
+    }
+    return { policy, outcomes };
+  }
+
+  /** Counts cache hits for an answer `cached` gave in full. */
+  recordHits(count: number): void {
+    this.#verdicts.recordHits(count);
   }
 
   async #verify(
@@ -224,12 +266,10 @@ export class PolicyVerifier {
     const predicateTypes = [
       ...new Set(compiled.flatMap((a) => a.attestations.map((x) => x.predicateType))),
     ].sort();
-    const key = [
-      'attestations',
-      ...cacheKeyParts(reference, digest, policy, snapshot, rootName, trust.version, authorities),
-      compiled.map((a) => a.name).join(','),
-      predicateTypes.join(' '),
-    ].join('|');
+    const keys = authorities.map((a) => (a.kind === 'key' ? keyFingerprint(a.publicKey) : '-')).join(',');
+    // Its own cache; the last part names the attestation set (authorities and predicate types).
+    const set = `attestations ${compiled.map((a) => a.name).join(',')} ${predicateTypes.join(' ')}`;
+    const key = verdictKey(policy, reference, digest, snapshot, rootName, trust.version, keys, set);
     return this.#attested.get(
       key,
       async () => {
@@ -325,7 +365,7 @@ export class PolicyVerifier {
     return combineKeychains(onlyFor(signatures.repository, secret), workload);
   }
 
-  #ttl(verdict: ImageVerdict): number | undefined {
+  #ttl(verdict: VerdictLike): number | undefined {
     if (verdict.status === 'verified') return this.#settings.cache.positiveTtlMs;
     if (verdict.status === 'error') return undefined;
     // A refusal caused by an error category (trust root, internal) is not definite either.
@@ -362,31 +402,77 @@ export class PolicyVerifier {
   }
 }
 
-/** What identifies a verification's truth: image, policy generation, trust root, Secret-held keys. */
-function cacheKeyParts(
+interface TrustRootGroup {
+  readonly rootName: string;
+  readonly authorities: readonly CompiledAuthority[];
+  readonly names: readonly string[];
+  /** The key part of the cache key when no authority reads its key from a Secret, else undefined. */
+  readonly inlineKeys: string | undefined;
+}
+
+const groupsByPolicy = new WeakMap<CompiledPolicy, readonly TrustRootGroup[]>();
+
+/** Authorities sharing a trust root are verified together (one discovery per root); computed once per policy. */
+function trustRootGroups(policy: CompiledPolicy): readonly TrustRootGroup[] {
+  let groups = groupsByPolicy.get(policy);
+  if (groups === undefined) {
+    const byRoot = new Map<string, CompiledAuthority[]>();
+    for (const a of policy.authorities)
+      byRoot.set(a.trustRootRef, [...(byRoot.get(a.trustRootRef) ?? []), a]);
+    groups = [...byRoot].map(([rootName, authorities]) => ({
+      rootName,
+      authorities,
+      names: authorities.map((a) => a.name),
+      inlineKeys: authorities.some((a) => a.kind === 'key' && a.key.source !== 'data')
+        ? undefined
+        : authorities
+            .map((a) => (a.kind === 'key' && a.key.source === 'data' ? keyFingerprint(a.key.publicKey) : '-'))
+            .join(','),
+    }));
+    groupsByPolicy.set(policy, groups);
+  }
+  return groups;
+}
+
+function unavailable(
+  rootName: string,
+  names: readonly string[],
+  snapshot: PolicySnapshotView,
+): AuthorityOutcome[] {
+  const why = snapshot.trustRoots.has(rootName) ? 'is not loaded yet' : 'does not exist';
+  return names.map((authority) => ({
+    authority,
+    verified: false,
+    code: 'TRUST_ROOT_UNAVAILABLE',
+    message: `the TrustRoot ${rootName} ${why}`,
+  }));
+}
+
+/**
+ * sha256 of (repository, digest, policy, policy generation, trust root and its version, keys, index
+ * relied on), each part unambiguous (names and digests cannot hold `|`).
+ * A policy's inline key is covered by its generation; a Secret's key is not, so its fingerprint is part
+ * of the key: a rotated Secret never meets the old key's verdict.
+ */
+function verdictKey(
+  policy: CompiledPolicy,
   reference: ImageReference,
   digest: string,
-  policy: CompiledPolicy,
   snapshot: PolicySnapshotView,
   rootName: string,
   trustVersion: string,
-  authorities: readonly Authority[],
-): (string | number)[] {
-  return [
-    repositoryString(reference),
-    digest,
-    policy.kind,
-    policy.namespace ?? '',
-    // The display name, not the name: a policy-controller ClusterImagePolicy may share its name
-    // with a sigward one (`x` and `x (policy.sigstore.dev)`); their verdicts must never mix.
-    policy.displayName,
-    snapshot.generation,
-    rootName,
-    trustVersion,
-    // A policy's inline key is covered by its generation; a Secret's key is not, so its fingerprint
-    // is part of the key: a rotated Secret never meets the old key's verdict.
-    authorities.map((a) => (a.kind === 'key' ? keyFingerprint(a.publicKey) : '-')).join(','),
-  ];
+  keys: string,
+  index: string,
+): string {
+  // The display name, not the name: a policy-controller ClusterImagePolicy may share its name with a
+  // sigward one (`x` and `x (policy.sigstore.dev)`); their verdicts must never mix. A policy's inline
+  // key is covered by its generation; a Secret's key is not, so `keys` holds their fingerprints.
+  // Hashed: ~250 characters of names and digests become 43, which matters at 100k entries.
+  return createHash('sha256')
+    .update(
+      `${repositoryString(reference)}|${digest}|${policy.kind}|${policy.namespace ?? ''}|${policy.displayName}|${snapshot.generation}|${rootName}|${trustVersion}|${keys}|${index}`,
+    )
+    .digest('base64url');
 }
 
 const fingerprints = new WeakMap<KeyObject, string>();

@@ -32,6 +32,7 @@ import {
   type Referrers,
   type ReferrersOptions,
 } from './referrers.ts';
+import { ReferrersSupport } from './referrers-support.ts';
 import { Session } from './session.ts';
 
 export interface RegistryClientOptions extends TransportOptions {
@@ -45,6 +46,19 @@ export interface RegistryClientOptions extends TransportOptions {
   maxBlobBytes?: number;
   /** Reuse another client's connections (and its transport options) instead of opening new ones. */
   transport?: HttpTransport;
+  /** Which registries lack the referrers API; by default one memory per transport, shared by its clients. */
+  referrersSupport?: ReferrersSupport;
+}
+
+const supportByTransport = new WeakMap<HttpTransport, ReferrersSupport>();
+
+function referrersSupportOf(transport: HttpTransport): ReferrersSupport {
+  let support = supportByTransport.get(transport);
+  if (support === undefined) {
+    support = new ReferrersSupport();
+    supportByTransport.set(transport, support);
+  }
+  return support;
 }
 
 export const DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -66,7 +80,11 @@ export class RegistryClient {
       maxManifestBytes: options.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES,
       maxBlobBytes: options.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES,
     };
-    this.#context = { session: new Session(transport, authenticator), limits };
+    this.#context = {
+      session: new Session(transport, authenticator),
+      limits,
+      referrers: options.referrersSupport ?? referrersSupportOf(transport),
+    };
   }
 
   /** The transport, to build more clients (other keychains) over the same connections. */

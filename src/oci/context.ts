@@ -1,6 +1,7 @@
 // What every registry operation needs: the authenticated session and the body limits.
 import type { Scope } from './authenticator.ts';
 import type { RepositoryName } from './reference.ts';
+import type { ReferrersSupport } from './referrers-support.ts';
 import type { Session } from './session.ts';
 
 export interface Limits {
@@ -13,6 +14,8 @@ export interface Limits {
 export interface Context {
   readonly session: Session;
   readonly limits: Limits;
+  /** Registries known to lack the referrers API (shared by every client over one transport). */
+  readonly referrers?: ReferrersSupport;
 }
 
 export function pullScope(name: RepositoryName): Scope[] {

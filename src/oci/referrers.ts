@@ -9,7 +9,7 @@ import { parseManifest, type Descriptor } from './manifest.ts';
 import { findManifest, pushManifest, type PushedManifest } from './manifests.ts';
 import { OCI_EMPTY, OCI_INDEX } from './media-types.ts';
 import { referenceIn, type RepositoryName } from './reference.ts';
-import { statusError } from './registry-errors.ts';
+import { registryErrorOf, statusError } from './registry-errors.ts';
 
 export interface ReferrersOptions {
   /** Only referrers of this artifact type. */
@@ -79,7 +79,20 @@ async function fromFallbackTag(
   return { source: 'fallback-tag', descriptors: dedupe(descriptors) };
 }
 
-/** The referrers of `subject` in a repository; the API first, the fallback tag when it answers 404. */
+function withoutApi(
+  ctx: Context,
+  name: RepositoryName,
+  subject: string,
+  options: ReferrersOptions,
+): Promise<Referrers> {
+  if (options.fallbackTag === false) return Promise.resolve({ source: 'api-missing', descriptors: [] });
+  return fromFallbackTag(ctx, name, subject, options);
+}
+
+/**
+ * The referrers of `subject` in a repository; the API first, the fallback tag when it answers 404.
+ * A registry that answered so is not asked again while `ctx.referrers` remembers it.
+ */
 export async function listReferrers(
   ctx: Context,
   name: RepositoryName,
@@ -87,6 +100,7 @@ export async function listReferrers(
   options: ReferrersOptions = {},
 ): Promise<Referrers> {
   assertDigest(subject, 'subject digest');
+  if (ctx.referrers?.knownMissing(name.registry) === true) return withoutApi(ctx, name, subject, options);
   const query =
     options.artifactType === undefined ? '' : `?artifactType=${encodeURIComponent(options.artifactType)}`;
   let path = apiPath(name, `referrers/${subject}${query}`);
@@ -104,9 +118,10 @@ export async function listReferrers(
     // A registry with the API never answers 404 (distribution spec). Like go-containerregistry, also
     // take 400 and 406 for "no API", and 405 (olareg with the API switched off answers UNSUPPORTED).
     if (page === 0 && noApiStatuses.has(response.status)) {
-      if (options.fallbackTag === false) return { source: 'api-missing', descriptors: [] };
-      return fromFallbackTag(ctx, name, subject, options);
+      if (registryErrorOf(response.body).code !== 'NAME_UNKNOWN') ctx.referrers?.recordMissing(name.registry);
+      return withoutApi(ctx, name, subject, options);
     }
+    if (page === 0 && response.status === 200) ctx.referrers?.recordPresent(name.registry);
     if (response.status !== 200) throw statusError(response, 'GET', `referrers of ${subject}`);
     const details = requestDetails('GET', response.url, { subject });
     const index = parseManifest(response.body, header(response, 'content-type') ?? OCI_INDEX, details);

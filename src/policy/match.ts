@@ -149,3 +149,34 @@ export function policiesFor<P extends MatchablePolicy>(
     (p) => (p.kind === 'ClusterImagePolicy' || p.namespace === namespace) && policyMatches(p, repository),
   );
 }
+
+/** Most (namespace, repository) answers remembered per policy list before the memory starts over. */
+export const MATCH_MEMORY_ENTRIES = 4096;
+
+const answersByList = new WeakMap<readonly MatchablePolicy[], Map<string, readonly MatchablePolicy[]>>();
+
+/**
+ * policiesFor on a parsed reference, its answer remembered per policy list (a snapshot's list never
+ * changes; a new snapshot is a new list, so nothing stale is served): glob matching then runs once per
+ * repository and namespace, not once per admission. The answer is shared: callers must not edit it.
+ */
+export function matchingPolicies<P extends MatchablePolicy>(
+  policies: readonly P[],
+  reference: ImageReference,
+  namespace: string | undefined,
+): readonly P[] {
+  let answers = answersByList.get(policies);
+  if (answers === undefined) {
+    answers = new Map();
+    answersByList.set(policies, answers);
+  }
+  const repository = repositoryString(reference);
+  const key = `${namespace === undefined ? '\u0001' : namespace}\u0000${repository}`;
+  let matched = answers.get(key) as readonly P[] | undefined;
+  if (matched === undefined) {
+    matched = Object.freeze(policiesFor(policies, reference, namespace));
+    if (answers.size >= MATCH_MEMORY_ENTRIES) answers.clear();
+    answers.set(key, matched);
+  }
+  return matched;
+}

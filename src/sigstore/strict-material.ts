@@ -10,6 +10,7 @@
 import { X509Certificate } from 'node:crypto';
 import { ASN1Obj } from '@sigstore/core';
 import type { Bundle } from './bundle.ts';
+import { encodeDer } from './der.ts';
 import { SigstoreError, SigstoreErrorCode } from './errors.ts';
 
 function malformed(message: string, cause?: unknown): SigstoreError {
@@ -43,7 +44,7 @@ function checkTimestamps(bundle: Bundle): void {
     } catch (cause) {
       throw malformed(`RFC 3161 timestamp ${i} is not DER`, cause);
     }
-    if (obj.tag.toDER() !== 0x30 || !obj.toDER().equals(bytes))
+    if (obj.tag.toDER() !== 0x30 || !encodeDer(obj).equals(bytes))
       throw malformed(`RFC 3161 timestamp ${i} is not a DER SEQUENCE`);
   });
 }

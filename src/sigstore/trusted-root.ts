@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toTrustMaterial } from '@sigstore/verify';
 import type { TrustMaterial } from '@sigstore/verify';
+import { CachedCertificate } from './cached-certificate.ts';
 import { SigstoreError, SigstoreErrorCode } from './errors.ts';
 
 export const TRUSTED_ROOT_MEDIA_TYPE_PREFIX = 'application/vnd.dev.sigstore.trustedroot';
@@ -83,7 +84,7 @@ export function loadTrustRoot(bytes: Uint8Array, source: string): TrustRootSnaps
   let material: TrustMaterial;
   try {
     trustedRoot = TrustedRoot.fromJSON(json);
-    material = toTrustMaterial(trustedRoot);
+    material = withCachedCertificates(toTrustMaterial(trustedRoot));
   } catch (cause) {
     throw invalid(
       `the trusted root cannot be read: ${cause instanceof Error ? cause.message : String(cause)}`,
@@ -92,4 +93,22 @@ export function loadTrustRoot(bytes: Uint8Array, source: string): TrustRootSnaps
   }
   const version = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
   return { version, trustedRoot, material, source };
+}
+
+/**
+ * The same material with every CA and TSA certificate a CachedCertificate: the chains inside a trusted
+ * root are then checked once per root version (the snapshot), not once per verified bundle.
+ */
+type CertAuthority = TrustMaterial['certificateAuthorities'][number];
+
+function withCachedCertificates(material: TrustMaterial): TrustMaterial {
+  const cached = (authority: CertAuthority): CertAuthority => ({
+    ...authority,
+    certChain: authority.certChain.map((cert) => CachedCertificate.of(cert)),
+  });
+  return {
+    ...material,
+    certificateAuthorities: material.certificateAuthorities.map(cached),
+    timestampAuthorities: material.timestampAuthorities.map(cached),
+  };
 }

@@ -6,6 +6,9 @@ import type { KeyObject } from 'node:crypto';
 import { Verifier, toSignedEntity } from '@sigstore/verify';
 import type { SignedEntity, TrustMaterial } from '@sigstore/verify';
 import type { Bundle } from './bundle.ts';
+import { RFC3161Timestamp } from '@sigstore/core';
+import { CachedCertificate } from './cached-certificate.ts';
+import { withFastDer } from './der.ts';
 import { checkStrictMaterial } from './strict-material.ts';
 import { prepareContent } from './content.ts';
 import type { SignedContent } from './content.ts';
@@ -146,6 +149,7 @@ function signedEntity(
       { cause },
     );
   }
+  entity = withCachedDerivations(entity);
   if (!prehashed) return entity;
   const signature = entity.signature;
   return {
@@ -159,6 +163,25 @@ function signedEntity(
       verifySignature: (key) =>
         verifyPrehashed(key, prehashed.algorithm, prehashed.digest, signature.signature),
     },
+  };
+}
+
+/**
+ * The same entity with the leaf a CachedCertificate (checked against its issuer once, not once per
+ * timestamp's chain) and each RFC 3161 token serialising its parts without the library's ByteStream.
+ */
+function withCachedDerivations(entity: SignedEntity): SignedEntity {
+  return {
+    ...entity,
+    key:
+      entity.key.$case === 'certificate'
+        ? { ...entity.key, certificate: CachedCertificate.of(entity.key.certificate) }
+        : entity.key,
+    timestamps: entity.timestamps.map((t) =>
+      t.$case === 'timestamp-authority'
+        ? { ...t, timestamp: new RFC3161Timestamp(withFastDer(t.timestamp.root)) }
+        : t,
+    ),
   };
 }
 

@@ -201,6 +201,41 @@ describe('cache', () => {
     await e.close();
   });
 
+  test('1,000 concurrent reviews of one uncached image: exactly ONE registry fetch sequence', async () => {
+    const proxy = await startFaultProxy({ upstream: registry.url });
+    const paths = (): string[] => proxy.requests.map((r) => `${r.method} ${r.path}`).sort();
+    const tagged = `${proxy.host}/apps/api:v1`;
+    const keyless = `${proxy.host}/signed/kubewarden@${kubewarden.digest}`;
+    try {
+      // What ONE review of each image asks of the registry (fresh engine: empty caches and memory).
+      const alone = engineUnderTest([keylessPolicy(), keyPolicy()]);
+      assert.ok(responseOf(await alone.review(podReview([tagged, keyless]))).allowed);
+      await alone.close();
+      const one = paths();
+      assert.ok(
+        one.some((p) => p.includes('/referrers/')) && one.some((p) => p.includes('/blobs/')),
+        one.join('\n'),
+      );
+      proxy.clearRequests();
+
+      const e = engineUnderTest([keylessPolicy(), keyPolicy()]);
+      const results = await Promise.all(
+        Array.from({ length: 1000 }, () => e.review(podReview([tagged, keyless]))),
+      );
+      assert.ok(results.every((r) => responseOf(r).allowed));
+      const all = paths();
+      assert.equal(new Set(all).size, all.length, `a request was repeated:\n${all.join('\n')}`);
+      // Whether the second image's discovery still asks the referrers API depends on whether the
+      // first one's "no API" answer came back before it started (remembered per registry).
+      const besidesReferrers = (list: string[]): string[] => list.filter((p) => !p.includes('/referrers/'));
+      assert.deepEqual(besidesReferrers(all), besidesReferrers(one), 'the same requests as one review');
+      assert.equal(await e.verifications(), 2);
+      await e.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
   test('a definite refusal is cached; a registry error is not', async () => {
     const e = engineUnderTest([keyPolicy()]);
     const image = `${fx.unsigned.tagged(host).replace(/:v1$/, '')}@${fx.unsigned.digest}`;

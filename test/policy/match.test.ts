@@ -2,7 +2,15 @@
 // both sides, repositories only (no tags or digests), ImagePolicy confined to its namespace.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileGlob, GLOB_INVALID, policiesFor, repositoryOf } from '../../src/policy/match.ts';
+import {
+  compileGlob,
+  GLOB_INVALID,
+  MATCH_MEMORY_ENTRIES,
+  matchingPolicies,
+  policiesFor,
+  repositoryOf,
+} from '../../src/policy/match.ts';
+import { parseReference } from '../../src/oci/reference.ts';
 import type { MatchablePolicy } from '../../src/policy/match.ts';
 
 const matches = (glob: string, image: string): boolean => compileGlob(glob).test(repositoryOf(image));
@@ -136,4 +144,41 @@ test('policiesFor: ClusterImagePolicies everywhere, ImagePolicies in their names
   assert.deepEqual(ids('nginx:latest', 'team-a'), ['ClusterImagePolicy::nginx']);
   assert.deepEqual(ids('ghcr.io/o/x', 'team-a'), []);
   assert.throws(() => policiesFor(policies, 'Not A Reference', 'x'), { code: 'REFERENCE_INVALID' });
+});
+
+test('matchingPolicies: the answers of policiesFor, remembered per policy list; a new list is matched afresh', () => {
+  const p = (kind: MatchablePolicy['kind'], glob: string, namespace?: string) => ({
+    kind,
+    ...(namespace === undefined ? {} : { namespace }),
+    images: [compileGlob(glob)],
+  });
+  const before = [
+    p('ClusterImagePolicy', 'registry.example.com/**'),
+    p('ImagePolicy', 'registry.example.com/*', 'a'),
+  ];
+  const api = parseReference('registry.example.com/api:1');
+  const other = parseReference('registry.example.com/other@sha256:' + 'a'.repeat(64));
+  for (const [ref, ns] of [
+    [api, 'a'],
+    [api, 'b'],
+    [api, undefined],
+    [api, ''],
+    [other, 'a'],
+  ] as const) {
+    assert.deepEqual(matchingPolicies(before, ref, ns), policiesFor(before, ref, ns));
+    assert.deepEqual(matchingPolicies(before, ref, ns), policiesFor(before, ref, ns), 'remembered: the same');
+  }
+  // A policy change is a new snapshot, so a new list: never the old list's answer.
+  const after = [p('ClusterImagePolicy', 'ghcr.io/**')];
+  assert.deepEqual(matchingPolicies(after, api, 'a'), []);
+  assert.equal(matchingPolicies(before, api, 'a').length, 2);
+  // Past the memory's size it starts over and still answers right.
+  for (let i = 0; i <= MATCH_MEMORY_ENTRIES; i++)
+    matchingPolicies(before, parseReference(`registry.example.com/r${i}`), 'a');
+  assert.equal(matchingPolicies(before, api, 'a').length, 2);
+  assert.throws(
+    () => (matchingPolicies(before, api, 'a') as unknown[]).push(1),
+    TypeError,
+    'shared answers are frozen',
+  );
 });

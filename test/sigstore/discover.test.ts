@@ -6,6 +6,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SigwardError } from '../../src/errors.ts';
 import { RegistryClient } from '../../src/oci/client.ts';
+import { ReferrersSupport } from '../../src/oci/referrers-support.ts';
 import type { RepositoryName } from '../../src/oci/reference.ts';
 import { discoverSignatures } from '../../src/sigstore/discover.ts';
 import { BUNDLE_ARTIFACT_TYPE, legacyTag } from '../../src/sigstore/layout.ts';
@@ -173,6 +174,9 @@ describe('legacy .sig tag', () => {
         named('wrong', 'a@example.com'),
         { ...key(multiCosigned.key('alice')), name: 'alice' },
       ];
+      // Primed first: the client then remembers that this registry has no referrers API.
+      await verifyImage({ client, image, authorities: authorities.slice(0, 1), trust: prodRoot().material });
+      proxy.clearRequests();
       await verifyImage({ client, image, authorities: authorities.slice(0, 1), trust: prodRoot().material });
       const once = proxy.requests.length;
       proxy.clearRequests();
@@ -477,7 +481,9 @@ describe('registry failures are never "unsigned"', () => {
     await pushBundleReferrer(client, repo, kubewarden.digest, kubewarden.bundle());
     proxy = await startFaultProxy({ upstream: registry.url });
     // No real waits: retries are recorded, not slept; a stall ends at the short request deadline.
+    // Each case faults one path, the referrers API's too: nothing is remembered between requests.
     faulty = new RegistryClient({
+      referrersSupport: new ReferrersSupport({ ttlMs: 0 }),
       sleep: async () => undefined,
       requestTimeoutMs: 500,
       maxManifestBytes: 64 * 1024,

@@ -1,0 +1,55 @@
+// The load client of `npm run bench`, run as its own process so it does not share the server's event
+// loop: POSTs one body over HTTPS keep-alive with N connections (as the apiserver opens one connection
+// per concurrent call) and prints {rps, p50, p99, cpuMs} as JSON. Warms every connection first.
+//   node bench/load.ts URL BODY_FILE CA_FILE CONNECTIONS TOTAL
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+
+const [url, bodyFile, caFile, connectionsText, totalText] = process.argv.slice(2);
+if (url === undefined || bodyFile === undefined || caFile === undefined)
+  throw new Error('usage: load.ts URL BODY_FILE CA_FILE CONNECTIONS TOTAL');
+const body = readFileSync(bodyFile);
+const connections = Number(connectionsText ?? 16);
+const total = Number(totalText ?? 2000);
+const agent = new https.Agent({ keepAlive: true, maxSockets: connections, ca: readFileSync(caFile, 'utf8') });
+
+const latencies: number[] = [];
+const one = (): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const t = performance.now();
+    const req = https.request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': body.length },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          latencies.push(performance.now() - t);
+          const text = Buffer.concat(chunks).toString('utf8');
+          if (res.statusCode !== 200 || !text.includes('"allowed":true'))
+            reject(new Error(`status ${res.statusCode}: ${text.slice(0, 300)}`));
+          else resolve();
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+
+let next = 0;
+const worker = async (): Promise<void> => {
+  while (next++ < total) await one();
+};
+await Promise.all(Array.from({ length: connections }, () => one()));
+latencies.length = 0;
+const started = performance.now();
+await Promise.all(Array.from({ length: connections }, worker));
+const seconds = (performance.now() - started) / 1000;
+agent.destroy();
+const sorted = [...latencies].sort((a, b) => a - b);
+const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+process.stdout.write(`${JSON.stringify({ rps: total / seconds, p50: at(0.5), p99: at(0.99) })}\n`);

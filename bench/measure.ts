@@ -1,0 +1,383 @@
+// One measurement round of `npm run bench` for ONE source tree, in a fresh process (run.ts alternates
+// rounds between trees: the branch and, with --baseline, another checkout such as main's). Everything
+// under test is imported from that tree; the registries, fixtures and load client are shared.
+// Prints one JSON object. Modes:
+//   verify   cold verification of a new digest: verifyImage per case with a long-lived client (warm
+//            connections, as the webhook has), p50 wall, median CPU and registry requests per image;
+//   webhook  warm /validate (cache hits) against a bare fastify HTTPS server answering the same review
+//            with a canned reply, at 1, 16 and 64 keep-alive connections (load from another process),
+//            server-side p99 (diagnostics_channel, request start → response finish); cold reviews
+//            (empty caches, a new policy generation per review) at 1 and 16 concurrent; event-loop lag;
+//   memory   RSS after N cold reviews through the engine (verdict cache of 100k entries), then with the
+//            cache topped up to 100k entries by copies of a real verdict under distinct keys.
+import { execFile } from 'node:child_process';
+import { parseArgs, promisify } from 'node:util';
+import diagnostics from 'node:diagnostics_channel';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import fastify from 'fastify';
+import { makeTestTls } from '../test/support/tls.ts';
+import { fulcioRekor, kubewarden } from '../test/sigstore/discover-fixtures.ts';
+
+const { values } = parseArgs({
+  options: {
+    root: { type: 'string' },
+    mode: { type: 'string' },
+    docker: { type: 'string' },
+    olareg: { type: 'string' },
+    runs: { type: 'string', default: '40' },
+    requests: { type: 'string', default: '3000' },
+    verifications: { type: 'string', default: '10000' },
+  },
+});
+const root = resolve(values.root ?? '.');
+const from = <T>(path: string): Promise<T> => import(join(root, path)) as Promise<T>;
+const runs = Number(values.runs);
+const here = fileURLToPath(new URL('.', import.meta.url));
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? NaN;
+};
+const pct = (xs: readonly number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(s.length * p))] ?? NaN;
+};
+const cpuMs = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- modules of another checkout, typed by use */
+async function verifyMode(): Promise<object> {
+  const { RegistryClient } = await from<any>('src/oci/client.ts');
+  const { verifyImage } = await from<any>('src/sigstore/verify-image.ts');
+  const { prodRoot } = await from<any>('test/sigstore/ext.ts');
+  const { identityCheck } = await from<any>('src/cli/identity-flags.ts');
+  const { compileIdentity } = await from<any>('src/policy/identity.ts');
+  const trust = prodRoot().material;
+  const keyless = (subject: string, issuer: string) => ({
+    kind: 'keyless',
+    name: 'keyless',
+    match: identityCheck(compileIdentity({ subject, issuer })),
+  });
+  const cases = [
+    ...(values.olareg === undefined
+      ? []
+      : [
+          {
+            name: 'cosign v3 bundle, referrers API (olareg)',
+            registry: values.olareg,
+            repository: 'bench/bundle',
+            digest: kubewarden.digest,
+            authority: keyless(kubewarden.subject, kubewarden.issuer),
+          },
+        ]),
+    {
+      name: 'cosign v3 bundle, fallback tag (docker-registry)',
+      registry: values.docker!,
+      repository: 'bench/bundle',
+      digest: kubewarden.digest,
+      authority: keyless(kubewarden.subject, kubewarden.issuer),
+    },
+    {
+      name: 'legacy .sig, keyless + Rekor SET (docker-registry)',
+      registry: values.docker!,
+      repository: 'bench/legacy',
+      digest: fulcioRekor.digest,
+      authority: keyless(fulcioRekor.subject, fulcioRekor.issuer),
+    },
+  ];
+  const rows = [];
+  for (const c of cases) {
+    let requests = 0;
+    const client = new RegistryClient({ onExchange: () => void requests++ });
+    const image = { repository: { registry: c.registry, repository: c.repository }, digest: c.digest };
+    const once = async (): Promise<void> => {
+      const verdict = await verifyImage({ client, image, authorities: [c.authority], trust });
+      if (verdict.status !== 'verified') throw new Error(`${c.name}: ${verdict.code} ${verdict.message}`);
+    };
+    for (let i = 0; i < 3; i++) await once();
+    requests = 0;
+    const walls: number[] = [];
+    const cpus: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const cpu = process.cpuUsage();
+      const t = performance.now();
+      await once();
+      walls.push(performance.now() - t);
+      cpus.push(cpuMs(process.cpuUsage(cpu)));
+    }
+    rows.push({ name: c.name, wallMs: median(walls), cpuMs: median(cpus), requests: requests / runs });
+    await client.close();
+  }
+  return { verify: rows };
+}
+
+async function webhookMode(): Promise<object> {
+  const harness = await from<any>('test/engine/harness.ts');
+  const { startServer } = await from<any>('src/server/serve.ts');
+  const { createLogger } = await from<any>('src/telemetry/logger.ts');
+  const host = values.docker!;
+  const policy = (generation: number) =>
+    harness.clusterPolicy(
+      'kubewarden',
+      ['127.0.0.1:*/signed/**'],
+      [harness.kubewardenAuthority()],
+      {},
+      generation,
+    );
+  const review = harness.podReview([`${host}/signed/kubewarden@${kubewarden.digest}`]);
+  const dir = mkdtempSync(join(tmpdir(), 'sigward-bench-'));
+  const tls = makeTestTls(dir);
+  const bodyFile = join(dir, 'review.json');
+  writeFileSync(bodyFile, JSON.stringify(review));
+  const caFile = join(dir, 'ca.pem');
+  writeFileSync(caFile, tls.caPem);
+  const lag = monitorEventLoopDelay({ resolution: 5 });
+
+  // Cold: every review misses (a new policy generation each time), sequential then 16 at once.
+  const e = harness.engineUnderTest([policy(1)], { deadlineMs: 60_000 });
+  let generation = 1;
+  const coldReview = async (): Promise<number> => {
+    e.setPolicies([policy(++generation)]);
+    const t = performance.now();
+    const r = await e.review(review);
+    if (!harness.responseOf(r).allowed) throw new Error(JSON.stringify(harness.responseOf(r)));
+    return performance.now() - t;
+  };
+  for (let i = 0; i < 3; i++) await coldReview();
+  const cold1: number[] = [];
+  let cpu = process.cpuUsage();
+  for (let i = 0; i < runs; i++) cold1.push(await coldReview());
+  const cold1Cpu = cpuMs(process.cpuUsage(cpu)) / runs;
+  const cold16: number[] = [];
+  const total16 = runs * 8;
+  let next = 0;
+  cpu = process.cpuUsage();
+  lag.reset();
+  lag.enable();
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next++ < total16) cold16.push(await coldReview());
+    }),
+  );
+  const cold16Seconds = (performance.now() - started) / 1000;
+  lag.disable();
+  const cold16Lag = lag.percentile(99) / 1e6;
+  const cold16Cpu = cpuMs(process.cpuUsage(cpu)) / total16;
+  await e.close();
+
+  // Warm: one verification, then cache hits.
+  const w = harness.engineUnderTest([policy(1)], { deadlineMs: 60_000 });
+  await w.review(review);
+  const quiet = new Writable({ write: (_c, _e, done) => done() });
+  const server = await startServer({
+    host: '127.0.0.1',
+    port: 0,
+    tls,
+    handleReview: w.engine.handle,
+    readiness: () => ({ ready: true, reasons: [] }),
+    metrics: w.metrics,
+    logger: createLogger({ destination: quiet }),
+  });
+  const canned = JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    response: { uid: review.request.uid, allowed: true },
+  });
+  const bare = fastify({ https: { key: readFileSync(tls.keyFile), cert: readFileSync(tls.certFile) } });
+  bare.post('/validate', async (_req, reply) =>
+    reply.header('content-type', 'application/json').send(canned),
+  );
+  await bare.listen({ host: '127.0.0.1', port: 0 });
+  const address = bare.server.address();
+  const bareUrl = `https://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}/validate`;
+
+  // Server-side time per request: from the request's start to its response's finish.
+  const serverSide: number[] = [];
+  const startedAt = new WeakMap<object, number>();
+  const onStart = ({ request }: any) => startedAt.set(request, performance.now());
+  const onFinish = ({ request }: any) => {
+    const t = startedAt.get(request);
+    if (t !== undefined) serverSide.push(performance.now() - t);
+  };
+  diagnostics.subscribe('http.server.request.start', onStart);
+  diagnostics.subscribe('http.server.response.finish', onFinish);
+
+  // Asynchronous: this process serves while the load client runs.
+  const load = async (
+    url: string,
+    connections: number,
+  ): Promise<{ rps: number; p50: number; p99: number; serverCpuUs: number }> => {
+    const cpu = process.cpuUsage();
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [join(here, 'load.ts'), url, bodyFile, caFile, String(connections), values.requests!],
+      { encoding: 'utf8' },
+    );
+    // This process's CPU per request while it served them (the other server sits idle meanwhile).
+    const served = Number(values.requests) + connections;
+    const serverCpuUs = (cpuMs(process.cpuUsage(cpu)) * 1000) / served;
+    return { ...(JSON.parse(stdout) as { rps: number; p50: number; p99: number }), serverCpuUs };
+  };
+  const warm = [];
+  for (const connections of [1, 16, 64]) {
+    const baseline = await load(bareUrl, connections);
+    serverSide.length = 0;
+    lag.reset();
+    lag.enable();
+    const sigward = await load(`${server.url}/validate`, connections);
+    lag.disable();
+    warm.push({
+      connections,
+      bare: baseline,
+      sigward,
+      ratio: sigward.rps / baseline.rps,
+      serverP50: pct(serverSide, 0.5),
+      serverP99: pct(serverSide, 0.99),
+      lagP99: lag.percentile(99) / 1e6,
+    });
+  }
+  diagnostics.unsubscribe('http.server.request.start', onStart);
+  diagnostics.unsubscribe('http.server.response.finish', onFinish);
+  const verifications = await w.verifications();
+  await server.shutdown();
+  await bare.close();
+  await w.close();
+  return {
+    cold: {
+      p50Ms: median(cold1),
+      cpuMsPerReview: cold1Cpu,
+      concurrent16: {
+        rps: total16 / cold16Seconds,
+        p50Ms: median(cold16),
+        cpuMsPerReview: cold16Cpu,
+        lagP99: cold16Lag,
+      },
+    },
+    warm,
+    warmVerifications: verifications,
+  };
+}
+
+async function memoryMode(): Promise<object> {
+  const harness = await from<any>('test/engine/harness.ts');
+  const host = values.docker!;
+  const entries = 100_000;
+  const policy = (generation: number) =>
+    harness.clusterPolicy(
+      'kubewarden',
+      ['127.0.0.1:*/signed/**'],
+      [harness.kubewardenAuthority()],
+      {},
+      generation,
+    );
+  const review = harness.podReview([`${host}/signed/kubewarden@${kubewarden.digest}`]);
+  const e = harness.engineUnderTest([policy(1)], { deadlineMs: 60_000, cache: { maxVerdicts: entries } });
+  const lag = monitorEventLoopDelay({ resolution: 5 });
+  const n = Number(values.verifications);
+  let generation = 1;
+  let next = 0;
+  const rssStart = process.memoryUsage().rss;
+  lag.enable();
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next++ < n) {
+        e.setPolicies([policy(++generation)]);
+        const r = await e.review(review);
+        if (!harness.responseOf(r).allowed) throw new Error(JSON.stringify(harness.responseOf(r)));
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  lag.disable();
+  for (let i = 0; i < 3; i++) {
+    globalThis.gc?.();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  const afterCold = process.memoryUsage();
+  // Top the verdicts up to 100k through the same tree's Decider (its own keys and what it keeps of a
+  // verdict), other image digests each, with a verifier that answers a copy of a real verdict at once.
+  const { Decider } = await from<any>('src/engine/decide.ts');
+  const { buildSnapshot } = await from<any>('src/kube/snapshot.ts');
+  const { prodRoot } = await from<any>('test/sigstore/ext.ts');
+  const real = await e.registry.verify({
+    image: { repository: { registry: host, repository: 'signed/kubewarden' }, digest: kubewarden.digest },
+    authorities: [{ kind: 'keyless', name: 'release-workflow', match: () => ({ matched: true }) }],
+    trust: prodRoot(),
+    multiArch: { mode: 'digest' },
+    keychain: { credentialsFor: () => [] },
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (real.status !== 'verified') throw new Error(`${real.code}: ${real.message}`);
+  let verifierCalls = 0;
+  const decider = new Decider(
+    {
+      resolver: { resolveDigest: () => Promise.reject(new Error('not used')) },
+      verifier: { verify: async () => (verifierCalls++, structuredClone(real)) },
+      trustRoots: { trustRoot: (name: string) => (name === 'public-good' ? prodRoot() : undefined) },
+    },
+    {
+      deadlineMs: 2000,
+      verificationCapMs: 2000,
+      evaluation: { unmatched: 'deny', errors: 'deny' },
+      cache: { maxVerdicts: entries },
+    },
+  );
+  const snapshot = buildSnapshot([policy(1)]);
+  for (let i = n; i < entries; i++) {
+    const digest = `sha256:${i.toString(16).padStart(64, '0')}`;
+    const [decision] = await decider.decide(
+      [{ field: 'spec.containers[0].image', image: `${host}/signed/kubewarden@${digest}` }],
+      { namespace: 'apps' },
+      snapshot,
+    );
+    if (decision.outcome !== 'allow') throw new Error(JSON.stringify(decision));
+  }
+  // Each review's deadline timer lives its full 2 s even when the answer came at once: let them go.
+  // Then let V8 give back the pages that fast fill loop grew the heap by (full collections, idle time).
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  for (let i = 0; i < 3; i++) {
+    globalThis.gc?.();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  const full = process.memoryUsage();
+  // Still cached (all of them): deciding the first and the last digest again verifies nothing.
+  const callsBefore = verifierCalls;
+  for (const i of [n, entries - 1]) {
+    const digest = `sha256:${i.toString(16).padStart(64, '0')}`;
+    await decider.decide(
+      [{ field: 'spec.containers[0].image', image: `${host}/signed/kubewarden@${digest}` }],
+      { namespace: 'apps' },
+      snapshot,
+    );
+  }
+  if (verifierCalls !== callsBefore) throw new Error('the verdict cache did not hold 100k entries');
+  await e.close();
+  return {
+    memory: {
+      coldReviews: n,
+      coldPerSecond: n / seconds,
+      lagP99: lag.percentile(99) / 1e6,
+      rssStartMiB: rssStart / 2 ** 20,
+      rssAfterColdMiB: afterCold.rss / 2 ** 20,
+      heapAfterColdMiB: afterCold.heapUsed / 2 ** 20,
+      rssWith100kMiB: full.rss / 2 ** 20,
+      heapWith100kMiB: full.heapUsed / 2 ** 20,
+      detail: { afterCold, full },
+    },
+  };
+}
+/* eslint-enable @typescript-eslint/no-explicit-any */
+
+const result =
+  values.mode === 'verify'
+    ? await verifyMode()
+    : values.mode === 'memory'
+      ? await memoryMode()
+      : await webhookMode();
+process.stdout.write(`${JSON.stringify(result)}\n`);

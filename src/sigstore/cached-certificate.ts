@@ -1,0 +1,157 @@
+// @sigstore/core's X509Certificate with every derived value computed once. The library re-derives on
+// each access: `publicKey`, `equals` and `verify` re-serialise DER through a ByteStream that allocates a
+// zero-filled ≥1 KiB buffer per ASN.1 node, and @sigstore/verify builds the chain once per timestamp,
+// dedupes certificates with `equals` and checks each (certificate, issuer) pair again every time. The
+// certificate is immutable, so each answer is a pure function of its bytes: this subclass keeps it.
+//  - Trust-root certificates (trusted-root.ts wraps them when a root is loaded) are therefore checked
+//    once per root version: a (certificate, issuer) signature result is remembered for as long as that
+//    root's snapshot lives; a new root version is new objects, so nothing crosses versions.
+//  - A bundle's leaf (verify.ts wraps it per verification) is checked against its issuer once, however
+//    many timestamps ask.
+// Every check the library makes still runs, through its own code paths; only repeated work is skipped.
+import { createPublicKey } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { X509Certificate, crypto as sigstoreCrypto } from '@sigstore/core';
+import { encodeDer, withFastDer } from './der.ts';
+
+const MISSING = Symbol('missing');
+type Slot<T> = T | typeof MISSING;
+
+export class CachedCertificate extends X509Certificate {
+  #der: Slot<Buffer> = MISSING;
+  #tbs: Slot<Buffer> = MISSING;
+  #spki: Slot<Buffer> = MISSING;
+  #key: Slot<KeyObject> = MISSING;
+  #issuer: Slot<Buffer> = MISSING;
+  #subject: Slot<Buffer> = MISSING;
+  #notBefore: Slot<Date> = MISSING;
+  #notAfter: Slot<Date> = MISSING;
+  #serial: Slot<Buffer> = MISSING;
+  #isCA: Slot<boolean> = MISSING;
+  #signatureAlgorithm: Slot<string> = MISSING;
+  #signatureValue: Slot<Buffer> = MISSING;
+  #extensions = new Map<string, unknown>();
+  /** Result of verify(issuer) per issuer object (`this` for a self-signature). */
+  readonly #verified = new WeakMap<X509Certificate, boolean>();
+
+  /** Wraps an already parsed certificate (no second parse), or returns it when it is one already. */
+  static of(cert: X509Certificate): CachedCertificate {
+    return cert instanceof CachedCertificate ? cert : new CachedCertificate(cert.root);
+  }
+
+  /** The certificate's DER (what `root.toDER()` returns). */
+  get der(): Buffer {
+    if (this.#der === MISSING) this.#der = encodeDer(this.root);
+    return this.#der;
+  }
+
+  /** The issuer's view of this certificate's key, parsed once (createPublicKey throws as the library's does). */
+  get keyObject(): KeyObject {
+    if (this.#key === MISSING)
+      this.#key = createPublicKey({ key: this.publicKey, format: 'der', type: 'spki' });
+    return this.#key;
+  }
+
+  override get publicKey(): Buffer {
+    if (this.#spki === MISSING) this.#spki = encodeDer(this.tbsCertificate.subs[6]!);
+    return this.#spki;
+  }
+
+  override get issuer(): Buffer {
+    if (this.#issuer === MISSING) this.#issuer = super.issuer;
+    return this.#issuer;
+  }
+
+  override get subject(): Buffer {
+    if (this.#subject === MISSING) this.#subject = super.subject;
+    return this.#subject;
+  }
+
+  override get notBefore(): Date {
+    if (this.#notBefore === MISSING) this.#notBefore = super.notBefore;
+    return this.#notBefore;
+  }
+
+  override get notAfter(): Date {
+    if (this.#notAfter === MISSING) this.#notAfter = super.notAfter;
+    return this.#notAfter;
+  }
+
+  override get serialNumber(): Buffer {
+    if (this.#serial === MISSING) this.#serial = super.serialNumber;
+    return this.#serial;
+  }
+
+  override get isCA(): boolean {
+    if (this.#isCA === MISSING) this.#isCA = super.isCA;
+    return this.#isCA;
+  }
+
+  override get signatureAlgorithm(): string {
+    if (this.#signatureAlgorithm === MISSING) this.#signatureAlgorithm = super.signatureAlgorithm;
+    return this.#signatureAlgorithm;
+  }
+
+  override get signatureValue(): Buffer {
+    if (this.#signatureValue === MISSING) this.#signatureValue = super.signatureValue;
+    return this.#signatureValue;
+  }
+
+  override get extKeyUsage(): X509Certificate['extKeyUsage'] {
+    return this.#extension('keyUsage', () => super.extKeyUsage);
+  }
+
+  override get extBasicConstraints(): X509Certificate['extBasicConstraints'] {
+    return this.#extension('basicConstraints', () => super.extBasicConstraints);
+  }
+
+  override get extAuthorityKeyID(): X509Certificate['extAuthorityKeyID'] {
+    return this.#extension('authorityKeyID', () => super.extAuthorityKeyID);
+  }
+
+  override get extSubjectKeyID(): X509Certificate['extSubjectKeyID'] {
+    return this.#extension('subjectKeyID', () => super.extSubjectKeyID);
+  }
+
+  /**
+   * The library's check (the issuer's key, or this one's for a self-signature, over the TBS DER),
+   * answered once per issuer. An issuer that is not a CachedCertificate is checked every time.
+   */
+  override verify(issuerCertificate?: X509Certificate): boolean {
+    const issuer = issuerCertificate ?? this;
+    if (!(issuer instanceof CachedCertificate)) return super.verify(issuerCertificate);
+    const known = this.#verified.get(issuer);
+    if (known !== undefined) return known;
+    const result = sigstoreCrypto.verify(
+      this.#tbsDer(),
+      issuer.keyObject,
+      this.signatureValue,
+      this.signatureAlgorithm,
+    );
+    this.#verified.set(issuer, result);
+    return result;
+  }
+
+  override equals(other: X509Certificate): boolean {
+    if (other === this) return true;
+    return this.der.equals(other instanceof CachedCertificate ? other.der : other.root.toDER());
+  }
+
+  /**
+   * A copy the caller may edit (verifySCTs removes the SCT extension from its copy, then serialises the
+   * TBS): a new tree of the same values, without the library's re-serialise-and-parse round trip.
+   */
+  override clone(): X509Certificate {
+    return new X509Certificate(withFastDer(this.root));
+  }
+
+  #tbsDer(): Buffer {
+    if (this.#tbs === MISSING) this.#tbs = encodeDer(this.tbsCertificate);
+    return this.#tbs;
+  }
+
+  #extension<T>(name: string, read: () => T): T {
+    if (!this.#extensions.has(name)) this.#extensions.set(name, read());
+    return this.#extensions.get(name) as T;
+  }
+}
