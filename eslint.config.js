@@ -33,6 +33,10 @@ const packageOwners = {
   '@sigstore/bundle': ['sigstore', 'signer'],
   '@sigstore/core': ['sigstore', 'signer'],
   '@aws-sdk/client-ecr': ['cloud'],
+  // CEL: compiled and evaluated by policy/conditions.ts only.
+  '@bufbuild/cel': ['policy'],
+  '@bufbuild/protobuf': ['policy'],
+  '@marcbachmann/cel-js': ['policy'],
   '@aws-sdk/credential-providers': ['cloud'],
   'google-auth-library': ['cloud'],
   '@azure/identity': ['cloud'],

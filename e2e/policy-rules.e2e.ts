@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe } from 'node:test';
 import { stepsNotingFailure } from './world/failing-steps.ts';
 import {
+  applyClusterPolicy,
   cosignSignAs,
   installCrds,
   observedPolicy,
@@ -44,18 +45,8 @@ describe('policy rules (threshold, multiArch) against the apiserver', () => {
     // This tier runs no CT log: Fulcio's certificates carry no SCT.
     keyless: { identities: [{ issuer: world.kube.issuer, ...identity }], insecureIgnoreSCT: true },
   });
-  async function policy(name: string, images: string[], spec: object, observe = true): Promise<void> {
-    const r = await apply({
-      apiVersion: 'policy.sigward.dev/v1alpha1',
-      kind: 'ClusterImagePolicy',
-      metadata: { name },
-      spec: { images, ...spec },
-    });
-    assert.equal(r.code, 0, r.stderr);
-    if (!observe) return;
-    const status = await observedPolicy(world, name);
-    assert.equal(status.ready, 'True', status.message);
-  }
+  const policy = (name: string, images: string[], spec: object, observe = true) =>
+    applyClusterPolicy(world, name, images, spec, observe);
 
   before(async () => {
     try {

@@ -126,6 +126,32 @@ export async function observedPolicy(
   throw new WorldError('POLICY', `${kind} ${name}: status never observed generation ${generation}`);
 }
 
+/**
+ * Applies a ClusterImagePolicy (`spec` besides `images`) and, when `observe`, waits until the webhook
+ * has compiled this generation and requires it to be Ready.
+ */
+export async function applyClusterPolicy(
+  world: World,
+  name: string,
+  images: readonly string[],
+  spec: object,
+  observe = true,
+): Promise<void> {
+  const r = await world.kube.kubectl(['apply', '-f', '-'], {
+    input: JSON.stringify({
+      apiVersion: 'policy.sigward.dev/v1alpha1',
+      kind: 'ClusterImagePolicy',
+      metadata: { name },
+      spec: { images, ...spec },
+    }),
+  });
+  if (r.code !== 0) throw new WorldError('POLICY', `apply ClusterImagePolicy ${name}: ${r.stderr}`);
+  if (!observe) return;
+  const status = await observedPolicy(world, name);
+  if (status.ready !== 'True')
+    throw new WorldError('POLICY', `ClusterImagePolicy ${name} is not Ready: ${status.message}`);
+}
+
 /** `cosign sign` of `byDigest` keylessly, with a token of service account `sa` of `namespace`. */
 export async function cosignSignAs(
   world: World,

@@ -8,6 +8,7 @@ Usage:
   sigward verify      verify an image's signatures (sigward verify --help)
   sigward sign        keyless-sign an image (sigward sign --help)
   sigward attest      attest an image with an in-toto predicate (sigward attest --help)
+  sigward verify-attestation  verify an image's in-toto attestation and CEL conditions (--help)
   sigward verify-bundle  verify one Sigstore bundle (sigstore-conformance protocol)
   sigward policy test    judge images, manifests or the running cluster with policy files (sigward policy test --help)
   sigward convert        policy-controller ClusterImagePolicies → sigward policies (sigward convert --help)
@@ -23,6 +24,9 @@ if (command === 'webhook') {
 } else if (command === 'sign' || command === 'attest') {
   const { runSign } = await import('./sign.ts');
   process.exitCode = await runSign(command, process.argv.slice(3));
+} else if (command === 'verify-attestation') {
+  const { runVerifyAttestation } = await import('./verify-attestation.ts');
+  process.exitCode = await runVerifyAttestation(process.argv.slice(3));
 } else if (command === 'verify-bundle') {
   const { runVerifyBundle } = await import('./verify-bundle.ts');
   process.exitCode = await runVerifyBundle(process.argv.slice(3));

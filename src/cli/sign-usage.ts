@@ -1,4 +1,5 @@
 // The help of `sigward sign` and `sigward attest`, and cosign's short names for predicate types.
+import { PREDICATE_SHORT_NAMES } from '../policy/predicate-types.ts';
 import { DEFAULT_AUDIENCE, DEFAULT_KUBERNETES_TOKEN_PATH, PROVIDER_NAMES } from '../signer/identity-token.ts';
 
 const common = `Identity (first found, unless --oidc-provider names one):
@@ -48,19 +49,9 @@ ${common}`;
 
 export const attestUsage = `Usage: sigward attest [flags] --predicate FILE --type TYPE IMAGE
   --predicate FILE             the predicate JSON
-  --type TYPE                  a predicate type URI, or one of: ${'slsaprovenance, slsaprovenance1, spdxjson, cyclonedx, vuln, openvex, custom'}
+  --type TYPE                  a predicate type URI, or one of: ${PREDICATE_SHORT_NAMES.join(', ')}
 
 ${common}`;
 
-/** cosign's short names for predicate types (cmd/cosign/cli/options/predicate.go). */
-export const PREDICATE_TYPES: Readonly<Record<string, string>> = {
-  slsaprovenance: 'https://slsa.dev/provenance/v0.2',
-  slsaprovenance02: 'https://slsa.dev/provenance/v0.2',
-  slsaprovenance1: 'https://slsa.dev/provenance/v1',
-  spdx: 'https://spdx.dev/Document',
-  spdxjson: 'https://spdx.dev/Document',
-  cyclonedx: 'https://cyclonedx.org/bom',
-  vuln: 'https://cosign.sigstore.dev/attestation/vuln/v1',
-  openvex: 'https://openvex.dev/ns',
-  custom: 'https://cosign.sigstore.dev/attestation/v1',
-};
+/** cosign's short names for predicate types: one definition, shared with policies (policy/predicate-types.ts). */
+export { PREDICATE_TYPES } from '../policy/predicate-types.ts';

@@ -38,9 +38,8 @@ import {
 import { UsageError } from './usage-error.ts';
 import { renderVerdict } from './verify-output.ts';
 
-export const verifyUsage = `Usage: sigward verify [options] IMAGE
-
-Keyless (both required, exact or regexp):
+/** Who may have signed, against what, and where to look: shared with `sigward verify-attestation`. */
+export const signerUsage = `Keyless (both required, exact or regexp):
 ${identityUsage}Key:
   --key PUBLIC_KEY.pem
 Trust:
@@ -53,7 +52,11 @@ Where:
   --cloud-credentials auto|none|ecr,gcp,acr  ECR, Artifact Registry/GCR and ACR hosts get a token from
                                 the cloud identity, each only for its own hosts (default auto)
   ${CREDENTIAL_PROVIDER_USAGE}
-  --platform OS/ARCH[/VARIANT]  IMAGE is an index: verify this platform's manifest
+`;
+
+export const verifyUsage = `Usage: sigward verify [options] IMAGE
+
+${signerUsage}  --platform OS/ARCH[/VARIANT]  IMAGE is an index: verify this platform's manifest
   --accept-index-signature      with --platform: a signature on the index counts for the platform
   --require-platform-signatures IMAGE is an index: every platform manifest must be signed
                                 (an index with no runnable platform is refused)
@@ -76,7 +79,8 @@ const stdio: Output = {
   err: (t) => process.stderr.write(t),
 };
 
-const options = {
+/** The options of signerUsage. */
+export const signerOptions = {
   ...identityOptions,
   key: { type: 'string' },
   'insecure-ignore-tlog': { type: 'boolean' },
@@ -88,6 +92,10 @@ const options = {
   'allow-insecure-registry': { type: 'string', multiple: true },
   'cloud-credentials': { type: 'string' },
   ...programCredentialOptions,
+} as const;
+
+const options = {
+  ...signerOptions,
   platform: { type: 'string' },
   'accept-index-signature': { type: 'boolean' },
   'require-platform-signatures': { type: 'boolean' },
@@ -121,13 +129,7 @@ export async function runVerify(
   try {
     const plan = planFrom(values, positionals, env);
     client = new RegistryClient({
-      keychain: combineKeychains(
-        readDockerConfig(env),
-        credentialProviderKeychain(values, env) ?? anonymousKeychain,
-        cloudKeychain(values['cloud-credentials'], {
-          registryEndpoints: testRegistryEndpoints(env),
-        }),
-      ),
+      keychain: registryKeychain(values, env),
       insecureRegistries: values['allow-insecure-registry'] ?? [],
       registryEndpoints: testRegistryEndpoints(env),
     });
@@ -171,6 +173,35 @@ interface Plan {
 function planFrom(values: Values, positionals: readonly string[], env: NodeJS.ProcessEnv): Plan {
   if (positionals.length !== 1) throw new UsageError('expected exactly one IMAGE');
   if (values.output !== 'text' && values.output !== 'json') throw new UsageError('--output is text or json');
+  if (values['accept-index-signature'] === true && values.platform === undefined)
+    throw new UsageError('--accept-index-signature needs --platform (which manifest of the index to admit)');
+  const indexModes = ['accept-index-signature', 'require-platform-signatures', 'accept-platform-signatures'];
+  if (indexModes.filter((m) => values[m as keyof Values] === true).length > 1)
+    throw new UsageError(`use one of --${indexModes.join(', --')}`);
+  const authority = authorityFromFlags(values);
+  const reference = parseReference(positionals[0]!);
+  const repositoryText = values['signature-repository'] ?? env['COSIGN_REPOSITORY'];
+  return {
+    reference,
+    authorities: [authority],
+    ...(repositoryText === undefined ? {} : { signatureRepository: parseRepository(repositoryText) }),
+  };
+}
+
+/** The flags that say who may have signed and against which trust root (verify, verify-attestation). */
+export type SignerFlags = Pick<
+  Values,
+  | keyof typeof identityOptions
+  | 'key'
+  | 'insecure-ignore-tlog'
+  | 'insecure-ignore-sct'
+  | 'trusted-root'
+  | 'tuf-mirror'
+  | 'tuf-root'
+>;
+
+/** --key or the identity flags → one authority; a contradiction is a UsageError. */
+export function authorityFromFlags(values: SignerFlags): Authority {
   const keyless = hasIdentityFlags(values);
   if (values.key !== undefined && keyless)
     throw new UsageError('use --key or the --certificate-* options, not both');
@@ -178,37 +209,21 @@ function planFrom(values: Values, positionals: readonly string[], env: NodeJS.Pr
     throw new UsageError('give --key, or --certificate-identity and --certificate-oidc-issuer');
   if (values['insecure-ignore-sct'] === true && !keyless)
     throw new UsageError('--insecure-ignore-sct is only for keyless verification');
-  if (values['accept-index-signature'] === true && values.platform === undefined)
-    throw new UsageError('--accept-index-signature needs --platform (which manifest of the index to admit)');
-  const indexModes = ['accept-index-signature', 'require-platform-signatures', 'accept-platform-signatures'];
-  if (indexModes.filter((m) => values[m as keyof Values] === true).length > 1)
-    throw new UsageError(`use one of --${indexModes.join(', --')}`);
   if ((values['tuf-mirror'] === undefined) !== (values['tuf-root'] === undefined))
     throw new UsageError('--tuf-mirror and --tuf-root go together');
   if (values['trusted-root'] !== undefined && values['tuf-mirror'] !== undefined)
     throw new UsageError('use --trusted-root or --tuf-mirror, not both');
-
   const requireTlog = values['insecure-ignore-tlog'] !== true;
-  let authority: Authority;
-  if (values.key !== undefined) {
-    authority = { kind: 'key', name: `key ${values.key}`, publicKey: readKey(values.key), requireTlog };
-  } else {
-    // Compiled first: a bad regular expression is a usage problem, reported by its flag.
-    const matcher = identityMatcher(values);
-    authority = {
-      kind: 'keyless',
-      name: 'keyless identity',
-      match: identityCheck(matcher),
-      requireTlog,
-      requireSct: values['insecure-ignore-sct'] !== true,
-    };
-  }
-  const reference = parseReference(positionals[0]!);
-  const repositoryText = values['signature-repository'] ?? env['COSIGN_REPOSITORY'];
+  if (values.key !== undefined)
+    return { kind: 'key', name: `key ${values.key}`, publicKey: readKey(values.key), requireTlog };
+  // Compiled first: a bad regular expression is a usage problem, reported by its flag.
+  const matcher = identityMatcher(values);
   return {
-    reference,
-    authorities: [authority],
-    ...(repositoryText === undefined ? {} : { signatureRepository: parseRepository(repositoryText) }),
+    kind: 'keyless',
+    name: 'keyless identity',
+    match: identityCheck(matcher),
+    requireTlog,
+    requireSct: values['insecure-ignore-sct'] !== true,
   };
 }
 
@@ -219,6 +234,21 @@ function readKey(path: string) {
     const code = error instanceof SigwardError ? error.code : 'SIGSTORE_KEY_MALFORMED';
     throw new SigwardError(code, `--key ${path}: ${describeError(error)}`, { cause: error });
   }
+}
+
+/**
+ * The registry credentials of verify and verify-attestation: the docker config (and its credential
+ * programs), then the credential provider plugins, then the cloud identity.
+ */
+export function registryKeychain(
+  values: Pick<Values, 'cloud-credentials' | 'credential-provider-config' | 'credential-provider-bin-dir'>,
+  env: NodeJS.ProcessEnv,
+): Keychain {
+  return combineKeychains(
+    readDockerConfig(env),
+    credentialProviderKeychain(values, env) ?? anonymousKeychain,
+    cloudKeychain(values['cloud-credentials'], { registryEndpoints: testRegistryEndpoints(env) }),
+  );
 }
 
 /** Credentials from the docker config file, like docker, crane and cosign; none is anonymous. */
@@ -234,7 +264,11 @@ export function readDockerConfig(env: NodeJS.ProcessEnv): Keychain {
   return dockerConfigFileKeychainFrom(text, file, env);
 }
 
-async function trustRoot(values: Values, env: NodeJS.ProcessEnv, io: Output): Promise<TrustRootSnapshot> {
+export async function trustRoot(
+  values: SignerFlags,
+  env: NodeJS.ProcessEnv,
+  io: Output,
+): Promise<TrustRootSnapshot> {
   const file = values['trusted-root'];
   if (file !== undefined) return loadTrustRoot(readFileSync(file), `file:${file}`);
   const cachePath = env['SIGWARD_TUF_CACHE'] ?? mkdtempSync(join(tmpdir(), 'sigward-tuf-'));

@@ -372,6 +372,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   stops.push(() => registry.close());
   const observer: EngineObserver = {
     verification: (labels) => metrics.verifications.inc(labels),
+    attestation: (labels) => metrics.attestationVerifications.inc(labels),
     verificationTime: (policy, seconds) => metrics.verificationDuration.observe({ policy }, seconds),
     cacheLookup: (cache, result) => metrics.cache.inc({ cache, result }),
     failOpen: (reason) => metrics.failOpen.inc({ reason }),

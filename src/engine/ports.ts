@@ -5,6 +5,7 @@ import type { KeyObject } from 'node:crypto';
 import type { ImageReference, Keychain, RepositoryName } from '../oci/index.ts';
 import type { CompiledPolicy, CompiledTrustRoot } from '../policy/compile.ts';
 import type { TrustRootSnapshot } from '../sigstore/trust-root.ts';
+import type { AttestationVerdict } from '../sigstore/verify-attestations.ts';
 import type { Authority, ImageVerdict, MultiArch } from '../sigstore/verify-image.ts';
 
 /** Tag → digest, with the workload's credentials. Throws SigwardError REGISTRY_* on failure. */
@@ -22,9 +23,16 @@ export interface VerifyRequest {
   readonly signal: AbortSignal;
 }
 
+export interface AttestationRequest extends Omit<VerifyRequest, 'multiArch'> {
+  /** Predicate type URIs wanted; others are only counted. */
+  readonly predicateTypes: readonly string[];
+}
+
 /** Discovers and verifies an image's signatures; registry failures are verdicts (status `error`). */
 export interface SignatureVerifier {
   verify(request: VerifyRequest): Promise<ImageVerdict>;
+  /** The same for in-toto attestations (authorities with `attestations`). */
+  verifyAttestations?(request: AttestationRequest): Promise<AttestationVerdict>;
 }
 
 /** The policies in force now. */
@@ -82,6 +90,14 @@ export interface EngineObserver {
   /** How long one verification (discovery, fetches, crypto) of one policy took, queueing included. */
   verificationTime?(policy: string, seconds: number): void;
   cacheLookup?(cache: 'verdict' | 'digest', result: 'hit' | 'miss' | 'shared'): void;
+  /** One required attestation checked (a cache miss): labels are policy and attestation names. */
+  attestation?(labels: {
+    policy: string;
+    authority: string;
+    attestation: string;
+    result: string;
+    reason: string;
+  }): void;
   /** An image admitted only because errors are configured to allow. */
   failOpen?(reason: string): void;
   /**

@@ -3,9 +3,11 @@
 // per keychain, since credentials differ per workload.
 import { HttpTransport, RegistryClient, TokenCache } from '../oci/index.ts';
 import type { Exchange, ImageReference, Keychain, TransportOptions } from '../oci/index.ts';
+import { verifyAttestations } from '../sigstore/verify-attestations.ts';
+import type { AttestationVerdict } from '../sigstore/verify-attestations.ts';
 import { verifyImage } from '../sigstore/verify-image.ts';
 import type { ImageVerdict } from '../sigstore/verify-image.ts';
-import type { ImageResolver, SignatureVerifier, VerifyRequest } from './ports.ts';
+import type { AttestationRequest, ImageResolver, SignatureVerifier, VerifyRequest } from './ports.ts';
 
 export interface RegistryAccessOptions extends TransportOptions {
   readonly onExchange?: (exchange: Exchange) => void;
@@ -40,6 +42,22 @@ export class RegistryAccess implements ImageResolver, SignatureVerifier {
       authorities: request.authorities,
       trust: request.trust.material,
       multiArch: request.multiArch,
+      discovery: {
+        signal: request.signal,
+        ...(request.signatureRepository === undefined
+          ? {}
+          : { signatureRepository: request.signatureRepository }),
+      },
+    });
+  }
+
+  verifyAttestations(request: AttestationRequest): Promise<AttestationVerdict> {
+    return verifyAttestations({
+      client: this.client(request.keychain),
+      image: request.image,
+      authorities: request.authorities,
+      trust: request.trust.material,
+      predicateTypes: request.predicateTypes,
       discovery: {
         signal: request.signal,
         ...(request.signatureRepository === undefined

@@ -7,6 +7,9 @@
 // trust-root trouble and unavailable keys or pull secrets never are. Key Secrets are read on every
 // evaluation (kube/ keeps them only seconds), so a rotated key changes the cache key at once and a
 // deleted one denies.
+// Authorities with `attestations` are checked on the admitted digest's in-toto attestations instead
+// (sigstore/verify-attestations, then policy/attestations runs the CEL conditions); their outcomes are
+// cached per (same key, the predicate types wanted), and only briefly when a condition reads `now`.
 import { createHash } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { SigwardError, describeError } from '../errors.ts';
@@ -14,10 +17,12 @@ import { combineKeychains, repositoryString } from '../oci/index.ts';
 import type { ImageReference, Keychain, RepositoryName } from '../oci/index.ts';
 import type { CompiledAuthority, CompiledPolicy } from '../policy/compile.ts';
 import { ERROR_REASONS } from '../policy/decision.ts';
+import { attestationOutcome } from '../policy/attestations.ts';
 import { authorityOutcomes, reasonFor } from '../policy/evaluate.ts';
 import type { AuthorityOutcome, PolicyEvaluation, VerdictLike } from '../policy/evaluate.ts';
 import type { Authority, ImageVerdict, MultiArch } from '../sigstore/verify-image.ts';
 import { compactVerdict } from './cached-verdict.ts';
+import { SingleFlightCache } from './verdict-cache.ts';
 import type { KeyedLimiter } from './limit.ts';
 import { planMultiArch, planWithoutLookup, withPlan } from './multi-arch.ts';
 import type {
@@ -28,7 +33,7 @@ import type {
   SignatureVerifier,
   TrustRootSource,
 } from './ports.ts';
-import type { CacheSettings, SingleFlightCache } from './verdict-cache.ts';
+import type { CacheSettings } from './verdict-cache.ts';
 
 export interface PolicyVerifierDeps {
   readonly verifier: SignatureVerifier;
@@ -37,6 +42,16 @@ export interface PolicyVerifierDeps {
   /** For a policy's signatureRepository.pullSecretRef. */
   readonly credentials?: CredentialsSource;
   readonly observer?: EngineObserver;
+  /** The wall clock CEL conditions see as `now`. Default the system's. */
+  readonly now?: () => Date;
+}
+
+/** What the attestation path caches: the outcomes (conditions already run), never the predicates. */
+interface AttestationEntry {
+  readonly outcomes: readonly AuthorityOutcome[];
+  /** Not definite (registry trouble, an error category): never cached. */
+  readonly definite: boolean;
+  readonly usesNow: boolean;
 }
 
 export interface PolicyVerifierSettings {
@@ -50,6 +65,7 @@ export class PolicyVerifier {
   readonly #settings: PolicyVerifierSettings;
   readonly #verdicts: SingleFlightCache<VerdictLike>;
   readonly #registries: KeyedLimiter;
+  readonly #attested: SingleFlightCache<AttestationEntry>;
 
   constructor(
     deps: PolicyVerifierDeps,
@@ -61,6 +77,12 @@ export class PolicyVerifier {
     this.#settings = settings;
     this.#verdicts = verdicts;
     this.#registries = registries;
+    const lookup = deps.observer?.cacheLookup?.bind(deps.observer);
+    this.#attested = new SingleFlightCache(
+      'verdict',
+      settings.cache.maxVerdicts,
+      lookup === undefined ? undefined : { lookup },
+    );
   }
 
   async evaluate(
@@ -75,10 +97,11 @@ export class PolicyVerifier {
     if (!policy.valid) return { policy };
     const plan = await planMultiArch(policy.multiArch, reference, digest, resolveTag);
     const outcomes: AuthorityOutcome[] = [];
-    for (const { rootName, authorities, names } of trustRootGroups(policy)) {
+    for (const { rootName, authorities: group, names: groupNames } of trustRootGroups(policy)) {
+      let authorities = group;
       const trust = this.#deps.trustRoots.trustRoot(rootName);
       if (trust === undefined) {
-        outcomes.push(...unavailable(rootName, names, snapshot));
+        outcomes.push(...unavailable(rootName, groupNames, snapshot));
         continue;
       }
       let converted: Authority[];
@@ -86,10 +109,30 @@ export class PolicyVerifier {
         converted = await Promise.all(authorities.map((a) => this.#authority(a, policy)));
       } catch (error) {
         const code = error instanceof SigwardError ? error.code : 'POLICY_KEY_UNAVAILABLE';
-        for (const authority of names)
+        for (const authority of authorities.map((a) => a.name))
           outcomes.push({ authority, verified: false, code, message: describeError(error) });
         continue;
       }
+      const attesting = authorities.flatMap((a, i) => (a.attestations.length > 0 ? [i] : []));
+      if (attesting.length > 0) {
+        const entry = await this.#attest(
+          policy,
+          reference,
+          digest,
+          snapshot,
+          rootName,
+          trust,
+          attesting.map((i) => authorities[i]!),
+          attesting.map((i) => converted[i]!),
+          keychain,
+        );
+        outcomes.push(...entry.outcomes);
+        const signing = authorities.flatMap((a, i) => (a.attestations.length === 0 ? [i] : []));
+        if (signing.length === 0) continue;
+        authorities = signing.map((i) => authorities[i]!);
+        converted = signing.map((i) => converted[i]!);
+      }
+      const names = authorities.map((a) => a.name);
       const keys = converted.map((a) => (a.kind === 'key' ? keyFingerprint(a.publicKey) : '-')).join(',');
       const key = verdictKey(policy, reference, digest, snapshot, rootName, trust.version, keys, plan.index);
       const verdict = await this.#verdicts.get(
@@ -108,7 +151,8 @@ export class PolicyVerifier {
   /**
    * The evaluation from cached verdicts alone, without awaiting anything (no deadline, timers or
    * promises on the cache-hit path), or undefined when `evaluate` must run: a verdict not cached, a
-   * key read from a Secret (re-read each time), or a `multiArch: index` plan that resolves a tag.
+   * key read from a Secret (re-read each time), a `multiArch: index` plan that resolves a tag, or an
+   * authority that requires attestations.
    * The same keys and outcomes as `evaluate`.
    */
   cached(
@@ -120,6 +164,8 @@ export class PolicyVerifier {
     lookups: { count: number },
   ): PolicyEvaluation | undefined {
     if (!policy.valid) return { policy };
+    // Attestation authorities keep their outcomes in their own cache, read by `evaluate`.
+    if (policy.authorities.some((a) => a.attestations.length > 0)) return undefined;
     const plan = planWithoutLookup(policy.multiArch, reference);
     if (plan === undefined) return undefined;
     const outcomes: AuthorityOutcome[] = [];
@@ -167,17 +213,14 @@ export class PolicyVerifier {
     let verdict: ImageVerdict;
     const started = performance.now();
     try {
-      const chain = await this.#keychain(policy, keychain);
+      const where = await this.#where(policy, keychain);
       verdict = await this.#registries.run(reference.registry, () =>
         this.#deps.verifier.verify({
           image: { repository, digest },
           authorities,
           trust,
           multiArch,
-          ...(policy.signatureRepository === undefined
-            ? {}
-            : { signatureRepository: policy.signatureRepository.repository }),
-          keychain: chain,
+          ...where,
           signal: AbortSignal.timeout(this.#settings.verificationCapMs),
         }),
       );
@@ -202,6 +245,104 @@ export class PolicyVerifier {
       });
     }
     return verdict;
+  }
+
+  /**
+   * The attestation authorities of one trust-root group: their outcomes from the cache, or discovered,
+   * verified and evaluated once for every concurrent asker. Multi-arch rules do not apply: attestations
+   * are about the admitted digest itself.
+   */
+  async #attest(
+    policy: CompiledPolicy,
+    reference: ImageReference,
+    digest: string,
+    snapshot: PolicySnapshotView,
+    rootName: string,
+    trust: NonNullable<ReturnType<TrustRootSource['trustRoot']>>,
+    compiled: readonly CompiledAuthority[],
+    authorities: readonly Authority[],
+    keychain: Keychain,
+  ): Promise<AttestationEntry> {
+    const predicateTypes = [
+      ...new Set(compiled.flatMap((a) => a.attestations.map((x) => x.predicateType))),
+    ].sort();
+    const keys = authorities.map((a) => (a.kind === 'key' ? keyFingerprint(a.publicKey) : '-')).join(',');
+    // Its own cache; the last part names the attestation set (authorities and predicate types).
+    const set = `attestations ${compiled.map((a) => a.name).join(',')} ${predicateTypes.join(' ')}`;
+    const key = verdictKey(policy, reference, digest, snapshot, rootName, trust.version, keys, set);
+    return this.#attested.get(
+      key,
+      async () => {
+        const repository = { registry: reference.registry, repository: reference.repository };
+        const verify = this.#deps.verifier.verifyAttestations?.bind(this.#deps.verifier);
+        const started = performance.now();
+        let verdict;
+        try {
+          if (verify === undefined)
+            throw new SigwardError('INTERNAL_ERROR', 'this verifier cannot check attestations');
+          const where = await this.#where(policy, keychain);
+          verdict = await this.#registries.run(reference.registry, () =>
+            verify({
+              image: { repository, digest },
+              authorities,
+              trust,
+              predicateTypes,
+              ...where,
+              signal: AbortSignal.timeout(this.#settings.verificationCapMs),
+            }),
+          );
+        } catch (error) {
+          const code = error instanceof SigwardError ? error.code : 'INTERNAL_ERROR';
+          const outcomes = compiled.map((a) => ({
+            authority: a.name,
+            verified: false,
+            code,
+            message: describeError(error),
+          }));
+          return { outcomes, definite: false, usesNow: false };
+        }
+        this.#deps.observer?.verificationTime?.(policy.displayName, (performance.now() - started) / 1000);
+        const now = this.#deps.now?.() ?? new Date();
+        const outcomes = compiled.map((a) => attestationOutcome(a, verdict, now));
+        for (const o of outcomes)
+          for (const r of o.attestations)
+            this.#deps.observer?.attestation?.({
+              policy: policy.displayName,
+              authority: o.authority,
+              attestation: r.attestation,
+              result: r.passed ? 'verified' : verdict.status === 'error' ? 'error' : 'refused',
+              reason: reasonFor(r.code),
+            });
+        const definite =
+          verdict.status !== 'error' &&
+          outcomes.every((o) => o.verified || !ERROR_REASONS.has(reasonFor(o.code)));
+        const usesNow = compiled.some((a) => a.attestations.some((x) => x.conditions.some((c) => c.usesNow)));
+        // Keep the per-attestation detail out of the cache: the outcomes are what evaluation reads.
+        return {
+          outcomes: outcomes.map(({ attestations: _detail, ...o }) => o),
+          definite,
+          usesNow,
+        };
+      },
+      (entry) => {
+        if (!entry.definite) return undefined;
+        const ttl = entry.outcomes.every((o) => o.verified)
+          ? this.#settings.cache.positiveTtlMs
+          : this.#settings.cache.negativeTtlMs;
+        // A condition on `now` (freshness) may turn with time alone: re-evaluated at least this often.
+        return entry.usesNow ? Math.min(ttl, this.#settings.cache.negativeTtlMs) : ttl;
+      },
+    );
+  }
+
+  /** Where a verification of this policy looks, and with which credentials. */
+  async #where(
+    policy: CompiledPolicy,
+    workload: Keychain,
+  ): Promise<{ keychain: Keychain; signatureRepository?: RepositoryName }> {
+    const keychain = await this.#keychain(policy, workload);
+    const repository = policy.signatureRepository?.repository;
+    return repository === undefined ? { keychain } : { keychain, signatureRepository: repository };
   }
 
   /**

@@ -16,9 +16,12 @@ import { SigwardError } from '../errors.ts';
 import { parseRepository } from '../oci/reference.ts';
 import type { RepositoryName } from '../oci/reference.ts';
 import type { CertificateIdentity } from '../sigstore/identity.ts';
+import { compileCondition } from './conditions.ts';
+import type { CompiledCondition } from './conditions.ts';
 import { compileIdentity, matchIdentity } from './identity.ts';
 import type { IdentityMatcher, IdentitySpec } from './identity.ts';
 import { compileGlob, GLOB_MAX_LENGTH } from './match.ts';
+import { PREDICATE_SHORT_NAMES, predicateTypeUri } from './predicate-types.ts';
 import type { CompiledGlob } from './match.ts';
 import {
   MULTI_ARCH_RULES,
@@ -50,6 +53,15 @@ export interface CompiledIdentity {
   readonly describe: string;
 }
 
+/** One required attestation of an authority. */
+export interface CompiledAttestation {
+  readonly name: string;
+  /** The predicate type URI (short names resolved). */
+  readonly predicateType: string;
+  /** All must hold on one statement of this type; none = being there and signed is enough. */
+  readonly conditions: readonly CompiledCondition[];
+}
+
 interface AuthorityBase {
   readonly name: string;
   /** Position in spec.authorities, for field paths. */
@@ -57,6 +69,8 @@ interface AuthorityBase {
   readonly trustRootRef: string;
   /** false = insecureIgnoreTlog. */
   readonly requireTlog: boolean;
+  /** Non-empty: the authority is satisfied by these attestations, not by an image signature. */
+  readonly attestations: readonly CompiledAttestation[];
 }
 
 export type KeySource =
@@ -125,6 +139,8 @@ export const LIMITS = {
   images: 256,
   authorities: 32,
   identities: 32,
+  attestations: 16,
+  conditions: 16,
   string: 4096,
   key: 16384,
   trustedRoot: 1048576,
@@ -472,6 +488,37 @@ function compileKey(
   return { source: 'secret', name, namespace, key };
 }
 
+function compileAttestations(c: Checker, v: unknown, path: string): CompiledAttestation[] {
+  if (v === undefined) return [];
+  const compiled: CompiledAttestation[] = [];
+  const names = new Set<string>();
+  c.array(v, path, LIMITS.attestations)?.forEach((a, i) => {
+    const at = `${path}[${i}]`;
+    const o = c.object(a, at, ['name', 'predicateType', 'conditions']);
+    if (o === undefined) return;
+    const name = c.name(o['name'], `${at}.name`, DNS_LABEL, 63);
+    if (name !== undefined) {
+      if (names.has(name)) c.fail(`${at}.name`, `duplicate attestation name "${name}"`);
+      names.add(name);
+    }
+    const typeText = c.string(o['predicateType'], `${at}.predicateType`, 1024);
+    const predicateType = typeText === undefined ? undefined : predicateTypeUri(typeText);
+    if (typeText !== undefined && predicateType === undefined)
+      c.fail(`${at}.predicateType`, `must be a URI or one of ${PREDICATE_SHORT_NAMES.join(', ')}`);
+    const conditions: CompiledCondition[] = [];
+    if (o['conditions'] !== undefined)
+      c.array(o['conditions'], `${at}.conditions`, LIMITS.conditions)?.forEach((e, j) => {
+        const expression = c.string(e, `${at}.conditions[${j}]`, LIMITS.string);
+        if (expression === undefined) return;
+        const condition = compileCondition(expression);
+        if (typeof condition === 'string') c.fail(`${at}.conditions[${j}]`, condition);
+        else conditions.push(condition);
+      });
+    if (name !== undefined && predicateType !== undefined) compiled.push({ name, predicateType, conditions });
+  });
+  return compiled;
+}
+
 function compileAuthority(
   c: Checker,
   v: unknown,
@@ -480,7 +527,14 @@ function compileAuthority(
   policyNamespace: string | undefined,
 ): CompiledAuthority | undefined {
   const path = `spec.authorities[${index}]`;
-  const o = c.object(v, path, ['name', 'keyless', 'key', 'trustRootRef', 'insecureIgnoreTlog']);
+  const o = c.object(v, path, [
+    'name',
+    'keyless',
+    'key',
+    'trustRootRef',
+    'insecureIgnoreTlog',
+    'attestations',
+  ]);
   if (o === undefined) return undefined;
   const name = c.name(o['name'], `${path}.name`, DNS_LABEL, 63);
   if (name !== undefined) {
@@ -492,6 +546,7 @@ function compileAuthority(
       ? PUBLIC_GOOD_TRUST_ROOT
       : c.name(o['trustRootRef'], `${path}.trustRootRef`, DNS_SUBDOMAIN, 253);
   const requireTlog = c.bool(o['insecureIgnoreTlog'], `${path}.insecureIgnoreTlog`) !== true;
+  const attestations = compileAttestations(c, o['attestations'], `${path}.attestations`);
   if ((o['keyless'] === undefined) === (o['key'] === undefined)) {
     c.fail(path, 'set exactly one of keyless or key');
     return undefined;
@@ -499,7 +554,7 @@ function compileAuthority(
   if (o['keyless'] !== undefined) {
     const keyless = compileKeyless(c, o['keyless'], `${path}.keyless`);
     if (keyless === undefined || name === undefined || trustRootRef === undefined) return undefined;
-    return { kind: 'keyless', name, index, trustRootRef, requireTlog, ...keyless };
+    return { kind: 'keyless', name, index, trustRootRef, requireTlog, attestations, ...keyless };
   }
   const key = compileKey(c, o['key'], `${path}.key`, policyNamespace);
   if (key === undefined || name === undefined || trustRootRef === undefined) return undefined;
@@ -507,7 +562,7 @@ function compileAuthority(
     key.source === 'data'
       ? `a signature by the public key of authority ${name}`
       : `a signature by the public key in Secret ${key.namespace === undefined ? '' : `${key.namespace}/`}${key.name} (${key.key})`;
-  return { kind: 'key', name, index, trustRootRef, requireTlog, key, expected };
+  return { kind: 'key', name, index, trustRootRef, requireTlog, attestations, key, expected };
 }
 
 function metadataOf(

@@ -30,6 +30,10 @@ export const ReasonCode = {
   tlogInvalid: 'TLOG_INVALID',
   /** Some authorities passed, but fewer distinct authorities than the threshold. */
   thresholdNotMet: 'THRESHOLD_NOT_MET',
+  /** A required attestation (authorities[].attestations) was not found, signed or about this digest. */
+  attestationMissing: 'ATTESTATION_MISSING',
+  /** A required attestation was found and signed, but one of its CEL conditions is false (or errs). */
+  attestationConditionFailed: 'ATTESTATION_CONDITION_FAILED',
   /** multiArch rules: a platform manifest is unsigned, or the index does not list the image. */
   platformNotSigned: 'PLATFORM_NOT_SIGNED',
   indexMismatch: 'INDEX_MISMATCH',

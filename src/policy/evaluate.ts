@@ -36,6 +36,8 @@ export interface AuthorityOutcome {
   readonly message: string;
   /** Who signed, when a signature verified but names someone the authority does not accept. */
   readonly found?: FoundSigner;
+  /** Attestation authorities: the required attestation the failure is about. */
+  readonly attestation?: string;
 }
 
 /** The parts of sigstore/verify-image's ImageVerdict that evaluation reads (structural, no import). */
@@ -157,6 +159,7 @@ function rank(reason: ReasonCode): number {
   switch (reason) {
     case ReasonCode.identityMismatch:
     case ReasonCode.issuerMismatch:
+    case ReasonCode.attestationConditionFailed:
       return 5;
     case ReasonCode.keyMismatch:
     case ReasonCode.certificateUntrusted:
@@ -168,6 +171,7 @@ function rank(reason: ReasonCode): number {
     case ReasonCode.indexWithoutPlatforms:
       return 3;
     case ReasonCode.signatureMissing:
+    case ReasonCode.attestationMissing:
       return 2;
     default:
       return 1;
@@ -268,7 +272,13 @@ function authorityResult(
     (reason === ReasonCode.identityMismatch || reason === ReasonCode.issuerMismatch) &&
     outcome.found?.kind === 'certificate' &&
     authority !== undefined
-      ? { expected: authority.expected, found: describeFound(outcome.found) }
+      ? {
+          expected:
+            outcome.attestation === undefined
+              ? authority.expected
+              : `attestation ${outcome.attestation} signed by ${authority.expected}`,
+          found: describeFound(outcome.found),
+        }
       : {};
   return failed(policy, reason, settings, {
     authority: outcome.authority,

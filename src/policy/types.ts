@@ -63,6 +63,18 @@ export interface KeySpec {
   readonly secretRef?: SecretKeyRef;
 }
 
+/**
+ * An in-toto attestation the image must carry, signed by the authority: its predicate type (a URI or one
+ * of cosign's short names) and CEL conditions that must all hold on one such statement.
+ */
+export interface AttestationSpec {
+  /** Unique within the authority; shown in denials and metrics. */
+  readonly name?: string;
+  readonly predicateType?: string;
+  /** CEL over `predicate`, `predicateType`, `subject`, `signer`, `now`; all must be true. Optional. */
+  readonly conditions?: readonly string[];
+}
+
 export interface AuthoritySpec {
   /** Unique within the policy; shown in denials. */
   readonly name?: string;
@@ -73,6 +85,11 @@ export interface AuthoritySpec {
   readonly trustRootRef?: string;
   /** cosign --insecure-ignore-tlog: no transparency log entry needed (time from a TSA only). */
   readonly insecureIgnoreTlog?: boolean;
+  /**
+   * When set, the authority is satisfied by attestations instead of an image signature: every listed
+   * attestation must be found, signed by this authority, about the admitted digest, its conditions true.
+   */
+  readonly attestations?: readonly AttestationSpec[];
 }
 
 export interface LocalObjectRef {

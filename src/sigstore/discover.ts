@@ -5,6 +5,9 @@
 //    (sigstore/cosign#4641), so nothing in it is trusted: each listed manifest is fetched and its layers
 //    decide what it is;
 //  - cosign's legacy tag `sha256-<hex>.sig`, one signature per layer (legacy.ts turns each into a bundle).
+// Asked for attestations too (`attestations: true`), it keeps the bundle referrers whose statement has
+// another predicate type than an image signature's, and reads the legacy `sha256-<hex>.att` tag (one
+// DSSE envelope per layer), as attestation candidates.
 // A referrer's `subject` is unsigned and never used: verification checks what each bundle signs against
 // the admitted digest. No signatures found is a value (an empty list); a registry failure throws its
 // REGISTRY_* error, so a caller can never mistake "could not look" for "unsigned".
@@ -21,8 +24,10 @@ import {
   legacyTag,
   referrersFallbackTag,
   SIMPLE_SIGNING_MEDIA_TYPE,
+  DSSE_ENVELOPE_MEDIA_TYPE,
+  ANNOTATION,
 } from './layout.ts';
-import { legacySignatureToBundle } from './legacy.ts';
+import { legacyAttestationToBundle, legacySignatureToBundle } from './legacy.ts';
 import { mapLimit } from './map-limit.ts';
 
 /** What discovery needs of the OCI client (a RegistryClient, or a stand-in in tests). */
@@ -49,6 +54,8 @@ export interface SignatureCandidate {
   readonly bundle?: Bundle;
   /** The signed bytes of a legacy simple-signing layer. */
   readonly payload?: Uint8Array;
+  /** Attestations: the predicate type the statement claims (unverified: verification checks it). */
+  readonly predicateType?: string;
   /** Set when the candidate cannot be read as a signature (malformed bundle or layer, missing blob). */
   readonly problem?: SigwardError;
 }
@@ -66,6 +73,8 @@ export interface Discovery {
   readonly attestations: number;
   /** More referrers or layers than the caps: those beyond them were not examined. */
   readonly truncated: boolean;
+  /** Only when asked for (`attestations: true`): attestation bundles, from referrers and the .att tag. */
+  readonly attestationCandidates?: readonly SignatureCandidate[];
 }
 
 export interface DiscoverOptions {
@@ -79,6 +88,12 @@ export interface DiscoverOptions {
   readonly maxSignatureBytes?: number;
   /** Manifests and blobs fetched at once. Default 4. */
   readonly concurrency?: number;
+  /** Also collect attestations (bundle referrers of other predicate types, the legacy .att tag). */
+  readonly attestations?: boolean;
+  /** Largest attestation blob fetched (SBOMs are big). Default 4 MiB. */
+  readonly maxAttestationBytes?: number;
+  /** With attestations: all blobs of one discovery together, so a registry listing many big ones is bounded. Default 16 MiB. */
+  readonly maxTotalAttestationBytes?: number;
   readonly signal?: AbortSignal;
 }
 
@@ -86,6 +101,8 @@ export const DISCOVERY_DEFAULTS = {
   maxReferrers: 32,
   maxLayers: 32,
   maxSignatureBytes: 1024 * 1024,
+  maxAttestationBytes: 4 * 1024 * 1024,
+  maxTotalAttestationBytes: 16 * 1024 * 1024,
   concurrency: 4,
 } as const;
 
@@ -94,6 +111,10 @@ interface Ctx {
   readonly repo: RepositoryName;
   readonly repoName: string;
   readonly maxSignatureBytes: number;
+  /** Referrer blobs may be attestations: fetched under this larger cap when attestations are wanted. */
+  readonly maxReferrerBytes: number;
+  /** Bytes still allowed for this discovery's blobs; undefined: no overall budget (signatures only). */
+  readonly budget: { remaining: number } | undefined;
   readonly signal: AbortSignal | undefined;
   /** Blobs fetched in this discovery: layers signing one payload share it (one GET, not one per layer). */
   readonly blobs: Map<string, Promise<Uint8Array | SigwardError>>;
@@ -114,15 +135,24 @@ export async function discoverSignatures(
     repo,
     repoName: repositoryString(repo),
     maxSignatureBytes: options.maxSignatureBytes ?? DISCOVERY_DEFAULTS.maxSignatureBytes,
+    maxReferrerBytes:
+      options.attestations === true
+        ? (options.maxAttestationBytes ?? DISCOVERY_DEFAULTS.maxAttestationBytes)
+        : (options.maxSignatureBytes ?? DISCOVERY_DEFAULTS.maxSignatureBytes),
     signal: options.signal,
     blobs: new Map(),
+    budget:
+      options.attestations === true
+        ? { remaining: options.maxTotalAttestationBytes ?? DISCOVERY_DEFAULTS.maxTotalAttestationBytes }
+        : undefined,
   };
   const signal = options.signal === undefined ? {} : { signal: options.signal };
   const fallbackTagName = referrersFallbackTag(image.digest);
   const legacyTagName = legacyTag(image.digest);
+  const attestationTagName = legacyTag(image.digest, 'attestation');
 
-  // The three lookups are independent: one round trip each, in parallel.
-  const [api, fallback, legacy] = await Promise.all([
+  // The lookups are independent: one round trip each, in parallel.
+  const [api, fallback, legacy, legacyAttestations] = await Promise.all([
     client.listReferrers(repo, image.digest, {
       artifactType: BUNDLE_ARTIFACT_TYPE,
       fallbackTag: false,
@@ -130,6 +160,9 @@ export async function discoverSignatures(
     }),
     client.findManifest(referenceIn(repo, fallbackTagName), options.signal),
     client.findManifest(referenceIn(repo, legacyTagName), options.signal),
+    options.attestations === true
+      ? client.findManifest(referenceIn(repo, attestationTagName), options.signal)
+      : undefined,
   ]);
 
   let ignored = 0;
@@ -152,24 +185,34 @@ export async function discoverSignatures(
   }
   if (listed.length > maxReferrers) truncated = true;
   // Referrer manifests and the legacy layers are fetched side by side.
-  const [referrerResults, legacyRead] = await Promise.all([
+  const [referrerResults, legacyRead, attestationRead] = await Promise.all([
     mapLimit(listed.slice(0, maxReferrers), concurrency, (entry) =>
       readReferrer(ctx, entry.descriptor, entry.source, entry.tag),
     ),
     legacy === undefined ? undefined : readLegacy(ctx, legacy, legacyTagName, maxLayers, concurrency),
+    legacyAttestations === undefined
+      ? undefined
+      : readLegacy(ctx, legacyAttestations, attestationTagName, maxLayers, concurrency, 'attestation'),
   ]);
 
   const candidates: SignatureCandidate[] = [];
   let attestations = 0;
+  const attestationCandidates: SignatureCandidate[] = [];
   for (const result of referrerResults) {
-    if (result === 'attestation') attestations++;
-    else if (result.length === 0) ignored++;
+    if ('attestation' in result) {
+      attestations++;
+      attestationCandidates.push(result.attestation);
+    } else if (result.length === 0) ignored++;
     else candidates.push(...result);
   }
   if (legacyRead !== undefined) {
     candidates.push(...legacyRead.candidates);
     ignored += legacyRead.ignored;
     truncated ||= legacyRead.truncated;
+  }
+  if (attestationRead !== undefined) {
+    attestationCandidates.push(...attestationRead.candidates);
+    truncated ||= attestationRead.truncated;
   }
   return {
     signatureRepository: ctx.repoName,
@@ -179,6 +222,7 @@ export async function discoverSignatures(
     ignored,
     attestations,
     truncated,
+    ...(options.attestations === true ? { attestationCandidates } : {}),
   };
 }
 
@@ -193,7 +237,7 @@ async function readReferrer(
   descriptor: Descriptor,
   source: SignatureSource,
   tag: string | undefined,
-): Promise<SignatureCandidate[] | 'attestation'> {
+): Promise<SignatureCandidate[] | { attestation: SignatureCandidate }> {
   const fetched = await ctx.client.findManifest(referenceIn(ctx.repo, descriptor.digest), ctx.signal);
   // Listed but gone (deleted, or a stale fallback entry), or not an image manifest: not a signature.
   if (fetched === undefined || fetched.manifest.kind !== 'manifest') return [];
@@ -207,7 +251,7 @@ async function readReferrer(
   });
   if (layers.length === 1 && isBundleMediaType(layers[0]?.mediaType)) {
     const location = where(0);
-    const blob = await fetchSignatureBlob(ctx, layers[0]!);
+    const blob = await fetchSignatureBlob(ctx, layers[0]!, ctx.maxReferrerBytes);
     if (blob instanceof SigwardError) return [{ location, format: 'bundle', problem: blob }];
     let bundle: Bundle;
     try {
@@ -216,7 +260,8 @@ async function readReferrer(
       return [{ location, format: 'bundle', problem: asSigwardError(error) }];
     }
     const predicateType = claimedPredicateType(bundle);
-    if (predicateType !== undefined && predicateType !== COSIGN_SIGN_PREDICATE_TYPE) return 'attestation';
+    if (predicateType !== undefined && predicateType !== COSIGN_SIGN_PREDICATE_TYPE)
+      return { attestation: { location, format: 'bundle', bundle, predicateType } };
     return [{ location, format: 'bundle', bundle }];
   }
   if (layers.some((l) => isBundleMediaType(l.mediaType))) {
@@ -235,6 +280,7 @@ async function readLegacy(
   tag: string,
   maxLayers: number,
   concurrency: number,
+  kind: 'signature' | 'attestation' = 'signature',
 ): Promise<{ candidates: SignatureCandidate[]; ignored: number; truncated: boolean }> {
   if (fetched.manifest.kind !== 'manifest') {
     const problem = new SigstoreError(
@@ -251,7 +297,8 @@ async function readLegacy(
     return { candidates: [{ location, format: 'legacy', problem }], ignored: 0, truncated: false };
   }
   const layers = fetched.manifest.layers.map((layer, index) => ({ layer, index }));
-  const signatures = layers.filter(({ layer }) => layer.mediaType === SIMPLE_SIGNING_MEDIA_TYPE);
+  const wanted = kind === 'signature' ? SIMPLE_SIGNING_MEDIA_TYPE : DSSE_ENVELOPE_MEDIA_TYPE;
+  const signatures = layers.filter(({ layer }) => layer.mediaType === wanted);
   const examined = signatures.slice(0, maxLayers);
   const candidates = await mapLimit(examined, concurrency, async ({ layer, index }) => {
     const location: SignatureLocation = {
@@ -261,8 +308,34 @@ async function readLegacy(
       layer: index,
       tag,
     };
-    const blob = await fetchSignatureBlob(ctx, layer);
-    if (blob instanceof SigwardError) return { location, format: 'legacy' as const, problem: blob };
+    const blob = await fetchSignatureBlob(
+      ctx,
+      layer,
+      kind === 'signature' ? ctx.maxSignatureBytes : ctx.maxReferrerBytes,
+    );
+    // An attestation layer's (unsigned) annotation labels a failure with the type it would have had.
+    const annotated = kind === 'attestation' ? layer.annotations?.[ANNOTATION.predicateType] : undefined;
+    const labelled = annotated === undefined ? {} : { predicateType: annotated };
+    if (blob instanceof SigwardError)
+      return { location, format: 'legacy' as const, problem: blob, ...labelled };
+    if (kind === 'attestation') {
+      try {
+        const { bundle } = legacyAttestationToBundle({
+          mediaType: layer.mediaType,
+          annotations: layer.annotations ?? {},
+          blob,
+        });
+        const claimed = claimedPredicateType(bundle) ?? layer.annotations?.[ANNOTATION.predicateType];
+        return {
+          location,
+          format: 'legacy' as const,
+          bundle,
+          ...(claimed === undefined ? {} : { predicateType: claimed }),
+        };
+      } catch (error) {
+        return { location, format: 'legacy' as const, problem: asSigwardError(error), ...labelled };
+      }
+    }
     try {
       const read = legacySignatureToBundle({
         mediaType: layer.mediaType,
@@ -301,26 +374,42 @@ function optionalPayload(payload: Uint8Array | undefined): { payload?: Uint8Arra
  * A signature blob under the signature cap. A blob the registry does not have makes that candidate
  * unreadable (returned); any other registry failure throws, since then nothing can be concluded.
  */
-function fetchSignatureBlob(ctx: Ctx, layer: Descriptor): Promise<Uint8Array | SigwardError> {
+function fetchSignatureBlob(
+  ctx: Ctx,
+  layer: Descriptor,
+  maxBytes: number = ctx.maxSignatureBytes,
+): Promise<Uint8Array | SigwardError> {
   const key = `${layer.digest} ${layer.size}`;
   let pending = ctx.blobs.get(key);
   if (pending === undefined) {
-    pending = fetchBlobOnce(ctx, layer);
+    pending = fetchBlobOnce(ctx, layer, maxBytes);
     ctx.blobs.set(key, pending);
   }
   return pending;
 }
 
-async function fetchBlobOnce(ctx: Ctx, layer: Descriptor): Promise<Uint8Array | SigwardError> {
-  if (layer.size > ctx.maxSignatureBytes) {
+async function fetchBlobOnce(
+  ctx: Ctx,
+  layer: Descriptor,
+  maxBytes: number,
+): Promise<Uint8Array | SigwardError> {
+  if (layer.size > maxBytes) {
     return new SigstoreError(
       SigstoreErrorCode.bundleMalformed,
-      `signature layer ${layer.digest} declares ${layer.size} bytes, over the ${ctx.maxSignatureBytes}-byte cap`,
+      `signature layer ${layer.digest} declares ${layer.size} bytes, over the ${maxBytes}-byte cap`,
     );
+  }
+  if (ctx.budget !== undefined) {
+    if (layer.size > ctx.budget.remaining)
+      return new SigstoreError(
+        SigstoreErrorCode.bundleMalformed,
+        `signature layer ${layer.digest} (${layer.size} bytes) is beyond the bytes one image's signatures and attestations may take together`,
+      );
+    ctx.budget.remaining -= layer.size;
   }
   try {
     return await ctx.client.getBlob(ctx.repo, layer, {
-      maxBytes: ctx.maxSignatureBytes,
+      maxBytes, // and never past the size it declares (oci/blobs.ts), which is what the budget charged
       ...(ctx.signal === undefined ? {} : { signal: ctx.signal }),
     });
   } catch (error) {

@@ -9,6 +9,7 @@ import { SigwardError } from '../errors.ts';
 import type { RepositoryName } from '../oci/index.ts';
 import type { SignatureCandidate, SignatureLocation } from './discover.ts';
 import type { CertificateIdentity, FulcioExtensionName } from './identity.ts';
+import type { InTotoStatement } from './statement.ts';
 import { verifyBundle } from './verify.ts';
 import type { SignerTrust, VerifiedSignature } from './verify.ts';
 
@@ -56,6 +57,8 @@ export type SignatureOutcome = {
       readonly rejectedBy: readonly AuthorityRejection[];
       readonly signer: ProvenSigner;
       readonly signedAt: readonly string[];
+      /** The verified in-toto statement of a DSSE bundle (attestations read their predicate here). */
+      readonly statement?: InTotoStatement;
     }
   | {
       readonly verified: false;
@@ -84,6 +87,8 @@ export interface CandidateContext {
    * checked one at a time): the cryptography of a signature runs once, whoever asks.
    */
   readonly keylessResults?: KeylessResults;
+  /** The predicate type the statement must have (attestations); default an image signature's. */
+  readonly predicateType?: string;
 }
 
 /** Per candidate, per set of log/SCT options: the keyless verification, or why it failed. */
@@ -123,11 +128,12 @@ export function verifyCandidate(
         digest,
         ...(candidate.payload === undefined ? {} : { payload: candidate.payload }),
         ...(input.dockerReference === undefined ? {} : { repository: input.dockerReference }),
+        ...(input.predicateType === undefined ? {} : { predicateType: input.predicateType }),
       },
     });
   const accepted: string[] = [];
   const rejectedBy: AuthorityRejection[] = [];
-  let proven: { signer: ProvenSigner; signedAt: string[] } | undefined;
+  let proven: { signer: ProvenSigner; signedAt: string[]; statement?: InTotoStatement } | undefined;
   for (const authority of input.authorities) {
     const label = several ? `${authority.name}: ` : '';
     let result: VerifiedSignature | SigwardError;
@@ -154,9 +160,10 @@ export function verifyCandidate(
       continue;
     }
     const signedAt = result.signedAt.map((d) => d.toISOString());
+    const statement = result.statement === undefined ? {} : { statement: result.statement };
     if (result.identity.kind === 'key') {
       accepted.push(authority.name);
-      proven ??= { signer: { kind: 'key' }, signedAt };
+      proven ??= { signer: { kind: 'key' }, signedAt, ...statement };
       continue;
     }
     if (authority.kind !== 'keyless') continue; // verifyBundle refuses a certificate for a key already
@@ -169,7 +176,7 @@ export function verifyCandidate(
     const match = authority.match(result.identity);
     if (match.matched) {
       accepted.push(authority.name);
-      proven ??= { signer, signedAt };
+      proven ??= { signer, signedAt, ...statement };
       continue;
     }
     failures.push({ code: match.code, reason: `${label}${match.reason}`, signer });

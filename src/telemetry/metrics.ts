@@ -46,6 +46,8 @@ export interface Metrics {
   readonly admissionDuration: Histogram<'route'>;
   readonly verifications: Counter<'policy' | 'authority' | 'result' | 'reason'>;
   readonly verificationDuration: Histogram<'policy'>;
+  /** Per required attestation (names from policies: bounded by the policies loaded). */
+  readonly attestationVerifications: Counter<'policy' | 'authority' | 'attestation' | 'result' | 'reason'>;
   readonly cache: Counter<'cache' | 'result'>;
   /** Registry exchanges that got an HTTP response, by registry host, method and status code. */
   readonly registryRequests: Counter<'registry' | 'method' | 'status'>;
@@ -108,6 +110,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     name: 'sigward_verifications_total',
     help: 'Signature verifications actually run (cache misses), by policy, authority, result and reason code',
     labelNames: ['policy', 'authority', 'result', 'reason'] as const,
+    registers,
+  });
+  const attestationVerifications = new Counter({
+    name: 'sigward_attestation_verifications_total',
+    help: 'Required attestations checked (cache misses), by policy, authority, attestation name, result and reason code',
+    labelNames: ['policy', 'authority', 'attestation', 'result', 'reason'] as const,
     registers,
   });
   const verificationDuration = new Histogram({
@@ -229,6 +237,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     admissionDuration,
     verifications,
     verificationDuration,
+    attestationVerifications,
     cache,
     registryRequests,
     registryErrors,

@@ -139,6 +139,7 @@ export function engineUnderTest(
       trustRoots: { trustRoot: (name) => (name === 'public-good' ? trustRoot() : undefined) },
       observer: {
         verification: (labels) => metrics.verifications.inc(labels),
+        attestation: (labels) => metrics.attestationVerifications.inc(labels),
         verificationTime: (policy, seconds) => metrics.verificationDuration.observe({ policy }, seconds),
         cacheLookup: (cache, result) => metrics.cache.inc({ cache, result }),
         ...observer,

@@ -188,7 +188,17 @@ test('schema and compile know the same fields: a policy using every schema field
             ],
           },
         },
-        { name: 'inline-key', key: { data: PUBLIC_KEY_PEM } },
+        {
+          name: 'inline-key',
+          key: { data: PUBLIC_KEY_PEM },
+          attestations: [
+            {
+              name: 'provenance',
+              predicateType: 'slsaprovenance1',
+              conditions: ['predicate.buildDefinition.externalParameters.workflow.ref == "refs/heads/main"'],
+            },
+          ],
+        },
         { name: 'secret-key', key: { secretRef: { name: 's', namespace: 'n', key: 'k' } } },
       ],
     },

@@ -122,6 +122,33 @@ export const VALID_POLICIES: readonly ValidCase[] = [
       },
     },
   },
+  {
+    name: 'an attestation authority: SLSA v1 provenance built from main (CEL)',
+    resource: {
+      apiVersion: V,
+      kind: 'ClusterImagePolicy',
+      metadata: { name: 'provenance-from-main' },
+      spec: {
+        images: ['registry.example.com/apps/**'],
+        authorities: [
+          {
+            name: 'release-workflow',
+            keyless: { identities: [{ issuer: EKS_ISSUER, subject: SIGN_SA }] },
+            attestations: [
+              {
+                name: 'provenance',
+                predicateType: 'slsaprovenance1',
+                conditions: [
+                  'predicate.buildDefinition.externalParameters.workflow.ref == "refs/heads/main"',
+                ],
+              },
+              { name: 'sbom', predicateType: 'https://spdx.dev/Document' },
+            ],
+          },
+        ],
+      },
+    },
+  },
 ];
 
 export const VALID_TRUST_ROOTS: readonly ValidCase[] = [
@@ -373,6 +400,31 @@ export const INVALID_POLICIES: readonly InvalidCase[] = [
     ),
     tsFields: ['spec.authorities[0].key.secretRef.namespace'],
     layer: 'status',
+  },
+  {
+    name: 'an attestation condition that does not type-check',
+    resource: policy('bad-condition', {
+      images: ['**'],
+      authorities: [
+        {
+          ...okAuthority,
+          attestations: [{ name: 'p', predicateType: 'slsaprovenance1', conditions: ['now > 5'] }],
+        },
+      ],
+    }),
+    tsFields: ['spec.authorities[0].attestations[0].conditions[0]'],
+    layer: 'status',
+  },
+  {
+    name: 'an attestation without a predicate type',
+    resource: policy('bad-attestation', {
+      images: ['**'],
+      authorities: [{ ...okAuthority, attestations: [{ name: 'p' }] }],
+    }),
+    tsFields: ['spec.authorities[0].attestations[0].predicateType'],
+    layer: 'apply',
+    kubectl: /spec\.authorities\[0\]\.attestations\[0\]\.predicateType: Required value/,
+    openapi: true,
   },
 ];
 

@@ -18,7 +18,7 @@ test(
   { timeout: 60_000 },
   async () => {
     const webhook = await startWebhook([]);
-    assert.match(webhook.stderr(), /policies: 1 from files in .*examples\/policies/);
+    assert.match(webhook.stderr(), /policies: 2 from files in .*examples\/policies/);
     const review = readFileSync(join(REPO_ROOT, 'examples/admission/pod-unmatched.json'), 'utf8');
     const answer = await webhook.post('/validate', review);
     assert.equal(answer.status, 200);
