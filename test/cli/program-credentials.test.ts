@@ -9,11 +9,12 @@ import https from 'node:https';
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
-import { runVerify } from '../../src/cli/verify.ts';
+import { verifyCaptured as verify } from '../support/verify-cli.ts';
 import { RegistryClient, staticKeychain } from '../../src/oci/index.ts';
 import { startDockerRegistry, type DockerRegistry } from '../support/docker-registry.ts';
 import { pushTestImage } from '../support/images.ts';
 import { PROD_ROOT_PATH } from '../sigstore/ext.ts';
+import { podReview } from '../engine/harness.ts';
 
 const programs = resolve('test/support/credential-programs');
 const secret = 'cli-password-MTIzNDU2Nzg5MGFiY2RlZg';
@@ -44,13 +45,6 @@ const identity = [
   '--cloud-credentials=none',
 ];
 
-async function verify(args: string[], env: NodeJS.ProcessEnv) {
-  let out = '';
-  let err = '';
-  const code = await runVerify(args, { out: (t) => (out += t), err: (t) => (err += t) }, env);
-  return { code, out, err };
-}
-
 describe('sigward verify', () => {
   test('$DOCKER_CONFIG credHelpers: the helper gives the password, the image is read (NO_SIGNATURES)', async () => {
     const docker = join(dir, 'docker');
@@ -77,36 +71,14 @@ describe('sigward verify', () => {
   });
 
   test('--credential-provider-config with its bin dir: the plugin gives the password', async () => {
-    const bin = join(dir, 'bin');
-    mkdirSync(bin);
-    symlinkSync(join(programs, 'test-credential-provider'), join(bin, 'registry-plugin'));
-    const response = join(dir, 'plugin-response.json');
-    writeFileSync(
-      response,
-      JSON.stringify({
-        apiVersion: 'credentialprovider.kubelet.k8s.io/v1',
-        kind: 'CredentialProviderResponse',
-        cacheKeyType: 'Registry',
-        auth: { [registry.host]: { username: 'robot', password: secret } },
-      }),
-    );
-    const config = join(dir, 'providers.yaml');
-    writeFileSync(
-      config,
-      [
-        'apiVersion: kubelet.config.k8s.io/v1',
-        'kind: CredentialProviderConfig',
-        'providers:',
-        '  - name: registry-plugin',
-        `    matchImages: ["${registry.host}"]`,
-        '    defaultCacheDuration: 1h',
-        '    apiVersion: credentialprovider.kubelet.k8s.io/v1',
-        `    env: [{name: TEST_PLUGIN_RESPONSE, value: "${response}"}]`,
-        '',
-      ].join('\n'),
-    );
+    const plugin = pluginSetup('verify');
     const r = await verify(
-      [...identity, `--credential-provider-config=${config}`, `--credential-provider-bin-dir=${bin}`, image],
+      [
+        ...identity,
+        `--credential-provider-config=${plugin.config}`,
+        `--credential-provider-bin-dir=${plugin.bin}`,
+        image,
+      ],
       { HOME: dir },
     );
     assert.equal(r.code, 1, r.err);
@@ -209,25 +181,7 @@ async function judgedByWebhook(
       child.once('exit', (code) => fail(new Error(`exited ${code}: ${err}`)));
     });
     const ca = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/.exec(err)?.[0] ?? '';
-    const review = JSON.stringify({
-      apiVersion: 'admission.k8s.io/v1',
-      kind: 'AdmissionReview',
-      request: {
-        uid: '6b1c3a8e-0010-4c2e-9d7a-1f0e2d3c4b5a',
-        kind: { group: '', version: 'v1', kind: 'Pod' },
-        resource: { group: '', version: 'v1', resource: 'pods' },
-        namespace: 'apps',
-        name: 'private',
-        operation: 'CREATE',
-        userInfo: { username: 'alice' },
-        object: {
-          apiVersion: 'v1',
-          kind: 'Pod',
-          metadata: { name: 'private', namespace: 'apps' },
-          spec: { containers: [{ name: 'app', image }] },
-        },
-      },
-    });
+    const review = JSON.stringify(podReview([image]));
     const answer = await new Promise<string>((done, fail) => {
       const req = https.request(
         `${url}/validate`,
