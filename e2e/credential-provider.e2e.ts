@@ -12,7 +12,6 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SigwardError } from '../src/errors.ts';
 import {
   CredentialProviderPlugins,
   DockerCredentialHelpers,
@@ -31,6 +30,7 @@ import { pushTestImage } from '../test/support/images.ts';
 import { startMoto, type Moto } from '../test/support/moto.ts';
 import { PROD_ROOT_PATH } from '../test/sigstore/ext.ts';
 import { goTool, repoRoot } from './world/tools.ts';
+import { rejectsWithCode } from '../test/support/cloud-assertions.ts';
 
 // moto answers GetAuthorizationToken without registryIds (what the plugin asks) for its default account.
 const account = '123456789012';
@@ -186,20 +186,16 @@ describe("the real ecr-credential-provider v1.37.1, exec'd by sigward, against m
   });
 
   test('no AWS identity: REGISTRY_UNAUTHORIZED naming the plugin and the image, no secret', async () => {
-    await assert.rejects(resolveWith(pluginKeychain(awsEnv({}))), (error) => {
-      assert.ok(error instanceof SigwardError);
-      assert.equal(error.code, 'REGISTRY_UNAUTHORIZED');
-      assert.match(
-        error.message,
-        new RegExp(
-          `credential provider plugin ecr-credential-provider gave no credentials for ${front.registry.replaceAll('.', '\\.')}/team/app: exit status 1`,
-        ),
-      );
-      // The plugin's own error (its last stderr line), not its progress lines.
-      assert.match(error.message, /Error running credential provider plugin: .*GetAuthorizationToken/);
-      assert.ok(!error.message.includes(issuedPassword));
-      return true;
-    });
+    const error = await rejectsWithCode(resolveWith(pluginKeychain(awsEnv({}))));
+    assert.match(
+      error.message,
+      new RegExp(
+        `credential provider plugin ecr-credential-provider gave no credentials for ${front.registry.replaceAll('.', '\\.')}/team/app: exit status 1`,
+      ),
+    );
+    // The plugin's own error (its last stderr line), not its progress lines.
+    assert.match(error.message, /Error running credential provider plugin: .*GetAuthorizationToken/);
+    assert.ok(!error.message.includes(issuedPassword));
   });
 
   test('sigward verify --credential-provider-config: the unsigned image is read (NO_SIGNATURES, not REGISTRY_UNAUTHORIZED)', async () => {
@@ -223,12 +219,8 @@ describe('the real docker-credential-ecr-login v0.13.0 named by credHelpers, aga
   });
 
   test('no AWS identity: the helper says "not found", the registry is tried anonymously and refuses', async () => {
-    await assert.rejects(resolveWith(helperKeychain(helperEnv({}))), (error) => {
-      assert.ok(error instanceof SigwardError);
-      assert.equal(error.code, 'REGISTRY_UNAUTHORIZED');
-      assert.match(error.message, /asks for Basic credentials and none apply/);
-      return true;
-    });
+    const error = await rejectsWithCode(resolveWith(helperKeychain(helperEnv({}))));
+    assert.match(error.message, /asks for Basic credentials and none apply/);
   });
 
   test('sigward verify with $DOCKER_CONFIG naming the helper reads the unsigned image (NO_SIGNATURES)', async () => {

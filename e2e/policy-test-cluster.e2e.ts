@@ -34,6 +34,22 @@ describe('impact preview: sigward policy test --cluster', () => {
   let policy: string;
   let failed = false;
   const check = stepsNotingFailure(() => (failed = true));
+  /** `sigward policy test --cluster` as the read-only previewer, with the policy and the prod root. */
+  const previewAs = (...extra: string[]) =>
+    sigward([
+      'policy',
+      'test',
+      '--cluster',
+      '--kubeconfig',
+      previewKubeconfig,
+      '-p',
+      policy,
+      ...extra,
+      '--trusted-root',
+      PROD_ROOT_PATH,
+      '--cloud-credentials',
+      'none',
+    ]);
 
   const pod = (namespace: string, name: string, image: string, owner?: { rs: string; hash: string }) => ({
     apiVersion: 'v1',
@@ -137,19 +153,7 @@ describe('impact preview: sigward policy test --cluster', () => {
   check(
     'with list pods and list namespaces only: the unsigned workload is named, the signed one admitted, the excluded namespace skipped',
     async () => {
-      const r = await sigward([
-        'policy',
-        'test',
-        '--cluster',
-        '--kubeconfig',
-        previewKubeconfig,
-        '-p',
-        policy,
-        '--trusted-root',
-        PROD_ROOT_PATH,
-        '--cloud-credentials',
-        'none',
-      ]);
+      const r = await previewAs();
       assert.equal(r.code, 1, r.stderr + r.stdout);
       assert.equal(r.stderr, '');
       assert.match(r.stdout, /^ALLOW Deployment shop\/web \(2 pods, e\.g\. web-7c9d5-aaaaa\)$/m);
@@ -165,21 +169,7 @@ describe('impact preview: sigward policy test --cluster', () => {
   check(
     '--namespace limits the preview to one namespace; a policy admitting everything there exits 0',
     async () => {
-      const r = await sigward([
-        'policy',
-        'test',
-        '--cluster',
-        '--kubeconfig',
-        previewKubeconfig,
-        '-p',
-        policy,
-        '--namespace',
-        'lab',
-        '--trusted-root',
-        PROD_ROOT_PATH,
-        '--cloud-credentials',
-        'none',
-      ]);
+      const r = await previewAs('--namespace', 'lab');
       assert.equal(r.code, 0, r.stderr + r.stdout);
       assert.doesNotMatch(r.stdout, /shop\//);
       assert.match(r.stdout, /^SKIP {2}Pod lab\/experiment$/m);
@@ -189,19 +179,7 @@ describe('impact preview: sigward policy test --cluster', () => {
   check('without list pods the preview fails clearly (exit 2), never reports an empty cluster', async () => {
     const revoked = await kube.kubectl(['delete', 'clusterrolebinding', 'sigward-impact-preview']);
     assert.equal(revoked.code, 0, revoked.stderr);
-    const r = await sigward([
-      'policy',
-      'test',
-      '--cluster',
-      '--kubeconfig',
-      previewKubeconfig,
-      '-p',
-      policy,
-      '--trusted-root',
-      PROD_ROOT_PATH,
-      '--cloud-credentials',
-      'none',
-    ]);
+    const r = await previewAs();
     assert.equal(r.code, 2, r.stdout);
     assert.match(r.stderr, /listing Pods failed \(needs list pods\)/);
   });

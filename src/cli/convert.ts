@@ -6,7 +6,6 @@
 // Exit: 0 every policy converted (warnings allowed), 1 some could not be, 2 usage or unreadable input.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { describeError } from '../errors.ts';
 import {
@@ -15,7 +14,7 @@ import {
   translatePolicyControllerPolicy,
 } from '../policy/policy-controller.ts';
 import { readDocuments } from './policy-test-inputs.ts';
-import type { Output } from './verify.ts';
+import { parseCommandLine, stdio, type Command, type Output } from './command-line.ts';
 
 export const convertUsage = `Usage: sigward convert [--output yaml|json] FILE|DIR|- ...
 
@@ -29,10 +28,11 @@ out with the reasons, so the output never weakens a policy. Other documents are 
 Exit: 0 all converted, 1 some could not be, 2 usage or unreadable input.
 `;
 
-const stdio: Output = {
-  out: (t) => process.stdout.write(t),
-  err: (t) => process.stderr.write(t),
-};
+const convert: Command = { name: 'sigward convert', usage: convertUsage, usageExit: 2 };
+const options = {
+  output: { type: 'string', default: 'yaml' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
 interface Converted {
   readonly source: string;
@@ -44,22 +44,9 @@ interface Converted {
 }
 
 export async function runConvert(argv: readonly string[], io: Output = stdio): Promise<number> {
-  let values: { output?: string; help?: boolean };
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: [...argv],
-      options: { output: { type: 'string', default: 'yaml' }, help: { type: 'boolean', short: 'h' } },
-      allowPositionals: true,
-    }));
-  } catch (error) {
-    io.err(`sigward convert: ${describeError(error)}\n\n${convertUsage}`);
-    return 2;
-  }
-  if (values.help === true) {
-    io.out(convertUsage);
-    return 0;
-  }
+  const line = parseCommandLine(argv, options, convert, io);
+  if (typeof line === 'number') return line;
+  const { values, positionals } = line;
   if (positionals.length === 0 || (values.output !== 'yaml' && values.output !== 'json')) {
     io.err(`sigward convert: give FILE|DIR, and --output yaml or json\n\n${convertUsage}`);
     return 2;

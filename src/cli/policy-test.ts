@@ -7,7 +7,7 @@
 // expected), 2 the command cannot run as given: usage, unreadable input, a policy that does not compile.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import type { parseArgs } from 'node:util';
 import { SigwardError, describeError } from '../errors.ts';
 import { combineKeychains } from '../oci/index.ts';
 import type { CompiledResource } from '../kube/index.ts';
@@ -20,7 +20,7 @@ import { admitted, meets, outcomeOf, renderOutcome } from './policy-test-output.
 import type { InputOutcome } from './policy-test-output.ts';
 import { UsageError } from './usage-error.ts';
 import { readDockerConfig } from './verify.ts';
-import type { Output } from './verify.ts';
+import { parseCommandLine, stdio, type Command, type Output } from './command-line.ts';
 
 export const policyTestUsage = `Usage: sigward policy test [options] [TEST_FILE|DIR ...]
 
@@ -78,10 +78,7 @@ const options = {
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>['values'];
 
-const stdio: Output = {
-  out: (t) => process.stdout.write(t),
-  err: (t) => process.stderr.write(t),
-};
+const policyTest: Command = { name: 'sigward policy test', usage: policyTestUsage, usageExit: 2 };
 
 /** One group of inputs judged with one set of policies: a test file, or the command line. */
 interface Run {
@@ -119,18 +116,9 @@ export async function runPolicyTest(
   io: Output = stdio,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
-  let values: Values;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({ args: [...argv], options, allowPositionals: true }));
-  } catch (error) {
-    io.err(`sigward policy test: ${describeError(error)}\n\n${policyTestUsage}`);
-    return 2;
-  }
-  if (values.help === true) {
-    io.out(policyTestUsage);
-    return 0;
-  }
+  const line = parseCommandLine(argv, options, policyTest, io);
+  if (typeof line === 'number') return line;
+  const { values, positionals } = line;
   let runs: Run[];
   let settings: ReturnType<typeof settingsFrom>;
   try {

@@ -43,6 +43,7 @@ import {
   programCredentialOptions,
 } from './program-credentials.ts';
 import { PREDICATE_TYPES, attestUsage, signUsage } from './sign-usage.ts';
+import { stdio, type Output } from './command-line.ts';
 
 export { attestUsage, signUsage } from './sign-usage.ts';
 
@@ -52,13 +53,6 @@ const COSIGN_PROVIDER_NAMES: Readonly<Record<string, ProviderName>> = {
   filesystem: 'kubernetes',
   envvar: 'env',
 };
-
-export interface Output {
-  out(text: string): void;
-  err(text: string): void;
-}
-
-const stdio: Output = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
 
 const options = {
   'identity-token': { type: 'string' },

@@ -19,6 +19,7 @@ import { verifyBundle } from '../sigstore/verify.ts';
 import type { SignedContent, SignerTrust } from '../sigstore/verify.ts';
 import { hasIdentityFlags, identityMatcher, identityOptions, identityUsage } from './identity-flags.ts';
 import { UsageError } from './usage-error.ts';
+import { stdio, type Output } from './command-line.ts';
 
 export const verifyBundleUsage = `Usage: sigward verify-bundle --bundle FILE (KEYLESS | KEY) [--trusted-root trusted_root.json]
          FILE | sha256:DIGEST
@@ -30,16 +31,6 @@ ${identityUsage}Key:
 Verifies one Sigstore bundle (v0.1-v0.3) over a file or a digest. Regular expressions are RE2 and
 always match the whole value. Without --trusted-root the public-good root is fetched through TUF.
 `;
-
-interface Output {
-  out(text: string): void;
-  err(text: string): void;
-}
-
-const stdio: Output = {
-  out: (t) => process.stdout.write(t),
-  err: (t) => process.stderr.write(t),
-};
 
 /** Runs the command; returns the exit code. */
 export async function runVerifyBundle(argv: readonly string[], io: Output = stdio): Promise<number> {

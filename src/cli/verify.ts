@@ -4,7 +4,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import type { parseArgs } from 'node:util';
 import { SigwardError, describeError } from '../errors.ts';
 import {
   RegistryClient,
@@ -37,6 +37,7 @@ import {
 } from './identity-flags.ts';
 import { UsageError } from './usage-error.ts';
 import { renderVerdict } from './verify-output.ts';
+import { parseCommandLine, stdio, type Command, type Output } from './command-line.ts';
 
 /** Who may have signed, against what, and where to look: shared with `sigward verify-attestation`. */
 export const signerUsage = `Keyless (both required, exact or regexp):
@@ -69,15 +70,9 @@ credHelpers / credsStore programs it names), then the credential provider plugin
 Regular expressions are RE2 and always match the whole value.
 `;
 
-export interface Output {
-  out(text: string): void;
-  err(text: string): void;
-}
+export type { Output } from './command-line.ts';
 
-const stdio: Output = {
-  out: (t) => process.stdout.write(t),
-  err: (t) => process.stderr.write(t),
-};
+const verify: Command = { name: 'sigward verify', usage: verifyUsage, usageExit: 1 };
 
 /** The options of signerUsage. */
 export const signerOptions = {
@@ -112,18 +107,9 @@ export async function runVerify(
   io: Output = stdio,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
-  let values: Values;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({ args: [...argv], options, allowPositionals: true }));
-  } catch (error) {
-    io.err(`sigward verify: ${describeError(error)}\n\n${verifyUsage}`);
-    return 1;
-  }
-  if (values.help === true) {
-    io.out(verifyUsage);
-    return 0;
-  }
+  const line = parseCommandLine(argv, options, verify, io);
+  if (typeof line === 'number') return line;
+  const { values, positionals } = line;
   const json = values.output === 'json';
   let client: RegistryClient | undefined;
   try {

@@ -64,6 +64,8 @@ const releasePolicy = (subject = kubewarden.subject) => ({
   },
 });
 const common = ['--trusted-root', PROD_ROOT_PATH, '--cloud-credentials', 'none'];
+/** `sigward policy test` with the prod trusted root and no cloud credentials, then these arguments. */
+const policyTest = (...args: string[]): Promise<Run> => sigward(['policy', 'test', ...common, ...args]);
 
 before(async () => {
   registry = await startDockerRegistry();
@@ -79,15 +81,7 @@ after(async () => {
 describe('ad hoc: --policy with --image / --resource / --review', () => {
   test('a signed image by the right identity: ALLOW, exit 0', async () => {
     const policy = file('release.yaml', releasePolicy());
-    const r = await sigward([
-      'policy',
-      'test',
-      ...common,
-      '-p',
-      policy,
-      '--image',
-      fixtures.keylessImage(host),
-    ]);
+    const r = await policyTest('-p', policy, '--image', fixtures.keylessImage(host));
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.match(r.stdout, /^ALLOW image .*signed\/kubewarden@sha256:c811d58d/m);
     assert.match(r.stdout, /ok {3}policy kubewarden-releases: VERIFIED/);
@@ -100,15 +94,7 @@ describe('ad hoc: --policy with --image / --resource / --review', () => {
         'https://github.com/kubewarden/kubewarden-controller/.github/workflows/other.yml@refs/heads/main',
       ),
     );
-    const r = await sigward([
-      'policy',
-      'test',
-      ...common,
-      '-p',
-      policy,
-      '--image',
-      fixtures.keylessImage(host),
-    ]);
+    const r = await policyTest('-p', policy, '--image', fixtures.keylessImage(host));
     assert.equal(r.code, 1, r.stderr + r.stdout);
     assert.match(r.stdout, /^DENY {2}image /m);
     assert.match(
@@ -119,10 +105,7 @@ describe('ad hoc: --policy with --image / --resource / --review', () => {
 
   test('--output json: one document with the decision, reason codes and digest per image', async () => {
     const policy = file('release.yaml', releasePolicy());
-    const r = await sigward([
-      'policy',
-      'test',
-      ...common,
+    const r = await policyTest(
       '--output',
       'json',
       '-p',
@@ -131,7 +114,7 @@ describe('ad hoc: --policy with --image / --resource / --review', () => {
       fixtures.keylessImage(host),
       '--image',
       fixtures.unsigned.tagged(host),
-    ]);
+    );
     assert.equal(r.code, 1, r.stderr);
     const out = JSON.parse(r.stdout) as {
       failed: boolean;
@@ -161,17 +144,7 @@ describe('ad hoc: --policy with --image / --resource / --review', () => {
     );
     const policy = file('other-identity.yaml', resource);
     const image = fixtures.keylessImage(host);
-    const r = await sigward([
-      'policy',
-      'test',
-      ...common,
-      '--output',
-      'json',
-      '-p',
-      policy,
-      '--image',
-      image,
-    ]);
+    const r = await policyTest('--output', 'json', '-p', policy, '--image', image);
     const cli = JSON.parse(r.stdout) as { runs: { cases: { outcomes: { message?: string }[] }[] }[] };
     const webhook = engineUnderTest([resource]);
     try {
@@ -204,45 +177,14 @@ describe('ad hoc: --policy with --image / --resource / --review', () => {
         stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' } }),
       ].join('---\n'),
     );
-    const review = file(
-      'review.json',
-      JSON.stringify({
-        apiVersion: 'admission.k8s.io/v1',
-        kind: 'AdmissionReview',
-        request: {
-          uid: 'u-1',
-          kind: { group: '', version: 'v1', kind: 'Pod' },
-          resource: { group: '', version: 'v1', resource: 'pods' },
-          namespace: 'kube-system',
-          name: 'p',
-          operation: 'CREATE',
-          userInfo: { username: 'x' },
-          object: {
-            apiVersion: 'v1',
-            kind: 'Pod',
-            metadata: { name: 'p', namespace: 'kube-system' },
-            spec: { containers: [{ name: 'c', image: 'nginx' }] },
-          },
-        },
-      }),
-    );
-    const r = await sigward([
-      'policy',
-      'test',
-      ...common,
-      '-p',
-      policy,
-      '--resource',
-      deployment,
-      '--review',
-      review,
-    ]);
+    const review = file('review.json', JSON.stringify(podReview(['nginx'], { namespace: 'kube-system' })));
+    const r = await policyTest('-p', policy, '--resource', deployment, '--review', review);
     assert.equal(r.code, 1, r.stderr + r.stdout);
     assert.match(r.stdout, /^DENY {2}Deployment shop\/web \(.*deploy\.yaml\)$/m);
     assert.match(r.stdout, /spec\.template\.spec\.initContainers\[0\]\.image: .*signed\/unsigned:1: deny/);
     assert.match(r.stdout, /spec\.template\.spec\.containers\[0\]\.image: .*: allow/);
     assert.match(r.stdout, /^NOT-CHECKED Service default\/web/m);
-    assert.match(r.stdout, /^SKIP {2}AdmissionReview Pod kube-system\/p/m);
+    assert.match(r.stdout, /^SKIP {2}AdmissionReview Pod kube-system\/web/m);
   });
 
   test('a TrustRoot among the policy files is the trust: no --trusted-root, no TUF fetch, no warning', async () => {
@@ -277,24 +219,16 @@ describe('ad hoc: --policy with --image / --resource / --review', () => {
   });
 
   test('usage errors and unreadable input exit 2', async () => {
-    const none = await sigward(['policy', 'test', ...common, '--image', 'x']);
+    const none = await policyTest('--image', 'x');
     assert.equal(none.code, 2);
     assert.match(none.stderr, /give --policy/);
-    const clusterWithout = await sigward(['policy', 'test', ...common, '--cluster']);
+    const clusterWithout = await policyTest('--cluster');
     assert.equal(clusterWithout.code, 2);
     assert.match(clusterWithout.stderr, /--cluster needs the policies to preview/);
     const kubeconfigAlone = await sigward(['policy', 'test', '--kubeconfig', 'k', '-p', 'p', '--image', 'x']);
     assert.equal(kubeconfigAlone.code, 2);
     assert.match(kubeconfigAlone.stderr, /--kubeconfig and --webhook-namespace go with --cluster/);
-    const missing = await sigward([
-      'policy',
-      'test',
-      ...common,
-      '-p',
-      join(dir, 'nope.yaml'),
-      '--image',
-      'x',
-    ]);
+    const missing = await policyTest('-p', join(dir, 'nope.yaml'), '--image', 'x');
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /nope\.yaml/);
   });
@@ -303,15 +237,7 @@ describe('ad hoc: --policy with --image / --resource / --review', () => {
     const bad = releasePolicy();
     (bad.spec.authorities[0]!.keyless.identities[0] as Record<string, string>)['subjectRegExp'] = '(';
     const policy = file('bad.yaml', bad);
-    const r = await sigward([
-      'policy',
-      'test',
-      ...common,
-      '-p',
-      policy,
-      '--image',
-      fixtures.keylessImage(host),
-    ]);
+    const r = await policyTest('-p', policy, '--image', fixtures.keylessImage(host));
     assert.equal(r.code, 2, r.stdout);
     assert.match(
       r.stdout,
@@ -360,10 +286,7 @@ describe('policy-controller ClusterImagePolicies, as-is, through the same engine
         }),
       ].join('---\n'),
     );
-    const r = await sigward([
-      'policy',
-      'test',
-      ...common,
+    const r = await policyTest(
       '-p',
       policies,
       '--image',
@@ -372,7 +295,7 @@ describe('policy-controller ClusterImagePolicies, as-is, through the same engine
       fixtures.keySigned.tagged(host),
       '--image',
       fixtures.unsigned.tagged(host),
-    ]);
+    );
     assert.equal(r.code, 1, r.stderr + r.stdout);
     assert.match(r.stdout, /^ALLOW image .*signed\/kubewarden@/m);
     assert.match(r.stdout, /ok {3}policy kubewarden \(policy\.sigstore\.dev\): VERIFIED/);
@@ -412,15 +335,7 @@ describe('policy-controller ClusterImagePolicies, as-is, through the same engine
         },
       }),
     );
-    const r = await sigward([
-      'policy',
-      'test',
-      ...common,
-      '-p',
-      policies,
-      '--image',
-      fixtures.keylessImage(host),
-    ]);
+    const r = await policyTest('-p', policies, '--image', fixtures.keylessImage(host));
     assert.equal(r.code, 1, r.stderr + r.stdout);
     assert.match(r.stdout, /ok {3}policy same: VERIFIED/);
     assert.match(
@@ -444,7 +359,7 @@ describe('policy-controller ClusterImagePolicies, as-is, through the same engine
         ],
       },
     });
-    const r = await sigward(['policy', 'test', ...common, '-p', pc, '--image', fixtures.keylessImage(host)]);
+    const r = await policyTest('-p', pc, '--image', fixtures.keylessImage(host));
     assert.equal(r.code, 2, r.stdout);
     assert.match(
       r.stdout,
@@ -488,15 +403,7 @@ describe('sigward-test.yaml', () => {
         },
       ]),
     );
-    const ok = await sigward([
-      'policy',
-      'test',
-      '--trusted-root',
-      PROD_ROOT_PATH,
-      '--cloud-credentials',
-      'none',
-      sub,
-    ]);
+    const ok = await policyTest(sub);
     assert.equal(ok.code, 0, ok.stderr + ok.stdout);
     assert.match(ok.stdout, /^PASS release admitted$/m);
     assert.match(ok.stdout, /^PASS unsigned refused$/m);
@@ -512,15 +419,7 @@ describe('sigward-test.yaml', () => {
         },
       ]),
     );
-    const bad = await sigward([
-      'policy',
-      'test',
-      '--trusted-root',
-      PROD_ROOT_PATH,
-      '--cloud-credentials',
-      'none',
-      sub,
-    ]);
+    const bad = await policyTest(sub);
     assert.equal(bad.code, 1, bad.stderr + bad.stdout);
     assert.match(bad.stdout, /^FAIL wrongly expected\n {2}image .*: expected deny, got allow \(VERIFIED\)$/m);
     assert.match(bad.stdout, /^releases: 0 of 1 test\(s\) passed$/m);

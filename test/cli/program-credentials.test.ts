@@ -4,16 +4,17 @@
 // for the tests (test/support/credential-programs); a bad plugin config stops `sigward webhook` at start.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import https from 'node:https';
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
-import { runVerify } from '../../src/cli/verify.ts';
+import { verifyCaptured as verify } from '../support/verify-cli.ts';
 import { RegistryClient, staticKeychain } from '../../src/oci/index.ts';
 import { startDockerRegistry, type DockerRegistry } from '../support/docker-registry.ts';
 import { pushTestImage } from '../support/images.ts';
 import { PROD_ROOT_PATH } from '../sigstore/ext.ts';
+import { podReview } from '../engine/harness.ts';
+import { startWebhook } from './webhook-process.ts';
 
 const programs = resolve('test/support/credential-programs');
 const secret = 'cli-password-MTIzNDU2Nzg5MGFiY2RlZg';
@@ -44,13 +45,6 @@ const identity = [
   '--cloud-credentials=none',
 ];
 
-async function verify(args: string[], env: NodeJS.ProcessEnv) {
-  let out = '';
-  let err = '';
-  const code = await runVerify(args, { out: (t) => (out += t), err: (t) => (err += t) }, env);
-  return { code, out, err };
-}
-
 describe('sigward verify', () => {
   test('$DOCKER_CONFIG credHelpers: the helper gives the password, the image is read (NO_SIGNATURES)', async () => {
     const docker = join(dir, 'docker');
@@ -77,36 +71,14 @@ describe('sigward verify', () => {
   });
 
   test('--credential-provider-config with its bin dir: the plugin gives the password', async () => {
-    const bin = join(dir, 'bin');
-    mkdirSync(bin);
-    symlinkSync(join(programs, 'test-credential-provider'), join(bin, 'registry-plugin'));
-    const response = join(dir, 'plugin-response.json');
-    writeFileSync(
-      response,
-      JSON.stringify({
-        apiVersion: 'credentialprovider.kubelet.k8s.io/v1',
-        kind: 'CredentialProviderResponse',
-        cacheKeyType: 'Registry',
-        auth: { [registry.host]: { username: 'robot', password: secret } },
-      }),
-    );
-    const config = join(dir, 'providers.yaml');
-    writeFileSync(
-      config,
-      [
-        'apiVersion: kubelet.config.k8s.io/v1',
-        'kind: CredentialProviderConfig',
-        'providers:',
-        '  - name: registry-plugin',
-        `    matchImages: ["${registry.host}"]`,
-        '    defaultCacheDuration: 1h',
-        '    apiVersion: credentialprovider.kubelet.k8s.io/v1',
-        `    env: [{name: TEST_PLUGIN_RESPONSE, value: "${response}"}]`,
-        '',
-      ].join('\n'),
-    );
+    const plugin = pluginSetup('verify');
     const r = await verify(
-      [...identity, `--credential-provider-config=${config}`, `--credential-provider-bin-dir=${bin}`, image],
+      [
+        ...identity,
+        `--credential-provider-config=${plugin.config}`,
+        `--credential-provider-bin-dir=${plugin.bin}`,
+        image,
+      ],
       { HOME: dir },
     );
     assert.equal(r.code, 1, r.err);
@@ -180,77 +152,23 @@ async function judgedByWebhook(
       '',
     ].join('\n'),
   );
-  const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: '/nonexistent', HOME: dir, ...extraEnv };
-  delete env['KUBERNETES_SERVICE_HOST'];
-  const child = spawn(
-    resolve('bin/sigward'),
-    [
-      'webhook',
-      '--listen=127.0.0.1:0',
-      `--policies=${policies}`,
-      `--trusted-root=${PROD_ROOT_PATH}`,
-      '--cloud-credentials=none',
-      ...flags,
-    ],
-    { env, stdio: ['ignore', 'pipe', 'pipe'] },
+  const webhook = await startWebhook(
+    [`--policies=${policies}`, `--trusted-root=${PROD_ROOT_PATH}`, '--cloud-credentials=none', ...flags],
+    { HOME: dir, ...extraEnv },
   );
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<number | null>((r) => child.once('exit', r));
   let message: string;
   try {
-    const url = await new Promise<string>((done, fail) => {
-      child.stderr.on('data', (c: Buffer) => {
-        err += c.toString();
-        const m = /listening on (https:\/\/127\.0\.0\.1:\d+)[\s\S]*-----END CERTIFICATE-----\n/.exec(err);
-        if (m) done(m[1]!);
-      });
-      child.once('exit', (code) => fail(new Error(`exited ${code}: ${err}`)));
-    });
-    const ca = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/.exec(err)?.[0] ?? '';
-    const review = JSON.stringify({
-      apiVersion: 'admission.k8s.io/v1',
-      kind: 'AdmissionReview',
-      request: {
-        uid: '6b1c3a8e-0010-4c2e-9d7a-1f0e2d3c4b5a',
-        kind: { group: '', version: 'v1', kind: 'Pod' },
-        resource: { group: '', version: 'v1', resource: 'pods' },
-        namespace: 'apps',
-        name: 'private',
-        operation: 'CREATE',
-        userInfo: { username: 'alice' },
-        object: {
-          apiVersion: 'v1',
-          kind: 'Pod',
-          metadata: { name: 'private', namespace: 'apps' },
-          spec: { containers: [{ name: 'app', image }] },
-        },
-      },
-    });
-    const answer = await new Promise<string>((done, fail) => {
-      const req = https.request(
-        `${url}/validate`,
-        { method: 'POST', ca, headers: { 'content-type': 'application/json' } },
-        (res) => {
-          let body = '';
-          res.on('data', (c: Buffer) => (body += c.toString()));
-          res.on('end', () => done(body));
-        },
-      );
-      req.on('error', fail);
-      req.end(review);
-    });
-    const response = (JSON.parse(answer) as { response: { allowed: boolean; status: { message: string } } })
-      .response;
+    const answer = await webhook.post('/validate', JSON.stringify(podReview([image])));
+    const response = (
+      JSON.parse(answer.body) as { response: { allowed: boolean; status: { message: string } } }
+    ).response;
     assert.equal(response.allowed, false);
     message = response.status.message;
   } finally {
-    child.kill('SIGTERM');
-    await exited;
+    await webhook.stop();
   }
   // Every log line the webhook wrote, for the no-secret checks.
-  return { message, logs: `${out}${err}` };
+  return { message, logs: `${webhook.stdout()}${webhook.stderr()}` };
 }
 
 describe('sigward webhook: a Pod image in a private registry is read (SIGNATURE_MISSING, not REGISTRY_AUTH)', () => {

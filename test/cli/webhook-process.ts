@@ -1,8 +1,9 @@
 // The real `./bin/sigward webhook` as a child process, for tests that read what an operator reads:
 // stdout (JSON log lines only), stderr (the banner and the self-signed CA), and HTTPS answers.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import https from 'node:https';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../sigstore/ext.ts';
 
@@ -31,9 +32,13 @@ export interface RunningWebhook {
   readonly stdout: () => string;
 }
 
-export async function startWebhook(args: readonly string[]): Promise<RunningWebhook> {
+/** Starts `sigward webhook` on a free loopback port; `extraEnv` goes on top of freshEnv(). */
+export async function startWebhook(
+  args: readonly string[],
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<RunningWebhook> {
   const child = spawn(join(REPO_ROOT, 'bin/sigward'), ['webhook', '--listen=127.0.0.1:0', ...args], {
-    env: freshEnv(),
+    env: { ...freshEnv(), ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -109,4 +114,31 @@ export async function startWebhook(args: readonly string[]): Promise<RunningWebh
     stderr: () => err,
     stdout: () => out,
   };
+}
+
+/**
+ * What `sigward webhook --policies DIR` logs while loading DIR. The port it is given is taken on
+ * purpose: the policies load (and are logged) before the listener opens, then it exits.
+ */
+export async function policyLoadLog(policies: string): Promise<{ records: LogRecord[]; stdout: string }> {
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const { port } = taken.address() as AddressInfo;
+  try {
+    const stdout = await new Promise<string>((resolve) =>
+      execFile(
+        join(REPO_ROOT, 'bin/sigward'),
+        ['webhook', `--listen=127.0.0.1:${port}`, `--policies=${policies}`],
+        { env: freshEnv() },
+        (_error, out) => resolve(out),
+      ),
+    );
+    const records = stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as LogRecord);
+    return { records, stdout };
+  } finally {
+    taken.close();
+  }
 }

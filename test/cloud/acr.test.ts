@@ -25,9 +25,8 @@ import { assertNoSecret, rejectsWithCode, withRegistryClient } from '../support/
 import { NULL_GUID, startAcrFront, type AcrFront } from '../support/acr-front.ts';
 import { FEDERATED_AUDIENCE, startEntraDouble, testJwt, type EntraDouble } from '../support/entra-double.ts';
 import { pushTestImage } from '../support/images.ts';
-import { runVerify } from '../../src/cli/verify.ts';
+import { verifyKubewardenAt } from '../support/verify-cli.ts';
 import { kubewarden, pushBundleReferrer } from '../sigstore/discover-fixtures.ts';
-import { PROD_ROOT_PATH } from '../sigstore/ext.ts';
 
 const tenant = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const clientId = '5b2c1f6e-0d7a-4c55-9a51-3f1b7f0c2e11';
@@ -288,22 +287,11 @@ describe('sigward verify --cloud-credentials with the ACR double', () => {
         kubewarden.bundle(),
       ),
     );
-    const verify = async (flag: string) => {
-      let out = '';
-      let err = '';
-      const code = await runVerify(
-        [
-          `--trusted-root=${PROD_ROOT_PATH}`,
-          `--certificate-identity=${kubewarden.subject}`,
-          `--certificate-oidc-issuer=${kubewarden.issuer}`,
-          flag,
-          `${acr.registry}/cli/app@${kubewarden.digest}`,
-        ],
-        { out: (t) => (out += t), err: (t) => (err += t) },
-        { HOME: dir, SIGWARD_TEST_REGISTRY_ENDPOINTS: acr.endpointsEnv },
-      );
-      return { code, out, err };
-    };
+    const verify = (flag: string) =>
+      verifyKubewardenAt(`${acr.registry}/cli/app`, flag, {
+        HOME: dir,
+        SIGWARD_TEST_REGISTRY_ENDPOINTS: acr.endpointsEnv,
+      });
     const exchangedBefore = acr.exchanges.issued;
     const verified = await verify('--cloud-credentials=acr');
     assert.equal(verified.code, 0, verified.err);

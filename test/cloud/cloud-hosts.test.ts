@@ -13,6 +13,7 @@ import {
   type AzureCloud,
 } from '../../src/cloud/index.ts';
 import { SigwardError } from '../../src/errors.ts';
+import { rejectsWithCode } from '../support/cloud-assertions.ts';
 import { HttpTransport, type ObtainedCredential } from '../../src/oci/index.ts';
 
 /** The password of an exchange's (first) credential: exchanges may yield one or several. */
@@ -161,13 +162,6 @@ test('exchange cache: a provider that never answers is cut at the bound with a c
       ),
   });
   // A library that ignores the abort signal: the cache must not wait for it.
-  await assert.rejects(
-    cache.obtain('slow', () => new Promise(() => {})),
-    (error) => {
-      assert.ok(error instanceof SigwardError);
-      assert.equal(error.code, 'REGISTRY_UNAUTHORIZED');
-      assert.equal(error.message, 'slow: TimeoutError: no answer within 20 ms');
-      return true;
-    },
-  );
+  const error = await rejectsWithCode(cache.obtain('slow', () => new Promise(() => {})));
+  assert.equal(error.message, 'slow: TimeoutError: no answer within 20 ms');
 });

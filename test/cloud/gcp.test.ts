@@ -29,9 +29,8 @@ import {
   type StsDouble,
 } from '../support/google-doubles.ts';
 import { pushTestImage } from '../support/images.ts';
-import { runVerify } from '../../src/cli/verify.ts';
+import { verifyKubewardenAt } from '../support/verify-cli.ts';
 import { kubewarden, pushBundleReferrer } from '../sigstore/discover-fixtures.ts';
-import { PROD_ROOT_PATH } from '../sigstore/ext.ts';
 
 const audience =
   '//iam.googleapis.com/projects/123456789/locations/global/workloadIdentityPools/eks/providers/cluster-1';
@@ -249,22 +248,11 @@ describe('sigward verify --cloud-credentials with the Artifact Registry double',
         kubewarden.bundle(),
       ),
     );
-    const verify = async (flag: string) => {
-      let out = '';
-      let err = '';
-      const code = await runVerify(
-        [
-          `--trusted-root=${PROD_ROOT_PATH}`,
-          `--certificate-identity=${kubewarden.subject}`,
-          `--certificate-oidc-issuer=${kubewarden.issuer}`,
-          flag,
-          `${front.registry}/${repository}@${kubewarden.digest}`,
-        ],
-        { out: (t) => (out += t), err: (t) => (err += t) },
-        { HOME: dir, SIGWARD_TEST_REGISTRY_ENDPOINTS: front.endpointsEnv },
-      );
-      return { code, out, err };
-    };
+    const verify = (flag: string) =>
+      verifyKubewardenAt(`${front.registry}/${repository}`, flag, {
+        HOME: dir,
+        SIGWARD_TEST_REGISTRY_ENDPOINTS: front.endpointsEnv,
+      });
     const issuedBefore = tokens.counts.metadata;
     const verified = await verify('--cloud-credentials=gcp');
     assert.equal(verified.code, 0, verified.err);

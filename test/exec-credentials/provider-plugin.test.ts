@@ -16,6 +16,7 @@ import { RegistryClient, parseReference, type ObtainedCredential } from '../../s
 import { startDockerRegistry, type DockerRegistry } from '../support/docker-registry.ts';
 import { pushTestImage } from '../support/images.ts';
 import { assertNoSecret } from '../support/no-secret.ts';
+import { rejectsWithCode } from '../support/cloud-assertions.ts';
 
 const testPlugin = resolve('test/support/credential-programs/test-credential-provider');
 const secret = 'plugin-password-Zm9vYmFyYmF6cXV4cXV1eA';
@@ -316,14 +317,10 @@ describe('failures are coded, bounded and never hold a secret', () => {
     test(`${name}: REGISTRY_UNAUTHORIZED naming the plugin and the image`, async () => {
       const w = world([{ name: 'p', matchImages: ['reg.io'] }], env);
       make(w);
-      await assert.rejects(obtain(w.plugins(), 'reg.io', 'app'), (error) => {
-        assert.ok(error instanceof SigwardError);
-        assert.equal(error.code, 'REGISTRY_UNAUTHORIZED');
-        assert.match(error.message, /^credential provider plugin p gave no credentials for reg\.io\/app: /);
-        assert.match(error.message, expected);
-        assertNoSecret(error, [secret]);
-        return true;
-      });
+      const error = await rejectsWithCode(obtain(w.plugins(), 'reg.io', 'app'));
+      assert.match(error.message, /^credential provider plugin p gave no credentials for reg\.io\/app: /);
+      assert.match(error.message, expected);
+      assertNoSecret(error, [secret]);
     });
   }
 

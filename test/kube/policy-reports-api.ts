@@ -17,6 +17,11 @@ export interface PolicyReportsApiUnderTest {
   put(object: Stored): void;
 }
 
+/** Where a call points: the resource, and for the namespaced calls the namespace and object name. */
+type Resource = { group: string; version: string; plural: string };
+type InNamespace = Resource & { namespace: string };
+type Named = InNamespace & { name: string };
+
 const apiError = (code: number, message: string) =>
   Object.assign(new Error(message), { code, body: message });
 
@@ -24,52 +29,37 @@ export function policyReportsApi(): PolicyReportsApiUnderTest {
   const objects = new Map<string, Stored>();
   const calls: string[] = [];
   let version = 100;
-  const check = (p: { group: string; version: string; plural: string }) => {
+  const check = (p: Resource) => {
     if (p.group !== 'wgpolicyk8s.io' || p.version !== 'v1alpha2' || p.plural !== 'policyreports')
       throw apiError(
         404,
         `the server could not find the requested resource ${p.group}/${p.version}/${p.plural}`,
       );
   };
+  /** Every write bumps the resourceVersion and answers a copy of what was stored. */
+  const store = (key: string, body: Stored): Stored => {
+    const stored = structuredClone(body);
+    stored.metadata.resourceVersion = String(++version);
+    objects.set(key, stored);
+    return structuredClone(stored);
+  };
   const api = {
-    async getNamespacedCustomObject(p: {
-      group: string;
-      version: string;
-      plural: string;
-      namespace: string;
-      name: string;
-    }) {
+    async getNamespacedCustomObject(p: Named) {
       check(p);
       calls.push(`get ${p.namespace}/${p.name}`);
       const found = objects.get(`${p.namespace}/${p.name}`);
       if (found === undefined) throw apiError(404, 'not found');
       return structuredClone(found);
     },
-    async createNamespacedCustomObject(p: {
-      group: string;
-      version: string;
-      plural: string;
-      namespace: string;
-      body: Stored;
-    }) {
+    async createNamespacedCustomObject(p: InNamespace & { body: Stored }) {
       check(p);
       const key = `${p.namespace}/${p.body.metadata.name}`;
       calls.push(`create ${key}`);
       if (p.body.metadata.namespace !== p.namespace) throw apiError(400, 'namespace does not match');
       if (objects.has(key)) throw apiError(409, 'already exists');
-      const stored = structuredClone(p.body);
-      stored.metadata.resourceVersion = String(++version);
-      objects.set(key, stored);
-      return structuredClone(stored);
+      return store(key, p.body);
     },
-    async replaceNamespacedCustomObject(p: {
-      group: string;
-      version: string;
-      plural: string;
-      namespace: string;
-      name: string;
-      body: Stored;
-    }) {
+    async replaceNamespacedCustomObject(p: Named & { body: Stored }) {
       check(p);
       const key = `${p.namespace}/${p.name}`;
       calls.push(`replace ${key}`);
@@ -77,30 +67,16 @@ export function policyReportsApi(): PolicyReportsApiUnderTest {
       if (found === undefined) throw apiError(404, 'not found');
       if (p.body.metadata.resourceVersion !== found.metadata.resourceVersion)
         throw apiError(409, 'the object has been modified');
-      const stored = structuredClone(p.body);
-      stored.metadata.resourceVersion = String(++version);
-      objects.set(key, stored);
-      return structuredClone(stored);
+      return store(key, p.body);
     },
-    async deleteNamespacedCustomObject(p: {
-      group: string;
-      version: string;
-      plural: string;
-      namespace: string;
-      name: string;
-    }) {
+    async deleteNamespacedCustomObject(p: Named) {
       check(p);
       const key = `${p.namespace}/${p.name}`;
       calls.push(`delete ${key}`);
       if (!objects.delete(key)) throw apiError(404, 'not found');
       return {};
     },
-    async listClusterCustomObject(p: {
-      group: string;
-      version: string;
-      plural: string;
-      labelSelector?: string;
-    }) {
+    async listClusterCustomObject(p: Resource & { labelSelector?: string }) {
       check(p);
       calls.push(`list ${p.labelSelector ?? ''}`);
       const [k, v] = (p.labelSelector ?? '').split('=');

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { REPO_ROOT } from '../sigstore/ext.ts';
-import { freshEnv, startWebhook } from '../cli/webhook-process.ts';
+import { freshEnv, policyLoadLog, startWebhook } from '../cli/webhook-process.ts';
 
 test(
   'no cluster: sample policies, self-signed certificate, an explained denial, clean SIGTERM',
@@ -104,58 +104,37 @@ test('--policies DIR: every compile error and warning is logged at load with its
       '',
     ].join('\n'),
   );
-  const taken = createServer();
-  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
-  const { port } = taken.address() as AddressInfo;
-  try {
-    // The port is taken on purpose: the policies load (and are logged) before the listener opens.
-    const stdout = await new Promise<string>((resolve) =>
-      execFile(
-        join(REPO_ROOT, 'bin/sigward'),
-        ['webhook', `--listen=127.0.0.1:${port}`, `--policies=${dir}`],
-        { env: freshEnv() },
-        (_error, out) => resolve(out),
-      ),
-    );
-    const records = stdout
-      .trimEnd()
-      .split('\n')
-      .map(
-        (line) => JSON.parse(line) as { level: number; resource?: string; field?: string; problem?: string },
-      );
-    const about = records.filter((r) => r.resource === 'ClusterImagePolicy/release');
-    assert.deepEqual(
-      about.map((r) => [r.level, r.field, r.problem]),
+  const { records, stdout } = await policyLoadLog(dir);
+  const about = records.filter((r) => r.resource === 'ClusterImagePolicy/release');
+  assert.deepEqual(
+    about.map((r) => [r.level, r.field, r.problem]),
+    [
       [
-        [
-          50,
-          'spec.authorities[0].keyless.identities[0].subjectRegex',
-          'unknown field (did you mean `subjectRegExp`?)',
-        ],
-        [
-          50,
-          'spec.authorities[0].keyless.identities[0].subject',
-          'one of spec.authorities[0].keyless.identities[0].subject or spec.authorities[0].keyless.identities[0].subjectRegExp is required',
-        ],
-        [
-          40,
-          'spec.authorities[1].keyless.identities[0].issuerRegExp',
-          'accepts any issuer: name who may sign (an exact issuer, or a narrower expression)',
-        ],
-        [
-          40,
-          'spec.authorities[1].keyless.identities[0].subjectRegExp',
-          'accepts any subject: name who may sign (an exact subject, or a narrower expression)',
-        ],
-        [
-          40,
-          'spec.authorities[2].keyless.identities[0].issuer',
-          'is not an https URL: Fulcio certificates name their OIDC issuer by its https URL (e.g. https://token.actions.githubusercontent.com), so this never matches',
-        ],
+        50,
+        'spec.authorities[0].keyless.identities[0].subjectRegex',
+        'unknown field (did you mean `subjectRegExp`?)',
       ],
-      stdout,
-    );
-  } finally {
-    taken.close();
-  }
+      [
+        50,
+        'spec.authorities[0].keyless.identities[0].subject',
+        'one of spec.authorities[0].keyless.identities[0].subject or spec.authorities[0].keyless.identities[0].subjectRegExp is required',
+      ],
+      [
+        40,
+        'spec.authorities[1].keyless.identities[0].issuerRegExp',
+        'accepts any issuer: name who may sign (an exact issuer, or a narrower expression)',
+      ],
+      [
+        40,
+        'spec.authorities[1].keyless.identities[0].subjectRegExp',
+        'accepts any subject: name who may sign (an exact subject, or a narrower expression)',
+      ],
+      [
+        40,
+        'spec.authorities[2].keyless.identities[0].issuer',
+        'is not an https URL: Fulcio certificates name their OIDC issuer by its https URL (e.g. https://token.actions.githubusercontent.com), so this never matches',
+      ],
+    ],
+    stdout,
+  );
 });

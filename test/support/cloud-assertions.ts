@@ -1,5 +1,6 @@
-// What the cloud credential tests (test/cloud/*.test.ts) assert again and again: a registry client
-// reaching a double by its real name, a coded refusal, and no secret anywhere in an error chain.
+// What the credential tests (test/cloud, test/exec-credentials, e2e/credential-provider) assert again
+// and again: a registry client reaching a double by its real name, a coded refusal, and no secret
+// anywhere in an error chain.
 import assert from 'node:assert/strict';
 import { SigwardError } from '../../src/errors.ts';
 import { RegistryClient, parseRegistryEndpoints, type Keychain } from '../../src/oci/index.ts';
