@@ -4,6 +4,7 @@
 // (ECR, Artifact Registry/GCR, ACR), as policy-controller's k8schain and Kyverno's default credential
 // helpers do; a comma list (`ecr,acr`) enables only those; `none` turns them off.
 import { AcrCredentials, EcrCredentials, GcpCredentials } from '../cloud/index.ts';
+import { UsageError } from './usage-error.ts';
 import {
   HttpTransport,
   TEST_REGISTRY_ENDPOINTS_ENV,
@@ -21,7 +22,7 @@ export const CLOUD_CREDENTIALS_USAGE = `--cloud-credentials auto|none|LIST   reg
                               hosts only: ecr (AWS ECR), gcp (Artifact Registry, GCR), acr (Azure ACR);
                               LIST e.g. ecr,acr (default auto: all three)`;
 
-/** The providers a `--cloud-credentials` value enables; throws with the accepted forms on anything else. */
+/** The providers a `--cloud-credentials` value enables; a UsageError with the accepted forms on anything else. */
 export function cloudProviders(value: string | undefined): readonly CloudProvider[] {
   const chosen = (value ?? 'auto').trim();
   if (chosen === 'auto') return CLOUD_PROVIDERS;
@@ -29,7 +30,7 @@ export function cloudProviders(value: string | undefined): readonly CloudProvide
   const items = chosen.split(',').map((item) => item.trim());
   const unknown = items.filter((item) => !(CLOUD_PROVIDERS as readonly string[]).includes(item));
   if (items.length === 0 || unknown.length > 0) {
-    throw new Error(
+    throw new UsageError(
       `--cloud-credentials is auto, none, or a comma list of ${CLOUD_PROVIDERS.join(', ')} (got "${chosen}")`,
     );
   }

@@ -14,6 +14,11 @@ Usage:
   sigward convert        policy-controller ClusterImagePolicies → sigward policies (sigward convert --help)
 `;
 
+const policyUsage = `Usage: sigward policy test [options] [TEST_FILE|DIR ...]
+
+  judge images, manifests, AdmissionReviews or the running cluster with policy files (sigward policy test --help)
+`;
+
 if (command === 'webhook') {
   const { runWebhook } = await import('./webhook.ts');
   // Shutdown already drained and stopped everything; a background TUF refresh must not hold the exit.
@@ -35,8 +40,11 @@ if (command === 'webhook') {
   if (sub === 'test') {
     const { runPolicyTest } = await import('./policy-test.ts');
     process.exitCode = await runPolicyTest(process.argv.slice(4));
+  } else if (sub === '--help' || sub === '-h' || sub === 'help') {
+    process.stdout.write(policyUsage);
   } else {
-    process.stderr.write(`sigward policy: unknown subcommand "${sub}" (sigward policy test --help)\n`);
+    const what = sub === '' ? 'needs a subcommand' : `unknown subcommand "${sub}"`;
+    process.stderr.write(`sigward policy: ${what}\n\n${policyUsage}`);
     process.exitCode = 2;
   }
 } else if (command === 'convert') {

@@ -9,7 +9,6 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { SigwardError } from '../errors.ts';
-import { UsageError } from './usage-error.ts';
 
 /**
  * Every YAML/JSON document of a file, `-` for stdin (empty documents dropped; the items of a `kind: List`,
@@ -161,20 +160,23 @@ function field<T>(
 ): T | undefined {
   const v = o[key];
   if (v === undefined) return undefined;
-  if (!check(v)) throw new UsageError(`${at}.${key}: must be ${what}`);
+  if (!check(v)) throw new SigwardError('INPUT_INVALID', `${at}.${key}: must be ${what}`);
   return v;
 }
 const isString = (v: unknown): v is string => typeof v === 'string' && v !== '';
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.length > 0 && v.every(isString);
 
-/** Reads a sigward-test.yaml. Throws UsageError naming the field for anything malformed (exit 2). */
+/** Reads a sigward-test.yaml. Throws INPUT_INVALID naming the field for anything malformed (exit 2). */
 export function readTestSuite(path: string): TestSuite {
   const docs = readDocuments(path);
   const doc = docs[0];
   if (docs.length !== 1 || !isObject(doc))
-    throw new UsageError(`${path}: expected one ${TEST_KIND} document`);
+    throw new SigwardError('INPUT_INVALID', `${path}: expected one ${TEST_KIND} document`);
   if (doc['apiVersion'] !== TEST_API_VERSION || doc['kind'] !== TEST_KIND)
-    throw new UsageError(`${path}: apiVersion must be ${TEST_API_VERSION} and kind ${TEST_KIND}`);
+    throw new SigwardError(
+      'INPUT_INVALID',
+      `${path}: apiVersion must be ${TEST_API_VERSION} and kind ${TEST_KIND}`,
+    );
   for (const key of Object.keys(doc))
     if (
       ![
@@ -188,39 +190,46 @@ export function readTestSuite(path: string): TestSuite {
         'tests',
       ].includes(key)
     )
-      throw new UsageError(`${path}: ${key}: unknown field`);
+      throw new SigwardError('INPUT_INVALID', `${path}: ${key}: unknown field`);
   const dir = dirname(resolve(path));
   const meta = isObject(doc['metadata']) ? doc['metadata'] : {};
   const policies = field(doc, 'policies', path, isStrings, 'a list of policy files or directories');
-  if (policies === undefined) throw new UsageError(`${path}: policies: required`);
+  if (policies === undefined) throw new SigwardError('INPUT_INVALID', `${path}: policies: required`);
   const trustedRoot = field(doc, 'trustedRoot', path, isString, 'a file name');
   const namespace = field(doc, 'namespace', path, isString, 'a namespace') ?? 'default';
   const noMatch = field(doc, 'noMatchAction', path, isString, 'allow, warn or deny');
   if (noMatch !== undefined && !['allow', 'warn', 'deny'].includes(noMatch))
-    throw new UsageError(`${path}: noMatchAction: must be allow, warn or deny`);
+    throw new SigwardError('INPUT_INVALID', `${path}: noMatchAction: must be allow, warn or deny`);
   const tests = doc['tests'];
   if (!Array.isArray(tests) || tests.length === 0)
-    throw new UsageError(`${path}: tests: must be a non-empty list`);
+    throw new SigwardError('INPUT_INVALID', `${path}: tests: must be a non-empty list`);
   const cases = tests.map((raw: unknown, i): TestCase => {
     const at = `${path}: tests[${i}]`;
-    if (!isObject(raw)) throw new UsageError(`${at}: must be an object`);
+    if (!isObject(raw)) throw new SigwardError('INPUT_INVALID', `${at}: must be an object`);
     for (const key of Object.keys(raw))
       if (!['name', 'image', 'resource', 'review', 'namespace', 'expect'].includes(key))
-        throw new UsageError(`${at}.${key}: unknown field`);
+        throw new SigwardError('INPUT_INVALID', `${at}.${key}: unknown field`);
     const ns = field(raw, 'namespace', at, isString, 'a namespace') ?? namespace;
     const image = field(raw, 'image', at, isString, 'an image reference');
     const resource = field(raw, 'resource', at, isString, 'a manifest file');
     const review = field(raw, 'review', at, isString, 'an AdmissionReview file');
     const given = [image, resource, review].filter((v) => v !== undefined);
-    if (given.length !== 1) throw new UsageError(`${at}: set exactly one of image, resource or review`);
+    if (given.length !== 1)
+      throw new SigwardError('INPUT_INVALID', `${at}: set exactly one of image, resource or review`);
     const inputs =
       image !== undefined ? [imageInput(image, ns)] : fileInputs(resolve(dir, (resource ?? review)!), ns);
     const e = raw['expect'];
     if (!isObject(e))
-      throw new UsageError(`${at}.expect: required (decision, and optionally reason and message)`);
+      throw new SigwardError(
+        'INPUT_INVALID',
+        `${at}.expect: required (decision, and optionally reason and message)`,
+      );
     const decision = e['decision'];
     if (typeof decision !== 'string' || !(EXPECTED_DECISIONS as readonly string[]).includes(decision))
-      throw new UsageError(`${at}.expect.decision: must be one of ${EXPECTED_DECISIONS.join(', ')}`);
+      throw new SigwardError(
+        'INPUT_INVALID',
+        `${at}.expect.decision: must be one of ${EXPECTED_DECISIONS.join(', ')}`,
+      );
     const reason = field(e, 'reason', `${at}.expect`, isString, 'a reason code');
     const message = field(e, 'message', `${at}.expect`, isString, 'a text');
     const name = field(raw, 'name', at, isString, 'a text') ?? inputs[0]?.label ?? `tests[${i}]`;

@@ -125,7 +125,9 @@ export async function runPolicyTest(
     settings = settingsFrom(values);
     runs = values.cluster === true ? [] : planRuns(values, positionals);
   } catch (error) {
-    io.err(`sigward policy test: ${describeError(error)}\n\n${policyTestUsage}`);
+    // The usage text helps with a wrong command line, not with a malformed or unreadable file.
+    const usage = error instanceof UsageError ? `\n${policyTestUsage}` : '';
+    io.err(`sigward policy test: ${describeError(error)}\n${usage}`);
     return error instanceof UsageError || error instanceof SigwardError ? 2 : 1;
   }
   const json = values.output === 'json';

@@ -8,7 +8,7 @@ import type { Logger } from '../telemetry/index.ts';
 
 export interface RootState {
   readonly version: string | undefined;
-  /** `tuf:URL`, `file:PATH`, `configmap:NS/NAME#KEY`, `inline:NAME`. */
+  /** `tuf:URL`, `file:PATH`, `configmap:NS/NAME#KEY`, `inline:NAME`, `embedded:@sigstore/tuf`. */
   readonly source: string | undefined;
 }
 

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cloudKeychain, cloudProviders } from '../../src/cli/cloud-credentials.ts';
+import { UsageError } from '../../src/cli/usage-error.ts';
 
 test('auto (the default) enables all three; none none; a list only those; anything else is refused', () => {
   assert.deepEqual(cloudProviders(undefined), ['ecr', 'gcp', 'acr']);
@@ -16,6 +17,8 @@ test('auto (the default) enables all three; none none; a list only those; anythi
       /--cloud-credentials is auto, none, or a comma list of ecr, gcp, acr/,
       bad,
     );
+    // A usage error (the command prints its usage), not a verification failure labelled VERIFY_FAILED.
+    assert.throws(() => cloudProviders(bad), UsageError, bad);
   }
 });
 

@@ -85,3 +85,16 @@ test(
     );
   },
 );
+
+test('sigward policy --help names its one subcommand (exit 0); a missing or unknown one exits 2', async () => {
+  const help = await run(join(REPO_ROOT, 'bin/sigward'), ['policy', '--help']);
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /^Usage: sigward policy test \[options\]/);
+  assert.equal(help.stderr, '');
+  const none = await run(join(REPO_ROOT, 'bin/sigward'), ['policy']);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /^sigward policy: needs a subcommand\n\nUsage: sigward policy test/);
+  const unknown = await run(join(REPO_ROOT, 'bin/sigward'), ['policy', 'tset']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /^sigward policy: unknown subcommand "tset"\n/);
+});

@@ -439,5 +439,7 @@ describe('sigward-test.yaml', () => {
     const r = await sigward(['policy', 'test', sub]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /tests\[0\]\.expect\.decision: must be one of allow, deny, warn, audit, skip/);
+    // One line naming the field, not the whole usage text after it.
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   });
 });
