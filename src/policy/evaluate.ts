@@ -298,7 +298,9 @@ function evaluatePolicy(
     const first = policy.errors[0];
     const why = first === undefined ? 'it does not compile' : `${first.field}: ${first.message}`;
     return failed(policy, ReasonCode.policyInvalid, settings, {
-      detail: `the policy is invalid (see its Ready condition): ${why}`,
+      // The field itself, not a pointer to a Ready condition: policies from --policies DIR, `policy
+    // test` and policy-controller's resources have none.
+    detail: `the policy is invalid: ${why}`,
     });
   }
   const failure = image.failure ?? e.failure;

@@ -256,7 +256,7 @@ test('an invalid policy fails its images closed, in its own mode', () => {
   assert.equal(d.results[0]?.reason, ReasonCode.policyInvalid);
   assert.match(
     d.results[0]?.detail ?? '',
-    /^the policy is invalid \(see its Ready condition\): spec\.authorities\[0\]\.keyless\.identities\[0\]\.subjectRegExp: invalid regular expression/,
+    /^the policy is invalid: spec\.authorities\[0\]\.keyless\.identities\[0\]\.subjectRegExp: invalid regular expression/,
   );
 });
 
