@@ -299,8 +299,8 @@ function evaluatePolicy(
     const why = first === undefined ? 'it does not compile' : `${first.field}: ${first.message}`;
     return failed(policy, ReasonCode.policyInvalid, settings, {
       // The field itself, not a pointer to a Ready condition: policies from --policies DIR, `policy
-    // test` and policy-controller's resources have none.
-    detail: `the policy is invalid: ${why}`,
+      // test` and policy-controller's resources have none.
+      detail: `the policy is invalid: ${why}`,
     });
   }
   const failure = image.failure ?? e.failure;
