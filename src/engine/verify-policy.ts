@@ -7,7 +7,7 @@
 // trust-root trouble and unavailable keys or pull secrets never are. Key Secrets are read on every
 // evaluation (kube/ keeps them only seconds), so a rotated key changes the cache key at once and a
 // deleted one denies.
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { SigwardError, describeError } from '../errors.ts';
 import { combineKeychains, repositoryString } from '../oci/index.ts';
@@ -327,11 +327,12 @@ function verdictKey(
   // sigward one (`x` and `x (policy.sigstore.dev)`); their verdicts must never mix. A policy's inline
   // key is covered by its generation; a Secret's key is not, so `keys` holds their fingerprints.
   // Hashed: ~250 characters of names and digests become 43, which matters at 100k entries.
-  return createHash('sha256')
-    .update(
-      `${repositoryString(reference)}|${digest}|${policy.kind}|${policy.namespace ?? ''}|${policy.displayName}|${snapshot.generation}|${rootName}|${trustVersion}|${keys}|${index}`,
-    )
-    .digest('base64url');
+  // One-shot `hash`: no Hash object per lookup (this runs on every cache hit).
+  return hash(
+    'sha256',
+    `${repositoryString(reference)}|${digest}|${policy.kind}|${policy.namespace ?? ''}|${policy.displayName}|${snapshot.generation}|${rootName}|${trustVersion}|${keys}|${index}`,
+    'base64url',
+  );
 }
 
 const fingerprints = new WeakMap<KeyObject, string>();
