@@ -166,6 +166,10 @@ function report(rounds: number, memory: Map<string, Json>): void {
         ['RSS with 100k verdicts cached MiB', ...mcols('rssWith100kMiB')],
         [`heap used after the cold reviews MiB`, ...mcols('heapAfterColdMiB')],
         ['heap used with 100k verdicts cached MiB', ...mcols('heapWith100kMiB')],
+        ['heap committed with 100k verdicts cached MiB', ...mcols('heapCommittedWith100kMiB')],
+        [`RSS anonymous after ${values.verifications} cold reviews MiB`, ...mcols('rssAnonAfterColdMiB')],
+        ['RSS anonymous with 100k verdicts cached MiB', ...mcols('rssAnonWith100kMiB')],
+        ['RSS of mapped files with 100k verdicts cached MiB', ...mcols('rssFileWith100kMiB')],
       ],
     );
   }
@@ -213,6 +217,12 @@ function speed(head: (what: string) => string[], cols: Cols, table: Table): void
     warmRows.push([`${c} conn: server-side p99 ms`, ...cols((r) => r.warm[i].serverP99, 3)]);
     warmRows.push([`${c} conn: event-loop lag p99 ms`, ...cols((r) => r.warm[i].lagP99)]);
   }
+  warmRows.push(['in-process (inject): bare fastify CPU µs/req', ...cols((r) => r.inject?.bareUs ?? NaN, 1)]);
+  warmRows.push(['in-process (inject): sigward CPU µs/req', ...cols((r) => r.inject?.sigwardUs ?? NaN, 1)]);
+  warmRows.push([
+    'in-process (inject): sigward over bare µs/req',
+    ...cols((r) => (r.inject === undefined ? NaN : r.inject.sigwardUs - r.inject.bareUs), 1),
+  ]);
   table(
     'Warm /validate (cache hit) vs a bare fastify HTTPS server with a canned reply, same run, HTTPS keep-alive, load from another process',
     ['case', ...head('value')],
