@@ -264,7 +264,8 @@ async function webhookMode(): Promise<object> {
     const { stdout } = await promisify(execFile)(
       process.execPath,
       [join(here, 'load.ts'), url, bodyFile, caFile, String(connections), values.requests!],
-      { encoding: 'utf8' },
+      // The load client runs as it is whatever NODE_OPTIONS the server under test was given.
+      { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } },
     );
     // This process's CPU per request while it served them (the other server sits idle meanwhile).
     const served = Number(values.requests) + connections;

@@ -5,6 +5,7 @@
 //   npm run bench
 //   npm run bench -- --baseline /work/wt-perf-baseline --rounds 3
 //   npm run bench -- --no-memory          # skip the 10k-verification memory run
+//   npm run bench -- --baseline DIR --node-options="--max-semi-space-size=2"   # this tree as the chart runs it
 // Registries: Debian's docker-registry (no referrers API) and, when built (npm run e2e:tools), olareg
 // with the referrers API, both on 127.0.0.1, holding real public-good signatures placed as cosign
 // places them (cosign v3 bundle of kubewarden-controller; containers/image's keyless legacy .sig).
@@ -32,8 +33,11 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '3000' },
     verifications: { type: 'string', default: '10000' },
     'no-memory': { type: 'boolean' },
-    /** V8/Node flags for the memory run's process, e.g. "--max-semi-space-size=2" (the webhook's NODE_OPTIONS). */
+    /** V8/Node flags for the memory run's process of both trees, e.g. "--max-semi-space-size=2". */
     'memory-node-flags': { type: 'string', default: '' },
+    /** NODE_OPTIONS for this tree's processes only, in every mode (as the chart sets it; the baseline runs
+     *  without), e.g. --node-options="$(node -p "require('yaml').parse(fs.readFileSync('charts/sigward/values.yaml','utf8')).nodeOptions")". */
+    'node-options': { type: 'string' },
   },
 });
 const run = promisify(execFile);
@@ -73,7 +77,11 @@ try {
   await pushFixtures(registry.host);
 
   // Asynchronous: the registries' log pipes must keep draining while a measurement runs.
-  const measure = async (tree: { root: string }, mode: string, extra: string[] = []): Promise<Json> => {
+  const measure = async (
+    tree: { name: string; root: string },
+    mode: string,
+    extra: string[] = [],
+  ): Promise<Json> => {
     const args = [
       ...(mode === 'memory'
         ? ['--expose-gc', ...(values['memory-node-flags'] ?? '').split(' ').filter(Boolean)]
@@ -88,7 +96,12 @@ try {
       ...extra,
     ];
     try {
-      const { stdout } = await run(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
+      const nodeOptions = tree.name === 'this tree' ? values['node-options'] : undefined;
+      const { stdout } = await run(process.execPath, args, {
+        encoding: 'utf8',
+        maxBuffer: 1 << 24,
+        env: nodeOptions === undefined ? process.env : { ...process.env, NODE_OPTIONS: nodeOptions },
+      });
       return JSON.parse(stdout.trim().split('\n').pop()!) as Json;
     } catch (error) {
       process.stderr.write(
