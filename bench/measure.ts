@@ -48,6 +48,13 @@ const pct = (xs: readonly number[], p: number): number => {
   return s[Math.min(s.length - 1, Math.floor(s.length * p))] ?? NaN;
 };
 const cpuMs = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
+/** RSS split as the kernel counts it: anonymous memory (heap, malloc) vs mapped files (node's binary). */
+const rssParts = (): { anonMiB: number; fileMiB: number } => {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kib = (field: string): number =>
+    Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
+  return { anonMiB: kib('RssAnon') / 1024, fileMiB: kib('RssFile') / 1024 };
+};
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- modules of another checkout, typed by use */
 async function verifyMode(): Promise<object> {
@@ -196,6 +203,47 @@ async function webhookMode(): Promise<object> {
   const address = bare.server.address();
   const bareUrl = `https://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}/validate`;
 
+  // In-process CPU per cached review through the app (fastify's inject: no sockets or TLS), sigward's
+  // app against a bare fastify app answering the canned reply, alternated: steady under machine load.
+  const { buildApp } = await from<any>('src/server/app.ts');
+  const app = buildApp({
+    handleReview: w.engine.handle,
+    readiness: () => ({ ready: true, reasons: [] }),
+    metrics: w.metrics,
+    logger: createLogger({ destination: quiet }),
+  });
+  const bareApp = fastify();
+  bareApp.post('/validate', async (_req, reply) =>
+    reply.header('content-type', 'application/json').send(canned),
+  );
+  await Promise.all([app.ready(), bareApp.ready()]);
+  const bodyText = JSON.stringify(review);
+  const injectCpuUs = async (target: any): Promise<number> => {
+    const n = 3000;
+    const cpu = process.cpuUsage();
+    for (let i = 0; i < n; i++) {
+      const res = await target.inject({
+        method: 'POST',
+        url: '/validate',
+        payload: bodyText,
+        headers: { 'content-type': 'application/json' },
+      });
+      if (res.statusCode !== 200) throw new Error(`inject: ${res.statusCode} ${res.body}`);
+    }
+    return (cpuMs(process.cpuUsage(cpu)) * 1000) / n;
+  };
+  await injectCpuUs(app);
+  await injectCpuUs(bareApp);
+  const injectSigward: number[] = [];
+  const injectBare: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    injectSigward.push(await injectCpuUs(app));
+    injectBare.push(await injectCpuUs(bareApp));
+  }
+  await app.close();
+  await bareApp.close();
+  const inject = { sigwardUs: median(injectSigward), bareUs: median(injectBare) };
+
   // Server-side time per request: from the request's start to its response's finish.
   const serverSide: number[] = [];
   const startedAt = new WeakMap<object, number>();
@@ -216,7 +264,8 @@ async function webhookMode(): Promise<object> {
     const { stdout } = await promisify(execFile)(
       process.execPath,
       [join(here, 'load.ts'), url, bodyFile, caFile, String(connections), values.requests!],
-      { encoding: 'utf8' },
+      // The load client runs as it is whatever NODE_OPTIONS the server under test was given.
+      { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } },
     );
     // This process's CPU per request while it served them (the other server sits idle meanwhile).
     const served = Number(values.requests) + connections;
@@ -259,6 +308,7 @@ async function webhookMode(): Promise<object> {
       },
     },
     warm,
+    inject,
     warmVerifications: verifications,
   };
 }
@@ -300,6 +350,7 @@ async function memoryMode(): Promise<object> {
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
   const afterCold = process.memoryUsage();
+  const afterColdParts = rssParts();
   // Top the verdicts up to 100k through the same tree's Decider (its own keys and what it keeps of a
   // verdict), other image digests each, with a verifier that answers a copy of a real verdict at once.
   const { Decider } = await from<any>('src/engine/decide.ts');
@@ -346,6 +397,7 @@ async function memoryMode(): Promise<object> {
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
   const full = process.memoryUsage();
+  const fullParts = rssParts();
   // Still cached (all of them): deciding the first and the last digest again verifies nothing.
   const callsBefore = verifierCalls;
   for (const i of [n, entries - 1]) {
@@ -368,6 +420,10 @@ async function memoryMode(): Promise<object> {
       heapAfterColdMiB: afterCold.heapUsed / 2 ** 20,
       rssWith100kMiB: full.rss / 2 ** 20,
       heapWith100kMiB: full.heapUsed / 2 ** 20,
+      heapCommittedWith100kMiB: full.heapTotal / 2 ** 20,
+      rssAnonAfterColdMiB: afterColdParts.anonMiB,
+      rssAnonWith100kMiB: fullParts.anonMiB,
+      rssFileWith100kMiB: fullParts.fileMiB,
       detail: { afterCold, full },
     },
   };

@@ -5,6 +5,7 @@
 //   npm run bench
 //   npm run bench -- --baseline /work/wt-perf-baseline --rounds 3
 //   npm run bench -- --no-memory          # skip the 10k-verification memory run
+//   npm run bench -- --baseline DIR --node-options="--max-semi-space-size=2"   # this tree as the chart runs it
 // Registries: Debian's docker-registry (no referrers API) and, when built (npm run e2e:tools), olareg
 // with the referrers API, both on 127.0.0.1, holding real public-good signatures placed as cosign
 // places them (cosign v3 bundle of kubewarden-controller; containers/image's keyless legacy .sig).
@@ -32,8 +33,11 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '3000' },
     verifications: { type: 'string', default: '10000' },
     'no-memory': { type: 'boolean' },
-    /** V8/Node flags for the memory run's process, e.g. "--max-semi-space-size=2" (the webhook's NODE_OPTIONS). */
+    /** V8/Node flags for the memory run's process of both trees, e.g. "--max-semi-space-size=2". */
     'memory-node-flags': { type: 'string', default: '' },
+    /** NODE_OPTIONS for this tree's processes only, in every mode (as the chart sets it; the baseline runs
+     *  without), e.g. --node-options="$(node -p "require('yaml').parse(fs.readFileSync('charts/sigward/values.yaml','utf8')).nodeOptions")". */
+    'node-options': { type: 'string' },
   },
 });
 const run = promisify(execFile);
@@ -73,7 +77,11 @@ try {
   await pushFixtures(registry.host);
 
   // Asynchronous: the registries' log pipes must keep draining while a measurement runs.
-  const measure = async (tree: { root: string }, mode: string, extra: string[] = []): Promise<Json> => {
+  const measure = async (
+    tree: { name: string; root: string },
+    mode: string,
+    extra: string[] = [],
+  ): Promise<Json> => {
     const args = [
       ...(mode === 'memory'
         ? ['--expose-gc', ...(values['memory-node-flags'] ?? '').split(' ').filter(Boolean)]
@@ -88,7 +96,12 @@ try {
       ...extra,
     ];
     try {
-      const { stdout } = await run(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
+      const nodeOptions = tree.name === 'this tree' ? values['node-options'] : undefined;
+      const { stdout } = await run(process.execPath, args, {
+        encoding: 'utf8',
+        maxBuffer: 1 << 24,
+        env: nodeOptions === undefined ? process.env : { ...process.env, NODE_OPTIONS: nodeOptions },
+      });
       return JSON.parse(stdout.trim().split('\n').pop()!) as Json;
     } catch (error) {
       process.stderr.write(
@@ -166,6 +179,10 @@ function report(rounds: number, memory: Map<string, Json>): void {
         ['RSS with 100k verdicts cached MiB', ...mcols('rssWith100kMiB')],
         [`heap used after the cold reviews MiB`, ...mcols('heapAfterColdMiB')],
         ['heap used with 100k verdicts cached MiB', ...mcols('heapWith100kMiB')],
+        ['heap committed with 100k verdicts cached MiB', ...mcols('heapCommittedWith100kMiB')],
+        [`RSS anonymous after ${values.verifications} cold reviews MiB`, ...mcols('rssAnonAfterColdMiB')],
+        ['RSS anonymous with 100k verdicts cached MiB', ...mcols('rssAnonWith100kMiB')],
+        ['RSS of mapped files with 100k verdicts cached MiB', ...mcols('rssFileWith100kMiB')],
       ],
     );
   }
@@ -213,6 +230,12 @@ function speed(head: (what: string) => string[], cols: Cols, table: Table): void
     warmRows.push([`${c} conn: server-side p99 ms`, ...cols((r) => r.warm[i].serverP99, 3)]);
     warmRows.push([`${c} conn: event-loop lag p99 ms`, ...cols((r) => r.warm[i].lagP99)]);
   }
+  warmRows.push(['in-process (inject): bare fastify CPU µs/req', ...cols((r) => r.inject?.bareUs ?? NaN, 1)]);
+  warmRows.push(['in-process (inject): sigward CPU µs/req', ...cols((r) => r.inject?.sigwardUs ?? NaN, 1)]);
+  warmRows.push([
+    'in-process (inject): sigward over bare µs/req',
+    ...cols((r) => (r.inject === undefined ? NaN : r.inject.sigwardUs - r.inject.bareUs), 1),
+  ]);
   table(
     'Warm /validate (cache hit) vs a bare fastify HTTPS server with a canned reply, same run, HTTPS keep-alive, load from another process',
     ['case', ...head('value')],

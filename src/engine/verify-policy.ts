@@ -10,7 +10,7 @@
 // Authorities with `attestations` are checked on the admitted digest's in-toto attestations instead
 // (sigstore/verify-attestations, then policy/attestations runs the CEL conditions); their outcomes are
 // cached per (same key, the predicate types wanted), and only briefly when a condition reads `now`.
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { SigwardError, describeError } from '../errors.ts';
 import { combineKeychains, repositoryString } from '../oci/index.ts';
@@ -468,11 +468,12 @@ function verdictKey(
   // sigward one (`x` and `x (policy.sigstore.dev)`); their verdicts must never mix. A policy's inline
   // key is covered by its generation; a Secret's key is not, so `keys` holds their fingerprints.
   // Hashed: ~250 characters of names and digests become 43, which matters at 100k entries.
-  return createHash('sha256')
-    .update(
-      `${repositoryString(reference)}|${digest}|${policy.kind}|${policy.namespace ?? ''}|${policy.displayName}|${snapshot.generation}|${rootName}|${trustVersion}|${keys}|${index}`,
-    )
-    .digest('base64url');
+  // One-shot `hash`: no Hash object per lookup (this runs on every cache hit).
+  return hash(
+    'sha256',
+    `${repositoryString(reference)}|${digest}|${policy.kind}|${policy.namespace ?? ''}|${policy.displayName}|${snapshot.generation}|${rootName}|${trustVersion}|${keys}|${index}`,
+    'base64url',
+  );
 }
 
 const fingerprints = new WeakMap<KeyObject, string>();

@@ -58,6 +58,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const options: FastifyServerOptions & { https?: object } = {
     loggerInstance: deps.logger.child({ component: 'server' }),
     logController: new LogController({ disableRequestLogging: true }),
+    // No per-request child logger: request logging is off and every line sigward writes goes through
+    // its own loggers, so a pino child (bindings serialized through redaction) per review bought nothing.
+    childLoggerFactory: (logger) => logger,
     bodyLimit,
     return503OnClosing: true,
     forceCloseConnections: 'idle',

@@ -1,0 +1,43 @@
+// The chart's and the image's Node options (V8's heap sizes, README "Speed and memory") are ones Node
+// accepts in NODE_OPTIONS: a flag Node refuses there stops the process before sigward runs, so every Pod
+// would crash-loop. Both places carry the same options, and the Deployment passes the value on.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parse } from 'yaml';
+import { REPO_ROOT } from '../sigstore/ext.ts';
+
+const read = (path: string) => readFileSync(join(REPO_ROOT, path), 'utf8');
+const values = parse(read('charts/sigward/values.yaml')) as { nodeOptions?: unknown };
+const chartOptions = String(values.nodeOptions);
+
+/** Node's exit status and stderr when started with these NODE_OPTIONS. */
+function startWith(options: string): { status: number | null; stderr: string } {
+  const run = spawnSync(process.execPath, ['-e', 'process.exit(0)'], {
+    env: { ...process.env, NODE_OPTIONS: options },
+    encoding: 'utf8',
+  });
+  return { status: run.status, stderr: run.stderr };
+}
+
+test('the chart sets NODE_OPTIONS from values.nodeOptions, and Node starts with them', () => {
+  assert.match(chartOptions, /--max-semi-space-size=\d+/);
+  assert.match(
+    read('charts/sigward/templates/deployment.yaml'),
+    /- name: NODE_OPTIONS\n\s+value: \{\{ \. \| quote \}\}/,
+  );
+  assert.deepEqual(startWith(chartOptions), { status: 0, stderr: '' });
+});
+
+test('the image carries the same options as the chart', () => {
+  const env = /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(read('Dockerfile'));
+  assert.equal(env?.[1], chartOptions);
+});
+
+test('a flag Node refuses in NODE_OPTIONS is caught by this check (it fails, it is not ignored)', () => {
+  const refused = startWith('--max-semi-space-size=1 --no-such-v8-flag-in-node-options');
+  assert.notEqual(refused.status, 0);
+  assert.match(refused.stderr, /not allowed in NODE_OPTIONS/);
+});
