@@ -12,25 +12,25 @@ import path from 'node:path';
 import { after, before, describe } from 'node:test';
 import { runTool, writeSecretFile, type ToolResult } from './world/clients.ts';
 import { stepsNotingFailure } from './world/failing-steps.ts';
+import { podManifest } from './world/chart.ts';
 import {
   applyClusterPolicy,
   installCrds,
+  keylessAuthority,
   observedPolicy,
   startHostWebhook,
+  webhookDenial as denied,
   type HostWebhook,
 } from './world/host-webhook.ts';
 import { pushImage, type PushedImage } from './world/images.ts';
 import { referrers, tags } from './world/oci-http.ts';
 import { startWorld, type World } from './world/world.ts';
-import { slsaProvenance } from '../test/sigstore/attestation-fixtures.ts';
+import { MAIN_REF_CONDITION as MAIN, slsaProvenance } from '../test/sigstore/attestation-fixtures.ts';
 
 const ns = 'apps';
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const identityOf = (sa: string) => `https://kubernetes.io/namespaces/${ns}/serviceaccounts/${sa}`;
-const MAIN = 'predicate.buildDefinition.externalParameters.workflow.ref == "refs/heads/main"';
 const keyPassword = 'attestations-e2e';
-const denied = (image: string, digest: string) =>
-  `Error from server (Forbidden): error when creating "STDIN": admission webhook "validate.sigward.dev" denied the request: image ${image} (digest ${digest}) in spec.containers[0].image: `;
 
 describe('attestation policies (SLSA v1 provenance, CEL) against the apiserver', () => {
   let world: World;
@@ -42,14 +42,8 @@ describe('attestation policies (SLSA v1 provenance, CEL) against the apiserver',
   const images: Record<string, PushedImage> = {};
   const predicates: Record<'main' | 'dev', string> = { main: '', dev: '' };
 
-  const apply = (manifest: object) =>
-    world.kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify(manifest) });
-  const pod = (name: string, image: string) => ({
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, namespace: ns },
-    spec: { containers: [{ name: 'app', image }] },
-  });
+  const apply = (pod: string) => world.kube.kubectl(['apply', '-f', '-'], { input: pod });
+  const pod = (name: string, image: string) => podManifest(ns, name, image);
   const policy = (name: string, images: string[], spec: object, observe = true) =>
     applyClusterPolicy(world, name, images, spec, observe);
   async function tokenFor(sa: string, label: string): Promise<string> {
@@ -146,17 +140,7 @@ describe('attestation policies (SLSA v1 provenance, CEL) against the apiserver',
           { env: { COSIGN_PASSWORD: keyPassword } },
         );
       }
-      const probe = {
-        authorities: [
-          {
-            name: 'release',
-            keyless: {
-              identities: [{ issuer: world.kube.issuer, subject: identityOf('release') }],
-              insecureIgnoreSCT: true,
-            },
-          },
-        ],
-      };
+      const probe = { authorities: [keylessAuthority(world, 'release', { subject: identityOf('release') })] };
       await policy('probe', [`${referrersHost}/${ns}/unsigned`], probe, false);
       webhook = await startHostWebhook(world, {
         namespace: ns,
@@ -170,12 +154,7 @@ describe('attestation policies (SLSA v1 provenance, CEL) against the apiserver',
         {
           authorities: [
             {
-              name: 'release-workflow',
-              // This tier runs no CT log: Fulcio's certificates carry no SCT.
-              keyless: {
-                identities: [{ issuer: world.kube.issuer, subject: identityOf('release') }],
-                insecureIgnoreSCT: true,
-              },
+              ...keylessAuthority(world, 'release-workflow', { subject: identityOf('release') }),
               attestations: [{ name: 'provenance', predicateType: 'slsaprovenance1', conditions: [MAIN] }],
             },
           ],

@@ -8,12 +8,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe } from 'node:test';
 import { stepsNotingFailure } from './world/failing-steps.ts';
+import { podManifest } from './world/chart.ts';
 import {
   applyClusterPolicy,
   cosignSignAs,
   installCrds,
+  keylessAuthority,
   observedPolicy,
   startHostWebhook,
+  webhookDenial as denied,
   type HostWebhook,
 } from './world/host-webhook.ts';
 import { pushImage, pushIndex, type PushedImage } from './world/images.ts';
@@ -21,9 +24,6 @@ import { startWorld, type World } from './world/world.ts';
 
 const ns = 'apps';
 const identityOf = (sa: string) => `https://kubernetes.io/namespaces/${ns}/serviceaccounts/${sa}`;
-// A reference that already ends with the verified digest is not followed by it again.
-const denied = (image: string, digest: string) =>
-  `Error from server (Forbidden): error when creating "STDIN": admission webhook "validate.sigward.dev" denied the request: image ${image}${image.endsWith(`@${digest}`) ? '' : ` (digest ${digest})`} in spec.containers[0].image: `;
 
 describe('policy rules (threshold, multiArch) against the apiserver', () => {
   let world: World;
@@ -32,19 +32,9 @@ describe('policy rules (threshold, multiArch) against the apiserver', () => {
   let host: string;
   const images: Record<string, PushedImage> = {};
 
-  const apply = (manifest: object) =>
-    world.kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify(manifest) });
-  const pod = (name: string, image: string) => ({
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, namespace: ns },
-    spec: { containers: [{ name: 'app', image }] },
-  });
-  const keyless = (name: string, identity: object) => ({
-    name,
-    // This tier runs no CT log: Fulcio's certificates carry no SCT.
-    keyless: { identities: [{ issuer: world.kube.issuer, ...identity }], insecureIgnoreSCT: true },
-  });
+  const apply = (pod: string) => world.kube.kubectl(['apply', '-f', '-'], { input: pod });
+  const pod = (name: string, image: string) => podManifest(ns, name, image);
+  const keyless = (name: string, identity: object) => keylessAuthority(world, name, identity);
   const policy = (name: string, images: string[], spec: object, observe = true) =>
     applyClusterPolicy(world, name, images, spec, observe);
 

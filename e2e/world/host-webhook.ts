@@ -171,3 +171,22 @@ export async function cosignSignAs(
     byDigest,
   ]);
 }
+
+/**
+ * A keyless authority named `name` accepting `identity` (subject or subjectRegExp) from the world's
+ * apiserver issuer. This tier runs no CT log: Fulcio's certificates carry no SCT.
+ */
+export function keylessAuthority(world: World, name: string, identity: object): object {
+  return {
+    name,
+    keyless: { identities: [{ issuer: world.kube.issuer, ...identity }], insecureIgnoreSCT: true },
+  };
+}
+
+/**
+ * How kubectl prints sigward's denial of a Pod's first container, up to the policy. A reference that
+ * already ends with the verified digest is not followed by it again.
+ */
+export function webhookDenial(image: string, digest: string): string {
+  return `Error from server (Forbidden): error when creating "STDIN": admission webhook "validate.sigward.dev" denied the request: image ${image}${image.endsWith(`@${digest}`) ? '' : ` (digest ${digest})`} in spec.containers[0].image: `;
+}

@@ -5,10 +5,10 @@
 // its predicate type are all checked before anyone reads the predicate. No policy: the conditions on
 // the predicate run in policy/ afterwards. A registry failure is a verdict (status `error`).
 import type { TrustMaterial } from '@sigstore/verify';
-import { SigwardError } from '../errors.ts';
 import { repositoryString } from '../oci/index.ts';
 import type { RegistryClient, RepositoryName } from '../oci/index.ts';
 import { discoverSignatures } from './discover.ts';
+import { registryFailureVerdict } from './registry-failure.ts';
 import type { DiscoverOptions, Discovery, SignatureLocation } from './discover.ts';
 import { verifyCandidate } from './verify-candidate.ts';
 import type { Authority, KeylessResults, SignatureOutcome } from './verify-candidate.ts';
@@ -63,13 +63,8 @@ export async function verifyAttestations(
       { ...input.discovery, attestations: true },
     );
   } catch (error) {
-    if (!(error instanceof SigwardError) || !error.code.startsWith('REGISTRY_')) throw error;
     return {
-      image,
-      digest,
-      status: 'error',
-      code: error.code,
-      message: `registry failure while looking for its attestations, so whether it has them is unknown: ${error.message}`,
+      ...registryFailureVerdict(error, image, digest, 'looking for its attestations', 'whether it has them'),
       attestations: [],
       otherTypes: {},
       lookedIn: '',

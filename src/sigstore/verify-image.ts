@@ -9,6 +9,7 @@ import { referenceIn, repositoryString } from '../oci/index.ts';
 import type { Descriptor, FetchedManifest, RegistryClient, RepositoryName } from '../oci/index.ts';
 import { discoverSignatures } from './discover.ts';
 import { mapLimit } from './map-limit.ts';
+import { registryFailureVerdict } from './registry-failure.ts';
 import type { DiscoverOptions, Discovery } from './discover.ts';
 import { decisiveFailure, verifyCandidate } from './verify-candidate.ts';
 import type { Authority, KeylessResults, SignatureOutcome } from './verify-candidate.ts';
@@ -193,15 +194,7 @@ async function verifyDigest(input: VerifyImageInput, shared: Shared, digest: str
 }
 
 function registryVerdict(error: unknown, image: string, digest: string, doing: string): ImageVerdict {
-  if (!(error instanceof SigwardError) || !error.code.startsWith('REGISTRY_')) throw error;
-  return {
-    image,
-    digest,
-    status: 'error',
-    code: error.code,
-    message: `registry failure while ${doing}, so whether it is signed is unknown: ${error.message}`,
-    signatures: [],
-  };
+  return { ...registryFailureVerdict(error, image, digest, doing, 'whether it is signed'), signatures: [] };
 }
 
 async function viaIndex(

@@ -13,12 +13,12 @@ import { startDockerRegistry, type DockerRegistry } from '../support/docker-regi
 import { pushTestImage } from '../support/images.ts';
 import { cosignAttestation, pushBundleReferrer } from '../sigstore/discover-fixtures.ts';
 import {
-  SLSA_V1,
+  MAIN_REF_CONDITION as MAIN,
   attestationSigner,
-  pushAttestationReferrer,
+  envelopeLayer,
+  provenanceStatement,
   pushLegacyAttestations,
-  slsaProvenance,
-  statement,
+  pushProvenanceReferrer,
 } from '../sigstore/attestation-fixtures.ts';
 import type { AttestationSigner } from '../sigstore/attestation-fixtures.ts';
 import { PROD_ROOT_PATH } from '../sigstore/ext.ts';
@@ -31,7 +31,6 @@ let keyFile: string;
 let legacyImage: string;
 let bundleImage: string;
 const root = `--trusted-root=${PROD_ROOT_PATH}`;
-const MAIN = 'predicate.buildDefinition.externalParameters.workflow.ref == "refs/heads/main"';
 
 before(async () => {
   registry = await startDockerRegistry();
@@ -50,23 +49,12 @@ before(async () => {
   const legacyRepo: RepositoryName = { registry: registry.host, repository: 'cli/legacy' };
   const legacy = await pushTestImage(client, legacyRepo, { tag: 'v1' });
   await pushLegacyAttestations(client, legacyRepo, legacy.digest, [
-    {
-      blob: Buffer.from(
-        JSON.stringify(signer.envelope(statement(legacy.digest, SLSA_V1, slsaProvenance('refs/heads/main')))),
-      ),
-      predicateType: SLSA_V1,
-    },
+    envelopeLayer(signer, provenanceStatement(legacy.digest, 'refs/heads/main')),
   ]);
   legacyImage = `${registry.host}/cli/legacy:v1`;
   const bundleRepo: RepositoryName = { registry: registry.host, repository: 'cli/bundle' };
   const bundled = await pushTestImage(client, bundleRepo, { tag: 'v1' });
-  await pushAttestationReferrer(
-    client,
-    bundleRepo,
-    bundled.digest,
-    signer.bundle(statement(bundled.digest, SLSA_V1, slsaProvenance('refs/heads/dev'))),
-    SLSA_V1,
-  );
+  await pushProvenanceReferrer(client, bundleRepo, bundled.digest, signer, 'refs/heads/dev');
   bundleImage = `${registry.host}/cli/bundle@${bundled.digest}`;
 });
 afterEach((t) => registry.noteResult(t));

@@ -19,10 +19,14 @@ import {
   testSigner,
 } from '../sigstore/discover-fixtures.ts';
 import {
+  MAIN_REF_CONDITION as MAIN,
   SLSA_V1,
   attestationSigner,
+  envelopeLayer,
+  provenanceStatement,
   pushAttestationReferrer,
   pushLegacyAttestations,
+  pushProvenanceReferrer,
   slsaProvenance,
   statement,
 } from '../sigstore/attestation-fixtures.ts';
@@ -47,8 +51,6 @@ after(async () => {
   await client?.close();
   await registry?.stop();
 });
-
-const MAIN = 'predicate.buildDefinition.externalParameters.workflow.ref == "refs/heads/main"';
 
 /** A new image in its own repository: `host/att/<n>@digest`. */
 async function newImage(): Promise<{ repo: RepositoryName; digest: string; ref: string }> {
@@ -88,16 +90,14 @@ async function decide(policies: unknown[], image: string) {
 describe('legacy .att tag (cosign v2, or v3 with --new-bundle-format=false)', () => {
   test('admitted when the condition holds; denied naming the condition and the ref it saw when not', async () => {
     const main = await newImage();
-    const payload = statement(main.digest, SLSA_V1, slsaProvenance('refs/heads/main'));
     await pushLegacyAttestations(client, main.repo, main.digest, [
-      { blob: Buffer.from(JSON.stringify(builder.envelope(payload))), predicateType: SLSA_V1 },
+      envelopeLayer(builder, provenanceStatement(main.digest, 'refs/heads/main')),
     ]);
     assert.equal((await decide([provenancePolicy(builder)], main.ref)).allowed, true);
 
     const dev = await newImage();
-    const devPayload = statement(dev.digest, SLSA_V1, slsaProvenance('refs/heads/dev'));
     await pushLegacyAttestations(client, dev.repo, dev.digest, [
-      { blob: Buffer.from(JSON.stringify(builder.envelope(devPayload))), predicateType: SLSA_V1 },
+      envelopeLayer(builder, provenanceStatement(dev.digest, 'refs/heads/dev')),
     ]);
     const denied = await decide([provenancePolicy(builder)], dev.ref);
     assert.equal(denied.allowed, false);
@@ -111,9 +111,8 @@ describe('legacy .att tag (cosign v2, or v3 with --new-bundle-format=false)', ()
 
   test('denied when attested by another key, and when the statement is about another digest', async () => {
     const img = await newImage();
-    const payload = statement(img.digest, SLSA_V1, slsaProvenance('refs/heads/main'));
     await pushLegacyAttestations(client, img.repo, img.digest, [
-      { blob: Buffer.from(JSON.stringify(stranger.envelope(payload))), predicateType: SLSA_V1 },
+      envelopeLayer(stranger, provenanceStatement(img.digest, 'refs/heads/main')),
     ]);
     const byStranger = await decide([provenancePolicy(builder)], img.ref);
     assert.equal(byStranger.allowed, false);
@@ -123,9 +122,8 @@ describe('legacy .att tag (cosign v2, or v3 with --new-bundle-format=false)', ()
     );
 
     const other = await newImage();
-    const aboutOther = statement('sha256:' + 'b'.repeat(64), SLSA_V1, slsaProvenance('refs/heads/main'));
     await pushLegacyAttestations(client, other.repo, other.digest, [
-      { blob: Buffer.from(JSON.stringify(builder.envelope(aboutOther))), predicateType: SLSA_V1 },
+      envelopeLayer(builder, provenanceStatement('sha256:' + 'b'.repeat(64), 'refs/heads/main')),
     ]);
     const misplaced = await decide([provenancePolicy(builder)], other.ref);
     assert.equal(misplaced.allowed, false);
@@ -139,7 +137,7 @@ describe('legacy .att tag (cosign v2, or v3 with --new-bundle-format=false)', ()
 
   test('a DSSE envelope that is not an in-toto statement, or not JSON, never passes', async () => {
     const img = await newImage();
-    const payload = statement(img.digest, SLSA_V1, slsaProvenance('refs/heads/main'));
+    const payload = provenanceStatement(img.digest, 'refs/heads/main');
     await pushLegacyAttestations(client, img.repo, img.digest, [
       { blob: Buffer.from(JSON.stringify(builder.envelope(payload, 'text/plain'))), predicateType: SLSA_V1 },
       {
@@ -161,8 +159,7 @@ describe('legacy .att tag (cosign v2, or v3 with --new-bundle-format=false)', ()
 describe('Sigstore bundle referrer (cosign v3 attest), fallback tag', () => {
   test('admitted when the condition holds; denied when missing, naming what was found instead', async () => {
     const img = await newImage();
-    const payload = statement(img.digest, SLSA_V1, slsaProvenance('refs/heads/main'));
-    await pushAttestationReferrer(client, img.repo, img.digest, builder.bundle(payload), SLSA_V1);
+    await pushProvenanceReferrer(client, img.repo, img.digest, builder, 'refs/heads/main');
     const e = engineUnderTest([provenancePolicy(builder)]);
     try {
       assert.equal(responseOf(await e.review(podReview([img.ref]))).allowed, true);
@@ -205,13 +202,7 @@ describe('Sigstore bundle referrer (cosign v3 attest), fallback tag', () => {
 
   test('the policy decides per attestation set: one authority, two required attestations', async () => {
     const img = await newImage();
-    await pushAttestationReferrer(
-      client,
-      img.repo,
-      img.digest,
-      builder.bundle(statement(img.digest, SLSA_V1, slsaProvenance('refs/heads/main'))),
-      SLSA_V1,
-    );
+    await pushProvenanceReferrer(client, img.repo, img.digest, builder, 'refs/heads/main');
     const vuln = 'https://cosign.sigstore.dev/attestation/vuln/v1';
     const policy = clusterPolicy(
       'provenance-and-scan',
@@ -302,13 +293,7 @@ describe('the real public-good cosign attest bundle (keyless)', () => {
 describe('caching and failures', () => {
   async function attestedMain() {
     const img = await newImage();
-    await pushAttestationReferrer(
-      client,
-      img.repo,
-      img.digest,
-      builder.bundle(statement(img.digest, SLSA_V1, slsaProvenance('refs/heads/main'))),
-      SLSA_V1,
-    );
+    await pushProvenanceReferrer(client, img.repo, img.digest, builder, 'refs/heads/main');
     return img;
   }
   const misses = (e: ReturnType<typeof engineUnderTest>) =>
@@ -363,10 +348,7 @@ describe('caching and failures', () => {
     const huge = slsaProvenance('refs/heads/main');
     (huge as { padding?: string }).padding = 'x'.repeat(4 * 1024 * 1024);
     await pushLegacyAttestations(client, img.repo, img.digest, [
-      {
-        blob: Buffer.from(JSON.stringify(builder.envelope(statement(img.digest, SLSA_V1, huge)))),
-        predicateType: SLSA_V1,
-      },
+      envelopeLayer(builder, statement(img.digest, SLSA_V1, huge)),
     ]);
     const denied = await decide([provenancePolicy(builder)], img.ref);
     assert.equal(denied.allowed, false);
@@ -404,13 +386,7 @@ describe('attestation and signature authorities in one policy', () => {
       short.status?.message ?? '',
       /policy signed-and-attested: 1 of 2 required distinct authorities verified \(passed: release-key\); release-builder: attestation provenance \(https:\/\/slsa\.dev\/provenance\/v1\): none found .* \[THRESHOLD_NOT_MET\]$/,
     );
-    await pushAttestationReferrer(
-      client,
-      img.repo,
-      img.digest,
-      builder.bundle(statement(img.digest, SLSA_V1, slsaProvenance('refs/heads/main'))),
-      SLSA_V1,
-    );
+    await pushProvenanceReferrer(client, img.repo, img.digest, builder, 'refs/heads/main');
     assert.equal((await decide([policy], img.ref)).allowed, true);
   });
 });

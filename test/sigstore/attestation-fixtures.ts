@@ -19,6 +19,10 @@ import { pushBundleReferrer } from './discover-fixtures.ts';
 
 export const SLSA_V1 = 'https://slsa.dev/provenance/v1';
 
+/** The CEL condition that holds for `slsaProvenance('refs/heads/main')`. */
+export const MAIN_REF_CONDITION =
+  'predicate.buildDefinition.externalParameters.workflow.ref == "refs/heads/main"';
+
 /** A SLSA v1 provenance predicate as GitHub's builder writes it, for `ref`. */
 export function slsaProvenance(ref: string, finishedOn = '2026-12-01T10:00:00Z'): Record<string, unknown> {
   return {
@@ -44,6 +48,11 @@ export function statement(digest: string, predicateType: string, predicate: unkn
       predicate,
     }),
   );
+}
+
+/** An in-toto statement of SLSA v1 provenance about `digest`, built from `ref`. */
+export function provenanceStatement(digest: string, ref: string): Buffer {
+  return statement(digest, SLSA_V1, slsaProvenance(ref));
 }
 
 /** DSSE pre-authentication encoding (the bytes the signature is over). */
@@ -95,6 +104,15 @@ export function attestationSigner(): AttestationSigner {
   };
 }
 
+/** A legacy .att layer: `signer`'s DSSE envelope over `payload`, annotated with `predicateType`. */
+export function envelopeLayer(
+  signer: AttestationSigner,
+  payload: Buffer,
+  predicateType = SLSA_V1,
+): { blob: Buffer; predicateType: string } {
+  return { blob: Buffer.from(JSON.stringify(signer.envelope(payload))), predicateType };
+}
+
 /** Pushes cosign's legacy attestation manifest at `sha256-<hex>.att`, one DSSE layer per blob. */
 export async function pushLegacyAttestations(
   client: RegistryClient,
@@ -138,4 +156,21 @@ export function pushAttestationReferrer(
   predicateType: string,
 ): Promise<Descriptor> {
   return pushBundleReferrer(client, repo, imageDigest, bundle, { predicateType });
+}
+
+/** Pushes `signer`'s SLSA v1 provenance of `imageDigest` built from `ref` as a bundle referrer. */
+export function pushProvenanceReferrer(
+  client: RegistryClient,
+  repo: RepositoryName,
+  imageDigest: string,
+  signer: AttestationSigner,
+  ref: string,
+): Promise<Descriptor> {
+  return pushAttestationReferrer(
+    client,
+    repo,
+    imageDigest,
+    signer.bundle(provenanceStatement(imageDigest, ref)),
+    SLSA_V1,
+  );
 }

@@ -11,6 +11,7 @@ import type { Descriptor } from '../../src/oci/manifest.ts';
 import { OCI_CONFIG, OCI_EMPTY, OCI_INDEX, OCI_MANIFEST } from '../../src/oci/media-types.ts';
 import type { RepositoryName } from '../../src/oci/reference.ts';
 import type { LegacyLayer } from '../../src/sigstore/legacy.ts';
+import type { FaultProxy } from '../support/fault-proxy.ts';
 import {
   ANNOTATION,
   BUNDLE_ARTIFACT_TYPE,
@@ -155,6 +156,30 @@ export async function pushBundleReferrer(
 /** The referrers API answer (an index) a registry with the API would give for these referrers. */
 export function referrersIndex(entries: readonly Descriptor[]): string {
   return JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: entries });
+}
+
+/**
+ * Makes the fault proxy play the referrers API (which docker-registry lacks): every `/referrers/`
+ * request is answered 200 with an index of `entries`, saying it applied the artifactType filter
+ * when `filtersApplied` is set.
+ */
+export function playReferrersApi(
+  proxy: FaultProxy,
+  entries: readonly Descriptor[],
+  { filtersApplied = false }: { filtersApplied?: boolean } = {},
+): void {
+  proxy.addFault({
+    path: /\/referrers\//,
+    fault: {
+      kind: 'status',
+      status: 200,
+      headers: {
+        'content-type': 'application/vnd.oci.image.index.v1+json',
+        ...(filtersApplied ? { 'oci-filters-applied': 'artifactType' } : {}),
+      },
+      body: referrersIndex(entries),
+    },
+  });
 }
 
 export { OCI_EMPTY, referrersFallbackTag };

@@ -23,8 +23,8 @@ import {
   kubewarden,
   multiCosigned,
   pushBundleReferrer,
+  playReferrersApi,
   pushLegacySignature,
-  referrersIndex,
 } from './discover-fixtures.ts';
 import { prodRoot, publicKey } from './ext.ts';
 
@@ -368,18 +368,7 @@ describe('bundle referrers', () => {
     });
     const proxy = await startFaultProxy({ upstream: registry.url });
     try {
-      proxy.addFault({
-        path: /\/referrers\//,
-        fault: {
-          kind: 'status',
-          status: 200,
-          headers: {
-            'content-type': 'application/vnd.oci.image.index.v1+json',
-            'oci-filters-applied': 'artifactType',
-          },
-          body: referrersIndex([entry]),
-        },
-      });
+      playReferrersApi(proxy, [entry], { filtersApplied: true });
       const viaProxy = { registry: proxy.host, repository: repo.repository };
       const verdict = await verify(viaProxy, kubewarden.digest, [
         keyless(kubewarden.subject, kubewarden.issuer),
@@ -430,15 +419,7 @@ describe('where and whether', () => {
     await pushLegacySignature(client, repo, kubewarden.digest, [fulcioRekor.layer()]);
     const proxy = await startFaultProxy({ upstream: registry.url });
     try {
-      proxy.addFault({
-        path: /\/referrers\//,
-        fault: {
-          kind: 'status',
-          status: 200,
-          headers: { 'content-type': 'application/vnd.oci.image.index.v1+json' },
-          body: referrersIndex([entry]),
-        },
-      });
+      playReferrersApi(proxy, [entry]);
       const found = await discoverSignatures(client, {
         repository: { registry: proxy.host, repository: repo.repository },
         digest: kubewarden.digest,

@@ -10,7 +10,7 @@ import type { RepositoryName } from '../../src/oci/reference.ts';
 import { discoverSignatures } from '../../src/sigstore/discover.ts';
 import { startDockerRegistry, type DockerRegistry } from '../support/docker-registry.ts';
 import { startFaultProxy } from '../support/fault-proxy.ts';
-import { kubewarden, pushBundleReferrer, referrersIndex } from './discover-fixtures.ts';
+import { kubewarden, playReferrersApi, pushBundleReferrer } from './discover-fixtures.ts';
 
 let registry: DockerRegistry;
 let setup: RegistryClient;
@@ -122,18 +122,7 @@ test('a registry that starts serving the API: found once the memory expires, the
     assert.equal(before.referrers, 'fallback-tag');
     assert.equal(before.candidates.length, 0, 'pushed through the API only: not in the fallback tag');
 
-    proxy.addFault({
-      path: /\/referrers\//,
-      fault: {
-        kind: 'status',
-        status: 200,
-        headers: {
-          'content-type': 'application/vnd.oci.image.index.v1+json',
-          'oci-filters-applied': 'artifactType',
-        },
-        body: referrersIndex([entry]),
-      },
-    });
+    playReferrersApi(proxy, [entry], { filtersApplied: true });
     clock.now += 60_001;
     paths.take();
     const upgraded = await discoverSignatures(client, image);

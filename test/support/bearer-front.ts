@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startDockerRegistry, type DockerRegistry } from './docker-registry.ts';
+import { passToRegistry } from './registry-pass-through.ts';
 
 export interface PresentedCredential {
   /** `Basic user:password` on a GET to the realm. */
@@ -114,22 +115,7 @@ export async function startBearerFront(options: BearerFrontOptions): Promise<Bea
         return;
       }
       counts.accepted++;
-      const { authorization: _dropped, ...headers } = req.headers;
-      const upstream = http.request(
-        {
-          host: '127.0.0.1',
-          port: Number(backend.host.split(':')[1]),
-          method: req.method,
-          path: req.url,
-          headers,
-        },
-        (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        },
-      );
-      upstream.on('error', () => res.destroy());
-      req.pipe(upstream);
+      passToRegistry(req, res, backend);
     })().catch(() => {
       res.writeHead(500);
       res.end();

@@ -11,6 +11,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { startDockerRegistry, type DockerRegistry } from './docker-registry.ts';
+import { passToRegistry } from './registry-pass-through.ts';
 
 export interface EcrFrontOptions {
   readonly motoUrl: string;
@@ -89,22 +90,7 @@ export async function startEcrFront(options: EcrFrontOptions): Promise<EcrFront>
           return;
         }
         counts.accepted++;
-        const { authorization: _dropped, ...headers } = req.headers;
-        const upstream = http.request(
-          {
-            host: '127.0.0.1',
-            port: Number(backend.host.split(':')[1]),
-            method: req.method,
-            path: req.url,
-            headers,
-          },
-          (answer) => {
-            res.writeHead(answer.statusCode ?? 502, answer.headers);
-            answer.pipe(res);
-          },
-        );
-        upstream.on('error', () => res.destroy());
-        req.pipe(upstream);
+        passToRegistry(req, res, backend);
       },
       () => {
         res.writeHead(500);
