@@ -122,11 +122,8 @@ async function verifyMode(): Promise<object> {
   return { verify: rows };
 }
 
-async function webhookMode(): Promise<object> {
-  const harness = await from<any>('test/engine/harness.ts');
-  const { startServer } = await from<any>('src/server/serve.ts');
-  const { createLogger } = await from<any>('src/telemetry/logger.ts');
-  const host = values.docker!;
+/** The policy (per generation) and Pod review every warm/memory mode judges: the signed kubewarden image. */
+function signedImageCase(harness: any, host: string) {
   const policy = (generation: number) =>
     harness.clusterPolicy(
       'kubewarden',
@@ -136,6 +133,15 @@ async function webhookMode(): Promise<object> {
       generation,
     );
   const review = harness.podReview([`${host}/signed/kubewarden@${kubewarden.digest}`]);
+  return { policy, review };
+}
+
+async function webhookMode(): Promise<object> {
+  const harness = await from<any>('test/engine/harness.ts');
+  const { startServer } = await from<any>('src/server/serve.ts');
+  const { createLogger } = await from<any>('src/telemetry/logger.ts');
+  const host = values.docker!;
+  const { policy, review } = signedImageCase(harness, host);
   const dir = mkdtempSync(join(tmpdir(), 'sigward-bench-'));
   const tls = makeTestTls(dir);
   const bodyFile = join(dir, 'review.json');
@@ -317,15 +323,7 @@ async function memoryMode(): Promise<object> {
   const harness = await from<any>('test/engine/harness.ts');
   const host = values.docker!;
   const entries = 100_000;
-  const policy = (generation: number) =>
-    harness.clusterPolicy(
-      'kubewarden',
-      ['127.0.0.1:*/signed/**'],
-      [harness.kubewardenAuthority()],
-      {},
-      generation,
-    );
-  const review = harness.podReview([`${host}/signed/kubewarden@${kubewarden.digest}`]);
+  const { policy, review } = signedImageCase(harness, host);
   const e = harness.engineUnderTest([policy(1)], { deadlineMs: 60_000, cache: { maxVerdicts: entries } });
   const lag = monitorEventLoopDelay({ resolution: 5 });
   const n = Number(values.verifications);

@@ -42,12 +42,7 @@ export class RegistryAccess implements ImageResolver, SignatureVerifier {
       authorities: request.authorities,
       trust: request.trust.material,
       multiArch: request.multiArch,
-      discovery: {
-        signal: request.signal,
-        ...(request.signatureRepository === undefined
-          ? {}
-          : { signatureRepository: request.signatureRepository }),
-      },
+      discovery: discoveryOptions(request),
     });
   }
 
@@ -58,16 +53,24 @@ export class RegistryAccess implements ImageResolver, SignatureVerifier {
       authorities: request.authorities,
       trust: request.trust.material,
       predicateTypes: request.predicateTypes,
-      discovery: {
-        signal: request.signal,
-        ...(request.signatureRepository === undefined
-          ? {}
-          : { signatureRepository: request.signatureRepository }),
-      },
+      discovery: discoveryOptions(request),
     });
   }
 
   close(): Promise<void> {
     return this.#transport.close();
   }
+}
+
+/** Where discovery looks and when it stops, the same for signatures and attestations. */
+function discoveryOptions(request: {
+  readonly signal: AbortSignal;
+  readonly signatureRepository?: VerifyRequest['signatureRepository'];
+}) {
+  return {
+    signal: request.signal,
+    ...(request.signatureRepository === undefined
+      ? {}
+      : { signatureRepository: request.signatureRepository }),
+  };
 }
