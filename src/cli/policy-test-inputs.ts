@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { SigwardError } from '../errors.ts';
+import { nearestName } from '../policy/compile.ts';
 
 /**
  * Every YAML/JSON document of a file, `-` for stdin (empty documents dropped; the items of a `kind: List`,
@@ -163,6 +164,15 @@ function field<T>(
   if (!check(v)) throw new SigwardError('INPUT_INVALID', `${at}.${key}: must be ${what}`);
   return v;
 }
+/** Unknown keys are refused with the policy compiler's did-you-mean, so a typo is never silently ignored. */
+function refuseUnknownFields(o: Json, known: readonly string[], at: string): void {
+  for (const key of Object.keys(o)) {
+    if (known.includes(key)) continue;
+    const near = nearestName(key, known);
+    const hint = near === undefined ? `known fields: ${known.join(', ')}` : `did you mean \`${near}\`?`;
+    throw new SigwardError('INPUT_INVALID', `${at}.${key}: unknown field (${hint})`);
+  }
+}
 const isString = (v: unknown): v is string => typeof v === 'string' && v !== '';
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.length > 0 && v.every(isString);
 
@@ -177,20 +187,11 @@ export function readTestSuite(path: string): TestSuite {
       'INPUT_INVALID',
       `${path}: apiVersion must be ${TEST_API_VERSION} and kind ${TEST_KIND}`,
     );
-  for (const key of Object.keys(doc))
-    if (
-      ![
-        'apiVersion',
-        'kind',
-        'metadata',
-        'policies',
-        'trustedRoot',
-        'namespace',
-        'noMatchAction',
-        'tests',
-      ].includes(key)
-    )
-      throw new SigwardError('INPUT_INVALID', `${path}: ${key}: unknown field`);
+  refuseUnknownFields(
+    doc,
+    ['apiVersion', 'kind', 'metadata', 'policies', 'trustedRoot', 'namespace', 'noMatchAction', 'tests'],
+    path,
+  );
   const dir = dirname(resolve(path));
   const meta = isObject(doc['metadata']) ? doc['metadata'] : {};
   const policies = field(doc, 'policies', path, isStrings, 'a list of policy files or directories');
@@ -206,9 +207,7 @@ export function readTestSuite(path: string): TestSuite {
   const cases = tests.map((raw: unknown, i): TestCase => {
     const at = `${path}: tests[${i}]`;
     if (!isObject(raw)) throw new SigwardError('INPUT_INVALID', `${at}: must be an object`);
-    for (const key of Object.keys(raw))
-      if (!['name', 'image', 'resource', 'review', 'namespace', 'expect'].includes(key))
-        throw new SigwardError('INPUT_INVALID', `${at}.${key}: unknown field`);
+    refuseUnknownFields(raw, ['name', 'image', 'resource', 'review', 'namespace', 'expect'], at);
     const ns = field(raw, 'namespace', at, isString, 'a namespace') ?? namespace;
     const image = field(raw, 'image', at, isString, 'an image reference');
     const resource = field(raw, 'resource', at, isString, 'a manifest file');

@@ -49,3 +49,32 @@ test('an image and a CronJob become valid CREATE reviews with the namespace give
     ],
   );
 });
+
+test('a test file with an unknown field is refused naming it and the field it most likely meant', async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'sigward-suite-'));
+  const write = (body: string): string => {
+    const path = join(dir, `${Math.random().toString(36).slice(2)}.yaml`);
+    writeFileSync(
+      path,
+      `apiVersion: cli.sigward.dev/v1alpha1\nkind: PolicyTest\npolicies: [p.yaml]\n${body}`,
+    );
+    return path;
+  };
+  const top = write('polices: [q.yaml]\ntests: [{image: x, expect: {decision: allow}}]\n');
+  assert.throws(() => readTestSuite(top), {
+    code: 'INPUT_INVALID',
+    message: `${top}.polices: unknown field (did you mean \`policies\`?)`,
+  });
+  const inCase = write('tests: [{image: x, expected: {decision: allow}}]\n');
+  assert.throws(() => readTestSuite(inCase), {
+    code: 'INPUT_INVALID',
+    message: `${inCase}: tests[0].expected: unknown field (did you mean \`expect\`?)`,
+  });
+  const unlike = write('tests: [{image: x, expect: {decision: allow}, zzzzzzzz: 1}]\n');
+  assert.throws(() => readTestSuite(unlike), {
+    message:
+      /tests\[0\]\.zzzzzzzz: unknown field \(known fields: name, image, resource, review, namespace, expect\)$/,
+  });
+});
