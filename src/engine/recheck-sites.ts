@@ -14,7 +14,7 @@ import type { AdmissionRequest, KubeObject } from '../admission/review.ts';
 import type { ImageSite } from '../admission/sites.ts';
 import { parseReference, repositoryString } from '../oci/index.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
-import { policiesFor } from '../policy/match.ts';
+import { matchingPolicies } from '../policy/match.ts';
 import { workloadOf } from './review.ts';
 import type { WorkloadIdentity } from './ports.ts';
 
@@ -142,7 +142,7 @@ export function decisionKey(
 ): string {
   try {
     const reference = parseReference(site.verify);
-    const matched = policiesFor(policies, reference, namespace);
+    const matched = matchingPolicies(policies, reference, namespace);
     const byTag = reference.digest === undefined || matched.some((p) => p.multiArch === 'index');
     const tag = byTag ? `:${reference.tag ?? 'latest'}` : '';
     const names = matched.map((p) => `${p.kind}/${p.displayName}`).sort();

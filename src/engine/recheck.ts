@@ -14,7 +14,6 @@
 // round over 10,000 Pods cannot flood registries. Results are handed per namespace to a sink (kube/
 // writes them as a PolicyReport), a Pod whose failures change is reported once (an Event on it), and
 // the current violations are counted by policy (a metric).
-import { createHash } from 'node:crypto';
 import { describeError } from '../errors.ts';
 import type { SkipSettings } from '../admission/skip.ts';
 import { ERROR_REASONS } from '../policy/decision.ts';
@@ -22,6 +21,7 @@ import type { Decider, SiteDecision } from './decide.ts';
 import { findingLine } from './review.ts';
 import type { PolicySnapshotSource, PolicySnapshotView, PublicKeySource, WorkloadIdentity } from './ports.ts';
 import { decisionKey, recheckPlan } from './recheck-sites.ts';
+import { keyFingerprint, keySecretNamespace } from './verify-policy.ts';
 import type { RecheckPlan, RecheckSite, RunningPod } from './recheck-sites.ts';
 
 export type RecheckTrigger = 'start' | 'policy' | 'trust-root' | 'key' | 'periodic';
@@ -224,12 +224,7 @@ export class RecheckScheduler {
       [...refs].map(async ([id, ref]) => {
         try {
           const key = await keys.publicKey(ref);
-          prints.set(
-            id,
-            createHash('sha256')
-              .update(key.export({ type: 'spki', format: 'der' }))
-              .digest('hex'),
-          );
+          prints.set(id, keyFingerprint(key));
         } catch (error) {
           prints.set(id, `unreadable: ${(error as { code?: unknown }).code ?? describeError(error)}`);
         }
@@ -465,7 +460,7 @@ function keySecretsOf(
   for (const policy of policies)
     for (const a of policy.authorities) {
       if (a.kind !== 'key' || a.key.source !== 'secret') continue;
-      const namespace = a.key.namespace ?? policy.namespace ?? ownNamespace;
+      const namespace = keySecretNamespace(a.key, policy, ownNamespace) ?? ownNamespace;
       refs.set(`${namespace}/${a.key.name}/${a.key.key}`, { namespace, name: a.key.name, key: a.key.key });
     }
   return refs;

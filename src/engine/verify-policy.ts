@@ -390,8 +390,7 @@ export class PolicyVerifier {
         'POLICY_KEY_UNAVAILABLE',
         `authority ${a.name}: keys in Secrets need a cluster connection`,
       );
-    // Never the workload's namespace: a workload must not be able to supply the key it is checked with.
-    const namespace = a.key.namespace ?? policy.namespace ?? this.#settings.ownNamespace;
+    const namespace = keySecretNamespace(a.key, policy, this.#settings.ownNamespace);
     if (namespace === undefined)
       throw new SigwardError(
         'POLICY_KEY_UNAVAILABLE',
@@ -476,10 +475,23 @@ function verdictKey(
   );
 }
 
+/**
+ * The namespace of a key Secret: the authority's, else the ImagePolicy's, else sigward's own (for a
+ * ClusterImagePolicy). Never the workload's: a workload must not be able to supply the key it is checked
+ * with. The re-check watches exactly these Secrets.
+ */
+export function keySecretNamespace(
+  key: { readonly namespace?: string | undefined },
+  policy: { readonly namespace?: string | undefined },
+  ownNamespace: string | undefined,
+): string | undefined {
+  return key.namespace ?? policy.namespace ?? ownNamespace;
+}
+
 const fingerprints = new WeakMap<KeyObject, string>();
 
 /** sha256 of the key's SPKI bytes (memoised: kube/ hands out the same KeyObject until it re-reads). */
-function keyFingerprint(key: KeyObject): string {
+export function keyFingerprint(key: KeyObject): string {
   let print = fingerprints.get(key);
   if (print === undefined) {
     print = createHash('sha256')
