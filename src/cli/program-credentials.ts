@@ -32,7 +32,11 @@ export function credentialProviderKeychain(
   const binDir = values['credential-provider-bin-dir'];
   if (config === undefined && binDir === undefined) return undefined;
   if (config === undefined || binDir === undefined) {
-    throw new Error('--credential-provider-config and --credential-provider-bin-dir go together');
+    const missing =
+      config === undefined
+        ? '--credential-provider-config is missing (the CredentialProviderConfig naming the plugins)'
+        : '--credential-provider-bin-dir is missing (the directory holding the plugin executables)';
+    throw new Error(`--credential-provider-config and --credential-provider-bin-dir go together: ${missing}`);
   }
   return new CredentialProviderPlugins(readCredentialProviderConfig(config, binDir), { env }).keychain();
 }
@@ -53,9 +57,13 @@ export function registryConfigKeychain(path: string | undefined): Keychain | und
   try {
     text = readFileSync(path);
   } catch (error) {
-    throw new Error(`--registry-config ${path}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`, {
-      cause: error,
-    });
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new Error(
+      `--registry-config ${path}: ${code}: expected a docker config.json file (fix the path or drop the flag)`,
+      {
+        cause: error,
+      },
+    );
   }
   return dockerConfigFileKeychainFrom(text, path);
 }

@@ -15,6 +15,7 @@ import { pushTestImage } from '../support/images.ts';
 import { PROD_ROOT_PATH } from '../sigstore/ext.ts';
 import { podReview } from '../engine/harness.ts';
 import { startWebhook } from './webhook-process.ts';
+import { registryConfigKeychain } from '../../src/cli/program-credentials.ts';
 
 const programs = resolve('test/support/credential-programs');
 const secret = 'cli-password-MTIzNDU2Nzg5MGFiY2RlZg';
@@ -92,6 +93,17 @@ describe('sigward verify', () => {
     });
     assert.equal(r.code, 1);
     assert.match(r.err, /--credential-provider-config and --credential-provider-bin-dir go together/);
+    assert.match(
+      r.err,
+      /--credential-provider-bin-dir is missing \(the directory holding the plugin executables\)/,
+    );
+  });
+
+  test('--registry-config naming no file is refused saying what was expected', () => {
+    const missing = join(dir, 'no-such-config.json');
+    assert.throws(() => registryConfigKeychain(missing), {
+      message: `--registry-config ${missing}: ENOENT: expected a docker config.json file (fix the path or drop the flag)`,
+    });
   });
 });
 
