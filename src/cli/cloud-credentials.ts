@@ -29,7 +29,7 @@ export function cloudProviders(value: string | undefined): readonly CloudProvide
   if (chosen === 'none') return [];
   const items = chosen.split(',').map((item) => item.trim());
   const unknown = items.filter((item) => !(CLOUD_PROVIDERS as readonly string[]).includes(item));
-  if (items.length === 0 || unknown.length > 0) {
+  if (unknown.length > 0) {
     throw new UsageError(
       `--cloud-credentials is auto, none, or a comma list of ${CLOUD_PROVIDERS.join(', ')} (got "${chosen}")`,
     );

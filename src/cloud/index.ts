@@ -11,9 +11,6 @@ export {
 export { isGcpRegistry } from './gcp-host.ts';
 export {
   GcpCredentials,
-  GCP_REGISTRY_SCOPE,
-  GCP_REGISTRY_USERNAME,
-  applicationDefaultTokenSource,
   type GcpAccessToken,
   type GcpCredentialsOptions,
   type GcpTokenSource,
@@ -22,10 +19,8 @@ export { parseAcrRegistry, type AcrRegistry, type AzureCloud } from './acr-host.
 export {
   AcrCredentials,
   ACR_REFRESH_TOKEN_USERNAME,
-  ACR_TOKEN_SCOPES,
-  azureIdentityTokenSource,
   type AcrCredentialsOptions,
   type EntraAccessToken,
   type EntraTokenSource,
 } from './acr.ts';
-export { ExchangeCache, type ExchangeCacheOptions } from './exchange-cache.ts';
+export { ExchangeCache } from './exchange-cache.ts';

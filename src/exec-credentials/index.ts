@@ -4,13 +4,8 @@
 export {
   DockerCredentialHelpers,
   dockerConfigFileKeychain,
-  helperServerUrl,
   type DockerCredentialHelpersOptions,
 } from './docker-helper.ts';
-export { urlsMatch, parseSchemelessUrl, globMatches } from './image-match.ts';
-export { readCredentialProviderConfig, parseGoDuration, type CredentialProvider } from './provider-config.ts';
-export {
-  CredentialProviderPlugins,
-  kubeletImage,
-  type CredentialProviderPluginsOptions,
-} from './provider-plugin.ts';
+export { urlsMatch, globMatches } from './image-match.ts';
+export { readCredentialProviderConfig, type CredentialProvider } from './provider-config.ts';
+export { CredentialProviderPlugins, type CredentialProviderPluginsOptions } from './provider-plugin.ts';

@@ -17,7 +17,7 @@ export type { RegistryErrorCode } from './registry-errors.ts';
 export type { FetchedManifest, PushedManifest, PushManifestOptions } from './manifests.ts';
 export type { GetBlobOptions, PushBlobOptions, PushedBlob } from './blobs.ts';
 export type { Referrers, ReferrersOptions, PushedReferrer } from './referrers.ts';
-export { ReferrersSupport, DEFAULT_REFERRERS_MEMORY_MS } from './referrers-support.ts';
+export { ReferrersSupport } from './referrers-support.ts';
 export {
   RegistryClient,
   DEFAULT_MAX_BLOB_BYTES,
