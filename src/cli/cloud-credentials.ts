@@ -38,6 +38,11 @@ export function cloudProviders(value: string | undefined): readonly CloudProvide
 }
 
 export interface CloudKeychainOptions {
+  /**
+   * The registry traffic's transport, for ACR's /oauth2/exchange: its TLS settings, connection pool and
+   * exchange metrics (the webhook's). Without it, a transport of its own.
+   */
+  readonly transport?: HttpTransport;
   /** Test-only loopback endpoints, used for ACR's /oauth2/exchange as for registry traffic. */
   readonly registryEndpoints?: RegistryEndpoints;
 }
@@ -52,11 +57,13 @@ export function cloudKeychain(value: string | undefined, options: CloudKeychainO
         return new GcpCredentials().keychain();
       case 'acr':
         return new AcrCredentials({
-          transport: new HttpTransport({
-            ...(options.registryEndpoints === undefined
-              ? {}
-              : { registryEndpoints: options.registryEndpoints }),
-          }),
+          transport:
+            options.transport ??
+            new HttpTransport({
+              ...(options.registryEndpoints === undefined
+                ? {}
+                : { registryEndpoints: options.registryEndpoints }),
+            }),
         }).keychain();
     }
   });

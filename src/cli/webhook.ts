@@ -389,7 +389,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       ...[
         registryConfigKeychain(values['registry-config']),
         credentialProviderKeychain(values),
-        cloudKeychain(values['cloud-credentials'], { registryEndpoints: testRegistryEndpoints() }),
+        cloudKeychain(values['cloud-credentials'], { transport: registry.transport }),
       ].filter((k) => k !== undefined),
     );
   } catch (error) {

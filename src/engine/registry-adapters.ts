@@ -22,6 +22,11 @@ export class RegistryAccess implements ImageResolver, SignatureVerifier {
     this.#transport = new HttpTransport(options);
   }
 
+  /** The one transport of registry traffic: credential exchanges with a registry (ACR) use it too. */
+  get transport(): HttpTransport {
+    return this.#transport;
+  }
+
   client(keychain: Keychain): RegistryClient {
     let client = this.#clients.get(keychain);
     if (client === undefined) {
