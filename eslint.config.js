@@ -16,8 +16,8 @@ const allowedModules = {
   server: ['engine', 'admission', 'telemetry', 'errors'],
   telemetry: ['errors'],
   signer: ['oci', 'sigstore', 'errors'],
-  cloud: ['oci/auth', 'oci/http', 'errors'],
-  'exec-credentials': ['oci/auth', 'oci/credentials', 'oci/reference', 'errors'],
+  cloud: ['oci/auth', 'oci/http', 'oci/expiring-answers', 'errors'],
+  'exec-credentials': ['oci/auth', 'oci/credentials', 'oci/expiring-answers', 'oci/reference', 'errors'],
 };
 
 /** Packages that only one layer may touch, so the picture of who talks to the outside stays true. */

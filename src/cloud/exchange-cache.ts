@@ -4,6 +4,7 @@
 // an error here.
 import { SigwardError } from '../errors.ts';
 import type { ObtainedCredential } from '../oci/auth.ts';
+import { ExpiringAnswers } from '../oci/expiring-answers.ts';
 
 export interface ExchangeCacheOptions {
   /** Refresh this long before a credential expires. */
@@ -19,12 +20,6 @@ export interface ExchangeCacheOptions {
 
 export type Exchange = (signal: AbortSignal) => Promise<ObtainedCredential>;
 
-interface Held {
-  readonly obtained: ObtainedCredential;
-  /** When to ask again (expiry minus the margin). */
-  readonly renewAt: number;
-}
-
 /** Rejects when the signal aborts, so a library that ignores signals still cannot hold a caller. */
 function bounded<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -37,17 +32,16 @@ function bounded<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
 
 export class ExchangeCache {
   readonly #margin: number;
-  readonly #now: () => number;
-  readonly #maxEntries: number;
   readonly #timeoutMs: number;
   readonly #describe: ExchangeCacheOptions['describeFailure'];
-  readonly #held = new Map<string, Held>();
-  readonly #inflight = new Map<string, Promise<ObtainedCredential>>();
+  readonly #answers: ExpiringAnswers<ObtainedCredential>;
 
   constructor(options: ExchangeCacheOptions) {
     this.#margin = options.refreshMarginMs;
-    this.#now = options.now ?? Date.now;
-    this.#maxEntries = options.maxEntries ?? 256;
+    this.#answers = new ExpiringAnswers({
+      maxEntries: options.maxEntries ?? 256,
+      ...(options.now === undefined ? {} : { now: options.now }),
+    });
     this.#timeoutMs = options.exchangeTimeoutMs ?? 15_000;
     this.#describe = options.describeFailure;
   }
@@ -58,15 +52,8 @@ export class ExchangeCache {
    * caller may still want it (the authenticator stops waiting for an abandoned caller).
    */
   async obtain(key: string, exchange: Exchange, refresh = false): Promise<ObtainedCredential> {
-    const held = this.#held.get(key);
-    if (held !== undefined && !refresh && this.#now() < held.renewAt) return held.obtained;
-    if (refresh) this.#held.delete(key);
-    let running = this.#inflight.get(key);
-    if (running === undefined) {
-      running = this.#exchange(key, exchange).finally(() => this.#inflight.delete(key));
-      this.#inflight.set(key, running);
-    }
-    return running;
+    if (refresh) this.#answers.forget(key);
+    return this.#answers.kept(key) ?? this.#answers.shared(key, () => this.#exchange(key, exchange));
   }
 
   async #exchange(key: string, exchange: Exchange): Promise<ObtainedCredential> {
@@ -83,16 +70,9 @@ export class ExchangeCache {
       }
       throw this.#describe(key, error);
     }
-    // A credential without an expiry, or already within the margin (an emulator's fixed date), is used
-    // for this request and not kept.
-    const renewAt = (obtained.expiresAt ?? 0) - this.#margin;
-    if (renewAt > this.#now()) {
-      if (this.#held.size >= this.#maxEntries && !this.#held.has(key)) {
-        const oldest = this.#held.keys().next();
-        if (oldest.done !== true) this.#held.delete(oldest.value);
-      }
-      this.#held.set(key, { obtained, renewAt });
-    }
+    // Kept until the margin before its expiry. A credential without an expiry, or already within the
+    // margin (an emulator's fixed date), is used for this request and not kept.
+    this.#answers.keep(key, obtained, (obtained.expiresAt ?? 0) - this.#margin);
     return obtained;
   }
 }

@@ -8,6 +8,7 @@
 import { SigwardError } from '../errors.ts';
 import type { ExchangedCredential, Keychain, ObtainedCredential } from '../oci/auth.ts';
 import { dockerConfigKeychain, type DockerConfig } from '../oci/credentials.ts';
+import { ExpiringAnswers } from '../oci/expiring-answers.ts';
 import { DOCKER_HUB } from '../oci/reference.ts';
 import { describeOutcome, runProgram, safeExcerpt } from './run-program.ts';
 
@@ -20,6 +21,8 @@ export interface DockerCredentialHelpersOptions {
   readonly maxOutputBytes?: number;
   /** How long an answer is reused. Default 5 min; a registry refusing it asks the helper again. */
   readonly reuseMs?: number;
+  /** Answers kept at most. Default 256. */
+  readonly maxEntries?: number;
   readonly now?: () => number;
 }
 
@@ -31,26 +34,22 @@ export function helperServerUrl(registry: string): string {
   return registry === DOCKER_HUB ? 'https://index.docker.io/v1/' : registry;
 }
 
-interface Held {
-  readonly answer: readonly ObtainedCredential[];
-  readonly until: number;
-}
-
 export class DockerCredentialHelpers {
   readonly #env: NodeJS.ProcessEnv;
   readonly #timeoutMs: number;
   readonly #maxOutputBytes: number;
   readonly #reuseMs: number;
-  readonly #now: () => number;
-  readonly #held = new Map<string, Held>();
-  readonly #inflight = new Map<string, Promise<readonly ObtainedCredential[]>>();
+  readonly #answers: ExpiringAnswers<readonly ObtainedCredential[]>;
 
   constructor(options: DockerCredentialHelpersOptions = {}) {
     this.#env = options.env ?? process.env;
     this.#timeoutMs = options.timeoutMs ?? 20_000;
     this.#maxOutputBytes = options.maxOutputBytes ?? 64 * 1024;
     this.#reuseMs = options.reuseMs ?? 5 * 60_000;
-    this.#now = options.now ?? Date.now;
+    this.#answers = new ExpiringAnswers({
+      maxEntries: options.maxEntries ?? 256,
+      ...(options.now === undefined ? {} : { now: options.now }),
+    });
   }
 
   /** The lazy credential for one registry through one helper. */
@@ -66,18 +65,16 @@ export class DockerCredentialHelpers {
   /** The helper's answer for a server: held, or one run shared by every caller meanwhile. */
   async get(helper: string, serverUrl: string, refresh = false): Promise<readonly ObtainedCredential[]> {
     const key = `${helper}\n${serverUrl}`;
-    const held = this.#held.get(key);
-    if (held !== undefined && !refresh && this.#now() < held.until) return held.answer;
-    this.#held.delete(key);
-    let running = this.#inflight.get(key);
-    if (running === undefined) {
-      running = this.#run(helper, serverUrl).finally(() => this.#inflight.delete(key));
-      this.#inflight.set(key, running);
-    }
-    const answer = await running;
-    if (this.#held.size >= 256) this.#held.delete(this.#held.keys().next().value ?? '');
-    this.#held.set(key, { answer, until: this.#now() + this.#reuseMs });
-    return answer;
+    if (refresh) this.#answers.forget(key);
+    return (
+      this.#answers.kept(key) ??
+      this.#answers.shared(key, async () => {
+        const answer = await this.#run(helper, serverUrl);
+        // Kept once per run, not once per caller that waited for it.
+        this.#answers.keep(key, answer, this.#answers.now() + this.#reuseMs);
+        return answer;
+      })
+    );
   }
 
   async #run(helper: string, serverUrl: string): Promise<readonly ObtainedCredential[]> {

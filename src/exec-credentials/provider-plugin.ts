@@ -10,6 +10,7 @@
 // One difference: when a registry refuses what a cached answer gave, the plugin is asked again.
 import { SigwardError } from '../errors.ts';
 import type { ExchangedCredential, Keychain, ObtainedCredential } from '../oci/auth.ts';
+import { ExpiringAnswers } from '../oci/expiring-answers.ts';
 import { DOCKER_HUB } from '../oci/reference.ts';
 import { urlsMatch } from './image-match.ts';
 import type { CredentialProvider } from './provider-config.ts';
@@ -34,12 +35,6 @@ type ResolvedOptions = Required<CredentialProviderPluginsOptions>;
 /** One plugin answer: auth entries by their (normalised) key. Holds secrets: never logged. */
 interface Answer {
   readonly auth: ReadonlyMap<string, { readonly username: string; readonly password: string }>;
-}
-
-interface Cached {
-  readonly answer: Answer;
-  /** Kept while now <= expiresAt (the kubelet's "expired when now is after"). */
-  readonly expiresAt: number;
 }
 
 const globalKey = 'global';
@@ -67,46 +62,28 @@ function keyringKey(key: string): string {
 class PluginProvider {
   readonly provider: CredentialProvider;
   readonly #options: ResolvedOptions;
-  readonly #cache = new Map<string, Cached>();
-  readonly #inflight = new Map<string, Promise<Answer>>();
+  readonly #answers: ExpiringAnswers<Answer>;
 
   constructor(provider: CredentialProvider, options: ResolvedOptions) {
     this.provider = provider;
     this.#options = options;
+    this.#answers = new ExpiringAnswers({ maxEntries: options.maxCachedAnswers, now: options.now });
   }
 
   matches(image: string): boolean {
     return this.provider.matchImages.some((pattern) => urlsMatch(pattern, image));
   }
 
-  #cached(image: string): Answer | undefined {
-    const now = this.#options.now();
-    for (const key of [image, registryOf(image), globalKey]) {
-      const hit = this.#cache.get(key);
-      if (hit === undefined) continue;
-      if (now > hit.expiresAt) {
-        this.#cache.delete(key);
-        continue;
-      }
-      return hit.answer;
-    }
-    return undefined;
-  }
-
   /** The provider's answer for an image: cached, or one plugin run per image at a time. */
   async provide(image: string, refresh: boolean): Promise<Answer> {
-    if (refresh) {
-      for (const key of [image, registryOf(image), globalKey]) this.#cache.delete(key);
-    } else {
-      const hit = this.#cached(image);
-      if (hit !== undefined) return hit;
-    }
-    let running = this.#inflight.get(image);
-    if (running === undefined) {
-      running = this.#exec(image).finally(() => this.#inflight.delete(image));
-      this.#inflight.set(image, running);
-    }
-    return running;
+    const keys = [image, registryOf(image), globalKey];
+    if (refresh) for (const key of keys) this.#answers.forget(key);
+    else
+      for (const key of keys) {
+        const hit = this.#answers.kept(key);
+        if (hit !== undefined) return hit;
+      }
+    return this.#answers.shared(image, () => this.#exec(image));
   }
 
   #fail(image: string, why: string): SigwardError {
@@ -139,17 +116,11 @@ class PluginProvider {
     if (keepMs !== 0) {
       const key =
         cacheKeyType === 'Image' ? image : cacheKeyType === 'Registry' ? registryOf(image) : globalKey;
-      if (this.#cache.size >= this.#options.maxCachedAnswers) this.#purge();
-      this.#cache.set(key, { answer, expiresAt: this.#options.now() + keepMs });
+      // The kubelet keeps an answer while now is not after its expiry: on this millisecond clock, until
+      // one millisecond after it.
+      this.#answers.keep(key, answer, this.#answers.now() + keepMs + 1);
     }
     return answer;
-  }
-
-  #purge(): void {
-    const now = this.#options.now();
-    for (const [key, entry] of this.#cache) if (now > entry.expiresAt) this.#cache.delete(key);
-    if (this.#cache.size >= this.#options.maxCachedAnswers)
-      this.#cache.delete(this.#cache.keys().next().value ?? '');
   }
 
   /** Reads a CredentialProviderResponse strictly, as the kubelet's decoder does; never quotes it. */

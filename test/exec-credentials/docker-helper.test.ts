@@ -148,6 +148,18 @@ describe('the helper protocol', () => {
     assert.equal(s.calls().length, 3);
   });
 
+  test('callers sharing one run keep its answer once: a full cache does not lose another registry', async () => {
+    const s = setup();
+    s.answer('a.example.com', { Username: 'robot', Secret: secret });
+    s.answer('b.example.com', { Username: 'robot', Secret: secret });
+    const helpers = s.helpers({ maxEntries: 2 });
+    await helpers.get('sigward-test', 'a.example.com');
+    // Three callers wait for one run for b: room for a and b, so a stays kept.
+    await Promise.all([1, 2, 3].map(() => helpers.get('sigward-test', 'b.example.com')));
+    await helpers.get('sigward-test', 'a.example.com');
+    assert.deepEqual(s.calls(), ['get a.example.com', 'get b.example.com']);
+  });
+
   const failing: readonly [
     name: string,
     env: Record<string, string>,
