@@ -20,3 +20,42 @@ export function describeError(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
 }
+
+// What reads as words in a run of token characters: lower-case words (a version's digits allowed:
+// `v2`, `ec2`), CamelCase (`GetAuthorizationToken`, `AWSCredentials`), short numbers (an account id).
+const readablePiece = /^(?:[a-z]+[0-9]{0,3}|(?:[A-Z]{0,4}[a-z]{2,})+[A-Z]{0,4}|[0-9]{1,12})$/;
+const envVarName = /^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$/;
+const digest = /^sha(?:256|384|512):[0-9a-f]{32,128}$/;
+const readableRun = (run: string): boolean =>
+  envVarName.test(run) ||
+  digest.test(run) ||
+  run.split(/[/_=+-]/).every((p) => p === '' || readablePiece.test(p));
+
+/** `Bearer …`, `Basic …`, `token=…`, `password: …`: a credential named as such, 8+ characters. */
+const namedCredential =
+  /\b(bearer\s+|basic\s+|(?:access_|refresh_|id_)?token\s*[=:]\s*|password\s*[=:]\s*|secret\s*[=:]\s*)"?[A-Za-z0-9._~+/=-]{8,}/gi;
+const jwtShaped = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
+const opaqueRun = /(?:sha(?:256|384|512):)?[A-Za-z0-9+/=_-]{16,}/g;
+
+/**
+ * The one redaction rule for text that goes into a message but came from elsewhere (a program's
+ * output, a cloud SDK's error, a registry's or a Sigstore service's error body: any of them may echo
+ * what it was sent). Cut: every given secret (8+ characters); what follows `Bearer`, `Basic`,
+ * `token=`, `password:`, `secret=`; anything JWT-shaped; and every other run of 16+ token characters
+ * (`A-Za-z0-9+/=_-`) unless it reads as words — lower-case words and paths (`credentialprovider`,
+ * `serviceaccount/token`), CamelCase, an environment variable's name (`AWS_ROLE_ARN`), short numbers, or
+ * a digest (`sha256:…`). Dots, colons and spaces end a run, so host names, URLs and sentences stay whole.
+ */
+export function redactSecrets(text: string, secrets: readonly string[] = []): string {
+  let out = text;
+  for (const secret of secrets) if (secret.length >= 8) out = out.split(secret).join('[redacted]');
+  return out
+    .replace(namedCredential, (match: string, prefix: string) =>
+      // `Basic authentication required` is a sentence, not a credential.
+      /^(?:bearer|basic)/i.test(prefix) && /^[a-z]+$/.test(match.slice(prefix.length))
+        ? match
+        : `${prefix}[redacted]`,
+    )
+    .replace(jwtShaped, '[redacted-jwt]')
+    .replace(opaqueRun, (run) => (readableRun(run) ? run : '[redacted]'));
+}

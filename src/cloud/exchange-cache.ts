@@ -2,7 +2,7 @@
 // reused until `refreshMarginMs` before its expiry, one exchange at a time per key, each bounded by its
 // own timeout. A provider supplies the exchange and how to word its failures; no secret is ever put in
 // an error here.
-import { SigwardError } from '../errors.ts';
+import { SigwardError, redactSecrets } from '../errors.ts';
 import type { ObtainedCredential } from '../oci/auth.ts';
 import { ExpiringAnswers } from '../oci/expiring-answers.ts';
 
@@ -77,10 +77,9 @@ export class ExchangeCache {
   }
 }
 
-const longSecretLike = /[A-Za-z0-9+/=_-]{32,}/g;
-
 /**
- * A provider's error in words that hold no secret: its name, and its message with long opaque runs cut.
+ * A provider's error in words that hold no secret: its name, and its message with secret-like runs cut
+ * (errors.ts' redactSecrets).
  * A file system error's path is kept: it comes from configuration (e.g. AWS_WEB_IDENTITY_TOKEN_FILE) and
  * says where a secret should be, which is what an operator needs to read.
  */
@@ -89,7 +88,7 @@ export function safeFailure(error: unknown): { name: string; message: string } {
   const raw = error instanceof Error ? error.message : String(error);
   const { code, path } = (error ?? {}) as { code?: unknown; path?: unknown };
   const kept = typeof code === 'string' && typeof path === 'string' && path !== '' ? path : undefined;
-  const cut = (text: string): string => text.replace(longSecretLike, '[redacted]');
+  const cut = (text: string): string => redactSecrets(text);
   const message = kept === undefined ? cut(raw) : raw.split(kept).map(cut).join(kept);
   return { name, message: message.replace(/\s+/g, ' ').slice(0, 300) };
 }

@@ -4,6 +4,7 @@
 // not read), and only the start of stderr kept. Never throws for the program's own failure: the
 // caller turns the outcome into words, because only it knows which parts may hold a secret.
 import { spawn } from 'node:child_process';
+import { redactSecrets } from '../errors.ts';
 
 export interface ProgramRun {
   /** The program: an absolute path, or a bare name looked up on PATH. */
@@ -100,19 +101,9 @@ export function runProgram(run: ProgramRun): Promise<ProgramOutcome> {
   });
 }
 
-// Runs of characters that look like tokens or passwords are cut from anything a program printed before
-// it goes into an error message: 16+ token characters, unless they read as words (`credentialprovider`,
-// `GetAuthorizationToken` under 32 letters) or an environment variable's name (`AWS_ROLE_ARN`). Dots and
-// spaces break runs, so host names and sentences stay readable.
-const opaqueRun = /[A-Za-z0-9+/=_-]{16,}/g;
-const readable = (run: string): boolean =>
-  /^[a-z-]+$/.test(run) ||
-  (/^[A-Za-z]+$/.test(run) && run.length < 32) ||
-  /^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$/.test(run);
-
 /**
  * The last line of a program's message (where Go programs' loggers put the error, after their progress
- * lines), short, with token-like runs redacted: safe to show.
+ * lines), short, with token-like runs redacted (errors.ts' redactSecrets): safe to show.
  */
 export function safeExcerpt(text: string): string {
   const line =
@@ -120,7 +111,7 @@ export function safeExcerpt(text: string): string {
       .split(/\r?\n/)
       .map((l) => l.trim())
       .findLast((l) => l.length > 0) ?? '';
-  return line.replace(opaqueRun, (run) => (readable(run) ? run : '[redacted]')).slice(0, 400);
+  return redactSecrets(line).slice(0, 400);
 }
 
 /** Words for an outcome that is not a clean exit, for error messages. */

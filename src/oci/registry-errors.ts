@@ -1,7 +1,7 @@
 // A registry's HTTP answer that is not what was asked for, as a SigwardError whose code says what kind
 // of failure it is. "Not found" is REGISTRY_NOT_FOUND and nothing else, so a caller can tell "there is
 // no signature tag" from "the registry failed".
-import { SigwardError, type SafeDetails } from '../errors.ts';
+import { SigwardError, redactSecrets, type SafeDetails } from '../errors.ts';
 import { header, parseRetryAfter, requestDetails, type HttpResponse } from './http.ts';
 
 export type RegistryErrorCode =
@@ -20,10 +20,6 @@ export type RegistryErrorCode =
   | 'REGISTRY_INSECURE'
   | 'REGISTRY_TLS';
 
-/** `Bearer …`, `Basic …`, `token=…`: what a registry might echo back from our request. */
-const credentialLike =
-  /\b(bearer\s+|basic\s+|(?:access_)?token\s*[=:]\s*|password\s*[=:]\s*|secret\s*[=:]\s*)"?[A-Za-z0-9._~+/=-]{8,}/gi;
-
 /** The registry's own error code and message from a distribution-spec error body, sanitised. */
 export function registryErrorOf(body: Uint8Array): { code?: string; message?: string } {
   try {
@@ -39,10 +35,7 @@ export function registryErrorOf(body: Uint8Array): { code?: string; message?: st
     // Printable ASCII only, short, and never an echoed credential.
     const message =
       typeof first['message'] === 'string'
-        ? first['message']
-            .replace(/[^\x20-\x7e]/g, ' ')
-            .replace(credentialLike, '$1[redacted]')
-            .slice(0, 200)
+        ? redactSecrets(first['message'].replace(/[^\x20-\x7e]/g, ' ')).slice(0, 200)
         : undefined;
     return { ...(code === undefined ? {} : { code }), ...(message === undefined ? {} : { message }) };
   } catch {

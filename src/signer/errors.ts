@@ -1,7 +1,7 @@
 // Reason codes of the signer. Each names what the person running `sigward sign` must fix: the identity
 // token, a Sigstore service, the registry, or the signature that came back. Messages and details never
 // carry a token, a key or a registry password.
-import { SigwardError, type SafeDetails } from '../errors.ts';
+import { SigwardError, redactSecrets, type SafeDetails } from '../errors.ts';
 
 export const SignerErrorCode = {
   /** No identity token source was found, or the one asked for is not there. */
@@ -43,10 +43,9 @@ export class SignerError extends SigwardError {
 
 /**
  * Removes every occurrence of the given secrets from a text (a service's error body may echo what it
- * was sent). Also cuts anything shaped like a JWT, whoever it belongs to.
+ * was sent), and anything else shaped like a credential, whoever it belongs to: errors.ts'
+ * redactSecrets, the one rule every message built from outside text follows.
  */
 export function scrub(text: string, secrets: readonly string[] = []): string {
-  let out = text;
-  for (const secret of secrets) if (secret.length >= 8) out = out.split(secret).join('[redacted]');
-  return out.replace(/eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, '[redacted-jwt]');
+  return redactSecrets(text, secrets);
 }

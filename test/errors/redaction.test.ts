@@ -1,0 +1,50 @@
+// One redaction rule (errors.ts redactSecrets) for every message built from outside text: a program's
+// output (exec-credentials), a cloud SDK's error (cloud), a registry's error body (oci) and a Sigstore
+// service's answer (signer). Each place is shown cutting a token-like run and keeping what reads as words.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { redactSecrets } from '../../src/errors.ts';
+import { safeFailure } from '../../src/cloud/exchange-cache.ts';
+import { safeExcerpt } from '../../src/exec-credentials/run-program.ts';
+import { registryErrorOf } from '../../src/oci/registry-errors.ts';
+import { scrub } from '../../src/signer/errors.ts';
+
+// 20 characters: shorter than the 32 the cloud errors used to need, no `token=` before it.
+const token = 'AKd93jfQ0pZx7Lm2Qa9B';
+const digest = `sha256:${'ab12'.repeat(16)}`;
+const words =
+  'not authorized to perform ecr:GetAuthorizationToken (AWS_ROLE_ARN, serviceaccount/token, v2, 123456789012)';
+
+test('redactSecrets: opaque runs, named credentials, JWTs and given secrets go; words, paths, digests stay', () => {
+  assert.equal(redactSecrets(`refused ${token} for ${digest}`), `refused [redacted] for ${digest}`);
+  assert.equal(redactSecrets(words), words);
+  assert.equal(redactSecrets('Basic authentication required'), 'Basic authentication required');
+  assert.equal(
+    redactSecrets('sent Bearer abcd1234, password: hunter22'),
+    'sent Bearer [redacted], password: [redacted]',
+  );
+  assert.equal(redactSecrets('id eyJhbGciOi.eyJzdWIiOi.sig'), 'id [redacted-jwt]');
+  assert.equal(redactSecrets('my pw is short1x!', ['short1x!']), 'my pw is [redacted]');
+  assert.equal(redactSecrets('ghp_aB3dE6gH9jK2mN5pQ8sT'), '[redacted]');
+  assert.equal(redactSecrets(`0f8fad5b-d9cb-469f-a165-70e7b4cb6e82`), '[redacted]');
+});
+
+test('cloud: a provider error keeps its words and cuts a 20-character token', () => {
+  const failure = safeFailure(new Error(`${words}; the token ${token} expired`));
+  assert.equal(failure.message, `${words}; the token [redacted] expired`);
+});
+
+test('exec-credentials: a program message keeps its words and cuts the token', () => {
+  assert.equal(safeExcerpt(`progress\nerror: ${words}: ${token}\n`), `error: ${words}: [redacted]`);
+});
+
+test('oci: a registry error body keeps its words and cuts a token it echoed without a name', () => {
+  const body = Buffer.from(
+    JSON.stringify({ errors: [{ code: 'DENIED', message: `denied ${token} for ${digest}` }] }),
+  );
+  assert.deepEqual(registryErrorOf(body), { code: 'DENIED', message: `denied [redacted] for ${digest}` });
+});
+
+test('signer: a service answer keeps its words and cuts any token, not only JWTs and the ones sent', () => {
+  assert.equal(scrub(`rekor: entry refused, key ${token}`, []), 'rekor: entry refused, key [redacted]');
+});
