@@ -16,7 +16,7 @@ const allowedModules = {
   server: ['engine', 'admission', 'telemetry', 'errors'],
   telemetry: ['errors'],
   signer: ['oci', 'sigstore', 'errors'],
-  cloud: ['oci/auth', 'oci/http', 'oci/expiring-answers', 'errors'],
+  cloud: ['oci/auth', 'oci/http', 'oci/expiring-answers', 'oci/registry-errors', 'errors'],
   'exec-credentials': ['oci/auth', 'oci/credentials', 'oci/expiring-answers', 'oci/reference', 'errors'],
 };
 

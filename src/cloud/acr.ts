@@ -11,6 +11,7 @@ import type { TokenCredential } from '@azure/identity';
 import { SigwardError } from '../errors.ts';
 import type { ExchangedCredential, Keychain, ObtainedCredential } from '../oci/auth.ts';
 import type { HttpTransport } from '../oci/http.ts';
+import { registryErrorOf } from '../oci/registry-errors.ts';
 import { parseAcrRegistry, type AcrRegistry, type AzureCloud } from './acr-host.ts';
 import { ExchangeCache, safeFailure } from './exchange-cache.ts';
 
@@ -180,9 +181,11 @@ export class AcrCredentials {
       signal,
     });
     if (response.status !== 200) {
+      // ACR's error code only, never its message (it may echo input).
+      const { code } = registryErrorOf(response.body);
       throw new SigwardError(
         'REGISTRY_UNAUTHORIZED',
-        `Azure gave no ACR credential for ${registry.host}: its /oauth2/exchange answered ${response.status}${acrErrorCode(response.body)}`,
+        `Azure gave no ACR credential for ${registry.host}: its /oauth2/exchange answered ${response.status}${code === undefined ? '' : ` (${code})`}`,
         { details: { registry: registry.host, provider: 'acr', status: response.status } },
       );
     }
@@ -214,13 +217,4 @@ function parsedJson(body: Uint8Array): Record<string, unknown> {
 function refreshTokenOf(body: Uint8Array): string | undefined {
   const token = parsedJson(body)['refresh_token'];
   return typeof token === 'string' && /^[\x21-\x7e]+$/.test(token) ? token : undefined;
-}
-
-/** ACR's error code (`{"errors":[{"code":"UNAUTHORIZED",…}]}`), never its message (it may echo input). */
-function acrErrorCode(body: Uint8Array): string {
-  const errors = parsedJson(body)['errors'];
-  const first: unknown = Array.isArray(errors) ? errors[0] : undefined;
-  const code =
-    typeof first === 'object' && first !== null ? (first as Record<string, unknown>)['code'] : undefined;
-  return typeof code === 'string' && /^[A-Z_]{1,40}$/.test(code) ? ` (${code})` : '';
 }
