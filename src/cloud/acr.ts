@@ -183,9 +183,10 @@ export class AcrCredentials {
     if (response.status !== 200) {
       // ACR's error code only, never its message (it may echo input).
       const { code } = registryErrorOf(response.body);
+      const hint = response.status === 401 ? `: ${refusalHint(registry, tenant)}` : '';
       throw new SigwardError(
         'REGISTRY_UNAUTHORIZED',
-        `Azure gave no ACR credential for ${registry.host}: its /oauth2/exchange answered ${response.status}${code === undefined ? '' : ` (${code})`}`,
+        `Azure gave no ACR credential for ${registry.host}: its /oauth2/exchange answered ${response.status}${code === undefined ? '' : ` (${code})`}${hint}`,
         { details: { registry: registry.host, provider: 'acr', status: response.status } },
       );
     }
@@ -217,4 +218,21 @@ function parsedJson(body: Uint8Array): Record<string, unknown> {
 function refreshTokenOf(body: Uint8Array): string | undefined {
   const token = parsedJson(body)['refresh_token'];
   return typeof token === 'string' && /^[\x21-\x7e]+$/.test(token) ? token : undefined;
+}
+
+/**
+ * Why ACR refuses an Entra token at its exchange, as an operator can check it: the identity's tenant,
+ * its role on the registry, and (where sigward asks for the Resource Manager audience) the registry's
+ * authentication-as-arm policy.
+ */
+function refusalHint(registry: AcrRegistry, tenant: string | undefined): string {
+  const tenantSent =
+    tenant === undefined
+      ? 'no tenant was sent'
+      : `the tenant sent was ${tenant} (AZURE_TENANT_ID, else the token's tid)`;
+  const arm =
+    registry.cloud === 'public'
+      ? ''
+      : `; in this cloud the token is for Azure Resource Manager (${ACR_TOKEN_SCOPES[registry.cloud]}), which a registry with the authentication-as-arm policy disabled refuses`;
+  return `ACR refused the Entra token: the identity must belong to the registry's Entra tenant (${tenantSent}) and hold AcrPull (or a role with registries/pull/read) on the registry${arm}`;
 }

@@ -11,6 +11,7 @@ import { testJwt } from '../support/entra-double.ts';
 import { assertNoSecret, rejectsWithCode } from '../support/cloud-assertions.ts';
 
 const registry = parseAcrRegistry('answers.azurecr.io')!;
+const chinaRegistry = parseAcrRegistry('answers.azurecr.cn')!;
 let answer: { status: number; body: string } = { status: 200, body: '{}' };
 const forms: URLSearchParams[] = [];
 let server: http.Server;
@@ -31,7 +32,9 @@ before(async () => {
   await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
   const endpoint = `127.0.0.1:${(server.address() as AddressInfo).port}`;
   transport = new HttpTransport({
-    registryEndpoints: parseRegistryEndpoints(`${registry.host}=${endpoint}`),
+    registryEndpoints: parseRegistryEndpoints(
+      `${registry.host}=${endpoint},${chinaRegistry.host}=${endpoint}`,
+    ),
   });
 });
 after(async () => {
@@ -91,7 +94,7 @@ test('no refresh token, an unusable one, or a refusal: REGISTRY_UNAUTHORIZED wit
         status: 401,
         body: JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: `bad token ${entraToken}` }] }),
       },
-      /its \/oauth2\/exchange answered 401 \(UNAUTHORIZED\)$/,
+      /its \/oauth2\/exchange answered 401 \(UNAUTHORIZED\): ACR refused the Entra token: /,
     ],
     [{ status: 400, body: JSON.stringify({ errors: [{ code: 'echo <script>' }] }) }, /answered 400$/],
   ];
@@ -101,4 +104,23 @@ test('no refresh token, an unusable one, or a refusal: REGISTRY_UNAUTHORIZED wit
     assert.match(error.message, expected);
     assertNoSecret(error, [entraToken]);
   }
+});
+
+test('a 401 says what to check: the tenant sent, AcrPull, and authentication-as-arm where the ARM audience is asked', async () => {
+  answer = { status: 401, body: JSON.stringify({ errors: [{ code: 'UNAUTHORIZED' }] }) };
+  const publicError = await rejectsWithCode(credentials('tenant-one').obtain(registry));
+  assert.equal(
+    publicError.message,
+    "Azure gave no ACR credential for answers.azurecr.io: its /oauth2/exchange answered 401 (UNAUTHORIZED): ACR refused the Entra token: the identity must belong to the registry's Entra tenant (the tenant sent was tenant-one (AZURE_TENANT_ID, else the token's tid)) and hold AcrPull (or a role with registries/pull/read) on the registry",
+  );
+  const chinaError = await rejectsWithCode(credentials('tenant-one').obtain(chinaRegistry));
+  assert.match(
+    chinaError.message,
+    /AcrPull .*; in this cloud the token is for Azure Resource Manager \(https:\/\/management\.chinacloudapi\.cn\/\.default\), which a registry with the authentication-as-arm policy disabled refuses$/,
+  );
+  answer = { status: 403, body: JSON.stringify({ errors: [{ code: 'DENIED' }] }) };
+  assert.match(
+    (await rejectsWithCode(credentials('t').obtain(registry))).message,
+    /answered 403 \(DENIED\)$/,
+  );
 });

@@ -179,7 +179,7 @@ describe('AKS Workload Identity through @azure/identity and ACR /oauth2/exchange
     );
     assert.match(
       (error.cause as Error).message,
-      /^Azure gave no ACR credential for sigward\.azurecr\.io: its \/oauth2\/exchange answered 401 \(UNAUTHORIZED\)$/,
+      /^Azure gave no ACR credential for sigward\.azurecr\.io: its \/oauth2\/exchange answered 401 \(UNAUTHORIZED\): ACR refused the Entra token: .*\(the tenant sent was 00000000-1111-2222-3333-444444444444 /,
     );
     assertNoSecret(error, secrets);
     assert.equal(acr.exchanges.refused['tenant'], before + 1);
