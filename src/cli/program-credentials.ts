@@ -47,7 +47,11 @@ export function dockerConfigFileKeychainFrom(
   source: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Keychain {
-  return dockerConfigFileKeychain(parseDockerConfigJson(text, source), new DockerCredentialHelpers({ env }));
+  return dockerConfigFileKeychain(
+    parseDockerConfigJson(text, source),
+    new DockerCredentialHelpers({ env }),
+    source,
+  );
 }
 
 /** `--registry-config FILE` for the webhook: undefined without the flag. */

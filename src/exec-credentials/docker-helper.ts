@@ -52,24 +52,32 @@ export class DockerCredentialHelpers {
     });
   }
 
-  /** The lazy credential for one registry through one helper. */
-  credential(helper: string, registry: string): ExchangedCredential {
+  /**
+   * The lazy credential for one registry through one helper. `namedBy` says which configuration asked
+   * for the helper (`credHelpers["reg.io"] in ~/.docker/config.json`), for errors.
+   */
+  credential(helper: string, registry: string, namedBy?: string): ExchangedCredential {
     const serverUrl = helperServerUrl(registry);
     return {
       kind: 'exchange',
       id: `docker-credential-${helper}:${serverUrl}`,
-      obtain: ({ refresh }) => this.get(helper, serverUrl, refresh),
+      obtain: ({ refresh }) => this.get(helper, serverUrl, refresh, namedBy),
     };
   }
 
   /** The helper's answer for a server: held, or one run shared by every caller meanwhile. */
-  async get(helper: string, serverUrl: string, refresh = false): Promise<readonly ObtainedCredential[]> {
+  async get(
+    helper: string,
+    serverUrl: string,
+    refresh = false,
+    namedBy?: string,
+  ): Promise<readonly ObtainedCredential[]> {
     const key = `${helper}\n${serverUrl}`;
     if (refresh) this.#answers.forget(key);
     return (
       this.#answers.kept(key) ??
       this.#answers.shared(key, async () => {
-        const answer = await this.#run(helper, serverUrl);
+        const answer = await this.#run(helper, serverUrl, namedBy);
         // Kept once per run, not once per caller that waited for it.
         this.#answers.keep(key, answer, this.#answers.now() + this.#reuseMs);
         return answer;
@@ -77,7 +85,7 @@ export class DockerCredentialHelpers {
     );
   }
 
-  async #run(helper: string, serverUrl: string): Promise<readonly ObtainedCredential[]> {
+  async #run(helper: string, serverUrl: string, namedBy?: string): Promise<readonly ObtainedCredential[]> {
     const program = `docker-credential-${helper}`;
     const fail = (why: string): SigwardError =>
       new SigwardError('REGISTRY_UNAUTHORIZED', `${program} gave no credentials for ${serverUrl}: ${why}`, {
@@ -92,7 +100,8 @@ export class DockerCredentialHelpers {
       maxOutputBytes: this.#maxOutputBytes,
     });
     if (outcome.kind === 'not-started' && outcome.reason === 'ENOENT') {
-      throw fail(`${program} is not on PATH`);
+      const asked = namedBy === undefined ? '' : ` (named by ${namedBy}: install it or remove the entry)`;
+      throw fail(`${program} is not on PATH${asked}`);
     }
     if (outcome.kind !== 'exited') throw fail(describeOutcome(outcome, this.#timeoutMs));
     const stdout = outcome.stdout.toString('utf8').trim();
@@ -129,16 +138,22 @@ function parseHelperAnswer(text: string, fail: (why: string) => SigwardError): r
 /**
  * The keychain of a docker config FILE, as docker resolves it: a registry with a `credHelpers` entry
  * asks that helper only; else `credsStore`, when set, is asked; else the `auths` entries apply.
+ * `source` names the file in errors.
  */
-export function dockerConfigFileKeychain(config: DockerConfig, helpers: DockerCredentialHelpers): Keychain {
+export function dockerConfigFileKeychain(
+  config: DockerConfig,
+  helpers: DockerCredentialHelpers,
+  source = 'the docker config',
+): Keychain {
   const auths = dockerConfigKeychain([config]);
   return {
     credentialsFor(registry, repository) {
       const host = registry.toLowerCase();
-      const helper = config.credHelpers.get(host) ?? config.credsStore;
-      return helper === undefined
-        ? auths.credentialsFor(registry, repository)
-        : [helpers.credential(helper, host)];
+      const own = config.credHelpers.get(host);
+      if (own !== undefined) return [helpers.credential(own, host, `credHelpers["${host}"] in ${source}`)];
+      if (config.credsStore !== undefined)
+        return [helpers.credential(config.credsStore, host, `credsStore in ${source}`)];
+      return auths.credentialsFor(registry, repository);
     },
   };
 }

@@ -202,6 +202,25 @@ describe('the helper protocol', () => {
     });
   }
 
+  test('a helper not on PATH: the error names the config entry that asked for it and the file', async () => {
+    const s = setup();
+    const config = parseDockerConfigJson(
+      JSON.stringify({ credHelpers: { 'own.example.com': 'not-installed' }, credsStore: 'also-missing' }),
+      '/home/me/.docker/config.json',
+    );
+    const keychain = dockerConfigFileKeychain(config, s.helpers(), '/home/me/.docker/config.json');
+    const own = await rejectsWithCode(obtainAll(keychain, 'own.example.com'));
+    assert.equal(
+      own.message,
+      'docker-credential-not-installed gave no credentials for own.example.com: docker-credential-not-installed is not on PATH (named by credHelpers["own.example.com"] in /home/me/.docker/config.json: install it or remove the entry)',
+    );
+    const other = await rejectsWithCode(obtainAll(keychain, 'other.example.com'));
+    assert.match(
+      other.message,
+      /docker-credential-also-missing is not on PATH \(named by credsStore in \/home\/me\/\.docker\/config\.json: install it or remove the entry\)$/,
+    );
+  });
+
   test('an answer that is not the protocol is refused without quoting it', async () => {
     const s = setup();
     s.answer('reg.example.com', { username: 'robot', password: secret });
