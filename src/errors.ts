@@ -21,9 +21,13 @@ export function describeError(error: unknown): string {
   return String(error);
 }
 
-// What reads as words in a run of token characters: lower-case words (a version's digits allowed:
-// `v2`, `ec2`), CamelCase (`GetAuthorizationToken`, `AWSCredentials`), short numbers (an account id).
-const readablePiece = /^(?:[a-z]+[0-9]{0,3}|(?:[A-Z]{0,4}[a-z]{2,})+[A-Z]{0,4}|[0-9]{1,12})$/;
+// What reads as words in a run of token characters, piece by piece (`/`, `-`, `_`, `=`, `+` part
+// them): lower-case words (a version's digits allowed: `v2`, `ec2`), CamelCase
+// (`GetAuthorizationToken`, `AWSCredentials`), numbers up to 12 digits (an account id), and any piece
+// under 8 characters (a temporary directory's `kCCgxy`, an instance id's `0abc123`): too short to be a
+// secret alone, while a token's pieces are long.
+const readablePiece =
+  /^(?:[a-z]+[0-9]{0,3}|(?:[A-Z]{0,4}[a-z]{2,})+[A-Z]{0,4}|[0-9]{1,12}|[A-Za-z0-9]{1,7})$/;
 const envVarName = /^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$/;
 const digest = /^sha(?:256|384|512):[0-9a-f]{32,128}$/;
 const readableRun = (run: string): boolean =>
@@ -43,8 +47,8 @@ const opaqueRun = /(?:sha(?:256|384|512):)?[A-Za-z0-9+/=_-]{16,}/g;
  * what it was sent). Cut: every given secret (8+ characters); what follows `Bearer`, `Basic`,
  * `token=`, `password:`, `secret=`; anything JWT-shaped; and every other run of 16+ token characters
  * (`A-Za-z0-9+/=_-`) unless it reads as words — lower-case words and paths (`credentialprovider`,
- * `serviceaccount/token`), CamelCase, an environment variable's name (`AWS_ROLE_ARN`), short numbers, or
- * a digest (`sha256:…`). Dots, colons and spaces end a run, so host names, URLs and sentences stay whole.
+ * `/tmp/sigward-kCCgxy/token`), CamelCase, an environment variable's name (`AWS_ROLE_ARN`), short
+ * numbers, or a digest (`sha256:…`). Dots, colons and spaces end a run, so host names, URLs and sentences stay whole.
  */
 export function redactSecrets(text: string, secrets: readonly string[] = []): string {
   let out = text;

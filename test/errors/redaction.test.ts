@@ -18,6 +18,9 @@ const words =
 test('redactSecrets: opaque runs, named credentials, JWTs and given secrets go; words, paths, digests stay', () => {
   assert.equal(redactSecrets(`refused ${token} for ${digest}`), `refused [redacted] for ${digest}`);
   assert.equal(redactSecrets(words), words);
+  const paths =
+    'cannot read /tmp/sigward-cli-kCCgxy/no-token-here nor arn:aws:sts::1:assumed-role/my-role/i-0abc123';
+  assert.equal(redactSecrets(paths), paths);
   assert.equal(redactSecrets('Basic authentication required'), 'Basic authentication required');
   assert.equal(
     redactSecrets('sent Bearer abcd1234, password: hunter22'),
