@@ -9,9 +9,10 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { parseArgs } from 'node:util';
 import { SigwardError, describeError } from '../errors.ts';
-import { combineKeychains } from '../oci/index.ts';
+import { anonymousKeychain, combineKeychains } from '../oci/index.ts';
 import type { CompiledResource } from '../kube/index.ts';
 import { CLOUD_CREDENTIALS_USAGE, cloudKeychain } from './cloud-credentials.ts';
+import { dockerConfigFileKeychainFor } from './program-credentials.ts';
 import { startTestEngine } from './policy-test-engine.ts';
 import type { TestEngine, TestEngineOptions } from './policy-test-engine.ts';
 import { fileInputs, imageInput, readTestSuite } from './policy-test-inputs.ts';
@@ -19,7 +20,6 @@ import type { TestInput, TestSuite } from './policy-test-inputs.ts';
 import { admitted, meets, outcomeOf, renderOutcome } from './policy-test-output.ts';
 import type { InputOutcome } from './policy-test-output.ts';
 import { UsageError } from './usage-error.ts';
-import { readDockerConfig } from './verify.ts';
 import { parseCommandLine, stdio, type Command, type Output } from './command-line.ts';
 
 export const policyTestUsage = `Usage: sigward policy test [options] [TEST_FILE|DIR ...]
@@ -133,7 +133,10 @@ export async function runPolicyTest(
   const json = values.output === 'json';
   const reports: RunReport[] = [];
   try {
-    const keychain = combineKeychains(readDockerConfig(env), cloudKeychain(values['cloud-credentials']));
+    const keychain = combineKeychains(
+      dockerConfigFileKeychainFor(undefined, env) ?? anonymousKeychain,
+      cloudKeychain(values['cloud-credentials']),
+    );
     const base = {
       keychain,
       env,

@@ -2,8 +2,8 @@
 // OIDC identity token (see src/signer/identity-token.ts for where it comes from). Progress goes to
 // stderr line by line; the signed image and where its signature went go to stdout.
 // Exit 0 when signed (and, unless --no-verify, verified); 1 on failure; 2 on a usage error.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SigwardError, describeError } from '../errors.ts';
@@ -39,7 +39,7 @@ import { attestImage, signImage, type SignContext, type SignOutcome } from '../s
 import { cloudKeychain, testRegistryEndpoints } from './cloud-credentials.ts';
 import {
   credentialProviderKeychain,
-  dockerConfigFileKeychainFrom,
+  dockerConfigFileKeychainFor,
   programCredentialOptions,
 } from './program-credentials.ts';
 import { PREDICATE_TYPES, attestUsage, signUsage } from './sign-usage.ts';
@@ -168,12 +168,13 @@ function keychainFrom(values: Values, registry: string): Keychain {
     const credential: RegistryCredential = { kind: 'basic', username, password };
     keychains.push(staticKeychain({ [registry]: credential }));
   }
-  const configPath =
-    values['registry-config'] ??
-    join(process.env['DOCKER_CONFIG'] ?? join(homedir(), '.docker'), 'config.json');
-  if (values['registry-config'] !== undefined || existsSync(configPath)) {
-    const text = readFileOr(configPath, 'the registry config');
-    keychains.push(dockerConfigFileKeychainFrom(text, configPath));
+  try {
+    const dockerConfig = dockerConfigFileKeychainFor(values['registry-config']);
+    if (dockerConfig !== undefined) keychains.push(dockerConfig);
+  } catch (error) {
+    // A file that cannot be read is a usage error (exit 2); one that is not a docker config fails (1).
+    if (error instanceof SigwardError && error.cause !== undefined) throw new UsageError(error.message);
+    throw error;
   }
   // After every configured credential, as the kubelet's credential providers come after pull secrets.
   try {

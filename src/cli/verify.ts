@@ -2,7 +2,7 @@
 // cosign verify command line carries over. Exit 0 when verified, 1 otherwise (a usage error, a
 // rejected or missing signature, or a registry failure: each says which, with a reason code).
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { parseArgs } from 'node:util';
 import { SigwardError, describeError } from '../errors.ts';
@@ -20,7 +20,7 @@ import { cloudKeychain, testRegistryEndpoints } from './cloud-credentials.ts';
 import {
   CREDENTIAL_PROVIDER_USAGE,
   credentialProviderKeychain,
-  dockerConfigFileKeychainFrom,
+  dockerConfigFileKeychainFor,
   programCredentialOptions,
 } from './program-credentials.ts';
 import { publicKeyFromPem } from '../sigstore/keys.ts';
@@ -231,23 +231,10 @@ export function registryKeychain(
   env: NodeJS.ProcessEnv,
 ): Keychain {
   return combineKeychains(
-    readDockerConfig(env),
+    dockerConfigFileKeychainFor(undefined, env) ?? anonymousKeychain,
     credentialProviderKeychain(values, env) ?? anonymousKeychain,
     cloudKeychain(values['cloud-credentials'], { registryEndpoints: testRegistryEndpoints(env) }),
   );
-}
-
-/** Credentials from the docker config file, like docker, crane and cosign; none is anonymous. */
-export function readDockerConfig(env: NodeJS.ProcessEnv): Keychain {
-  const dir = env['DOCKER_CONFIG'] ?? join(env['HOME'] ?? homedir(), '.docker');
-  const file = join(dir, 'config.json');
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return anonymousKeychain;
-  }
-  return dockerConfigFileKeychainFrom(text, file, env);
 }
 
 export async function trustRoot(

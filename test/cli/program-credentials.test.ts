@@ -99,6 +99,26 @@ describe('sigward verify', () => {
     );
   });
 
+  test('the default docker config: missing = anonymous; present but unreadable = an error naming it, not anonymous', async () => {
+    const missing = await verify([...identity, image], { HOME: dir, DOCKER_CONFIG: join(dir, 'nowhere') });
+    assert.match(missing.err, /\[REGISTRY_UNAUTHORIZED\]/, 'no file: anonymous, refused by the registry');
+    const broken = join(dir, 'broken-docker');
+    mkdirSync(join(broken, 'config.json'), { recursive: true }); // a directory where the file should be
+    const unreadable = await verify([...identity, image], { HOME: dir, DOCKER_CONFIG: broken });
+    assert.equal(unreadable.code, 1);
+    assert.equal(
+      unreadable.err,
+      `sigward verify: [CREDENTIALS_INVALID] ${join(broken, 'config.json')} (the docker config: $DOCKER_CONFIG/config.json, else ~/.docker/config.json): EISDIR: it exists but cannot be read (fix it, or point DOCKER_CONFIG at another directory)\n`,
+    );
+    // HOME is where the default lives when DOCKER_CONFIG is not set, as for docker.
+    const home = join(dir, 'home-with-config');
+    mkdirSync(join(home, '.docker', 'config.json'), { recursive: true });
+    assert.match(
+      (await verify([...identity, image], { HOME: home })).err,
+      /home-with-config\/\.docker\/config\.json .*EISDIR/,
+    );
+  });
+
   test('--registry-config naming no file is refused saying what was expected', () => {
     const missing = join(dir, 'no-such-config.json');
     assert.throws(() => registryConfigKeychain(missing), {
