@@ -43,6 +43,11 @@ export function parseSchemelessUrl(text: string): SchemelessUrl | undefined {
 
 /** Go's filepath.Match for one label (no `/` in it): undefined when the pattern is malformed. */
 export function globMatches(pattern: string, name: string): boolean | undefined {
+  return globRegExp(pattern)?.test(name);
+}
+
+/** A label glob as a RegExp, built once; undefined when the pattern is malformed. */
+function globRegExp(pattern: string): RegExp | undefined {
   let source = '';
   const chars = [...pattern];
   const literal = (c: string): string => c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
@@ -88,16 +93,28 @@ export function globMatches(pattern: string, name: string): boolean | undefined 
       i = j;
     } else source += literal(c);
   }
-  return new RegExp(`^${source}$`, 'u').test(name);
+  return new RegExp(`^${source}$`, 'u');
+}
+
+/** A pattern parsed once (a provider's `matchImages` at config load), matched against many images. */
+export type ImagePattern = (image: string) => boolean;
+
+/** Compiles a pattern; a malformed one matches nothing (as URLsMatch errs, and the kubelet skips it). */
+export function compileImagePattern(pattern: string): ImagePattern {
+  const glob = parseSchemelessUrl(pattern);
+  const labels = glob?.labels.map(globRegExp) ?? [];
+  if (glob === undefined || labels.some((label) => label === undefined)) return () => false;
+  return (image) => {
+    const target = parseSchemelessUrl(image);
+    if (target === undefined) return false;
+    if (glob.port !== target.port) return false;
+    if (labels.length !== target.labels.length) return false;
+    if (!target.path.startsWith(glob.path)) return false;
+    return labels.every((label, i) => label?.test(target.labels[i] ?? '') === true);
+  };
 }
 
 /** Does the image (a schemeless repository URL) match the pattern, by the kubelet's rules? */
 export function urlsMatch(pattern: string, image: string): boolean {
-  const glob = parseSchemelessUrl(pattern);
-  const target = parseSchemelessUrl(image);
-  if (glob === undefined || target === undefined) return false;
-  if (glob.port !== target.port) return false;
-  if (glob.labels.length !== target.labels.length) return false;
-  if (!target.path.startsWith(glob.path)) return false;
-  return glob.labels.every((label, i) => globMatches(label, target.labels[i] ?? '') === true);
+  return compileImagePattern(pattern)(image);
 }

@@ -12,7 +12,7 @@ import { SigwardError } from '../errors.ts';
 import type { ExchangedCredential, Keychain, ObtainedCredential } from '../oci/auth.ts';
 import { ExpiringAnswers } from '../oci/expiring-answers.ts';
 import { DOCKER_HUB } from '../oci/reference.ts';
-import { urlsMatch } from './image-match.ts';
+import { compileImagePattern, urlsMatch, type ImagePattern } from './image-match.ts';
 import type { CredentialProvider } from './provider-config.ts';
 import { parseGoDuration } from './provider-config.ts';
 import { describeOutcome, runProgram, safeExcerpt } from './run-program.ts';
@@ -59,22 +59,35 @@ function keyringKey(key: string): string {
   return path === '' || path === '/' ? rest.slice(0, slash) : rest.slice(0, slash) + path;
 }
 
+/** Where an answer for the image is kept, by its cacheKeyType. */
+function cacheKey(type: CacheKeyType, image: string): string {
+  return type === 'Image' ? image : type === 'Registry' ? registryOf(image) : globalKey;
+}
+
 class PluginProvider {
   readonly provider: CredentialProvider;
   readonly #options: ResolvedOptions;
   readonly #answers: ExpiringAnswers<Answer>;
+  /** `matchImages`, parsed once at config load (a registry's 401 only runs the matchers). */
+  readonly #matchImages: readonly ImagePattern[];
+  /** The cacheKeyType of the provider's last answer: which images one run serves (Image until known). */
+  #keyType: CacheKeyType = 'Image';
 
   constructor(provider: CredentialProvider, options: ResolvedOptions) {
     this.provider = provider;
     this.#options = options;
     this.#answers = new ExpiringAnswers({ maxEntries: options.maxCachedAnswers, now: options.now });
+    this.#matchImages = provider.matchImages.map(compileImagePattern);
   }
 
   matches(image: string): boolean {
-    return this.provider.matchImages.some((pattern) => urlsMatch(pattern, image));
+    return this.#matchImages.some((matches) => matches(image));
   }
 
-  /** The provider's answer for an image: cached, or one plugin run per image at a time. */
+  /**
+   * The provider's answer for an image: cached, or one plugin run shared by every image its answer
+   * would be kept for (its last cacheKeyType: one per image, per registry, or one for all).
+   */
   async provide(image: string, refresh: boolean): Promise<Answer> {
     const keys = [image, registryOf(image), globalKey];
     if (refresh) for (const key of keys) this.#answers.forget(key);
@@ -83,7 +96,7 @@ class PluginProvider {
         const hit = this.#answers.kept(key);
         if (hit !== undefined) return hit;
       }
-    return this.#answers.shared(image, () => this.#exec(image));
+    return this.#answers.shared(cacheKey(this.#keyType, image), () => this.#exec(image));
   }
 
   #fail(image: string, why: string): SigwardError {
@@ -111,11 +124,11 @@ class PluginProvider {
       throw this.#fail(image, `exit status ${outcome.code}${said === '' ? '' : `: ${said}`}`);
     }
     const { answer, cacheKeyType, cacheDurationMs } = this.#parse(image, outcome.stdout.toString('utf8'));
+    this.#keyType = cacheKeyType;
     // cacheDuration 0: not kept; absent: the provider's default (0: not kept either).
     const keepMs = cacheDurationMs ?? provider.defaultCacheDurationMs;
     if (keepMs !== 0) {
-      const key =
-        cacheKeyType === 'Image' ? image : cacheKeyType === 'Registry' ? registryOf(image) : globalKey;
+      const key = cacheKey(cacheKeyType, image);
       // The kubelet keeps an answer while now is not after its expiry: on this millisecond clock, until
       // one millisecond after it.
       this.#answers.keep(key, answer, this.#answers.now() + keepMs + 1);

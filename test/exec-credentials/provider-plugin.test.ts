@@ -157,6 +157,17 @@ describe('cache durations and cache key types', () => {
     assert.equal(w.calls().length, 2);
   });
 
+  test('Registry: images of the registry asked at once share one run, also once the answer expired', async () => {
+    const w = world([{ name: 'p', matchImages: ['*.example.com'] }]);
+    w.answer(response({ 'reg.example.com': { username: 'u', password: secret } }, { cacheDuration: '1m' }));
+    const plugins = w.plugins();
+    await obtain(plugins, 'reg.example.com', 'a');
+    w.clock.now += 60_001;
+    const found = await Promise.all(['b', 'c', 'd'].map((repo) => obtain(plugins, 'reg.example.com', repo)));
+    assert.deepEqual(found.map(passwords), [[secret], [secret], [secret]]);
+    assert.equal(w.calls().length, 2, 'one run for a, one shared by b, c and d');
+  });
+
   test('Image: kept for that repository only', async () => {
     const w = world([{ name: 'p', matchImages: ['*.example.com'] }]);
     w.answer(
