@@ -25,6 +25,8 @@ export interface RunningPod {
   readonly namespace: string;
   readonly name: string;
   readonly uid: string;
+  /** The Pod's controller (ReplicaSet, Job, …), when it has one: kube/ works it out. */
+  readonly owner?: { readonly kind: string; readonly name: string };
   /** The Pod as JSON: metadata, spec and status (kube/running-pods.ts keeps only what is read). */
   readonly object: Readonly<Record<string, unknown>>;
 }

@@ -305,7 +305,7 @@ export class RecheckScheduler {
     );
     // The Pod may have gone or changed while it was being checked: its newer state is queued.
     if (this.#pods.get(key) !== pod) return;
-    const owner = ownerOf(pod);
+    const { owner } = pod;
     this.#results.set(key, {
       pod: {
         namespace: pod.namespace,
@@ -464,15 +464,6 @@ function keySecretsOf(
       refs.set(`${namespace}/${a.key.name}/${a.key.key}`, { namespace, name: a.key.name, key: a.key.key });
     }
   return refs;
-}
-
-function ownerOf(pod: RunningPod): { kind: string; name: string } | undefined {
-  const metadata = pod.object['metadata'] as
-    { ownerReferences?: Array<{ kind?: unknown; name?: unknown }> } | undefined;
-  const owner = metadata?.ownerReferences?.[0];
-  return typeof owner?.kind === 'string' && typeof owner.name === 'string'
-    ? { kind: owner.kind, name: owner.name }
-    : undefined;
 }
 
 function every(ms: number, run: () => void): () => void {

@@ -8,6 +8,7 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import type { KubeConfig, KubernetesListObject, V1Pod } from '@kubernetes/client-node';
 import { ResourceInformer } from './informer.ts';
 import type { BackoffSettings } from './informer.ts';
+import { podController, type WorkloadOwner } from './workloads.ts';
 
 /** A Pod as the re-check sees it (structurally engine/'s RunningPod). */
 export interface PodView {
@@ -16,6 +17,8 @@ export interface PodView {
   readonly namespace: string;
   readonly name: string;
   readonly uid: string;
+  /** The Pod's controller (ReplicaSet, Job, …; kube/workloads.ts podController), when it has one. */
+  readonly owner?: WorkloadOwner;
   /** The Pod as JSON: metadata, spec (containers, volumes, pull secrets) and container statuses. */
   readonly object: Readonly<Record<string, unknown>>;
 }
@@ -151,7 +154,7 @@ export function podView(pod: V1Pod | Json): PodView | undefined {
       ? [{ name: text(v['name']), image: { reference: v['image']['reference'] } }]
       : [isObject(v) ? { name: text(v['name']) } : {}],
   );
-  const owner = array(metadata['ownerReferences']).find((o) => isObject(o) && o['controller'] === true);
+  const owner = podController({ ownerReferences: array(metadata['ownerReferences']).filter(isObject) });
   const object: Json = {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -159,7 +162,7 @@ export function podView(pod: V1Pod | Json): PodView | undefined {
       name,
       namespace,
       uid: text(metadata['uid']) ?? '',
-      ...(isObject(owner) ? { ownerReferences: [{ kind: owner['kind'], name: owner['name'] }] } : {}),
+      ...(owner === undefined ? {} : { ownerReferences: [owner] }),
     },
     spec: {
       containers: containers('containers'),
@@ -177,5 +180,13 @@ export function podView(pod: V1Pod | Json): PodView | undefined {
       ephemeralContainerStatuses: statuses('ephemeralContainerStatuses'),
     },
   };
-  return { key: `${namespace}/${name}`, namespace, name, uid: text(metadata['uid']) ?? '', object };
+  const uid = text(metadata['uid']) ?? '';
+  return {
+    key: `${namespace}/${name}`,
+    namespace,
+    name,
+    uid,
+    ...(owner === undefined ? {} : { owner }),
+    object,
+  };
 }

@@ -22,25 +22,36 @@ export interface RunningPod {
 const UNFINISHED = 'status.phase!=Succeeded,status.phase!=Failed';
 const PAGE = 500;
 
+interface OwnedMetadata {
+  readonly name?: string;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly ownerReferences?: readonly { kind?: unknown; name?: unknown; controller?: unknown }[];
+}
+
 /**
- * The top-level owner of a Pod from its ownerReferences alone (no further reads): the controller, and
- * for a ReplicaSet named `<deployment>-<pod-template-hash>` its Deployment.
+ * The one reading of a Pod's ownerReferences (no further reads): its controller, the reference marked
+ * `controller` (Kubernetes' GetControllerOf; an owner that is not the controller, e.g. one kept only
+ * for garbage collection, does not run the Pod); undefined when none is. The re-check reports it as is
+ * (kube/running-pods.ts); `policy test --cluster` groups by the workload above it (ownerOf).
  */
-export function ownerOf(pod: {
-  readonly metadata?: {
-    readonly name?: string;
-    readonly labels?: Readonly<Record<string, string>>;
-    readonly ownerReferences?: readonly { kind?: string; name?: string; controller?: boolean }[];
-  };
-}): WorkloadOwner {
-  const refs = pod.metadata?.ownerReferences ?? [];
-  const controller = refs.find((r) => r.controller === true) ?? refs[0];
-  if (controller?.kind === undefined || controller.name === undefined)
-    return { kind: 'Pod', name: pod.metadata?.name ?? '' };
+export function podController(metadata: OwnedMetadata | undefined): WorkloadOwner | undefined {
+  const controller = metadata?.ownerReferences?.find((r) => r.controller === true);
+  return typeof controller?.kind === 'string' && typeof controller.name === 'string'
+    ? { kind: controller.kind, name: controller.name }
+    : undefined;
+}
+
+/**
+ * The top-level owner of a Pod: its controller, the Deployment for a ReplicaSet named
+ * `<deployment>-<pod-template-hash>`, or the Pod itself when nothing owns it.
+ */
+export function ownerOf(pod: { readonly metadata?: OwnedMetadata }): WorkloadOwner {
+  const controller = podController(pod.metadata);
+  if (controller === undefined) return { kind: 'Pod', name: pod.metadata?.name ?? '' };
   const hash = pod.metadata?.labels?.['pod-template-hash'];
   if (controller.kind === 'ReplicaSet' && hash !== undefined && controller.name.endsWith(`-${hash}`))
     return { kind: 'Deployment', name: controller.name.slice(0, -hash.length - 1) };
-  return { kind: controller.kind, name: controller.name };
+  return controller;
 }
 
 /** Every unfinished Pod, in one namespace or all of them, page by page. */

@@ -180,6 +180,22 @@ const resultsOf = (r: PodRecheck | undefined) =>
   r?.decisions.flatMap((d) => d.results.map((x) => `${x.policy ?? ''}:${x.passed ? 'pass' : x.reason}`));
 
 describe('continuous re-check scheduler', () => {
+  test("a Pod's controller as kube/ read it (podController) is what its result names", async () => {
+    const t = recheckUnderTest();
+    try {
+      await t.scheduler.start();
+      const owned = {
+        ...running('team-a', 'api-1', 'apps/api:v1', digests.v1),
+        owner: { kind: 'Job', name: 'nightly' },
+      };
+      await t.check([owned, running('team-a', 'bare', 'apps/api:v1', digests.v1)]);
+      assert.deepEqual(t.scheduler.resultOf('team-a/api-1')?.pod.owner, { kind: 'Job', name: 'nightly' });
+      assert.equal(t.scheduler.resultOf('team-a/bare')?.pod.owner, undefined);
+    } finally {
+      await t.close();
+    }
+  });
+
   test('one round decides each running digest once, across Pods and namespaces; reports per namespace', async () => {
     const t = recheckUnderTest();
     try {

@@ -1,7 +1,8 @@
 // Which workload owns a running Pod, from its ownerReferences alone (no extra reads, no extra RBAC).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ownerOf } from '../../src/kube/workloads.ts';
+import { ownerOf, podController } from '../../src/kube/workloads.ts';
+import { podView } from '../../src/kube/running-pods.ts';
 import { workloadInputs } from '../../src/cli/policy-test-cluster.ts';
 
 test('a Deployment behind its ReplicaSet, other controllers as they are, a bare Pod as itself', () => {
@@ -47,4 +48,28 @@ test('pods of one workload with the same images are judged once; a rollout in pr
     inputs.map((i) => i.label),
     ['Deployment shop/web (2 pods, e.g. a)', 'Deployment shop/web (1 pod, e.g. c)'],
   );
+});
+
+test('one reading of ownerReferences for policy test and the re-check: only the controller owns a Pod', () => {
+  const pod = {
+    metadata: {
+      name: 'web-5d8-x',
+      namespace: 'apps',
+      labels: { 'pod-template-hash': '5d8' },
+      ownerReferences: [
+        { kind: 'Backup', name: 'nightly', controller: false },
+        { kind: 'ReplicaSet', name: 'web-5d8', controller: true },
+      ],
+    },
+  };
+  assert.deepEqual(podController(pod.metadata), { kind: 'ReplicaSet', name: 'web-5d8' });
+  assert.deepEqual(podView(pod)?.owner, { kind: 'ReplicaSet', name: 'web-5d8' }, 're-check: the controller');
+  assert.deepEqual(ownerOf(pod), { kind: 'Deployment', name: 'web' }, 'policy test: the workload above it');
+  // An owner that is not the controller (kept for garbage collection) does not run the Pod.
+  const collected = {
+    metadata: { name: 'x', namespace: 'apps', ownerReferences: [{ kind: 'Backup', name: 'b' }] },
+  };
+  assert.equal(podController(collected.metadata), undefined);
+  assert.equal(podView(collected)?.owner, undefined);
+  assert.deepEqual(ownerOf(collected), { kind: 'Pod', name: 'x' });
 });
