@@ -5,6 +5,7 @@
 // not the Pods' pull secrets (no `get secrets` on workload namespaces); key Secrets named by a policy
 // are read by name (`get secrets` in sigward's namespace) only if such a policy is given.
 import { CoreV1Api } from '@kubernetes/client-node';
+import { imageSites } from '../admission/sites.ts';
 import { describeError } from '../errors.ts';
 import { SecretPublicKeys, listNamespaceLabels, listRunningPods, loadKubeConfig } from '../kube/index.ts';
 import type { RunningPod } from '../kube/index.ts';
@@ -45,11 +46,18 @@ export function workloadInputs(pods: readonly RunningPod[]): TestInput[] {
   }));
 }
 
+const pods = { group: '', version: 'v1', resource: 'pods' } as const;
+
+/**
+ * The Pod's images as the webhook finds them (admission/sites.ts: containers of every kind and image
+ * volumes). A Pod the webhook could not read is judged alone, where its review shows why.
+ */
 function imagesOf(pod: RunningPod): string[] {
-  const spec = (pod.object['spec'] ?? {}) as Record<string, unknown>;
-  return ['initContainers', 'containers', 'ephemeralContainers'].flatMap((k) =>
-    Array.isArray(spec[k]) ? (spec[k] as { image?: string }[]).map((c) => c.image ?? '') : [],
-  );
+  try {
+    return imageSites({ resource: pods }, pod.object).map((site) => `${site.field}=${site.image}`);
+  } catch {
+    return [`unreadable Pod ${pod.namespace}/${pod.name}`];
+  }
 }
 
 export async function clusterRun<R>(

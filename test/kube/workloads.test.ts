@@ -50,6 +50,31 @@ test('pods of one workload with the same images are judged once; a rollout in pr
   );
 });
 
+test("pods are grouped by the webhook's own image sites: an image volume counts, an unreadable Pod stands alone", () => {
+  const pod = (name: string, spec: Record<string, unknown>) => ({
+    namespace: 'shop',
+    name,
+    owner: { kind: 'Deployment', name: 'web' },
+    object: { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'shop' }, spec },
+  });
+  const containers = [{ name: 'c', image: 'x:1' }];
+  const volume = (reference: string) => [{ name: 'models', image: { reference } }];
+  const inputs = workloadInputs([
+    pod('a', { containers, volumes: volume('models:1') }),
+    pod('b', { containers, volumes: volume('models:2') }),
+    pod('c', { containers, volumes: volume('models:2') }),
+    pod('d', { containers: 'not a list' }),
+  ]);
+  assert.deepEqual(
+    inputs.map((i) => i.label),
+    [
+      'Deployment shop/web (1 pod, e.g. a)',
+      'Deployment shop/web (2 pods, e.g. b)',
+      'Deployment shop/web (1 pod, e.g. d)',
+    ],
+  );
+});
+
 test('one reading of ownerReferences for policy test and the re-check: only the controller owns a Pod', () => {
   const pod = {
     metadata: {
