@@ -3,7 +3,8 @@
 // (policy/policy-controller.ts). Every difference is a comment on the policy it concerns. A policy
 // with a field sigward cannot honour is written COMMENTED OUT with the reasons: applying the output
 // can never install a policy weaker than the one it replaces.
-// Exit: 0 every policy converted (warnings allowed), 1 some could not be, 2 usage or unreadable input.
+// Exit: 0 every policy converted (warnings allowed), 1 some could not be, 2 usage, unreadable input, or
+// no policy.sigstore.dev resource in the input (nothing converted is not a success).
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -25,7 +26,8 @@ Writes policy-controller ClusterImagePolicies (policy.sigstore.dev) as sigward C
 cannot honour (attestations, CUE/Rego policies, KMS keys, static authorities, …) is written commented
 out with the reasons, so the output never weakens a policy. Other documents are left out (listed on stderr).
 
-Exit: 0 all converted, 1 some could not be, 2 usage or unreadable input.
+Exit: 0 all converted, 1 some could not be, 2 usage, unreadable input, or nothing to convert (no
+policy.sigstore.dev resource in the input; sigward's own policies need no conversion).
 `;
 
 const convert: Command = { name: 'sigward convert', usage: convertUsage, usageExit: 2 };
@@ -52,17 +54,30 @@ export async function runConvert(argv: readonly string[], io: Output = stdio): P
     return 2;
   }
   const results: Converted[] = [];
+  let skipped = 0;
+  let sigwardPolicies = 0;
   try {
     for (const file of files(positionals))
       for (const doc of readDocuments(file)) {
         if (!isPolicyControllerResource(doc)) {
           io.err(`sigward convert: ${file}: skipped a document that is not a policy.sigstore.dev resource\n`);
+          skipped++;
+          if (isSigwardResource(doc)) sigwardPolicies++;
           continue;
         }
         results.push(convertOne(file, doc));
       }
   } catch (error) {
     io.err(`sigward convert: ${describeError(error)}\n`);
+    return 2;
+  }
+  // Nothing converted is not success: the input was not what convert reads (2, like unreadable input).
+  if (results.length === 0) {
+    const why =
+      sigwardPolicies > 0
+        ? `${sigwardPolicies} of the ${skipped} document(s) are already sigward resources (policy.sigward.dev): apply them as they are`
+        : `${skipped} document(s) read, none of them a policy-controller ClusterImagePolicy`;
+    io.err(`sigward convert: nothing to convert: no policy.sigstore.dev resource in the input (${why})\n`);
     return 2;
   }
   if (values.output === 'json') io.out(`${JSON.stringify(results, null, 2)}\n`);
@@ -73,6 +88,11 @@ export async function runConvert(argv: readonly string[], io: Output = stdio): P
         `sigward convert: ${r.source}: ${r.name} NOT converted (${r.errors.length} field(s) sigward cannot honour)\n`,
       );
   return results.every((r) => r.converted) ? 0 : 1;
+}
+
+function isSigwardResource(doc: unknown): boolean {
+  const apiVersion = (doc as { apiVersion?: unknown } | null)?.apiVersion;
+  return typeof apiVersion === 'string' && apiVersion.startsWith('policy.sigward.dev/');
 }
 
 function convertOne(source: string, doc: unknown): Converted {

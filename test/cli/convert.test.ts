@@ -94,3 +94,26 @@ test('`kubectl get … -o yaml | sigward convert -`: a List on stdin, each item 
   );
   for (const d of docs) assert.deepEqual(compilePolicy(d).errors, []);
 });
+
+test('only sigward policies, or nothing a policy: exit 2 saying there is nothing to convert, nothing on stdout', async () => {
+  const sigward = stringify({
+    apiVersion: 'policy.sigward.dev/v1alpha1',
+    kind: 'ClusterImagePolicy',
+    metadata: { name: 'already-sigward' },
+    spec: { images: [{ glob: '**' }], authorities: [{ name: 'a', key: { data: 'x' } }] },
+  });
+  const r = await convert(['-'], sigward);
+  assert.equal(r.code, 2);
+  assert.equal(r.stdout, '');
+  assert.match(
+    r.stderr,
+    /sigward convert: nothing to convert: no policy\.sigstore\.dev resource in the input \(1 of the 1 document\(s\) are already sigward resources \(policy\.sigward\.dev\): apply them as they are\)\n$/,
+  );
+  const other = await convert(['--output', 'json', '-'], stringify({ apiVersion: 'v1', kind: 'ConfigMap' }));
+  assert.equal(other.code, 2);
+  assert.equal(other.stdout, '');
+  assert.match(
+    other.stderr,
+    /nothing to convert: .*\(1 document\(s\) read, none of them a policy-controller ClusterImagePolicy\)/,
+  );
+});
