@@ -4,7 +4,10 @@
 // A *round* re-checks every Pod; one starts when the policy snapshot's generation changes (a policy or
 // TrustRoot resource edited), when the trust material of a root changes (new version: TUF refresh,
 // ConfigMap or file edited), when a key Secret a policy names changes (read every `keyCheckMs`; its
-// fingerprint is part of the verdict cache key, so the round verifies afresh), and every `intervalMs`. Between rounds the work is incremental: a Pod
+// fingerprint is part of the verdict cache key, so the round verifies afresh), and every `intervalMs`.
+// Key Secrets are polled, not watched: the chart grants `get` on Secrets by name only, and a watch would
+// need list/watch on every Secret of each namespace a policy may name one in (RBAC's resourceNames
+// cannot list names that policies choose at run time). Between rounds the work is incremental: a Pod
 // added or changed is checked alone, a Pod gone drops its results.
 //
 // Bounded work: within a round each distinct (image pinned to its running digest, policies matching
