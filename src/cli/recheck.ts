@@ -40,6 +40,8 @@ export interface RecheckWiring {
   readonly skip: SkipSettings;
   /** Key Secrets named by policies: a rotated key starts a re-check. */
   readonly keys?: PublicKeySource;
+  /** Tells of a key Secret read that found the key changed (SecretPublicKeys.onChange). */
+  readonly keyChanges?: (listener: () => Promise<void>) => () => void;
   readonly namespaceLabels?: (namespace: string) => Readonly<Record<string, string>> | undefined;
   readonly events?: EventRecorder;
   readonly metrics: Metrics;
@@ -67,6 +69,7 @@ export class ContinuousRecheck {
         limit: new TokenBucket({ burst: 20, perSecond: wiring.options.perSecond }),
         skip: wiring.skip,
         ...(wiring.keys === undefined ? {} : { keys: wiring.keys }),
+        ...(wiring.keyChanges === undefined ? {} : { keyChanges: wiring.keyChanges }),
         ...(wiring.namespaceLabels === undefined ? {} : { namespaceLabels: wiring.namespaceLabels }),
         sink: {
           write: (namespace, pods) => writer.write(buildPolicyReport(namespace, pods)),

@@ -20,12 +20,7 @@ import { CoordinationV1Api, CoreV1Api, EventsV1Api } from '@kubernetes/client-no
 import type { SkipSettings } from '../admission/skip.ts';
 import { describeError } from '../errors.ts';
 import { Decider, RegistryAccess, ReviewEngine } from '../engine/index.ts';
-import type {
-  CredentialsSource,
-  EngineObserver,
-  PolicySnapshotSource,
-  PublicKeySource,
-} from '../engine/index.ts';
+import type { CredentialsSource, EngineObserver, PolicySnapshotSource } from '../engine/index.ts';
 import { TrustRootRegistry } from '../engine/trust-roots.ts';
 import {
   ClusterPolicySource,
@@ -220,7 +215,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   // The cluster, when there is one.
   const cluster = kubeConfigAvailable(values.kubeconfig) ? loadKubeConfig(values.kubeconfig) : undefined;
   let credentials: CredentialsSource | undefined;
-  let keys: PublicKeySource | undefined;
+  let keys: SecretPublicKeys | undefined;
   let events: EventRecorder | undefined;
   let eventsApi: EventsV1Api | undefined;
   let namespaces: NamespaceLabels | undefined;
@@ -434,7 +429,9 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       decider,
       policies,
       skip,
-      ...(keys === undefined ? {} : { keys }),
+      ...(keys === undefined
+        ? {}
+        : { keys, keyChanges: (listener: () => Promise<void>) => keys.onChange(listener) }),
       ...(namespaces === undefined ? {} : { namespaceLabels: (ns: string) => namespaces?.labels(ns) }),
       ...(events === undefined ? {} : { events }),
       metrics,

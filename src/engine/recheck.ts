@@ -5,7 +5,8 @@
 // TrustRoot resource edited), when the trust material of a root changes (new version: TUF refresh,
 // ConfigMap or file edited), when a key Secret a policy names changes (read every `keyCheckMs`; its
 // fingerprint is part of the verdict cache key, so the round verifies afresh), and every `intervalMs`.
-// Key Secrets are polled, not watched: the chart grants `get` on Secrets by name only, and a watch would
+// A changed key that any read notices (admission's included) checks the keys at once. Key Secrets are
+// polled, not watched: the chart grants `get` on Secrets by name only, and a watch would
 // need list/watch on every Secret of each namespace a policy may name one in (RBAC's resourceNames
 // cannot list names that policies choose at run time). Between rounds the work is incremental: a Pod
 // added or changed is checked alone, a Pod gone drops its results.
@@ -81,6 +82,11 @@ export interface RecheckDeps {
   readonly skip: SkipSettings;
   /** Key Secrets named by policies (authorities with key.secretRef), read every `keyCheckMs`. */
   readonly keys?: PublicKeySource;
+  /**
+   * Subscribes to "a read of a key Secret found its key changed" (kube/ SecretPublicKeys.onChange: the
+   * reads admission makes too): the keys are checked at once, not at the next poll. Returns the cancel.
+   */
+  readonly keyChanges?: (listener: () => Promise<void>) => () => void;
   readonly namespaceLabels?: (namespace: string) => Readonly<Record<string, string>> | undefined;
   readonly observer?: RecheckObserver;
   /** Default: setTimeout. Tests move a clock instead. */
@@ -152,6 +158,8 @@ export class RecheckScheduler {
     if (intervalMs > 0) cancels.push(timers(intervalMs, () => this.recheckAll('periodic')));
     if (this.#deps.keys !== undefined && this.#settings.keyCheckMs > 0)
       cancels.push(timers(this.#settings.keyCheckMs, () => void this.checkKeys()));
+    if (this.#deps.keys !== undefined && this.#deps.keyChanges !== undefined)
+      cancels.push(this.#deps.keyChanges(() => this.checkKeys()));
     this.#cancelTimer = () => cancels.forEach((cancel) => cancel());
     void this.checkKeys(); // the keys as this round sees them: later changes start a round
     this.#staleSwept = false;

@@ -28,12 +28,22 @@ export class SecretPublicKeys {
   readonly #now: () => number;
   readonly #reads = new Map<string, { readonly at: number; readonly read: Read }>();
   readonly #inflight = new Map<string, Promise<Read>>();
+  readonly #listeners = new Set<() => unknown>();
 
   constructor(core: CoreV1Api, options: SecretPublicKeyOptions = {}) {
     this.#core = core;
     this.#refreshMs = options.refreshMs ?? 5_000;
     this.#maxEntries = options.maxEntries ?? 1000;
     this.#now = options.now ?? (() => performance.now());
+  }
+
+  /**
+   * Calls `listener` whenever a re-read finds a Secret's key changed (rotated, gone, back): whoever
+   * asked, admission included, so the re-check hears of a rotation at once. Returns the unsubscribe.
+   */
+  onChange(listener: () => unknown): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   async publicKey(ref: { namespace: string; name: string; key: string }): Promise<KeyObject> {
@@ -61,8 +71,11 @@ export class SecretPublicKeys {
   }
 
   #remember(id: string, at: number, read: Read): void {
+    const before = this.#reads.get(id);
     this.#reads.delete(id);
     this.#reads.set(id, { at, read });
+    if (before !== undefined && printOf(before.read) !== printOf(read))
+      for (const listener of this.#listeners) listener();
     if (this.#reads.size > this.#maxEntries) {
       const oldest = this.#reads.keys().next();
       if (oldest.done !== true) this.#reads.delete(oldest.value);
@@ -96,6 +109,13 @@ export class SecretPublicKeys {
       };
     }
   }
+}
+
+/** What a read says, to tell a changed key from the same one read again. */
+function printOf(read: Read): string {
+  return 'key' in read
+    ? read.key.export({ type: 'spki', format: 'der' }).toString('base64')
+    : `${read.error.code}: ${read.error.message}`;
 }
 
 function unreadable(secret: string, error: unknown): string {

@@ -547,6 +547,8 @@ describe('continuous re-check triggers: trust material and key Secrets', () => {
     const decider = deciderOver(registryAccess, { keys });
     const rounds: RecheckTrigger[] = [];
     const violations: RecheckViolation[] = [];
+    // What SecretPublicKeys.onChange hands the re-check: fired when any read (admission's) sees a change.
+    let keyChanged: (() => Promise<void>) | undefined;
     const scheduler = new RecheckScheduler(
       {
         decider,
@@ -554,6 +556,10 @@ describe('continuous re-check triggers: trust material and key Secrets', () => {
         limit: new TokenBucket({ burst: 100, perSecond: 100 }),
         skip: { ownNamespace: 'sigward', scope: 'opt-out' },
         keys,
+        keyChanges: (listener) => {
+          keyChanged = listener;
+          return () => (keyChanged = undefined);
+        },
         sink: { write: async () => undefined },
         observer: { round: (r) => rounds.push(r), violation: (v) => violations.push(v) },
         every: () => () => undefined,
@@ -586,6 +592,15 @@ describe('continuous re-check triggers: trust material and key Secrets', () => {
       await scheduler.checkKeys();
       await scheduler.idle();
       assert.deepEqual(resultsOf(scheduler.resultOf('team-a/api')), ['ci-key:pass']);
+
+      // A change another read noticed starts the round without waiting for the poll.
+      secrets.set('sigward/ci-pub/cosign.pub', other);
+      await keyChanged?.();
+      await scheduler.idle();
+      assert.deepEqual(rounds, ['start', 'key', 'key', 'key', 'key']);
+      assert.deepEqual(resultsOf(scheduler.resultOf('team-a/api')), ['ci-key:SIGNATURE_INVALID']);
+      await scheduler.stop();
+      assert.equal(keyChanged, undefined, 'stopping (leadership lost) unsubscribes');
     } finally {
       await scheduler.stop();
       await registryAccess.close();

@@ -61,6 +61,35 @@ describe('SecretPublicKeys', () => {
     assert.equal(reads(), 3);
   });
 
+  test('a re-read that finds the key changed (rotated, gone, back) tells the listeners; the same key does not', async () => {
+    const first = pem();
+    api.set('keys', 'heard', { 'cosign.pub': first });
+    const clock = { now: 0 };
+    const keys = new SecretPublicKeys(api.core, { refreshMs: 5000, now: () => clock.now });
+    const ref = { namespace: 'keys', name: 'heard', key: 'cosign.pub' };
+    let heard = 0;
+    const stop = keys.onChange(() => heard++);
+    await keys.publicKey(ref);
+    clock.now = 5000;
+    await keys.publicKey(ref);
+    assert.equal(heard, 0, 'the first read and an unchanged re-read are not changes');
+    api.set('keys', 'heard', { 'cosign.pub': pem() });
+    clock.now = 10_000;
+    await keys.publicKey(ref);
+    assert.equal(heard, 1, 'rotated');
+    api.delete('keys', 'heard');
+    clock.now = 15_000;
+    await assert.rejects(keys.publicKey(ref));
+    clock.now = 20_000;
+    await assert.rejects(keys.publicKey(ref));
+    assert.equal(heard, 2, 'gone once, then still gone');
+    api.set('keys', 'heard', { 'cosign.pub': first });
+    clock.now = 25_000;
+    stop();
+    await keys.publicKey(ref);
+    assert.equal(heard, 2, 'no longer listening');
+  });
+
   test('a missing data key and a value that is not a PEM public key name the Secret, not its content', async () => {
     api.set('keys', 'odd', { other: pem(), 'cosign.pub': 'not-a-key-0123456789' });
     const keys = new SecretPublicKeys(api.core);
