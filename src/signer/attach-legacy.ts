@@ -55,6 +55,7 @@ async function appendLayer(
   payload: Uint8Array,
   annotations: Readonly<Record<string, string>>,
   signal?: AbortSignal,
+  attemptsLeft = 4,
 ): Promise<AttachedLegacy> {
   const opts = signal === undefined ? {} : { signal };
   const tag = legacyTag(image.descriptor.digest);
@@ -91,6 +92,15 @@ async function appendLayer(
   });
   const config = legacyConfig(layers);
   await client.pushBlob(image.name, config, opts);
+  // docker-registry has no If-Match: a manifest another signer wrote while the config was uploading
+  // would be overwritten without its layer. Start again from it (bounded), so only the last round trip
+  // before the write is open to a lost update; settle() repairs what still slips through.
+  if (attemptsLeft > 0) {
+    const now = await client.findManifest(referenceIn(image.name, tag), signal);
+    if (now?.digest !== current?.digest) {
+      return appendLayer(client, image, payload, annotations, signal, attemptsLeft - 1);
+    }
+  }
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
