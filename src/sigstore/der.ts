@@ -13,25 +13,28 @@ function lengthSize(length: number): number {
   return 1 + bytes;
 }
 
-function encodedSize(obj: ASN1Obj): number {
-  let inner = 0;
-  if (obj.subs.length > 0) for (const sub of obj.subs) inner += encodedSize(sub);
-  else inner = obj.value.length;
-  return 1 + lengthSize(inner) + inner;
+/** The content length of every node, in pre-order (measured once: nested lengths need the children's). */
+function measure(obj: ASN1Obj, inner: number[]): number {
+  const at = inner.length;
+  inner.push(0);
+  let length = 0;
+  if (obj.subs.length > 0) for (const sub of obj.subs) length += measure(sub, inner);
+  else length = obj.value.length;
+  inner[at] = length;
+  return 1 + lengthSize(length) + length;
 }
 
-function write(obj: ASN1Obj, out: Buffer, at: number): number {
-  let inner = 0;
-  if (obj.subs.length > 0) for (const sub of obj.subs) inner += encodedSize(sub);
-  else inner = obj.value.length;
+/** Writes `obj` at `at` using the pre-order lengths from `measure`; returns where it ended. */
+function write(obj: ASN1Obj, out: Buffer, at: number, inner: number[], node: { next: number }): number {
+  const length = inner[node.next++]!;
   out[at++] = obj.tag.toDER();
-  if (inner < 128) out[at++] = inner;
+  if (length < 128) out[at++] = length;
   else {
-    const n = lengthSize(inner) - 1;
+    const n = lengthSize(length) - 1;
     out[at++] = 0x80 | n;
-    for (let i = n - 1; i >= 0; i--) out[at++] = Math.floor(inner / 256 ** i) % 256;
+    for (let i = n - 1; i >= 0; i--) out[at++] = Math.floor(length / 256 ** i) % 256;
   }
-  if (obj.subs.length > 0) for (const sub of obj.subs) at = write(sub, out, at);
+  if (obj.subs.length > 0) for (const sub of obj.subs) at = write(sub, out, at, inner, node);
   else {
     out.set(obj.value, at);
     at += obj.value.length;
@@ -41,8 +44,9 @@ function write(obj: ASN1Obj, out: Buffer, at: number): number {
 
 /** The DER of an ASN.1 object, byte for byte what `obj.toDER()` returns, in one fresh buffer. */
 export function encodeDer(obj: ASN1Obj): Buffer {
-  const out = Buffer.allocUnsafe(encodedSize(obj));
-  write(obj, out, 0);
+  const inner: number[] = [];
+  const out = Buffer.allocUnsafe(measure(obj, inner));
+  write(obj, out, 0, inner, { next: 0 });
   return out;
 }
 
