@@ -50,6 +50,9 @@ export interface TransportOptions {
 
 const errorBodyLimit = 64 * 1024;
 
+const redirectStatuses: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+const retryStatuses: ReadonlySet<number> = new Set([429, 503]);
+
 /**
  * One request's abort signal: its deadline or the caller's signal, whichever comes first, released as
  * soon as the request ends. (`AbortSignal.any([AbortSignal.timeout(ms), caller])` did the same, but
@@ -88,8 +91,6 @@ class RequestDeadline {
     if (this.#onCallerAbort !== undefined) this.#caller!.removeEventListener('abort', this.#onCallerAbort);
   }
 }
-const redirectStatuses: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
-const retryStatuses: ReadonlySet<number> = new Set([429, 503]);
 
 export class HttpTransport {
   readonly #agent: Agent;
