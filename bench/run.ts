@@ -5,6 +5,7 @@
 //   npm run bench
 //   npm run bench -- --baseline /work/wt-perf-baseline --rounds 3
 //   npm run bench -- --no-memory          # skip the 10k-verification memory run
+//   npm run bench -- --verify-only --no-memory   # only the cold verifyImage cases (bench/measure.ts verify)
 //   npm run bench -- --baseline DIR --node-options="--max-semi-space-size=2"   # this tree as the chart runs it
 // Registries: Debian's docker-registry (no referrers API) and, when built (npm run e2e:tools), olareg
 // with the referrers API, both on 127.0.0.1, holding real public-good signatures placed as cosign
@@ -33,6 +34,8 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '3000' },
     verifications: { type: 'string', default: '10000' },
     'no-memory': { type: 'boolean' },
+    /** Only the cold verification cases (verify mode): no webhook mode (warm /validate, cold reviews). */
+    'verify-only': { type: 'boolean' },
     /** V8/Node flags for the memory run's process of both trees, e.g. "--max-semi-space-size=2". */
     'memory-node-flags': { type: 'string', default: '' },
     /** NODE_OPTIONS for this tree's processes only, in every mode (as the chart sets it; the baseline runs
@@ -114,9 +117,8 @@ try {
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? trees : [...trees].reverse();
     for (const tree of order) {
-      results
-        .get(tree.name)!
-        .push({ ...(await measure(tree, 'verify')), ...(await measure(tree, 'webhook')) });
+      const webhook = values['verify-only'] === true ? {} : await measure(tree, 'webhook');
+      results.get(tree.name)!.push({ ...(await measure(tree, 'verify')), ...webhook });
       process.stderr.write(`round ${round + 1}/${rounds}: ${tree.name} done\n`);
     }
   }
@@ -203,6 +205,7 @@ function speed(head: (what: string) => string[], cols: Cols, table: Table): void
       ...cols((r) => r.verify[i].requests, 1),
     ]),
   );
+  if (values['verify-only'] === true) return;
   table(
     'Cold reviews through the engine (empty verdict cache: a new policy generation per review)',
     ['case', ...head('value')],

@@ -119,6 +119,14 @@ export class RegistryClient {
     return listReferrers(this.#context, name, subject, options);
   }
 
+  /**
+   * True while `registry` is remembered (for a few minutes) as serving the referrers API: the fallback
+   * tag need not be read beside it.
+   */
+  servesReferrersApi(registry: string): boolean {
+    return this.#context.referrers?.knownPresent(registry) === true;
+  }
+
   pushBlob(name: RepositoryName, bytes: Uint8Array, options?: PushBlobOptions): Promise<PushedBlob> {
     return pushBlob(this.#context, name, bytes, options);
   }

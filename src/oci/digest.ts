@@ -1,13 +1,13 @@
 // Content digests: computing them, checking fetched bytes against them, and the `<alg>-<hex>` tag
 // scheme derived from them (the referrers fallback tag, and the base of cosign's `.sig` tags).
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { SigwardError, type SafeDetails } from '../errors.ts';
 import { digestProblem } from './reference.ts';
 
 export type DigestAlgorithm = 'sha256' | 'sha512';
 
 export function digestOf(bytes: Uint8Array, algorithm: DigestAlgorithm = 'sha256'): string {
-  return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
+  return `${algorithm}:${hash(algorithm, bytes, 'hex')}`;
 }
 
 /** Throws REGISTRY_PROTOCOL when a registry hands us something that is not a digest we accept. */

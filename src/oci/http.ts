@@ -49,8 +49,48 @@ export interface TransportOptions {
 }
 
 const errorBodyLimit = 64 * 1024;
+
 const redirectStatuses: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 const retryStatuses: ReadonlySet<number> = new Set([429, 503]);
+
+/**
+ * One request's abort signal: its deadline or the caller's signal, whichever comes first, released as
+ * soon as the request ends. (`AbortSignal.any([AbortSignal.timeout(ms), caller])` did the same, but
+ * cost 4 µs to build and left a timer pending for the whole timeout after every request.)
+ */
+class RequestDeadline {
+  readonly #controller = new AbortController();
+  readonly #timer: NodeJS.Timeout;
+  readonly #caller: AbortSignal | undefined;
+  readonly #onCallerAbort: (() => void) | undefined;
+  timedOut = false;
+
+  constructor(timeoutMs: number, caller: AbortSignal | undefined) {
+    const controller = this.#controller;
+    this.#timer = setTimeout(() => {
+      this.timedOut = true;
+      controller.abort(new DOMException('The registry request timed out', 'TimeoutError'));
+    }, timeoutMs);
+    this.#timer.unref(); // as AbortSignal.timeout's: a pending request keeps the process alive, not its timer
+    this.#caller = caller;
+    if (caller === undefined) return;
+    if (caller.aborted) {
+      controller.abort(caller.reason);
+      return;
+    }
+    this.#onCallerAbort = () => controller.abort(caller.reason);
+    caller.addEventListener('abort', this.#onCallerAbort, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  end(): void {
+    clearTimeout(this.#timer);
+    if (this.#onCallerAbort !== undefined) this.#caller!.removeEventListener('abort', this.#onCallerAbort);
+  }
+}
 
 export class HttpTransport {
   readonly #agent: Agent;
@@ -112,8 +152,8 @@ export class HttpTransport {
   }
 
   async request(request: HttpRequest): Promise<HttpResponse> {
-    const timeout = AbortSignal.timeout(this.#options.requestTimeoutMs);
-    const signal = request.signal === undefined ? timeout : AbortSignal.any([timeout, request.signal]);
+    const deadline = new RequestDeadline(this.#options.requestTimeoutMs, request.signal);
+    const signal = deadline.signal;
     try {
       return await this.#withRetries(request, signal);
     } catch (error) {
@@ -121,7 +161,7 @@ export class HttpTransport {
         throw error;
       const details = requestDetails(request.method, request.url);
       const where = `${request.method} ${request.url.host}${request.url.pathname}`;
-      if (timeout.aborted) {
+      if (deadline.timedOut) {
         throw new SigwardError(
           'REGISTRY_TIMEOUT',
           `${where} took longer than ${this.#options.requestTimeoutMs} ms`,
@@ -135,6 +175,8 @@ export class HttpTransport {
         cause: error,
         details,
       });
+    } finally {
+      deadline.end();
     }
   }
 

@@ -164,6 +164,9 @@ function manifestOf(body: unknown, contentType: string | undefined): Manifest {
   throw new Invalid(`unsupported manifest media type "${mediaType.slice(0, 100)}"`);
 }
 
+/** Refuses bytes that are not UTF-8; stateless (no `stream` option), so one serves every call. */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
 /**
  * Parses manifest bytes from a registry into a typed image manifest or index. Throws REGISTRY_PROTOCOL
  * naming the first field that is wrong.
@@ -171,7 +174,7 @@ function manifestOf(body: unknown, contentType: string | undefined): Manifest {
 export function parseManifest(bytes: Uint8Array, contentType?: string, details: SafeDetails = {}): Manifest {
   let body: unknown;
   try {
-    body = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    body = JSON.parse(strictUtf8.decode(bytes));
   } catch (error) {
     throw new SigwardError('REGISTRY_PROTOCOL', 'the registry returned a manifest that is not JSON', {
       cause: error,

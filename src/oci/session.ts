@@ -29,8 +29,7 @@ export class Session {
   }
 
   /** The URL of a path on a registry, with the scheme the transport allows. */
-  url(registry: string, path: string): URL {
-    const base = this.transport.registryUrl(registry);
+  url(registry: string, path: string, base: URL = this.transport.registryUrl(registry)): URL {
     let url: URL;
     try {
       url = new URL(path, base);
@@ -44,8 +43,9 @@ export class Session {
   }
 
   async send(request: RegistryRequest): Promise<HttpResponse> {
-    const url = this.url(request.registry, request.path);
-    const registryOrigin = this.transport.registryUrl(request.registry).origin;
+    const registryUrl = this.transport.registryUrl(request.registry);
+    const url = this.url(request.registry, request.path, registryUrl);
+    const registryOrigin = registryUrl.origin;
     const base = {
       method: request.method,
       url,

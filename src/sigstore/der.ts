@@ -3,6 +3,7 @@
 // tag byte, the minimal length, then the children's encodings or the value) into one buffer;
 // `withFastDer` copies a tree into nodes whose `toDER()` is `encodeDer`, for objects the library
 // serialises itself (RFC 3161 signed attributes and TSTInfo, a certificate's TBS in SCT checks).
+// `parseQuietly` runs the library's parser without stack traces (see there).
 import { ASN1Obj } from '@sigstore/core';
 
 function lengthSize(length: number): number {
@@ -12,25 +13,28 @@ function lengthSize(length: number): number {
   return 1 + bytes;
 }
 
-function encodedSize(obj: ASN1Obj): number {
-  let inner = 0;
-  if (obj.subs.length > 0) for (const sub of obj.subs) inner += encodedSize(sub);
-  else inner = obj.value.length;
-  return 1 + lengthSize(inner) + inner;
+/** The content length of every node, in pre-order (measured once: nested lengths need the children's). */
+function measure(obj: ASN1Obj, inner: number[]): number {
+  const at = inner.length;
+  inner.push(0);
+  let length = 0;
+  if (obj.subs.length > 0) for (const sub of obj.subs) length += measure(sub, inner);
+  else length = obj.value.length;
+  inner[at] = length;
+  return 1 + lengthSize(length) + length;
 }
 
-function write(obj: ASN1Obj, out: Buffer, at: number): number {
-  let inner = 0;
-  if (obj.subs.length > 0) for (const sub of obj.subs) inner += encodedSize(sub);
-  else inner = obj.value.length;
+/** Writes `obj` at `at` using the pre-order lengths from `measure`; returns where it ended. */
+function write(obj: ASN1Obj, out: Buffer, at: number, inner: number[], node: { next: number }): number {
+  const length = inner[node.next++]!;
   out[at++] = obj.tag.toDER();
-  if (inner < 128) out[at++] = inner;
+  if (length < 128) out[at++] = length;
   else {
-    const n = lengthSize(inner) - 1;
+    const n = lengthSize(length) - 1;
     out[at++] = 0x80 | n;
-    for (let i = n - 1; i >= 0; i--) out[at++] = Math.floor(inner / 256 ** i) % 256;
+    for (let i = n - 1; i >= 0; i--) out[at++] = Math.floor(length / 256 ** i) % 256;
   }
-  if (obj.subs.length > 0) for (const sub of obj.subs) at = write(sub, out, at);
+  if (obj.subs.length > 0) for (const sub of obj.subs) at = write(sub, out, at, inner, node);
   else {
     out.set(obj.value, at);
     at += obj.value.length;
@@ -40,8 +44,9 @@ function write(obj: ASN1Obj, out: Buffer, at: number): number {
 
 /** The DER of an ASN.1 object, byte for byte what `obj.toDER()` returns, in one fresh buffer. */
 export function encodeDer(obj: ASN1Obj): Buffer {
-  const out = Buffer.allocUnsafe(encodedSize(obj));
-  write(obj, out, 0);
+  const inner: number[] = [];
+  const out = Buffer.allocUnsafe(measure(obj, inner));
+  write(obj, out, 0, inner, { next: 0 });
   return out;
 }
 
@@ -58,4 +63,21 @@ class FastDerObj extends ASN1Obj {
  */
 export function withFastDer(obj: ASN1Obj): ASN1Obj {
   return new FastDerObj(obj.tag, obj.value, obj.subs.map(withFastDer));
+}
+
+/**
+ * Runs `parse` (the library's ASN.1 reader, directly or through X509Certificate/RFC3161Timestamp) with
+ * stack traces off. The reader tries every OCTET STRING as nested DER and catches the ASN1ParseError when
+ * it is not (an SCT list, a digest, a raw extension value): a certificate and a timestamp cost a dozen
+ * such errors, and capturing their stacks was most of the parse. Synchronous, so nothing else runs while
+ * the limit is 0; an error that escapes has its message and cause, without a stack.
+ */
+export function parseQuietly<T>(parse: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return parse();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }

@@ -1,7 +1,8 @@
 // Every candidate signature of one image digest, from the three places cosign and sigward write them:
 //  - Sigstore bundles as OCI 1.1 referrers, listed by the referrers API (filtered by artifactType);
-//  - the same referrers listed in the fallback tag `sha256-<hex>` (registries without the API). That
-//    index is written by clients, not the registry, and cosign's writer leaves out the annotations
+//  - the same referrers listed in the fallback tag `sha256-<hex>` (registries without the API: where the
+//    API answers, the tag is not used, as the distribution spec says and cosign does). That index is
+//    written by clients, not the registry, and cosign's writer leaves out the annotations
 //    (sigstore/cosign#4641), so nothing in it is trusted: each listed manifest is fetched and its layers
 //    decide what it is;
 //  - cosign's legacy tag `sha256-<hex>.sig`, one signature per layer (legacy.ts turns each into a bundle).
@@ -31,7 +32,8 @@ import { legacyAttestationToBundle, legacySignatureToBundle } from './legacy.ts'
 import { mapLimit } from './map-limit.ts';
 
 /** What discovery needs of the OCI client (a RegistryClient, or a stand-in in tests). */
-export type SignatureRegistry = Pick<RegistryClient, 'listReferrers' | 'findManifest' | 'getBlob'>;
+export type SignatureRegistry = Pick<RegistryClient, 'listReferrers' | 'findManifest' | 'getBlob'> &
+  Partial<Pick<RegistryClient, 'servesReferrersApi'>>;
 
 export type SignatureSource = 'referrers-api' | 'fallback-tag' | 'legacy-tag';
 
@@ -151,19 +153,25 @@ export async function discoverSignatures(
   const legacyTagName = legacyTag(image.digest);
   const attestationTagName = legacyTag(image.digest, 'attestation');
 
-  // The lookups are independent: one round trip each, in parallel.
-  const [api, fallback, legacy, legacyAttestations] = await Promise.all([
+  // The lookups are independent: one round trip each, in parallel. The fallback tag counts only where
+  // the API is missing; it is read beside the API (no extra round) unless the registry is remembered
+  // to serve the API, and then only if the API turns out to be gone.
+  const readFallback = () => client.findManifest(referenceIn(repo, fallbackTagName), options.signal);
+  const apiKnown = client.servesReferrersApi?.(repo.registry) === true;
+  const [api, fallbackBeside, legacy, legacyAttestations] = await Promise.all([
     client.listReferrers(repo, image.digest, {
       artifactType: BUNDLE_ARTIFACT_TYPE,
       fallbackTag: false,
       ...signal,
     }),
-    client.findManifest(referenceIn(repo, fallbackTagName), options.signal),
+    apiKnown ? undefined : readFallback(),
     client.findManifest(referenceIn(repo, legacyTagName), options.signal),
     options.attestations === true
       ? client.findManifest(referenceIn(repo, attestationTagName), options.signal)
       : undefined,
   ]);
+  const fallback =
+    api.source === 'referrers-api' ? undefined : apiKnown ? await readFallback() : fallbackBeside;
 
   let ignored = 0;
   let truncated = false;

@@ -3,6 +3,7 @@
 // unanchored regular expression). OIDs and names: sigstore/fulcio docs/oid-info.md and
 // pkg/certificate/extensions.go.
 import { ASN1Obj, X509Certificate } from '@sigstore/core';
+import { parseQuietly } from './der.ts';
 import { SigstoreError, SigstoreErrorCode } from './errors.ts';
 
 const FULCIO = '1.3.6.1.4.1.57264.1';
@@ -66,7 +67,7 @@ export interface CertificateIdentity {
 }
 
 function decodeUtf8String(raw: Buffer, oid: string): string {
-  const obj = ASN1Obj.parseBuffer(Buffer.from(raw));
+  const obj = parseQuietly(() => ASN1Obj.parseBuffer(Buffer.from(raw)));
   // Fulcio writes UTF8String (tag 12); accept only that so a raw value can never pass as DER.
   if (obj.tag.toDER() !== 0x0c) throw new Error(`extension ${oid} is not a DER UTF8String`);
   return obj.value.toString('utf8');
@@ -77,7 +78,9 @@ export function certificateIdentity(certificate: X509Certificate | Uint8Array): 
   let cert: X509Certificate;
   try {
     cert =
-      certificate instanceof X509Certificate ? certificate : X509Certificate.parse(Buffer.from(certificate));
+      certificate instanceof X509Certificate
+        ? certificate
+        : parseQuietly(() => X509Certificate.parse(Buffer.from(certificate)));
   } catch (cause) {
     throw new SigstoreError(SigstoreErrorCode.bundleMalformed, 'the signing certificate cannot be parsed', {
       cause,
@@ -85,13 +88,14 @@ export function certificateIdentity(certificate: X509Certificate | Uint8Array): 
   }
   const extensions: Partial<Record<FulcioExtensionName, string>> = {};
   try {
+    const values = extensionValues(cert);
     for (const [name, oid] of Object.entries(FULCIO_EXTENSIONS)) {
-      const ext = cert.extension(oid);
-      if (ext) extensions[name as FulcioExtensionName] = decodeUtf8String(ext.value, oid);
+      const value = values.get(oid);
+      if (value) extensions[name as FulcioExtensionName] = decodeUtf8String(value, oid);
     }
     for (const [name, oid] of Object.entries(FULCIO_LEGACY_EXTENSIONS)) {
-      const ext = cert.extension(oid);
-      if (ext) extensions[name as FulcioExtensionName] = Buffer.from(ext.value).toString('utf8');
+      const value = values.get(oid);
+      if (value) extensions[name as FulcioExtensionName] = Buffer.from(value).toString('utf8');
     }
   } catch (cause) {
     throw new SigstoreError(
@@ -120,6 +124,21 @@ export function certificateIdentity(certificate: X509Certificate | Uint8Array): 
     }
   }
   return { issuer: extensions.issuer ?? extensions.issuerV1, subject, subjectKind, extensions };
+}
+
+/**
+ * Each extension's extnValue bytes by OID, the first of each OID (as the library's `extension(oid)`
+ * finds it), read in one pass: `extension(oid)` re-decodes every extension's OID on each call.
+ * Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }: the
+ * value is the last element, as the library reads it.
+ */
+function extensionValues(cert: X509Certificate): Map<string, Buffer> {
+  const values = new Map<string, Buffer>();
+  for (const ext of cert.extensions) {
+    const oid = ext.subs[0]!.toOID();
+    if (!values.has(oid)) values.set(oid, ext.subs[ext.subs.length - 1]!.value);
+  }
+  return values;
 }
 
 // GeneralNames ::= SEQUENCE OF GeneralName; otherName [0] { type-id OID, value [0] EXPLICIT ANY }.

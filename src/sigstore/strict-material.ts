@@ -10,7 +10,7 @@
 import { X509Certificate } from 'node:crypto';
 import { ASN1Obj } from '@sigstore/core';
 import type { Bundle } from './bundle.ts';
-import { encodeDer } from './der.ts';
+import { encodeDer, parseQuietly } from './der.ts';
 import { SigstoreError, SigstoreErrorCode } from './errors.ts';
 
 function malformed(message: string, cause?: unknown): SigstoreError {
@@ -40,7 +40,7 @@ function checkTimestamps(bundle: Bundle): void {
     const bytes = Buffer.from(signedTimestamp);
     let obj: ASN1Obj;
     try {
-      obj = ASN1Obj.parseBuffer(bytes);
+      obj = parseQuietly(() => ASN1Obj.parseBuffer(bytes));
     } catch (cause) {
       throw malformed(`RFC 3161 timestamp ${i} is not DER`, cause);
     }

@@ -8,7 +8,7 @@ import type { SignedEntity, TrustMaterial } from '@sigstore/verify';
 import type { Bundle } from './bundle.ts';
 import { RFC3161Timestamp } from '@sigstore/core';
 import { CachedCertificate } from './cached-certificate.ts';
-import { withFastDer } from './der.ts';
+import { parseQuietly, withFastDer } from './der.ts';
 import { checkStrictMaterial } from './strict-material.ts';
 import { prepareContent } from './content.ts';
 import type { SignedContent } from './content.ts';
@@ -141,7 +141,7 @@ function signedEntity(
 ): SignedEntity {
   let entity: SignedEntity;
   try {
-    entity = toSignedEntity(bundle, artifact);
+    entity = parseQuietly(() => toSignedEntity(bundle, artifact));
   } catch (cause) {
     throw new SigstoreError(
       SigstoreErrorCode.bundleMalformed,

@@ -2,6 +2,7 @@
 // the client has a case here that fails if the check is removed.
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import events from 'node:events';
 import net from 'node:net';
 import { SigwardError } from '../../src/errors.ts';
 import { RegistryClient, type RegistryClientOptions } from '../../src/oci/client.ts';
@@ -275,6 +276,36 @@ test('a body that stops half-way: REGISTRY_TIMEOUT', async () => {
   await using(client, (c) =>
     assert.rejects(c.getBlob(repo, image.layers[0]!.digest), isCode('REGISTRY_TIMEOUT')),
   );
+});
+
+test('a body that keeps trickling past the deadline: REGISTRY_TIMEOUT (the deadline covers the whole request)', async () => {
+  // One byte every 20 ms never leaves the socket idle for the 300 ms idle timeouts; 100 bytes take 2 s.
+  proxy.addFault({ path: /\/blobs\//, fault: { kind: 'trickle', bytes: 100, everyMs: 20 } });
+  const { client } = clientWith({ requestTimeoutMs: 300 });
+  // Were it read to the end, its 100 bytes would fail the digest check instead (REGISTRY_DIGEST_MISMATCH).
+  await using(client, (c) =>
+    assert.rejects(c.getBlob(repo, image.layers[0]!.digest), isCode('REGISTRY_TIMEOUT')),
+  );
+});
+
+test("a caller's signal aborted before the request: REGISTRY_ABORTED, nothing sent", async () => {
+  const { client } = clientWith();
+  const before = proxy.requests.length;
+  await using(client, (c) =>
+    assert.rejects(c.getManifest(byTag(), AbortSignal.abort()), isCode('REGISTRY_ABORTED')),
+  );
+  assert.equal(proxy.requests.length, before);
+});
+
+test("a request that ended leaves nothing on the caller's signal", async () => {
+  const { client } = clientWith();
+  const controller = new AbortController();
+  const listeners = () => events.getEventListeners(controller.signal, 'abort').length;
+  await using(client, async (c) => {
+    await c.getManifest(byTag(), controller.signal);
+    await c.getBlob(repo, image.layers[0]!, { signal: controller.signal });
+  });
+  assert.equal(listeners(), 0, 'every abort listener the requests added is removed when they end');
 });
 
 test("the caller's signal ends a request: REGISTRY_ABORTED", async () => {

@@ -1,17 +1,22 @@
 // Certificate → issuer, subject and named Fulcio extensions, on real certificates.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ASN1Obj, X509Certificate } from '@sigstore/core';
+import { encodeDer } from '../../src/sigstore/der.ts';
 import {
   certificateIdentity,
   FULCIO_EXTENSION_NAMES,
+  FULCIO_EXTENSIONS,
+  FULCIO_LEGACY_EXTENSIONS,
   isFulcioExtensionName,
 } from '../../src/sigstore/identity.ts';
 import { SigstoreErrorCode } from '../../src/sigstore/errors.ts';
 import { ext, readJson } from './ext.ts';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-const der = (b64: string): Buffer => Buffer.from(b64, 'base64');
+const der = (b64: string): Buffer<ArrayBuffer> => Buffer.from(b64, 'base64');
 const pemDer = (pem: string): Buffer => Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
 
 test('GitHub Actions certificate: URI subject, .1.8 issuer, every named extension (DER and legacy raw)', () => {
@@ -88,4 +93,72 @@ test('extension names are the Fulcio table names', () => {
   assert.ok(isFulcioExtensionName('sourceRepositoryVisibilityAtSigning'));
   assert.ok(isFulcioExtensionName('githubWorkflowRef'));
   assert.ok(!isFulcioExtensionName('toString'));
+});
+
+test('every Fulcio extension reads as the library reads it, for every certificate of the conformance vectors', () => {
+  const certificates: Buffer<ArrayBuffer>[] = [];
+  const cases = ext('sigstore-conformance/bundle-verify');
+  for (const name of readdirSync(cases)) {
+    const path = join(cases, name, 'bundle.sigstore.json');
+    if (!existsSync(path)) continue;
+    const text = readFileSync(path, 'utf8').replace(/\s+/g, '');
+    for (const m of text.matchAll(/"rawBytes":"([A-Za-z0-9+/=]+)"/g)) certificates.push(der(m[1]!));
+  }
+  let compared = 0;
+  for (const bytes of certificates) {
+    let cert: X509Certificate;
+    try {
+      cert = X509Certificate.parse(bytes);
+    } catch {
+      continue; // a malformed vector (a _fail case)
+    }
+    let id;
+    try {
+      id = certificateIdentity(cert);
+    } catch {
+      continue; // an extension that is not DER: refused before any comparison matters
+    }
+    const library: Record<string, string> = {};
+    for (const [name, oid] of Object.entries(FULCIO_EXTENSIONS)) {
+      const value = cert.extension(oid)?.value;
+      if (value !== undefined) library[name] = ASN1Obj.parseBuffer(Buffer.from(value)).value.toString('utf8');
+    }
+    for (const [name, oid] of Object.entries(FULCIO_LEGACY_EXTENSIONS)) {
+      const value = cert.extension(oid)?.value;
+      if (value !== undefined) library[name] = value.toString('utf8');
+    }
+    assert.deepEqual({ ...id.extensions }, library);
+    if (Object.keys(library).length > 0) compared++;
+  }
+  assert.ok(compared > 50, `${compared} certificates with Fulcio extensions compared`);
+});
+
+test('an extension present twice: the first one counts, as the library finds it', () => {
+  const bundle = readJson(ext('sigstore-rs/tests/data/bundle_v03.json')) as Json;
+  const original = X509Certificate.parse(der(bundle.verificationMaterial.certificate.rawBytes));
+  const root = original.root;
+  // Certificate → TBSCertificate → [3] → SEQUENCE OF Extension: append a second .1.9 with another value.
+  const list = root.subs[0]!.subs.find((s) => s.tag.isContextSpecific(0x03))!.subs[0]!;
+  const first = list.subs.find((e) => e.subs[0]!.toOID() === FULCIO_EXTENSIONS.buildSignerURI)!;
+  const utf8 = (text: string): Buffer<ArrayBuffer> =>
+    Buffer.concat([Buffer.of(0x0c, text.length), Buffer.from(text)]);
+  const octets = (inner: Buffer): Buffer<ArrayBuffer> =>
+    Buffer.concat([Buffer.of(0x04, inner.length), inner]);
+  const oid = Buffer.from(encodeDer(first.subs[0]!));
+  const value = octets(utf8('second'));
+  const second = ASN1Obj.parseBuffer(Buffer.concat([Buffer.of(0x30, oid.length + value.length), oid, value]));
+  list.subs.push(second);
+  const twice = X509Certificate.parse(Buffer.from(encodeDer(root)));
+  assert.equal(
+    twice.extensions.filter((e) => e.subs[0]!.toOID() === FULCIO_EXTENSIONS.buildSignerURI).length,
+    2,
+  );
+  const id = certificateIdentity(twice);
+  assert.equal(id.extensions.buildSignerURI, certificateIdentity(original).extensions.buildSignerURI);
+  assert.equal(
+    id.extensions.buildSignerURI,
+    ASN1Obj.parseBuffer(Buffer.from(twice.extension(FULCIO_EXTENSIONS.buildSignerURI)!.value)).value.toString(
+      'utf8',
+    ),
+  );
 });

@@ -10,7 +10,12 @@ import type { RepositoryName } from '../../src/oci/reference.ts';
 import { discoverSignatures } from '../../src/sigstore/discover.ts';
 import { startDockerRegistry, type DockerRegistry } from '../support/docker-registry.ts';
 import { startFaultProxy } from '../support/fault-proxy.ts';
-import { kubewarden, playReferrersApi, pushBundleReferrer } from './discover-fixtures.ts';
+import {
+  kubewarden,
+  playReferrersApi,
+  pushBundleReferrer,
+  referrersFallbackTag,
+} from './discover-fixtures.ts';
 
 let registry: DockerRegistry;
 let setup: RegistryClient;
@@ -130,6 +135,74 @@ test('a registry that starts serving the API: found once the memory expires, the
     assert.equal(upgraded.candidates.length, 1);
     await discoverSignatures(client, image);
     assert.equal(referrersAsked(paths.take()), 2, 'still asked: the API answered');
+  } finally {
+    await close();
+  }
+});
+
+const fallbackTagAsked = (paths: readonly string[]): number =>
+  paths.filter((p) => p.endsWith(`/manifests/${referrersFallbackTag(kubewarden.digest)}`)).length;
+
+test('a registry serving the API: the fallback tag is read beside it until the API has answered, then not asked (one request fewer, the same signature)', async () => {
+  const repo = freshRepo();
+  const entry = await pushBundleReferrer(setup, repo, kubewarden.digest, kubewarden.bundle());
+  const clock = { now: 0 };
+  const { client, proxy, paths, close, via } = await counted(clock);
+  try {
+    playReferrersApi(proxy, [entry], { filtersApplied: true });
+    const image = { repository: via(repo), digest: kubewarden.digest };
+    const first = await discoverSignatures(client, image);
+    const firstPaths = paths.take();
+    assert.equal(fallbackTagAsked(firstPaths), 1, 'unknown yet: read in the same round as the API');
+    const second = await discoverSignatures(client, image);
+    const secondPaths = paths.take();
+    assert.equal(fallbackTagAsked(secondPaths), 0, secondPaths.join('\n'));
+    assert.equal(secondPaths.length, firstPaths.length - 1);
+    assert.equal(second.referrers, 'referrers-api');
+    assert.deepEqual(
+      second.candidates.map((c) => c.location),
+      first.candidates.map((c) => c.location),
+    );
+    clock.now += 60_001;
+    await discoverSignatures(client, image);
+    assert.equal(fallbackTagAsked(paths.take()), 1, 'read beside the API again once the memory expired');
+  } finally {
+    await close();
+  }
+});
+
+test('where the API answers, the fallback tag does not count (a signature only there is not found, as cosign would not find it)', async () => {
+  const repo = freshRepo();
+  await pushBundleReferrer(setup, repo, kubewarden.digest, kubewarden.bundle());
+  const { client, proxy, close, via } = await counted({ now: 0 });
+  try {
+    playReferrersApi(proxy, [], { filtersApplied: true });
+    const image = { repository: via(repo), digest: kubewarden.digest };
+    for (const round of ['API unknown yet: tag read beside it', 'API remembered: tag not read']) {
+      const found = await discoverSignatures(client, image);
+      assert.equal(found.referrers, 'referrers-api', round);
+      assert.deepEqual(found.candidates, [], round);
+    }
+  } finally {
+    await close();
+  }
+});
+
+test('a registry remembered to serve the API that stops: the fallback tag is read in that same discovery, never a wrong "unsigned"', async () => {
+  const repo = freshRepo();
+  const entry = await pushBundleReferrer(setup, repo, kubewarden.digest, kubewarden.bundle());
+  const { client, proxy, paths, close, via } = await counted({ now: 0 });
+  try {
+    playReferrersApi(proxy, [entry], { filtersApplied: true });
+    const image = { repository: via(repo), digest: kubewarden.digest };
+    await discoverSignatures(client, image);
+    proxy.clearFaults(); // docker-registry itself answers: no API
+    paths.take();
+    const found = await discoverSignatures(client, image);
+    assert.equal(found.referrers, 'fallback-tag');
+    assert.equal(found.candidates.length, 1);
+    assert.equal(found.candidates[0]?.location.source, 'fallback-tag');
+    assert.equal(fallbackTagAsked(paths.take()), 1);
   } finally {
     await close();
   }

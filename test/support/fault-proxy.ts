@@ -36,6 +36,11 @@ export type Fault =
   | { readonly kind: 'stall'; readonly when?: 'before-headers' | 'mid-body' }
   /** Destroy the connection before answering, or after sending headers and part of the body. */
   | { readonly kind: 'reset'; readonly when?: 'before-headers' | 'mid-body' }
+  /**
+   * Answer 200 announcing `bytes`, then send one byte every `everyMs` until done: each byte comes well
+   * within any idle timeout, so only a deadline over the whole request ends it early.
+   */
+  | { readonly kind: 'trickle'; readonly bytes: number; readonly everyMs: number }
   /** Forward only once `release` resolves: a slow registry whose pace the test controls. */
   | { readonly kind: 'hold'; readonly release: Promise<unknown> }
   /** Redirect; `location` may be a function of the request path (e.g. to another proxy). */
@@ -244,6 +249,23 @@ export async function startFaultProxy(options: FaultProxyOptions = {}): Promise<
           setImmediate(() => request.socket.resetAndDestroy());
         }
         return; // a stall holds the connection until the client gives up or close()
+      }
+      case 'trickle': {
+        response.writeHead(200, {
+          'content-length': String(fault.bytes),
+          'content-type': 'application/octet-stream',
+        });
+        let sent = 0;
+        const timer = setInterval(() => {
+          response.write(Buffer.of(0x63));
+          if (++sent === fault.bytes) {
+            clearInterval(timer);
+            response.end();
+          }
+        }, fault.everyMs);
+        response.on('close', () => clearInterval(timer));
+        response.on('error', () => undefined);
+        return;
       }
       case 'hold': {
         await fault.release;
