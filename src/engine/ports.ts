@@ -5,6 +5,7 @@ import type { KeyObject } from 'node:crypto';
 import type { ImageReference, Keychain, RepositoryName } from '../oci/index.ts';
 import type { CompiledPolicy, CompiledTrustRoot } from '../policy/compile.ts';
 import type { TrustRootSnapshot } from '../sigstore/trust-root.ts';
+import type { SharedReads } from '../sigstore/shared-reads.ts';
 import type { AttestationVerdict } from '../sigstore/verify-attestations.ts';
 import type { Authority, ImageVerdict, MultiArch } from '../sigstore/verify-image.ts';
 
@@ -21,6 +22,8 @@ export interface VerifyRequest {
   readonly signatureRepository?: RepositoryName;
   readonly keychain: Keychain;
   readonly signal: AbortSignal;
+  /** Reads shared with the verification running beside this one on the same digest (one of each). */
+  readonly reads?: SharedReads;
 }
 
 export interface AttestationRequest extends Omit<VerifyRequest, 'multiArch'> {

@@ -21,6 +21,7 @@ import { attestationOutcome } from '../policy/attestations.ts';
 import { authorityOutcomes, reasonFor } from '../policy/evaluate.ts';
 import type { AuthorityOutcome, PolicyEvaluation, VerdictLike } from '../policy/evaluate.ts';
 import type { Authority, ImageVerdict, MultiArch } from '../sigstore/verify-image.ts';
+import { SharedReads } from '../sigstore/shared-reads.ts';
 import { compactVerdict } from './cached-verdict.ts';
 import { SingleFlightCache } from './verdict-cache.ts';
 import type { KeyedLimiter } from './limit.ts';
@@ -97,8 +98,7 @@ export class PolicyVerifier {
     if (!policy.valid) return { policy };
     const plan = await planMultiArch(policy.multiArch, reference, digest, resolveTag);
     const outcomes: AuthorityOutcome[] = [];
-    for (const { rootName, authorities: group, names: groupNames } of trustRootGroups(policy)) {
-      let authorities = group;
+    for (const { rootName, authorities, names: groupNames } of trustRootGroups(policy)) {
       const trust = this.#deps.trustRoots.trustRoot(rootName);
       if (trust === undefined) {
         outcomes.push(...unavailable(rootName, groupNames, snapshot));
@@ -114,36 +114,51 @@ export class PolicyVerifier {
         continue;
       }
       const attesting = authorities.flatMap((a, i) => (a.attestations.length > 0 ? [i] : []));
-      if (attesting.length > 0) {
-        const entry = await this.#attest(
+      const signing = authorities.flatMap((a, i) => (a.attestations.length === 0 ? [i] : []));
+      // Signatures and attestations of one digest are checked side by side, sharing the policy's
+      // credentials, one deadline and every registry read (one referrers listing, one fetch each).
+      const run = this.#groupRun(policy, keychain, attesting.length > 0 && signing.length > 0);
+      const attested =
+        attesting.length === 0
+          ? undefined
+          : this.#attest(
+              policy,
+              reference,
+              digest,
+              snapshot,
+              rootName,
+              trust,
+              attesting.map((i) => authorities[i]!),
+              attesting.map((i) => converted[i]!),
+              run,
+            );
+      let signed: Promise<VerdictLike> | undefined;
+      const names = signing.map((i) => authorities[i]!.name);
+      if (signing.length > 0) {
+        const signers = signing.map((i) => converted[i]!);
+        const keys = signers.map((a) => (a.kind === 'key' ? keyFingerprint(a.publicKey) : '-')).join(',');
+        const key = verdictKey(
           policy,
           reference,
           digest,
           snapshot,
           rootName,
-          trust,
-          attesting.map((i) => authorities[i]!),
-          attesting.map((i) => converted[i]!),
-          keychain,
+          trust.version,
+          keys,
+          plan.index,
         );
-        outcomes.push(...entry.outcomes);
-        const signing = authorities.flatMap((a, i) => (a.attestations.length === 0 ? [i] : []));
-        if (signing.length === 0) continue;
-        authorities = signing.map((i) => authorities[i]!);
-        converted = signing.map((i) => converted[i]!);
+        signed = this.#verdicts.get(
+          key,
+          async () =>
+            compactVerdict(
+              await this.#verify(policy, reference, digest, signers, trust, run, names, plan.multiArch),
+            ),
+          (v) => this.#ttl(v),
+        );
       }
-      const names = authorities.map((a) => a.name);
-      const keys = converted.map((a) => (a.kind === 'key' ? keyFingerprint(a.publicKey) : '-')).join(',');
-      const key = verdictKey(policy, reference, digest, snapshot, rootName, trust.version, keys, plan.index);
-      const verdict = await this.#verdicts.get(
-        key,
-        async () =>
-          compactVerdict(
-            await this.#verify(policy, reference, digest, converted, trust, keychain, names, plan.multiArch),
-          ),
-        (v) => this.#ttl(v),
-      );
-      outcomes.push(...authorityOutcomes(withPlan(verdict, plan), names));
+      const [entry, verdict] = await Promise.all([attested, signed]);
+      if (entry !== undefined) outcomes.push(...entry.outcomes);
+      if (verdict !== undefined) outcomes.push(...authorityOutcomes(withPlan(verdict, plan), names));
     }
     return { policy, outcomes };
   }
@@ -205,7 +220,7 @@ export class PolicyVerifier {
     digest: string,
     authorities: readonly Authority[],
     trust: NonNullable<ReturnType<TrustRootSource['trustRoot']>>,
-    keychain: Keychain,
+    run: GroupRun,
     names: readonly string[],
     multiArch: MultiArch,
   ): Promise<ImageVerdict> {
@@ -213,7 +228,7 @@ export class PolicyVerifier {
     let verdict: ImageVerdict;
     const started = performance.now();
     try {
-      const where = await this.#where(policy, keychain);
+      const where = await run.where();
       verdict = await this.#registries.run(reference.registry, () =>
         this.#deps.verifier.verify({
           image: { repository, digest },
@@ -221,7 +236,7 @@ export class PolicyVerifier {
           trust,
           multiArch,
           ...where,
-          signal: AbortSignal.timeout(this.#settings.verificationCapMs),
+          ...run.request(),
         }),
       );
     } catch (error) {
@@ -261,7 +276,7 @@ export class PolicyVerifier {
     trust: NonNullable<ReturnType<TrustRootSource['trustRoot']>>,
     compiled: readonly CompiledAuthority[],
     authorities: readonly Authority[],
-    keychain: Keychain,
+    run: GroupRun,
   ): Promise<AttestationEntry> {
     const predicateTypes = [
       ...new Set(compiled.flatMap((a) => a.attestations.map((x) => x.predicateType))),
@@ -280,7 +295,7 @@ export class PolicyVerifier {
         try {
           if (verify === undefined)
             throw new SigwardError('INTERNAL_ERROR', 'this verifier cannot check attestations');
-          const where = await this.#where(policy, keychain);
+          const where = await run.where();
           verdict = await this.#registries.run(reference.registry, () =>
             verify({
               image: { repository, digest },
@@ -288,7 +303,7 @@ export class PolicyVerifier {
               trust,
               predicateTypes,
               ...where,
-              signal: AbortSignal.timeout(this.#settings.verificationCapMs),
+              ...run.request(),
             }),
           );
         } catch (error) {
@@ -335,11 +350,26 @@ export class PolicyVerifier {
     );
   }
 
+  /**
+   * What the verifications of one trust-root group share: where they look and with which credentials
+   * (worked out once), one deadline counted from the first to start, and, when signatures and
+   * attestations are both checked, their registry reads.
+   */
+  #groupRun(policy: CompiledPolicy, keychain: Keychain, share: boolean): GroupRun {
+    let where: Promise<Where> | undefined;
+    let signal: AbortSignal | undefined;
+    const reads = share ? new SharedReads() : undefined;
+    return {
+      where: () => (where ??= this.#where(policy, keychain)),
+      request: () => {
+        signal ??= AbortSignal.timeout(this.#settings.verificationCapMs);
+        return reads === undefined ? { signal } : { signal, reads };
+      },
+    };
+  }
+
   /** Where a verification of this policy looks, and with which credentials. */
-  async #where(
-    policy: CompiledPolicy,
-    workload: Keychain,
-  ): Promise<{ keychain: Keychain; signatureRepository?: RepositoryName }> {
+  async #where(policy: CompiledPolicy, workload: Keychain): Promise<Where> {
     const keychain = await this.#keychain(policy, workload);
     const repository = policy.signatureRepository?.repository;
     return repository === undefined ? { keychain } : { keychain, signatureRepository: repository };
@@ -399,6 +429,14 @@ export class PolicyVerifier {
     const publicKey = await this.#deps.keys.publicKey({ namespace, name: a.key.name, key: a.key.key });
     return { kind: 'key', name: a.name, publicKey, requireTlog: a.requireTlog };
   }
+}
+
+type Where = { keychain: Keychain; signatureRepository?: RepositoryName };
+
+interface GroupRun {
+  where(): Promise<Where>;
+  /** The deadline (created by the first verification to start) and the shared reads. */
+  request(): { signal: AbortSignal; reads?: SharedReads };
 }
 
 interface TrustRootGroup {
