@@ -261,9 +261,7 @@ function requestCounts(name: string, start: () => Promise<Storage>, skip?: strin
   });
 }
 
-requestCounts('fallback tag (docker-registry)', async () =>
-  behindProxy(await startDockerRegistry(), 'none'),
-);
+requestCounts('fallback tag (docker-registry)', async () => behindProxy(await startDockerRegistry(), 'none'));
 requestCounts('referrers API (played by the proxy over docker-registry)', async () =>
   behindProxy(await startDockerRegistry(), 'played'),
 );
