@@ -92,7 +92,7 @@ export interface EngineObserver {
   verification?(labels: { policy: string; authority: string; result: string; reason: string }): void;
   /** How long one verification (discovery, fetches, crypto) of one policy took, queueing included. */
   verificationTime?(policy: string, seconds: number): void;
-  cacheLookup?(cache: 'verdict' | 'digest', result: 'hit' | 'miss' | 'shared'): void;
+  cacheLookup?(cache: 'verdict' | 'attestation' | 'digest', result: 'hit' | 'miss' | 'shared'): void;
   /** One required attestation checked (a cache miss): labels are policy and attestation names. */
   attestation?(labels: {
     policy: string;
