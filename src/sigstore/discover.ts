@@ -266,8 +266,8 @@ export async function readReferrer(
     ...(tag === undefined ? {} : { tag }),
   });
   if (layers.length === 1 && isBundleMediaType(layers[0]?.mediaType)) {
-    const manifestClaim = wanted === undefined ? undefined : claimIn(fetched.manifest.annotations);
-    if (manifestClaim !== undefined && !wanted!(manifestClaim)) return { skipped: manifestClaim };
+    const claim = wanted === undefined ? undefined : claimIn(fetched.manifest.annotations);
+    if (claim !== undefined && wanted?.(claim) === false) return { skipped: claim };
     const location = where(0);
     const blob = await fetchSignatureBlob(ctx, layers[0]!, ctx.maxReferrerBytes);
     if (blob instanceof SigwardError) return [{ location, format: 'bundle', problem: blob }];
@@ -398,7 +398,7 @@ export async function readLegacy(
 }
 
 /** The predicate type a DSSE bundle's statement claims (unverified), if it can be read. */
-export function claimedPredicateType(bundle: Bundle): string | undefined {
+function claimedPredicateType(bundle: Bundle): string | undefined {
   if (bundle.content.$case !== 'dsseEnvelope') return undefined;
   try {
     const statement: unknown = JSON.parse(Buffer.from(bundle.content.dsseEnvelope.payload).toString('utf8'));
