@@ -8,8 +8,10 @@
 // evaluation (kube/ keeps them only seconds), so a rotated key changes the cache key at once and a
 // deleted one denies.
 // Authorities with `attestations` are checked on the admitted digest's in-toto attestations instead
-// (sigstore/verify-attestations, then policy/attestations runs the CEL conditions); their outcomes are
-// cached per (same key, the predicate types wanted), and only briefly when a condition reads `now`.
+// (sigstore/verify-attestations, then policy/attestations runs the CEL conditions), side by side with
+// the group's signature check over shared registry reads; their outcomes have a cache of their own,
+// keyed per (same key, the attestation set), only briefly when a condition reads `now`, and are read
+// on the synchronous cache-hit path like verdicts.
 import { createHash, hash } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { SigwardError, describeError } from '../errors.ts';
