@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { RegistryClient } from '../../src/oci/client.ts';
+import { counterValue } from '../../src/telemetry/metrics.ts';
 import type { Descriptor } from '../../src/oci/manifest.ts';
 import type { RepositoryName } from '../../src/oci/reference.ts';
 import {
@@ -306,6 +307,54 @@ describe('a claimed predicate type only ever skips', () => {
         answer.status?.message ?? '',
         /attestation provenance \(https:\/\/slsa\.dev\/provenance\/v1\): none found \(.*\); found only 1 of https:\/\/spdx\.dev\/Document \[ATTESTATION_MISSING\]$/,
       );
+    }
+  });
+});
+
+describe('shared reads', () => {
+  let storage: Storage;
+  before(async () => {
+    storage = await behindProxy(await startDockerRegistry(), 'none');
+  });
+  after(async () => {
+    await storage?.stop();
+  });
+
+  test('a failed shared read is sent once and fails both checks as a registry error, never cached', async () => {
+    const img = await referrersImage(storage);
+    const fallbackTag = new RegExp(`/manifests/${referrersFallbackTag(img.digest)}$`);
+    storage.proxy.addFault({
+      path: fallbackTag,
+      fault: {
+        kind: 'status',
+        status: 500,
+        body: '{"errors":[{"code":"UNKNOWN","message":"disk on fire"}]}',
+      },
+      times: 1,
+    });
+    storage.proxy.clearRequests();
+    const e = engineUnderTest([policy([signing(), attesting()])]);
+    try {
+      const failed = responseOf(await e.review(podReview([img.ref])));
+      assert.equal(failed.allowed, false);
+      assert.equal(storage.proxy.requests.filter((r) => fallbackTag.test(r.path)).length, 1);
+      // The denial names the first authority; the counters say what each check concluded.
+      assert.match(
+        failed.status?.message ?? '',
+        /authority release-key: registry failure while looking for its signatures, so whether it is signed is unknown: .*HTTP 500 .*\[REGISTRY_ERROR\]$/,
+      );
+      const errors = { policy: 'counted', result: 'error', reason: 'REGISTRY_ERROR' };
+      assert.equal(await counterValue(e.metrics.verifications, { ...errors, authority: 'release-key' }), 1);
+      assert.equal(
+        await counterValue(e.metrics.attestationVerifications, { ...errors, authority: 'release-builder' }),
+        1,
+      );
+      // Nothing of it was kept: the next review asks again, and the registry answers now.
+      const again = responseOf(await e.review(podReview([img.ref])));
+      assert.equal(again.allowed, true, again.status?.message);
+    } finally {
+      storage.proxy.clearFaults();
+      await e.close();
     }
   });
 });
