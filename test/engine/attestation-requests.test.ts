@@ -8,7 +8,7 @@
 // memory); the requests named by what they read. Before this change (main b6f9e61) the same reviews
 // made: fallback tag 11, referrers API 11, legacy .att 9; with a signing authority beside: 20, 21, 14.
 // Then: the claimed type only ever skips: a mislabelled attestation is not admitted, nor is one whose
-// statement has another type than its label claims.
+// statement has another type than its label claims; and a failed shared read fails both checks alike.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
