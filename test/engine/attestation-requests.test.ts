@@ -231,6 +231,22 @@ function requestCounts(name: string, start: () => Promise<Storage>, skip?: strin
       );
     });
 
+    test('a signing authority alone reads as before: the .sig tag, and every listed bundle', async () => {
+      const img = await referrersImage(storage);
+      const { answer, requests } = await reviewed(storage, policy([signing()]), img);
+      assert.equal(answer.allowed, true, answer.status?.message);
+      // No .att tag; the signature path reads each bundle to learn what its statement is.
+      assert.deepEqual(
+        requests,
+        sorted([
+          ...LISTING,
+          '.sig tag',
+          '.sig layer',
+          ...['signature', 'provenance', 'sbom'].flatMap((n) => [`manifest ${n}`, `blob ${n}`]),
+        ]),
+      );
+    });
+
     test('a signing and an attesting authority share ONE listing and each read', async () => {
       const img = await referrersImage(storage);
       const { answer, requests } = await reviewed(storage, policy([signing(), attesting()]), img);
