@@ -23,7 +23,7 @@ import {
   type HostWebhook,
 } from './world/host-webhook.ts';
 import { pushImage, type PushedImage } from './world/images.ts';
-import { referrers, tags } from './world/oci-http.ts';
+import { getManifest, referrers, tags } from './world/oci-http.ts';
 import { startWorld, type World } from './world/world.ts';
 import { MAIN_REF_CONDITION as MAIN, slsaProvenance } from '../test/sigstore/attestation-fixtures.ts';
 
@@ -264,6 +264,12 @@ describe('attestation policies (SLSA v1 provenance, CEL) against the apiserver',
       const url = world.registries.referrers.url;
       assert.deepEqual(await tags(url, legacy.repository), [`sha256-${hex}.att`, 'v1']);
       assert.deepEqual((await referrers(url, legacy.repository, legacy.digest)).index?.manifests ?? [], []);
+      // Each layer claims its type in a `predicateType` annotation: sigward downloads only wanted ones.
+      const att = await getManifest(url, legacy.repository, `sha256-${hex}.att`);
+      assert.deepEqual(
+        att?.json.layers?.map((l) => l.annotations?.['predicateType']),
+        ['https://slsa.dev/provenance/v1'],
+      );
       await admitted('legacy-main', images['legacy/main']!);
       const r = await apply(pod('legacy-dev', images['legacy/dev']!.ref));
       assert.notEqual(r.code, 0);

@@ -79,6 +79,8 @@ export const webhookUsage = `Usage: sigward webhook [options]
   --verified-ttl-seconds N    how long a verified verdict is cached (default 3600)
   --refused-ttl-seconds N     how long a definite refusal is cached (default 60; registry errors never are)
   --verdict-cache-entries N   most verdicts kept (default 10000; ~1.2 KB of heap each: see the chart's nodeOptions)
+  --attestation-cache-entries N   most attestation outcomes kept, one per image, policy and attestation
+                              set (default 10000; ~0.4 KB of heap each)
   --body-limit-bytes N        largest AdmissionReview accepted (default 6291456)
   --log-level LEVEL           pino level (default info)
   ${RECHECK_USAGE}
@@ -107,6 +109,7 @@ const options = {
   'verified-ttl-seconds': { type: 'string', default: '3600' },
   'refused-ttl-seconds': { type: 'string', default: '60' },
   'verdict-cache-entries': { type: 'string', default: '10000' },
+  'attestation-cache-entries': { type: 'string', default: '10000' },
   'body-limit-bytes': { type: 'string', default: String(6 * 1024 * 1024) },
   recheck: { type: 'boolean' },
   'recheck-interval-seconds': { type: 'string', default: '600' },
@@ -162,6 +165,8 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   const refusedTtl = positive('refused-ttl-seconds', values['refused-ttl-seconds']);
   const verdictEntries = positive('verdict-cache-entries', values['verdict-cache-entries']);
   if (verdictEntries < 1) fail('--verdict-cache-entries is at least 1');
+  const attestationEntries = positive('attestation-cache-entries', values['attestation-cache-entries']);
+  if (attestationEntries < 1) fail('--attestation-cache-entries is at least 1');
   const bodyLimit = positive('body-limit-bytes', values['body-limit-bytes']);
   const ownNamespace = values.namespace ?? process.env['POD_NAMESPACE'] ?? 'sigward';
   // The same skip rules for admission and the re-check (the apiserver never sends these namespaces'
@@ -416,6 +421,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
         positiveTtlMs: verifiedTtl * 1000,
         negativeTtlMs: refusedTtl * 1000,
         maxVerdicts: verdictEntries,
+        maxAttestations: attestationEntries,
       },
     },
   );

@@ -147,7 +147,7 @@ export class Decider {
       reference.digest ?? this.#digests.peek(this.#digestKey(reference, workload.namespace))?.digest;
     if (digest === undefined) return undefined;
     const policies: PolicyEvaluation[] = [];
-    const lookups = { count: 0 };
+    const lookups = { count: 0, attestations: 0 };
     for (const policy of matched) {
       const evaluation = this.#policies.cached(policy, reference, digest, snapshot, lookups);
       if (evaluation === undefined) return undefined;
@@ -155,7 +155,7 @@ export class Decider {
     }
     // Counted only now: a site that falls back to the slow path is counted there, once.
     if (reference.digest === undefined) this.#digests.recordHits(1);
-    this.#policies.recordHits(lookups.count);
+    this.#policies.recordHits(lookups.count, lookups.attestations);
     return this.#decided(site, reference, digest, policies);
   }
 

@@ -5,6 +5,7 @@ import type { KeyObject } from 'node:crypto';
 import type { ImageReference, Keychain, RepositoryName } from '../oci/index.ts';
 import type { CompiledPolicy, CompiledTrustRoot } from '../policy/compile.ts';
 import type { TrustRootSnapshot } from '../sigstore/trust-root.ts';
+import type { SharedReads } from '../sigstore/shared-reads.ts';
 import type { AttestationVerdict } from '../sigstore/verify-attestations.ts';
 import type { Authority, ImageVerdict, MultiArch } from '../sigstore/verify-image.ts';
 
@@ -21,6 +22,8 @@ export interface VerifyRequest {
   readonly signatureRepository?: RepositoryName;
   readonly keychain: Keychain;
   readonly signal: AbortSignal;
+  /** Reads shared with the verification running beside this one on the same digest (one of each). */
+  readonly reads?: SharedReads;
 }
 
 export interface AttestationRequest extends Omit<VerifyRequest, 'multiArch'> {
@@ -89,7 +92,7 @@ export interface EngineObserver {
   verification?(labels: { policy: string; authority: string; result: string; reason: string }): void;
   /** How long one verification (discovery, fetches, crypto) of one policy took, queueing included. */
   verificationTime?(policy: string, seconds: number): void;
-  cacheLookup?(cache: 'verdict' | 'digest', result: 'hit' | 'miss' | 'shared'): void;
+  cacheLookup?(cache: 'verdict' | 'attestation' | 'digest', result: 'hit' | 'miss' | 'shared'): void;
   /** One required attestation checked (a cache miss): labels are policy and attestation names. */
   attestation?(labels: {
     policy: string;

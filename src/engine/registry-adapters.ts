@@ -3,6 +3,7 @@
 // per keychain, since credentials differ per workload.
 import { HttpTransport, RegistryClient, TokenCache } from '../oci/index.ts';
 import type { Exchange, ImageReference, Keychain, TransportOptions } from '../oci/index.ts';
+import type { RegistryReader } from '../sigstore/shared-reads.ts';
 import { verifyAttestations } from '../sigstore/verify-attestations.ts';
 import type { AttestationVerdict } from '../sigstore/verify-attestations.ts';
 import { verifyImage } from '../sigstore/verify-image.ts';
@@ -42,7 +43,7 @@ export class RegistryAccess implements ImageResolver, SignatureVerifier {
 
   verify(request: VerifyRequest): Promise<ImageVerdict> {
     return verifyImage({
-      client: this.client(request.keychain),
+      client: this.#reader(request),
       image: request.image,
       authorities: request.authorities,
       trust: request.trust.material,
@@ -53,13 +54,19 @@ export class RegistryAccess implements ImageResolver, SignatureVerifier {
 
   verifyAttestations(request: AttestationRequest): Promise<AttestationVerdict> {
     return verifyAttestations({
-      client: this.client(request.keychain),
+      client: this.#reader(request),
       image: request.image,
       authorities: request.authorities,
       trust: request.trust.material,
       predicateTypes: request.predicateTypes,
       discovery: discoveryOptions(request),
     });
+  }
+
+  /** The request's client, through the reads it shares with a verification beside it, if any. */
+  #reader(request: Pick<VerifyRequest, 'keychain' | 'reads'>): RegistryReader {
+    const client = this.client(request.keychain);
+    return request.reads === undefined ? client : request.reads.over(client);
   }
 
   close(): Promise<void> {

@@ -3,11 +3,14 @@
 //    or trust-root change makes a new key, so a stale verdict is never served. Only definite verdicts
 //    are stored (verified, or a definite refusal: unsigned, wrong identity, bad signature), with their
 //    own TTLs; registry errors and timeouts never are.
+//  - attestation outcomes (authorities with `attestations`: their conditions already run), keyed the
+//    same way plus the attestation set, under the same rules; one whose condition reads `now` is kept
+//    no longer than a refusal. Counted apart (cache="attestation") and sized apart;
 //  - tag → digest resolutions, briefly (a tag may move; the digest is what gets verified).
 // Concurrent misses for one key share ONE computation (single-flight), whatever its outcome.
 import { LRUCache } from 'lru-cache';
 
-export type CacheName = 'verdict' | 'digest';
+export type CacheName = 'verdict' | 'attestation' | 'digest';
 export type LookupResult = 'hit' | 'miss' | 'shared';
 
 export interface CacheObserver {
@@ -17,6 +20,8 @@ export interface CacheObserver {
 export interface CacheSettings {
   /** Most verdicts kept. Default 10,000. */
   readonly maxVerdicts?: number;
+  /** Most attestation outcomes kept (one per image digest, policy and attestation set). Default 10,000. */
+  readonly maxAttestations?: number;
   /** How long a verified verdict stays. Default 1 h. */
   readonly positiveTtlMs?: number;
   /** How long a definite refusal stays (unsigned, wrong identity). Default 60 s. */
@@ -29,6 +34,7 @@ export interface CacheSettings {
 
 export const DEFAULT_CACHE_SETTINGS: Required<CacheSettings> = {
   maxVerdicts: 10_000,
+  maxAttestations: 10_000,
   positiveTtlMs: 60 * 60 * 1000,
   negativeTtlMs: 60 * 1000,
   maxDigests: 10_000,

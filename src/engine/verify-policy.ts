@@ -8,8 +8,10 @@
 // evaluation (kube/ keeps them only seconds), so a rotated key changes the cache key at once and a
 // deleted one denies.
 // Authorities with `attestations` are checked on the admitted digest's in-toto attestations instead
-// (sigstore/verify-attestations, then policy/attestations runs the CEL conditions); their outcomes are
-// cached per (same key, the predicate types wanted), and only briefly when a condition reads `now`.
+// (sigstore/verify-attestations, then policy/attestations runs the CEL conditions), side by side with
+// the group's signature check over shared registry reads; their outcomes have a cache of their own,
+// keyed per (same key, the attestation set), only briefly when a condition reads `now`, and are read
+// on the synchronous cache-hit path like verdicts.
 import { createHash, hash } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { SigwardError, describeError } from '../errors.ts';
@@ -21,6 +23,7 @@ import { attestationOutcome } from '../policy/attestations.ts';
 import { authorityOutcomes, reasonFor } from '../policy/evaluate.ts';
 import type { AuthorityOutcome, PolicyEvaluation, VerdictLike } from '../policy/evaluate.ts';
 import type { Authority, ImageVerdict, MultiArch } from '../sigstore/verify-image.ts';
+import { SharedReads } from '../sigstore/shared-reads.ts';
 import { compactVerdict } from './cached-verdict.ts';
 import { SingleFlightCache } from './verdict-cache.ts';
 import type { KeyedLimiter } from './limit.ts';
@@ -79,8 +82,8 @@ export class PolicyVerifier {
     this.#registries = registries;
     const lookup = deps.observer?.cacheLookup?.bind(deps.observer);
     this.#attested = new SingleFlightCache(
-      'verdict',
-      settings.cache.maxVerdicts,
+      'attestation',
+      settings.cache.maxAttestations,
       lookup === undefined ? undefined : { lookup },
     );
   }
@@ -97,8 +100,7 @@ export class PolicyVerifier {
     if (!policy.valid) return { policy };
     const plan = await planMultiArch(policy.multiArch, reference, digest, resolveTag);
     const outcomes: AuthorityOutcome[] = [];
-    for (const { rootName, authorities: group, names: groupNames } of trustRootGroups(policy)) {
-      let authorities = group;
+    for (const { rootName, authorities, names: groupNames, signing, attesting } of trustRootGroups(policy)) {
       const trust = this.#deps.trustRoots.trustRoot(rootName);
       if (trust === undefined) {
         outcomes.push(...unavailable(rootName, groupNames, snapshot));
@@ -113,90 +115,121 @@ export class PolicyVerifier {
           outcomes.push({ authority, verified: false, code, message: describeError(error) });
         continue;
       }
-      const attesting = authorities.flatMap((a, i) => (a.attestations.length > 0 ? [i] : []));
-      if (attesting.length > 0) {
-        const entry = await this.#attest(
+      // Signatures and attestations of one digest are checked side by side, sharing the policy's
+      // credentials, one deadline and every registry read (one referrers listing, one fetch each).
+      const run = this.#groupRun(policy, keychain, signing !== undefined && attesting !== undefined);
+      const attested =
+        attesting === undefined
+          ? undefined
+          : this.#attest(
+              policy,
+              reference,
+              digest,
+              snapshot,
+              rootName,
+              trust,
+              attesting,
+              attesting.indices.map((i) => converted[i]!),
+              run,
+            );
+      let signed: Promise<VerdictLike> | undefined;
+      const names = signing?.names ?? [];
+      if (signing !== undefined) {
+        const signers = signing.indices.map((i) => converted[i]!);
+        const keys = signers.map((a) => (a.kind === 'key' ? keyFingerprint(a.publicKey) : '-')).join(',');
+        const key = verdictKey(
           policy,
           reference,
           digest,
           snapshot,
           rootName,
-          trust,
-          attesting.map((i) => authorities[i]!),
-          attesting.map((i) => converted[i]!),
-          keychain,
+          trust.version,
+          keys,
+          plan.index,
         );
-        outcomes.push(...entry.outcomes);
-        const signing = authorities.flatMap((a, i) => (a.attestations.length === 0 ? [i] : []));
-        if (signing.length === 0) continue;
-        authorities = signing.map((i) => authorities[i]!);
-        converted = signing.map((i) => converted[i]!);
+        signed = this.#verdicts.get(
+          key,
+          async () =>
+            compactVerdict(
+              await this.#verify(policy, reference, digest, signers, trust, run, names, plan.multiArch),
+            ),
+          (v) => this.#ttl(v),
+        );
       }
-      const names = authorities.map((a) => a.name);
-      const keys = converted.map((a) => (a.kind === 'key' ? keyFingerprint(a.publicKey) : '-')).join(',');
-      const key = verdictKey(policy, reference, digest, snapshot, rootName, trust.version, keys, plan.index);
-      const verdict = await this.#verdicts.get(
-        key,
-        async () =>
-          compactVerdict(
-            await this.#verify(policy, reference, digest, converted, trust, keychain, names, plan.multiArch),
-          ),
-        (v) => this.#ttl(v),
-      );
-      outcomes.push(...authorityOutcomes(withPlan(verdict, plan), names));
+      const [entry, verdict] = await Promise.all([attested, signed]);
+      if (entry !== undefined) outcomes.push(...entry.outcomes);
+      if (verdict !== undefined) outcomes.push(...authorityOutcomes(withPlan(verdict, plan), names));
     }
     return { policy, outcomes };
   }
 
   /**
-   * The evaluation from cached verdicts alone, without awaiting anything (no deadline, timers or
-   * promises on the cache-hit path), or undefined when `evaluate` must run: a verdict not cached, a
-   * key read from a Secret (re-read each time), a `multiArch: index` plan that resolves a tag, or an
-   * authority that requires attestations.
-   * The same keys and outcomes as `evaluate`.
+   * The evaluation from cached verdicts and attestation outcomes alone, without awaiting anything (no
+   * deadline, timers or promises on the cache-hit path), or undefined when `evaluate` must run: a
+   * verdict or outcome not cached (or expired: an outcome whose condition reads `now` is kept no longer
+   * than a refusal), a key read from a Secret (re-read each time), or a `multiArch: index` plan that
+   * resolves a tag. The same keys and outcomes, in the same order, as `evaluate`.
    */
   cached(
     policy: CompiledPolicy,
     reference: ImageReference,
     digest: string,
     snapshot: PolicySnapshotView,
-    /** Counts the verdicts read, for `recordHits` once the whole answer came from the cache. */
-    lookups: { count: number },
+    /** Counts what was read, for `recordHits` once the whole answer came from the caches. */
+    lookups: CacheLookups,
   ): PolicyEvaluation | undefined {
     if (!policy.valid) return { policy };
-    // Attestation authorities keep their outcomes in their own cache, read by `evaluate`.
-    if (policy.authorities.some((a) => a.attestations.length > 0)) return undefined;
     const plan = planWithoutLookup(policy.multiArch, reference);
     if (plan === undefined) return undefined;
     const outcomes: AuthorityOutcome[] = [];
-    for (const { rootName, names, inlineKeys } of trustRootGroups(policy)) {
+    for (const { rootName, names, signing, attesting } of trustRootGroups(policy)) {
       const trust = this.#deps.trustRoots.trustRoot(rootName);
       if (trust === undefined) {
         outcomes.push(...unavailable(rootName, names, snapshot));
         continue;
       }
-      if (inlineKeys === undefined) return undefined;
-      const key = verdictKey(
-        policy,
-        reference,
-        digest,
-        snapshot,
-        rootName,
-        trust.version,
-        inlineKeys,
-        plan.index,
-      );
-      const verdict = this.#verdicts.peek(key);
-      if (verdict === undefined) return undefined;
-      lookups.count++;
-      outcomes.push(...authorityOutcomes(withPlan(verdict, plan), names));
+      if (attesting !== undefined) {
+        if (attesting.inlineKeys === undefined) return undefined;
+        const key = verdictKey(
+          policy,
+          reference,
+          digest,
+          snapshot,
+          rootName,
+          trust.version,
+          attesting.inlineKeys,
+          attesting.set,
+        );
+        const entry = this.#attested.peek(key);
+        if (entry === undefined) return undefined;
+        lookups.attestations++;
+        outcomes.push(...entry.outcomes);
+      }
+      if (signing !== undefined) {
+        if (signing.inlineKeys === undefined) return undefined;
+        const key = verdictKey(
+          policy,
+          reference,
+          digest,
+          snapshot,
+          rootName,
+          trust.version,
+          signing.inlineKeys,
+          plan.index,
+        );
+        const verdict = this.#verdicts.peek(key);
+        if (verdict === undefined) return undefined;
+        lookups.count++;
+        outcomes.push(...authorityOutcomes(withPlan(verdict, plan), signing.names));
+      }
     }
     return { policy, outcomes };
   }
 
   /** Counts cache hits for an answer `cached` gave in full. */
-  recordHits(count: number): void {
+  recordHits(count: number, attestations: number): void {
     this.#verdicts.recordHits(count);
+    this.#attested.recordHits(attestations);
   }
 
   async #verify(
@@ -205,7 +238,7 @@ export class PolicyVerifier {
     digest: string,
     authorities: readonly Authority[],
     trust: NonNullable<ReturnType<TrustRootSource['trustRoot']>>,
-    keychain: Keychain,
+    run: GroupRun,
     names: readonly string[],
     multiArch: MultiArch,
   ): Promise<ImageVerdict> {
@@ -213,7 +246,7 @@ export class PolicyVerifier {
     let verdict: ImageVerdict;
     const started = performance.now();
     try {
-      const where = await this.#where(policy, keychain);
+      const where = await run.where();
       verdict = await this.#registries.run(reference.registry, () =>
         this.#deps.verifier.verify({
           image: { repository, digest },
@@ -221,7 +254,7 @@ export class PolicyVerifier {
           trust,
           multiArch,
           ...where,
-          signal: AbortSignal.timeout(this.#settings.verificationCapMs),
+          ...run.request(),
         }),
       );
     } catch (error) {
@@ -259,17 +292,14 @@ export class PolicyVerifier {
     snapshot: PolicySnapshotView,
     rootName: string,
     trust: NonNullable<ReturnType<TrustRootSource['trustRoot']>>,
-    compiled: readonly CompiledAuthority[],
+    attesting: AttestingAuthorities,
     authorities: readonly Authority[],
-    keychain: Keychain,
+    run: GroupRun,
   ): Promise<AttestationEntry> {
-    const predicateTypes = [
-      ...new Set(compiled.flatMap((a) => a.attestations.map((x) => x.predicateType))),
-    ].sort();
+    const { authorities: compiled, predicateTypes, usesNow } = attesting;
     const keys = authorities.map((a) => (a.kind === 'key' ? keyFingerprint(a.publicKey) : '-')).join(',');
     // Its own cache; the last part names the attestation set (authorities and predicate types).
-    const set = `attestations ${compiled.map((a) => a.name).join(',')} ${predicateTypes.join(' ')}`;
-    const key = verdictKey(policy, reference, digest, snapshot, rootName, trust.version, keys, set);
+    const key = verdictKey(policy, reference, digest, snapshot, rootName, trust.version, keys, attesting.set);
     return this.#attested.get(
       key,
       async () => {
@@ -280,7 +310,7 @@ export class PolicyVerifier {
         try {
           if (verify === undefined)
             throw new SigwardError('INTERNAL_ERROR', 'this verifier cannot check attestations');
-          const where = await this.#where(policy, keychain);
+          const where = await run.where();
           verdict = await this.#registries.run(reference.registry, () =>
             verify({
               image: { repository, digest },
@@ -288,7 +318,7 @@ export class PolicyVerifier {
               trust,
               predicateTypes,
               ...where,
-              signal: AbortSignal.timeout(this.#settings.verificationCapMs),
+              ...run.request(),
             }),
           );
         } catch (error) {
@@ -316,7 +346,6 @@ export class PolicyVerifier {
         const definite =
           verdict.status !== 'error' &&
           outcomes.every((o) => o.verified || !ERROR_REASONS.has(reasonFor(o.code)));
-        const usesNow = compiled.some((a) => a.attestations.some((x) => x.conditions.some((c) => c.usesNow)));
         // Keep the per-attestation detail out of the cache: the outcomes are what evaluation reads.
         return {
           outcomes: outcomes.map(({ attestations: _detail, ...o }) => o),
@@ -335,11 +364,26 @@ export class PolicyVerifier {
     );
   }
 
+  /**
+   * What the verifications of one trust-root group share: where they look and with which credentials
+   * (worked out once), one deadline counted from the first to start, and, when signatures and
+   * attestations are both checked, their registry reads.
+   */
+  #groupRun(policy: CompiledPolicy, keychain: Keychain, share: boolean): GroupRun {
+    let where: Promise<Where> | undefined;
+    let signal: AbortSignal | undefined;
+    const reads = share ? new SharedReads() : undefined;
+    return {
+      where: () => (where ??= this.#where(policy, keychain)),
+      request: () => {
+        signal ??= AbortSignal.timeout(this.#settings.verificationCapMs);
+        return reads === undefined ? { signal } : { signal, reads };
+      },
+    };
+  }
+
   /** Where a verification of this policy looks, and with which credentials. */
-  async #where(
-    policy: CompiledPolicy,
-    workload: Keychain,
-  ): Promise<{ keychain: Keychain; signatureRepository?: RepositoryName }> {
+  async #where(policy: CompiledPolicy, workload: Keychain): Promise<Where> {
     const keychain = await this.#keychain(policy, workload);
     const repository = policy.signatureRepository?.repository;
     return repository === undefined ? { keychain } : { keychain, signatureRepository: repository };
@@ -401,15 +445,84 @@ export class PolicyVerifier {
   }
 }
 
-interface TrustRootGroup {
-  readonly rootName: string;
+type Where = { keychain: Keychain; signatureRepository?: RepositoryName };
+
+interface GroupRun {
+  where(): Promise<Where>;
+  /** The deadline (created by the first verification to start) and the shared reads. */
+  request(): { signal: AbortSignal; reads?: SharedReads };
+}
+
+/** Authorities of one kind (signing, or attesting) within a trust-root group. */
+interface AuthoritySet {
+  /** Their positions in the group. */
+  readonly indices: readonly number[];
   readonly authorities: readonly CompiledAuthority[];
   readonly names: readonly string[];
   /** The key part of the cache key when no authority reads its key from a Secret, else undefined. */
   readonly inlineKeys: string | undefined;
 }
 
+interface AttestingAuthorities extends AuthoritySet {
+  /** Every predicate type they require, distinct and sorted: what discovery looks for. */
+  readonly predicateTypes: readonly string[];
+  /** The last part of the attestation cache key: the authorities and the predicate types. */
+  readonly set: string;
+  /** A condition reads `now`: the outcome may turn with time alone. */
+  readonly usesNow: boolean;
+}
+
+interface TrustRootGroup {
+  readonly rootName: string;
+  readonly authorities: readonly CompiledAuthority[];
+  readonly names: readonly string[];
+  /** Authorities satisfied by an image signature; undefined when there are none. */
+  readonly signing: AuthoritySet | undefined;
+  /** Authorities satisfied by attestations; undefined when there are none. */
+  readonly attesting: AttestingAuthorities | undefined;
+}
+
+/** What `cached` read, for `recordHits`. */
+export interface CacheLookups {
+  /** Verdicts read. */
+  count: number;
+  /** Attestation outcomes read. */
+  attestations: number;
+}
+
 const groupsByPolicy = new WeakMap<CompiledPolicy, readonly TrustRootGroup[]>();
+
+function authoritySet(
+  group: readonly CompiledAuthority[],
+  wanted: (a: CompiledAuthority) => boolean,
+): AuthoritySet | undefined {
+  const indices = group.flatMap((a, i) => (wanted(a) ? [i] : []));
+  if (indices.length === 0) return undefined;
+  const authorities = indices.map((i) => group[i]!);
+  return {
+    indices,
+    authorities,
+    names: authorities.map((a) => a.name),
+    inlineKeys: authorities.some((a) => a.kind === 'key' && a.key.source !== 'data')
+      ? undefined
+      : authorities
+          .map((a) => (a.kind === 'key' && a.key.source === 'data' ? keyFingerprint(a.key.publicKey) : '-'))
+          .join(','),
+  };
+}
+
+function attestingSet(group: readonly CompiledAuthority[]): AttestingAuthorities | undefined {
+  const base = authoritySet(group, (a) => a.attestations.length > 0);
+  if (base === undefined) return undefined;
+  const required = base.authorities.flatMap((a) => a.attestations);
+  const predicateTypes = [...new Set(required.map((x) => x.predicateType))].sort();
+  return {
+    ...base,
+    predicateTypes,
+    set: `attestations ${base.names.join(',')} ${predicateTypes.join(' ')}`,
+    usesNow: required.some((x) => x.conditions.some((c) => c.usesNow)),
+  };
+}
 
 /** Authorities sharing a trust root are verified together (one discovery per root); computed once per policy. */
 function trustRootGroups(policy: CompiledPolicy): readonly TrustRootGroup[] {
@@ -422,11 +535,8 @@ function trustRootGroups(policy: CompiledPolicy): readonly TrustRootGroup[] {
       rootName,
       authorities,
       names: authorities.map((a) => a.name),
-      inlineKeys: authorities.some((a) => a.kind === 'key' && a.key.source !== 'data')
-        ? undefined
-        : authorities
-            .map((a) => (a.kind === 'key' && a.key.source === 'data' ? keyFingerprint(a.key.publicKey) : '-'))
-            .join(','),
+      signing: authoritySet(authorities, (a) => a.attestations.length === 0),
+      attesting: attestingSet(authorities),
     }));
     groupsByPolicy.set(policy, groups);
   }

@@ -6,9 +6,7 @@
 //    (sigstore/cosign#4641), so nothing in it is trusted: each listed manifest is fetched and its layers
 //    decide what it is;
 //  - cosign's legacy tag `sha256-<hex>.sig`, one signature per layer (legacy.ts turns each into a bundle).
-// Asked for attestations too (`attestations: true`), it keeps the bundle referrers whose statement has
-// another predicate type than an image signature's, and reads the legacy `sha256-<hex>.att` tag (one
-// DSSE envelope per layer), as attestation candidates.
+// Attestations are found by discover-attestations.ts, over the same referrers listing (exported here).
 // A referrer's `subject` is unsigned and never used: verification checks what each bundle signs against
 // the admitted digest. No signatures found is a value (an empty list); a registry failure throws its
 // REGISTRY_* error, so a caller can never mistake "could not look" for "unsigned".
@@ -19,6 +17,7 @@ import { parseBundle } from './bundle.ts';
 import type { Bundle } from './bundle.ts';
 import { SigstoreError, SigstoreErrorCode } from './errors.ts';
 import {
+  BUNDLE_ANNOTATION,
   BUNDLE_ARTIFACT_TYPE,
   COSIGN_SIGN_PREDICATE_TYPE,
   isBundleMediaType,
@@ -75,8 +74,6 @@ export interface Discovery {
   readonly attestations: number;
   /** More referrers or layers than the caps: those beyond them were not examined. */
   readonly truncated: boolean;
-  /** Only when asked for (`attestations: true`): attestation bundles, from referrers and the .att tag. */
-  readonly attestationCandidates?: readonly SignatureCandidate[];
 }
 
 export interface DiscoverOptions {
@@ -90,12 +87,6 @@ export interface DiscoverOptions {
   readonly maxSignatureBytes?: number;
   /** Manifests and blobs fetched at once. Default 4. */
   readonly concurrency?: number;
-  /** Also collect attestations (bundle referrers of other predicate types, the legacy .att tag). */
-  readonly attestations?: boolean;
-  /** Largest attestation blob fetched (SBOMs are big). Default 4 MiB. */
-  readonly maxAttestationBytes?: number;
-  /** With attestations: all blobs of one discovery together, so a registry listing many big ones is bounded. Default 16 MiB. */
-  readonly maxTotalAttestationBytes?: number;
   readonly signal?: AbortSignal;
 }
 
@@ -108,7 +99,8 @@ export const DISCOVERY_DEFAULTS = {
   concurrency: 4,
 } as const;
 
-interface Ctx {
+/** What the reads of one discovery share. */
+export interface Ctx {
   readonly client: SignatureRegistry;
   readonly repo: RepositoryName;
   readonly repoName: string;
@@ -122,60 +114,65 @@ interface Ctx {
   readonly blobs: Map<string, Promise<Uint8Array | SigwardError>>;
 }
 
-/** Finds every candidate signature of `digest`; throws the registry's SigwardError if it cannot look. */
-export async function discoverSignatures(
+/** A discovery's shared state; `attestationCaps` (referrer blob cap, byte budget) for attestations. */
+export function discoveryContext(
   client: SignatureRegistry,
-  image: { readonly repository: RepositoryName; readonly digest: string },
-  options: DiscoverOptions = {},
-): Promise<Discovery> {
+  image: { readonly repository: RepositoryName },
+  options: DiscoverOptions,
+  attestationCaps?: { readonly maxReferrerBytes: number; readonly totalBytes: number },
+): Ctx {
   const repo = options.signatureRepository ?? image.repository;
-  const maxReferrers = options.maxReferrers ?? DISCOVERY_DEFAULTS.maxReferrers;
-  const maxLayers = options.maxLayers ?? DISCOVERY_DEFAULTS.maxLayers;
-  const concurrency = options.concurrency ?? DISCOVERY_DEFAULTS.concurrency;
-  const ctx: Ctx = {
+  const maxSignatureBytes = options.maxSignatureBytes ?? DISCOVERY_DEFAULTS.maxSignatureBytes;
+  return {
     client,
     repo,
     repoName: repositoryString(repo),
-    maxSignatureBytes: options.maxSignatureBytes ?? DISCOVERY_DEFAULTS.maxSignatureBytes,
-    maxReferrerBytes:
-      options.attestations === true
-        ? (options.maxAttestationBytes ?? DISCOVERY_DEFAULTS.maxAttestationBytes)
-        : (options.maxSignatureBytes ?? DISCOVERY_DEFAULTS.maxSignatureBytes),
+    maxSignatureBytes,
+    maxReferrerBytes: attestationCaps?.maxReferrerBytes ?? maxSignatureBytes,
     signal: options.signal,
     blobs: new Map(),
-    budget:
-      options.attestations === true
-        ? { remaining: options.maxTotalAttestationBytes ?? DISCOVERY_DEFAULTS.maxTotalAttestationBytes }
-        : undefined,
+    budget: attestationCaps === undefined ? undefined : { remaining: attestationCaps.totalBytes },
   };
-  const signal = options.signal === undefined ? {} : { signal: options.signal };
-  const fallbackTagName = referrersFallbackTag(image.digest);
-  const legacyTagName = legacyTag(image.digest);
-  const attestationTagName = legacyTag(image.digest, 'attestation');
+}
 
-  // The lookups are independent: one round trip each, in parallel. The fallback tag counts only where
-  // the API is missing; it is read beside the API (no extra round) unless the registry is remembered
-  // to serve the API, and then only if the API turns out to be gone.
-  const readFallback = () => client.findManifest(referenceIn(repo, fallbackTagName), options.signal);
-  const apiKnown = client.servesReferrersApi?.(repo.registry) === true;
-  const [api, fallbackBeside, legacy, legacyAttestations] = await Promise.all([
-    client.listReferrers(repo, image.digest, {
+/** One bundle referrer listed for the digest, and where it was listed. */
+export interface ListedReferrer {
+  readonly descriptor: Descriptor;
+  readonly source: SignatureSource;
+  readonly tag?: string;
+}
+
+export interface ReferrerListing {
+  /** How referrers were listed: the API, or the fallback tag because the registry has no API. */
+  readonly referrers: 'referrers-api' | 'fallback-tag';
+  /** API entries first, each digest once (not capped: callers cap what they read). */
+  readonly listed: readonly ListedReferrer[];
+  /** A fallback tag holding something other than an index (it lists nothing). */
+  readonly ignored: number;
+}
+
+/**
+ * The bundle referrers of `digest`: the referrers API (filtered by the bundle artifactType), or the
+ * fallback tag where the API is missing (the distribution spec's rule, as cosign reads it). The tag is
+ * read beside the API (no extra round) unless the registry is remembered to serve the API, and then only
+ * if the API turns out to be gone.
+ */
+export async function listBundleReferrers(ctx: Ctx, digest: string): Promise<ReferrerListing> {
+  const fallbackTagName = referrersFallbackTag(digest);
+  const readFallback = () => ctx.client.findManifest(referenceIn(ctx.repo, fallbackTagName), ctx.signal);
+  const apiKnown = ctx.client.servesReferrersApi?.(ctx.repo.registry) === true;
+  const [api, fallbackBeside] = await Promise.all([
+    ctx.client.listReferrers(ctx.repo, digest, {
       artifactType: BUNDLE_ARTIFACT_TYPE,
       fallbackTag: false,
-      ...signal,
+      ...(ctx.signal === undefined ? {} : { signal: ctx.signal }),
     }),
     apiKnown ? undefined : readFallback(),
-    client.findManifest(referenceIn(repo, legacyTagName), options.signal),
-    options.attestations === true
-      ? client.findManifest(referenceIn(repo, attestationTagName), options.signal)
-      : undefined,
   ]);
   const fallback =
     api.source === 'referrers-api' ? undefined : apiKnown ? await readFallback() : fallbackBeside;
-
   let ignored = 0;
-  let truncated = false;
-  const listed: { descriptor: Descriptor; source: SignatureSource; tag?: string }[] = [];
+  const listed: ListedReferrer[] = [];
   const seen = new Set<string>();
   const list = (descriptors: readonly Descriptor[], source: SignatureSource, tag?: string): void => {
     for (const descriptor of descriptors) {
@@ -191,26 +188,39 @@ export async function discoverSignatures(
       list(fallback.manifest.manifests, 'fallback-tag', fallbackTagName);
     else ignored++;
   }
-  if (listed.length > maxReferrers) truncated = true;
+  return { referrers: api.source === 'referrers-api' ? 'referrers-api' : 'fallback-tag', listed, ignored };
+}
+
+/** Finds every candidate signature of `digest`; throws the registry's SigwardError if it cannot look. */
+export async function discoverSignatures(
+  client: SignatureRegistry,
+  image: { readonly repository: RepositoryName; readonly digest: string },
+  options: DiscoverOptions = {},
+): Promise<Discovery> {
+  const maxReferrers = options.maxReferrers ?? DISCOVERY_DEFAULTS.maxReferrers;
+  const maxLayers = options.maxLayers ?? DISCOVERY_DEFAULTS.maxLayers;
+  const concurrency = options.concurrency ?? DISCOVERY_DEFAULTS.concurrency;
+  const ctx = discoveryContext(client, image, options);
+  const legacyTagName = legacyTag(image.digest);
+
+  // The lookups are independent: one round trip each, in parallel.
+  const [listing, legacy] = await Promise.all([
+    listBundleReferrers(ctx, image.digest),
+    client.findManifest(referenceIn(ctx.repo, legacyTagName), options.signal),
+  ]);
   // Referrer manifests and the legacy layers are fetched side by side.
-  const [referrerResults, legacyRead, attestationRead] = await Promise.all([
-    mapLimit(listed.slice(0, maxReferrers), concurrency, (entry) =>
-      readReferrer(ctx, entry.descriptor, entry.source, entry.tag),
-    ),
+  const [referrerResults, legacyRead] = await Promise.all([
+    mapLimit(listing.listed.slice(0, maxReferrers), concurrency, (entry) => readReferrer(ctx, entry)),
     legacy === undefined ? undefined : readLegacy(ctx, legacy, legacyTagName, maxLayers, concurrency),
-    legacyAttestations === undefined
-      ? undefined
-      : readLegacy(ctx, legacyAttestations, attestationTagName, maxLayers, concurrency, 'attestation'),
   ]);
 
   const candidates: SignatureCandidate[] = [];
+  let ignored = listing.ignored;
+  let truncated = listing.listed.length > maxReferrers;
   let attestations = 0;
-  const attestationCandidates: SignatureCandidate[] = [];
   for (const result of referrerResults) {
-    if ('attestation' in result) {
-      attestations++;
-      attestationCandidates.push(result.attestation);
-    } else if (result.length === 0) ignored++;
+    if ('attestation' in result) attestations++;
+    else if ('skipped' in result || result.length === 0) ignored++;
     else candidates.push(...result);
   }
   if (legacyRead !== undefined) {
@@ -218,34 +228,40 @@ export async function discoverSignatures(
     ignored += legacyRead.ignored;
     truncated ||= legacyRead.truncated;
   }
-  if (attestationRead !== undefined) {
-    attestationCandidates.push(...attestationRead.candidates);
-    truncated ||= attestationRead.truncated;
-  }
   return {
     signatureRepository: ctx.repoName,
     digest: image.digest,
     candidates,
-    referrers: api.source === 'referrers-api' ? 'referrers-api' : 'fallback-tag',
+    referrers: listing.referrers,
     ignored,
     attestations,
     truncated,
-    ...(options.attestations === true ? { attestationCandidates } : {}),
   };
 }
 
 /**
- * A referrer manifest → its bundle (exactly one bundle layer, as cosign requires), nothing, or
- * 'attestation' for a bundle whose statement has another predicate type (`cosign attest`). The
- * manifest's annotations are never used for that: the statement is what verification would check,
- * so a bundle set aside here could never have verified as an image signature.
+ * Whether to read an attestation that CLAIMS this predicate type (an unsigned annotation): a claim
+ * only ever makes discovery skip, so a false one can hide an attestation (a denial), never admit one.
  */
-async function readReferrer(
+export type ClaimFilter = (claimedPredicateType: string) => boolean;
+
+/** The predicate type a referrer's (unsigned) annotations claim, if any. */
+export function claimIn(annotations: Readonly<Record<string, string>> | undefined): string | undefined {
+  return annotations?.[BUNDLE_ANNOTATION.predicateType];
+}
+
+/**
+ * A referrer manifest → its bundle (exactly one bundle layer, as cosign requires), nothing, or
+ * 'attestation' for a bundle whose statement has another predicate type (`cosign attest`). Without
+ * `wanted` the manifest's annotations are never used for that: the statement is what verification
+ * would check, so a bundle set aside here could never have verified as an image signature. With
+ * `wanted` (attestations), a manifest claiming an unwanted type is `skipped` before its blob is fetched.
+ */
+export async function readReferrer(
   ctx: Ctx,
-  descriptor: Descriptor,
-  source: SignatureSource,
-  tag: string | undefined,
-): Promise<SignatureCandidate[] | { attestation: SignatureCandidate }> {
+  { descriptor, source, tag }: ListedReferrer,
+  wanted?: ClaimFilter,
+): Promise<SignatureCandidate[] | { attestation: SignatureCandidate } | { skipped: string }> {
   const fetched = await ctx.client.findManifest(referenceIn(ctx.repo, descriptor.digest), ctx.signal);
   // Listed but gone (deleted, or a stale fallback entry), or not an image manifest: not a signature.
   if (fetched === undefined || fetched.manifest.kind !== 'manifest') return [];
@@ -258,6 +274,8 @@ async function readReferrer(
     ...(tag === undefined ? {} : { tag }),
   });
   if (layers.length === 1 && isBundleMediaType(layers[0]?.mediaType)) {
+    const claim = wanted === undefined ? undefined : claimIn(fetched.manifest.annotations);
+    if (claim !== undefined && wanted?.(claim) === false) return { skipped: claim };
     const location = where(0);
     const blob = await fetchSignatureBlob(ctx, layers[0]!, ctx.maxReferrerBytes);
     if (blob instanceof SigwardError) return [{ location, format: 'bundle', problem: blob }];
@@ -282,14 +300,25 @@ async function readReferrer(
   return [];
 }
 
-async function readLegacy(
+/**
+ * The layers of a legacy `.sig` (or, for `kind` attestation, `.att`) manifest as candidates. With
+ * `wanted`, an attestation layer whose `predicateType` annotation claims an unwanted type is not
+ * fetched: its claim is listed in `skipped`.
+ */
+export async function readLegacy(
   ctx: Ctx,
   fetched: FetchedManifest,
   tag: string,
   maxLayers: number,
   concurrency: number,
   kind: 'signature' | 'attestation' = 'signature',
-): Promise<{ candidates: SignatureCandidate[]; ignored: number; truncated: boolean }> {
+  wanted?: ClaimFilter,
+): Promise<{
+  candidates: SignatureCandidate[];
+  ignored: number;
+  truncated: boolean;
+  skipped: string[];
+}> {
   if (fetched.manifest.kind !== 'manifest') {
     const problem = new SigstoreError(
       SigstoreErrorCode.bundleMalformed,
@@ -302,12 +331,25 @@ async function readLegacy(
       layer: 0,
       tag,
     };
-    return { candidates: [{ location, format: 'legacy', problem }], ignored: 0, truncated: false };
+    return {
+      candidates: [{ location, format: 'legacy', problem }],
+      ignored: 0,
+      truncated: false,
+      skipped: [],
+    };
   }
   const layers = fetched.manifest.layers.map((layer, index) => ({ layer, index }));
-  const wanted = kind === 'signature' ? SIMPLE_SIGNING_MEDIA_TYPE : DSSE_ENVELOPE_MEDIA_TYPE;
-  const signatures = layers.filter(({ layer }) => layer.mediaType === wanted);
-  const examined = signatures.slice(0, maxLayers);
+  const mediaType = kind === 'signature' ? SIMPLE_SIGNING_MEDIA_TYPE : DSSE_ENVELOPE_MEDIA_TYPE;
+  const signatures = layers.filter(({ layer }) => layer.mediaType === mediaType);
+  // Layers skipped for their claim cost nothing: the cap counts the layers read.
+  const skipped: string[] = [];
+  const readable = signatures.filter(({ layer }) => {
+    const claim = kind === 'attestation' ? layer.annotations?.[ANNOTATION.predicateType] : undefined;
+    if (wanted === undefined || claim === undefined || wanted(claim)) return true;
+    skipped.push(claim);
+    return false;
+  });
+  const examined = readable.slice(0, maxLayers);
   const candidates = await mapLimit(examined, concurrency, async ({ layer, index }) => {
     const location: SignatureLocation = {
       source: 'legacy-tag',
@@ -358,7 +400,8 @@ async function readLegacy(
   return {
     candidates,
     ignored: layers.length - signatures.length,
-    truncated: signatures.length > examined.length,
+    truncated: readable.length > examined.length,
+    skipped,
   };
 }
 

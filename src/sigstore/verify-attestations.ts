@@ -1,15 +1,17 @@
 // Which in-toto attestations of these predicate types does this image carry, and who signed each?
-// Discovers attestation bundles (referrers API, referrers fallback tag, legacy `.att` tag: discover.ts),
-// and runs each one of a wanted predicate type through verifyCandidate with its claimed type required:
+// Discovers attestation bundles (referrers API, referrers fallback tag, legacy `.att` tag:
+// discover-attestations.ts, which downloads none whose storage claims an unwanted type), and runs each
+// one of a wanted predicate type through verifyCandidate with its claimed type required:
 // the DSSE signature, the certificate and log, the statement's subject naming the ADMITTED digest and
 // its predicate type are all checked before anyone reads the predicate. No policy: the conditions on
 // the predicate run in policy/ afterwards. A registry failure is a verdict (status `error`).
 import type { TrustMaterial } from '@sigstore/verify';
 import { repositoryString } from '../oci/index.ts';
 import type { RegistryClient, RepositoryName } from '../oci/index.ts';
-import { discoverSignatures } from './discover.ts';
+import { discoverAttestations } from './discover-attestations.ts';
+import type { AttestationDiscovery } from './discover-attestations.ts';
 import { registryFailureVerdict } from './registry-failure.ts';
-import type { DiscoverOptions, Discovery, SignatureLocation } from './discover.ts';
+import type { DiscoverOptions, SignatureLocation } from './discover.ts';
 import { verifyCandidate } from './verify-candidate.ts';
 import type { Authority, KeylessResults, SignatureOutcome } from './verify-candidate.ts';
 
@@ -55,12 +57,12 @@ export async function verifyAttestations(
 ): Promise<AttestationVerdict> {
   const digest = input.image.digest;
   const image = `${repositoryString(input.image.repository)}@${digest}`;
-  let discovery: Discovery;
+  let discovery: AttestationDiscovery;
   try {
-    discovery = await discoverSignatures(
+    discovery = await discoverAttestations(
       input.client,
       { repository: input.image.repository, digest },
-      { ...input.discovery, attestations: true },
+      { ...input.discovery, predicateTypes: input.predicateTypes },
     );
   } catch (error) {
     return {
@@ -74,11 +76,16 @@ export async function verifyAttestations(
   const wanted = new Set(input.predicateTypes);
   const attestations: AttestationOutcome[] = [];
   const otherTypes: Record<string, number> = {};
-  for (const candidate of discovery.attestationCandidates ?? []) {
+  const countOther = (type: string): void => {
+    if (Object.hasOwn(otherTypes, type) || Object.keys(otherTypes).length < 8)
+      otherTypes[type] = (otherTypes[type] ?? 0) + 1;
+  };
+  // Not downloaded: what their storage claims is all there is to say about them.
+  discovery.skipped.forEach(countOther);
+  for (const candidate of discovery.candidates) {
     const type = candidate.predicateType;
     if (type !== undefined && !wanted.has(type)) {
-      if (Object.hasOwn(otherTypes, type) || Object.keys(otherTypes).length < 8)
-        otherTypes[type] = (otherTypes[type] ?? 0) + 1;
+      countOther(type);
       continue;
     }
     const outcome = verifyCandidate(

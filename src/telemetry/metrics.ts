@@ -127,7 +127,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   });
   const cache = new Counter({
     name: 'sigward_cache_requests_total',
-    help: 'Cache lookups by cache (verdict, digest) and result (hit, miss, shared: joined an in-flight lookup)',
+    help: 'Cache lookups by cache (verdict, attestation, digest) and result (hit, miss, shared: joined an in-flight lookup)',
     labelNames: ['cache', 'result'] as const,
     registers,
   });

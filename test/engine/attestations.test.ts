@@ -164,10 +164,12 @@ describe('Sigstore bundle referrer (cosign v3 attest), fallback tag', () => {
     try {
       assert.equal(responseOf(await e.review(podReview([img.ref]))).allowed, true);
       // The second review is a cache hit: no second verification.
-      const misses = await counterValue(e.metrics.cache, { cache: 'verdict', result: 'miss' });
+      const misses = await counterValue(e.metrics.cache, { cache: 'attestation', result: 'miss' });
       assert.equal(responseOf(await e.review(podReview([img.ref]))).allowed, true);
-      assert.equal(await counterValue(e.metrics.cache, { cache: 'verdict', result: 'miss' }), misses);
-      assert.equal(await counterValue(e.metrics.cache, { cache: 'verdict', result: 'hit' }), 1);
+      assert.equal(await counterValue(e.metrics.cache, { cache: 'attestation', result: 'miss' }), misses);
+      assert.equal(await counterValue(e.metrics.cache, { cache: 'attestation', result: 'hit' }), 1);
+      // Attestation outcomes are counted as such, never as signature verdicts.
+      assert.equal(await counterValue(e.metrics.cache, { cache: 'verdict' }), 0);
       // Counted per attestation, once per verification actually run.
       assert.equal(
         await counterValue(e.metrics.attestationVerifications, {
@@ -297,7 +299,53 @@ describe('caching and failures', () => {
     return img;
   }
   const misses = (e: ReturnType<typeof engineUnderTest>) =>
-    counterValue(e.metrics.cache, { cache: 'verdict', result: 'miss' });
+    counterValue(e.metrics.cache, { cache: 'attestation', result: 'miss' });
+
+  test('cached outcomes answer at once (no slow path: no pull-secret read), alone or beside a signature, in the same words', async () => {
+    const signer = testSigner();
+    const main = await attestedMain();
+    await pushLegacySignature(client, main.repo, main.digest, [
+      signer.layerFor(main.digest, `${host}/${main.repo.repository}`),
+    ]);
+    const dev = await newImage();
+    await pushProvenanceReferrer(client, dev.repo, dev.digest, builder, 'refs/heads/dev');
+    const signedAndAttested = clusterPolicy(
+      'signed-and-attested',
+      ['127.0.0.1:*/att/**'],
+      [
+        { name: 'release-key', key: { data: pemOf(signer.publicKey) }, insecureIgnoreTlog: true },
+        provenancePolicy(builder).spec.authorities[0]!,
+      ],
+      { threshold: 2 },
+    );
+    for (const [policy, image, allowed, verdicts] of [
+      [provenancePolicy(builder), main.ref, true, 0],
+      [provenancePolicy(builder), dev.ref, false, 0], // a definite refusal: cached too
+      [signedAndAttested, main.ref, true, 1],
+    ] as const) {
+      // The workload's pull secrets (kube/ reads them) are read only on the slow path: counted here.
+      let secretReads = 0;
+      const credentials = {
+        keychainFor: () => {
+          secretReads++;
+          return Promise.resolve({ credentialsFor: () => [] });
+        },
+      };
+      const e = engineUnderTest([policy], {}, {}, undefined, { credentials });
+      try {
+        const first = responseOf(await e.review(podReview([image])));
+        assert.equal(first.allowed, allowed, first.status?.message);
+        assert.equal(secretReads, 1);
+        const second = responseOf(await e.review(podReview([image])));
+        assert.deepEqual({ ...second, uid: '' }, { ...first, uid: '' });
+        assert.equal(secretReads, 1, 'the second review never took the slow path');
+        assert.equal(await counterValue(e.metrics.cache, { cache: 'attestation', result: 'hit' }), 1);
+        assert.equal(await counterValue(e.metrics.cache, { cache: 'verdict', result: 'hit' }), verdicts);
+      } finally {
+        await e.close();
+      }
+    }
+  });
 
   test('a condition that reads now is cached no longer than a refusal (here: not at all)', async () => {
     const img = await attestedMain();

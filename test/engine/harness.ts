@@ -6,7 +6,7 @@ import type { KeyObject } from 'node:crypto';
 import { RegistryClient } from '../../src/oci/client.ts';
 import type { RepositoryName } from '../../src/oci/reference.ts';
 import { Decider } from '../../src/engine/decide.ts';
-import type { DeciderSettings } from '../../src/engine/decide.ts';
+import type { DeciderDeps, DeciderSettings } from '../../src/engine/decide.ts';
 import { RegistryAccess } from '../../src/engine/registry-adapters.ts';
 import { ReviewEngine } from '../../src/engine/review.ts';
 import type { ReviewResult } from '../../src/engine/review.ts';
@@ -125,6 +125,7 @@ export function engineUnderTest(
   settings: Partial<DeciderSettings> = {},
   observer: EngineObserver = {},
   trustRoot: () => TrustRootSnapshot = prodRoot,
+  deps: Pick<DeciderDeps, 'credentials'> = {},
 ): EngineUnderTest {
   const metrics = createMetrics({ processMetrics: false });
   let snapshot: PolicySnapshotView = buildSnapshot(resources);
@@ -137,6 +138,7 @@ export function engineUnderTest(
       resolver: registry,
       verifier: registry,
       trustRoots: { trustRoot: (name) => (name === 'public-good' ? trustRoot() : undefined) },
+      ...deps,
       observer: {
         verification: (labels) => metrics.verifications.inc(labels),
         attestation: (labels) => metrics.attestationVerifications.inc(labels),

@@ -65,20 +65,22 @@ test('a taken port: one line saying what to do, exit 1, no certificate or stack 
   }
 });
 
-test('--verdict-cache-entries: a whole number of at least 1, else exit 2 naming the flag', async () => {
-  for (const bad of ['0', '-5', 'many']) {
-    const result = await new Promise<{ code: number; stderr: string }>((resolve) =>
-      execFile(
-        join(REPO_ROOT, 'bin/sigward'),
-        ['webhook', '--listen=127.0.0.1:0', `--verdict-cache-entries=${bad}`],
-        { env: freshEnv() },
-        (error, _stdout, stderr) => resolve({ code: Number(error?.code ?? 0), stderr }),
-      ),
-    );
-    assert.equal(result.code, 2, bad);
-    assert.match(result.stderr, /--verdict-cache-entries is (a whole number|at least 1)/, bad);
-  }
-});
+for (const flag of ['verdict-cache-entries', 'attestation-cache-entries']) {
+  test(`--${flag}: a whole number of at least 1, else exit 2 naming the flag`, async () => {
+    for (const bad of ['0', '-5', 'many']) {
+      const result = await new Promise<{ code: number; stderr: string }>((resolve) =>
+        execFile(
+          join(REPO_ROOT, 'bin/sigward'),
+          ['webhook', '--listen=127.0.0.1:0', `--${flag}=${bad}`],
+          { env: freshEnv() },
+          (error, _stdout, stderr) => resolve({ code: Number(error?.code ?? 0), stderr }),
+        ),
+      );
+      assert.equal(result.code, 2, bad);
+      assert.match(result.stderr, new RegExp(`--${flag} is (a whole number|at least 1)`), bad);
+    }
+  });
+}
 
 test('--policies DIR: every compile error and warning is logged at load with its field path', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sigward-policies-'));
