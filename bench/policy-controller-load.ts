@@ -8,6 +8,7 @@
 //   node bench/policy-controller-load.ts URL CA_FILE SERVERNAME|- CONNECTIONS BODIES_FILE
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
+import { webhookAgent } from './policy-controller-tls.ts';
 
 const [url, caFile, servername, connectionsText, bodiesFile] = process.argv.slice(2);
 if (url === undefined || caFile === undefined || bodiesFile === undefined)
@@ -18,13 +19,7 @@ const bodies = readFileSync(bodiesFile, 'utf8')
   .filter((line) => line !== '')
   .map((line) => Buffer.from(line, 'utf8'));
 if (bodies.length <= connections) throw new Error(`${bodies.length} bodies for ${connections} connections`);
-const agent = new https.Agent({
-  keepAlive: true,
-  maxSockets: connections,
-  ca: readFileSync(caFile, 'utf8'),
-  minVersion: 'TLSv1.2',
-  ...(servername === undefined || servername === '-' ? {} : { servername }),
-});
+const agent = webhookAgent(readFileSync(caFile, 'utf8'), servername ?? '-', connections);
 
 const latencies: number[] = [];
 const post = (body: Buffer): Promise<number> =>

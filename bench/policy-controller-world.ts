@@ -21,6 +21,7 @@ import { freePort, loopback } from '../e2e/world/ports.ts';
 import { startService, tailOf, type Service } from '../e2e/world/process.ts';
 import type { RunDir } from '../e2e/world/run-dir.ts';
 import { repoRoot, toolsDir } from '../e2e/world/tools.ts';
+import { webhookAgent } from './policy-controller-tls.ts';
 import { sigstoreKeysOf, type TrustedRootJson } from './policy-controller-trust.ts';
 
 /** One signed image case: the identity both webhooks require and the signature format it is in. */
@@ -49,6 +50,13 @@ const TRUST_ROOT = 'public-good';
 const POLICY_CONTROLLER_BIN = path.join(toolsDir, 'policy-controller-webhook');
 const toolsModule = path.join(repoRoot, 'e2e', 'tools', 'policy-controller');
 
+/**
+ * Where policy-controller serves. v0.15.1's --secure-port is a no-op (cmd/webhook/main.go hands a copy
+ * of its options to the context before flag.Parse fills the port), so it always binds :8443 on every
+ * interface: the bench therefore runs in a network namespace of its own (policy-controller.ts).
+ */
+export const POLICY_CONTROLLER_PORT = 8443;
+
 /** policy-controller's module directory in the Go module cache (downloaded by `go` if absent). */
 export function policyControllerModule(): { dir: string; version: string } {
   const out = execFileSync(
@@ -63,13 +71,13 @@ export function policyControllerModule(): { dir: string; version: string } {
 
 /** POSTs one review; true when answered 200 with allowed: true, else the answer (for the error). */
 export function postReview(webhook: Pick<Webhook, 'url' | 'caFile' | 'servername'>, body: string) {
+  const agent = webhookAgent(readFileSync(webhook.caFile, 'utf8'), webhook.servername, 1);
   return new Promise<{ allowed: boolean; text: string }>((resolve, reject) => {
     const req = https.request(
       webhook.url,
       {
         method: 'POST',
-        ca: readFileSync(webhook.caFile, 'utf8'),
-        ...(webhook.servername === '-' ? {} : { servername: webhook.servername }),
+        agent,
         headers: { 'content-type': 'application/json' },
         timeout: 30_000,
       },
@@ -85,7 +93,7 @@ export function postReview(webhook: Pick<Webhook, 'url' | 'caFile' | 'servername
     req.on('timeout', () => req.destroy(new Error(`${webhook.url} timed out`)));
     req.on('error', reject);
     req.end(body);
-  });
+  }).finally(() => agent.destroy());
 }
 
 /** Polls until the webhook admits `body` (a policy compiled, certificates made): never a fixed sleep. */
@@ -133,6 +141,19 @@ function clusterImagePolicy(c: SignedCase): object {
   };
 }
 
+/** The CA of policy-controller's serving certificate, from its Secret ('' until it has made one). */
+async function caOf(kube: Kube): Promise<string> {
+  const r = await kube.kubectl([
+    'get',
+    'secret',
+    'webhook-certs',
+    `--namespace=${SYSTEM_NAMESPACE}`,
+    '-o',
+    'jsonpath={.data.ca-cert\\.pem}',
+  ]);
+  return r.code === 0 ? Buffer.from(r.stdout.trim(), 'base64').toString('utf8') : '';
+}
+
 export interface PolicyControllerStart {
   readonly webhook: Webhook;
   readonly kube: Kube;
@@ -146,17 +167,23 @@ export async function startPolicyController(
   runDir: RunDir,
   c: SignedCase,
   probe: string,
+  module: { dir: string; version: string },
 ): Promise<PolicyControllerStart> {
-  const { dir: moduleDir, version } = policyControllerModule();
+  const { dir: moduleDir, version } = module;
   const kube = await startKube(runDir);
   try {
-    // Upstream's own files: the namespace, both CRDs and every ConfigMap the webhook watches (knative's
-    // informed watcher refuses to start without them). No RBAC: it runs with the admin kubeconfig.
+    // Upstream's own files: the namespace, both CRDs, every ConfigMap the webhook watches (knative's
+    // informed watcher refuses to start without them), and 500-webhook-configuration.yaml: the empty
+    // `webhook-certs` Secret its certificate controller fills (it never creates one) and the Pod
+    // webhook configurations it patches (the apiserver never calls them: no Pod is created here). Not
+    // 501 (the webhooks of its own CRDs: the apiserver would call them on the TrustRoot and policy
+    // below, and cannot reach a Service here), no RBAC (it runs with the admin kubeconfig).
     const config = path.join(moduleDir, 'config');
     const files = [
       '100-namespace.yaml',
       '300-clusterimagepolicy.yaml',
       '300-trustroot.yaml',
+      '500-webhook-configuration.yaml',
       ...readdirSync(config).filter((f) => /^config-.*\.yaml$/.test(f)),
     ];
     for (const f of files) await apply(kube, readFileSync(path.join(config, f), 'utf8'));
@@ -178,14 +205,16 @@ export async function startPolicyController(
     );
     await apply(kube, JSON.stringify(clusterImagePolicy(c)));
 
-    const port = await freePort();
+    const port = POLICY_CONTROLLER_PORT;
     const home = runDir.sub('policy-controller-home');
     const service: Service = await startService({
       name: 'policy-controller-webhook',
       command: POLICY_CONTROLLER_BIN,
-      args: [`--kubeconfig=${kube.kubeconfig}`, `--secure-port=${port}`, '--disable-tuf'],
+      // KUBECONFIG, not --kubeconfig: main's first flag.Parse() runs before knative defines that flag.
+      args: ['--disable-tuf'],
       env: {
         // config/webhook.yaml's env, plus the ports knative would otherwise take fixed (9090, 8008).
+        KUBECONFIG: kube.kubeconfig,
         SYSTEM_NAMESPACE,
         CONFIG_LOGGING_NAME: 'config-logging',
         METRICS_DOMAIN: 'sigstore.dev/policy',
@@ -196,24 +225,14 @@ export async function startPolicyController(
         METRICS_PROMETHEUS_PORT: String(await freePort()),
         PROFILING_PORT: String(await freePort()),
       },
-      withheldEnv: /^(KUBECONFIG|AWS_|GOOGLE_|AZURE_)/,
+      withheldEnv: /^(AWS_|GOOGLE_|AZURE_)/,
       logDir: runDir.logs,
-      // Up once its serving certificate exists (it makes it itself); admitting is checked below.
-      ready: async () =>
-        (await kube.kubectl(['get', 'secret', 'webhook-certs', `--namespace=${SYSTEM_NAMESPACE}`])).code ===
-        0,
+      // Up once its certificate controller has filled the Secret; admitting is checked below.
+      ready: async () => (await caOf(kube)) !== '',
       readyTimeoutMs: 120_000,
     });
     const caFile = path.join(runDir.sub('policy-controller-ca'), 'ca.pem');
-    const caBase64 = await kubectlOk(kube.kubectl, [
-      'get',
-      'secret',
-      'webhook-certs',
-      `--namespace=${SYSTEM_NAMESPACE}`,
-      '-o',
-      'jsonpath={.data.ca-cert\\.pem}',
-    ]);
-    writeFileSync(caFile, Buffer.from(caBase64.trim(), 'base64'));
+    writeFileSync(caFile, await caOf(kube));
     const webhook: Webhook = {
       name: `policy-controller ${version}`,
       url: `https://${loopback}:${port}/validations`,

@@ -16,9 +16,10 @@
 // Prints a table of medians over the rounds with their range, and the JSON of every round.
 //   npm run bench:policy-controller
 //   npm run bench:policy-controller -- --rounds 3 --cold 30 --cold16 160 --warm 300 --format legacy
-import { execFileSync, execFile } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { RegistryClient } from '../src/oci/client.ts';
 import { startDockerRegistry } from '../test/support/docker-registry.ts';
@@ -31,6 +32,7 @@ import {
 import { createRunDir } from '../e2e/world/run-dir.ts';
 import { repoRoot } from '../e2e/world/tools.ts';
 import {
+  policyControllerModule,
   startPolicyController,
   startSigward,
   type SignedCase,
@@ -43,9 +45,11 @@ const { values } = parseArgs({
     cold: { type: 'string', default: '30' },
     cold16: { type: 'string', default: '160' },
     warm: { type: 'string', default: '300' },
-    format: { type: 'string', default: 'bundle' },
+    format: { type: 'string', default: 'legacy' },
     /** Another checkout whose `sigward webhook` runs instead of this tree's (e.g. a baseline). */
     sigward: { type: 'string' },
+    /** Set by the outer process for the one it runs in the network namespace. */
+    inner: { type: 'string' },
   },
 });
 const rounds = Number(values.rounds);
@@ -55,12 +59,46 @@ const warmN = Number(values.warm);
 const format = values.format;
 if (format !== 'bundle' && format !== 'legacy') throw new Error('--format is bundle or legacy');
 const run = promisify(execFile);
-const here = path.dirname(new URL(import.meta.url).pathname);
+const here = path.dirname(fileURLToPath(import.meta.url));
 
-// --- the Go-built peer, on demand ---------------------------------------------------------------------
-const buildStart = performance.now();
-execFileSync('bash', [path.join(repoRoot, 'e2e/tools/install.sh'), '--tier', 'bench'], { stdio: 'inherit' });
-const buildSeconds = (performance.now() - buildStart) / 1000;
+// --- the Go-built peer, on demand, then the run in a network namespace of its own ---------------------
+// Outside: build (or find cached) the peer and locate its module (both may need the Go proxy). Inside a
+// fresh network namespace (only its own loopback): everything else, so policy-controller's fixed
+// :8443 (see POLICY_CONTROLLER_PORT), 9090 and 8008 clash with nobody and nothing listens beyond lo.
+if (values.inner === undefined) {
+  const buildStart = performance.now();
+  execFileSync('bash', [path.join(repoRoot, 'e2e/tools/install.sh'), '--tier', 'bench'], {
+    stdio: 'inherit',
+  });
+  const buildSeconds = ((performance.now() - buildStart) / 1000).toFixed(1);
+  const module = policyControllerModule();
+  const inner = spawnSync(
+    'unshare',
+    [
+      '--net',
+      '--',
+      'sh',
+      '-c',
+      'ip link set lo up && exec "$@"',
+      'sh',
+      process.execPath,
+      fileURLToPath(import.meta.url),
+      ...process.argv.slice(2),
+      `--inner=${JSON.stringify({ ...module, buildSeconds })}`,
+    ],
+    { stdio: 'inherit' },
+  );
+  if (inner.error !== undefined || inner.status === null)
+    throw new Error(
+      `could not run the bench in its own network namespace (unshare --net needs root or user namespaces): ${inner.error?.message ?? `signal ${inner.signal}`}`,
+    );
+  process.exit(inner.status);
+}
+const { buildSeconds, ...module } = JSON.parse(values.inner) as {
+  dir: string;
+  version: string;
+  buildSeconds: string;
+};
 
 // --- the signed image, once per review -------------------------------------------------------------------
 const image =
@@ -169,7 +207,7 @@ let pc: Awaited<ReturnType<typeof startPolicyController>> | undefined;
 let sw: Webhook | undefined;
 try {
   const pcStart = performance.now();
-  pc = await startPolicyController(runDir, signed, probe);
+  pc = await startPolicyController(runDir, signed, probe, module);
   process.stderr.write(
     `bench: ${pc.webhook.name} admitting after ${((performance.now() - pcStart) / 1000).toFixed(1)} s (apiserver included)` +
       (pc.leftOut.length > 0 ? `; its TrustRoot leaves out ${pc.leftOut.join(', ')}\n` : '\n'),
@@ -232,5 +270,5 @@ const lines = [
   }),
 ];
 process.stdout.write(
-  `${lines.join('\n')}\n\nsignature: ${format === 'bundle' ? 'cosign v3 bundle (kubewarden-controller, public-good), fallback tag (docker-registry)' : 'legacy .sig, keyless + Rekor SET (containers/image fixture, public-good)'}; reviews per round: cold 1+${coldN}, cold16 16+${cold16N}, warm 1+${warmN}; build/cache check of the peer ${buildSeconds.toFixed(1)} s\n\n${JSON.stringify(Object.fromEntries(results))}\n`,
+  `${lines.join('\n')}\n\nsignature: ${format === 'bundle' ? 'cosign v3 bundle (kubewarden-controller, public-good), fallback tag (docker-registry)' : 'legacy .sig, keyless + Rekor SET (containers/image fixture, public-good)'}; reviews per round: cold 1+${coldN}, cold16 16+${cold16N}, warm 1+${warmN}; build/cache check of the peer ${buildSeconds} s\n\n${JSON.stringify(Object.fromEntries(results))}\n`,
 );
