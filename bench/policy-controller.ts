@@ -29,6 +29,7 @@ import {
   pushBundleReferrer,
   pushLegacySignature,
 } from '../test/sigstore/discover-fixtures.ts';
+import { kubectlOk } from '../e2e/world/kubectl.ts';
 import { createRunDir } from '../e2e/world/run-dir.ts';
 import { repoRoot } from '../e2e/world/tools.ts';
 import {
@@ -45,6 +46,8 @@ const { values } = parseArgs({
     cold: { type: 'string', default: '30' },
     cold16: { type: 'string', default: '160' },
     warm: { type: 'string', default: '300' },
+    /** Cold reviews each webhook gets before the first round (JIT, pools, lazy init), not measured. */
+    warmup: { type: 'string', default: '30' },
     format: { type: 'string', default: 'legacy' },
     /** Another checkout whose `sigward webhook` runs instead of this tree's (e.g. a baseline). */
     sigward: { type: 'string' },
@@ -56,6 +59,7 @@ const rounds = Number(values.rounds);
 const coldN = Number(values.cold);
 const cold16N = Number(values.cold16);
 const warmN = Number(values.warm);
+const warmupN = Number(values.warmup);
 const format = values.format;
 if (format !== 'bundle' && format !== 'legacy') throw new Error('--format is bundle or legacy');
 const run = promisify(execFile);
@@ -111,10 +115,11 @@ const client = new RegistryClient();
 const perRound = 1 + coldN + 16 + cold16N;
 const repositories = Array.from({ length: rounds * perRound }, (_, i) => `pc/cold-${i}`);
 const warmRepository = 'pc/warm';
+const warmupRepositories = Array.from({ length: warmupN }, (_, i) => `pc/warmup-${i}`);
 const pushStart = performance.now();
+const all = [warmRepository, ...warmupRepositories, ...repositories];
 {
   let next = 0;
-  const all = [warmRepository, ...repositories];
   await Promise.all(
     Array.from({ length: 8 }, async () => {
       while (next < all.length) {
@@ -127,7 +132,7 @@ const pushStart = performance.now();
 }
 await client.close();
 process.stderr.write(
-  `bench: ${repositories.length + 1} signed copies in ${registry.host} (${format}) in ${((performance.now() - pushStart) / 1000).toFixed(1)} s\n`,
+  `bench: ${all.length} signed copies in ${registry.host} (${format}) in ${((performance.now() - pushStart) / 1000).toFixed(1)} s\n`,
 );
 
 let uid = 0;
@@ -161,8 +166,26 @@ const cpuMsOf = (pid: number): number => {
 };
 const rssMiB = (pid: number): number =>
   Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
-const registryRequests = (): number =>
-  (readFileSync(registry.logFile, 'utf8').match(/"(GET|HEAD) \/v2\//g) ?? []).length;
+/** The registry's access log lines so far, as `METHOD what` (repository and digests left out). */
+const registryRequests = (): string[] =>
+  (readFileSync(registry.logFile, 'utf8').match(/"(GET|HEAD) \/v2\/[^ ]* HTTP\/[0-9.]+" \d+/g) ?? []).map(
+    (line) =>
+      line
+        .slice(1)
+        .replace(/ HTTP\/[0-9.]+"/, '')
+        .replace(/\/v2\/.+\/(manifests|blobs)\//, '$1/')
+        .replace(/sha256[-:][0-9a-f]{64}/g, '<digest>'),
+  );
+/** How often each kind of request came per review, e.g. {"GET manifests/<digest>.sig": 1}. */
+const perReview = (requests: string[], reviews: number): Record<string, number> => {
+  const counts: Record<string, number> = {};
+  for (const r of requests) counts[r] = (counts[r] ?? 0) + 1;
+  for (const r of Object.keys(counts)) counts[r] = Math.round((counts[r]! / reviews) * 100) / 100;
+  return counts;
+};
+
+/** The apiserver's ServiceAccount and Secret reads so far (policy-controller's pull-secret lookup). */
+let apiserverReads = async (): Promise<number> => 0;
 
 const runDir = createRunDir('sigward-bench-pc-');
 interface Load {
@@ -175,15 +198,22 @@ async function load(w: Webhook, connections: number, bodies: string[]) {
   const file = path.join(runDir.root, `bodies-${uid}.jsonl`);
   writeFileSync(file, bodies.join('\n'));
   const cpu0 = cpuMsOf(w.pid);
-  const requests0 = registryRequests();
+  const requests0 = registryRequests().length;
+  const reads0 = await apiserverReads();
   const { stdout } = await run(
     process.execPath,
     [path.join(here, 'policy-controller-load.ts'), w.url, w.caFile, w.servername, String(connections), file],
     { maxBuffer: 1 << 20 },
   );
   const cpuMsPerReview = (cpuMsOf(w.pid) - cpu0) / bodies.length;
-  const registryPerReview = (registryRequests() - requests0) / bodies.length;
-  return { ...(JSON.parse(stdout) as Load), cpuMsPerReview, registryPerReview };
+  const requests = registryRequests().slice(requests0);
+  return {
+    ...(JSON.parse(stdout) as Load),
+    cpuMsPerReview,
+    registryPerReview: requests.length / bodies.length,
+    registryKinds: perReview(requests, bodies.length),
+    apiserverReadsPerReview: ((await apiserverReads()) - reads0) / bodies.length,
+  };
 }
 
 type Round = Awaited<ReturnType<typeof measure>>;
@@ -212,6 +242,14 @@ try {
     `bench: ${pc.webhook.name} admitting after ${((performance.now() - pcStart) / 1000).toFixed(1)} s (apiserver included)` +
       (pc.leftOut.length > 0 ? `; its TrustRoot leaves out ${pc.leftOut.join(', ')}\n` : '\n'),
   );
+  const kube = pc.kube;
+  apiserverReads = async () => {
+    const metrics = await kubectlOk(kube.kubectl, ['get', '--raw', '/metrics']);
+    let n = 0;
+    for (const m of metrics.matchAll(/^apiserver_request_total\{([^}]*)\} (\d+)/gm))
+      if (/verb="GET"/.test(m[1]!) && /resource="(serviceaccounts|secrets)"/.test(m[1]!)) n += Number(m[2]);
+    return n;
+  };
   sw = await startSigward(
     runDir,
     values.sigward === undefined ? repoRoot : path.resolve(values.sigward),
@@ -220,6 +258,7 @@ try {
   );
   const order = [pc.webhook, sw];
   for (const w of order) results.set(w.name, []);
+  for (const w of order) if (warmupN > 0) await load(w, 1, ['pc/warm', ...warmupRepositories].map(review));
   for (let round = 0; round < rounds; round++) {
     const turn = round % 2 === 0 ? order : [...order].reverse();
     for (const w of turn) {
@@ -251,6 +290,7 @@ const rows: [string, (r: Round) => number, number, string][] = [
   ['cold (new image), 1 connection, p50', (r) => r.cold1.p50Ms, 1, 'ms'],
   ['cold, 1 connection, CPU per review', (r) => r.cold1.cpuMsPerReview, 1, 'ms'],
   ['cold, registry requests per review', (r) => r.cold1.registryPerReview, 1, ''],
+  ['cold, apiserver ServiceAccount/Secret reads per review', (r) => r.cold1.apiserverReadsPerReview, 1, ''],
   ['cold, 16 connections, p50', (r) => r.cold16.p50Ms, 0, 'ms'],
   ['cold, 16 connections, throughput', (r) => r.cold16.rps, 0, 'req/s'],
   ['cold, 16 connections, CPU per review', (r) => r.cold16.cpuMsPerReview, 1, 'ms'],
@@ -270,5 +310,5 @@ const lines = [
   }),
 ];
 process.stdout.write(
-  `${lines.join('\n')}\n\nsignature: ${format === 'bundle' ? 'cosign v3 bundle (kubewarden-controller, public-good), fallback tag (docker-registry)' : 'legacy .sig, keyless + Rekor SET (containers/image fixture, public-good)'}; reviews per round: cold 1+${coldN}, cold16 16+${cold16N}, warm 1+${warmN}; build/cache check of the peer ${buildSeconds} s\n\n${JSON.stringify(Object.fromEntries(results))}\n`,
+  `${lines.join('\n')}\n\nsignature: ${format === 'bundle' ? 'cosign v3 bundle (kubewarden-controller, public-good), fallback tag (docker-registry)' : 'legacy .sig, keyless + Rekor SET (containers/image fixture, public-good)'}; unmeasured warm-up: ${warmupN} cold reviews each; reviews per round: cold 1+${coldN}, cold16 16+${cold16N}, warm 1+${warmN}; build/cache check of the peer ${buildSeconds} s\n\n${JSON.stringify(Object.fromEntries(results))}\n`,
 );
