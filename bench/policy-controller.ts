@@ -174,9 +174,10 @@ const registryRequests = (): string[] =>
         .slice(1)
         .replace(/ HTTP\/[0-9.]+"/, '')
         .replace(/\/v2\/.+\/(manifests|blobs)\//, '$1/')
-        .replace(/sha256[-:][0-9a-f]{64}/g, '<digest>'),
+        .replace(/sha256-[0-9a-f]{64}/g, 'sha256-<hex>') // tags: referrers fallback, `.sig`
+        .replace(/sha256:[0-9a-f]{64}/g, '<digest>'),
   );
-/** How often each kind of request came per review, e.g. {"GET manifests/<digest>.sig": 1}. */
+/** How often each kind of request came per review, e.g. {"GET manifests/sha256-<hex>.sig 200": 1}. */
 const perReview = (requests: string[], reviews: number): Record<string, number> => {
   const counts: Record<string, number> = {};
   for (const r of requests) counts[r] = (counts[r] ?? 0) + 1;
