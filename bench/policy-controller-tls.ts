@@ -1,8 +1,9 @@
 // The bench's HTTPS keep-alive agent for one webhook, trusting only that webhook's CA.
 //
 // policy-controller's serving certificate is made by knative (webhook/certificates/resources) with the
-// same subject as the CA that signs it. OpenSSL then takes the leaf for self-issued and refuses it as
-// "self-signed" before any name check, while Go (the apiserver) builds the chain and accepts it. For
+// same subject as the CA that signs it and no subject key identifier (Go's x509 sets none on a leaf).
+// OpenSSL then takes the leaf for self-signed and refuses it before any name check, while Go (the
+// apiserver) builds the chain and accepts it. For
 // that webhook (a server name is given) the agent lets the handshake finish and checks the certificate
 // itself on every new connection as its handshake completes: signed by the CA's key, issued by it,
 // within its validity, naming `servername`; anything else destroys the socket with the reason, so no
