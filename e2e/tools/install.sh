@@ -5,8 +5,8 @@
 #
 #   bash e2e/tools/install.sh [--tier e2e|full|bench] [TOOL...]
 #   bash e2e/tools/install.sh --list
-# Tiers: e2e (mandatory), full (e2e + the opt-in full tier), bench (e2e + the peers `npm run bench`
-# compares with, e.g. policy-controller's webhook; never part of e2e, full or CI).
+# Tiers: e2e (mandatory), full (e2e + the opt-in full tier), bench (e2e + the peers the benches compare
+# with: policy-controller's webhook for `npm run bench:policy-controller`; never part of e2e, full or CI).
 #
 # Cache entry: ${SIGWARD_CACHE:-$HOME/.cache/sigward}/tools/<name>-<key>/<name>, where <key> is a short
 # sha256 of the module's go.mod + go.sum, the package path, the ldflags, the build recipe and
@@ -52,7 +52,7 @@ policy-controller-webhook bench policy-controller github.com/sigstore/policy-con
 
 die() { echo "install.sh: $*" >&2; exit 1; }
 usage() {
-  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   echo "TOOL: $(tool_names all | tr '\n' ' ')"
 }
 # tool_names e2e|full|bench|all: names in build order; the e2e tier is part of full and of bench.
