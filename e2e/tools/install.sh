@@ -3,8 +3,10 @@
 # pinned tools modules in e2e/tools/<module>/go.mod + go.sum, into a per-machine cache outside the work
 # tree, and links them into e2e/.bin/<name>. Idempotent: an unchanged tool is never rebuilt.
 #
-#   bash e2e/tools/install.sh [--tier e2e|full] [TOOL...]
+#   bash e2e/tools/install.sh [--tier e2e|full|bench] [TOOL...]
 #   bash e2e/tools/install.sh --list
+# Tiers: e2e (mandatory), full (e2e + the opt-in full tier), bench (e2e + the peers the benches compare
+# with: policy-controller's webhook for `npm run bench:policy-controller`; never part of e2e, full or CI).
 #
 # Cache entry: ${SIGWARD_CACHE:-$HOME/.cache/sigward}/tools/<name>-<key>/<name>, where <key> is a short
 # sha256 of the module's go.mod + go.sum, the package path, the ldflags, the build recipe and
@@ -45,16 +47,17 @@ rekor-server        full rekor-v1     github.com/sigstore/rekor/cmd/rekor-server
 trillian_log_server full trillian     github.com/google/trillian/cmd/trillian_log_server               -
 trillian_log_signer full trillian     github.com/google/trillian/cmd/trillian_log_signer               -
 cosign2             full cosign2      github.com/sigstore/cosign/v2/cmd/cosign                         $RU
+policy-controller-webhook bench policy-controller github.com/sigstore/policy-controller/cmd/webhook $RU
 "
 
 die() { echo "install.sh: $*" >&2; exit 1; }
 usage() {
-  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   echo "TOOL: $(tool_names all | tr '\n' ' ')"
 }
-# tool_names e2e|full|all: names in build order; the e2e tier is part of full.
+# tool_names e2e|full|bench|all: names in build order; the e2e tier is part of full and of bench.
 tool_names() {
-  awk -v t="$1" 'NF && (t=="all" || t=="full" || $2==t) {print $1}' <<<"$TOOLS"
+  awk -v t="$1" 'NF && (t=="all" || $2==t || $2=="e2e" && (t=="full" || t=="bench")) {print $1}' <<<"$TOOLS"
 }
 tool_field() { awk -v n="$1" -v f="$2" '$1==n {print $f}' <<<"$TOOLS"; }
 tool_ldflags() { awk -v n="$1" '$1==n {$1=$2=$3=$4=""; sub(/^ +/, ""); print}' <<<"$TOOLS"; }
@@ -74,7 +77,7 @@ list=false
 requested=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --tier) tier=${2:-}; shift 2 || die "--tier needs e2e or full" ;;
+    --tier) tier=${2:-}; shift 2 || die "--tier needs e2e, full or bench" ;;
     --tier=*) tier=${1#--tier=}; shift ;;
     --list) list=true; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -82,7 +85,7 @@ while [ $# -gt 0 ]; do
     *) requested+=("$1"); shift ;;
   esac
 done
-case "$tier" in e2e|full) ;; *) die "unknown tier '$tier' (e2e or full)" ;; esac
+case "$tier" in e2e|full|bench) ;; *) die "unknown tier '$tier' (e2e, full or bench)" ;; esac
 
 if $list; then
   for name in $(tool_names all); do
@@ -109,7 +112,8 @@ case "$goversion" in
   *) die "Go ${goversion:-(unknown)} is too old: the tools modules need Go >= 1.24 (tool directives), and the pinned releases Go >= 1.26" ;;
 esac
 
-bash "$repo/scripts/ensure-debian-tools.sh" "$tier"
+# The bench tier needs no Debian package beyond the e2e tier's.
+bash "$repo/scripts/ensure-debian-tools.sh" "${tier/bench/e2e}"
 
 mkdir -p "$cache/logs" "$bin_dir"
 export GOWORK=off CGO_ENABLED=0
