@@ -233,6 +233,8 @@ function speed(head: (what: string) => string[], cols: Cols, table: Table): void
     warmRows.push([`${c} conn: server-side p50 ms`, ...cols((r) => r.warm[i].serverP50, 3)]);
     warmRows.push([`${c} conn: server-side p99 ms`, ...cols((r) => r.warm[i].serverP99, 3)]);
     warmRows.push([`${c} conn: event-loop lag p99 ms`, ...cols((r) => r.warm[i].lagP99)]);
+    warmRows.push([`${c} conn: bare event-loop lag p99 ms`, ...cols((r) => r.warm[i].bare.lagP99)]);
+    warmRows.push([`${c} conn: bare server-side p99 ms`, ...cols((r) => r.warm[i].bare.serverP99, 3)]);
   }
   warmRows.push(['in-process (inject): bare fastify CPU µs/req', ...cols((r) => r.inject?.bareUs ?? NaN, 1)]);
   warmRows.push(['in-process (inject): sigward CPU µs/req', ...cols((r) => r.inject?.sigwardUs ?? NaN, 1)]);
