@@ -47,9 +47,29 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
     level: settings.level ?? 'info',
     base: { service: 'sigward' },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-    timestamp: pino.stdTimeFunctions.isoTime,
+    timestamp: isoTime,
   };
   return settings.destination === undefined
     ? pino(options)
     : pino(options, settings.destination as unknown as pino.DestinationStream);
 }
+
+/**
+ * pino's `,"time":"<ISO 8601>"`, identical to `new Date(now).toISOString()`, with the part up to the
+ * second formatted once per second: the Date and toISOString per line were ~2 µs of the ~5 µs an
+ * admission line costs.
+ */
+export function isoTimeAt(now: number): string {
+  const second = Math.floor(now / 1000);
+  if (second !== lastSecond) {
+    lastSecond = second;
+    // "YYYY-MM-DDTHH:MM:SS." (the milliseconds and "Z" follow)
+    secondPrefix = `,"time":"${new Date(second * 1000).toISOString().slice(0, -4)}`;
+  }
+  const ms = now - second * 1000;
+  return `${secondPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z"`;
+}
+let lastSecond = NaN;
+let secondPrefix = '';
+
+const isoTime = (): string => isoTimeAt(Date.now());
