@@ -291,3 +291,55 @@ describe('cache', () => {
     await e.close();
   });
 });
+
+describe('what the admission line names', () => {
+  test('the object (namespace/name), uid, user and reason codes, on every kind of answer', async () => {
+    const e = engineUnderTest([keylessPolicy()]);
+    try {
+      const signed = podReview([`${host}/signed/kubewarden@${kubewarden.digest}`]);
+      const allowed = await e.review(signed);
+      assert.equal(allowed.decision, 'allow');
+      assert.equal(allowed.object, 'apps/web');
+      assert.equal(allowed.uid, signed.request.uid);
+      assert.equal(allowed.user, 'tester');
+      assert.equal(allowed.reasons, undefined);
+      assert.equal(allowed.decisions?.length, 1);
+      // The same review again: answered from the cache, named the same way.
+      const again = await e.review(signed);
+      assert.deepEqual({ ...again, review: undefined }, { ...allowed, review: undefined });
+
+      const denied = await e.review(podReview([`${host}/signed/kubewarden:missing`, `${host}/unsigned/x:1`]));
+      assert.equal(denied.decision, 'deny');
+      assert.equal(denied.object, 'apps/web');
+      // Each failed reason code once, in the order found.
+      assert.deepEqual(denied.reasons, [
+        ...new Set(denied.decisions!.flatMap((d) => d.results.filter((r) => !r.passed).map((r) => r.reason))),
+      ]);
+      assert.ok(denied.reasons!.length >= 1);
+
+      // Skipped (sigward's own namespace): still named, no decisions.
+      const skipped = await e.review(podReview([`${host}/unsigned/x:1`], { namespace: 'sigward' }));
+      assert.equal(skipped.decision, 'skip');
+      assert.equal(skipped.object, 'sigward/web');
+      assert.equal(skipped.decisions, undefined);
+
+      // A malformed review that still has a uid: answered (denied, 400) and named from the raw body.
+      const malformed = { ...signed, request: { ...signed.request, operation: 'EXPLODE' } };
+      const invalid = await e.review(malformed);
+      assert.equal(invalid.decision, 'invalid');
+      assert.equal(invalid.object, 'apps/web');
+      assert.equal(invalid.uid, signed.request.uid);
+      assert.equal(responseOf(invalid).status?.code, 400);
+
+      // Only a name (a cluster-scoped request has no namespace).
+      const { namespace: _ns, ...noNamespace } = signed.request;
+      const named = await e.review({
+        ...signed,
+        request: { ...noNamespace, object: { ...signed.request.object, metadata: { name: 'web' } } },
+      });
+      assert.equal(named.object, 'web');
+    } finally {
+      await e.close();
+    }
+  });
+});
