@@ -1,7 +1,7 @@
 // Profiling aid for the warm /validate path (#14): runs the real `sigward webhook` (policies from a
 // directory, the public-good root from a file) with `--cpu-prof`, warms its cache with one review,
 // drives cache hits with bench/load.ts, then stops it so the profile holds mostly that.
-//   node bench/profile-warm.ts [CONNECTIONS] [REQUESTS] [PROFILE_DIR]
+//   node bench/profile-warm.ts [CONNECTIONS] [REQUESTS] [PROFILE_DIR]     (NOPROF=1: no profiler, CPU only)
 // Prints the load client's figures and the webhook's CPU per request; the .cpuprofile lands in
 // PROFILE_DIR (default a new temporary directory, printed).
 import { execFile, spawn } from 'node:child_process';
@@ -50,8 +50,8 @@ try {
   const webhook = spawn(
     process.execPath,
     [
-      '--cpu-prof',
-      `--cpu-prof-dir=${profiles}`,
+      ...(process.env['NOPROF'] ? [] : ['--cpu-prof']),
+      ...(process.env['NOPROF'] ? [] : [`--cpu-prof-dir=${profiles}`]),
       join(here, '../bin/sigward'),
       'webhook',
       '--listen=127.0.0.1:0',

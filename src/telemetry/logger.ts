@@ -49,9 +49,28 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     timestamp: isoTime,
   };
-  return settings.destination === undefined
-    ? pino(options)
-    : pino(options, settings.destination as unknown as pino.DestinationStream);
+  return pino(options, (settings.destination ?? stdoutLines()) as unknown as pino.DestinationStream);
+}
+
+/** Bytes of log lines gathered before stdout is written (a write at once when more come). */
+export const STDOUT_BATCH_BYTES = 4096;
+/** Longest a log line waits in the batch when little is logged. */
+export const STDOUT_FLUSH_MS = 200;
+
+/**
+ * stdout, written asynchronously in batches: under load the admission lines of ~10 reviews go out in
+ * one write instead of one thread-pool write each (a hand-off that cost cached reviews throughput and
+ * p99 on a busy node); when little is logged, a line waits at most STDOUT_FLUSH_MS. Flushed at exit
+ * (pino's exit hook), so a SIGTERM, a fatal error or process.exit loses nothing; a SIGKILL can lose
+ * the last batch.
+ */
+function stdoutLines(): pino.DestinationStream {
+  return pino.destination({
+    dest: 1,
+    sync: false,
+    minLength: STDOUT_BATCH_BYTES,
+    periodicFlush: STDOUT_FLUSH_MS,
+  });
 }
 
 /**
