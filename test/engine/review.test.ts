@@ -2,6 +2,7 @@
 // reason, tags pinned to the verified digest, and the caches: one verification for 200 concurrent
 // reviews, refusals cached, registry errors not, a policy change re-verifies.
 import assert from 'node:assert/strict';
+import { createHook } from 'node:async_hooks';
 import { after, before, describe, test } from 'node:test';
 import { startDockerRegistry } from '../support/docker-registry.ts';
 import type { DockerRegistry } from '../support/docker-registry.ts';
@@ -338,6 +339,35 @@ describe('what the admission line names', () => {
         request: { ...noNamespace, object: { ...signed.request.object, metadata: { name: 'web' } } },
       });
       assert.equal(named.object, 'web');
+    } finally {
+      await e.close();
+    }
+  });
+});
+
+describe('the cache-hit path', () => {
+  test('a cached review creates no timer or other async resource, however far apart the reviews come', async () => {
+    const e = engineUnderTest([keylessPolicy()]);
+    try {
+      const image = `${host}/signed/kubewarden@${kubewarden.digest}`;
+      assert.equal((await e.review(podReview([image]))).decision, 'allow'); // verified once
+      const created: string[] = [];
+      const hook = createHook({
+        init: (_id, type) => {
+          if (type !== 'PROMISE') created.push(type);
+        },
+      });
+      for (let i = 0; i < 5; i++) {
+        // Reviews more than a millisecond apart (a clock cached for 1 ms would be re-armed by a timer).
+        const until = performance.now() + 2;
+        while (performance.now() < until);
+        hook.enable();
+        const result = await e.review(podReview([image]));
+        hook.disable();
+        assert.equal(result.decision, 'allow');
+      }
+      assert.deepEqual(created, []);
+      assert.equal(await e.verifications(), 1);
     } finally {
       await e.close();
     }
