@@ -331,6 +331,7 @@ async function webhookMode(): Promise<object> {
     serverP50: number;
     serverP99: number;
     lagP99: number;
+    gcUs: number;
   }> => {
     await server.ask('reset');
     const { stdout } = await promisify(execFile)(
@@ -352,6 +353,7 @@ async function webhookMode(): Promise<object> {
       p50: number;
       p99: number;
       lagP99: number;
+      gcMs: number;
     };
     const client = JSON.parse(stdout) as { rps: number; p50: number };
     return {
@@ -361,6 +363,7 @@ async function webhookMode(): Promise<object> {
       serverP50: report.p50,
       serverP99: report.p99,
       lagP99: report.lagP99,
+      gcUs: (report.gcMs * 1000) / report.requests,
     };
   };
   const warm = [];
@@ -389,6 +392,7 @@ async function webhookMode(): Promise<object> {
           serverP50: pick('serverP50'),
           serverP99: pick('serverP99'),
           lagP99: pick('lagP99'),
+          gcUs: pick('gcUs'),
         };
       };
       const sigward = of('sigward');

@@ -2,9 +2,9 @@
 // and bench/bare-server.ts alike), so both are measured from inside the same way. Over the IPC channel:
 // 'reset' starts a window, 'report' answers for it: CPU used (user + system, µs), requests finished,
 // server-side time per request (diagnostics_channel: request start → response finish) p50/p99 in ms,
-// and the event-loop lag p99 in ms.
+// the event-loop lag p99 in ms, and the time spent in garbage collection (ms).
 import diagnostics from 'node:diagnostics_channel';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks';
 
 const times: number[] = [];
 const startedAt = new WeakMap<object, number>();
@@ -17,6 +17,10 @@ diagnostics.subscribe('http.server.response.finish', (message) => {
 });
 const lag = monitorEventLoopDelay({ resolution: 5 });
 let cpu = process.cpuUsage();
+let gcMs = 0;
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) gcMs += entry.duration;
+}).observe({ entryTypes: ['gc'] });
 
 const pct = (xs: readonly number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -30,6 +34,7 @@ if (process.send !== undefined) {
       lag.reset();
       lag.enable();
       cpu = process.cpuUsage();
+      gcMs = 0;
       process.send!({ reset: true });
     } else if (message === 'report') {
       const used = process.cpuUsage(cpu);
@@ -40,6 +45,7 @@ if (process.send !== undefined) {
         p50: pct(times, 0.5),
         p99: pct(times, 0.99),
         lagP99: lag.percentile(99) / 1e6,
+        gcMs,
       });
     }
   });

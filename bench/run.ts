@@ -225,6 +225,8 @@ function speed(head: (what: string) => string[], cols: Cols, table: Table): void
     warmRows.push([`${c} conn: sigward / bare`, ...cols((r) => r.warm[i].ratio)]);
     warmRows.push([`${c} conn: bare server CPU µs/req`, ...cols((r) => r.warm[i].bare.serverCpuUs, 0)]);
     warmRows.push([`${c} conn: sigward server CPU µs/req`, ...cols((r) => r.warm[i].sigward.serverCpuUs, 0)]);
+    warmRows.push([`${c} conn: bare GC µs/req`, ...cols((r) => r.warm[i].bare.gcUs ?? NaN, 1)]);
+    warmRows.push([`${c} conn: sigward GC µs/req`, ...cols((r) => r.warm[i].sigward.gcUs ?? NaN, 1)]);
     warmRows.push([
       `${c} conn: bare / sigward CPU per req`,
       ...cols((r) => r.warm[i].cpuRatio ?? r.warm[i].bare.serverCpuUs / r.warm[i].sigward.serverCpuUs),
