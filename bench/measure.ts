@@ -4,21 +4,22 @@
 // Prints one JSON object. Modes:
 //   verify   cold verification of a new digest: verifyImage per case with a long-lived client (warm
 //            connections, as the webhook has), p50 wall, median CPU and registry requests per image;
-//   webhook  warm /validate (cache hits) against a bare fastify HTTPS server answering the same review
-//            with a canned reply, at 1, 16 and 64 keep-alive connections (load from another process),
-//            server-side p99 (diagnostics_channel, request start → response finish); cold reviews
+//   webhook  warm /validate (cache hits) of the real `sigward webhook` process against a bare fastify
+//            HTTPS server process answering the same review (bench/bare-server.ts), at 1, 16 and 64
+//            keep-alive connections (load from another process, short runs alternated pair by pair),
+//            CPU per request, server-side p50/p99 and event-loop lag measured inside each server
+//            (bench/probe.ts); in-process CPU per review through the app (inject); cold reviews
 //            (empty caches, a new policy generation per review) at 1 and 16 concurrent; event-loop lag;
 //   memory   RSS after N cold reviews through the engine (verdict cache of 100k entries), then with the
 //            cache topped up to 100k entries by copies of a real verdict under distinct keys.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { parseArgs, promisify } from 'node:util';
-import diagnostics from 'node:diagnostics_channel';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import fastify from 'fastify';
 import { makeTestTls } from '../test/support/tls.ts';
 import { fulcioRekor, kubewarden } from '../test/sigstore/discover-fixtures.ts';
@@ -31,6 +32,8 @@ const { values } = parseArgs({
     olareg: { type: 'string' },
     runs: { type: 'string', default: '40' },
     requests: { type: 'string', default: '3000' },
+    /** Alternated bare/sigward pairs of warm runs per connection count. */
+    'warm-pairs': { type: 'string', default: '5' },
     verifications: { type: 'string', default: '10000' },
   },
 });
@@ -43,10 +46,6 @@ const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] ?? NaN;
 };
-const pct = (xs: readonly number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(s.length * p))] ?? NaN;
-};
 const cpuMs = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
 /** RSS split as the kernel counts it: anonymous memory (heap, malloc) vs mapped files (node's binary). */
 const rssParts = (): { anonMiB: number; fileMiB: number } => {
@@ -55,6 +54,68 @@ const rssParts = (): { anonMiB: number; fileMiB: number } => {
     Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
   return { anonMiB: kib('RssAnon') / 1024, fileMiB: kib('RssFile') / 1024 };
 };
+
+interface Probed {
+  readonly url: string;
+  /** Sends 'reset' or 'report' to bench/probe.ts inside the server and resolves to its answer. */
+  ask(message: 'reset' | 'report'): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A server process with bench/probe.ts loaded (`node --import`), an IPC channel to it, stdout and stderr
+ * drained; resolves once `urlOf` finds its URL in what it printed.
+ */
+async function startProbed(
+  args: readonly string[],
+  urlOf: (stdout: string, stderr: string) => string | undefined,
+  env: NodeJS.ProcessEnv = {},
+): Promise<Probed> {
+  const childEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    KUBECONFIG: '/nonexistent',
+    HOME: '/nonexistent',
+    ...env,
+  };
+  delete childEnv['KUBERNETES_SERVICE_HOST'];
+  const child = spawn(process.execPath, ['--import', pathToFileURL(join(here, 'probe.ts')).href, ...args], {
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  let out = '';
+  let err = '';
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const check = (): void => {
+      const found = urlOf(out, err);
+      if (found !== undefined) resolve(found);
+    };
+    // Only the start is kept; later lines (one JSON log line per review) are read and dropped.
+    child.stdout!.on('data', (c: Buffer) => {
+      if (out.length < 1 << 16) out += c.toString();
+      check();
+    });
+    child.stderr!.on('data', (c: Buffer) => {
+      if (err.length < 1 << 16) err += c.toString();
+      check();
+    });
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}:\n${out}\n${err}`)));
+  });
+  let answer: ((m: unknown) => void) | undefined;
+  child.on('message', (m) => answer?.(m));
+  return {
+    url,
+    ask: (message) =>
+      new Promise((resolve) => {
+        answer = resolve;
+        child.send(message);
+      }),
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- modules of another checkout, typed by use */
 async function verifyMode(): Promise<object> {
@@ -138,7 +199,6 @@ function signedImageCase(harness: any, host: string) {
 
 async function webhookMode(): Promise<object> {
   const harness = await from<any>('test/engine/harness.ts');
-  const { startServer } = await from<any>('src/server/serve.ts');
   const { createLogger } = await from<any>('src/telemetry/logger.ts');
   const host = values.docker!;
   const { policy, review } = signedImageCase(harness, host);
@@ -183,34 +243,16 @@ async function webhookMode(): Promise<object> {
   const cold16Cpu = cpuMs(process.cpuUsage(cpu)) / total16;
   await e.close();
 
-  // Warm: one verification, then cache hits.
+  // In-process CPU per cached review through the app (fastify's inject: no sockets or TLS), sigward's
+  // app against a bare fastify app answering the canned reply, alternated: steady under machine load.
   const w = harness.engineUnderTest([policy(1)], { deadlineMs: 60_000 });
   await w.review(review);
   const quiet = new Writable({ write: (_c, _e, done) => done() });
-  const server = await startServer({
-    host: '127.0.0.1',
-    port: 0,
-    tls,
-    handleReview: w.engine.handle,
-    readiness: () => ({ ready: true, reasons: [] }),
-    metrics: w.metrics,
-    logger: createLogger({ destination: quiet }),
-  });
   const canned = JSON.stringify({
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
-    response: { uid: review.request.uid, allowed: true },
+    response: { uid: review.request.uid, allowed: true, auditAnnotations: { decision: 'allow' } },
   });
-  const bare = fastify({ https: { key: readFileSync(tls.keyFile), cert: readFileSync(tls.certFile) } });
-  bare.post('/validate', async (_req, reply) =>
-    reply.header('content-type', 'application/json').send(canned),
-  );
-  await bare.listen({ host: '127.0.0.1', port: 0 });
-  const address = bare.server.address();
-  const bareUrl = `https://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}/validate`;
-
-  // In-process CPU per cached review through the app (fastify's inject: no sockets or TLS), sigward's
-  // app against a bare fastify app answering the canned reply, alternated: steady under machine load.
   const { buildApp } = await from<any>('src/server/app.ts');
   const app = buildApp({
     handleReview: w.engine.handle,
@@ -248,60 +290,126 @@ async function webhookMode(): Promise<object> {
   }
   await app.close();
   await bareApp.close();
+  await w.close();
   const inject = { sigwardUs: median(injectSigward), bareUs: median(injectBare) };
 
-  // Server-side time per request: from the request's start to its response's finish.
-  const serverSide: number[] = [];
-  const startedAt = new WeakMap<object, number>();
-  const onStart = ({ request }: any) => startedAt.set(request, performance.now());
-  const onFinish = ({ request }: any) => {
-    const t = startedAt.get(request);
-    if (t !== undefined) serverSide.push(performance.now() - t);
-  };
-  diagnostics.subscribe('http.server.request.start', onStart);
-  diagnostics.subscribe('http.server.response.finish', onFinish);
-
-  // Asynchronous: this process serves while the load client runs.
+  // Warm over HTTPS: the real `sigward webhook` of the tree under test (policies from a directory, the
+  // public-good root from a file, the bench's key pair; its JSON log lines go to a pipe this process
+  // drains, as a container runtime reads them) against bench/bare-server.ts, each its own process with
+  // bench/probe.ts inside, measured from there (CPU, server-side times, event-loop lag).
+  const policies = join(dir, 'policies');
+  mkdirSync(policies);
+  writeFileSync(join(policies, 'kubewarden.yaml'), JSON.stringify(policy(1)));
+  const { PROD_ROOT_PATH } = await from<any>('test/sigstore/ext.ts');
+  const sigwardServer = await startProbed(
+    [
+      join(root, 'bin/sigward'),
+      'webhook',
+      '--listen=127.0.0.1:0',
+      `--policies=${policies}`,
+      `--trusted-root=${PROD_ROOT_PATH}`,
+      `--tls-cert=${tls.certFile}`,
+      `--tls-key=${tls.keyFile}`,
+    ],
+    (_out, err) => /listening on (https:\/\/127\.0\.0\.1:\d+)/.exec(err)?.[1],
+  );
+  const bareServer = await startProbed(
+    [join(here, 'bare-server.ts'), tls.certFile, tls.keyFile],
+    (out) => /"url":"([^"]+)"/.exec(out)?.[1],
+    // The baseline runs as it is whatever NODE_OPTIONS the server under test was given.
+    { NODE_OPTIONS: '' },
+  );
+  const warmRequests = Number(values.requests);
+  const pairs = Number(values['warm-pairs']);
   const load = async (
-    url: string,
+    server: Probed,
     connections: number,
-  ): Promise<{ rps: number; p50: number; p99: number; serverCpuUs: number }> => {
-    const cpu = process.cpuUsage();
+  ): Promise<{
+    rps: number;
+    p50: number;
+    serverCpuUs: number;
+    serverP50: number;
+    serverP99: number;
+    lagP99: number;
+    gcUs: number;
+  }> => {
+    await server.ask('reset');
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      [join(here, 'load.ts'), url, bodyFile, caFile, String(connections), values.requests!],
+      [
+        join(here, 'load.ts'),
+        `${server.url}/validate`,
+        bodyFile,
+        caFile,
+        String(connections),
+        String(warmRequests),
+      ],
       // The load client runs as it is whatever NODE_OPTIONS the server under test was given.
       { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } },
     );
-    // This process's CPU per request while it served them (the other server sits idle meanwhile).
-    const served = Number(values.requests) + connections;
-    const serverCpuUs = (cpuMs(process.cpuUsage(cpu)) * 1000) / served;
-    return { ...(JSON.parse(stdout) as { rps: number; p50: number; p99: number }), serverCpuUs };
+    const report = (await server.ask('report')) as {
+      cpuUs: number;
+      requests: number;
+      p50: number;
+      p99: number;
+      lagP99: number;
+      gcMs: number;
+    };
+    const client = JSON.parse(stdout) as { rps: number; p50: number };
+    return {
+      rps: client.rps,
+      p50: client.p50,
+      serverCpuUs: report.cpuUs / report.requests,
+      serverP50: report.p50,
+      serverP99: report.p99,
+      lagP99: report.lagP99,
+      gcUs: (report.gcMs * 1000) / report.requests,
+    };
   };
   const warm = [];
-  for (const connections of [1, 16, 64]) {
-    const baseline = await load(bareUrl, connections);
-    serverSide.length = 0;
-    lag.reset();
-    lag.enable();
-    const sigward = await load(`${server.url}/validate`, connections);
-    lag.disable();
-    warm.push({
-      connections,
-      bare: baseline,
-      sigward,
-      ratio: sigward.rps / baseline.rps,
-      serverP50: pct(serverSide, 0.5),
-      serverP99: pct(serverSide, 0.99),
-      lagP99: lag.percentile(99) / 1e6,
-    });
+  try {
+    for (const connections of [1, 16, 64]) {
+      // Short runs alternated pair by pair (bare first, then sigward first), medians of the pairs: a
+      // burst of load from the machine's other work lands on both alike.
+      const runs: { bare: Awaited<ReturnType<typeof load>>; sigward: Awaited<ReturnType<typeof load>> }[] =
+        [];
+      for (let i = 0; i < pairs; i++) {
+        if (i % 2 === 0) {
+          const bare = await load(bareServer, connections);
+          runs.push({ bare, sigward: await load(sigwardServer, connections) });
+        } else {
+          const sigward = await load(sigwardServer, connections);
+          runs.push({ bare: await load(bareServer, connections), sigward });
+        }
+      }
+      const of = (side: 'bare' | 'sigward') => {
+        const pick = (k: keyof Awaited<ReturnType<typeof load>>): number =>
+          median(runs.map((r) => r[side][k]));
+        return {
+          rps: pick('rps'),
+          p50: pick('p50'),
+          serverCpuUs: pick('serverCpuUs'),
+          serverP50: pick('serverP50'),
+          serverP99: pick('serverP99'),
+          lagP99: pick('lagP99'),
+          gcUs: pick('gcUs'),
+        };
+      };
+      const sigward = of('sigward');
+      warm.push({
+        connections,
+        bare: of('bare'),
+        sigward,
+        ratio: median(runs.map((r) => r.sigward.rps / r.bare.rps)),
+        cpuRatio: median(runs.map((r) => r.bare.serverCpuUs / r.sigward.serverCpuUs)),
+        serverP50: sigward.serverP50,
+        serverP99: sigward.serverP99,
+        lagP99: sigward.lagP99,
+      });
+    }
+  } finally {
+    await Promise.all([sigwardServer.stop(), bareServer.stop()]);
   }
-  diagnostics.unsubscribe('http.server.request.start', onStart);
-  diagnostics.unsubscribe('http.server.response.finish', onFinish);
-  const verifications = await w.verifications();
-  await server.shutdown();
-  await bare.close();
-  await w.close();
   return {
     cold: {
       p50Ms: median(cold1),
@@ -315,7 +423,6 @@ async function webhookMode(): Promise<object> {
     },
     warm,
     inject,
-    warmVerifications: verifications,
   };
 }
 

@@ -1,62 +1,95 @@
-// Profiling aid for the warm /validate path (#14): serves cache hits like bench/measure.ts's webhook
-// mode while bench/load.ts drives it, so `node --cpu-prof bench/profile-warm.ts` profiles only that.
-//   node --cpu-prof --cpu-prof-dir=/tmp/prof bench/profile-warm.ts [CONNECTIONS] [REQUESTS]
-import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+// Profiling aid for the warm /validate path (#14): runs the real `sigward webhook` (policies from a
+// directory, the public-good root from a file) with `--cpu-prof`, warms its cache with one review,
+// drives cache hits with bench/load.ts, then stops it so the profile holds mostly that.
+//   node bench/profile-warm.ts [CONNECTIONS] [REQUESTS] [PROFILE_DIR]     (NOPROF=1: no profiler, CPU only)
+// Prints the load client's figures and the webhook's CPU per request; the .cpuprofile lands in
+// PROFILE_DIR (default a new temporary directory, printed).
+import { execFile, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { startDockerRegistry } from '../test/support/docker-registry.ts';
 import { makeTestTls } from '../test/support/tls.ts';
-import { RegistryClient } from '../src/oci/client.ts';
 import * as harness from '../test/engine/harness.ts';
 import { kubewarden } from '../test/sigstore/discover-fixtures.ts';
-import { startServer } from '../src/server/serve.ts';
-import { createLogger } from '../src/telemetry/logger.ts';
+import { PROD_ROOT_PATH } from '../test/sigstore/ext.ts';
+
+/** user + system CPU of a process in clock ticks (/proc/PID/stat fields 14 and 15). */
+const CLOCK_TICKS = 100;
+function cpuTicks(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    .replace(/^.*\) /s, '')
+    .split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
 
 const connections = process.argv[2] ?? '16';
 const requests = process.argv[3] ?? '20000';
 const here = fileURLToPath(new URL('.', import.meta.url));
-const registry = await startDockerRegistry();
-const setup = new RegistryClient();
-await harness.pushFixtures(registry.host);
-const policy = harness.clusterPolicy(
-  'kubewarden',
-  ['127.0.0.1:*/signed/**'],
-  [harness.kubewardenAuthority()],
-  {},
-  1,
-);
-const review = harness.podReview([`${registry.host}/signed/kubewarden@${kubewarden.digest}`]);
 const dir = mkdtempSync(join(tmpdir(), 'sigward-profile-'));
-const tls = makeTestTls(dir);
-writeFileSync(join(dir, 'review.json'), JSON.stringify(review));
-writeFileSync(join(dir, 'ca.pem'), tls.caPem);
-const w = harness.engineUnderTest([policy], { deadlineMs: 60_000 });
-await w.review(review);
-const server = await startServer({
-  host: '127.0.0.1',
-  port: 0,
-  tls,
-  handleReview: w.engine.handle,
-  readiness: () => ({ ready: true, reasons: [] }),
-  metrics: w.metrics,
-  logger: createLogger({ destination: new Writable({ write: (_c, _e, done) => done() }) }),
-});
-const cpu = process.cpuUsage();
-const { stdout } = await promisify(execFile)(process.execPath, [
-  join(here, 'load.ts'),
-  `${server.url}/validate`,
-  join(dir, 'review.json'),
-  join(dir, 'ca.pem'),
-  connections,
-  requests,
-]);
-const used = process.cpuUsage(cpu);
-console.log(stdout.trim(), `server CPU µs/req ${((used.user + used.system) / Number(requests)).toFixed(0)}`);
-await server.shutdown();
-await w.close();
-await setup.close();
-await registry.stop();
+const profiles = process.argv[4] ?? join(dir, 'profiles');
+const registry = await startDockerRegistry();
+try {
+  await harness.pushFixtures(registry.host);
+  const policies = join(dir, 'policies');
+  mkdirSync(policies);
+  const policy = harness.clusterPolicy(
+    'kubewarden',
+    ['127.0.0.1:*/signed/**'],
+    [harness.kubewardenAuthority()],
+  );
+  writeFileSync(join(policies, 'kubewarden.yaml'), JSON.stringify(policy));
+  const review = harness.podReview([`${registry.host}/signed/kubewarden@${kubewarden.digest}`]);
+  const tls = makeTestTls(dir);
+  writeFileSync(join(dir, 'review.json'), JSON.stringify(review));
+  writeFileSync(join(dir, 'ca.pem'), tls.caPem);
+  const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: '/nonexistent', HOME: '/nonexistent' };
+  delete env['KUBERNETES_SERVICE_HOST'];
+  const webhook = spawn(
+    process.execPath,
+    [
+      ...(process.env['NOPROF'] ? [] : ['--cpu-prof']),
+      ...(process.env['NOPROF'] ? [] : [`--cpu-prof-dir=${profiles}`]),
+      join(here, '../bin/sigward'),
+      'webhook',
+      '--listen=127.0.0.1:0',
+      `--policies=${policies}`,
+      `--trusted-root=${PROD_ROOT_PATH}`,
+      `--tls-cert=${tls.certFile}`,
+      `--tls-key=${tls.keyFile}`,
+    ],
+    { env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  webhook.stdout.resume(); // one JSON line per review, read and dropped as a container runtime would
+  const exited = new Promise<void>((resolve) => webhook.once('exit', () => resolve()));
+  let err = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    webhook.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+      const m = /listening on (https:\/\/127\.0\.0\.1:\d+)/.exec(err);
+      if (m) resolve(m[1]!);
+    });
+    webhook.once('exit', (code) => reject(new Error(`webhook exited ${code}: ${err}`)));
+  });
+  const load = (n: string) =>
+    promisify(execFile)(process.execPath, [
+      join(here, 'load.ts'),
+      `${url}/validate`,
+      join(dir, 'review.json'),
+      join(dir, 'ca.pem'),
+      connections,
+      n,
+    ]);
+  await load('100'); // the first review verifies; the rest hit the cache
+  const before = cpuTicks(webhook.pid!);
+  const { stdout } = await load(requests);
+  const usedUs = ((cpuTicks(webhook.pid!) - before) / CLOCK_TICKS) * 1e6;
+  webhook.kill('SIGTERM');
+  await exited;
+  console.log(stdout.trim(), `webhook CPU µs/req ${(usedUs / Number(requests)).toFixed(0)}`);
+  console.log(`profile in ${profiles}`);
+} finally {
+  await registry.stop();
+}

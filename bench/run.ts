@@ -32,6 +32,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     runs: { type: 'string', default: '40' },
     requests: { type: 'string', default: '3000' },
+    /** Alternated bare/sigward pairs of warm runs per connection count in each round. */
+    'warm-pairs': { type: 'string', default: '5' },
     verifications: { type: 'string', default: '10000' },
     'no-memory': { type: 'boolean' },
     /** Only the cold verification cases (verify mode): no webhook mode (warm /validate, cold reviews). */
@@ -96,6 +98,7 @@ try {
       ...(olareg === undefined ? [] : [`--olareg=${olareg.host}`]),
       `--runs=${values.runs}`,
       `--requests=${values.requests}`,
+      `--warm-pairs=${values['warm-pairs']}`,
       ...extra,
     ];
     try {
@@ -225,13 +228,18 @@ function speed(head: (what: string) => string[], cols: Cols, table: Table): void
     warmRows.push([`${c} conn: sigward / bare`, ...cols((r) => r.warm[i].ratio)]);
     warmRows.push([`${c} conn: bare server CPU µs/req`, ...cols((r) => r.warm[i].bare.serverCpuUs, 0)]);
     warmRows.push([`${c} conn: sigward server CPU µs/req`, ...cols((r) => r.warm[i].sigward.serverCpuUs, 0)]);
+    warmRows.push([`${c} conn: bare GC µs/req`, ...cols((r) => r.warm[i].bare.gcUs ?? NaN, 1)]);
+    warmRows.push([`${c} conn: sigward GC µs/req`, ...cols((r) => r.warm[i].sigward.gcUs ?? NaN, 1)]);
     warmRows.push([
       `${c} conn: bare / sigward CPU per req`,
-      ...cols((r) => r.warm[i].bare.serverCpuUs / r.warm[i].sigward.serverCpuUs),
+      ...cols((r) => r.warm[i].cpuRatio ?? r.warm[i].bare.serverCpuUs / r.warm[i].sigward.serverCpuUs),
     ]);
     warmRows.push([`${c} conn: client p50 ms`, ...cols((r) => r.warm[i].sigward.p50)]);
+    warmRows.push([`${c} conn: server-side p50 ms`, ...cols((r) => r.warm[i].serverP50, 3)]);
     warmRows.push([`${c} conn: server-side p99 ms`, ...cols((r) => r.warm[i].serverP99, 3)]);
     warmRows.push([`${c} conn: event-loop lag p99 ms`, ...cols((r) => r.warm[i].lagP99)]);
+    warmRows.push([`${c} conn: bare event-loop lag p99 ms`, ...cols((r) => r.warm[i].bare.lagP99)]);
+    warmRows.push([`${c} conn: bare server-side p99 ms`, ...cols((r) => r.warm[i].bare.serverP99, 3)]);
   }
   warmRows.push(['in-process (inject): bare fastify CPU µs/req', ...cols((r) => r.inject?.bareUs ?? NaN, 1)]);
   warmRows.push(['in-process (inject): sigward CPU µs/req', ...cols((r) => r.inject?.sigwardUs ?? NaN, 1)]);
@@ -240,7 +248,7 @@ function speed(head: (what: string) => string[], cols: Cols, table: Table): void
     ...cols((r) => (r.inject === undefined ? NaN : r.inject.sigwardUs - r.inject.bareUs), 1),
   ]);
   table(
-    'Warm /validate (cache hit) vs a bare fastify HTTPS server with a canned reply, same run, HTTPS keep-alive, load from another process',
+    'Warm /validate (cache hit): the `sigward webhook` process vs a bare fastify HTTPS process answering the same review (bench/bare-server.ts), HTTPS keep-alive, load from another process, medians of alternated pairs',
     ['case', ...head('value')],
     warmRows,
   );

@@ -62,6 +62,9 @@ function annotations(decisions: readonly ImageDecision[], decision: string): Rec
 
 /** The reply for a checked request. An empty list is allowed (nothing to check). */
 export function decisionResponse(uid: string, decisions: readonly ImageDecision[]): AdmissionResponse {
+  // Nothing failed (the common answer, cached or not): no denial, warnings or failure notes to build.
+  if (!decisions.some((d) => d.results.some((r) => !r.passed && r.outcome !== 'allow')))
+    return { uid, allowed: true, auditAnnotations: { [ANNOTATION_DECISION]: allowedOutcome(decisions) } };
   const denied = failures(decisions, 'deny');
   const warnings = warningsFor(decisions);
   const warn = warnings.length === 0 ? {} : { warnings };
@@ -77,12 +80,20 @@ export function decisionResponse(uid: string, decisions: readonly ImageDecision[
       auditAnnotations: annotations(decisions, 'deny'),
     };
   }
-  const outcome = decisions.some((d) => d.outcome === 'warn')
+  return {
+    uid,
+    allowed: true,
+    ...warn,
+    auditAnnotations: annotations(decisions, allowedOutcome(decisions)),
+  };
+}
+
+function allowedOutcome(decisions: readonly ImageDecision[]): 'warn' | 'audit' | 'allow' {
+  return decisions.some((d) => d.outcome === 'warn')
     ? 'warn'
     : decisions.some((d) => d.outcome === 'audit')
       ? 'audit'
       : 'allow';
-  return { uid, allowed: true, ...warn, auditAnnotations: annotations(decisions, outcome) };
 }
 
 export function skipResponse(uid: string, skip: Skip): AdmissionResponse {

@@ -185,25 +185,25 @@ export function parseAdmissionReview(body: unknown): AdmissionReview {
     throw invalid('request.object', `is required for ${operation}`);
   if (operation === 'UPDATE' && oldObject === undefined)
     throw invalid('request.oldObject', 'is required for UPDATE');
-  const request: AdmissionRequest = {
+  // Built field by field (this runs on every review, cached answers included).
+  const request: { -readonly [K in keyof AdmissionRequest]: AdmissionRequest[K] } = {
     uid,
     kind: gvk(r['kind'], 'request.kind'),
     resource: gvr(r['resource'], 'request.resource'),
-    ...(subResource === undefined ? {} : { subResource }),
-    ...(r['requestKind'] === undefined ? {} : { requestKind: gvk(r['requestKind'], 'request.requestKind') }),
-    ...(r['requestResource'] === undefined
-      ? {}
-      : { requestResource: gvr(r['requestResource'], 'request.requestResource') }),
-    ...(requestSubResource === undefined ? {} : { requestSubResource }),
-    ...(name === undefined ? {} : { name }),
-    ...(namespace === undefined ? {} : { namespace }),
     operation: operation as Operation,
     userInfo: userInfo as UserInfo,
-    ...(object === undefined ? {} : { object }),
-    ...(oldObject === undefined ? {} : { oldObject }),
-    ...(dryRun === true ? { dryRun: true } : {}),
-    ...(r['options'] === undefined ? {} : { options: r['options'] }),
   };
+  if (subResource !== undefined) request.subResource = subResource;
+  if (r['requestKind'] !== undefined) request.requestKind = gvk(r['requestKind'], 'request.requestKind');
+  if (r['requestResource'] !== undefined)
+    request.requestResource = gvr(r['requestResource'], 'request.requestResource');
+  if (requestSubResource !== undefined) request.requestSubResource = requestSubResource;
+  if (name !== undefined) request.name = name;
+  if (namespace !== undefined) request.namespace = namespace;
+  if (object !== undefined) request.object = object;
+  if (oldObject !== undefined) request.oldObject = oldObject;
+  if (dryRun === true) request.dryRun = true;
+  if (r['options'] !== undefined) request.options = r['options'];
   return { apiVersion: ADMISSION_API_VERSION, kind: 'AdmissionReview', request };
 }
 

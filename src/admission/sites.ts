@@ -89,6 +89,13 @@ function imageOf(v: unknown, field: string): string | undefined {
 const nameOf = (o: Json): string | undefined =>
   typeof o['name'] === 'string' ? o['name'].slice(0, 253) : undefined;
 
+/** The pod spec's container lists, in the order their images are reported. */
+const CONTAINER_LISTS: ReadonlyArray<readonly [string, SiteKind]> = [
+  ['initContainers', 'initContainer'],
+  ['containers', 'container'],
+  ['ephemeralContainers', 'ephemeralContainer'],
+];
+
 /** Image sites of an object of a handled resource, in manifest order. */
 export function imageSites(
   request: { readonly resource: GroupVersionResource; readonly subResource?: string },
@@ -99,22 +106,17 @@ export function imageSites(
   if (path === undefined) return [];
   const max = options.maxSites ?? MAX_IMAGE_SITES;
   let spec: unknown = object;
-  const walked: string[] = [];
-  for (const key of path) {
-    if (!isObject(spec)) throw invalid(walked.join('.') || 'object', 'must be an object');
-    spec = spec[key];
-    walked.push(key);
+  for (let depth = 0; depth < path.length; depth++) {
+    if (!isObject(spec)) throw invalid(path.slice(0, depth).join('.') || 'object', 'must be an object');
+    spec = spec[path[depth]!];
     if (spec === undefined || spec === null) return [];
   }
-  const prefix = walked.join('.');
+  const prefix = path.join('.');
   if (!isObject(spec)) throw invalid(prefix, 'must be an object');
   const template = path.length > 1;
-  const groups: ReadonlyArray<readonly [string, SiteKind]> = [
-    ['initContainers', 'initContainer'],
-    ['containers', 'container'],
-    ['ephemeralContainers', 'ephemeralContainer'],
-  ];
-  const lists = groups.map(([key, kind]) => [key, kind, list(spec, key, `${prefix}.${key}`)] as const);
+  const lists = CONTAINER_LISTS.map(
+    ([key, kind]) => [key, kind, list(spec, key, `${prefix}.${key}`)] as const,
+  );
   const volumes = list(spec, 'volumes', `${prefix}.volumes`);
   // Counted before anything is read: 10,000 containers cost one comparison, not 10,000 parses.
   const total = lists.reduce((n, [, , l]) => n + l.length, 0);
@@ -124,22 +126,21 @@ export function imageSites(
       `${prefix}: ${total} containers, more than the ${max} sigward checks`,
     );
   const sites: ImageSite[] = [];
-  for (const [key, kind, entries] of lists) {
-    entries.forEach((c, i) => {
+  for (const [key, kind, entries] of lists)
+    for (let i = 0; i < entries.length; i++) {
+      const c = entries[i];
       const field = `${prefix}.${key}[${i}]`;
       if (!isObject(c)) throw invalid(field, 'must be an object');
-      const image = imageOf(c['image'], `${field}.image`);
+      const imageField = `${field}.image`;
+      const image = imageOf(c['image'], imageField);
+      if (image === undefined) continue;
       const name = nameOf(c);
-      if (image !== undefined)
-        sites.push({
-          field: `${field}.image`,
-          image,
-          kind,
-          ...(name === undefined ? {} : { name }),
-          template,
-        });
-    });
-  }
+      sites.push(
+        name === undefined
+          ? { field: imageField, image, kind, template }
+          : { field: imageField, image, kind, name, template },
+      );
+    }
   let imageVolumes = 0;
   volumes.forEach((v, i) => {
     const field = `${prefix}.volumes[${i}]`;

@@ -73,11 +73,12 @@ export function planReview(
   if (request.operation !== 'CREATE' && request.operation !== 'UPDATE')
     return skip('operation', `${request.operation} brings no new image`);
 
-  const resource = `${request.resource.group === '' ? '' : `${request.resource.group}/`}${request.resource.resource}`;
-  const sub =
-    request.subResource === undefined || request.subResource === '' ? '' : `/${request.subResource}`;
-  if (podSpecPath(request.resource, request.subResource) === undefined)
+  if (podSpecPath(request.resource, request.subResource) === undefined) {
+    const resource = `${request.resource.group === '' ? '' : `${request.resource.group}/`}${request.resource.resource}`;
+    const sub =
+      request.subResource === undefined || request.subResource === '' ? '' : `/${request.subResource}`;
     return skip('resource', `${resource}${sub} is not a resource sigward checks`);
+  }
 
   const namespace = namespaceOf(request);
   if (namespace !== undefined) {
@@ -103,15 +104,14 @@ export function planReview(
     notes.push('namespace labels unknown: checked (opt-in scope fails closed)');
   }
 
-  const options = settings.maxSites === undefined ? {} : { maxSites: settings.maxSites };
-  const sites = imageSites(request, request.object, options);
+  const sites = imageSites(request, request.object, settings);
   if (sites.length === 0) return skip('no-images', 'the object names no image');
 
   let toCheck: readonly ImageSite[] = sites;
   if (request.operation === 'UPDATE') {
     let oldSites: ImageSite[];
     try {
-      oldSites = imageSites(request, request.oldObject, options);
+      oldSites = imageSites(request, request.oldObject, settings);
     } catch {
       oldSites = []; // an unreadable old object: every image counts as new
     }

@@ -374,7 +374,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     verification: (labels) => metrics.verifications.inc(labels),
     attestation: (labels) => metrics.attestationVerifications.inc(labels),
     verificationTime: (policy, seconds) => metrics.verificationDuration.observe({ policy }, seconds),
-    cacheLookup: (cache, result) => metrics.cache.inc({ cache, result }),
+    cacheLookup: metrics.cacheLookup,
     failOpen: (reason) => metrics.failOpen.inc({ reason }),
     finding: (finding) => {
       if (finding.outcome === 'audit') logger.warn({ audit: finding }, 'audit-mode policy failure');

@@ -56,13 +56,7 @@ export class ReviewEngine {
   }
 
   /** The server's ReviewHandler. */
-  readonly handle = async (body: unknown, route: ReviewRoute): Promise<ReviewResult> => {
-    const result = await this.#handle(body, route);
-    if (!result.ok || body === null || typeof body !== 'object') return result;
-    const request = (body as { request?: { namespace?: unknown; name?: unknown } }).request;
-    const where = [request?.namespace, request?.name].filter((v) => typeof v === 'string' && v !== '');
-    return where.length === 0 ? result : { ...result, object: where.join('/') };
-  };
+  readonly handle = (body: unknown, route: ReviewRoute): Promise<ReviewResult> => this.#handle(body, route);
 
   async #handle(body: unknown, route: ReviewRoute): Promise<ReviewResult> {
     let request: AdmissionRequest;
@@ -72,10 +66,13 @@ export class ReviewEngine {
       if (error instanceof SigwardError && uidOf(body) === '') return { ok: false, message: error.message };
       // A review we can name: answer it (denied, 400 inside the review) so the apiserver shows why.
       const uid = uidOf(body);
+      const request = isObject(body) && isObject(body['request']) ? body['request'] : {};
+      const object = objectName(request['namespace'], request['name']);
       return this.#result(errorResponse(uid, error), 'invalid', {
         uid,
         kind: 'unknown',
         operation: 'unknown',
+        ...(object === undefined ? {} : { object }),
       });
     }
     try {
@@ -105,10 +102,12 @@ export class ReviewEngine {
           pins.push({ field: site.field, image: site.image, template: site.template, digest: d.digest });
       }
       const response = patchResponse(request.uid, digestPatch(pins, this.#deps.patch));
-      return {
-        ...this.#result(response, response.patch === undefined ? 'allow' : 'pin', asked(request), decisions),
+      return this.#result(
+        response,
+        response.patch === undefined ? 'allow' : 'pin',
+        asked(request),
         decisions,
-      };
+      );
     }
     const response = decisionResponse(request.uid, decisions);
     if (!plan.dryRun) this.#report(request, namespace, decisions);
@@ -118,10 +117,7 @@ export class ReviewEngine {
         for (const r of d.results)
           if (!r.passed && ERROR_REASONS.has(r.reason) && r.mode === 'enforce')
             this.#deps.observer?.failOpen?.(r.reason);
-    return {
-      ...this.#result(response, decisionLabel(response, decisions), asked(request), decisions),
-      decisions,
-    };
+    return this.#result(response, decisionLabel(response, decisions), asked(request), decisions);
   }
 
   /** One finding per outcome (deny, warn, audit) with its failed results: logs and Events (cli/). */
@@ -146,28 +142,33 @@ export class ReviewEngine {
     }
   }
 
+  /** The answer and what the log line and metrics say of it (`decisions` too, when there are any). */
   #result(
     response: AdmissionResponse,
     decision: string,
     request: Asked,
-    decisions: readonly SiteDecision[] = [],
+    decisions?: readonly SiteDecision[],
   ): Extract<ReviewResult, { ok: true }> {
     const summary = response.status?.message ?? response.warnings?.join('; ');
-    // The reason codes of every failed result, for the log line (one field to filter on).
-    const reasons = [
-      ...new Set(decisions.flatMap((d) => d.results.filter((r) => !r.passed).map((r) => r.reason))),
-    ];
-    return {
+    // The reason codes of every failed result, each once, for the log line (one field to filter on).
+    let reasons: string[] | undefined;
+    for (const d of decisions ?? [])
+      for (const r of d.results)
+        if (!r.passed && !(reasons ??= []).includes(r.reason)) reasons.push(r.reason);
+    const result: Mutable<Extract<ReviewResult, { ok: true }>> = {
       ok: true,
       review: reviewResponse(response),
       decision,
       kind: request.kind,
       operation: request.operation,
-      ...(request.uid === '' ? {} : { uid: request.uid }),
-      ...(request.user === undefined || request.user === '' ? {} : { user: clip(request.user, 256) }),
-      ...(reasons.length === 0 ? {} : { reasons }),
-      ...(summary === undefined ? {} : { summary }),
     };
+    if (request.uid !== '') result.uid = request.uid;
+    if (request.user !== undefined && request.user !== '') result.user = clip(request.user, 256);
+    if (reasons !== undefined) result.reasons = reasons;
+    if (summary !== undefined) result.summary = summary;
+    if (request.object !== undefined) result.object = request.object;
+    if (decisions !== undefined) result.decisions = decisions;
+    return result;
   }
 }
 
@@ -183,13 +184,28 @@ interface Asked {
   readonly user?: string;
   readonly kind: string;
   readonly operation: string;
+  /** `namespace/name` of the reviewed object (either alone when the other is missing). */
+  readonly object?: string;
 }
-const asked = (request: AdmissionRequest): Asked => ({
-  uid: request.uid,
-  ...(request.userInfo.username === undefined ? {} : { user: request.userInfo.username }),
-  kind: request.kind.kind,
-  operation: request.operation,
-});
+const asked = (request: AdmissionRequest): Asked => {
+  const object = objectName(request.namespace, request.name);
+  return {
+    uid: request.uid,
+    ...(request.userInfo.username === undefined ? {} : { user: request.userInfo.username }),
+    kind: request.kind.kind,
+    operation: request.operation,
+    ...(object === undefined ? {} : { object }),
+  };
+};
+
+/** `namespace/name`, `namespace` or `name` from what the review says (non-empty strings only). */
+function objectName(namespace: unknown, name: unknown): string | undefined {
+  const ns = typeof namespace === 'string' && namespace !== '' ? namespace : undefined;
+  const n = typeof name === 'string' && name !== '' ? name : undefined;
+  return ns === undefined ? n : n === undefined ? ns : `${ns}/${n}`;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 function decisionLabel(response: AdmissionResponse, decisions: readonly SiteDecision[]): string {
   if (!response.allowed) {

@@ -58,7 +58,10 @@ export class SingleFlightCache<V extends object> {
       max,
       ttlAutopurge: false,
       allowStale: false,
-      ...(now === undefined ? {} : { perf: { now }, ttlResolution: 0 }),
+      // The clock read on every lookup (~50 ns): lru-cache's default (1 ms) instead keeps a reading
+      // alive with a new setTimeout per millisecond, timers that a cache hit paid for (~2.5 µs each).
+      ttlResolution: 0,
+      ...(now === undefined ? {} : { perf: { now } }),
     });
   }
 

@@ -577,13 +577,50 @@ function verdictKey(
   // sigward one (`x` and `x (policy.sigstore.dev)`); their verdicts must never mix. A policy's inline
   // key is covered by its generation; a Secret's key is not, so `keys` holds their fingerprints.
   // Hashed: ~250 characters of names and digests become 43, which matters at 100k entries.
-  // One-shot `hash`: no Hash object per lookup (this runs on every cache hit).
-  return hash(
+  // Remembered per (policy, reference) object: a cache hit finds its key without building the text or
+  // hashing it (the policy is the snapshot's, the reference decide.ts's remembered parse).
+  let byReference = verdictKeys.get(policy);
+  if (byReference === undefined) verdictKeys.set(policy, (byReference = new WeakMap()));
+  let remembered = byReference.get(reference);
+  if (remembered === undefined) byReference.set(reference, (remembered = []));
+  const generation = snapshot.generation;
+  for (const k of remembered)
+    if (
+      k.digest === digest &&
+      k.generation === generation &&
+      k.rootName === rootName &&
+      k.trustVersion === trustVersion &&
+      k.keys === keys &&
+      k.index === index
+    )
+      return k.key;
+  const key = hash(
     'sha256',
-    `${repositoryString(reference)}|${digest}|${policy.kind}|${policy.namespace ?? ''}|${policy.displayName}|${snapshot.generation}|${rootName}|${trustVersion}|${keys}|${index}`,
+    `${repositoryString(reference)}|${digest}|${policy.kind}|${policy.namespace ?? ''}|${policy.displayName}|${generation}|${rootName}|${trustVersion}|${keys}|${index}`,
     'base64url',
   );
+  if (remembered.length >= KEYS_PER_REFERENCE) remembered.shift();
+  remembered.push({ digest, generation, rootName, trustVersion, keys, index, key });
+  return key;
 }
+
+/** Verdict keys remembered per policy and reference (a tag's digest changes; a root's version too). */
+const KEYS_PER_REFERENCE = 4;
+const verdictKeys = new WeakMap<
+  CompiledPolicy,
+  WeakMap<
+    ImageReference,
+    Array<{
+      readonly digest: string;
+      readonly generation: PolicySnapshotView['generation'];
+      readonly rootName: string;
+      readonly trustVersion: string;
+      readonly keys: string;
+      readonly index: string;
+      readonly key: string;
+    }>
+  >
+>();
 
 /**
  * The namespace of a key Secret: the authority's, else the ImagePolicy's, else sigward's own (for a

@@ -2,7 +2,13 @@
 // AdmissionReview to the engine's handler, answer. `buildApp(deps)` returns an un-started fastify
 // instance; tests drive it with `inject`, `startServer` (server.ts) listens over HTTPS.
 import fastify, { LogController } from 'fastify';
-import type { FastifyError, FastifyInstance, FastifyServerOptions } from 'fastify';
+import type {
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  FastifyServerOptions,
+} from 'fastify';
 import type { Logger, Metrics } from '../telemetry/index.ts';
 
 export type ReviewRoute = 'validate' | 'mutate';
@@ -50,6 +56,20 @@ export interface AppDeps {
   readonly https?: { readonly key: Buffer | string; readonly cert: Buffer | string };
 }
 
+/** The admission log line's fields (README "Logs"), in this order. */
+interface AdmissionLine {
+  route: ReviewRoute;
+  decision: string;
+  kind: string;
+  operation: string;
+  uid?: string;
+  user?: string;
+  object?: string;
+  reasons?: readonly string[];
+  ms?: number;
+  summary?: string;
+}
+
 export const DEFAULT_BODY_LIMIT = 6 * 1024 * 1024;
 export const TLS_MIN_VERSION = 'TLSv1.2';
 
@@ -79,7 +99,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   /** A body that never became a review (malformed JSON, too large, wrong type): counted as invalid. */
   const invalid = (route: ReviewRoute, error: string): void => {
     log.warn({ route, decision: 'invalid', error }, 'not an AdmissionReview');
-    deps.metrics.admissions.inc({ decision: 'invalid', kind: 'unknown', route, operation: 'unknown' });
+    deps.metrics.countAdmission('invalid', 'unknown', route, 'unknown');
   };
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -103,49 +123,41 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   // object, reasons, ms, summary: no headers, tokens or secrets), so it skips key-path redaction, which
   // cost ~12 µs of the ~14 µs per line (bench: identical output). Everything else stays redacted.
   const admissionLog = deps.logger.child({ component: 'admission' }, { redact: { paths: [] } });
-  const review = (route: ReviewRoute) => async (body: unknown) => {
-    const stop = deps.metrics.admissionDuration.startTimer({ route });
-    const started = performance.now();
-    try {
-      const handled = await deps.handleReview(body, route);
-      if (!handled.ok) {
-        invalid(route, handled.message);
-        return { status: 400, body: { error: handled.message, statusCode: 400 } };
+  const review = (route: ReviewRoute) => {
+    // Bound once per route: a review's metrics are one counter series and one histogram series.
+    const duration = deps.metrics.admissionDuration.series({ route });
+    return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+      const started = performance.now();
+      try {
+        const handled = await deps.handleReview(request.body, route);
+        if (!handled.ok) {
+          invalid(route, handled.message);
+          return reply.code(400).send({ error: handled.message, statusCode: 400 });
+        }
+        // One JSON line per review, every part its own field to filter on (uid matches the apiserver's
+        // audit log; reasons are the codes of what failed). Built field by field in this order.
+        const line: AdmissionLine = {
+          route,
+          decision: handled.decision,
+          kind: handled.kind,
+          operation: handled.operation,
+        };
+        if (handled.uid !== undefined) line.uid = handled.uid;
+        if (handled.user !== undefined) line.user = handled.user;
+        if (handled.object !== undefined) line.object = handled.object;
+        if (handled.reasons !== undefined) line.reasons = handled.reasons;
+        line.ms = Math.round((performance.now() - started) * 10) / 10;
+        if (handled.summary !== undefined) line.summary = handled.summary;
+        if (handled.decision === 'skip') admissionLog.debug(line, 'admission');
+        else admissionLog.info(line, 'admission');
+        deps.metrics.countAdmission(handled.decision, handled.kind, route, handled.operation);
+        return reply.code(200).send(handled.review);
+      } finally {
+        duration.observe((performance.now() - started) / 1000);
       }
-      // One JSON line per review, every part its own field to filter on (uid matches the apiserver's
-      // audit log; reasons are the codes of what failed).
-      const line = {
-        route,
-        decision: handled.decision,
-        kind: handled.kind,
-        operation: handled.operation,
-        ...(handled.uid === undefined ? {} : { uid: handled.uid }),
-        ...(handled.user === undefined ? {} : { user: handled.user }),
-        ...(handled.object === undefined ? {} : { object: handled.object }),
-        ...(handled.reasons === undefined ? {} : { reasons: handled.reasons }),
-        ms: Math.round((performance.now() - started) * 10) / 10,
-        ...(handled.summary === undefined ? {} : { summary: handled.summary }),
-      };
-      if (handled.decision === 'skip') admissionLog.debug(line, 'admission');
-      else admissionLog.info(line, 'admission');
-      deps.metrics.admissions.inc({
-        decision: handled.decision,
-        kind: handled.kind,
-        route,
-        operation: handled.operation,
-      });
-      return { status: 200, body: handled.review };
-    } finally {
-      stop();
-    }
+    };
   };
-  for (const route of REVIEW_ROUTES) {
-    const handle = review(route);
-    app.post(`/${route}`, async (request, reply) => {
-      const answer = await handle(request.body);
-      return reply.code(answer.status).send(answer.body);
-    });
-  }
+  for (const route of REVIEW_ROUTES) app.post(`/${route}`, review(route));
 
   app.get('/livez', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {

@@ -47,9 +47,48 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
     level: settings.level ?? 'info',
     base: { service: 'sigward' },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-    timestamp: pino.stdTimeFunctions.isoTime,
+    timestamp: isoTime,
   };
-  return settings.destination === undefined
-    ? pino(options)
-    : pino(options, settings.destination as unknown as pino.DestinationStream);
+  return pino(options, (settings.destination ?? stdoutLines()) as unknown as pino.DestinationStream);
 }
+
+/** Bytes of log lines gathered before stdout is written (a write at once when more come). */
+export const STDOUT_BATCH_BYTES = 4096;
+/** Longest a log line waits in the batch when little is logged. */
+export const STDOUT_FLUSH_MS = 200;
+
+/**
+ * stdout, written asynchronously in batches: under load the admission lines of ~10 reviews go out in
+ * one write instead of one thread-pool write each (a hand-off that cost cached reviews throughput and
+ * p99 on a busy node); when little is logged, a line waits at most STDOUT_FLUSH_MS. Flushed at exit
+ * (pino's exit hook), so a SIGTERM, a fatal error or process.exit loses nothing; a SIGKILL can lose
+ * the last batch.
+ */
+function stdoutLines(): pino.DestinationStream {
+  return pino.destination({
+    dest: 1,
+    sync: false,
+    minLength: STDOUT_BATCH_BYTES,
+    periodicFlush: STDOUT_FLUSH_MS,
+  });
+}
+
+/**
+ * pino's `,"time":"<ISO 8601>"`, identical to `new Date(now).toISOString()`, with the part up to the
+ * second formatted once per second: the Date and toISOString per line were ~2 µs of the ~5 µs an
+ * admission line costs.
+ */
+export function isoTimeAt(now: number): string {
+  const second = Math.floor(now / 1000);
+  if (second !== lastSecond) {
+    lastSecond = second;
+    // "YYYY-MM-DDTHH:MM:SS." (the milliseconds and "Z" follow)
+    secondPrefix = `,"time":"${new Date(second * 1000).toISOString().slice(0, -4)}`;
+  }
+  const ms = now - second * 1000;
+  return `${secondPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z"`;
+}
+let lastSecond = NaN;
+let secondPrefix = '';
+
+const isoTime = (): string => isoTimeAt(Date.now());

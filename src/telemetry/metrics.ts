@@ -6,6 +6,7 @@
 // dashboards and alerts find them. Each Metrics owns its own prom-client Registry, so two apps in one
 // process (tests) never collide.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { BoundCounter, BoundHistogram } from './bound-metrics.ts';
 
 /** Seconds; the apiserver gives a webhook at most 30 s, so the buckets reach that far. */
 export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 20, 25, 30];
@@ -43,12 +44,16 @@ export interface RegistryExchange {
 export interface Metrics {
   readonly registry: Registry;
   readonly admissions: Counter<'decision' | 'kind' | 'route' | 'operation'>;
-  readonly admissionDuration: Histogram<'route'>;
+  /** Counts one answered review in sigward_admissions_total (a bound series: the per-review path). */
+  countAdmission(decision: string, kind: string, route: string, operation: string): void;
+  readonly admissionDuration: BoundHistogram<'route'>;
   readonly verifications: Counter<'policy' | 'authority' | 'result' | 'reason'>;
   readonly verificationDuration: Histogram<'policy'>;
   /** Per required attestation (names from policies: bounded by the policies loaded). */
   readonly attestationVerifications: Counter<'policy' | 'authority' | 'attestation' | 'result' | 'reason'>;
   readonly cache: Counter<'cache' | 'result'>;
+  /** Counts one cache lookup in sigward_cache_requests_total (a bound series: the per-review path). */
+  cacheLookup(cache: string, result: string): void;
   /** Registry exchanges that got an HTTP response, by registry host, method and status code. */
   readonly registryRequests: Counter<'registry' | 'method' | 'status'>;
   /** Registry exchanges that got no usable response, by registry host, method and error code. */
@@ -93,13 +98,25 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
-  const admissions = new Counter({
+  type AdmissionLabel = 'decision' | 'kind' | 'route' | 'operation';
+  const admissionSeries: BoundCounter<AdmissionLabel> = new BoundCounter(() => admissions);
+  const admissions: Counter<AdmissionLabel> = new Counter({
     name: 'sigward_admissions_total',
     help: `Admission reviews answered, by decision (${ADMISSION_DECISIONS.join(', ')}), resource kind, route (validate, mutate) and operation`,
     labelNames: ['decision', 'kind', 'route', 'operation'] as const,
     registers,
+    collect: (): void => admissionSeries.flush(),
   });
-  const admissionDuration = new Histogram({
+  const countAdmission = (decision: string, kind: string, route: string, operation: string): void =>
+    admissionSeries
+      .series(`${decision}\u0000${kind}\u0000${route}\u0000${operation}`, () => ({
+        decision,
+        kind,
+        route,
+        operation,
+      }))
+      .inc();
+  const admissionDuration = new BoundHistogram({
     name: 'sigward_admission_duration_seconds',
     help: 'Time from receiving an admission review to answering it',
     labelNames: ['route'] as const,
@@ -125,12 +142,16 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     buckets: DURATION_BUCKETS,
     registers,
   });
-  const cache = new Counter({
+  const cacheSeries: BoundCounter<'cache' | 'result'> = new BoundCounter(() => cache);
+  const cache: Counter<'cache' | 'result'> = new Counter({
     name: 'sigward_cache_requests_total',
     help: 'Cache lookups by cache (verdict, attestation, digest) and result (hit, miss, shared: joined an in-flight lookup)',
     labelNames: ['cache', 'result'] as const,
     registers,
+    collect: (): void => cacheSeries.flush(),
   });
+  const cacheLookup = (cacheName: string, result: string): void =>
+    cacheSeries.series(`${cacheName}\u0000${result}`, () => ({ cache: cacheName, result })).inc();
   const registryRequests = new Counter({
     name: 'sigward_registry_requests_total',
     help: `HTTP exchanges with registries and token services that got a response, by registry host (the first ${REGISTRY_LABEL_LIMIT}, then other), method and HTTP status`,
@@ -234,11 +255,13 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   return {
     registry,
     admissions,
+    countAdmission,
     admissionDuration,
     verifications,
     verificationDuration,
     attestationVerifications,
     cache,
+    cacheLookup,
     registryRequests,
     registryErrors,
     registryExchange,

@@ -144,3 +144,25 @@ test(
     assert.doesNotMatch(webhook.stdout(), /BEGIN CERTIFICATE/);
   },
 );
+
+test(
+  'log lines are batched yet prompt: a lone admission line appears with no more traffic, and every line is out after SIGTERM',
+  { timeout: 60_000 },
+  async () => {
+    const webhook = await startWebhook([]);
+    let code: number | null | undefined;
+    const body = readFileSync(join(REPO_ROOT, 'examples/admission/pod-unmatched.json'), 'utf8');
+    try {
+      // One review (far less than a batch): its line comes on its own, without another line or exit.
+      assert.equal((await webhook.post('/validate', body)).status, 200);
+      await webhook.waitFor('the admission line', (r) => r.msg === 'admission');
+      // Many reviews, then stop at once: the batch still buffered is written before the process ends.
+      for (let i = 0; i < 60; i++) assert.equal((await webhook.post('/validate', body)).status, 200);
+    } finally {
+      code = await webhook.stop();
+    }
+    assert.equal(code, 0);
+    assert.equal(webhook.records().filter((r) => r.msg === 'admission').length, 61);
+    assert.ok(webhook.records().some((r) => String(r.msg).startsWith('shutting down')));
+  },
+);

@@ -143,7 +143,7 @@ export function engineUnderTest(
         verification: (labels) => metrics.verifications.inc(labels),
         attestation: (labels) => metrics.attestationVerifications.inc(labels),
         verificationTime: (policy, seconds) => metrics.verificationDuration.observe({ policy }, seconds),
-        cacheLookup: (cache, result) => metrics.cache.inc({ cache, result }),
+        cacheLookup: metrics.cacheLookup,
         ...observer,
       },
     },

@@ -2,6 +2,7 @@
 // reason, tags pinned to the verified digest, and the caches: one verification for 200 concurrent
 // reviews, refusals cached, registry errors not, a policy change re-verifies.
 import assert from 'node:assert/strict';
+import { createHook } from 'node:async_hooks';
 import { after, before, describe, test } from 'node:test';
 import { startDockerRegistry } from '../support/docker-registry.ts';
 import type { DockerRegistry } from '../support/docker-registry.ts';
@@ -289,5 +290,86 @@ describe('cache', () => {
     await e.review(podReview([fx.keylessImage(host)]));
     assert.equal(await e.verifications(), 2);
     await e.close();
+  });
+});
+
+describe('what the admission line names', () => {
+  test('the object (namespace/name), uid, user and reason codes, on every kind of answer', async () => {
+    const e = engineUnderTest([keylessPolicy()]);
+    try {
+      const signed = podReview([`${host}/signed/kubewarden@${kubewarden.digest}`]);
+      const allowed = await e.review(signed);
+      assert.equal(allowed.decision, 'allow');
+      assert.equal(allowed.object, 'apps/web');
+      assert.equal(allowed.uid, signed.request.uid);
+      assert.equal(allowed.user, 'tester');
+      assert.equal(allowed.reasons, undefined);
+      assert.equal(allowed.decisions?.length, 1);
+      // The same review again: answered from the cache, named the same way.
+      const again = await e.review(signed);
+      assert.deepEqual({ ...again, review: undefined }, { ...allowed, review: undefined });
+
+      const denied = await e.review(podReview([`${host}/signed/kubewarden:missing`, `${host}/unsigned/x:1`]));
+      assert.equal(denied.decision, 'deny');
+      assert.equal(denied.object, 'apps/web');
+      // Each failed reason code once, in the order found.
+      assert.deepEqual(denied.reasons, [
+        ...new Set(denied.decisions!.flatMap((d) => d.results.filter((r) => !r.passed).map((r) => r.reason))),
+      ]);
+      assert.ok(denied.reasons!.length >= 1);
+
+      // Skipped (sigward's own namespace): still named, no decisions.
+      const skipped = await e.review(podReview([`${host}/unsigned/x:1`], { namespace: 'sigward' }));
+      assert.equal(skipped.decision, 'skip');
+      assert.equal(skipped.object, 'sigward/web');
+      assert.equal(skipped.decisions, undefined);
+
+      // A malformed review that still has a uid: answered (denied, 400) and named from the raw body.
+      const malformed = { ...signed, request: { ...signed.request, operation: 'EXPLODE' } };
+      const invalid = await e.review(malformed);
+      assert.equal(invalid.decision, 'invalid');
+      assert.equal(invalid.object, 'apps/web');
+      assert.equal(invalid.uid, signed.request.uid);
+      assert.equal(responseOf(invalid).status?.code, 400);
+
+      // Only a name (a cluster-scoped request has no namespace).
+      const { namespace: _ns, ...noNamespace } = signed.request;
+      const named = await e.review({
+        ...signed,
+        request: { ...noNamespace, object: { ...signed.request.object, metadata: { name: 'web' } } },
+      });
+      assert.equal(named.object, 'web');
+    } finally {
+      await e.close();
+    }
+  });
+});
+
+describe('the cache-hit path', () => {
+  test('a cached review creates no timer or other async resource, however far apart the reviews come', async () => {
+    const e = engineUnderTest([keylessPolicy()]);
+    try {
+      const image = `${host}/signed/kubewarden@${kubewarden.digest}`;
+      assert.equal((await e.review(podReview([image]))).decision, 'allow'); // verified once
+      const created: string[] = [];
+      const hook = createHook({
+        init: (_id, type) => {
+          if (type !== 'PROMISE') created.push(type);
+        },
+      });
+      for (let i = 0; i < 5; i++) {
+        // Reviews more than a millisecond apart (a clock cached for 1 ms would be re-armed by a timer).
+        const until = performance.now() + 2;
+        while (performance.now() < until);
+        hook.enable();
+        const result = await e.review(podReview([image]));
+        hook.disable();
+        assert.equal(result.decision, 'allow');
+      }
+      assert.deepEqual(created, []);
+      assert.equal(await e.verifications(), 1);
+    } finally {
+      await e.close();
+    }
   });
 });

@@ -171,6 +171,32 @@ describe('the admission log line and the admissions metric', () => {
     assert.match(String(line['summary']), /\[NO_POLICY\]$/);
   });
 
+  test('the admission line: every documented field, in the documented order, with an ISO time', async () => {
+    const { app: a, json } = logged('deny');
+    await a.inject(post(JSON.stringify(podReview(['registry.example/apps/web:1']))));
+    const line = json().find((l) => l['msg'] === 'admission')!;
+    assert.deepEqual(Object.keys(line), [
+      'level',
+      'time',
+      'service',
+      'component',
+      'route',
+      'decision',
+      'kind',
+      'operation',
+      'uid',
+      'user',
+      'object',
+      'reasons',
+      'ms',
+      'summary',
+      'msg',
+    ]);
+    assert.equal(typeof line['ms'], 'number');
+    assert.equal(new Date(String(line['time'])).toISOString(), line['time']);
+    assert.equal(line['component'], 'admission');
+  });
+
   test('an admitted review logs no reasons; the route label is route on every admission series', async () => {
     const { app: a, json } = logged();
     await a.inject(post(JSON.stringify(podReview(['nginx:1.27']))));

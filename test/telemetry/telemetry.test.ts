@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { createLogger } from '../../src/telemetry/logger.ts';
+import { Histogram, Registry } from 'prom-client';
+import { BOUND_SERIES_LIMIT } from '../../src/telemetry/bound-metrics.ts';
+import { createLogger, isoTimeAt } from '../../src/telemetry/logger.ts';
 import {
   counterValue,
   createMetrics,
@@ -34,6 +36,31 @@ test('redaction: tokens, passwords, keys, pull secrets and authorization headers
     assert.ok(!text.includes(secret), `${secret} leaked: ${text}`);
   assert.match(text, /"username":"alice"/);
   assert.match(text, /\[redacted\]/);
+});
+
+test('log time: the same ISO 8601 text as toISOString, across milliseconds, seconds, days and years', () => {
+  const starts = [0, Date.UTC(2026, 11, 31, 23, 59, 59, 990), Date.UTC(2024, 1, 29, 12, 0, 0, 0), Date.now()];
+  for (const start of starts)
+    for (let now = start; now < start + 2100; now += 7)
+      assert.equal(isoTimeAt(now), `,"time":"${new Date(now).toISOString()}"`);
+  // Going back in time (a clock step) is formatted just as well.
+  assert.equal(isoTimeAt(5), ',"time":"1970-01-01T00:00:00.005Z"');
+  assert.equal(isoTimeAt(1_000_999), ',"time":"1970-01-01T00:16:40.999Z"');
+});
+
+test('log lines carry the ISO time of the moment they are written', () => {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _e, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  const before = Date.now();
+  createLogger({ destination: sink }).info('hello');
+  const after = Date.now();
+  const time = Date.parse((JSON.parse(lines.join('')) as { time: string }).time);
+  assert.ok(time >= before && time <= after, `${time} not within ${before}..${after}`);
 });
 
 test('metrics: the documented series, bounded labels, duration buckets to 30 s', async () => {
@@ -116,4 +143,83 @@ test('metrics: registry hosts are labelled up to the limit, the rest count as ot
   assert.equal(hosts.size, REGISTRY_LABEL_LIMIT + 1);
   assert.match(text, /sigward_registry_requests_total\{registry="other",method="GET",status="200"\} 5/);
   assert.match(text, /sigward_registry_requests_total\{registry="r0\.example",method="GET",status="200"\} 2/);
+});
+
+test('metrics: bound admission and cache series count by their own labels, read at any time, never twice', async () => {
+  const m = createMetrics({ processMetrics: false });
+  const labels = (decision: string, kind: string, route: string, operation: string) => ({
+    decision,
+    kind,
+    route,
+    operation,
+  });
+  // Interleaved label sets, one of them also counted through the Counter itself.
+  for (let i = 0; i < 5; i++) {
+    m.countAdmission('allow', 'Pod', 'validate', 'CREATE');
+    if (i % 2 === 0) m.countAdmission('deny', 'Pod', 'validate', 'CREATE');
+    m.countAdmission('allow', 'Deployment', 'mutate', 'UPDATE');
+    m.cacheLookup('verdict', 'hit');
+  }
+  m.admissions.inc(labels('allow', 'Pod', 'validate', 'CREATE'));
+  m.cacheLookup('digest', 'miss');
+  assert.equal(await counterValue(m.admissions, labels('allow', 'Pod', 'validate', 'CREATE')), 6);
+  assert.equal(await counterValue(m.admissions, labels('deny', 'Pod', 'validate', 'CREATE')), 3);
+  assert.equal(await counterValue(m.admissions, labels('allow', 'Deployment', 'mutate', 'UPDATE')), 5);
+  assert.equal(await counterValue(m.admissions, { decision: 'allow', kind: 'Pod', route: 'mutate' }), 0);
+  // Read again, then more: counts handed over once, the new ones added.
+  assert.equal(await counterValue(m.admissions), 14);
+  m.countAdmission('deny', 'Pod', 'validate', 'CREATE');
+  const text = await m.text();
+  assert.match(
+    text,
+    /^sigward_admissions_total\{decision="allow",kind="Pod",route="validate",operation="CREATE"\} 6$/m,
+  );
+  assert.match(
+    text,
+    /^sigward_admissions_total\{decision="deny",kind="Pod",route="validate",operation="CREATE"\} 4$/m,
+  );
+  assert.match(text, /^sigward_cache_requests_total\{cache="verdict",result="hit"\} 5$/m);
+  assert.match(text, /^sigward_cache_requests_total\{cache="digest",result="miss"\} 1$/m);
+  assert.equal(await counterValue(m.admissions), 15);
+});
+
+test('metrics: label sets beyond the bound series limit are still counted, each under its own labels', async () => {
+  const m = createMetrics({ processMetrics: false });
+  for (let round = 0; round < 2; round++)
+    for (let i = 0; i < BOUND_SERIES_LIMIT + 10; i++)
+      m.countAdmission('allow', `Kind${i}`, 'validate', 'CREATE');
+  for (const i of [0, BOUND_SERIES_LIMIT - 1, BOUND_SERIES_LIMIT, BOUND_SERIES_LIMIT + 9])
+    assert.equal(await counterValue(m.admissions, { kind: `Kind${i}` }), 2, `Kind${i}`);
+  assert.equal(await counterValue(m.admissions), 2 * (BOUND_SERIES_LIMIT + 10));
+});
+
+test('metrics: the bound duration histogram exports what prom-client exports for the same observations', async () => {
+  const m = createMetrics({ processMetrics: false });
+  const reference = new Registry();
+  const theirs = new Histogram({
+    name: 'sigward_admission_duration_seconds',
+    help: 'Time from receiving an admission review to answering it',
+    labelNames: ['route'],
+    buckets: DURATION_BUCKETS,
+    registers: [reference],
+  });
+  const observations: Array<['validate' | 'mutate', number]> = [
+    ['validate', 0.0001],
+    ['validate', 0.005], // on a bucket's bound: counted in it (le)
+    ['mutate', 0.07],
+    ['validate', 2.5],
+    ['validate', 31], // above the last bucket: +Inf only
+    ['mutate', 0],
+  ];
+  const bound = m.admissionDuration.series({ route: 'validate' });
+  for (const [route, seconds] of observations) {
+    if (route === 'validate') bound.observe(seconds);
+    else m.admissionDuration.observe({ route }, seconds);
+    theirs.observe({ route }, seconds);
+  }
+  const ours = (await m.text())
+    .split('\n\n')
+    .find((block) => block.includes('# TYPE sigward_admission_duration_seconds '));
+  assert.equal(ours, (await reference.metrics()).trimEnd());
+  assert.throws(() => bound.observe(Number.NaN), /finite/);
 });

@@ -1,0 +1,178 @@
+// Series of the per-review metrics with their label sets bound once, so a cache-hit review pays a Map
+// lookup and an addition instead of prom-client's per-call label validation, label hashing and (for a
+// histogram timer) object copies, ~4 µs of a ~100 µs review. Exported exactly as prom-client exports its
+// own: a bound counter hands its counts to the prom-client Counter when that is read (scrape, `get()`),
+// a bound histogram is a registry metric with prom-client's histogram output.
+import type { Counter, Registry } from 'prom-client';
+
+/** Label sets bound before the rest are counted without a bound series (workloads choose kinds). */
+export const BOUND_SERIES_LIMIT = 512;
+
+interface PendingCount {
+  readonly labels: Readonly<Record<string, string>>;
+  pending: number;
+}
+
+/** One series of a counter: `inc()` counts one. */
+export interface BoundCount {
+  inc(): void;
+}
+
+/**
+ * Bound series of a prom-client Counter. Counts gather in each series and reach the Counter on `flush`,
+ * which the Counter's `collect` calls (every read of the Counter: a scrape, `get()`, `counterValue`).
+ */
+export class BoundCounter<L extends string> {
+  readonly #counter: () => Counter<L>;
+  readonly #series = new Map<string, PendingCount & BoundCount>();
+
+  /** `counter` is read lazily: the Counter's own `collect` option refers to this object. */
+  constructor(counter: () => Counter<L>) {
+    this.#counter = counter;
+  }
+
+  /** The series of these label values, in the Counter's label order; `key` names them uniquely. */
+  series(key: string, labels: () => Readonly<Record<L, string>>): BoundCount {
+    let bound = this.#series.get(key);
+    if (bound === undefined) {
+      if (this.#series.size >= BOUND_SERIES_LIMIT) {
+        const once = labels();
+        return { inc: () => this.#counter().inc(once) };
+      }
+      bound = {
+        labels: labels(),
+        pending: 0,
+        inc() {
+          this.pending++;
+        },
+      };
+      this.#series.set(key, bound);
+    }
+    return bound;
+  }
+
+  /** Hands the gathered counts to the Counter. */
+  flush(): void {
+    for (const bound of this.#series.values())
+      if (bound.pending > 0) {
+        const n = bound.pending;
+        bound.pending = 0;
+        this.#counter().inc(bound.labels as Partial<Record<L, string>>, n);
+      }
+  }
+}
+
+interface HistogramSeries {
+  readonly labels: Readonly<Record<string, string>>;
+  /** Observations per bucket (not cumulative), the last one for +Inf. */
+  readonly buckets: Float64Array;
+  sum: number;
+  count: number;
+}
+
+/** One series of a histogram: `observe(v)` records one value. */
+export interface BoundObserve {
+  observe(value: number): void;
+}
+
+/** prom-client's metric output (what `Registry.metrics()` formats). */
+interface MetricOutput {
+  name: string;
+  help: string;
+  type: 'histogram';
+  aggregator: 'sum';
+  values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }>;
+}
+
+/**
+ * A histogram registered in a prom-client Registry, with bound series: the same text as prom-client's
+ * Histogram (`_bucket{le=…}` cumulative, `+Inf`, `_sum`, `_count`, `le` first).
+ */
+export class BoundHistogram<L extends string> {
+  readonly name: string;
+  readonly help: string;
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  readonly labelNames: readonly L[];
+  readonly #upperBounds: readonly number[];
+  readonly #series = new Map<string, HistogramSeries & BoundObserve>();
+
+  constructor(config: {
+    name: string;
+    help: string;
+    labelNames: readonly L[];
+    buckets: readonly number[];
+    registers: readonly Registry[];
+  }) {
+    this.name = config.name;
+    this.help = config.help;
+    this.labelNames = config.labelNames;
+    this.#upperBounds = [...config.buckets].sort((a, b) => a - b);
+    for (const registry of config.registers)
+      registry.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0]);
+  }
+
+  /**
+   * The series of these label values (every label name given); bound once per distinct set, kept for
+   * good (as prom-client keeps a series): for labels with a small fixed set of values.
+   */
+  series(labels: Readonly<Record<L, string>>): BoundObserve {
+    const key = this.labelNames.map((n) => labels[n]).join('\u0000');
+    let bound = this.#series.get(key);
+    if (bound === undefined) {
+      for (const n of this.labelNames)
+        if (typeof labels[n] !== 'string') throw new Error(`${this.name}: label ${n} is missing`);
+      const upperBounds = this.#upperBounds;
+      bound = {
+        labels: Object.fromEntries(this.labelNames.map((n) => [n, labels[n]])),
+        buckets: new Float64Array(upperBounds.length + 1),
+        sum: 0,
+        count: 0,
+        observe(value: number) {
+          if (!Number.isFinite(value)) throw new TypeError(`not a finite number: ${value}`);
+          let i = 0;
+          while (i < upperBounds.length && value > upperBounds[i]!) i++;
+          this.buckets[i]!++;
+          this.sum += value;
+          this.count++;
+        },
+      };
+      this.#series.set(key, bound);
+    }
+    return bound;
+  }
+
+  /** prom-client's `observe(labels, value)`. */
+  observe(labels: Readonly<Record<L, string>>, value: number): void {
+    this.series(labels).observe(value);
+  }
+
+  get(): Promise<MetricOutput> {
+    const values: MetricOutput['values'] = [];
+    for (const s of this.#series.values()) {
+      let cumulative = 0;
+      this.#upperBounds.forEach((bound, i) => {
+        cumulative += s.buckets[i]!;
+        values.push({
+          labels: { le: bound, ...s.labels },
+          value: cumulative,
+          metricName: `${this.name}_bucket`,
+        });
+      });
+      values.push({ labels: { le: '+Inf', ...s.labels }, value: s.count, metricName: `${this.name}_bucket` });
+      values.push({ labels: { ...s.labels }, value: s.sum, metricName: `${this.name}_sum` });
+      values.push({ labels: { ...s.labels }, value: s.count, metricName: `${this.name}_count` });
+    }
+    return Promise.resolve({
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      aggregator: this.aggregator,
+      values,
+    });
+  }
+
+  reset(): void {
+    this.#series.clear();
+  }
+}
