@@ -37,7 +37,15 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     return options.readiness();
   };
   const app = buildApp({ ...options, readiness, https: pair });
-  await app.listen({ host: options.host, port: options.port });
+  // fastify announces every address itself ("Server listening at …", one line per interface on 0.0.0.0);
+  // the webhook's own `listening` line says it once, with the routes. Its logger is fastify's alone.
+  const level = app.log.level;
+  app.log.level = 'warn';
+  try {
+    await app.listen({ host: options.host, port: options.port });
+  } finally {
+    app.log.level = level;
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : options.port;
   const logger = options.logger.child({ component: 'server' });

@@ -139,6 +139,8 @@ test(
     // Every line, to the last one (shutdown), parses as JSON: records() fails on one that does not.
     const records = webhook.records();
     assert.equal(webhook.stdout().endsWith('\n'), true);
+    // One `listening` line, sigward's: fastify's own "Server listening at …" (one per address) is not repeated.
+    assert.equal(records.filter((r) => /listening/i.test(String(r.msg))).length, 1);
     assert.ok(records.some((r) => r.msg === 'listening'));
     assert.ok(records.some((r) => String(r.msg).startsWith('shutting down')));
     assert.doesNotMatch(webhook.stdout(), /BEGIN CERTIFICATE/);
