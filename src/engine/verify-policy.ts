@@ -21,7 +21,7 @@ import { attestationOutcome } from '../policy/attestations.ts';
 import { authorityOutcomes, reasonFor } from '../policy/evaluate.ts';
 import type { AuthorityOutcome, PolicyEvaluation, VerdictLike } from '../policy/evaluate.ts';
 import type { Authority, ImageVerdict, MultiArch } from '../sigstore/verify-image.ts';
-import { compactVerdict } from './cached-verdict.ts';
+import { SharedValues, compactVerdict } from './cached-verdict.ts';
 import { SingleFlightCache } from './verdict-cache.ts';
 import type { KeyedLimiter } from './limit.ts';
 import { planMultiArch, planWithoutLookup, withPlan } from './multi-arch.ts';
@@ -66,6 +66,8 @@ export class PolicyVerifier {
   readonly #verdicts: SingleFlightCache<VerdictLike>;
   readonly #registries: KeyedLimiter;
   readonly #attested: SingleFlightCache<AttestationEntry>;
+  /** What both caches store, one object per distinct content (cached-verdict.ts). */
+  readonly #shared = new SharedValues();
 
   constructor(
     deps: PolicyVerifierDeps,
@@ -137,10 +139,12 @@ export class PolicyVerifier {
       const key = verdictKey(policy, reference, digest, snapshot, rootName, trust.version, keys, plan.index);
       const verdict = await this.#verdicts.get(
         key,
-        async () =>
-          compactVerdict(
+        async () => {
+          const compact = compactVerdict(
             await this.#verify(policy, reference, digest, converted, trust, keychain, names, plan.multiArch),
-          ),
+          );
+          return this.#ttl(compact) === undefined ? compact : this.#shared.share(compact);
+        },
         (v) => this.#ttl(v),
       );
       outcomes.push(...authorityOutcomes(withPlan(verdict, plan), names));
@@ -318,11 +322,8 @@ export class PolicyVerifier {
           outcomes.every((o) => o.verified || !ERROR_REASONS.has(reasonFor(o.code)));
         const usesNow = compiled.some((a) => a.attestations.some((x) => x.conditions.some((c) => c.usesNow)));
         // Keep the per-attestation detail out of the cache: the outcomes are what evaluation reads.
-        return {
-          outcomes: outcomes.map(({ attestations: _detail, ...o }) => o),
-          definite,
-          usesNow,
-        };
+        const entry = { outcomes: outcomes.map(({ attestations: _detail, ...o }) => o), definite, usesNow };
+        return definite ? this.#shared.share(entry) : entry;
       },
       (entry) => {
         if (!entry.definite) return undefined;
