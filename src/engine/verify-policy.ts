@@ -11,7 +11,7 @@
 // (sigstore/verify-attestations, then policy/attestations runs the CEL conditions); their outcomes are
 // cached per (same key, the predicate types wanted), and only briefly when a condition reads `now`.
 import { createHash, hash } from 'node:crypto';
-import type { KeyObject } from 'node:crypto';
+import type { BinaryToTextEncoding, KeyObject } from 'node:crypto';
 import { SigwardError, describeError } from '../errors.ts';
 import { combineKeychains, repositoryString } from '../oci/index.ts';
 import type { ImageReference, Keychain, RepositoryName } from '../oci/index.ts';
@@ -467,12 +467,14 @@ function verdictKey(
   // The display name, not the name: a policy-controller ClusterImagePolicy may share its name with a
   // sigward one (`x` and `x (policy.sigstore.dev)`); their verdicts must never mix. A policy's inline
   // key is covered by its generation; a Secret's key is not, so `keys` holds their fingerprints.
-  // Hashed: ~250 characters of names and digests become 43, which matters at 100k entries.
+  // Hashed: ~250 characters of names and digests become the 32 bytes of the sha256 as a one-byte
+  // string (48 bytes of heap; base64url's 43 characters take 64), which matters at 100k entries.
   // One-shot `hash`: no Hash object per lookup (this runs on every cache hit).
   return hash(
     'sha256',
     `${repositoryString(reference)}|${digest}|${policy.kind}|${policy.namespace ?? ''}|${policy.displayName}|${snapshot.generation}|${rootName}|${trustVersion}|${keys}|${index}`,
-    'base64url',
+    // Any Buffer encoding is accepted at run time; the typings list only hex/base64/base64url.
+    'latin1' as BinaryToTextEncoding,
   );
 }
 
