@@ -22,7 +22,7 @@ import { authorityOutcomes, reasonFor } from '../policy/evaluate.ts';
 import type { AuthorityOutcome, PolicyEvaluation, VerdictLike } from '../policy/evaluate.ts';
 import type { Authority, ImageVerdict, MultiArch } from '../sigstore/verify-image.ts';
 import { SharedValues, compactVerdict } from './cached-verdict.ts';
-import { SingleFlightCache } from './verdict-cache.ts';
+import type { SingleFlightCache } from './verdict-cache.ts';
 import type { KeyedLimiter } from './limit.ts';
 import { planMultiArch, planWithoutLookup, withPlan } from './multi-arch.ts';
 import type {
@@ -54,6 +54,9 @@ interface AttestationEntry {
   readonly usesNow: boolean;
 }
 
+/** What the verdict cache holds: a compact verdict, or an attestation set's outcomes. */
+export type CachedEntry = VerdictLike | AttestationEntry;
+
 export interface PolicyVerifierSettings {
   readonly cache: Required<CacheSettings>;
   readonly verificationCapMs: number;
@@ -63,28 +66,26 @@ export interface PolicyVerifierSettings {
 export class PolicyVerifier {
   readonly #deps: PolicyVerifierDeps;
   readonly #settings: PolicyVerifierSettings;
-  readonly #verdicts: SingleFlightCache<VerdictLike>;
+  /**
+   * Verdicts and attestation outcomes in ONE cache (one --verdict-cache-entries budget): their keys
+   * never meet (an attestation key names its attestation set where a verdict key names the index it
+   * relied on, both hashed), so each key only ever holds its own kind.
+   */
+  readonly #verdicts: SingleFlightCache<CachedEntry>;
   readonly #registries: KeyedLimiter;
-  readonly #attested: SingleFlightCache<AttestationEntry>;
-  /** What both caches store, one object per distinct content (cached-verdict.ts). */
+  /** What the cache stores, one object per distinct content (cached-verdict.ts). */
   readonly #shared = new SharedValues();
 
   constructor(
     deps: PolicyVerifierDeps,
     settings: PolicyVerifierSettings,
-    verdicts: SingleFlightCache<VerdictLike>,
+    verdicts: SingleFlightCache<CachedEntry>,
     registries: KeyedLimiter,
   ) {
     this.#deps = deps;
     this.#settings = settings;
     this.#verdicts = verdicts;
     this.#registries = registries;
-    const lookup = deps.observer?.cacheLookup?.bind(deps.observer);
-    this.#attested = new SingleFlightCache(
-      'verdict',
-      settings.cache.maxVerdicts,
-      lookup === undefined ? undefined : { lookup },
-    );
   }
 
   async evaluate(
@@ -137,7 +138,7 @@ export class PolicyVerifier {
       const names = authorities.map((a) => a.name);
       const keys = converted.map((a) => (a.kind === 'key' ? keyFingerprint(a.publicKey) : '-')).join(',');
       const key = verdictKey(policy, reference, digest, snapshot, rootName, trust.version, keys, plan.index);
-      const verdict = await this.#verdicts.get(
+      const verdict = (await this.#verdicts.get(
         key,
         async () => {
           const compact = compactVerdict(
@@ -145,8 +146,8 @@ export class PolicyVerifier {
           );
           return this.#ttl(compact) === undefined ? compact : this.#shared.share(compact);
         },
-        (v) => this.#ttl(v),
-      );
+        (v) => this.#ttl(v as VerdictLike),
+      )) as VerdictLike; // a verdict key holds only verdicts
       outcomes.push(...authorityOutcomes(withPlan(verdict, plan), names));
     }
     return { policy, outcomes };
@@ -190,7 +191,7 @@ export class PolicyVerifier {
         inlineKeys,
         plan.index,
       );
-      const verdict = this.#verdicts.peek(key);
+      const verdict = this.#verdicts.peek(key) as VerdictLike | undefined; // only verdicts under this key
       if (verdict === undefined) return undefined;
       lookups.count++;
       outcomes.push(...authorityOutcomes(withPlan(verdict, plan), names));
@@ -274,7 +275,8 @@ export class PolicyVerifier {
     // Its own cache; the last part names the attestation set (authorities and predicate types).
     const set = `attestations ${compiled.map((a) => a.name).join(',')} ${predicateTypes.join(' ')}`;
     const key = verdictKey(policy, reference, digest, snapshot, rootName, trust.version, keys, set);
-    return this.#attested.get(
+    // An attestation key holds only attestation entries.
+    return this.#verdicts.get(
       key,
       async () => {
         const repository = { registry: reference.registry, repository: reference.repository };
@@ -325,7 +327,8 @@ export class PolicyVerifier {
         const entry = { outcomes: outcomes.map(({ attestations: _detail, ...o }) => o), definite, usesNow };
         return definite ? this.#shared.share(entry) : entry;
       },
-      (entry) => {
+      (cached) => {
+        const entry = cached as AttestationEntry;
         if (!entry.definite) return undefined;
         const ttl = entry.outcomes.every((o) => o.verified)
           ? this.#settings.cache.positiveTtlMs
@@ -333,7 +336,7 @@ export class PolicyVerifier {
         // A condition on `now` (freshness) may turn with time alone: re-evaluated at least this often.
         return entry.usesNow ? Math.min(ttl, this.#settings.cache.negativeTtlMs) : ttl;
       },
-    );
+    ) as Promise<AttestationEntry>;
   }
 
   /** Where a verification of this policy looks, and with which credentials. */

@@ -299,6 +299,37 @@ describe('caching and failures', () => {
   const misses = (e: ReturnType<typeof engineUnderTest>) =>
     counterValue(e.metrics.cache, { cache: 'verdict', result: 'miss' });
 
+  test('attestation outcomes and signature verdicts share ONE --verdict-cache-entries budget', async () => {
+    const attested = await attestedMain();
+    const signer = testSigner();
+    // Outside att/**, which the provenance policy covers.
+    const repo = { registry: host, repository: `sig/app${++counter}` };
+    const image = await pushTestImage(client, repo, { tag: 'v1' });
+    const signed = { repo, digest: image.digest, ref: `${host}/${repo.repository}@${image.digest}` };
+    await pushLegacySignature(client, signed.repo, signed.digest, [
+      signer.layerFor(signed.digest, `${host}/${signed.repo.repository}`),
+    ]);
+    const signatures = clusterPolicy(
+      'signed-by-ci',
+      [`127.0.0.1:*/${signed.repo.repository}`],
+      [{ name: 'ci-key', key: { data: pemOf(signer.publicKey) }, insecureIgnoreTlog: true }],
+    );
+    const e = engineUnderTest([provenancePolicy(builder), signatures], { cache: { maxVerdicts: 1 } });
+    try {
+      assert.equal(responseOf(await e.review(podReview([attested.ref]))).allowed, true);
+      const first = await misses(e);
+      assert.equal(responseOf(await e.review(podReview([attested.ref]))).allowed, true);
+      assert.equal(await misses(e), first, 'the attestation outcome is cached');
+      // The signature verdict of another image takes the one entry the budget allows…
+      assert.equal(responseOf(await e.review(podReview([signed.ref]))).allowed, true);
+      // …so the attestation outcome is no longer held: checked again (two separate caches kept both).
+      assert.equal(responseOf(await e.review(podReview([attested.ref]))).allowed, true);
+      assert.equal(await misses(e), first + 2);
+    } finally {
+      await e.close();
+    }
+  });
+
   test('a condition that reads now is cached no longer than a refusal (here: not at all)', async () => {
     const img = await attestedMain();
     const fresh = 'now - timestamp(predicate.runDetails.metadata.finishedOn) < duration("876000h")';
