@@ -36,6 +36,7 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '3000' },
     verifications: { type: 'string', default: '10000' },
     'memory-repositories': { type: 'string', default: '100' },
+    'memory-node-flags': { type: 'string', default: '' },
     'settle-seconds': { type: 'string', default: process.env['BENCH_SETTLE'] ?? '10' },
   },
 });
@@ -523,12 +524,13 @@ spec:
   // BENCH_HEAP_SNAPSHOTS=DIR: heap snapshots of the webhook (SIGUSR2) at start, after the cold
   // verifications and with the cache full, written into DIR, to compare what is kept.
   const snapshots = process.env['BENCH_HEAP_SNAPSHOTS'];
-  const webhook = await startWebhookProcess(
-    dir,
-    snapshots === undefined
-      ? nodeOptions
-      : `${nodeOptions} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshots}`,
-  );
+  // --memory-node-flags: more options after the chart's (experiments, e.g. other V8 flags).
+  const options = [
+    nodeOptions,
+    values['memory-node-flags'] ?? '',
+    snapshots === undefined ? '' : `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshots}`,
+  ];
+  const webhook = await startWebhookProcess(dir, options.filter(Boolean).join(' '));
   const heapSnapshot = async (): Promise<void> => {
     if (snapshots === undefined) return;
     const before = readdirSync(snapshots).length;
@@ -641,7 +643,7 @@ spec:
       );
     return {
       memory: {
-        nodeOptions,
+        nodeOptions: options.slice(0, 2).filter(Boolean).join(' '),
         coldVerifications: verifications,
         generations,
         coldPerSecond: verifications / seconds,

@@ -7,6 +7,7 @@
 //   npm run bench -- --no-memory          # skip the 10k-verification memory run
 //   npm run bench -- --baseline DIR --node-options="--max-semi-space-size=2"   # speed modes with these options
 //   npm run bench -- --rounds 0 --verifications 10000   # memory only: the real webhook, then 100k verdicts
+//   npm run bench -- --rounds 0 --memory-node-flags="--max-old-space-size=256"   # the webhook with more options
 // Registries: Debian's docker-registry (no referrers API) and, when built (npm run e2e:tools), olareg
 // with the referrers API, both on 127.0.0.1, holding real public-good signatures placed as cosign
 // places them (cosign v3 bundle of kubewarden-controller; containers/image's keyless legacy .sig).
@@ -36,6 +37,8 @@ const { values } = parseArgs({
     /** Repositories the memory run verifies in (each holds the signed bundle); verifications / (10 policies × this) generations. */
     'memory-repositories': { type: 'string', default: '100' },
     'no-memory': { type: 'boolean' },
+    /** More NODE_OPTIONS for the memory run's webhook of both trees, after the chart's (experiments). */
+    'memory-node-flags': { type: 'string', default: '' },
     /** NODE_OPTIONS for this tree's processes only, in every mode (as the chart sets it; the baseline runs
      *  without), e.g. --node-options="$(node -p "require('yaml').parse(fs.readFileSync('charts/sigward/values.yaml','utf8')).nodeOptions")". */
     'node-options': { type: 'string' },
@@ -136,6 +139,7 @@ try {
       const { memory: m } = await measure(tree, 'memory', [
         `--verifications=${values.verifications}`,
         `--memory-repositories=${values['memory-repositories']}`,
+        `--memory-node-flags=${values['memory-node-flags']}`,
       ]);
       const { entries } = await measure(tree, 'entries');
       memory.set(tree.name, { ...m, ...entries });
