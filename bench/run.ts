@@ -192,7 +192,7 @@ function report(rounds: number, memory: Map<string, Json>): void {
       base === undefined ? [pair('this tree', a, b)] : [pair(base, a, b), pair('this tree', a, b), ''];
     const nodeOptions = memory.get('this tree')!['nodeOptions'] as string;
     table(
-      `Memory: the real \`sigward webhook\` (NODE_OPTIONS="${nodeOptions}" from the chart), one run per tree: ` +
+      `Memory: the real \`sigward webhook\` (NODE_OPTIONS="${nodeOptions}": the chart's nodeOptions${values['memory-node-flags'] ? ' + --memory-node-flags' : ''}), one run per tree: ` +
         `${values.verifications} cold verifications, 16 reviews at once, then refusals up to 100k cached verdicts; ` +
         'each figure after 10 s idle, no forced GC',
       ['case', ...head('value')],
