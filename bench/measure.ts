@@ -10,11 +10,14 @@
 //            CPU per request, server-side p50/p99 and event-loop lag measured inside each server
 //            (bench/probe.ts); in-process CPU per review through the app (inject); cold reviews
 //            (empty caches, a new policy generation per review) at 1 and 16 concurrent; event-loop lag;
-//   memory   RSS after N cold reviews through the engine (verdict cache of 100k entries), then with the
-//            cache topped up to 100k entries by copies of a real verdict under distinct keys.
+//   memory   the tree's real `sigward webhook` process with the chart's NODE_OPTIONS, over HTTPS: RSS
+//            (anonymous / mapped files) and heap after N cold verifications, then with 100k verdicts cached;
+//   entries  heap bytes per cached verdict (an allow, a refusal) in a process holding only the Decider.
 import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import https from 'node:https';
 import { parseArgs, promisify } from 'node:util';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -35,6 +38,9 @@ const { values } = parseArgs({
     /** Alternated bare/sigward pairs of warm runs per connection count. */
     'warm-pairs': { type: 'string', default: '5' },
     verifications: { type: 'string', default: '10000' },
+    'memory-repositories': { type: 'string', default: '100' },
+    'memory-node-flags': { type: 'string', default: '' },
+    'settle-seconds': { type: 'string', default: process.env['BENCH_SETTLE'] ?? '10' },
   },
 });
 const root = resolve(values.root ?? '.');
@@ -47,13 +53,6 @@ const median = (xs: readonly number[]): number => {
   return s[Math.floor(s.length / 2)] ?? NaN;
 };
 const cpuMs = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
-/** RSS split as the kernel counts it: anonymous memory (heap, malloc) vs mapped files (node's binary). */
-const rssParts = (): { anonMiB: number; fileMiB: number } => {
-  const status = readFileSync('/proc/self/status', 'utf8');
-  const kib = (field: string): number =>
-    Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
-  return { anonMiB: kib('RssAnon') / 1024, fileMiB: kib('RssFile') / 1024 };
-};
 
 interface Probed {
   readonly url: string;
@@ -426,41 +425,363 @@ async function webhookMode(): Promise<object> {
   };
 }
 
-async function memoryMode(): Promise<object> {
-  const harness = await from<any>('test/engine/harness.ts');
-  const host = values.docker!;
-  const entries = 100_000;
-  const { policy, review } = signedImageCase(harness, host);
-  const e = harness.engineUnderTest([policy(1)], { deadlineMs: 60_000, cache: { maxVerdicts: entries } });
-  const lag = monitorEventLoopDelay({ resolution: 5 });
-  const n = Number(values.verifications);
-  let generation = 1;
-  let next = 0;
-  const rssStart = process.memoryUsage().rss;
-  lag.enable();
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: 16 }, async () => {
-      while (next++ < n) {
-        e.setPolicies([policy(++generation)]);
-        const r = await e.review(review);
-        if (!harness.responseOf(r).allowed) throw new Error(JSON.stringify(harness.responseOf(r)));
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  lag.disable();
-  for (let i = 0; i < 3; i++) {
-    globalThis.gc?.();
-    await new Promise((resolve) => setTimeout(resolve, 500));
+/** Resident memory of a process as the kernel counts it (VmRSS, anonymous, mapped files), in MiB. */
+function rssOf(pid: number | 'self'): { rssMiB: number; anonMiB: number; fileMiB: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string): number =>
+    Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
+  return { rssMiB: kib('VmRSS') / 1024, anonMiB: kib('RssAnon') / 1024, fileMiB: kib('RssFile') / 1024 };
+}
+
+/**
+ * Where anonymous memory sits (/proc/PID/smaps), in MiB resident: the main malloc arena ([heap]),
+ * mappings of 64 MiB reserved (glibc's per-thread malloc arenas: libuv's pool, V8's compiler and GC
+ * threads), and the rest (V8's heap pages, large malloc blocks mapped on their own).
+ */
+function anonymousParts(pid: number): { brkHeapMiB: number; threadArenasMiB: number; otherMiB: number } {
+  const parts = { brkHeapMiB: 0, threadArenasMiB: 0, otherMiB: 0 };
+  let kind: keyof typeof parts | undefined;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+    if (head !== null) {
+      const size = (parseInt(head[2]!, 16) - parseInt(head[1]!, 16)) / 1024;
+      const name = head[4]!;
+      kind =
+        name === '[heap]'
+          ? 'brkHeapMiB'
+          : name !== '' || head[3] !== '0'
+            ? undefined
+            : size === 65536 || size === 131072
+              ? 'threadArenasMiB'
+              : 'otherMiB';
+      continue;
+    }
+    const rss = /^Anonymous:\s+(\d+) kB/.exec(line);
+    if (rss !== null && kind !== undefined) parts[kind] += Number(rss[1]) / 1024;
   }
-  const afterCold = process.memoryUsage();
-  const afterColdParts = rssParts();
-  // Top the verdicts up to 100k through the same tree's Decider (its own keys and what it keeps of a
-  // verdict), other image digests each, with a verifier that answers a copy of a real verdict at once.
+  return parts;
+}
+
+/** The chart's default NODE_OPTIONS (`nodeOptions` in the tree's charts/sigward/values.yaml). */
+function chartNodeOptions(): string {
+  const text = readFileSync(join(root, 'charts/sigward/values.yaml'), 'utf8');
+  const m = /^nodeOptions:\s*(.*)$/m.exec(text);
+  if (m === null) return '';
+  const raw = m[1]!.replace(/\s+#.*$/, '').trim();
+  return raw.startsWith("'") || raw.startsWith('"') ? raw.slice(1, -1) : raw;
+}
+
+/**
+ * The tree's real `sigward webhook` process, as the chart runs it (NODE_OPTIONS from the chart's values,
+ * policies from a directory it re-reads, the public-good trusted root from a file), driven over HTTPS
+ * keep-alive. Only the log lines the bench waits for are kept (a webhook logs one line per review).
+ */
+async function startWebhookProcess(policyDir: string, nodeOptions: string) {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NODE_OPTIONS: nodeOptions,
+    KUBECONFIG: '/nonexistent',
+    HOME: '/nonexistent',
+  };
+  delete env['KUBERNETES_SERVICE_HOST'];
+  const { PROD_ROOT_PATH } = await import('../test/sigstore/ext.ts');
+  const child = spawn(
+    process.execPath,
+    [
+      join(root, 'bin/sigward.js'),
+      'webhook',
+      '--listen=127.0.0.1:0',
+      `--policies=${policyDir}`,
+      `--trusted-root=${PROD_ROOT_PATH}`,
+      `--verdict-cache-entries=${MEMORY_ENTRIES}`,
+      // Refusals fill the cache below; they must stay for the whole run (the default is 60 s).
+      '--refused-ttl-seconds=3600',
+      '--timeout-seconds=30',
+    ],
+    { env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let err = '';
+  let partial = '';
+  const generations: string[] = [];
+  const waiters = new Set<() => void>();
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines)
+      if (line.includes('"policy snapshot updated"')) {
+        generations.push(String((JSON.parse(line) as { generation: unknown }).generation));
+        for (const w of waiters) w();
+      }
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      err += c;
+      const m = /listening on (https:\/\/127\.0\.0\.1:\d+)[\s\S]*-----END CERTIFICATE-----\n/.exec(err);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`sigward webhook exited ${code}: ${err}`)));
+  });
+  const ca = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/.exec(err)![0];
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 16, ca });
+  const request = (method: 'GET' | 'POST', path: string, body?: string) =>
+    new Promise<string>((resolve, reject) => {
+      const req = https.request(
+        `${url}${path}`,
+        { method, agent, headers: body === undefined ? {} : { 'content-type': 'application/json' } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            res.statusCode === 200
+              ? resolve(Buffer.concat(chunks).toString())
+              : reject(new Error(`${path}: ${res.statusCode} ${Buffer.concat(chunks).toString()}`)),
+          );
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  const metric = async (name: string, labels = ''): Promise<number> => {
+    const text = await request('GET', '/metrics');
+    const line = text
+      .split('\n')
+      .find((l) => l.startsWith(`${name}${labels} `) || l.startsWith(`${name}${labels}{`));
+    return Number(line?.split(' ').pop() ?? NaN);
+  };
+  return {
+    pid: child.pid!,
+    /** Resolves once the webhook has logged a snapshot after `seen` earlier ones (no polling). */
+    snapshotAfter: (seen: number) =>
+      new Promise<void>((resolve, reject) => {
+        const check = (): void => {
+          if (generations.length <= seen) return;
+          waiters.delete(check);
+          resolve();
+        };
+        waiters.add(check);
+        void exited.then(() => waiters.delete(check) && reject(new Error(`webhook exited: ${err}`)));
+        check();
+      }),
+    snapshots: () => generations.length,
+    review: async (body: object): Promise<{ allowed: boolean; message?: string }> =>
+      (
+        JSON.parse(await request('POST', '/validate', JSON.stringify(body))) as {
+          response: { allowed: boolean; status?: { message?: string } };
+        }
+      ).response,
+    metric,
+    heap: async () => ({
+      usedMiB: (await metric('nodejs_heap_size_used_bytes')) / 2 ** 20,
+      committedMiB: (await metric('nodejs_heap_size_total_bytes')) / 2 ** 20,
+      externalMiB: (await metric('nodejs_external_memory_bytes')) / 2 ** 20,
+    }),
+    stop: async () => {
+      agent.destroy();
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** Most verdicts the memory run's webhook keeps (its --verdict-cache-entries), filled to the brim. */
+const MEMORY_ENTRIES = 100_000;
+/** Policies in the memory run: each review of one image is that many cold verifications. */
+const MEMORY_POLICIES = 10;
+
+/**
+ * The RSS of a real `sigward webhook` (memoryMode's startWebhookProcess) after N cold verifications of
+ * the real cosign v3 bundle (fallback tag), then with its verdict cache filled to 100k entries:
+ *  - cold: MEMORY_POLICIES policies match bench/mem-0…R-1 (run.ts pushes the bundle into each); every
+ *    generation of the policy files (rewritten, re-read by the webhook) reviews each repository once,
+ *    so a review is MEMORY_POLICIES verifications and nothing is reused across generations; state kept
+ *    per snapshot, per repository or per verification shows as growth from one generation to the next;
+ *  - fill: Pods of 10 containers naming digests no one signed in those repositories (each container a
+ *    definite refusal per policy, cached for --refused-ttl-seconds) up to 100k verdicts.
+ * No forced collection (the process runs as deployed): each figure is read after the webhook sat idle
+ * for a few seconds, as a Pod between bursts.
+ */
+async function memoryMode(): Promise<object> {
+  const host = values.docker!;
+  const repositories = Number(values['memory-repositories']);
+  const n = Number(values.verifications);
+  const perGeneration = repositories * MEMORY_POLICIES;
+  const generations = Math.max(1, Math.round(n / perGeneration));
+  const dir = mkdtempSync(join(tmpdir(), 'sigward-bench-memory-'));
+  const policyFile = join(dir, 'policies.yaml');
+  const writePolicies = (generation: number): void =>
+    writeFileSync(
+      policyFile,
+      Array.from(
+        { length: MEMORY_POLICIES },
+        (_, p) => `apiVersion: policy.sigward.dev/v1alpha1
+kind: ClusterImagePolicy
+metadata: {name: bench-${p}, generation: ${generation}}
+spec:
+  images: ['127.0.0.1:*/bench/mem-*']
+  authorities:
+    - name: release-workflow
+      keyless:
+        identities: [{issuer: ${JSON.stringify(kubewarden.issuer)}, subject: ${JSON.stringify(kubewarden.subject)}}]
+`,
+      ).join('---\n'),
+    );
+  writePolicies(1);
+  const idle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const nodeOptions = chartNodeOptions();
+  // BENCH_HEAP_SNAPSHOTS=DIR: heap snapshots of the webhook (SIGUSR2) at start, after the cold
+  // verifications and with the cache full, written into DIR, to compare what is kept.
+  const snapshots = process.env['BENCH_HEAP_SNAPSHOTS'];
+  // --memory-node-flags: more options after the chart's (experiments, e.g. other V8 flags).
+  const options = [
+    nodeOptions,
+    values['memory-node-flags'] ?? '',
+    snapshots === undefined ? '' : `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshots}`,
+  ];
+  const webhook = await startWebhookProcess(dir, options.filter(Boolean).join(' '));
+  const heapSnapshot = async (): Promise<void> => {
+    if (snapshots === undefined) return;
+    const before = readdirSync(snapshots).length;
+    process.kill(webhook.pid, 'SIGUSR2');
+    while (readdirSync(snapshots).length === before) await idle(500);
+    await idle(5000);
+  };
+  let uid = 0;
+  const pod = (images: string[]) => ({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: `bench-${++uid}`,
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      namespace: 'apps',
+      name: 'web',
+      operation: 'CREATE',
+      userInfo: { username: 'bench' },
+      object: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'web', namespace: 'apps' },
+        spec: { containers: images.map((image, i) => ({ name: `c${i}`, image })) },
+      },
+    },
+  });
+  const drive = async (count: number, body: (i: number) => object, expectAllowed: boolean): Promise<void> => {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        for (let i = next++; i < count; i = next++) {
+          const response = await webhook.review(body(i));
+          if (response.allowed !== expectAllowed) throw new Error(`review ${i}: ${JSON.stringify(response)}`);
+        }
+      }),
+    );
+  };
+  const settled = async () => {
+    await idle(Number(values['settle-seconds']) * 1000);
+    return { ...rssOf(webhook.pid), anonymous: anonymousParts(webhook.pid), heap: await webhook.heap() };
+  };
+  try {
+    const start = await settled();
+    await heapSnapshot();
+    const perGenerationRss: number[] = [];
+    const started = performance.now();
+    for (let g = 1; g <= generations; g++) {
+      if (g > 1) {
+        const seen = webhook.snapshots();
+        writePolicies(g);
+        await webhook.snapshotAfter(seen);
+      }
+      await drive(repositories, (r) => pod([`${host}/bench/mem-${r}@${kubewarden.digest}`]), true);
+      perGenerationRss.push(rssOf(webhook.pid).rssMiB);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const verifications = await webhook.metric(
+      'sigward_cache_requests_total',
+      '{cache="verdict",result="miss"}',
+    );
+    const afterCold = await settled();
+    await heapSnapshot();
+
+    // Fill: refusals (no signature for these digests) up to MEMORY_ENTRIES verdicts.
+    const containers = 10;
+    const fillReviews = Math.ceil(
+      (MEMORY_ENTRIES - generations * perGeneration) / (containers * MEMORY_POLICIES),
+    );
+    const digestOf = (k: number) => `sha256:${createHash('sha256').update(`bench ${k}`).digest('hex')}`;
+    const fillStarted = performance.now();
+    await drive(
+      fillReviews,
+      (i) =>
+        pod(
+          Array.from(
+            { length: containers },
+            (_, c) =>
+              `${host}/bench/mem-${(i * containers + c) % repositories}@${digestOf(i * containers + c)}`,
+          ),
+        ),
+      false,
+    );
+    const fillSeconds = (performance.now() - fillStarted) / 1000;
+    const misses = await webhook.metric('sigward_cache_requests_total', '{cache="verdict",result="miss"}');
+    const full = await settled();
+    await heapSnapshot();
+    // Still cached: the last generation's allows (the oldest verdicts still reachable) and the first
+    // refusals are answered without one more verification.
+    await drive(repositories, (r) => pod([`${host}/bench/mem-${r}@${kubewarden.digest}`]), true);
+    await drive(
+      10,
+      (i) =>
+        pod(
+          Array.from(
+            { length: containers },
+            (_, c) =>
+              `${host}/bench/mem-${(i * containers + c) % repositories}@${digestOf(i * containers + c)}`,
+          ),
+        ),
+      false,
+    );
+    const missesAfter = await webhook.metric(
+      'sigward_cache_requests_total',
+      '{cache="verdict",result="miss"}',
+    );
+    if (missesAfter !== misses)
+      throw new Error(
+        `the verdict cache did not hold ${MEMORY_ENTRIES} entries (${missesAfter - misses} re-verified)`,
+      );
+    return {
+      memory: {
+        nodeOptions: options.slice(0, 2).filter(Boolean).join(' '),
+        coldVerifications: verifications,
+        generations,
+        coldPerSecond: verifications / seconds,
+        verdicts: misses,
+        fillPerSecond: (misses - verifications) / fillSeconds,
+        start,
+        afterCold,
+        full,
+        rssPerGenerationMiB: perGenerationRss,
+      },
+    };
+  } finally {
+    await webhook.stop();
+  }
+}
+
+/**
+ * What one cached verdict costs, in a process holding only the tree's Decider (--expose-gc): the heap
+ * before and after deciding `entries` digests whose verifier answers at once with a copy of a real
+ * verdict (an allow of the cosign v3 bundle) or a refusal, divided by the entries.
+ */
+async function entriesMode(): Promise<object> {
+  const host = values.docker!;
+  const entries = MEMORY_ENTRIES;
   const { Decider } = await from<any>('src/engine/decide.ts');
   const { buildSnapshot } = await from<any>('src/kube/snapshot.ts');
   const { prodRoot } = await from<any>('test/sigstore/ext.ts');
+  const harness = await from<any>('test/engine/harness.ts');
+  const { policy } = signedImageCase(harness, host);
+  const e = harness.engineUnderTest([policy(1)], { deadlineMs: 60_000 });
   const real = await e.registry.verify({
     image: { repository: { registry: host, repository: 'signed/kubewarden' }, digest: kubewarden.digest },
     authorities: [{ kind: 'keyless', name: 'release-workflow', match: () => ({ matched: true }) }],
@@ -469,69 +790,66 @@ async function memoryMode(): Promise<object> {
     keychain: { credentialsFor: () => [] },
     signal: AbortSignal.timeout(10_000),
   });
-  if (real.status !== 'verified') throw new Error(`${real.code}: ${real.message}`);
-  let verifierCalls = 0;
-  const decider = new Decider(
-    {
-      resolver: { resolveDigest: () => Promise.reject(new Error('not used')) },
-      verifier: { verify: async () => (verifierCalls++, structuredClone(real)) },
-      trustRoots: { trustRoot: (name: string) => (name === 'public-good' ? prodRoot() : undefined) },
-    },
-    {
-      deadlineMs: 2000,
-      verificationCapMs: 2000,
-      evaluation: { unmatched: 'deny', errors: 'deny' },
-      cache: { maxVerdicts: entries },
-    },
-  );
-  const snapshot = buildSnapshot([policy(1)]);
-  for (let i = n; i < entries; i++) {
-    const digest = `sha256:${i.toString(16).padStart(64, '0')}`;
-    const [decision] = await decider.decide(
-      [{ field: 'spec.containers[0].image', image: `${host}/signed/kubewarden@${digest}` }],
-      { namespace: 'apps' },
-      snapshot,
-    );
-    if (decision.outcome !== 'allow') throw new Error(JSON.stringify(decision));
-  }
-  // Each review's deadline timer lives its full 2 s even when the answer came at once: let them go.
-  // Then let V8 give back the pages that fast fill loop grew the heap by (full collections, idle time).
-  await new Promise((resolve) => setTimeout(resolve, 2500));
-  for (let i = 0; i < 3; i++) {
-    globalThis.gc?.();
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  const full = process.memoryUsage();
-  const fullParts = rssParts();
-  // Still cached (all of them): deciding the first and the last digest again verifies nothing.
-  const callsBefore = verifierCalls;
-  for (const i of [n, entries - 1]) {
-    const digest = `sha256:${i.toString(16).padStart(64, '0')}`;
-    await decider.decide(
-      [{ field: 'spec.containers[0].image', image: `${host}/signed/kubewarden@${digest}` }],
-      { namespace: 'apps' },
-      snapshot,
-    );
-  }
-  if (verifierCalls !== callsBefore) throw new Error('the verdict cache did not hold 100k entries');
   await e.close();
-  return {
-    memory: {
-      coldReviews: n,
-      coldPerSecond: n / seconds,
-      lagP99: lag.percentile(99) / 1e6,
-      rssStartMiB: rssStart / 2 ** 20,
-      rssAfterColdMiB: afterCold.rss / 2 ** 20,
-      heapAfterColdMiB: afterCold.heapUsed / 2 ** 20,
-      rssWith100kMiB: full.rss / 2 ** 20,
-      heapWith100kMiB: full.heapUsed / 2 ** 20,
-      heapCommittedWith100kMiB: full.heapTotal / 2 ** 20,
-      rssAnonAfterColdMiB: afterColdParts.anonMiB,
-      rssAnonWith100kMiB: fullParts.anonMiB,
-      rssFileWith100kMiB: fullParts.fileMiB,
-      detail: { afterCold, full },
-    },
+  if (real.status !== 'verified') throw new Error(`${real.code}: ${real.message}`);
+  // What verifyImage answers for a digest nobody signed (its message names the repository).
+  const refusal = (repository: string, digest: string) => ({
+    image: `${repository}@${digest}`,
+    digest,
+    status: 'unsigned',
+    code: 'NO_SIGNATURES',
+    message: `no signatures found (looked in the referrers fallback tag (the registry has no referrers API) and the legacy .sig tag, in ${repository})`,
+    signatures: [],
+    referrers: 'fallback-tag',
+    truncated: false,
+  });
+  const collect = async (): Promise<number> => {
+    for (let i = 0; i < 3; i++) {
+      globalThis.gc?.();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return process.memoryUsage().heapUsed;
   };
+  const perEntry = async (kind: 'allow' | 'refusal'): Promise<number> => {
+    const decider = new Decider(
+      {
+        resolver: { resolveDigest: () => Promise.reject(new Error('not used')) },
+        verifier: {
+          verify: async (request: any) =>
+            kind === 'allow'
+              ? structuredClone(real)
+              : refusal(
+                  `${request.image.repository.registry}/${request.image.repository.repository}`,
+                  request.image.digest,
+                ),
+        },
+        trustRoots: { trustRoot: (name: string) => (name === 'public-good' ? prodRoot() : undefined) },
+      },
+      {
+        deadlineMs: 60_000,
+        evaluation: { unmatched: 'deny', errors: 'deny' },
+        cache: { maxVerdicts: entries, negativeTtlMs: 3_600_000 },
+      },
+    );
+    const snapshot = buildSnapshot([policy(1)]);
+    const site = (i: number) => ({
+      field: 'spec.containers[0].image',
+      image: `${host}/signed/kubewarden@sha256:${i.toString(16).padStart(64, '0')}`,
+    });
+    await decider.decide([site(0)], { namespace: 'apps' }, snapshot); // code paths warmed, lazy state made
+    const before = await collect();
+    for (let i = 1; i <= entries; i += 100)
+      await decider.decide(
+        Array.from({ length: 100 }, (_, k) => site(i + k)),
+        { namespace: 'apps' },
+        snapshot,
+      );
+    const after = await collect();
+    const [again] = await decider.decide([site(1)], { namespace: 'apps' }, snapshot);
+    if (again.outcome !== (kind === 'allow' ? 'allow' : 'deny')) throw new Error(JSON.stringify(again));
+    return (after - before) / entries;
+  };
+  return { entries: { allowBytes: await perEntry('allow'), refusalBytes: await perEntry('refusal') } };
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
@@ -540,5 +858,7 @@ const result =
     ? await verifyMode()
     : values.mode === 'memory'
       ? await memoryMode()
-      : await webhookMode();
+      : values.mode === 'entries'
+        ? await entriesMode()
+        : await webhookMode();
 process.stdout.write(`${JSON.stringify(result)}\n`);

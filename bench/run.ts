@@ -6,7 +6,9 @@
 //   npm run bench -- --baseline /work/wt-perf-baseline --rounds 3
 //   npm run bench -- --no-memory          # skip the 10k-verification memory run
 //   npm run bench -- --verify-only --no-memory   # only the cold verifyImage cases (bench/measure.ts verify)
-//   npm run bench -- --baseline DIR --node-options="--max-semi-space-size=2"   # this tree as the chart runs it
+//   npm run bench -- --baseline DIR --node-options="--max-semi-space-size=2"   # speed modes with these options
+//   npm run bench -- --rounds 0 --verifications 10000   # memory only: the real webhook, then 100k verdicts
+//   npm run bench -- --rounds 0 --memory-node-flags="--max-old-space-size=256"   # the webhook with more options
 // Registries: Debian's docker-registry (no referrers API) and, when built (npm run e2e:tools), olareg
 // with the referrers API, both on 127.0.0.1, holding real public-good signatures placed as cosign
 // places them (cosign v3 bundle of kubewarden-controller; containers/image's keyless legacy .sig).
@@ -35,10 +37,12 @@ const { values } = parseArgs({
     /** Alternated bare/sigward pairs of warm runs per connection count in each round. */
     'warm-pairs': { type: 'string', default: '5' },
     verifications: { type: 'string', default: '10000' },
+    /** Repositories the memory run verifies in (each holds the signed bundle); verifications / (10 policies × this) generations. */
+    'memory-repositories': { type: 'string', default: '100' },
     'no-memory': { type: 'boolean' },
     /** Only the cold verification cases (verify mode): no webhook mode (warm /validate, cold reviews). */
     'verify-only': { type: 'boolean' },
-    /** V8/Node flags for the memory run's process of both trees, e.g. "--max-semi-space-size=2". */
+    /** More NODE_OPTIONS for the memory run's webhook of both trees, after the chart's (experiments). */
     'memory-node-flags': { type: 'string', default: '' },
     /** NODE_OPTIONS for this tree's processes only, in every mode (as the chart sets it; the baseline runs
      *  without), e.g. --node-options="$(node -p "require('yaml').parse(fs.readFileSync('charts/sigward/values.yaml','utf8')).nodeOptions")". */
@@ -80,6 +84,17 @@ try {
       },
     );
   await pushFixtures(registry.host);
+  if (values['no-memory'] !== true)
+    await Promise.all(
+      Array.from({ length: Number(values['memory-repositories']) }, (_, i) =>
+        pushBundleReferrer(
+          setup,
+          repo(registry.host, `bench/mem-${i}`),
+          kubewarden.digest,
+          kubewarden.bundle(),
+        ),
+      ),
+    );
 
   // Asynchronous: the registries' log pipes must keep draining while a measurement runs.
   const measure = async (
@@ -88,9 +103,7 @@ try {
     extra: string[] = [],
   ): Promise<Json> => {
     const args = [
-      ...(mode === 'memory'
-        ? ['--expose-gc', ...(values['memory-node-flags'] ?? '').split(' ').filter(Boolean)]
-        : []),
+      ...(mode === 'entries' ? ['--expose-gc'] : []),
       join(here, 'measure.ts'),
       `--root=${tree.root}`,
       `--mode=${mode}`,
@@ -127,11 +140,16 @@ try {
   }
   const memory = new Map<string, Json>();
   if (values['no-memory'] !== true)
-    for (const tree of trees)
-      memory.set(
-        tree.name,
-        (await measure(tree, 'memory', [`--verifications=${values.verifications}`])).memory,
-      );
+    for (const tree of trees) {
+      const { memory: m } = await measure(tree, 'memory', [
+        `--verifications=${values.verifications}`,
+        `--memory-repositories=${values['memory-repositories']}`,
+        `--memory-node-flags=${values['memory-node-flags']}`,
+      ]);
+      const { entries } = await measure(tree, 'entries');
+      memory.set(tree.name, { ...m, ...entries });
+      process.stderr.write(`memory: ${tree.name} done\n`);
+    }
 
   report(rounds, memory);
   if (process.env['BENCH_DEBUG']) console.log(JSON.stringify([...memory]));
@@ -168,28 +186,41 @@ function report(rounds: number, memory: Map<string, Json>): void {
   );
   if (rounds > 0) speed(head, cols, table);
   if (memory.size > 0) {
-    const m = (tree: string, k: string): number => memory.get(tree)![k] as number;
+    const m = (tree: string, path: string): number =>
+      path.split('.').reduce((v: Json, k) => v?.[k], memory.get(tree)!) as unknown as number;
     const mcols = (k: string, digits = 0): string[] =>
       base === undefined
         ? [f(m('this tree', k), digits)]
         : [f(m(base, k), digits), f(m('this tree', k), digits), `${f(m('this tree', k) / m(base, k))}×`];
+    const pair = (tree: string, a: string, b: string): string => `${f(m(tree, a), 0)} / ${f(m(tree, b), 0)}`;
+    const mcols2 = (a: string, b: string): string[] =>
+      base === undefined ? [pair('this tree', a, b)] : [pair(base, a, b), pair('this tree', a, b), ''];
+    const nodeOptions = memory.get('this tree')!['nodeOptions'] as string;
     table(
-      `Memory (one run per tree): ${values.verifications} cold reviews, 16 at once, verdict cache of 100k entries`,
+      `Memory: the real \`sigward webhook\` (NODE_OPTIONS="${nodeOptions}": the chart's nodeOptions${values['memory-node-flags'] ? ' + --memory-node-flags' : ''}), one run per tree: ` +
+        `${values.verifications} cold verifications, 16 reviews at once, then refusals up to 100k cached verdicts; ` +
+        'each figure after 10 s idle, no forced GC',
       ['case', ...head('value')],
       [
-        ['cold reviews/s', ...mcols('coldPerSecond')],
-        ['event-loop lag p99 ms', ...mcols('lagP99', 2)],
-        ['RSS at start MiB', ...mcols('rssStartMiB')],
-        [`RSS after ${values.verifications} cold reviews MiB`, ...mcols('rssAfterColdMiB')],
-        ['RSS with 100k verdicts cached MiB', ...mcols('rssWith100kMiB')],
-        [`heap used after the cold reviews MiB`, ...mcols('heapAfterColdMiB')],
-        ['heap used with 100k verdicts cached MiB', ...mcols('heapWith100kMiB')],
-        ['heap committed with 100k verdicts cached MiB', ...mcols('heapCommittedWith100kMiB')],
-        [`RSS anonymous after ${values.verifications} cold reviews MiB`, ...mcols('rssAnonAfterColdMiB')],
-        ['RSS anonymous with 100k verdicts cached MiB', ...mcols('rssAnonWith100kMiB')],
-        ['RSS of mapped files with 100k verdicts cached MiB', ...mcols('rssFileWith100kMiB')],
+        ['cold verifications', ...mcols('coldVerifications')],
+        ['cold verifications/s', ...mcols('coldPerSecond')],
+        ['verdicts cached at the end', ...mcols('verdicts')],
+        ['RSS at start MiB', ...mcols('start.rssMiB')],
+        ['RSS after the cold verifications MiB', ...mcols('afterCold.rssMiB')],
+        ['  anonymous / mapped files MiB', ...mcols2('afterCold.anonMiB', 'afterCold.fileMiB')],
+        ['  heap used / committed MiB', ...mcols2('afterCold.heap.usedMiB', 'afterCold.heap.committedMiB')],
+        ['RSS with 100k verdicts cached MiB', ...mcols('full.rssMiB')],
+        ['  anonymous / mapped files MiB', ...mcols2('full.anonMiB', 'full.fileMiB')],
+        ['  heap used / committed MiB', ...mcols2('full.heap.usedMiB', 'full.heap.committedMiB')],
+        ['  external (Buffers, native) MiB', ...mcols('full.heap.externalMiB')],
+        ['heap bytes per cached allow (Decider alone)', ...mcols('allowBytes')],
+        ['heap bytes per cached refusal (Decider alone)', ...mcols('refusalBytes')],
       ],
     );
+    for (const tree of trees)
+      console.log(
+        `RSS MiB after each policy generation (${tree.name}): ${(memory.get(tree.name)!['rssPerGenerationMiB'] as number[]).map((x) => x.toFixed(0)).join(' ')}`,
+      );
   }
 }
 

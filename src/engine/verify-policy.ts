@@ -13,7 +13,7 @@
 // keyed per (same key, the attestation set), only briefly when a condition reads `now`, and are read
 // on the synchronous cache-hit path like verdicts.
 import { createHash, hash } from 'node:crypto';
-import type { KeyObject } from 'node:crypto';
+import type { BinaryToTextEncoding, KeyObject } from 'node:crypto';
 import { SigwardError, describeError } from '../errors.ts';
 import { combineKeychains, repositoryString } from '../oci/index.ts';
 import type { ImageReference, Keychain, RepositoryName } from '../oci/index.ts';
@@ -24,7 +24,7 @@ import { authorityOutcomes, reasonFor } from '../policy/evaluate.ts';
 import type { AuthorityOutcome, PolicyEvaluation, VerdictLike } from '../policy/evaluate.ts';
 import type { Authority, ImageVerdict, MultiArch } from '../sigstore/verify-image.ts';
 import { SharedReads } from '../sigstore/shared-reads.ts';
-import { compactVerdict } from './cached-verdict.ts';
+import { SharedValues, compactVerdict } from './cached-verdict.ts';
 import { SingleFlightCache } from './verdict-cache.ts';
 import type { KeyedLimiter } from './limit.ts';
 import { planMultiArch, planWithoutLookup, withPlan } from './multi-arch.ts';
@@ -69,6 +69,8 @@ export class PolicyVerifier {
   readonly #verdicts: SingleFlightCache<VerdictLike>;
   readonly #registries: KeyedLimiter;
   readonly #attested: SingleFlightCache<AttestationEntry>;
+  /** What the caches store, one object per distinct content (cached-verdict.ts). */
+  readonly #shared = new SharedValues();
 
   constructor(
     deps: PolicyVerifierDeps,
@@ -149,10 +151,12 @@ export class PolicyVerifier {
         );
         signed = this.#verdicts.get(
           key,
-          async () =>
-            compactVerdict(
+          async () => {
+            const compact = compactVerdict(
               await this.#verify(policy, reference, digest, signers, trust, run, names, plan.multiArch),
-            ),
+            );
+            return this.#ttl(compact) === undefined ? compact : this.#shared.share(compact);
+          },
           (v) => this.#ttl(v),
         );
       }
@@ -347,11 +351,8 @@ export class PolicyVerifier {
           verdict.status !== 'error' &&
           outcomes.every((o) => o.verified || !ERROR_REASONS.has(reasonFor(o.code)));
         // Keep the per-attestation detail out of the cache: the outcomes are what evaluation reads.
-        return {
-          outcomes: outcomes.map(({ attestations: _detail, ...o }) => o),
-          definite,
-          usesNow,
-        };
+        const entry = { outcomes: outcomes.map(({ attestations: _detail, ...o }) => o), definite, usesNow };
+        return definite ? this.#shared.share(entry) : entry;
       },
       (entry) => {
         if (!entry.definite) return undefined;
@@ -576,7 +577,8 @@ function verdictKey(
   // The display name, not the name: a policy-controller ClusterImagePolicy may share its name with a
   // sigward one (`x` and `x (policy.sigstore.dev)`); their verdicts must never mix. A policy's inline
   // key is covered by its generation; a Secret's key is not, so `keys` holds their fingerprints.
-  // Hashed: ~250 characters of names and digests become 43, which matters at 100k entries.
+  // Hashed: ~250 characters of names and digests become the 32 bytes of the sha256 as a one-byte
+  // string (48 bytes of heap; base64url's 43 characters take 64), which matters at 100k entries.
   // Remembered per (policy, reference) object: a cache hit finds its key without building the text or
   // hashing it (the policy is the snapshot's, the reference decide.ts's remembered parse).
   let byReference = verdictKeys.get(policy);
@@ -597,7 +599,8 @@ function verdictKey(
   const key = hash(
     'sha256',
     `${repositoryString(reference)}|${digest}|${policy.kind}|${policy.namespace ?? ''}|${policy.displayName}|${generation}|${rootName}|${trustVersion}|${keys}|${index}`,
-    'base64url',
+    // Any Buffer encoding is accepted at run time; the typings list only hex/base64/base64url.
+    'latin1' as BinaryToTextEncoding,
   );
   if (remembered.length >= KEYS_PER_REFERENCE) remembered.shift();
   remembered.push({ digest, generation, rootName, trustVersion, keys, index, key });

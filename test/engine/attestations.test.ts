@@ -347,6 +347,41 @@ describe('caching and failures', () => {
     }
   });
 
+  test('attestation outcomes have their own budget (--attestation-cache-entries): a signature verdict never evicts one, another outcome does', async () => {
+    const attested = await attestedMain();
+    const other = await attestedMain();
+    const signer = testSigner();
+    // Outside att/**, which the provenance policy covers.
+    const repo = { registry: host, repository: `sig/app${++counter}` };
+    const image = await pushTestImage(client, repo, { tag: 'v1' });
+    const signed = { repo, digest: image.digest, ref: `${host}/${repo.repository}@${image.digest}` };
+    await pushLegacySignature(client, signed.repo, signed.digest, [
+      signer.layerFor(signed.digest, `${host}/${signed.repo.repository}`),
+    ]);
+    const signatures = clusterPolicy(
+      'signed-by-ci',
+      [`127.0.0.1:*/${signed.repo.repository}`],
+      [{ name: 'ci-key', key: { data: pemOf(signer.publicKey) }, insecureIgnoreTlog: true }],
+    );
+    const e = engineUnderTest([provenancePolicy(builder), signatures], {
+      cache: { maxVerdicts: 1, maxAttestations: 1 },
+    });
+    try {
+      assert.equal(responseOf(await e.review(podReview([attested.ref]))).allowed, true);
+      const first = await misses(e);
+      // A signature verdict fills the one verdict entry: the attestation outcome is still held.
+      assert.equal(responseOf(await e.review(podReview([signed.ref]))).allowed, true);
+      assert.equal(responseOf(await e.review(podReview([attested.ref]))).allowed, true);
+      assert.equal(await misses(e), first, 'the attestation outcome survived a signature verdict');
+      // Another image's outcome takes the one attestation entry: the first is checked again.
+      assert.equal(responseOf(await e.review(podReview([other.ref]))).allowed, true);
+      assert.equal(responseOf(await e.review(podReview([attested.ref]))).allowed, true);
+      assert.equal(await misses(e), first + 2);
+    } finally {
+      await e.close();
+    }
+  });
+
   test('a condition that reads now is cached no longer than a refusal (here: not at all)', async () => {
     const img = await attestedMain();
     const fresh = 'now - timestamp(predicate.runDetails.metadata.finishedOn) < duration("876000h")';
