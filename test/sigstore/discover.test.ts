@@ -432,6 +432,42 @@ describe('bundle referrers', () => {
     }
   });
 
+  test('entries claiming an attestation cost nothing and do not count toward the referrer cap', async () => {
+    const repo = freshRepo();
+    const signature = await pushBundleReferrer(client, repo, kubewarden.digest, kubewarden.bundle(), {
+      fallbackTag: false,
+    });
+    const sbom = { [BUNDLE_ANNOTATION.predicateType]: 'https://spdx.dev/Document' };
+    // Made-up digests: a claimed entry is never fetched, so nothing needs to be behind it.
+    const claimed = [1, 2, 3].map((i) => ({
+      ...signature,
+      digest: `sha256:${String(i).repeat(64)}`,
+      annotations: sbom,
+    }));
+    const proxy = await startFaultProxy({ upstream: registry.url });
+    try {
+      playReferrersApi(proxy, [...claimed, signature], { filtersApplied: true });
+      const viaProxy = { registry: proxy.host, repository: repo.repository };
+      const found = await discoverSignatures(
+        client,
+        { repository: viaProxy, digest: kubewarden.digest },
+        { maxReferrers: 1 },
+      );
+      assert.deepEqual(
+        [found.candidates.length, found.truncated, found.attestations, found.claimedAttestations],
+        [1, false, 3, 3],
+      );
+      assert.deepEqual(
+        proxy.requests
+          .filter((r) => r.path.includes('/manifests/sha256:'))
+          .map((r) => r.path.split('/').pop()),
+        [signature.digest],
+      );
+    } finally {
+      await proxy.close();
+    }
+  });
+
   test('the referrer cap: only the first N listed referrers are examined', async () => {
     const repo = freshRepo();
     for (let i = 0; i < 3; i++) {
