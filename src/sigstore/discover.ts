@@ -260,8 +260,9 @@ export async function discoverSignatures(
 const isSignatureClaim: ClaimFilter = (claim) => claim === COSIGN_SIGN_PREDICATE_TYPE;
 
 /**
- * Whether to read an attestation that CLAIMS this predicate type (an unsigned annotation): a claim
- * only ever makes discovery skip, so a false one can hide an attestation (a denial), never admit one.
+ * Whether to read a referrer or layer that CLAIMS this predicate type (an unsigned annotation): a
+ * claim only ever makes discovery skip, so a false one can hide a signature or an attestation (a
+ * denial), never admit one.
  */
 export type ClaimFilter = (claimedPredicateType: string) => boolean;
 
@@ -292,13 +293,13 @@ export function skipClaimed(
  * A referrer manifest → its bundle (exactly one bundle layer, as cosign requires), nothing, or
  * 'attestation' for a bundle whose statement has another predicate type (`cosign attest`): the
  * statement is what verification would check, so a bundle set aside for it could never have verified
- * as an image signature. With `wanted`, a manifest whose (unsigned) annotation claims an unwanted type
- * is `skipped` before its blob is fetched: a claim can only make the caller skip, never admit.
+ * as an image signature. A manifest whose (unsigned) annotation claims a type not `wanted` is
+ * `skipped` before its blob is fetched: a claim can only make the caller skip, never admit.
  */
 export async function readReferrer(
   ctx: Ctx,
   { descriptor, source, tag }: ListedReferrer,
-  wanted?: ClaimFilter,
+  wanted: ClaimFilter,
 ): Promise<SignatureCandidate[] | { attestation: SignatureCandidate } | { skipped: string }> {
   const fetched = await ctx.client.findManifest(referenceIn(ctx.repo, descriptor.digest), ctx.signal);
   // Listed but gone (deleted, or a stale fallback entry), or not an image manifest: not a signature.
@@ -312,8 +313,8 @@ export async function readReferrer(
     ...(tag === undefined ? {} : { tag }),
   });
   if (layers.length === 1 && isBundleMediaType(layers[0]?.mediaType)) {
-    const claim = wanted === undefined ? undefined : claimIn(fetched.manifest.annotations);
-    if (claim !== undefined && wanted?.(claim) === false) return { skipped: claim };
+    const claim = claimIn(fetched.manifest.annotations);
+    if (claim !== undefined && !wanted(claim)) return { skipped: claim };
     const location = where(0);
     const blob = await fetchSignatureBlob(ctx, layers[0]!, ctx.maxReferrerBytes);
     if (blob instanceof SigwardError) return [{ location, format: 'bundle', problem: blob }];
