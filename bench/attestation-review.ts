@@ -3,7 +3,7 @@
 // review (median) and registry requests per review (counted by a recording proxy), for an image that
 // carries what a real one accumulates (a legacy .sig, a cosign-sign bundle referrer, the wanted SLSA
 // provenance and an unwanted SPDX SBOM), per storage (referrers fallback tag, legacy .att) and policy
-// (attestation only; a signing and an attesting authority together). Loopback docker-registry, so the
+// (signing only; attestation only; a signing and an attesting authority together). Loopback docker-registry, so the
 // wall times show round trips on loopback; a remote registry multiplies the gap.
 //
 //   node bench/attestation-review.ts --root . --root ../wt-perf-baseline3 [--images 20] [--rounds 5]
@@ -80,7 +80,11 @@ const signing = {
   key: { data: signer.publicKey.export({ type: 'spki', format: 'pem' }).toString() },
   insecureIgnoreTlog: true,
 };
-const policies = { 'attestation only': [attesting], 'signing + attesting': [signing, attesting] };
+const policies = {
+  'signing only': [signing],
+  'attestation only': [attesting],
+  'signing + attesting': [signing, attesting],
+};
 
 const cases: { storage: 'fallback tag' | 'legacy .att'; policy: keyof typeof policies; images: string[] }[] =
   [];

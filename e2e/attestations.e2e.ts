@@ -280,6 +280,35 @@ describe('attestation policies (SLSA v1 provenance, CEL) against the apiserver',
     },
   );
 
+  step(
+    'sigward verify on attested, unsigned images: no signatures, the attestation skipped by its claim',
+    async () => {
+      // Real cosign v3 (olareg lifts the claim into the referrers entry) and sigward attest (docker-
+      // registry: the fallback tag, the claim on the manifest): looking for signatures downloads neither.
+      for (const image of [images['cosign/main']!, images['sigward/main']!]) {
+        const r = await runTool(
+          process.execPath,
+          [
+            'src/cli/main.ts',
+            'verify',
+            `--trusted-root=${world.sigstore.trustedRootPath}`,
+            `--certificate-identity=${identityOf('release')}`,
+            `--certificate-oidc-issuer=${world.kube.issuer}`,
+            '--insecure-ignore-sct',
+            image.byDigest,
+          ],
+          world.clients.env,
+          { cwd: repoRoot, check: false, timeoutMs: 60_000 },
+        );
+        assert.equal(r.code, 1, r.stdout + r.stderr);
+        assert.match(
+          r.stderr,
+          /no signatures found \(.*\); 1 attestation\(s\) of other predicate types are not image signatures \(1 claimed by their referrer's dev\.sigstore\.bundle\.predicateType annotation, not downloaded\)/,
+        );
+      }
+    },
+  );
+
   step('sigward verify-attestation agrees with the webhook', async () => {
     const verify = (image: PushedImage) =>
       runTool(

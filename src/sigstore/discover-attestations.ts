@@ -14,11 +14,11 @@ import type { RepositoryName } from '../oci/index.ts';
 import { referenceIn } from '../oci/index.ts';
 import {
   DISCOVERY_DEFAULTS,
-  claimIn,
   discoveryContext,
   listBundleReferrers,
   readLegacy,
   readReferrer,
+  skipClaimed,
 } from './discover.ts';
 import type { ClaimFilter, DiscoverOptions, SignatureCandidate, SignatureRegistry } from './discover.ts';
 import { COSIGN_SIGN_PREDICATE_TYPE, legacyTag } from './layout.ts';
@@ -70,14 +70,8 @@ export async function discoverAttestations(
     listBundleReferrers(ctx, image.digest),
     client.findManifest(referenceIn(ctx.repo, tagName), options.signal),
   ]);
-  const skipped: string[] = [];
   // Entries whose index entry already claims another type are skipped before the cap: they cost nothing.
-  const readable = listing.listed.filter(({ descriptor }) => {
-    const claim = claimIn(descriptor.annotations);
-    if (claim === undefined || wanted(claim)) return true;
-    skipped.push(claim);
-    return false;
-  });
+  const { readable, skipped } = skipClaimed(listing.listed, wanted);
   const [referrerResults, legacyRead] = await Promise.all([
     mapLimit(readable.slice(0, maxReferrers), concurrency, (entry) => readReferrer(ctx, entry, wanted)),
     legacy === undefined

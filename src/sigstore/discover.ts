@@ -3,10 +3,16 @@
 //  - the same referrers listed in the fallback tag `sha256-<hex>` (registries without the API: where the
 //    API answers, the tag is not used, as the distribution spec says and cosign does). That index is
 //    written by clients, not the registry, and cosign's writer leaves out the annotations
-//    (sigstore/cosign#4641), so nothing in it is trusted: each listed manifest is fetched and its layers
-//    decide what it is;
+//    (sigstore/cosign#4641), so nothing in it is trusted to admit: each listed manifest is fetched and
+//    its layers decide what it is;
 //  - cosign's legacy tag `sha256-<hex>.sig`, one signature per layer (legacy.ts turns each into a bundle).
 // Attestations are found by discover-attestations.ts, over the same referrers listing (exported here).
+// A referrer CLAIMING another predicate type than an image signature's (`cosign attest`: SBOMs,
+// provenance) is not downloaded: the claim is the unsigned `dev.sigstore.bundle.predicateType`, read
+// from the listing's entry when the registry copies it there (no manifest GET) or else from the
+// referrer manifest (no blob GET). A claim only ever makes discovery SKIP: a false one can hide a
+// signature (the image is then unsigned, a denial: fail closed), never admit one, since what is read
+// is verified from its own bundle; a referrer without a claim is read as before.
 // A referrer's `subject` is unsigned and never used: verification checks what each bundle signs against
 // the admitted digest. No signatures found is a value (an empty list); a registry failure throws its
 // REGISTRY_* error, so a caller can never mistake "could not look" for "unsigned".
@@ -72,6 +78,8 @@ export interface Discovery {
   readonly ignored: number;
   /** Bundle referrers that are attestations (another in-toto predicate type), not image signatures. */
   readonly attestations: number;
+  /** Of `attestations`, those known only by their unsigned claim: skipped, never downloaded. */
+  readonly claimedAttestations: number;
   /** More referrers or layers than the caps: those beyond them were not examined. */
   readonly truncated: boolean;
 }
@@ -208,19 +216,27 @@ export async function discoverSignatures(
     listBundleReferrers(ctx, image.digest),
     client.findManifest(referenceIn(ctx.repo, legacyTagName), options.signal),
   ]);
-  // Referrer manifests and the legacy layers are fetched side by side.
+  // Entries claiming an attestation are skipped before the cap (they cost nothing); referrer
+  // manifests and the legacy layers are fetched side by side.
+  const { readable, skipped } = skipClaimed(listing.listed, isSignatureClaim);
   const [referrerResults, legacyRead] = await Promise.all([
-    mapLimit(listing.listed.slice(0, maxReferrers), concurrency, (entry) => readReferrer(ctx, entry)),
+    mapLimit(readable.slice(0, maxReferrers), concurrency, (entry) =>
+      readReferrer(ctx, entry, isSignatureClaim),
+    ),
     legacy === undefined ? undefined : readLegacy(ctx, legacy, legacyTagName, maxLayers, concurrency),
   ]);
 
   const candidates: SignatureCandidate[] = [];
   let ignored = listing.ignored;
-  let truncated = listing.listed.length > maxReferrers;
-  let attestations = 0;
+  let truncated = readable.length > maxReferrers;
+  let claimedAttestations = skipped.length;
+  let attestations = claimedAttestations;
   for (const result of referrerResults) {
     if ('attestation' in result) attestations++;
-    else if ('skipped' in result || result.length === 0) ignored++;
+    else if ('skipped' in result) {
+      attestations++;
+      claimedAttestations++;
+    } else if (result.length === 0) ignored++;
     else candidates.push(...result);
   }
   if (legacyRead !== undefined) {
@@ -235,13 +251,18 @@ export async function discoverSignatures(
     referrers: listing.referrers,
     ignored,
     attestations,
+    claimedAttestations,
     truncated,
   };
 }
 
+/** Image signatures claim cosign's sign type; a referrer claiming any other is an attestation. */
+const isSignatureClaim: ClaimFilter = (claim) => claim === COSIGN_SIGN_PREDICATE_TYPE;
+
 /**
- * Whether to read an attestation that CLAIMS this predicate type (an unsigned annotation): a claim
- * only ever makes discovery skip, so a false one can hide an attestation (a denial), never admit one.
+ * Whether to read a referrer or layer that CLAIMS this predicate type (an unsigned annotation): a
+ * claim only ever makes discovery skip, so a false one can hide a signature or an attestation (a
+ * denial), never admit one.
  */
 export type ClaimFilter = (claimedPredicateType: string) => boolean;
 
@@ -251,16 +272,34 @@ export function claimIn(annotations: Readonly<Record<string, string>> | undefine
 }
 
 /**
+ * The listed referrers to read: those whose index entry claims nothing (cosign's fallback tag drops
+ * the annotations) or a `wanted` type; the claims of the others, which are never downloaded.
+ */
+export function skipClaimed(
+  listed: readonly ListedReferrer[],
+  wanted: ClaimFilter,
+): { readable: ListedReferrer[]; skipped: string[] } {
+  const readable: ListedReferrer[] = [];
+  const skipped: string[] = [];
+  for (const entry of listed) {
+    const claim = claimIn(entry.descriptor.annotations);
+    if (claim === undefined || wanted(claim)) readable.push(entry);
+    else skipped.push(claim);
+  }
+  return { readable, skipped };
+}
+
+/**
  * A referrer manifest → its bundle (exactly one bundle layer, as cosign requires), nothing, or
- * 'attestation' for a bundle whose statement has another predicate type (`cosign attest`). Without
- * `wanted` the manifest's annotations are never used for that: the statement is what verification
- * would check, so a bundle set aside here could never have verified as an image signature. With
- * `wanted` (attestations), a manifest claiming an unwanted type is `skipped` before its blob is fetched.
+ * 'attestation' for a bundle whose statement has another predicate type (`cosign attest`): the
+ * statement is what verification would check, so a bundle set aside for it could never have verified
+ * as an image signature. A manifest whose (unsigned) annotation claims a type not `wanted` is
+ * `skipped` before its blob is fetched: a claim can only make the caller skip, never admit.
  */
 export async function readReferrer(
   ctx: Ctx,
   { descriptor, source, tag }: ListedReferrer,
-  wanted?: ClaimFilter,
+  wanted: ClaimFilter,
 ): Promise<SignatureCandidate[] | { attestation: SignatureCandidate } | { skipped: string }> {
   const fetched = await ctx.client.findManifest(referenceIn(ctx.repo, descriptor.digest), ctx.signal);
   // Listed but gone (deleted, or a stale fallback entry), or not an image manifest: not a signature.
@@ -274,8 +313,8 @@ export async function readReferrer(
     ...(tag === undefined ? {} : { tag }),
   });
   if (layers.length === 1 && isBundleMediaType(layers[0]?.mediaType)) {
-    const claim = wanted === undefined ? undefined : claimIn(fetched.manifest.annotations);
-    if (claim !== undefined && wanted?.(claim) === false) return { skipped: claim };
+    const claim = claimIn(fetched.manifest.annotations);
+    if (claim !== undefined && !wanted(claim)) return { skipped: claim };
     const location = where(0);
     const blob = await fetchSignatureBlob(ctx, layers[0]!, ctx.maxReferrerBytes);
     if (blob instanceof SigwardError) return [{ location, format: 'bundle', problem: blob }];

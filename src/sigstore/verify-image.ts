@@ -8,6 +8,7 @@ import { SigwardError } from '../errors.ts';
 import { referenceIn, repositoryString } from '../oci/index.ts';
 import type { Descriptor, FetchedManifest, RegistryClient, RepositoryName } from '../oci/index.ts';
 import { discoverSignatures } from './discover.ts';
+import { BUNDLE_ANNOTATION } from './layout.ts';
 import { mapLimit } from './map-limit.ts';
 import { registryFailureVerdict } from './registry-failure.ts';
 import type { DiscoverOptions, Discovery } from './discover.ts';
@@ -172,10 +173,15 @@ async function verifyDigest(input: VerifyImageInput, shared: Shared, digest: str
     };
   }
   const cap = discovery.truncated ? ' (more signatures were listed than examined)' : '';
+  // Claimed ones were never downloaded: a signature falsely labelled as an attestation hides here.
+  const claimed =
+    discovery.claimedAttestations === 0
+      ? ''
+      : ` (${discovery.claimedAttestations} claimed by their referrer's ${BUNDLE_ANNOTATION.predicateType} annotation, not downloaded)`;
   const attestations =
     discovery.attestations === 0
       ? ''
-      : `; ${discovery.attestations} attestation(s) of other predicate types are not image signatures`;
+      : `; ${discovery.attestations} attestation(s) of other predicate types are not image signatures${claimed}`;
   if (signatures.length === 0) {
     return {
       ...common,

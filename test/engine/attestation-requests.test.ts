@@ -7,6 +7,9 @@
 // attestation shows up as extra requests. One review on a fresh engine (empty caches and referrers
 // memory); the requests named by what they read. Before this change (main b6f9e61) the same reviews
 // made: fallback tag 11, referrers API 11, legacy .att 9; with a signing authority beside: 20, 21, 14.
+// The signature path skips referrers claiming an attestation type too: before that (main 9f561c6) a
+// signing authority alone made 10 requests in every storage, with an attesting one beside 11; now
+// 8 / 6 / 6 (fallback tag / API played / olareg) and 10 / 9 / 9.
 // Then: the claimed type only ever skips: a mislabelled attestation is not admitted, nor is one whose
 // statement has another type than its label claims; and a failed shared read fails both checks alike.
 import assert from 'node:assert/strict';
@@ -95,12 +98,18 @@ async function behindProxy(
   };
 }
 
-/** A new image signed by `signer` (legacy .sig and a cosign-sign bundle referrer). */
-async function signedImage(storage: Storage): Promise<Image> {
+/**
+ * A new image signed by `signer`: a cosign-sign bundle referrer (labelled `label`, default its own
+ * type; null: no label) and, unless `legacy` is false, the legacy .sig.
+ */
+async function signedImage(
+  storage: Storage,
+  { legacy = true, label }: { legacy?: boolean; label?: string | null } = {},
+): Promise<Image> {
   const repo = { registry: storage.host, repository: `attreq/app${++counter}` };
   const image = await pushTestImage(client, repo, { tag: 'v1' });
   const layer = signer.layerFor(image.digest, `${storage.host}/${repo.repository}`);
-  await pushLegacySignature(client, repo, image.digest, [layer]);
+  if (legacy) await pushLegacySignature(client, repo, image.digest, [layer]);
   const img: Image = {
     repo,
     digest: image.digest,
@@ -108,17 +117,17 @@ async function signedImage(storage: Storage): Promise<Image> {
     listed: [],
     names: new Map([[sha256(layer.blob), '.sig layer']]),
   };
-  await referrer(storage, img, 'signature', statement(image.digest, COSIGN_SIGN_PREDICATE_TYPE, {}));
+  await referrer(storage, img, 'signature', statement(image.digest, COSIGN_SIGN_PREDICATE_TYPE, {}), label);
   return img;
 }
 
-/** Pushes `payload` as a bundle referrer labelled `label` (default: its own predicate type). */
+/** Pushes `payload` as a bundle referrer labelled `label` (default: its own predicate type; null: none). */
 async function referrer(
   storage: Storage,
   img: Image,
   name: string,
   payload: Buffer,
-  label: string = (JSON.parse(payload.toString()) as { predicateType: string }).predicateType,
+  label: string | null = (JSON.parse(payload.toString()) as { predicateType: string }).predicateType,
 ): Promise<void> {
   const bundle = builder.bundle(payload);
   const entry = await pushBundleReferrer(client, img.repo, img.digest, bundle, {
@@ -131,7 +140,7 @@ async function referrer(
     ...entry,
     annotations: {
       [BUNDLE_ANNOTATION.content]: BUNDLE_CONTENT_DSSE,
-      [BUNDLE_ANNOTATION.predicateType]: label,
+      ...(label === null ? {} : { [BUNDLE_ANNOTATION.predicateType]: label }),
     },
   });
 }
@@ -165,6 +174,8 @@ const signing = () => ({
   key: { data: pemOf(signer.publicKey) },
   insecureIgnoreTlog: true,
 });
+/** Trusts the key of the bundle referrers (the signature referrer, not the .sig layer). */
+const bundleSigning = () => ({ name: 'bundle-key', key: { data: builder.pem }, insecureIgnoreTlog: true });
 const policy = (authorities: object[]) =>
   clusterPolicy('counted', ['127.0.0.1:*/attreq/**'], authorities, { threshold: authorities.length });
 
@@ -231,32 +242,43 @@ function requestCounts(name: string, start: () => Promise<Storage>, skip?: strin
       );
     });
 
-    test('a signing authority alone reads as before: the .sig tag, and every listed bundle', async () => {
+    // The signature path skips what claims an attestation type: by the API entry's lifted claim
+    // before its manifest; through cosign's fallback tag (no claims) after its manifest, before its blob.
+    const signatureManifests = (): string[] =>
+      storage.api === 'none'
+        ? ['manifest signature', 'manifest provenance', 'manifest sbom']
+        : ['manifest signature'];
+
+    test('a signing authority alone: the .sig tag and the signature bundle, no attestation blob', async () => {
       const img = await referrersImage(storage);
-      const { answer, requests } = await reviewed(storage, policy([signing()]), img);
-      assert.equal(answer.allowed, true, answer.status?.message);
-      // No .att tag; the signature path reads each bundle to learn what its statement is.
-      assert.deepEqual(
-        requests,
-        sorted([
-          ...LISTING,
-          '.sig tag',
-          '.sig layer',
-          ...['signature', 'provenance', 'sbom'].flatMap((n) => [`manifest ${n}`, `blob ${n}`]),
-        ]),
-      );
+      for (const authority of [signing(), bundleSigning()]) {
+        const { answer, requests } = await reviewed(storage, policy([authority]), img);
+        assert.equal(answer.allowed, true, answer.status?.message);
+        // No .att tag; before, every bundle's manifest and blob were read to learn its statement.
+        assert.deepEqual(
+          requests,
+          sorted([...LISTING, '.sig tag', '.sig layer', ...signatureManifests(), 'blob signature']),
+        );
+      }
     });
 
     test('a signing and an attesting authority share ONE listing and each read', async () => {
       const img = await referrersImage(storage);
       const { answer, requests } = await reviewed(storage, policy([signing(), attesting()]), img);
       assert.equal(answer.allowed, true, answer.status?.message);
-      // The signature path reads every listed bundle (annotations decide nothing there).
-      const signatureReads = ['manifest signature', 'manifest provenance', 'manifest sbom'];
-      const signatureBlobs = ['blob signature', 'blob provenance', 'blob sbom'];
+      // Each path reads what can hold what it looks for; the manifests they both read are read once.
+      const manifestReads = [...new Set([...signatureManifests(), ...manifests()])];
       assert.deepEqual(
         requests,
-        sorted([...LISTING, '.sig tag', '.att tag', '.sig layer', ...signatureReads, ...signatureBlobs]),
+        sorted([
+          ...LISTING,
+          '.sig tag',
+          '.att tag',
+          '.sig layer',
+          ...manifestReads,
+          'blob signature',
+          'blob provenance',
+        ]),
       );
 
       const legacy = await legacyImage(storage);
@@ -308,6 +330,28 @@ describe('a claimed predicate type only ever skips', () => {
       /attestation provenance \(https:\/\/slsa\.dev\/provenance\/v1\): none found \(.*\); found only 1 of https:\/\/spdx\.dev\/Document \[ATTESTATION_MISSING\]$/,
     );
     assert.ok(!requests.includes('blob provenance'), requests.join('\n'));
+  });
+
+  test('a signature labelled as an SBOM is not downloaded: hidden, SIGNATURE_MISSING naming the claim', async () => {
+    const signed = await signedImage(storage, { legacy: false });
+    const control = await reviewed(storage, policy([bundleSigning()]), signed);
+    assert.equal(control.answer.allowed, true, control.answer.status?.message);
+
+    const labelled = await signedImage(storage, { legacy: false, label: SPDX });
+    const { answer, requests } = await reviewed(storage, policy([bundleSigning()]), labelled);
+    assert.equal(answer.allowed, false);
+    assert.match(
+      answer.status?.message ?? '',
+      /authority bundle-key: no signatures found \(.*\); 1 attestation\(s\) of other predicate types are not image signatures \(1 claimed by their referrer's dev\.sigstore\.bundle\.predicateType annotation, not downloaded\) \[SIGNATURE_MISSING\]$/,
+    );
+    assert.ok(!requests.includes('blob signature'), requests.join('\n'));
+  });
+
+  test('a signature referrer without a claim is read as before, and admits', async () => {
+    const img = await signedImage(storage, { legacy: false, label: null });
+    const { answer, requests } = await reviewed(storage, policy([bundleSigning()]), img);
+    assert.equal(answer.allowed, true, answer.status?.message);
+    assert.deepEqual(requests, sorted([...LISTING, '.sig tag', 'manifest signature', 'blob signature']));
   });
 
   test('an SBOM labelled as provenance is downloaded and refused for what its statement says', async () => {

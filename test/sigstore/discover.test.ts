@@ -9,7 +9,12 @@ import { RegistryClient } from '../../src/oci/client.ts';
 import { ReferrersSupport } from '../../src/oci/referrers-support.ts';
 import type { RepositoryName } from '../../src/oci/reference.ts';
 import { discoverSignatures } from '../../src/sigstore/discover.ts';
-import { BUNDLE_ARTIFACT_TYPE, legacyTag } from '../../src/sigstore/layout.ts';
+import {
+  BUNDLE_ANNOTATION,
+  BUNDLE_ARTIFACT_TYPE,
+  COSIGN_SIGN_PREDICATE_TYPE,
+  legacyTag,
+} from '../../src/sigstore/layout.ts';
 import { verifyImage, verifyImageForEach } from '../../src/sigstore/verify-image.ts';
 import type { Authority, VerifyImageInput } from '../../src/sigstore/verify-image.ts';
 import { startDockerRegistry, type DockerRegistry } from '../support/docker-registry.ts';
@@ -320,7 +325,8 @@ describe('bundle referrers', () => {
   test('attestations are not signatures: an attestation-only image is unsigned, and says so', async () => {
     const repo = freshRepo();
     const authority = [keyless('cody@soyland.com', 'https://github.com/login/oauth')];
-    // As cosign writes it, and without the manifest annotation: the statement's predicate type tells.
+    // As cosign writes it (its claim skips the blob), and without the manifest annotation: the
+    // statement's predicate type tells.
     await pushBundleReferrer(client, repo, cosignAttestation.digest, cosignAttestation.bundle(), {
       predicateType: cosignAttestation.predicateType,
     });
@@ -332,19 +338,134 @@ describe('bundle referrers', () => {
     });
     const found = await discoverSignatures(client, { repository: repo, digest: cosignAttestation.digest });
     assert.equal(found.attestations, 2);
+    assert.equal(found.claimedAttestations, 1);
     assert.equal(found.candidates.length, 0);
     const verdict = await verify(repo, cosignAttestation.digest, authority);
     assert.equal(verdict.code, 'NO_SIGNATURES');
-    assert.match(verdict.message, /2 attestation\(s\) of other predicate types are not image signatures/);
+    assert.match(
+      verdict.message,
+      /; 2 attestation\(s\) of other predicate types are not image signatures \(1 claimed by their referrer's dev\.sigstore\.bundle\.predicateType annotation, not downloaded\)$/,
+    );
   });
 
-  test("a referrer's annotations decide nothing: a signature announced as an attestation still verifies", async () => {
+  // The rule changed (it was "a referrer's annotations decide nothing"): a claim now makes discovery
+  // skip, and still never admits. Hiding a signature is a denial (fail closed), so an unsigned claim
+  // may decide it; only the bundle's own verified content can make a signature count.
+  test("a referrer's claim only ever skips: a signature labelled as an attestation is hidden, unsigned", async () => {
     const repo = freshRepo();
     await pushBundleReferrer(client, repo, kubewarden.digest, kubewarden.bundle(), {
       predicateType: 'https://slsa.dev/provenance/v1',
     });
     const verdict = await verify(repo, kubewarden.digest, [keyless(kubewarden.subject, kubewarden.issuer)]);
+    assert.equal(verdict.status, 'unsigned', verdict.message);
+    assert.equal(verdict.code, 'NO_SIGNATURES');
+    assert.match(
+      verdict.message,
+      /1 claimed by their referrer's dev\.sigstore\.bundle\.predicateType annotation/,
+    );
+  });
+
+  test("a referrer's claim never admits: an attestation labelled as a signature is read, and is no signature", async () => {
+    const repo = freshRepo();
+    await pushBundleReferrer(client, repo, cosignAttestation.digest, cosignAttestation.bundle(), {
+      predicateType: COSIGN_SIGN_PREDICATE_TYPE,
+    });
+    const found = await discoverSignatures(client, { repository: repo, digest: cosignAttestation.digest });
+    assert.deepEqual([found.attestations, found.claimedAttestations, found.candidates.length], [1, 0, 0]);
+    const verdict = await verify(repo, cosignAttestation.digest, [
+      keyless('cody@soyland.com', 'https://github.com/login/oauth'),
+    ]);
+    assert.equal(verdict.code, 'NO_SIGNATURES');
+    assert.match(verdict.message, /1 attestation\(s\) of other predicate types are not image signatures$/);
+  });
+
+  test('a referrer without a claim (no annotation on its entry or manifest) is read and verifies', async () => {
+    const repo = freshRepo();
+    await pushBundleReferrer(client, repo, kubewarden.digest, kubewarden.bundle(), { predicateType: null });
+    const verdict = await verify(repo, kubewarden.digest, [keyless(kubewarden.subject, kubewarden.issuer)]);
     assert.equal(verdict.status, 'verified', verdict.message);
+  });
+
+  test("the referrers API entry's claim skips before the manifest: neither it nor the blob is fetched", async () => {
+    const repo = freshRepo();
+    const signature = await pushBundleReferrer(client, repo, kubewarden.digest, kubewarden.bundle(), {
+      fallbackTag: false,
+    });
+    // The same signature again (another manifest), its entry alone claiming provenance.
+    const labelled = await pushBundleReferrer(client, repo, kubewarden.digest, kubewarden.bundle(), {
+      fallbackTag: false,
+      layers: [
+        { mediaType: BUNDLE_ARTIFACT_TYPE, bytes: Buffer.from(`${kubewarden.bundle().toString()}\n`) },
+      ],
+    });
+    const claim = (predicateType: string) => ({ [BUNDLE_ANNOTATION.predicateType]: predicateType });
+    const proxy = await startFaultProxy({ upstream: registry.url });
+    try {
+      const viaProxy = { registry: proxy.host, repository: repo.repository };
+      const authority = [keyless(kubewarden.subject, kubewarden.issuer)];
+      playReferrersApi(
+        proxy,
+        [
+          { ...signature, annotations: claim(COSIGN_SIGN_PREDICATE_TYPE) },
+          { ...labelled, annotations: claim('https://spdx.dev/Document') },
+        ],
+        { filtersApplied: true },
+      );
+      const verdict = await verify(viaProxy, kubewarden.digest, authority);
+      assert.equal(verdict.status, 'verified', verdict.message);
+      assert.equal(verdict.signatures.length, 1);
+      const manifests = proxy.requests.filter((r) => r.path.includes('/manifests/sha256:'));
+      assert.deepEqual(
+        manifests.map((r) => r.path.split('/').pop()),
+        [signature.digest],
+      );
+      // The entry's claim alone decides the skip, whatever the manifest says; with the signature's
+      // entry claiming an attestation too, nothing is left to admit.
+      proxy.clearFaults();
+      playReferrersApi(proxy, [{ ...signature, annotations: claim('https://spdx.dev/Document') }], {
+        filtersApplied: true,
+      });
+      const hidden = await verify(viaProxy, kubewarden.digest, authority);
+      assert.equal(hidden.code, 'NO_SIGNATURES', hidden.message);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test('entries claiming an attestation cost nothing and do not count toward the referrer cap', async () => {
+    const repo = freshRepo();
+    const signature = await pushBundleReferrer(client, repo, kubewarden.digest, kubewarden.bundle(), {
+      fallbackTag: false,
+    });
+    const sbom = { [BUNDLE_ANNOTATION.predicateType]: 'https://spdx.dev/Document' };
+    // Made-up digests: a claimed entry is never fetched, so nothing needs to be behind it.
+    const claimed = [1, 2, 3].map((i) => ({
+      ...signature,
+      digest: `sha256:${String(i).repeat(64)}`,
+      annotations: sbom,
+    }));
+    const proxy = await startFaultProxy({ upstream: registry.url });
+    try {
+      playReferrersApi(proxy, [...claimed, signature], { filtersApplied: true });
+      const viaProxy = { registry: proxy.host, repository: repo.repository };
+      const found = await discoverSignatures(
+        client,
+        { repository: viaProxy, digest: kubewarden.digest },
+        { maxReferrers: 1 },
+      );
+      assert.deepEqual(
+        [found.candidates.length, found.truncated, found.attestations, found.claimedAttestations],
+        [1, false, 3, 3],
+      );
+      assert.deepEqual(
+        proxy.requests
+          .filter((r) => r.path.includes('/manifests/sha256:'))
+          .map((r) => r.path.split('/').pop()),
+        [signature.digest],
+      );
+    } finally {
+      await proxy.close();
+    }
   });
 
   test('the referrer cap: only the first N listed referrers are examined', async () => {
