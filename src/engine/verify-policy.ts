@@ -192,36 +192,18 @@ export class PolicyVerifier {
         outcomes.push(...unavailable(rootName, names, snapshot));
         continue;
       }
+      const keyOf = (keys: string, index: string): string =>
+        verdictKey(policy, reference, digest, snapshot, rootName, trust.version, keys, index);
       if (attesting !== undefined) {
         if (attesting.inlineKeys === undefined) return undefined;
-        const key = verdictKey(
-          policy,
-          reference,
-          digest,
-          snapshot,
-          rootName,
-          trust.version,
-          attesting.inlineKeys,
-          attesting.set,
-        );
-        const entry = this.#attested.peek(key);
+        const entry = this.#attested.peek(keyOf(attesting.inlineKeys, attesting.set));
         if (entry === undefined) return undefined;
         lookups.attestations++;
         outcomes.push(...entry.outcomes);
       }
       if (signing !== undefined) {
         if (signing.inlineKeys === undefined) return undefined;
-        const key = verdictKey(
-          policy,
-          reference,
-          digest,
-          snapshot,
-          rootName,
-          trust.version,
-          signing.inlineKeys,
-          plan.index,
-        );
-        const verdict = this.#verdicts.peek(key);
+        const verdict = this.#verdicts.peek(keyOf(signing.inlineKeys, plan.index));
         if (verdict === undefined) return undefined;
         lookups.count++;
         outcomes.push(...authorityOutcomes(withPlan(verdict, plan), signing.names));
