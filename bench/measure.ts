@@ -646,26 +646,7 @@ spec:
     while (readdirSync(snapshots).length === before) await idle(500);
     await idle(5000);
   };
-  let uid = 0;
-  const pod = (images: string[]) => ({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: `bench-${++uid}`,
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      namespace: 'apps',
-      name: 'web',
-      operation: 'CREATE',
-      userInfo: { username: 'bench' },
-      object: {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: 'web', namespace: 'apps' },
-        spec: { containers: images.map((image, i) => ({ name: `c${i}`, image })) },
-      },
-    },
-  });
+  const { podReview: pod } = await from<any>('test/engine/harness.ts');
   const drive = async (count: number, body: (i: number) => object, expectAllowed: boolean): Promise<void> => {
     let next = 0;
     await Promise.all(
@@ -709,19 +690,17 @@ spec:
       (MEMORY_ENTRIES - generations * perGeneration) / (containers * MEMORY_POLICIES),
     );
     const digestOf = (k: number) => `sha256:${createHash('sha256').update(`bench ${k}`).digest('hex')}`;
-    const fillStarted = performance.now();
-    await drive(
-      fillReviews,
-      (i) =>
-        pod(
-          Array.from(
-            { length: containers },
-            (_, c) =>
-              `${host}/bench/mem-${(i * containers + c) % repositories}@${digestOf(i * containers + c)}`,
-          ),
+    // Review i: a Pod of `containers` unsigned digests, each its own verdict.
+    const fillPod = (i: number) =>
+      pod(
+        Array.from(
+          { length: containers },
+          (_, c) =>
+            `${host}/bench/mem-${(i * containers + c) % repositories}@${digestOf(i * containers + c)}`,
         ),
-      false,
-    );
+      );
+    const fillStarted = performance.now();
+    await drive(fillReviews, fillPod, false);
     const fillSeconds = (performance.now() - fillStarted) / 1000;
     const misses = await webhook.metric('sigward_cache_requests_total', '{cache="verdict",result="miss"}');
     const full = await settled();
@@ -729,18 +708,7 @@ spec:
     // Still cached: the last generation's allows (the oldest verdicts still reachable) and the first
     // refusals are answered without one more verification.
     await drive(repositories, (r) => pod([`${host}/bench/mem-${r}@${kubewarden.digest}`]), true);
-    await drive(
-      10,
-      (i) =>
-        pod(
-          Array.from(
-            { length: containers },
-            (_, c) =>
-              `${host}/bench/mem-${(i * containers + c) % repositories}@${digestOf(i * containers + c)}`,
-          ),
-        ),
-      false,
-    );
+    await drive(10, fillPod, false);
     const missesAfter = await webhook.metric(
       'sigward_cache_requests_total',
       '{cache="verdict",result="miss"}',

@@ -22,6 +22,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { RegistryClient } from '../src/oci/client.ts';
+import { podReview } from '../test/engine/harness.ts';
 import { startDockerRegistry } from '../test/support/docker-registry.ts';
 import {
   fulcioRekor,
@@ -135,27 +136,8 @@ process.stderr.write(
   `bench: ${all.length} signed copies in ${registry.host} (${format}) in ${((performance.now() - pushStart) / 1000).toFixed(1)} s\n`,
 );
 
-let uid = 0;
 const review = (repository: string): string =>
-  JSON.stringify({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: `bench-${++uid}`,
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      namespace: 'apps',
-      name: 'web',
-      operation: 'CREATE',
-      userInfo: { username: 'bench' },
-      object: {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: 'web', namespace: 'apps' },
-        spec: { containers: [{ name: 'app', image: `${registry.host}/${repository}@${image.digest}` }] },
-      },
-    },
-  });
+  JSON.stringify(podReview([`${registry.host}/${repository}@${image.digest}`]));
 
 // --- measuring one process -------------------------------------------------------------------------------
 const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
@@ -195,8 +177,9 @@ interface Load {
   p50Ms: number;
   p99Ms: number;
 }
+let loads = 0;
 async function load(w: Webhook, connections: number, bodies: string[]) {
-  const file = path.join(runDir.root, `bodies-${uid}.jsonl`);
+  const file = path.join(runDir.root, `bodies-${++loads}.jsonl`);
   writeFileSync(file, bodies.join('\n'));
   const cpu0 = cpuMsOf(w.pid);
   const requests0 = registryRequests().length;
