@@ -5,6 +5,7 @@ import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RegistryClient } from '../../src/oci/client.ts';
 import { referenceIn } from '../../src/oci/reference.ts';
+import { digestOf } from '../../src/oci/digest.ts';
 import {
   ANNOTATION,
   BUNDLE_ARTIFACT_TYPE,
@@ -16,6 +17,7 @@ import { simpleSigningPayload } from '../../src/signer/payloads.ts';
 import { attachBundle } from '../../src/signer/attach.ts';
 import { withRetries } from '../../src/signer/retry.ts';
 import { startDockerRegistry, type DockerRegistry } from '../support/docker-registry.ts';
+import { startFaultProxy } from '../support/fault-proxy.ts';
 import { pushTestImage } from '../support/images.ts';
 
 let registry: DockerRegistry;
@@ -90,5 +92,52 @@ test('six legacy signers at once: the .sig manifest ends up with every layer', a
     );
   } finally {
     await Promise.all([setup, ...signers].map((c) => c.close()));
+  }
+});
+
+test('a signer whose manifest write comes after another signer created the tag starts again from it: both layers stay', async () => {
+  // Signer A goes through a proxy that holds its config-blob check until signer B has attached in full:
+  // A read the tag while it was absent, so writing its own manifest then would drop B's layer.
+  const proxy = await startFaultProxy({ upstream: registry.url });
+  const setup = new RegistryClient();
+  const name = { registry: registry.host, repository: 'signer/overtaken-legacy' };
+  const image = await pushTestImage(setup, name, { tag: 'v1' });
+  const payload = simpleSigningPayload(`${name.registry}/${name.repository}`, image.digest);
+  const payloadHex = digestOf(payload).slice('sha256:'.length);
+  let release: (value?: unknown) => void = () => undefined;
+  const held = proxy.addFault({
+    method: 'HEAD',
+    // Any blob but the payload: the config blob, pushed between reading and writing the tag.
+    path: new RegExp(`/blobs/sha256:(?!${payloadHex})`),
+    fault: { kind: 'hold', release: new Promise((resolve) => (release = resolve)) },
+    times: 1,
+  });
+  const viaProxy = { registry: proxy.host, repository: name.repository };
+  const a = new RegistryClient();
+  const b = new RegistryClient();
+  try {
+    const configHeld = proxy.nextRequest(new RegExp(`/blobs/sha256:(?!${payloadHex})`));
+    const signing = attachLegacySignature(a, { name: viaProxy, descriptor: image.descriptor }, payload, {
+      [ANNOTATION.signature]: Buffer.from('signature-a').toString('base64'),
+    });
+    await configHeld;
+    await attachLegacySignature(b, { name, descriptor: image.descriptor }, payload, {
+      [ANNOTATION.signature]: Buffer.from('signature-b').toString('base64'),
+    });
+    release();
+    await signing;
+    assert.equal(held.hits, 1);
+    const stored = await setup.getManifest(referenceIn(name, legacyTag(image.digest)));
+    if (stored.manifest.kind !== 'manifest') assert.fail('a .sig manifest');
+    assert.deepEqual(
+      stored.manifest.layers
+        .map((l) => Buffer.from(l.annotations?.[ANNOTATION.signature] ?? '', 'base64').toString())
+        .sort(),
+      ['signature-a', 'signature-b'],
+    );
+  } finally {
+    release();
+    await Promise.all([setup, a, b].map((c) => c.close()));
+    await proxy.close();
   }
 });
