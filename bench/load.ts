@@ -4,6 +4,7 @@
 //   node bench/load.ts URL BODY_FILE CA_FILE CONNECTIONS TOTAL
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
+import { postReview, quantile } from './post-review.ts';
 
 const [url, bodyFile, caFile, connectionsText, totalText] = process.argv.slice(2);
 if (url === undefined || bodyFile === undefined || caFile === undefined)
@@ -14,31 +15,7 @@ const total = Number(totalText ?? 2000);
 const agent = new https.Agent({ keepAlive: true, maxSockets: connections, ca: readFileSync(caFile, 'utf8') });
 
 const latencies: number[] = [];
-const one = (): Promise<void> =>
-  new Promise((resolve, reject) => {
-    const t = performance.now();
-    const req = https.request(
-      url,
-      {
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': body.length },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          latencies.push(performance.now() - t);
-          const text = Buffer.concat(chunks).toString('utf8');
-          if (res.statusCode !== 200 || !text.includes('"allowed":true'))
-            reject(new Error(`status ${res.statusCode}: ${text.slice(0, 300)}`));
-          else resolve();
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+const one = async (): Promise<void> => void latencies.push(await postReview(url, agent, body));
 
 let next = 0;
 const worker = async (): Promise<void> => {
@@ -51,5 +28,6 @@ await Promise.all(Array.from({ length: connections }, worker));
 const seconds = (performance.now() - started) / 1000;
 agent.destroy();
 const sorted = [...latencies].sort((a, b) => a - b);
-const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
-process.stdout.write(`${JSON.stringify({ rps: total / seconds, p50: at(0.5), p99: at(0.99) })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ rps: total / seconds, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99) })}\n`,
+);

@@ -6,8 +6,8 @@
 // must be 200 with allowed: true (anything else fails the run, never counted as fast).
 // Prints {requests, rps, p50Ms, p99Ms} as JSON.
 //   node bench/policy-controller-load.ts URL CA_FILE SERVERNAME|- CONNECTIONS BODIES_FILE
-import https from 'node:https';
 import { readFileSync } from 'node:fs';
+import { postReview, quantile } from './post-review.ts';
 import { webhookAgent } from './policy-controller-tls.ts';
 
 const [url, caFile, servername, connectionsText, bodiesFile] = process.argv.slice(2);
@@ -22,30 +22,7 @@ if (bodies.length <= connections) throw new Error(`${bodies.length} bodies for $
 const agent = webhookAgent(readFileSync(caFile, 'utf8'), servername ?? '-', connections);
 
 const latencies: number[] = [];
-const post = (body: Buffer): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const t = performance.now();
-    const req = https.request(
-      url,
-      {
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': body.length },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          if (res.statusCode !== 200 || !/"allowed":\s*true/.test(text))
-            reject(new Error(`${url} answered ${res.statusCode}: ${text.slice(0, 600)}`));
-          else resolve(performance.now() - t);
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+const post = (body: Buffer): Promise<number> => postReview(url, agent, body);
 
 let next = 0;
 await Promise.all(Array.from({ length: connections }, () => post(bodies[next++]!)));
@@ -58,7 +35,7 @@ await Promise.all(
 const seconds = (performance.now() - started) / 1000;
 agent.destroy();
 const sorted = [...latencies].sort((a, b) => a - b);
-const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+const at = (p: number): number => quantile(sorted, p);
 process.stdout.write(
   `${JSON.stringify({ requests: sorted.length, rps: sorted.length / seconds, p50Ms: at(0.5), p99Ms: at(0.99) })}\n`,
 );
