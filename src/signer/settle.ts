@@ -17,10 +17,13 @@ export interface SettleOptions {
   readonly signal?: AbortSignal;
 }
 
+/** Read-backs before giving up. */
+const ROUNDS = 8;
+
 export async function settle(options: SettleOptions): Promise<void> {
   const wait = options.signal === undefined ? {} : { signal: options.signal };
   let confirmations = 0;
-  for (let round = 0; round < 8 && confirmations < 2; round++) {
+  for (let round = 0; round < ROUNDS && confirmations < 2; round++) {
     await delay(50 + Math.floor(Math.random() * 150), undefined, wait);
     if (await options.present()) {
       confirmations++;
@@ -37,7 +40,9 @@ export async function settle(options: SettleOptions): Promise<void> {
   if (confirmations < 2) {
     throw new SigwardError(
       'REGISTRY_CONFLICT',
-      `${options.what} keeps losing the new entry to other writers`,
+      `${options.what} still lacks the new entry after ${ROUNDS} read-backs and rewrites: other writers keep ` +
+        'replacing it (this registry offers no conditional write); run the signing again once the other ' +
+        'signers of this image have finished',
     );
   }
 }
