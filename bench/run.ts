@@ -36,6 +36,8 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '3000' },
     /** Alternated bare/sigward pairs of warm runs per connection count in each round. */
     'warm-pairs': { type: 'string', default: '5' },
+    /** Unmeasured requests each warm server answers first (JIT steady state); 0 measures from a cold start. */
+    'warm-up': { type: 'string', default: '20000' },
     verifications: { type: 'string', default: '10000' },
     /** Repositories the memory run verifies in (each holds the signed bundle); verifications / (10 policies × this) generations. */
     'memory-repositories': { type: 'string', default: '100' },
@@ -112,6 +114,7 @@ try {
       `--runs=${values.runs}`,
       `--requests=${values.requests}`,
       `--warm-pairs=${values['warm-pairs']}`,
+      `--warm-up=${values['warm-up']}`,
       ...extra,
     ];
     try {
