@@ -8,7 +8,10 @@
 // CertificateChainVerifier, validity at each verified time), SCTs, log times, the token's own
 // checks (`RFC3161Timestamp.verify`); the steps keep its order, errors and thresholds. The two steps
 // are private in its typings but plain methods at run time: if a release renames them, these are
-// simply never called and the library's own steps run (test/sigstore/verifier.test.ts notices).
+// simply never called and the library's own steps run (test/sigstore/verifier.test.ts notices); the
+// four internal modules imported below failing to load stops the start, never a check. What a test
+// cannot see is a check a release ADDS inside these two steps: on every @sigstore/verify upgrade,
+// compare its verifier.js, key/index.js and timestamp/tsa.js with them (as of 4.1.3: the same).
 import { isDeepStrictEqual } from 'node:util';
 import type { KeyObject } from 'node:crypto';
 import { crypto as sigstoreCrypto } from '@sigstore/core';
