@@ -11,7 +11,7 @@
 // simply never called and the library's own steps run (test/sigstore/verifier.test.ts notices); the
 // four internal modules imported below failing to load stops the start, never a check. What a test
 // cannot see is a check a release ADDS inside these two steps: on every @sigstore/verify upgrade,
-// compare its verifier.js, key/index.js and timestamp/tsa.js with them (as of 4.1.3: the same).
+// compare its verifier.js, key/index.js and timestamp/tsa.js with them (a test pins 4.1.3 until then).
 import { isDeepStrictEqual } from 'node:util';
 import type { KeyObject } from 'node:crypto';
 import { crypto as sigstoreCrypto } from '@sigstore/core';
