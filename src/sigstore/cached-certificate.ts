@@ -6,13 +6,14 @@
 //  - Trust-root certificates (trusted-root.ts wraps them when a root is loaded) are therefore checked
 //    once per root version: a (certificate, issuer) signature result is remembered for as long as that
 //    root's snapshot lives; a new root version is new objects, so nothing crosses versions.
-//  - A bundle's leaf (verify.ts wraps it per verification) is checked against its issuer once, however
-//    many timestamps ask.
+//  - A bundle's leaf (signed-entity.ts reads it per verification) is checked against its issuer once,
+//    however many timestamps ask; its key can be the one OpenSSL already decoded from the same bytes.
 // Every check the library makes still runs, through its own code paths; only repeated work is skipped.
 import { createPublicKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { X509Certificate, crypto as sigstoreCrypto } from '@sigstore/core';
 import { encodeDer, withFastDer } from './der.ts';
+import { readDer } from './der-reader.ts';
 
 const MISSING = Symbol('missing');
 type Slot<T> = T | typeof MISSING;
@@ -37,6 +38,16 @@ export class CachedCertificate extends X509Certificate {
   /** Wraps an already parsed certificate (no second parse), or returns it when it is one already. */
   static of(cert: X509Certificate): CachedCertificate {
     return cert instanceof CachedCertificate ? cert : new CachedCertificate(cert.root);
+  }
+
+  /**
+   * Reads DER with readDer (the library's tree, faster). `key`, when given, must be the key OpenSSL
+   * decoded from these same bytes (node:crypto's X509Certificate of `der`): it saves a second decoding.
+   */
+  static read(der: Uint8Array, key?: KeyObject): CachedCertificate {
+    const cert = new CachedCertificate(readDer(der));
+    if (key !== undefined) cert.#key = key;
+    return cert;
   }
 
   /** The certificate's DER (what `root.toDER()` returns). */

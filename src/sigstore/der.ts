@@ -3,7 +3,7 @@
 // tag byte, the minimal length, then the children's encodings or the value) into one buffer;
 // `withFastDer` copies a tree into nodes whose `toDER()` is `encodeDer`, for objects the library
 // serialises itself (RFC 3161 signed attributes and TSTInfo, a certificate's TBS in SCT checks).
-// `parseQuietly` runs the library's parser without stack traces (see there).
+// Reading DER is der-reader.ts.
 import { ASN1Obj } from '@sigstore/core';
 
 function lengthSize(length: number): number {
@@ -63,21 +63,4 @@ class FastDerObj extends ASN1Obj {
  */
 export function withFastDer(obj: ASN1Obj): ASN1Obj {
   return new FastDerObj(obj.tag, obj.value, obj.subs.map(withFastDer));
-}
-
-/**
- * Runs `parse` (the library's ASN.1 reader, directly or through X509Certificate/RFC3161Timestamp) with
- * stack traces off. The reader tries every OCTET STRING as nested DER and catches the ASN1ParseError when
- * it is not (an SCT list, a digest, a raw extension value): a certificate and a timestamp cost a dozen
- * such errors, and capturing their stacks was most of the parse. Synchronous, so nothing else runs while
- * the limit is 0; an error that escapes has its message and cause, without a stack.
- */
-export function parseQuietly<T>(parse: () => T): T {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return parse();
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
 }

@@ -2,8 +2,9 @@
 // extensions. sigward compares this itself rather than use the library's subject policy (an
 // unanchored regular expression). OIDs and names: sigstore/fulcio docs/oid-info.md and
 // pkg/certificate/extensions.go.
-import { ASN1Obj, X509Certificate } from '@sigstore/core';
-import { parseQuietly } from './der.ts';
+import { X509Certificate } from '@sigstore/core';
+import type { ASN1Obj } from '@sigstore/core';
+import { readDer } from './der-reader.ts';
 import { SigstoreError, SigstoreErrorCode } from './errors.ts';
 
 const FULCIO = '1.3.6.1.4.1.57264.1';
@@ -67,7 +68,7 @@ export interface CertificateIdentity {
 }
 
 function decodeUtf8String(raw: Buffer, oid: string): string {
-  const obj = parseQuietly(() => ASN1Obj.parseBuffer(Buffer.from(raw)));
+  const obj = readDer(raw);
   // Fulcio writes UTF8String (tag 12); accept only that so a raw value can never pass as DER.
   if (obj.tag.toDER() !== 0x0c) throw new Error(`extension ${oid} is not a DER UTF8String`);
   return obj.value.toString('utf8');
@@ -77,10 +78,7 @@ function decodeUtf8String(raw: Buffer, oid: string): string {
 export function certificateIdentity(certificate: X509Certificate | Uint8Array): CertificateIdentity {
   let cert: X509Certificate;
   try {
-    cert =
-      certificate instanceof X509Certificate
-        ? certificate
-        : parseQuietly(() => X509Certificate.parse(Buffer.from(certificate)));
+    cert = certificate instanceof X509Certificate ? certificate : new X509Certificate(readDer(certificate));
   } catch (cause) {
     throw new SigstoreError(SigstoreErrorCode.bundleMalformed, 'the signing certificate cannot be parsed', {
       cause,

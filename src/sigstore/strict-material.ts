@@ -8,9 +8,10 @@
 //  - RFC 3161 responses must be a DER SEQUENCE (the library ignores the outer tag, so a flipped tag
 //    gave a second accepted encoding of the same token).
 import { X509Certificate } from 'node:crypto';
-import { ASN1Obj } from '@sigstore/core';
+import type { ASN1Obj } from '@sigstore/core';
 import type { Bundle } from './bundle.ts';
-import { encodeDer, parseQuietly } from './der.ts';
+import { encodeDer } from './der.ts';
+import { readDer } from './der-reader.ts';
 import { SigstoreError, SigstoreErrorCode } from './errors.ts';
 
 function malformed(message: string, cause?: unknown): SigstoreError {
@@ -28,10 +29,13 @@ function strict(rawBytes: Uint8Array, what: string): X509Certificate {
   return cert;
 }
 
-/** Throws SIGSTORE_BUNDLE_MALFORMED for non-canonical certificates or timestamps, or a root in the bundle. */
-export function checkStrictMaterial(bundle: Bundle): void {
+/**
+ * Throws SIGSTORE_BUNDLE_MALFORMED for non-canonical certificates or timestamps, or a root in the bundle.
+ * Returns OpenSSL's reading of the signing certificate (its key is decoded already), if there is one.
+ */
+export function checkStrictMaterial(bundle: Bundle): X509Certificate | undefined {
   checkTimestamps(bundle);
-  checkCertificates(bundle);
+  return checkCertificates(bundle);
 }
 
 function checkTimestamps(bundle: Bundle): void {
@@ -40,7 +44,7 @@ function checkTimestamps(bundle: Bundle): void {
     const bytes = Buffer.from(signedTimestamp);
     let obj: ASN1Obj;
     try {
-      obj = parseQuietly(() => ASN1Obj.parseBuffer(bytes));
+      obj = readDer(bytes);
     } catch (cause) {
       throw malformed(`RFC 3161 timestamp ${i} is not DER`, cause);
     }
@@ -49,19 +53,19 @@ function checkTimestamps(bundle: Bundle): void {
   });
 }
 
-function checkCertificates(bundle: Bundle): void {
+function checkCertificates(bundle: Bundle): X509Certificate | undefined {
   const material = bundle.verificationMaterial.content;
-  if (material.$case === 'certificate') {
-    strict(material.certificate.rawBytes, 'the signing certificate');
-    return;
-  }
-  if (material.$case !== 'x509CertificateChain') return;
+  if (material.$case === 'certificate')
+    return strict(material.certificate.rawBytes, 'the signing certificate');
+  if (material.$case !== 'x509CertificateChain') return undefined;
   const { certificates } = material.x509CertificateChain;
   if (certificates.length === 0) throw malformed('the bundle has an empty certificate chain');
-  certificates.forEach(({ rawBytes }, i) => {
+  const read = certificates.map(({ rawBytes }, i) => {
     const cert = strict(rawBytes, i === 0 ? 'the signing certificate' : `chain certificate ${i}`);
     if (cert.ca && cert.checkIssued(cert)) {
       throw malformed('the bundle includes a root certificate; trust comes only from the trusted root');
     }
+    return cert;
   });
+  return read[0];
 }

@@ -3,12 +3,9 @@
 // inclusion proof + checkpoint, RFC 3161 timestamps, signature); sigward then checks WHAT was signed,
 // which the library never does, and returns the identity it proved. Policy runs on that afterwards.
 import type { KeyObject } from 'node:crypto';
-import { Verifier, toSignedEntity } from '@sigstore/verify';
 import type { SignedEntity, TrustMaterial } from '@sigstore/verify';
 import type { Bundle } from './bundle.ts';
-import { RFC3161Timestamp } from '@sigstore/core';
-import { CachedCertificate } from './cached-certificate.ts';
-import { parseQuietly, withFastDer } from './der.ts';
+import { signedEntity } from './signed-entity.ts';
 import { checkStrictMaterial } from './strict-material.ts';
 import { prepareContent } from './content.ts';
 import type { SignedContent } from './content.ts';
@@ -17,8 +14,8 @@ import { certificateIdentity } from './identity.ts';
 import type { CertificateIdentity } from './identity.ts';
 import { fromLibraryError } from './library-errors.ts';
 import type { SimpleSigningPayload } from './payload.ts';
-import { verifyPrehashed } from './prehashed.ts';
 import type { InTotoStatement } from './statement.ts';
+import { CachedKeyVerifier } from './verifier.ts';
 
 export type { SignedContent } from './content.ts';
 export { fromLibraryError } from './library-errors.ts';
@@ -78,7 +75,7 @@ export function verifyBundle(input: VerifyInput): VerifiedSignature {
       'a certificate (keyless) was expected, but the bundle was signed with a key',
     );
   }
-  checkStrictMaterial(bundle);
+  const nativeLeaf = checkStrictMaterial(bundle);
 
   const requireTlog = signer.requireTlog !== false;
   if (requireTlog && bundle.verificationMaterial.tlogEntries.length === 0) {
@@ -92,7 +89,8 @@ export function verifyBundle(input: VerifyInput): VerifiedSignature {
     );
   }
   const prepared = prepareContent(bundle, content);
-  const entity = signedEntity(bundle, prepared.artifact, prepared.prehashed);
+  const { artifact, prehashed } = prepared;
+  const entity = signedEntity({ bundle, artifact, prehashed, nativeLeaf });
   if (!requireTlog) entity.tlogEntries = [];
   if (!requireTlog) entity.timestamps = entity.timestamps.filter((t) => t.$case === 'timestamp-authority');
 
@@ -107,7 +105,7 @@ export function verifyBundle(input: VerifyInput): VerifiedSignature {
         }
       : input.trust;
   // Without a log, a key needs no time at all; a certificate still needs one (a TSA's) to be checked at.
-  const verifier = new Verifier(trust, {
+  const verifier = new CachedKeyVerifier(trust, {
     ...(requireTlog ? {} : { tlogThreshold: 0, timestampThreshold: signer.kind === 'key' ? 0 : 1 }),
     ...(signer.kind === 'keyless' && signer.requireSct === false ? { ctlogThreshold: 0 } : {}),
   });
@@ -131,57 +129,6 @@ export function verifyBundle(input: VerifyInput): VerifiedSignature {
     contentKind: bundle.content.$case === 'dsseEnvelope' ? 'dsse' : 'message-signature',
     signedAt,
     ...after,
-  };
-}
-
-function signedEntity(
-  bundle: Bundle,
-  artifact?: Buffer,
-  prehashed?: { algorithm: string; digest: Buffer },
-): SignedEntity {
-  let entity: SignedEntity;
-  try {
-    entity = parseQuietly(() => toSignedEntity(bundle, artifact));
-  } catch (cause) {
-    throw new SigstoreError(
-      SigstoreErrorCode.bundleMalformed,
-      'the bundle cannot be read (certificate or timestamp)',
-      { cause },
-    );
-  }
-  entity = withCachedDerivations(entity);
-  if (!prehashed) return entity;
-  const signature = entity.signature;
-  return {
-    ...entity,
-    signature: {
-      ...signature,
-      signature: signature.signature,
-      compareSignature: (s) => signature.compareSignature(s),
-      compareDigest: (d) => signature.compareDigest(d),
-      compareSignedDigest: (d) => signature.compareSignedDigest(d),
-      verifySignature: (key) =>
-        verifyPrehashed(key, prehashed.algorithm, prehashed.digest, signature.signature),
-    },
-  };
-}
-
-/**
- * The same entity with the leaf a CachedCertificate (checked against its issuer once, not once per
- * timestamp's chain) and each RFC 3161 token serialising its parts without the library's ByteStream.
- */
-function withCachedDerivations(entity: SignedEntity): SignedEntity {
-  return {
-    ...entity,
-    key:
-      entity.key.$case === 'certificate'
-        ? { ...entity.key, certificate: CachedCertificate.of(entity.key.certificate) }
-        : entity.key,
-    timestamps: entity.timestamps.map((t) =>
-      t.$case === 'timestamp-authority'
-        ? { ...t, timestamp: new RFC3161Timestamp(withFastDer(t.timestamp.root)) }
-        : t,
-    ),
   };
 }
 

@@ -2,7 +2,7 @@
 // shapes they come in. Test support only.
 import { createHash, createPublicKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadTrustRoot } from '../../src/sigstore/trusted-root.ts';
@@ -78,4 +78,23 @@ export function connaisseurLayers(imageDigest: string): LegacyLayer[] {
 
 export function connaisseurImageDigest(manifestName: string): string {
   return sha256Digest(readFileSync(join(CONNAISSEUR_IMAGE, 'manifests', manifestName)));
+}
+
+/** Every DER certificate and RFC 3161 token the conformance bundles and their trusted roots carry. */
+export function derVectors(): { certificates: Buffer<ArrayBuffer>[]; timestamps: Buffer<ArrayBuffer>[] } {
+  const cases = ext('sigstore-conformance/bundle-verify');
+  const certificates: Buffer<ArrayBuffer>[] = [];
+  const timestamps: Buffer<ArrayBuffer>[] = [];
+  for (const name of readdirSync(cases)) {
+    for (const file of ['bundle.sigstore.json', 'trusted_root.json']) {
+      const path = join(cases, name, file);
+      if (!existsSync(path)) continue;
+      const text = readFileSync(path, 'utf8').replace(/\s+/g, '');
+      for (const m of text.matchAll(/"rawBytes":"([A-Za-z0-9+/=]+)"/g))
+        certificates.push(Buffer.from(m[1]!, 'base64'));
+      for (const m of text.matchAll(/"signedTimestamp":"([A-Za-z0-9+/=]+)"/g))
+        timestamps.push(Buffer.from(m[1]!, 'base64'));
+    }
+  }
+  return { certificates, timestamps };
 }

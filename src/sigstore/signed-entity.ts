@@ -1,0 +1,109 @@
+// A bundle as @sigstore/verify's SignedEntity (what its Verifier checks), with sigward's readers for the
+// DER parts. The library's `toSignedEntity` reads the signature content and the log entries; the
+// signing certificate and the RFC 3161 tokens are read here, the way it reads them (the first
+// certificate of a chain; tokens after the log entries' times), but with readDer (the same tree,
+// faster), the certificate as a CachedCertificate keeping the key OpenSSL already decoded (strict
+// checks read it natively), each token serialising with encodeDer.
+import type { X509Certificate as NativeCertificate } from 'node:crypto';
+import { RFC3161Timestamp } from '@sigstore/core';
+import { toSignedEntity } from '@sigstore/verify';
+import type { SignedEntity } from '@sigstore/verify';
+import type { Bundle } from './bundle.ts';
+import { CachedCertificate } from './cached-certificate.ts';
+import { withFastDer } from './der.ts';
+import { readDer } from './der-reader.ts';
+import { SigstoreError, SigstoreErrorCode } from './errors.ts';
+import { verifyPrehashed } from './prehashed.ts';
+
+export interface EntityInput {
+  readonly bundle: Bundle;
+  /** The signed bytes (a message signature's artifact); omitted for DSSE. */
+  readonly artifact?: Buffer;
+  /** A message signature checked over this digest instead of the artifact (verify-bundle sha256:…). */
+  readonly prehashed?: { readonly algorithm: string; readonly digest: Buffer };
+  /** node:crypto's reading of the signing certificate's DER (checkStrictMaterial returns it). */
+  readonly nativeLeaf?: NativeCertificate;
+}
+
+/** Throws SIGSTORE_BUNDLE_MALFORMED when the certificate or a timestamp cannot be read. */
+export function signedEntity(input: EntityInput): SignedEntity {
+  const { bundle, artifact, prehashed, nativeLeaf } = input;
+  const material = bundle.verificationMaterial;
+  let entity: SignedEntity;
+  try {
+    const library = toSignedEntity(withoutDer(bundle), artifact);
+    const tokens = material.timestampVerificationData?.rfc3161Timestamps ?? [];
+    entity = {
+      ...library,
+      key: signingKey(bundle, nativeLeaf) ?? library.key,
+      timestamps: [
+        ...library.timestamps,
+        ...tokens.map(({ signedTimestamp }) => ({
+          $case: 'timestamp-authority' as const,
+          timestamp: new RFC3161Timestamp(withFastDer(readDer(signedTimestamp))),
+        })),
+      ],
+    };
+  } catch (cause) {
+    throw new SigstoreError(
+      SigstoreErrorCode.bundleMalformed,
+      'the bundle cannot be read (certificate or timestamp)',
+      { cause },
+    );
+  }
+  return prehashed === undefined ? entity : withPrehashedSignature(entity, prehashed);
+}
+
+/** The bundle without DER for the library to read: a key hint in place of certificates, no tokens. */
+function withoutDer(bundle: Bundle): Bundle {
+  const material = bundle.verificationMaterial;
+  if (material.content.$case === 'publicKey' && material.timestampVerificationData === undefined)
+    return bundle;
+  return {
+    ...bundle,
+    verificationMaterial: {
+      ...material,
+      content:
+        material.content.$case === 'publicKey'
+          ? material.content
+          : { $case: 'publicKey', publicKey: { hint: '' } },
+      timestampVerificationData: undefined,
+    },
+  };
+}
+
+function signingKey(
+  bundle: Bundle,
+  nativeLeaf: NativeCertificate | undefined,
+): SignedEntity['key'] | undefined {
+  const content = bundle.verificationMaterial.content;
+  let der: Uint8Array;
+  if (content.$case === 'certificate') der = content.certificate.rawBytes;
+  else if (content.$case === 'x509CertificateChain') {
+    const first = content.x509CertificateChain.certificates[0];
+    if (first === undefined) throw new Error('the certificate chain is empty');
+    der = first.rawBytes;
+  } else return undefined;
+  // The native reading's key is this certificate's only when it read these very bytes.
+  const key = nativeLeaf?.raw.equals(der) ? nativeLeaf.publicKey : undefined;
+  return { $case: 'certificate', certificate: CachedCertificate.read(der, key) };
+}
+
+function withPrehashedSignature(
+  entity: SignedEntity,
+  prehashed: { readonly algorithm: string; readonly digest: Buffer },
+): SignedEntity {
+  const signature = entity.signature;
+  return {
+    ...entity,
+    signature: {
+      ...signature,
+      signature: signature.signature,
+      compareSignature: (s) => signature.compareSignature(s),
+      compareDigest: (d) => signature.compareDigest(d),
+      compareSignedDigest: (d) => signature.compareSignedDigest(d),
+      verifySignature: (key) =>
+        verifyPrehashed(key, prehashed.algorithm, prehashed.digest, signature.signature),
+    },
+  };
+}
