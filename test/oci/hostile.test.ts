@@ -8,6 +8,7 @@ import { SigwardError } from '../../src/errors.ts';
 import { RegistryClient, type RegistryClientOptions } from '../../src/oci/client.ts';
 import { digestOf } from '../../src/oci/digest.ts';
 import { OCI_INDEX } from '../../src/oci/media-types.ts';
+import { MAX_LISTED_REFERRERS } from '../../src/oci/referrers.ts';
 import { parseReference, referenceIn, type RepositoryName } from '../../src/oci/reference.ts';
 import { startDockerRegistry, type DockerRegistry } from '../support/docker-registry.ts';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
@@ -409,6 +410,35 @@ test('referrers API that applied the filter is trusted; pages are followed', asy
     listed.descriptors.map((d) => d.size),
     [103, 104],
   );
+});
+
+test('a referrers listing is bounded in entries: pages past the cap are not read', async () => {
+  // Every page holds 3,000 referrers and links to the next one, without end.
+  const perPage = 3000;
+  const page = indexOf(Array.from({ length: perPage }, (_, n) => referrer(n, sigType)));
+  proxy.addFault({
+    path: /\/referrers\//,
+    fault: {
+      kind: 'status',
+      status: 200,
+      headers: {
+        'content-type': OCI_INDEX,
+        link: `</v2/${repoPath}/referrers/${image.digest}?page=next>; rel="next"`,
+      },
+      body: page,
+    },
+  });
+  const before = proxy.requests.length;
+  const { client } = clientWith();
+  await using(client, (c) =>
+    assert.rejects(c.listReferrers(repo, image.digest), (e: unknown) => {
+      assert.ok(isCode('REGISTRY_TOO_LARGE')(e), String(e));
+      assert.match((e as Error).message, /more than 10000 referrers/);
+      return true;
+    }),
+  );
+  const pages = proxy.requests.slice(before).filter((r) => /\/referrers\//.test(r.path)).length;
+  assert.equal(pages, Math.ceil((MAX_LISTED_REFERRERS + 1) / perPage));
 });
 
 test('a referrers API failure is an error, never "no referrers"', async () => {
