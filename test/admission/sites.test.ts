@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { parseAdmissionReview } from '../../src/admission/review.ts';
 import {
   changedSites,
+  HANDLED_KINDS,
   HANDLED_RESOURCES,
   imageSites,
   jsonPointer,
@@ -78,6 +79,17 @@ test('handled resources and subresources', () => {
     'apps/statefulsets',
     'batch/cronjobs',
     'batch/jobs',
+  ]);
+  // One kind per handled resource (the admissions metric's kind label takes only these).
+  assert.deepEqual([...HANDLED_KINDS].sort(), [
+    'CronJob',
+    'DaemonSet',
+    'Deployment',
+    'Job',
+    'Pod',
+    'ReplicaSet',
+    'ReplicationController',
+    'StatefulSet',
   ]);
   const gvr = (group: string, resource: string) => ({ group, version: 'v1', resource });
   assert.deepEqual(podSpecPath(gvr('', 'pods')), ['spec']);
