@@ -43,7 +43,8 @@ export const signerUsage = `Keyless (both required, exact or regexp):
 ${identityUsage}Key:
   --key PUBLIC_KEY.pem
 Trust:
-  --trusted-root trusted_root.json | --tuf-mirror URL --tuf-root root.json   (default: public-good TUF)
+  --trusted-root trusted_root.json | --tuf-mirror URL --tuf-root root.json   (default: public-good TUF;
+                           its metadata in a temporary directory, or kept in $SIGWARD_TUF_CACHE)
   --insecure-ignore-tlog   accept signatures without a transparency log entry (time from a TSA)
   --insecure-ignore-sct    accept certificates without an SCT (a private Fulcio without CT log)
 Where:
