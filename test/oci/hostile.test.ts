@@ -358,6 +358,11 @@ const referrer = (n: number, artifactType: string) => ({
 });
 const indexOf = (manifests: unknown[]) =>
   JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests });
+/** A referrers API answer played by the proxy: 200, an index body, more headers (filters, Link). */
+const referrersPage = (body: string, headers: Readonly<Record<string, string>>) => ({
+  path: /\/referrers\//,
+  fault: { kind: 'status' as const, status: 200, headers: { 'content-type': OCI_INDEX, ...headers }, body },
+});
 
 test('referrers API without OCI-Filters-Applied: the client filters', async () => {
   proxy.addFault({
@@ -391,19 +396,12 @@ test('referrers API that applied the filter is trusted; pages are followed', asy
       body: indexOf([referrer(4, sigType)]),
     },
   });
-  proxy.addFault({
-    path: /\/referrers\//,
-    fault: {
-      kind: 'status',
-      status: 200,
-      headers: {
-        'content-type': OCI_INDEX,
-        'oci-filters-applied': 'artifactType',
-        link: `<${page2}>; rel="next"`,
-      },
-      body: indexOf([referrer(3, sigType)]),
-    },
-  });
+  proxy.addFault(
+    referrersPage(indexOf([referrer(3, sigType)]), {
+      'oci-filters-applied': 'artifactType',
+      link: `<${page2}>; rel="next"`,
+    }),
+  );
   const { client } = clientWith();
   const listed = await using(client, (c) => c.listReferrers(repo, image.digest, { artifactType: sigType }));
   assert.deepEqual(
@@ -416,18 +414,9 @@ test('a referrers listing is bounded in entries: pages past the cap are not read
   // Every page holds 3,000 referrers and links to the next one, without end.
   const perPage = 3000;
   const page = indexOf(Array.from({ length: perPage }, (_, n) => referrer(n, sigType)));
-  proxy.addFault({
-    path: /\/referrers\//,
-    fault: {
-      kind: 'status',
-      status: 200,
-      headers: {
-        'content-type': OCI_INDEX,
-        link: `</v2/${repoPath}/referrers/${image.digest}?page=next>; rel="next"`,
-      },
-      body: page,
-    },
-  });
+  proxy.addFault(
+    referrersPage(page, { link: `</v2/${repoPath}/referrers/${image.digest}?page=next>; rel="next"` }),
+  );
   const before = proxy.requests.length;
   const { client } = clientWith();
   await using(client, (c) =>
