@@ -383,7 +383,8 @@ describe('ECR seed flow: an IRSA Job signs in ECR with sigward sign, the webhook
       unsigned,
       `(digest ${unsigned.digest}) in spec.containers[0].image: policy ecr-release, authority release-job: ` +
         `no signatures found (looked in the referrers fallback tag (the registry has no referrers API) and the legacy .sig tag, ` +
-        `in ${aws.registry}/team/unsigned) [SIGNATURE_MISSING]`,
+        `in ${aws.registry}/team/unsigned); expected a signature by subject "${identity}" from issuer ` +
+        `"${world.kube.issuer}" [SIGNATURE_MISSING]`,
     );
   });
 

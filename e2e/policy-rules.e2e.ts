@@ -132,7 +132,7 @@ describe('policy rules (threshold, multiArch) against the apiserver', () => {
     );
     assert.match(
       r.stderr.trim(),
-      /; multiArch index: \S+ names no tag, so there is no index to find whose signature could count \(name it as repository:tag@digest\) \[SIGNATURE_MISSING\]$/,
+      /; multiArch index: \S+ names no tag, so there is no index to find whose signature could count \(name it as repository:tag@digest\); expected a signature by subject "[^"]+" from issuer "[^"]+" \[SIGNATURE_MISSING\]$/,
     );
   });
 

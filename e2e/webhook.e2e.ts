@@ -302,7 +302,8 @@ describe('sigward webhook against the apiserver', () => {
       r.stderr.trim(),
       `Error from server (Forbidden): error when creating "STDIN": admission webhook "validate.sigward.dev" denied the request: ` +
         `image ${image.ref} (digest ${image.digest}) in spec.containers[0].image: policy release-signed, authority release-job: ` +
-        `no signatures found (looked in the referrers API and the legacy .sig tag, in ${host}/${ns}/enforce/unsigned) [SIGNATURE_MISSING]`,
+        `no signatures found (looked in the referrers API and the legacy .sig tag, in ${host}/${ns}/enforce/unsigned); ` +
+        `expected a signature by subject "${identityOf('release')}" from issuer "${world.kube.issuer}" [SIGNATURE_MISSING]`,
     );
   });
 

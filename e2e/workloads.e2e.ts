@@ -238,7 +238,8 @@ describe('every workload kind the webhook claims, through the chart webhooks', (
   const step = stepsNotingFailure(() => (failed = true));
 
   const missing = (image: PushedImage) =>
-    `no signatures found (looked in the referrers API and the legacy .sig tag, in ${image.ref.replace(/:v1$/, '')}) [SIGNATURE_MISSING]`;
+    `no signatures found (looked in the referrers API and the legacy .sig tag, in ${image.ref.replace(/:v1$/, '')}); ` +
+    `expected a signature by subject "${identityOf(signer)}" from issuer "${world.kube.issuer}" [SIGNATURE_MISSING]`;
 
   /** The apiserver keeps a warning to 256 characters: sigward cuts the explanation, keeps the code. */
   const warning = (head: string, text: string): string => {

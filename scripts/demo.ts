@@ -218,9 +218,6 @@ try {
   );
   out(`    ${denied.status?.message ?? ''}`);
   out(
-    `    (the policy expects a keyless signature by ${identity.subject}, issuer ${identity.issuer}; found: none)`,
-  );
-  out(
     `  /mutate:   allowed: ${deniedMutate.allowed}, ${deniedMutate.patch === undefined ? 'no patch' : 'a patch'} (only verified images are pinned; /validate is the one that denies)`,
   );
 

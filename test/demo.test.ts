@@ -34,7 +34,8 @@ test('npm run demo: the real public-good signature is admitted and pinned, the u
     stdout.includes(
       `    image ${host}/demo/unsigned:v1 (digest ${unsignedDigest}) in spec.containers[0].image: ` +
         `policy demo-signed-by-mitr, authority mitr-github: no signatures found (looked in the referrers ` +
-        `fallback tag (the registry has no referrers API) and the legacy .sig tag, in ${host}/demo/unsigned) ` +
+        `fallback tag (the registry has no referrers API) and the legacy .sig tag, in ${host}/demo/unsigned); ` +
+        `expected a signature by subject "mitr@redhat.com" from issuer "https://github.com/login/oauth" ` +
         `[SIGNATURE_MISSING]\n`,
     ),
     stdout,

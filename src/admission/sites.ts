@@ -48,6 +48,18 @@ const WORKLOADS: Readonly<Record<string, readonly string[]>> = {
 /** The resources the webhook handles, as `group/resource` (core group empty). */
 export const HANDLED_RESOURCES: readonly string[] = Object.keys(WORKLOADS);
 
+/** The kinds of those resources, as the apiserver names them in `request.kind.kind`. */
+export const HANDLED_KINDS: ReadonlySet<string> = new Set([
+  'Pod',
+  'ReplicationController',
+  'Deployment',
+  'ReplicaSet',
+  'StatefulSet',
+  'DaemonSet',
+  'Job',
+  'CronJob',
+]);
+
 /** Where the pod spec is, or undefined for a resource (or subresource) sigward does not check. */
 export function podSpecPath(
   resource: GroupVersionResource,

@@ -17,6 +17,7 @@ import { combineKeychains } from '../oci/index.ts';
 import type { Keychain } from '../oci/index.ts';
 import { readDocuments } from './policy-test-inputs.ts';
 import { testRegistryEndpoints } from './cloud-credentials.ts';
+import { tufCacheDirectory } from './tuf-cache.ts';
 
 export interface TestEngineOptions {
   /** Policy files or directories (every *.yaml / *.yml / *.json in them). */
@@ -55,10 +56,12 @@ export function readPolicies(paths: readonly string[]): unknown[] {
 
 export async function startTestEngine(options: TestEngineOptions): Promise<TestEngine> {
   const snapshot = buildSnapshot(readPolicies(options.policies));
+  const tufCache = tufCacheDirectory(options.env);
   const trustRoots = new TrustRootRegistry({
     ...(options.trustedRootFile === undefined ? {} : { trustedRootFile: options.trustedRootFile }),
     refreshMs: 0,
     checkMs: 0,
+    cacheDir: tufCache.path,
   });
   const registry = new RegistryAccess({
     insecureRegistries: options.insecureRegistries ?? [],
@@ -82,6 +85,7 @@ export async function startTestEngine(options: TestEngineOptions): Promise<TestE
     }
   } catch (error) {
     trustRoots.stop();
+    tufCache.release();
     await registry.close();
     throw error;
   }
@@ -117,6 +121,7 @@ export async function startTestEngine(options: TestEngineOptions): Promise<TestE
     review: (body) => engine.handle(body, 'validate'),
     close: async () => {
       trustRoots.stop();
+      tufCache.release();
       await registry.close();
     },
   };

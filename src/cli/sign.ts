@@ -3,8 +3,6 @@
 // stderr line by line; the signed image and where its signature went go to stdout.
 // Exit 0 when signed (and, unless --no-verify, verified); 1 on failure; 2 on a usage error.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SigwardError, describeError } from '../errors.ts';
 import {
@@ -43,6 +41,7 @@ import {
   programCredentialOptions,
 } from './program-credentials.ts';
 import { PREDICATE_TYPES, attestUsage, signUsage } from './sign-usage.ts';
+import { tufCacheDirectory } from './tuf-cache.ts';
 import { stdio, type Output } from './command-line.ts';
 
 export { attestUsage, signUsage } from './sign-usage.ts';
@@ -134,11 +133,11 @@ async function sigstoreFrom(
       ...(configBytes === undefined ? [SIGNING_CONFIG_TARGET] : []),
       ...(trust === undefined ? [TRUSTED_ROOT_TARGET] : []),
     ];
-    const cachePath = process.env['SIGWARD_TUF_CACHE'] ?? join(tmpdir(), 'sigward-tuf');
+    const cache = tufCacheDirectory();
     try {
       const targets = await fetchTufTargets(
         {
-          cachePath,
+          cachePath: cache.path,
           ...(mirror === undefined ? {} : { mirrorURL: mirror }),
           ...(values['tuf-root'] === undefined ? {} : { rootPath: values['tuf-root'] }),
         },
@@ -152,6 +151,8 @@ async function sigstoreFrom(
       if (mirror !== undefined) throw error;
       io.err(`warning: ${describeError(error)}; using the public-good defaults embedded in sigward\n`);
       trust ??= embeddedPublicGoodTrustRoot();
+    } finally {
+      cache.release();
     }
   }
   if (trust === undefined) throw new UsageError('no trusted root');

@@ -8,6 +8,7 @@ import { SigwardError, describeError } from '../errors.ts';
 import { RegistryClient, parseReference, parseRepository } from '../oci/index.ts';
 import { attestationOutcome } from '../policy/attestations.ts';
 import { describeFound } from '../policy/compile.ts';
+import { clip } from '../policy/decision.ts';
 import type { CompiledAttestation } from '../policy/compile.ts';
 import { compileCondition } from '../policy/conditions.ts';
 import type { CompiledCondition } from '../policy/conditions.ts';
@@ -137,9 +138,11 @@ export async function runVerifyAttestation(
           : signed.signer.kind === 'certificate'
             ? `; signed by ${describeFound(signed.signer)}`
             : '; signed by the key';
-      io.out(`${verdict.image}: ${outcome.attestations[0]?.message ?? outcome.message}${by}\n`);
+      io.out(
+        `${clip(`${verdict.image}: ${outcome.attestations[0]?.message ?? outcome.message}${by}`, 4096)}\n`,
+      );
     } else {
-      io.err(`${verdict.image}: ${outcome.message} [${outcome.code}]\n`);
+      io.err(`${clip(`${verdict.image}: ${outcome.message}`, 4096)} [${outcome.code}]\n`);
     }
     return passed ? 0 : 1;
   } catch (error) {

@@ -5,9 +5,7 @@
 // Fulcio extensions). Exit 0 when verified; 1 with a reason on stderr otherwise (usage errors too).
 import { createHash } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SigwardError, describeError } from '../errors.ts';
 import { matchIdentity } from '../policy/identity.ts';
@@ -18,6 +16,7 @@ import type { TrustRootSnapshot } from '../sigstore/trust-root.ts';
 import { verifyBundle } from '../sigstore/verify.ts';
 import type { SignedContent, SignerTrust } from '../sigstore/verify.ts';
 import { hasIdentityFlags, identityMatcher, identityOptions, identityUsage } from './identity-flags.ts';
+import { tufCacheDirectory } from './tuf-cache.ts';
 import { UsageError } from './usage-error.ts';
 import { stdio, type Output } from './command-line.ts';
 
@@ -112,8 +111,8 @@ function readKey(path: string): KeyObject {
 
 async function trustRoot(path: string | undefined): Promise<TrustRootSnapshot> {
   if (path) return loadTrustRoot(readFileSync(path), `file:${path}`);
-  const cachePath = process.env.SIGWARD_TUF_CACHE ?? mkdtempSync(join(tmpdir(), 'sigward-tuf-'));
-  const store = new TrustRootStore({ kind: 'public-good', cachePath });
+  const cache = tufCacheDirectory();
+  const store = new TrustRootStore({ kind: 'public-good', cachePath: cache.path });
   try {
     return await store.refresh();
   } catch (error) {
@@ -121,5 +120,7 @@ async function trustRoot(path: string | undefined): Promise<TrustRootSnapshot> {
       `sigward verify-bundle: warning: ${describeError(error)}; using the embedded public-good root\n`,
     );
     return store.require();
+  } finally {
+    cache.release();
   }
 }

@@ -1,9 +1,7 @@
 // `sigward verify IMAGE`: is the image signed by the given identity or key? cosign's flag names, so a
 // cosign verify command line carries over. Exit 0 when verified, 1 otherwise (a usage error, a
 // rejected or missing signature, or a registry failure: each says which, with a reason code).
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { parseArgs } from 'node:util';
 import { SigwardError, describeError } from '../errors.ts';
 import {
@@ -35,6 +33,7 @@ import {
   identityOptions,
   identityUsage,
 } from './identity-flags.ts';
+import { tufCacheDirectory } from './tuf-cache.ts';
 import { UsageError } from './usage-error.ts';
 import { renderVerdict } from './verify-output.ts';
 import { parseCommandLine, stdio, type Command, type Output } from './command-line.ts';
@@ -44,7 +43,8 @@ export const signerUsage = `Keyless (both required, exact or regexp):
 ${identityUsage}Key:
   --key PUBLIC_KEY.pem
 Trust:
-  --trusted-root trusted_root.json | --tuf-mirror URL --tuf-root root.json   (default: public-good TUF)
+  --trusted-root trusted_root.json | --tuf-mirror URL --tuf-root root.json   (default: public-good TUF;
+                           its metadata in a temporary directory, or kept in $SIGWARD_TUF_CACHE)
   --insecure-ignore-tlog   accept signatures without a transparency log entry (time from a TSA)
   --insecure-ignore-sct    accept certificates without an SCT (a private Fulcio without CT log)
 Where:
@@ -244,18 +244,29 @@ export async function trustRoot(
 ): Promise<TrustRootSnapshot> {
   const file = values['trusted-root'];
   if (file !== undefined) return loadTrustRoot(readFileSync(file), `file:${file}`);
-  const cachePath = env['SIGWARD_TUF_CACHE'] ?? mkdtempSync(join(tmpdir(), 'sigward-tuf-'));
-  const mirror = values['tuf-mirror'];
-  const root = values['tuf-root'];
-  if (mirror !== undefined && root !== undefined) {
-    return new TrustRootStore({ kind: 'tuf', mirrorURL: mirror, rootPath: root, cachePath }).refresh();
-  }
-  const store = new TrustRootStore({ kind: 'public-good', cachePath });
+  // The snapshot is held in memory once read: the metadata's directory goes when this returns.
+  const cache = tufCacheDirectory(env);
+  const cachePath = cache.path;
   try {
-    return await store.refresh();
-  } catch (error) {
-    io.err(`sigward verify: warning: ${describeError(error)}; using the embedded public-good root\n`);
-    return store.require();
+    const mirror = values['tuf-mirror'];
+    const root = values['tuf-root'];
+    if (mirror !== undefined && root !== undefined) {
+      return await new TrustRootStore({
+        kind: 'tuf',
+        mirrorURL: mirror,
+        rootPath: root,
+        cachePath,
+      }).refresh();
+    }
+    const store = new TrustRootStore({ kind: 'public-good', cachePath });
+    try {
+      return await store.refresh();
+    } catch (error) {
+      io.err(`sigward verify: warning: ${describeError(error)}; using the embedded public-good root\n`);
+      return store.require();
+    }
+  } finally {
+    cache.release();
   }
 }
 

@@ -10,7 +10,7 @@ import type { PatchOptions, Pin } from '../admission/patch.ts';
 import { decisionResponse, errorResponse, skipResponse } from '../admission/respond.ts';
 import { parseAdmissionReview, reviewResponse, uidOf } from '../admission/review.ts';
 import type { AdmissionRequest, AdmissionResponse } from '../admission/review.ts';
-import { podSpecPath } from '../admission/sites.ts';
+import { HANDLED_KINDS, podSpecPath } from '../admission/sites.ts';
 import { planReview } from '../admission/skip.ts';
 import type { SkipSettings } from '../admission/skip.ts';
 import { ERROR_REASONS, clip, reasonText } from '../policy/decision.ts';
@@ -182,6 +182,7 @@ export function findingLine(decision: SiteDecision, result: PolicyResult): strin
 interface Asked {
   readonly uid: string;
   readonly user?: string;
+  /** A kind sigward handles, else `other`: it is a metric label, and anyone reaching the port can post any kind. */
   readonly kind: string;
   readonly operation: string;
   /** `namespace/name` of the reviewed object (either alone when the other is missing). */
@@ -192,7 +193,7 @@ const asked = (request: AdmissionRequest): Asked => {
   return {
     uid: request.uid,
     ...(request.userInfo.username === undefined ? {} : { user: request.userInfo.username }),
-    kind: request.kind.kind,
+    kind: HANDLED_KINDS.has(request.kind.kind) ? request.kind.kind : 'other',
     operation: request.operation,
     ...(object === undefined ? {} : { object }),
   };

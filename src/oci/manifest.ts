@@ -194,13 +194,3 @@ export function parseManifest(bytes: Uint8Array, contentType?: string, details: 
     );
   }
 }
-
-/** Parses a descriptor handed over by a caller or a registry header set; REGISTRY_PROTOCOL if invalid. */
-export function parseDescriptor(value: unknown, where = 'descriptor'): Descriptor {
-  try {
-    return descriptorOf(value, where);
-  } catch (error) {
-    if (!(error instanceof Invalid)) throw error;
-    throw new SigwardError('REGISTRY_PROTOCOL', `invalid descriptor: ${error.message}`);
-  }
-}

@@ -64,10 +64,6 @@ export function isDigest(value: string): boolean {
   return digestProblem(value) === undefined;
 }
 
-export function isTag(value: string): boolean {
-  return tagPattern.test(value);
-}
-
 /** Host and port of a registry name; the host keeps IPv6 brackets off: `[::1]:5000` → `::1`, 5000. */
 export function splitRegistry(registry: string): { hostname: string; port: number | undefined } {
   const ipv6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(registry);

@@ -34,6 +34,12 @@ export interface Referrers {
 }
 
 const maxPages = 20;
+/**
+ * Most referrers one listing may hold, over all its pages. Discovery examines a few dozen; without a
+ * bound, a registry could make one verification parse and keep 20 pages of 4 MiB of descriptors (a
+ * few images at once would exhaust the webhook's memory).
+ */
+export const MAX_LISTED_REFERRERS = 10_000;
 
 /**
  * Whether a fallback-index entry's artifactType says what the referrer is. Writers that do not lift it
@@ -105,6 +111,7 @@ export async function listReferrers(
     options.artifactType === undefined ? '' : `?artifactType=${encodeURIComponent(options.artifactType)}`;
   let path = apiPath(name, `referrers/${subject}${query}`);
   const collected: Descriptor[] = [];
+  let listed = 0;
   for (let page = 0; page < maxPages; page++) {
     const response = await ctx.session.send({
       registry: name.registry,
@@ -132,6 +139,14 @@ export async function listReferrers(
         {
           details,
         },
+      );
+    }
+    listed += index.manifests.length;
+    if (listed > MAX_LISTED_REFERRERS) {
+      throw new SigwardError(
+        'REGISTRY_TOO_LARGE',
+        `the referrers API lists more than ${MAX_LISTED_REFERRERS} referrers of ${subject} (${listed} in ${page + 1} page(s)); sigward reads no further`,
+        { details: { ...details, limit: MAX_LISTED_REFERRERS, listed } },
       );
     }
     const applied = (header(response, 'oci-filters-applied') ?? '').split(',').map((s) => s.trim());

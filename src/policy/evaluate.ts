@@ -280,9 +280,14 @@ function authorityResult(
           found: describeFound(outcome.found),
         }
       : {};
+  // Nothing signed it: say whose signature would have done, so the reader knows what to go and make.
+  const wanted =
+    reason === ReasonCode.signatureMissing && authority !== undefined
+      ? `; expected ${authority.kind === 'keyless' ? `a signature by ${authority.expected}` : authority.expected}`
+      : '';
   return failed(policy, reason, settings, {
     authority: outcome.authority,
-    detail: outcome.message,
+    detail: `${outcome.message}${wanted}`,
     cause: outcome.code,
     ...identity,
   });

@@ -12,7 +12,7 @@
 import { RE2JS } from 're2js';
 import { SigwardError } from '../errors.ts';
 import { DOCKER_HUB, parseReference, repositoryString } from '../oci/reference.ts';
-import type { ImageReference } from '../oci/reference.ts';
+import type { ImageReference, RepositoryName } from '../oci/reference.ts';
 
 export const GLOB_INVALID = 'POLICY_GLOB_INVALID';
 export const GLOB_MAX_LENGTH = 512;
@@ -42,6 +42,34 @@ function globError(pattern: string, why: string): SigwardError {
 const HAS_GLOB = /[*?]/;
 const GLOB_CHARS = /^[a-zA-Z0-9._\-/:*?[\]]+$/;
 
+const DOCKER_HUB_HOSTS: ReadonlySet<string> = new Set([
+  'docker.io',
+  'index.docker.io',
+  'registry-1.docker.io',
+]);
+
+/**
+ * The registry as policies see it: another spelling of the same registry is folded into one name,
+ * the HTTPS default port (`ghcr.io:443` is `ghcr.io`) and Docker Hub's hosts (`docker.io`,
+ * `registry-1.docker.io`), so an image written through an alias cannot slip past the policies for
+ * its registry (with noMatchAction warn or allow it would pass as NO_POLICY). Matching only: the
+ * image is still read from the registry as written.
+ */
+function policyRegistry(registry: string): string {
+  const host = registry.endsWith(':443') ? registry.slice(0, -':443'.length) : registry;
+  return DOCKER_HUB_HOSTS.has(host) ? DOCKER_HUB : host;
+}
+
+/** `registry/repository` as policies match it (policyRegistry; Docker Hub's one-segment names under library/). */
+function policyRepository(name: RepositoryName): string {
+  const registry = policyRegistry(name.registry);
+  const repository =
+    registry === DOCKER_HUB && !name.repository.includes('/')
+      ? `library/${name.repository}`
+      : name.repository;
+  return `${registry}/${repository}`;
+}
+
 /** Docker Hub normalisation of a glob, on the same rule as parseReference: host if `.`/`:`/localhost. */
 function normaliseGlob(pattern: string): string {
   if (pattern.startsWith('**')) return pattern;
@@ -49,9 +77,8 @@ function normaliseGlob(pattern: string): string {
   const first = slash === -1 ? '' : pattern.slice(0, slash);
   const isHost = slash !== -1 && (/[.:]/.test(first) || first === 'localhost' || first.startsWith('['));
   if (isHost) {
-    const host = first.toLowerCase();
     const rest = pattern.slice(slash + 1);
-    const registry = host === 'docker.io' ? DOCKER_HUB : host;
+    const registry = policyRegistry(first.toLowerCase());
     if (registry === DOCKER_HUB && !rest.includes('/') && !rest.startsWith('**'))
       return `${registry}/library/${rest}`;
     return `${registry}/${rest}`;
@@ -124,9 +151,9 @@ export function compileGlob(pattern: string): CompiledGlob {
   return { pattern, normalised, test: (repository) => re.matches(repository) };
 }
 
-/** `registry/repository` of an image as written in a manifest; throws REFERENCE_INVALID. */
+/** `registry/repository` of an image as policies match it (registry aliases folded); throws REFERENCE_INVALID. */
 export function repositoryOf(image: string | ImageReference): string {
-  return repositoryString(typeof image === 'string' ? parseReference(image) : image);
+  return policyRepository(typeof image === 'string' ? parseReference(image) : image);
 }
 
 /** Does any glob of the policy match this repository (`index.docker.io/library/nginx`)? */

@@ -37,6 +37,8 @@ export interface ProviderOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Default the global fetch (GitHub Actions only). */
   readonly fetch?: typeof fetch;
+  /** Bound on the GitHub Actions ID-token request, answer included. Default 30 s. */
+  readonly requestTimeoutMs?: number;
 }
 
 function missing(message: string): SignerError {
@@ -84,6 +86,7 @@ function githubProvider(
   requestToken: string,
   audience: string,
   fetcher: typeof fetch,
+  timeoutMs: number,
 ): IdentityTokenProvider {
   const source = 'the GitHub Actions ID-token endpoint';
   return {
@@ -97,13 +100,22 @@ function githubProvider(
         throw missing('ACTIONS_ID_TOKEN_REQUEST_URL is not a URL');
       }
       target.searchParams.set('audience', audience);
+      // Bounded on its own: an endpoint that never answers must not hold the signer forever.
+      const deadline = AbortSignal.timeout(timeoutMs);
+      const bounded = signal === undefined ? deadline : AbortSignal.any([deadline, signal]);
+      const timedOut = (): SignerError =>
+        new SignerError(
+          SignerErrorCode.tokenMissing,
+          `${source} did not answer within ${timeoutMs / 1000} s`,
+        );
       let response: Response;
       try {
         response = await fetcher(target, {
           headers: { authorization: `bearer ${requestToken}`, accept: 'application/json' },
-          ...(signal === undefined ? {} : { signal }),
+          signal: bounded,
         });
       } catch (error) {
+        if (deadline.aborted) throw timedOut();
         throw new SignerError(SignerErrorCode.tokenMissing, `${source} cannot be reached`, {
           cause: new Error(scrub(String(error), [requestToken])),
         });
@@ -116,6 +128,7 @@ function githubProvider(
         );
       }
       const body = (await response.json().catch(() => undefined)) as { value?: unknown } | undefined;
+      if (deadline.aborted) throw timedOut();
       if (typeof body?.value !== 'string' || body.value.length === 0) {
         throw new SignerError(SignerErrorCode.tokenInvalid, `${source} returned no token`);
       }
@@ -146,7 +159,13 @@ export function availableProviders(options: ProviderOptions = {}): IdentityToken
   const requestToken = env['ACTIONS_ID_TOKEN_REQUEST_TOKEN'];
   if (requestUrl && requestToken) {
     found.push(
-      githubProvider(requestUrl, requestToken, options.audience ?? DEFAULT_AUDIENCE, options.fetch ?? fetch),
+      githubProvider(
+        requestUrl,
+        requestToken,
+        options.audience ?? DEFAULT_AUDIENCE,
+        options.fetch ?? fetch,
+        options.requestTimeoutMs ?? 30_000,
+      ),
     );
   }
   const kubernetesPath = options.kubernetesTokenPath ?? DEFAULT_KUBERNETES_TOKEN_PATH;

@@ -93,12 +93,12 @@ test('mutated sample reviews: a plan, a skip, or a SigwardError refusal; nothing
   assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
 });
 
-test('a 5 MB AdmissionReview with one huge label value is read in bounded time', () => {
+// No stopwatch: reading the label is linear (milliseconds); anything quadratic over 5 MB would run
+// for hours, past the test's timeout.
+test('a 5 MB AdmissionReview with one huge label value is read in bounded time', { timeout: 60_000 }, () => {
   const body = fixture('pod-create-signed');
   const object = body.request['object'] as { metadata: { labels: Record<string, string> } };
   object.metadata.labels['big'] = 'x'.repeat(5_000_000);
-  const started = performance.now();
   const plan = planReview(parseAdmissionReview(body).request, { ownNamespace: 'sigward', scope: 'opt-out' });
   assert.equal(plan.skip, undefined);
-  assert.ok(performance.now() - started < 200);
 });

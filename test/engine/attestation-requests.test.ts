@@ -342,7 +342,7 @@ describe('a claimed predicate type only ever skips', () => {
     assert.equal(answer.allowed, false);
     assert.match(
       answer.status?.message ?? '',
-      /authority bundle-key: no signatures found \(.*\); 1 attestation\(s\) of other predicate types are not image signatures \(1 claimed by their referrer's dev\.sigstore\.bundle\.predicateType annotation, not downloaded\) \[SIGNATURE_MISSING\]$/,
+      /authority bundle-key: no signatures found \(.*\); 1 attestation\(s\) of other predicate types are not image signatures \(1 claimed by their referrer's dev\.sigstore\.bundle\.predicateType annotation, not downloaded\); expected a signature by the public key of authority bundle-key \[SIGNATURE_MISSING\]$/,
     );
     assert.ok(!requests.includes('blob signature'), requests.join('\n'));
   });

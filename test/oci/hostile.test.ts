@@ -8,6 +8,7 @@ import { SigwardError } from '../../src/errors.ts';
 import { RegistryClient, type RegistryClientOptions } from '../../src/oci/client.ts';
 import { digestOf } from '../../src/oci/digest.ts';
 import { OCI_INDEX } from '../../src/oci/media-types.ts';
+import { MAX_LISTED_REFERRERS } from '../../src/oci/referrers.ts';
 import { parseReference, referenceIn, type RepositoryName } from '../../src/oci/reference.ts';
 import { startDockerRegistry, type DockerRegistry } from '../support/docker-registry.ts';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
@@ -357,6 +358,11 @@ const referrer = (n: number, artifactType: string) => ({
 });
 const indexOf = (manifests: unknown[]) =>
   JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests });
+/** A referrers API answer played by the proxy: 200, an index body, more headers (filters, Link). */
+const referrersPage = (body: string, headers: Readonly<Record<string, string>>) => ({
+  path: /\/referrers\//,
+  fault: { kind: 'status' as const, status: 200, headers: { 'content-type': OCI_INDEX, ...headers }, body },
+});
 
 test('referrers API without OCI-Filters-Applied: the client filters', async () => {
   proxy.addFault({
@@ -390,25 +396,38 @@ test('referrers API that applied the filter is trusted; pages are followed', asy
       body: indexOf([referrer(4, sigType)]),
     },
   });
-  proxy.addFault({
-    path: /\/referrers\//,
-    fault: {
-      kind: 'status',
-      status: 200,
-      headers: {
-        'content-type': OCI_INDEX,
-        'oci-filters-applied': 'artifactType',
-        link: `<${page2}>; rel="next"`,
-      },
-      body: indexOf([referrer(3, sigType)]),
-    },
-  });
+  proxy.addFault(
+    referrersPage(indexOf([referrer(3, sigType)]), {
+      'oci-filters-applied': 'artifactType',
+      link: `<${page2}>; rel="next"`,
+    }),
+  );
   const { client } = clientWith();
   const listed = await using(client, (c) => c.listReferrers(repo, image.digest, { artifactType: sigType }));
   assert.deepEqual(
     listed.descriptors.map((d) => d.size),
     [103, 104],
   );
+});
+
+test('a referrers listing is bounded in entries: pages past the cap are not read', async () => {
+  // Every page holds 3,000 referrers and links to the next one, without end.
+  const perPage = 3000;
+  const page = indexOf(Array.from({ length: perPage }, (_, n) => referrer(n, sigType)));
+  proxy.addFault(
+    referrersPage(page, { link: `</v2/${repoPath}/referrers/${image.digest}?page=next>; rel="next"` }),
+  );
+  const before = proxy.requests.length;
+  const { client } = clientWith();
+  await using(client, (c) =>
+    assert.rejects(c.listReferrers(repo, image.digest), (e: unknown) => {
+      assert.ok(isCode('REGISTRY_TOO_LARGE')(e), String(e));
+      assert.match((e as Error).message, /more than 10000 referrers/);
+      return true;
+    }),
+  );
+  const pages = proxy.requests.slice(before).filter((r) => /\/referrers\//.test(r.path)).length;
+  assert.equal(pages, Math.ceil((MAX_LISTED_REFERRERS + 1) / perPage));
 });
 
 test('a referrers API failure is an error, never "no referrers"', async () => {

@@ -90,7 +90,7 @@ test('threshold counts distinct authorities, not signatures', () => {
   assert.equal(once.results[0]?.reason, ReasonCode.thresholdNotMet);
   assert.match(
     once.results[0]?.detail ?? '',
-    /^1 of 2 required distinct authorities verified \(passed: alice\); bob: no signatures found$/,
+    /^1 of 2 required distinct authorities verified \(passed: alice\); bob: no signatures found; expected a signature by the public key of authority bob$/,
   );
   const none = decide([no('alice'), no('bob'), no('carol')]);
   assert.equal(none.results[0]?.reason, ReasonCode.thresholdNotMet);
@@ -102,6 +102,34 @@ test('threshold counts distinct authorities, not signatures', () => {
   assert.equal(decide([ok('alice'), ok('mallory'), no('bob'), no('carol')]).outcome, 'deny');
   // A verified duplicate wins over a failed one for the same authority.
   assert.equal(decide([no('alice'), ok('alice'), ok('bob'), no('carol')]).outcome, 'allow');
+});
+
+test('SIGNATURE_MISSING says whose signature would have done (keyless identity, or the key)', () => {
+  const keyless = evaluateImage(
+    input([{ policy: policy('p'), outcomes: [no('keyless-signing-job')] }]),
+    strict,
+  );
+  assert.equal(keyless.results[0]?.reason, ReasonCode.signatureMissing);
+  assert.equal(
+    keyless.results[0]?.detail,
+    `no signatures found; expected a signature by subject "${SIGN_SA}" from issuer "${EKS_ISSUER}"`,
+  );
+  const key = evaluateImage(
+    input([{ policy: policy('k', { authorities: [keyAuthority('alice')] }), outcomes: [no('alice')] }]),
+    strict,
+  );
+  assert.equal(
+    key.results[0]?.detail,
+    'no signatures found; expected a signature by the public key of authority alice',
+  );
+  // Other refusals keep their own words: a broken signature says what is wrong with it.
+  const broken = evaluateImage(
+    input([
+      { policy: policy('p'), outcomes: [no('keyless-signing-job', 'SIGSTORE_SIGNATURE_INVALID', 'bad')] },
+    ]),
+    strict,
+  );
+  assert.equal(broken.results[0]?.detail, 'bad');
 });
 
 test('threshold 1 with several authorities: OR', () => {

@@ -247,6 +247,23 @@ describe('the admission log line and the admissions metric', () => {
     assert.equal(named?.['uid'], hostile.request.uid, 'a malformed request that has a uid is named by it');
   });
 
+  test('a kind sigward does not handle is counted as kind="other": posted kinds cannot grow the series', async () => {
+    const { app: a } = app();
+    for (const forged of ['Forged1', 'Forged2', 'x'.repeat(200)]) {
+      const review = podReview(['nginx:1.27']);
+      review.request.kind.kind = forged;
+      assert.equal((await a.inject(post(JSON.stringify(review)))).statusCode, 200);
+    }
+    await a.inject(post(JSON.stringify(podReview(['nginx:1.27']))));
+    const admissions = (await seriesOf(a))
+      .split('\n')
+      .filter((l) => l.startsWith('sigward_admissions_total{'));
+    assert.deepEqual(admissions.sort(), [
+      'sigward_admissions_total{decision="allow",kind="Pod",route="validate",operation="CREATE"} 1',
+      'sigward_admissions_total{decision="allow",kind="other",route="validate",operation="CREATE"} 3',
+    ]);
+  });
+
   test('a review sigward cannot judge (policies not loaded) is refused and counted as error-deny', async () => {
     const { app: a, json } = logged('allow', false);
     const review = podReview(['nginx:1.27']);

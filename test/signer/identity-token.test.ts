@@ -177,6 +177,32 @@ test('GitHub Actions: a refusal names the status, never the request token or wha
   );
 });
 
+test(
+  'GitHub Actions: an endpoint that never answers is given up after the request timeout',
+  { timeout: 20_000 },
+  async () => {
+    // The server takes the request and never replies (held until the test ends).
+    const held: http.ServerResponse[] = [];
+    await withServer(
+      (_req, res) => void held.push(res),
+      async (url) => {
+        const provider = selectProvider({
+          env: { ACTIONS_ID_TOKEN_REQUEST_URL: url, ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'req-secret-789' },
+          kubernetesTokenPath: noFile,
+          requestTimeoutMs: 200,
+        });
+        await assert.rejects(provider.getToken(), (e) => {
+          assert.equal(codeOf(e), 'SIGNER_TOKEN_MISSING');
+          assert.match((e as Error).message, /ID-token endpoint did not answer within 0\.2 s/);
+          return true;
+        });
+        assert.equal(held.length, 1);
+        for (const res of held) res.destroy();
+      },
+    );
+  },
+);
+
 test('claims: expired and wrong-audience tokens are refused with the claim, never the token', () => {
   const expired = saToken('old', ['sigstore'], Math.floor(Date.now() / 1000) - 5);
   assert.throws(
