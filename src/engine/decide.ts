@@ -224,7 +224,18 @@ export class Decider {
     keychain: () => Promise<Keychain>,
   ): Promise<SiteDecision> {
     let digest: string;
-    const chain = await keychain();
+    let chain: Keychain;
+    try {
+      chain = await keychain();
+    } catch (error) {
+      // The workload's pull credentials could not be read: this image cannot be looked at (fail closed).
+      const code = error instanceof SigwardError ? error.code : 'CREDENTIALS_INVALID';
+      return this.#evaluate({
+        ...site,
+        policies: matched.map((policy) => ({ policy })),
+        failure: { code, message: `could not read the workload's pull credentials: ${describeError(error)}` },
+      });
+    }
     try {
       digest = reference.digest ?? (await this.#resolve(reference, workload.namespace, chain));
     } catch (error) {

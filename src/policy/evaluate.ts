@@ -137,6 +137,7 @@ export function reasonFor(code: string): ReasonCode {
       return ReasonCode.policyInvalid;
     case 'REGISTRY_UNAUTHORIZED':
     case 'REGISTRY_DENIED':
+    case 'CREDENTIALS_INVALID':
       return ReasonCode.registryAuth;
     case 'REGISTRY_TIMEOUT':
     case 'REGISTRY_ABORTED':

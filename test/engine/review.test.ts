@@ -94,6 +94,47 @@ describe('decisions', () => {
     await lenient.close();
   });
 
+  test('pull credentials that cannot be read refuse the image they were for, naming it and the policy (REGISTRY_AUTH)', async () => {
+    const credentials = {
+      keychainFor: () =>
+        Promise.reject(new Error('secret apps/regcred: .dockerconfigjson is not valid JSON')),
+    };
+    const e = engineUnderTest([keyPolicy()], {}, {}, undefined, { credentials });
+    try {
+      const image = fx.unsigned.tagged(host);
+      const denied = responseOf(await e.review(podReview([image])));
+      assert.equal(denied.allowed, false);
+      const message = denied.status?.message ?? '';
+      assert.match(
+        message,
+        new RegExp(
+          `image ${image.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} in spec\\.containers\\[0\\]\\.image: policy ci-key`,
+        ),
+      );
+      assert.match(
+        message,
+        /could not read the workload's pull credentials: secret apps\/regcred: .dockerconfigjson is not valid JSON/,
+      );
+      assert.match(message, /\[REGISTRY_AUTH\]$/);
+      // failureOutcome decides a credentials failure as it does any "could not look".
+      const lenient = engineUnderTest(
+        [keyPolicy()],
+        { evaluation: { unmatched: 'deny', errors: 'warn' } },
+        {},
+        undefined,
+        {
+          credentials,
+        },
+      );
+      const warned = responseOf(await lenient.review(podReview([image])));
+      await lenient.close();
+      assert.equal(warned.allowed, true);
+      assert.match(warned.warnings?.[0] ?? '', /REGISTRY_AUTH/);
+    } finally {
+      await e.close();
+    }
+  });
+
   test('mutate pins a verified tag to its digest with a test-guarded JSON patch; validate admits it', async () => {
     const e = engineUnderTest([keyPolicy()]);
     const image = fx.keySigned.tagged(host);
