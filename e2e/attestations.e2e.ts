@@ -251,7 +251,7 @@ describe('attestation policies (SLSA v1 provenance, CEL) against the apiserver',
     assert.notEqual(r.code, 0);
     assert.match(
       r.stderr.trim(),
-      /authority release-workflow: attestation provenance \(https:\/\/slsa\.dev\/provenance\/v1\): none found \(looked in the referrers API and the legacy \.att tag, in 127\.0\.0\.1:\d+\/apps\/att\/plain\) \[ATTESTATION_MISSING\]$/,
+      /authority release-workflow: attestation provenance \(https:\/\/slsa\.dev\/provenance\/v1\): none found \(looked in the referrers API and the legacy \.att tag, in 127\.0\.0\.1:\d+\/apps\/att\/plain\); expected an attestation provenance signed by subject .+ \[ATTESTATION_MISSING\]$/,
     );
   });
 

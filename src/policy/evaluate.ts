@@ -282,9 +282,12 @@ function authorityResult(
         }
       : {};
   // Nothing signed it: say whose signature would have done, so the reader knows what to go and make.
+  const missing = reason === ReasonCode.signatureMissing || reason === ReasonCode.attestationMissing;
+  const what =
+    outcome.attestation === undefined ? 'a signature' : `an attestation ${outcome.attestation} signed`;
   const wanted =
-    reason === ReasonCode.signatureMissing && authority !== undefined
-      ? `; expected ${authority.kind === 'keyless' ? `a signature by ${authority.expected}` : authority.expected}`
+    missing && authority !== undefined
+      ? `; expected ${authority.kind === 'keyless' ? `${what} by ${authority.expected}` : authority.expected.replace(/^a signature/, what)}`
       : '';
   return failed(policy, reason, settings, {
     authority: outcome.authority,

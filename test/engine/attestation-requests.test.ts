@@ -327,7 +327,7 @@ describe('a claimed predicate type only ever skips', () => {
     assert.equal(answer.allowed, false);
     assert.match(
       answer.status?.message ?? '',
-      /attestation provenance \(https:\/\/slsa\.dev\/provenance\/v1\): none found \(.*\); found only 1 of https:\/\/spdx\.dev\/Document \[ATTESTATION_MISSING\]$/,
+      /attestation provenance \(https:\/\/slsa\.dev\/provenance\/v1\): none found \(.*\); found only 1 of https:\/\/spdx\.dev\/Document; expected an attestation provenance signed by the public key of authority release-builder \[ATTESTATION_MISSING\]$/,
     );
     assert.ok(!requests.includes('blob provenance'), requests.join('\n'));
   });
@@ -365,7 +365,7 @@ describe('a claimed predicate type only ever skips', () => {
       assert.equal(answer.allowed, false);
       assert.match(
         answer.status?.message ?? '',
-        /attestation provenance \(https:\/\/slsa\.dev\/provenance\/v1\): none found \(.*\); found only 1 of https:\/\/spdx\.dev\/Document \[ATTESTATION_MISSING\]$/,
+        /attestation provenance \(https:\/\/slsa\.dev\/provenance\/v1\): none found \(.*\); found only 1 of https:\/\/spdx\.dev\/Document; expected an attestation provenance signed by the public key of authority release-builder \[ATTESTATION_MISSING\]$/,
       );
     }
   });

@@ -198,7 +198,7 @@ describe('Sigstore bundle referrer (cosign v3 attest), fallback tag', () => {
     assert.equal(missing.allowed, false);
     assert.match(
       missing.status?.message ?? '',
-      /attestation provenance \(https:\/\/slsa\.dev\/provenance\/v1\): none found \(looked in the referrers fallback tag \(the registry has no referrers API\) and the legacy \.att tag, in 127\.0\.0\.1:\d+\/att\/app\d+\); found only 1 of https:\/\/spdx\.dev\/Document \[ATTESTATION_MISSING\]$/,
+      /attestation provenance \(https:\/\/slsa\.dev\/provenance\/v1\): none found \(looked in the referrers fallback tag \(the registry has no referrers API\) and the legacy \.att tag, in 127\.0\.0\.1:\d+\/att\/app\d+\); found only 1 of https:\/\/spdx\.dev\/Document; expected an attestation provenance signed by the public key of authority [\w-]+ \[ATTESTATION_MISSING\]$/,
     );
   });
 
