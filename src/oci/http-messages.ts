@@ -23,6 +23,11 @@ export interface HttpRequest {
   /** Largest success body accepted; more is REGISTRY_TOO_LARGE. */
   readonly maxBytes: number;
   readonly signal?: AbortSignal;
+  /**
+   * Set for a registry not named on loopback: its own origin, the one loopback origin a redirect may
+   * lead to (a test endpoint); any other loopback target is refused (plain-http.ts steeredToLoopback).
+   */
+  readonly registryOrigin?: string;
 }
 
 export interface HttpResponse {

@@ -15,7 +15,12 @@ import {
   type HttpResponse,
 } from './http-messages.ts';
 import { registryEndpoints, type RegistryEndpoints } from './endpoints.ts';
-import { isLoopbackHostname, plainHttpAllowed, type PlainHttpPolicy } from './plain-http.ts';
+import {
+  isLoopbackHostname,
+  plainHttpAllowed,
+  steeredToLoopback,
+  type PlainHttpPolicy,
+} from './plain-http.ts';
 
 export { header, parseRetryAfter, requestDetails, isLoopbackHostname };
 export type { Exchange, HttpMethod, HttpRequest, HttpResponse } from './http-messages.ts';
@@ -213,6 +218,11 @@ export class HttpTransport {
       } catch {
         throw new SigwardError('REGISTRY_PROTOCOL', 'the registry redirected to an invalid URL', {
           details: requestDetails(method, url),
+        });
+      }
+      if (request.registryOrigin !== undefined && steeredToLoopback(url, request.registryOrigin)) {
+        throw new SigwardError('REGISTRY_PROTOCOL', `${request.url.host} redirected to a loopback address`, {
+          details: requestDetails(method, request.url),
         });
       }
       if (response.status === 303) method = 'GET';

@@ -19,3 +19,13 @@ export function plainHttpAllowed(url: URL, policy: PlainHttpPolicy): boolean {
   if (policy.loopback && isLoopbackHostname(url.hostname)) return true;
   return policy.insecure.has(url.host.toLowerCase()) || policy.insecure.has(url.hostname.toLowerCase());
 }
+
+/**
+ * Whether a URL a registry gave (a redirect, an upload Location, a next-page Link) leads onto this
+ * host's loopback somewhere other than `registryOrigin`, for a registry not itself named on loopback:
+ * refused, so a hostile registry cannot steer sigward to its own pod's ports (metrics, sidecars) and
+ * read their answers back in a denial.
+ */
+export function steeredToLoopback(to: URL, registryOrigin: string): boolean {
+  return isLoopbackHostname(to.hostname) && to.origin !== registryOrigin;
+}

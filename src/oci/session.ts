@@ -3,6 +3,7 @@
 import type { Authenticator, Scope } from './authenticator.ts';
 import type { HttpMethod, HttpResponse, HttpTransport } from './http.ts';
 import { SigwardError } from '../errors.ts';
+import { isLoopbackHostname, steeredToLoopback } from './plain-http.ts';
 
 export interface RegistryRequest {
   readonly registry: string;
@@ -46,9 +47,16 @@ export class Session {
     const registryUrl = this.transport.registryUrl(request.registry);
     const url = this.url(request.registry, request.path, registryUrl);
     const registryOrigin = registryUrl.origin;
+    // A registry named elsewhere than loopback never leads sigward onto loopback (but to its endpoint).
+    const confined = !isLoopbackHostname(new URL(`http://${request.registry}/`).hostname);
+    if (confined && steeredToLoopback(url, registryOrigin))
+      throw new SigwardError('REGISTRY_PROTOCOL', `${request.registry} gave a URL on a loopback address`, {
+        details: { registry: request.registry },
+      });
     const base = {
       method: request.method,
       url,
+      ...(confined ? { registryOrigin } : {}),
       ...(request.headers === undefined ? {} : { headers: request.headers }),
       ...(request.body === undefined ? {} : { body: request.body }),
       maxBytes: request.maxBytes,

@@ -1,7 +1,7 @@
 // Redirects and other hosts: credentials go to the registry's own origin only, plain HTTP only to
 // loopback or configured insecure registries. A docker-registry with htpasswd auth sits behind the fault
 // proxy; a second proxy plays the CDN (or upload host) on another origin.
-import { after, afterEach, before, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SigwardError } from '../../src/errors.ts';
 import { staticKeychain } from '../../src/oci/auth.ts';
@@ -180,4 +180,78 @@ test('plain HTTP to loopback can be turned off: then https is used', async () =>
       ['REGISTRY_TLS', 'REGISTRY_UNAVAILABLE'].includes((e as SigwardError).code),
     ),
   );
+});
+
+describe('a registry named off loopback never steers sigward onto loopback', () => {
+  // The registry is named as in production (registry.example) and reached at its test endpoint (the
+  // proxy on loopback, --registry-endpoint): its own origin is fine, any other loopback port is not.
+  const named = 'registry.example';
+  const namedRepo = (): RepositoryName => ({ registry: named, repository: repo.repository });
+  const namedClient = (): RegistryClient =>
+    new RegistryClient({
+      keychain: staticKeychain({ [named]: { kind: 'basic', username: 'carol', password } }),
+      registryEndpoints: new Map([[named, proxy.host]]),
+    });
+
+  test('a redirect to another loopback port is refused before connecting', async () => {
+    const before = cdn.requests.length;
+    proxy.addFault({
+      path: /\/blobs\//,
+      method: 'GET',
+      fault: { kind: 'redirect', location: `${cdn.url}/metrics` },
+    });
+    await using(namedClient(), (c) =>
+      assert.rejects(c.getBlob(namedRepo(), image.layers[0]!), (e: unknown) => {
+        assert.ok(isCode('REGISTRY_PROTOCOL')(e), String(e));
+        assert.match((e as Error).message, /redirected to a loopback address/);
+        return true;
+      }),
+    );
+    assert.equal(cdn.requests.length, before, 'nothing reached the other loopback port');
+  });
+
+  test('a redirect back to its own endpoint is followed', async () => {
+    proxy.addFault({
+      path: /\/blobs\/sha256:[0-9a-f]+$/,
+      method: 'GET',
+      fault: { kind: 'redirect', location: (path) => `${proxy.url}${path}?same-origin=1` },
+      times: 1,
+    });
+    const layer = image.layers[0]!;
+    const fetched = await using(namedClient(), (c) => c.getBlob(namedRepo(), layer));
+    assert.equal(digestOf(fetched), layer.digest);
+    assert.ok(proxy.requests.some((r) => r.path.endsWith('?same-origin=1')));
+  });
+
+  test('a next-page Link to another loopback port is refused before connecting', async () => {
+    const before = cdn.requests.length;
+    const subject = image.digest;
+    proxy.addFault({
+      path: /\/referrers\//,
+      method: 'GET',
+      fault: {
+        kind: 'status',
+        status: 200,
+        headers: {
+          'content-type': 'application/vnd.oci.image.index.v1+json',
+          link: `<${cdn.url}/v2/${repo.repository}/referrers/${subject}?page=2>; rel="next"`,
+        },
+        body: Buffer.from(
+          JSON.stringify({
+            schemaVersion: 2,
+            mediaType: 'application/vnd.oci.image.index.v1+json',
+            manifests: [],
+          }),
+        ),
+      },
+    });
+    await using(namedClient(), (c) =>
+      assert.rejects(c.listReferrers(namedRepo(), subject), (e: unknown) => {
+        assert.ok(isCode('REGISTRY_PROTOCOL')(e), String(e));
+        assert.match((e as Error).message, /registry\.example gave a URL on a loopback address/);
+        return true;
+      }),
+    );
+    assert.equal(cdn.requests.length, before, 'nothing reached the other loopback port');
+  });
 });
