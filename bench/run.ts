@@ -15,7 +15,7 @@
 // places them (cosign v3 bundle of kubewarden-controller; containers/image's keyless legacy .sig).
 import { execFile } from 'node:child_process';
 import { parseArgs, promisify } from 'node:util';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RegistryClient } from '../src/oci/client.ts';
@@ -47,8 +47,9 @@ const { values } = parseArgs({
      *  chart's NODE_OPTIONS (experiments; V8 flags NODE_OPTIONS refuses, e.g. --optimize-for-size, too). */
     'memory-node-flags': { type: 'string', default: '' },
     /** What the webhook and memory modes start: `build`, each tree's compiled JavaScript as the image
-     *  ships it (`npm run build` into the tree's dist/ first; a tree without a build step runs from
-     *  source), or `source` (bin/sigward.js on src/ by Node's type stripping, as in development). */
+     *  ships it (its tsconfig.build.json compiled by its tsc into its .scratch-bench-build/ first, so a
+     *  dist/ in use is left alone; a tree without a build step runs from source), or `source`
+     *  (bin/sigward.js on src/ by Node's type stripping, as in development). */
     'run-from': { type: 'string', default: 'build' },
     /** NODE_OPTIONS for this tree's processes only, in every mode (as the chart sets it; the baseline runs
      *  without), e.g. --node-options="$(node -p "require('yaml').parse(fs.readFileSync('charts/sigward/values.yaml','utf8')).nodeOptions")". */
@@ -69,8 +70,13 @@ if (values['run-from'] !== 'build' && values['run-from'] !== 'source')
 const entries = new Map<string, string>();
 for (const tree of trees) {
   const compiled = values['run-from'] === 'build' && existsSync(join(tree.root, 'tsconfig.build.json'));
-  if (compiled) await run('npm', ['run', 'build', '--silent'], { cwd: tree.root });
-  entries.set(tree.name, compiled ? 'dist/bin/sigward.js' : 'bin/sigward.js');
+  if (compiled) {
+    const out = join(tree.root, '.scratch-bench-build');
+    rmSync(out, { recursive: true, force: true });
+    const tsc = join(tree.root, 'node_modules/typescript/bin/tsc');
+    await run(process.execPath, [tsc, '-p', join(tree.root, 'tsconfig.build.json'), '--outDir', out]);
+  }
+  entries.set(tree.name, compiled ? '.scratch-bench-build/bin/sigward.js' : 'bin/sigward.js');
 }
 
 const registry = await startDockerRegistry();
@@ -213,7 +219,9 @@ function report(rounds: number, memory: Map<string, Json>): void {
     const mcols2 = (a: string, b: string): string[] =>
       base === undefined ? [pair('this tree', a, b)] : [pair(base, a, b), pair('this tree', a, b), ''];
     const nodeOptions = memory.get('this tree')!['nodeOptions'] as string;
-    const flags = values['memory-node-flags'] ? `, node ${values['memory-node-flags']} (--memory-node-flags)` : '';
+    const flags = values['memory-node-flags']
+      ? `, node ${values['memory-node-flags']} (--memory-node-flags)`
+      : '';
     const ran = trees.map((t) => `${t.name}: ${memory.get(t.name)!['entry'] as string}`).join(', ');
     table(
       `Memory: the real \`sigward webhook\` (${ran}; NODE_OPTIONS="${nodeOptions}": the chart's nodeOptions${flags}), one run per tree: ` +
@@ -240,7 +248,10 @@ function report(rounds: number, memory: Map<string, Json>): void {
         ['  peak RSS of the whole run MiB', ...mcols('full.peakMiB')],
         ['  anonymous / mapped files MiB', ...mcols2('full.anonMiB', 'full.fileMiB')],
         ['  heap used / committed MiB', ...mcols2('full.heap.usedMiB', 'full.heap.committedMiB')],
-        ['  malloc main / thread arenas MiB', ...mcols2('full.anonymous.brkHeapMiB', 'full.anonymous.threadArenasMiB')],
+        [
+          '  malloc main / thread arenas MiB',
+          ...mcols2('full.anonymous.brkHeapMiB', 'full.anonymous.threadArenasMiB'),
+        ],
         ['  external (Buffers, native) MiB', ...mcols('full.heap.externalMiB')],
         ['heap bytes per cached allow (Decider alone)', ...mcols('allowBytes')],
         ['heap bytes per cached refusal (Decider alone)', ...mcols('refusalBytes')],

@@ -31,9 +31,12 @@ test('the chart sets NODE_OPTIONS from values.nodeOptions, and Node starts with 
   assert.deepEqual(startWith(chartOptions), { status: 0, stderr: '' });
 });
 
-test('the image carries the same options as the chart', () => {
+test('the image carries the same options as the chart, built either way', () => {
   const env = /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(read('Dockerfile'));
   assert.equal(env?.[1], chartOptions);
+  const script = read('scripts/build-image.sh');
+  assert.equal(/^node_options='([^']*)'$/m.exec(script)?.[1], chartOptions);
+  assert.match(script, /--env="NODE_OPTIONS=\$node_options"/);
 });
 
 test('a flag Node refuses in NODE_OPTIONS is caught by this check (it fails, it is not ignored)', () => {
