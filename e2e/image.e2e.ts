@@ -160,10 +160,14 @@ describe("sigward's image: built offline, run under chroot, signed by sigward, v
     assert.match(dockerfile, /^WORKDIR \/app$/m);
     assert.match(dockerfile, /^EXPOSE 8443$/m);
     assert.deepEqual(config.config.ExposedPorts, { '8443/tcp': {} });
-    // Both ship what `npm run build` compiles, never src/ itself.
+    // Both ship what `npm run build` compiles, never src/ itself: the last stage copies only dist/.
     assert.match(dockerfile, /^RUN npm run build$/m);
-    assert.match(dockerfile, /^COPY --from=build \/app\/dist\/ \.\/$/m);
-    assert.doesNotMatch(dockerfile, /^COPY src /m);
+    const finalStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    assert.match(finalStage, /^COPY --from=build \/app\/dist\/ \.\/$/m);
+    assert.doesNotMatch(finalStage, /^COPY (src|bin) /m);
+    assert.ok(
+      config.config.Env?.includes(`NODE_OPTIONS=${/^ENV NODE_OPTIONS="([^"]*)"$/m.exec(dockerfile)?.[1]}`),
+    );
 
     // The app layer: package.json and the compiled JavaScript (with source maps), no TypeScript.
     const listed = await runTool('/usr/bin/tar', ['-tf', path.join(layers, 'app.tar')], {});
