@@ -7,6 +7,7 @@
 //   npm run bench -- --no-memory          # skip the 10k-verification memory run
 //   npm run bench -- --verify-only --no-memory   # only the cold verifyImage cases (bench/measure.ts verify)
 //   npm run bench -- --baseline DIR --node-options="--max-semi-space-size=2"   # speed modes with these options
+//   npm run bench -- --baseline . --baseline-node-options="A" --node-options="B" --no-memory   # options A vs B
 //   npm run bench -- --rounds 0 --verifications 10000   # memory only: the real webhook, then 100k verdicts
 //   npm run bench -- --rounds 0 --memory-node-flags="--max-old-space-size=256"   # the webhook with more options
 //   npm run bench -- --run-from source    # the webhook from src/ by type stripping, not the compiled build
@@ -54,6 +55,9 @@ const { values } = parseArgs({
     /** NODE_OPTIONS for this tree's processes only, in every mode (as the chart sets it; the baseline runs
      *  without), e.g. --node-options="$(node -p "require('yaml').parse(fs.readFileSync('charts/sigward/values.yaml','utf8')).nodeOptions")". */
     'node-options': { type: 'string' },
+    /** NODE_OPTIONS for the baseline's processes in the speed modes (default: none), so that with
+     *  --baseline . the same code runs under two sets of options, e.g. --baseline-node-options="--max-semi-space-size=2". */
+    'baseline-node-options': { type: 'string' },
   },
 });
 const run = promisify(execFile);
@@ -138,7 +142,8 @@ try {
       ...extra,
     ];
     try {
-      const nodeOptions = tree.name === 'this tree' ? values['node-options'] : undefined;
+      const nodeOptions =
+        tree.name === 'this tree' ? values['node-options'] : values['baseline-node-options'];
       const { stdout } = await run(process.execPath, args, {
         encoding: 'utf8',
         maxBuffer: 1 << 24,
