@@ -453,31 +453,45 @@ function processCpuMs(pid: number): number {
 }
 
 /**
- * Where anonymous memory sits (/proc/PID/smaps), in MiB resident: the main malloc arena ([heap]),
- * mappings of 64 MiB reserved (glibc's per-thread malloc arenas: libuv's pool, V8's compiler and GC
- * threads), and the rest (V8's heap pages, large malloc blocks mapped on their own).
+ * Where anonymous memory sits (/proc/PID/smaps), in MiB resident: the main malloc arena ([heap]), glibc's
+ * per-thread malloc arenas (libuv's pool, V8's compiler and GC threads: each a 64 MiB-aligned reservation,
+ * a read-write part followed by its inaccessible rest, 64 MiB together), and the rest (V8's heap pages,
+ * large malloc blocks mapped on their own).
  */
 function anonymousParts(pid: number): { brkHeapMiB: number; threadArenasMiB: number; otherMiB: number } {
-  const parts = { brkHeapMiB: 0, threadArenasMiB: 0, otherMiB: 0 };
-  let kind: keyof typeof parts | undefined;
+  const MiB64 = 64 * 1024 * 1024;
+  const maps: { start: number; end: number; perms: string; name: string; anonKiB: number }[] = [];
   for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
-    const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+    const head = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ (\d+)\s*(.*)$/.exec(line);
     if (head !== null) {
-      const size = (parseInt(head[2]!, 16) - parseInt(head[1]!, 16)) / 1024;
-      const name = head[4]!;
-      kind =
-        name === '[heap]'
-          ? 'brkHeapMiB'
-          : name !== '' || head[3] !== '0'
-            ? undefined
-            : size === 65536 || size === 131072
-              ? 'threadArenasMiB'
-              : 'otherMiB';
+      const anonymous = head[4] === '0';
+      maps.push({
+        start: parseInt(head[1]!, 16),
+        end: parseInt(head[2]!, 16),
+        perms: head[3]!,
+        name: anonymous ? head[5]! : 'file',
+        anonKiB: 0,
+      });
       continue;
     }
     const rss = /^Anonymous:\s+(\d+) kB/.exec(line);
-    if (rss !== null && kind !== undefined) parts[kind] += Number(rss[1]) / 1024;
+    if (rss !== null && maps.length > 0) maps.at(-1)!.anonKiB += Number(rss[1]);
   }
+  const parts = { brkHeapMiB: 0, threadArenasMiB: 0, otherMiB: 0 };
+  maps.forEach((m, i) => {
+    const next = maps[i + 1];
+    const threadArena =
+      m.name === '' &&
+      m.start % MiB64 === 0 &&
+      next !== undefined &&
+      next.name === '' &&
+      next.perms.startsWith('---') &&
+      next.start === m.end &&
+      next.end - m.start === MiB64;
+    if (m.name === '[heap]') parts.brkHeapMiB += m.anonKiB / 1024;
+    else if (threadArena) parts.threadArenasMiB += m.anonKiB / 1024;
+    else if (m.name === '') parts.otherMiB += m.anonKiB / 1024;
+  });
   return parts;
 }
 
