@@ -71,7 +71,17 @@ function importRulesFor(module) {
 }
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'e2e/.bin/**', 'charts/**', 'coverage/**', '.scratch*/**', '.e2e-logs/**'] },
+  {
+    ignores: [
+      'node_modules/**',
+      'dist/**',
+      'e2e/.bin/**',
+      'charts/**',
+      'coverage/**',
+      '.scratch*/**',
+      '.e2e-logs/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

