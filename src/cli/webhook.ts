@@ -39,7 +39,7 @@ import type { PolicySnapshot } from '../kube/index.ts';
 import { ERROR_REASONS } from '../policy/decision.ts';
 import { startServer } from '../server/index.ts';
 import type { Readiness } from '../server/index.ts';
-import { createLogger, createMetrics } from '../telemetry/index.ts';
+import { createLogger, createMetrics, LOG_LEVELS } from '../telemetry/index.ts';
 import { combineKeychains } from '../oci/index.ts';
 import { CLOUD_CREDENTIALS_USAGE, cloudKeychain, testRegistryEndpoints } from './cloud-credentials.ts';
 import {
@@ -82,7 +82,7 @@ export const webhookUsage = `Usage: sigward webhook [options]
   --attestation-cache-entries N   most attestation outcomes kept, one per image, policy and attestation
                               set (default 10000; ~150 bytes of heap each)
   --body-limit-bytes N        largest AdmissionReview accepted (default 6291456)
-  --log-level LEVEL           pino level (default info)
+  --log-level LEVEL           fatal, error, warn, info, debug, trace or silent (default info)
   ${RECHECK_USAGE}
 `;
 
@@ -176,7 +176,9 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   const recheckRate = Number(values['recheck-rate']);
   if (!(recheckRate > 0 && recheckRate <= 1000)) fail('--recheck-rate is a number above 0 (at most 1000)');
 
-  const logger = createLogger({ level: values['log-level'] });
+  const level = values['log-level'] ?? 'info';
+  if (!LOG_LEVELS.includes(level)) fail(`--log-level is one of ${LOG_LEVELS.join(', ')}`);
+  const logger = createLogger({ level });
   const stops: Array<() => Promise<void> | void> = [];
 
   // Trust roots (ConfigMap-held ones are watched by kube/ once the cluster is known, below).

@@ -1,5 +1,5 @@
 // The public face of src/telemetry.
-export { createLogger, REDACTED_PATHS, type Logger, type LoggerSettings } from './logger.ts';
+export { createLogger, LOG_LEVELS, REDACTED_PATHS, type Logger, type LoggerSettings } from './logger.ts';
 export {
   createMetrics,
   counterValue,

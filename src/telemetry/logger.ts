@@ -36,6 +36,9 @@ export const REDACTED_PATHS = [
   'secret.stringData',
 ];
 
+/** The levels `--log-level` takes (pino's, and silent). */
+export const LOG_LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
 export interface LoggerSettings {
   readonly level?: string;
   /** Where to write; stdout by default (tests pass a stream to read the lines back). */
