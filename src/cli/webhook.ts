@@ -16,7 +16,6 @@ import { hostname, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CoordinationV1Api, CoreV1Api, EventsV1Api } from '@kubernetes/client-node';
 import type { SkipSettings } from '../admission/skip.ts';
 import { describeError } from '../errors.ts';
 import { Decider, RegistryAccess, ReviewEngine } from '../engine/index.ts';
@@ -31,6 +30,9 @@ import {
   PullSecretKeychains,
   SecretPublicKeys,
   ConfigMapWatch,
+  CoreApi,
+  EventsApi,
+  LeaseApi,
   kubeConfigAvailable,
   loadKubeConfig,
   recordPolicyFindings,
@@ -222,10 +224,12 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   let credentials: CredentialsSource | undefined;
   let keys: SecretPublicKeys | undefined;
   let events: EventRecorder | undefined;
-  let eventsApi: EventsV1Api | undefined;
+  let eventsApi: EventsApi | undefined;
   let namespaces: NamespaceLabels | undefined;
   let leader: LeaderElector | undefined;
-  const core = cluster?.makeApiClient(CoreV1Api);
+  const core = cluster === undefined ? undefined : new CoreApi(cluster);
+  // Stopped last (stops run in reverse): the informers and the Lease release still use it.
+  if (cluster !== undefined) stops.push(() => cluster.close());
   if (cluster !== undefined && core !== undefined) {
     credentials = new PullSecretKeychains(core, {
       events: {
@@ -233,7 +237,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       },
     });
     keys = new SecretPublicKeys(core);
-    eventsApi = cluster.makeApiClient(EventsV1Api);
+    eventsApi = new EventsApi(cluster);
     events = new EventRecorder(eventsApi, {
       instance: hostname(),
       onDropped: (cause) => metrics.eventsDropped.inc({ cause }),
@@ -242,7 +246,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     namespaces = new NamespaceLabels(cluster, (error) =>
       logger.warn({ err: describeError(error) }, 'namespace informer failed; retrying'),
     );
-    configMaps = new ConfigMapWatch(cluster, core, {
+    configMaps = new ConfigMapWatch(cluster, {
       defaultNamespace: ownNamespace,
       changed: () => trustRoots.configMapsChanged(),
       failed: (where, error, retryInMs) =>
@@ -337,7 +341,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       },
     });
     clusterSource = source;
-    leader = new LeaderElector(cluster.makeApiClient(CoordinationV1Api), {
+    leader = new LeaderElector(new LeaseApi(cluster), {
       namespace: ownNamespace,
       name: 'sigward-status-writer',
       identity: `${hostname()}-${process.pid}`,
