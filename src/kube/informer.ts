@@ -103,18 +103,20 @@ export class ResourceInformer<T extends KubeObject> {
       }
     }
     if (this.#stopped) return;
+    // Synced only once the watch is open: nothing that happens after the list can be missed.
+    const watching = await new Promise<boolean>((resolve) => void this.#watchLoop(resolve));
+    if (!watching || this.#stopped) return;
     this.#failures = 0;
     this.#failing = false;
     if (!this.#synced) {
       this.#synced = true;
       this.#events.changed();
     }
-    void this.#watchLoop();
   }
 
   async #relist(): Promise<void> {
     const items: T[] = [];
-    let resourceVersion = '';
+    let resourceVersion: string;
     let next: string | undefined;
     do {
       const page: KubeList<T> = await this.#client.request('GET', this.#path, {
@@ -137,7 +139,14 @@ export class ResourceInformer<T extends KubeObject> {
     }
   }
 
-  async #watchLoop(): Promise<void> {
+  /** Watches until stopped or failed; `opened` hears whether the first watch opened. */
+  async #watchLoop(opened: (watching: boolean) => void): Promise<void> {
+    let told = false;
+    const tell = (watching: boolean): void => {
+      if (told) return;
+      told = true;
+      opened(watching);
+    };
     while (!this.#stopped) {
       const controller = new AbortController();
       this.#watch = controller;
@@ -170,15 +179,18 @@ export class ResourceInformer<T extends KubeObject> {
           },
           controller.signal,
           (timeoutSeconds + 30) * 1000,
+          () => tell(true),
         );
         // Ended at once with nothing to say (a proxy cutting watches): back off rather than spin.
         if (!this.#stopped && events === 0 && performance.now() - started < 1000) {
+          tell(false);
           this.#onError(new Error(`the watch of ${this.#path} ended at once`));
           return;
         }
       } catch (error) {
-        if (this.#stopped) return;
+        if (this.#stopped) return tell(false);
         if (statusOf(error) !== 410) {
+          tell(false);
           this.#onError(error);
           return;
         }
@@ -187,11 +199,13 @@ export class ResourceInformer<T extends KubeObject> {
           await this.#relist();
         } catch (listError) {
           this.#resourceVersion = '';
+          tell(false);
           this.#onError(listError);
           return;
         }
       }
     }
+    tell(false);
   }
 
   #emit(verb: 'add' | 'update' | 'delete', object: T): void {

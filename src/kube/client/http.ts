@@ -109,6 +109,7 @@ export class KubeClient {
     onEvent: (event: WatchEvent) => void,
     signal: AbortSignal,
     silenceMs: number,
+    onOpen?: () => void,
   ): Promise<void> {
     const options = { query: { ...query, watch: true } };
     let response: Dispatcher.ResponseData;
@@ -135,6 +136,7 @@ export class KubeClient {
       );
       throw this.#refusal(response.statusCode, text, 'WATCH', path);
     }
+    onOpen?.();
     await new Promise<void>((resolve, reject) => {
       let pending: Buffer = Buffer.alloc(0);
       let failed = false;
