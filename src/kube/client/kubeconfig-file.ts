@@ -231,10 +231,11 @@ function authenticatorFor(
     return {
       async current() {
         const issued = await plugin.current();
+        const tls = issued.cert !== undefined ? issued : base;
         return {
           headers: { ...headers, ...issued.headers },
-          ...(issued.cert === undefined ? base : { cert: issued.cert, key: issued.key }),
-        } as RequestCredentials;
+          ...(tls.cert === undefined ? {} : { cert: tls.cert, key: tls.key }),
+        };
       },
       invalidate: () => plugin.invalidate(),
     };

@@ -2,7 +2,7 @@
 // file and the entry, relative file references resolve against the kubeconfig's directory, $KUBECONFIG
 // merges with the first file winning, and a legacy auth-provider is refused with what to use instead.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -162,6 +162,30 @@ test('username and password become basic auth; as and as-groups impersonate', as
     authorization: `Basic ${Buffer.from('ann:pw').toString('base64')}`,
     'impersonate-user': 'bob',
     'impersonate-group': 'g1,g2',
+  });
+});
+
+test('an exec user: the plugin token beside the impersonation headers, the kubeconfig certificate kept', async () => {
+  const plugin = path.join(dir, 'token-plugin.sh');
+  writeFileSync(
+    plugin,
+    `#!/bin/sh\necho '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"from-plugin"}}'\n`,
+  );
+  chmodSync(plugin, 0o755);
+  const connection = loadKubeconfigFiles([
+    file(
+      config({
+        as: 'bob',
+        'client-certificate-data': Buffer.from('CERT').toString('base64'),
+        'client-key-data': Buffer.from('KEY').toString('base64'),
+        exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin },
+      }),
+    ),
+  ]);
+  assert.deepEqual(await connection.auth.current(), {
+    headers: { 'impersonate-user': 'bob', authorization: 'Bearer from-plugin' },
+    cert: 'CERT',
+    key: 'KEY',
   });
 });
 
