@@ -15,7 +15,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe } from 'node:test';
 import { stringify } from 'yaml';
-import { ClusterPolicySource, EventsApi, loadKubeConfig, recordPolicyFindings } from '../src/kube/index.ts';
+import {
+  ClusterPolicySource,
+  EventsApi,
+  loadKubeConfig,
+  recordPolicyFindings,
+  statusOf,
+} from '../src/kube/index.ts';
 import type { PolicySnapshot } from '../src/kube/index.ts';
 import { startKube, type Kube } from './world/kube.ts';
 import { kubectlOk } from './world/kubectl.ts';
@@ -276,7 +282,7 @@ describe('policy-controller ClusterImagePolicies watched as-is', () => {
           events: {
             informerFailed: (kind, error) => {
               void other.stop();
-              resolve(`${kind}: ${String((error as { code?: unknown }).code ?? error)}`);
+              resolve(`${kind}: ${String(statusOf(error) ?? error)}`);
             },
           },
         });
