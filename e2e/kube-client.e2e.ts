@@ -20,6 +20,7 @@ import { inClusterConnection } from '../src/kube/client/in-cluster.ts';
 import { loadKubeconfigFiles } from '../src/kube/client/kubeconfig-file.ts';
 import type { ConfigMap } from '../src/kube/client/resources.ts';
 import { ResourceInformer } from '../src/kube/informer.ts';
+import { NamespaceLabels } from '../src/kube/namespaces.ts';
 import { stepsNotingFailure } from './world/failing-steps.ts';
 import { startKube, type Kube } from './world/kube.ts';
 import { kubectlOk } from './world/kubectl.ts';
@@ -409,4 +410,17 @@ describe("sigward's Kubernetes client against a real apiserver", () => {
       }
     },
   );
+
+  check('namespace labels: undefined before the first list, then each namespace by name', async () => {
+    await kubectlOk(kube.kubectl, ['label', '--overwrite', 'namespace', NS, 'sigward.dev/exclude=true']);
+    const labels = new NamespaceLabels(client([kube.kubeconfig]));
+    assert.equal(labels.labels(NS), undefined);
+    try {
+      await labels.start();
+      assert.equal(labels.labels(NS)?.['sigward.dev/exclude'], 'true');
+      assert.equal(labels.labels('no-such-namespace'), undefined);
+    } finally {
+      await labels.stop();
+    }
+  });
 });

@@ -50,6 +50,8 @@ export class ResourceInformer<T extends KubeObject> {
   #stopped = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #watch: AbortController | undefined;
+  /** Bumped by stop(): a watch loop of an earlier start ends rather than run beside the new one. */
+  #generation = 0;
 
   constructor(
     client: KubeClient,
@@ -79,6 +81,11 @@ export class ResourceInformer<T extends KubeObject> {
     return [...this.#objects.values()];
   }
 
+  /** One object by namespace ('' for cluster-scoped) and name, without copying the list. */
+  get(namespace: string, name: string): T | undefined {
+    return this.#objects.get(`${namespace}/${name}`);
+  }
+
   /** Lists (resolves after that first attempt, successful or not) and then watches in the background. */
   async start(): Promise<void> {
     this.#stopped = false;
@@ -87,6 +94,7 @@ export class ResourceInformer<T extends KubeObject> {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#generation++;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#watch?.abort();
@@ -147,7 +155,8 @@ export class ResourceInformer<T extends KubeObject> {
       told = true;
       opened(watching);
     };
-    while (!this.#stopped) {
+    const generation = this.#generation;
+    while (!this.#stopped && generation === this.#generation) {
       const controller = new AbortController();
       this.#watch = controller;
       const timeoutSeconds = WATCH_MIN_SECONDS + Math.floor(Math.random() * WATCH_MIN_SECONDS);

@@ -17,7 +17,7 @@ export class NamespaceLabels {
   /** The namespace's labels, or undefined before the first list (the request is then checked). */
   labels(namespace: string): Readonly<Record<string, string>> | undefined {
     if (!this.#informer.synced) return undefined;
-    const ns = this.#informer.list().find((n) => n.metadata?.name === namespace);
+    const ns = this.#informer.get('', namespace);
     return ns === undefined ? undefined : (ns.metadata?.labels ?? {});
   }
 
