@@ -201,7 +201,8 @@ function authenticatorFor(
     );
 
   const token = text(user.body['token']);
-  const tokenFile = referencedPath(user, 'tokenFile');
+  // kubectl's field is tokenFile; @kubernetes/client-node, which sigward used before, read token-file.
+  const tokenFile = referencedPath(user, 'tokenFile') ?? referencedPath(user, 'token-file');
   const username = text(user.body['username']);
   const password = typeof user.body['password'] === 'string' ? user.body['password'] : undefined;
   const exec = user.body['exec'];

@@ -143,6 +143,8 @@ test('file references are relative to the kubeconfig; an unreadable one names th
   assert.equal(connection.ca, 'CA PEM');
   assert.equal(connection.server, 'https://k:6443/prefix');
   assert.equal((await connection.auth.current()).headers['authorization'], 'Bearer file-token-value');
+  const legacy = loadKubeconfigFiles([file(config({ 'token-file': path.join(sub, 'token') }))]);
+  assert.equal((await legacy.auth.current()).headers['authorization'], 'Bearer file-token-value');
   refused(
     [
       file({
