@@ -37,7 +37,7 @@ import {
   loadKubeConfig,
   recordPolicyFindings,
 } from '../kube/index.ts';
-import type { PolicySnapshot } from '../kube/index.ts';
+import type { KubeClient, PolicySnapshot } from '../kube/index.ts';
 import { ERROR_REASONS } from '../policy/decision.ts';
 import { startServer } from '../server/index.ts';
 import type { Readiness } from '../server/index.ts';
@@ -220,7 +220,13 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   });
 
   // The cluster, when there is one.
-  const cluster = kubeConfigAvailable(values.kubeconfig) ? loadKubeConfig(values.kubeconfig) : undefined;
+  let cluster: KubeClient | undefined;
+  try {
+    cluster = kubeConfigAvailable(values.kubeconfig) ? loadKubeConfig(values.kubeconfig) : undefined;
+  } catch (error) {
+    // A kubeconfig that cannot be used: one line naming the file and the entry, not a stack trace.
+    fail(describeError(error));
+  }
   let credentials: CredentialsSource | undefined;
   let keys: SecretPublicKeys | undefined;
   let events: EventRecorder | undefined;
