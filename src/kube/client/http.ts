@@ -254,6 +254,10 @@ export class KubeClient {
       }
     const c = this.connection;
     agent = new Agent({
+      // HTTP/1.1, as client-node spoke: undici's HTTP/2 pool (its default) closed a client under a
+      // finished session and raised ClientDestroyedError outside any request (seen against the
+      // apiserver in e2e/kube-client.e2e.ts). A watch then holds its own connection.
+      allowH2: false,
       connect: {
         timeout: this.#connectTimeoutMs,
         minVersion: 'TLSv1.2',
