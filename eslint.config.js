@@ -12,7 +12,7 @@ const allowedModules = {
   sigstore: ['errors', 'oci'],
   policy: ['errors', 'oci/reference', 'sigstore/identity'],
   engine: ['admission', 'oci', 'sigstore', 'policy', 'errors'],
-  kube: ['policy', 'oci/auth', 'errors'],
+  kube: ['policy', 'oci/auth', 'exec-credentials/run-program', 'errors'],
   server: ['engine', 'admission', 'telemetry', 'errors'],
   telemetry: ['errors'],
   signer: ['oci', 'sigstore', 'errors'],
@@ -22,9 +22,8 @@ const allowedModules = {
 
 /** Packages that only one layer may touch, so the picture of who talks to the outside stays true. */
 const packageOwners = {
-  '@kubernetes/client-node': ['kube', 'cli'],
   fastify: ['server', 'cli'],
-  undici: ['oci'],
+  undici: ['oci', 'kube'],
   'prom-client': ['telemetry'],
   pino: ['telemetry'],
   '@sigstore/sign': ['signer', 'sigstore'],
@@ -44,6 +43,17 @@ const packageOwners = {
 
 const moduleNames = Object.keys(allowedModules);
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
+/** Packages no file in src/ may import, and why. */
+const bannedPackages = {
+  // Importing it (even dist/config.js alone) loads every API group and ~800 models: +80 MiB RSS.
+  '@kubernetes/client-node':
+    "src/ uses sigward's own Kubernetes client (src/kube/client), not @kubernetes/client-node (+80 MiB RSS on import).",
+};
+const bannedPatterns = Object.entries(bannedPackages).map(([pkg, message]) => ({
+  regex: `^${escape(pkg)}(/|$)`,
+  message,
+}));
 
 function importRulesFor(module) {
   const allowed = allowedModules[module];
@@ -67,7 +77,7 @@ function importRulesFor(module) {
       message: `only ${owners.map((o) => `src/${o}`).join(', ')} may use ${pkg}.`,
     });
   }
-  return { 'no-restricted-imports': ['error', { patterns }] };
+  return { 'no-restricted-imports': ['error', { patterns: [...patterns, ...bannedPatterns] }] };
 }
 
 export default tseslint.config(
@@ -111,6 +121,8 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  // cli/ may import every module, but not a banned package.
+  { files: ['src/cli/**/*.ts'], rules: { 'no-restricted-imports': ['error', { patterns: bannedPatterns }] } },
   ...moduleNames.map((module) => ({
     files: [`src/${module}/**/*.ts`, `src/${module}.ts`],
     rules: importRulesFor(module),

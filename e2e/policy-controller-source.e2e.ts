@@ -15,8 +15,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe } from 'node:test';
 import { stringify } from 'yaml';
-import { EventsV1Api } from '@kubernetes/client-node';
-import { ClusterPolicySource, loadKubeConfig, recordPolicyFindings } from '../src/kube/index.ts';
+import {
+  ClusterPolicySource,
+  EventsApi,
+  loadKubeConfig,
+  recordPolicyFindings,
+  statusOf,
+} from '../src/kube/index.ts';
 import type { PolicySnapshot } from '../src/kube/index.ts';
 import { startKube, type Kube } from './world/kube.ts';
 import { kubectlOk } from './world/kubectl.ts';
@@ -198,7 +203,7 @@ describe('policy-controller ClusterImagePolicies watched as-is', () => {
     'its findings become one Event regarding it (as the chart account), written once however often',
     async () => {
       const resource = source.current().resources.find((r) => r.name === 'kubewarden')!;
-      const events = loadKubeConfig(chartKubeconfig).makeApiClient(EventsV1Api);
+      const events = new EventsApi(loadKubeConfig(chartKubeconfig));
       const finding = {
         apiVersion: 'policy.sigstore.dev/v1beta1',
         kind: resource.kind,
@@ -277,7 +282,7 @@ describe('policy-controller ClusterImagePolicies watched as-is', () => {
           events: {
             informerFailed: (kind, error) => {
               void other.stop();
-              resolve(`${kind}: ${String((error as { code?: unknown }).code ?? error)}`);
+              resolve(`${kind}: ${String(statusOf(error) ?? error)}`);
             },
           },
         });

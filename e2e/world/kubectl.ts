@@ -1,5 +1,5 @@
 // The admin's kubeconfig and a kubectl runner bound to it. The kubeconfig embeds its certificates, so it
-// is one self-contained file that helm, kubectl and @kubernetes/client-node all read the same way.
+// is one self-contained file that helm, kubectl and sigward's own client (src/kube/client) all read the same way.
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';

@@ -4,10 +4,15 @@
 // engine, as if each Pod were created again now. Registry credentials are the operator's docker config,
 // not the Pods' pull secrets (no `get secrets` on workload namespaces); key Secrets named by a policy
 // are read by name (`get secrets` in sigward's namespace) only if such a policy is given.
-import { CoreV1Api } from '@kubernetes/client-node';
 import { imageSites } from '../admission/sites.ts';
 import { describeError } from '../errors.ts';
-import { SecretPublicKeys, listNamespaceLabels, listRunningPods, loadKubeConfig } from '../kube/index.ts';
+import {
+  CoreApi,
+  SecretPublicKeys,
+  listNamespaceLabels,
+  listRunningPods,
+  loadKubeConfig,
+} from '../kube/index.ts';
 import type { RunningPod } from '../kube/index.ts';
 import type { TestEngineOptions } from './policy-test-engine.ts';
 import { createReview } from './policy-test-inputs.ts';
@@ -71,8 +76,8 @@ export async function clusterRun<R>(
     throw new UsageError('--cluster needs the policies to preview: --policy FILE|DIR');
   if (positionals.length > 0 || [values.image, values.resource, values.review].some((v) => v !== undefined))
     throw new UsageError('--cluster judges the running Pods: no test files, --image, --resource or --review');
-  const kubeConfig = loadKubeConfig(values.kubeconfig);
-  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const cluster = loadKubeConfig(values.kubeconfig);
+  const core = new CoreApi(cluster);
   let pods: RunningPod[];
   try {
     pods = await listRunningPods(core, values.namespace === undefined ? {} : { namespace: values.namespace });
@@ -88,20 +93,24 @@ export async function clusterRun<R>(
     );
   }
   const ownNamespace = values['webhook-namespace'] ?? 'sigward';
-  return run(
-    {
-      ...base,
-      policies: values.policy,
-      unmatched,
-      ...(values['trusted-root'] === undefined ? {} : { trustedRootFile: values['trusted-root'] }),
-      ownNamespace,
-      scope: values.scope === 'opt-in' ? 'opt-in' : 'opt-out',
-      namespaceLabels: (ns) => labels?.get(ns) ?? (labels === undefined ? undefined : {}),
-      keys: new SecretPublicKeys(core),
-    },
-    {
-      name: `cluster ${kubeConfig.getCurrentCluster()?.server ?? ''} (${pods.length} running pod${pods.length === 1 ? '' : 's'})`,
-      cases: workloadInputs(pods).map((input) => ({ inputs: [input] })),
-    },
-  );
+  try {
+    return await run(
+      {
+        ...base,
+        policies: values.policy,
+        unmatched,
+        ...(values['trusted-root'] === undefined ? {} : { trustedRootFile: values['trusted-root'] }),
+        ownNamespace,
+        scope: values.scope === 'opt-in' ? 'opt-in' : 'opt-out',
+        namespaceLabels: (ns) => labels?.get(ns) ?? (labels === undefined ? undefined : {}),
+        keys: new SecretPublicKeys(core),
+      },
+      {
+        name: `cluster ${cluster.connection.server} (${pods.length} running pod${pods.length === 1 ? '' : 's'})`,
+        cases: workloadInputs(pods).map((input) => ({ inputs: [input] })),
+      },
+    );
+  } finally {
+    await cluster.close();
+  }
 }

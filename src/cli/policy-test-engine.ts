@@ -9,7 +9,7 @@ import { describeError } from '../errors.ts';
 import { Decider, RegistryAccess, ReviewEngine } from '../engine/index.ts';
 import type { CredentialsSource, PublicKeySource, ReviewResult } from '../engine/index.ts';
 import { TrustRootRegistry } from '../engine/trust-roots.ts';
-// Not kube/index.ts: that loads @kubernetes/client-node (~1 s), which only --cluster needs.
+// Not kube/index.ts: the Kubernetes client and its informers are for --cluster only.
 import { readPolicyDirectory } from '../kube/file-source.ts';
 import { buildSnapshot } from '../kube/snapshot.ts';
 import type { PolicySnapshot } from '../kube/snapshot.ts';

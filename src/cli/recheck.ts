@@ -6,8 +6,6 @@
 //
 // Pull credentials: a Pod's own imagePullSecrets and its service account's, exactly as admission uses
 // them (and the cloud exchange after them), through the same Decider.
-import { CustomObjectsApi } from '@kubernetes/client-node';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { describeError } from '../errors.ts';
 import { RecheckScheduler } from '../engine/index.ts';
 import type { Decider, PolicySnapshotSource, PublicKeySource } from '../engine/index.ts';
@@ -19,7 +17,8 @@ import {
   buildPolicyReport,
   reportResultOf,
 } from '../kube/index.ts';
-import type { EventRecorder } from '../kube/index.ts';
+import type { EventRecorder, KubeClient } from '../kube/index.ts';
+import { CustomObjectsApi } from '../kube/index.ts';
 import type { Logger, Metrics } from '../telemetry/index.ts';
 
 export const RECHECK_USAGE = `--recheck                   re-check the images of running Pods (leader only) when a policy, trust root
@@ -34,7 +33,7 @@ export interface RecheckOptions {
 }
 
 export interface RecheckWiring {
-  readonly cluster: KubeConfig;
+  readonly cluster: KubeClient;
   readonly decider: Decider;
   readonly policies: PolicySnapshotSource;
   readonly skip: SkipSettings;
@@ -60,7 +59,7 @@ export class ContinuousRecheck {
   constructor(wiring: RecheckWiring) {
     this.#wiring = wiring;
     const { metrics, logger, events } = wiring;
-    this.#writer = new PolicyReportWriter(wiring.cluster.makeApiClient(CustomObjectsApi));
+    this.#writer = new PolicyReportWriter(new CustomObjectsApi(wiring.cluster));
     const writer = this.#writer;
     this.#scheduler = new RecheckScheduler(
       {

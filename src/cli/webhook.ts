@@ -16,7 +16,6 @@ import { hostname, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CoordinationV1Api, CoreV1Api, EventsV1Api } from '@kubernetes/client-node';
 import type { SkipSettings } from '../admission/skip.ts';
 import { describeError } from '../errors.ts';
 import { Decider, RegistryAccess, ReviewEngine } from '../engine/index.ts';
@@ -31,11 +30,14 @@ import {
   PullSecretKeychains,
   SecretPublicKeys,
   ConfigMapWatch,
+  CoreApi,
+  EventsApi,
+  LeaseApi,
   kubeConfigAvailable,
   loadKubeConfig,
   recordPolicyFindings,
 } from '../kube/index.ts';
-import type { PolicySnapshot } from '../kube/index.ts';
+import type { KubeClient, PolicySnapshot } from '../kube/index.ts';
 import { ERROR_REASONS } from '../policy/decision.ts';
 import { startServer } from '../server/index.ts';
 import type { Readiness } from '../server/index.ts';
@@ -220,14 +222,22 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   });
 
   // The cluster, when there is one.
-  const cluster = kubeConfigAvailable(values.kubeconfig) ? loadKubeConfig(values.kubeconfig) : undefined;
+  let cluster: KubeClient | undefined;
+  try {
+    cluster = kubeConfigAvailable(values.kubeconfig) ? loadKubeConfig(values.kubeconfig) : undefined;
+  } catch (error) {
+    // A kubeconfig that cannot be used: one line naming the file and the entry, not a stack trace.
+    fail(describeError(error));
+  }
   let credentials: CredentialsSource | undefined;
   let keys: SecretPublicKeys | undefined;
   let events: EventRecorder | undefined;
-  let eventsApi: EventsV1Api | undefined;
+  let eventsApi: EventsApi | undefined;
   let namespaces: NamespaceLabels | undefined;
   let leader: LeaderElector | undefined;
-  const core = cluster?.makeApiClient(CoreV1Api);
+  const core = cluster === undefined ? undefined : new CoreApi(cluster);
+  // Stopped last (stops run in reverse): the informers and the Lease release still use it.
+  if (cluster !== undefined) stops.push(() => cluster.close());
   if (cluster !== undefined && core !== undefined) {
     credentials = new PullSecretKeychains(core, {
       events: {
@@ -235,7 +245,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       },
     });
     keys = new SecretPublicKeys(core);
-    eventsApi = cluster.makeApiClient(EventsV1Api);
+    eventsApi = new EventsApi(cluster);
     events = new EventRecorder(eventsApi, {
       instance: hostname(),
       onDropped: (cause) => metrics.eventsDropped.inc({ cause }),
@@ -244,7 +254,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     namespaces = new NamespaceLabels(cluster, (error) =>
       logger.warn({ err: describeError(error) }, 'namespace informer failed; retrying'),
     );
-    configMaps = new ConfigMapWatch(cluster, core, {
+    configMaps = new ConfigMapWatch(cluster, {
       defaultNamespace: ownNamespace,
       changed: () => trustRoots.configMapsChanged(),
       failed: (where, error, retryInMs) =>
@@ -339,7 +349,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       },
     });
     clusterSource = source;
-    leader = new LeaderElector(cluster.makeApiClient(CoordinationV1Api), {
+    leader = new LeaderElector(new LeaseApi(cluster), {
       namespace: ownNamespace,
       name: 'sigward-status-writer',
       identity: `${hostname()}-${process.pid}`,

@@ -4,8 +4,9 @@
 // ECR's GetAuthorizationToken for the registry's account and region. One token per registry, kept until
 // `refreshMarginMs` before its expiry (ECR's last 12 h), one exchange at a time per registry. Failures
 // are REGISTRY_UNAUTHORIZED (policy reason REGISTRY_AUTH) naming the AWS error, never a secret.
-import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
-import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import type * as EcrSdk from '@aws-sdk/client-ecr';
+import type { ECRClient } from '@aws-sdk/client-ecr';
+import type { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { SigwardError } from '../errors.ts';
 import type { ExchangedCredential, Keychain, ObtainedCredential } from '../oci/auth.ts';
 import { parseEcrRegistry, type EcrRegistry } from './ecr-host.ts';
@@ -46,9 +47,15 @@ export function decodeAuthorizationToken(token: string): ObtainedCredential['cre
 
 /** The real exchange: ECR in the registry's region, credentials from the SDK's default chain. */
 export function sdkTokenFetcher(): EcrTokenFetcher {
-  const credentials = fromNodeProviderChain();
+  let sdk: Promise<{ ecr: typeof EcrSdk; credentials: ReturnType<typeof fromNodeProviderChain> }> | undefined;
   const clients = new Map<string, ECRClient>();
   return async (registry, signal) => {
+    // Loaded on the first ECR registry's 401: the SDK costs ~28 MiB of RSS, none where no ECR is used.
+    sdk ??= Promise.all([import('@aws-sdk/client-ecr'), import('@aws-sdk/credential-providers')]).then(
+      ([ecr, providers]) => ({ ecr, credentials: providers.fromNodeProviderChain() }),
+    );
+    const { ecr, credentials } = await sdk;
+    const { ECRClient, GetAuthorizationTokenCommand } = ecr;
     const key = `${registry.region}${registry.fips ? ' fips' : ''}`;
     let client = clients.get(key);
     if (client === undefined) {

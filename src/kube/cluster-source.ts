@@ -6,8 +6,9 @@
 // condition, the state of its root's last refresh or check (True, or False with the error while the
 // last good root serves). It is the leader's own state: each replica refreshes on its own, and its
 // metrics show its own.
-import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
+import { CustomObjectsApi } from './client/apis.ts';
+import type { KubeClient } from './client/http.ts';
+import type { KubeObject } from './client/resources.ts';
 import { readyCondition } from '../policy/compile.ts';
 import { POLICY_CONTROLLER_GROUP } from '../policy/policy-controller.ts';
 import { POLICY_GROUP, POLICY_VERSION } from '../policy/types.ts';
@@ -59,35 +60,25 @@ export interface TrustRootRefresh {
 
 export class ClusterPolicySource {
   readonly #api: CustomObjectsApi;
-  readonly #informers: ReadonlyMap<string, ResourceInformer<KubernetesObject>>;
+  readonly #informers: ReadonlyMap<string, ResourceInformer<KubeObject>>;
   readonly #options: ClusterPolicySourceOptions;
   #snapshot: PolicySnapshot = buildSnapshot([]);
   #scheduled = false;
   #reportedSynced = false;
   readonly #writing = new Set<string>();
 
-  constructor(kubeConfig: KubeConfig, options: ClusterPolicySourceOptions = {}) {
-    this.#api = kubeConfig.makeApiClient(CustomObjectsApi);
+  constructor(client: KubeClient, options: ClusterPolicySourceOptions = {}) {
+    this.#api = new CustomObjectsApi(client);
     this.#options = options;
-    const informers = new Map<string, ResourceInformer<KubernetesObject>>();
+    const informers = new Map<string, ResourceInformer<KubeObject>>();
+    // ImagePolicies of every namespace, and the cluster-scoped kinds: the same path lists and watches.
     for (const kind of Object.keys(PLURALS) as ResourceKind[]) {
       const plural = PLURALS[kind];
-      const params = { group: POLICY_GROUP, version: POLICY_VERSION, plural };
-      const list =
-        kind === 'ImagePolicy'
-          ? () =>
-              this.#api.listCustomObjectForAllNamespaces({
-                group: POLICY_GROUP,
-                version: POLICY_VERSION,
-                resourcePlural: plural,
-              })
-          : () => this.#api.listClusterCustomObject(params);
       informers.set(
         kind,
         new ResourceInformer(
-          kubeConfig,
+          client,
           `/apis/${POLICY_GROUP}/${POLICY_VERSION}/${plural}`,
-          list as () => Promise<KubernetesListObject<KubernetesObject>>,
           {
             changed: () => this.#schedule(),
             failed: (error, retryInMs) => options.events?.informerFailed?.(kind, error, retryInMs),
@@ -105,11 +96,8 @@ export class ClusterPolicySource {
       informers.set(
         POLICY_CONTROLLER_CIP,
         new ResourceInformer(
-          kubeConfig,
+          client,
           `/apis/${params.group}/${params.version}/${params.plural}`,
-          (() => this.#api.listClusterCustomObject(params)) as () => Promise<
-            KubernetesListObject<KubernetesObject>
-          >,
           {
             changed: () => this.#schedule(),
             failed: (error, retryInMs) =>
@@ -203,18 +191,16 @@ export class ClusterPolicySource {
     // A merge patch replaces the whole list: both conditions go in every write.
     const conditions = refreshed === undefined ? [condition] : [condition, refreshed];
     const body = { status: { observedGeneration: resource.generation, conditions } };
-    const params = {
-      group: POLICY_GROUP,
-      version: POLICY_VERSION,
-      plural: PLURALS[resource.kind],
-      name: resource.name,
+    const write = this.#api.patchStatus(
+      {
+        group: POLICY_GROUP,
+        version: POLICY_VERSION,
+        plural: PLURALS[resource.kind],
+        name: resource.name,
+        ...(resource.namespace === undefined ? {} : { namespace: resource.namespace }),
+      },
       body,
-    };
-    const options = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-    const write =
-      resource.namespace === undefined
-        ? this.#api.patchClusterCustomObjectStatus(params, options)
-        : this.#api.patchNamespacedCustomObjectStatus({ ...params, namespace: resource.namespace }, options);
+    );
     write.then(
       () => {
         this.#writing.delete(key);

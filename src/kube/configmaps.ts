@@ -4,8 +4,10 @@
 // the reader re-reads from the watch's cache, never from the apiserver. RBAC: list and watch on
 // configmaps in the namespaces TrustRoots may use (the chart grants its own namespace plus those
 // listed in values); a namespace not granted shows as KUBE_CONFIGMAP_UNREADABLE in the status.
-import type { CoreV1Api, KubeConfig, KubernetesListObject, V1ConfigMap } from '@kubernetes/client-node';
 import { SigwardError, describeError } from '../errors.ts';
+import { KubeApiError } from './client/errors.ts';
+import type { KubeClient } from './client/http.ts';
+import type { ConfigMap } from './client/resources.ts';
 import { ResourceInformer } from './informer.ts';
 import type { BackoffSettings } from './informer.ts';
 
@@ -26,21 +28,19 @@ export interface ConfigMapWatchOptions {
 }
 
 interface Watched {
-  readonly informer: ResourceInformer<V1ConfigMap>;
+  readonly informer: ResourceInformer<ConfigMap>;
   readonly started: Promise<void>;
   /** The last list or watch error, if any. */
   error(): unknown;
 }
 
 export class ConfigMapWatch {
-  readonly #kubeConfig: KubeConfig;
-  readonly #core: CoreV1Api;
+  readonly #client: KubeClient;
   readonly #options: ConfigMapWatchOptions;
   readonly #watched = new Map<string, Watched>();
 
-  constructor(kubeConfig: KubeConfig, core: CoreV1Api, options: ConfigMapWatchOptions) {
-    this.#kubeConfig = kubeConfig;
-    this.#core = core;
+  constructor(client: KubeClient, options: ConfigMapWatchOptions) {
+    this.#client = client;
     this.#options = options;
   }
 
@@ -94,13 +94,9 @@ export class ConfigMapWatch {
     const [namespace = '', name = ''] = where.split('/');
     const fieldSelector = `metadata.name=${name}`;
     let lastError: unknown;
-    const informer = new ResourceInformer<V1ConfigMap>(
-      this.#kubeConfig,
-      `/api/v1/namespaces/${namespace}/configmaps`,
-      () =>
-        this.#core.listNamespacedConfigMap({ namespace, fieldSelector }) as Promise<
-          KubernetesListObject<V1ConfigMap>
-        >,
+    const informer = new ResourceInformer<ConfigMap>(
+      this.#client,
+      `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`,
       {
         changed: () => {
           if (this.#watched.get(where)?.informer === informer) this.#options.changed?.();
@@ -120,18 +116,9 @@ export class ConfigMapWatch {
   }
 }
 
-// An ApiException's message carries the whole body and the response headers: keep the status and
-// the apiserver's own message ("configmaps is forbidden: …").
+// The status and the apiserver's own message ("configmaps is forbidden: …"), without the request line.
 function apiReason(error: unknown): string {
   if (error === undefined) return 'not listed yet';
-  const e = error as { code?: unknown; body?: unknown };
-  if (typeof e.code !== 'number') return describeError(error);
-  let message: unknown;
-  try {
-    message = (typeof e.body === 'string' ? (JSON.parse(e.body) as { message?: unknown }) : undefined)
-      ?.message;
-  } catch {
-    message = undefined;
-  }
-  return `HTTP ${e.code}${typeof message === 'string' ? `: ${message}` : ''}`;
+  if (!(error instanceof KubeApiError)) return describeError(error);
+  return `HTTP ${error.status}: ${error.apiMessage}`;
 }

@@ -17,8 +17,9 @@
 // `onDropped` (a metric).
 import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { EventsV1Api, EventsV1Event } from '@kubernetes/client-node';
-import { V1MicroTime } from '@kubernetes/client-node';
+import type { EventsApi } from './client/apis.ts';
+import { microTime } from './client/resources.ts';
+import type { EventsV1Event } from './client/resources.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 /** deny, warn, audit: what admission did; recheck: a running Pod failed the continuous re-check. */
@@ -83,13 +84,13 @@ export interface EventRecorderOptions {
 }
 
 export class EventRecorder {
-  readonly #api: EventsV1Api;
+  readonly #api: Pick<EventsApi, 'create'>;
   readonly #options: EventRecorderOptions;
   readonly #now: () => number;
   readonly #recent = new LRUCache<string, number>({ max: 10_000 });
   readonly #bucket: TokenBucket;
 
-  constructor(api: EventsV1Api, options: EventRecorderOptions = {}) {
+  constructor(api: Pick<EventsApi, 'create'>, options: EventRecorderOptions = {}) {
     this.#api = api;
     this.#options = options;
     this.#now = options.now ?? (() => performance.now());
@@ -118,12 +119,10 @@ export class EventRecorder {
       return;
     }
     this.#recent.set(key, now);
-    this.#api
-      .createNamespacedEvent({ namespace: finding.namespace, body: this.#event(finding, reason, note) })
-      .catch((error: unknown) => {
-        this.#options.onDropped?.('failed');
-        this.#options.onError?.(error);
-      });
+    this.#api.create(finding.namespace, this.#event(finding, reason, note)).catch((error: unknown) => {
+      this.#options.onDropped?.('failed');
+      this.#options.onError?.(error);
+    });
   }
 
   #event(finding: WorkloadFinding, reason: string, note: string): EventsV1Event {
@@ -131,7 +130,7 @@ export class EventRecorder {
       apiVersion: 'events.k8s.io/v1',
       kind: 'Event',
       metadata: { name: eventName(finding), namespace: finding.namespace },
-      eventTime: new V1MicroTime(),
+      eventTime: microTime(),
       type: 'Warning',
       reason,
       action: ACTIONS[finding.outcome],

@@ -1,5 +1,14 @@
 // The public face of src/kube: everything sigward reads from or writes to the apiserver.
 export { loadKubeConfig, kubeConfigAvailable } from './kubeconfig.ts';
+export {
+  KubeClient,
+  KubeApiError,
+  statusOf,
+  CoreApi,
+  CustomObjectsApi,
+  EventsApi,
+  LeaseApi,
+} from './client/index.ts';
 export { ResourceInformer, type BackoffSettings, type InformerEvents } from './informer.ts';
 export { buildSnapshot, type CompiledResource, type PolicySnapshot, type ResourceKind } from './snapshot.ts';
 export { FilePolicySource, readPolicyDirectory } from './file-source.ts';

@@ -1,7 +1,10 @@
 // Leader election on a coordination.k8s.io Lease, so only one replica writes status conditions.
 // The holder renews every `renewMs`; another replica takes over once `renewTime + leaseDuration` has
 // passed. Writes use the Lease's resourceVersion, so two candidates never both win.
-import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
+import type { LeaseApi } from './client/apis.ts';
+import { statusOf } from './client/errors.ts';
+import { microTime } from './client/resources.ts';
+import type { Lease } from './client/resources.ts';
 
 export interface LeaderOptions {
   readonly namespace: string;
@@ -16,13 +19,13 @@ export interface LeaderOptions {
 }
 
 export class LeaderElector {
-  readonly #api: CoordinationV1Api;
+  readonly #api: Pick<LeaseApi, 'read' | 'create' | 'replace'>;
   readonly #options: LeaderOptions;
   #leading = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #stopped = true;
 
-  constructor(api: CoordinationV1Api, options: LeaderOptions) {
+  constructor(api: Pick<LeaseApi, 'read' | 'create' | 'replace'>, options: LeaderOptions) {
     this.#api = api;
     this.#options = options;
   }
@@ -45,13 +48,12 @@ export class LeaderElector {
     if (!was) return;
     const { namespace, name, identity } = this.#options;
     try {
-      const lease = await this.#api.readNamespacedLease({ namespace, name });
+      const lease = await this.#api.read({ namespace, name });
       if (lease.spec?.holderIdentity !== identity) return;
-      await this.#api.replaceNamespacedLease({
-        namespace,
-        name,
-        body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 } },
-      });
+      await this.#api.replace(
+        { namespace, name },
+        { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 } },
+      );
     } catch (error) {
       this.#options.onError?.(error);
     }
@@ -79,25 +81,21 @@ export class LeaderElector {
     const { namespace, name, identity } = this.#options;
     const duration = this.#options.leaseDurationSeconds ?? 15;
     const now = new Date();
-    // The apiserver wants MicroTime with exactly six fractional digits; the client would send a
-    // Date as milliseconds, which it refuses.
-    const micro = now.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z') as unknown as Date;
-    let lease: V1Lease;
+    // The apiserver wants MicroTime with exactly six fractional digits (it refuses milliseconds).
+    const micro = microTime(now);
+    let lease: Lease;
     try {
-      lease = await this.#api.readNamespacedLease({ namespace, name });
+      lease = await this.#api.read({ namespace, name });
     } catch (error) {
-      if ((error as { code?: number }).code !== 404) throw error;
-      await this.#api.createNamespacedLease({
-        namespace,
-        body: {
-          metadata: { name, namespace },
-          spec: {
-            holderIdentity: identity,
-            leaseDurationSeconds: duration,
-            acquireTime: micro,
-            renewTime: micro,
-            leaseTransitions: 0,
-          },
+      if (statusOf(error) !== 404) throw error;
+      await this.#api.create(namespace, {
+        metadata: { name, namespace },
+        spec: {
+          holderIdentity: identity,
+          leaseDurationSeconds: duration,
+          acquireTime: micro,
+          renewTime: micro,
+          leaseTransitions: 0,
         },
       });
       return true;
@@ -107,10 +105,9 @@ export class LeaderElector {
     const expired = renewed + (spec.leaseDurationSeconds ?? duration) * 1000 < now.getTime();
     const mine = spec.holderIdentity === identity;
     if (!mine && !expired && spec.holderIdentity) return false;
-    await this.#api.replaceNamespacedLease({
-      namespace,
-      name,
-      body: {
+    await this.#api.replace(
+      { namespace, name },
+      {
         ...lease,
         spec: {
           ...spec,
@@ -120,7 +117,7 @@ export class LeaderElector {
           ...(mine ? {} : { acquireTime: micro, leaseTransitions: (spec.leaseTransitions ?? 0) + 1 }),
         },
       },
-    });
+    );
     return true;
   }
 }

@@ -5,8 +5,10 @@
 // is derived from the object, its generation and the findings, so every replica (and a restart) writes
 // the same Event once: the second create is AlreadyExists and is ignored.
 import { createHash } from 'node:crypto';
-import { V1MicroTime } from '@kubernetes/client-node';
-import type { EventsV1Api, EventsV1Event } from '@kubernetes/client-node';
+import type { EventsApi } from './client/apis.ts';
+import { statusOf } from './client/errors.ts';
+import { microTime } from './client/resources.ts';
+import type { EventsV1Event } from './client/resources.ts';
 import type { FieldError } from '../policy/compile.ts';
 import { eventNote } from './events.ts';
 
@@ -31,7 +33,7 @@ const EVENT_NAMESPACE = 'default';
 
 /** Writes the findings once (per object, generation and findings); resolves false when there were none. */
 export async function recordPolicyFindings(
-  api: EventsV1Api,
+  api: Pick<EventsApi, 'create'>,
   policy: ForeignPolicy,
   options: { readonly instance?: string } = {},
 ): Promise<boolean> {
@@ -51,7 +53,7 @@ export async function recordPolicyFindings(
     apiVersion: 'events.k8s.io/v1',
     kind: 'Event',
     metadata: { name: `${policy.name.slice(0, 200)}.${digest}`, namespace: EVENT_NAMESPACE },
-    eventTime: new V1MicroTime(),
+    eventTime: microTime(),
     type: 'Warning',
     reason: failing ? POLICY_EVENT_REASONS.notHonoured : POLICY_EVENT_REASONS.honouredWithDifferences,
     action: 'Translate',
@@ -66,9 +68,9 @@ export async function recordPolicyFindings(
     reportingInstance: (options.instance ?? 'sigward').slice(0, 128),
   };
   try {
-    await api.createNamespacedEvent({ namespace: EVENT_NAMESPACE, body });
+    await api.create(EVENT_NAMESPACE, body);
   } catch (error) {
-    if ((error as { code?: unknown }).code === 409) return true;
+    if (statusOf(error) === 409) return true;
     throw error;
   }
   return true;

@@ -4,8 +4,10 @@
 // result keeps the time it was first found (what `timestamp` means in the wgpolicyk8s.io API), and a
 // round over an unchanged cluster costs no write. A report of that name sigward does not manage (no
 // app.kubernetes.io/managed-by=sigward label) is never touched.
-import type { CustomObjectsApi } from '@kubernetes/client-node';
 import { SigwardError } from '../errors.ts';
+import type { CustomObjectsApi } from './client/apis.ts';
+import { statusOf } from './client/errors.ts';
+import type { ResourcePath } from './client/resources.ts';
 import { MANAGED_BY, MANAGED_BY_LABEL, REPORT_NAME } from './policy-report.ts';
 import type { PolicyReport, PolicyReportResult } from './policy-report.ts';
 
@@ -13,19 +15,26 @@ const GROUP = 'wgpolicyk8s.io';
 const VERSION = 'v1alpha2';
 const PLURAL = 'policyreports';
 
+/** The custom-object requests the writer makes. */
+export type ReportStore = Pick<CustomObjectsApi, 'get' | 'list' | 'create' | 'replace' | 'delete'>;
+
+/** Where PolicyReports live: all of them, a namespace's, or one by name. */
+const reports = (namespace?: string, name?: string): ResourcePath => ({
+  group: GROUP,
+  version: VERSION,
+  plural: PLURAL,
+  ...(namespace === undefined ? {} : { namespace }),
+  ...(name === undefined ? {} : { name }),
+});
+
 type Stored = PolicyReport & { metadata: { resourceVersion?: string; labels?: Record<string, string> } };
 
-const statusOf = (error: unknown): number | undefined => {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
-};
-
 export class PolicyReportWriter {
-  readonly #api: CustomObjectsApi;
+  readonly #api: ReportStore;
   /** namespace → what was last written (results without timestamps), to skip identical writes. */
   readonly #written = new Map<string, { print: string; report: PolicyReport }>();
 
-  constructor(api: CustomObjectsApi) {
+  constructor(api: ReportStore) {
     this.#api = api;
   }
 
@@ -46,35 +55,21 @@ export class PolicyReportWriter {
       return;
     }
     const body = { ...report, results: keepFirstFound(report.results, existing?.results ?? []) };
-    if (existing === undefined)
-      await this.#api.createNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace,
-        plural: PLURAL,
-        body,
-      });
+    if (existing === undefined) await this.#api.create(reports(namespace), body);
     else
-      await this.#api.replaceNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace,
-        plural: PLURAL,
-        name: REPORT_NAME,
-        body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata.resourceVersion } },
+      await this.#api.replace(reports(namespace, REPORT_NAME), {
+        ...body,
+        metadata: { ...body.metadata, resourceVersion: existing.metadata.resourceVersion },
       });
     this.#written.set(namespace, { print, report });
   }
 
   /** Namespaces that hold a sigward report now (written by any replica, before or since a restart). */
   async managedNamespaces(): Promise<string[]> {
-    const list = (await this.#api.listClusterCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: PLURAL,
+    const list = await this.#api.list<Stored>(reports(), {
       labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}`,
-    })) as { items?: Stored[] };
-    return (list.items ?? []).filter((r) => r.metadata.name === REPORT_NAME).map((r) => r.metadata.namespace);
+    });
+    return list.items.filter((r) => r.metadata.name === REPORT_NAME).map((r) => r.metadata.namespace);
   }
 
   /** Forgets what was written (a new leader reads the reports afresh). */
@@ -84,13 +79,7 @@ export class PolicyReportWriter {
 
   async #read(namespace: string): Promise<Stored | undefined> {
     try {
-      return (await this.#api.getNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace,
-        plural: PLURAL,
-        name: REPORT_NAME,
-      })) as Stored;
+      return await this.#api.get<Stored>(reports(namespace, REPORT_NAME));
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
       throw error;
@@ -99,13 +88,7 @@ export class PolicyReportWriter {
 
   async #delete(namespace: string): Promise<void> {
     try {
-      await this.#api.deleteNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace,
-        plural: PLURAL,
-        name: REPORT_NAME,
-      });
+      await this.#api.delete(reports(namespace, REPORT_NAME));
     } catch (error) {
       if (statusOf(error) !== 404) throw error;
     }

@@ -7,7 +7,8 @@
 // apiserver call either; it is never served as a key. Errors name the Secret, never its content.
 import { createPublicKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import type { CoreV1Api } from '@kubernetes/client-node';
+import type { CoreApi } from './client/apis.ts';
+import { statusOf } from './client/errors.ts';
 import { SigwardError } from '../errors.ts';
 
 export interface SecretPublicKeyOptions {
@@ -22,7 +23,7 @@ export interface SecretPublicKeyOptions {
 type Read = { readonly key: KeyObject } | { readonly error: SigwardError };
 
 export class SecretPublicKeys {
-  readonly #core: CoreV1Api;
+  readonly #core: Pick<CoreApi, 'readSecret'>;
   readonly #refreshMs: number;
   readonly #maxEntries: number;
   readonly #now: () => number;
@@ -30,7 +31,7 @@ export class SecretPublicKeys {
   readonly #inflight = new Map<string, Promise<Read>>();
   readonly #listeners = new Set<() => unknown>();
 
-  constructor(core: CoreV1Api, options: SecretPublicKeyOptions = {}) {
+  constructor(core: Pick<CoreApi, 'readSecret'>, options: SecretPublicKeyOptions = {}) {
     this.#core = core;
     this.#refreshMs = options.refreshMs ?? 5_000;
     this.#maxEntries = options.maxEntries ?? 1000;
@@ -86,7 +87,7 @@ export class SecretPublicKeys {
     const secret = `${ref.namespace}/${ref.name}`;
     let data: string | undefined;
     try {
-      const found = await this.#core.readNamespacedSecret({ namespace: ref.namespace, name: ref.name });
+      const found = await this.#core.readSecret({ namespace: ref.namespace, name: ref.name });
       data = found.data?.[ref.key];
     } catch (error) {
       return {
@@ -119,7 +120,7 @@ function printOf(read: Read): string {
 }
 
 function unreadable(secret: string, error: unknown): string {
-  const status = (error as { code?: unknown } | undefined)?.code;
+  const status = statusOf(error);
   if (status === 404) return `the key Secret ${secret} does not exist`;
   if (status === 403) return `sigward may not read the key Secret ${secret} (403 Forbidden)`;
   return typeof status === 'number'

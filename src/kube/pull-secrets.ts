@@ -6,7 +6,8 @@
 // Also the one named pull secret of a policy's signatureRepository (`secretKeychain`): there a missing
 // or unusable secret is an error naming it, since the policy asked for it.
 import { LRUCache } from 'lru-cache';
-import type { CoreV1Api } from '@kubernetes/client-node';
+import type { CoreApi } from './client/apis.ts';
+import { statusOf } from './client/errors.ts';
 import {
   anonymousKeychain,
   combineKeychains,
@@ -44,12 +45,12 @@ type Entry = {
 };
 
 export class PullSecretKeychains {
-  readonly #core: CoreV1Api;
+  readonly #core: Pick<CoreApi, 'readSecret' | 'readServiceAccount'>;
   readonly #cache: LRUCache<string, Entry>;
   readonly #inflight = new Map<string, Promise<Entry>>();
   readonly #events: PullSecretEvents;
 
-  constructor(core: CoreV1Api, options: PullSecretOptions = {}) {
+  constructor(core: Pick<CoreApi, 'readSecret' | 'readServiceAccount'>, options: PullSecretOptions = {}) {
     this.#core = core;
     this.#events = options.events ?? {};
     this.#cache = new LRUCache({ max: options.maxEntries ?? 5000, ttl: options.ttlMs ?? 30_000 });
@@ -112,7 +113,7 @@ export class PullSecretKeychains {
 
   async #serviceAccount(namespace: string, name: string): Promise<Entry> {
     try {
-      const account = await this.#core.readNamespacedServiceAccount({ namespace, name });
+      const account = await this.#core.readServiceAccount({ namespace, name });
       return { secrets: (account.imagePullSecrets ?? []).flatMap((r) => (r.name ? [r.name] : [])) };
     } catch (error) {
       this.#events.unreadable?.(`serviceaccount ${namespace}/${name}`, statusOf(error));
@@ -123,7 +124,7 @@ export class PullSecretKeychains {
   async #secret(namespace: string, name: string): Promise<Entry> {
     let data: Record<string, string>;
     try {
-      data = (await this.#core.readNamespacedSecret({ namespace, name })).data ?? {};
+      data = (await this.#core.readSecret({ namespace, name })).data ?? {};
     } catch (error) {
       const status = statusOf(error);
       this.#events.unreadable?.(`secret ${namespace}/${name}`, status);
@@ -146,9 +147,4 @@ export class PullSecretKeychains {
       return {};
     }
   }
-}
-
-function statusOf(error: unknown): number | undefined {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === 'number' ? code : undefined;
 }

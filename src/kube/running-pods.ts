@@ -4,8 +4,8 @@
 // JSON, and every change reported as the Pods that were added or changed and the ones that went away,
 // so the re-check works incrementally. Finished Pods (phase Succeeded or Failed) run nothing: they
 // count as gone.
-import { CoreV1Api } from '@kubernetes/client-node';
-import type { KubeConfig, KubernetesListObject, V1Pod } from '@kubernetes/client-node';
+import type { KubeClient } from './client/http.ts';
+import type { Pod } from './client/resources.ts';
 import { ResourceInformer } from './informer.ts';
 import type { BackoffSettings } from './informer.ts';
 import { podController, type WorkloadOwner } from './workloads.ts';
@@ -35,22 +35,20 @@ export interface RunningPodsEvents {
 }
 
 export class RunningPods {
-  readonly #informer: ResourceInformer<V1Pod>;
+  readonly #informer: ResourceInformer<Pod>;
   readonly #events: RunningPodsEvents;
   /** key → fingerprint of what was last reported. */
   #known = new Map<string, string>();
   /** Objects changed since the last report (undefined: deleted), by key. */
-  #pending = new Map<string, V1Pod | undefined>();
+  #pending = new Map<string, Pod | undefined>();
   #scheduled = false;
   #announced = false;
 
-  constructor(kubeConfig: KubeConfig, events: RunningPodsEvents, backoff: BackoffSettings = {}) {
-    const core = kubeConfig.makeApiClient(CoreV1Api);
+  constructor(client: KubeClient, events: RunningPodsEvents, backoff: BackoffSettings = {}) {
     this.#events = events;
-    this.#informer = new ResourceInformer<V1Pod>(
-      kubeConfig,
+    this.#informer = new ResourceInformer<Pod>(
+      client,
       '/api/v1/pods',
-      () => core.listPodForAllNamespaces() as Promise<KubernetesListObject<V1Pod>>,
       {
         changed: () => this.#syncedOnce(),
         object: (verb, pod) => this.#changed(verb, pod),
@@ -93,7 +91,7 @@ export class RunningPods {
 
   // Work per changed object, never per Pod in the cluster: a burst of watch events (a re-list
   // delivers every Pod) becomes one report of what really changed for the re-check.
-  #changed(verb: 'add' | 'update' | 'delete', pod: V1Pod): void {
+  #changed(verb: 'add' | 'update' | 'delete', pod: Pod): void {
     const namespace = pod.metadata?.namespace;
     const name = pod.metadata?.name;
     if (namespace === undefined || name === undefined) return;
@@ -131,7 +129,7 @@ const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : un
 const array = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 /** The Pod reduced to what the re-check reads, or undefined for a finished or unnamed Pod. */
-export function podView(pod: V1Pod | Json): PodView | undefined {
+export function podView(pod: Pod | Json): PodView | undefined {
   const raw = pod as Json;
   const metadata = isObject(raw['metadata']) ? raw['metadata'] : {};
   const spec = isObject(raw['spec']) ? raw['spec'] : {};

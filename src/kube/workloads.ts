@@ -2,7 +2,8 @@
 // it (its controller, and the Deployment behind a ReplicaSet), read with `list pods` only (paged),
 // and the labels of namespaces (`list namespaces`) for the webhook's skip rules. Read-only, no
 // Secrets: `sigward policy test --cluster` uses it, and so can a periodic re-check.
-import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
+import type { CoreApi } from './client/apis.ts';
+import type { Pod } from './client/resources.ts';
 
 export interface WorkloadOwner {
   readonly kind: string;
@@ -56,32 +57,29 @@ export function ownerOf(pod: { readonly metadata?: OwnedMetadata }): WorkloadOwn
 
 /** Every unfinished Pod, in one namespace or all of them, page by page. */
 export async function listRunningPods(
-  core: CoreV1Api,
+  core: CoreApi,
   options: { readonly namespace?: string; readonly maxPods?: number } = {},
 ): Promise<RunningPod[]> {
   const pods: RunningPod[] = [];
   const max = options.maxPods ?? 100_000;
   let next: string | undefined;
   do {
-    const page = {
+    const list = await core.listPods({
       fieldSelector: UNFINISHED,
       limit: PAGE,
-      ...(next === undefined ? {} : { _continue: next }),
-    };
-    const list =
-      options.namespace === undefined
-        ? await core.listPodForAllNamespaces(page)
-        : await core.listNamespacedPod({ ...page, namespace: options.namespace });
+      continue: next,
+      ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
+    });
     for (const pod of list.items) {
       if (pods.length >= max) return pods;
       pods.push(runningPod(pod));
     }
-    next = list.metadata?._continue;
+    next = list.metadata?.continue;
   } while (next !== undefined && next !== '');
   return pods;
 }
 
-function runningPod(pod: V1Pod): RunningPod {
+function runningPod(pod: Pod): RunningPod {
   const object = JSON.parse(JSON.stringify(pod)) as Record<string, unknown> & {
     metadata?: Record<string, unknown>;
   };
@@ -96,10 +94,10 @@ function runningPod(pod: V1Pod): RunningPod {
 
 /** Labels of every namespace (for opt-in / opt-out scope). */
 export async function listNamespaceLabels(
-  core: CoreV1Api,
+  core: CoreApi,
 ): Promise<Map<string, Readonly<Record<string, string>>>> {
   const labels = new Map<string, Readonly<Record<string, string>>>();
-  const list = await core.listNamespace();
+  const list = await core.listNamespaces();
   for (const ns of list.items)
     if (ns.metadata?.name !== undefined) labels.set(ns.metadata.name, ns.metadata.labels ?? {});
   return labels;

@@ -1,5 +1,5 @@
 // Policies whose material lives in Secrets, through the engine with the real kube/ readers (over the
-// real CoreV1Api, against test/support/secrets-api.ts) and real registries: a key Secret that is
+// real Kubernetes client, against test/support/secrets-api.ts) and real registries: a key Secret that is
 // rotated, deleted and restored changes the verdict at its next read, with no stale cached allow; and
 // a signature repository behind authentication is read with the policy's pullSecretRef (sigward's
 // namespace for a ClusterImagePolicy, the policy's own for an ImagePolicy).

@@ -3,7 +3,9 @@
 // required eventTime, reportingController (a qualified name), reportingInstance, action and reason,
 // their length limits, a note of at most 1024 bytes, a DNS-subdomain name, the regarding object's
 // namespace, and no deprecated fields. e2e/workloads.e2e.ts shows the real apiserver accepts the same.
-import type { EventsV1Api, EventsV1Event } from '@kubernetes/client-node';
+import type { EventsApi } from '../../src/kube/client/apis.ts';
+import { KubeApiError } from '../../src/kube/client/errors.ts';
+import type { EventsV1Event } from '../../src/kube/client/resources.ts';
 
 export interface StoredEvent {
   readonly namespace: string;
@@ -52,7 +54,7 @@ function invalid(body: StoredEvent['body'], namespace: string): string | undefin
 }
 
 export interface EventsApiUnderTest {
-  readonly api: EventsV1Api;
+  readonly api: Pick<EventsApi, 'create'>;
   readonly events: StoredEvent[];
   /** Refuses every later create with this error. */
   failWith(error: Error | undefined): void;
@@ -62,20 +64,23 @@ export function eventsApi(): EventsApiUnderTest {
   const events: StoredEvent[] = [];
   let failure: Error | undefined;
   const api = {
-    createNamespacedEvent: async ({ namespace, body }: { namespace: string; body: EventsV1Event }) => {
+    create: async (namespace: string, body: EventsV1Event) => {
       if (failure !== undefined) throw failure;
       const wire = JSON.parse(JSON.stringify(body)) as StoredEvent['body'];
       const problem = invalid(wire, namespace);
       if (problem !== undefined)
-        throw Object.assign(new Error(`Event "${wire.metadata?.name}" is invalid: ${problem}`), {
-          code: 422,
-        });
+        throw new KubeApiError(
+          422,
+          'Invalid',
+          `Event "${wire.metadata?.name}" is invalid: ${problem}`,
+          `POST events in ${namespace}`,
+        );
       events.push({ namespace, body: wire });
       return body;
     },
   };
   return {
-    api: api as unknown as EventsV1Api,
+    api,
     events,
     failWith: (error) => (failure = error),
   };

@@ -4,21 +4,10 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { ServerResponse } from 'node:http';
 import { test } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
 import { ClusterPolicySource } from '../../src/kube/cluster-source.ts';
 import type { PolicySnapshot } from '../../src/kube/snapshot.ts';
 import { clusterPolicy, kubewardenAuthority } from '../engine/harness.ts';
-
-function kubeConfigFor(port: number): KubeConfig {
-  const config = new KubeConfig();
-  config.loadFromOptions({
-    clusters: [{ name: 'fake', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-    users: [{ name: 'u' }],
-    contexts: [{ name: 'c', cluster: 'fake', user: 'u' }],
-    currentContext: 'c',
-  });
-  return config;
-}
+import { plainKubeClient } from '../support/kube-client.ts';
 
 test('list failures back off and retry; watch events and a re-list update the snapshot', async () => {
   let listFailures = 2;
@@ -61,7 +50,7 @@ test('list failures back off and retry; watch events and a re-list update the sn
   const failures: string[] = [];
   let onSynced!: (s: PolicySnapshot) => void;
   const synced = new Promise<PolicySnapshot>((r) => (onSynced = r));
-  const source = new ClusterPolicySource(kubeConfigFor(port), {
+  const source = new ClusterPolicySource(plainKubeClient(port), {
     isLeader: () => false,
     backoff: { initialMs: 5, maxMs: 20 },
     events: {

@@ -3,30 +3,31 @@
 // over at its next renewal, without waiting for the lease to expire.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
+import { KubeApiError } from '../../src/kube/client/errors.ts';
+import type { LeaseApi } from '../../src/kube/client/apis.ts';
+import type { Lease } from '../../src/kube/client/resources.ts';
 import { LeaderElector } from '../../src/kube/leader.ts';
 
-function fakeCoordination(): CoordinationV1Api {
-  let stored: V1Lease | undefined;
+function fakeCoordination(): Pick<LeaseApi, 'read' | 'create' | 'replace'> {
+  let stored: Lease | undefined;
   let version = 0;
-  const conflict = () => Object.assign(new Error('conflict'), { code: 409 });
-  const api = {
-    readNamespacedLease: async () => {
-      if (stored === undefined) throw Object.assign(new Error('not found'), { code: 404 });
+  const conflict = () => new KubeApiError(409, 'Conflict', 'conflict', 'fake');
+  return {
+    read: async () => {
+      if (stored === undefined) throw new KubeApiError(404, 'NotFound', 'not found', 'fake');
       return structuredClone(stored);
     },
-    createNamespacedLease: async ({ body }: { body: V1Lease }) => {
+    create: async (_namespace: string, body: Lease) => {
       if (stored !== undefined) throw conflict();
       stored = { ...body, metadata: { ...body.metadata, resourceVersion: String(++version) } };
       return stored;
     },
-    replaceNamespacedLease: async ({ body }: { body: V1Lease }) => {
+    replace: async (_ref: unknown, body: Lease) => {
       if (body.metadata?.resourceVersion !== stored?.metadata?.resourceVersion) throw conflict();
       stored = { ...body, metadata: { ...body.metadata, resourceVersion: String(++version) } };
       return stored;
     },
   };
-  return api as unknown as CoordinationV1Api;
 }
 
 test('one leader of two; a stopped leader hands over at once', async () => {

@@ -2,28 +2,31 @@
 // calls them, named as such (the real apiserver with the upstream CRD is in e2e/policy-reports.e2e.ts).
 // Faithful where the writer depends on it: get/replace/delete of a missing object are 404, create of an
 // existing one is 409, replace with a stale resourceVersion is 409, every write bumps the
-// resourceVersion, list filters by an equality label selector; errors carry `code` as client-node's
-// ApiException does. Every call is recorded.
-import type { CustomObjectsApi } from '@kubernetes/client-node';
+// resourceVersion, list filters by an equality label selector; errors are KubeApiErrors with the
+// status, as the client's. Every call is recorded.
+import { KubeApiError } from '../../src/kube/client/errors.ts';
+import type { ResourcePath } from '../../src/kube/client/resources.ts';
+import type { ReportStore } from '../../src/kube/policy-report-writer.ts';
 
 type Stored = {
   metadata: { name: string; namespace: string; resourceVersion?: string; labels?: Record<string, string> };
 };
 
 export interface PolicyReportsApiUnderTest {
-  readonly api: CustomObjectsApi;
+  readonly api: ReportStore;
   readonly objects: Map<string, Stored>;
   readonly calls: string[];
   put(object: Stored): void;
 }
 
-/** Where a call points: the resource, and for the namespaced calls the namespace and object name. */
-type Resource = { group: string; version: string; plural: string };
-type InNamespace = Resource & { namespace: string };
-type Named = InNamespace & { name: string };
+type Resource = ResourcePath;
+type Named = ResourcePath & { namespace: string; name: string };
 
-const apiError = (code: number, message: string) =>
-  Object.assign(new Error(message), { code, body: message });
+const apiError = (code: number, message: string) => new KubeApiError(code, undefined, message, 'fake');
+const named = (p: ResourcePath): Named => {
+  if (p.namespace === undefined || p.name === undefined) throw apiError(405, 'not a named object');
+  return p as Named;
+};
 
 export function policyReportsApi(): PolicyReportsApiUnderTest {
   const objects = new Map<string, Stored>();
@@ -44,51 +47,56 @@ export function policyReportsApi(): PolicyReportsApiUnderTest {
     return structuredClone(stored);
   };
   const api = {
-    async getNamespacedCustomObject(p: Named) {
+    async get<T>(at: ResourcePath): Promise<T> {
+      const p = named(at);
       check(p);
       calls.push(`get ${p.namespace}/${p.name}`);
       const found = objects.get(`${p.namespace}/${p.name}`);
       if (found === undefined) throw apiError(404, 'not found');
-      return structuredClone(found);
+      return structuredClone(found) as T;
     },
-    async createNamespacedCustomObject(p: InNamespace & { body: Stored }) {
+    async create<T>(p: ResourcePath, object: T): Promise<T> {
       check(p);
-      const key = `${p.namespace}/${p.body.metadata.name}`;
+      const body = object as unknown as Stored;
+      const key = `${p.namespace}/${body.metadata.name}`;
       calls.push(`create ${key}`);
-      if (p.body.metadata.namespace !== p.namespace) throw apiError(400, 'namespace does not match');
+      if (body.metadata.namespace !== p.namespace) throw apiError(400, 'namespace does not match');
       if (objects.has(key)) throw apiError(409, 'already exists');
-      return store(key, p.body);
+      return store(key, body) as T;
     },
-    async replaceNamespacedCustomObject(p: Named & { body: Stored }) {
+    async replace<T>(at: ResourcePath, object: T): Promise<T> {
+      const p = named(at);
+      const body = object as unknown as Stored;
       check(p);
       const key = `${p.namespace}/${p.name}`;
       calls.push(`replace ${key}`);
       const found = objects.get(key);
       if (found === undefined) throw apiError(404, 'not found');
-      if (p.body.metadata.resourceVersion !== found.metadata.resourceVersion)
+      if (body.metadata.resourceVersion !== found.metadata.resourceVersion)
         throw apiError(409, 'the object has been modified');
-      return store(key, p.body);
+      return store(key, body) as T;
     },
-    async deleteNamespacedCustomObject(p: Named) {
+    async delete(at: ResourcePath) {
+      const p = named(at);
       check(p);
       const key = `${p.namespace}/${p.name}`;
       calls.push(`delete ${key}`);
       if (!objects.delete(key)) throw apiError(404, 'not found');
       return {};
     },
-    async listClusterCustomObject(p: Resource & { labelSelector?: string }) {
+    async list<T>(p: Resource, query: { labelSelector?: string } = {}) {
       check(p);
-      calls.push(`list ${p.labelSelector ?? ''}`);
-      const [k, v] = (p.labelSelector ?? '').split('=');
+      calls.push(`list ${query.labelSelector ?? ''}`);
+      const [k, v] = (query.labelSelector ?? '').split('=');
       return {
         items: [...objects.values()]
           .filter((o) => k === undefined || k === '' || o.metadata.labels?.[k] === v)
-          .map((o) => structuredClone(o)),
+          .map((o) => structuredClone(o) as T),
       };
     },
   };
   return {
-    api: api as unknown as CustomObjectsApi,
+    api: api as ReportStore,
     objects,
     calls,
     put: (object) =>

@@ -1,4 +1,4 @@
-// The Pod informer of the re-check (kube/running-pods.ts) through client-node's real ListWatch, against
+// The Pod informer of the re-check (kube/running-pods.ts) through the real informer (kube/informer.ts), against
 // a small stand-in of the apiserver's Pods list and watch (HTTP on loopback, JSON lines as the apiserver
 // streams them; the real apiserver is in e2e/policy-reports.e2e.ts). A failed first list says nothing
 // (not synced: no report may be swept as empty); the retried list reports every running Pod (a finished
@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { ServerResponse } from 'node:http';
 import { test } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
 import { RunningPods } from '../../src/kube/running-pods.ts';
 import type { PodView } from '../../src/kube/running-pods.ts';
+import { plainKubeClient } from '../support/kube-client.ts';
 
 const DIGEST = `sha256:${'c'.repeat(64)}`;
 
@@ -72,13 +72,7 @@ test('first list, then only the Pods whose images, digests or existence changed'
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
-  const config = new KubeConfig();
-  config.loadFromOptions({
-    clusters: [{ name: 'stand-in', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-    users: [{ name: 'u' }],
-    contexts: [{ name: 'c', cluster: 'stand-in', user: 'u' }],
-    currentContext: 'c',
-  });
+  const config = plainKubeClient(port);
 
   const reports: Array<{ upserted: PodView[]; removed: readonly string[] }> = [];
   let waiter: (() => void) | undefined;

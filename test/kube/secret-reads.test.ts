@@ -1,4 +1,4 @@
-// kube/'s Secret readers over the real CoreV1Api (against test/support/secrets-api.ts): a key Secret is
+// kube/'s Secret readers over the real client (kube/client) (against test/support/secrets-api.ts): a key Secret is
 // re-read once its last read is older than the refresh interval (so a rotation is seen within seconds),
 // concurrent askers share one read, failures name the Secret and never its content; a policy's pull
 // secret is an error naming it when it is missing or holds no docker config.

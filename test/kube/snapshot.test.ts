@@ -6,7 +6,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import type { CoreV1Api } from '@kubernetes/client-node';
+import type { CoreApi } from '../../src/kube/client/apis.ts';
+import { KubeApiError } from '../../src/kube/client/errors.ts';
 import { buildSnapshot } from '../../src/kube/snapshot.ts';
 import { FilePolicySource, readPolicyDirectory } from '../../src/kube/file-source.ts';
 import { PullSecretKeychains } from '../../src/kube/pull-secrets.ts';
@@ -84,16 +85,16 @@ describe('pull secrets', () => {
         JSON.stringify({ auths: { 'registry.example': { username: user, password: 'pw' } } }),
       ).toString('base64');
     const core = {
-      readNamespacedServiceAccount: async ({ namespace, name }: { namespace: string; name: string }) => {
+      readServiceAccount: async ({ namespace, name }: { namespace: string; name: string }) => {
         reads.push(`sa ${namespace}/${name}`);
         return { imagePullSecrets: [{ name: 'from-sa' }] };
       },
-      readNamespacedSecret: async ({ namespace, name }: { namespace: string; name: string }) => {
+      readSecret: async ({ namespace, name }: { namespace: string; name: string }) => {
         reads.push(`secret ${namespace}/${name}`);
-        if (name === 'missing') throw Object.assign(new Error('not found'), { code: 404 });
+        if (name === 'missing') throw new KubeApiError(404, 'NotFound', 'not found', 'fake');
         return { type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': config(name) } };
       },
-    } as unknown as CoreV1Api;
+    } as unknown as CoreApi;
     const unreadable: string[] = [];
     const secrets = new PullSecretKeychains(core, {
       events: { unreadable: (what, status) => unreadable.push(`${what} ${status}`) },

@@ -41,18 +41,28 @@ test('admission may import oci/reference but not the rest of oci', async () => {
   assert.equal(refused.length, 1);
 });
 
-test('only kube may use @kubernetes/client-node', async () => {
-  const refused = await restrictedImportMessages(
-    'src/engine/review.ts',
-    "import { KubeConfig } from '@kubernetes/client-node';\nexport const k = KubeConfig;\n",
-  );
-  assert.equal(refused.length, 1);
-  assert.match(refused[0] ?? '', /only src\/kube, src\/cli may use @kubernetes\/client-node\./);
+test('no file in src/ may use @kubernetes/client-node, cli included', async () => {
+  for (const file of ['src/kube/kubeconfig.ts', 'src/cli/webhook.ts', 'src/engine/review.ts']) {
+    const refused = await restrictedImportMessages(
+      file,
+      "import { KubeConfig } from '@kubernetes/client-node';\nexport const k = KubeConfig;\n",
+    );
+    assert.equal(refused.length, 1, file);
+    assert.match(refused[0] ?? '', /sigward's own Kubernetes client \(src\/kube\/client\)/);
+  }
+});
+
+test('kube may use undici and the program runner, not the rest of exec-credentials', async () => {
   const allowed = await restrictedImportMessages(
-    'src/kube/config.ts',
-    "import { KubeConfig } from '@kubernetes/client-node';\nexport const k = KubeConfig;\n",
+    'src/kube/client/http.ts',
+    "import { Agent } from 'undici';\nimport { runProgram } from '../../exec-credentials/run-program.ts';\nexport const a = [Agent, runProgram];\n",
   );
   assert.deepEqual(allowed, []);
+  const refused = await restrictedImportMessages(
+    'src/kube/client/http.ts',
+    "import { x } from '../../exec-credentials/docker-helper.ts';\nexport const y = x;\n",
+  );
+  assert.equal(refused.length, 1);
 });
 
 test('engine may import sigstore', async () => {

@@ -1,12 +1,13 @@
-// A small stand-in for the apiserver's Secret `get` (the only Secret verb sigward holds), for the real
-// CoreV1Api of @kubernetes/client-node: secrets are set, replaced and deleted by the test, every read
+// A small stand-in for the apiserver's Secret `get` (the only Secret verb sigward holds), for sigward's
+// real Kubernetes client (kube/client): secrets are set, replaced and deleted by the test, every read
 // is recorded, and an unknown secret answers 404 with a Status body as the apiserver does. The real
 // apiserver is in e2e/key-secrets.e2e.ts.
 import http from 'node:http';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoreApi } from '../../src/kube/client/apis.ts';
+import { plainKubeClient } from './kube-client.ts';
 
 export interface SecretsApi {
-  readonly core: CoreV1Api;
+  readonly core: CoreApi;
   /** `namespace/name` of every read, in order. */
   readonly reads: string[];
   /** Creates or replaces a secret (values are plain text; base64-encoded as the apiserver stores them). */
@@ -48,15 +49,9 @@ export async function startSecretsApi(): Promise<SecretsApi> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
-  const config = new KubeConfig();
-  config.loadFromOptions({
-    clusters: [{ name: 'fake', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-    users: [{ name: 'u' }],
-    contexts: [{ name: 'c', cluster: 'fake', user: 'u' }],
-    currentContext: 'c',
-  });
+  const client = plainKubeClient(port);
   return {
-    core: config.makeApiClient(CoreV1Api),
+    core: new CoreApi(client),
     reads,
     set(namespace, name, data, type = 'Opaque') {
       const encoded = Object.fromEntries(
@@ -69,6 +64,7 @@ export async function startSecretsApi(): Promise<SecretsApi> {
     },
     close: () =>
       new Promise<void>((resolve) => {
+        void client.close();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
