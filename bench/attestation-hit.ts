@@ -15,6 +15,7 @@ import {
   attestationSigner,
   pushProvenanceReferrer,
 } from '../test/sigstore/attestation-fixtures.ts';
+import { median } from './stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -26,7 +27,6 @@ const { values } = parseArgs({
 const roots = (values.root ?? ['.']).map((r) => resolve(r));
 const reviews = Number(values.reviews);
 const rounds = Number(values.rounds);
-const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const registry = await startDockerRegistry();
 const client = new RegistryClient();

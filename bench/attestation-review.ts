@@ -26,6 +26,7 @@ import {
   pushLegacyAttestations,
   statement,
 } from '../test/sigstore/attestation-fixtures.ts';
+import { median } from './stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -38,7 +39,6 @@ const roots = (values.root ?? ['.']).map((r) => resolve(r));
 const imagesPerCase = Number(values.images);
 const rounds = Number(values.rounds);
 const SPDX = 'https://spdx.dev/Document';
-const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const registry = await startDockerRegistry();
 const proxy = await startFaultProxy({ upstream: registry.url });

@@ -27,6 +27,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import fastify from 'fastify';
 import { makeTestTls } from '../test/support/tls.ts';
 import { fulcioRekor, kubewarden } from '../test/sigstore/discover-fixtures.ts';
+import { median } from './stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -54,10 +55,6 @@ const from = <T>(path: string): Promise<T> => import(join(root, path)) as Promis
 const runs = Number(values.runs);
 const here = fileURLToPath(new URL('.', import.meta.url));
 
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
-};
 const cpuMs = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
 
 interface Probed {

@@ -40,6 +40,7 @@ import {
   type SignedCase,
   type Webhook,
 } from './policy-controller-world.ts';
+import { median } from './stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -262,7 +263,6 @@ try {
 }
 
 // --- the table -------------------------------------------------------------------------------------------
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const cell = (xs: number[], digits: number, unit: string): string => {
   const lo = Math.min(...xs).toFixed(digits);
   const hi = Math.max(...xs).toFixed(digits);

@@ -16,6 +16,7 @@ import { startDockerRegistry } from '../test/support/docker-registry.ts';
 import { pushFixtures } from '../test/engine/harness.ts';
 import { kubewarden } from '../test/sigstore/discover-fixtures.ts';
 import { PROD_ROOT_PATH, REPO_ROOT } from '../test/sigstore/ext.ts';
+import { median } from './stats.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '7' } } });
 const runs = Math.max(3, Number(values.runs));
@@ -71,7 +72,6 @@ try {
       });
       times[name]!.push(performance.now() - start);
     }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const baseline = median(times['verify (baseline)']!);
   for (const [name, xs] of Object.entries(times))
     console.log(

@@ -32,6 +32,7 @@ import {
   pushBundleReferrer,
   pushLegacySignature,
 } from '../test/sigstore/discover-fixtures.ts';
+import { median } from './stats.ts';
 
 interface Hosts {
   readonly docker: string;
@@ -116,7 +117,6 @@ async function profile(runs: number, only: string | undefined, others: readonly 
     const trees = [undefined, ...others];
     const modules = await Promise.all(trees.map(treeModules));
     const rounds = others.length === 0 ? 1 : 5;
-    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     for (const c of cases) {
       const figures = trees.map(() => ({ p50: [] as number[], cpu: [] as number[], requests: 0 }));
       const runners = modules.map((m, t) => {
@@ -226,7 +226,6 @@ async function profileBundle(runs: number, others: string[]): Promise<void> {
       const used = process.cpuUsage(start);
       cpu[t]!.push((used.user + used.system) / 1000 / runs);
     });
-  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   trees.forEach((tree, t) => {
     const checks = signatureChecks(verifiers[t]!);
     const ratio = t === 0 ? '' : `, this tree ÷ it ${(median(cpu[0]!) / median(cpu[t]!)).toFixed(2)}×`;

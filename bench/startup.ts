@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { PROD_ROOT_PATH } from '../test/sigstore/ext.ts';
+import { median } from './stats.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const starts = Number(process.argv[2] ?? 10);
@@ -55,7 +56,6 @@ async function startOnce(entry: string): Promise<{ ms: number; cpuMs: number; rs
   }
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const runs: Record<keyof typeof entries, { ms: number; cpuMs: number; rssMiB: number }[]> = {
   source: [],
   build: [],
