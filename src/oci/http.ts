@@ -145,6 +145,11 @@ export class HttpTransport {
     return plainHttpAllowed(url, this.#plainHttp);
   }
 
+  /** Whether a test endpoint (a loopback address) stands in for this registry name. */
+  hasEndpoint(registry: string): boolean {
+    return this.#endpoints.has(registry.toLowerCase());
+  }
+
   /**
    * The base URL of a registry (`host[:port]`): https, or http where allowsPlainHttp says so; a
    * test endpoint's loopback address when one is set for it.

@@ -48,7 +48,8 @@ export class Session {
     const url = this.url(request.registry, request.path, registryUrl);
     const registryOrigin = registryUrl.origin;
     // A registry named elsewhere than loopback never leads sigward onto loopback (but to its endpoint).
-    const confined = !isLoopbackHostname(new URL(`http://${request.registry}/`).hostname);
+    const confined =
+      this.transport.hasEndpoint(request.registry) || !isLoopbackHostname(registryUrl.hostname);
     if (confined && steeredToLoopback(url, registryOrigin))
       throw new SigwardError('REGISTRY_PROTOCOL', `${request.registry} gave a URL on a loopback address`, {
         details: { registry: request.registry },
