@@ -4,7 +4,7 @@
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RegistryClient } from '../../src/oci/client.ts';
-import { referenceIn } from '../../src/oci/reference.ts';
+import { referenceIn, type RepositoryName } from '../../src/oci/reference.ts';
 import { digestOf } from '../../src/oci/digest.ts';
 import {
   ANNOTATION,
@@ -82,12 +82,8 @@ test('six legacy signers at once: the .sig manifest ends up with every layer', a
         ),
       ),
     );
-    const stored = await setup.getManifest(referenceIn(name, legacyTag(image.digest)));
-    if (stored.manifest.kind !== 'manifest') assert.fail('a .sig manifest');
     assert.deepEqual(
-      stored.manifest.layers
-        .map((l) => Buffer.from(l.annotations?.[ANNOTATION.signature] ?? '', 'base64').toString())
-        .sort(),
+      await legacySignatures(setup, name, image.digest),
       signers.map((_, i) => `signature-${i}`).sort(),
     );
   } finally {
@@ -127,17 +123,23 @@ test('a signer whose manifest write comes after another signer created the tag s
     release();
     await signing;
     assert.equal(held.hits, 1);
-    const stored = await setup.getManifest(referenceIn(name, legacyTag(image.digest)));
-    if (stored.manifest.kind !== 'manifest') assert.fail('a .sig manifest');
-    assert.deepEqual(
-      stored.manifest.layers
-        .map((l) => Buffer.from(l.annotations?.[ANNOTATION.signature] ?? '', 'base64').toString())
-        .sort(),
-      ['signature-a', 'signature-b'],
-    );
+    assert.deepEqual(await legacySignatures(setup, name, image.digest), ['signature-a', 'signature-b']);
   } finally {
     release();
     await Promise.all([setup, a, b].map((c) => c.close()));
     await proxy.close();
   }
 });
+
+/** The signatures (annotation values, sorted) the image's legacy `.sig` tag holds. */
+async function legacySignatures(
+  client: RegistryClient,
+  name: RepositoryName,
+  digest: string,
+): Promise<string[]> {
+  const stored = await client.getManifest(referenceIn(name, legacyTag(digest)));
+  if (stored.manifest.kind !== 'manifest') assert.fail('a .sig manifest');
+  return stored.manifest.layers
+    .map((l) => Buffer.from(l.annotations?.[ANNOTATION.signature] ?? '', 'base64').toString())
+    .sort();
+}
