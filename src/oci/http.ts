@@ -226,9 +226,13 @@ export class HttpTransport {
         });
       }
       if (request.registryOrigin !== undefined && steeredToLoopback(url, request.registryOrigin)) {
-        throw new SigwardError('REGISTRY_PROTOCOL', `${request.url.host} redirected to a loopback address`, {
-          details: requestDetails(method, request.url),
-        });
+        throw new SigwardError(
+          'REGISTRY_PROTOCOL',
+          `${request.url.host} redirected to ${url.host}, a loopback address: refused, a registry elsewhere may not lead sigward to its own host's ports (serve the content from the registry's own origin or another host)`,
+          {
+            details: requestDetails(method, request.url),
+          },
+        );
       }
       if (response.status === 303) method = 'GET';
     }

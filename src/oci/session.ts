@@ -51,9 +51,13 @@ export class Session {
     const confined =
       this.transport.hasEndpoint(request.registry) || !isLoopbackHostname(registryUrl.hostname);
     if (confined && steeredToLoopback(url, registryOrigin))
-      throw new SigwardError('REGISTRY_PROTOCOL', `${request.registry} gave a URL on a loopback address`, {
-        details: { registry: request.registry },
-      });
+      throw new SigwardError(
+        'REGISTRY_PROTOCOL',
+        `${request.registry} gave a URL on ${url.host}, a loopback address: refused, a registry elsewhere may not lead sigward to its own host's ports (serve the content from the registry's own origin or another host)`,
+        {
+          details: { registry: request.registry },
+        },
+      );
     const base = {
       method: request.method,
       url,
