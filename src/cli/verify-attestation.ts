@@ -131,12 +131,13 @@ export async function runVerifyAttestation(
       };
       io.out(`${JSON.stringify(result, null, 2)}\n`);
     } else if (passed) {
-      const signed = verdict.attestations.find((a) => a.outcome.verified)?.outcome;
+      // The attestation that satisfied the requirement, not merely the first that verified.
+      const signer = outcome.attestations[0]?.satisfiedBy;
       const by =
-        signed?.verified !== true
+        signer === undefined
           ? ''
-          : signed.signer.kind === 'certificate'
-            ? `; signed by ${describeFound(signed.signer)}`
+          : signer.kind === 'certificate'
+            ? `; signed by ${describeFound(signer)}`
             : '; signed by the key';
       io.out(
         `${clip(`${verdict.image}: ${outcome.attestations[0]?.message ?? outcome.message}${by}`, 4096)}\n`,

@@ -55,7 +55,10 @@ export interface AttestationResult {
   /** VERIFIED, ATTESTATION_MISSING, ATTESTATION_CONDITION_FAILED, IDENTITY_*, SIGSTORE_*, REGISTRY_*. */
   readonly code: string;
   readonly message: string;
+  /** On a failure, the signer of the attestation that came closest. */
   readonly found?: FoundSigner;
+  /** On a pass, the signer of the attestation on which every condition held. */
+  readonly satisfiedBy?: FoundSigner;
 }
 
 // Identity and content failures say more than broken bundles, which say more than unreadable ones.
@@ -132,6 +135,7 @@ function one(
         passed: true,
         code: 'VERIFIED',
         message: `${label}: ${required.conditions.length} condition(s) hold`,
+        satisfiedBy: signer,
       };
     if (firstFailure === undefined && !failed.r.holds)
       firstFailure = `condition[${failed.i}] \`${failed.c.expression}\` ${failed.r.message}`;

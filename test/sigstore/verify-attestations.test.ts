@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import { RegistryClient } from '../../src/oci/client.ts';
 import { compilePolicy } from '../../src/policy/compile.ts';
 import { attestationOutcome } from '../../src/policy/attestations.ts';
+import type { FoundSigner } from '../../src/policy/evaluate.ts';
 import { parseBundle } from '../../src/sigstore/bundle.ts';
 import { loadTrustRoot } from '../../src/sigstore/trusted-root.ts';
 import { verifyAttestations } from '../../src/sigstore/verify-attestations.ts';
@@ -160,4 +161,57 @@ test('real provenance placed on an image it is not about: its subject must name 
     judged.message,
     /^attestation provenance \(https:\/\/slsa\.dev\/provenance\/v1\): none of 1 is accepted: the statement is about something else/,
   );
+});
+
+test('a passing requirement names the signer of the attestation whose conditions held, not the first verified', () => {
+  const authority = releasePolicy('slsaprovenance1', [
+    'predicate.buildDefinition.externalParameters.workflow.ref == "refs/heads/main"',
+  ]);
+  const { identity, statement } = verified(V1, 'https://slsa.dev/provenance/v1');
+  const predicate = statement.predicate as {
+    buildDefinition: { externalParameters: { workflow: Record<string, unknown> } };
+  };
+  const fromBranch = {
+    ...statement,
+    predicate: {
+      ...predicate,
+      buildDefinition: {
+        ...predicate.buildDefinition,
+        externalParameters: {
+          ...predicate.buildDefinition.externalParameters,
+          workflow: { ...predicate.buildDefinition.externalParameters.workflow, ref: 'refs/heads/dev' },
+        },
+      },
+    },
+  };
+  const other: FoundSigner = {
+    ...identity,
+    kind: 'certificate',
+    subject: `${RELEASE.split('@')[0]}@refs/heads/dev`,
+  };
+  const attestation = (signer: FoundSigner, s: typeof statement) => ({
+    predicateType: 'https://slsa.dev/provenance/v1',
+    outcome: { verified: true as const, authorities: ['release'], signer, statement: s },
+  });
+  const judged = attestationOutcome(
+    authority,
+    {
+      status: 'checked',
+      code: 'CHECKED',
+      message: '',
+      digest: '',
+      attestations: [
+        attestation(other, fromBranch),
+        attestation({ ...identity, kind: 'certificate' }, statement),
+      ],
+      otherTypes: {},
+      lookedIn: 'test',
+      truncated: false,
+    },
+    new Date('2026-12-06T00:00:00Z'),
+  );
+  assert.equal(judged.verified, true, judged.message);
+  const satisfiedBy = judged.attestations[0]?.satisfiedBy;
+  assert.ok(satisfiedBy?.kind === 'certificate');
+  assert.equal(satisfiedBy.subject, RELEASE);
 });
