@@ -9,9 +9,11 @@ import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import https from 'node:https';
 import { test } from 'node:test';
 import { REPO_ROOT } from '../sigstore/ext.ts';
 import { freshEnv, policyLoadLog, startWebhook } from '../cli/webhook-process.ts';
+import { makeClientCertificate, makeTestTls } from '../support/tls.ts';
 
 test(
   'no cluster: sample policies, self-signed certificate, an explained denial, clean SIGTERM',
@@ -140,3 +142,62 @@ test('--policies DIR: every compile error and warning is logged at load with its
     stdout,
   );
 });
+
+test(
+  '--client-ca, --client-name, --health-listen: reviews need the named certificate, probes the health port',
+  { timeout: 60_000 },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sigward-cli-client-ca-'));
+    makeTestTls(dir);
+    const apiserver = makeClientCertificate(dir, 'apiserver', { commonName: 'kube-apiserver' });
+    const webhook = await startWebhook([
+      `--client-ca=${join(dir, 'ca.pem')}`,
+      '--client-name=kube-apiserver',
+      '--health-listen=127.0.0.1:0',
+    ]);
+    try {
+      assert.match(
+        webhook.stderr(),
+        /callers need a client certificate from \S+ca\.pem naming kube-apiserver\n/,
+      );
+      const health =
+        /health: (https:\/\/127\.0\.0\.1:\d+) \(\/livez, \/readyz, \/metrics; no client certificate\)/.exec(
+          webhook.stderr(),
+        )?.[1];
+      assert.ok(health, webhook.stderr());
+      const review = readFileSync(join(REPO_ROOT, 'examples/admission/pod-unmatched.json'), 'utf8');
+      const send = (url: string, method: string, client?: { cert: string; key: string }) =>
+        new Promise<number>((resolve, reject) => {
+          const req = https.request(
+            url,
+            {
+              method,
+              ca: webhook.ca,
+              agent: false,
+              headers: { 'content-type': 'application/json' },
+              ...client,
+            },
+            (res) => {
+              res.resume();
+              res.on('end', () => resolve(res.statusCode ?? 0));
+            },
+          );
+          req.on('error', reject);
+          req.end(method === 'POST' ? review : undefined);
+        });
+      await assert.rejects(
+        webhook.post('/validate', review),
+        'no client certificate: refused in the handshake',
+      );
+      assert.equal(await send(`${webhook.url}/validate`, 'POST', apiserver), 200);
+      assert.equal(await send(`${health}/readyz`, 'GET'), 200);
+      assert.equal(await send(`${health}/validate`, 'POST'), 404);
+      const listening = webhook.records().find((r) => r.msg === 'listening');
+      assert.equal(listening?.['clientCertificates'], 'required');
+      assert.deepEqual(listening?.['clientNames'], ['kube-apiserver']);
+      assert.equal(listening?.['healthUrl'], health);
+    } finally {
+      assert.equal(await webhook.stop(), 0);
+    }
+  },
+);
