@@ -167,6 +167,8 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     values['health-listen'] === undefined
       ? undefined
       : splitListen('--health-listen', values['health-listen']);
+  if (health !== undefined && health[1] !== '0' && health[1] === portText && health[0] === host)
+    fail('--health-listen is another address than --listen (it serves without client certificates)');
   const timeoutSeconds = Number(values['timeout-seconds']);
   if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1 || timeoutSeconds > 30)
     fail('--timeout-seconds is an integer from 1 to 30 (the apiserver allows no more)');
@@ -526,7 +528,11 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     });
   } catch (error) {
     await stopWatchers();
-    process.stderr.write(`sigward webhook: ${listenFailure(error, `${host}:${portText}`)}\n`);
+    const onHealth = health !== undefined && (error as { listener?: unknown }).listener === 'health';
+    const failure = onHealth
+      ? listenFailure(error, `${health[0]}:${health[1]}`, '--health-listen')
+      : listenFailure(error, `${host}:${portText}`);
+    process.stderr.write(`sigward webhook: ${failure}\n`);
     return 1;
   }
   const snapshot = policies.current();
@@ -579,14 +585,14 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
 }
 
 /** Why the listener did not open, in one line with what to do (not a stack trace). */
-export function listenFailure(error: unknown, address: string): string {
+export function listenFailure(error: unknown, address: string, flag = '--listen'): string {
   const code = (error as { code?: unknown } | null)?.code;
   if (code === 'EADDRINUSE')
-    return `${address} is already in use (another sigward webhook or \`npm start\` still running?): stop it, or pass --listen HOST:PORT with a free port`;
+    return `${address} is already in use (another sigward webhook or \`npm start\` still running?): stop it, or pass ${flag} HOST:PORT with a free port`;
   if (code === 'EACCES')
     return `not allowed to listen on ${address}: pick a port above 1023, or run with the right to bind it`;
   if (code === 'EADDRNOTAVAIL')
-    return `${address} is not an address of this machine: pass --listen with one of its addresses (or 0.0.0.0)`;
+    return `${address} is not an address of this machine: pass ${flag} with one of its addresses (or 0.0.0.0)`;
   return `cannot serve on ${address}: ${describeError(error)}`;
 }
 

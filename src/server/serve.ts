@@ -90,7 +90,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       healthPort = await listen(healthApp, options.health.host, options.health.port);
     } catch (error) {
       await app.close();
-      throw error;
+      // Which of the two listeners did not open, for the one-line refusal (cli/webhook.ts).
+      throw Object.assign(error as object, { listener: 'health' });
     }
   }
   const apply = (material: ServingMaterial): void => {

@@ -59,11 +59,15 @@ const refusals: ReadonlyArray<readonly [string, RegExp]> = [
   ],
   ['--client-name=kube-apiserver', /^sigward webhook: --client-name needs --client-ca/m],
   ['--health-listen=8081', /^sigward webhook: --health-listen wants HOST:PORT, got "8081"$/m],
+  [
+    '--listen=127.0.0.1:8443 --health-listen=127.0.0.1:8443',
+    /^sigward webhook: --health-listen is another address than --listen/m,
+  ],
 ];
 
 for (const [flag, message] of refusals)
   test(`webhook ${flag.replace(dir, 'DIR')}: exit 2 naming the flag and what it takes, then the usage`, async () => {
-    const r = await webhook([flag]);
+    const r = await webhook(flag.split(' '));
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, message);
     assert.match(r.stderr, /Usage: sigward webhook/);

@@ -42,30 +42,35 @@ test(
   },
 );
 
-test('a taken port: one line saying what to do, exit 1, no certificate or stack trace', async () => {
-  const taken = createServer();
-  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
-  const { port } = taken.address() as AddressInfo;
-  try {
-    const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-      execFile(
-        join(REPO_ROOT, 'bin/sigward'),
-        ['webhook', `--listen=127.0.0.1:${port}`, '--log-level=warn'],
-        { env: freshEnv() },
-        (error, stdout, stderr) => resolve({ code: Number(error?.code ?? 0), stdout, stderr }),
-      ),
-    );
-    assert.equal(result.code, 1);
-    assert.equal(
-      result.stderr,
-      `sigward webhook: 127.0.0.1:${port} is already in use (another sigward webhook or \`npm start\` ` +
-        'still running?): stop it, or pass --listen HOST:PORT with a free port\n',
-    );
-    assert.equal(result.stdout, '');
-  } finally {
-    taken.close();
-  }
-});
+for (const flag of ['--listen', '--health-listen'])
+  test(`a taken ${flag} port: one line saying what to do, exit 1, no certificate or stack trace`, async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as AddressInfo;
+    const args =
+      flag === '--listen'
+        ? [`--listen=127.0.0.1:${port}`]
+        : ['--listen=127.0.0.1:0', `--health-listen=127.0.0.1:${port}`];
+    try {
+      const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+        execFile(
+          join(REPO_ROOT, 'bin/sigward'),
+          ['webhook', ...args, '--log-level=warn'],
+          { env: freshEnv() },
+          (error, stdout, stderr) => resolve({ code: Number(error?.code ?? 0), stdout, stderr }),
+        ),
+      );
+      assert.equal(result.code, 1);
+      assert.equal(
+        result.stderr,
+        `sigward webhook: 127.0.0.1:${port} is already in use (another sigward webhook or \`npm start\` ` +
+          `still running?): stop it, or pass ${flag} HOST:PORT with a free port\n`,
+      );
+      assert.equal(result.stdout, '');
+    } finally {
+      taken.close();
+    }
+  });
 
 for (const flag of ['verdict-cache-entries', 'attestation-cache-entries']) {
   test(`--${flag}: a whole number of at least 1, else exit 2 naming the flag`, async () => {
