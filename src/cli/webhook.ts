@@ -68,9 +68,9 @@ export const webhookUsage = `Usage: sigward webhook [options]
   --tls-cert FILE --tls-key FILE   serving certificate (reloaded on change); default: self-signed
   --client-ca FILE            PEM CA bundle: every caller of --listen must present a client certificate
                               chaining to it (the apiserver's, from its AdmissionConfiguration), else
-                              the TLS handshake fails; re-read on change (default: callers not authenticated)
+                              the TLS handshake fails; re-read on change (default: none asked)
   --client-name NAME          with --client-ca: accept only a certificate whose subject CN or a DNS/URI
-                              subject alternative name is NAME, exactly (repeatable; default: any from the CA)
+                              alternative name is NAME, exactly (repeatable; default: any from the CA)
   --health-listen HOST:PORT   also serve /livez, /readyz and /metrics (only) here, over HTTPS with the
                               same certificate and no client certificate: for kubelet probes and
                               Prometheus when --client-ca is set (default: none)
