@@ -155,123 +155,150 @@ async function start(options: Partial<ServeOptions> = {}): Promise<Started> {
   };
 }
 
+// Every test that talks to a server is bounded: a connection neither answered nor closed fails it.
 const refusalsIn = (started: Started) =>
   started.logs().filter((l) => l['msg'] === 'caller refused in the TLS handshake');
 
-test('a caller without a client certificate is refused in the handshake (TLS 1.3 and 1.2), never reviewed', async () => {
-  const server = await start({ clientAuth: { caFile: pki.caFile } });
-  try {
-    await assert.rejects(call(server.port, '/validate', undefined), {
-      code: 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
-    });
-    await assert.rejects(
-      call(server.port, '/validate', undefined, { maxVersion: 'TLSv1.2' }),
-      /alert handshake failure/,
-    );
-    // Probes cannot use this port either: that is what the health listener is for.
-    await assert.rejects(call(server.port, '/readyz', undefined, { method: 'GET' }));
-    assert.equal(server.reviews(), 0);
-    const [line, ...rest] = refusalsIn(server);
-    assert.equal(line?.['reason'], 'no client certificate');
-    assert.equal(line?.['remote'], '127.0.0.1');
-    assert.equal(rest.length, 0, 'the same refusal again within the minute is counted, not logged');
-  } finally {
-    await server.shutdown();
-  }
-});
-
-test('a certificate from another CA is refused in the handshake; one from the bundle is reviewed', async () => {
-  const server = await start({ clientAuth: { caFile: pki.caFile } });
-  try {
-    await assert.rejects(call(server.port, '/validate', pki.stranger), { code: 'ECONNRESET' });
-    await assert.rejects(call(server.port, '/validate', pki.stranger, { maxVersion: 'TLSv1.2' }));
-    assert.equal(server.reviews(), 0);
-    assert.match(
-      String(refusalsIn(server)[0]?.['reason']),
-      /^client certificate not accepted by the --client-ca bundle \([A-Z_]+\)$/,
-    );
-    const answered = await call(server.port, '/validate', pki.apiserver);
-    assert.equal(answered.status, 200, answered.body);
-    // Without names, any certificate the bundle signed is a caller.
-    assert.equal((await call(server.port, '/validate', pki.intruder, { maxVersion: 'TLSv1.2' })).status, 200);
-    assert.equal(server.reviews(), 2);
-  } finally {
-    await server.shutdown();
-  }
-});
-
-test('with --client-name, a certificate from the bundle naming none of them is dropped before its request is read', async () => {
-  const server = await start({
-    clientAuth: {
-      caFile: pki.caFile,
-      names: ['kube-apiserver', 'spiffe://cluster.local/ns/kube-system/sa/apiserver'],
-    },
-  });
-  try {
-    await assert.rejects(call(server.port, '/validate', pki.intruder));
-    await assert.rejects(call(server.port, '/validate', pki.intruder, { maxVersion: 'TLSv1.2' }));
-    assert.equal(server.reviews(), 0);
-    const [line] = refusalsIn(server);
-    assert.equal(line?.['reason'], 'client certificate names none of the --client-name identities');
-    assert.deepEqual(line?.['presented'], ['system:node:worker-1']);
-    // The subject CN, or a URI (or DNS) subject alternative name, exactly.
-    assert.equal((await call(server.port, '/validate', pki.apiserver)).status, 200);
-    assert.equal((await call(server.port, '/validate', pki.spiffe)).status, 200);
-    assert.equal(server.reviews(), 2);
-  } finally {
-    await server.shutdown();
-  }
-});
-
-test('the health listener answers probes and /metrics without a certificate, and nothing else', async () => {
-  const server = await start({ clientAuth: { caFile: pki.caFile }, health: { host: '127.0.0.1', port: 0 } });
-  try {
-    const health = server.healthPort!;
-    assert.notEqual(health, server.port);
-    assert.equal((await call(health, '/livez', undefined, { method: 'GET' })).status, 200);
-    assert.equal((await call(health, '/readyz', undefined, { method: 'GET' })).status, 200);
-    const metrics = await call(health, '/metrics', undefined, { method: 'GET' });
-    assert.equal(metrics.status, 200);
-    assert.match(metrics.body, /^# TYPE sigward_admissions_total counter$/m);
-    for (const route of ['/validate', '/mutate']) {
-      const refused = await call(health, route, undefined);
-      assert.equal(refused.status, 404, refused.body);
-      assert.match(refused.body, /only \/livez, \/readyz and \/metrics/);
+test(
+  'a caller without a client certificate is refused in the handshake (TLS 1.3 and 1.2), never reviewed',
+  { timeout: 30_000 },
+  async () => {
+    const server = await start({ clientAuth: { caFile: pki.caFile } });
+    try {
+      await assert.rejects(call(server.port, '/validate', undefined), {
+        code: 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
+      });
+      await assert.rejects(
+        call(server.port, '/validate', undefined, { maxVersion: 'TLSv1.2' }),
+        /alert handshake failure/,
+      );
+      // Probes cannot use this port either: that is what the health listener is for.
+      await assert.rejects(call(server.port, '/readyz', undefined, { method: 'GET' }));
+      assert.equal(server.reviews(), 0);
+      const [line, ...rest] = refusalsIn(server);
+      assert.equal(line?.['reason'], 'no client certificate');
+      assert.equal(line?.['remote'], '127.0.0.1');
+      assert.equal(rest.length, 0, 'the same refusal again within the minute is counted, not logged');
+    } finally {
+      await server.shutdown();
     }
-    assert.equal(server.reviews(), 0);
-  } finally {
-    await server.shutdown();
-  }
-});
+  },
+);
 
-test('the client CA bundle is re-read when it changes; a bundle that does not load keeps the previous one', async () => {
-  const live = join(mkdtempSync(join(tmpdir(), 'sigward-client-ca-live-')), 'ca.crt');
-  copyFileSync(pki.caFile, live);
-  let reloaded!: () => void;
-  let swapped = new Promise<void>((r) => (reloaded = r));
-  const server = await start({
-    clientAuth: { caFile: live },
-    certPollMs: 50,
-    onCertificateReloaded: () => reloaded(),
-  });
-  try {
-    assert.equal((await call(server.port, '/validate', pki.apiserver)).status, 200);
-    await assert.rejects(call(server.port, '/validate', pki.stranger));
+test(
+  'a certificate from another CA is refused in the handshake; one from the bundle is reviewed',
+  { timeout: 30_000 },
+  async () => {
+    const server = await start({ clientAuth: { caFile: pki.caFile } });
+    try {
+      await assert.rejects(call(server.port, '/validate', pki.stranger), { code: 'ECONNRESET' });
+      await assert.rejects(call(server.port, '/validate', pki.stranger, { maxVersion: 'TLSv1.2' }));
+      assert.equal(server.reviews(), 0);
+      assert.match(
+        String(refusalsIn(server)[0]?.['reason']),
+        /^client certificate not accepted by the --client-ca bundle \([A-Z_]+\)$/,
+      );
+      const answered = await call(server.port, '/validate', pki.apiserver);
+      assert.equal(answered.status, 200, answered.body);
+      // Without names, any certificate the bundle signed is a caller.
+      assert.equal(
+        (await call(server.port, '/validate', pki.intruder, { maxVersion: 'TLSv1.2' })).status,
+        200,
+      );
+      assert.equal(server.reviews(), 2);
+    } finally {
+      await server.shutdown();
+    }
+  },
+);
 
-    copyFileSync(pki.strangerCaFile, live);
-    await swapped;
-    swapped = new Promise<void>((r) => (reloaded = r));
-    assert.equal((await call(server.port, '/validate', pki.stranger)).status, 200);
-    await assert.rejects(call(server.port, '/validate', pki.apiserver));
+test(
+  'with --client-name, a certificate from the bundle naming none of them is dropped before its request is read',
+  { timeout: 30_000 },
+  async () => {
+    const server = await start({
+      clientAuth: {
+        caFile: pki.caFile,
+        names: ['kube-apiserver', 'spiffe://cluster.local/ns/kube-system/sa/apiserver'],
+      },
+    });
+    try {
+      await assert.rejects(call(server.port, '/validate', pki.intruder));
+      await assert.rejects(call(server.port, '/validate', pki.intruder, { maxVersion: 'TLSv1.2' }));
+      assert.equal(server.reviews(), 0);
+      const [line] = refusalsIn(server);
+      assert.equal(line?.['reason'], 'client certificate names none of the --client-name identities');
+      assert.deepEqual(line?.['presented'], ['system:node:worker-1']);
+      // The subject CN, or a URI (or DNS) subject alternative name, exactly.
+      assert.equal((await call(server.port, '/validate', pki.apiserver)).status, 200);
+      assert.equal((await call(server.port, '/validate', pki.spiffe)).status, 200);
+      assert.equal(server.reviews(), 2);
+    } finally {
+      await server.shutdown();
+    }
+  },
+);
 
-    // An empty file (a half-written update): logged, and the last good bundle stays in force.
-    writeFileSync(live, '');
-    await server.logged(/client CA files do not load; keeping the previous ones/);
-    assert.equal((await call(server.port, '/validate', pki.stranger)).status, 200);
-  } finally {
-    await server.shutdown();
-  }
-});
+test(
+  'the health listener answers probes and /metrics without a certificate, and nothing else',
+  { timeout: 30_000 },
+  async () => {
+    const server = await start({
+      clientAuth: { caFile: pki.caFile },
+      health: { host: '127.0.0.1', port: 0 },
+    });
+    try {
+      const health = server.healthPort!;
+      assert.notEqual(health, server.port);
+      assert.equal((await call(health, '/livez', undefined, { method: 'GET' })).status, 200);
+      assert.equal((await call(health, '/readyz', undefined, { method: 'GET' })).status, 200);
+      const metrics = await call(health, '/metrics', undefined, { method: 'GET' });
+      assert.equal(metrics.status, 200);
+      assert.match(metrics.body, /^# TYPE sigward_admissions_total counter$/m);
+      for (const route of ['/validate', '/mutate']) {
+        const refused = await call(health, route, undefined);
+        assert.equal(refused.status, 404, refused.body);
+        assert.match(refused.body, /only \/livez, \/readyz and \/metrics/);
+      }
+      assert.equal(server.reviews(), 0);
+    } finally {
+      await server.shutdown();
+    }
+  },
+);
+
+test(
+  'the client CA bundle is re-read when it changes; a bundle that does not load keeps the previous one',
+  { timeout: 30_000 },
+  async () => {
+    const live = join(mkdtempSync(join(tmpdir(), 'sigward-client-ca-live-')), 'ca.crt');
+    copyFileSync(pki.caFile, live);
+    let reloaded!: () => void;
+    let swapped = new Promise<void>((r) => (reloaded = r));
+    const server = await start({
+      clientAuth: { caFile: live },
+      certPollMs: 50,
+      onCertificateReloaded: () => reloaded(),
+    });
+    try {
+      assert.equal((await call(server.port, '/validate', pki.apiserver)).status, 200);
+      await assert.rejects(call(server.port, '/validate', pki.stranger));
+
+      copyFileSync(pki.strangerCaFile, live);
+      await swapped;
+      swapped = new Promise<void>((r) => (reloaded = r));
+      assert.equal((await call(server.port, '/validate', pki.stranger)).status, 200);
+      await assert.rejects(call(server.port, '/validate', pki.apiserver));
+
+      // An empty file (a half-written update): logged, and the last good bundle stays in force.
+      writeFileSync(live, '');
+      await server.logged(/client CA files do not load; keeping the previous ones/);
+      assert.equal((await call(server.port, '/validate', pki.stranger)).status, 200);
+    } finally {
+      await server.shutdown();
+    }
+  },
+);
 
 test('a bundle that cannot be used is refused with one line naming the file and why', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sigward-client-ca-bad-'));
@@ -316,6 +343,18 @@ test("a certificate's identities: subject CN, then DNS and URI alternative names
     'apiserver.internal',
   ]);
   assert.deepEqual(clientIdentities(new X509Certificate(pki.apiserver.cert)), ['kube-apiserver']);
+  // Node quotes a value holding a comma (`URI:"spiffe://…\\u002c…"`): it is one name, unescaped.
+  const dir = mkdtempSync(join(tmpdir(), 'sigward-client-names-'));
+  makeTestTls(dir);
+  const odd = makeClientCertificate(dir, 'odd', {
+    commonName: 'odd',
+    altNames: ['URI:spiffe://cluster.local/a,b', 'email:ops@example.com', 'IP:10.0.0.1', 'DNS:after.comma'],
+  });
+  assert.deepEqual(clientIdentities(new X509Certificate(odd.cert)), [
+    'odd',
+    'spiffe://cluster.local/a,b',
+    'after.comma',
+  ]);
 });
 
 test('refusals: the first of each kind is logged, repeats within the interval only counted', () => {

@@ -78,13 +78,17 @@ export function makeClientCertificate(
   };
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   openssl('req', ...ec, '-keyout', file('key'), '-out', file('csr'), '-subj', `/CN=${subject.commonName}`);
+  // Alternative names in a section of their own, so a value may hold a comma.
+  const altNames = (subject.altNames ?? []).map(
+    (n, i) => `${n.slice(0, n.indexOf(':'))}.${i + 1} = ${n.slice(n.indexOf(':') + 1)}`,
+  );
   writeFileSync(
     file('ext'),
     [
       'basicConstraints=CA:FALSE',
       'keyUsage=digitalSignature',
       'extendedKeyUsage=clientAuth',
-      ...(subject.altNames === undefined ? [] : [`subjectAltName=${subject.altNames.join(',')}`]),
+      ...(altNames.length === 0 ? [] : ['subjectAltName=@alt', '[alt]', ...altNames]),
       '',
     ].join('\n'),
   );
