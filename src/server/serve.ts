@@ -101,6 +101,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       contextOptions({ cert: material.cert, key: material.key }),
     );
   };
+  const what =
+    options.clientAuth === undefined ? 'serving certificate' : 'serving certificate or client CA bundle';
   const stopWatching =
     files === undefined
       ? () => undefined
@@ -110,14 +112,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
           apply,
           {
             reloaded: () => {
-              logger.info('serving certificate or client CA bundle reloaded');
+              logger.info(`${what} reloaded`);
               options.onCertificateReloaded?.();
             },
             failed: (error) =>
-              logger.warn(
-                { err: error },
-                'serving certificate or client CA files do not load; keeping the previous ones',
-              ),
+              logger.warn({ err: error }, `${what} files do not load; keeping the previous ones`),
           },
           options.certPollMs,
         );

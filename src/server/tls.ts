@@ -5,7 +5,6 @@
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import type { SecureContextOptions } from 'node:tls';
-import type { Server } from 'node:https';
 import { TLS_MIN_VERSION } from './app.ts';
 import { readClientCaBundle } from './client-auth.ts';
 
@@ -96,22 +95,6 @@ export function watchServingFiles(
   return () => {
     for (const file of watched) unwatchFile(file, check);
   };
-}
-
-/** Watches the pair and swaps the server's context on change; returns a function that stops watching. */
-export function watchCertificate(
-  server: Server,
-  files: CertificateFiles,
-  events: ReloadEvents = {},
-  intervalMs = 1000,
-): () => void {
-  return watchServingFiles(
-    files,
-    undefined,
-    (material) => server.setSecureContext(contextOptions(material)),
-    events,
-    intervalMs,
-  );
 }
 
 function fingerprint(material: ServingMaterial): string {

@@ -292,7 +292,7 @@ test(
 
       // An empty file (a half-written update): logged, and the last good bundle stays in force.
       writeFileSync(live, '');
-      await server.logged(/client CA files do not load; keeping the previous ones/);
+      await server.logged(/client CA bundle files do not load; keeping the previous ones/);
       assert.equal((await call(server.port, '/validate', pki.stranger)).status, 200);
     } finally {
       await server.shutdown();
