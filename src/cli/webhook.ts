@@ -554,6 +554,10 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     },
     'listening',
   );
+  if (clientAuth !== undefined && health === undefined)
+    logger.warn(
+      'client certificates required and no --health-listen: kubelet probes and Prometheus, which present none, cannot reach /livez, /readyz or /metrics',
+    );
   // For the person at the terminal: stdout carries only JSON log lines (collectors parse them), so
   // the summary and the self-signed CA (the caBundle to register the webhook with) go to stderr.
   process.stderr.write(

@@ -201,6 +201,31 @@ test(
       assert.equal(listening?.['clientCertificates'], 'required');
       assert.deepEqual(listening?.['clientNames'], ['kube-apiserver']);
       assert.equal(listening?.['healthUrl'], health);
+      assert.ok(!webhook.records().some((r) => String(r.msg).includes('no --health-listen')));
+    } finally {
+      assert.equal(await webhook.stop(), 0);
+    }
+  },
+);
+
+test(
+  '--client-ca without --health-listen: a warning that probes and scrapes cannot get through',
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sigward-cli-client-ca-nohealth-'));
+    makeTestTls(dir);
+    const webhook = await startWebhook([`--client-ca=${join(dir, 'ca.pem')}`]);
+    try {
+      const warning = await webhook.waitFor('the warning', (r) =>
+        String(r.msg).includes('no --health-listen'),
+      );
+      assert.equal(warning.level, 40);
+      assert.match(
+        warning.msg,
+        /kubelet probes and Prometheus, which present none, cannot reach \/livez, \/readyz or \/metrics/,
+      );
     } finally {
       assert.equal(await webhook.stop(), 0);
     }
