@@ -91,11 +91,26 @@ const MONITORING_VALUES = {
     grafanaDashboard: { enabled: true },
   },
 };
+// A CA certificate as a client CA bundle (the apiserver's serving CA here: only its shape matters).
+const CLIENT_AUTH_VALUES = (caPem: string) => ({
+  clientAuth: { enabled: true, caBundle: caPem, names: ['kube-apiserver', 'front-proxy-client'] },
+  networkPolicy: {
+    enabled: true,
+    metricsIngressFrom: [
+      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } },
+    ],
+  },
+  metrics: { serviceMonitor: { enabled: true } },
+});
 const NOTABLE_VALUES: ReadonlyArray<readonly [string, Record<string, unknown>]> = [
   ['defaults', {}],
   ['non-default (opt-in, existing Secret, NetworkPolicy, example policies)', NON_DEFAULT_VALUES],
   ['cert-manager and monitoring (ServiceMonitor, PrometheusRule, dashboard)', MONITORING_VALUES],
   ['one replica', { replicaCount: 1 }],
+  [
+    'client certificates (clientAuth, NetworkPolicy with metrics peers)',
+    CLIENT_AUTH_VALUES('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'),
+  ],
 ];
 
 describe('the sigward Helm chart against the apiserver', () => {
@@ -476,6 +491,130 @@ describe('the sigward Helm chart against the apiserver', () => {
       await bad(['webhook.failurePolicy=Maybe'], /failurePolicy/);
       await bad(['webhook.nope=1'], /nope/);
       await bad(['certificates.mode=existingSecret'], /existingSecret\.name/);
+      await bad(['clientAuth.enabled=true'], /clientAuth\.enabled needs exactly one of clientAuth\.caBundle/);
+      await bad(
+        [
+          'clientAuth.enabled=true',
+          'clientAuth.existingSecret.name=a',
+          'clientAuth.existingConfigMap.name=b',
+        ],
+        /exactly one of/,
+      );
+      await bad(
+        ['clientAuth.enabled=true', 'clientAuth.caBundle=LS0tLS1CRUdJTg=='],
+        /PEM text .* not base64/,
+      );
+      await bad(['clientAuth.names[0]='], /clientAuth\/names\/0/);
+    },
+  );
+
+  step(
+    'clientAuth: the CA in a ConfigMap mounted for --client-ca, names as --client-name, probes, metrics and NetworkPolicy on the health port',
+    async () => {
+      type Port = { name: string; containerPort?: number; port?: number };
+      type Probe = { httpGet: { path: string; port: string; scheme: string } };
+      type Container = {
+        ports: Port[];
+        livenessProbe: Probe;
+        readinessProbe: Probe;
+        volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
+      };
+      type PodSpec = {
+        containers: Container[];
+        volumes: { name: string; configMap?: object; secret?: object }[];
+      };
+      const podOf = (m: Manifest[]) =>
+        (one(m, 'Deployment') as unknown as { spec: { template: { spec: PodSpec } } }).spec.template.spec;
+
+      // Off (the default): no client CA, but the health listener, probes and Service port all the same.
+      const plain = await render();
+      assert.ok(args(plain).includes('--health-listen=0.0.0.0:8081'), args(plain).join(' '));
+      assert.ok(!args(plain).some((a) => a.startsWith('--client-ca') || a.startsWith('--client-name')));
+      assert.equal(
+        plain.filter((x) => x.kind === 'ConfigMap' && String(x.metadata.name).endsWith('client-ca')).length,
+        0,
+      );
+
+      const m = await render(CLIENT_AUTH_VALUES(kube.caPem));
+      const a = args(m);
+      for (const flag of [
+        '--client-ca=/etc/sigward/client-ca/ca.crt',
+        '--client-name=kube-apiserver',
+        '--client-name=front-proxy-client',
+        '--health-listen=0.0.0.0:8081',
+      ])
+        assert.ok(a.includes(flag), `${flag} in ${a.join(' ')}`);
+      const configMap = one(m, 'ConfigMap', `${release}-client-ca`) as unknown as {
+        data: Record<string, string>;
+      };
+      assert.equal(configMap.data['ca.crt']?.trim(), kube.caPem.trim());
+      const pod = podOf(m);
+      const container = pod.containers[0]!;
+      assert.deepEqual(
+        pod.volumes.find((v) => v.name === 'client-ca'),
+        {
+          name: 'client-ca',
+          configMap: { name: `${release}-client-ca`, items: [{ key: 'ca.crt', path: 'ca.crt' }] },
+        },
+      );
+      assert.deepEqual(
+        container.volumeMounts.find((v) => v.name === 'client-ca'),
+        {
+          name: 'client-ca',
+          mountPath: '/etc/sigward/client-ca',
+          readOnly: true,
+        },
+      );
+      assert.deepEqual(
+        container.ports.map((p) => [p.name, p.containerPort]),
+        [
+          ['https', 8443],
+          ['health', 8081],
+        ],
+      );
+      for (const probe of [container.livenessProbe, container.readinessProbe])
+        assert.deepEqual(
+          [probe.httpGet.port, probe.httpGet.scheme],
+          ['health', 'HTTPS'],
+          'probes present no certificate',
+        );
+      const service = one(m, 'Service') as unknown as { spec: { ports: Port[] } };
+      assert.deepEqual(
+        service.spec.ports.map((p) => [p.name, p.port]),
+        [
+          ['https', 443],
+          ['health', 8081],
+        ],
+      );
+      const monitor = one(m, 'ServiceMonitor') as unknown as { spec: { endpoints: { port: string }[] } };
+      assert.equal(monitor.spec.endpoints[0]!.port, 'health');
+      const policy = one(m, 'NetworkPolicy') as unknown as {
+        spec: { ingress: { ports: { port: string }[]; from?: object[] }[] };
+      };
+      assert.deepEqual(policy.spec.ingress, [
+        { ports: [{ port: 'https', protocol: 'TCP' }] },
+        {
+          ports: [{ port: 'health', protocol: 'TCP' }],
+          from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }],
+        },
+      ]);
+      // A CA held elsewhere: the named Secret's key is mounted as ca.crt, and no ConfigMap is made.
+      const fromSecret = await render({
+        clientAuth: { enabled: true, existingSecret: { name: 'apiserver-client-ca', key: 'tls.crt' } },
+      });
+      assert.deepEqual(
+        podOf(fromSecret).volumes.find((v) => v.name === 'client-ca'),
+        {
+          name: 'client-ca',
+          secret: { secretName: 'apiserver-client-ca', items: [{ key: 'tls.crt', path: 'ca.crt' }] },
+        },
+      );
+      assert.equal(
+        fromSecret.filter((x) => x.kind === 'ConfigMap' && String(x.metadata.name).endsWith('client-ca'))
+          .length,
+        0,
+      );
+      await dryRun(m.filter((x) => x.kind !== 'ServiceMonitor'));
     },
   );
 

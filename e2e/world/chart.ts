@@ -11,6 +11,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseAllDocuments, stringify } from 'yaml';
 import { writeSecretFile, type Clients, type ToolResult } from './clients.ts';
+import { WorldError } from './errors.ts';
 import type { Kube } from './kube.ts';
 import { kubectlOk, type Kubectl } from './kubectl.ts';
 import { createCa, issueServingCert } from './pki.ts';
@@ -119,14 +120,18 @@ export async function serviceAccountKubeconfig(
 export interface HostWebhook {
   readonly service: Service;
   readonly port: number;
+  /** The health listener's port (/livez, /readyz, /metrics without a client certificate), if asked for. */
+  readonly healthPort?: number;
   /** PEM of the CA that issued the serving certificate: the caBundle to point a configuration at it. */
   readonly caPem: string;
 }
 
 /**
  * Starts `sigward webhook` on the host with exactly the Deployment's arguments (so every flag the chart
- * passes exists), but with a free loopback port, a serving certificate for 127.0.0.1 and the given
- * kubeconfig; ready once /readyz answers 200. Its environment is this process's without any AWS_*
+ * passes exists), but with a free loopback port (or `port`), a serving certificate for 127.0.0.1, the
+ * given kubeconfig, and for --client-ca the bundle file `clientCaFile` (the Pod's is a mounted
+ * ConfigMap); ready once /readyz answers 200 (on the health listener, when there is one: with
+ * --client-ca the webhook port asks for a client certificate). Its environment is this process's without any AWS_*
  * setting (no ambient cloud identity) plus `env`: what the Pod's container would be given.
  */
 export async function startHostWebhook(
@@ -136,6 +141,8 @@ export async function startHostWebhook(
     deploymentArgs: readonly string[];
     kubeconfig: string;
     env?: Readonly<Record<string, string>>;
+    port?: number;
+    clientCaFile?: string;
   },
 ): Promise<HostWebhook> {
   // A directory per process: the webhook reloads its certificate files when they change, so a second
@@ -143,29 +150,38 @@ export async function startHostWebhook(
   const pki = runDir.sub(`host-pki/${options.name}`);
   const ca = await createCa(pki, 'host-webhook-ca');
   const serving = await issueServingCert(ca, pki, 'webhook', ['127.0.0.1']);
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
+  const healthPort = options.deploymentArgs.some((a) => a.startsWith('--health-listen='))
+    ? await freePort()
+    : undefined;
+  const clientCaFile = (): string => {
+    if (options.clientCaFile === undefined)
+      throw new WorldError('WEBHOOK', `${options.name}: the arguments name --client-ca, give clientCaFile`);
+    return options.clientCaFile;
+  };
+  const hostArg = (a: string): string => {
+    if (a.startsWith('--listen=')) return `--listen=127.0.0.1:${port}`;
+    if (a.startsWith('--health-listen=')) return `--health-listen=127.0.0.1:${healthPort}`;
+    if (a.startsWith('--tls-cert=')) return `--tls-cert=${serving.certFile}`;
+    if (a.startsWith('--tls-key=')) return `--tls-key=${serving.keyFile}`;
+    if (a.startsWith('--client-ca=')) return `--client-ca=${clientCaFile()}`;
+    return a;
+  };
   const service = await startService({
     name: options.name,
     command: process.execPath,
     args: [
       path.join(repoRoot, 'src/cli/main.ts'),
-      ...options.deploymentArgs.map((a) =>
-        a.startsWith('--listen=')
-          ? `--listen=127.0.0.1:${port}`
-          : a.startsWith('--tls-cert=')
-            ? `--tls-cert=${serving.certFile}`
-            : a.startsWith('--tls-key=')
-              ? `--tls-key=${serving.keyFile}`
-              : a,
-      ),
+      ...options.deploymentArgs.map(hostArg),
       `--kubeconfig=${options.kubeconfig}`,
     ],
     withheldEnv: /^AWS_/,
     ...(options.env === undefined ? {} : { env: options.env }),
     logDir: runDir.logs,
-    ready: async () => (await getStatus(`https://127.0.0.1:${port}/readyz`, ca.certPem)) === 200,
+    ready: async () =>
+      (await getStatus(`https://127.0.0.1:${healthPort ?? port}/readyz`, ca.certPem)) === 200,
   });
-  return { service, port, caPem: ca.certPem };
+  return { service, port, ...(healthPort === undefined ? {} : { healthPort }), caPem: ca.certPem };
 }
 
 export interface ChartWebhookOptions {
@@ -176,6 +192,10 @@ export interface ChartWebhookOptions {
   values?: Record<string, unknown>;
   /** The container environment of the rendered Deployment's Pod (e.g. what a cloud identity injects). */
   environment?: (deployment: Manifest) => Promise<Record<string, string>>;
+  /** The webhook's port (e.g. one the apiserver's webhook kubeconfig already names); free by default. */
+  port?: number;
+  /** The client CA bundle file for --client-ca (with clientAuth values). */
+  clientCaFile?: string;
 }
 
 /** What started: the host process, the arguments it was given, and its kubeconfig (a secret file). */
@@ -214,6 +234,8 @@ export async function startChartWebhook(world: World, options: ChartWebhookOptio
     deploymentArgs: args,
     kubeconfig,
     ...(env === undefined ? {} : { env }),
+    ...(options.port === undefined ? {} : { port: options.port }),
+    ...(options.clientCaFile === undefined ? {} : { clientCaFile: options.clientCaFile }),
   });
   return { host, args, kubeconfig };
 }
@@ -302,9 +324,9 @@ export async function waitForPolicyReady(kubectl: Kubectl, name: string): Promis
   return ready;
 }
 
-/** GET `route` of a host webhook (e.g. /metrics): status and body. */
+/** GET `route` of a host webhook (e.g. /metrics, from the health listener when it has one): status and body. */
 export function getFromWebhook(host: HostWebhook, route: string): Promise<{ status: number; body: string }> {
-  return httpsGet(`https://127.0.0.1:${host.port}${route}`, host.caPem);
+  return httpsGet(`https://127.0.0.1:${host.healthPort ?? host.port}${route}`, host.caPem);
 }
 
 async function getStatus(url: string, ca: string): Promise<number> {

@@ -16,6 +16,11 @@ export interface WorldOptions {
   tier?: Tier;
   /** The apiserver's port; free by default. */
   kubePort?: number;
+  /**
+   * More kube-apiserver flags, made once the run directory exists and before the apiserver starts (e.g.
+   * an --admission-control-config-file whose kubeconfig and certificates live in the run directory).
+   */
+  apiserverArgs?: (runDir: RunDir) => Promise<readonly string[]>;
 }
 
 export interface Registries {
@@ -61,7 +66,14 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
 
   try {
     const [kube, referrers, fallback] = await Promise.all([
-      startKube(runDir, options.kubePort === undefined ? {} : { port: options.kubePort }).then(track),
+      (options.apiserverArgs?.(runDir) ?? Promise.resolve([]))
+        .then((apiserverArgs) =>
+          startKube(runDir, {
+            apiserverArgs,
+            ...(options.kubePort === undefined ? {} : { port: options.kubePort }),
+          }),
+        )
+        .then(track),
       startOlareg(runDir, { referrers: true }).then(track),
       startDockerRegistry(runDir).then(track),
     ]);

@@ -10,6 +10,9 @@
 //                 from the webhook's own cloud identity (--cloud-credentials)
 //   TLS:          --tls-cert/--tls-key (reloaded when they change), else a self-signed pair whose
 //                 certificate (the caBundle) is printed
+//   callers:      --client-ca (re-read when it changes): only callers with a certificate from it (the
+//                 apiserver's AdmissionConfiguration) get through the handshake; --client-name narrows
+//                 them; --health-listen serves the probes and /metrics, which present no certificate
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
@@ -39,8 +42,8 @@ import {
 } from '../kube/index.ts';
 import type { KubeClient, PolicySnapshot } from '../kube/index.ts';
 import { ERROR_REASONS } from '../policy/decision.ts';
-import { startServer } from '../server/index.ts';
-import type { Readiness } from '../server/index.ts';
+import { readClientCaBundle, startServer } from '../server/index.ts';
+import type { ClientAuth, Readiness } from '../server/index.ts';
 import { createLogger, createMetrics, LOG_LEVELS } from '../telemetry/index.ts';
 import { combineKeychains } from '../oci/index.ts';
 import { CLOUD_CREDENTIALS_USAGE, cloudKeychain, testRegistryEndpoints } from './cloud-credentials.ts';
@@ -63,6 +66,14 @@ export const webhookUsage = `Usage: sigward webhook [options]
                               (policy.sigstore.dev/v1beta1, CRD installed) as-is, read-only; fields
                               sigward cannot honour are logged and fail their images (POLICY_INVALID)
   --tls-cert FILE --tls-key FILE   serving certificate (reloaded on change); default: self-signed
+  --client-ca FILE            PEM CA bundle: every caller of --listen must present a client certificate
+                              chaining to it (the apiserver's, from its AdmissionConfiguration), else
+                              the TLS handshake fails; re-read on change (default: none asked)
+  --client-name NAME          with --client-ca: accept only a certificate whose subject CN or a DNS/URI
+                              alternative name is NAME, exactly (repeatable; default: any from the CA)
+  --health-listen HOST:PORT   also serve /livez, /readyz and /metrics (only) here, over HTTPS with the
+                              same certificate and no client certificate: for kubelet probes and
+                              Prometheus when --client-ca is set (default: none)
   --trusted-root FILE         trusted_root.json used as the public-good root (private or air-gapped);
                               re-read on change, a bad new file keeps the last good root
   --timeout-seconds N         the webhook's timeoutSeconds (default 10); the review deadline is set below it
@@ -95,6 +106,9 @@ const options = {
   'policy-controller-policies': { type: 'boolean' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
+  'client-ca': { type: 'string' },
+  'client-name': { type: 'string', multiple: true },
+  'health-listen': { type: 'string' },
   'trusted-root': { type: 'string' },
   'timeout-seconds': { type: 'string', default: '10' },
   'no-match-action': { type: 'string', default: 'deny' },
@@ -145,7 +159,16 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const inPod = (process.env['KUBERNETES_SERVICE_HOST'] ?? '') !== '';
-  const [host, portText] = splitListen(values.listen ?? (inPod ? '0.0.0.0:8443' : '127.0.0.1:8443'));
+  const [host, portText] = splitListen(
+    '--listen',
+    values.listen ?? (inPod ? '0.0.0.0:8443' : '127.0.0.1:8443'),
+  );
+  const health =
+    values['health-listen'] === undefined
+      ? undefined
+      : splitListen('--health-listen', values['health-listen']);
+  if (health !== undefined && health[1] !== '0' && health[1] === portText && health[0] === host)
+    fail('--health-listen is another address than --listen (it serves without client certificates)');
   const timeoutSeconds = Number(values['timeout-seconds']);
   if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1 || timeoutSeconds > 30)
     fail('--timeout-seconds is an integer from 1 to 30 (the apiserver allows no more)');
@@ -158,6 +181,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   if (scope !== 'opt-out' && scope !== 'opt-in') fail('--scope is opt-out or opt-in');
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined))
     fail('--tls-cert and --tls-key go together');
+  const clientAuth = clientAuthOf(values['client-ca'], values['client-name']);
   const positive = (flag: string, text: string | undefined): number => {
     const n = Number(text);
     if (!Number.isInteger(n) || n < 0) fail(`--${flag} is a whole number`);
@@ -492,6 +516,8 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       host,
       port: Number(portText),
       tls,
+      ...(clientAuth === undefined ? {} : { clientAuth }),
+      ...(health === undefined ? {} : { health: { host: health[0], port: Number(health[1]) } }),
       handleReview: engine.handle,
       readiness,
       metrics,
@@ -502,7 +528,11 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     });
   } catch (error) {
     await stopWatchers();
-    process.stderr.write(`sigward webhook: ${listenFailure(error, `${host}:${portText}`)}\n`);
+    const onHealth = health !== undefined && (error as { listener?: unknown }).listener === 'health';
+    const failure = onHealth
+      ? listenFailure(error, `${health[0]}:${health[1]}`, '--health-listen')
+      : listenFailure(error, `${host}:${portText}`);
+    process.stderr.write(`sigward webhook: ${failure}\n`);
     return 1;
   }
   const snapshot = policies.current();
@@ -518,13 +548,26 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       unmatched,
       failureOutcome,
       selfSigned: values['tls-cert'] === undefined,
+      clientCertificates: clientAuth === undefined ? 'not required' : 'required',
+      ...(clientAuth?.names === undefined ? {} : { clientNames: clientAuth.names }),
+      ...(server.healthUrl === undefined ? {} : { healthUrl: server.healthUrl }),
     },
     'listening',
   );
+  if (clientAuth !== undefined && health === undefined)
+    logger.warn(
+      'client certificates required and no --health-listen: kubelet probes and Prometheus, which present none, cannot reach /livez, /readyz or /metrics',
+    );
   // For the person at the terminal: stdout carries only JSON log lines (collectors parse them), so
   // the summary and the self-signed CA (the caBundle to register the webhook with) go to stderr.
   process.stderr.write(
     `sigward webhook: listening on ${server.url} (/validate, /mutate, /livez, /readyz, /metrics)\n` +
+      (clientAuth === undefined
+        ? ''
+        : `  callers need a client certificate from ${clientAuth.caFile}${clientAuth.names === undefined ? '' : ` naming ${clientAuth.names.join(', ')}`}\n`) +
+      (server.healthUrl === undefined
+        ? ''
+        : `  health: ${server.healthUrl} (/livez, /readyz, /metrics; no client certificate)\n`) +
       `  policies: ${snapshot?.policies.length ?? 0} from ${policyOrigin}\n` +
       `  trusted root: ${trustedRoot}\n` +
       `  deadline: ${deadlineMs} ms (timeoutSeconds ${timeoutSeconds}); unmatched images: ${unmatched}; on errors: ${failureOutcome}\n` +
@@ -546,21 +589,40 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
 }
 
 /** Why the listener did not open, in one line with what to do (not a stack trace). */
-export function listenFailure(error: unknown, address: string): string {
+export function listenFailure(error: unknown, address: string, flag = '--listen'): string {
   const code = (error as { code?: unknown } | null)?.code;
   if (code === 'EADDRINUSE')
-    return `${address} is already in use (another sigward webhook or \`npm start\` still running?): stop it, or pass --listen HOST:PORT with a free port`;
+    return `${address} is already in use (another sigward webhook or \`npm start\` still running?): stop it, or pass ${flag} HOST:PORT with a free port`;
   if (code === 'EACCES')
     return `not allowed to listen on ${address}: pick a port above 1023, or run with the right to bind it`;
   if (code === 'EADDRNOTAVAIL')
-    return `${address} is not an address of this machine: pass --listen with one of its addresses (or 0.0.0.0)`;
+    return `${address} is not an address of this machine: pass ${flag} with one of its addresses (or 0.0.0.0)`;
   return `cannot serve on ${address}: ${describeError(error)}`;
 }
 
-function splitListen(listen: string): [string, string] {
+function splitListen(flag: string, listen: string): [string, string] {
   const match = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(listen);
-  if (match === null) fail(`--listen wants HOST:PORT, got "${listen}"`);
+  if (match === null) fail(`${flag} wants HOST:PORT, got "${listen}"`);
   return [match[1]!.replace(/^\[|\]$/g, ''), match[2]!];
+}
+
+/** --client-ca and --client-name, checked before anything starts (the bundle is read once here). */
+function clientAuthOf(
+  caFile: string | undefined,
+  names: readonly string[] | undefined,
+): ClientAuth | undefined {
+  if (caFile === undefined) {
+    if (names !== undefined)
+      fail('--client-name needs --client-ca (names are checked on certificates from it)');
+    return undefined;
+  }
+  if (names?.some((n) => n.trim() === '')) fail('--client-name is a name, not empty');
+  try {
+    readClientCaBundle(caFile);
+  } catch (error) {
+    fail(describeError(error));
+  }
+  return { caFile, ...(names === undefined ? {} : { names }) };
 }
 
 /** A self-signed serving certificate (its own CA) for localhost and the listen address, via openssl. */

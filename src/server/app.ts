@@ -52,8 +52,17 @@ export interface AppDeps {
   readonly logger: Logger;
   /** Largest request body. Default 6 MiB (an object and its old version, each up to etcd's 1.5 MiB, encoded). */
   readonly bodyLimitBytes?: number;
-  /** TLS material; without it the app speaks plain HTTP (tests with inject, the bench baseline). */
-  readonly https?: { readonly key: Buffer | string; readonly cert: Buffer | string };
+  /**
+   * TLS material; without it the app speaks plain HTTP (tests with inject, the bench baseline). With
+   * `ca`, `requestCert` and `rejectUnauthorized`, callers need a certificate chaining to `ca` (serve.ts).
+   */
+  readonly https?: {
+    readonly key: Buffer | string;
+    readonly cert: Buffer | string;
+    readonly ca?: Buffer;
+    readonly requestCert?: boolean;
+    readonly rejectUnauthorized?: boolean;
+  };
 }
 
 /** The admission log line's fields (README "Logs"), in this order. */
@@ -86,9 +95,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     forceCloseConnections: 'idle',
     // The apiserver keeps connections open and reuses them; our side must outlive its idle timeout.
     keepAliveTimeout: 65_000,
-    ...(deps.https === undefined
-      ? {}
-      : { https: { key: deps.https.key, cert: deps.https.cert, minVersion: TLS_MIN_VERSION } }),
+    ...(deps.https === undefined ? {} : { https: { ...deps.https, minVersion: TLS_MIN_VERSION } }),
   };
   const app = fastify(options as FastifyServerOptions) as unknown as FastifyInstance;
 

@@ -2,9 +2,23 @@
 // naming the flag and what it takes, then the usage (never a stack trace, never a start with a default).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { REPO_ROOT } from '../sigstore/ext.ts';
+import { makeTestTls } from '../support/tls.ts';
+
+// Client CA bundles that cannot be used, and one that can (for the flags that need it).
+const dir = mkdtempSync(join(tmpdir(), 'sigward-webhook-flags-'));
+const tls = makeTestTls(dir);
+const file = (name: string, text: string): string => {
+  writeFileSync(join(dir, name), text);
+  return join(dir, name);
+};
+const emptyCa = file('empty.pem', '');
+const textCa = file('text.pem', 'ca goes here\n');
+const goodCa = join(dir, 'ca.pem');
 
 function webhook(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -33,13 +47,35 @@ const refusals: ReadonlyArray<readonly [string, RegExp]> = [
   ['--attestation-cache-entries=0', /^sigward webhook: --attestation-cache-entries is at least 1$/m],
   ['--recheck-rate=0', /^sigward webhook: --recheck-rate is a number above 0/m],
   ['--no-such-flag', /^sigward webhook: Unknown option '--no-such-flag'/m],
+  [
+    `--client-ca=${join(dir, 'missing.pem')}`,
+    /^sigward webhook: --client-ca \S+missing\.pem does not exist$/m,
+  ],
+  [`--client-ca=${emptyCa}`, /^sigward webhook: --client-ca \S+empty\.pem is empty$/m],
+  [`--client-ca=${textCa}`, /^sigward webhook: --client-ca \S+text\.pem holds no PEM block/m],
+  [
+    `--client-ca=${tls.keyFile}`,
+    /^sigward webhook: --client-ca \S+server\.key block 1 is a PRIVATE KEY, not a CERTIFICATE/m,
+  ],
+  ['--client-name=kube-apiserver', /^sigward webhook: --client-name needs --client-ca/m],
+  ['--health-listen=8081', /^sigward webhook: --health-listen wants HOST:PORT, got "8081"$/m],
+  [
+    '--listen=127.0.0.1:8443 --health-listen=127.0.0.1:8443',
+    /^sigward webhook: --health-listen is another address than --listen/m,
+  ],
 ];
 
 for (const [flag, message] of refusals)
-  test(`webhook ${flag}: exit 2 naming the flag and what it takes, then the usage`, async () => {
-    const r = await webhook([flag]);
+  test(`webhook ${flag.replace(dir, 'DIR')}: exit 2 naming the flag and what it takes, then the usage`, async () => {
+    const r = await webhook(flag.split(' '));
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, message);
     assert.match(r.stderr, /Usage: sigward webhook/);
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   });
+
+test('webhook --client-ca with an empty --client-name: exit 2 naming the flag', async () => {
+  const r = await webhook([`--client-ca=${goodCa}`, '--client-name=']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /^sigward webhook: --client-name is a name, not empty$/m);
+});

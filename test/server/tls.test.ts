@@ -61,6 +61,44 @@ test('serving certificate reloaded on file change; TLS below 1.2 refused', async
   }
 });
 
+test('the health listener serves the reloaded certificate too, and closes on shutdown', async () => {
+  const first = makeTestTls(mkdtempSync(join(tmpdir(), 'sigward-tls-h1-')));
+  const second = makeTestTls(mkdtempSync(join(tmpdir(), 'sigward-tls-h2-')));
+  const live = mkdtempSync(join(tmpdir(), 'sigward-tls-hlive-'));
+  const files = { certFile: join(live, 'tls.crt'), keyFile: join(live, 'tls.key') };
+  copyFileSync(first.certFile, files.certFile);
+  copyFileSync(first.keyFile, files.keyFile);
+  let reloaded!: () => void;
+  const swapped = new Promise<void>((r) => (reloaded = r));
+  const server = await startServer({
+    host: '127.0.0.1',
+    port: 0,
+    health: { host: '127.0.0.1', port: 0 },
+    tls: files,
+    certPollMs: 50,
+    onCertificateReloaded: () => reloaded(),
+    handleReview: async () => ({ ok: false, message: 'unused' }),
+    readiness: () => ({ ready: true, reasons: [] }),
+    metrics: createMetrics({ processMetrics: false }),
+    logger: createLogger({ destination: quiet }),
+  });
+  const health = server.healthPort!;
+  try {
+    const before = await peerCertificate(health);
+    assert.equal(before, await peerCertificate(server.port));
+    await assert.rejects(peerCertificate(health, { maxVersion: 'TLSv1.1' }), 'TLS 1.2 at least there too');
+    copyFileSync(second.keyFile, files.keyFile);
+    copyFileSync(second.certFile, files.certFile);
+    await swapped;
+    const after = await peerCertificate(health);
+    assert.notEqual(after, before);
+    assert.equal(after, await peerCertificate(server.port));
+  } finally {
+    await server.shutdown();
+  }
+  await assert.rejects(peerCertificate(health));
+});
+
 test('shutdown: readiness off first, then the listener closes, then watchers stop', async () => {
   const tls = makeTestTls(mkdtempSync(join(tmpdir(), 'sigward-tls-c-')));
   const order: string[] = [];

@@ -57,3 +57,57 @@ export function makeTestTls(dir: string): TestTls {
     keyFile: file('server.key'),
   };
 }
+
+export interface TestClientCertificate {
+  readonly cert: string;
+  readonly key: string;
+}
+
+/**
+ * A TLS client certificate (extendedKeyUsage clientAuth) signed by the CA that makeTestTls left in
+ * `caDir`, with this subject CN and, optionally, subject alternative names (`DNS:…`, `URI:…`).
+ */
+export function makeClientCertificate(
+  caDir: string,
+  name: string,
+  subject: { commonName: string; altNames?: readonly string[] },
+): TestClientCertificate {
+  const file = (suffix: string): string => path.join(caDir, `${name}.${suffix}`);
+  const openssl = (...args: string[]): void => {
+    execFileSync('openssl', args, { stdio: 'ignore' });
+  };
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  openssl('req', ...ec, '-keyout', file('key'), '-out', file('csr'), '-subj', `/CN=${subject.commonName}`);
+  // Alternative names in a section of their own, so a value may hold a comma.
+  const altNames = (subject.altNames ?? []).map(
+    (n, i) => `${n.slice(0, n.indexOf(':'))}.${i + 1} = ${n.slice(n.indexOf(':') + 1)}`,
+  );
+  writeFileSync(
+    file('ext'),
+    [
+      'basicConstraints=CA:FALSE',
+      'keyUsage=digitalSignature',
+      'extendedKeyUsage=clientAuth',
+      ...(altNames.length === 0 ? [] : ['subjectAltName=@alt', '[alt]', ...altNames]),
+      '',
+    ].join('\n'),
+  );
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    file('csr'),
+    '-CA',
+    path.join(caDir, 'ca.pem'),
+    '-CAkey',
+    path.join(caDir, 'ca.key'),
+    '-CAcreateserial',
+    '-out',
+    file('pem'),
+    '-days',
+    '2',
+    '-extfile',
+    file('ext'),
+  );
+  return { cert: readFileSync(file('pem'), 'utf8'), key: readFileSync(file('key'), 'utf8') };
+}

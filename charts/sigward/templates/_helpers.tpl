@@ -123,3 +123,43 @@ cluster-wide.
   resources: ["configmaps"]
   verbs: ["list", "watch"]
 {{- end }}
+
+{{/*
+The volume source of the client CA bundle when clientAuth is on (its key mounted as ca.crt): the
+chart's ConfigMap made from clientAuth.caBundle, or the named ConfigMap or Secret. Exactly one source.
+*/}}
+{{- define "sigward.clientCaVolume" -}}
+{{- with .Values.clientAuth -}}
+{{- if .enabled -}}
+{{- $sources := 0 -}}
+{{- if .caBundle }}{{ $sources = add1 $sources }}{{ end -}}
+{{- if .existingConfigMap.name }}{{ $sources = add1 $sources }}{{ end -}}
+{{- if .existingSecret.name }}{{ $sources = add1 $sources }}{{ end -}}
+{{- if ne $sources 1 -}}
+{{- fail "clientAuth.enabled needs exactly one of clientAuth.caBundle, clientAuth.existingConfigMap.name and clientAuth.existingSecret.name: the CA that signed the apiserver's client certificate" -}}
+{{- end -}}
+{{- if .caBundle -}}
+{{- if not (contains "-----BEGIN CERTIFICATE-----" .caBundle) -}}
+{{- fail "clientAuth.caBundle is PEM text (-----BEGIN CERTIFICATE-----), not base64" -}}
+{{- end -}}
+configMap:
+  name: {{ include "sigward.fullname" $ }}-client-ca
+  items:
+    - key: ca.crt
+      path: ca.crt
+{{- else if .existingConfigMap.name -}}
+configMap:
+  name: {{ .existingConfigMap.name }}
+  items:
+    - key: {{ .existingConfigMap.key }}
+      path: ca.crt
+{{- else -}}
+secret:
+  secretName: {{ .existingSecret.name }}
+  items:
+    - key: {{ .existingSecret.key }}
+      path: ca.crt
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
