@@ -40,6 +40,6 @@ COPY package.json package-lock.json ./
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist/ ./
 USER 65532:65532
-EXPOSE 8443
+EXPOSE 8443 8081
 ENTRYPOINT ["node", "bin/sigward.js"]
 CMD ["webhook"]

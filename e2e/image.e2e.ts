@@ -158,8 +158,8 @@ describe("sigward's image: built offline, run under chroot, signed by sigward, v
     assert.match(dockerfile, /^CMD \["webhook"\]$/m);
     assert.match(dockerfile, /^USER 65532:65532$/m);
     assert.match(dockerfile, /^WORKDIR \/app$/m);
-    assert.match(dockerfile, /^EXPOSE 8443$/m);
-    assert.deepEqual(config.config.ExposedPorts, { '8443/tcp': {} });
+    assert.match(dockerfile, /^EXPOSE 8443 8081$/m);
+    assert.deepEqual(config.config.ExposedPorts, { '8443/tcp': {}, '8081/tcp': {} });
     // Both ship what `npm run build` compiles, never src/ itself: the last stage copies only dist/.
     assert.match(dockerfile, /^RUN npm run build$/m);
     const finalStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));

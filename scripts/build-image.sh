@@ -159,7 +159,7 @@ if [ -n "$push" ]; then
   version=$(node -p "require('$repo/package.json').version")
   revision=$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)
   "$crane" mutate "$push" -t "$push" --set-platform=linux/amd64 \
-    --entrypoint=node,bin/sigward.js --cmd=webhook --user=65532:65532 --workdir=/app --exposed-ports=8443/tcp \
+    --entrypoint=node,bin/sigward.js --cmd=webhook --user=65532:65532 --workdir=/app --exposed-ports=8443/tcp,8081/tcp \
     --env=NODE_ENV=production --env=PATH=/usr/local/bin:/usr/bin --env="NODE_OPTIONS=$node_options" \
     --label=org.opencontainers.image.title=sigward \
     --label="org.opencontainers.image.version=$version" \
