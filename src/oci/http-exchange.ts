@@ -31,11 +31,11 @@ export interface ExchangeOptions {
 /** Rejects with undici's or the signal's error, or a SigwardError for a body over its cap. */
 export function exchange(dispatcher: Dispatcher, options: ExchangeOptions): Promise<Exchanged> {
   return new Promise((resolve, reject) => {
-    const handler = new CollectingHandler(options, resolve, reject);
     if (options.signal.aborted) {
       reject(options.signal.reason);
       return;
     }
+    const handler = new CollectingHandler(options, resolve, reject);
     try {
       dispatcher.dispatch(
         {

@@ -540,6 +540,23 @@ test('a request queued for a connection ends at once when its caller aborts, and
   });
 });
 
+test('an error body is read only to its 64 KiB cap: a 404 whose body never ends is answered at once', async () => {
+  // Announces 1 MiB, sends 128 KiB, then holds the connection: only the cap lets the answer through.
+  proxy.addFault({
+    path: /endless-404/,
+    fault: {
+      kind: 'status',
+      status: 404,
+      headers: { 'content-length': String(1 << 20) },
+      body: Buffer.alloc(128 * 1024, 0x20),
+    },
+  });
+  const { client } = clientWith({ requestTimeoutMs: 5_000 });
+  await using(client, async (c) => {
+    assert.equal(await c.findManifest(parseReference(`${proxy.host}/hostile/endless-404:1`)), undefined);
+  });
+});
+
 test("a registry's error message is kept short and printable, and echoed credentials are redacted", async () => {
   const body = JSON.stringify({
     errors: [
