@@ -517,6 +517,46 @@ test('connections per registry are capped: a second request waits for the first'
   });
 });
 
+test('a request queued for a connection ends at once when its caller aborts, and is never sent', async () => {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  proxy.addFault({ path: /queue-first/, fault: { kind: 'hold', release: released } });
+  proxy.addFault({ path: /queue-(second|third)/, fault: { kind: 'status', status: 404 } });
+  const { client } = clientWith({ maxConnectionsPerOrigin: 1 });
+  const controller = new AbortController();
+  await using(client, async (c) => {
+    const firstArrived = proxy.nextRequest(/queue-first/);
+    const first = c.findManifest(parseReference(`${proxy.host}/hostile/queue-first:1`));
+    await firstArrived;
+    const second = c.findManifest(parseReference(`${proxy.host}/hostile/queue-second:1`), controller.signal);
+    controller.abort();
+    // Rejected while the only connection is still held by the first request.
+    await assert.rejects(second, isCode('REGISTRY_ABORTED'));
+    release();
+    assert.equal(await first, undefined);
+    // The queue is served in order: once a later request is answered, the aborted one was dropped unsent.
+    assert.equal(await c.findManifest(parseReference(`${proxy.host}/hostile/queue-third:1`)), undefined);
+    assert.equal(proxy.requests.filter((r) => r.path.includes('queue-second')).length, 0);
+  });
+});
+
+test('an error body is read only to its 64 KiB cap: a 404 whose body never ends is answered at once', async () => {
+  // Announces 1 MiB, sends 128 KiB, then holds the connection: only the cap lets the answer through.
+  proxy.addFault({
+    path: /endless-404/,
+    fault: {
+      kind: 'status',
+      status: 404,
+      headers: { 'content-length': String(1 << 20) },
+      body: Buffer.alloc(128 * 1024, 0x20),
+    },
+  });
+  const { client } = clientWith({ requestTimeoutMs: 5_000 });
+  await using(client, async (c) => {
+    assert.equal(await c.findManifest(parseReference(`${proxy.host}/hostile/endless-404:1`)), undefined);
+  });
+});
+
 test("a registry's error message is kept short and printable, and echoed credentials are redacted", async () => {
   const body = JSON.stringify({
     errors: [
