@@ -4,6 +4,7 @@
 //   node bench/profile-warm.ts [CONNECTIONS] [REQUESTS] [PROFILE_DIR]     (NOPROF=1: no profiler, CPU only)
 // Prints the load client's figures and the webhook's CPU per request; the .cpuprofile lands in
 // PROFILE_DIR (default a new temporary directory, printed).
+//   BARE=1: the same against bench/bare-server.ts (the bare fastify baseline).
 //   ALLOC=1 node bench/profile-warm.ts 1 5000   allocation instead of CPU (bench/alloc-probe.ts): after
 //     WARMUP (default 20000) unmeasured requests at 16 connections, the bytes allocated per cached
 //     review, scavenges per 10k reviews and the functions that allocated most; the .heapprofile lands
@@ -53,6 +54,8 @@ try {
   const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: '/nonexistent', HOME: '/nonexistent' };
   delete env['KUBERNETES_SERVICE_HOST'];
   const alloc = process.env['ALLOC'] !== undefined;
+  /** BARE=1: bench/bare-server.ts (the bare fastify baseline) instead of the webhook. */
+  const bare = process.env['BARE'] !== undefined;
   const cpuProfile = process.env['NOPROF'] === undefined && !alloc;
   if (alloc) mkdirSync(profiles, { recursive: true });
   const webhook = spawn(
@@ -62,23 +65,34 @@ try {
       ...(process.env['WEBHOOK_NODE_FLAGS'] ?? '').split(' ').filter(Boolean),
       ...(alloc ? ['--import', pathToFileURL(join(here, 'alloc-probe.ts')).href] : []),
       ...(cpuProfile ? ['--cpu-prof', `--cpu-prof-dir=${profiles}`] : []),
-      join(here, '../bin/sigward'),
-      'webhook',
-      '--listen=127.0.0.1:0',
-      `--policies=${policies}`,
-      `--trusted-root=${PROD_ROOT_PATH}`,
-      `--tls-cert=${tls.certFile}`,
-      `--tls-key=${tls.keyFile}`,
+      ...(bare
+        ? [join(here, 'bare-server.ts'), tls.certFile, tls.keyFile]
+        : [
+            join(here, '../bin/sigward'),
+            'webhook',
+            '--listen=127.0.0.1:0',
+            `--policies=${policies}`,
+            `--trusted-root=${PROD_ROOT_PATH}`,
+            `--tls-cert=${tls.certFile}`,
+            `--tls-key=${tls.keyFile}`,
+          ]),
     ],
     {
       env: alloc ? { ...env, ALLOC_PROFILE_DIR: profiles } : env,
       stdio: ['ignore', 'pipe', 'pipe', ...(alloc ? (['ipc'] as const) : [])],
     },
   );
-  webhook.stdout!.resume(); // one JSON line per review, read and dropped as a container runtime would
   const exited = new Promise<void>((resolve) => webhook.once('exit', () => resolve()));
   let err = '';
+  let out = '';
   const url = await new Promise<string>((resolve, reject) => {
+    // The webhook's JSON lines (one per review) are read and dropped as a container runtime would.
+    webhook.stdout!.on('data', (c: Buffer) => {
+      if (!bare) return;
+      out += c.toString();
+      const m = /"url":"([^"]+)"/.exec(out);
+      if (m) resolve(m[1]!);
+    });
     webhook.stderr!.on('data', (c: Buffer) => {
       err += c.toString();
       const m = /listening on (https:\/\/127\.0\.0\.1:\d+)/.exec(err);

@@ -27,7 +27,7 @@ async function linesOf(ending: string): Promise<Array<Record<string, unknown>>> 
 for (const [how, ending] of [
   ['process.exit', 'process.exit(0);'],
   ['the end of its work', ''],
-]) {
+] as const) {
   test(`stdout lines: all 3000, whole and in order, when the process ends by ${how}`, async () => {
     const lines = await linesOf(ending);
     assert.equal(lines.length, 3000);
