@@ -25,6 +25,7 @@ import type {
   WorkloadIdentity,
 } from './ports.ts';
 import { PolicyVerifier } from './verify-policy.ts';
+import type { CacheLookups } from './verify-policy.ts';
 import { DEFAULT_CACHE_SETTINGS, SingleFlightCache } from './verdict-cache.ts';
 import type { CacheSettings } from './verdict-cache.ts';
 
@@ -127,6 +128,8 @@ export class Decider {
   readonly #references = new Map<string, ImageReference>();
   /** The last decision the caches gave per image string (`#again`). */
   readonly #lastDecisions = new Map<string, RememberedDecision>();
+  readonly #scratchEvaluations: PolicyEvaluation[] = [];
+  readonly #scratchLookups: CacheLookups = { count: 0, attestations: 0 };
 
   constructor(deps: DeciderDeps, settings: DeciderSettings) {
     this.#deps = deps;
@@ -216,8 +219,12 @@ export class Decider {
     const digest =
       reference.digest ?? this.#digests.peek(this.#digestKey(reference, workload.namespace))?.digest;
     if (digest === undefined) return undefined;
-    const policies: PolicyEvaluation[] = [];
-    const lookups = { count: 0, attestations: 0 };
+    // Scratch, reused: this runs to the end without awaiting, and #again copies what it keeps.
+    const policies = this.#scratchEvaluations;
+    policies.length = 0;
+    const lookups = this.#scratchLookups;
+    lookups.count = 0;
+    lookups.attestations = 0;
     for (const policy of matched) {
       const evaluation = this.#policies.cached(policy, reference, digest, snapshot, lookups);
       if (evaluation === undefined) return undefined;
@@ -249,12 +256,13 @@ export class Decider {
       sameEvaluations(last.policies, policies)
     )
       return last.decision;
+    const kept = policies.slice();
     const decision =
       digest === undefined
-        ? this.#evaluate({ field: site.field, image: site.image, policies })
-        : this.#decided(site, reference, digest, policies);
+        ? this.#evaluate({ field: site.field, image: site.image, policies: kept })
+        : this.#decided(site, reference, digest, kept);
     if (this.#lastDecisions.size >= REMEMBERED_DECISIONS) this.#lastDecisions.clear();
-    this.#lastDecisions.set(site.image, { field: site.field, digest, policies, decision });
+    this.#lastDecisions.set(site.image, { field: site.field, digest, policies: kept, decision });
     return decision;
   }
 
