@@ -4,6 +4,8 @@
 //   node bench/profile-warm.ts [CONNECTIONS] [REQUESTS] [PROFILE_DIR]     (NOPROF=1: no profiler, CPU only)
 // Prints the load client's figures and the webhook's CPU per request; the .cpuprofile lands in
 // PROFILE_DIR (default a new temporary directory, printed).
+//   WARMUP=20000: unmeasured requests at 16 connections first (the default with ALLOC=1).
+//   WEBHOOK_ARGS="--log-level=warn": more flags for the webhook.
 //   BARE=1: the same against bench/bare-server.ts (the bare fastify baseline).
 //   ALLOC=1 node bench/profile-warm.ts 1 5000   allocation instead of CPU (bench/alloc-probe.ts): after
 //     WARMUP (default 20000) unmeasured requests at 16 connections, the bytes allocated per cached
@@ -75,6 +77,8 @@ try {
             `--trusted-root=${PROD_ROOT_PATH}`,
             `--tls-cert=${tls.certFile}`,
             `--tls-key=${tls.keyFile}`,
+            // More webhook flags, e.g. --log-level=warn to see what the admission line costs.
+            ...(process.env['WEBHOOK_ARGS'] ?? '').split(' ').filter(Boolean),
           ]),
     ],
     {
@@ -116,8 +120,10 @@ try {
       webhook.send(message);
     });
   await load('100'); // the first review verifies; the rest hit the cache
+  // The JIT's steady state, as a webhook runs for days (by default only before measuring allocation).
+  const warmUp = process.env['WARMUP'] ?? (alloc ? '20000' : '0');
+  if (warmUp !== '0') await load(warmUp, '16');
   if (alloc) {
-    await load(process.env['WARMUP'] ?? '20000', '16'); // the JIT's steady state, as a webhook runs for days
     await ask('alloc-start');
     const { stdout } = await load(requests);
     const report = (await ask('alloc-stop')) as {
