@@ -5,6 +5,7 @@
 // Prints the load client's figures and the webhook's CPU per request; the .cpuprofile lands in
 // PROFILE_DIR (default a new temporary directory, printed).
 //   WARMUP=20000: unmeasured requests at 16 connections first (the default with ALLOC=1).
+//   SIGWARD_ROOT=/work/wt-perf-baseline5: the webhook of another checkout (e.g. the baseline's).
 //   WEBHOOK_ARGS="--log-level=warn": more flags for the webhook.
 //   BARE=1: the same against bench/bare-server.ts (the bare fastify baseline).
 //   ALLOC=1 node bench/profile-warm.ts 1 5000   allocation instead of CPU (bench/alloc-probe.ts): after
@@ -70,7 +71,7 @@ try {
       ...(bare
         ? [join(here, 'bare-server.ts'), tls.certFile, tls.keyFile]
         : [
-            join(here, '../bin/sigward'),
+            join(process.env['SIGWARD_ROOT'] ?? join(here, '..'), 'bin/sigward'),
             'webhook',
             '--listen=127.0.0.1:0',
             `--policies=${policies}`,
