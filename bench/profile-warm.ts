@@ -4,12 +4,21 @@
 //   node bench/profile-warm.ts [CONNECTIONS] [REQUESTS] [PROFILE_DIR]     (NOPROF=1: no profiler, CPU only)
 // Prints the load client's figures and the webhook's CPU per request; the .cpuprofile lands in
 // PROFILE_DIR (default a new temporary directory, printed).
+//   WARMUP=20000: unmeasured requests at 16 connections first (the default with ALLOC=1).
+//   SIGWARD_ROOT=/work/wt-perf-baseline5: the webhook of another checkout (e.g. the baseline's).
+//   WEBHOOK_ARGS="--log-level=warn": more flags for the webhook.
+//   BARE=1: the same against bench/bare-server.ts (the bare fastify baseline).
+//   ALLOC=1 node bench/profile-warm.ts 1 5000   allocation instead of CPU (bench/alloc-probe.ts): after
+//     WARMUP (default 20000) unmeasured requests at 16 connections, the bytes allocated per cached
+//     review, scavenges per 10k reviews and the functions that allocated most; the .heapprofile lands
+//     in PROFILE_DIR. WEBHOOK_NODE_FLAGS="--no-turbo-inlining": each allocation under the function that
+//     makes it (inlined functions' allocations count as their caller's otherwise).
 import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startDockerRegistry } from '../test/support/docker-registry.ts';
 import { makeTestTls } from '../test/support/tls.ts';
 import * as harness from '../test/engine/harness.ts';
@@ -47,48 +56,102 @@ try {
   writeFileSync(join(dir, 'ca.pem'), tls.caPem);
   const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: '/nonexistent', HOME: '/nonexistent' };
   delete env['KUBERNETES_SERVICE_HOST'];
+  const alloc = process.env['ALLOC'] !== undefined;
+  /** BARE=1: bench/bare-server.ts (the bare fastify baseline) instead of the webhook. */
+  const bare = process.env['BARE'] !== undefined;
+  const cpuProfile = process.env['NOPROF'] === undefined && !alloc;
+  if (alloc) mkdirSync(profiles, { recursive: true });
   const webhook = spawn(
     process.execPath,
     [
-      ...(process.env['NOPROF'] ? [] : ['--cpu-prof']),
-      ...(process.env['NOPROF'] ? [] : [`--cpu-prof-dir=${profiles}`]),
-      join(here, '../bin/sigward'),
-      'webhook',
-      '--listen=127.0.0.1:0',
-      `--policies=${policies}`,
-      `--trusted-root=${PROD_ROOT_PATH}`,
-      `--tls-cert=${tls.certFile}`,
-      `--tls-key=${tls.keyFile}`,
+      // More node/V8 flags for the webhook, e.g. --no-turbo-inlining to see allocations by function.
+      ...(process.env['WEBHOOK_NODE_FLAGS'] ?? '').split(' ').filter(Boolean),
+      ...(alloc ? ['--import', pathToFileURL(join(here, 'alloc-probe.ts')).href] : []),
+      ...(cpuProfile ? ['--cpu-prof', `--cpu-prof-dir=${profiles}`] : []),
+      ...(bare
+        ? [join(here, 'bare-server.ts'), tls.certFile, tls.keyFile]
+        : [
+            join(process.env['SIGWARD_ROOT'] ?? join(here, '..'), 'bin/sigward'),
+            'webhook',
+            '--listen=127.0.0.1:0',
+            `--policies=${policies}`,
+            `--trusted-root=${PROD_ROOT_PATH}`,
+            `--tls-cert=${tls.certFile}`,
+            `--tls-key=${tls.keyFile}`,
+            // More webhook flags, e.g. --log-level=warn to see what the admission line costs.
+            ...(process.env['WEBHOOK_ARGS'] ?? '').split(' ').filter(Boolean),
+          ]),
     ],
-    { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      env: alloc ? { ...env, ALLOC_PROFILE_DIR: profiles } : env,
+      stdio: ['ignore', 'pipe', 'pipe', ...(alloc ? (['ipc'] as const) : [])],
+    },
   );
-  webhook.stdout.resume(); // one JSON line per review, read and dropped as a container runtime would
   const exited = new Promise<void>((resolve) => webhook.once('exit', () => resolve()));
   let err = '';
+  let out = '';
   const url = await new Promise<string>((resolve, reject) => {
-    webhook.stderr.on('data', (c: Buffer) => {
+    // The webhook's JSON lines (one per review) are read and dropped as a container runtime would.
+    webhook.stdout!.on('data', (c: Buffer) => {
+      if (!bare) return;
+      out += c.toString();
+      const m = /"url":"([^"]+)"/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    webhook.stderr!.on('data', (c: Buffer) => {
       err += c.toString();
       const m = /listening on (https:\/\/127\.0\.0\.1:\d+)/.exec(err);
       if (m) resolve(m[1]!);
     });
     webhook.once('exit', (code) => reject(new Error(`webhook exited ${code}: ${err}`)));
   });
-  const load = (n: string) =>
+  const load = (n: string, conns = connections) =>
     promisify(execFile)(process.execPath, [
       join(here, 'load.ts'),
       `${url}/validate`,
       join(dir, 'review.json'),
       join(dir, 'ca.pem'),
-      connections,
+      conns,
       n,
     ]);
+  /** Sends a message to bench/alloc-probe.ts inside the webhook and resolves to its answer. */
+  const ask = (message: string): Promise<Record<string, unknown>> =>
+    new Promise((resolve) => {
+      webhook.once('message', (answer) => resolve(answer as Record<string, unknown>));
+      webhook.send(message);
+    });
   await load('100'); // the first review verifies; the rest hit the cache
-  const before = cpuTicks(webhook.pid!);
-  const { stdout } = await load(requests);
-  const usedUs = ((cpuTicks(webhook.pid!) - before) / CLOCK_TICKS) * 1e6;
-  webhook.kill('SIGTERM');
-  await exited;
-  console.log(stdout.trim(), `webhook CPU µs/req ${(usedUs / Number(requests)).toFixed(0)}`);
+  // The JIT's steady state, as a webhook runs for days (by default only before measuring allocation).
+  const warmUp = process.env['WARMUP'] ?? (alloc ? '20000' : '0');
+  if (warmUp !== '0') await load(warmUp, '16');
+  if (alloc) {
+    await ask('alloc-start');
+    const { stdout } = await load(requests);
+    const report = (await ask('alloc-stop')) as {
+      bytes: number;
+      requests: number;
+      scavenges: number;
+      markCompacts: number;
+      top: { site: string; bytes: number }[];
+    };
+    webhook.kill('SIGTERM');
+    await exited;
+    const per = (n: number): string => (n / report.requests).toFixed(0);
+    console.log(stdout.trim());
+    console.log(
+      `${report.requests} reviews: ${per(report.bytes)} bytes allocated per review; ` +
+        `${((report.scavenges * 10_000) / report.requests).toFixed(1)} scavenges and ` +
+        `${((report.markCompacts * 10_000) / report.requests).toFixed(1)} mark-compacts per 10k reviews`,
+    );
+    for (const { site, bytes } of report.top) console.log(`${per(bytes).padStart(7)}  ${site}`);
+  } else {
+    const before = cpuTicks(webhook.pid!);
+    const { stdout } = await load(requests);
+    const usedUs = ((cpuTicks(webhook.pid!) - before) / CLOCK_TICKS) * 1e6;
+    webhook.kill('SIGTERM');
+    await exited;
+    console.log(stdout.trim(), `webhook CPU µs/req ${(usedUs / Number(requests)).toFixed(0)}`);
+  }
   console.log(`profile in ${profiles}`);
 } finally {
   await registry.stop();

@@ -60,11 +60,18 @@ function annotations(decisions: readonly ImageDecision[], decision: string): Rec
   };
 }
 
+/** The decision annotation of an answer with no failure, one frozen object per outcome. */
+const PLAIN_ANNOTATIONS: Readonly<Record<'warn' | 'audit' | 'allow', Readonly<Record<string, string>>>> = {
+  warn: Object.freeze({ [ANNOTATION_DECISION]: 'warn' }),
+  audit: Object.freeze({ [ANNOTATION_DECISION]: 'audit' }),
+  allow: Object.freeze({ [ANNOTATION_DECISION]: 'allow' }),
+};
+
 /** The reply for a checked request. An empty list is allowed (nothing to check). */
 export function decisionResponse(uid: string, decisions: readonly ImageDecision[]): AdmissionResponse {
   // Nothing failed (the common answer, cached or not): no denial, warnings or failure notes to build.
-  if (!decisions.some((d) => d.results.some((r) => !r.passed && r.outcome !== 'allow')))
-    return { uid, allowed: true, auditAnnotations: { [ANNOTATION_DECISION]: allowedOutcome(decisions) } };
+  if (!anyFailure(decisions))
+    return { uid, allowed: true, auditAnnotations: PLAIN_ANNOTATIONS[allowedOutcome(decisions)] };
   const denied = failures(decisions, 'deny');
   const warnings = warningsFor(decisions);
   const warn = warnings.length === 0 ? {} : { warnings };
@@ -88,12 +95,19 @@ export function decisionResponse(uid: string, decisions: readonly ImageDecision[
   };
 }
 
+/** Whether any result failed with an outcome other than allow (loops: this runs on every review). */
+function anyFailure(decisions: readonly ImageDecision[]): boolean {
+  for (const d of decisions) for (const r of d.results) if (!r.passed && r.outcome !== 'allow') return true;
+  return false;
+}
+
 function allowedOutcome(decisions: readonly ImageDecision[]): 'warn' | 'audit' | 'allow' {
-  return decisions.some((d) => d.outcome === 'warn')
-    ? 'warn'
-    : decisions.some((d) => d.outcome === 'audit')
-      ? 'audit'
-      : 'allow';
+  let audit = false;
+  for (const d of decisions) {
+    if (d.outcome === 'warn') return 'warn';
+    if (d.outcome === 'audit') audit = true;
+  }
+  return audit ? 'audit' : 'allow';
 }
 
 export function skipResponse(uid: string, skip: Skip): AdmissionResponse {

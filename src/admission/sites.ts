@@ -60,20 +60,52 @@ export const HANDLED_KINDS: ReadonlySet<string> = new Set([
   'CronJob',
 ]);
 
+/** A pod spec's place in a handled resource, with its field names made once (this runs per review). */
+interface SpecPlace {
+  readonly path: readonly string[];
+  /** `spec.template.spec` */
+  readonly prefix: string;
+  /** `${prefix}.containers[3].image`, per container list, made when first needed. */
+  readonly imageFields: Readonly<Record<string, string[]>>;
+}
+
+/** WORKLOADS by group, then resource: looked up without building a `group/resource` string. */
+const SPEC_PLACES = new Map<string, Map<string, SpecPlace>>();
+for (const [key, path] of Object.entries(WORKLOADS)) {
+  const [group, resource] = key.split('/') as [string, string];
+  const place: SpecPlace = {
+    path,
+    prefix: path.join('.'),
+    imageFields: { initContainers: [], containers: [], ephemeralContainers: [] },
+  };
+  SPEC_PLACES.set(group, (SPEC_PLACES.get(group) ?? new Map<string, SpecPlace>()).set(resource, place));
+}
+
+function specPlace(resource: GroupVersionResource, subResource?: string): SpecPlace | undefined {
+  const place = SPEC_PLACES.get(resource.group)?.get(resource.resource);
+  if (place === undefined) return undefined;
+  if (subResource !== undefined && subResource !== '') {
+    // Only new ephemeral containers bring images through a subresource; status, scale, binding… do not.
+    return resource.group === '' && resource.resource === 'pods' && subResource === 'ephemeralcontainers'
+      ? place
+      : undefined;
+  }
+  return place;
+}
+
 /** Where the pod spec is, or undefined for a resource (or subresource) sigward does not check. */
 export function podSpecPath(
   resource: GroupVersionResource,
   subResource?: string,
 ): readonly string[] | undefined {
-  const path = WORKLOADS[`${resource.group}/${resource.resource}`];
-  if (path === undefined) return undefined;
-  if (subResource !== undefined && subResource !== '') {
-    // Only new ephemeral containers bring images through a subresource; status, scale, binding… do not.
-    return resource.group === '' && resource.resource === 'pods' && subResource === 'ephemeralcontainers'
-      ? path
-      : undefined;
-  }
-  return path;
+  return specPlace(resource, subResource)?.path;
+}
+
+/** `spec.containers[3].image`: remembered per list and index (the first MAX_IMAGE_SITES of each). */
+function imageField(place: SpecPlace, key: string, index: number): string {
+  if (index >= MAX_IMAGE_SITES) return `${place.prefix}.${key}[${index}].image`;
+  const known = place.imageFields[key]!;
+  return (known[index] ??= `${place.prefix}.${key}[${index}].image`);
 }
 
 type Json = Record<string, unknown>;
@@ -83,18 +115,20 @@ function invalid(field: string, message: string): SigwardError {
   return new SigwardError(OBJECT_INVALID, `${field}: ${message}`, { details: { field } });
 }
 
-function list(spec: Json, key: string, field: string): readonly unknown[] {
+const NONE: readonly unknown[] = Object.freeze([]);
+
+function list(spec: Json, key: string, prefix: string): readonly unknown[] {
   const v = spec[key];
-  if (v === undefined || v === null) return [];
-  if (!Array.isArray(v)) throw invalid(field, 'must be a list');
+  if (v === undefined || v === null) return NONE;
+  if (!Array.isArray(v)) throw invalid(`${prefix}.${key}`, 'must be a list');
   return v;
 }
 
-function imageOf(v: unknown, field: string): string | undefined {
+function imageOf(v: unknown, field: () => string): string | undefined {
   if (v === undefined || v === null || v === '') return undefined; // the API server's validation refuses these
   if (typeof v !== 'string')
-    throw invalid(field, `must be a string, got ${Array.isArray(v) ? 'a list' : typeof v}`);
-  if (v.length > MAX_IMAGE_LENGTH) throw invalid(field, `is longer than ${MAX_IMAGE_LENGTH} characters`);
+    throw invalid(field(), `must be a string, got ${Array.isArray(v) ? 'a list' : typeof v}`);
+  if (v.length > MAX_IMAGE_LENGTH) throw invalid(field(), `is longer than ${MAX_IMAGE_LENGTH} characters`);
   return v;
 }
 
@@ -114,8 +148,9 @@ export function imageSites(
   object: unknown,
   options: { readonly maxSites?: number } = {},
 ): ImageSite[] {
-  const path = podSpecPath(request.resource, request.subResource);
-  if (path === undefined) return [];
+  const place = specPlace(request.resource, request.subResource);
+  if (place === undefined) return [];
+  const { path, prefix } = place;
   const max = options.maxSites ?? MAX_IMAGE_SITES;
   let spec: unknown = object;
   for (let depth = 0; depth < path.length; depth++) {
@@ -123,46 +158,43 @@ export function imageSites(
     spec = spec[path[depth]!];
     if (spec === undefined || spec === null) return [];
   }
-  const prefix = path.join('.');
   if (!isObject(spec)) throw invalid(prefix, 'must be an object');
   const template = path.length > 1;
-  const lists = CONTAINER_LISTS.map(
-    ([key, kind]) => [key, kind, list(spec, key, `${prefix}.${key}`)] as const,
-  );
-  const volumes = list(spec, 'volumes', `${prefix}.volumes`);
   // Counted before anything is read: 10,000 containers cost one comparison, not 10,000 parses.
-  const total = lists.reduce((n, [, , l]) => n + l.length, 0);
+  let total = 0;
+  for (const [key] of CONTAINER_LISTS) total += list(spec, key, prefix).length;
+  const volumes = list(spec, 'volumes', prefix);
   if (total > max)
     throw new SigwardError(
       TOO_MANY_IMAGES,
       `${prefix}: ${total} containers, more than the ${max} sigward checks`,
     );
   const sites: ImageSite[] = [];
-  for (const [key, kind, entries] of lists)
+  for (const [key, kind] of CONTAINER_LISTS) {
+    const entries = list(spec, key, prefix);
     for (let i = 0; i < entries.length; i++) {
       const c = entries[i];
-      const field = `${prefix}.${key}[${i}]`;
-      if (!isObject(c)) throw invalid(field, 'must be an object');
-      const imageField = `${field}.image`;
-      const image = imageOf(c['image'], imageField);
+      if (!isObject(c)) throw invalid(`${prefix}.${key}[${i}]`, 'must be an object');
+      const field = imageField(place, key, i);
+      const image = imageOf(c['image'], () => field);
       if (image === undefined) continue;
       const name = nameOf(c);
       sites.push(
-        name === undefined
-          ? { field: imageField, image, kind, template }
-          : { field: imageField, image, kind, name, template },
+        name === undefined ? { field, image, kind, template } : { field, image, kind, name, template },
       );
     }
+  }
   let imageVolumes = 0;
-  volumes.forEach((v, i) => {
+  for (let i = 0; i < volumes.length; i++) {
+    const v = volumes[i];
     const field = `${prefix}.volumes[${i}]`;
     if (!isObject(v)) throw invalid(field, 'must be an object');
     const source = v['image'];
-    if (source === undefined || source === null) return;
+    if (source === undefined || source === null) continue;
     if (!isObject(source)) throw invalid(`${field}.image`, 'must be an object');
     if (++imageVolumes + total > max)
       throw new SigwardError(TOO_MANY_IMAGES, `${prefix}: more than the ${max} images sigward checks`);
-    const image = imageOf(source['reference'], `${field}.image.reference`);
+    const image = imageOf(source['reference'], () => `${field}.image.reference`);
     const name = nameOf(v);
     if (image !== undefined)
       sites.push({
@@ -172,7 +204,7 @@ export function imageSites(
         ...(name === undefined ? {} : { name }),
         template,
       });
-  });
+  }
   return sites;
 }
 

@@ -55,6 +55,8 @@ export type ReviewPlan =
       readonly notes: readonly string[];
     };
 
+const NO_NOTES: readonly string[] = Object.freeze([]);
+
 const skip = (rule: SkipRule, reason: string): ReviewPlan => ({ skip: { rule, reason } });
 
 function namespaceOf(request: AdmissionRequest): string | undefined {
@@ -91,7 +93,7 @@ export function planReview(
       return skip('system-namespace', `namespace ${namespace} is excluded`);
   }
 
-  const notes: string[] = [];
+  let notes: string[] | undefined; // most reviews have none: no list made for them
   if (namespaceLabels !== undefined) {
     if (namespaceLabels[EXCLUDE_LABEL] === 'true')
       return skip('namespace-label', `namespace ${namespace ?? ''} is labelled ${EXCLUDE_LABEL}=true`);
@@ -101,7 +103,7 @@ export function planReview(
         `namespace ${namespace ?? ''} is not labelled ${INCLUDE_LABEL}=true (opt-in scope)`,
       );
   } else if (settings.scope === 'opt-in') {
-    notes.push('namespace labels unknown: checked (opt-in scope fails closed)');
+    (notes ??= []).push('namespace labels unknown: checked (opt-in scope fails closed)');
   }
 
   const sites = imageSites(request, request.object, settings);
@@ -118,6 +120,6 @@ export function planReview(
     toCheck = changedSites(sites, oldSites);
     if (toCheck.length === 0) return skip('no-image-change', 'the update changes no image');
   }
-  if (request.dryRun === true) notes.push('dry run: checked, nothing is persisted');
-  return { sites: toCheck, dryRun: request.dryRun === true, notes };
+  if (request.dryRun === true) (notes ??= []).push('dry run: checked, nothing is persisted');
+  return { sites: toCheck, dryRun: request.dryRun === true, notes: notes ?? NO_NOTES };
 }

@@ -25,6 +25,7 @@ import type {
   WorkloadIdentity,
 } from './ports.ts';
 import { PolicyVerifier } from './verify-policy.ts';
+import type { CacheLookups } from './verify-policy.ts';
 import { DEFAULT_CACHE_SETTINGS, SingleFlightCache } from './verdict-cache.ts';
 import type { CacheSettings } from './verdict-cache.ts';
 
@@ -32,6 +33,56 @@ export const DEADLINE_EXCEEDED = 'DEADLINE_EXCEEDED';
 
 /** Image strings whose parse is remembered before the memory starts over. */
 const PARSED_REFERENCES = 4096;
+/** Images whose last cached decision is remembered before that memory starts over (a few hundred KB). */
+const REMEMBERED_DECISIONS = 1024;
+const NO_POLICIES: readonly PolicyEvaluation[] = Object.freeze([]);
+
+/** A decision made from the caches and what it was made from. */
+interface RememberedDecision {
+  readonly field: string;
+  readonly digest: string | undefined;
+  readonly policies: readonly PolicyEvaluation[];
+  readonly decision: SiteDecision;
+}
+
+/**
+ * Whether two lists of evaluations say the same: the same policy objects (a new snapshot compiles new
+ * ones), the same failure and outcomes, field by field (every field, so one added later counts too).
+ * An outcome's signer is the cached verdict's own object, never changed: compared as the same object.
+ */
+function sameEvaluations(a: readonly PolicyEvaluation[], b: readonly PolicyEvaluation[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as unknown as Readonly<Record<string, unknown>>;
+    const y = b[i] as unknown as Readonly<Record<string, unknown>>;
+    for (const key in x) {
+      const u = x[key];
+      const v = y[key];
+      if (u === v) continue;
+      if (key === 'outcomes' && Array.isArray(u) && Array.isArray(v) && u.length === v.length) {
+        for (let j = 0; j < u.length; j++) if (!sameFields(u[j] as Fields, v[j] as Fields)) return false;
+      } else if (key !== 'failure' || !sameFields(u as Fields, v as Fields)) return false;
+    }
+    if (fieldCount(x) !== fieldCount(y)) return false;
+  }
+  return true;
+}
+
+type Fields = Readonly<Record<string, unknown>> | undefined;
+
+/** Two plain objects with the same fields holding the same values (=== each). */
+function sameFields(a: Fields, b: Fields): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined || a === null || b === null) return false;
+  for (const key in a) if (a[key] !== b[key]) return false;
+  return fieldCount(a) === fieldCount(b);
+}
+
+function fieldCount(o: Fields): number {
+  let n = 0;
+  for (const _key in o) n++;
+  return n;
+}
 
 export interface DeciderDeps {
   readonly resolver: ImageResolver;
@@ -75,6 +126,10 @@ export class Decider {
   readonly #cache: Required<CacheSettings>;
   readonly #registries: KeyedLimiter;
   readonly #references = new Map<string, ImageReference>();
+  /** The last decision the caches gave per image string (`#again`). */
+  readonly #lastDecisions = new Map<string, RememberedDecision>();
+  readonly #scratchEvaluations: PolicyEvaluation[] = [];
+  readonly #scratchLookups: CacheLookups = { count: 0, attestations: 0 };
 
   constructor(deps: DeciderDeps, settings: DeciderSettings) {
     this.#deps = deps;
@@ -103,19 +158,37 @@ export class Decider {
 
   /**
    * Decides every site under one deadline (`signal` may end it earlier, e.g. a closed connection).
-   * Sites whose every verdict is cached are answered at once, with no deadline timer or promise chain;
-   * only the others wait for the registry, under the deadline counted from the start of this call.
+   * When the caches hold every site's answer, the decisions come back at once, not as a promise: no
+   * deadline timer, promise chain or await on the cache-hit path. Otherwise only the sites the caches
+   * could not answer wait for the registry, under the deadline counted from the start of this call.
    */
-  async decide(
+  decide(
     sites: readonly SiteInput[],
     workload: WorkloadIdentity,
     snapshot: PolicySnapshotView,
     signal?: AbortSignal,
-  ): Promise<SiteDecision[]> {
+  ): SiteDecision[] | Promise<SiteDecision[]> {
     const started = performance.now();
-    const decisions = sites.map((site) => this.#fromCache(site, workload, snapshot));
-    const pending = sites.flatMap((site, i) => (decisions[i] === undefined ? [{ site, i }] : []));
-    if (pending.length === 0) return decisions as SiteDecision[];
+    const decisions: (SiteDecision | undefined)[] = [];
+    let pending: number[] | undefined;
+    for (let i = 0; i < sites.length; i++) {
+      const decision = this.#fromCache(sites[i]!, workload, snapshot);
+      decisions.push(decision);
+      if (decision === undefined) (pending ??= []).push(i);
+    }
+    if (pending === undefined) return decisions as SiteDecision[];
+    return this.#decidePending(sites, pending, decisions, workload, snapshot, started, signal);
+  }
+
+  async #decidePending(
+    sites: readonly SiteInput[],
+    pending: readonly number[],
+    decisions: (SiteDecision | undefined)[],
+    workload: WorkloadIdentity,
+    snapshot: PolicySnapshotView,
+    started: number,
+    signal?: AbortSignal,
+  ): Promise<SiteDecision[]> {
     const remaining = Math.max(0, Math.floor(this.#settings.deadlineMs - (performance.now() - started)));
     const deadline = AbortSignal.timeout(remaining);
     const stop = signal === undefined ? deadline : AbortSignal.any([deadline, signal]);
@@ -123,10 +196,10 @@ export class Decider {
     const keychainOnce = (): Promise<Keychain> =>
       (keychain ??=
         this.#deps.credentials?.keychainFor(workload) ?? Promise.resolve({ credentialsFor: () => [] }));
-    const decided = await mapLimit(pending, this.#settings.concurrency ?? 8, ({ site }) =>
-      this.#decideSite(site, workload, snapshot, keychainOnce, stop),
+    const decided = await mapLimit(pending, this.#settings.concurrency ?? 8, (i) =>
+      this.#decideSite(sites[i]!, workload, snapshot, keychainOnce, stop),
     );
-    pending.forEach(({ i }, k) => (decisions[i] = decided[k]));
+    pending.forEach((i, k) => (decisions[i] = decided[k]));
     return decisions as SiteDecision[];
   }
 
@@ -142,12 +215,16 @@ export class Decider {
     const reference = this.#parse(site.image);
     if (reference === undefined) return undefined;
     const matched = matchingPolicies(snapshot.policies, reference, workload.namespace);
-    if (matched.length === 0) return this.#evaluate({ ...site, policies: [] });
+    if (matched.length === 0) return this.#again(site, reference, undefined, NO_POLICIES);
     const digest =
       reference.digest ?? this.#digests.peek(this.#digestKey(reference, workload.namespace))?.digest;
     if (digest === undefined) return undefined;
-    const policies: PolicyEvaluation[] = [];
-    const lookups = { count: 0, attestations: 0 };
+    // Scratch, reused: this runs to the end without awaiting, and #again copies what it keeps.
+    const policies = this.#scratchEvaluations;
+    policies.length = 0;
+    const lookups = this.#scratchLookups;
+    lookups.count = 0;
+    lookups.attestations = 0;
     for (const policy of matched) {
       const evaluation = this.#policies.cached(policy, reference, digest, snapshot, lookups);
       if (evaluation === undefined) return undefined;
@@ -156,7 +233,37 @@ export class Decider {
     // Counted only now: a site that falls back to the slow path is counted there, once.
     if (reference.digest === undefined) this.#digests.recordHits(1);
     this.#policies.recordHits(lookups.count, lookups.attestations);
-    return this.#decided(site, reference, digest, policies);
+    return this.#again(site, reference, digest, policies);
+  }
+
+  /**
+   * The decision for what the caches said, handed out again when the last one for this image was made
+   * from the same inputs (field, digest, and evaluations with the same policies and outcomes):
+   * evaluation is pure, so it would come out the same, and a cached review need not build it (~1 KB
+   * of results and messages per image). Decisions are never changed once made.
+   */
+  #again(
+    site: SiteInput,
+    reference: ImageReference,
+    digest: string | undefined,
+    policies: readonly PolicyEvaluation[],
+  ): SiteDecision {
+    const last = this.#lastDecisions.get(site.image);
+    if (
+      last !== undefined &&
+      last.field === site.field &&
+      last.digest === digest &&
+      sameEvaluations(last.policies, policies)
+    )
+      return last.decision;
+    const kept = policies.slice();
+    const decision =
+      digest === undefined
+        ? this.#evaluate({ field: site.field, image: site.image, policies: kept })
+        : this.#decided(site, reference, digest, kept);
+    if (this.#lastDecisions.size >= REMEMBERED_DECISIONS) this.#lastDecisions.clear();
+    this.#lastDecisions.set(site.image, { field: site.field, digest, policies: kept, decision });
+    return decision;
   }
 
   /** parseReference, remembered (bounded): the same few image strings arrive over and over. */
@@ -262,7 +369,7 @@ export class Decider {
     site: SiteInput,
     reference: ImageReference,
     digest: string,
-    policies: PolicyEvaluation[],
+    policies: readonly PolicyEvaluation[],
   ): SiteDecision {
     const decision = this.#evaluate({ ...site, digest, policies });
     const pinned = reference.digest === undefined ? `${site.image}@${digest}` : undefined;

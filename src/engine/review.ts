@@ -11,6 +11,7 @@ import { decisionResponse, errorResponse, skipResponse } from '../admission/resp
 import { parseAdmissionReview, reviewResponse, uidOf } from '../admission/review.ts';
 import type { AdmissionRequest, AdmissionResponse } from '../admission/review.ts';
 import { HANDLED_KINDS, podSpecPath } from '../admission/sites.ts';
+import type { ImageSite } from '../admission/sites.ts';
 import { planReview } from '../admission/skip.ts';
 import type { SkipSettings } from '../admission/skip.ts';
 import { ERROR_REASONS, clip, reasonText } from '../policy/decision.ts';
@@ -56,9 +57,16 @@ export class ReviewEngine {
   }
 
   /** The server's ReviewHandler. */
-  readonly handle = (body: unknown, route: ReviewRoute): Promise<ReviewResult> => this.#handle(body, route);
+  readonly handle = (body: unknown, route: ReviewRoute): Promise<ReviewResult> => {
+    const answer = this.#handle(body, route);
+    return answer instanceof Promise ? answer : Promise.resolve(answer);
+  };
 
-  async #handle(body: unknown, route: ReviewRoute): Promise<ReviewResult> {
+  /**
+   * The answer, at once when the caches decide every image (no await on the cache-hit path: each one
+   * cost a suspended frame and a promise per review), else a promise of it.
+   */
+  #handle(body: unknown, route: ReviewRoute): ReviewResult | Promise<ReviewResult> {
     let request: AdmissionRequest;
     try {
       request = parseAdmissionReview(body).request;
@@ -76,15 +84,20 @@ export class ReviewEngine {
       });
     }
     try {
-      return await this.#review(request, route);
+      const answer = this.#review(request, route);
+      return answer instanceof Promise ? answer.catch((error) => this.#failed(request, error)) : answer;
     } catch (error) {
-      // A request whose object cannot be read (status 400) is invalid; anything else is sigward's failure.
-      const response = errorResponse(request.uid, error);
-      return this.#result(response, response.status?.code === 400 ? 'invalid' : 'error-deny', asked(request));
+      return this.#failed(request, error);
     }
   }
 
-  async #review(request: AdmissionRequest, route: ReviewRoute): Promise<ReviewResult> {
+  /** A request whose object cannot be read (status 400) is invalid; anything else is sigward's failure. */
+  #failed(request: AdmissionRequest, error: unknown): ReviewResult {
+    const response = errorResponse(request.uid, error);
+    return this.#result(response, response.status?.code === 400 ? 'invalid' : 'error-deny', asked(request));
+  }
+
+  #review(request: AdmissionRequest, route: ReviewRoute): ReviewResult | Promise<ReviewResult> {
     const namespace = request.namespace ?? request.object?.metadata?.namespace ?? '';
     const labels = namespace === '' ? undefined : this.#deps.namespaceLabels?.(namespace);
     const plan = planReview(request, this.#deps.skip, labels);
@@ -93,7 +106,19 @@ export class ReviewEngine {
     const snapshot = this.#deps.policies.current();
     if (snapshot === undefined)
       throw new SigwardError('POLICIES_NOT_LOADED', 'the image policies are not loaded yet; retry shortly');
-    const decisions = await this.#deps.decider.decide(plan.sites, workloadOf(request, namespace), snapshot);
+    const decided = this.#deps.decider.decide(plan.sites, workloadOf(request, namespace), snapshot);
+    return Array.isArray(decided)
+      ? this.#answer(request, route, plan, namespace, decided)
+      : decided.then((decisions) => this.#answer(request, route, plan, namespace, decisions));
+  }
+
+  #answer(
+    request: AdmissionRequest,
+    route: ReviewRoute,
+    plan: { readonly sites: readonly ImageSite[]; readonly dryRun: boolean },
+    namespace: string,
+    decisions: readonly SiteDecision[],
+  ): ReviewResult {
     if (route === 'mutate') {
       const pins: Pin[] = [];
       for (const d of decisions) {
@@ -123,7 +148,7 @@ export class ReviewEngine {
   /** One finding per outcome (deny, warn, audit) with its failed results: logs and Events (cli/). */
   #report(request: AdmissionRequest, namespace: string, decisions: readonly SiteDecision[]): void {
     const observer = this.#deps.observer;
-    if (observer?.finding === undefined) return;
+    if (observer?.finding === undefined || !hasFinding(decisions)) return;
     const uid = request.object?.metadata?.uid;
     const subject = {
       apiVersion:
@@ -189,15 +214,23 @@ interface Asked {
   readonly object?: string;
 }
 const asked = (request: AdmissionRequest): Asked => {
-  const object = objectName(request.namespace, request.name);
-  return {
+  // Built field by field: this runs on every review.
+  const who: { -readonly [K in keyof Asked]: Asked[K] } = {
     uid: request.uid,
-    ...(request.userInfo.username === undefined ? {} : { user: request.userInfo.username }),
     kind: HANDLED_KINDS.has(request.kind.kind) ? request.kind.kind : 'other',
     operation: request.operation,
-    ...(object === undefined ? {} : { object }),
   };
+  if (request.userInfo.username !== undefined) who.user = request.userInfo.username;
+  const object = objectName(request.namespace, request.name);
+  if (object !== undefined) who.object = object;
+  return who;
 };
+
+/** Whether any result failed with an outcome that makes a finding (deny, warn, audit). */
+function hasFinding(decisions: readonly SiteDecision[]): boolean {
+  for (const d of decisions) for (const r of d.results) if (!r.passed && r.outcome !== 'allow') return true;
+  return false;
+}
 
 /** `namespace/name`, `namespace` or `name` from what the review says (non-empty strings only). */
 function objectName(namespace: unknown, name: unknown): string | undefined {
@@ -214,13 +247,16 @@ function decisionLabel(response: AdmissionResponse, decisions: readonly SiteDeci
     const denying = decisions.flatMap((d) => d.results.filter((r) => !r.passed && r.outcome === 'deny'));
     return denying.length > 0 && denying.every((r) => ERROR_REASONS.has(r.reason)) ? 'error-deny' : 'deny';
   }
-  const errored = decisions.some((d) =>
-    d.results.some((r) => !r.passed && ERROR_REASONS.has(r.reason) && r.mode === 'enforce'),
-  );
-  if (errored) return 'error-allow';
-  if (decisions.some((d) => d.outcome === 'warn')) return 'warn';
-  if (decisions.some((d) => d.outcome === 'audit')) return 'audit';
-  return 'allow';
+  // Loops, not closures: an allow is labelled on every review.
+  let warn = false;
+  let audit = false;
+  for (const d of decisions) {
+    for (const r of d.results)
+      if (!r.passed && ERROR_REASONS.has(r.reason) && r.mode === 'enforce') return 'error-allow';
+    if (d.outcome === 'warn') warn = true;
+    else if (d.outcome === 'audit') audit = true;
+  }
+  return warn ? 'warn' : audit ? 'audit' : 'allow';
 }
 
 /** The namespace, service account and pull secrets the kubelet would use for this workload. */

@@ -9,6 +9,7 @@ import type {
   FastifyRequest,
   FastifyServerOptions,
 } from 'fastify';
+import { lineWriter } from '../telemetry/index.ts';
 import type { Logger, Metrics } from '../telemetry/index.ts';
 
 export type ReviewRoute = 'validate' | 'mutate';
@@ -66,18 +67,18 @@ export interface AppDeps {
 }
 
 /** The admission log line's fields (README "Logs"), in this order. */
-interface AdmissionLine {
-  route: ReviewRoute;
-  decision: string;
-  kind: string;
-  operation: string;
-  uid?: string;
-  user?: string;
-  object?: string;
-  reasons?: readonly string[];
-  ms?: number;
-  summary?: string;
-}
+const ADMISSION_LINE = [
+  'route',
+  'decision',
+  'kind',
+  'operation',
+  'uid',
+  'user',
+  'object',
+  'reasons',
+  'ms',
+  'summary',
+] as const;
 
 export const DEFAULT_BODY_LIMIT = 6 * 1024 * 1024;
 export const TLS_MIN_VERSION = 'TLSv1.2';
@@ -128,8 +129,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   // The admission line carries only fields built here (route, decision, kind, operation, uid, user,
   // object, reasons, ms, summary: no headers, tokens or secrets), so it skips key-path redaction, which
-  // cost ~12 µs of the ~14 µs per line (bench: identical output). Everything else stays redacted.
+  // cost ~12 µs of the ~14 µs per line (bench: identical output), and is written by telemetry's
+  // lineWriter: the same bytes as pino's call without building a merge object or ~5 KB of strings per
+  // review. Everything else stays redacted.
   const admissionLog = deps.logger.child({ component: 'admission' }, { redact: { paths: [] } });
+  const admissionLine = lineWriter(admissionLog, ADMISSION_LINE, 'admission');
   const review = (route: ReviewRoute) => {
     // Bound once per route: a review's metrics are one counter series and one histogram series.
     const duration = deps.metrics.admissionDuration.series({ route });
@@ -142,21 +146,22 @@ export function buildApp(deps: AppDeps): FastifyInstance {
           return reply.code(400).send({ error: handled.message, statusCode: 400 });
         }
         // One JSON line per review, every part its own field to filter on (uid matches the apiserver's
-        // audit log; reasons are the codes of what failed). Built field by field in this order.
-        const line: AdmissionLine = {
-          route,
-          decision: handled.decision,
-          kind: handled.kind,
-          operation: handled.operation,
-        };
-        if (handled.uid !== undefined) line.uid = handled.uid;
-        if (handled.user !== undefined) line.user = handled.user;
-        if (handled.object !== undefined) line.object = handled.object;
-        if (handled.reasons !== undefined) line.reasons = handled.reasons;
-        line.ms = Math.round((performance.now() - started) * 10) / 10;
-        if (handled.summary !== undefined) line.summary = handled.summary;
-        if (handled.decision === 'skip') admissionLog.debug(line, 'admission');
-        else admissionLog.info(line, 'admission');
+        // audit log; reasons are the codes of what failed).
+        const level = handled.decision === 'skip' ? 'debug' : 'info';
+        if (admissionLine.enabled(level)) {
+          const line = admissionLine.fields;
+          line.route = route;
+          line.decision = handled.decision;
+          line.kind = handled.kind;
+          line.operation = handled.operation;
+          line.uid = handled.uid;
+          line.user = handled.user;
+          line.object = handled.object;
+          line.reasons = handled.reasons;
+          line.ms = Math.round((performance.now() - started) * 10) / 10;
+          line.summary = handled.summary;
+          admissionLine.write(level);
+        }
         deps.metrics.countAdmission(handled.decision, handled.kind, route, handled.operation);
         return reply.code(200).send(handled.review);
       } finally {

@@ -1,5 +1,15 @@
 // The public face of src/telemetry.
-export { createLogger, LOG_LEVELS, REDACTED_PATHS, type Logger, type LoggerSettings } from './logger.ts';
+export {
+  createLogger,
+  lineWriter,
+  LOG_LEVELS,
+  REDACTED_PATHS,
+  type LineLevel,
+  type LineValue,
+  type LineWriter,
+  type Logger,
+  type LoggerSettings,
+} from './logger.ts';
 export {
   createMetrics,
   counterValue,

@@ -11,7 +11,9 @@ import { counterValue } from '../../src/telemetry/metrics.ts';
 import { Decider } from '../../src/engine/decide.ts';
 import { ReviewEngine } from '../../src/engine/review.ts';
 import { buildSnapshot } from '../../src/kube/snapshot.ts';
-import { kubewarden } from '../sigstore/discover-fixtures.ts';
+import { kubewarden, pushLegacySignature } from '../sigstore/discover-fixtures.ts';
+import { RegistryClient } from '../../src/oci/client.ts';
+import { pushTestImage } from '../support/images.ts';
 import { PROD_ROOT_PATH, prodRoot } from '../sigstore/ext.ts';
 import { loadTrustRoot } from '../../src/sigstore/trusted-root.ts';
 import { readFileSync } from 'node:fs';
@@ -411,6 +413,120 @@ describe('the cache-hit path', () => {
       assert.equal(await e.verifications(), 1);
     } finally {
       await e.close();
+    }
+  });
+});
+
+describe('the cache-hit path: answered at once, decisions reused only for the same inputs', () => {
+  test('every site from the caches: the decisions come back at once; one site to look up makes it a promise', async () => {
+    const e = engineUnderTest([keylessPolicy(), keyPolicy()]);
+    try {
+      const signed = `${host}/signed/kubewarden@${kubewarden.digest}`;
+      assert.equal((await e.review(podReview([signed]))).decision, 'allow'); // verified once
+      const snapshot = e.setPolicies([keylessPolicy(), keyPolicy()]);
+      const sites = [{ field: 'spec.containers[0].image', image: signed }];
+      const cached = e.decider.decide(sites, { namespace: 'apps' }, snapshot);
+      assert.ok(Array.isArray(cached), 'a full cache hit is answered without a promise');
+      assert.equal(cached[0]?.outcome, 'allow');
+      const notCached = e.decider.decide(
+        [...sites, { field: 'spec.containers[1].image', image: fx.unsigned.tagged(host) }],
+        { namespace: 'apps' },
+        snapshot,
+      );
+      assert.ok(notCached instanceof Promise, 'an image not cached is looked up');
+      const decisions = await notCached;
+      assert.deepEqual(
+        decisions.map((d) => [d.field, d.outcome]),
+        [
+          ['spec.containers[0].image', 'allow'],
+          ['spec.containers[1].image', 'deny'],
+        ],
+      );
+      assert.equal(await e.verifications(), 2, 'the cached site was not verified again');
+    } finally {
+      await e.close();
+    }
+  });
+
+  test('the same image again: the same decision object; another field, policy or answer: a new one that says so', async () => {
+    const e = engineUnderTest([keylessPolicy()], { evaluation: { unmatched: 'deny', errors: 'deny' } });
+    try {
+      const signed = `${host}/signed/kubewarden@${kubewarden.digest}`;
+      const decisionsOf = async (images: string[]) => (await e.review(podReview(images))).decisions!;
+      await decisionsOf([signed]); // verified
+      const [first] = await decisionsOf([signed]);
+      const [again] = await decisionsOf([signed]);
+      assert.equal(again, first, 'made from the same inputs: handed out again');
+
+      // The same image at another field: that field is named, in the decision and in a denial.
+      const elsewhere = await decisionsOf(['registry.example/other:1', signed]);
+      assert.equal(elsewhere[1]?.field, 'spec.containers[1].image');
+      assert.equal(elsewhere[1]?.outcome, 'allow');
+      assert.equal(elsewhere[0]?.outcome, 'deny');
+      const [back] = await decisionsOf([signed]);
+      assert.equal(back?.field, 'spec.containers[0].image');
+
+      // The same image, field and digest under a policy in warn mode with another identity (a new
+      // generation): refused, as a warning, once verified and then from the cache.
+      e.setPolicies([
+        clusterPolicy(
+          'kubewarden',
+          ['127.0.0.1:*/signed/**'],
+          [
+            kubewardenAuthority(
+              'https://github.com/kubewarden/other/.github/workflows/x.yml@refs/heads/main',
+            ),
+          ],
+          { mode: 'warn' },
+          2,
+        ),
+      ]);
+      const warned = await e.review(podReview([signed]));
+      assert.equal(warned.decision, 'warn');
+      const [cachedRefusal] = (await e.review(podReview([signed]))).decisions!;
+      assert.equal(cachedRefusal?.outcome, 'warn');
+      assert.equal(cachedRefusal?.results[0]?.reason, 'IDENTITY_MISMATCH');
+      assert.notEqual(cachedRefusal, first);
+      // A new snapshot whose policy no longer matches: the unmatched rule decides, not the old allow.
+      e.setPolicies([clusterPolicy('kubewarden', ['registry.example/**'], [kubewardenAuthority()])]);
+      const [unmatched] = await decisionsOf([signed]);
+      assert.equal(unmatched?.outcome, 'deny');
+      assert.equal(unmatched?.results[0]?.reason, 'NO_POLICY');
+      const [stillUnmatched] = await decisionsOf([signed]);
+      assert.equal(stillUnmatched, unmatched);
+    } finally {
+      await e.close();
+    }
+  });
+
+  test('a tag moved to another signed digest: the decision from the caches names and pins the new digest', async () => {
+    const client = new RegistryClient();
+    const repo = { registry: host, repository: 'apps/moving' };
+    const pushSigned = async (): Promise<string> => {
+      const image = await pushTestImage(client, repo, { tag: 'v1' });
+      await pushLegacySignature(client, repo, image.digest, [
+        fx.signer.layerFor(image.digest, `${host}/apps/moving`),
+      ]);
+      return image.digest;
+    };
+    const e = engineUnderTest([keyPolicy()]);
+    try {
+      const tagged = `${host}/apps/moving:v1`;
+      const decisionIn = async (namespace: string) =>
+        (await e.review(podReview([tagged], { namespace }))).decisions![0]!;
+      const first = await pushSigned();
+      await decisionIn('apps'); // resolved and verified
+      assert.equal((await decisionIn('apps')).pinned, `${tagged}@${first}`);
+      const second = await pushSigned();
+      // Another namespace resolves the tag itself (tag → digest is remembered per namespace).
+      await decisionIn('other'); // resolved to the new digest and verified
+      const moved = await decisionIn('other');
+      assert.equal(moved.digest, second);
+      assert.equal(moved.pinned, `${tagged}@${second}`);
+      assert.equal((await decisionIn('apps')).digest, first, 'apps still has its own resolution');
+    } finally {
+      await e.close();
+      await client.close();
     }
   });
 });
