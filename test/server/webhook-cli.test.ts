@@ -197,10 +197,11 @@ test(
       assert.equal(await send(`${webhook.url}/validate`, 'POST', apiserver), 200);
       assert.equal(await send(`${health}/readyz`, 'GET'), 200);
       assert.equal(await send(`${health}/validate`, 'POST'), 404);
-      const listening = webhook.records().find((r) => r.msg === 'listening');
-      assert.equal(listening?.['clientCertificates'], 'required');
-      assert.deepEqual(listening?.['clientNames'], ['kube-apiserver']);
-      assert.equal(listening?.['healthUrl'], health);
+      // stdout is written in batches: wait for the line rather than read what has arrived so far.
+      const listening = await webhook.waitFor('the listening line', (r) => r.msg === 'listening');
+      assert.equal(listening['clientCertificates'], 'required');
+      assert.deepEqual(listening['clientNames'], ['kube-apiserver']);
+      assert.equal(listening['healthUrl'], health);
       assert.ok(!webhook.records().some((r) => String(r.msg).includes('no --health-listen')));
     } finally {
       assert.equal(await webhook.stop(), 0);
