@@ -261,8 +261,9 @@ function report(rounds: number, memory: Map<string, Json>): void {
           ...mcols2('full.anonymous.brkHeapMiB', 'full.anonymous.threadArenasMiB'),
         ],
         ['  external (Buffers, native) MiB', ...mcols('full.heap.externalMiB')],
-        ['heap bytes per cached allow (Decider alone)', ...mcols('allowBytes')],
-        ['heap bytes per cached refusal (Decider alone)', ...mcols('refusalBytes')],
+        ['bytes per cached allow, heap + ArrayBuffers (Decider alone)', ...mcols('allowBytes')],
+        ['bytes per cached refusal, heap + ArrayBuffers (Decider alone)', ...mcols('refusalBytes')],
+        ['bytes per entry of the verdict cache alone (100k sha256 keys)', ...mcols('cacheBytes')],
       ],
     );
     for (const tree of trees)
