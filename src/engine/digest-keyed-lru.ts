@@ -108,21 +108,24 @@ export class DigestKeyedLru<V> {
 
   #readKey(key: string): void {
     if (key.length !== KEY_BYTES) throw new TypeError(`a cache key is ${KEY_BYTES} bytes, not ${key.length}`);
-    for (let w = 0; w < WORDS; w++) {
-      const c = w * 4;
+    const probe = this.#probe;
+    let wide = 0;
+    for (let w = 0, c = 0; w < WORDS; w++, c += 4) {
       const a = key.charCodeAt(c);
       const b = key.charCodeAt(c + 1);
       const d = key.charCodeAt(c + 2);
       const e = key.charCodeAt(c + 3);
-      if ((a | b | d | e) > 0xff) throw new TypeError('a cache key is a one-byte string');
-      this.#probe[w] = a | (b << 8) | (d << 16) | (e << 24);
+      wide |= a | b | d | e;
+      probe[w] = a | (b << 8) | (d << 16) | (e << 24);
     }
+    if (wide > 0xff) throw new TypeError('a cache key is a one-byte string');
   }
 
   /** The home slot of the key at `words[at…at+7]`. */
   #home(words: Int32Array, at: number): number {
+    const seeds = this.#seeds;
     let h = 0;
-    for (let w = 0; w < WORDS; w++) h = (h + Math.imul(words[at + w]!, this.#seeds[w]!)) | 0;
+    for (let w = 0; w < WORDS; w++) h = (h + Math.imul(words[at + w]!, seeds[w]!)) | 0;
     // A product's high bits depend on the word's low bits only: mixed (murmur3's finaliser) so that
     // every key bit reaches the slot bits.
     h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
@@ -132,11 +135,12 @@ export class DigestKeyedLru<V> {
 
   /** The slot holding the probe key, or ~(the empty slot where it would go). */
   #find(): number {
-    const mask = this.#slots.length - 1;
+    const slots = this.#slots;
+    const mask = slots.length - 1;
     const probe = this.#probe;
     const keys = this.#keys;
     for (let slot = this.#home(probe, 0); ; slot = (slot + 1) & mask) {
-      const held = this.#slots[slot]!;
+      const held = slots[slot]!;
       if (held === 0) return ~slot;
       const at = (held - 1) * WORDS;
       let same = true;
