@@ -25,6 +25,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import fastify from 'fastify';
+import { parse as parseYaml } from 'yaml';
 import { makeTestTls } from '../test/support/tls.ts';
 import { fulcioRekor, kubewarden } from '../test/sigstore/discover-fixtures.ts';
 import { median } from './stats.ts';
@@ -509,8 +510,16 @@ function chartNodeOptions(): string {
   return raw.startsWith("'") || raw.startsWith('"') ? raw.slice(1, -1) : raw;
 }
 
+/** The chart's glibc malloc settings (`mallocEnv` in the tree's values.yaml; none in older trees). */
+function chartMallocEnv(): Record<string, string> {
+  const values = parseYaml(readFileSync(join(root, 'charts/sigward/values.yaml'), 'utf8')) as {
+    mallocEnv?: Record<string, unknown>;
+  };
+  return Object.fromEntries(Object.entries(values.mallocEnv ?? {}).map(([k, v]) => [k, String(v)]));
+}
+
 /**
- * The tree's real `sigward webhook` process, as the chart runs it (NODE_OPTIONS from the chart's values,
+ * The tree's real `sigward webhook` process, as the chart runs it (NODE_OPTIONS and mallocEnv from the chart's values,
  * policies from a directory it re-reads, the public-good trusted root from a file), driven over HTTPS
  * keep-alive. Only the log lines the bench waits for are kept (a webhook logs one line per review).
  */
@@ -518,6 +527,7 @@ async function startWebhookProcess(policyDir: string, nodeOptions: string, nodeA
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     NODE_OPTIONS: nodeOptions,
+    ...chartMallocEnv(),
     KUBECONFIG: '/nonexistent',
     HOME: '/nonexistent',
   };
@@ -773,6 +783,7 @@ spec:
     return {
       memory: {
         nodeOptions,
+        mallocEnv: chartMallocEnv(),
         nodeArgs: nodeArgs.join(' '),
         entry: values.entry,
         startMs: webhook.startMs,

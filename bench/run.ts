@@ -240,12 +240,17 @@ function report(rounds: number, memory: Map<string, Json[]>): void {
       base === undefined ? [pair('this tree', a, b)] : [pair(base, a, b), pair('this tree', a, b), ''];
     const first = (tree: string): Json => memory.get(tree)![0]!;
     const nodeOptions = first('this tree')['nodeOptions'] as string;
+    const mallocEnv = (tree: string): string =>
+      Object.entries((first(tree)['mallocEnv'] ?? {}) as Record<string, string>)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ') || 'none';
+    const malloc = trees.map((t) => `${t.name}: ${mallocEnv(t.name)}`).join(', ');
     const flags = values['memory-node-flags']
       ? `, node ${values['memory-node-flags']} (--memory-node-flags)`
       : '';
     const ran = trees.map((t) => `${t.name}: ${first(t.name)['entry'] as string}`).join(', ');
     table(
-      `Memory: the real \`sigward webhook\` (${ran}; NODE_OPTIONS="${nodeOptions}": the chart's nodeOptions${flags}), ${runs === 1 ? 'one run per tree' : `medians of ${runs} runs per tree${base === undefined ? '' : ', alternated'}`}: ` +
+      `Memory: the real \`sigward webhook\` (${ran}; NODE_OPTIONS="${nodeOptions}": the chart's nodeOptions${flags}; the chart's mallocEnv, ${malloc}), ${runs === 1 ? 'one run per tree' : `medians of ${runs} runs per tree${base === undefined ? '' : ', alternated'}`}: ` +
         `${values.verifications} cold verifications, 16 reviews at once, then refusals up to 100k cached verdicts; ` +
         'each figure after 10 s idle, no forced GC',
       ['case', ...head('value')],
