@@ -38,7 +38,7 @@ ENV NODE_OPTIONS="--max-semi-space-size=2 --max-old-space-size=256"
 # glibc's mmap and trim thresholds fixed at their starting 128 KiB (README "Speed and memory"): large
 # blocks go back to the system when freed, per-thread arenas give back their free tail (11 instead of
 # 22 MiB after 10,000 cold verifications). The chart sets the same through values.mallocEnv.
-ENV MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072
+ENV MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY --from=deps /app/node_modules ./node_modules

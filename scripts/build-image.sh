@@ -161,7 +161,8 @@ if [ -n "$push" ]; then
   "$crane" mutate "$push" -t "$push" --set-platform=linux/amd64 \
     --entrypoint=node,bin/sigward.js --cmd=webhook --user=65532:65532 --workdir=/app --exposed-ports=8443/tcp \
     --env=NODE_ENV=production --env=PATH=/usr/local/bin:/usr/bin --env="NODE_OPTIONS=$node_options" \
-    --env=MALLOC_MMAP_THRESHOLD_=131072 --env=MALLOC_TRIM_THRESHOLD_=131072 \
+    --env=MALLOC_ARENA_MAX=2 --env=MALLOC_MMAP_THRESHOLD_=131072 \
+    --env=MALLOC_TRIM_THRESHOLD_=131072 \
     --label=org.opencontainers.image.title=sigward \
     --label="org.opencontainers.image.version=$version" \
     --label="org.opencontainers.image.revision=$revision" \

@@ -58,7 +58,11 @@ test('the image carries the same options as the chart, built either way', () => 
 
 test("glibc's malloc settings: the chart passes values.mallocEnv on, and the image sets the same, built either way", () => {
   const chart = Object.entries(values.mallocEnv ?? {}).map(([name, value]) => `${name}=${String(value)}`);
-  assert.deepEqual(chart, ['MALLOC_MMAP_THRESHOLD_=131072', 'MALLOC_TRIM_THRESHOLD_=131072']);
+  assert.deepEqual(chart, [
+    'MALLOC_ARENA_MAX=2',
+    'MALLOC_MMAP_THRESHOLD_=131072',
+    'MALLOC_TRIM_THRESHOLD_=131072',
+  ]);
   assert.match(
     read('charts/sigward/templates/deployment.yaml'),
     /\{\{- range \$name, \$value := \.Values\.mallocEnv \}\}\n\s+- name: \{\{ \$name \}\}\n\s+value: \{\{ \$value \| quote \}\}/,
