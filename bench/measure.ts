@@ -25,6 +25,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import fastify from 'fastify';
+import { parse as parseYaml } from 'yaml';
 import { makeTestTls } from '../test/support/tls.ts';
 import { fulcioRekor, kubewarden } from '../test/sigstore/discover-fixtures.ts';
 import { median } from './stats.ts';
@@ -509,8 +510,16 @@ function chartNodeOptions(): string {
   return raw.startsWith("'") || raw.startsWith('"') ? raw.slice(1, -1) : raw;
 }
 
+/** The chart's glibc malloc settings (`mallocEnv` in the tree's values.yaml; none in older trees). */
+function chartMallocEnv(): Record<string, string> {
+  const values = parseYaml(readFileSync(join(root, 'charts/sigward/values.yaml'), 'utf8')) as {
+    mallocEnv?: Record<string, unknown>;
+  };
+  return Object.fromEntries(Object.entries(values.mallocEnv ?? {}).map(([k, v]) => [k, String(v)]));
+}
+
 /**
- * The tree's real `sigward webhook` process, as the chart runs it (NODE_OPTIONS from the chart's values,
+ * The tree's real `sigward webhook` process, as the chart runs it (NODE_OPTIONS and mallocEnv from the chart's values,
  * policies from a directory it re-reads, the public-good trusted root from a file), driven over HTTPS
  * keep-alive. Only the log lines the bench waits for are kept (a webhook logs one line per review).
  */
@@ -518,6 +527,7 @@ async function startWebhookProcess(policyDir: string, nodeOptions: string, nodeA
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     NODE_OPTIONS: nodeOptions,
+    ...chartMallocEnv(),
     KUBECONFIG: '/nonexistent',
     HOME: '/nonexistent',
   };
@@ -702,8 +712,13 @@ spec:
       }),
     );
   };
+  // BENCH_SMAPS=DIR: the webhook's /proc/PID/smaps at each reading, copied into DIR (where RSS sits).
+  const smapsDir = process.env['BENCH_SMAPS'];
+  let readings = 0;
   const settled = async () => {
     await idle(Number(values['settle-seconds']) * 1000);
+    if (smapsDir !== undefined)
+      writeFileSync(join(smapsDir, `smaps-${readings++}`), readFileSync(`/proc/${webhook.pid}/smaps`));
     return { ...rssOf(webhook.pid), anonymous: anonymousParts(webhook.pid), heap: await webhook.heap() };
   };
   try {
@@ -768,6 +783,7 @@ spec:
     return {
       memory: {
         nodeOptions,
+        mallocEnv: chartMallocEnv(),
         nodeArgs: nodeArgs.join(' '),
         entry: values.entry,
         startMs: webhook.startMs,
@@ -792,7 +808,7 @@ spec:
 
 /**
  * What one cached verdict costs, in a process holding only the tree's Decider (--expose-gc): the heap
- * before and after deciding `entries` digests whose verifier answers at once with a copy of a real
+ * and ArrayBuffers before and after deciding `entries` digests whose verifier answers at once with a copy of a real
  * verdict (an allow of the cosign v3 bundle) or a refusal, divided by the entries.
  */
 async function entriesMode(): Promise<object> {
@@ -825,12 +841,15 @@ async function entriesMode(): Promise<object> {
     referrers: 'fallback-tag',
     truncated: false,
   });
+  const CAP_MS = 500;
   const collect = async (): Promise<number> => {
     for (let i = 0; i < 3; i++) {
       globalThis.gc?.();
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    return process.memoryUsage().heapUsed;
+    // The heap and the ArrayBuffers outside it (a cache may keep its entries in typed arrays).
+    const { heapUsed, arrayBuffers } = process.memoryUsage();
+    return heapUsed + arrayBuffers;
   };
   const perEntry = async (kind: 'allow' | 'refusal'): Promise<number> => {
     const decider = new Decider(
@@ -849,6 +868,9 @@ async function entriesMode(): Promise<object> {
       },
       {
         deadlineMs: 60_000,
+        // Each verification's cap is a timer (AbortSignal.timeout) alive until it fires: short here, and
+        // waited out below, so that what is counted is what the cache keeps, not 100k pending timers.
+        verificationCapMs: CAP_MS,
         evaluation: { unmatched: 'deny', errors: 'deny' },
         cache: { maxVerdicts: entries, negativeTtlMs: 3_600_000 },
       },
@@ -866,12 +888,37 @@ async function entriesMode(): Promise<object> {
         { namespace: 'apps' },
         snapshot,
       );
+    await new Promise((resolve) => setTimeout(resolve, 2 * CAP_MS));
     const after = await collect();
     const [again] = await decider.decide([site(1)], { namespace: 'apps' }, snapshot);
     if (again.outcome !== (kind === 'allow' ? 'allow' : 'deny')) throw new Error(JSON.stringify(again));
     return (after - before) / entries;
   };
-  return { entries: { allowBytes: await perEntry('allow'), refusalBytes: await perEntry('refusal') } };
+  // The verdict cache alone: `entries` sha256 keys (as verify-policy.ts makes them) to one shared verdict.
+  const cacheAlone = async (): Promise<number> => {
+    const { SingleFlightCache } = await from<any>('src/engine/verdict-cache.ts');
+    const { hash } = await import('node:crypto');
+    const cache = new SingleFlightCache('verdict', entries);
+    const verdict = Object.freeze({ status: 'verified' });
+    const keyOf = (i: number): string => hash('sha256', `bench ${i}`, 'latin1' as 'hex');
+    const before = await collect();
+    for (let i = 0; i < entries; i++)
+      await cache.get(
+        keyOf(i),
+        async () => verdict,
+        () => 3_600_000,
+      );
+    const after = await collect();
+    if (cache.size !== entries || cache.peek(keyOf(0)) !== verdict) throw new Error('cache lost entries');
+    return (after - before) / entries;
+  };
+  return {
+    entries: {
+      allowBytes: await perEntry('allow'),
+      refusalBytes: await perEntry('refusal'),
+      cacheBytes: await cacheAlone(),
+    },
+  };
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */
 

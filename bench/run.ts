@@ -9,6 +9,7 @@
 //   npm run bench -- --baseline DIR --node-options="--max-semi-space-size=2"   # speed modes with these options
 //   npm run bench -- --baseline . --baseline-node-options="A" --node-options="B" --no-memory   # options A vs B
 //   npm run bench -- --rounds 0 --verifications 10000   # memory only: the real webhook, then 100k verdicts
+//   npm run bench -- --baseline DIR --rounds 0 --memory-rounds 3   # memory, 3 alternated runs per tree (medians)
 //   npm run bench -- --rounds 0 --memory-node-flags="--max-old-space-size=256"   # the webhook with more options
 //   npm run bench -- --run-from source    # the webhook from src/ by type stripping, not the compiled build
 // Registries: Debian's docker-registry (no referrers API) and, when built (npm run e2e:tools), olareg
@@ -19,6 +20,7 @@ import { parseArgs, promisify } from 'node:util';
 import { existsSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median } from './stats.ts';
 import { RegistryClient } from '../src/oci/client.ts';
 import { startDockerRegistry } from '../test/support/docker-registry.ts';
 import { OLAREG_BIN, startOlareg } from '../test/support/olareg.ts';
@@ -44,6 +46,8 @@ const { values } = parseArgs({
     /** Repositories the memory run verifies in (each holds the signed bundle); verifications / (10 policies × this) generations. */
     'memory-repositories': { type: 'string', default: '100' },
     'no-memory': { type: 'boolean' },
+    /** Memory runs per tree, alternated between the trees (medians of them). */
+    'memory-rounds': { type: 'string', default: '1' },
     /** Only the cold verification cases (verify mode): no webhook mode (warm /validate, cold reviews). */
     'verify-only': { type: 'boolean' },
     /** More node flags for the memory run's webhook of both trees, on its command line after the
@@ -169,20 +173,23 @@ try {
       process.stderr.write(`round ${round + 1}/${rounds}: ${tree.name} done\n`);
     }
   }
-  const memory = new Map<string, Json>();
-  if (values['no-memory'] !== true)
-    for (const tree of trees) {
+  const memory = new Map<string, Json[]>(trees.map((t) => [t.name, []]));
+  const memoryRounds = values['no-memory'] === true ? 0 : Math.max(1, Number(values['memory-rounds']));
+  for (let round = 0; round < memoryRounds; round++) {
+    const order = round % 2 === 0 ? trees : [...trees].reverse();
+    for (const tree of order) {
       const { memory: m } = await measure(tree, 'memory', [
         `--verifications=${values.verifications}`,
         `--memory-repositories=${values['memory-repositories']}`,
         `--memory-node-flags=${values['memory-node-flags']}`,
       ]);
       const { entries } = await measure(tree, 'entries');
-      memory.set(tree.name, { ...m, ...entries });
-      process.stderr.write(`memory: ${tree.name} done\n`);
+      memory.get(tree.name)!.push({ ...m, ...entries });
+      process.stderr.write(`memory ${round + 1}/${memoryRounds}: ${tree.name} done\n`);
     }
+  }
 
-  report(rounds, memory);
+  report(rounds, memoryRounds > 0 ? memory : new Map());
   if (process.env['BENCH_DEBUG']) console.log(JSON.stringify([...memory]));
 } finally {
   await setup.close();
@@ -190,9 +197,8 @@ try {
   await olareg?.stop();
 }
 
-function report(rounds: number, memory: Map<string, Json>): void {
-  const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-  const of = (tree: string, pick: (r: Json) => number): number => med(results.get(tree)!.map(pick));
+function report(rounds: number, memory: Map<string, Json[]>): void {
+  const of = (tree: string, pick: (r: Json) => number): number => median(results.get(tree)!.map(pick));
   const f = (n: number, digits = 2): string => (Number.isFinite(n) ? n.toFixed(digits) : '-');
   const base = trees.length > 1 ? 'baseline' : undefined;
   const cols = (pick: (r: Json) => number, digits = 2): string[] => {
@@ -217,8 +223,14 @@ function report(rounds: number, memory: Map<string, Json>): void {
   );
   if (rounds > 0) speed(head, cols, table);
   if (memory.size > 0) {
+    const runs = memory.get('this tree')!.length;
+    /** The median over a tree's memory runs of the figure at `path` (e.g. full.rssMiB). */
     const m = (tree: string, path: string): number =>
-      path.split('.').reduce((v: Json, k) => v?.[k], memory.get(tree)!) as unknown as number;
+      median(
+        memory
+          .get(tree)!
+          .map((run) => path.split('.').reduce((v: Json, k) => v?.[k], run) as unknown as number),
+      );
     const mcols = (k: string, digits = 0): string[] =>
       base === undefined
         ? [f(m('this tree', k), digits)]
@@ -226,13 +238,19 @@ function report(rounds: number, memory: Map<string, Json>): void {
     const pair = (tree: string, a: string, b: string): string => `${f(m(tree, a), 0)} / ${f(m(tree, b), 0)}`;
     const mcols2 = (a: string, b: string): string[] =>
       base === undefined ? [pair('this tree', a, b)] : [pair(base, a, b), pair('this tree', a, b), ''];
-    const nodeOptions = memory.get('this tree')!['nodeOptions'] as string;
+    const first = (tree: string): Json => memory.get(tree)![0]!;
+    const nodeOptions = first('this tree')['nodeOptions'] as string;
+    const mallocEnv = (tree: string): string =>
+      Object.entries((first(tree)['mallocEnv'] ?? {}) as Record<string, string>)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ') || 'none';
+    const malloc = trees.map((t) => `${t.name}: ${mallocEnv(t.name)}`).join(', ');
     const flags = values['memory-node-flags']
       ? `, node ${values['memory-node-flags']} (--memory-node-flags)`
       : '';
-    const ran = trees.map((t) => `${t.name}: ${memory.get(t.name)!['entry'] as string}`).join(', ');
+    const ran = trees.map((t) => `${t.name}: ${first(t.name)['entry'] as string}`).join(', ');
     table(
-      `Memory: the real \`sigward webhook\` (${ran}; NODE_OPTIONS="${nodeOptions}": the chart's nodeOptions${flags}), one run per tree: ` +
+      `Memory: the real \`sigward webhook\` (${ran}; NODE_OPTIONS="${nodeOptions}": the chart's nodeOptions${flags}; the chart's mallocEnv, ${malloc}), ${runs === 1 ? 'one run per tree' : `medians of ${runs} runs per tree${base === undefined ? '' : ', alternated'}`}: ` +
         `${values.verifications} cold verifications, 16 reviews at once, then refusals up to 100k cached verdicts; ` +
         'each figure after 10 s idle, no forced GC',
       ['case', ...head('value')],
@@ -261,14 +279,17 @@ function report(rounds: number, memory: Map<string, Json>): void {
           ...mcols2('full.anonymous.brkHeapMiB', 'full.anonymous.threadArenasMiB'),
         ],
         ['  external (Buffers, native) MiB', ...mcols('full.heap.externalMiB')],
-        ['heap bytes per cached allow (Decider alone)', ...mcols('allowBytes')],
-        ['heap bytes per cached refusal (Decider alone)', ...mcols('refusalBytes')],
+        ['bytes per cached allow, heap + ArrayBuffers (Decider alone)', ...mcols('allowBytes')],
+        ['bytes per cached refusal, heap + ArrayBuffers (Decider alone)', ...mcols('refusalBytes')],
+        ['bytes per entry of the verdict cache alone (100k sha256 keys)', ...mcols('cacheBytes')],
       ],
     );
     for (const tree of trees)
-      console.log(
-        `RSS MiB after each policy generation (${tree.name}): ${(memory.get(tree.name)!['rssPerGenerationMiB'] as number[]).map((x) => x.toFixed(0)).join(' ')}`,
-      );
+      for (const run of memory.get(tree.name)!)
+        console.log(
+          `RSS MiB after each policy generation (${tree.name}): ${(run['rssPerGenerationMiB'] as number[]).map((x) => x.toFixed(0)).join(' ')}; ` +
+            `after the cold verifications / with 100k verdicts ${f(run['afterCold'].rssMiB, 0)} / ${f(run['full'].rssMiB, 0)}`,
+        );
   }
 }
 

@@ -36,7 +36,7 @@ done
 
 log() { echo "build-image: $*" >&2; }
 # The image's NODE_OPTIONS, as the Dockerfile's ENV and the chart's values.nodeOptions (README "Speed and
-# memory"; test/chart/node-options.test.ts keeps the three equal).
+# memory"; test/chart/node-options.test.ts keeps the three equal, and the glibc MALLOC_* settings too).
 node_options='--max-semi-space-size=2 --max-old-space-size=256'
 export PATH="$repo/node_modules/.bin:$PATH"
 
@@ -161,6 +161,8 @@ if [ -n "$push" ]; then
   "$crane" mutate "$push" -t "$push" --set-platform=linux/amd64 \
     --entrypoint=node,bin/sigward.js --cmd=webhook --user=65532:65532 --workdir=/app --exposed-ports=8443/tcp,8081/tcp \
     --env=NODE_ENV=production --env=PATH=/usr/local/bin:/usr/bin --env="NODE_OPTIONS=$node_options" \
+    --env=MALLOC_ARENA_MAX=2 --env=MALLOC_MMAP_THRESHOLD_=131072 \
+    --env=MALLOC_TRIM_THRESHOLD_=131072 \
     --label=org.opencontainers.image.title=sigward \
     --label="org.opencontainers.image.version=$version" \
     --label="org.opencontainers.image.revision=$revision" \

@@ -8,10 +8,29 @@
 //    no longer than a refusal. Counted apart (cache="attestation") and sized apart;
 //  - tag → digest resolutions, briefly (a tag may move; the digest is what gets verified).
 // Concurrent misses for one key share ONE computation (single-flight), whatever its outcome.
+// The verdict and attestation caches are keyed by a sha256 (verify-policy.ts verdictKey) and kept in a
+// DigestKeyedLru (raw key bytes in typed arrays, ~60 bytes an entry); the digest cache, keyed by text,
+// in lru-cache.
 import { LRUCache } from 'lru-cache';
+import { DigestKeyedLru } from './digest-keyed-lru.ts';
 
 export type CacheName = 'verdict' | 'attestation' | 'digest';
 export type LookupResult = 'hit' | 'miss' | 'shared';
+
+/** Caches whose keys are sha256 digests as 32-character one-byte strings (verify-policy.ts verdictKey). */
+const KEYED_BY_DIGEST: Readonly<Record<CacheName, boolean>> = {
+  verdict: true,
+  attestation: true,
+  digest: false,
+};
+
+/** What a cache keeps its entries in: recency, a bound and a TTL per entry. */
+interface EntryStore<V> {
+  readonly size: number;
+  get(key: string): V | undefined;
+  set(key: string, value: V, options: { ttl: number }): unknown;
+  clear(): void;
+}
 
 export interface CacheObserver {
   lookup(cache: CacheName, result: LookupResult): void;
@@ -47,22 +66,25 @@ export const DEFAULT_CACHE_SETTINGS: Required<CacheSettings> = {
  */
 export class SingleFlightCache<V extends object> {
   readonly #name: CacheName;
-  readonly #entries: LRUCache<string, V>;
+  readonly #entries: EntryStore<V>;
   readonly #inflight = new Map<string, Promise<V>>();
   readonly #observer: CacheObserver | undefined;
 
+  /** `name` says the keys: a `verdict` or `attestation` cache takes only sha256 keys (32 one-byte characters). */
   constructor(name: CacheName, max: number, observer?: CacheObserver, now?: () => number) {
     this.#name = name;
     this.#observer = observer;
-    this.#entries = new LRUCache<string, V>({
-      max,
-      ttlAutopurge: false,
-      allowStale: false,
-      // The clock read on every lookup (~50 ns): lru-cache's default (1 ms) instead keeps a reading
-      // alive with a new setTimeout per millisecond, timers that a cache hit paid for (~2.5 µs each).
-      ttlResolution: 0,
-      ...(now === undefined ? {} : { perf: { now } }),
-    });
+    this.#entries = KEYED_BY_DIGEST[name]
+      ? new DigestKeyedLru<V>(max, now)
+      : new LRUCache<string, V>({
+          max,
+          ttlAutopurge: false,
+          allowStale: false,
+          // The clock read on every lookup (~50 ns): lru-cache's default (1 ms) instead keeps a reading
+          // alive with a new setTimeout per millisecond, timers that a cache hit paid for (~2.5 µs each).
+          ttlResolution: 0,
+          ...(now === undefined ? {} : { perf: { now } }),
+        });
   }
 
   get size(): number {

@@ -15,11 +15,15 @@
 // Cost: every read of a predicate, subject or signer value costs 1, plus 1 per 100 characters of a
 // string read; past CONDITION_LIMITS.cost (about 0.5 s of reads) the evaluation stops as an error.
 // Nested comprehensions over a big predicate, deep structures and long strings all hit it.
-import { celEnv, isCelError, parse, plan, CelScalar } from '@bufbuild/cel';
-import type { CelEnv } from '@bufbuild/cel';
-import { strings } from '@bufbuild/cel/ext';
-import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { Environment } from '@marcbachmann/cel-js';
+//
+// Both libraries load when the first condition compiles, not with the module: most installations have
+// no attestation conditions, and loading them costs the webhook ~5 MiB of memory at start (README
+// "Speed and memory"). Synchronous (require of their CommonJS builds), so compiling stays synchronous.
+import { createRequire } from 'node:module';
+import type * as Cel from '@bufbuild/cel';
+import type * as CelExtensions from '@bufbuild/cel/ext';
+import type * as Wkt from '@bufbuild/protobuf/wkt';
+import type * as CelJs from '@marcbachmann/cel-js';
 
 export const CONDITION_LIMITS = {
   /** Characters of one condition. */
@@ -65,36 +69,55 @@ export interface CompiledCondition {
 
 const VARIABLES = ['predicate', 'predicateType', 'subject', 'signer', 'now'] as const;
 
-const checker = new Environment({
-  limits: {
-    maxAstNodes: CONDITION_LIMITS.astNodes,
-    maxDepth: CONDITION_LIMITS.depth,
-    maxListElements: 256,
-    maxMapEntries: 256,
-    maxCallArguments: 16,
-  },
-})
-  .registerVariable('predicate', 'dyn')
-  .registerVariable('predicateType', 'string')
-  .registerVariable('subject', 'list<map<string, dyn>>')
-  .registerVariable({
-    name: 'signer',
-    schema: { issuer: 'string', subject: 'string', extensions: 'map<string, string>' },
+interface Libraries {
+  readonly cel: typeof Cel;
+  readonly timestampFromDate: typeof Wkt.timestampFromDate;
+  /** The type checker (cel-js), with the variables declared. */
+  readonly checker: CelJs.Environment;
+  /** The evaluator's environment (@bufbuild/cel): the variables and the string extensions. */
+  readonly env: Cel.CelEnv;
+}
+
+let loaded: Libraries | undefined;
+
+function libraries(): Libraries {
+  if (loaded !== undefined) return loaded;
+  const load = createRequire(import.meta.url);
+  const cel = load('@bufbuild/cel') as typeof Cel;
+  const { strings } = load('@bufbuild/cel/ext') as typeof CelExtensions;
+  const { Environment } = load('@marcbachmann/cel-js') as typeof CelJs;
+  const checker = new Environment({
+    limits: {
+      maxAstNodes: CONDITION_LIMITS.astNodes,
+      maxDepth: CONDITION_LIMITS.depth,
+      maxListElements: 256,
+      maxMapEntries: 256,
+      maxCallArguments: 16,
+    },
   })
-  .registerVariable('now', 'google.protobuf.Timestamp');
+    .registerVariable('predicate', 'dyn')
+    .registerVariable('predicateType', 'string')
+    .registerVariable('subject', 'list<map<string, dyn>>')
+    .registerVariable({
+      name: 'signer',
+      schema: { issuer: 'string', subject: 'string', extensions: 'map<string, string>' },
+    })
+    .registerVariable('now', 'google.protobuf.Timestamp');
+  const env = cel.celEnv({
+    variables: {
+      predicate: cel.CelScalar.DYN,
+      predicateType: cel.CelScalar.STRING,
+      subject: cel.CelScalar.DYN,
+      signer: cel.CelScalar.DYN,
+      now: cel.CelScalar.DYN,
+    },
+    funcs: strings,
+  });
+  const { timestampFromDate } = load('@bufbuild/protobuf/wkt') as typeof Wkt;
+  return (loaded = { cel, timestampFromDate, checker, env });
+}
 
-const env: CelEnv = celEnv({
-  variables: {
-    predicate: CelScalar.DYN,
-    predicateType: CelScalar.STRING,
-    subject: CelScalar.DYN,
-    signer: CelScalar.DYN,
-    now: CelScalar.DYN,
-  },
-  funcs: strings,
-});
-
-type Expr = ReturnType<typeof parse>['expr'];
+type Expr = ReturnType<typeof Cel.parse>['expr'];
 
 class CostExceeded extends Error {}
 
@@ -262,6 +285,7 @@ function firstLine(message: string): string {
 export function compileCondition(expression: string): CompiledCondition | string {
   if (expression.length > CONDITION_LIMITS.length)
     return `must be at most ${CONDITION_LIMITS.length} characters`;
+  const { cel, timestampFromDate, checker, env } = libraries();
   let checked: { valid: boolean; type?: string; error?: { message: string } };
   try {
     checked = checker.check(expression) as typeof checked;
@@ -271,9 +295,9 @@ export function compileCondition(expression: string): CompiledCondition | string
   if (!checked.valid) return `does not compile: ${firstLine(checked.error?.message ?? 'invalid')}`;
   if (checked.type !== 'bool' && checked.type !== 'dyn')
     return `must be a bool expression, but it is of type ${checked.type ?? 'unknown'}`;
-  let parsed: ReturnType<typeof parse>;
+  let parsed: ReturnType<typeof cel.parse>;
   try {
-    parsed = parse(expression);
+    parsed = cel.parse(expression);
   } catch (error) {
     return `does not compile: ${firstLine(error instanceof Error ? error.message : String(error))}`;
   }
@@ -284,7 +308,7 @@ export function compileCondition(expression: string): CompiledCondition | string
     if (env.funcs.find(name) === undefined)
       return `does not compile: the function ${name}() is not available (CEL standard library and string extensions only)`;
   }
-  const run = plan(env, parsed) as (bindings: Record<string, unknown>) => unknown;
+  const run = cel.plan(env, parsed) as (bindings: Record<string, unknown>) => unknown;
   const usesNow = idents.has('now');
   return {
     expression,
@@ -331,7 +355,7 @@ export function compileCondition(expression: string): CompiledCondition | string
         };
       if (result === false) return { holds: false, error: false, message: `is false${saw}` };
       const why =
-        isCelError(result) || result instanceof Error
+        cel.isCelError(result) || result instanceof Error
           ? firstLine(result.message)
           : `it gave ${show(result)}, not a bool`;
       return { holds: false, error: true, message: `could not be evaluated: ${why}${saw}` };

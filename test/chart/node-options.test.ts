@@ -1,7 +1,8 @@
 // The chart's and the image's Node options (V8's heap sizes, README "Speed and memory") are ones Node
 // accepts in NODE_OPTIONS: a flag Node refuses there stops the process before sigward runs, so every Pod
 // would crash-loop. The chart, the Dockerfile and scripts/build-image.sh carry the same options, the
-// Deployment passes the value on, and the old space they cap fits the chart's memory limit.
+// Deployment passes the value on, and the old space they cap fits the chart's memory limit; the same
+// three carry the same glibc malloc settings.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { REPO_ROOT } from '../sigstore/ext.ts';
 const read = (path: string) => readFileSync(join(REPO_ROOT, path), 'utf8');
 const values = parse(read('charts/sigward/values.yaml')) as {
   nodeOptions?: unknown;
+  mallocEnv?: Record<string, unknown>;
   resources: { limits: { memory: string } };
 };
 const chartOptions = String(values.nodeOptions);
@@ -52,6 +54,27 @@ test('the image carries the same options as the chart, built either way', () => 
   const script = read('scripts/build-image.sh');
   assert.equal(/^node_options='([^']*)'$/m.exec(script)?.[1], chartOptions);
   assert.match(script, /--env="NODE_OPTIONS=\$node_options"/);
+});
+
+test("glibc's malloc settings: the chart passes values.mallocEnv on, and the image sets the same, built either way", () => {
+  const chart = Object.entries(values.mallocEnv ?? {}).map(([name, value]) => `${name}=${String(value)}`);
+  assert.deepEqual(chart, [
+    'MALLOC_ARENA_MAX=2',
+    'MALLOC_MMAP_THRESHOLD_=131072',
+    'MALLOC_TRIM_THRESHOLD_=131072',
+  ]);
+  assert.match(
+    read('charts/sigward/templates/deployment.yaml'),
+    /\{\{- range \$name, \$value := \.Values\.mallocEnv \}\}\n\s+- name: \{\{ \$name \}\}\n\s+value: \{\{ \$value \| quote \}\}/,
+  );
+  const dockerfile = /^ENV (MALLOC_.*)$/m.exec(read('Dockerfile'))?.[1]?.split(' ');
+  assert.deepEqual(dockerfile, chart);
+  const script = [...read('scripts/build-image.sh').matchAll(/--env=(MALLOC_\w+=\S+)/g)].map((m) => m[1]);
+  assert.deepEqual(script, chart);
+  // glibc reads each as a number: Node starts with them.
+  const env = Object.fromEntries(chart.map((c) => c.split('=') as [string, string]));
+  const run = spawnSync(process.execPath, ['-e', 'process.exit(0)'], { env: { ...process.env, ...env } });
+  assert.equal(run.status, 0);
 });
 
 test('a flag Node refuses in NODE_OPTIONS is caught by this check (it fails, it is not ignored)', () => {

@@ -6,13 +6,18 @@ import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 
-/** Never at start: @kubernetes/client-node is not used at all (+80 MiB RSS); cloud SDKs load on first use. */
+/**
+ * Never at start: @kubernetes/client-node is not used at all (+80 MiB RSS); cloud SDKs load on first
+ * use, and the CEL libraries when the first attestation condition compiles (~5 MiB RSS).
+ */
 const NOT_AT_START = [
   '@kubernetes/client-node',
   '@aws-sdk/client-ecr',
   '@aws-sdk/credential-providers',
   'google-auth-library',
   '@azure/identity',
+  '@bufbuild/cel',
+  '@marcbachmann/cel-js',
 ];
 
 const hook = `
@@ -29,7 +34,7 @@ registerHooks({
 process.on('exit', () => process.stdout.write(JSON.stringify([...seen])));
 `;
 
-test('the webhook command loads neither @kubernetes/client-node nor a cloud SDK at start', async () => {
+test('the webhook command loads neither @kubernetes/client-node, a cloud SDK nor a CEL library at start', async () => {
   const { stdout } = await promisify(execFile)(process.execPath, [
     '--import',
     `data:text/javascript,${encodeURIComponent(hook)}`,
