@@ -490,6 +490,9 @@ describe('the sigward Helm chart against the apiserver', () => {
       );
       await bad(['webhook.failurePolicy=Maybe'], /failurePolicy/);
       await bad(['webhook.nope=1'], /nope/);
+      // mallocEnv names only glibc's MALLOC_* tunables, with numbers: never an LD_PRELOAD or a path.
+      await bad(['mallocEnv.LD_PRELOAD=1'], /'LD_PRELOAD' does not match pattern/);
+      await bad(['mallocEnv.MALLOC_ARENA_MAX=two'], /MALLOC_ARENA_MAX/);
       await bad(['certificates.mode=existingSecret'], /existingSecret\.name/);
       await bad(['clientAuth.enabled=true'], /clientAuth\.enabled needs exactly one of clientAuth\.caBundle/);
       await bad(
