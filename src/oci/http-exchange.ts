@@ -53,6 +53,18 @@ export function exchange(dispatcher: Dispatcher, options: ExchangeOptions): Prom
   });
 }
 
+/** A 2xx body over its cap, as declared by Content-Length or as streamed so far. */
+function tooLarge(method: string, url: URL, limit: number, declared?: number): SigwardError {
+  const where = `${method} ${url.host}${url.pathname}`;
+  return declared === undefined
+    ? new SigwardError('REGISTRY_TOO_LARGE', `${where}: body exceeds ${limit} bytes`, {
+        details: requestDetails(method, url, { limit }),
+      })
+    : new SigwardError('REGISTRY_TOO_LARGE', `${where}: body of ${declared} bytes exceeds ${limit}`, {
+        details: requestDetails(method, url, { limit, declared }),
+      });
+}
+
 class CollectingHandler implements Dispatcher.DispatchHandler {
   readonly #options: ExchangeOptions;
   readonly #resolve: (value: Exchanged) => void;
@@ -114,11 +126,7 @@ class CollectingHandler implements Dispatcher.DispatchHandler {
     const ok = statusCode < 300;
     const declared = Number(headers['content-length']);
     if (ok && method !== 'HEAD' && Number.isFinite(declared) && declared > maxBytes) {
-      const error = new SigwardError(
-        'REGISTRY_TOO_LARGE',
-        `${method} ${url.host}${url.pathname}: body of ${declared} bytes exceeds ${maxBytes}`,
-        { details: requestDetails(method, url, { limit: maxBytes, declared }) },
-      );
+      const error = tooLarge(method, url, maxBytes, declared);
       controller.abort(error);
       this.fail(error);
       return;
@@ -144,11 +152,7 @@ class CollectingHandler implements Dispatcher.DispatchHandler {
       controller.abort(new Error('error body cut at its cap')); // the rest is not read: drop the connection
       return;
     }
-    const error = new SigwardError(
-      'REGISTRY_TOO_LARGE',
-      `${method} ${url.host}${url.pathname}: body exceeds ${this.#limit} bytes`,
-      { details: requestDetails(method, url, { limit: this.#limit }) },
-    );
+    const error = tooLarge(method, url, this.#limit);
     controller.abort(error);
     this.fail(error);
   }
