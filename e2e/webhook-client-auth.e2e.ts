@@ -12,19 +12,17 @@ import https from 'node:https';
 import path from 'node:path';
 import { after, before, describe } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { stringify } from 'yaml';
 import {
   getFromWebhook,
   installChartWithHostWebhook,
   kubectlMust,
   podManifest,
   pointWebhooksAt,
-  waitForPolicyReady,
   waitForSigwardDenial,
   type HostWebhook,
 } from './world/chart.ts';
 import { stepsNotingFailure } from './world/failing-steps.ts';
-import { cosignSignAs } from './world/host-webhook.ts';
+import { applyClusterPolicy, cosignSignAs, keylessAuthority } from './world/host-webhook.ts';
 import { pushImage, type PushedImage } from './world/images.ts';
 import { createCa, issueClientCert, type IssuedCertificate } from './world/pki.ts';
 import { freePort } from './world/ports.ts';
@@ -103,33 +101,14 @@ describe('webhook client authentication with the real apiserver', () => {
       images.signed = await pushImage(tools, registry.host, `${checked}/mtls/web`, 'v1');
       images.unsigned = await pushImage(tools, registry.host, `${checked}/mtls/unsigned`, 'v1');
       await cosignSignAs(world, checked, signer, images.signed.byDigest);
-      await must(
-        ['apply', '-f', '-'],
-        stringify({
-          apiVersion: 'policy.sigward.dev/v1alpha1',
-          kind: 'ClusterImagePolicy',
-          metadata: { name: 'mtls-release-signed' },
-          spec: {
-            images: [`${registry.host}/${checked}/mtls/**`],
-            authorities: [
-              {
-                name: 'release-job',
-                keyless: {
-                  identities: [
-                    {
-                      issuer: world.kube.issuer,
-                      subject: `https://kubernetes.io/namespaces/${checked}/serviceaccounts/${signer}`,
-                    },
-                  ],
-                  // This tier runs no CT log: Fulcio's certificates carry no SCT.
-                  insecureIgnoreSCT: true,
-                },
-              },
-            ],
-          },
-        }),
-      );
-      assert.equal(await waitForPolicyReady(world.kube.kubectl, 'mtls-release-signed'), 'True');
+      // Applied, compiled by the webhook and Ready (applyClusterPolicy throws otherwise).
+      await applyClusterPolicy(world, 'mtls-release-signed', [`${registry.host}/${checked}/mtls/**`], {
+        authorities: [
+          keylessAuthority(world, 'release-job', {
+            subject: `https://kubernetes.io/namespaces/${checked}/serviceaccounts/${signer}`,
+          }),
+        ],
+      });
       await pointWebhooksAt(world.kube.kubectl, release, host);
     } catch (error) {
       failed = true;
