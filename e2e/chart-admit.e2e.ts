@@ -8,18 +8,16 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { stringify } from 'yaml';
 import {
   kubectlMust,
   podManifest,
   pointWebhooksAt,
-  waitForPolicyReady,
   waitForSigwardDenial,
   installChartWithHostWebhook,
 } from './world/chart.ts';
 import { pushImage } from './world/images.ts';
 import type { Service } from './world/process.ts';
-import { cosignSignAs } from './world/host-webhook.ts';
+import { applyClusterPolicy, cosignSignAs, keylessAuthority } from './world/host-webhook.ts';
 import { startWorld, type World } from './world/world.ts';
 
 const own = 'sigward-system';
@@ -73,29 +71,10 @@ describe('the chart webhook configurations admit a signed image', () => {
       const unsigned = await pushImage(tools, registry.host, `${checked}/chart/unsigned`, 'v1');
       await cosignSignAs(world, checked, signer, signed.byDigest);
 
-      await must(
-        ['apply', '-f', '-'],
-        stringify({
-          apiVersion: 'policy.sigward.dev/v1alpha1',
-          kind: 'ClusterImagePolicy',
-          metadata: { name: 'chart-release-signed' },
-          spec: {
-            images: [`${registry.host}/${checked}/chart/**`],
-            authorities: [
-              {
-                name: 'release-job',
-                keyless: {
-                  identities: [{ issuer: world.kube.issuer, subject: identityOf(signer) }],
-                  // This tier runs no CT log: Fulcio's certificates carry no SCT.
-                  insecureIgnoreSCT: true,
-                },
-              },
-            ],
-          },
-        }),
-      );
-      const ready = await waitForPolicyReady(world.kube.kubectl, 'chart-release-signed');
-      assert.equal(ready, 'True', 'the policy was synced and marked Ready');
+      // Applied, compiled by the webhook and Ready (applyClusterPolicy throws otherwise).
+      await applyClusterPolicy(world, 'chart-release-signed', [`${registry.host}/${checked}/chart/**`], {
+        authorities: [keylessAuthority(world, 'release-job', { subject: identityOf(signer) })],
+      });
 
       await pointWebhooksAt(world.kube.kubectl, release, host);
       // The apiserver sees webhook configuration changes through an informer: wait until the unsigned
