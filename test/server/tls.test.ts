@@ -28,7 +28,11 @@ function peerCertificate(
   });
 }
 
-test('serving certificate reloaded on file change; TLS below 1.2 refused', async () => {
+/**
+ * A server on live certificate files (polled every 50 ms), the second pair ready to copy over them;
+ * `swapped` settles once the server says it reloaded.
+ */
+async function serverOnLiveFiles(health?: { host: string; port: number }) {
   const first = makeTestTls(mkdtempSync(join(tmpdir(), 'sigward-tls-a-')));
   const second = makeTestTls(mkdtempSync(join(tmpdir(), 'sigward-tls-b-')));
   const live = mkdtempSync(join(tmpdir(), 'sigward-tls-live-'));
@@ -40,6 +44,7 @@ test('serving certificate reloaded on file change; TLS below 1.2 refused', async
   const server = await startServer({
     host: '127.0.0.1',
     port: 0,
+    ...(health === undefined ? {} : { health }),
     tls: files,
     certPollMs: 50,
     onCertificateReloaded: () => reloaded(),
@@ -48,12 +53,20 @@ test('serving certificate reloaded on file change; TLS below 1.2 refused', async
     metrics: createMetrics({ processMetrics: false }),
     logger: createLogger({ destination: quiet }),
   });
-  try {
-    const before = await peerCertificate(server.port);
-    await assert.rejects(peerCertificate(server.port, { maxVersion: 'TLSv1.1' }));
+  const swap = async (): Promise<void> => {
     copyFileSync(second.keyFile, files.keyFile);
     copyFileSync(second.certFile, files.certFile);
     await swapped;
+  };
+  return { server, swap };
+}
+
+test('serving certificate reloaded on file change; TLS below 1.2 refused', async () => {
+  const { server, swap } = await serverOnLiveFiles();
+  try {
+    const before = await peerCertificate(server.port);
+    await assert.rejects(peerCertificate(server.port, { maxVersion: 'TLSv1.1' }));
+    await swap();
     const after = await peerCertificate(server.port);
     assert.notEqual(after, before);
   } finally {
@@ -62,34 +75,13 @@ test('serving certificate reloaded on file change; TLS below 1.2 refused', async
 });
 
 test('the health listener serves the reloaded certificate too, and closes on shutdown', async () => {
-  const first = makeTestTls(mkdtempSync(join(tmpdir(), 'sigward-tls-h1-')));
-  const second = makeTestTls(mkdtempSync(join(tmpdir(), 'sigward-tls-h2-')));
-  const live = mkdtempSync(join(tmpdir(), 'sigward-tls-hlive-'));
-  const files = { certFile: join(live, 'tls.crt'), keyFile: join(live, 'tls.key') };
-  copyFileSync(first.certFile, files.certFile);
-  copyFileSync(first.keyFile, files.keyFile);
-  let reloaded!: () => void;
-  const swapped = new Promise<void>((r) => (reloaded = r));
-  const server = await startServer({
-    host: '127.0.0.1',
-    port: 0,
-    health: { host: '127.0.0.1', port: 0 },
-    tls: files,
-    certPollMs: 50,
-    onCertificateReloaded: () => reloaded(),
-    handleReview: async () => ({ ok: false, message: 'unused' }),
-    readiness: () => ({ ready: true, reasons: [] }),
-    metrics: createMetrics({ processMetrics: false }),
-    logger: createLogger({ destination: quiet }),
-  });
+  const { server, swap } = await serverOnLiveFiles({ host: '127.0.0.1', port: 0 });
   const health = server.healthPort!;
   try {
     const before = await peerCertificate(health);
     assert.equal(before, await peerCertificate(server.port));
     await assert.rejects(peerCertificate(health, { maxVersion: 'TLSv1.1' }), 'TLS 1.2 at least there too');
-    copyFileSync(second.keyFile, files.keyFile);
-    copyFileSync(second.certFile, files.certFile);
-    await swapped;
+    await swap();
     const after = await peerCertificate(health);
     assert.notEqual(after, before);
     assert.equal(after, await peerCertificate(server.port));
