@@ -100,7 +100,7 @@ const CLIENT_AUTH_VALUES = (caPem: string) => ({
       { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } },
     ],
   },
-  metrics: { serviceMonitor: { enabled: true } },
+  metrics: { serviceMonitor: { enabled: true }, prometheusRule: { enabled: true } },
 });
 const NOTABLE_VALUES: ReadonlyArray<readonly [string, Record<string, unknown>]> = [
   ['defaults', {}],
@@ -453,6 +453,7 @@ describe('the sigward Helm chart against the apiserver', () => {
         'sigward_registry_request_errors_total',
       ])
         assert.ok(rules.includes(metric), metric);
+      assert.ok(!rules.includes('SigwardCallersRefused'), 'no client-auth alert without clientAuth');
       const dashboard = JSON.parse(
         (one(m, 'ConfigMap', 'sigward-dashboard') as unknown as { data: Record<string, string> }).data[
           'sigward.json'
@@ -591,6 +592,8 @@ describe('the sigward Helm chart against the apiserver', () => {
       );
       const monitor = one(m, 'ServiceMonitor') as unknown as { spec: { endpoints: { port: string }[] } };
       assert.equal(monitor.spec.endpoints[0]!.port, 'health');
+      const rules = JSON.stringify(one(m, 'PrometheusRule'));
+      assert.ok(rules.includes('sum by (reason) (increase(sigward_callers_refused_total{job=\\"'), rules);
       const policy = one(m, 'NetworkPolicy') as unknown as {
         spec: { ingress: { ports: { port: string }[]; from?: object[] }[] };
       };
@@ -617,7 +620,7 @@ describe('the sigward Helm chart against the apiserver', () => {
           .length,
         0,
       );
-      await dryRun(m.filter((x) => x.kind !== 'ServiceMonitor'));
+      await dryRun(m.filter((x) => !/monitoring\.coreos\.com/.test(x.apiVersion)));
     },
   );
 

@@ -56,13 +56,18 @@ export function exchange(dispatcher: Dispatcher, options: ExchangeOptions): Prom
 /** A 2xx body over its cap, as declared by Content-Length or as streamed so far. */
 function tooLarge(method: string, url: URL, limit: number, declared?: number): SigwardError {
   const where = `${method} ${url.host}${url.pathname}`;
+  // What to do: nothing sigward reads (manifests, indexes, signature bundles) is anywhere near the caps,
+  // so an answer this large is the registry serving something else there.
+  const advice = `sigward's cap for this answer; signature manifests and bundles are a few KiB: check what the registry serves at ${url.pathname}`;
   return declared === undefined
-    ? new SigwardError('REGISTRY_TOO_LARGE', `${where}: body exceeds ${limit} bytes`, {
+    ? new SigwardError('REGISTRY_TOO_LARGE', `${where}: body exceeds ${limit} bytes, ${advice}`, {
         details: requestDetails(method, url, { limit }),
       })
-    : new SigwardError('REGISTRY_TOO_LARGE', `${where}: body of ${declared} bytes exceeds ${limit}`, {
-        details: requestDetails(method, url, { limit, declared }),
-      });
+    : new SigwardError(
+        'REGISTRY_TOO_LARGE',
+        `${where}: body of ${declared} bytes exceeds ${limit}, ${advice}`,
+        { details: requestDetails(method, url, { limit, declared }) },
+      );
 }
 
 class CollectingHandler implements Dispatcher.DispatchHandler {

@@ -145,7 +145,7 @@ export async function listReferrers(
     if (listed > MAX_LISTED_REFERRERS) {
       throw new SigwardError(
         'REGISTRY_TOO_LARGE',
-        `the referrers API lists more than ${MAX_LISTED_REFERRERS} referrers of ${subject} (${listed} in ${page + 1} page(s)); sigward reads no further`,
+        `the referrers API lists more than ${MAX_LISTED_REFERRERS} referrers of ${subject} (${listed} in ${page + 1} page(s)); sigward reads no further: delete the referrers this image no longer needs (\`oras discover\` lists them) or sign and deploy a new digest`,
         { details: { ...details, limit: MAX_LISTED_REFERRERS, listed } },
       );
     }

@@ -110,14 +110,30 @@ function unquote(value: string): string {
   }
 }
 
-/** Why a TLS handshake with a caller was refused, in words for the log. */
-export function handshakeRefusal(error: Error & { code?: string }, socket: TLSSocket): string {
+/** Why a caller was refused, as the label of sigward_callers_refused_total (a fixed set). */
+export const CALLER_REFUSALS = [
+  'no-certificate',
+  'untrusted-certificate',
+  'name-not-accepted',
+  'handshake-failed',
+] as const;
+export type CallerRefusal = (typeof CALLER_REFUSALS)[number];
+
+/** Why a TLS handshake with a caller was refused: the metric's label and the words for the log. */
+export function handshakeRefusal(
+  error: Error & { code?: string },
+  socket: TLSSocket,
+): { readonly kind: CallerRefusal; readonly reason: string } {
   // Node verifies the chain after the handshake and drops the socket: the reason is on the socket.
   const verify = socket.authorizationError;
   if (verify !== undefined && verify !== null)
-    return `client certificate not accepted by the --client-ca bundle (${String(verify)})`;
-  if (error.code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE') return 'no client certificate';
-  return `TLS handshake failed (${error.code ?? error.message})`;
+    return {
+      kind: 'untrusted-certificate',
+      reason: `client certificate not accepted by the --client-ca bundle (${String(verify)})`,
+    };
+  if (error.code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE')
+    return { kind: 'no-certificate', reason: 'no client certificate' };
+  return { kind: 'handshake-failed', reason: `TLS handshake failed (${error.code ?? error.message})` };
 }
 
 /** What one refusal line carries besides the reason: where the caller came from, what it presented. */

@@ -12,7 +12,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
 import type { AppDeps, Readiness } from './app.ts';
-import { clientIdentities, handshakeRefusal, readClientCaBundle, RefusalLog } from './client-auth.ts';
+import {
+  CALLER_REFUSALS,
+  clientIdentities,
+  handshakeRefusal,
+  readClientCaBundle,
+  RefusalLog,
+} from './client-auth.ts';
 import type { ClientAuth } from './client-auth.ts';
 import { contextOptions, readKeyPair, watchServingFiles } from './tls.ts';
 import type { CertificateFiles, KeyPair, ServingMaterial } from './tls.ts';
@@ -66,7 +72,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       clientCa === undefined ? pair : { ...pair, ca: clientCa, requestCert: true, rejectUnauthorized: true },
   });
   if (options.clientAuth !== undefined) {
-    const named = refuseUnknownCallers(app.server as Server, options.clientAuth, logger);
+    const named = refuseUnknownCallers(app.server as Server, options.clientAuth, logger, options.metrics);
     // The connection is dropped as soon as its handshake ends; a request already parsed from the same
     // read must still never reach a handler.
     if (named !== undefined)
@@ -168,11 +174,16 @@ function refuseUnknownCallers(
   server: Server,
   clientAuth: ClientAuth,
   logger: ServeOptions['logger'],
+  metrics: ServeOptions['metrics'],
 ): WeakSet<object> | undefined {
   const refusals = new RefusalLog((fields) => logger.warn(fields, 'caller refused in the TLS handshake'));
-  server.on('tlsClientError', (error: Error & { code?: string }, socket: TLSSocket) =>
-    refusals.refused(handshakeRefusal(error, socket), { remote: socket.remoteAddress }),
-  );
+  // Every reason exported at 0 from the start, so `increase()` sees the first refusal.
+  for (const reason of CALLER_REFUSALS) metrics.callersRefused.inc({ reason }, 0);
+  server.on('tlsClientError', (error: Error & { code?: string }, socket: TLSSocket) => {
+    const { kind, reason } = handshakeRefusal(error, socket);
+    metrics.callersRefused.inc({ reason: kind });
+    refusals.refused(reason, { remote: socket.remoteAddress });
+  });
   const names = new Set(clientAuth.names ?? []);
   if (names.size === 0) return undefined;
   const accepted = new WeakSet<object>();
@@ -184,6 +195,7 @@ function refuseUnknownCallers(
       accepted.add(socket);
       return;
     }
+    metrics.callersRefused.inc({ reason: 'name-not-accepted' });
     refusals.refused('client certificate names none of the --client-name identities', {
       remote: socket.remoteAddress,
       presented,

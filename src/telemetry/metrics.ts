@@ -62,6 +62,8 @@ export interface Metrics {
   registryExchange(exchange: RegistryExchange): void;
   readonly failOpen: Counter<'reason'>;
   readonly eventsDropped: Counter<'cause'>;
+  /** Callers of the admission listener refused by client authentication (--client-ca), by reason. */
+  readonly callersRefused: Counter<'reason'>;
   readonly trustRootLastSuccess: Gauge<'trust_root'>;
   readonly trustRootRefreshFailures: Counter<'trust_root' | 'reason'>;
   readonly policiesLoaded: Gauge;
@@ -189,6 +191,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['cause'] as const,
     registers,
   });
+  const callersRefused = new Counter({
+    name: 'sigward_callers_refused_total',
+    help: 'Callers of the admission listener refused by client authentication (--client-ca), by reason: no-certificate, untrusted-certificate (not from the bundle), name-not-accepted (none of the --client-name identities), handshake-failed (any other TLS failure)',
+    labelNames: ['reason'] as const,
+    registers,
+  });
   // A timestamp, not an age: `time() - x` in the alert keeps growing while refreshes fail, and a
   // success (bytes changed or not) resets it. 0 means never: no refresh of that root ever succeeded.
   const trustRootLastSuccess = new Gauge({
@@ -267,6 +275,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registryExchange,
     failOpen,
     eventsDropped,
+    callersRefused,
     trustRootLastSuccess,
     trustRootRefreshFailures,
     policiesLoaded,

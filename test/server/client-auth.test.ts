@@ -16,7 +16,8 @@ import { clientIdentities, readClientCaBundle, RefusalLog } from '../../src/serv
 import { startServer } from '../../src/server/serve.ts';
 import type { ServeOptions } from '../../src/server/serve.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
-import { createMetrics } from '../../src/telemetry/metrics.ts';
+import { counterValue, createMetrics } from '../../src/telemetry/metrics.ts';
+import type { Metrics } from '../../src/telemetry/metrics.ts';
 import { makeClientCertificate, makeTestTls } from '../support/tls.ts';
 import type { TestClientCertificate, TestTls } from '../support/tls.ts';
 
@@ -96,6 +97,8 @@ interface Started {
   readonly port: number;
   readonly healthPort: number | undefined;
   readonly reviews: () => number;
+  /** sigward_callers_refused_total of one reason. */
+  readonly refused: (reason: string) => Promise<number>;
   readonly logs: () => Array<Record<string, unknown>>;
   /** Resolves once a log line with this message was written (checked on every write, no polling). */
   readonly logged: (msg: RegExp) => Promise<void>;
@@ -113,6 +116,7 @@ async function start(options: Partial<ServeOptions> = {}): Promise<Started> {
       done();
     },
   });
+  const metrics: Metrics = createMetrics({ processMetrics: false });
   const server = await startServer({
     host: '127.0.0.1',
     port: 0,
@@ -128,7 +132,7 @@ async function start(options: Partial<ServeOptions> = {}): Promise<Started> {
       };
     },
     readiness: () => ({ ready: true, reasons: [] }),
-    metrics: createMetrics({ processMetrics: false }),
+    metrics,
     logger: createLogger({ destination }),
     ...options,
   });
@@ -136,6 +140,7 @@ async function start(options: Partial<ServeOptions> = {}): Promise<Started> {
     port: server.port,
     healthPort: server.healthPort,
     reviews: () => reviews,
+    refused: (reason) => counterValue(metrics.callersRefused, { reason }),
     logs: () =>
       text
         .split('\n')
@@ -179,6 +184,9 @@ test(
       assert.equal(line?.['reason'], 'no client certificate');
       assert.equal(line?.['remote'], '127.0.0.1');
       assert.equal(rest.length, 0, 'the same refusal again within the minute is counted, not logged');
+      // The metric counts every refusal, logged or not.
+      assert.equal(await server.refused('no-certificate'), 3);
+      assert.equal(await server.refused('untrusted-certificate'), 0);
     } finally {
       await server.shutdown();
     }
@@ -198,6 +206,8 @@ test(
         String(refusalsIn(server)[0]?.['reason']),
         /^client certificate not accepted by the --client-ca bundle \([A-Z_]+\)$/,
       );
+      assert.equal(await server.refused('untrusted-certificate'), 2);
+      assert.equal(await server.refused('no-certificate'), 0);
       const answered = await call(server.port, '/validate', pki.apiserver);
       assert.equal(answered.status, 200, answered.body);
       // Without names, any certificate the bundle signed is a caller.
@@ -229,6 +239,7 @@ test(
       const [line] = refusalsIn(server);
       assert.equal(line?.['reason'], 'client certificate names none of the --client-name identities');
       assert.deepEqual(line?.['presented'], ['system:node:worker-1']);
+      assert.equal(await server.refused('name-not-accepted'), 2);
       // The subject CN, or a URI (or DNS) subject alternative name, exactly.
       assert.equal((await call(server.port, '/validate', pki.apiserver)).status, 200);
       assert.equal((await call(server.port, '/validate', pki.spiffe)).status, 200);
