@@ -76,8 +76,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     // The connection is dropped as soon as its handshake ends; a request already parsed from the same
     // read must still never reach a handler.
     if (named !== undefined)
-      app.addHook('onRequest', async (request) => {
-        if (!named.has(request.raw.socket)) request.raw.socket.destroy();
+      app.addHook('onRequest', (request, reply, done) => {
+        if (named.has(request.raw.socket)) return done();
+        // Destroying the socket alone would still run the handler: the review must not happen at all.
+        reply.hijack();
+        request.raw.socket.destroy();
+        done();
       });
   }
   const healthApp =

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
+import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -244,6 +245,45 @@ test(
       assert.equal((await call(server.port, '/validate', pki.apiserver)).status, 200);
       assert.equal((await call(server.port, '/validate', pki.spiffe)).status, 200);
       assert.equal(server.reviews(), 2);
+    } finally {
+      await server.shutdown();
+    }
+  },
+);
+
+/**
+ * A request written before the handshake ends, so it leaves in the flight of the client's Finished
+ * message and can arrive in the same read: what the server answered (empty when it dropped the caller).
+ */
+function earlyRequest(port: number, client: TestClientCertificate): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, ca: pki.server.caPem, ...client });
+    socket.write(
+      'POST /validate HTTP/1.1\r\nhost: sigward\r\nconnection: close\r\n' +
+        'content-type: application/json\r\ncontent-length: 2\r\n\r\n{}',
+    );
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+    socket.on('error', () => {});
+    socket.on('close', () => resolve(answer));
+  });
+}
+
+// Two checks keep such a request from a handler: the connection is dropped when its handshake ends,
+// and a request on a connection not accepted ends its lifecycle in onRequest. Each alone passes this
+// test; with both removed it fails (answered 200), and so does the handshake check removed with the
+// onRequest check only destroying the socket (the handler still ran: 20 reviews).
+test(
+  'with --client-name, a request sent in the same flight as the handshake is never reviewed',
+  { timeout: 30_000 },
+  async () => {
+    const server = await start({ clientAuth: { caFile: pki.caFile, names: ['kube-apiserver'] } });
+    try {
+      for (let i = 0; i < 20; i++) assert.equal(await earlyRequest(server.port, pki.intruder), '');
+      assert.equal(server.reviews(), 0);
+      // The same bytes from an accepted certificate are answered: the early write itself works.
+      assert.match(await earlyRequest(server.port, pki.apiserver), /^HTTP\/1\.1 200 /);
+      assert.equal(server.reviews(), 1);
     } finally {
       await server.shutdown();
     }
