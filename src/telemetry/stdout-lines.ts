@@ -1,0 +1,102 @@
+// The webhook's log destination: stdout, written asynchronously in batches, each batch handed to the
+// write between two turns of the event loop rather than inside the review whose line filled it.
+import { pino } from 'pino';
+
+/** Bytes (roughly: UTF-16 units of the lines' text) of log lines gathered before stdout is written. */
+export const STDOUT_BATCH_BYTES = 4096;
+/** Longest a log line waits in the batch when little is logged. */
+export const STDOUT_FLUSH_MS = 200;
+
+/** The parts of pino's SonicBoom stream this replaces on the instance (pino calls them there). */
+interface BatchedStream {
+  /** sonic-boom writes on its own once it holds this many bytes and no write is under way. */
+  minLength: number;
+  write(data: string): boolean;
+  flush(cb?: (error?: Error) => void): void;
+  flushSync(): void;
+  end(): void;
+}
+
+/**
+ * stdout in batches: under load the admission lines of ~20 reviews go out in one write instead of one
+ * thread-pool write each; when little is logged, a line waits at most STDOUT_FLUSH_MS (sonic-boom's
+ * periodic flush). Flushed at exit (pino's exit hook calls `flushSync`, or `flush` then `end`), so a
+ * SIGTERM, a fatal error or process.exit loses nothing; a SIGKILL can lose the last batch.
+ *
+ * Lines are gathered as text and encoded once per batch (one Buffer per batch, not per line). A full
+ * batch is handed to sonic-boom by a timer, so the write starts in the timers phase of the next turn
+ * of the event loop, when every response of the turn that filled it has been sent, instead of inside
+ * that review: handing a write to the thread pool wakes a thread, which on a node with few cores
+ * takes the CPU from the event loop for ~20–40 µs (measured: bench/tail-probe.ts), time that every
+ * review in flight in that turn waited. The write itself stays asynchronous: a stdout reader that
+ * stalls never blocks the event loop.
+ */
+export function stdoutLines(): pino.DestinationStream {
+  const stream = pino.destination({
+    dest: 1,
+    sync: false,
+    minLength: STDOUT_BATCH_BYTES,
+    periodicFlush: STDOUT_FLUSH_MS,
+  });
+  gatherLines(stream as unknown as BatchedStream);
+  return stream;
+}
+
+/**
+ * Replaces `write` (pino writes strings; buffer mode takes bytes), `flush`, `flushSync` and `end` on
+ * the instance, so that sonic-boom's periodic flush, pino's exit flush and its broken-pipe handling
+ * (which replaces these with no-ops) act on this same stream.
+ */
+function gatherLines(stream: BatchedStream): void {
+  const writeText = stream.write.bind(stream);
+  const flush = stream.flush.bind(stream);
+  const flushSync = stream.flushSync.bind(stream);
+  const end = stream.end.bind(stream);
+  let lines: string[] = [];
+  let length = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const handOver = (): void => {
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    if (lines.length === 0) return;
+    const text = lines.join('');
+    lines = [];
+    length = 0;
+    // pino replaced `write` after a broken pipe: logging has stopped, the batch goes nowhere.
+    if (stream.write !== write) return;
+    writeText(text);
+  };
+  const write = (line: string): boolean => {
+    lines.push(line);
+    length += line.length;
+    if (length >= STDOUT_BATCH_BYTES && timer === undefined) {
+      timer = setTimeout(handOver, 0);
+      // Never what keeps the process alive: pino's exit hook writes what is left.
+      timer.unref();
+    }
+    return true;
+  };
+  stream.write = write;
+  stream.flush = (cb?: (error?: Error) => void): void => {
+    handOver();
+    flush(cb);
+  };
+  stream.flushSync = (): void => {
+    // The batch must be written by flushSync's own synchronous writes: handed over as usual, sonic-boom
+    // would start an asynchronous write of it, which flushSync leaves to finish and process.exit cuts off.
+    const minLength = stream.minLength;
+    stream.minLength = Infinity;
+    try {
+      handOver();
+    } finally {
+      stream.minLength = minLength;
+    }
+    flushSync();
+  };
+  stream.end = (): void => {
+    handOver();
+    end();
+  };
+}
