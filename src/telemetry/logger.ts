@@ -131,6 +131,10 @@ export function lineWriter<K extends string>(
   const tail = `,${JSON.stringify(messageKey)}:${JSON.stringify(message)}${end}`;
   // Reused: the join of an array of strings allocates only the line itself.
   const parts: string[] = [];
+  // Each key's last string value and its JSON: route, decision, kind, operation, user and object repeat
+  // from review to review, and a repeated value is not escaped again.
+  const lastValue: LineValue[] = keys.map(() => undefined);
+  const lastJson: string[] = keys.map(() => '');
   return {
     fields,
     enabled,
@@ -143,6 +147,14 @@ export function lineWriter<K extends string>(
         const value = fields[keys[i]!];
         if (value === undefined) continue;
         parts[n++] = keyText[i]!;
+        if (typeof value === 'string') {
+          if (value !== lastValue[i]) {
+            lastValue[i] = value;
+            lastJson[i] = JSON.stringify(value);
+          }
+          parts[n++] = lastJson[i]!;
+          continue;
+        }
         parts[n++] =
           typeof value === 'number'
             ? Number.isFinite(value)
