@@ -12,6 +12,7 @@ import diagnostics from 'node:diagnostics_channel';
 import fs from 'node:fs';
 import http from 'node:http';
 import { PerformanceObserver, constants, performance } from 'node:perf_hooks';
+import v8 from 'node:v8';
 
 const MAX = 1 << 20;
 const starts = new Float64Array(MAX);
@@ -168,6 +169,11 @@ function report(used: NodeJS.CpuUsage, loop: { utilization: number }): object {
       max: round(sorted[n - 1] ?? NaN),
     },
     gc: {
+      // V8 sizes the young generation by what survives and shrinks it when allocation is slow (idle).
+      newSpaceKiB: Math.round(
+        (v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0) /
+          1024,
+      ),
       count: gcs.length,
       scavenges: scavenges.length,
       perTenThousand: round((gcs.length * 10_000) / n, 1),
