@@ -11,6 +11,8 @@ export const STDOUT_FLUSH_MS = 200;
 
 /** The parts of pino's SonicBoom stream this replaces on the instance (pino calls them there). */
 interface BatchedStream {
+  /** Set once the stream is closed (ended or destroyed): its `write` throws then. */
+  readonly destroyed: boolean;
   /** sonic-boom writes on its own once it holds this many bytes and no write is under way. */
   minLength: number;
   write(data: string): boolean;
@@ -66,8 +68,9 @@ function gatherLines(stream: BatchedStream): void {
     const text = lines.join('');
     lines = [];
     length = 0;
-    // pino replaced `write` after a broken pipe: logging has stopped, the batch goes nowhere.
-    if (stream.write !== write) return;
+    // pino replaced `write` after a broken pipe, or the stream was closed (its end or destroy): logging
+    // has stopped, the batch goes nowhere (a write would throw, here from a timer).
+    if (stream.write !== write || stream.destroyed) return;
     writeText(text);
   };
   const write = (line: string): boolean => {

@@ -72,3 +72,23 @@ test('stdout lines: a full batch is written after the logging turn, while the pr
   assert.equal(lines.length, 200, 'every line out before exit');
   lines.forEach((line, i) => assert.equal((JSON.parse(line) as { i: number }).i, i));
 });
+
+// Lines logged after the stream was closed are dropped, as nowhere is left to write them: the batch's
+// timer must not throw (it would end the process from a timer callback).
+test('stdout lines: a batch still gathered when the stream is closed is dropped, the process keeps running', async () => {
+  const program = `
+    const { pino } = await import('pino');
+    const { createLogger } = await import(${JSON.stringify(logger)});
+    const log = createLogger();
+    const stream = log[pino.symbols.streamSym];
+    for (let i = 0; i < 200; i++) log.info({ i, text: ${JSON.stringify(TEXT)} }, 'line');
+    stream.destroy();
+    // A timer of the same duration set after the batch's (setTimeout 0) runs after it.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    process.stderr.write('still running');`;
+  const { stderr } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', program], {
+    maxBuffer: 1 << 24,
+    cwd: new URL('../..', import.meta.url),
+  });
+  assert.equal(stderr, 'still running');
+});
