@@ -47,7 +47,7 @@ export function stdoutLines(): pino.DestinationStream {
 }
 
 /**
- * Replaces `write` (pino writes strings; buffer mode takes bytes), `flush`, `flushSync` and `end` on
+ * Replaces `write` (a line is gathered, not written), `flush`, `flushSync` and `end` on
  * the instance, so that sonic-boom's periodic flush, pino's exit flush and its broken-pipe handling
  * (which replaces these with no-ops) act on this same stream.
  */
