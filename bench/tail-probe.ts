@@ -7,10 +7,13 @@
 // flight when each started, and how the finishes bunch (those within 30 µs of each other ran in one
 // turn of the event loop). HOOKS=1 also counts the async resources made per request, by type (timers,
 // immediates, promises, fs and TLS write requests); async_hooks slow the server, so only with HOOKS.
+// TAIL_PROFILE_DIR=DIR: a CPU profile (100 µs sampling) of each window, written to DIR.
 import { createHook } from 'node:async_hooks';
 import diagnostics from 'node:diagnostics_channel';
 import fs from 'node:fs';
 import http from 'node:http';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
 import { PerformanceObserver, constants, performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
 
@@ -113,6 +116,12 @@ if (process.env['HOOKS'] !== undefined)
       if (recording) types.set(type, (types.get(type) ?? 0) + 1);
     },
   }).enable();
+
+// TAIL_PROFILE_DIR=DIR: a CPU profile of each window (steady state only), written there.
+const profileDir = process.env['TAIL_PROFILE_DIR'];
+const session = profileDir === undefined ? undefined : new Session();
+session?.connect();
+let windowNumber = 0;
 
 let cpu = process.cpuUsage();
 let elu = performance.eventLoopUtilization();
@@ -258,28 +267,47 @@ function report(used: NodeJS.CpuUsage, loop: { utilization: number }): object {
   };
 }
 
+/** Starts a window: everything counted from now. */
+function startWindow(): void {
+  count = 0;
+  gcs.length = 0;
+  writes.length = 0;
+  completions.length = 0;
+  issueCost.length = 0;
+  types.clear();
+  cpu = process.cpuUsage();
+  elu = performance.eventLoopUtilization();
+  windowStart = performance.now();
+  windowEnd = Infinity;
+  recording = true;
+  process.send!({ started: true });
+}
+
 if (process.send !== undefined) {
   process.on('message', (message: unknown) => {
     if (message === 'tail-start') {
-      count = 0;
-      gcs.length = 0;
-      writes.length = 0;
-      completions.length = 0;
-      issueCost.length = 0;
-      types.clear();
-      cpu = process.cpuUsage();
-      elu = performance.eventLoopUtilization();
-      windowStart = performance.now();
-      windowEnd = Infinity;
-      recording = true;
-      process.send!({ started: true });
+      const profiling =
+        session === undefined
+          ? Promise.resolve()
+          : session
+              .post('Profiler.enable')
+              .then(() => session.post('Profiler.setSamplingInterval', { interval: 100 }))
+              .then(() => session.post('Profiler.start'));
+      void profiling.then(startWindow);
     } else if (message === 'tail-stop') {
       recording = false;
       windowEnd = performance.now();
       const used = process.cpuUsage(cpu);
       const loop = performance.eventLoopUtilization(elu);
+      const profiled =
+        session === undefined
+          ? Promise.resolve()
+          : session.post('Profiler.stop').then(({ profile }) => {
+              const name = `window-${++windowNumber}-${process.pid}.cpuprofile`;
+              fs.writeFileSync(join(profileDir!, name), JSON.stringify(profile));
+            });
       // gc entries arrive after the collection; one more turn lets the last ones in.
-      setTimeout(() => process.send!(report(used, loop)), 20);
+      void profiled.then(() => setTimeout(() => process.send!(report(used, loop)), 20));
     }
   });
   process.channel?.unref();
