@@ -27,12 +27,12 @@ interface BatchedStream {
  * periodic flush). Flushed at exit (pino's exit hook calls `flushSync`, or `flush` then `end`), so a
  * SIGTERM, a fatal error or process.exit loses nothing; a SIGKILL can lose the last batch.
  *
- * Lines are gathered as text and encoded once per batch (one Buffer per batch, not per line). A full
- * batch is handed to sonic-boom by a timer, so the write starts in the timers phase of the next turn
- * of the event loop, when every response of the turn that filled it has been sent, instead of inside
- * that review: handing a write to the thread pool wakes a thread, which on a node with few cores
- * takes the CPU from the event loop for ~20–40 µs (measured: bench/tail-probe.ts), time that every
- * review in flight in that turn waited. The write itself stays asynchronous: a stdout reader that
+ * Lines are gathered as text and handed over as one string per batch (fs.write encodes it; no Buffer
+ * per line). A full batch is handed to sonic-boom by a timer, so the write starts in the timers phase
+ * of a next turn of the event loop, when every response of the turn that filled it has been sent,
+ * instead of inside that review: handing a write to the thread pool wakes a thread, which on a node
+ * with few cores takes the CPU from the event loop (~40 µs median, measured with bench/tail-probe.ts),
+ * time that every review in flight in that turn waited. The write itself stays asynchronous: a stdout reader that
  * stalls never blocks the event loop.
  */
 export function stdoutLines(): pino.DestinationStream {
