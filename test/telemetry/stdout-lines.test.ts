@@ -43,8 +43,11 @@ for (const [how, ending] of [
 // filling it (a thread-pool hand-off there stalled every review in flight), and reaches stdout while the
 // process runs on: the program counts fs.write calls on fd 1 made during its synchronous logging, then
 // keeps running until its lines have gone out.
-test('stdout lines: a full batch is written after the logging turn, while the process runs on', async () => {
-  const program = `
+test(
+  'stdout lines: a full batch is written after the logging turn, while the process runs on',
+  { timeout: 20_000 },
+  async () => {
+    const program = `
     import fs from 'node:fs';
     let writes = 0;
     const write = fs.write;
@@ -60,18 +63,19 @@ test('stdout lines: a full batch is written after the logging turn, while the pr
     fs.write = () => { throw new Error('written at exit'); };
     fs.writeSync = () => { throw new Error('written at exit'); };
     process.exitCode = 0;`;
-  const { stdout, stderr } = await promisify(execFile)(
-    process.execPath,
-    ['--input-type=module', '-e', program],
-    { maxBuffer: 1 << 24 },
-  );
-  const counts = JSON.parse(stderr) as { duringLogging: number; afterwards: number };
-  assert.equal(counts.duringLogging, 0, 'no write inside the logging turn');
-  assert.ok(counts.afterwards >= 1);
-  const lines = stdout.split('\n').filter((l) => l !== '');
-  assert.equal(lines.length, 200, 'every line out before exit');
-  lines.forEach((line, i) => assert.equal((JSON.parse(line) as { i: number }).i, i));
-});
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      ['--input-type=module', '-e', program],
+      { maxBuffer: 1 << 24 },
+    );
+    const counts = JSON.parse(stderr) as { duringLogging: number; afterwards: number };
+    assert.equal(counts.duringLogging, 0, 'no write inside the logging turn');
+    assert.ok(counts.afterwards >= 1);
+    const lines = stdout.split('\n').filter((l) => l !== '');
+    assert.equal(lines.length, 200, 'every line out before exit');
+    lines.forEach((line, i) => assert.equal((JSON.parse(line) as { i: number }).i, i));
+  },
+);
 
 // Lines logged after the stream was closed are dropped, as nowhere is left to write them: the batch's
 // timer must not throw (it would end the process from a timer callback).
