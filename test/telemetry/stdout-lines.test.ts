@@ -66,7 +66,8 @@ test(
     const { stdout, stderr } = await promisify(execFile)(
       process.execPath,
       ['--input-type=module', '-e', program],
-      { maxBuffer: 1 << 24 },
+      // A regression that writes only at exit would loop forever: the child is killed instead.
+      { maxBuffer: 1 << 24, timeout: 15_000 },
     );
     const counts = JSON.parse(stderr) as { duringLogging: number; afterwards: number };
     assert.equal(counts.duringLogging, 0, 'no write inside the logging turn');
