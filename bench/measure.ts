@@ -258,7 +258,8 @@ async function webhookMode(): Promise<object> {
   });
   const { buildApp } = await from<any>('src/server/app.ts');
   const app = buildApp({
-    handleReview: w.engine.handle,
+    // What the webhook passes (cli/webhook.ts): the answer at once when cached; older trees: a promise.
+    handleReview: w.engine.handleNow ?? w.engine.handle,
     readiness: () => ({ ready: true, reasons: [] }),
     metrics: w.metrics,
     logger: createLogger({ destination: quiet }),

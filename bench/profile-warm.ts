@@ -13,6 +13,12 @@
 //     review, scavenges per 10k reviews and the functions that allocated most; the .heapprofile lands
 //     in PROFILE_DIR. WEBHOOK_NODE_FLAGS="--no-turbo-inlining": each allocation under the function that
 //     makes it (inlined functions' allocations count as their caller's otherwise).
+//   TAIL=1 node bench/profile-warm.ts 16 2000   what makes the tail of the server-side time
+//     (bench/tail-probe.ts): after WARMUP (default 20000) requests, WINDOWS (default 5) windows of
+//     REQUESTS each; per window the distribution, GCs, stdout writes, event-loop turns and what the
+//     requests at or above p99 overlapped, as JSON lines. TAIL_ROOTS=ROOT,ROOT,bare: several servers
+//     side by side (checkouts, `bare` for bench/bare-server.ts), windows alternated between them.
+//     HOOKS=1 adds async resources per request, PHASES=1 where each request's time went.
 import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -57,74 +63,109 @@ try {
   const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: '/nonexistent', HOME: '/nonexistent' };
   delete env['KUBERNETES_SERVICE_HOST'];
   const alloc = process.env['ALLOC'] !== undefined;
+  const tail = process.env['TAIL'] !== undefined;
   /** BARE=1: bench/bare-server.ts (the bare fastify baseline) instead of the webhook. */
   const bare = process.env['BARE'] !== undefined;
-  const cpuProfile = process.env['NOPROF'] === undefined && !alloc;
+  const cpuProfile = process.env['NOPROF'] === undefined && !alloc && !tail;
   if (alloc) mkdirSync(profiles, { recursive: true });
-  const webhook = spawn(
-    process.execPath,
-    [
-      // More node/V8 flags for the webhook, e.g. --no-turbo-inlining to see allocations by function.
-      ...(process.env['WEBHOOK_NODE_FLAGS'] ?? '').split(' ').filter(Boolean),
-      ...(alloc ? ['--import', pathToFileURL(join(here, 'alloc-probe.ts')).href] : []),
-      ...(cpuProfile ? ['--cpu-prof', `--cpu-prof-dir=${profiles}`] : []),
-      ...(bare
-        ? [join(here, 'bare-server.ts'), tls.certFile, tls.keyFile]
-        : [
-            join(process.env['SIGWARD_ROOT'] ?? join(here, '..'), 'bin/sigward'),
-            'webhook',
-            '--listen=127.0.0.1:0',
-            `--policies=${policies}`,
-            `--trusted-root=${PROD_ROOT_PATH}`,
-            `--tls-cert=${tls.certFile}`,
-            `--tls-key=${tls.keyFile}`,
-            // More webhook flags, e.g. --log-level=warn to see what the admission line costs.
-            ...(process.env['WEBHOOK_ARGS'] ?? '').split(' ').filter(Boolean),
-          ]),
-    ],
-    {
-      env: alloc ? { ...env, ALLOC_PROFILE_DIR: profiles } : env,
-      stdio: ['ignore', 'pipe', 'pipe', ...(alloc ? (['ipc'] as const) : [])],
-    },
-  );
-  const exited = new Promise<void>((resolve) => webhook.once('exit', () => resolve()));
-  let err = '';
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    // The webhook's JSON lines (one per review) are read and dropped as a container runtime would.
-    webhook.stdout!.on('data', (c: Buffer) => {
-      if (!bare) return;
-      out += c.toString();
-      const m = /"url":"([^"]+)"/.exec(out);
-      if (m) resolve(m[1]!);
+  /** One server under test: a sigward checkout's webhook, or 'bare' (bench/bare-server.ts). */
+  const start = async (root: string) => {
+    const isBare = root === 'bare';
+    const child = spawn(
+      process.execPath,
+      [
+        // More node/V8 flags for the webhook, e.g. --no-turbo-inlining to see allocations by function.
+        ...(process.env['WEBHOOK_NODE_FLAGS'] ?? '').split(' ').filter(Boolean),
+        ...(alloc ? ['--import', pathToFileURL(join(here, 'alloc-probe.ts')).href] : []),
+        ...(tail ? ['--import', pathToFileURL(join(here, 'tail-probe.ts')).href] : []),
+        ...(cpuProfile ? ['--cpu-prof', `--cpu-prof-dir=${profiles}`] : []),
+        ...(isBare
+          ? [join(here, 'bare-server.ts'), tls.certFile, tls.keyFile]
+          : [
+              join(root, 'bin/sigward'),
+              'webhook',
+              '--listen=127.0.0.1:0',
+              `--policies=${policies}`,
+              `--trusted-root=${PROD_ROOT_PATH}`,
+              `--tls-cert=${tls.certFile}`,
+              `--tls-key=${tls.keyFile}`,
+              // More webhook flags, e.g. --log-level=warn to see what the admission line costs.
+              ...(process.env['WEBHOOK_ARGS'] ?? '').split(' ').filter(Boolean),
+            ]),
+      ],
+      {
+        env: alloc ? { ...env, ALLOC_PROFILE_DIR: profiles } : env,
+        stdio: ['ignore', 'pipe', 'pipe', ...(alloc || tail ? (['ipc'] as const) : [])],
+      },
+    );
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    let err = '';
+    let out = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      // The webhook's JSON lines (one per review) are read and dropped as a container runtime would.
+      child.stdout!.on('data', (c: Buffer) => {
+        if (!isBare) return;
+        out += c.toString();
+        const m = /"url":"([^"]+)"/.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      child.stderr!.on('data', (c: Buffer) => {
+        err += c.toString();
+        const m = /listening on (https:\/\/127\.0\.0\.1:\d+)/.exec(err);
+        if (m) resolve(m[1]!);
+      });
+      child.once('exit', (code) => reject(new Error(`webhook exited ${code}: ${err}`)));
     });
-    webhook.stderr!.on('data', (c: Buffer) => {
-      err += c.toString();
-      const m = /listening on (https:\/\/127\.0\.0\.1:\d+)/.exec(err);
-      if (m) resolve(m[1]!);
-    });
-    webhook.once('exit', (code) => reject(new Error(`webhook exited ${code}: ${err}`)));
-  });
-  const load = (n: string, conns = connections) =>
-    promisify(execFile)(process.execPath, [
-      join(here, 'load.ts'),
-      `${url}/validate`,
-      join(dir, 'review.json'),
-      join(dir, 'ca.pem'),
-      conns,
-      n,
-    ]);
-  /** Sends a message to bench/alloc-probe.ts inside the webhook and resolves to its answer. */
-  const ask = (message: string): Promise<Record<string, unknown>> =>
-    new Promise((resolve) => {
-      webhook.once('message', (answer) => resolve(answer as Record<string, unknown>));
-      webhook.send(message);
-    });
-  await load('100'); // the first review verifies; the rest hit the cache
+    const load = (n: string, conns = connections) =>
+      promisify(execFile)(process.execPath, [
+        join(here, 'load.ts'),
+        `${url}/validate`,
+        join(dir, 'review.json'),
+        join(dir, 'ca.pem'),
+        conns,
+        n,
+      ]);
+    /** Sends a message to the probe inside the server and resolves to its answer. */
+    const ask = (message: string): Promise<Record<string, unknown>> =>
+      new Promise((resolve) => {
+        child.once('message', (answer) => resolve(answer as Record<string, unknown>));
+        child.send(message);
+      });
+    const stop = async (): Promise<void> => {
+      child.kill('SIGTERM');
+      await exited;
+    };
+    return { pid: child.pid!, load, ask, stop };
+  };
   // The JIT's steady state, as a webhook runs for days (by default only before measuring allocation).
-  const warmUp = process.env['WARMUP'] ?? (alloc ? '20000' : '0');
-  if (warmUp !== '0') await load(warmUp, '16');
-  if (alloc) {
+  const warmUp = process.env['WARMUP'] ?? (alloc || tail ? '20000' : '0');
+  if (tail) {
+    // Several servers side by side, windows alternated round by round so load bursts hit all alike.
+    const roots = (process.env['TAIL_ROOTS'] ?? join(here, '..')).split(',');
+    const servers = [];
+    for (const root of roots) {
+      const server = await start(root);
+      await server.load('100');
+      if (warmUp !== '0') await server.load(warmUp, '16');
+      servers.push({ root, ...server });
+    }
+    for (let w = 0; w < Number(process.env['WINDOWS'] ?? 5); w++) {
+      for (const server of w % 2 === 0 ? servers : [...servers].reverse()) {
+        await server.ask('tail-start');
+        const { stdout } = await server.load(requests);
+        const report = await server.ask('tail-stop');
+        const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+        console.log(
+          JSON.stringify({ server: server.root, load, client: JSON.parse(stdout) as unknown, ...report }),
+        );
+      }
+    }
+    for (const server of servers) await server.stop();
+  } else if (alloc) {
+    const webhook = await start(bare ? 'bare' : (process.env['SIGWARD_ROOT'] ?? join(here, '..')));
+    const { load, ask } = webhook;
+    await load('100'); // the first review verifies; the rest hit the cache
+    if (warmUp !== '0') await load(warmUp, '16');
     await ask('alloc-start');
     const { stdout } = await load(requests);
     const report = (await ask('alloc-stop')) as {
@@ -134,8 +175,7 @@ try {
       markCompacts: number;
       top: { site: string; bytes: number }[];
     };
-    webhook.kill('SIGTERM');
-    await exited;
+    await webhook.stop();
     const per = (n: number): string => (n / report.requests).toFixed(0);
     console.log(stdout.trim());
     console.log(
@@ -145,11 +185,13 @@ try {
     );
     for (const { site, bytes } of report.top) console.log(`${per(bytes).padStart(7)}  ${site}`);
   } else {
-    const before = cpuTicks(webhook.pid!);
-    const { stdout } = await load(requests);
-    const usedUs = ((cpuTicks(webhook.pid!) - before) / CLOCK_TICKS) * 1e6;
-    webhook.kill('SIGTERM');
-    await exited;
+    const webhook = await start(bare ? 'bare' : (process.env['SIGWARD_ROOT'] ?? join(here, '..')));
+    await webhook.load('100'); // the first review verifies; the rest hit the cache
+    if (warmUp !== '0') await webhook.load(warmUp, '16');
+    const before = cpuTicks(webhook.pid);
+    const { stdout } = await webhook.load(requests);
+    const usedUs = ((cpuTicks(webhook.pid) - before) / CLOCK_TICKS) * 1e6;
+    await webhook.stop();
     console.log(stdout.trim(), `webhook CPU µs/req ${(usedUs / Number(requests)).toFixed(0)}`);
   }
   console.log(`profile in ${profiles}`);

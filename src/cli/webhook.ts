@@ -518,7 +518,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       tls,
       ...(clientAuth === undefined ? {} : { clientAuth }),
       ...(health === undefined ? {} : { health: { host: health[0], port: Number(health[1]) } }),
-      handleReview: engine.handle,
+      handleReview: engine.handleNow,
       readiness,
       metrics,
       logger,

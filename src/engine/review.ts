@@ -56,11 +56,15 @@ export class ReviewEngine {
     this.#deps = deps;
   }
 
-  /** The server's ReviewHandler. */
+  /** The answer as a promise (the CLI's policy test, tests). */
   readonly handle = (body: unknown, route: ReviewRoute): Promise<ReviewResult> => {
     const answer = this.#handle(body, route);
     return answer instanceof Promise ? answer : Promise.resolve(answer);
   };
+
+  /** The server's ReviewHandler: the answer itself when the caches decide every image, else a promise. */
+  readonly handleNow = (body: unknown, route: ReviewRoute): ReviewResult | Promise<ReviewResult> =>
+    this.#handle(body, route);
 
   /**
    * The answer, at once when the caches decide every image (no await on the cache-hit path: each one

@@ -38,7 +38,8 @@ export type HandledReview =
   /** Not an AdmissionReview we can answer: a 400 with this message. */
   | { readonly ok: false; readonly message: string };
 
-export type ReviewHandler = (body: unknown, route: ReviewRoute) => Promise<HandledReview>;
+/** The engine's answer: at once when it needs nothing fetched (a cached review), else a promise. */
+export type ReviewHandler = (body: unknown, route: ReviewRoute) => HandledReview | Promise<HandledReview>;
 
 export interface Readiness {
   readonly ready: boolean;
@@ -137,13 +138,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const review = (route: ReviewRoute) => {
     // Bound once per route: a review's metrics are one counter series and one histogram series.
     const duration = deps.metrics.admissionDuration.series({ route });
-    return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-      const started = performance.now();
+    const observe = (started: number): void => duration.observe((performance.now() - started) / 1000);
+    const respond = (handled: HandledReview, started: number, reply: FastifyReply): undefined => {
       try {
-        const handled = await deps.handleReview(request.body, route);
         if (!handled.ok) {
           invalid(route, handled.message);
-          return reply.code(400).send({ error: handled.message, statusCode: 400 });
+          reply.code(400).send({ error: handled.message, statusCode: 400 });
+          return;
         }
         // One JSON line per review, every part its own field to filter on (uid matches the apiserver's
         // audit log; reasons are the codes of what failed).
@@ -163,10 +164,30 @@ export function buildApp(deps: AppDeps): FastifyInstance {
           admissionLine.write(level);
         }
         deps.metrics.countAdmission(handled.decision, handled.kind, route, handled.operation);
-        return reply.code(200).send(handled.review);
+        reply.code(200).send(handled.review);
       } finally {
-        duration.observe((performance.now() - started) / 1000);
+        observe(started);
       }
+    };
+    // Not an async function: a review the engine answers at once (every image cached) is answered in
+    // the same call, without the handler's promise, an await and fastify's wait on that promise.
+    return (request: FastifyRequest, reply: FastifyReply): Promise<undefined> | undefined => {
+      const started = performance.now();
+      let handled: HandledReview | Promise<HandledReview>;
+      try {
+        handled = deps.handleReview(request.body, route);
+      } catch (error) {
+        observe(started);
+        throw error;
+      }
+      if (!(handled instanceof Promise)) return respond(handled, started, reply);
+      return handled.then(
+        (answer) => respond(answer, started, reply),
+        (error: unknown) => {
+          observe(started);
+          throw error;
+        },
+      );
     };
   };
   for (const route of REVIEW_ROUTES) app.post(`/${route}`, review(route));

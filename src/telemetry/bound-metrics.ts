@@ -18,42 +18,69 @@ export interface BoundCount {
   inc(): void;
 }
 
+/** A level of the series tree: the next label's value → the series (last label) or the next level. */
+type SeriesLevel = Map<string, SeriesLevel | (PendingCount & BoundCount)>;
+
 /**
  * Bound series of a prom-client Counter. Counts gather in each series and reach the Counter on `flush`,
  * which the Counter's `collect` calls (every read of the Counter: a scrape, `get()`, `counterValue`).
+ * A series is found by its label values one Map level per label: no key string is built and no
+ * closure made per count.
  */
 export class BoundCounter<L extends string> {
   readonly #counter: () => Counter<L>;
-  readonly #series = new Map<string, PendingCount & BoundCount>();
+  readonly #labelNames: readonly L[];
+  readonly #root: SeriesLevel = new Map();
+  readonly #series: Array<PendingCount & BoundCount> = [];
 
   /** `counter` is read lazily: the Counter's own `collect` option refers to this object. */
-  constructor(counter: () => Counter<L>) {
+  constructor(counter: () => Counter<L>, labelNames: readonly L[]) {
     this.#counter = counter;
+    this.#labelNames = labelNames;
   }
 
-  /** The series of these label values, in the Counter's label order; `key` names them uniquely. */
-  series(key: string, labels: () => Readonly<Record<L, string>>): BoundCount {
-    let bound = this.#series.get(key);
-    if (bound === undefined) {
-      if (this.#series.size >= BOUND_SERIES_LIMIT) {
-        const once = labels();
-        return { inc: () => this.#counter().inc(once) };
+  /** The series of these label values, in `labelNames` order (the array may be reused by the caller). */
+  series(values: readonly string[]): BoundCount {
+    const last = this.#labelNames.length - 1;
+    let level: SeriesLevel | undefined = this.#root;
+    for (let i = 0; i < last && level !== undefined; i++)
+      level = level.get(values[i]!) as SeriesLevel | undefined;
+    const found = level?.get(values[last]!) as (PendingCount & BoundCount) | undefined;
+    return found ?? this.#bind(values);
+  }
+
+  /** A new series (its path made), or past the limit one that counts straight into the Counter. */
+  #bind(values: readonly string[]): BoundCount {
+    const labels = Object.fromEntries(this.#labelNames.map((name, i) => [name, values[i]!])) as Record<
+      L,
+      string
+    >;
+    if (this.#series.length >= BOUND_SERIES_LIMIT) return { inc: () => this.#counter().inc(labels) };
+    const last = this.#labelNames.length - 1;
+    let level = this.#root;
+    for (let i = 0; i < last; i++) {
+      let next = level.get(values[i]!) as SeriesLevel | undefined;
+      if (next === undefined) {
+        next = new Map();
+        level.set(values[i]!, next);
       }
-      bound = {
-        labels: labels(),
-        pending: 0,
-        inc() {
-          this.pending++;
-        },
-      };
-      this.#series.set(key, bound);
+      level = next;
     }
-    return bound;
+    const created: PendingCount & BoundCount = {
+      labels,
+      pending: 0,
+      inc() {
+        this.pending++;
+      },
+    };
+    level.set(values[last]!, created);
+    this.#series.push(created);
+    return created;
   }
 
   /** Hands the gathered counts to the Counter. */
   flush(): void {
-    for (const bound of this.#series.values())
+    for (const bound of this.#series)
       if (bound.pending > 0) {
         const n = bound.pending;
         bound.pending = 0;

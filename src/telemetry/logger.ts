@@ -3,6 +3,7 @@
 // codes and safe details (errors.ts), never a raw secret-bearing object.
 import { pino } from 'pino';
 import type { Logger, LoggerOptions } from 'pino';
+import { stdoutLines } from './stdout-lines.ts';
 
 export type { Logger } from 'pino';
 
@@ -53,36 +54,6 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
     timestamp: isoTime,
   };
   return pino(options, (settings.destination ?? stdoutLines()) as unknown as pino.DestinationStream);
-}
-
-/** Bytes of log lines gathered before stdout is written (a write at once when more come). */
-export const STDOUT_BATCH_BYTES = 4096;
-/** Longest a log line waits in the batch when little is logged. */
-export const STDOUT_FLUSH_MS = 200;
-
-/**
- * stdout, written asynchronously in batches: under load the admission lines of ~10 reviews go out in
- * one write instead of one thread-pool write each (a hand-off that cost cached reviews throughput and
- * p99 on a busy node); when little is logged, a line waits at most STDOUT_FLUSH_MS. Flushed at exit
- * (pino's exit hook), so a SIGTERM, a fatal error or process.exit loses nothing; a SIGKILL can lose
- * the last batch. The batch is kept as a list of byte buffers (sonic-boom's buffer mode), each line
- * encoded once: in its text mode sonic-boom appends each line to the batch string and measures the
- * batch's UTF-8 length, which copies the whole batch so far per line (~2 KB of garbage per review).
- */
-function stdoutLines(): pino.DestinationStream {
-  const stream = pino.destination({
-    dest: 1,
-    sync: false,
-    minLength: STDOUT_BATCH_BYTES,
-    periodicFlush: STDOUT_FLUSH_MS,
-    contentMode: 'buffer',
-  });
-  // pino writes strings; buffer mode takes bytes. Replaced on the instance so that pino's exit flush
-  // and its broken-pipe handling (which replaces `write` too) work on this same stream.
-  const writeBytes = stream.write.bind(stream) as unknown as (bytes: Buffer) => boolean;
-  stream.write = (line: string | Buffer): boolean =>
-    writeBytes(typeof line === 'string' ? Buffer.from(line, 'utf8') : line);
-  return stream;
 }
 
 /**
@@ -160,6 +131,10 @@ export function lineWriter<K extends string>(
   const tail = `,${JSON.stringify(messageKey)}:${JSON.stringify(message)}${end}`;
   // Reused: the join of an array of strings allocates only the line itself.
   const parts: string[] = [];
+  // Each key's last string value and its JSON: route, decision, kind, operation, user and object repeat
+  // from review to review, and a repeated value is not escaped again.
+  const lastValue: LineValue[] = keys.map(() => undefined);
+  const lastJson: string[] = keys.map(() => '');
   return {
     fields,
     enabled,
@@ -172,6 +147,14 @@ export function lineWriter<K extends string>(
         const value = fields[keys[i]!];
         if (value === undefined) continue;
         parts[n++] = keyText[i]!;
+        if (typeof value === 'string') {
+          if (value !== lastValue[i]) {
+            lastValue[i] = value;
+            lastJson[i] = JSON.stringify(value);
+          }
+          parts[n++] = lastJson[i]!;
+          continue;
+        }
         parts[n++] =
           typeof value === 'number'
             ? Number.isFinite(value)

@@ -101,23 +101,24 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
   type AdmissionLabel = 'decision' | 'kind' | 'route' | 'operation';
-  const admissionSeries: BoundCounter<AdmissionLabel> = new BoundCounter(() => admissions);
+  const admissionLabels = ['decision', 'kind', 'route', 'operation'] as const;
+  const admissionSeries: BoundCounter<AdmissionLabel> = new BoundCounter(() => admissions, admissionLabels);
   const admissions: Counter<AdmissionLabel> = new Counter({
     name: 'sigward_admissions_total',
     help: `Admission reviews answered, by decision (${ADMISSION_DECISIONS.join(', ')}), resource kind, route (validate, mutate) and operation`,
-    labelNames: ['decision', 'kind', 'route', 'operation'] as const,
+    labelNames: admissionLabels,
     registers,
     collect: (): void => admissionSeries.flush(),
   });
-  const countAdmission = (decision: string, kind: string, route: string, operation: string): void =>
-    admissionSeries
-      .series(`${decision}\u0000${kind}\u0000${route}\u0000${operation}`, () => ({
-        decision,
-        kind,
-        route,
-        operation,
-      }))
-      .inc();
+  // One array reused for every count: the label values in the Counter's order.
+  const admissionValues = ['', '', '', ''];
+  const countAdmission = (decision: string, kind: string, route: string, operation: string): void => {
+    admissionValues[0] = decision;
+    admissionValues[1] = kind;
+    admissionValues[2] = route;
+    admissionValues[3] = operation;
+    admissionSeries.series(admissionValues).inc();
+  };
   const admissionDuration = new BoundHistogram({
     name: 'sigward_admission_duration_seconds',
     help: 'Time from receiving an admission review to answering it',
@@ -144,16 +145,21 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     buckets: DURATION_BUCKETS,
     registers,
   });
-  const cacheSeries: BoundCounter<'cache' | 'result'> = new BoundCounter(() => cache);
+  const cacheLabels = ['cache', 'result'] as const;
+  const cacheSeries: BoundCounter<'cache' | 'result'> = new BoundCounter(() => cache, cacheLabels);
   const cache: Counter<'cache' | 'result'> = new Counter({
     name: 'sigward_cache_requests_total',
     help: 'Cache lookups by cache (verdict, attestation, digest) and result (hit, miss, shared: joined an in-flight lookup)',
-    labelNames: ['cache', 'result'] as const,
+    labelNames: cacheLabels,
     registers,
     collect: (): void => cacheSeries.flush(),
   });
-  const cacheLookup = (cacheName: string, result: string): void =>
-    cacheSeries.series(`${cacheName}\u0000${result}`, () => ({ cache: cacheName, result })).inc();
+  const cacheValues = ['', ''];
+  const cacheLookup = (cacheName: string, result: string): void => {
+    cacheValues[0] = cacheName;
+    cacheValues[1] = result;
+    cacheSeries.series(cacheValues).inc();
+  };
   const registryRequests = new Counter({
     name: 'sigward_registry_requests_total',
     help: `HTTP exchanges with registries and token services that got a response, by registry host (the first ${REGISTRY_LABEL_LIMIT}, then other), method and HTTP status`,

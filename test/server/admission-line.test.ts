@@ -40,7 +40,7 @@ function logged(level: string) {
     clusterPolicy('kubewarden', ['127.0.0.1:*/signed/**'], [kubewardenAuthority()]),
   ]);
   const app = buildApp({
-    handleReview: e.engine.handle,
+    handleReview: e.engine.handleNow,
     readiness: () => ({ ready: true, reasons: [] }),
     metrics: e.metrics,
     logger: createLogger({ destination: sink, level }),

@@ -39,7 +39,7 @@ function app(
   return {
     metrics,
     app: buildApp({
-      handleReview: engine.handle,
+      handleReview: engine.handleNow,
       readiness: () => ready,
       metrics,
       logger: createLogger({ destination: quiet }),
@@ -278,4 +278,93 @@ describe('the admission log line and the admissions metric', () => {
       /^sigward_admissions_total\{decision="error-deny",kind="Pod",route="validate",operation="CREATE"\} 1$/m,
     );
   });
+});
+
+// The engine answers a cached review at once and anything else through a promise; the route handler
+// takes both, and a handler that throws or rejects is a 500 that is logged and timed, never a hang.
+describe('the review handler: answered at once or later, failing at once or later', () => {
+  const answer = (uid: string) => ({
+    ok: true as const,
+    review: {
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      response: { uid, allowed: true, auditAnnotations: { decision: 'allow' } },
+    },
+    decision: 'allow',
+    kind: 'Pod',
+    operation: 'CREATE',
+    uid,
+  });
+  const uidOf = (body: unknown) => (body as { request: { uid: string } }).request.uid;
+  const timed = async (a: ReturnType<typeof app>['app']) =>
+    Number(
+      /^sigward_admission_duration_seconds_count\{route="validate"\} (\d+)$/m.exec(await seriesOf(a))?.[1],
+    );
+
+  for (const [how, handleReview] of [
+    ['at once', (body: unknown) => answer(uidOf(body))],
+    ['through a promise', async (body: unknown) => answer(uidOf(body))],
+  ] as const) {
+    test(`an answer ${how}: 200 with the review, one admission line, counted and timed`, async () => {
+      const lines: Array<Record<string, unknown>> = [];
+      const sink = new Writable({
+        write(chunk: Buffer, _e, done) {
+          for (const l of chunk.toString().split('\n')) if (l !== '') lines.push(JSON.parse(l));
+          done();
+        },
+      });
+      const { app: a } = app({ handleReview, logger: createLogger({ destination: sink }) });
+      const review = podReview(['nginx:1.27']);
+      const r = await a.inject(post(JSON.stringify(review)));
+      assert.equal(r.statusCode, 200);
+      assert.equal(r.headers['content-type'], 'application/json; charset=utf-8');
+      assert.deepEqual(r.json(), answer(review.request.uid).review);
+      assert.deepEqual(
+        lines.filter((l) => l['msg'] === 'admission').map((l) => l['uid']),
+        [review.request.uid],
+      );
+      assert.equal(
+        lines.some((l) => l['level'] === 40),
+        false,
+        'no warning (e.g. a reply sent twice)',
+      );
+      assert.match(
+        await seriesOf(a),
+        /^sigward_admissions_total\{decision="allow",kind="Pod",route="validate",operation="CREATE"\} 1$/m,
+      );
+      assert.equal(await timed(a), 1);
+    });
+  }
+
+  for (const [how, handleReview] of [
+    [
+      'throws at once',
+      () => {
+        throw new Error('engine broke');
+      },
+    ],
+    ['rejects', () => Promise.reject(new Error('engine broke'))],
+  ] as const) {
+    test(`a handler that ${how}: 500, the failure logged, timed, and the next review still answered`, async () => {
+      const lines: Array<Record<string, unknown>> = [];
+      const sink = new Writable({
+        write(chunk: Buffer, _e, done) {
+          for (const l of chunk.toString().split('\n')) if (l !== '') lines.push(JSON.parse(l));
+          done();
+        },
+      });
+      let fail = true;
+      const { app: a } = app({
+        handleReview: (body) => (fail ? handleReview() : answer(uidOf(body))),
+        logger: createLogger({ destination: sink }),
+      });
+      const r = await a.inject(post(JSON.stringify(podReview(['nginx:1.27']))));
+      assert.equal(r.statusCode, 500);
+      assert.deepEqual(r.json(), { error: 'engine broke', statusCode: 500 });
+      assert.ok(lines.some((l) => l['msg'] === 'request failed' && l['level'] === 50));
+      assert.equal(await timed(a), 1);
+      fail = false;
+      assert.equal((await a.inject(post(JSON.stringify(podReview(['nginx:1.27']))))).statusCode, 200);
+    });
+  }
 });

@@ -88,6 +88,32 @@ describe('lineWriter', () => {
     }
   });
 
+  test('one writer, line after line: values repeated, changed and changed back each written as pino writes them', () => {
+    const originalNow = Date.now;
+    Date.now = () => 1_765_000_000_123;
+    try {
+      const a = sink();
+      const b = sink();
+      const byPino = admissionLogger(a.stream);
+      const writer = lineWriter(admissionLogger(b.stream), KEYS, 'admission');
+      // Each set twice in a row, the list forwards then backwards: every field repeats, changes, returns.
+      const sequence = [...HOSTILE, ...[...HOSTILE].reverse()].flatMap((f) => [f, f]);
+      for (const fields of sequence) {
+        const line: Record<string, LineValue> = {};
+        for (const key of KEYS) if (fields[key] !== undefined) line[key] = fields[key];
+        byPino.info(line, 'admission');
+        for (const key of KEYS) writer.fields[key] = fields[key];
+        writer.write('info');
+      }
+      byPino.flush();
+      const expected = a.lines.join('').split('\n');
+      assert.equal(expected.length, sequence.length + 1);
+      assert.deepEqual(b.lines.join('').split('\n'), expected);
+    } finally {
+      Date.now = originalNow;
+    }
+  });
+
   test('leaves out undefined fields and keeps the order of the keys whatever order they were set in', () => {
     const { lines, stream } = sink();
     const writer = lineWriter(admissionLogger(stream), KEYS, 'admission');

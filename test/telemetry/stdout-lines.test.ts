@@ -38,3 +38,62 @@ for (const [how, ending] of [
     });
   });
 }
+
+// A full batch is written between turns of the event loop, never inside the call that logged the line
+// filling it (a thread-pool hand-off there stalled every review in flight), and reaches stdout while the
+// process runs on: the program counts fs.write calls on fd 1 made during its synchronous logging, then
+// keeps running until its lines have gone out.
+test(
+  'stdout lines: a full batch is written after the logging turn, while the process runs on',
+  { timeout: 20_000 },
+  async () => {
+    const program = `
+    import fs from 'node:fs';
+    let writes = 0;
+    const write = fs.write;
+    fs.write = (fd, ...rest) => { if (fd === 1) writes++; return write(fd, ...rest); };
+    const { createLogger } = await import(${JSON.stringify(logger)});
+    const log = createLogger();
+    for (let i = 0; i < 200; i++) log.info({ i, text: ${JSON.stringify(TEXT)} }, 'line');
+    const duringLogging = writes;
+    // Still running, no exit flush: the lines must go out on their own.
+    while (writes === 0) await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    process.stderr.write(JSON.stringify({ duringLogging, afterwards: writes }));
+    fs.write = () => { throw new Error('written at exit'); };
+    fs.writeSync = () => { throw new Error('written at exit'); };
+    process.exitCode = 0;`;
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      ['--input-type=module', '-e', program],
+      // A regression that writes only at exit would loop forever: the child is killed instead.
+      { maxBuffer: 1 << 24, timeout: 15_000 },
+    );
+    const counts = JSON.parse(stderr) as { duringLogging: number; afterwards: number };
+    assert.equal(counts.duringLogging, 0, 'no write inside the logging turn');
+    assert.ok(counts.afterwards >= 1);
+    const lines = stdout.split('\n').filter((l) => l !== '');
+    assert.equal(lines.length, 200, 'every line out before exit');
+    lines.forEach((line, i) => assert.equal((JSON.parse(line) as { i: number }).i, i));
+  },
+);
+
+// Lines logged after the stream was closed are dropped, as nowhere is left to write them: the batch's
+// timer must not throw (it would end the process from a timer callback).
+test('stdout lines: a batch still gathered when the stream is closed is dropped, the process keeps running', async () => {
+  const program = `
+    const { pino } = await import('pino');
+    const { createLogger } = await import(${JSON.stringify(logger)});
+    const log = createLogger();
+    const stream = log[pino.symbols.streamSym];
+    for (let i = 0; i < 200; i++) log.info({ i, text: ${JSON.stringify(TEXT)} }, 'line');
+    stream.destroy();
+    // A timer of the same duration set after the batch's (setTimeout 0) runs after it.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    process.stderr.write('still running');`;
+  const { stderr } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', program], {
+    maxBuffer: 1 << 24,
+    cwd: new URL('../..', import.meta.url),
+  });
+  assert.equal(stderr, 'still running');
+});
