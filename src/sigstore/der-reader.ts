@@ -1,5 +1,6 @@
 // A DER reader that builds the same tree as @sigstore/core's `ASN1Obj.parseBuffer`, node for node (the
-// library's own ASN1Tag objects, values as views of one copy of the input), and refuses what it refuses.
+// library's own ASN1Tag objects, values as views of one copy of the input; the nodes are DerObj, the
+// library's ASN1Obj serialising with encodeDer), and refuses what it refuses.
 // The library's reader makes a Buffer view for every byte it reads and throws and catches an error for
 // every OCTET STRING that is not nested DER (it tries each one); this one walks indices and reports a
 // failed attempt by returning, so one certificate reads in a fraction of the time. The same rules:
@@ -11,6 +12,7 @@
 //  - at most 100 levels of nesting; nothing may follow the outermost object.
 // test/sigstore/der-reader.test.ts compares both readers on every vector and on mutated copies.
 import { ASN1Obj } from '@sigstore/core';
+import { DerObj } from './der.ts';
 
 const MAX_DEPTH = 100;
 const OCTET_STRING = 0x04;
@@ -54,7 +56,7 @@ class Reader {
       subs = this.children(end, depth) ?? [];
     }
     this.pos = end;
-    return new ASN1Obj(tag, value, subs);
+    return new DerObj(tag, value, subs);
   }
 
   /** Objects from `pos` up to exactly `end`, or undefined. */
@@ -94,7 +96,15 @@ export class DerReadError extends Error {
 
 /** `ASN1Obj.parseBuffer(der)`, faster: the same tree, the same refusals. */
 export function readDer(der: Uint8Array): ASN1Obj {
-  const reader = new Reader(Buffer.from(der));
+  return readDerIn(Buffer.from(der));
+}
+
+/**
+ * readDer without the copy: the tree's values are views of `bytes`, which the caller keeps and never
+ * writes (CachedCertificate keeps them as the certificate's DER: der.ts `encodingIn`).
+ */
+export function readDerIn(bytes: Buffer): ASN1Obj {
+  const reader = new Reader(bytes);
   const obj = reader.object(0);
   if (obj === undefined) throw new DerReadError('malformed DER');
   if (reader.pos !== reader.bytes.length) throw new DerReadError('invalid trailing data');

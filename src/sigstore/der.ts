@@ -1,8 +1,10 @@
 // DER encoding of @sigstore/core's ASN.1 objects without its ByteStream, which allocates a zero-filled
 // ≥1 KiB buffer per node on every `toDER()`. `encodeDer` writes the same bytes as ASN1Obj.toDER (the
 // tag byte, the minimal length, then the children's encodings or the value) into one buffer;
-// `withFastDer` copies a tree into nodes whose `toDER()` is `encodeDer`, for objects the library
-// serialises itself (RFC 3161 signed attributes and TSTInfo, a certificate's TBS in SCT checks).
+// `DerObj` is an ASN1Obj whose `toDER()` is `encodeDer` (readDer builds its trees of them, so the
+// library serialising a part it read, RFC 3161 signed attributes and TSTInfo, runs this);
+// `withFastDer` copies any tree into such nodes (a certificate's TBS the SCT check edits);
+// `encodingIn` finds a node's encoding in the bytes readDer read it from, without writing it again.
 // Reading DER is der-reader.ts.
 import { ASN1Obj } from '@sigstore/core';
 
@@ -50,11 +52,47 @@ export function encodeDer(obj: ASN1Obj): Buffer {
   return out;
 }
 
-/** ASN1Obj whose `toDER()` is `encodeDer` (same bytes, a fresh buffer each call, as the library's). */
-class FastDerObj extends ASN1Obj {
+/** Arcs up to this fit a Number exactly after one more 7-bit step (2^53 / 2^7). */
+const EXACT_ARC = 2 ** 46;
+
+/**
+ * ASN1Obj whose `toDER()` is `encodeDer` (same bytes, a fresh buffer each call, as the library's) and
+ * whose `toOID()` is decoded once per node, with Numbers: the library's `parseOID` builds every arc
+ * from BigInts (one heap number per byte, ~2 KB per OID); a certificate's OIDs are asked for again
+ * by each getter. The same string: the first byte as first·40 + second, each following arc from its
+ * 7-bit groups, an unfinished last arc dropped; an arc too large for a Number (or anything but an
+ * OID) goes to the library's own code.
+ */
+export class DerObj extends ASN1Obj {
+  #oid: string | undefined;
+
   override toDER(): Buffer {
     return encodeDer(this);
   }
+
+  override toOID(): string {
+    if (this.#oid !== undefined) return this.#oid;
+    const oid = this.tag.isOID() ? decodeOid(this.value) : undefined;
+    this.#oid = oid ?? super.toOID();
+    return this.#oid;
+  }
+}
+
+function decodeOid(bytes: Buffer): string | undefined {
+  if (bytes.length === 0) return undefined;
+  const first = bytes[0]!;
+  let oid = `${Math.floor(first / 40)}.${first % 40}`;
+  let arc = 0;
+  for (let i = 1; i < bytes.length; i++) {
+    if (arc >= EXACT_ARC) return undefined;
+    const byte = bytes[i]!;
+    arc = arc * 128 + (byte & 0x7f);
+    if ((byte & 0x80) === 0) {
+      oid += `.${arc}`;
+      arc = 0;
+    }
+  }
+  return oid;
 }
 
 /**
@@ -62,5 +100,20 @@ class FastDerObj extends ASN1Obj {
  * never written) whose every node serialises with `encodeDer`.
  */
 export function withFastDer(obj: ASN1Obj): ASN1Obj {
-  return new FastDerObj(obj.tag, obj.value, obj.subs.map(withFastDer));
+  return new DerObj(obj.tag, obj.value, obj.subs.map(withFastDer));
+}
+
+/**
+ * The bytes of `bytes` that encode `node`: what `encodeDer(node)` writes, as a view, for a node of a
+ * tree readDer read from `bytes` and nobody edited. readDer accepts only one encoding per tree (one
+ * tag byte, minimal definite lengths, a constructed value exactly its children), so the header in
+ * front of the node's value is the one encodeDer writes: one tag byte and `lengthSize` bytes.
+ */
+export function encodingIn(bytes: Buffer, node: ASN1Obj): Buffer {
+  const valueAt = node.value.byteOffset - bytes.byteOffset;
+  const start = valueAt - 1 - lengthSize(node.value.length);
+  const end = valueAt + node.value.length;
+  if (node.value.buffer !== bytes.buffer || start < 0 || end > bytes.length)
+    throw new Error('the node was not read from these bytes');
+  return bytes.subarray(start, end);
 }
