@@ -1,6 +1,7 @@
 // A DER reader that builds the same tree as @sigstore/core's `ASN1Obj.parseBuffer`, node for node (the
-// library's own ASN1Tag objects, values as views of one copy of the input; the nodes are DerObj, the
-// library's ASN1Obj serialising with encodeDer), and refuses what it refuses.
+// library's own ASN1Tag objects, values as views of one copy of the input, made when first read; the
+// nodes are der.ts's ReadObj, the library's ASN1Obj serialising with encodeDer), and refuses what it
+// refuses.
 // The library's reader makes a Buffer view for every byte it reads and throws and catches an error for
 // every OCTET STRING that is not nested DER (it tries each one); this one walks indices and reports a
 // failed attempt by returning, so one certificate reads in a fraction of the time. The same rules:
@@ -12,7 +13,7 @@
 //  - at most 100 levels of nesting; nothing may follow the outermost object.
 // test/sigstore/der-reader.test.ts compares both readers on every vector and on mutated copies.
 import { ASN1Obj } from '@sigstore/core';
-import { DerObj } from './der.ts';
+import { ReadObj } from './der.ts';
 
 const MAX_DEPTH = 100;
 const OCTET_STRING = 0x04;
@@ -46,7 +47,6 @@ class Reader {
     const start = this.pos;
     const end = start + length;
     if (end > bytes.length) return undefined;
-    const value = bytes.subarray(start, end);
     let subs: ASN1Obj[] = [];
     if (tag.constructed) {
       const children = this.children(end, depth);
@@ -56,7 +56,7 @@ class Reader {
       subs = this.children(end, depth) ?? [];
     }
     this.pos = end;
-    return new DerObj(tag, value, subs);
+    return new ReadObj(tag, bytes, start, end, subs);
   }
 
   /** Objects from `pos` up to exactly `end`, or undefined. */

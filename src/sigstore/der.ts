@@ -1,8 +1,8 @@
 // DER encoding of @sigstore/core's ASN.1 objects without its ByteStream, which allocates a zero-filled
 // ≥1 KiB buffer per node on every `toDER()`. `encodeDer` writes the same bytes as ASN1Obj.toDER (the
 // tag byte, the minimal length, then the children's encodings or the value) into one buffer;
-// `DerObj` is an ASN1Obj whose `toDER()` is `encodeDer` (readDer builds its trees of them, so the
-// library serialising a part it read, RFC 3161 signed attributes and TSTInfo, runs this);
+// `DerObj` is an ASN1Obj whose `toDER()` is `encodeDer`, `ReadObj` the same for readDer's trees (so
+// the library serialising a part it read, RFC 3161 signed attributes and TSTInfo, runs this);
 // `withFastDer` copies any tree into such nodes (a certificate's TBS the SCT check edits);
 // `encodingIn` finds a node's encoding in the bytes readDer read it from, without writing it again.
 // Reading DER is der-reader.ts.
@@ -71,11 +71,71 @@ export class DerObj extends ASN1Obj {
   }
 
   override toOID(): string {
-    if (this.#oid !== undefined) return this.#oid;
-    const oid = this.tag.isOID() ? decodeOid(this.value) : undefined;
-    this.#oid = oid ?? super.toOID();
+    this.#oid ??= oidOf(this);
     return this.#oid;
   }
+}
+
+type Tag = ASN1Obj['tag'];
+
+/**
+ * The node readDer builds: DerObj's `toDER` and `toOID`, every other method the library's (its
+ * prototype is ASN1Obj's, so `instanceof ASN1Obj` holds), and a `value` made when first asked for. A
+ * value is a view of the bytes read, a ~100-byte object, and most nodes' value is never read (a
+ * constructed node's children are): a certificate and a token made ~100 KB of views per bundle.
+ */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type -- the members ASN1Obj.prototype gives it
+export interface ReadObj extends ASN1Obj {}
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- see the interface
+export class ReadObj {
+  readonly tag: Tag;
+  subs: ASN1Obj[];
+  readonly #bytes: Buffer;
+  readonly #start: number;
+  readonly #end: number;
+  #value: Buffer | undefined;
+  #oid: string | undefined;
+
+  constructor(tag: Tag, bytes: Buffer, start: number, end: number, subs: ASN1Obj[]) {
+    this.tag = tag;
+    this.#bytes = bytes;
+    this.#start = start;
+    this.#end = end;
+    this.subs = subs;
+  }
+
+  get value(): Buffer {
+    this.#value ??= this.#bytes.subarray(this.#start, this.#end);
+    return this.#value;
+  }
+
+  set value(value: Buffer) {
+    this.#value = value;
+  }
+
+  toDER(): Buffer {
+    return encodeDer(this);
+  }
+
+  toOID(): string {
+    this.#oid ??= oidOf(this);
+    return this.#oid;
+  }
+
+  /** A copy of the tree (withFastDer's), its values still made when read, OIDs already decoded kept. */
+  copy(): ReadObj {
+    const copy = new ReadObj(this.tag, this.#bytes, this.#start, this.#end, this.subs.map(withFastDer));
+    copy.#value = this.#value;
+    copy.#oid = this.#oid;
+    return copy;
+  }
+}
+Object.setPrototypeOf(ReadObj.prototype, ASN1Obj.prototype);
+
+/** The library's `toOID` of a node, decoded with Numbers where it can be (see DerObj). */
+function oidOf(node: ASN1Obj): string {
+  const oid = node.tag.isOID() ? decodeOid(node.value) : undefined;
+  return oid ?? ASN1Obj.prototype.toOID.call(node);
 }
 
 function decodeOid(bytes: Buffer): string | undefined {
@@ -100,6 +160,7 @@ function decodeOid(bytes: Buffer): string | undefined {
  * never written) whose every node serialises with `encodeDer`.
  */
 export function withFastDer(obj: ASN1Obj): ASN1Obj {
+  if (obj instanceof ReadObj) return obj.copy();
   return new DerObj(obj.tag, obj.value, obj.subs.map(withFastDer));
 }
 

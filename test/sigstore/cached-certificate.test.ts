@@ -83,16 +83,25 @@ test('a remembered answer belongs to one certificate: a leaf with a broken signa
 });
 
 test('a clone can be edited (verifySCTs removes an extension) without touching the original', () => {
-  const leaf = prodRoot().material.certificateAuthorities.flatMap(
+  const root = prodRoot().material.certificateAuthorities.flatMap(
     (ca) => ca.certChain,
   )[0] as CachedCertificate;
-  const before = Buffer.from(leaf.der);
-  const clone = leaf.clone();
-  assert.deepEqual(Buffer.from(clone.root.toDER()), before);
-  clone.extensions.splice(0, 1);
-  assert.notDeepEqual(Buffer.from(clone.tbsCertificate.toDER()), Buffer.from(leaf.tbsCertificate.toDER()));
-  assert.deepEqual(leaf.der, before);
-  assert.deepEqual(Buffer.from(leaf.root.toDER()), before);
+  // A trust-root certificate (the library's reading) and one read with readDer (a bundle's leaf).
+  for (const cert of [root, CachedCertificate.read(vectors().certificates[0]!)]) {
+    const before = Buffer.from(cert.der);
+    const oids = cert.extensionOids().slice();
+    const clone = cert.clone();
+    assert.deepEqual(Buffer.from(clone.root.toDER()), before);
+    clone.extensions.splice(0, 1);
+    clone.extensions[0]!.subs.pop();
+    assert.notDeepEqual(Buffer.from(clone.tbsCertificate.toDER()), Buffer.from(cert.tbsCertificate.toDER()));
+    assert.deepEqual(cert.der, before);
+    assert.deepEqual(Buffer.from(cert.root.toDER()), before);
+    assert.deepEqual(
+      cert.extensions.map((e) => e.subs[0]!.toOID()),
+      oids,
+    );
+  }
 });
 
 /** The DER of an extension object's node (its `root` is protected in the typings). */

@@ -195,3 +195,18 @@ test('toOID: arcs past 2^53, an unfinished last arc, an empty OID and a first by
   }
   assert.equal(ourOid(readDer(cases[1]!)), '1.3.72057594037927935');
 });
+
+test("a node read is the library's ASN1Obj: its methods, a value made when read, one that can be set", () => {
+  const der = Buffer.from([0x30, 0x06, 0x02, 0x01, 0x05, 0x01, 0x01, 0xff]);
+  const obj = readDer(der);
+  assert.ok(obj instanceof ASN1Obj);
+  assert.equal(obj.subs[0]!.toInteger(), 5n);
+  assert.equal(obj.subs[1]!.toBoolean(), true);
+  assert.deepEqual(obj.value, der.subarray(2));
+  assert.equal(obj.value, obj.value, 'one view, kept');
+  assert.throws(() => obj.toOID(), /not an OID/);
+  const int = obj.subs[0]!;
+  (int as { value: Buffer }).value = Buffer.from([0x07]); // readonly in the typings, writable in the library
+  assert.equal(int.toInteger(), 7n);
+  assert.deepEqual(obj.toDER(), Buffer.from([0x30, 0x06, 0x02, 0x01, 0x07, 0x01, 0x01, 0xff]));
+});
