@@ -30,6 +30,8 @@ function tagOf(byte: number): Tag | undefined {
 class Reader {
   pos = 0;
   readonly bytes: Buffer;
+  readonly stack: ASN1Obj[] = [];
+  top = 0;
   constructor(bytes: Buffer) {
     this.bytes = bytes;
   }
@@ -59,15 +61,23 @@ class Reader {
     return new ReadObj(tag, bytes, start, end, subs);
   }
 
-  /** Objects from `pos` up to exactly `end`, or undefined. */
+  /**
+   * Objects from `pos` up to exactly `end`, or undefined. Collected on one stack for the whole read and
+   * handed out as an array of exactly their number (an array grown by push keeps room for ~17).
+   */
   children(end: number, depth: number): ASN1Obj[] | undefined {
-    const subs: ASN1Obj[] = [];
+    const base = this.top;
     while (this.pos < end) {
       const sub = this.object(depth + 1);
-      if (sub === undefined) return undefined;
-      subs.push(sub);
+      if (sub === undefined) {
+        this.top = base;
+        return undefined;
+      }
+      this.stack[this.top++] = sub;
     }
-    return this.pos === end ? subs : undefined;
+    const subs = this.pos === end ? this.stack.slice(base, this.top) : undefined;
+    this.top = base;
+    return subs;
   }
 
   length(): number | undefined {

@@ -15,20 +15,31 @@ function lengthSize(length: number): number {
   return 1 + bytes;
 }
 
-/** The content length of every node, in pre-order (measured once: nested lengths need the children's). */
-function measure(obj: ASN1Obj, inner: number[]): number {
-  const at = inner.length;
-  inner.push(0);
+/**
+ * The content length of every node, in pre-order (measured once: nested lengths need the children's),
+ * kept in one array reused by every encodeDer (it runs to its end without calling out, so never twice
+ * at once): a certificate's hundred-odd lengths were a growing array per encoding.
+ */
+let lengths = new Float64Array(256);
+let measured = 0;
+
+function measure(obj: ASN1Obj): number {
+  const at = measured++;
+  if (at === lengths.length) {
+    const grown = new Float64Array(lengths.length * 2);
+    grown.set(lengths);
+    lengths = grown;
+  }
   let length = 0;
-  if (obj.subs.length > 0) for (const sub of obj.subs) length += measure(sub, inner);
+  if (obj.subs.length > 0) for (const sub of obj.subs) length += measure(sub);
   else length = obj.value.length;
-  inner[at] = length;
+  lengths[at] = length;
   return 1 + lengthSize(length) + length;
 }
 
 /** Writes `obj` at `at` using the pre-order lengths from `measure`; returns where it ended. */
-function write(obj: ASN1Obj, out: Buffer, at: number, inner: number[], node: { next: number }): number {
-  const length = inner[node.next++]!;
+function write(obj: ASN1Obj, out: Buffer, at: number, node: { next: number }): number {
+  const length = lengths[node.next++]!;
   out[at++] = obj.tag.toDER();
   if (length < 128) out[at++] = length;
   else {
@@ -36,7 +47,7 @@ function write(obj: ASN1Obj, out: Buffer, at: number, inner: number[], node: { n
     out[at++] = 0x80 | n;
     for (let i = n - 1; i >= 0; i--) out[at++] = Math.floor(length / 256 ** i) % 256;
   }
-  if (obj.subs.length > 0) for (const sub of obj.subs) at = write(sub, out, at, inner, node);
+  if (obj.subs.length > 0) for (const sub of obj.subs) at = write(sub, out, at, node);
   else {
     out.set(obj.value, at);
     at += obj.value.length;
@@ -46,9 +57,9 @@ function write(obj: ASN1Obj, out: Buffer, at: number, inner: number[], node: { n
 
 /** The DER of an ASN.1 object, byte for byte what `obj.toDER()` returns, in one fresh buffer. */
 export function encodeDer(obj: ASN1Obj): Buffer {
-  const inner: number[] = [];
-  const out = Buffer.allocUnsafe(measure(obj, inner));
-  write(obj, out, 0, inner, { next: 0 });
+  measured = 0;
+  const out = Buffer.allocUnsafe(measure(obj));
+  write(obj, out, 0, { next: 0 });
   return out;
 }
 

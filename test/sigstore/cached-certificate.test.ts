@@ -35,6 +35,18 @@ test('encodeDer writes what ASN1Obj.toDER writes, for every certificate and time
     compared++;
   }
   assert.ok(compared > 100);
+  // Past the lengths it keeps at first (256 nodes), and nested: a SEQUENCE of 700 SEQUENCEs of an INTEGER.
+  const inner = Buffer.concat(
+    Array.from({ length: 700 }, (_, i) => Buffer.from([0x30, 0x03, 0x02, 0x01, i % 128])),
+  );
+  const wide = Buffer.concat([Buffer.from([0x30, 0x82, inner.length >> 8, inner.length & 0xff]), inner]);
+  const obj = ASN1Obj.parseBuffer(wide);
+  assert.deepEqual(encodeDer(obj), wide);
+  assert.deepEqual(
+    encodeDer(obj.subs[3]!),
+    Buffer.from([0x30, 0x03, 0x02, 0x01, 3]),
+    'and small again after',
+  );
 });
 
 test('every (certificate, issuer) pair of the trusted roots: the same answer as the library, asked twice', () => {
