@@ -122,6 +122,7 @@ export class ReadObj {
 
   set value(value: Buffer) {
     this.#value = value;
+    this.#oid = undefined;
   }
 
   toDER(): Buffer {

@@ -209,4 +209,8 @@ test("a node read is the library's ASN1Obj: its methods, a value made when read,
   (int as { value: Buffer }).value = Buffer.from([0x07]); // readonly in the typings, writable in the library
   assert.equal(int.toInteger(), 7n);
   assert.deepEqual(obj.toDER(), Buffer.from([0x30, 0x06, 0x02, 0x01, 0x07, 0x01, 0x01, 0xff]));
+  const oid = readDer(Buffer.from([0x06, 0x01, 0x2a]));
+  assert.equal(oid.toOID(), '1.2');
+  (oid as { value: Buffer }).value = Buffer.from([0x2b]);
+  assert.equal(oid.toOID(), '1.3', 'a new value is decoded anew');
 });
