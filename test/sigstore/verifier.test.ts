@@ -289,7 +289,9 @@ test("the RFC 3161 tokens are the strict checks' reading of them, and read again
   assert.equal(strict.tokens.length, 1);
   const tokenRoots = (e: SignedEntity) =>
     e.timestamps.flatMap((t) => (t.$case === 'timestamp-authority' ? [t.timestamp.root] : []));
-  assert.deepEqual(tokenRoots(signedEntity({ bundle, strict })), strict.tokens);
+  const reused = tokenRoots(signedEntity({ bundle, strict }));
+  assert.equal(reused.length, 1);
+  assert.equal(reused[0], strict.tokens[0], 'the very tree the strict checks read');
   const own = tokenRoots(signedEntity({ bundle, strict: { tokens: [] } }));
   assert.equal(own.length, 1);
   assert.notEqual(own[0], strict.tokens[0]);
