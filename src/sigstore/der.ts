@@ -180,7 +180,8 @@ export function withFastDer(obj: ASN1Obj): ASN1Obj {
  * The bytes of `bytes` that encode `node`: what `encodeDer(node)` writes, as a view, for a node of a
  * tree readDer read from `bytes` and nobody edited. readDer accepts only one encoding per tree (one
  * tag byte, minimal definite lengths, a constructed value exactly its children), so the header in
- * front of the node's value is the one encodeDer writes: one tag byte and `lengthSize` bytes.
+ * front of the node's value is the one encodeDer writes: one tag byte and `lengthSize` bytes. Throws
+ * for a node whose value does not lie within `bytes` (a precondition guard, not a proof of origin).
  */
 export function encodingIn(bytes: Buffer, node: ASN1Obj): Buffer {
   const valueAt = node.value.byteOffset - bytes.byteOffset;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { ASN1Obj, X509Certificate } from '@sigstore/core';
 import { CachedCertificate } from '../../src/sigstore/cached-certificate.ts';
 import { encodeDer, encodingIn, withFastDer } from '../../src/sigstore/der.ts';
-import { readDer } from '../../src/sigstore/der-reader.ts';
+import { readDer, readDerIn } from '../../src/sigstore/der-reader.ts';
 import { derVectors as vectors, prodRoot, stagingRoot } from './ext.ts';
 
 const parsed = (der: Buffer<ArrayBuffer>): ASN1Obj | undefined => {
@@ -175,8 +175,16 @@ test('encodingIn is the encoding of every node read from those bytes, and refuse
     };
     walk(obj);
   }
-  const elsewhere = readDer(certificates[0]!);
-  assert.throws(() => encodingIn(Buffer.from(certificates[0]!), elsewhere), /not read from these bytes/);
+  // Two copies in buffers of their own (Buffer.alloc never shares a pool slab).
+  const own = (der: Buffer): Buffer => {
+    const copy = Buffer.alloc(der.length);
+    der.copy(copy);
+    return copy;
+  };
+  const bytes = own(certificates[0]!);
+  const elsewhere = readDerIn(own(certificates[0]!));
+  assert.throws(() => encodingIn(bytes, elsewhere), /not read from these bytes/);
+  assert.deepEqual(encodingIn(bytes, readDerIn(bytes)), bytes);
 });
 
 test("extensions are found as the library finds them: the first of an OID, a malformed OID throwing where the library's does", () => {
