@@ -6,6 +6,7 @@
 //   npm run bench -- --baseline /work/wt-perf-baseline --rounds 3
 //   npm run bench -- --no-memory          # skip the 10k-verification memory run
 //   npm run bench -- --verify-only --no-memory   # only the cold verifyImage cases (bench/measure.ts verify)
+//   npm run bench -- --verify-only --no-memory --verify-warm-up 3   # ... measured in a fresh process's first verifications
 //   npm run bench -- --baseline DIR --node-options="--max-semi-space-size=2"   # speed modes with these options
 //   npm run bench -- --baseline . --baseline-node-options="A" --node-options="B" --no-memory   # options A vs B
 //   npm run bench -- --rounds 0 --verifications 10000   # memory only: the real webhook, then 100k verdicts
@@ -37,6 +38,8 @@ const { values } = parseArgs({
     baseline: { type: 'string' },
     rounds: { type: 'string', default: '3' },
     runs: { type: 'string', default: '40' },
+    /** Unmeasured cold verifications of each case (all cases in turn) before any is measured (measure.ts). */
+    'verify-warm-up': { type: 'string', default: '300' },
     requests: { type: 'string', default: '3000' },
     /** Alternated bare/sigward pairs of warm runs per connection count in each round. */
     'warm-pairs': { type: 'string', default: '5' },
@@ -142,6 +145,7 @@ try {
       `--docker=${registry.host}`,
       ...(olareg === undefined ? [] : [`--olareg=${olareg.host}`]),
       `--runs=${values.runs}`,
+      `--verify-warm-up=${values['verify-warm-up']}`,
       `--requests=${values.requests}`,
       `--warm-pairs=${values['warm-pairs']}`,
       `--warm-up=${values['warm-up']}`,
@@ -219,7 +223,7 @@ function report(rounds: number, memory: Map<string, Json[]>): void {
   const head = (what: string): string[] =>
     base === undefined ? [what] : [`${what} base`, `${what} this`, 'ratio'];
   console.log(
-    `sigward bench: Node ${process.version}, medians of ${rounds} round(s)${base === undefined ? '' : ' alternated between the baseline and this tree'}, ${values.runs} runs per figure per round`,
+    `sigward bench: Node ${process.version}, medians of ${rounds} round(s)${base === undefined ? '' : ' alternated between the baseline and this tree'}, ${values.runs} runs per figure per round; cold verifications after ${values['verify-warm-up']} unmeasured ones per case`,
   );
   if (rounds > 0) speed(head, cols, table);
   if (memory.size > 0) {

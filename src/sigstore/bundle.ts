@@ -24,7 +24,7 @@ export function parseBundle(input: string | Uint8Array | object): Bundle {
   let json: unknown = input;
   if (typeof input === 'string' || input instanceof Uint8Array) {
     try {
-      json = JSON.parse(typeof input === 'string' ? input : Buffer.from(input).toString('utf8'));
+      json = JSON.parse(typeof input === 'string' ? input : utf8(input));
     } catch (cause) {
       throw new SigstoreError(SigstoreErrorCode.bundleMalformed, 'the bundle is not valid JSON', { cause });
     }
@@ -46,4 +46,10 @@ export function parseBundle(input: string | Uint8Array | object): Bundle {
     const what = Array.isArray(fields) && fields.length > 0 ? `: invalid ${fields.join(', ')}` : '';
     throw new SigstoreError(SigstoreErrorCode.bundleMalformed, `the bundle is malformed${what}`, { cause });
   }
+}
+
+/** The bytes as text, without copying them first (a registry blob is a Buffer already). */
+function utf8(bytes: Uint8Array): string {
+  const view = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return view.toString('utf8');
 }

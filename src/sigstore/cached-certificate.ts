@@ -7,13 +7,17 @@
 //    once per root version: a (certificate, issuer) signature result is remembered for as long as that
 //    root's snapshot lives; a new root version is new objects, so nothing crosses versions.
 //  - A bundle's leaf (signed-entity.ts reads it per verification) is checked against its issuer once,
-//    however many timestamps ask; its key can be the one OpenSSL already decoded from the same bytes.
+//    however many timestamps ask; its key can be the one OpenSSL already decoded from the same bytes,
+//    and its DER and TBS DER are the bytes it was read from (no second encoding).
+//  - Extensions are found through one OID → extension table per certificate: the library's
+//    `findExtension` decodes every extension's OID again on each of its getters.
 // Every check the library makes still runs, through its own code paths; only repeated work is skipped.
 import { createPublicKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { X509Certificate, crypto as sigstoreCrypto } from '@sigstore/core';
-import { encodeDer, withFastDer } from './der.ts';
-import { readDer } from './der-reader.ts';
+import type { ASN1Obj } from '@sigstore/core';
+import { encodeDer, encodingIn, withFastDer } from './der.ts';
+import { readDerIn } from './der-reader.ts';
 
 const MISSING = Symbol('missing');
 type Slot<T> = T | typeof MISSING;
@@ -32,6 +36,8 @@ export class CachedCertificate extends X509Certificate {
   #signatureAlgorithm: Slot<string> = MISSING;
   #signatureValue: Slot<Buffer> = MISSING;
   #extensions = new Map<string, unknown>();
+  /** The OIDs of the first `#oids.length` extensions, decoded in order as lookups need them. */
+  readonly #oids: string[] = [];
   /** Result of verify(issuer) per issuer object (`this` for a self-signature). */
   readonly #verified = new WeakMap<X509Certificate, boolean>();
 
@@ -45,7 +51,10 @@ export class CachedCertificate extends X509Certificate {
    * decoded from these same bytes (node:crypto's X509Certificate of `der`): it saves a second decoding.
    */
   static read(der: Uint8Array, key?: KeyObject): CachedCertificate {
-    const cert = new CachedCertificate(readDer(der));
+    const bytes = Buffer.from(der);
+    const cert = new CachedCertificate(readDerIn(bytes));
+    cert.#der = bytes;
+    cert.#tbs = encodingIn(bytes, cert.tbsCertificate);
     if (key !== undefined) cert.#key = key;
     return cert;
   }
@@ -108,6 +117,28 @@ export class CachedCertificate extends X509Certificate {
     return this.#signatureValue;
   }
 
+  /**
+   * The first extension with this OID: the library's `findExtension` (its getters all ask it), each
+   * extension's OID decoded once, in order, so a malformed one throws where the library's would.
+   */
+  extensionFor(oid: string): ASN1Obj | undefined {
+    const extensions = this.extensions;
+    const oids = this.#oids;
+    for (let i = 0; i < extensions.length; i++) {
+      if (i === oids.length) oids.push(extensions[i]!.subs[0]!.toOID());
+      if (oids[i] === oid) return extensions[i];
+    }
+    return undefined;
+  }
+
+  /** Every extension's OID, in order (decoded once, shared with `extensionFor`). */
+  extensionOids(): readonly string[] {
+    const extensions = this.extensions;
+    for (let i = this.#oids.length; i < extensions.length; i++)
+      this.#oids.push(extensions[i]!.subs[0]!.toOID());
+    return this.#oids;
+  }
+
   override get extKeyUsage(): X509Certificate['extKeyUsage'] {
     return this.#extension('keyUsage', () => super.extKeyUsage);
   }
@@ -166,3 +197,12 @@ export class CachedCertificate extends X509Certificate {
     return this.#extensions.get(name) as T;
   }
 }
+
+// The library's getters call `findExtension`, private in its typings, a plain method at run time: this
+// certificate answers it from its table (if a release renames it, the library's own runs, only slower;
+// test/sigstore/cached-certificate.test.ts notices).
+Object.defineProperty(CachedCertificate.prototype, 'findExtension', {
+  value(this: CachedCertificate, oid: string): ASN1Obj | undefined {
+    return this.extensionFor(oid);
+  },
+});

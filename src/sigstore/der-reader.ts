@@ -1,5 +1,7 @@
 // A DER reader that builds the same tree as @sigstore/core's `ASN1Obj.parseBuffer`, node for node (the
-// library's own ASN1Tag objects, values as views of one copy of the input), and refuses what it refuses.
+// library's own ASN1Tag objects, values as views of one copy of the input, made when first read; the
+// nodes are der.ts's ReadObj, the library's ASN1Obj serialising with encodeDer), and refuses what it
+// refuses.
 // The library's reader makes a Buffer view for every byte it reads and throws and catches an error for
 // every OCTET STRING that is not nested DER (it tries each one); this one walks indices and reports a
 // failed attempt by returning, so one certificate reads in a fraction of the time. The same rules:
@@ -11,6 +13,7 @@
 //  - at most 100 levels of nesting; nothing may follow the outermost object.
 // test/sigstore/der-reader.test.ts compares both readers on every vector and on mutated copies.
 import { ASN1Obj } from '@sigstore/core';
+import { ReadObj } from './der.ts';
 
 const MAX_DEPTH = 100;
 const OCTET_STRING = 0x04;
@@ -27,6 +30,8 @@ function tagOf(byte: number): Tag | undefined {
 class Reader {
   pos = 0;
   readonly bytes: Buffer;
+  readonly stack: ASN1Obj[] = [];
+  top = 0;
   constructor(bytes: Buffer) {
     this.bytes = bytes;
   }
@@ -44,7 +49,6 @@ class Reader {
     const start = this.pos;
     const end = start + length;
     if (end > bytes.length) return undefined;
-    const value = bytes.subarray(start, end);
     let subs: ASN1Obj[] = [];
     if (tag.constructed) {
       const children = this.children(end, depth);
@@ -54,18 +58,26 @@ class Reader {
       subs = this.children(end, depth) ?? [];
     }
     this.pos = end;
-    return new ASN1Obj(tag, value, subs);
+    return new ReadObj(tag, bytes, start, end, subs);
   }
 
-  /** Objects from `pos` up to exactly `end`, or undefined. */
+  /**
+   * Objects from `pos` up to exactly `end`, or undefined. Collected on one stack for the whole read and
+   * handed out as an array of exactly their number (an array grown by push keeps room for ~17).
+   */
   children(end: number, depth: number): ASN1Obj[] | undefined {
-    const subs: ASN1Obj[] = [];
+    const base = this.top;
     while (this.pos < end) {
       const sub = this.object(depth + 1);
-      if (sub === undefined) return undefined;
-      subs.push(sub);
+      if (sub === undefined) {
+        this.top = base;
+        return undefined;
+      }
+      this.stack[this.top++] = sub;
     }
-    return this.pos === end ? subs : undefined;
+    const subs = this.pos === end ? this.stack.slice(base, this.top) : undefined;
+    this.top = base;
+    return subs;
   }
 
   length(): number | undefined {
@@ -94,7 +106,15 @@ export class DerReadError extends Error {
 
 /** `ASN1Obj.parseBuffer(der)`, faster: the same tree, the same refusals. */
 export function readDer(der: Uint8Array): ASN1Obj {
-  const reader = new Reader(Buffer.from(der));
+  return readDerIn(Buffer.from(der));
+}
+
+/**
+ * readDer without the copy: the tree's values are views of `bytes`, which the caller keeps and never
+ * writes (CachedCertificate keeps them as the certificate's DER: der.ts `encodingIn`).
+ */
+export function readDerIn(bytes: Buffer): ASN1Obj {
+  const reader = new Reader(bytes);
   const obj = reader.object(0);
   if (obj === undefined) throw new DerReadError('malformed DER');
   if (reader.pos !== reader.bytes.length) throw new DerReadError('invalid trailing data');

@@ -4,6 +4,7 @@
 // pkg/certificate/extensions.go.
 import { X509Certificate } from '@sigstore/core';
 import type { ASN1Obj } from '@sigstore/core';
+import { CachedCertificate } from './cached-certificate.ts';
 import { readDer } from './der-reader.ts';
 import { SigstoreError, SigstoreErrorCode } from './errors.ts';
 
@@ -126,16 +127,19 @@ export function certificateIdentity(certificate: X509Certificate | Uint8Array): 
 
 /**
  * Each extension's extnValue bytes by OID, the first of each OID (as the library's `extension(oid)`
- * finds it), read in one pass: `extension(oid)` re-decodes every extension's OID on each call.
+ * finds it), read in one pass: `extension(oid)` re-decodes every extension's OID on each call. A
+ * CachedCertificate (the bundle's leaf) has decoded them once for the library's getters already.
  * Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }: the
  * value is the last element, as the library reads it.
  */
 function extensionValues(cert: X509Certificate): Map<string, Buffer> {
+  const extensions = cert.extensions;
+  const oids = cert instanceof CachedCertificate ? cert.extensionOids() : undefined;
   const values = new Map<string, Buffer>();
-  for (const ext of cert.extensions) {
-    const oid = ext.subs[0]!.toOID();
+  extensions.forEach((ext, i) => {
+    const oid = oids?.[i] ?? ext.subs[0]!.toOID();
     if (!values.has(oid)) values.set(oid, ext.subs[ext.subs.length - 1]!.value);
-  }
+  });
   return values;
 }
 

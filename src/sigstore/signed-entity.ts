@@ -2,18 +2,18 @@
 // DER parts. The library's `toSignedEntity` reads the signature content and the log entries; the
 // signing certificate and the RFC 3161 tokens are read here, the way it reads them (the first
 // certificate of a chain; tokens after the log entries' times), but with readDer (the same tree,
-// faster), the certificate as a CachedCertificate keeping the key OpenSSL already decoded (strict
-// checks read it natively), each token serialising with encodeDer.
-import type { X509Certificate as NativeCertificate } from 'node:crypto';
+// faster, serialising with encodeDer), the certificate as a CachedCertificate keeping the key OpenSSL
+// already decoded, and the tokens as the strict checks read them (strict-material.ts), not twice.
 import { RFC3161Timestamp } from '@sigstore/core';
+import type { ASN1Obj } from '@sigstore/core';
 import { toSignedEntity } from '@sigstore/verify';
 import type { SignedEntity } from '@sigstore/verify';
 import type { Bundle } from './bundle.ts';
 import { CachedCertificate } from './cached-certificate.ts';
-import { withFastDer } from './der.ts';
 import { readDer } from './der-reader.ts';
 import { SigstoreError, SigstoreErrorCode } from './errors.ts';
 import { verifyPrehashed } from './prehashed.ts';
+import type { StrictMaterial } from './strict-material.ts';
 
 export interface EntityInput {
   readonly bundle: Bundle;
@@ -21,26 +21,31 @@ export interface EntityInput {
   readonly artifact?: Buffer;
   /** A message signature checked over this digest instead of the artifact (verify-bundle sha256:…). */
   readonly prehashed?: { readonly algorithm: string; readonly digest: Buffer };
-  /** node:crypto's reading of the signing certificate's DER (checkStrictMaterial returns it). */
-  readonly nativeLeaf?: NativeCertificate;
+  /** What checkStrictMaterial read of this very bundle: OpenSSL's leaf, the tokens' trees. */
+  readonly strict?: StrictMaterial;
 }
 
 /** Throws SIGSTORE_BUNDLE_MALFORMED when the certificate or a timestamp cannot be read. */
 export function signedEntity(input: EntityInput): SignedEntity {
-  const { bundle, artifact, prehashed, nativeLeaf } = input;
+  const { bundle, artifact, prehashed, strict } = input;
   const material = bundle.verificationMaterial;
   let entity: SignedEntity;
   try {
     const library = toSignedEntity(withoutDer(bundle), artifact);
     const tokens = material.timestampVerificationData?.rfc3161Timestamps ?? [];
+    // The strict checks' trees are of these tokens when there are as many (they read every one).
+    const read: readonly ASN1Obj[] =
+      strict?.tokens.length === tokens.length
+        ? strict.tokens
+        : tokens.map(({ signedTimestamp }) => readDer(signedTimestamp));
     entity = {
       ...library,
-      key: signingKey(bundle, nativeLeaf) ?? library.key,
+      key: signingKey(bundle, strict?.leaf) ?? library.key,
       timestamps: [
         ...library.timestamps,
-        ...tokens.map(({ signedTimestamp }) => ({
+        ...read.map((tree) => ({
           $case: 'timestamp-authority' as const,
-          timestamp: new RFC3161Timestamp(withFastDer(readDer(signedTimestamp))),
+          timestamp: new RFC3161Timestamp(tree),
         })),
       ],
     };
@@ -72,10 +77,7 @@ function withoutDer(bundle: Bundle): Bundle {
   };
 }
 
-function signingKey(
-  bundle: Bundle,
-  nativeLeaf: NativeCertificate | undefined,
-): SignedEntity['key'] | undefined {
+function signingKey(bundle: Bundle, leaf: StrictMaterial['leaf']): SignedEntity['key'] | undefined {
   const content = bundle.verificationMaterial.content;
   let der: Uint8Array;
   if (content.$case === 'certificate') der = content.certificate.rawBytes;
@@ -85,7 +87,7 @@ function signingKey(
     der = first.rawBytes;
   } else return undefined;
   // The native reading's key is this certificate's only when it read these very bytes.
-  const key = nativeLeaf?.raw.equals(der) ? nativeLeaf.publicKey : undefined;
+  const key = leaf?.raw.equals(der) ? leaf.publicKey : undefined;
   return { $case: 'certificate', certificate: CachedCertificate.read(der, key) };
 }
 

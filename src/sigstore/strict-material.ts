@@ -18,30 +18,40 @@ function malformed(message: string, cause?: unknown): SigstoreError {
   return new SigstoreError(SigstoreErrorCode.bundleMalformed, message, cause === undefined ? {} : { cause });
 }
 
+/** A view of the bytes, as a Buffer (no copy; the bundle's bytes are Buffers already). */
+const view = (bytes: Uint8Array): Buffer =>
+  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
 function strict(rawBytes: Uint8Array, what: string): X509Certificate {
+  const bytes = view(rawBytes);
   let cert: X509Certificate;
   try {
-    cert = new X509Certificate(Buffer.from(rawBytes));
+    cert = new X509Certificate(bytes);
   } catch (cause) {
     throw malformed(`${what} is not a DER certificate`, cause);
   }
-  if (!cert.raw.equals(Buffer.from(rawBytes))) throw malformed(`${what} is not in canonical DER`);
+  if (!cert.raw.equals(bytes)) throw malformed(`${what} is not in canonical DER`);
   return cert;
 }
 
-/**
- * Throws SIGSTORE_BUNDLE_MALFORMED for non-canonical certificates or timestamps, or a root in the bundle.
- * Returns OpenSSL's reading of the signing certificate (its key is decoded already), if there is one.
- */
-export function checkStrictMaterial(bundle: Bundle): X509Certificate | undefined {
-  checkTimestamps(bundle);
-  return checkCertificates(bundle);
+export interface StrictMaterial {
+  /** OpenSSL's reading of the signing certificate (its key is decoded already), if there is one. */
+  readonly leaf?: X509Certificate;
+  /** The RFC 3161 tokens as read here (DerObj trees), in the bundle's order. */
+  readonly tokens: readonly ASN1Obj[];
 }
 
-function checkTimestamps(bundle: Bundle): void {
+/** Throws SIGSTORE_BUNDLE_MALFORMED for non-canonical certificates or timestamps, or a root in the bundle. */
+export function checkStrictMaterial(bundle: Bundle): StrictMaterial {
+  const tokens = checkTimestamps(bundle);
+  const leaf = checkCertificates(bundle);
+  return leaf === undefined ? { tokens } : { leaf, tokens };
+}
+
+function checkTimestamps(bundle: Bundle): ASN1Obj[] {
   const timestamps = bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps ?? [];
-  timestamps.forEach(({ signedTimestamp }, i) => {
-    const bytes = Buffer.from(signedTimestamp);
+  return timestamps.map(({ signedTimestamp }, i) => {
+    const bytes = view(signedTimestamp);
     let obj: ASN1Obj;
     try {
       obj = readDer(bytes);
@@ -50,10 +60,11 @@ function checkTimestamps(bundle: Bundle): void {
     }
     if (obj.tag.toDER() !== 0x30 || !encodeDer(obj).equals(bytes))
       throw malformed(`RFC 3161 timestamp ${i} is not a DER SEQUENCE`);
+    return obj;
   });
 }
 
-function checkCertificates(bundle: Bundle): X509Certificate | undefined {
+function checkCertificates(bundle: Bundle): StrictMaterial['leaf'] {
   const material = bundle.verificationMaterial.content;
   if (material.$case === 'certificate')
     return strict(material.certificate.rawBytes, 'the signing certificate');

@@ -75,7 +75,7 @@ export function verifyBundle(input: VerifyInput): VerifiedSignature {
       'a certificate (keyless) was expected, but the bundle was signed with a key',
     );
   }
-  const nativeLeaf = checkStrictMaterial(bundle);
+  const strict = checkStrictMaterial(bundle);
 
   const requireTlog = signer.requireTlog !== false;
   if (requireTlog && bundle.verificationMaterial.tlogEntries.length === 0) {
@@ -90,7 +90,7 @@ export function verifyBundle(input: VerifyInput): VerifiedSignature {
   }
   const prepared = prepareContent(bundle, content);
   const { artifact, prehashed } = prepared;
-  const entity = signedEntity({ bundle, artifact, prehashed, nativeLeaf });
+  const entity = signedEntity({ bundle, artifact, prehashed, strict });
   if (!requireTlog) entity.tlogEntries = [];
   if (!requireTlog) entity.timestamps = entity.timestamps.filter((t) => t.$case === 'timestamp-authority');
 

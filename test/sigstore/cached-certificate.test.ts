@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ASN1Obj, X509Certificate } from '@sigstore/core';
 import { CachedCertificate } from '../../src/sigstore/cached-certificate.ts';
-import { encodeDer, withFastDer } from '../../src/sigstore/der.ts';
+import { encodeDer, encodingIn, withFastDer } from '../../src/sigstore/der.ts';
+import { readDer, readDerIn } from '../../src/sigstore/der-reader.ts';
 import { derVectors as vectors, prodRoot, stagingRoot } from './ext.ts';
 
 const parsed = (der: Buffer<ArrayBuffer>): ASN1Obj | undefined => {
@@ -34,6 +35,18 @@ test('encodeDer writes what ASN1Obj.toDER writes, for every certificate and time
     compared++;
   }
   assert.ok(compared > 100);
+  // Past the lengths it keeps at first (256 nodes), and nested: a SEQUENCE of 700 SEQUENCEs of an INTEGER.
+  const inner = Buffer.concat(
+    Array.from({ length: 700 }, (_, i) => Buffer.from([0x30, 0x03, 0x02, 0x01, i % 128])),
+  );
+  const wide = Buffer.concat([Buffer.from([0x30, 0x82, inner.length >> 8, inner.length & 0xff]), inner]);
+  const obj = ASN1Obj.parseBuffer(wide);
+  assert.deepEqual(encodeDer(obj), wide);
+  assert.deepEqual(
+    encodeDer(obj.subs[3]!),
+    Buffer.from([0x30, 0x03, 0x02, 0x01, 3]),
+    'and small again after',
+  );
 });
 
 test('every (certificate, issuer) pair of the trusted roots: the same answer as the library, asked twice', () => {
@@ -82,14 +95,132 @@ test('a remembered answer belongs to one certificate: a leaf with a broken signa
 });
 
 test('a clone can be edited (verifySCTs removes an extension) without touching the original', () => {
-  const leaf = prodRoot().material.certificateAuthorities.flatMap(
+  const root = prodRoot().material.certificateAuthorities.flatMap(
     (ca) => ca.certChain,
   )[0] as CachedCertificate;
-  const before = Buffer.from(leaf.der);
-  const clone = leaf.clone();
-  assert.deepEqual(Buffer.from(clone.root.toDER()), before);
-  clone.extensions.splice(0, 1);
-  assert.notDeepEqual(Buffer.from(clone.tbsCertificate.toDER()), Buffer.from(leaf.tbsCertificate.toDER()));
-  assert.deepEqual(leaf.der, before);
-  assert.deepEqual(Buffer.from(leaf.root.toDER()), before);
+  // A trust-root certificate (the library's reading) and one read with readDer (a bundle's leaf).
+  for (const cert of [root, CachedCertificate.read(vectors().certificates[0]!)]) {
+    const before = Buffer.from(cert.der);
+    const oids = cert.extensionOids().slice();
+    const clone = cert.clone();
+    assert.deepEqual(Buffer.from(clone.root.toDER()), before);
+    clone.extensions.splice(0, 1);
+    clone.extensions[0]!.subs.pop();
+    assert.notDeepEqual(Buffer.from(clone.tbsCertificate.toDER()), Buffer.from(cert.tbsCertificate.toDER()));
+    assert.deepEqual(cert.der, before);
+    assert.deepEqual(Buffer.from(cert.root.toDER()), before);
+    assert.deepEqual(
+      cert.extensions.map((e) => e.subs[0]!.toOID()),
+      oids,
+    );
+  }
+});
+
+/** The DER of an extension object's node (its `root` is protected in the typings). */
+const extensionDer = (ext: unknown): Buffer | undefined =>
+  (ext as { root?: ASN1Obj } | undefined)?.root?.toDER();
+
+test("a certificate read from DER keeps those bytes as its DER and TBS: what encodeDer writes, the library's getters", () => {
+  let compared = 0;
+  for (const der of vectors().certificates) {
+    const library = parsed(der);
+    if (library === undefined) continue;
+    const cert = CachedCertificate.read(der);
+    const lib = new X509Certificate(library);
+    assert.deepEqual(cert.der, library.toDER());
+    assert.deepEqual(cert.root.subs[0]!.toDER(), lib.tbsCertificate.toDER());
+    const selfSigned = (c: X509Certificate): string => {
+      try {
+        return String(c.verify());
+      } catch {
+        return 'throws';
+      }
+    };
+    assert.equal(selfSigned(cert), selfSigned(lib), 'self-signature over the TBS bytes');
+    for (const getter of [
+      'extKeyUsage',
+      'extBasicConstraints',
+      'extSubjectAltName',
+      'extAuthorityKeyID',
+      'extSubjectKeyID',
+      'extSCT',
+    ] as const)
+      assert.deepEqual(extensionDer(cert[getter]), extensionDer(lib[getter]), getter);
+    assert.equal(cert.isCA, lib.isCA);
+    assert.equal(cert.subjectAltName, lib.subjectAltName);
+    compared++;
+  }
+  assert.ok(compared > 100);
+  // The bytes are the certificate's own copy: changing the input afterwards changes nothing.
+  const der = Buffer.from(vectors().certificates[0]!);
+  const cert = CachedCertificate.read(der);
+  const before = Buffer.from(cert.der);
+  der.fill(0);
+  assert.deepEqual(cert.der, before);
+});
+
+test('encodingIn is the encoding of every node read from those bytes, and refuses a node read elsewhere', () => {
+  const { certificates, timestamps } = vectors();
+  for (const der of [...certificates.slice(0, 20), ...timestamps]) {
+    let obj: ASN1Obj;
+    try {
+      obj = readDer(der);
+    } catch {
+      continue;
+    }
+    const bytes = Buffer.from(obj.value.buffer, 0, obj.value.buffer.byteLength);
+    const walk = (node: ASN1Obj): void => {
+      assert.deepEqual(encodingIn(bytes, node), encodeDer(node));
+      node.subs.forEach(walk);
+    };
+    walk(obj);
+  }
+  // Two copies in buffers of their own (Buffer.alloc never shares a pool slab).
+  const own = (der: Buffer): Buffer => {
+    const copy = Buffer.alloc(der.length);
+    der.copy(copy);
+    return copy;
+  };
+  const bytes = own(certificates[0]!);
+  const elsewhere = readDerIn(own(certificates[0]!));
+  assert.throws(() => encodingIn(bytes, elsewhere), /not read from these bytes/);
+  assert.deepEqual(encodingIn(bytes, readDerIn(bytes)), bytes);
+});
+
+test("extensions are found as the library finds them: the first of an OID, a malformed OID throwing where the library's does", () => {
+  const der = vectors().certificates.find(
+    (d) => parsed(d) !== undefined && CachedCertificate.read(d).extensions.length > 3,
+  )!;
+  const cert = CachedCertificate.read(der);
+  const lib = new X509Certificate(parsed(der)!);
+  const oids = lib.extensions.map((e) => e.subs[0]!.toOID());
+  assert.deepEqual(cert.extensionOids(), oids);
+  for (const oid of [...oids, '1.2.3.4']) {
+    const ours = cert.extensionFor(oid);
+    const theirs = lib.extensions.find((e) => e.subs[0]!.toOID() === oid);
+    assert.deepEqual(ours && encodeDer(ours), theirs && theirs.toDER(), oid);
+  }
+  // A duplicate OID later in the list: the first one is the answer.
+  const first = cert.extensions[0]!;
+  const twice = CachedCertificate.read(der);
+  twice.extensions.push(withFastDer(twice.extensions[1]!));
+  twice.extensions[twice.extensions.length - 1]!.subs[0] = first.subs[0]!;
+  assert.equal(twice.extensionFor(oids[0]!), twice.extensions[0]);
+  // An extension whose first element is not an OID: found ones before it still answer, later ones throw.
+  const broken = CachedCertificate.read(der);
+  broken.extensions[2]!.subs[0] = readDer(Buffer.from([0x04, 0x01, 0x00]));
+  assert.equal(broken.extensionFor(oids[1]!), broken.extensions[1]);
+  assert.throws(() => broken.extensionFor(oids[3]!), /not an OID/);
+  assert.throws(() => broken.extensionOids(), /not an OID/);
+  // The library's getters go through it (a release renaming findExtension would fail here).
+  const counted = CachedCertificate.read(der);
+  let asked = 0;
+  const own = counted.extensionFor.bind(counted);
+  counted.extensionFor = (oid: string) => {
+    asked++;
+    return own(oid);
+  };
+  void counted.extBasicConstraints;
+  void counted.extSubjectAltName;
+  assert.equal(asked, 2);
 });

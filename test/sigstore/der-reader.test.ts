@@ -136,3 +136,81 @@ test("each of the library's refusals is one of readDer's, and the minimal forms 
   for (const [what, bytes, outcome] of cases)
     assert.equal(assertSame(Buffer.from(bytes), what), outcome, what);
 });
+
+/** Every node of a tree, depth first. */
+function nodes(obj: ASN1Obj): ASN1Obj[] {
+  return [obj, ...obj.subs.flatMap(nodes)];
+}
+
+/** The library's answer to `toOID` on a node of its own reading (its error message when it throws). */
+function libraryOid(node: ASN1Obj): string {
+  try {
+    return new ASN1Obj(node.tag, Buffer.from(node.value), []).toOID();
+  } catch (error) {
+    return `throws ${(error as Error).message}`;
+  }
+}
+
+function ourOid(node: ASN1Obj): string {
+  try {
+    return node.toOID();
+  } catch (error) {
+    return `throws ${(error as Error).message}`;
+  }
+}
+
+test("toOID of the nodes readDer builds is the library's, for every node of the vectors, asked twice", () => {
+  const { certificates, timestamps } = derVectors();
+  let oids = 0;
+  for (const der of [...certificates, ...timestamps]) {
+    const obj = ours(der);
+    if (obj === 'refused') continue;
+    for (const node of nodes(obj)) {
+      const expected = libraryOid(node);
+      assert.equal(ourOid(node), expected);
+      assert.equal(ourOid(node), expected, 'the remembered answer');
+      if (!expected.startsWith('throws')) oids++;
+    }
+  }
+  assert.ok(oids > 1000, `${oids} OIDs`);
+});
+
+test('toOID: arcs past 2^53, an unfinished last arc, an empty OID and a first byte over 127 as the library reads them', () => {
+  const oid = (...bytes: number[]): Buffer => Buffer.from([0x06, bytes.length, ...bytes]);
+  const cases = [
+    oid(0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b), // 1.2.840.113549.1.1.11
+    oid(0x2b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f), // 2^56 - 1: beyond a Number
+    oid(0x2b, 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00), // 2^56 exactly
+    oid(0x2b, 0xbf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f), // 2^55 - 1
+    oid(0x2b, 0x87, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f), // 2^52 - 1: a Number still
+    oid(0x2b, 0x06, 0x86), // the last arc never ends
+    oid(0x2b, 0x80, 0x01), // a non-minimal arc
+    oid(0x99, 0x01), // first byte 153
+    oid(),
+    Buffer.from([0x04, 0x01, 0x2a]), // not an OID: the library's refusal
+  ];
+  for (const der of cases) {
+    const node = readDer(der);
+    assert.equal(ourOid(node), libraryOid(node), der.toString('hex'));
+  }
+  assert.equal(ourOid(readDer(cases[1]!)), '1.3.72057594037927935');
+});
+
+test("a node read is the library's ASN1Obj: its methods, a value made when read, one that can be set", () => {
+  const der = Buffer.from([0x30, 0x06, 0x02, 0x01, 0x05, 0x01, 0x01, 0xff]);
+  const obj = readDer(der);
+  assert.ok(obj instanceof ASN1Obj);
+  assert.equal(obj.subs[0]!.toInteger(), 5n);
+  assert.equal(obj.subs[1]!.toBoolean(), true);
+  assert.deepEqual(obj.value, der.subarray(2));
+  assert.equal(obj.value, obj.value, 'one view, kept');
+  assert.throws(() => obj.toOID(), /not an OID/);
+  const int = obj.subs[0]!;
+  (int as { value: Buffer }).value = Buffer.from([0x07]); // readonly in the typings, writable in the library
+  assert.equal(int.toInteger(), 7n);
+  assert.deepEqual(obj.toDER(), Buffer.from([0x30, 0x06, 0x02, 0x01, 0x07, 0x01, 0x01, 0xff]));
+  const oid = readDer(Buffer.from([0x06, 0x01, 0x2a]));
+  assert.equal(oid.toOID(), '1.2');
+  (oid as { value: Buffer }).value = Buffer.from([0x2b]);
+  assert.equal(oid.toOID(), '1.3', 'a new value is decoded anew');
+});

@@ -88,3 +88,14 @@ for (const [name, file, content] of [
     assert.ok(failures > 50, `only ${failures} corruptions failed`);
   });
 }
+
+test('bundle bytes are read where they are: a view into a larger buffer, a plain Uint8Array, text', () => {
+  const text = JSON.stringify(readJson(ext('sigstore-rs/tests/data/bundle_v03.json')));
+  const expected = parseBundle(text);
+  const bytes = Buffer.from(text);
+  const padded = Buffer.concat([Buffer.from('xxxx'), bytes, Buffer.from('yyyy')]);
+  assert.deepEqual(parseBundle(padded.subarray(4, 4 + bytes.length)), expected);
+  const plain = new Uint8Array(padded.buffer, padded.byteOffset + 4, bytes.length);
+  assert.deepEqual(parseBundle(plain), expected);
+  assert.throws(() => parseBundle(padded.subarray(0, 4 + bytes.length)), SigstoreError);
+});

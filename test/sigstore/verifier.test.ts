@@ -15,6 +15,7 @@ import type { Bundle } from '../../src/sigstore/bundle.ts';
 import { CachedCertificate } from '../../src/sigstore/cached-certificate.ts';
 import { SigstoreErrorCode } from '../../src/sigstore/errors.ts';
 import { signedEntity } from '../../src/sigstore/signed-entity.ts';
+import { checkStrictMaterial } from '../../src/sigstore/strict-material.ts';
 import { loadTrustRoot } from '../../src/sigstore/trusted-root.ts';
 import type { TrustRootSnapshot } from '../../src/sigstore/trusted-root.ts';
 import { CachedKeyVerifier, REPLACED_STEPS } from '../../src/sigstore/verifier.ts';
@@ -275,11 +276,26 @@ test("the leaf's key is OpenSSL's reading only when that reading is of the same 
     format: 'der',
     type: 'spki',
   });
-  assert.equal(leafKey(signedEntity({ bundle, nativeLeaf: own })), own.publicKey);
-  const withOther = leafKey(signedEntity({ bundle, nativeLeaf: other }));
+  assert.equal(leafKey(signedEntity({ bundle, strict: { leaf: own, tokens: [] } })), own.publicKey);
+  const withOther = leafKey(signedEntity({ bundle, strict: { leaf: other, tokens: [] } }));
   assert.notEqual(withOther, other.publicKey);
   assert.ok(withOther.equals(expected));
   assert.ok(leafKey(signedEntity({ bundle })).equals(expected));
+});
+
+test("the RFC 3161 tokens are the strict checks' reading of them, and read again when that reading is not of them", () => {
+  const bundle = parseBundle(readFileSync(RS_BUNDLE));
+  const strict = checkStrictMaterial(bundle);
+  assert.equal(strict.tokens.length, 1);
+  const tokenRoots = (e: SignedEntity) =>
+    e.timestamps.flatMap((t) => (t.$case === 'timestamp-authority' ? [t.timestamp.root] : []));
+  const reused = tokenRoots(signedEntity({ bundle, strict }));
+  assert.equal(reused.length, 1);
+  assert.equal(reused[0], strict.tokens[0], 'the very tree the strict checks read');
+  const own = tokenRoots(signedEntity({ bundle, strict: { tokens: [] } }));
+  assert.equal(own.length, 1);
+  assert.notEqual(own[0], strict.tokens[0]);
+  assert.deepEqual(own[0]!.toDER(), strict.tokens[0]!.toDER());
 });
 
 /** Both verifiers' answer to one step (the library's steps are plain methods at run time). */
