@@ -25,6 +25,7 @@ import type { AuthorityOutcome, PolicyEvaluation, VerdictLike } from '../policy/
 import type { Authority, ImageVerdict, MultiArch } from '../sigstore/verify-image.ts';
 import { SharedReads } from '../sigstore/shared-reads.ts';
 import { SharedValues, compactVerdict } from './cached-verdict.ts';
+import { Deadline } from './deadline.ts';
 import { SingleFlightCache } from './verdict-cache.ts';
 import type { KeyedLimiter } from './limit.ts';
 import { planMultiArch, planWithoutLookup, withPlan } from './multi-arch.ts';
@@ -160,7 +161,17 @@ export class PolicyVerifier {
           (v) => this.#ttl(v),
         );
       }
-      const [entry, verdict] = await Promise.all([attested, signed]);
+      let entry: AttestationEntry | undefined;
+      let verdict: VerdictLike | undefined;
+      try {
+        [entry, verdict] = await Promise.all([attested, signed]);
+      } catch (error) {
+        // The other may still be verifying under the group's deadline: it ends first.
+        await Promise.allSettled([attested, signed]);
+        throw error;
+      } finally {
+        run.end();
+      }
       if (entry !== undefined) outcomes.push(...entry.outcomes);
       if (verdict !== undefined) outcomes.push(...authorityOutcomes(withPlan(verdict, plan), names));
     }
@@ -349,19 +360,21 @@ export class PolicyVerifier {
 
   /**
    * What the verifications of one trust-root group share: where they look and with which credentials
-   * (worked out once), one deadline counted from the first to start, and, when signatures and
-   * attestations are both checked, their registry reads.
+   * (worked out once), one deadline counted from the first to start and cleared when the group's
+   * verifications are over (`end`), and, when signatures and attestations are both checked, their
+   * registry reads.
    */
   #groupRun(policy: CompiledPolicy, keychain: Keychain, share: boolean): GroupRun {
     let where: Promise<Where> | undefined;
-    let signal: AbortSignal | undefined;
+    let cap: Deadline | undefined;
     const reads = share ? new SharedReads() : undefined;
     return {
       where: () => (where ??= this.#where(policy, keychain)),
       request: () => {
-        signal ??= AbortSignal.timeout(this.#settings.verificationCapMs);
+        const signal = (cap ??= new Deadline(this.#settings.verificationCapMs)).signal;
         return reads === undefined ? { signal } : { signal, reads };
       },
+      end: () => cap?.end(),
     };
   }
 
@@ -434,6 +447,8 @@ interface GroupRun {
   where(): Promise<Where>;
   /** The deadline (created by the first verification to start) and the shared reads. */
   request(): { signal: AbortSignal; reads?: SharedReads };
+  /** Every verification of the group is over: its deadline's timer goes (deadline.ts). */
+  end(): void;
 }
 
 /** Authorities of one kind (signing, or attesting) within a trust-root group. */
