@@ -18,7 +18,7 @@ import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import https from 'node:https';
 import { parseArgs, promisify } from 'node:util';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -552,6 +552,14 @@ async function startWebhookProcess(policyDir: string, nodeOptions: string, nodeA
   );
   let err = '';
   let partial = '';
+  // BENCH_WEBHOOK_OUTPUT=FILE: everything the webhook writes (log lines, --trace-gc output) kept in FILE.
+  const output = process.env['BENCH_WEBHOOK_OUTPUT'];
+  if (output !== undefined) {
+    const file = createWriteStream(output);
+    child.stdout.on('data', (c: Buffer | string) => file.write(c));
+    child.stderr.on('data', (c: Buffer | string) => file.write(c));
+    child.once('exit', () => file.end());
+  }
   const generations: string[] = [];
   const waiters = new Set<() => void>();
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {

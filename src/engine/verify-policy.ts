@@ -12,8 +12,8 @@
 // the group's signature check over shared registry reads; their outcomes have a cache of their own,
 // keyed per (same key, the attestation set), only briefly when a condition reads `now`, and are read
 // on the synchronous cache-hit path like verdicts.
-import { createHash, hash } from 'node:crypto';
-import type { BinaryToTextEncoding, KeyObject } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { SigwardError, describeError } from '../errors.ts';
 import { combineKeychains, repositoryString } from '../oci/index.ts';
 import type { ImageReference, Keychain, RepositoryName } from '../oci/index.ts';
@@ -27,6 +27,7 @@ import { SharedReads } from '../sigstore/shared-reads.ts';
 import { SharedValues, compactVerdict } from './cached-verdict.ts';
 import { Deadline } from './deadline.ts';
 import { SingleFlightCache } from './verdict-cache.ts';
+import { VerdictKeys } from './verdict-key.ts';
 import type { KeyedLimiter } from './limit.ts';
 import { planMultiArch, planWithoutLookup, withPlan } from './multi-arch.ts';
 import type {
@@ -72,6 +73,8 @@ export class PolicyVerifier {
   readonly #attested: SingleFlightCache<AttestationEntry>;
   /** What the caches store, one object per distinct content (cached-verdict.ts). */
   readonly #shared = new SharedValues();
+  /** The keys the caches are read and filled under (verdict-key.ts). */
+  readonly #keys = new VerdictKeys();
 
   constructor(
     deps: PolicyVerifierDeps,
@@ -140,7 +143,7 @@ export class PolicyVerifier {
       if (signing !== undefined) {
         const signers = signing.indices.map((i) => converted[i]!);
         const keys = signers.map((a) => (a.kind === 'key' ? keyFingerprint(a.publicKey) : '-')).join(',');
-        const key = verdictKey(
+        const key = this.#keys.key(
           policy,
           reference,
           digest,
@@ -203,18 +206,36 @@ export class PolicyVerifier {
         outcomes.push(...unavailable(rootName, names, snapshot));
         continue;
       }
-      const keyOf = (keys: string, index: string): string =>
-        verdictKey(policy, reference, digest, snapshot, rootName, trust.version, keys, index);
       if (attesting !== undefined) {
         if (attesting.inlineKeys === undefined) return undefined;
-        const entry = this.#attested.peek(keyOf(attesting.inlineKeys, attesting.set));
+        const entry = this.#keys.peek(
+          this.#attested,
+          policy,
+          reference,
+          digest,
+          snapshot,
+          rootName,
+          trust.version,
+          attesting.inlineKeys,
+          attesting.set,
+        );
         if (entry === undefined) return undefined;
         lookups.attestations++;
         outcomes.push(...entry.outcomes);
       }
       if (signing !== undefined) {
         if (signing.inlineKeys === undefined) return undefined;
-        const verdict = this.#verdicts.peek(keyOf(signing.inlineKeys, plan.index));
+        const verdict = this.#keys.peek(
+          this.#verdicts,
+          policy,
+          reference,
+          digest,
+          snapshot,
+          rootName,
+          trust.version,
+          signing.inlineKeys,
+          plan.index,
+        );
         if (verdict === undefined) return undefined;
         lookups.count++;
         outcomes.push(...authorityOutcomes(withPlan(verdict, plan), signing.names));
@@ -296,7 +317,16 @@ export class PolicyVerifier {
     const { authorities: compiled, predicateTypes, usesNow } = attesting;
     const keys = authorities.map((a) => (a.kind === 'key' ? keyFingerprint(a.publicKey) : '-')).join(',');
     // Its own cache; the last part names the attestation set (authorities and predicate types).
-    const key = verdictKey(policy, reference, digest, snapshot, rootName, trust.version, keys, attesting.set);
+    const key = this.#keys.key(
+      policy,
+      reference,
+      digest,
+      snapshot,
+      rootName,
+      trust.version,
+      keys,
+      attesting.set,
+    );
     return this.#attested.get(
       key,
       async () => {
@@ -554,73 +584,6 @@ function unavailable(
     message: `the TrustRoot ${rootName} ${why}`,
   }));
 }
-
-/**
- * sha256 of (repository, digest, policy, policy generation, trust root and its version, keys, index
- * relied on), each part unambiguous (names and digests cannot hold `|`).
- * A policy's inline key is covered by its generation; a Secret's key is not, so its fingerprint is part
- * of the key: a rotated Secret never meets the old key's verdict.
- */
-function verdictKey(
-  policy: CompiledPolicy,
-  reference: ImageReference,
-  digest: string,
-  snapshot: PolicySnapshotView,
-  rootName: string,
-  trustVersion: string,
-  keys: string,
-  index: string,
-): string {
-  // The display name, not the name: a policy-controller ClusterImagePolicy may share its name with a
-  // sigward one (`x` and `x (policy.sigstore.dev)`); their verdicts must never mix. A policy's inline
-  // key is covered by its generation; a Secret's key is not, so `keys` holds their fingerprints.
-  // Hashed: ~250 characters of names and digests become the 32 bytes of the sha256 as a one-byte
-  // string (48 bytes of heap; base64url's 43 characters take 64), which matters at 100k entries.
-  // Remembered per (policy, reference) object: a cache hit finds its key without building the text or
-  // hashing it (the policy is the snapshot's, the reference decide.ts's remembered parse).
-  let byReference = verdictKeys.get(policy);
-  if (byReference === undefined) verdictKeys.set(policy, (byReference = new WeakMap()));
-  let remembered = byReference.get(reference);
-  if (remembered === undefined) byReference.set(reference, (remembered = []));
-  const generation = snapshot.generation;
-  for (const k of remembered)
-    if (
-      k.digest === digest &&
-      k.generation === generation &&
-      k.rootName === rootName &&
-      k.trustVersion === trustVersion &&
-      k.keys === keys &&
-      k.index === index
-    )
-      return k.key;
-  const key = hash(
-    'sha256',
-    `${repositoryString(reference)}|${digest}|${policy.kind}|${policy.namespace ?? ''}|${policy.displayName}|${generation}|${rootName}|${trustVersion}|${keys}|${index}`,
-    // Any Buffer encoding is accepted at run time; the typings list only hex/base64/base64url.
-    'latin1' as BinaryToTextEncoding,
-  );
-  if (remembered.length >= KEYS_PER_REFERENCE) remembered.shift();
-  remembered.push({ digest, generation, rootName, trustVersion, keys, index, key });
-  return key;
-}
-
-/** Verdict keys remembered per policy and reference (a tag's digest changes; a root's version too). */
-const KEYS_PER_REFERENCE = 4;
-const verdictKeys = new WeakMap<
-  CompiledPolicy,
-  WeakMap<
-    ImageReference,
-    Array<{
-      readonly digest: string;
-      readonly generation: PolicySnapshotView['generation'];
-      readonly rootName: string;
-      readonly trustVersion: string;
-      readonly keys: string;
-      readonly index: string;
-      readonly key: string;
-    }>
-  >
->();
 
 /**
  * The namespace of a key Secret: the authority's, else the ImagePolicy's, else sigward's own (for a

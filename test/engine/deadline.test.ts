@@ -207,7 +207,7 @@ describe('deadline', () => {
     rule.remove();
     // Not cached: the next review verifies again (and this time the registry answers).
     await e.review(podReview([fx.keylessImage(proxy.host)]));
-    assert.equal((await outcomes[1]).result, 'verified');
+    assert.equal((await outcomes[1]!).result, 'verified');
     await e.close();
   });
 
