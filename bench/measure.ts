@@ -876,8 +876,9 @@ async function entriesMode(): Promise<object> {
       },
       {
         deadlineMs: 60_000,
-        // Each verification's cap is a timer (AbortSignal.timeout) alive until it fires: short here, and
-        // waited out below, so that what is counted is what the cache keeps, not 100k pending timers.
+        // Each verification's cap is a timer, cleared when it ends (engine/deadline.ts); short here and
+        // waited out below all the same, so that a tree whose caps outlive their work (older trees:
+        // AbortSignal.timeout) is measured for what its cache keeps, not for 100k pending timers.
         verificationCapMs: CAP_MS,
         evaluation: { unmatched: 'deny', errors: 'deny' },
         cache: { maxVerdicts: entries, negativeTtlMs: 3_600_000 },
