@@ -5,7 +5,7 @@
 // reducer` says "high alloc" minutes after the last request). V8's only collection that compacts,
 // shrinks and empties those pools on request is the `gc` extension's last-resort one, so the webhook
 // runs with `--expose-gc` (the chart's nodeOptions, the image's NODE_OPTIONS) and calls it here; without
-// the flag this does nothing. With 100,000 verdicts cached: RSS 149–156 → 116 MiB, ~60–90 ms once per
+// the flag this does nothing. With 100,000 verdicts cached: RSS 138 → 115 MiB, ~60–90 ms once per
 // burst (README "Memory, seventh session").
 import { performance } from 'node:perf_hooks';
 
