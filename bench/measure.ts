@@ -18,7 +18,7 @@ import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import https from 'node:https';
 import { parseArgs, promisify } from 'node:util';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -569,6 +569,14 @@ async function startWebhookProcess(policyDir: string, nodeOptions: string, nodeA
   );
   let err = '';
   let partial = '';
+  // BENCH_WEBHOOK_OUTPUT=FILE: everything the webhook writes (log lines, --trace-gc output) kept in FILE.
+  const output = process.env['BENCH_WEBHOOK_OUTPUT'];
+  if (output !== undefined) {
+    const file = createWriteStream(output);
+    child.stdout.on('data', (c: Buffer | string) => file.write(c));
+    child.stderr.on('data', (c: Buffer | string) => file.write(c));
+    child.once('exit', () => file.end());
+  }
   const generations: string[] = [];
   const waiters = new Set<() => void>();
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
@@ -885,8 +893,9 @@ async function entriesMode(): Promise<object> {
       },
       {
         deadlineMs: 60_000,
-        // Each verification's cap is a timer (AbortSignal.timeout) alive until it fires: short here, and
-        // waited out below, so that what is counted is what the cache keeps, not 100k pending timers.
+        // Each verification's cap is a timer, cleared when it ends (engine/deadline.ts); short here and
+        // waited out below all the same, so that a tree whose caps outlive their work (older trees:
+        // AbortSignal.timeout) is measured for what its cache keeps, not for 100k pending timers.
         verificationCapMs: CAP_MS,
         evaluation: { unmatched: 'deny', errors: 'deny' },
         cache: { maxVerdicts: entries, negativeTtlMs: 3_600_000 },

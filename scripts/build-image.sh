@@ -37,7 +37,7 @@ done
 log() { echo "build-image: $*" >&2; }
 # The image's NODE_OPTIONS, as the Dockerfile's ENV and the chart's values.nodeOptions (README "Speed and
 # memory"; test/chart/node-options.test.ts keeps the three equal, and the glibc MALLOC_* settings too).
-node_options='--max-semi-space-size=2 --max-old-space-size=256'
+node_options='--max-semi-space-size=2 --max-old-space-size=256 --expose-gc'
 export PATH="$repo/node_modules/.bin:$PATH"
 
 node_version=$(node -p "require('$repo/package.json').dependencies.node")

@@ -13,6 +13,7 @@ import type { ImageDecision } from '../policy/decision.ts';
 import { evaluateImage } from '../policy/evaluate.ts';
 import type { EvaluationSettings, ImageEvaluation, PolicyEvaluation } from '../policy/evaluate.ts';
 import { matchingPolicies } from '../policy/match.ts';
+import { Deadline } from './deadline.ts';
 import { KeyedLimiter, mapLimit } from './limit.ts';
 import type {
   CredentialsSource,
@@ -190,15 +191,19 @@ export class Decider {
     signal?: AbortSignal,
   ): Promise<SiteDecision[]> {
     const remaining = Math.max(0, Math.floor(this.#settings.deadlineMs - (performance.now() - started)));
-    const deadline = AbortSignal.timeout(remaining);
-    const stop = signal === undefined ? deadline : AbortSignal.any([deadline, signal]);
+    const deadline = new Deadline(remaining, signal);
     let keychain: Promise<Keychain> | undefined;
     const keychainOnce = (): Promise<Keychain> =>
       (keychain ??=
         this.#deps.credentials?.keychainFor(workload) ?? Promise.resolve({ credentialsFor: () => [] }));
-    const decided = await mapLimit(pending, this.#settings.concurrency ?? 8, (i) =>
-      this.#decideSite(sites[i]!, workload, snapshot, keychainOnce, stop),
-    );
+    let decided: SiteDecision[];
+    try {
+      decided = await mapLimit(pending, this.#settings.concurrency ?? 8, (i) =>
+        this.#decideSite(sites[i]!, workload, snapshot, keychainOnce, deadline.signal),
+      );
+    } finally {
+      deadline.end();
+    }
     pending.forEach((i, k) => (decisions[i] = decided[k]));
     return decisions as SiteDecision[];
   }
@@ -385,15 +390,18 @@ export class Decider {
     return this.#digests
       .get(
         key,
-        async () => ({
-          digest: await this.#registries.run(reference.registry, () =>
-            this.#deps.resolver.resolveDigest(
-              reference,
-              keychain,
-              AbortSignal.timeout(this.#settings.verificationCapMs ?? 25_000),
-            ),
-          ),
-        }),
+        async () => {
+          const cap = new Deadline(this.#settings.verificationCapMs ?? 25_000);
+          try {
+            return {
+              digest: await this.#registries.run(reference.registry, () =>
+                this.#deps.resolver.resolveDigest(reference, keychain, cap.signal),
+              ),
+            };
+          } finally {
+            cap.end();
+          }
+        },
         () => this.#cache.digestTtlMs,
       )
       .then((r) => r.digest);

@@ -12,8 +12,8 @@
 // the group's signature check over shared registry reads; their outcomes have a cache of their own,
 // keyed per (same key, the attestation set), only briefly when a condition reads `now`, and are read
 // on the synchronous cache-hit path like verdicts.
-import { createHash, hash } from 'node:crypto';
-import type { BinaryToTextEncoding, KeyObject } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { SigwardError, describeError } from '../errors.ts';
 import { combineKeychains, repositoryString } from '../oci/index.ts';
 import type { ImageReference, Keychain, RepositoryName } from '../oci/index.ts';
@@ -25,7 +25,9 @@ import type { AuthorityOutcome, PolicyEvaluation, VerdictLike } from '../policy/
 import type { Authority, ImageVerdict, MultiArch } from '../sigstore/verify-image.ts';
 import { SharedReads } from '../sigstore/shared-reads.ts';
 import { SharedValues, compactVerdict } from './cached-verdict.ts';
+import { Deadline } from './deadline.ts';
 import { SingleFlightCache } from './verdict-cache.ts';
+import { VerdictKeys } from './verdict-key.ts';
 import type { KeyedLimiter } from './limit.ts';
 import { planMultiArch, planWithoutLookup, withPlan } from './multi-arch.ts';
 import type {
@@ -71,6 +73,8 @@ export class PolicyVerifier {
   readonly #attested: SingleFlightCache<AttestationEntry>;
   /** What the caches store, one object per distinct content (cached-verdict.ts). */
   readonly #shared = new SharedValues();
+  /** The keys the caches are read and filled under (verdict-key.ts). */
+  readonly #keys = new VerdictKeys();
 
   constructor(
     deps: PolicyVerifierDeps,
@@ -139,7 +143,7 @@ export class PolicyVerifier {
       if (signing !== undefined) {
         const signers = signing.indices.map((i) => converted[i]!);
         const keys = signers.map((a) => (a.kind === 'key' ? keyFingerprint(a.publicKey) : '-')).join(',');
-        const key = verdictKey(
+        const key = this.#keys.key(
           policy,
           reference,
           digest,
@@ -160,7 +164,17 @@ export class PolicyVerifier {
           (v) => this.#ttl(v),
         );
       }
-      const [entry, verdict] = await Promise.all([attested, signed]);
+      let entry: AttestationEntry | undefined;
+      let verdict: VerdictLike | undefined;
+      try {
+        [entry, verdict] = await Promise.all([attested, signed]);
+      } catch (error) {
+        // The other may still be verifying under the group's deadline: it ends first.
+        await Promise.allSettled([attested, signed]);
+        throw error;
+      } finally {
+        run.end();
+      }
       if (entry !== undefined) outcomes.push(...entry.outcomes);
       if (verdict !== undefined) outcomes.push(...authorityOutcomes(withPlan(verdict, plan), names));
     }
@@ -192,18 +206,36 @@ export class PolicyVerifier {
         outcomes.push(...unavailable(rootName, names, snapshot));
         continue;
       }
-      const keyOf = (keys: string, index: string): string =>
-        verdictKey(policy, reference, digest, snapshot, rootName, trust.version, keys, index);
       if (attesting !== undefined) {
         if (attesting.inlineKeys === undefined) return undefined;
-        const entry = this.#attested.peek(keyOf(attesting.inlineKeys, attesting.set));
+        const entry = this.#keys.peek(
+          this.#attested,
+          policy,
+          reference,
+          digest,
+          snapshot,
+          rootName,
+          trust.version,
+          attesting.inlineKeys,
+          attesting.set,
+        );
         if (entry === undefined) return undefined;
         lookups.attestations++;
         outcomes.push(...entry.outcomes);
       }
       if (signing !== undefined) {
         if (signing.inlineKeys === undefined) return undefined;
-        const verdict = this.#verdicts.peek(keyOf(signing.inlineKeys, plan.index));
+        const verdict = this.#keys.peek(
+          this.#verdicts,
+          policy,
+          reference,
+          digest,
+          snapshot,
+          rootName,
+          trust.version,
+          signing.inlineKeys,
+          plan.index,
+        );
         if (verdict === undefined) return undefined;
         lookups.count++;
         outcomes.push(...authorityOutcomes(withPlan(verdict, plan), signing.names));
@@ -285,7 +317,16 @@ export class PolicyVerifier {
     const { authorities: compiled, predicateTypes, usesNow } = attesting;
     const keys = authorities.map((a) => (a.kind === 'key' ? keyFingerprint(a.publicKey) : '-')).join(',');
     // Its own cache; the last part names the attestation set (authorities and predicate types).
-    const key = verdictKey(policy, reference, digest, snapshot, rootName, trust.version, keys, attesting.set);
+    const key = this.#keys.key(
+      policy,
+      reference,
+      digest,
+      snapshot,
+      rootName,
+      trust.version,
+      keys,
+      attesting.set,
+    );
     return this.#attested.get(
       key,
       async () => {
@@ -349,19 +390,21 @@ export class PolicyVerifier {
 
   /**
    * What the verifications of one trust-root group share: where they look and with which credentials
-   * (worked out once), one deadline counted from the first to start, and, when signatures and
-   * attestations are both checked, their registry reads.
+   * (worked out once), one deadline counted from the first to start and cleared when the group's
+   * verifications are over (`end`), and, when signatures and attestations are both checked, their
+   * registry reads.
    */
   #groupRun(policy: CompiledPolicy, keychain: Keychain, share: boolean): GroupRun {
     let where: Promise<Where> | undefined;
-    let signal: AbortSignal | undefined;
+    let cap: Deadline | undefined;
     const reads = share ? new SharedReads() : undefined;
     return {
       where: () => (where ??= this.#where(policy, keychain)),
       request: () => {
-        signal ??= AbortSignal.timeout(this.#settings.verificationCapMs);
+        const signal = (cap ??= new Deadline(this.#settings.verificationCapMs)).signal;
         return reads === undefined ? { signal } : { signal, reads };
       },
+      end: () => cap?.end(),
     };
   }
 
@@ -434,6 +477,8 @@ interface GroupRun {
   where(): Promise<Where>;
   /** The deadline (created by the first verification to start) and the shared reads. */
   request(): { signal: AbortSignal; reads?: SharedReads };
+  /** Every verification of the group is over: its deadline's timer goes (deadline.ts). */
+  end(): void;
 }
 
 /** Authorities of one kind (signing, or attesting) within a trust-root group. */
@@ -539,73 +584,6 @@ function unavailable(
     message: `the TrustRoot ${rootName} ${why}`,
   }));
 }
-
-/**
- * sha256 of (repository, digest, policy, policy generation, trust root and its version, keys, index
- * relied on), each part unambiguous (names and digests cannot hold `|`).
- * A policy's inline key is covered by its generation; a Secret's key is not, so its fingerprint is part
- * of the key: a rotated Secret never meets the old key's verdict.
- */
-function verdictKey(
-  policy: CompiledPolicy,
-  reference: ImageReference,
-  digest: string,
-  snapshot: PolicySnapshotView,
-  rootName: string,
-  trustVersion: string,
-  keys: string,
-  index: string,
-): string {
-  // The display name, not the name: a policy-controller ClusterImagePolicy may share its name with a
-  // sigward one (`x` and `x (policy.sigstore.dev)`); their verdicts must never mix. A policy's inline
-  // key is covered by its generation; a Secret's key is not, so `keys` holds their fingerprints.
-  // Hashed: ~250 characters of names and digests become the 32 bytes of the sha256 as a one-byte
-  // string (48 bytes of heap; base64url's 43 characters take 64), which matters at 100k entries.
-  // Remembered per (policy, reference) object: a cache hit finds its key without building the text or
-  // hashing it (the policy is the snapshot's, the reference decide.ts's remembered parse).
-  let byReference = verdictKeys.get(policy);
-  if (byReference === undefined) verdictKeys.set(policy, (byReference = new WeakMap()));
-  let remembered = byReference.get(reference);
-  if (remembered === undefined) byReference.set(reference, (remembered = []));
-  const generation = snapshot.generation;
-  for (const k of remembered)
-    if (
-      k.digest === digest &&
-      k.generation === generation &&
-      k.rootName === rootName &&
-      k.trustVersion === trustVersion &&
-      k.keys === keys &&
-      k.index === index
-    )
-      return k.key;
-  const key = hash(
-    'sha256',
-    `${repositoryString(reference)}|${digest}|${policy.kind}|${policy.namespace ?? ''}|${policy.displayName}|${generation}|${rootName}|${trustVersion}|${keys}|${index}`,
-    // Any Buffer encoding is accepted at run time; the typings list only hex/base64/base64url.
-    'latin1' as BinaryToTextEncoding,
-  );
-  if (remembered.length >= KEYS_PER_REFERENCE) remembered.shift();
-  remembered.push({ digest, generation, rootName, trustVersion, keys, index, key });
-  return key;
-}
-
-/** Verdict keys remembered per policy and reference (a tag's digest changes; a root's version too). */
-const KEYS_PER_REFERENCE = 4;
-const verdictKeys = new WeakMap<
-  CompiledPolicy,
-  WeakMap<
-    ImageReference,
-    Array<{
-      readonly digest: string;
-      readonly generation: PolicySnapshotView['generation'];
-      readonly rootName: string;
-      readonly trustVersion: string;
-      readonly keys: string;
-      readonly index: string;
-      readonly key: string;
-    }>
-  >
->();
 
 /**
  * The namespace of a key Secret: the authority's, else the ImagePolicy's, else sigward's own (for a

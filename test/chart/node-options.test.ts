@@ -38,6 +38,14 @@ test('the chart sets NODE_OPTIONS from values.nodeOptions, and Node starts with 
   assert.deepEqual(startWith(chartOptions), { status: 0, stderr: '' });
 });
 
+test("the chart's options give the webhook the gc extension its collection after a burst needs (src/cli/idle-collection.ts)", () => {
+  const run = spawnSync(process.execPath, ['-e', 'process.stdout.write(typeof gc)'], {
+    env: { ...process.env, NODE_OPTIONS: chartOptions },
+    encoding: 'utf8',
+  });
+  assert.equal(run.stdout, 'function', `NODE_OPTIONS=${chartOptions}`);
+});
+
 test("the old space fits the chart's memory limit with room for what is not heap", () => {
   // Node's binary (~55 MiB mapped), malloc's arenas, Buffers and the young generation live outside the
   // old space: half the limit is left for them, as Node itself leaves three quarters without a flag.

@@ -1,0 +1,81 @@
+// After a burst of work and once the event loop is idle, one memory-reducing collection; none without
+// a burst, none while busy, none twice for one burst, nothing at all without --expose-gc.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { BurstThenIdle, startIdleCollection } from '../../src/cli/idle-collection.ts';
+
+/** Which of these intervals (active ms of 2,000) a collection is due after. */
+function dueAfter(activeMs: number[], minActiveMs = 1_000): number[] {
+  const due = new BurstThenIdle(minActiveMs);
+  return activeMs.flatMap((active, i) => (due.sample(active, 2_000) ? [i] : []));
+}
+
+describe('BurstThenIdle', () => {
+  test('a burst, then the first idle interval: one collection, not one per idle interval', () => {
+    assert.deepEqual(dueAfter([2_000, 1_500, 0, 0, 0]), [2]);
+  });
+
+  test('none while the loop stays busy, however long', () => {
+    assert.deepEqual(dueAfter([2_000, 2_000, 300, 100, 50, 21]), []);
+  });
+
+  test('an interval 1 % busy is idle; one a little busier is not', () => {
+    assert.deepEqual(dueAfter([2_000, 21, 20]), [2]);
+  });
+
+  test('none without a burst: probes and scrapes alone never add up to one, until they do', () => {
+    assert.deepEqual(dueAfter([5, 5, 5, 5, 5, 5]), []);
+    assert.deepEqual(dueAfter(Array.from({ length: 60 }, () => 20)), [49]);
+  });
+
+  test('each burst its own collection', () => {
+    assert.deepEqual(dueAfter([1_200, 0, 0, 1_000, 0, 0]), [1, 4]);
+  });
+});
+
+describe('startIdleCollection', () => {
+  test('without --expose-gc: off (undefined), no timer started', () => {
+    assert.equal(
+      typeof (globalThis as { gc?: unknown }).gc,
+      'undefined',
+      'this test process runs without it',
+    );
+    assert.equal(startIdleCollection(), undefined);
+  });
+
+  test('with --expose-gc: a burst of allocation is followed by one real collection, and its timer never keeps the process alive', async () => {
+    const module = fileURLToPath(new URL('../../src/cli/idle-collection.ts', import.meta.url));
+    // The child stays alive only through `keep`, cleared by the collection: it exits on its own after
+    // it, or the test times out (a timer of its own would hold the process).
+    const script = `
+      import { startIdleCollection } from ${JSON.stringify(module)};
+      const keep = setInterval(() => {}, 60_000);
+      startIdleCollection({
+        checkMs: 20,
+        minActiveMs: 100,
+        onCollect: (c) => {
+          process.stdout.write(JSON.stringify(c));
+          clearInterval(keep);
+        },
+      });
+      // In a callback: the event loop's utilization counts only what runs once the loop has started.
+      setImmediate(() => {
+        let garbage = [];
+        const until = performance.now() + 300;
+        while (performance.now() < until) garbage.push({ bytes: new Array(64).fill(garbage.length) });
+        garbage = [];
+      });
+    `;
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--expose-gc', '--input-type=module', '-e', script],
+      { timeout: 30_000 },
+    );
+    const collected = JSON.parse(stdout) as { ms: number; rssBefore: number; rssAfter: number };
+    assert.ok(collected.ms > 0, stdout);
+    assert.ok(collected.rssBefore > 0 && collected.rssAfter > 0, stdout);
+  });
+});
