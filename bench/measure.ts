@@ -893,7 +893,7 @@ async function entriesMode(): Promise<object> {
       },
       {
         deadlineMs: 60_000,
-        // Each verification's cap is a timer, cleared when it ends (engine/deadline.ts); short here and
+        // Each verification's cap is a timer, cleared when it ends (src/deadline.ts); short here and
         // waited out below all the same, so that a tree whose caps outlive their work (older trees:
         // AbortSignal.timeout) is measured for what its cache keeps, not for 100k pending timers.
         verificationCapMs: CAP_MS,

@@ -13,7 +13,7 @@ import type { ImageDecision } from '../policy/decision.ts';
 import { evaluateImage } from '../policy/evaluate.ts';
 import type { EvaluationSettings, ImageEvaluation, PolicyEvaluation } from '../policy/evaluate.ts';
 import { matchingPolicies } from '../policy/match.ts';
-import { Deadline } from './deadline.ts';
+import { Deadline } from '../deadline.ts';
 import { KeyedLimiter, mapLimit } from './limit.ts';
 import type {
   CredentialsSource,

@@ -25,7 +25,7 @@ import type { AuthorityOutcome, PolicyEvaluation, VerdictLike } from '../policy/
 import type { Authority, ImageVerdict, MultiArch } from '../sigstore/verify-image.ts';
 import { SharedReads } from '../sigstore/shared-reads.ts';
 import { SharedValues, compactVerdict } from './cached-verdict.ts';
-import { Deadline } from './deadline.ts';
+import { Deadline } from '../deadline.ts';
 import { SingleFlightCache } from './verdict-cache.ts';
 import { VerdictKeys } from './verdict-key.ts';
 import type { KeyedLimiter } from './limit.ts';

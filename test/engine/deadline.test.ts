@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHook } from 'node:async_hooks';
 import { getEventListeners, once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
-import { Deadline } from '../../src/engine/deadline.ts';
+import { Deadline } from '../../src/deadline.ts';
 import { freePort, startDockerRegistry } from '../support/docker-registry.ts';
 import type { DockerRegistry } from '../support/docker-registry.ts';
 import { startFaultProxy } from '../support/fault-proxy.ts';
@@ -62,7 +62,13 @@ describe('Deadline', () => {
     const [event] = (await once(deadline.signal, 'abort')) as [Event];
     assert.equal(event.type, 'abort');
     assert.equal((deadline.signal.reason as DOMException).name, 'TimeoutError');
+    assert.equal(deadline.timedOut, true);
     deadline.end();
+    // A reason of the caller's choosing (the registry client's words).
+    const own = new Deadline(5, undefined, (ms) => new Error(`no answer in ${ms} ms`));
+    await once(own.signal, 'abort');
+    assert.equal((own.signal.reason as Error).message, 'no answer in 5 ms');
+    own.end();
   });
 
   test("aborts with the caller's reason when the caller aborts first, or already had", () => {
@@ -71,6 +77,7 @@ describe('Deadline', () => {
     assert.equal(deadline.signal.aborted, false);
     caller.abort(new Error('connection closed'));
     assert.equal((deadline.signal.reason as Error).message, 'connection closed');
+    assert.equal(deadline.timedOut, false, 'the caller aborted, the time did not run out');
     deadline.end();
     const late = new Deadline(60_000, caller.signal);
     assert.equal((late.signal.reason as Error).message, 'connection closed');

@@ -1,11 +1,11 @@
-// A time limit on one piece of engine work (a review, a verification, a tag resolution) that goes away
-// when the work ends. `AbortSignal.timeout` keeps its timer, and through it the signal, until the time
+// A time limit on one piece of work (a review, a verification, a tag resolution, a registry request)
+// that goes away when the work ends. `AbortSignal.timeout` keeps its timer, and through it the signal, until the time
 // is up or a collection finds the signal unreachable: filling the verdict cache at a few hundred
 // verifications a second left tens of thousands of 25 s timers and signals alive, and the old-space
 // pages they took stayed committed after they were gone.
 
-/** The reason a deadline aborts with: what `AbortSignal.timeout` gives (a `TimeoutError`). */
-function timedOut(ms: number): DOMException {
+/** The reason a deadline aborts with by default: what `AbortSignal.timeout` gives (a `TimeoutError`). */
+function timeoutError(ms: number): DOMException {
   return new DOMException(`The operation was aborted due to timeout (${ms} ms)`, 'TimeoutError');
 }
 
@@ -18,10 +18,14 @@ export class Deadline {
   readonly #timer: NodeJS.Timeout;
   readonly #caller: AbortSignal | undefined;
   readonly #onCallerAbort: (() => void) | undefined;
+  #timedOut = false;
 
-  constructor(ms: number, caller?: AbortSignal) {
+  constructor(ms: number, caller?: AbortSignal, reason: (ms: number) => unknown = timeoutError) {
     const controller = this.#controller;
-    this.#timer = setTimeout(() => controller.abort(timedOut(ms)), ms);
+    this.#timer = setTimeout(() => {
+      this.#timedOut = true;
+      controller.abort(reason(ms));
+    }, ms);
     // As `AbortSignal.timeout`'s: the work keeps the process alive, never its time limit.
     this.#timer.unref();
     if (caller === undefined) return;
@@ -36,6 +40,11 @@ export class Deadline {
 
   get signal(): AbortSignal {
     return this.#controller.signal;
+  }
+
+  /** The time ran out (rather than the caller aborting). */
+  get timedOut(): boolean {
+    return this.#timedOut;
   }
 
   /** The work is over: no timer and no listener on the caller's signal remain. Idempotent. */
