@@ -31,7 +31,7 @@ FROM ${NODE_IMAGE}
 RUN groupadd --gid 65532 nonroot \
   && useradd --uid 65532 --gid 65532 --home-dir /home/nonroot --create-home --shell /usr/sbin/nologin nonroot
 ENV NODE_ENV=production
-# A 2 MiB young generation and a 256 MB old space (README "Speed and memory"; what Node picks itself
+# A 2 MiB young generation and a 256 MB old space (docs/performance.md; what Node picks itself
 # in a 512Mi container, stated so RSS does not grow with the host): RSS after 10,000 cold verifications
 # ~185 instead of ~345 MiB. --expose-gc: after a burst of reviews, once idle, the webhook runs one
 # memory-reducing collection (src/cli/idle-collection.ts): with 100,000 verdicts cached RSS ~115 instead

@@ -6,7 +6,7 @@
 // shrinks and empties those pools on request is the `gc` extension's last-resort one, so the webhook
 // runs with `--expose-gc` (the chart's nodeOptions, the image's NODE_OPTIONS) and calls it here; without
 // the flag this does nothing. With 100,000 verdicts cached: RSS 138 → 115 MiB, ~60–90 ms once per
-// burst (README "Memory, seventh session").
+// burst (docs/performance.md "Memory, seventh session").
 import { performance } from 'node:perf_hooks';
 
 /** How often the event loop's utilization is sampled. */

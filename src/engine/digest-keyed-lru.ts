@@ -3,7 +3,7 @@
 // The keys live as raw bytes in typed arrays, found through an open-addressing table, so an entry costs
 // ~60 bytes (32 of key, links, expiry, a table slot, the value's pointer) instead of ~120 with
 // lru-cache (a 48-byte string, a Map entry, its per-entry arrays), and the collector has no key
-// objects to trace: at 100k verdicts that is ~11 MiB of heap less (README "Speed and memory").
+// objects to trace: at 100k verdicts that is ~11 MiB of heap less (docs/performance.md).
 // A key is compared in full (all 32 bytes), so two keys never share an entry. The slot a key lands in
 // comes from a hash with a random per-process seed: keys are digests of text that a Pod's author partly
 // chooses, and a known slot function would let one search for keys that all pile into one run of slots.

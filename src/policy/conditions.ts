@@ -17,8 +17,8 @@
 // Nested comprehensions over a big predicate, deep structures and long strings all hit it.
 //
 // Both libraries load when the first condition compiles, not with the module: most installations have
-// no attestation conditions, and loading them costs the webhook ~5 MiB of memory at start (README
-// "Speed and memory"). Synchronous (require of their CommonJS builds), so compiling stays synchronous.
+// no attestation conditions, and loading them costs the webhook ~5 MiB of memory at start (docs/
+// performance.md). Synchronous (require of their CommonJS builds), so compiling stays synchronous.
 import { createRequire } from 'node:module';
 import type * as Cel from '@bufbuild/cel';
 import type * as CelExtensions from '@bufbuild/cel/ext';

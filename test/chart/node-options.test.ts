@@ -1,4 +1,4 @@
-// The chart's and the image's Node options (V8's heap sizes, README "Speed and memory") are ones Node
+// The chart's and the image's Node options (V8's heap sizes, docs/performance.md) are ones Node
 // accepts in NODE_OPTIONS: a flag Node refuses there stops the process before sigward runs, so every Pod
 // would crash-loop. The chart, the Dockerfile and scripts/build-image.sh carry the same options, the
 // Deployment passes the value on, and the old space they cap fits the chart's memory limit; the same
