@@ -89,10 +89,13 @@ const isFailure = (r: PolicyReportResult): boolean => r.result !== 'pass' && r.r
 
 const SEVERITY = { enforce: 'high', warn: 'medium', audit: 'low' } as const;
 
+const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 /** The namespace's PolicyReport for these Pods (in a stable order: by Pod, then field, then policy). */
 export function buildPolicyReport(namespace: string, pods: readonly CheckedPod[]): PolicyReport {
   const results: PolicyReportResult[] = [];
-  const sorted = [...pods].sort((a, b) => a.pod.name.localeCompare(b.pod.name));
+  // Code-point order: the same on every node and ICU version (and localeCompare maps ~2.7 MiB of ICU).
+  const sorted = [...pods].sort((a, b) => byCodePoint(a.pod.name, b.pod.name));
   for (const checked of sorted)
     for (const decision of checked.decisions)
       for (const result of decision.results) results.push(resultOf(checked, decision, result));
