@@ -5,7 +5,6 @@
 // is served exactly the new certificate. The check is real: a pair from a CA the client does not trust
 // makes new connections fail.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
@@ -18,7 +17,7 @@ import type { TLSSocket } from 'node:tls';
 import { startServer } from '../../src/server/serve.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
 import { createMetrics } from '../../src/telemetry/metrics.ts';
-import { makeTestTls } from '../support/tls.ts';
+import { makeServerCertificate, makeTestTls } from '../support/tls.ts';
 
 const quiet = new Writable({ write: (_c, _e, done) => done() });
 const LOOPS = 8;
@@ -37,40 +36,8 @@ interface Issued {
 
 /** A new key and server certificate for 127.0.0.1, signed by the CA that makeTestTls left in caDir. */
 function issue(caDir: string, name: string): Issued {
-  const file = (f: string) => join(caDir, `${name}.${f}`);
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
-  openssl(
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    file('key'),
-    '-out',
-    file('csr'),
-    '-subj',
-    '/CN=127.0.0.1',
-  );
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    file('csr'),
-    '-CA',
-    join(caDir, 'ca.pem'),
-    '-CAkey',
-    join(caDir, 'ca.key'),
-    '-CAcreateserial',
-    '-out',
-    file('pem'),
-    '-days',
-    '2',
-    '-extfile',
-    join(caDir, 'server.ext'),
-  );
-  return described(file('pem'), file('key'));
+  const { certFile, keyFile } = makeServerCertificate(caDir, name);
+  return described(certFile, keyFile);
 }
 
 function described(certFile: string, keyFile: string): Issued {

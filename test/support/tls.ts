@@ -10,16 +10,49 @@ export interface TestTls {
   readonly keyFile: string;
 }
 
+const openssl = (...args: string[]): void => {
+  execFileSync('openssl', args, { stdio: 'ignore' });
+};
+const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+
+/**
+ * A new P-256 key and a certificate for it signed by the CA that makeTestTls left in `caDir`, as
+ * `<name>.key` and `<name>.pem` there, with the extensions of `extFile`.
+ */
+function issueByTestCa(
+  caDir: string,
+  name: string,
+  commonName: string,
+  extFile: string,
+): { certFile: string; keyFile: string } {
+  const file = (suffix: string): string => path.join(caDir, `${name}.${suffix}`);
+  openssl('req', ...EC_KEY, '-keyout', file('key'), '-out', file('csr'), '-subj', `/CN=${commonName}`);
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    file('csr'),
+    '-CA',
+    path.join(caDir, 'ca.pem'),
+    '-CAkey',
+    path.join(caDir, 'ca.key'),
+    '-CAcreateserial',
+    '-out',
+    file('pem'),
+    '-days',
+    '2',
+    '-extfile',
+    extFile,
+  );
+  return { certFile: file('pem'), keyFile: file('key') };
+}
+
 export function makeTestTls(dir: string): TestTls {
   const file = (name: string): string => path.join(dir, name);
-  const openssl = (...args: string[]): void => {
-    execFileSync('openssl', args, { stdio: 'ignore' });
-  };
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   openssl(
     'req',
     '-x509',
-    ...ec,
+    ...EC_KEY,
     '-keyout',
     file('ca.key'),
     '-out',
@@ -29,33 +62,16 @@ export function makeTestTls(dir: string): TestTls {
     '-subj',
     '/CN=sigward-test-ca',
   );
-  openssl('req', ...ec, '-keyout', file('server.key'), '-out', file('server.csr'), '-subj', '/CN=127.0.0.1');
   writeFileSync(
     file('server.ext'),
     'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n',
   );
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    file('server.csr'),
-    '-CA',
-    file('ca.pem'),
-    '-CAkey',
-    file('ca.key'),
-    '-CAcreateserial',
-    '-out',
-    file('server.pem'),
-    '-days',
-    '2',
-    '-extfile',
-    file('server.ext'),
-  );
-  return {
-    caPem: readFileSync(file('ca.pem'), 'utf8'),
-    certFile: file('server.pem'),
-    keyFile: file('server.key'),
-  };
+  return { caPem: readFileSync(file('ca.pem'), 'utf8'), ...makeServerCertificate(dir, 'server') };
+}
+
+/** Another server certificate for 127.0.0.1 / localhost from the CA that makeTestTls left in `caDir`. */
+export function makeServerCertificate(caDir: string, name: string): { certFile: string; keyFile: string } {
+  return issueByTestCa(caDir, name, '127.0.0.1', path.join(caDir, 'server.ext'));
 }
 
 export interface TestClientCertificate {
@@ -72,18 +88,13 @@ export function makeClientCertificate(
   name: string,
   subject: { commonName: string; altNames?: readonly string[] },
 ): TestClientCertificate {
-  const file = (suffix: string): string => path.join(caDir, `${name}.${suffix}`);
-  const openssl = (...args: string[]): void => {
-    execFileSync('openssl', args, { stdio: 'ignore' });
-  };
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl('req', ...ec, '-keyout', file('key'), '-out', file('csr'), '-subj', `/CN=${subject.commonName}`);
+  const extFile = path.join(caDir, `${name}.ext`);
   // Alternative names in a section of their own, so a value may hold a comma.
   const altNames = (subject.altNames ?? []).map(
     (n, i) => `${n.slice(0, n.indexOf(':'))}.${i + 1} = ${n.slice(n.indexOf(':') + 1)}`,
   );
   writeFileSync(
-    file('ext'),
+    extFile,
     [
       'basicConstraints=CA:FALSE',
       'keyUsage=digitalSignature',
@@ -92,22 +103,6 @@ export function makeClientCertificate(
       '',
     ].join('\n'),
   );
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    file('csr'),
-    '-CA',
-    path.join(caDir, 'ca.pem'),
-    '-CAkey',
-    path.join(caDir, 'ca.key'),
-    '-CAcreateserial',
-    '-out',
-    file('pem'),
-    '-days',
-    '2',
-    '-extfile',
-    file('ext'),
-  );
-  return { cert: readFileSync(file('pem'), 'utf8'), key: readFileSync(file('key'), 'utf8') };
+  const issued = issueByTestCa(caDir, name, subject.commonName, extFile);
+  return { cert: readFileSync(issued.certFile, 'utf8'), key: readFileSync(issued.keyFile, 'utf8') };
 }
