@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import {
   kubectlMust,
+  podImage,
   podManifest,
   pointWebhooksAt,
   waitForSigwardDenial,
@@ -86,15 +87,7 @@ describe('the chart webhook configurations admit a signed image', () => {
       const created = await world.kube.kubectl(['apply', '-f', '-'], { input: pod('web', signed.ref) });
       assert.equal(created.code, 0, created.stderr);
       assert.equal(created.stdout.trim(), 'pod/web created');
-      const image = await must([
-        'get',
-        'pod',
-        'web',
-        '-n',
-        checked,
-        '-o',
-        'jsonpath={.spec.containers[0].image}',
-      ]);
+      const image = await podImage(must, checked, 'web');
       assert.equal(image, `${signed.ref}@${signed.digest}`, 'pinned by the chart mutating webhook');
       assert.doesNotMatch(readFileSync(webhook.logFile, 'utf8'), /forbidden/i);
     } catch (error) {

@@ -20,6 +20,7 @@ import {
   deploymentArgsOf as args,
   helmAgainst,
   kubectlMust,
+  podImage,
   oneManifest as one,
   podManifest,
   pointWebhooksAt,
@@ -771,15 +772,7 @@ describe('the sigward Helm chart against the apiserver', () => {
       assert.match(denied, /denied the request/);
       const created = await kube.kubectl(['apply', '-f', '-'], { input: pod('kube-system', 'unsigned') });
       assert.equal(created.code, 0, created.stderr);
-      const image = await must([
-        'get',
-        'pod',
-        'unsigned',
-        '-n',
-        'kube-system',
-        '-o',
-        'jsonpath={.spec.containers[0].image}',
-      ]);
+      const image = await podImage(must, 'kube-system', 'unsigned');
       assert.equal(image, 'registry.invalid/unsigned/app:v1', 'not pinned, not judged');
       await must(['label', 'namespace', checked, 'sigward.dev/exclude=true']);
       let admitted = false;

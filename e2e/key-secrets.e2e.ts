@@ -14,6 +14,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe } from 'node:test';
 import {
   kubectlMust,
+  podImage,
   podManifest,
   waitForPolicyReady,
   waitForSigwardDenial,
@@ -288,15 +289,7 @@ describe('keys and signature-repository credentials held in Secrets', () => {
       await until(pod, (r) => r.code === 0, "admitted with the ClusterImagePolicy's pullSecretRef");
       const created = await create(JSON.parse(pod) as object);
       assert.equal(created.code, 0, created.stderr);
-      const pinned = await must([
-        'get',
-        'pod',
-        'stored',
-        '-n',
-        ns,
-        '-o',
-        'jsonpath={.spec.containers[0].image}',
-      ]);
+      const pinned = await podImage(must, ns, 'stored');
       assert.equal(pinned, `${image.ref}@${image.digest}`);
 
       // An ImagePolicy's comes from its own namespace: `sig-pull` exists only in sigward's.

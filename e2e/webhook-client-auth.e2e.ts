@@ -16,6 +16,7 @@ import {
   getFromWebhook,
   installChartWithHostWebhook,
   kubectlMust,
+  podImage,
   podManifest,
   pointWebhooksAt,
   waitForSigwardDenial,
@@ -136,15 +137,7 @@ describe('webhook client authentication with the real apiserver', () => {
       input: podManifest(checked, 'web', images.signed.ref),
     });
     assert.equal(created.code, 0, created.stderr);
-    const image = await must([
-      'get',
-      'pod',
-      'web',
-      '-n',
-      checked,
-      '-o',
-      'jsonpath={.spec.containers[0].image}',
-    ]);
+    const image = await podImage(must, checked, 'web');
     assert.equal(image, `${images.signed.ref}@${images.signed.digest}`);
   });
 

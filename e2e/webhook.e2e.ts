@@ -18,6 +18,7 @@ import { startService, type Service } from './world/process.ts';
 import { freePort } from './world/ports.ts';
 import { startOlareg } from './world/registry.ts';
 import { cosignSignAs } from './world/host-webhook.ts';
+import { podImage } from './world/chart.ts';
 import { startWorld, type World } from './world/world.ts';
 import { stepsNotingFailure } from './world/failing-steps.ts';
 
@@ -272,7 +273,7 @@ describe('sigward webhook against the apiserver', () => {
     const r = await apply(pod('web', image.ref));
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), 'pod/web created');
-    const pinned = await must(['get', 'pod', 'web', '-n', ns, '-o', 'jsonpath={.spec.containers[0].image}']);
+    const pinned = await podImage(must, ns, 'web');
     assert.equal(pinned, `${image.ref}@${image.digest}`);
   });
 
@@ -326,15 +327,7 @@ describe('sigward webhook against the apiserver', () => {
       const signed = images['enforce/by-sigward']!;
       const admitted = await apply(pod('by-sigward', signed.ref));
       assert.equal(admitted.code, 0, admitted.stderr);
-      const pinned = await must([
-        'get',
-        'pod',
-        'by-sigward',
-        '-n',
-        ns,
-        '-o',
-        'jsonpath={.spec.containers[0].image}',
-      ]);
+      const pinned = await podImage(must, ns, 'by-sigward');
       assert.equal(pinned, `${signed.ref}@${signed.digest}`);
 
       const other = images['enforce/by-sigward-other']!;
@@ -627,15 +620,7 @@ describe('sigward webhook against the apiserver', () => {
         viaAccount.spec['serviceAccountName'] = 'builder';
         const r2 = await apply(viaAccount);
         assert.equal(r2.code, 0, r2.stderr);
-        const pinned = await must([
-          'get',
-          'pod',
-          'private-sa',
-          '-n',
-          ns,
-          '-o',
-          'jsonpath={.spec.containers[0].image}',
-        ]);
+        const pinned = await podImage(must, ns, 'private-sa');
         assert.equal(pinned, `${image.ref}@${image.digest}`);
       } finally {
         await registry.stop();

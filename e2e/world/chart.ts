@@ -49,6 +49,15 @@ export function kubectlMust(kubectl: Kubectl): (args: readonly string[], input?:
   return (args, input) => kubectlOk(kubectl, args, input === undefined ? {} : { input });
 }
 
+/** The image of a Pod's first container as the apiserver stored it (pinned to a digest by /mutate). */
+export function podImage(
+  must: (args: readonly string[]) => Promise<string>,
+  namespace: string,
+  pod: string,
+): Promise<string> {
+  return must(['get', 'pod', pod, '-n', namespace, '-o', 'jsonpath={.spec.containers[0].image}']);
+}
+
 /** `helm template <release>` in `namespace` with these values; the manifests, parsed. */
 export async function renderChart(
   context: ChartContext,
