@@ -18,7 +18,11 @@
 //     REQUESTS each; per window the distribution, GCs, stdout writes, event-loop turns and what the
 //     requests at or above p99 overlapped, as JSON lines. TAIL_ROOTS=ROOT,ROOT,bare: several servers
 //     side by side (checkouts, `bare` for bench/bare-server.ts), windows alternated between them.
-//     HOOKS=1 adds async resources per request, PHASES=1 where each request's time went.
+//     HOOKS=1 adds async resources per request, PHASES=1 where each request's time went. An entry may
+//     be a server script (`bench/server-only.ts`, started as bare-server.ts is) and may carry
+//     environment variables for its process only: `ROOT?K=V&K2=V2`, `bench/server-only.ts?LOG=warn`.
+//     Per window `turns` says how the reviews shared turns of the event loop: the share answered in a
+//     turn of 16 and alone, and per turn of 16 its length, the time per request read and per finish.
 import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -68,9 +72,13 @@ try {
   const bare = process.env['BARE'] !== undefined;
   const cpuProfile = process.env['NOPROF'] === undefined && !alloc && !tail;
   if (alloc) mkdirSync(profiles, { recursive: true });
-  /** One server under test: a sigward checkout's webhook, or 'bare' (bench/bare-server.ts). */
+  /** One server under test: a sigward checkout's webhook, 'bare' (bench/bare-server.ts) or a server
+   *  script, with `?K=V&…` environment variables for it. */
   const start = async (root: string) => {
-    const isBare = root === 'bare';
+    const [script, query] = root.split('?');
+    const isScript = script!.endsWith('.ts');
+    const isBare = root === 'bare' || isScript;
+    const extraEnv = Object.fromEntries(new URLSearchParams(query ?? ''));
     const child = spawn(
       process.execPath,
       [
@@ -80,9 +88,9 @@ try {
         ...(tail ? ['--import', pathToFileURL(join(here, 'tail-probe.ts')).href] : []),
         ...(cpuProfile ? ['--cpu-prof', `--cpu-prof-dir=${profiles}`] : []),
         ...(isBare
-          ? [join(here, 'bare-server.ts'), tls.certFile, tls.keyFile]
+          ? [isScript ? script! : join(here, 'bare-server.ts'), tls.certFile, tls.keyFile]
           : [
-              join(root, 'bin/sigward'),
+              join(script!, 'bin/sigward'),
               'webhook',
               '--listen=127.0.0.1:0',
               `--policies=${policies}`,
@@ -94,7 +102,7 @@ try {
             ]),
       ],
       {
-        env: alloc ? { ...env, ALLOC_PROFILE_DIR: profiles } : env,
+        env: alloc ? { ...env, ...extraEnv, ALLOC_PROFILE_DIR: profiles } : { ...env, ...extraEnv },
         stdio: ['ignore', 'pipe', 'pipe', ...(alloc || tail ? (['ipc'] as const) : [])],
       },
     );

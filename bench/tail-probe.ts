@@ -131,6 +131,20 @@ const pct = (sorted: ArrayLike<number>, p: number): number =>
 const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
 const overlaps = (s: Span, a: number, b: number): boolean => s.start < b && s.end > a;
 
+/** Mean count of requests that started after this one's end() returned and before its finish. */
+function meanStartedMeanwhile(of: readonly number[]): number {
+  const order = Float64Array.from({ length: count }, (_, i) => starts[i]!).sort();
+  let total = 0;
+  for (const i of of) {
+    const a = endReturned[i]!;
+    const b = finishes[i]!;
+    let k = 0;
+    for (const s of order) if (s > a && s < b) k++;
+    total += k;
+  }
+  return Math.round((total / Math.max(1, of.length)) * 100) / 100;
+}
+
 function report(used: NodeJS.CpuUsage, loop: { utilization: number }): object {
   const n = count;
   const times = new Float64Array(n);
@@ -164,6 +178,40 @@ function report(used: NodeJS.CpuUsage, loop: { utilization: number }): object {
   }
   if (size > 0) turns.push(size);
   const turnSizes = Float64Array.from(turns).sort();
+  // Turns by the order of events: requests read (their starts) until the first finish, then the
+  // finishes of that turn's check phase; the next start after a finish opens the next turn. A turn of
+  // 16 (every connection at once) is what makes p99 at 16 connections: its first start → last finish,
+  // and within it the time per request read (start → next start) and per finish (finish → next).
+  const events: [number, number][] = [];
+  for (let i = 0; i < n; i++) {
+    if (Number.isNaN(finishes[i]!)) continue;
+    events.push([starts[i]!, 0], [finishes[i]!, 1]);
+  }
+  events.sort((a, b) => a[0] - b[0]);
+  const fullTurns: number[] = [];
+  const readGaps: number[] = [];
+  const finishGaps: number[] = [];
+  let inFullTurns = 0;
+  let alone = 0;
+  let turn: [number, number][] = [];
+  const closeTurn = (): void => {
+    const finished = turn.filter((e) => e[1] === 1).length;
+    if (finished === 1) alone++;
+    if (finished === 16 && turn.length === 32) {
+      inFullTurns += 16;
+      fullTurns.push(turn[31]![0] - turn[0]![0]);
+      for (let k = 1; k < 16; k++) readGaps.push(turn[k]![0] - turn[k - 1]![0]);
+      for (let k = 17; k < 32; k++) finishGaps.push(turn[k]![0] - turn[k - 1]![0]);
+    }
+    turn = [];
+  };
+  for (const event of events) {
+    if (event[1] === 0 && turn.length > 0 && turn[turn.length - 1]![1] === 1) closeTurn();
+    turn.push(event);
+  }
+  closeTurn();
+  const fullTurnMs = Float64Array.from(fullTurns).sort();
+  const usP50 = (xs: number[]): number => round(pct(Float64Array.from(xs).sort(), 0.5) * 1000, 1);
   const gcMs = gcs.reduce((s, g) => s + g.end - g.start, 0);
   const scavengeMs = scavenges.map((g) => g.end - g.start).sort((a, b) => a - b);
   return {
@@ -217,6 +265,14 @@ function report(used: NodeJS.CpuUsage, loop: { utilization: number }): object {
       sizeP50: pct(turnSizes, 0.5),
       sizeP99: pct(turnSizes, 0.99),
       sizeMax: turnSizes[turnSizes.length - 1],
+      // Share of the requests answered in a turn of 16, and alone in theirs.
+      inFullTurns: round(inFullTurns / Math.max(1, n), 3),
+      alone: round(alone / Math.max(1, n), 3),
+      full: fullTurns.length,
+      fullMsP50: round(pct(fullTurnMs, 0.5)),
+      fullMsP10: round(pct(fullTurnMs, 0.1)),
+      fullReadUsP50: usP50(readGaps),
+      fullFinishUsP50: usP50(finishGaps),
     },
     all: {
       inGc: share(all, inGc),
@@ -252,6 +308,7 @@ function report(used: NodeJS.CpuUsage, loop: { utilization: number }): object {
                   handlerToEnd: p50((i) => endCalled[i]! - handlerAt[i]!),
                   inEnd: p50((i) => endReturned[i]! - endCalled[i]!),
                   endToFinish: p50((i) => finishes[i]! - endReturned[i]!),
+                  startedMeanwhile: meanStartedMeanwhile(of),
                 },
               ];
             }),

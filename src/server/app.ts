@@ -10,6 +10,7 @@ import type {
   FastifyServerOptions,
 } from 'fastify';
 import { lineWriter } from '../telemetry/index.ts';
+import { AfterResponses } from './after-responses.ts';
 import type { Logger, Metrics } from '../telemetry/index.ts';
 
 export type ReviewRoute = 'validate' | 'mutate';
@@ -65,6 +66,16 @@ export interface AppDeps {
     readonly requestCert?: boolean;
     readonly rejectUnauthorized?: boolean;
   };
+}
+
+/** A review answered from the engine's result: what its admission line and metrics record. */
+interface Answered {
+  readonly route: ReviewRoute;
+  readonly handled: Extract<HandledReview, { ok: true }>;
+  /** Time in the engine, for the line. */
+  readonly ms: number;
+  /** Time until the answer was written, for the histogram. */
+  readonly seconds: number;
 }
 
 /** The admission log line's fields (README "Logs"), in this order. */
@@ -135,38 +146,64 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   // review. Everything else stays redacted.
   const admissionLog = deps.logger.child({ component: 'admission' }, { redact: { paths: [] } });
   const admissionLine = lineWriter(admissionLog, ADMISSION_LINE, 'admission');
+  /** One JSON line per review, every part its own field to filter on (uid matches the apiserver's
+   * audit log; reasons are the codes of what failed), then the review's metrics. */
+  const recordAnswered = ({ route, handled, ms, seconds }: Answered): void => {
+    const level = handled.decision === 'skip' ? 'debug' : 'info';
+    if (admissionLine.enabled(level)) {
+      const line = admissionLine.fields;
+      line.route = route;
+      line.decision = handled.decision;
+      line.kind = handled.kind;
+      line.operation = handled.operation;
+      line.uid = handled.uid;
+      line.user = handled.user;
+      line.object = handled.object;
+      line.reasons = handled.reasons;
+      line.ms = ms;
+      line.summary = handled.summary;
+      admissionLine.write(level);
+    }
+    deps.metrics.countAdmission(handled.decision, handled.kind, route, handled.operation);
+    durations[route].observe(seconds);
+  };
+  // Written after the turn's responses (after-responses.ts): up to 16 reviews share a turn at 16
+  // connections, and each one's line and metrics delayed the answers of the reviews read after it.
+  const answered = new AfterResponses(recordAnswered, (error) => {
+    try {
+      deps.logger.error({ err: error }, 'a review was answered but its admission line or metrics failed');
+    } catch {
+      // The logger itself failed: there is nowhere left to say it.
+    }
+  });
+  // Nothing queued is lost when the server closes before the turn's end.
+  app.addHook('onClose', (_instance, done) => {
+    answered.flush();
+    done();
+  });
+  // Bound once per route: a review's metrics are one counter series and one histogram series.
+  const durations = {
+    validate: deps.metrics.admissionDuration.series({ route: 'validate' }),
+    mutate: deps.metrics.admissionDuration.series({ route: 'mutate' }),
+  } satisfies Record<ReviewRoute, unknown>;
   const review = (route: ReviewRoute) => {
-    // Bound once per route: a review's metrics are one counter series and one histogram series.
-    const duration = deps.metrics.admissionDuration.series({ route });
-    const observe = (started: number): void => duration.observe((performance.now() - started) / 1000);
+    const observe = (started: number): void => durations[route].observe((performance.now() - started) / 1000);
     const respond = (handled: HandledReview, started: number, reply: FastifyReply): undefined => {
-      try {
-        if (!handled.ok) {
+      if (!handled.ok) {
+        try {
           invalid(route, handled.message);
           reply.code(400).send({ error: handled.message, statusCode: 400 });
-          return;
+        } finally {
+          observe(started);
         }
-        // One JSON line per review, every part its own field to filter on (uid matches the apiserver's
-        // audit log; reasons are the codes of what failed).
-        const level = handled.decision === 'skip' ? 'debug' : 'info';
-        if (admissionLine.enabled(level)) {
-          const line = admissionLine.fields;
-          line.route = route;
-          line.decision = handled.decision;
-          line.kind = handled.kind;
-          line.operation = handled.operation;
-          line.uid = handled.uid;
-          line.user = handled.user;
-          line.object = handled.object;
-          line.reasons = handled.reasons;
-          line.ms = Math.round((performance.now() - started) * 10) / 10;
-          line.summary = handled.summary;
-          admissionLine.write(level);
-        }
-        deps.metrics.countAdmission(handled.decision, handled.kind, route, handled.operation);
+        return;
+      }
+      // The line's ms: the engine's time; the histogram's: until the answer was written.
+      const ms = Math.round((performance.now() - started) * 10) / 10;
+      try {
         reply.code(200).send(handled.review);
       } finally {
-        observe(started);
+        answered.add({ route, handled, ms, seconds: (performance.now() - started) / 1000 });
       }
     };
     // Not an async function: a review the engine answers at once (every image cached) is answered in

@@ -17,6 +17,7 @@ import {
   pushFixtures,
 } from '../engine/harness.ts';
 import { kubewarden } from '../sigstore/discover-fixtures.ts';
+import { turnEnd } from '../support/turn-end.ts';
 
 let registry: DockerRegistry;
 before(async () => {
@@ -53,6 +54,7 @@ function logged(level: string) {
       payload: JSON.stringify(review),
     });
     assert.equal(r.statusCode, 200);
+    await turnEnd(); // the review's line and metrics are written after the turn's responses
     return r.json().response as Record<string, unknown>;
   };
   const admissionLines = () => lines.filter((l) => l['msg'] === 'admission');

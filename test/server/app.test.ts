@@ -12,6 +12,7 @@ import { ReviewEngine } from '../../src/engine/review.ts';
 import { buildSnapshot } from '../../src/kube/snapshot.ts';
 import { Writable } from 'node:stream';
 import { podReview } from '../engine/harness.ts';
+import { injectAfterTurn } from '../support/turn-end.ts';
 
 const quiet = new Writable({ write: (_c, _e, done) => done() });
 
@@ -38,14 +39,17 @@ function app(
   const metrics = createMetrics({ processMetrics: false });
   return {
     metrics,
-    app: buildApp({
-      handleReview: engine.handleNow,
-      readiness: () => ready,
-      metrics,
-      logger: createLogger({ destination: quiet }),
-      bodyLimitBytes: 64 * 1024,
-      ...overrides,
-    }),
+    // Each injected request resolves once its admission line and metrics are written.
+    app: injectAfterTurn(
+      buildApp({
+        handleReview: engine.handleNow,
+        readiness: () => ready,
+        metrics,
+        logger: createLogger({ destination: quiet }),
+        bodyLimitBytes: 64 * 1024,
+        ...overrides,
+      }),
+    ),
   };
 }
 
