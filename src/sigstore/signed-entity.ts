@@ -63,7 +63,11 @@ export function signedEntity(input: EntityInput): SignedEntity {
  * `entity` (read without its signed bytes) with its signature over `artifact`: the library's own
  * signature content of the bundle, the rest of the entity (the certificate read, the times) as it is.
  */
-export function withArtifact(entity: SignedEntity, bundle: Bundle, artifact: Buffer | undefined): SignedEntity {
+export function withArtifact(
+  entity: SignedEntity,
+  bundle: Bundle,
+  artifact: Buffer | undefined,
+): SignedEntity {
   return { ...entity, signature: toSignedEntity(withoutDer(bundle), artifact).signature };
 }
 

@@ -44,7 +44,12 @@ const LibraryVerifier = Verifier as unknown as new (
 
 export const REPLACED_STEPS = ['verifyTimestamps', 'verifySigningKey'] as const;
 /** The library's steps `verify` runs, in its order (verifier.js), split in two for a head start. */
-export const LIBRARY_STEPS = ['verifyTimestamps', 'verifySigningKey', 'verifyTLogs', 'verifySignature'] as const;
+export const LIBRARY_STEPS = [
+  'verifyTimestamps',
+  'verifySigningKey',
+  'verifyTLogs',
+  'verifySignature',
+] as const;
 
 export class CachedKeyVerifier extends LibraryVerifier {
   readonly #trust: TrustMaterial;
