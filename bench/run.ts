@@ -327,13 +327,21 @@ function speed(head: (what: string) => string[], cols: Cols, table: Table): void
   );
   table(
     'The registry alone: the same requests in the same rounds by a plain undici client (no parsing, no ' +
-      "verification), interleaved with the verifications above; sigward's own = p50 wall - registry alone",
-    ['case', 'rounds', ...head('registry alone p50 ms'), ...head("sigward's own ms")],
+      "verification), interleaved with the verifications above; sigward's own = p50 wall - registry alone; " +
+      'the plain client CPU is what those requests cost a client that does nothing with the answers',
+    [
+      'case',
+      'rounds',
+      ...head('registry alone p50 ms'),
+      ...head("sigward's own ms"),
+      ...head('plain client CPU ms'),
+    ],
     cases.map((name, i) => [
       name,
       String(results.get('this tree')![0]!.verify[i].rounds ?? '-'),
       ...cols((r) => r.verify[i].registryAloneMs),
       ...cols((r) => r.verify[i].wallMs - r.verify[i].registryAloneMs),
+      ...cols((r) => r.verify[i].registryAloneCpuMs),
     ]),
   );
   if (values['verify-only'] === true) return;
