@@ -179,6 +179,17 @@ async function verifyMode(): Promise<object> {
       digest: fulcioRekor.digest,
       authority: keyless(fulcioRekor.subject, fulcioRekor.issuer),
     },
+    ...(values.olareg === undefined
+      ? []
+      : [
+          {
+            name: 'legacy .sig, keyless + Rekor SET (olareg)',
+            registry: values.olareg,
+            repository: 'bench/legacy',
+            digest: fulcioRekor.digest,
+            authority: keyless(fulcioRekor.subject, fulcioRekor.issuer),
+          },
+        ]),
   ];
   const runners = cases.map((c) => {
     const counted = { requests: 0 };

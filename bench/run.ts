@@ -122,6 +122,10 @@ try {
         fallbackTag: false,
       },
     );
+  if (olareg !== undefined)
+    await pushLegacySignature(setup, repo(olareg.host, 'bench/legacy'), fulcioRekor.digest, [
+      fulcioRekor.layer(),
+    ]);
   if (olaregFallback !== undefined)
     await pushBundleReferrer(
       setup,
