@@ -5,7 +5,9 @@
 //    written by clients, not the registry, and cosign's writer leaves out the annotations
 //    (sigstore/cosign#4641), so nothing in it is trusted to admit: each listed manifest is fetched and
 //    its layers decide what it is;
-//  - cosign's legacy tag `sha256-<hex>.sig`, one signature per layer (legacy.ts turns each into a bundle).
+//  - cosign's legacy tag `sha256-<hex>.sig`, one signature per layer (legacy.ts turns each into a bundle;
+//    a listener is told those bundles once the payload blobs are asked for, so that verification can
+//    start on everything that does not read the payload while it is on its way).
 // Attestations are found by discover-attestations.ts, over the same referrers listing (exported here).
 // A referrer CLAIMING another predicate type than an image signature's (`cosign attest`: SBOMs,
 // provenance) is not downloaded: the claim is the unsigned `dev.sigstore.bundle.predicateType`, read

@@ -2,6 +2,8 @@
 // runs each through verifyBundle against the admitted digest (never a referrer's subject), matches the
 // proven identity, and returns a verdict that says, per signature, who signed or why it failed. A
 // registry failure is a verdict of its own (status `error`, its REGISTRY_* code), never "unsigned".
+// A legacy signature's checks that need no payload run while its payload blob is fetched (headStart),
+// with the same answer as running them after it.
 // Policy stays outside: an authority brings its own identity check (policy/identity.ts in practice).
 import type { TrustMaterial } from '@sigstore/verify';
 import { SigwardError } from '../errors.ts';
