@@ -154,7 +154,13 @@ async function profile(runs: number, only: string | undefined, others: readonly 
       ...(hosts.olareg === undefined
         ? []
         : [{ name: 'legacy-olareg', registry: hosts.olareg, repository: 'bench/legacy', ...fulcioRekor }]),
-    ].filter((c) => only === undefined || only === 'all' || c.name.includes(only));
+    ].filter(
+      (c, _, all) =>
+        only === undefined ||
+        only === 'all' ||
+        // A case's exact name runs only it (`fallback` is also part of `olareg-fallback`).
+        (all.some((a) => a.name === only) ? c.name === only : c.name.includes(only)),
+    );
     const trees = [undefined, ...others];
     const modules = await Promise.all(trees.map(treeModules));
     const rounds = others.length === 0 ? 1 : 5;
