@@ -21,10 +21,12 @@ import { parseArgs, promisify } from 'node:util';
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import diagnostics from 'node:diagnostics_channel';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import fastify from 'fastify';
+import { Agent, request as undiciRequest } from 'undici';
 import { parse as parseYaml } from 'yaml';
 import { makeTestTls } from '../test/support/tls.ts';
 import { fulcioRekor, kubewarden } from '../test/sigstore/discover-fixtures.ts';
@@ -36,6 +38,8 @@ const { values } = parseArgs({
     mode: { type: 'string' },
     docker: { type: 'string' },
     olareg: { type: 'string' },
+    /** An olareg with its referrers API off: bundles found through the fallback tag, as on docker-registry. */
+    'olareg-fallback': { type: 'string' },
     runs: { type: 'string', default: '40' },
     /** Unmeasured verifications of every verify case, all cases in turn, before any case is measured. */
     'verify-warm-up': { type: 'string', default: '300' },
@@ -145,6 +149,19 @@ async function verifyMode(): Promise<object> {
             repository: 'bench/bundle',
             digest: kubewarden.digest,
             authority: keyless(kubewarden.subject, kubewarden.issuer),
+            referrers: 'referrers-api',
+          },
+        ]),
+    ...(values['olareg-fallback'] === undefined
+      ? []
+      : [
+          {
+            name: 'cosign v3 bundle, fallback tag (olareg, API off)',
+            registry: values['olareg-fallback'],
+            repository: 'bench/bundle',
+            digest: kubewarden.digest,
+            authority: keyless(kubewarden.subject, kubewarden.issuer),
+            referrers: 'fallback-tag',
           },
         ]),
     {
@@ -153,6 +170,7 @@ async function verifyMode(): Promise<object> {
       repository: 'bench/bundle',
       digest: kubewarden.digest,
       authority: keyless(kubewarden.subject, kubewarden.issuer),
+      referrers: 'fallback-tag',
     },
     {
       name: 'legacy .sig, keyless + Rekor SET (docker-registry)',
@@ -161,6 +179,17 @@ async function verifyMode(): Promise<object> {
       digest: fulcioRekor.digest,
       authority: keyless(fulcioRekor.subject, fulcioRekor.issuer),
     },
+    ...(values.olareg === undefined
+      ? []
+      : [
+          {
+            name: 'legacy .sig, keyless + Rekor SET (olareg)',
+            registry: values.olareg,
+            repository: 'bench/legacy',
+            digest: fulcioRekor.digest,
+            authority: keyless(fulcioRekor.subject, fulcioRekor.issuer),
+          },
+        ]),
   ];
   const runners = cases.map((c) => {
     const counted = { requests: 0 };
@@ -169,6 +198,9 @@ async function verifyMode(): Promise<object> {
     const once = async (): Promise<void> => {
       const verdict = await verifyImage({ client, image, authorities: [c.authority], trust });
       if (verdict.status !== 'verified') throw new Error(`${c.name}: ${verdict.code} ${verdict.message}`);
+      // The case measures the path it names (olareg with its API off must be read through the tag).
+      if (c.referrers !== undefined && verdict.referrers !== c.referrers)
+        throw new Error(`${c.name}: referrers found through ${verdict.referrers}, not ${c.referrers}`);
     };
     return { c, counted, client, once };
   });
@@ -180,26 +212,133 @@ async function verifyMode(): Promise<object> {
   for (let i = 0; i < Math.max(1, Number(values['verify-warm-up'])); i++)
     for (const { once } of runners) await once();
   const rows = [];
+  const registryAlone = new Agent({ connections: 16 });
   for (const { c, counted, client, once } of runners) {
+    // The requests of one verification, in the rounds they were made in: replayed by a plain client
+    // (no parsing, no verification), interleaved with the verifications, that is the registry's share.
+    const recorded = await recordRequests(once);
+    counted.requests = 0;
+    await once();
+    if (counted.requests !== recorded.length)
+      throw new Error(`${c.name}: ${recorded.length} requests recorded, ${counted.requests} counted`);
+    const rounds = inRounds(recorded);
+    const replay = (): Promise<void> => replayRounds(registryAlone, rounds);
+    for (let i = 0; i < 20; i++) await replay();
     counted.requests = 0;
     const walls: number[] = [];
     const cpus: number[] = [];
+    const alone: number[] = [];
+    const aloneCpus: number[] = [];
+    const replayTimed = async (): Promise<void> => {
+      const cpu = process.cpuUsage();
+      alone.push(await timed(replay));
+      aloneCpus.push(cpuMs(process.cpuUsage(cpu)));
+    };
     for (let i = 0; i < runs; i++) {
+      if (i % 2 === 1) await replayTimed();
       const cpu = process.cpuUsage();
       const t = performance.now();
       await once();
       walls.push(performance.now() - t);
       cpus.push(cpuMs(process.cpuUsage(cpu)));
+      if (i % 2 === 0) await replayTimed();
     }
     rows.push({
       name: c.name,
       wallMs: median(walls),
       cpuMs: median(cpus),
       requests: counted.requests / runs,
+      rounds: rounds.length,
+      registryAloneMs: median(alone),
+      registryAloneCpuMs: median(aloneCpus),
     });
     await client.close();
   }
+  await registryAlone.close();
   return { verify: rows };
+}
+
+async function timed(run: () => Promise<void>): Promise<number> {
+  const t = performance.now();
+  await run();
+  return performance.now() - t;
+}
+
+/** One registry request as undici saw it: what was asked, when it was sent, when its body was in. */
+interface RecordedRequest {
+  readonly origin: string;
+  readonly method: string;
+  readonly path: string;
+  readonly headers: readonly string[];
+  readonly start: number;
+  end: number;
+}
+
+/** The registry requests `run` makes (undici's diagnostics channels), in the order they were made. */
+async function recordRequests(run: () => Promise<void>): Promise<RecordedRequest[]> {
+  const open = new Map<object, RecordedRequest>();
+  const done: RecordedRequest[] = [];
+  const onCreate = (message: unknown): void => {
+    const { request } = message as {
+      request: { origin: string; method: string; path: string; headers: unknown };
+    };
+    const headers = Array.isArray(request.headers) ? (request.headers as string[]) : [];
+    open.set(request, {
+      origin: String(request.origin),
+      method: request.method,
+      path: request.path,
+      headers,
+      start: performance.now(),
+      end: Number.NaN,
+    });
+  };
+  const onEnd = (message: unknown): void => {
+    const { request } = message as { request: object };
+    const recorded = open.get(request);
+    if (recorded === undefined) return;
+    recorded.end = performance.now();
+    open.delete(request);
+    done.push(recorded);
+  };
+  diagnostics.subscribe('undici:request:create', onCreate);
+  diagnostics.subscribe('undici:request:trailers', onEnd);
+  diagnostics.subscribe('undici:request:error', onEnd);
+  try {
+    await run();
+  } finally {
+    diagnostics.unsubscribe('undici:request:create', onCreate);
+    diagnostics.unsubscribe('undici:request:trailers', onEnd);
+    diagnostics.unsubscribe('undici:request:error', onEnd);
+  }
+  if (open.size > 0) throw new Error(`${open.size} registry request(s) never completed`);
+  return done.sort((a, b) => a.start - b.start);
+}
+
+/** Requests grouped in rounds: a request waits for those that ended before it started, so it comes after. */
+function inRounds(requests: readonly RecordedRequest[]): RecordedRequest[][] {
+  const round = new Map<RecordedRequest, number>();
+  for (const r of requests) {
+    let after = 0;
+    for (const q of requests) if (q !== r && q.end <= r.start) after = Math.max(after, round.get(q) ?? 0);
+    round.set(r, after + 1);
+  }
+  const rounds: RecordedRequest[][] = [];
+  for (const r of requests) (rounds[round.get(r)! - 1] ??= []).push(r);
+  return rounds;
+}
+
+async function replayRounds(agent: Agent, rounds: readonly RecordedRequest[][]): Promise<void> {
+  for (const round of rounds)
+    await Promise.all(
+      round.map(async (r) => {
+        const response = await undiciRequest(new URL(r.path, r.origin), {
+          dispatcher: agent,
+          method: r.method as 'GET' | 'HEAD',
+          headers: r.headers as string[],
+        });
+        await response.body.arrayBuffer();
+      }),
+    );
 }
 
 /** The policy (per generation) and Pod review every warm/memory mode judges: the signed kubewarden image. */

@@ -1,6 +1,10 @@
 // Profiling aid for the cold path (#14): verifyImage of a new digest, as bench/measure.ts's verify mode
 // runs it, many times per case against the bench registries, so `node --cpu-prof` profiles only that.
 //   node --cpu-prof --cpu-prof-dir=/tmp/prof bench/profile-cold.ts [RUNS] [CASE-SUBSTRING|all]
+// Cases: referrers (olareg, API), olareg-fallback (olareg, API off: the fallback tag), fallback
+// (docker-registry), legacy (docker-registry), legacy-olareg; CPU is shown with its system (kernel) part.
+// BENCH_LATENCY_MS=2 makes every registry answer take at least 2 ms (a timer started with the request),
+// as across a network: what overlaps a round trip shows there, whatever the machine's load.
 // The registries are served by a child process (their log pipes would otherwise be profiled too).
 // Other trees named after the case are measured in the same process, 5 rounds alternated (figures per
 // round: p50 wall and CPU per verification; medians of the rounds, with the ratios):
@@ -15,6 +19,7 @@ import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { RegistryClient } from '../src/oci/client.ts';
 import type * as BundleModule from '../src/sigstore/bundle.ts';
@@ -37,6 +42,8 @@ import { median } from './stats.ts';
 interface Hosts {
   readonly docker: string;
   readonly olareg?: string;
+  /** olareg with its referrers API off (the fallback tag). */
+  readonly olaregFallback?: string;
 }
 
 if (process.argv[2] === '--serve') await serve();
@@ -48,6 +55,7 @@ else await profile(Number(process.argv[2] ?? '300'), process.argv[3], process.ar
 async function serve(): Promise<void> {
   const registry = await startDockerRegistry();
   const olareg = existsSync(OLAREG_BIN) ? await startOlareg({ referrersApi: true }) : undefined;
+  const olaregFallback = existsSync(OLAREG_BIN) ? await startOlareg({ referrersApi: false }) : undefined;
   const setup = new RegistryClient();
   await pushBundleReferrer(
     setup,
@@ -69,12 +77,31 @@ async function serve(): Promise<void> {
       kubewarden.bundle(),
       { fallbackTag: false },
     );
+  if (olareg !== undefined)
+    await pushLegacySignature(
+      setup,
+      { registry: olareg.host, repository: 'bench/legacy' },
+      fulcioRekor.digest,
+      [fulcioRekor.layer()],
+    );
+  if (olaregFallback !== undefined)
+    await pushBundleReferrer(
+      setup,
+      { registry: olaregFallback.host, repository: 'bench/bundle' },
+      kubewarden.digest,
+      kubewarden.bundle(),
+    );
   await setup.close();
-  const hosts: Hosts = { docker: registry.host, ...(olareg === undefined ? {} : { olareg: olareg.host }) };
+  const hosts: Hosts = {
+    docker: registry.host,
+    ...(olareg === undefined ? {} : { olareg: olareg.host }),
+    ...(olaregFallback === undefined ? {} : { olaregFallback: olaregFallback.host }),
+  };
   process.send!(hosts);
   await once(process, 'disconnect');
   await registry.stop();
   await olareg?.stop();
+  await olaregFallback?.stop();
 }
 
 interface TreeModules {
@@ -104,6 +131,7 @@ async function treeModules(tree: string | undefined): Promise<TreeModules> {
  * others, so load hits all alike; 1 round alone): p50 wall, CPU and requests per verification, medians.
  */
 async function profile(runs: number, only: string | undefined, others: readonly string[]): Promise<void> {
+  const latencyMs = Number(process.env['BENCH_LATENCY_MS'] ?? '0');
   const child = fork(fileURLToPath(import.meta.url), ['--serve'], { execArgv: [] });
   const [hosts] = (await once(child, 'message')) as [Hosts];
   try {
@@ -111,16 +139,41 @@ async function profile(runs: number, only: string | undefined, others: readonly 
       ...(hosts.olareg === undefined
         ? []
         : [{ name: 'referrers', registry: hosts.olareg, repository: 'bench/bundle', ...kubewarden }]),
+      ...(hosts.olaregFallback === undefined
+        ? []
+        : [
+            {
+              name: 'olareg-fallback',
+              registry: hosts.olaregFallback,
+              repository: 'bench/bundle',
+              ...kubewarden,
+            },
+          ]),
       { name: 'fallback', registry: hosts.docker, repository: 'bench/bundle', ...kubewarden },
       { name: 'legacy', registry: hosts.docker, repository: 'bench/legacy', ...fulcioRekor },
-    ].filter((c) => only === undefined || only === 'all' || c.name.includes(only));
+      ...(hosts.olareg === undefined
+        ? []
+        : [{ name: 'legacy-olareg', registry: hosts.olareg, repository: 'bench/legacy', ...fulcioRekor }]),
+    ].filter(
+      (c, _, all) =>
+        only === undefined ||
+        only === 'all' ||
+        // A case's exact name runs only it (`fallback` is also part of `olareg-fallback`).
+        (all.some((a) => a.name === only) ? c.name === only : c.name.includes(only)),
+    );
     const trees = [undefined, ...others];
     const modules = await Promise.all(trees.map(treeModules));
     const rounds = others.length === 0 ? 1 : 5;
     for (const c of cases) {
-      const figures = trees.map(() => ({ p50: [] as number[], cpu: [] as number[], requests: 0 }));
+      const figures = trees.map(() => ({
+        p50: [] as number[],
+        cpu: [] as number[],
+        system: [] as number[],
+        requests: 0,
+      }));
       const runners = modules.map((m, t) => {
         const client = new m.RegistryClient({ onExchange: () => void figures[t]!.requests++ });
+        const reader = latencyMs > 0 ? withLatency(client, latencyMs) : client;
         const image = { repository: { registry: c.registry, repository: c.repository }, digest: c.digest };
         const authority = {
           kind: 'keyless' as const,
@@ -130,7 +183,7 @@ async function profile(runs: number, only: string | undefined, others: readonly 
         const trust = m.prodRoot().material;
         const verifyOnce = async (): Promise<number> => {
           const t0 = performance.now();
-          const verdict = await m.verifyImage({ client, image, authorities: [authority], trust });
+          const verdict = await m.verifyImage({ client: reader, image, authorities: [authority], trust });
           if (verdict.status !== 'verified') throw new Error(`${c.name}: ${verdict.code} ${verdict.message}`);
           return performance.now() - t0;
         };
@@ -147,6 +200,7 @@ async function profile(runs: number, only: string | undefined, others: readonly 
           const used = process.cpuUsage(cpu);
           figures[t]!.p50.push(median(walls));
           figures[t]!.cpu.push((used.user + used.system) / 1000 / runs);
+          figures[t]!.system.push(used.system / 1000 / runs);
         }
       }
       trees.forEach((tree, t) => {
@@ -156,7 +210,7 @@ async function profile(runs: number, only: string | undefined, others: readonly 
             ? ''
             : `; this tree ÷ it: p50 ${(median(figures[0]!.p50) / median(f.p50)).toFixed(2)}×, CPU ${(median(figures[0]!.cpu) / median(f.cpu)).toFixed(2)}×`;
         console.log(
-          `${c.name}${tree === undefined ? '' : ` [${tree}]`}: p50 ${median(f.p50).toFixed(2)} ms, CPU ${median(f.cpu).toFixed(2)} ms, requests ${(f.requests / runs / rounds).toFixed(1)}${ratio}`,
+          `${c.name}${tree === undefined ? '' : ` [${tree}]`}: p50 ${median(f.p50).toFixed(2)} ms, CPU ${median(f.cpu).toFixed(2)} ms (system ${median(f.system).toFixed(2)}), requests ${(f.requests / runs / rounds).toFixed(1)}${ratio}`,
         );
       });
       for (const { client } of runners) await client.close();
@@ -165,6 +219,29 @@ async function profile(runs: number, only: string | undefined, others: readonly 
     child.disconnect();
     await once(child, 'exit');
   }
+}
+
+/**
+ * `client` as if each registry answer took at least `ms` (a registry across a network rather than on
+ * loopback): a timer started with each request, so work done meanwhile overlaps it as it would.
+ */
+function withLatency(
+  client: RegistryClient,
+  ms: number,
+): Parameters<typeof verifyImage>[0]['client'] & Pick<RegistryClient, 'servesReferrersApi'> {
+  const slow =
+    <A extends unknown[], R>(read: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      const [answer] = await Promise.all([read.apply(client, args), delay(ms)]);
+      return answer;
+    };
+  return {
+    listReferrers: slow(client.listReferrers),
+    findManifest: slow(client.findManifest),
+    getManifest: slow(client.getManifest),
+    getBlob: slow(client.getBlob),
+    servesReferrersApi: (registry) => client.servesReferrersApi(registry),
+  };
 }
 
 interface SignatureCheck {

@@ -13,9 +13,11 @@
 //   npm run bench -- --baseline DIR --rounds 0 --memory-rounds 3   # memory, 3 alternated runs per tree (medians)
 //   npm run bench -- --rounds 0 --memory-node-flags="--max-old-space-size=256"   # the webhook with more options
 //   npm run bench -- --run-from source    # the webhook from src/ by type stripping, not the compiled build
-// Registries: Debian's docker-registry (no referrers API) and, when built (npm run e2e:tools), olareg
-// with the referrers API, both on 127.0.0.1, holding real public-good signatures placed as cosign
-// places them (cosign v3 bundle of kubewarden-controller; containers/image's keyless legacy .sig).
+// Registries: Debian's docker-registry (no referrers API) and, when built (npm run e2e:tools), two
+// olaregs, one with the referrers API and one without (the fallback tag, as on docker-registry), all on
+// 127.0.0.1, holding real public-good signatures placed as cosign places them (cosign v3 bundle of
+// kubewarden-controller; containers/image's keyless legacy .sig). Each cold case also shows the
+// registry alone: the same requests in the same rounds by a plain undici client (bench/measure.ts).
 import { execFile } from 'node:child_process';
 import { parseArgs, promisify } from 'node:util';
 import { existsSync, rmSync } from 'node:fs';
@@ -94,6 +96,8 @@ for (const tree of trees) {
 
 const registry = await startDockerRegistry();
 const olareg = existsSync(OLAREG_BIN) ? await startOlareg({ referrersApi: true }) : undefined;
+// The same registry with its referrers API off: the fallback tag, without docker-registry's slowness.
+const olaregFallback = existsSync(OLAREG_BIN) ? await startOlareg({ referrersApi: false }) : undefined;
 const setup = new RegistryClient();
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const results = new Map<string, Json[]>(trees.map((t) => [t.name, []]));
@@ -117,6 +121,17 @@ try {
       {
         fallbackTag: false,
       },
+    );
+  if (olareg !== undefined)
+    await pushLegacySignature(setup, repo(olareg.host, 'bench/legacy'), fulcioRekor.digest, [
+      fulcioRekor.layer(),
+    ]);
+  if (olaregFallback !== undefined)
+    await pushBundleReferrer(
+      setup,
+      repo(olaregFallback.host, 'bench/bundle'),
+      kubewarden.digest,
+      kubewarden.bundle(),
     );
   await pushFixtures(registry.host);
   if (values['no-memory'] !== true)
@@ -144,6 +159,7 @@ try {
       `--mode=${mode}`,
       `--docker=${registry.host}`,
       ...(olareg === undefined ? [] : [`--olareg=${olareg.host}`]),
+      ...(olaregFallback === undefined ? [] : [`--olareg-fallback=${olaregFallback.host}`]),
       `--runs=${values.runs}`,
       `--verify-warm-up=${values['verify-warm-up']}`,
       `--requests=${values.requests}`,
@@ -199,6 +215,7 @@ try {
   await setup.close();
   await registry.stop();
   await olareg?.stop();
+  await olaregFallback?.stop();
 }
 
 function report(rounds: number, memory: Map<string, Json[]>): void {
@@ -310,6 +327,25 @@ function speed(head: (what: string) => string[], cols: Cols, table: Table): void
       ...cols((r) => r.verify[i].wallMs),
       ...cols((r) => r.verify[i].cpuMs),
       ...cols((r) => r.verify[i].requests, 1),
+    ]),
+  );
+  table(
+    'The registry alone: the same requests in the same rounds by a plain undici client (no parsing, no ' +
+      "verification), interleaved with the verifications above; sigward's own = p50 wall - registry alone; " +
+      'the plain client CPU is what those requests cost a client that does nothing with the answers',
+    [
+      'case',
+      'rounds',
+      ...head('registry alone p50 ms'),
+      ...head("sigward's own ms"),
+      ...head('plain client CPU ms'),
+    ],
+    cases.map((name, i) => [
+      name,
+      String(results.get('this tree')![0]!.verify[i].rounds ?? '-'),
+      ...cols((r) => r.verify[i].registryAloneMs),
+      ...cols((r) => r.verify[i].wallMs - r.verify[i].registryAloneMs),
+      ...cols((r) => r.verify[i].registryAloneCpuMs),
     ]),
   );
   if (values['verify-only'] === true) return;

@@ -5,7 +5,9 @@
 //    written by clients, not the registry, and cosign's writer leaves out the annotations
 //    (sigstore/cosign#4641), so nothing in it is trusted to admit: each listed manifest is fetched and
 //    its layers decide what it is;
-//  - cosign's legacy tag `sha256-<hex>.sig`, one signature per layer (legacy.ts turns each into a bundle).
+//  - cosign's legacy tag `sha256-<hex>.sig`, one signature per layer (legacy.ts turns each into a bundle;
+//    a listener is told those bundles once the payload blobs are asked for, so that verification can
+//    start on everything that does not read the payload while it is on its way).
 // Attestations are found by discover-attestations.ts, over the same referrers listing (exported here).
 // A referrer CLAIMING another predicate type than an image signature's (`cosign attest`: SBOMs,
 // provenance) is not downloaded: the claim is the unsigned `dev.sigstore.bundle.predicateType`, read
@@ -16,6 +18,7 @@
 // A referrer's `subject` is unsigned and never used: verification checks what each bundle signs against
 // the admitted digest. No signatures found is a value (an empty list); a registry failure throws its
 // REGISTRY_* error, so a caller can never mistake "could not look" for "unsigned".
+import { createHash } from 'node:crypto';
 import { SigwardError, describeError } from '../errors.ts';
 import { referenceIn, repositoryString } from '../oci/index.ts';
 import type { Descriptor, FetchedManifest, RegistryClient, RepositoryName } from '../oci/index.ts';
@@ -33,7 +36,7 @@ import {
   DSSE_ENVELOPE_MEDIA_TYPE,
   ANNOTATION,
 } from './layout.ts';
-import { legacyAttestationToBundle, legacySignatureToBundle } from './legacy.ts';
+import { legacyAttestationToBundle, legacySignatureBundle, legacySignatureToBundle } from './legacy.ts';
 import { mapLimit } from './map-limit.ts';
 
 /** What discovery needs of the OCI client (a RegistryClient, or a stand-in in tests). */
@@ -120,7 +123,16 @@ export interface Ctx {
   readonly signal: AbortSignal | undefined;
   /** Blobs fetched in this discovery: layers signing one payload share it (one GET, not one per layer). */
   readonly blobs: Map<string, Promise<Uint8Array | SigwardError>>;
+  /** Told the legacy signatures' bundles once their payloads are requested (discoverSignatures). */
+  readonly onLegacyBundles?: LegacyBundlesListener;
 }
+
+/**
+ * Told, as soon as the `.sig` manifest is read and its payload blobs are requested, the bundles the
+ * legacy signature candidates will carry if their payloads arrive as their descriptors say (read from
+ * the annotations and the descriptor's digest): verification can start on what does not need them.
+ */
+export type LegacyBundlesListener = (bundles: readonly Bundle[]) => void;
 
 /** A discovery's shared state; `attestationCaps` (referrer blob cap, byte budget) for attestations. */
 export function discoveryContext(
@@ -204,11 +216,15 @@ export async function discoverSignatures(
   client: SignatureRegistry,
   image: { readonly repository: RepositoryName; readonly digest: string },
   options: DiscoverOptions = {},
+  onLegacyBundles?: LegacyBundlesListener,
 ): Promise<Discovery> {
   const maxReferrers = options.maxReferrers ?? DISCOVERY_DEFAULTS.maxReferrers;
   const maxLayers = options.maxLayers ?? DISCOVERY_DEFAULTS.maxLayers;
   const concurrency = options.concurrency ?? DISCOVERY_DEFAULTS.concurrency;
-  const ctx = discoveryContext(client, image, options);
+  const ctx: Ctx = {
+    ...discoveryContext(client, image, options),
+    ...(onLegacyBundles === undefined ? {} : { onLegacyBundles }),
+  };
   const legacyTagName = legacyTag(image.digest);
 
   // The lookups are independent: one round trip each, in parallel.
@@ -389,7 +405,11 @@ export async function readLegacy(
     return false;
   });
   const examined = readable.slice(0, maxLayers);
-  const candidates = await mapLimit(examined, concurrency, async ({ layer, index }) => {
+  const early =
+    kind === 'signature' && ctx.onLegacyBundles !== undefined
+      ? examined.map(({ layer }) => earlyLegacyBundle(layer, ctx.maxSignatureBytes))
+      : [];
+  const reading = mapLimit(examined, concurrency, async ({ layer, index }, i) => {
     const location: SignatureLocation = {
       source: 'legacy-tag',
       repository: ctx.repoName,
@@ -425,6 +445,9 @@ export async function readLegacy(
         return { location, format: 'legacy' as const, problem: asSigwardError(error), ...labelled };
       }
     }
+    const bundle = early[i];
+    if (bundle !== undefined && sha256Hex(blob) === hexOf(layer.digest))
+      return { location, format: 'legacy' as const, bundle, payload: blob };
     try {
       const read = legacySignatureToBundle({
         mediaType: layer.mediaType,
@@ -436,6 +459,10 @@ export async function readLegacy(
       return { location, format: 'legacy' as const, problem: asSigwardError(error) };
     }
   });
+  // The first blobs are requested by now: what verification does meanwhile waits on no round trip.
+  const started = early.filter((bundle) => bundle !== undefined);
+  if (started.length > 0) ctx.onLegacyBundles?.(started);
+  const candidates = await reading;
   return {
     candidates,
     ignored: layers.length - signatures.length,
@@ -443,6 +470,29 @@ export async function readLegacy(
     skipped,
   };
 }
+
+/**
+ * A legacy signature layer's bundle before its blob is fetched: from its annotations and the SHA-256
+ * its descriptor names. Undefined when it cannot be read so early (another digest algorithm, a blob
+ * over the cap, annotations legacy.ts refuses): the layer is then read from its blob as before, and
+ * its failure told as before.
+ */
+function earlyLegacyBundle(layer: Descriptor, maxBytes: number): Bundle | undefined {
+  const hex = hexOf(layer.digest);
+  if (hex === undefined || layer.size > maxBytes) return undefined;
+  try {
+    return legacySignatureBundle(layer.annotations ?? {}, Buffer.from(hex, 'hex'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The hex of a `sha256:<hex>` digest (lower case, as computed), or undefined for any other. */
+function hexOf(digest: string): string | undefined {
+  return /^sha256:([0-9a-f]{64})$/.exec(digest)?.[1];
+}
+
+const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
 /** The predicate type a DSSE bundle's statement claims (unverified), if it can be read. */
 function claimedPredicateType(bundle: Bundle): string | undefined {

@@ -131,22 +131,34 @@ function toBundle(json: Json): Bundle {
 
 /** A simple-signing layer of a `.sig` manifest → bundle + the payload bytes it signs. */
 export function legacySignatureToBundle(layer: LegacyLayer): LegacySignature {
-  const signature = layer.annotations[ANNOTATION.signature];
+  const payload = Buffer.from(layer.blob);
+  const digest = createHash('sha256').update(payload).digest();
+  return { bundle: legacySignatureBundle(layer.annotations, digest), payload };
+}
+
+/**
+ * The bundle of a simple-signing layer whose payload has the SHA-256 `payloadDigest`, from the layer's
+ * annotations alone: with the digest its descriptor names, it can be read (and verification started)
+ * before the payload blob arrives. The same bundle, and the same failures, as legacySignatureToBundle.
+ */
+export function legacySignatureBundle(
+  annotations: Readonly<Record<string, string>>,
+  payloadDigest: Uint8Array,
+): Bundle {
+  const signature = annotations[ANNOTATION.signature];
   if (signature === undefined || signature.trim() === '')
     throw malformed('the signature annotation is missing or empty');
-  const payload = Buffer.from(layer.blob);
-  const bundle = toBundle({
+  return toBundle({
     mediaType: BUNDLE_V01_MEDIA_TYPE,
     verificationMaterial: verificationMaterial(
-      layer.annotations,
-      rfc3161(layer.annotations[ANNOTATION.rfc3161Timestamp]),
+      annotations,
+      rfc3161(annotations[ANNOTATION.rfc3161Timestamp]),
     ),
     messageSignature: {
-      messageDigest: { algorithm: 'SHA2_256', digest: createHash('sha256').update(payload).digest('base64') },
+      messageDigest: { algorithm: 'SHA2_256', digest: Buffer.from(payloadDigest).toString('base64') },
       signature: base64(signature, 'the signature annotation'),
     },
   });
-  return { bundle, payload };
 }
 
 /** A DSSE layer of an `.att` manifest → bundle (the envelope is the signed content). */

@@ -59,6 +59,18 @@ export function signedEntity(input: EntityInput): SignedEntity {
   return prehashed === undefined ? entity : withPrehashedSignature(entity, prehashed);
 }
 
+/**
+ * `entity` (read without its signed bytes) with its signature over `artifact`: the library's own
+ * signature content of the bundle, the rest of the entity (the certificate read, the times) as it is.
+ */
+export function withArtifact(
+  entity: SignedEntity,
+  bundle: Bundle,
+  artifact: Buffer | undefined,
+): SignedEntity {
+  return { ...entity, signature: toSignedEntity(withoutDer(bundle), artifact).signature };
+}
+
 /** The bundle without DER for the library to read: a key hint in place of certificates, no tokens. */
 function withoutDer(bundle: Bundle): Bundle {
   const material = bundle.verificationMaterial;

@@ -10,8 +10,9 @@ import type { RepositoryName } from '../oci/index.ts';
 import type { SignatureCandidate, SignatureLocation } from './discover.ts';
 import type { CertificateIdentity, FulcioExtensionName } from './identity.ts';
 import type { InTotoStatement } from './statement.ts';
-import { verifyBundle } from './verify.ts';
-import type { SignerTrust, VerifiedSignature } from './verify.ts';
+import type { Bundle } from './bundle.ts';
+import { startVerifyBundle, verifyBundle } from './verify.ts';
+import type { SignerTrust, VerifiedSignature, VerifyInput } from './verify.ts';
 
 export type IdentityOutcome =
   { readonly matched: true } | { readonly matched: false; readonly code: string; readonly reason: string };
@@ -89,7 +90,13 @@ export interface CandidateContext {
   readonly keylessResults?: KeylessResults;
   /** The predicate type the statement must have (attestations); default an image signature's. */
   readonly predicateType?: string;
+  /** Verifications of legacy signatures started before their payloads arrived (headStart). */
+  readonly headStarts?: HeadStarts;
 }
+
+/** Per bundle, per authority: the first step of its verification (verify.ts startVerifyBundle), run once. */
+export type HeadStarts = WeakMap<Bundle, Map<Authority, () => FinishVerification | undefined>>;
+type FinishVerification = (payload: Uint8Array) => VerifiedSignature;
 
 /** Per candidate, per set of log/SCT options: the keyless verification, or why it failed. */
 export type KeylessResults = WeakMap<SignatureCandidate, Map<string, VerifiedSignature | SigwardError>>;
@@ -118,19 +125,12 @@ export function verifyCandidate(
     input.keylessResults?.set(candidate, keylessResults);
   }
   const bundle = candidate.bundle;
-  const run = (signer: SignerTrust): VerifiedSignature =>
-    verifyBundle({
-      bundle,
-      trust: input.trust,
-      signer,
-      content: {
-        kind: 'image',
-        digest,
-        ...(candidate.payload === undefined ? {} : { payload: candidate.payload }),
-        ...(input.dockerReference === undefined ? {} : { repository: input.dockerReference }),
-        ...(input.predicateType === undefined ? {} : { predicateType: input.predicateType }),
-      },
-    });
+  const payload = candidate.payload;
+  const run = (authority: Authority): VerifiedSignature => {
+    const started = payload === undefined ? undefined : input.headStarts?.get(bundle)?.get(authority)?.();
+    if (started !== undefined && payload !== undefined) return started(payload);
+    return verifyBundle(verifyInput(input, bundle, digest, authority, payload));
+  };
   const accepted: string[] = [];
   const rejectedBy: AuthorityRejection[] = [];
   let proven: { signer: ProvenSigner; signedAt: string[]; statement?: InTotoStatement } | undefined;
@@ -138,20 +138,10 @@ export function verifyCandidate(
     const label = several ? `${authority.name}: ` : '';
     let result: VerifiedSignature | SigwardError;
     if (authority.kind === 'key') {
-      result = attempt(() =>
-        run({ kind: 'key', publicKey: authority.publicKey, ...tlog(authority.requireTlog) }),
-      );
+      result = attempt(() => run(authority));
     } else {
-      const key = `${authority.requireTlog !== false}/${authority.requireSct !== false}`;
-      result =
-        keylessResults.get(key) ??
-        attempt(() =>
-          run({
-            kind: 'keyless',
-            ...tlog(authority.requireTlog),
-            ...(authority.requireSct === undefined ? {} : { requireSct: authority.requireSct }),
-          }),
-        );
+      const key = keylessOptions(authority);
+      result = keylessResults.get(key) ?? attempt(() => run(authority));
       keylessResults.set(key, result);
     }
     if (result instanceof SigwardError) {
@@ -184,6 +174,78 @@ export function verifyCandidate(
   }
   if (proven !== undefined) return { ...base, verified: true, authorities: accepted, rejectedBy, ...proven };
   return { ...base, verified: false, ...decisiveFailure(failures) };
+}
+
+/**
+ * Starts verifying legacy signature bundles whose payloads are still being fetched, for each authority:
+ * on the next turn of the event loop (once the payload requests are sent), or earlier if verifyCandidate
+ * asks for one first. verifyCandidate finishes it when the payload arrives, with verifyBundle's answer.
+ */
+export function headStart(
+  input: CandidateContext & { readonly headStarts: HeadStarts },
+  bundles: readonly Bundle[],
+  digest: string,
+): void {
+  const starts: (() => unknown)[] = [];
+  for (const bundle of bundles) {
+    const byAuthority = new Map<Authority, () => FinishVerification | undefined>();
+    // Keyless authorities with the same log/SCT options share one verification (keylessResults).
+    const keyless = new Map<string, () => FinishVerification | undefined>();
+    for (const authority of input.authorities) {
+      const options = authority.kind === 'keyless' ? keylessOptions(authority) : undefined;
+      let start = options === undefined ? undefined : keyless.get(options);
+      if (start === undefined) {
+        start = once(() => startVerifyBundle(verifyInput(input, bundle, digest, authority, undefined)));
+        if (options !== undefined) keyless.set(options, start);
+        starts.push(start);
+      }
+      byAuthority.set(authority, start);
+    }
+    input.headStarts.set(bundle, byAuthority);
+  }
+  setImmediate(() => {
+    for (const start of starts) start();
+  });
+}
+
+/** What a keyless verification depends on besides the bundle: its log and SCT options. */
+function keylessOptions(authority: Authority & { kind: 'keyless' }): string {
+  return `${authority.requireTlog !== false}/${authority.requireSct !== false}`;
+}
+
+function once<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => (made ??= { value: make() }).value;
+}
+
+/** What verifyBundle checks one candidate bundle against for one authority. */
+function verifyInput(
+  input: CandidateContext,
+  bundle: Bundle,
+  digest: string,
+  authority: Authority,
+  payload: Uint8Array | undefined,
+): VerifyInput {
+  const signer: SignerTrust =
+    authority.kind === 'key'
+      ? { kind: 'key', publicKey: authority.publicKey, ...tlog(authority.requireTlog) }
+      : {
+          kind: 'keyless',
+          ...tlog(authority.requireTlog),
+          ...(authority.requireSct === undefined ? {} : { requireSct: authority.requireSct }),
+        };
+  return {
+    bundle,
+    trust: input.trust,
+    signer,
+    content: {
+      kind: 'image',
+      digest,
+      ...(payload === undefined ? {} : { payload }),
+      ...(input.dockerReference === undefined ? {} : { repository: input.dockerReference }),
+      ...(input.predicateType === undefined ? {} : { predicateType: input.predicateType }),
+    },
+  };
 }
 
 /** A SigstoreError (any SigwardError) as a value; anything else is a bug and is thrown. */

@@ -2,6 +2,8 @@
 // runs each through verifyBundle against the admitted digest (never a referrer's subject), matches the
 // proven identity, and returns a verdict that says, per signature, who signed or why it failed. A
 // registry failure is a verdict of its own (status `error`, its REGISTRY_* code), never "unsigned".
+// A legacy signature's checks that need no payload run while its payload blob is fetched (headStart),
+// with the same answer as running them after it.
 // Policy stays outside: an authority brings its own identity check (policy/identity.ts in practice).
 import type { TrustMaterial } from '@sigstore/verify';
 import { SigwardError } from '../errors.ts';
@@ -12,8 +14,8 @@ import { BUNDLE_ANNOTATION } from './layout.ts';
 import { mapLimit } from './map-limit.ts';
 import { registryFailureVerdict } from './registry-failure.ts';
 import type { DiscoverOptions, Discovery } from './discover.ts';
-import { decisiveFailure, verifyCandidate } from './verify-candidate.ts';
-import type { Authority, KeylessResults, SignatureOutcome } from './verify-candidate.ts';
+import { decisiveFailure, headStart, verifyCandidate } from './verify-candidate.ts';
+import type { Authority, HeadStarts, KeylessResults, SignatureOutcome } from './verify-candidate.ts';
 
 export type {
   Authority,
@@ -80,12 +82,14 @@ interface Shared {
   readonly discoveries: Map<string, Promise<Discovery>>;
   readonly manifests: Map<string, Promise<FetchedManifest>>;
   readonly keylessResults: KeylessResults;
+  readonly headStarts: HeadStarts;
 }
 
 const newShared = (): Shared => ({
   discoveries: new Map(),
   manifests: new Map(),
   keylessResults: new WeakMap(),
+  headStarts: new WeakMap(),
 });
 
 function memo<T>(cache: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
@@ -136,20 +140,27 @@ function readManifest(input: VerifyImageInput, shared: Shared, digest: string): 
 
 async function verifyDigest(input: VerifyImageInput, shared: Shared, digest: string): Promise<ImageVerdict> {
   const image = `${repositoryString(input.image.repository)}@${digest}`;
-  let discovery: Discovery;
-  try {
-    discovery = await memo(shared.discoveries, digest, () =>
-      discoverSignatures(input.client, { repository: input.image.repository, digest }, input.discovery),
-    );
-  } catch (error) {
-    return registryVerdict(error, image, digest, 'looking for its signatures');
-  }
   const context = {
     authorities: input.authorities,
     trust: input.trust,
     keylessResults: shared.keylessResults,
+    headStarts: shared.headStarts,
     ...(input.checkDockerReference === true ? { dockerReference: input.image.repository } : {}),
   };
+  let discovery: Discovery;
+  try {
+    // A legacy signature's checks that need no payload run while the payload is fetched.
+    discovery = await memo(shared.discoveries, digest, () =>
+      discoverSignatures(
+        input.client,
+        { repository: input.image.repository, digest },
+        input.discovery,
+        (bundles) => headStart(context, bundles, digest),
+      ),
+    );
+  } catch (error) {
+    return registryVerdict(error, image, digest, 'looking for its signatures');
+  }
   const signatures = discovery.candidates.map((c) => verifyCandidate(context, c, digest));
   const referrers =
     discovery.referrers === 'referrers-api'

@@ -5,10 +5,11 @@
 import type { KeyObject } from 'node:crypto';
 import type { SignedEntity, TrustMaterial } from '@sigstore/verify';
 import type { Bundle } from './bundle.ts';
-import { signedEntity } from './signed-entity.ts';
+import { signedEntity, withArtifact } from './signed-entity.ts';
 import { checkStrictMaterial } from './strict-material.ts';
+import type { StrictMaterial } from './strict-material.ts';
 import { prepareContent } from './content.ts';
-import type { SignedContent } from './content.ts';
+import type { PreparedContent, SignedContent } from './content.ts';
 import { SigstoreError, SigstoreErrorCode } from './errors.ts';
 import { certificateIdentity } from './identity.ts';
 import type { CertificateIdentity } from './identity.ts';
@@ -61,7 +62,57 @@ export interface VerifyInput {
 
 /** Verifies `bundle` and what it signs. Throws SigstoreError with a reason code on any failure. */
 export function verifyBundle(input: VerifyInput): VerifiedSignature {
-  const { bundle, signer, content } = input;
+  const material = checkMaterial(input);
+  const prepared = prepareContent(input.bundle, input.content);
+  const signing = checkSigning(input, material, prepared);
+  checkSignature(signing, signing.entity);
+  return {
+    ...verified(input.bundle, signing, identityOf(input.signer, signing)),
+    ...prepared.check(),
+  };
+}
+
+/**
+ * verifyBundle in two steps, for a legacy image signature (a message signature over a simple-signing
+ * payload) whose payload is still being fetched. The first runs now every check that does not read the
+ * payload: the material, the times, the certificate's chain and SCTs, the log entries (their body
+ * against the signature and the message digest, which the layer's descriptor already gives), the
+ * identity; `finish(payload)` runs the rest: the payload against the message digest, the signature
+ * over it, what it says. A failure of the first step is kept and thrown by `finish` exactly where
+ * verifyBundle would have thrown it, so the two steps answer what verifyBundle answers over the same
+ * bundle and payload, failures included. Undefined for any other content (nothing to start early).
+ */
+export function startVerifyBundle(
+  input: VerifyInput,
+): ((payload: Uint8Array) => VerifiedSignature) | undefined {
+  const { bundle, content } = input;
+  if (bundle.content.$case !== 'messageSignature' || content.kind !== 'image') return undefined;
+  // Each step's outcome, or the failure verifyBundle would throw there.
+  const material = outcome(() => checkMaterial(input));
+  const signing = material.ok ? outcome(() => checkSigning(input, material.value, {})) : material;
+  const identity = signing.ok ? outcome(() => identityOf(input.signer, signing.value)) : signing;
+  return (payload) => {
+    if (!material.ok) throw material.error;
+    const prepared = prepareContent(bundle, { ...content, payload });
+    if (!signing.ok) throw signing.error;
+    checkSignature(signing.value, withArtifact(signing.value.entity, bundle, prepared.artifact));
+    if (!identity.ok) throw identity.error;
+    return { ...verified(bundle, signing.value, identity.value), ...prepared.check() };
+  };
+}
+
+type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
+
+function outcome<T>(step: () => T): Outcome<T> {
+  try {
+    return { ok: true, value: step() };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
+/** The signer kind against the material, the strict reading of it, a log entry where one is required. */
+function checkMaterial({ bundle, signer }: VerifyInput): { strict: StrictMaterial; requireTlog: boolean } {
   const material = bundle.verificationMaterial.content;
   if (signer.kind === 'key' && material.$case !== 'publicKey') {
     throw new SigstoreError(
@@ -88,47 +139,75 @@ export function verifyBundle(input: VerifyInput): VerifiedSignature {
       `the signature has no transparency log entry${hint}`,
     );
   }
-  const prepared = prepareContent(bundle, content);
-  const { artifact, prehashed } = prepared;
-  const entity = signedEntity({ bundle, artifact, prehashed, strict });
+  return { strict, requireTlog };
+}
+
+interface Signing {
+  readonly entity: SignedEntity;
+  readonly verifier: CachedKeyVerifier;
+  readonly key: KeyObject;
+}
+
+/**
+ * The library's checks but the signature over the content: the times, the signing key at each, the
+ * log entries. `content` gives the signed bytes when known (the signature needs them, nothing here).
+ */
+function checkSigning(
+  { bundle, signer, trust: rootTrust }: VerifyInput,
+  { strict, requireTlog }: { strict: StrictMaterial; requireTlog: boolean },
+  content: Pick<PreparedContent, 'artifact' | 'prehashed'>,
+): Signing {
+  const entity = signedEntity({ bundle, ...content, strict });
   if (!requireTlog) entity.tlogEntries = [];
   if (!requireTlog) entity.timestamps = entity.timestamps.filter((t) => t.$case === 'timestamp-authority');
 
   const trust: TrustMaterial =
     signer.kind === 'key'
       ? {
-          ...input.trust,
+          ...rootTrust,
           publicKey: () => ({
             publicKey: signer.publicKey,
             validFor: (date: Date) => keyValidAt(signer.validFor, date),
           }),
         }
-      : input.trust;
+      : rootTrust;
   // Without a log, a key needs no time at all; a certificate still needs one (a TSA's) to be checked at.
   const verifier = new CachedKeyVerifier(trust, {
     ...(requireTlog ? {} : { tlogThreshold: 0, timestampThreshold: signer.kind === 'key' ? 0 : 1 }),
     ...(signer.kind === 'keyless' && signer.requireSct === false ? { ctlogThreshold: 0 } : {}),
   });
-  let key: KeyObject;
   try {
-    key = verifier.verify(entity).key;
+    return { entity, verifier, key: verifier.verifyAllButSignature(entity).key };
   } catch (error) {
     throw fromLibraryError(error);
   }
+}
 
-  const signedAt = verifiedTimes(entity);
-  let identity: ProvenIdentity;
-  if (signer.kind === 'key') identity = { kind: 'key', publicKey: key };
-  else if (entity.key.$case === 'certificate')
-    identity = { kind: 'certificate', ...certificateIdentity(entity.key.certificate) };
-  else throw new SigstoreError(SigstoreErrorCode.keyUntrusted, 'the bundle carries no certificate');
+/** The library's last step: the signature over `entity`'s content (the same bundle, with its bytes). */
+function checkSignature({ verifier, key }: Signing, entity: SignedEntity): void {
+  try {
+    verifier.verifySignature(entity, { key });
+  } catch (error) {
+    throw fromLibraryError(error);
+  }
+}
 
-  const after = prepared.check();
+function identityOf(signer: SignerTrust, { entity, key }: Signing): ProvenIdentity {
+  if (signer.kind === 'key') return { kind: 'key', publicKey: key };
+  if (entity.key.$case === 'certificate')
+    return { kind: 'certificate', ...certificateIdentity(entity.key.certificate) };
+  throw new SigstoreError(SigstoreErrorCode.keyUntrusted, 'the bundle carries no certificate');
+}
+
+function verified(
+  bundle: Bundle,
+  { entity }: Signing,
+  identity: ProvenIdentity,
+): Omit<VerifiedSignature, 'statement' | 'simpleSigning'> {
   return {
     identity,
     contentKind: bundle.content.$case === 'dsseEnvelope' ? 'dsse' : 'message-signature',
-    signedAt,
-    ...after,
+    signedAt: verifiedTimes(entity),
   };
 }
 

@@ -4,6 +4,7 @@
 // without it.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { TrustMaterial } from '@sigstore/verify';
 import { SigwardError } from '../../src/errors.ts';
 import { RegistryClient } from '../../src/oci/client.ts';
 import { ReferrersSupport } from '../../src/oci/referrers-support.ts';
@@ -31,7 +32,7 @@ import {
   playReferrersApi,
   pushLegacySignature,
 } from './discover-fixtures.ts';
-import { prodRoot, publicKey } from './ext.ts';
+import { prodRoot, publicKey, stagingRoot } from './ext.ts';
 
 let registry: DockerRegistry;
 let client: RegistryClient;
@@ -268,6 +269,174 @@ describe('legacy .sig tag', () => {
     assert.equal(verdict.code, 'SIGSTORE_BUNDLE_MALFORMED');
   });
 });
+
+describe('legacy .sig: verification starts while the payload is fetched', () => {
+  /**
+   * The real client, counting the blobs asked for and answered; `bytes` may replace what arrives (a
+   * stand-in for a registry whose digest check failed), or `digest` what is asked for.
+   */
+  function counted(options: { bytes?: Uint8Array; digest?: string } = {}) {
+    const log = { blobsAsked: 0, blobsAnswered: 0 };
+    const reader: VerifyImageInput['client'] = {
+      listReferrers: (...a) => client.listReferrers(...a),
+      findManifest: (...a) => client.findManifest(...a),
+      getManifest: (...a) => client.getManifest(...a),
+      getBlob: async (name, blob, opts) => {
+        log.blobsAsked++;
+        const asked =
+          options.digest === undefined || typeof blob === 'string'
+            ? blob
+            : { ...blob, digest: options.digest };
+        try {
+          const answered = await client.getBlob(name, asked, opts);
+          return options.bytes ?? answered;
+        } finally {
+          log.blobsAnswered++;
+        }
+      },
+    };
+    return { reader, log };
+  }
+
+  test('the bundles are told once the blobs are asked for, before they arrive; the verdict is the same', async () => {
+    const repo = freshRepo();
+    await pushLegacySignature(client, repo, fulcioRekor.digest, [fulcioRekor.layer()]);
+    const { reader, log } = counted();
+    let told: { bundles: readonly unknown[]; asked: number; answered: number } | undefined;
+    const found = await discoverSignatures(
+      reader,
+      { repository: repo, digest: fulcioRekor.digest },
+      {},
+      (bundles) => {
+        told = { bundles, asked: log.blobsAsked, answered: log.blobsAnswered };
+      },
+    );
+    assert.deepEqual(told && { asked: told.asked, answered: told.answered }, { asked: 1, answered: 0 });
+    assert.equal(found.candidates.length, 1);
+    assert.equal(found.candidates[0]?.bundle, told?.bundles[0], 'the bundle read early is the one verified');
+
+    // Through verifyImage: the certificate's chain is checked before the payload has arrived.
+    const authority = keyless(fulcioRekor.subject, fulcioRekor.issuer);
+    const early = counted();
+    const probe = chainProbe(() => early.log.blobsAnswered);
+    const verdict = await verifyImage({
+      client: early.reader,
+      image: { repository: repo, digest: fulcioRekor.digest },
+      authorities: [authority],
+      trust: probe.trust,
+    });
+    assert.equal(verdict.status, 'verified', verdict.message);
+    assert.equal(probe.seen(), 0, 'blobs answered when the chain was checked');
+    assert.deepEqual(verdict, await verify(repo, fulcioRekor.digest, [authority]));
+  });
+
+  test('a payload that is not what its descriptor names is read from its own bytes, as before', async () => {
+    // A stand-in for a registry whose digest check failed: it answers other bytes than the descriptor's.
+    const repo = freshRepo();
+    await pushLegacySignature(client, repo, fulcioRekor.digest, [fulcioRekor.layer()]);
+    const other = Buffer.from(
+      fulcioRekor.layer().blob.toString().replace('fulcio-rekor-1', 'fulcio-rekor-2'),
+    );
+    const { reader } = counted({ bytes: other });
+    let told: readonly unknown[] = [];
+    const found = await discoverSignatures(
+      reader,
+      { repository: repo, digest: fulcioRekor.digest },
+      {},
+      (b) => {
+        told = b;
+      },
+    );
+    assert.equal(told.length, 1);
+    const [candidate] = found.candidates;
+    assert.notEqual(candidate?.bundle, told[0], 'not the bundle read from the descriptor');
+    assert.deepEqual(candidate?.payload, other);
+    const again = counted({ bytes: other });
+    const verdict = await verifyImage({
+      client: again.reader,
+      image: { repository: repo, digest: fulcioRekor.digest },
+      authorities: [keyless(fulcioRekor.subject, fulcioRekor.issuer)],
+      trust: prodRoot().material,
+    });
+    // What Rekor logged is the digest of the real payload: these bytes are not what was signed.
+    assert.equal(verdict.code, 'SIGSTORE_TLOG_INVALID', verdict.message);
+  });
+
+  test('a payload the registry does not have is the failure told, even when the certificate fails too', async () => {
+    const repo = freshRepo();
+    await pushLegacySignature(client, repo, fulcioRekor.digest, [fulcioRekor.layer()]);
+    const missing = `sha256:${'0'.repeat(64)}`;
+    for (const root of [prodRoot(), stagingRoot()]) {
+      const { reader } = counted({ digest: missing });
+      const verdict = await verifyImage({
+        client: reader,
+        image: { repository: repo, digest: fulcioRekor.digest },
+        authorities: [keyless(fulcioRekor.subject, fulcioRekor.issuer)],
+        trust: root.material,
+      });
+      assert.equal(verdict.status, 'rejected', verdict.message);
+      assert.equal(verdict.code, 'REGISTRY_NOT_FOUND', verdict.message);
+    }
+    // The certificate alone fails against the staging root (so the case above had two failures).
+    const staging = await verify(
+      repo,
+      fulcioRekor.digest,
+      [keyless(fulcioRekor.subject, fulcioRekor.issuer)],
+      {
+        trust: stagingRoot().material,
+      },
+    );
+    assert.equal(staging.code, 'SIGSTORE_CERTIFICATE_UNTRUSTED');
+  });
+
+  test('a blob with the wrong bytes is a registry failure, though the certificate verified first', async () => {
+    const repo = freshRepo();
+    await pushLegacySignature(client, repo, fulcioRekor.digest, [fulcioRekor.layer()]);
+    const proxy = await startFaultProxy({ upstream: registry.url });
+    try {
+      proxy.addFault({ path: /\/blobs\//, fault: { kind: 'alter-body' } });
+      const repository = { registry: proxy.host, repository: repo.repository };
+      const log = { asked: 0, answered: 0 };
+      const probe = chainProbe(() => `${log.asked} asked, ${log.answered} answered`);
+      const verdict = await verifyImage({
+        client: {
+          listReferrers: (...a) => client.listReferrers(...a),
+          findManifest: (...a) => client.findManifest(...a),
+          getManifest: (...a) => client.getManifest(...a),
+          getBlob: (...a) => {
+            log.asked++;
+            return client.getBlob(...a).finally(() => log.answered++);
+          },
+        },
+        image: { repository, digest: fulcioRekor.digest },
+        authorities: [keyless(fulcioRekor.subject, fulcioRekor.issuer)],
+        trust: probe.trust,
+      });
+      assert.equal(probe.seen(), '1 asked, 0 answered', 'when the chain was checked');
+      assert.equal(verdict.status, 'error', verdict.message);
+      assert.equal(verdict.code, 'REGISTRY_DIGEST_MISMATCH');
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+/**
+ * The production root, noting what `now()` says when the certificate chain is first checked against
+ * its Fulcio authorities (the library reads them only there).
+ */
+function chainProbe<T>(now: () => T) {
+  const material = prodRoot().material;
+  let seen: T | undefined;
+  const trust: TrustMaterial = {
+    ...material,
+    get certificateAuthorities() {
+      seen ??= now();
+      return material.certificateAuthorities;
+    },
+  };
+  return { trust, seen: () => seen };
+}
 
 describe('bundle referrers', () => {
   test('the fallback tag: the real cosign v3 bundle verifies, with its Fulcio extensions', async () => {

@@ -18,7 +18,7 @@ import { signedEntity } from '../../src/sigstore/signed-entity.ts';
 import { checkStrictMaterial } from '../../src/sigstore/strict-material.ts';
 import { loadTrustRoot } from '../../src/sigstore/trusted-root.ts';
 import type { TrustRootSnapshot } from '../../src/sigstore/trusted-root.ts';
-import { CachedKeyVerifier, REPLACED_STEPS } from '../../src/sigstore/verifier.ts';
+import { CachedKeyVerifier, LIBRARY_STEPS, REPLACED_STEPS } from '../../src/sigstore/verifier.ts';
 import { verifyBundle } from '../../src/sigstore/verify.ts';
 import type { SignedContent } from '../../src/sigstore/verify.ts';
 import { PROD_ROOT_PATH, STAGING_ROOT_PATH, ext, prodRoot, readJson } from './ext.ts';
@@ -125,8 +125,13 @@ test('every conformance bundle: the same outcome as the library (key, or error a
 });
 
 test('the steps it replaces are the ones the library runs, once each per verification', () => {
-  for (const step of REPLACED_STEPS)
+  for (const step of [...REPLACED_STEPS, ...LIBRARY_STEPS])
     assert.equal(typeof (Verifier.prototype as unknown as Record<string, unknown>)[step], 'function', step);
+  // CachedKeyVerifier.verify runs the library's steps itself (so a legacy signature can run all but the
+  // last before its payload arrives): the library's verify must run exactly these, in this order.
+  const source = Verifier.prototype.verify.toString();
+  const called = [...source.matchAll(/this\.(verify\w+)\(/g)].map((m) => m[1]);
+  assert.deepEqual(called, [...LIBRARY_STEPS, 'verifyPolicy']);
   const calls: string[] = [];
   class Watched extends CachedKeyVerifier {
     override verifyTimestamps(entity: SignedEntity): Date[] {
