@@ -129,15 +129,19 @@ export class VerdictKeys {
   }
 }
 
-/** The policy and the reference were matched by the maps the key was found in; the rest here. */
+/**
+ * The policy and the reference were matched by the maps the key was found in; the rest here. A scope is
+ * never changed, so the one the key was made in (a cache hit's usual case) needs no part compared.
+ */
 function sameKey(k: RememberedKey, scope: VerdictScope, digest: string, index: string): boolean {
   return (
     k.digest === digest &&
-    k.scope.generation === scope.generation &&
-    k.scope.rootName === scope.rootName &&
-    k.scope.trustVersion === scope.trustVersion &&
-    k.scope.keys === scope.keys &&
-    k.index === index
+    k.index === index &&
+    (k.scope === scope ||
+      (k.scope.generation === scope.generation &&
+        k.scope.rootName === scope.rootName &&
+        k.scope.trustVersion === scope.trustVersion &&
+        k.scope.keys === scope.keys))
   );
 }
 
