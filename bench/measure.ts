@@ -1006,6 +1006,11 @@ async function entriesMode(): Promise<object> {
     truncated: false,
   });
   const CAP_MS = 500;
+  // With V8's bytecode flushing on, the bytecode of functions unused for 6 full collections goes, and
+  // ~4-5 MiB of old, large-object and trusted space with it once the Decider phases' code aged: in some
+  // runs inside the cache's window, which then read 1-3 bytes per entry instead of 57 (docs/performance.md).
+  if (!process.execArgv.includes('--no-flush-bytecode') || globalThis.gc === undefined)
+    throw new Error('the entries mode runs with node --expose-gc --no-flush-bytecode');
   const collect = async (): Promise<number> => {
     for (let i = 0; i < 3; i++) {
       globalThis.gc?.();

@@ -10,12 +10,60 @@ import type { PolicySnapshotView } from './ports.ts';
 /** Keys remembered per policy and reference (a tag's digest changes; a root's version too). */
 const KEYS_PER_REFERENCE = 4;
 
-interface RememberedKey {
-  readonly digest: string;
+/**
+ * What an image's verdict (or attestation outcome) is judged by: every part of its key but the image and
+ * the index relied on. One object while none of its parts changes (`VerdictScopeSlot`), so that a cache
+ * hit reads it without building anything.
+ */
+export interface VerdictScope {
+  readonly policy: CompiledPolicy;
+  /** The policy snapshot's generation. */
   readonly generation: PolicySnapshotView['generation'];
+  /** The TrustRoot the authorities name, and the version of its trusted root. */
   readonly rootName: string;
   readonly trustVersion: string;
+  /** The authorities' keys: sha256 fingerprints, `-` for a keyless authority, comma-separated. */
   readonly keys: string;
+}
+
+/**
+ * The scope of one set of authorities (those of a policy's trust-root group that check signatures, or
+ * those that check attestations), made once per policy: `at` hands out the same VerdictScope until the
+ * snapshot's generation, the root's version or the keys change.
+ */
+export class VerdictScopeSlot {
+  readonly #policy: CompiledPolicy;
+  readonly #rootName: string;
+  #current: VerdictScope | undefined;
+
+  constructor(policy: CompiledPolicy, rootName: string) {
+    this.#policy = policy;
+    this.#rootName = rootName;
+  }
+
+  at(snapshot: PolicySnapshotView, trust: { readonly version: string }, keys: string): VerdictScope {
+    const current = this.#current;
+    if (
+      current !== undefined &&
+      current.generation === snapshot.generation &&
+      current.trustVersion === trust.version &&
+      current.keys === keys
+    )
+      return current;
+    return (this.#current = {
+      policy: this.#policy,
+      generation: snapshot.generation,
+      rootName: this.#rootName,
+      trustVersion: trust.version,
+      keys,
+    });
+  }
+}
+
+interface RememberedKey {
+  readonly digest: string;
+  /** The scope the key was made in: its parts are compared, not its identity. */
+  readonly scope: VerdictScope;
   readonly index: string;
   readonly key: string;
 }
@@ -25,6 +73,8 @@ interface RememberedKey {
  * remembered parse, so both go when they are no longer used. Only keys a cache held are remembered
  * (`peek`): remembering every key looked for kept ~400 bytes per (policy, image) while the verdict
  * cache filled with refusals of images seen once. One record per pair, a list only from the second.
+ * `index` is the multi-arch index a signature verdict relied on (`''`: none), or an attestation
+ * outcome's set of authorities and predicate types.
  */
 export class VerdictKeys {
   readonly #remembered = new WeakMap<
@@ -33,63 +83,36 @@ export class VerdictKeys {
   >();
 
   /** The key: remembered, or built and hashed (and not remembered). */
-  key(
-    policy: CompiledPolicy,
-    reference: ImageReference,
-    digest: string,
-    snapshot: PolicySnapshotView,
-    rootName: string,
-    trustVersion: string,
-    keys: string,
-    index: string,
-  ): string {
-    const generation = snapshot.generation;
-    return (
-      this.#find(policy, reference, digest, generation, rootName, trustVersion, keys, index)?.key ??
-      verdictKey(policy, reference, digest, generation, rootName, trustVersion, keys, index)
-    );
+  key(scope: VerdictScope, reference: ImageReference, digest: string, index: string): string {
+    return this.#find(scope, reference, digest, index)?.key ?? verdictKey(scope, reference, digest, index);
   }
 
   /** What `cache` holds under the key, remembering the key when it holds something. */
   peek<T>(
     cache: { peek(key: string): T | undefined },
-    policy: CompiledPolicy,
+    scope: VerdictScope,
     reference: ImageReference,
     digest: string,
-    snapshot: PolicySnapshotView,
-    rootName: string,
-    trustVersion: string,
-    keys: string,
     index: string,
   ): T | undefined {
-    const generation = snapshot.generation;
-    const found = this.#find(policy, reference, digest, generation, rootName, trustVersion, keys, index);
+    const found = this.#find(scope, reference, digest, index);
     if (found !== undefined) return cache.peek(found.key);
-    const key = verdictKey(policy, reference, digest, generation, rootName, trustVersion, keys, index);
+    const key = verdictKey(scope, reference, digest, index);
     const value = cache.peek(key);
-    if (value !== undefined)
-      this.#remember(policy, reference, { digest, generation, rootName, trustVersion, keys, index, key });
+    if (value !== undefined) this.#remember(scope.policy, reference, { digest, scope, index, key });
     return value;
   }
 
   #find(
-    policy: CompiledPolicy,
+    scope: VerdictScope,
     reference: ImageReference,
     digest: string,
-    generation: string,
-    rootName: string,
-    trustVersion: string,
-    keys: string,
     index: string,
   ): RememberedKey | undefined {
-    const remembered = this.#remembered.get(policy)?.get(reference);
+    const remembered = this.#remembered.get(scope.policy)?.get(reference);
     if (remembered === undefined) return undefined;
-    if (!Array.isArray(remembered))
-      return sameKey(remembered, digest, generation, rootName, trustVersion, keys, index)
-        ? remembered
-        : undefined;
-    for (const k of remembered)
-      if (sameKey(k, digest, generation, rootName, trustVersion, keys, index)) return k;
+    if (!Array.isArray(remembered)) return sameKey(remembered, scope, digest, index) ? remembered : undefined;
+    for (const k of remembered) if (sameKey(k, scope, digest, index)) return k;
     return undefined;
   }
 
@@ -106,22 +129,19 @@ export class VerdictKeys {
   }
 }
 
-function sameKey(
-  k: RememberedKey,
-  digest: string,
-  generation: string,
-  rootName: string,
-  trustVersion: string,
-  keys: string,
-  index: string,
-): boolean {
+/**
+ * The policy and the reference were matched by the maps the key was found in; the rest here. A scope is
+ * never changed, so the one the key was made in (a cache hit's usual case) needs no part compared.
+ */
+function sameKey(k: RememberedKey, scope: VerdictScope, digest: string, index: string): boolean {
   return (
     k.digest === digest &&
-    k.generation === generation &&
-    k.rootName === rootName &&
-    k.trustVersion === trustVersion &&
-    k.keys === keys &&
-    k.index === index
+    k.index === index &&
+    (k.scope === scope ||
+      (k.scope.generation === scope.generation &&
+        k.scope.rootName === scope.rootName &&
+        k.scope.trustVersion === scope.trustVersion &&
+        k.scope.keys === scope.keys))
   );
 }
 
@@ -135,16 +155,8 @@ function sameKey(
  * Hashed: ~250 characters of names and digests become the 32 bytes of the sha256 as a one-byte string
  * (48 bytes of heap; base64url's 43 characters take 64), which matters at 100k entries.
  */
-function verdictKey(
-  policy: CompiledPolicy,
-  reference: ImageReference,
-  digest: string,
-  generation: string,
-  rootName: string,
-  trustVersion: string,
-  keys: string,
-  index: string,
-): string {
+function verdictKey(scope: VerdictScope, reference: ImageReference, digest: string, index: string): string {
+  const { policy, generation, rootName, trustVersion, keys } = scope;
   return hash(
     'sha256',
     `${repositoryString(reference)}|${digest}|${policy.kind}|${policy.namespace ?? ''}|${policy.displayName}|${generation}|${rootName}|${trustVersion}|${keys}|${index}`,

@@ -27,7 +27,7 @@ import { SharedReads } from '../sigstore/shared-reads.ts';
 import { SharedValues, compactVerdict } from './cached-verdict.ts';
 import { Deadline } from '../deadline.ts';
 import { SingleFlightCache } from './verdict-cache.ts';
-import { VerdictKeys } from './verdict-key.ts';
+import { VerdictKeys, VerdictScopeSlot } from './verdict-key.ts';
 import type { KeyedLimiter } from './limit.ts';
 import { planMultiArch, planWithoutLookup, withPlan } from './multi-arch.ts';
 import type {
@@ -143,16 +143,7 @@ export class PolicyVerifier {
       if (signing !== undefined) {
         const signers = signing.indices.map((i) => converted[i]!);
         const keys = signers.map((a) => (a.kind === 'key' ? keyFingerprint(a.publicKey) : '-')).join(',');
-        const key = this.#keys.key(
-          policy,
-          reference,
-          digest,
-          snapshot,
-          rootName,
-          trust.version,
-          keys,
-          plan.index,
-        );
+        const key = this.#keys.key(signing.scope.at(snapshot, trust, keys), reference, digest, plan.index);
         signed = this.#verdicts.get(
           key,
           async () => {
@@ -208,34 +199,16 @@ export class PolicyVerifier {
       }
       if (attesting !== undefined) {
         if (attesting.inlineKeys === undefined) return undefined;
-        const entry = this.#keys.peek(
-          this.#attested,
-          policy,
-          reference,
-          digest,
-          snapshot,
-          rootName,
-          trust.version,
-          attesting.inlineKeys,
-          attesting.set,
-        );
+        const scope = attesting.scope.at(snapshot, trust, attesting.inlineKeys);
+        const entry = this.#keys.peek(this.#attested, scope, reference, digest, attesting.set);
         if (entry === undefined) return undefined;
         lookups.attestations++;
         outcomes.push(...entry.outcomes);
       }
       if (signing !== undefined) {
         if (signing.inlineKeys === undefined) return undefined;
-        const verdict = this.#keys.peek(
-          this.#verdicts,
-          policy,
-          reference,
-          digest,
-          snapshot,
-          rootName,
-          trust.version,
-          signing.inlineKeys,
-          plan.index,
-        );
+        const scope = signing.scope.at(snapshot, trust, signing.inlineKeys);
+        const verdict = this.#keys.peek(this.#verdicts, scope, reference, digest, plan.index);
         if (verdict === undefined) return undefined;
         lookups.count++;
         outcomes.push(...authorityOutcomes(withPlan(verdict, plan), signing.names));
@@ -317,16 +290,7 @@ export class PolicyVerifier {
     const { authorities: compiled, predicateTypes, usesNow } = attesting;
     const keys = authorities.map((a) => (a.kind === 'key' ? keyFingerprint(a.publicKey) : '-')).join(',');
     // Its own cache; the last part names the attestation set (authorities and predicate types).
-    const key = this.#keys.key(
-      policy,
-      reference,
-      digest,
-      snapshot,
-      rootName,
-      trust.version,
-      keys,
-      attesting.set,
-    );
+    const key = this.#keys.key(attesting.scope.at(snapshot, trust, keys), reference, digest, attesting.set);
     return this.#attested.get(
       key,
       async () => {
@@ -489,6 +453,8 @@ interface AuthoritySet {
   readonly names: readonly string[];
   /** The key part of the cache key when no authority reads its key from a Secret, else undefined. */
   readonly inlineKeys: string | undefined;
+  /** What their verdicts are judged by (the verdict key but the image and index), made once. */
+  readonly scope: VerdictScopeSlot;
 }
 
 interface AttestingAuthorities extends AuthoritySet {
@@ -521,6 +487,8 @@ export interface CacheLookups {
 const groupsByPolicy = new WeakMap<CompiledPolicy, readonly TrustRootGroup[]>();
 
 function authoritySet(
+  policy: CompiledPolicy,
+  rootName: string,
   group: readonly CompiledAuthority[],
   wanted: (a: CompiledAuthority) => boolean,
 ): AuthoritySet | undefined {
@@ -536,11 +504,16 @@ function authoritySet(
       : authorities
           .map((a) => (a.kind === 'key' && a.key.source === 'data' ? keyFingerprint(a.key.publicKey) : '-'))
           .join(','),
+    scope: new VerdictScopeSlot(policy, rootName),
   };
 }
 
-function attestingSet(group: readonly CompiledAuthority[]): AttestingAuthorities | undefined {
-  const base = authoritySet(group, (a) => a.attestations.length > 0);
+function attestingSet(
+  policy: CompiledPolicy,
+  rootName: string,
+  group: readonly CompiledAuthority[],
+): AttestingAuthorities | undefined {
+  const base = authoritySet(policy, rootName, group, (a) => a.attestations.length > 0);
   if (base === undefined) return undefined;
   const required = base.authorities.flatMap((a) => a.attestations);
   const predicateTypes = [...new Set(required.map((x) => x.predicateType))].sort();
@@ -563,8 +536,8 @@ function trustRootGroups(policy: CompiledPolicy): readonly TrustRootGroup[] {
       rootName,
       authorities,
       names: authorities.map((a) => a.name),
-      signing: authoritySet(authorities, (a) => a.attestations.length === 0),
-      attesting: attestingSet(authorities),
+      signing: authoritySet(policy, rootName, authorities, (a) => a.attestations.length === 0),
+      attesting: attestingSet(policy, rootName, authorities),
     }));
     groupsByPolicy.set(policy, groups);
   }

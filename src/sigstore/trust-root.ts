@@ -12,11 +12,11 @@
 // successful refresh, whether or not the root's bytes changed.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { initTUF } from '@sigstore/tuf';
 import { SigwardError } from '../errors.ts';
 import { SigstoreError, SigstoreErrorCode } from './errors.ts';
 import { loadTrustRoot } from './trusted-root.ts';
 import type { TrustRootSnapshot } from './trusted-root.ts';
+import { openTufClient } from './tuf-client.ts';
 
 export type { TrustRootSnapshot, TrustRootVersion } from './trusted-root.ts';
 export { loadTrustRoot } from './trusted-root.ts';
@@ -213,12 +213,12 @@ export class TrustRootStore {
         return loadTrustRoot(await source.read(), source.origin);
       default: {
         const mirrorURL = source.kind === 'public-good' ? PUBLIC_GOOD_MIRROR : source.mirrorURL;
-        const tuf = await initTUF({
+        const tuf = await openTufClient({
           mirrorURL,
           cachePath: source.cachePath,
           ...(source.kind === 'tuf' ? { rootPath: source.rootPath } : {}),
-          timeout: this.#timeoutMs,
-          retry: { retries: this.#retries },
+          timeoutMs: this.#timeoutMs,
+          retries: this.#retries,
         });
         const text = await tuf.getTarget(TRUSTED_ROOT_TARGET);
         return loadTrustRoot(Buffer.from(text, 'utf8'), `tuf:${mirrorURL}`);

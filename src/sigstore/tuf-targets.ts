@@ -2,9 +2,9 @@
 // which tells signers which Fulcio, Rekor and TSA to use (cosign v3 --use-signing-config). One TUF
 // refresh, then each target read from the verified metadata. Public-good by default; a private mirror
 // needs its initial root.json.
-import { initTUF } from '@sigstore/tuf';
 import { SigstoreError, SigstoreErrorCode } from './errors.ts';
 import { PUBLIC_GOOD_MIRROR } from './trust-root.ts';
+import { openTufClient } from './tuf-client.ts';
 
 export const SIGNING_CONFIG_TARGET = 'signing_config.v0.2.json';
 export const TRUSTED_ROOT_TARGET = 'trusted_root.json';
@@ -26,12 +26,12 @@ export async function fetchTufTargets(
 ): Promise<Record<string, Uint8Array>> {
   const mirrorURL = location.mirrorURL ?? PUBLIC_GOOD_MIRROR;
   try {
-    const tuf = await initTUF({
+    const tuf = await openTufClient({
       mirrorURL,
       cachePath: location.cachePath,
       ...(location.rootPath === undefined ? {} : { rootPath: location.rootPath }),
-      timeout: location.timeoutMs ?? 5000,
-      retry: { retries: location.retries ?? 2 },
+      timeoutMs: location.timeoutMs ?? 5000,
+      retries: location.retries ?? 2,
     });
     const out: Record<string, Uint8Array> = {};
     for (const name of names) out[name] = Buffer.from(await tuf.getTarget(name), 'utf8');
