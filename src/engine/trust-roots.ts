@@ -68,12 +68,13 @@ export class TrustRootRegistry implements TrustRootSource {
   readonly #entries = new Map<string, Entry>();
   /** TrustRoot resources other than `public-good` whose spec is publicGood: the same store. */
   #aliases: ReadonlySet<string> = new Set();
-  readonly #cacheDir: string;
+  /** Where TUF metadata is cached: made on first use, so roots read from files alone make none. */
+  #cacheDir: string | undefined;
   #unwatch: (() => void) | undefined;
 
   constructor(options: TrustRootRegistryOptions = {}) {
     this.#options = options;
-    this.#cacheDir = options.cacheDir ?? mkdtempSync(join(tmpdir(), 'sigward-tuf-'));
+    this.#cacheDir = options.cacheDir;
     // The public-good store also serves TrustRoots of other names whose spec is publicGood: each
     // hears of its refreshes (their status conditions and failure counters follow it too).
     const refreshed = (error: SigwardError | undefined): void => {
@@ -82,7 +83,7 @@ export class TrustRootRegistry implements TrustRootSource {
     const file = options.trustedRootFile;
     if (file === undefined) {
       this.#publicGood = new TrustRootStore(
-        { kind: 'public-good', cachePath: join(this.#cacheDir, 'public-good') },
+        { kind: 'public-good', cachePath: join(this.#tufCache(), 'public-good') },
         { onRefresh: refreshed },
       );
       if ((options.refreshMs ?? 3_600_000) > 0) this.#publicGood.start(options.refreshMs ?? 3_600_000);
@@ -103,6 +104,10 @@ export class TrustRootRegistry implements TrustRootSource {
       watchFile(file, { interval: options.filePollMs ?? 1000, persistent: false }, poll);
       this.#unwatch = () => unwatchFile(file, poll);
     }
+  }
+
+  #tufCache(): string {
+    return (this.#cacheDir ??= mkdtempSync(join(tmpdir(), 'sigward-tuf-')));
   }
 
   trustRoot(name: string): TrustRootSnapshot | undefined {
@@ -245,7 +250,7 @@ export class TrustRootRegistry implements TrustRootSource {
         return store;
       }
       case 'tuf': {
-        const dir = join(this.#cacheDir, `tuf-${name}`);
+        const dir = join(this.#tufCache(), `tuf-${name}`);
         mkdirSync(dir, { recursive: true });
         const rootPath = join(dir, 'root.json');
         const text = source.root.trim().startsWith('{')

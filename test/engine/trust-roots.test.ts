@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -169,6 +169,33 @@ test('--trusted-root file: re-read on change; a bad new file keeps the last good
   writeFileSync(file, prodBytes);
   await until('the good file is back', () => r.trustRoot('public-good')?.version === version(prodBytes));
   assert.equal(r.refreshState('public-good')?.ok, true);
+});
+
+test('TUF cache directory: none for a --trusted-root file, one for public-good', (t) => {
+  const file = join(dir, 'trusted_root-no-cache.json');
+  writeFileSync(file, prodBytes);
+  // os.tmpdir() follows TMPDIR: each registry below makes its cache directory (if any) in its own.
+  const inTemp = (make: () => TrustRootRegistry): string[] => {
+    const temp = mkdtempSync(join(dir, 'tmp-'));
+    const previous = process.env['TMPDIR'];
+    process.env['TMPDIR'] = temp;
+    try {
+      const r = make();
+      t.after(() => r.stop());
+      assert.ok(r.trustRoot('public-good') !== undefined);
+    } finally {
+      if (previous === undefined) delete process.env['TMPDIR'];
+      else process.env['TMPDIR'] = previous;
+    }
+    return readdirSync(temp);
+  };
+  assert.deepEqual(
+    inTemp(() => new TrustRootRegistry({ refreshMs: 0, checkMs: 0, trustedRootFile: file })),
+    [],
+  );
+  const publicGood = inTemp(() => new TrustRootRegistry({ refreshMs: 0, checkMs: 0 }));
+  assert.equal(publicGood.length, 1);
+  assert.match(publicGood[0]!, /^sigward-tuf-/);
 });
 
 test('a ConfigMap TrustRoot: tracked, re-read when the ConfigMap changes, a missing key keeps the last good root', async (t) => {
