@@ -14,6 +14,7 @@ import { buildApp, startServer } from '../src/server/index.ts';
 import type { AppDeps } from '../src/server/index.ts';
 import { createLogger, createMetrics } from '../src/telemetry/index.ts';
 import type { Metrics } from '../src/telemetry/index.ts';
+import { cachedAllow } from '../test/support/cached-allow.ts';
 
 const [certFile, keyFile] = process.argv.slice(2);
 if (certFile === undefined || keyFile === undefined) throw new Error('usage: server-only.ts CERT KEY');
@@ -32,20 +33,10 @@ if (env['METRICS'] === 'none') {
 const handleReview: AppDeps['handleReview'] = (body) => {
   const uid = (body as { request?: { uid?: unknown } } | null)?.request?.uid;
   if (typeof uid !== 'string') return { ok: false, message: 'not an AdmissionReview' };
-  return {
-    ok: true,
-    review: {
-      apiVersion: 'admission.k8s.io/v1',
-      kind: 'AdmissionReview',
-      response: { uid, allowed: true, auditAnnotations: { decision: 'allow' } },
-    },
-    decision: 'allow',
-    kind: 'Pod',
-    operation: 'CREATE',
-    uid,
+  return cachedAllow(uid, {
     user: 'system:serviceaccount:kube-system:replicaset-controller',
     object: 'default/pod-1',
-  };
+  });
 };
 const deps = { handleReview, readiness: () => ({ ready: true, reasons: [] }), metrics, logger };
 let url: string;

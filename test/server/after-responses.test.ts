@@ -16,6 +16,7 @@ import { createLogger } from '../../src/telemetry/logger.ts';
 import { createMetrics } from '../../src/telemetry/metrics.ts';
 import { podReview } from '../engine/harness.ts';
 import { makeTestTls } from '../support/tls.ts';
+import { cachedAllow } from '../support/cached-allow.ts';
 import { injectAfterTurn, turnEnd } from '../support/turn-end.ts';
 
 describe('AfterResponses', () => {
@@ -70,21 +71,8 @@ describe('AfterResponses', () => {
 });
 
 /** A handler answering every review allowed, as the engine does from its caches. */
-const allow: AppDeps['handleReview'] = (body) => {
-  const uid = (body as { request: { uid: string } }).request.uid;
-  return {
-    ok: true,
-    review: {
-      apiVersion: 'admission.k8s.io/v1',
-      kind: 'AdmissionReview',
-      response: { uid, allowed: true, auditAnnotations: { decision: 'allow' } },
-    },
-    decision: 'allow',
-    kind: 'Pod',
-    operation: 'CREATE',
-    uid,
-  };
-};
+const allow: AppDeps['handleReview'] = (body) =>
+  cachedAllow((body as { request: { uid: string } }).request.uid);
 
 /** A log destination that hands each line, parsed, to `seen`. */
 const sinkOf = (seen: (line: Record<string, unknown>) => void) =>

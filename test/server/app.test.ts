@@ -12,6 +12,7 @@ import { ReviewEngine } from '../../src/engine/review.ts';
 import { buildSnapshot } from '../../src/kube/snapshot.ts';
 import { Writable } from 'node:stream';
 import { podReview } from '../engine/harness.ts';
+import { cachedAllow } from '../support/cached-allow.ts';
 import { injectAfterTurn } from '../support/turn-end.ts';
 
 const quiet = new Writable({ write: (_c, _e, done) => done() });
@@ -287,18 +288,6 @@ describe('the admission log line and the admissions metric', () => {
 // The engine answers a cached review at once and anything else through a promise; the route handler
 // takes both, and a handler that throws or rejects is a 500 that is logged and timed, never a hang.
 describe('the review handler: answered at once or later, failing at once or later', () => {
-  const answer = (uid: string) => ({
-    ok: true as const,
-    review: {
-      apiVersion: 'admission.k8s.io/v1',
-      kind: 'AdmissionReview',
-      response: { uid, allowed: true, auditAnnotations: { decision: 'allow' } },
-    },
-    decision: 'allow',
-    kind: 'Pod',
-    operation: 'CREATE',
-    uid,
-  });
   const uidOf = (body: unknown) => (body as { request: { uid: string } }).request.uid;
   const timed = async (a: ReturnType<typeof app>['app']) =>
     Number(
@@ -306,8 +295,8 @@ describe('the review handler: answered at once or later, failing at once or late
     );
 
   for (const [how, handleReview] of [
-    ['at once', (body: unknown) => answer(uidOf(body))],
-    ['through a promise', async (body: unknown) => answer(uidOf(body))],
+    ['at once', (body: unknown) => cachedAllow(uidOf(body))],
+    ['through a promise', async (body: unknown) => cachedAllow(uidOf(body))],
   ] as const) {
     test(`an answer ${how}: 200 with the review, one admission line, counted and timed`, async () => {
       const lines: Array<Record<string, unknown>> = [];
@@ -322,7 +311,7 @@ describe('the review handler: answered at once or later, failing at once or late
       const r = await a.inject(post(JSON.stringify(review)));
       assert.equal(r.statusCode, 200);
       assert.equal(r.headers['content-type'], 'application/json; charset=utf-8');
-      assert.deepEqual(r.json(), answer(review.request.uid).review);
+      assert.deepEqual(r.json(), cachedAllow(review.request.uid).review);
       assert.deepEqual(
         lines.filter((l) => l['msg'] === 'admission').map((l) => l['uid']),
         [review.request.uid],
@@ -359,7 +348,7 @@ describe('the review handler: answered at once or later, failing at once or late
       });
       let fail = true;
       const { app: a } = app({
-        handleReview: (body) => (fail ? handleReview() : answer(uidOf(body))),
+        handleReview: (body) => (fail ? handleReview() : cachedAllow(uidOf(body))),
         logger: createLogger({ destination: sink }),
       });
       const r = await a.inject(post(JSON.stringify(podReview(['nginx:1.27']))));
