@@ -13,6 +13,9 @@ import { parseBundle } from '../../src/sigstore/bundle.ts';
 import { legacySignatureBundle, legacySignatureToBundle } from '../../src/sigstore/legacy.ts';
 import type { LegacyLayer } from '../../src/sigstore/legacy.ts';
 import { ANNOTATION } from '../../src/sigstore/layout.ts';
+import type { Bundle } from '../../src/sigstore/bundle.ts';
+import { headStart } from '../../src/sigstore/verify-candidate.ts';
+import type { Authority, HeadStarts } from '../../src/sigstore/verify-candidate.ts';
 import { startVerifyBundle, verifyBundle } from '../../src/sigstore/verify.ts';
 import type { SignerTrust, VerifyInput } from '../../src/sigstore/verify.ts';
 import {
@@ -222,4 +225,34 @@ test('only a message signature over an image payload has a second step', () => {
   const { bundle } = legacySignatureToBundle(fulcioRekor());
   const artifact = { kind: 'artifact', digest: fulcioRekorDigest } as const;
   assert.equal(startVerifyBundle({ bundle, trust, signer: keyless, content: artifact }), undefined);
+});
+
+test('a head start that throws never throws from the event loop; the verification that needs it gets the error', async () => {
+  // A bundle whose reading throws: what a bug in the first step would do (the steps keep their own
+  // failures, so nothing real throws there).
+  const bug = new Error('a bug in the first step');
+  const bundle = {
+    get content(): never {
+      throw bug;
+    },
+  } as unknown as Bundle;
+  const authority: Authority = { kind: 'keyless', name: 'a', match: () => ({ matched: true }) };
+  const headStarts: HeadStarts = new WeakMap();
+  const uncaught: unknown[] = [];
+  const onUncaught = (error: unknown): void => void uncaught.push(error);
+  process.on('uncaughtException', onUncaught);
+  try {
+    headStart(
+      { authorities: [authority], trust: prodRoot().material, headStarts },
+      [bundle],
+      `sha256:${'0'.repeat(64)}`,
+    );
+    await new Promise((resolve) => setImmediate(resolve)); // after headStart's own immediate
+  } finally {
+    process.off('uncaughtException', onUncaught);
+  }
+  assert.deepEqual(uncaught, []);
+  const start = headStarts.get(bundle)?.get(authority);
+  assert.ok(start !== undefined);
+  assert.throws(() => start(), bug);
 });
