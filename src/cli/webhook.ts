@@ -536,6 +536,16 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     process.stderr.write(`sigward webhook: ${failure}\n`);
     return 1;
   }
+  // Heard from the moment the server listens, before anything says so: a SIGTERM between the
+  // "listening" line and a later handler met Node's default action (exit at once, no drain).
+  const signalled = new Promise<void>((resolveSignal) => {
+    const onSignal = (signal: string): void => {
+      logger.info({ signal }, 'shutting down: readiness off, draining, stopping watchers');
+      resolveSignal();
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
   const snapshot = policies.current();
   const trustedRoot = trustFile ?? 'public-good (embedded in @sigstore/tuf, TUF refresh in the background)';
   const deadlineMs = deadlineFor(timeoutSeconds);
@@ -590,14 +600,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       'node runs without --expose-gc: memory taken by a burst of reviews stays with the process (the chart and the image set the flag in NODE_OPTIONS)',
     );
 
-  await new Promise<void>((resolveSignal) => {
-    const onSignal = (signal: string): void => {
-      logger.info({ signal }, 'shutting down: readiness off, draining, stopping watchers');
-      resolveSignal();
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-  });
+  await signalled;
   idleCollection?.stop();
   await server.shutdown();
   return 0;
