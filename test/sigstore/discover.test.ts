@@ -11,6 +11,7 @@ import { ReferrersSupport } from '../../src/oci/referrers-support.ts';
 import type { RepositoryName } from '../../src/oci/reference.ts';
 import { discoverSignatures } from '../../src/sigstore/discover.ts';
 import {
+  ANNOTATION,
   BUNDLE_ANNOTATION,
   BUNDLE_ARTIFACT_TYPE,
   COSIGN_SIGN_PREDICATE_TYPE,
@@ -360,6 +361,36 @@ describe('legacy .sig: verification starts while the payload is fetched', () => 
     });
     // What Rekor logged is the digest of the real payload: these bytes are not what was signed.
     assert.equal(verdict.code, 'SIGSTORE_TLOG_INVALID', verdict.message);
+  });
+
+  test('no head start for a layer that cannot be read early: over the size cap, or annotations refused', async () => {
+    const repo = freshRepo();
+    const good = fulcioRekor.layer();
+    const unsigned = { ...good, annotations: { ...good.annotations, [ANNOTATION.signature]: '' } };
+    await pushLegacySignature(client, repo, fulcioRekor.digest, [unsigned, good]);
+    const discover = async (options: { maxSignatureBytes?: number }) => {
+      const told: unknown[] = [];
+      const found = await discoverSignatures(
+        counted().reader,
+        { repository: repo, digest: fulcioRekor.digest },
+        options,
+        (bundles) => void told.push(...bundles),
+      );
+      return { told, found };
+    };
+    // Refused annotations: only the other layer starts early; the refused one fails as it always did.
+    const refused = await discover({});
+    assert.equal(refused.told.length, 1);
+    assert.equal(refused.found.candidates[1]?.bundle, refused.told[0]);
+    assert.match(
+      refused.found.candidates[0]?.problem?.message ?? '',
+      /signature annotation is missing or empty/,
+    );
+    // Over the cap: nothing starts early, and the cap refuses both layers as before.
+    const capped = await discover({ maxSignatureBytes: good.blob.length - 1 });
+    assert.deepEqual(capped.told, []);
+    for (const candidate of capped.found.candidates)
+      assert.match(candidate.problem?.message ?? '', /declares \d+ bytes, over the \d+-byte cap/);
   });
 
   test('a payload the registry does not have is the failure told, even when the certificate fails too', async () => {
