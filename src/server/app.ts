@@ -146,6 +146,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   // review. Everything else stays redacted.
   const admissionLog = deps.logger.child({ component: 'admission' }, { redact: { paths: [] } });
   const admissionLine = lineWriter(admissionLog, ADMISSION_LINE, 'admission');
+  // Bound once per route: a review's metrics are one counter series and one histogram series.
+  const durations = {
+    validate: deps.metrics.admissionDuration.series({ route: 'validate' }),
+    mutate: deps.metrics.admissionDuration.series({ route: 'mutate' }),
+  } satisfies Record<ReviewRoute, unknown>;
   /** One JSON line per review, every part its own field to filter on (uid matches the apiserver's
    * audit log; reasons are the codes of what failed), then the review's metrics. */
   const recordAnswered = ({ route, handled, ms, seconds }: Answered): void => {
@@ -181,11 +186,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     answered.flush();
     done();
   });
-  // Bound once per route: a review's metrics are one counter series and one histogram series.
-  const durations = {
-    validate: deps.metrics.admissionDuration.series({ route: 'validate' }),
-    mutate: deps.metrics.admissionDuration.series({ route: 'mutate' }),
-  } satisfies Record<ReviewRoute, unknown>;
   const review = (route: ReviewRoute) => {
     const observe = (started: number): void => durations[route].observe((performance.now() - started) / 1000);
     const respond = (handled: HandledReview, started: number, reply: FastifyReply): undefined => {
