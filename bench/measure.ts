@@ -492,9 +492,13 @@ async function webhookMode(): Promise<object> {
   ): Promise<{
     rps: number;
     p50: number;
+    p99: number;
     serverCpuUs: number;
     serverP50: number;
     serverP99: number;
+    writtenP50: number;
+    writtenP99: number;
+    writtenAtFinish: number;
     lagP99: number;
     gcUs: number;
   }> => {
@@ -517,16 +521,24 @@ async function webhookMode(): Promise<object> {
       requests: number;
       p50: number;
       p99: number;
+      writtenP50: number;
+      writtenP99: number;
+      writtenAtFinish: number;
       lagP99: number;
       gcMs: number;
     };
-    const client = JSON.parse(stdout) as { rps: number; p50: number };
+    const client = JSON.parse(stdout) as { rps: number; p50: number; p99: number };
     return {
       rps: client.rps,
       p50: client.p50,
+      p99: client.p99,
       serverCpuUs: report.cpuUs / report.requests,
       serverP50: report.p50,
       serverP99: report.p99,
+      writtenP50: report.writtenP50,
+      writtenP99: report.writtenP99,
+      // Of the window's responses, the share not all handed to the kernel at end() (counted at 'finish').
+      writtenAtFinish: report.writtenAtFinish / report.requests,
       lagP99: report.lagP99,
       gcUs: (report.gcMs * 1000) / report.requests,
     };
@@ -558,9 +570,13 @@ async function webhookMode(): Promise<object> {
         return {
           rps: pick('rps'),
           p50: pick('p50'),
+          p99: pick('p99'),
           serverCpuUs: pick('serverCpuUs'),
           serverP50: pick('serverP50'),
           serverP99: pick('serverP99'),
+          writtenP50: pick('writtenP50'),
+          writtenP99: pick('writtenP99'),
+          writtenAtFinish: pick('writtenAtFinish'),
           lagP99: pick('lagP99'),
           gcUs: pick('gcUs'),
         };

@@ -376,11 +376,25 @@ function speed(head: (what: string) => string[], cols: Cols, table: Table): void
       ...cols((r) => r.warm[i].cpuRatio ?? r.warm[i].bare.serverCpuUs / r.warm[i].sigward.serverCpuUs),
     ]);
     warmRows.push([`${c} conn: client p50 ms`, ...cols((r) => r.warm[i].sigward.p50)]);
+    warmRows.push([`${c} conn: client p99 ms`, ...cols((r) => r.warm[i].sigward.p99 ?? NaN)]);
+    warmRows.push([`${c} conn: bare client p99 ms`, ...cols((r) => r.warm[i].bare.p99 ?? NaN)]);
     warmRows.push([`${c} conn: server-side p50 ms`, ...cols((r) => r.warm[i].serverP50, 3)]);
     warmRows.push([`${c} conn: server-side p99 ms`, ...cols((r) => r.warm[i].serverP99, 3)]);
+    warmRows.push([`${c} conn: bare server-side p99 ms`, ...cols((r) => r.warm[i].bare.serverP99, 3)]);
+    // bench/probe.ts: to 'finish' (above) and to the response's bytes handed to the kernel (these).
+    warmRows.push([`${c} conn: to written p50 ms`, ...cols((r) => r.warm[i].sigward.writtenP50 ?? NaN, 3)]);
+    warmRows.push([`${c} conn: to written p99 ms`, ...cols((r) => r.warm[i].sigward.writtenP99 ?? NaN, 3)]);
+    warmRows.push([`${c} conn: bare to written p99 ms`, ...cols((r) => r.warm[i].bare.writtenP99 ?? NaN, 3)]);
+    warmRows.push([
+      `${c} conn: responses written only at finish, % (the larger of the two servers)`,
+      ...cols(
+        (r) =>
+          100 * Math.max(r.warm[i].sigward.writtenAtFinish ?? NaN, r.warm[i].bare.writtenAtFinish ?? NaN),
+        1,
+      ),
+    ]);
     warmRows.push([`${c} conn: event-loop lag p99 ms`, ...cols((r) => r.warm[i].lagP99)]);
     warmRows.push([`${c} conn: bare event-loop lag p99 ms`, ...cols((r) => r.warm[i].bare.lagP99)]);
-    warmRows.push([`${c} conn: bare server-side p99 ms`, ...cols((r) => r.warm[i].bare.serverP99, 3)]);
   }
   warmRows.push(['in-process (inject): bare fastify CPU µs/req', ...cols((r) => r.inject?.bareUs ?? NaN, 1)]);
   warmRows.push(['in-process (inject): sigward CPU µs/req', ...cols((r) => r.inject?.sigwardUs ?? NaN, 1)]);
