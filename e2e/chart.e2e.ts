@@ -787,4 +787,32 @@ describe('the sigward Helm chart against the apiserver', () => {
       assert.doesNotMatch(readFileSync(webhook!.logFile, 'utf8'), /forbidden/i);
     },
   );
+
+  step(
+    'every replica down (failurePolicy Fail): an update that leaves the spec alone still goes through, a new image does not',
+    async () => {
+      assert.ok(host && webhook, 'needs the host webhook, the webhooks pointed at it');
+      const image = 'registry.invalid/unsigned/app:v1';
+      // `apps` is excluded by the previous step: this Pod is stored unchecked.
+      await must(['apply', '-f', '-'], podManifest(checked, 'kept', image));
+      await must(['label', 'namespace', checked, 'sigward.dev/exclude-']);
+      const denied = await waitForSigwardDenial(kube.kubectl, podManifest(checked, 'probe', image));
+      assert.match(denied, /denied the request/, 'apps is checked again');
+      await webhook.stop();
+      webhook = undefined;
+      // The webhook configurations' matchConditions: an UPDATE with the same spec is never sent.
+      const relabel = await kube.kubectl(['label', 'pod', '-n', checked, 'kept', 'team=shop']);
+      assert.equal(relabel.code, 0, `a label change needs no sigward: ${relabel.stderr}`);
+      const retag = await kube.kubectl([
+        'set',
+        'image',
+        '-n',
+        checked,
+        'pod/kept',
+        'app=registry.invalid/unsigned/app:v2',
+      ]);
+      assert.notEqual(retag.code, 0, 'a changed image is sent, and with sigward down it is refused');
+      assert.match(retag.stderr, /failed calling webhook "(mutate|validate)\.sigward\.dev"/);
+    },
+  );
 });

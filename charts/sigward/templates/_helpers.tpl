@@ -96,6 +96,18 @@ matchExpressions:
   scope: Namespaced
 {{- end -}}
 
+{{/*
+Asked by the apiserver before it calls sigward: an UPDATE whose spec is unchanged (labels, annotations,
+finalizers, owner references) changes no image, so it is never sent. The server skips such updates
+anyway (skip rule no-image-change); deciding it here means a controller that only relabels Pods or
+removes a finalizer is not blocked, with failurePolicy Fail, while every replica is down. Any change of
+the spec (an image, or anything else) is sent and judged as before.
+*/}}
+{{- define "sigward.matchConditions" -}}
+- name: spec-changed-or-not-an-update
+  expression: "request.operation != 'UPDATE' || !has(object.spec) || !has(oldObject.spec) || object.spec != oldObject.spec"
+{{- end -}}
+
 {{- define "sigward.podRules" -}}
 - apiGroups: [""]
   apiVersions: ["v1"]
