@@ -509,3 +509,66 @@ test('a policy with a bad images entry claims every image while invalid: POLICY_
     /: spec\.images\[1\]: invalid image glob "registry\.example\.com\/Team\/\*\*"/,
   );
 });
+
+test('a key authority whose key verifies no signature says which key it expected', () => {
+  const secretKeyed = policy('keyed', {
+    authorities: [{ name: 'release-key', key: { secretRef: { name: 'release-key', namespace: 'sigward' } } }],
+  });
+  const d = evaluateImage(
+    input([
+      {
+        policy: secretKeyed,
+        outcomes: [
+          no(
+            'release-key',
+            'SIGSTORE_SIGNATURE_INVALID',
+            'none of 1 signature(s) is valid: signature does not verify: signature verification failed',
+          ),
+        ],
+      },
+    ]),
+    strict,
+  );
+  assert.equal(d.results[0]?.reason, ReasonCode.signatureInvalid);
+  assert.equal(
+    d.results[0]?.detail,
+    'none of 1 signature(s) is valid: signature does not verify: signature verification failed; ' +
+      'expected a signature by the public key in Secret sigward/release-key (cosign.pub)',
+  );
+
+  // Signed with a key where a certificate was required: the identity it wanted.
+  const keyless = policy('keyless');
+  const wrongKind = evaluateImage(
+    input([
+      {
+        policy: keyless,
+        outcomes: [
+          no(
+            'keyless-signing-job',
+            'SIGSTORE_KEY_UNTRUSTED',
+            'a certificate (keyless) was expected, but the bundle was signed with a key',
+          ),
+        ],
+      },
+    ]),
+    strict,
+  );
+  assert.equal(wrongKind.results[0]?.reason, ReasonCode.keyMismatch);
+  assert.equal(
+    wrongKind.results[0]?.detail,
+    'a certificate (keyless) was expected, but the bundle was signed with a key; ' +
+      `expected a signature by subject "${SIGN_SA}" from issuer "${EKS_ISSUER}"`,
+  );
+
+  // A keyless signature that does not verify is not about whose it is: no expectation added.
+  const broken = evaluateImage(
+    input([
+      {
+        policy: keyless,
+        outcomes: [no('keyless-signing-job', 'SIGSTORE_SIGNATURE_INVALID', 'signature does not verify')],
+      },
+    ]),
+    strict,
+  );
+  assert.equal(broken.results[0]?.detail, 'signature does not verify');
+});
