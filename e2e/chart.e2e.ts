@@ -669,6 +669,36 @@ describe('the sigward Helm chart against the apiserver', () => {
     caBundle = first.caBundle;
   });
 
+  step(
+    'the documented CRD upgrade (README, NOTES): kubectl apply --server-side over the CRDs Helm created',
+    async () => {
+      // A later chart's CRDs: the same files with a changed field, applied as README "Install" says.
+      const next = runDir.sub('next-crds');
+      for (const file of ['clusterimagepolicies.yaml', 'imagepolicies.yaml', 'trustroots.yaml']) {
+        const text = readFileSync(path.join(chart, 'crds', file), 'utf8');
+        writeFileSync(
+          path.join(next, file),
+          text.replace(
+            "description: 'enforce: a failure denies.",
+            "description: 'enforce (next): a failure denies.",
+          ),
+        );
+      }
+      // Helm owns the fields it created: without --force-conflicts this fails with
+      // `conflict with "helm": .spec.versions`.
+      const applied = await kube.kubectl(['apply', '--server-side', '--force-conflicts', '-f', next]);
+      assert.equal(applied.code, 0, `the documented upgrade command: ${applied.stderr}`);
+      const description = await must([
+        'get',
+        'crd',
+        'clusterimagepolicies.policy.sigward.dev',
+        '-o',
+        'jsonpath={.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.mode.description}',
+      ]);
+      assert.match(description, /^enforce \(next\): a failure denies\./);
+    },
+  );
+
   let asSigward: Kubectl;
   let host: HostWebhook | undefined;
   step(
