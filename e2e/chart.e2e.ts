@@ -510,6 +510,17 @@ describe('the sigward Helm chart against the apiserver', () => {
         /PEM text .* not base64/,
       );
       await bad(['clientAuth.names[0]='], /clientAuth\/names\/0/);
+      // Never the namespace's default account: other Pods there would get sigward's rights.
+      await bad(
+        ['serviceAccount.create=false'],
+        /serviceAccount\.name is required when serviceAccount\.create is false/,
+      );
+      const named = await render({ serviceAccount: { create: false, name: 'sigward-managed' } });
+      assert.equal(
+        (one(named, 'ClusterRoleBinding').subjects as { name: string }[])[0]?.name,
+        'sigward-managed',
+      );
+      assert.equal(named.filter((m) => m.kind === 'ServiceAccount').length, 0, 'none created');
     },
   );
 

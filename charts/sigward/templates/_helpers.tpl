@@ -27,11 +27,16 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end }}
 {{- end -}}
 
+{{/*
+The account sigward runs as, and the one its ClusterRole is bound to. With create false it must be
+named: falling back to the namespace's `default` account would hand every Pod there that runs as
+`default` sigward's rights (get on every Secret of the cluster).
+*/}}
 {{- define "sigward.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create -}}
 {{- default (include "sigward.fullname" .) .Values.serviceAccount.name -}}
 {{- else -}}
-{{- default "default" .Values.serviceAccount.name -}}
+{{- required "serviceAccount.name is required when serviceAccount.create is false (sigward's RBAC is bound to that account; never the namespace's default one)" .Values.serviceAccount.name -}}
 {{- end -}}
 {{- end -}}
 
