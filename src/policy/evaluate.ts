@@ -295,9 +295,16 @@ function authorityResult(
     (missing || notOurKey) && authority !== undefined
       ? `; expected ${authority.kind === 'keyless' ? `${what} by ${authority.expected}` : authority.expected.replace(/^a signature/, what)}`
       : '';
+  // A certificate or log proof that does not verify: against which trust material, so a policy naming
+  // the wrong TrustRoot (or none, hence public-good) is told apart from a forged signature.
+  const against =
+    (reason === ReasonCode.certificateUntrusted || reason === ReasonCode.tlogInvalid) &&
+    authority !== undefined
+      ? `; checked against TrustRoot ${authority.trustRootRef}`
+      : '';
   return failed(policy, reason, settings, {
     authority: outcome.authority,
-    detail: `${outcome.message}${wanted}`,
+    detail: `${outcome.message}${wanted}${against}`,
     cause: outcome.code,
     ...identity,
   });

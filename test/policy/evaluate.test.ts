@@ -572,3 +572,33 @@ test('a key authority whose key verifies no signature says which key it expected
   );
   assert.equal(broken.results[0]?.detail, 'signature does not verify');
 });
+
+test('a certificate or log proof that does not verify names the TrustRoot it was checked against', () => {
+  const pinned = policy('private', {
+    authorities: [
+      {
+        name: 'private-ci',
+        trustRootRef: 'private-sigstore',
+        keyless: { identities: [{ issuer: EKS_ISSUER, subject: SIGN_SA }] },
+      },
+    ],
+  });
+  for (const [code, message] of [
+    ['SIGSTORE_CERTIFICATE_UNTRUSTED', 'none of 1 signature(s) is valid: certificate is not trusted'],
+    ['SIGSTORE_TLOG_INVALID', 'none of 1 signature(s) is valid: transparency log check failed'],
+  ] as const) {
+    const d = evaluateImage(input([{ policy: pinned, outcomes: [no('private-ci', code, message)] }]), strict);
+    assert.equal(d.results[0]?.detail, `${message}; checked against TrustRoot private-sigstore`, code);
+  }
+  // The default TrustRoot is named too: a policy that forgot trustRootRef reads `public-good`.
+  const d = evaluateImage(
+    input([
+      {
+        policy: policy('default-root'),
+        outcomes: [no('keyless-signing-job', 'SIGSTORE_CERTIFICATE_UNTRUSTED', 'certificate is not trusted')],
+      },
+    ]),
+    strict,
+  );
+  assert.equal(d.results[0]?.detail, 'certificate is not trusted; checked against TrustRoot public-good');
+});
