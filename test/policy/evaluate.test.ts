@@ -536,6 +536,15 @@ test('a key authority whose key verifies no signature says which key it expected
       'expected a signature by the public key in Secret sigward/release-key (cosign.pub)',
   );
 
+  // A ClusterImagePolicy's Secret without a namespace lives in sigward's own: the denial says so.
+  const ownNamespace = policy('own-namespace', {
+    authorities: [{ name: 'release-key', key: { secretRef: { name: 'release-key' } } }],
+  });
+  assert.equal(
+    (ownNamespace.authorities[0] as { expected?: string }).expected,
+    "a signature by the public key in Secret release-key (cosign.pub) in sigward's namespace",
+  );
+
   // Signed with a key where a certificate was required: the identity it wanted.
   const keyless = policy('keyless');
   const wrongKind = evaluateImage(
