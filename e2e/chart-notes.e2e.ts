@@ -61,4 +61,13 @@ describe('chart: what helm install prints', () => {
     assert.doesNotMatch(text, /WARNING/);
     assert.match(text, /never kube-system, sigward, cni\./);
   });
+
+  test('opt-out with failurePolicy Fail: node agents outside kube-system are pointed at excludeNamespaces', () => {
+    assert.match(
+      notes(),
+      /A CNI, CSI driver or other node agent running outside kube-system: add its namespace to\nwebhook\.excludeNamespaces/,
+    );
+    assert.doesNotMatch(notes('webhook.scope=opt-in'), /node agent/);
+    assert.doesNotMatch(notes('webhook.failurePolicy=Ignore'), /node agent/);
+  });
 });
