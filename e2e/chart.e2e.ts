@@ -510,6 +510,17 @@ describe('the sigward Helm chart against the apiserver', () => {
         /PEM text .* not base64/,
       );
       await bad(['clientAuth.names[0]='], /clientAuth\/names\/0/);
+      // Never the namespace's default account: other Pods there would get sigward's rights.
+      await bad(
+        ['serviceAccount.create=false'],
+        /serviceAccount\.name is required when serviceAccount\.create is false/,
+      );
+      const named = await render({ serviceAccount: { create: false, name: 'sigward-managed' } });
+      assert.equal(
+        (one(named, 'ClusterRoleBinding').subjects as { name: string }[])[0]?.name,
+        'sigward-managed',
+      );
+      assert.equal(named.filter((m) => m.kind === 'ServiceAccount').length, 0, 'none created');
     },
   );
 
@@ -669,6 +680,36 @@ describe('the sigward Helm chart against the apiserver', () => {
     caBundle = first.caBundle;
   });
 
+  step(
+    'the documented CRD upgrade (README, NOTES): kubectl apply --server-side over the CRDs Helm created',
+    async () => {
+      // A later chart's CRDs: the same files with a changed field, applied as README "Install" says.
+      const next = runDir.sub('next-crds');
+      for (const file of ['clusterimagepolicies.yaml', 'imagepolicies.yaml', 'trustroots.yaml']) {
+        const text = readFileSync(path.join(chart, 'crds', file), 'utf8');
+        writeFileSync(
+          path.join(next, file),
+          text.replace(
+            "description: 'enforce: a failure denies.",
+            "description: 'enforce (next): a failure denies.",
+          ),
+        );
+      }
+      // Helm owns the fields it created: without --force-conflicts this fails with
+      // `conflict with "helm": .spec.versions`.
+      const applied = await kube.kubectl(['apply', '--server-side', '--force-conflicts', '-f', next]);
+      assert.equal(applied.code, 0, `the documented upgrade command: ${applied.stderr}`);
+      const description = await must([
+        'get',
+        'crd',
+        'clusterimagepolicies.policy.sigward.dev',
+        '-o',
+        'jsonpath={.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.mode.description}',
+      ]);
+      assert.match(description, /^enforce \(next\): a failure denies\./);
+    },
+  );
+
   let asSigward: Kubectl;
   let host: HostWebhook | undefined;
   step(
@@ -785,6 +826,34 @@ describe('the sigward Helm chart against the apiserver', () => {
       assert.ok(admitted, 'a namespace labelled sigward.dev/exclude=true is skipped');
       // Nothing the webhook did over all these steps was refused by the apiserver: the chart's RBAC is enough.
       assert.doesNotMatch(readFileSync(webhook!.logFile, 'utf8'), /forbidden/i);
+    },
+  );
+
+  step(
+    'every replica down (failurePolicy Fail): an update that leaves the spec alone still goes through, a new image does not',
+    async () => {
+      assert.ok(host && webhook, 'needs the host webhook, the webhooks pointed at it');
+      const image = 'registry.invalid/unsigned/app:v1';
+      // `apps` is excluded by the previous step: this Pod is stored unchecked.
+      await must(['apply', '-f', '-'], podManifest(checked, 'kept', image));
+      await must(['label', 'namespace', checked, 'sigward.dev/exclude-']);
+      const denied = await waitForSigwardDenial(kube.kubectl, podManifest(checked, 'probe', image));
+      assert.match(denied, /denied the request/, 'apps is checked again');
+      await webhook.stop();
+      webhook = undefined;
+      // The webhook configurations' matchConditions: an UPDATE with the same spec is never sent.
+      const relabel = await kube.kubectl(['label', 'pod', '-n', checked, 'kept', 'team=shop']);
+      assert.equal(relabel.code, 0, `a label change needs no sigward: ${relabel.stderr}`);
+      const retag = await kube.kubectl([
+        'set',
+        'image',
+        '-n',
+        checked,
+        'pod/kept',
+        'app=registry.invalid/unsigned/app:v2',
+      ]);
+      assert.notEqual(retag.code, 0, 'a changed image is sent, and with sigward down it is refused');
+      assert.match(retag.stderr, /failed calling webhook "(mutate|validate)\.sigward\.dev"/);
     },
   );
 });

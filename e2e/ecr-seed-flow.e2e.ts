@@ -279,6 +279,7 @@ describe('ECR seed flow: an IRSA Job signs in ECR with sigward sign, the webhook
         `Signing as system:serviceaccount:${jobs}:${signer} (issuer ${world.kube.issuer})`,
         'Generating ephemeral keys...',
         'Retrieving signed certificate...',
+        `Certificate for subject "https://kubernetes.io/namespaces/${jobs}/serviceaccounts/${signer}" from issuer "${world.kube.issuer}" (what a policy's keyless identity names)`,
         'The certificate carries no SCT (a Fulcio without a CT log): verifiers must accept that (cosign: --insecure-ignore-sct)',
         /^tlog entry created with index: \d+$/,
         /^Timestamp fetched with time: \d{4}-\d\d-\d\dT[\d:.]+Z$/,

@@ -171,7 +171,8 @@ describe('keys and signature-repository credentials held in Secrets', () => {
     assert.equal(
       r.stderr.trim(),
       `Error from server (Forbidden): error when creating "STDIN": ${denial(keyed)}policy keyed, authority release-key: ` +
-        'none of 1 signature(s) is valid: signature does not verify: signature verification failed [SIGNATURE_INVALID]',
+        'none of 1 signature(s) is valid: signature does not verify: signature verification failed; ' +
+        "expected a signature by the public key in Secret release-key (cosign.pub) in sigward's namespace [SIGNATURE_INVALID]",
     );
     assert.ok(r.elapsedMs < KEY_DEADLINE_MS);
   });

@@ -185,7 +185,12 @@ describe('policy-controller ClusterImagePolicies watched as-is', () => {
 
   check('an edit that sigward cannot honour makes it invalid at once, naming the field', async () => {
     await apply(
-      pcPolicy('kubewarden', { ...keyless, attestations: [{ name: 'sbom', predicateType: 'spdxjson' }] }),
+      pcPolicy('kubewarden', {
+        ...keyless,
+        attestations: [
+          { name: 'sbom', predicateType: 'spdxjson', policy: { type: 'cue', data: 'predicateType: "x"' } },
+        ],
+      }),
     );
     const snapshot = await until(
       (s) => s.policies.some((p) => p.name === 'kubewarden' && !p.valid),
@@ -195,7 +200,7 @@ describe('policy-controller ClusterImagePolicies watched as-is', () => {
     assert.equal(resource.apiGroup, 'policy.sigstore.dev');
     assert.deepEqual(
       resource.errors.map((e) => e.field),
-      ['spec.authorities[0].attestations'],
+      ['spec.authorities[0].attestations[0].policy'],
     );
   });
 
@@ -233,7 +238,7 @@ describe('policy-controller ClusterImagePolicies watched as-is', () => {
       assert.equal(event?.regarding.uid, resource.uid);
       assert.match(
         event?.note ?? '',
-        /^not honoured, its images fail with POLICY_INVALID: spec\.authorities\[0\]\.attestations: /,
+        /^not honoured, its images fail with POLICY_INVALID: spec\.authorities\[0\]\.attestations\[0\]\.policy: /,
       );
     },
   );

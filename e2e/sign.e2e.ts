@@ -30,6 +30,8 @@ const progressLines = [
   `Signing as system:serviceaccount:${namespace}:${serviceAccount} (issuer https://127.0.0.1:`,
   'Generating ephemeral keys...',
   'Retrieving signed certificate...',
+  // What a policy names: the certified identity, not the token's `sub` printed above.
+  `Certificate for subject "${identity}" from issuer "https://127.0.0.1:`,
   'Verified the pushed signature with the trusted root',
 ];
 

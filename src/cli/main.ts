@@ -53,6 +53,9 @@ if (command === 'webhook') {
 } else if (command === 'help' || command === '--help' || command === '-h') {
   process.stdout.write(usage);
 } else {
-  process.stderr.write(`sigward: unknown command "${command}"\n\n${usage}`);
+  const { suggestCommand } = await import('./suggest-command.ts');
+  const meant = suggestCommand(command);
+  const hint = meant === undefined ? '' : ` (did you mean \`sigward ${meant}\`?)`;
+  process.stderr.write(`sigward: unknown command "${command}"${hint}\n\n${usage}`);
   process.exitCode = 2;
 }

@@ -23,7 +23,8 @@ Registry:
   --registry-config FILE       docker config.json (default $DOCKER_CONFIG/config.json or ~/.docker/config.json);
                                its credHelpers / credsStore run docker-credential-<name> when a registry asks
   --registry-username U --registry-password P   (or SIGWARD_REGISTRY_PASSWORD)
-  --insecure-registry HOST     may use plain HTTP (loopback always may)
+  --allow-insecure-registry HOST   may use plain HTTP (loopback always may), repeatable
+                               (--insecure-registry HOST: the same)
   --registry-ca FILE           extra CA certificates (PEM)
   --cloud-credentials auto|none|ecr,gcp,acr   ECR, Artifact Registry/GCR and ACR hosts get a token from
                                the workload's cloud identity, each only for its own hosts (default auto)

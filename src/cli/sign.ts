@@ -71,6 +71,8 @@ const options = {
   ...programCredentialOptions,
   'registry-username': { type: 'string' },
   'registry-password': { type: 'string' },
+  // The name `sigward verify`, `policy test` and `webhook` use; `--insecure-registry` stays as an alias.
+  'allow-insecure-registry': { type: 'string', multiple: true },
   'insecure-registry': { type: 'string', multiple: true },
   'registry-ca': { type: 'string', multiple: true },
   'cloud-credentials': { type: 'string' },
@@ -93,6 +95,12 @@ function readFileOr(path: string, what: string): Buffer {
     const code = (error as { code?: unknown }).code;
     throw new UsageError(`${what} ${path} cannot be read${typeof code === 'string' ? ` (${code})` : ''}`);
   }
+}
+
+/** Hosts that may be read over plain HTTP, from either spelling of the flag. */
+function insecureRegistriesFrom(values: Values): { insecureRegistries?: string[] } {
+  const hosts = [...(values['allow-insecure-registry'] ?? []), ...(values['insecure-registry'] ?? [])];
+  return hosts.length === 0 ? {} : { insecureRegistries: hosts };
 }
 
 function overridesFrom(values: Values): ServiceOverrides {
@@ -280,9 +288,7 @@ export async function runSign(
       requestTimeoutMs: timeoutSeconds * 1000,
       userAgent: 'sigward-sign',
       registryEndpoints: testRegistryEndpoints(),
-      ...(values['insecure-registry'] === undefined
-        ? {}
-        : { insecureRegistries: values['insecure-registry'] }),
+      ...insecureRegistriesFrom(values),
       ...(values['registry-ca'] === undefined
         ? {}
         : { ca: values['registry-ca'].map((f) => readFileOr(f, '--registry-ca')) }),

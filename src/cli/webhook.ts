@@ -92,7 +92,7 @@ export const webhookUsage = `Usage: sigward webhook [options]
   ${CREDENTIAL_PROVIDER_USAGE}
   --verified-ttl-seconds N    how long a verified verdict is cached (default 3600)
   --refused-ttl-seconds N     how long a definite refusal is cached (default 60; registry errors never are)
-  --verdict-cache-entries N   most verdicts kept (default 10000; ~150 bytes of heap each)
+  --verdict-cache-entries N   most verdicts kept (default 10000; ~60 bytes each, mostly outside the heap)
   --attestation-cache-entries N   most attestation outcomes kept, one per image, policy and attestation
                               set (default 10000; ~150 bytes of heap each)
   --body-limit-bytes N        largest AdmissionReview accepted (default 6291456)

@@ -561,7 +561,9 @@ function compileAuthority(
   const expected =
     key.source === 'data'
       ? `a signature by the public key of authority ${name}`
-      : `a signature by the public key in Secret ${key.namespace === undefined ? '' : `${key.namespace}/`}${key.name} (${key.key})`;
+      : key.namespace === undefined
+        ? `a signature by the public key in Secret ${key.name} (${key.key}) in sigward's namespace`
+        : `a signature by the public key in Secret ${key.namespace}/${key.name} (${key.key})`;
   return { kind: 'key', name, index, trustRootRef, requireTlog, attestations, key, expected };
 }
 

@@ -281,17 +281,30 @@ function authorityResult(
           found: describeFound(outcome.found),
         }
       : {};
-  // Nothing signed it: say whose signature would have done, so the reader knows what to go and make.
+  // Say whose signature would have done, so the reader knows what to go and make: when nothing signed
+  // it, when it was signed the wrong way (a key for a certificate, or the reverse), and for a key
+  // authority when a signature fails the check against its key (most often: signed with another key;
+  // not a malformed or oversized one, nor one about other content).
   const missing = reason === ReasonCode.signatureMissing || reason === ReasonCode.attestationMissing;
+  const notOurKey =
+    reason === ReasonCode.keyMismatch ||
+    (authority?.kind === 'key' && outcome.code === 'SIGSTORE_SIGNATURE_INVALID');
   const what =
     outcome.attestation === undefined ? 'a signature' : `an attestation ${outcome.attestation} signed`;
   const wanted =
-    missing && authority !== undefined
+    (missing || notOurKey) && authority !== undefined
       ? `; expected ${authority.kind === 'keyless' ? `${what} by ${authority.expected}` : authority.expected.replace(/^a signature/, what)}`
+      : '';
+  // A certificate or log proof that does not verify: against which trust material, so a policy naming
+  // the wrong TrustRoot (or none, hence public-good) is told apart from a forged signature.
+  const against =
+    (reason === ReasonCode.certificateUntrusted || reason === ReasonCode.tlogInvalid) &&
+    authority !== undefined
+      ? `; checked against TrustRoot ${authority.trustRootRef}`
       : '';
   return failed(policy, reason, settings, {
     authority: outcome.authority,
-    detail: `${outcome.message}${wanted}`,
+    detail: `${outcome.message}${wanted}${against}`,
     cause: outcome.code,
     ...identity,
   });

@@ -7,13 +7,14 @@
 //   compilePolicyControllerPolicy(r)     → compilePolicy's shape; every `error` finding makes it invalid
 //
 // Nothing is silently ignored: each field sigward cannot honour is a finding naming the field. An
-// `error` is a field sigward cannot honour as written (attestations, CUE/Rego policies, a KMS key, a
+// `error` is a field sigward cannot honour as written (CUE/Rego policies, a KMS key, a
 // Fulcio by URL, a static action…); most make the policy STRICTER in policy-controller, so dropping
 // them would admit what it denies: the policy fails closed (POLICY_INVALID in its mode) until it is
 // rewritten. A `warning` is honoured with a stated difference (a regexp made explicit about anchoring,
 // a `match` that sigward does not narrow).
 import { POLICY_API_VERSION, PUBLIC_GOOD_TRUST_ROOT } from './types.ts';
 import type {
+  AttestationSpec,
   AuthoritySpec,
   ImagePolicyResource,
   KeylessIdentitySpec,
@@ -380,11 +381,10 @@ function translateAuthority(
     );
     return undefined;
   }
-  if (raw['attestations'] !== undefined)
-    f.error(
-      `${at}.attestations`,
-      'attestation checks (predicate types, CUE/Rego policies) are not honoured yet: keeping only the signature check would admit what policy-controller denies',
-    );
+  const attestations =
+    raw['attestations'] === undefined
+      ? undefined
+      : translateAttestations(f, raw['attestations'], `${at}.attestations`);
   const format = str(raw['signatureFormat']);
   if (format !== undefined)
     f.warn(
@@ -422,7 +422,49 @@ function translateAuthority(
     ...credentials,
     ...(trustRootRef === undefined ? {} : { trustRootRef }),
     ...transparency,
+    ...(attestations === undefined ? {} : { attestations }),
   };
+}
+
+/**
+ * An authority's attestations: as in policy-controller, such an authority is satisfied by verified
+ * attestations instead of an image signature, each wanted predicate type found (signed by the
+ * authority, about the image). Presence alone translates as is; a CUE or Rego `policy` over an
+ * attestation does not (sigward evaluates CEL conditions), and dropping it would admit what
+ * policy-controller denies.
+ */
+function translateAttestations(f: Findings, raw: unknown, at: string): AttestationSpec[] | undefined {
+  if (!Array.isArray(raw) || raw.length === 0) {
+    f.error(at, 'must be a non-empty list');
+    return undefined;
+  }
+  const out: AttestationSpec[] = [];
+  raw.forEach((item: unknown, i) => {
+    const where = `${at}[${i}]`;
+    if (!isObject(item)) return f.error(where, 'must be an object');
+    f.unknown(item, where, ['name', 'predicateType', 'policy']);
+    const given = str(item['name']);
+    const name =
+      given
+        ?.toLowerCase()
+        .replace(/[^a-z0-9-]+/g, '-')
+        .replace(/^-+|-+$/g, '')
+        .slice(0, 63)
+        .replace(/-+$/, '') || `attestation-${i}`;
+    if (given !== undefined && name !== given)
+      f.warn(`${where}.name`, `${JSON.stringify(given)} is named ${name} in sigward (a DNS label)`);
+    const predicateType = str(item['predicateType']);
+    if (predicateType === undefined) f.error(`${where}.predicateType`, 'must be a string');
+    if (item['policy'] !== undefined) {
+      const type = isObject(item['policy']) ? str(item['policy']['type']) : undefined;
+      f.error(
+        `${where}.policy`,
+        `a ${type ?? 'CUE/Rego'} policy over the attestation is not honoured (sigward evaluates CEL conditions, not CUE or Rego): rewrite it as conditions of a sigward policy's attestation; checking only that the attestation exists would admit what policy-controller denies`,
+      );
+    }
+    if (predicateType !== undefined) out.push({ name, predicateType });
+  });
+  return out;
 }
 
 /** A policy-controller ClusterImagePolicy as a sigward one, with a finding for every difference. */

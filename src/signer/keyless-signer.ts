@@ -4,8 +4,15 @@
 // which the legacy `dev.sigstore.cosign/chain` annotation carries.
 // Fulcio API v2 (`POST /api/v2/signingCert`); the proof of possession signs the token's email when it
 // has one, otherwise its subject (for a Kubernetes service account `system:serviceaccount:<ns>:<sa>`).
-import { createPublicKey, generateKeyPairSync, sign as signData, type KeyObject } from 'node:crypto';
+import {
+  X509Certificate,
+  createPublicKey,
+  generateKeyPairSync,
+  sign as signData,
+  type KeyObject,
+} from 'node:crypto';
 import type { Signature, Signer } from '@sigstore/sign';
+import { certificateIdentity } from '../sigstore/identity.ts';
 import { SignerError, SignerErrorCode } from './errors.ts';
 import type { IdentityTokenProvider } from './identity-token.ts';
 import { postJson } from './service-http.ts';
@@ -111,6 +118,8 @@ export class KeylessSigner implements Signer {
     if (certified !== this.#publicKeyPem) {
       throw new SignerError(SignerErrorCode.fulcio, 'Fulcio returned a certificate for another key');
     }
+    const certifiedLine = certifiedIdentity(leafPem);
+    if (certifiedLine !== undefined) progress?.(certifiedLine);
     const issuerPem = chainPem[0];
     const sct =
       issuerPem === undefined
@@ -123,5 +132,21 @@ export class KeylessSigner implements Signer {
       );
     }
     return { leafPem, chainPem, claims, sct };
+  }
+}
+
+/**
+ * The identity Fulcio certified, in the words a policy's `keyless.identities` uses: the token's `sub`
+ * (printed by "Signing as …") is not always it (a Kubernetes service account's
+ * `system:serviceaccount:NS:NAME` becomes `https://kubernetes.io/namespaces/NS/serviceaccounts/NAME`).
+ * Only a progress line: a certificate it cannot read is left for the verifier to refuse.
+ */
+export function certifiedIdentity(leafPem: string): string | undefined {
+  try {
+    const { subject, issuer } = certificateIdentity(new X509Certificate(leafPem).raw);
+    if (subject === undefined || issuer === undefined) return undefined;
+    return `Certificate for subject ${JSON.stringify(subject)} from issuer ${JSON.stringify(issuer)} (what a policy's keyless identity names)`;
+  } catch {
+    return undefined;
   }
 }

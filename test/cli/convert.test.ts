@@ -48,7 +48,7 @@ test('policies with fields sigward cannot honour: commented out with every reaso
   );
   assert.match(
     r.stdout,
-    /^# NOT CONVERTED: image-policy-keyless-with-attestations .*\n# sigward convert: .*\n# error spec\.authorities\[0\]\.attestations: /m,
+    /^# NOT CONVERTED: image-policy-keyless-with-attestations .*\n# sigward convert: .*\n# error spec\.authorities\[0\]\.attestations\[0\]\.policy: /m,
   );
   assert.match(r.stdout, /^# error spec\.authorities\[0\]\.key\.kms: KMS keys are not read by sigward/m);
   assert.match(r.stderr, /image-policy-static-pass NOT converted/);

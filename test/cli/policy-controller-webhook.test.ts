@@ -21,7 +21,7 @@ test('--policies DIR: policy-controller findings are logged at load with their f
   assert.deepEqual(
     about('image-policy-keyless-with-attestations').filter(([level]) => level === 50),
     [
-      [50, 'spec.authorities[0].attestations'],
+      [50, 'spec.authorities[0].attestations[0].policy'],
       [50, 'spec.authorities[0].ctlog.url'],
       [50, 'spec.authorities[0].keyless.url'],
     ],

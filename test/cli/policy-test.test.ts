@@ -344,7 +344,7 @@ describe('policy-controller ClusterImagePolicies, as-is, through the same engine
     );
   });
 
-  test('attestations are not honoured: invalid (exit 2) and the image fails closed with POLICY_INVALID', async () => {
+  test('a CUE policy over an attestation is not honoured: invalid (exit 2), the image fails closed with POLICY_INVALID', async () => {
     const pc = file('pc-att.yaml', {
       apiVersion: 'policy.sigstore.dev/v1beta1',
       kind: 'ClusterImagePolicy',
@@ -354,7 +354,13 @@ describe('policy-controller ClusterImagePolicies, as-is, through the same engine
         authorities: [
           {
             keyless: { identities: [{ issuer: kubewarden.issuer, subject: kubewarden.subject }] },
-            attestations: [{ name: 'sbom', predicateType: 'spdxjson' }],
+            attestations: [
+              {
+                name: 'sbom',
+                predicateType: 'spdxjson',
+                policy: { type: 'cue', data: 'predicateType: "https://spdx.dev/Document"' },
+              },
+            ],
           },
         ],
       },
@@ -363,7 +369,7 @@ describe('policy-controller ClusterImagePolicies, as-is, through the same engine
     assert.equal(r.code, 2, r.stdout);
     assert.match(
       r.stdout,
-      /^INVALID ClusterImagePolicy\.policy\.sigstore\.dev\/needs-sbom: spec\.authorities\[0\]\.attestations: attestation checks .* are not honoured/m,
+      /^INVALID ClusterImagePolicy\.policy\.sigstore\.dev\/needs-sbom: spec\.authorities\[0\]\.attestations\[0\]\.policy: a cue policy over the attestation is not honoured/m,
     );
     assert.match(r.stdout, /^DENY {2}image /m);
     assert.match(r.stdout, /\[POLICY_INVALID\]/);

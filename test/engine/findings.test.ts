@@ -110,7 +110,7 @@ describe('findings become Events', () => {
     });
     assert.match(
       event.note,
-      /^warning: image 127\.0\.0\.1:\d+\/apps\/api:v1 in spec\.template\.spec\.containers\[0\]\.image: policy also-workflow: .*signed with a key \[KEY_MISMATCH\]$/,
+      /^warning: image 127\.0\.0\.1:\d+\/apps\/api:v1 in spec\.template\.spec\.containers\[0\]\.image: policy also-workflow: .*signed with a key; expected a signature by subject "[^"]+" from issuer "https:\/\/token\.actions\.githubusercontent\.com" \[KEY_MISMATCH\]$/,
     );
     await e.close();
   });

@@ -509,3 +509,105 @@ test('a policy with a bad images entry claims every image while invalid: POLICY_
     /: spec\.images\[1\]: invalid image glob "registry\.example\.com\/Team\/\*\*"/,
   );
 });
+
+test('a key authority whose key verifies no signature says which key it expected', () => {
+  const secretKeyed = policy('keyed', {
+    authorities: [{ name: 'release-key', key: { secretRef: { name: 'release-key', namespace: 'sigward' } } }],
+  });
+  const d = evaluateImage(
+    input([
+      {
+        policy: secretKeyed,
+        outcomes: [
+          no(
+            'release-key',
+            'SIGSTORE_SIGNATURE_INVALID',
+            'none of 1 signature(s) is valid: signature does not verify: signature verification failed',
+          ),
+        ],
+      },
+    ]),
+    strict,
+  );
+  assert.equal(d.results[0]?.reason, ReasonCode.signatureInvalid);
+  assert.equal(
+    d.results[0]?.detail,
+    'none of 1 signature(s) is valid: signature does not verify: signature verification failed; ' +
+      'expected a signature by the public key in Secret sigward/release-key (cosign.pub)',
+  );
+
+  // A ClusterImagePolicy's Secret without a namespace lives in sigward's own: the denial says so.
+  const ownNamespace = policy('own-namespace', {
+    authorities: [{ name: 'release-key', key: { secretRef: { name: 'release-key' } } }],
+  });
+  assert.equal(
+    (ownNamespace.authorities[0] as { expected?: string }).expected,
+    "a signature by the public key in Secret release-key (cosign.pub) in sigward's namespace",
+  );
+
+  // Signed with a key where a certificate was required: the identity it wanted.
+  const keyless = policy('keyless');
+  const wrongKind = evaluateImage(
+    input([
+      {
+        policy: keyless,
+        outcomes: [
+          no(
+            'keyless-signing-job',
+            'SIGSTORE_KEY_UNTRUSTED',
+            'a certificate (keyless) was expected, but the bundle was signed with a key',
+          ),
+        ],
+      },
+    ]),
+    strict,
+  );
+  assert.equal(wrongKind.results[0]?.reason, ReasonCode.keyMismatch);
+  assert.equal(
+    wrongKind.results[0]?.detail,
+    'a certificate (keyless) was expected, but the bundle was signed with a key; ' +
+      `expected a signature by subject "${SIGN_SA}" from issuer "${EKS_ISSUER}"`,
+  );
+
+  // A keyless signature that does not verify is not about whose it is: no expectation added.
+  const broken = evaluateImage(
+    input([
+      {
+        policy: keyless,
+        outcomes: [no('keyless-signing-job', 'SIGSTORE_SIGNATURE_INVALID', 'signature does not verify')],
+      },
+    ]),
+    strict,
+  );
+  assert.equal(broken.results[0]?.detail, 'signature does not verify');
+});
+
+test('a certificate or log proof that does not verify names the TrustRoot it was checked against', () => {
+  const pinned = policy('private', {
+    authorities: [
+      {
+        name: 'private-ci',
+        trustRootRef: 'private-sigstore',
+        keyless: { identities: [{ issuer: EKS_ISSUER, subject: SIGN_SA }] },
+      },
+    ],
+  });
+  for (const [code, message] of [
+    ['SIGSTORE_CERTIFICATE_UNTRUSTED', 'none of 1 signature(s) is valid: certificate is not trusted'],
+    ['SIGSTORE_TLOG_INVALID', 'none of 1 signature(s) is valid: transparency log check failed'],
+  ] as const) {
+    const d = evaluateImage(input([{ policy: pinned, outcomes: [no('private-ci', code, message)] }]), strict);
+    assert.equal(d.results[0]?.detail, `${message}; checked against TrustRoot private-sigstore`, code);
+  }
+  // The default TrustRoot is named too: a policy that forgot trustRootRef reads `public-good`.
+  const d = evaluateImage(
+    input([
+      {
+        policy: policy('default-root'),
+        outcomes: [no('keyless-signing-job', 'SIGSTORE_CERTIFICATE_UNTRUSTED', 'certificate is not trusted')],
+      },
+    ]),
+    strict,
+  );
+  assert.equal(d.results[0]?.detail, 'certificate is not trusted; checked against TrustRoot public-good');
+});

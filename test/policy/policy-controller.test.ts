@@ -48,13 +48,76 @@ describe('policy-controller documented examples', () => {
     assert.equal(compiled.policy.displayName, 'image-is-signed-by-github-actions (policy.sigstore.dev)');
   });
 
-  test('keyless attestation (CUE): invalid, naming the attestations field; never a weaker signature-only policy', () => {
+  test('keyless attestation (CUE): invalid, naming the attestation policy; never a weaker presence-only check', () => {
     const { policy, errors } = compilePolicyControllerPolicy(fixture('cip-keyless-with-attestations.yaml'));
     assert.equal(policy.valid, false);
     assert.deepEqual(policy.authorities, []);
     assert.ok(
-      errors.some((e) => e.field === 'spec.authorities[0].attestations' && /not honoured/.test(e.message)),
+      errors.some(
+        (e) =>
+          e.field === 'spec.authorities[0].attestations[0].policy' &&
+          /cue policy .* not honoured/.test(e.message),
+      ),
+      JSON.stringify(errors),
     );
+  });
+
+  test('attestations without a policy: the same attestation authority in sigward (found, signed, about the image)', () => {
+    const resource = {
+      apiVersion: 'policy.sigstore.dev/v1beta1',
+      kind: 'ClusterImagePolicy',
+      metadata: { name: 'must-have-sbom' },
+      spec: {
+        images: [{ glob: 'ghcr.io/acme/**' }],
+        authorities: [
+          {
+            name: 'release',
+            keyless: {
+              url: 'https://fulcio.sigstore.dev',
+              identities: [
+                {
+                  issuer: 'https://token.actions.githubusercontent.com',
+                  subject: 'https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main',
+                },
+              ],
+            },
+            attestations: [
+              { name: 'SBOM (SPDX)', predicateType: 'spdxjson' },
+              { name: 'provenance', predicateType: 'https://slsa.dev/provenance/v1' },
+            ],
+          },
+        ],
+      },
+    };
+    const { policy: spec, findings } = translatePolicyControllerPolicy(resource);
+    assert.deepEqual(spec.spec?.authorities?.[0]?.attestations, [
+      { name: 'sbom-spdx', predicateType: 'spdxjson' },
+      { name: 'provenance', predicateType: 'https://slsa.dev/provenance/v1' },
+    ]);
+    assert.deepEqual(fields(findings, 'error'), []);
+    assert.deepEqual(fields(findings, 'warning'), ['spec.authorities[0].attestations[0].name']);
+    const { policy } = compilePolicyControllerPolicy(resource);
+    assert.equal(policy.valid, true, JSON.stringify(policy.errors));
+    const [authority] = policy.authorities;
+    assert.deepEqual(
+      authority?.attestations.map((a) => [a.name, a.predicateType]),
+      [
+        ['sbom-spdx', 'https://spdx.dev/Document'],
+        ['provenance', 'https://slsa.dev/provenance/v1'],
+      ],
+    );
+    // Malformed entries are errors naming them.
+    const broken = translatePolicyControllerPolicy({
+      ...resource,
+      spec: {
+        ...resource.spec,
+        authorities: [{ ...resource.spec.authorities[0], attestations: [{ name: 'x', typo: 1 }] }],
+      },
+    });
+    assert.deepEqual(fields(broken.findings, 'error'), [
+      'spec.authorities[0].attestations[0].typo',
+      'spec.authorities[0].attestations[0].predicateType',
+    ]);
   });
 
   test('AWS KMS key: invalid, saying how to export the key', () => {

@@ -99,3 +99,23 @@ test("cosign's provider names: filesystem is the Kubernetes token file, envvar i
   const env = await run('sign', [...files, '--oidc-provider=envvar', 'reg.invalid/app:1']);
   assert.match(env.err, /--oidc-provider env: SIGSTORE_ID_TOKEN is not set/);
 });
+
+test('--allow-insecure-registry, the name verify, policy test and webhook use, is accepted like --insecure-registry', async () => {
+  for (const flag of ['--allow-insecure-registry', '--insecure-registry'])
+    for (const command of ['sign', 'attest'] as const) {
+      const attest = command === 'attest' ? ['--predicate', root, '--type', 'custom'] : [];
+      const result = await run(command, [
+        ...files,
+        ...attest,
+        flag,
+        'registry.internal:5000',
+        '--oidc-provider=env',
+        'registry.internal:5000/app:1',
+      ]);
+      // Past parsing: the missing token is the first thing refused, before any registry is contacted.
+      assert.equal(result.code, 1, `${command} ${flag}: ${result.err}`);
+      assert.match(result.err, /SIGNER_TOKEN_MISSING/);
+    }
+  const usage = (await run('sign', ['--help'])).out;
+  assert.match(usage, /--allow-insecure-registry HOST/);
+});

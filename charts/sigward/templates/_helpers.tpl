@@ -27,11 +27,16 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end }}
 {{- end -}}
 
+{{/*
+The account sigward runs as, and the one its ClusterRole is bound to. With create false it must be
+named: falling back to the namespace's `default` account would hand every Pod there that runs as
+`default` sigward's rights (get on every Secret of the cluster).
+*/}}
 {{- define "sigward.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create -}}
 {{- default (include "sigward.fullname" .) .Values.serviceAccount.name -}}
 {{- else -}}
-{{- default "default" .Values.serviceAccount.name -}}
+{{- required "serviceAccount.name is required when serviceAccount.create is false (sigward's RBAC is bound to that account; never the namespace's default one)" .Values.serviceAccount.name -}}
 {{- end -}}
 {{- end -}}
 
@@ -94,6 +99,18 @@ matchExpressions:
   operations: ["CREATE", "UPDATE"]
   resources: ["replicationcontrollers"]
   scope: Namespaced
+{{- end -}}
+
+{{/*
+Asked by the apiserver before it calls sigward: an UPDATE whose spec is unchanged (labels, annotations,
+finalizers, owner references) changes no image, so it is never sent. The server skips such updates
+anyway (skip rule no-image-change); deciding it here means a controller that only relabels Pods or
+removes a finalizer is not blocked, with failurePolicy Fail, while every replica is down. Any change of
+the spec (an image, or anything else) is sent and judged as before.
+*/}}
+{{- define "sigward.matchConditions" -}}
+- name: spec-changed-or-not-an-update
+  expression: "request.operation != 'UPDATE' || !has(object.spec) || !has(oldObject.spec) || object.spec != oldObject.spec"
 {{- end -}}
 
 {{- define "sigward.podRules" -}}
