@@ -235,7 +235,7 @@ describe('ECR seed flow: an IRSA Job signs in ECR with sigward sign, the webhook
       assert.equal(
         applied.stderr,
         'Warning: image ghcr.io/sigward/sigward:0.1.0 in spec.template.spec.containers[0].image: ' +
-          'no image policy matches this image (unmatched images: warn) [NO_POLICY]\n',
+          'no image policy matches ghcr.io/sigward/sigward (unmatched images: warn) [NO_POLICY]\n',
       );
 
       jobPod = await createJobPod(world, jobs, 'sign-app', (spec) =>

@@ -13,6 +13,7 @@
 import { ERROR_REASONS, ReasonCode, combineOutcomes } from './decision.ts';
 import type { ImageDecision, Outcome, PolicyResult } from './decision.ts';
 import { describeFound } from './compile.ts';
+import { repositoryOf } from './match.ts';
 import type { CompiledPolicy } from './compile.ts';
 
 /** Who did sign (structurally sigstore/verify-candidate's ProvenSigner). */
@@ -384,6 +385,18 @@ function evaluatePolicy(
   );
 }
 
+/**
+ * The name policy globs were matched against (`nginx:1.27` → `index.docker.io/library/nginx`), so a
+ * developer sees why `docker.io/nginx*` or `library/*` did or did not apply.
+ */
+function matchedName(image: string): string {
+  try {
+    return repositoryOf(image);
+  } catch {
+    return 'this image';
+  }
+}
+
 /** Decides one image site: every matched policy must pass; no match → `settings.unmatched`. */
 export function evaluateImage(
   input: ImageEvaluation,
@@ -419,7 +432,7 @@ export function evaluateImage(
           passed: outcome === 'allow',
           reason: ReasonCode.noPolicy,
           outcome,
-          detail: `no image policy matches this image (unmatched images: ${settings.unmatched})`,
+          detail: `no image policy matches ${matchedName(input.image)} (unmatched images: ${settings.unmatched})`,
         },
       ];
     }

@@ -126,14 +126,14 @@ test('no policy matched: the result names no-matching-policy and says what the s
     passed: false,
     reason: 'NO_POLICY',
     outcome: 'deny',
-    detail: 'no image policy matches this image (unmatched images: deny)',
+    detail: 'no image policy matches registry.example/apps/api (unmatched images: deny)',
   };
   const [result] = buildPolicyReport('team-a', [checked('a', [unmatched])]).results;
   assert.equal(result?.policy, 'no-matching-policy');
   assert.equal(result?.result, 'fail');
   assert.match(
     result?.message ?? '',
-    /no image policy matches this image \(unmatched images: deny\) \[NO_POLICY\]$/,
+    /no image policy matches registry.example\/apps\/api \(unmatched images: deny\) \[NO_POLICY\]$/,
   );
 });
 
@@ -167,7 +167,7 @@ test('no policy matched and unmatched images are allowed: skip, not pass (nothin
     passed: true,
     reason: 'NO_POLICY',
     outcome: 'allow',
-    detail: 'no image policy matches this image (unmatched images: allow)',
+    detail: 'no image policy matches registry.example/apps/api (unmatched images: allow)',
   };
   assert.equal(reportResultOf(allowed), 'skip');
   const report = buildPolicyReport('team-a', [checked('a', [allowed]), checked('b', [passed])]);

@@ -61,11 +61,11 @@ test('without a digest, authority or policy the sentence says less, never "undef
     passed: false,
     reason: 'NO_POLICY',
     outcome: 'deny',
-    detail: 'no image policy matches this image (unmatched images: deny)',
+    detail: 'no image policy matches index.docker.io/library/busybox (unmatched images: deny)',
   };
   assert.equal(
     failureMessage({ field: 'spec.template.spec.initContainers[1].image', image: 'busybox' }, noPolicy),
-    'image busybox in spec.template.spec.initContainers[1].image: no image policy matches this image (unmatched images: deny) [NO_POLICY]',
+    'image busybox in spec.template.spec.initContainers[1].image: no image policy matches index.docker.io/library/busybox (unmatched images: deny) [NO_POLICY]',
   );
   assert.doesNotMatch(failureMessage(site, { ...noPolicy, policy: 'p' }), /undefined/);
 });

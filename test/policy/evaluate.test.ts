@@ -255,6 +255,20 @@ test('no policy matched: the unmatched setting decides', () => {
   }
 });
 
+test('no policy matched: the detail names the repository the globs were matched against', () => {
+  const hub = evaluateImage(input([], { image: 'nginx:1.27' }), { unmatched: 'deny', errors: 'deny' });
+  assert.equal(
+    hub.results[0]?.detail,
+    'no image policy matches index.docker.io/library/nginx (unmatched images: deny)',
+  );
+  // A registry alias is named as policies see it (ghcr.io:443 is ghcr.io).
+  const alias = evaluateImage(input([], { image: 'ghcr.io:443/o/app@sha256:' + 'a'.repeat(64) }), {
+    unmatched: 'warn',
+    errors: 'deny',
+  });
+  assert.equal(alias.results[0]?.detail, 'no image policy matches ghcr.io/o/app (unmatched images: warn)');
+});
+
 test('an unreadable image reference is denied even when unmatched images are allowed', () => {
   const d = evaluateImage(
     input([], {

@@ -30,7 +30,7 @@ test(
     assert.equal(response.allowed, false);
     assert.equal(
       response.status.message,
-      'image nginx:1.27 in spec.containers[0].image: no image policy matches this image (unmatched images: deny) [NO_POLICY]',
+      'image nginx:1.27 in spec.containers[0].image: no image policy matches index.docker.io/library/nginx (unmatched images: deny) [NO_POLICY]',
     );
     assert.equal(await webhook.stop(), 0);
     // stdout is for log collectors: every line is one JSON object (records() fails on any other), the
