@@ -108,6 +108,7 @@ const NOTABLE_VALUES: ReadonlyArray<readonly [string, Record<string, unknown>]> 
   ['non-default (opt-in, existing Secret, NetworkPolicy, example policies)', NON_DEFAULT_VALUES],
   ['cert-manager and monitoring (ServiceMonitor, PrometheusRule, dashboard)', MONITORING_VALUES],
   ['one replica', { replicaCount: 1 }],
+  ['host network (a control plane that cannot reach Pod IPs)', { hostNetwork: true }],
   [
     'client certificates (clientAuth, NetworkPolicy with metrics peers)',
     CLIENT_AUTH_VALUES('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'),
@@ -432,6 +433,17 @@ describe('the sigward Helm chart against the apiserver', () => {
     );
   });
 
+  step("hostNetwork: the Pod in the node's network with cluster DNS; off by default", async () => {
+    type Spec = { hostNetwork?: boolean; dnsPolicy?: string };
+    const specOf = (m: Manifest[]): Spec =>
+      (one(m, 'Deployment') as unknown as { spec: { template: { spec: Spec } } }).spec.template.spec;
+    const defaults = specOf(await render());
+    assert.deepEqual([defaults.hostNetwork, defaults.dnsPolicy], [undefined, undefined]);
+    const m = await render({ hostNetwork: true });
+    assert.deepEqual([specOf(m).hostNetwork, specOf(m).dnsPolicy], [true, 'ClusterFirstWithHostNet']);
+    await dryRun(m);
+  });
+
   step(
     'cert-manager, ServiceMonitor, PrometheusRule and dashboard render (CRDs of other projects: no apply)',
     async () => {
@@ -482,6 +494,12 @@ describe('the sigward Helm chart against the apiserver', () => {
         /podDisruptionBudget/,
       );
       await bad(['webhook.timeoutSeconds=31'], /timeoutSeconds/);
+      // A NetworkPolicy never applies to a host-network Pod: refused rather than silently void.
+      await bad(
+        ['hostNetwork=true', 'networkPolicy.enabled=true'],
+        /networkPolicy\.enabled has no effect on a host-network Pod/,
+      );
+      await bad(['hostNetwork=yes'], /hostNetwork/);
       const single = one(await render({ replicaCount: 1 }), 'PodDisruptionBudget') as unknown as {
         spec: Record<string, unknown>;
       };
