@@ -274,6 +274,9 @@ describe('the sigward Helm chart against the apiserver', () => {
       assert.equal(deployment.spec.replicas, 3);
       const pod = deployment.spec.template.spec;
       assert.ok(pod.topologySpreadConstraints && pod.affinity, 'spread and anti-affinity');
+      // Counted per ReplicaSet: a rollout's old Pods do not skew where the new ones land.
+      for (const spread of pod.topologySpreadConstraints as { matchLabelKeys?: string[] }[])
+        assert.deepEqual(spread.matchLabelKeys, ['pod-template-hash']);
       assert.deepEqual((pod.securityContext as Record<string, unknown>).seccompProfile, {
         type: 'RuntimeDefault',
       });
