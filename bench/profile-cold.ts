@@ -9,6 +9,11 @@
 // Other trees named after the case are measured in the same process, 5 rounds alternated (figures per
 // round: p50 wall and CPU per verification; medians of the rounds, with the ratios):
 //   node bench/profile-cold.ts 200 all /work/wt-perf-baseline4
+// Per case and tree it also shows the garbage collections (perf_hooks: scavenges and mark-compacts per
+// 1,000 verifications, their main-thread pauses per verification; a mark-compact's background marking,
+// often the larger part, is in the CPU figure only) and the main thread's context switches per
+// verification (/proc/self/status: voluntary, waiting for a registry; involuntary, preempted, e.g. by a
+// registry woken on the same core). Collections are counted in the round in which they happen.
 // `--bundle` measures the cosign v3 bundle's verification alone (parse + verifyBundle, no registry) in
 // this tree and in each other tree named, rounds alternated, and lists the signature checks one
 // verification makes (what is signed, by which key, warm trust root):
@@ -17,8 +22,9 @@ import { fork } from 'node:child_process';
 import type * as NodeCrypto from 'node:crypto';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
+import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { RegistryClient } from '../src/oci/client.ts';
@@ -44,6 +50,35 @@ interface Hosts {
   readonly olareg?: string;
   /** olareg with its referrers API off (the fallback tag). */
   readonly olaregFallback?: string;
+}
+
+/** Garbage collections seen so far in this process (perf_hooks 'gc' entries, main-thread pauses). */
+const collections = (() => {
+  let scavenges = 0;
+  let markCompacts = 0;
+  let pauseMs = 0;
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as { detail?: { kind?: number } }).detail?.kind;
+      if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) scavenges++;
+      else if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) markCompacts++;
+      pauseMs += entry.duration;
+    }
+  }).observe({ entryTypes: ['gc'] });
+  return { snapshot: () => ({ scavenges, markCompacts, pauseMs }) };
+})();
+
+/** The main thread's context switches so far (Linux; zeros elsewhere). */
+function contextSwitches(): { voluntary: number; involuntary: number } {
+  let status = '';
+  try {
+    status = readFileSync('/proc/thread-self/status', 'utf8');
+  } catch {
+    return { voluntary: 0, involuntary: 0 };
+  }
+  const count = (name: string): number =>
+    Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+  return { voluntary: count('voluntary_ctxt_switches'), involuntary: count('nonvoluntary_ctxt_switches') };
 }
 
 if (process.argv[2] === '--serve') await serve();
@@ -169,6 +204,11 @@ async function profile(runs: number, only: string | undefined, others: readonly 
         p50: [] as number[],
         cpu: [] as number[],
         system: [] as number[],
+        scavenges: 0,
+        markCompacts: 0,
+        gcPauseMs: 0,
+        voluntary: 0,
+        involuntary: 0,
         requests: 0,
       }));
       const runners = modules.map((m, t) => {
@@ -195,9 +235,19 @@ async function profile(runs: number, only: string | undefined, others: readonly 
         const order = round % 2 === 0 ? runners.keys() : [...runners.keys()].reverse();
         for (const t of order) {
           const walls: number[] = [];
+          const gcBefore = collections.snapshot();
+          const switchesBefore = contextSwitches();
           const cpu = process.cpuUsage();
           for (let i = 0; i < runs; i++) walls.push(await runners[t]!.verifyOnce());
           const used = process.cpuUsage(cpu);
+          const switches = contextSwitches();
+          const f = figures[t]!;
+          f.voluntary += switches.voluntary - switchesBefore.voluntary;
+          f.involuntary += switches.involuntary - switchesBefore.involuntary;
+          const gc = collections.snapshot();
+          f.scavenges += gc.scavenges - gcBefore.scavenges;
+          f.markCompacts += gc.markCompacts - gcBefore.markCompacts;
+          f.gcPauseMs += gc.pauseMs - gcBefore.pauseMs;
           figures[t]!.p50.push(median(walls));
           figures[t]!.cpu.push((used.user + used.system) / 1000 / runs);
           figures[t]!.system.push(used.system / 1000 / runs);
@@ -211,6 +261,10 @@ async function profile(runs: number, only: string | undefined, others: readonly 
             : `; this tree ÷ it: p50 ${(median(figures[0]!.p50) / median(f.p50)).toFixed(2)}×, CPU ${(median(figures[0]!.cpu) / median(f.cpu)).toFixed(2)}×`;
         console.log(
           `${c.name}${tree === undefined ? '' : ` [${tree}]`}: p50 ${median(f.p50).toFixed(2)} ms, CPU ${median(f.cpu).toFixed(2)} ms (system ${median(f.system).toFixed(2)}), requests ${(f.requests / runs / rounds).toFixed(1)}${ratio}`,
+        );
+        const verifications = runs * rounds;
+        console.log(
+          `  GC per 1,000: ${((f.scavenges / verifications) * 1000).toFixed(0)} scavenges, ${((f.markCompacts / verifications) * 1000).toFixed(1)} mark-compacts; main-thread pauses ${((f.gcPauseMs / verifications) * 1000).toFixed(0)} µs per verification; context switches per verification: ${(f.voluntary / verifications).toFixed(1)} voluntary, ${(f.involuntary / verifications).toFixed(1)} involuntary`,
         );
       });
       for (const { client } of runners) await client.close();
