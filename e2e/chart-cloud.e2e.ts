@@ -2,16 +2,14 @@
 // IRSA's, GKE's and AKS Workload Identity's service-account annotations, AKS's Pod label, the
 // `--cloud-credentials` flag, extra env/volumes, and values.schema.json refusing malformed ones.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { parseAllDocuments, stringify } from 'yaml';
-import { chartDir, oneManifest, type Manifest } from './world/chart.ts';
-import { goTool } from './world/tools.ts';
+import { chartDir, helmOffline, oneManifest, type Manifest } from './world/chart.ts';
 
-const home = mkdtempSync(path.join(tmpdir(), 'sigward-helm-'));
+const valuesDir = mkdtempSync(path.join(tmpdir(), 'sigward-chart-values-'));
 
 /** `helm template` with these values: the manifests, or helm's error output. */
 function render(values: Record<string, unknown>): {
@@ -19,23 +17,9 @@ function render(values: Record<string, unknown>): {
   error: string;
   status: number | null;
 } {
-  const file = path.join(home, `values-${Math.random().toString(36).slice(2)}.yaml`);
+  const file = path.join(valuesDir, `values-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(file, stringify(values));
-  const r = spawnSync(
-    goTool('helm'),
-    ['template', 'sigward', chartDir, '--namespace=sigward-system', `--values=${file}`],
-    {
-      encoding: 'utf8',
-      env: {
-        PATH: process.env['PATH'] ?? '',
-        HOME: home,
-        XDG_CACHE_HOME: home,
-        XDG_CONFIG_HOME: home,
-        XDG_DATA_HOME: home,
-      },
-      timeout: 60_000,
-    },
-  );
+  const r = helmOffline(['template', 'sigward', chartDir, '--namespace=sigward-system', `--values=${file}`]);
   const manifests =
     r.status === 0
       ? parseAllDocuments(r.stdout)

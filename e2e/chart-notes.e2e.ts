@@ -2,40 +2,19 @@
 // helm without a cluster (`--dry-run=client`). An admin who installs with the defaults must be told
 // that every unmatched image is now refused, and which namespaces are never checked.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { describe, test } from 'node:test';
-import { chartDir } from './world/chart.ts';
-import { goTool } from './world/tools.ts';
-
-const home = mkdtempSync(path.join(tmpdir(), 'sigward-helm-notes-'));
+import { chartDir, helmOffline } from './world/chart.ts';
 
 /** The NOTES section `helm install --dry-run=client` prints with these `--set` values. */
 function notes(...sets: string[]): string {
-  const r = spawnSync(
-    goTool('helm'),
-    [
-      'install',
-      'sigward',
-      chartDir,
-      '--namespace=sigward',
-      '--dry-run=client',
-      ...sets.flatMap((s) => ['--set', s]),
-    ],
-    {
-      encoding: 'utf8',
-      env: {
-        PATH: process.env['PATH'] ?? '',
-        HOME: home,
-        XDG_CACHE_HOME: home,
-        XDG_CONFIG_HOME: home,
-        XDG_DATA_HOME: home,
-      },
-      timeout: 60_000,
-    },
-  );
+  const r = helmOffline([
+    'install',
+    'sigward',
+    chartDir,
+    '--namespace=sigward',
+    '--dry-run=client',
+    ...sets.flatMap((s) => ['--set', s]),
+  ]);
   assert.equal(r.status, 0, r.stderr);
   const at = r.stdout.indexOf('\nNOTES:\n');
   assert.notEqual(at, -1, 'helm printed NOTES');

@@ -5,8 +5,10 @@
 // Mutating webhook configurations patched to point at that host process, and the waits on the apiserver
 // (a policy marked Ready, a Pod denied by sigward once the apiserver's informer has seen the patch).
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseAllDocuments, stringify } from 'yaml';
@@ -19,10 +21,30 @@ import { freePort } from './ports.ts';
 import { startService, type Service } from './process.ts';
 import type { RunDir } from './run-dir.ts';
 import type { World } from './world.ts';
-import { repoRoot } from './tools.ts';
+import { goTool, repoRoot } from './tools.ts';
 
 /** The chart under test. */
 export const chartDir = path.join(repoRoot, 'charts/sigward');
+
+let offlineHome: string | undefined;
+/**
+ * The real helm run with no cluster (`template`, `install --dry-run=client`), its HOME and XDG
+ * directories in a temporary directory of its own: nothing of the machine's helm configuration counts.
+ */
+export function helmOffline(args: readonly string[]): SpawnSyncReturns<string> {
+  offlineHome ??= mkdtempSync(path.join(tmpdir(), 'sigward-helm-'));
+  return spawnSync(goTool('helm'), args, {
+    encoding: 'utf8',
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      HOME: offlineHome,
+      XDG_CACHE_HOME: offlineHome,
+      XDG_CONFIG_HOME: offlineHome,
+      XDG_DATA_HOME: offlineHome,
+    },
+    timeout: 60_000,
+  });
+}
 
 /** One rendered document of the chart. */
 export interface Manifest {
