@@ -4,6 +4,8 @@
 //   parseAdmissionReview(body)  → AdmissionReview, or throws SigwardError ADMISSION_REVIEW_INVALID
 //                                  with the field path and what was wrong (never a crash on garbage)
 //   reviewResponse(response)    → the AdmissionReview envelope to send back
+//   ReplyTemplate               → the same envelope for a response given once, and its JSON, with only
+//                                  the uid put in per review
 //
 // The body itself (size, JSON) is the server's job; this checks the shape of what JSON.parse gave.
 // `object` / `oldObject` are only checked to be objects with bounded metadata here; sites.ts reads the
@@ -216,4 +218,44 @@ export function uidOf(body: unknown): string {
 
 export function reviewResponse(response: AdmissionResponse): AdmissionReviewResponse {
   return { apiVersion: ADMISSION_API_VERSION, kind: 'AdmissionReview', response };
+}
+
+/** `{"apiVersion":…,"kind":"AdmissionReview","response":{"uid":` — what every reply's JSON starts with. */
+const REPLY_JSON_HEAD = `{"apiVersion":${JSON.stringify(ADMISSION_API_VERSION)},"kind":"AdmissionReview","response":{"uid":`;
+
+/**
+ * The reply to any review whose answer is `response` but for its uid: the envelope's fields and its
+ * JSON are made once, and a review's reply puts in its uid. The JSON is byte for byte
+ * `JSON.stringify(review(uid))` (the uid is the response's first field, escaped by JSON.stringify): a
+ * cached answer is sent without serializing the reply again.
+ */
+export class ReplyTemplate {
+  /** The response's fields after its uid, in their order. */
+  readonly #rest: Omit<AdmissionResponse, 'uid'>;
+  /** The JSON after the uid's. */
+  readonly #tail: string;
+
+  constructor(response: AdmissionResponse) {
+    const { uid: _uid, ...rest } = response;
+    this.#rest = rest;
+    const text = JSON.stringify(reviewResponse({ uid: '', ...rest }));
+    if (!text.startsWith(`${REPLY_JSON_HEAD}""`))
+      throw new Error(`unexpected reply JSON: ${text.slice(0, 120)}`);
+    this.#tail = text.slice(REPLY_JSON_HEAD.length + 2);
+  }
+
+  /** Whether the answer admits the object. */
+  get allowed(): boolean {
+    return this.#rest.allowed;
+  }
+
+  /** The response for the review `uid`. */
+  response(uid: string): AdmissionResponse {
+    return { uid, ...this.#rest };
+  }
+
+  /** `JSON.stringify(reviewResponse(this.response(uid)))`, without serializing the rest again. */
+  json(uid: string): string {
+    return `${REPLY_JSON_HEAD}${JSON.stringify(uid)}${this.#tail}`;
+  }
 }

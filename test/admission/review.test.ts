@@ -2,7 +2,14 @@
 // with the field and the reason, never a crash.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseAdmissionReview, REVIEW_INVALID, reviewResponse, uidOf } from '../../src/admission/review.ts';
+import {
+  parseAdmissionReview,
+  ReplyTemplate,
+  REVIEW_INVALID,
+  reviewResponse,
+  uidOf,
+} from '../../src/admission/review.ts';
+import type { AdmissionResponse } from '../../src/admission/review.ts';
 import { FIXTURE_NAMES, fixture } from './fixtures.ts';
 
 test('every sample review parses, keeping what the webhook reads', () => {
@@ -109,4 +116,29 @@ test('reviewResponse wraps a response in the v1 envelope', () => {
     kind: 'AdmissionReview',
     response: { uid: 'u', allowed: true },
   });
+});
+
+test('a reply template: the review and its JSON for any uid, as reviewResponse and JSON.stringify make them', () => {
+  const responses: AdmissionResponse[] = [
+    { uid: 'x', allowed: true, auditAnnotations: { decision: 'allow' } },
+    {
+      uid: 'x',
+      allowed: false,
+      status: { code: 403, reason: 'Forbidden', message: 'image "a" in spec: denied\u2028 [X]' },
+      warnings: ['w1', 'wé 2'],
+      auditAnnotations: { decision: 'deny', failures: 'deny: …' },
+    },
+    { uid: 'x', allowed: true, patch: 'W10=', patchType: 'JSONPatch' },
+  ];
+  const uids = ['', 'u-1', 'quote " and backslash \\', 'control \u0001\n', 'lone \ud800', 'émoji 🙂'];
+  for (const response of responses) {
+    const template = new ReplyTemplate(response);
+    assert.equal(template.allowed, response.allowed);
+    for (const uid of uids) {
+      const review = reviewResponse({ ...response, uid });
+      assert.deepEqual(reviewResponse(template.response(uid)), review);
+      assert.deepEqual(Object.keys(template.response(uid)), Object.keys(response), 'the same field order');
+      assert.equal(template.json(uid), JSON.stringify(review));
+    }
+  }
 });
