@@ -139,20 +139,23 @@ function gvr(v: unknown, field: string): GroupVersionResource {
   };
 }
 
+/** Labels or annotations: absent, or an object of strings (read in place: every review has them). */
+function stringMap(m: unknown, field: string, key: string): void {
+  if (m === undefined || m === null) return;
+  if (!isObject(m)) throw invalid(`${field}.metadata.${key}`, 'must be an object');
+  for (const k in m)
+    if (Object.hasOwn(m, k) && typeof m[k] !== 'string')
+      throw invalid(`${field}.metadata.${key}["${k.slice(0, 63)}"]`, 'must be a string');
+}
+
 function kubeObject(v: unknown, field: string): KubeObject | undefined {
   if (v === undefined || v === null) return undefined;
   if (!isObject(v)) throw invalid(field, 'must be an object');
   const meta = v['metadata'];
   if (meta !== undefined && meta !== null) {
     if (!isObject(meta)) throw invalid(`${field}.metadata`, 'must be an object');
-    for (const key of ['labels', 'annotations']) {
-      const m = meta[key];
-      if (m === undefined || m === null) continue;
-      if (!isObject(m)) throw invalid(`${field}.metadata.${key}`, 'must be an object');
-      for (const [k, val] of Object.entries(m))
-        if (typeof val !== 'string')
-          throw invalid(`${field}.metadata.${key}["${k.slice(0, 63)}"]`, 'must be a string');
-    }
+    stringMap(meta['labels'], field, 'labels');
+    stringMap(meta['annotations'], field, 'annotations');
   }
   return v as KubeObject;
 }

@@ -3,6 +3,7 @@
 //   podSpecPath(resource, subResource)  → ['spec', 'template', 'spec'] etc., or undefined if not handled
 //   imageSites(request, object)         → ImageSite[] (throws SigwardError ADMISSION_OBJECT_INVALID /
 //                                          ADMISSION_TOO_MANY_IMAGES on hostile shapes and sizes)
+//   podSpecSites(request, object)       → the same sites and the pod spec they were read from
 //   changedSites(sites, oldSites)       → the sites whose image is new or different at that field
 //   jsonPointer(field)                  → `/spec/containers/0/image` for a field path
 //
@@ -124,11 +125,11 @@ function list(spec: Json, key: string, prefix: string): readonly unknown[] {
   return v;
 }
 
-function imageOf(v: unknown, field: () => string): string | undefined {
+function imageOf(v: unknown, field: string): string | undefined {
   if (v === undefined || v === null || v === '') return undefined; // the API server's validation refuses these
   if (typeof v !== 'string')
-    throw invalid(field(), `must be a string, got ${Array.isArray(v) ? 'a list' : typeof v}`);
-  if (v.length > MAX_IMAGE_LENGTH) throw invalid(field(), `is longer than ${MAX_IMAGE_LENGTH} characters`);
+    throw invalid(field, `must be a string, got ${Array.isArray(v) ? 'a list' : typeof v}`);
+  if (v.length > MAX_IMAGE_LENGTH) throw invalid(field, `is longer than ${MAX_IMAGE_LENGTH} characters`);
   return v;
 }
 
@@ -148,15 +149,33 @@ export function imageSites(
   object: unknown,
   options: { readonly maxSites?: number } = {},
 ): ImageSite[] {
+  return podSpecSites(request, object, options)?.sites ?? [];
+}
+
+/** The pod spec of an object (undefined when it has none) and its image sites, in manifest order. */
+export interface PodSpecSites {
+  readonly spec: Readonly<Record<string, unknown>> | undefined;
+  readonly sites: ImageSite[];
+}
+
+/**
+ * imageSites, with the pod spec they were read from; undefined for a resource (or subresource) sigward
+ * does not check. Throws as imageSites does.
+ */
+export function podSpecSites(
+  request: { readonly resource: GroupVersionResource; readonly subResource?: string },
+  object: unknown,
+  options: { readonly maxSites?: number } = {},
+): PodSpecSites | undefined {
   const place = specPlace(request.resource, request.subResource);
-  if (place === undefined) return [];
+  if (place === undefined) return undefined;
   const { path, prefix } = place;
   const max = options.maxSites ?? MAX_IMAGE_SITES;
   let spec: unknown = object;
   for (let depth = 0; depth < path.length; depth++) {
     if (!isObject(spec)) throw invalid(path.slice(0, depth).join('.') || 'object', 'must be an object');
     spec = spec[path[depth]!];
-    if (spec === undefined || spec === null) return [];
+    if (spec === undefined || spec === null) return { spec: undefined, sites: [] };
   }
   if (!isObject(spec)) throw invalid(prefix, 'must be an object');
   const template = path.length > 1;
@@ -176,7 +195,7 @@ export function imageSites(
       const c = entries[i];
       if (!isObject(c)) throw invalid(`${prefix}.${key}[${i}]`, 'must be an object');
       const field = imageField(place, key, i);
-      const image = imageOf(c['image'], () => field);
+      const image = imageOf(c['image'], field);
       if (image === undefined) continue;
       const name = nameOf(c);
       sites.push(
@@ -187,14 +206,15 @@ export function imageSites(
   let imageVolumes = 0;
   for (let i = 0; i < volumes.length; i++) {
     const v = volumes[i];
-    const field = `${prefix}.volumes[${i}]`;
-    if (!isObject(v)) throw invalid(field, 'must be an object');
+    if (!isObject(v)) throw invalid(`${prefix}.volumes[${i}]`, 'must be an object');
     const source = v['image'];
+    // Most volumes (every Pod's service account token, config maps, secrets) name no image.
     if (source === undefined || source === null) continue;
+    const field = `${prefix}.volumes[${i}]`;
     if (!isObject(source)) throw invalid(`${field}.image`, 'must be an object');
     if (++imageVolumes + total > max)
       throw new SigwardError(TOO_MANY_IMAGES, `${prefix}: more than the ${max} images sigward checks`);
-    const image = imageOf(source['reference'], () => `${field}.image.reference`);
+    const image = imageOf(source['reference'], `${field}.image.reference`);
     const name = nameOf(v);
     if (image !== undefined)
       sites.push({
@@ -205,7 +225,7 @@ export function imageSites(
         template,
       });
   }
-  return sites;
+  return { spec, sites };
 }
 
 /** Sites whose image is new or differs from the old object's image at the same field. */

@@ -136,7 +136,7 @@ export class ReviewEngine {
     const snapshot = this.#deps.policies.current();
     if (snapshot === undefined)
       throw new SigwardError('POLICIES_NOT_LOADED', 'the image policies are not loaded yet; retry shortly');
-    const decided = this.#deps.decider.decide(plan.sites, workloadOf(request, namespace), snapshot);
+    const decided = this.#deps.decider.decide(plan.sites, workloadIn(plan.spec, namespace), snapshot);
     return Array.isArray(decided)
       ? this.#answer(request, route, plan, namespace, decided)
       : decided.then((decisions) => this.#answer(request, route, plan, namespace, decisions));
@@ -366,16 +366,27 @@ export function workloadOf(request: AdmissionRequest, namespace: string): Worklo
   const path = podSpecPath(request.resource, request.subResource) ?? [];
   let spec: unknown = request.object;
   for (const key of path) spec = isObject(spec) ? spec[key] : undefined;
-  if (!isObject(spec)) return { namespace };
-  const account = typeof spec['serviceAccountName'] === 'string' ? spec['serviceAccountName'] : undefined;
-  const secrets = Array.isArray(spec['imagePullSecrets'])
-    ? spec['imagePullSecrets'].flatMap((s: unknown) =>
+  return workloadIn(isObject(spec) ? spec : undefined, namespace);
+}
+
+/** workloadOf, from the pod spec itself (planReview found it). */
+export function workloadIn(
+  spec: Readonly<Record<string, unknown>> | undefined,
+  namespace: string,
+): WorkloadIdentity {
+  if (spec === undefined) return { namespace };
+  const account = spec['serviceAccountName'];
+  const pullSecrets = spec['imagePullSecrets'];
+  // Most pods name neither (the default service account, no pull secrets): nothing more to build.
+  if ((typeof account !== 'string' || account === '') && !Array.isArray(pullSecrets)) return { namespace };
+  const secrets = Array.isArray(pullSecrets)
+    ? pullSecrets.flatMap((s: unknown) =>
         isObject(s) && typeof s['name'] === 'string' && s['name'] !== '' ? [s['name']] : [],
       )
     : [];
   return {
     namespace,
-    ...(account === undefined || account === '' ? {} : { serviceAccountName: account }),
+    ...(typeof account !== 'string' || account === '' ? {} : { serviceAccountName: account }),
     ...(secrets.length === 0 ? {} : { imagePullSecrets: secrets.slice(0, 32) }),
   };
 }
