@@ -34,6 +34,8 @@ export const DEADLINE_EXCEEDED = 'DEADLINE_EXCEEDED';
 
 /** Image strings remembered (parse, policies matched, last decision) before the memory starts over. */
 const REMEMBERED_IMAGES = 4096;
+/** Fields whose last image memory is kept (the fields of pod specs: a few per container list). */
+const REMEMBERED_FIELDS = 1024;
 /** Images whose last cached decision is remembered before those are forgotten (a few hundred KB). */
 const REMEMBERED_DECISIONS = 1024;
 const NO_POLICIES: readonly PolicyEvaluation[] = Object.freeze([]);
@@ -47,6 +49,7 @@ const NO_STARTS: readonly number[] = Object.freeze([]);
  * (for which namespace), and the last decision the caches gave for it.
  */
 interface ImageMemory {
+  readonly image: string;
   readonly reference: ImageReference;
   matchedIn: readonly CompiledPolicy[] | undefined;
   matchedFor: string;
@@ -158,9 +161,12 @@ export class Decider {
   readonly #images = new Map<string, ImageMemory>();
   /** Memories in #images holding a decision. */
   #decisionsHeld = 0;
-  readonly #scratchReads: CacheRead[] = [];
-  readonly #scratchStarts: number[] = [];
-  readonly #scratchLookups: CacheLookups = { count: 0, attestations: 0 };
+  /**
+   * The memory last used at each field (`spec.containers[0].image`): a workload's pods repeat their
+   * images field for field, and a field's text is made once (admission/sites), so the image's memory
+   * is found by comparing its text with the last one's instead of hashing it for #images.
+   */
+  readonly #lastAtField = new Map<string, ImageMemory>();
 
   constructor(deps: DeciderDeps, settings: DeciderSettings) {
     this.#deps = deps;
@@ -247,7 +253,7 @@ export class Decider {
     workload: WorkloadIdentity,
     snapshot: PolicySnapshotView,
   ): SiteDecision | undefined {
-    const memory = this.#remember(site.image);
+    const memory = this.#memoryAt(site);
     if (memory === undefined) return undefined;
     const { reference } = memory;
     const namespace = workload.namespace;
@@ -258,17 +264,13 @@ export class Decider {
     if (matched.length === 0) return this.#again(site, memory, undefined, matched, NO_READS, NO_STARTS);
     const digest = reference.digest ?? this.#digests.peek(this.#tagKey(memory, namespace))?.digest;
     if (digest === undefined) return undefined;
-    // Scratch, reused: this runs to the end without awaiting, and #again copies what it keeps.
-    const reads = this.#scratchReads;
-    reads.length = 0;
-    const starts = this.#scratchStarts;
-    starts.length = 0;
-    const lookups = this.#scratchLookups;
-    lookups.count = 0;
-    lookups.attestations = 0;
-    for (const policy of matched) {
+    const reads: CacheRead[] = [];
+    const starts: number[] = [];
+    const lookups: CacheLookups = { count: 0, attestations: 0 };
+    // Indexed: a match is a frozen array, which for…of walks through the iterator protocol.
+    for (let i = 0; i < matched.length; i++) {
       starts.push(reads.length);
-      if (!this.#policies.lookUp(policy, reference, digest, snapshot, lookups, reads)) return undefined;
+      if (!this.#policies.lookUp(matched[i]!, reference, digest, snapshot, lookups, reads)) return undefined;
     }
     // Counted only now: a site that falls back to the slow path is counted there, once.
     if (reference.digest === undefined) this.#digests.recordHits(1);
@@ -306,7 +308,7 @@ export class Decider {
           ? this.#evaluate({ field: site.field, image: site.image, policies })
           : this.#decided(site, reference, digest, policies);
     if (last === undefined && this.#decisionsHeld++ >= REMEMBERED_DECISIONS) this.#forgetDecisions();
-    memory.last = { field: site.field, digest, matched, reads: reads.slice(), policies, decision };
+    memory.last = { field: site.field, digest, matched, reads, policies, decision };
     return decision;
   }
 
@@ -337,6 +339,18 @@ export class Decider {
     return memory.digestKey;
   }
 
+  /** The site's image's memory: the one last used at its field when it is the same image, else #remember's. */
+  #memoryAt(site: SiteInput): ImageMemory | undefined {
+    const last = this.#lastAtField.get(site.field);
+    if (last !== undefined && last.image === site.image) return last;
+    const memory = this.#remember(site.image);
+    if (memory !== undefined) {
+      if (this.#lastAtField.size >= REMEMBERED_FIELDS) this.#lastAtField.clear();
+      this.#lastAtField.set(site.field, memory);
+    }
+    return memory;
+  }
+
   /** The image's memory (its parse made and remembered, bounded), or undefined when it does not parse. */
   #remember(image: string): ImageMemory | undefined {
     let memory = this.#images.get(image);
@@ -348,10 +362,13 @@ export class Decider {
         return undefined; // the slow path reports it
       }
       if (this.#images.size >= REMEMBERED_IMAGES) {
+        // Every memory in use is in #images: the decisions' bound counts them there.
         this.#images.clear();
+        this.#lastAtField.clear();
         this.#decisionsHeld = 0;
       }
       memory = {
+        image,
         reference,
         matchedIn: undefined,
         matchedFor: '',
