@@ -259,6 +259,15 @@ export class ReplyTemplate {
 
   /** `JSON.stringify(reviewResponse(this.response(uid)))`, without serializing the rest again. */
   json(uid: string): string {
-    return `${REPLY_JSON_HEAD}${JSON.stringify(uid)}${this.#tail}`;
+    return `${REPLY_JSON_HEAD}${jsonString(uid)}${this.#tail}`;
   }
+}
+
+/** Text JSON.stringify writes as it is between its quotes: no quote, backslash, control or surrogate. */
+// eslint-disable-next-line no-control-regex
+const PLAIN_JSON_TEXT = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
+
+/** JSON.stringify(text): a uid (a UUID from the apiserver) needs no escaping, and is quoted as it is. */
+export function jsonString(text: string): string {
+  return PLAIN_JSON_TEXT.test(text) ? `"${text}"` : JSON.stringify(text);
 }

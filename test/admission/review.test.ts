@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   parseAdmissionReview,
+  jsonString,
   ReplyTemplate,
   REVIEW_INVALID,
   reviewResponse,
@@ -141,4 +142,13 @@ test('a reply template: the review and its JSON for any uid, as reviewResponse a
       assert.equal(template.json(uid), JSON.stringify(review));
     }
   }
+});
+
+test('jsonString is JSON.stringify for every UTF-16 code unit, surrogate pairs and a UUID', () => {
+  for (let c = 0; c <= 0xffff; c++) {
+    const text = `a${String.fromCharCode(c)}b`;
+    assert.equal(jsonString(text), JSON.stringify(text), `code unit ${c.toString(16)}`);
+  }
+  for (const text of ['', '😀', 'x\ud83d\ude00y', '\udc00\ud800', '0f8fad5b-d9cb-469f-a165-70867728950e'])
+    assert.equal(jsonString(text), JSON.stringify(text));
 });
