@@ -167,6 +167,9 @@ export class Decider {
    * is found by comparing its text with the last one's instead of hashing it for #images.
    */
   readonly #lastAtField = new Map<string, ImageMemory>();
+  readonly #scratchReads: CacheRead[] = [];
+  readonly #scratchStarts: number[] = [];
+  readonly #scratchLookups: CacheLookups = { count: 0, attestations: 0 };
 
   constructor(deps: DeciderDeps, settings: DeciderSettings) {
     this.#deps = deps;
@@ -206,11 +209,12 @@ export class Decider {
     signal?: AbortSignal,
   ): SiteDecision[] | Promise<SiteDecision[]> {
     const started = performance.now();
-    const decisions: (SiteDecision | undefined)[] = [];
+    // Sized once: a review names a few images.
+    const decisions = new Array<SiteDecision | undefined>(sites.length);
     let pending: number[] | undefined;
     for (let i = 0; i < sites.length; i++) {
       const decision = this.#fromCache(sites[i]!, workload, snapshot);
-      decisions.push(decision);
+      decisions[i] = decision;
       if (decision === undefined) (pending ??= []).push(i);
     }
     if (pending === undefined) return decisions as SiteDecision[];
@@ -264,9 +268,15 @@ export class Decider {
     if (matched.length === 0) return this.#again(site, memory, undefined, matched, NO_READS, NO_STARTS);
     const digest = reference.digest ?? this.#digests.peek(this.#tagKey(memory, namespace))?.digest;
     if (digest === undefined) return undefined;
-    const reads: CacheRead[] = [];
-    const starts: number[] = [];
-    const lookups: CacheLookups = { count: 0, attestations: 0 };
+    // Scratch, reused: this runs to the end without awaiting, and #again copies what it keeps. Emptied
+    // by pop (inlined) rather than `length = 0` (a call into the runtime).
+    const reads = this.#scratchReads;
+    while (reads.length > 0) reads.pop();
+    const starts = this.#scratchStarts;
+    while (starts.length > 0) starts.pop();
+    const lookups = this.#scratchLookups;
+    lookups.count = 0;
+    lookups.attestations = 0;
     // Indexed: a match is a frozen array, which for…of walks through the iterator protocol.
     for (let i = 0; i < matched.length; i++) {
       starts.push(reads.length);
@@ -308,7 +318,7 @@ export class Decider {
           ? this.#evaluate({ field: site.field, image: site.image, policies })
           : this.#decided(site, reference, digest, policies);
     if (last === undefined && this.#decisionsHeld++ >= REMEMBERED_DECISIONS) this.#forgetDecisions();
-    memory.last = { field: site.field, digest, matched, reads, policies, decision };
+    memory.last = { field: site.field, digest, matched, reads: reads.slice(), policies, decision };
     return decision;
   }
 

@@ -168,16 +168,26 @@ export class ReviewEngine {
     if (!plan.dryRun && answer.finding) this.#report(request, namespace, decisions);
     // Counted once per admission (on the validating call, not again on the mutating one).
     for (const reason of answer.failOpen) this.#deps.observer?.failOpen?.(reason);
+    // Built here field by field, in #resultOf's order and with asked()'s values: every review comes here.
     const uid = request.uid;
-    return this.#resultOf(
-      reviewResponse(answer.reply.response(uid)),
-      answer.label,
-      asked(request),
-      answer.summary,
-      answer.reasons,
-      decisions,
-      answer.reply.json(uid),
-    );
+    const kind = request.kind.kind;
+    const result: Mutable<Extract<ReviewResult, { ok: true }>> = {
+      ok: true,
+      review: reviewResponse(answer.reply.response(uid)),
+      decision: answer.label,
+      kind: HANDLED_KINDS.has(kind) ? kind : 'other',
+      operation: request.operation,
+    };
+    if (uid !== '') result.uid = uid;
+    const user = request.userInfo.username;
+    if (user !== undefined && user !== '') result.user = this.#clippedUser(user);
+    if (answer.reasons !== undefined) result.reasons = answer.reasons;
+    if (answer.summary !== undefined) result.summary = answer.summary;
+    const object = objectName(request.namespace, request.name);
+    if (object !== undefined) result.object = object;
+    result.decisions = decisions;
+    result.json = answer.reply.json(uid);
+    return result;
   }
 
   /** The validating answer for these decisions: the one made for the same decision objects, or a new one. */
