@@ -588,6 +588,39 @@ describe('the cache-hit path: answered at once, decisions reused only for the sa
     }
   });
 
+  test('an ImagePolicy matches in its namespace only, review after review; each review names its own user', async () => {
+    const namespaced = {
+      ...clusterPolicy('team-only', ['127.0.0.1:*/signed/**'], [kubewardenAuthority()]),
+      kind: 'ImagePolicy',
+      metadata: { name: 'team-only', namespace: 'team', generation: 1, uid: 'uid-team-only' },
+    };
+    const e = engineUnderTest([namespaced], { evaluation: { unmatched: 'deny', errors: 'deny' } });
+    try {
+      const signed = `${host}/signed/kubewarden@${kubewarden.digest}`;
+      const reviewIn = (namespace: string, user: string) => {
+        const body = podReview([signed], { namespace });
+        body.request.userInfo.username = user;
+        return e.review(body);
+      };
+      assert.equal((await reviewIn('team', 'a')).decision, 'allow'); // verified
+      for (const [namespace, user, decision] of [
+        ['team', 'alice', 'allow'],
+        ['apps', 'bob', 'deny'],
+        ['team', 'bob', 'allow'],
+        ['apps', 'alice', 'deny'],
+      ] as const) {
+        const result = await reviewIn(namespace, user);
+        assert.equal(result.decision, decision, `${namespace}: ${result.summary ?? ''}`);
+        if (decision === 'deny') assert.deepEqual(result.reasons, ['NO_POLICY']);
+        assert.equal(result.user, user);
+        assert.equal(result.object, `${namespace}/web`);
+      }
+      assert.equal(await e.verifications(), 1);
+    } finally {
+      await e.close();
+    }
+  });
+
   test('a tag moved to another signed digest: the decision from the caches names and pins the new digest', async () => {
     const client = new RegistryClient();
     const repo = { registry: host, repository: 'apps/moving' };
