@@ -621,6 +621,30 @@ describe('the cache-hit path: answered at once, decisions reused only for the sa
     }
   });
 
+  test('every review answered from the caches counts its hits, also when its decision is handed out again', async () => {
+    const e = engineUnderTest([keyPolicy()]);
+    try {
+      const tagged = fx.keySigned.tagged(host);
+      const hits = async () => [
+        await counterValue(e.metrics.cache, { cache: 'verdict', result: 'hit' }),
+        await counterValue(e.metrics.cache, { cache: 'digest', result: 'hit' }),
+      ];
+      await e.review(podReview([tagged])); // resolved and verified
+      const before = await hits();
+      const decisions = [];
+      for (let i = 0; i < 5; i++) {
+        const result = e.engine.handleNow(podReview([tagged]), 'validate');
+        assert.ok(!(result instanceof Promise) && result.ok && result.decision === 'allow');
+        decisions.push(result.decisions![0]);
+      }
+      assert.equal(new Set(decisions).size, 1, 'the same decision handed out again');
+      const after = await hits();
+      assert.deepEqual([after[0]! - before[0]!, after[1]! - before[1]!], [5, 5]);
+    } finally {
+      await e.close();
+    }
+  });
+
   test('a tag moved to another signed digest: the decision from the caches names and pins the new digest', async () => {
     const client = new RegistryClient();
     const repo = { registry: host, repository: 'apps/moving' };
