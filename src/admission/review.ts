@@ -237,10 +237,13 @@ export class ReplyTemplate {
   readonly #rest: Omit<AdmissionResponse, 'uid'>;
   /** The JSON after the uid's. */
   readonly #tail: string;
+  /** The rest is exactly `allowed` then `auditAnnotations`. */
+  readonly #plainAllow: boolean;
 
   constructor(response: AdmissionResponse) {
     const { uid: _uid, ...rest } = response;
     this.#rest = rest;
+    this.#plainAllow = Object.keys(rest).join() === 'allowed,auditAnnotations';
     const text = JSON.stringify(reviewResponse({ uid: '', ...rest }));
     if (!text.startsWith(`${REPLY_JSON_HEAD}""`))
       throw new Error(`unexpected reply JSON: ${text.slice(0, 120)}`);
@@ -254,7 +257,11 @@ export class ReplyTemplate {
 
   /** The response for the review `uid`. */
   response(uid: string): AdmissionResponse {
-    return { uid, ...this.#rest };
+    const rest = this.#rest;
+    // An allow with its decision annotation (most answers): written out, in the same field order,
+    // rather than spread (a call into the runtime per review).
+    if (this.#plainAllow) return { uid, allowed: rest.allowed, auditAnnotations: rest.auditAnnotations };
+    return { uid, ...rest };
   }
 
   /** `JSON.stringify(reviewResponse(this.response(uid)))`, without serializing the rest again. */
