@@ -8,6 +8,7 @@
 //   SIGWARD_ROOT=/work/wt-perf-baseline5: the webhook of another checkout (e.g. the baseline's).
 //   WEBHOOK_ARGS="--log-level=warn": more flags for the webhook.
 //   BARE=1: the same against bench/bare-server.ts (the bare fastify baseline).
+//   SERVER_STDOUT=FILE: the server's stdout appended to FILE (with WEBHOOK_NODE_FLAGS=--trace-gc: its GCs).
 //   ALLOC=1 node bench/profile-warm.ts 1 5000   allocation instead of CPU (bench/alloc-probe.ts): after
 //     WARMUP (default 20000) unmeasured requests at 16 connections, the bytes allocated per cached
 //     review, scavenges per 10k reviews and the functions that allocated most; the .heapprofile lands
@@ -24,7 +25,7 @@
 //     Per window `turns` says how the reviews shared turns of the event loop: the share answered in a
 //     turn of 16 and alone, and per turn of 16 its length, the time per request read and per finish.
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -71,6 +72,8 @@ try {
   /** BARE=1: bench/bare-server.ts (the bare fastify baseline) instead of the webhook. */
   const bare = process.env['BARE'] !== undefined;
   const cpuProfile = process.env['NOPROF'] === undefined && !alloc && !tail;
+  /** SERVER_STDOUT=FILE: the servers' stdout appended there (their log lines; `--trace-gc` output). */
+  const serverStdout = process.env['SERVER_STDOUT'];
   if (alloc) mkdirSync(profiles, { recursive: true });
   /** One server under test: a sigward checkout's webhook, 'bare' (bench/bare-server.ts) or a server
    *  script, with `?K=V&…` environment variables for it. */
@@ -112,6 +115,7 @@ try {
     const url = await new Promise<string>((resolve, reject) => {
       // The webhook's JSON lines (one per review) are read and dropped as a container runtime would.
       child.stdout!.on('data', (c: Buffer) => {
+        if (serverStdout !== undefined) appendFileSync(serverStdout, c);
         if (!isBare) return;
         out += c.toString();
         const m = /"url":"([^"]+)"/.exec(out);

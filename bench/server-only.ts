@@ -7,9 +7,11 @@
 //   METRICS=none the admission counter and histogram do nothing; PROCESS_METRICS=0 no prom-client
 //                default metrics
 //   SERVE=0      buildApp + listen only (no startServer: no certificate file watch)
+//   JSON=0       the review serialized by fastify, not sent as the engine's reply JSON (ReplyTemplate)
 //   TAIL=1 TAIL_ROOTS="bench/server-only.ts,bench/server-only.ts?LOG=warn,bare" \
 //     node bench/profile-warm.ts 16 2000      (prints "listening on URL" on stderr)
 import { readFileSync } from 'node:fs';
+import { ReplyTemplate } from '../src/admission/review.ts';
 import { buildApp, startServer } from '../src/server/index.ts';
 import type { AppDeps } from '../src/server/index.ts';
 import { createLogger, createMetrics } from '../src/telemetry/index.ts';
@@ -30,13 +32,16 @@ if (env['METRICS'] === 'none') {
   metrics.countAdmission = () => undefined;
   Object.assign(metrics, { admissionDuration: { series: () => ({ observe: () => undefined }) } });
 }
+// The reply JSON as the engine makes it for a cached answer: the same response, only the uid put in.
+const template = new ReplyTemplate({ uid: '', allowed: true, auditAnnotations: { decision: 'allow' } });
 const handleReview: AppDeps['handleReview'] = (body) => {
   const uid = (body as { request?: { uid?: unknown } } | null)?.request?.uid;
   if (typeof uid !== 'string') return { ok: false, message: 'not an AdmissionReview' };
-  return cachedAllow(uid, {
+  const answer = cachedAllow(uid, {
     user: 'system:serviceaccount:kube-system:replicaset-controller',
     object: 'default/pod-1',
   });
+  return env['JSON'] === '0' ? answer : { ...answer, json: template.json(uid) };
 };
 const deps = { handleReview, readiness: () => ({ ready: true, reasons: [] }), metrics, logger };
 let url: string;

@@ -21,6 +21,9 @@ const MAX = 1 << 20;
 const starts = new Float64Array(MAX);
 const finishes = new Float64Array(MAX);
 const inflightAtStart = new Uint16Array(MAX);
+/** 1 when the request was the first on its connection (a new TLS connection: its handshake just ran). */
+const firstOnSocket = new Uint8Array(MAX);
+const socketsSeen = new WeakSet<object>();
 // Phases (PHASES=1): fastify's handler start (its tracing channel), and ServerResponse.end called /
 // returned (serializing is before it; the TLS write inside it; the finish after).
 const handlerAt = new Float64Array(MAX);
@@ -38,6 +41,9 @@ diagnostics.subscribe('http.server.request.start', (message) => {
   starts[i] = performance.now();
   finishes[i] = NaN;
   inflightAtStart[i] = inflight;
+  const socket = (message as { socket?: object }).socket;
+  firstOnSocket[i] = socket !== undefined && !socketsSeen.has(socket) ? 1 : 0;
+  if (socket !== undefined) socketsSeen.add(socket);
   handlerAt[i] = endCalled[i] = endReturned[i] = NaN;
   index.set((message as { request: object }).request, i);
 });
@@ -227,10 +233,8 @@ function report(used: NodeJS.CpuUsage, loop: { utilization: number }): object {
     },
     gc: {
       // V8 sizes the young generation by what survives and shrinks it when allocation is slow (idle).
-      newSpaceKiB: Math.round(
-        (v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0) /
-          1024,
-      ),
+      newSpaceKiB: newSpaceKiB(),
+      newSpaceAtStartKiB,
       count: gcs.length,
       scavenges: scavenges.length,
       perTenThousand: round((gcs.length * 10_000) / n, 1),
@@ -275,6 +279,7 @@ function report(used: NodeJS.CpuUsage, loop: { utilization: number }): object {
       fullFinishUsP50: usP50(finishGaps),
     },
     all: {
+      firstOnConnection: share(all, (i) => firstOnSocket[i] === 1),
       inGc: share(all, inGc),
       writeIssued: share(all, writeIssued),
       completionRan: share(all, completionRan),
@@ -282,6 +287,10 @@ function report(used: NodeJS.CpuUsage, loop: { utilization: number }): object {
     },
     atOrAboveP99: {
       requests: slow.length,
+      // The first request of a new connection, or one started in the window's first 10% of requests
+      // (while the load client's connections were being opened: TLS handshakes in the same turns).
+      firstOnConnection: share(slow, (i) => firstOnSocket[i] === 1),
+      inFirstTenth: share(slow, (i) => i < n / 10),
       inGc: share(slow, inGc),
       gcMsWithin: mean(slow, gcWithin),
       writeIssued: share(slow, writeIssued),
@@ -324,8 +333,15 @@ function report(used: NodeJS.CpuUsage, loop: { utilization: number }): object {
   };
 }
 
+const newSpaceKiB = (): number =>
+  Math.round(
+    (v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0) / 1024,
+  );
+let newSpaceAtStartKiB = 0;
+
 /** Starts a window: everything counted from now. */
 function startWindow(): void {
+  newSpaceAtStartKiB = newSpaceKiB();
   count = 0;
   gcs.length = 0;
   writes.length = 0;

@@ -4,6 +4,8 @@
 //   parseAdmissionReview(body)  → AdmissionReview, or throws SigwardError ADMISSION_REVIEW_INVALID
 //                                  with the field path and what was wrong (never a crash on garbage)
 //   reviewResponse(response)    → the AdmissionReview envelope to send back
+//   ReplyTemplate               → the same envelope for a response given once, and its JSON, with only
+//                                  the uid put in per review
 //
 // The body itself (size, JSON) is the server's job; this checks the shape of what JSON.parse gave.
 // `object` / `oldObject` are only checked to be objects with bounded metadata here; sites.ts reads the
@@ -137,20 +139,23 @@ function gvr(v: unknown, field: string): GroupVersionResource {
   };
 }
 
+/** Labels or annotations: absent, or an object of strings (read in place: every review has them). */
+function stringMap(m: unknown, field: string, key: string): void {
+  if (m === undefined || m === null) return;
+  if (!isObject(m)) throw invalid(`${field}.metadata.${key}`, 'must be an object');
+  for (const k in m)
+    if (Object.hasOwn(m, k) && typeof m[k] !== 'string')
+      throw invalid(`${field}.metadata.${key}["${k.slice(0, 63)}"]`, 'must be a string');
+}
+
 function kubeObject(v: unknown, field: string): KubeObject | undefined {
   if (v === undefined || v === null) return undefined;
   if (!isObject(v)) throw invalid(field, 'must be an object');
   const meta = v['metadata'];
   if (meta !== undefined && meta !== null) {
     if (!isObject(meta)) throw invalid(`${field}.metadata`, 'must be an object');
-    for (const key of ['labels', 'annotations']) {
-      const m = meta[key];
-      if (m === undefined || m === null) continue;
-      if (!isObject(m)) throw invalid(`${field}.metadata.${key}`, 'must be an object');
-      for (const [k, val] of Object.entries(m))
-        if (typeof val !== 'string')
-          throw invalid(`${field}.metadata.${key}["${k.slice(0, 63)}"]`, 'must be a string');
-    }
+    stringMap(meta['labels'], field, 'labels');
+    stringMap(meta['annotations'], field, 'annotations');
   }
   return v as KubeObject;
 }
@@ -216,4 +221,60 @@ export function uidOf(body: unknown): string {
 
 export function reviewResponse(response: AdmissionResponse): AdmissionReviewResponse {
   return { apiVersion: ADMISSION_API_VERSION, kind: 'AdmissionReview', response };
+}
+
+/** `{"apiVersion":…,"kind":"AdmissionReview","response":{"uid":` — what every reply's JSON starts with. */
+const REPLY_JSON_HEAD = `{"apiVersion":${JSON.stringify(ADMISSION_API_VERSION)},"kind":"AdmissionReview","response":{"uid":`;
+
+/**
+ * The reply to any review whose answer is `response` but for its uid: the envelope's fields and its
+ * JSON are made once, and a review's reply puts in its uid. The JSON is byte for byte
+ * `JSON.stringify(review(uid))` (the uid is the response's first field, escaped by JSON.stringify): a
+ * cached answer is sent without serializing the reply again.
+ */
+export class ReplyTemplate {
+  /** The response's fields after its uid, in their order. */
+  readonly #rest: Omit<AdmissionResponse, 'uid'>;
+  /** The JSON after the uid's. */
+  readonly #tail: string;
+  /** The rest is exactly `allowed` then `auditAnnotations`. */
+  readonly #plainAllow: boolean;
+
+  constructor(response: AdmissionResponse) {
+    const { uid: _uid, ...rest } = response;
+    this.#rest = rest;
+    this.#plainAllow = Object.keys(rest).join() === 'allowed,auditAnnotations';
+    const text = JSON.stringify(reviewResponse({ uid: '', ...rest }));
+    if (!text.startsWith(`${REPLY_JSON_HEAD}""`))
+      throw new Error(`unexpected reply JSON: ${text.slice(0, 120)}`);
+    this.#tail = text.slice(REPLY_JSON_HEAD.length + 2);
+  }
+
+  /** Whether the answer admits the object. */
+  get allowed(): boolean {
+    return this.#rest.allowed;
+  }
+
+  /** The response for the review `uid`. */
+  response(uid: string): AdmissionResponse {
+    const rest = this.#rest;
+    // An allow with its decision annotation (most answers): written out, in the same field order,
+    // rather than spread (a call into the runtime per review).
+    if (this.#plainAllow) return { uid, allowed: rest.allowed, auditAnnotations: rest.auditAnnotations };
+    return { uid, ...rest };
+  }
+
+  /** `JSON.stringify(reviewResponse(this.response(uid)))`, without serializing the rest again. */
+  json(uid: string): string {
+    return `${REPLY_JSON_HEAD}${jsonString(uid)}${this.#tail}`;
+  }
+}
+
+/** Text JSON.stringify writes as it is between its quotes: no quote, backslash, control or surrogate. */
+// eslint-disable-next-line no-control-regex
+const PLAIN_JSON_TEXT = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
+
+/** JSON.stringify(text): a uid (a UUID from the apiserver) needs no escaping, and is quoted as it is. */
+export function jsonString(text: string): string {
+  return PLAIN_JSON_TEXT.test(text) ? `"${text}"` : JSON.stringify(text);
 }

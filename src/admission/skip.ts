@@ -12,7 +12,7 @@
 // images that changed are checked). Dry-run requests are checked like any other, and noted.
 // imageSites() may throw SigwardError (hostile object): that is an error reply, never a skip.
 import type { AdmissionRequest } from './review.ts';
-import { changedSites, imageSites, podSpecPath } from './sites.ts';
+import { changedSites, imageSites, podSpecPath, podSpecSites } from './sites.ts';
 import type { ImageSite } from './sites.ts';
 
 export const EXCLUDE_LABEL = 'sigward.dev/exclude';
@@ -51,6 +51,8 @@ export type ReviewPlan =
   | {
       readonly skip?: undefined;
       readonly sites: readonly ImageSite[];
+      /** The pod spec the sites were read from (its service account and pull secrets). */
+      readonly spec: Readonly<Record<string, unknown>> | undefined;
       readonly dryRun: boolean;
       readonly notes: readonly string[];
     };
@@ -106,7 +108,7 @@ export function planReview(
     (notes ??= []).push('namespace labels unknown: checked (opt-in scope fails closed)');
   }
 
-  const sites = imageSites(request, request.object, settings);
+  const { spec, sites } = podSpecSites(request, request.object, settings)!;
   if (sites.length === 0) return skip('no-images', 'the object names no image');
 
   let toCheck: readonly ImageSite[] = sites;
@@ -121,5 +123,5 @@ export function planReview(
     if (toCheck.length === 0) return skip('no-image-change', 'the update changes no image');
   }
   if (request.dryRun === true) (notes ??= []).push('dry run: checked, nothing is persisted');
-  return { sites: toCheck, dryRun: request.dryRun === true, notes: notes ?? NO_NOTES };
+  return { sites: toCheck, spec, dryRun: request.dryRun === true, notes: notes ?? NO_NOTES };
 }

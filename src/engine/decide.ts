@@ -26,24 +26,55 @@ import type {
   WorkloadIdentity,
 } from './ports.ts';
 import { PolicyVerifier } from './verify-policy.ts';
-import type { CacheLookups } from './verify-policy.ts';
+import type { CacheLookups, CacheRead } from './verify-policy.ts';
 import { DEFAULT_CACHE_SETTINGS, SingleFlightCache } from './verdict-cache.ts';
 import type { CacheSettings } from './verdict-cache.ts';
 
 export const DEADLINE_EXCEEDED = 'DEADLINE_EXCEEDED';
 
-/** Image strings whose parse is remembered before the memory starts over. */
-const PARSED_REFERENCES = 4096;
-/** Images whose last cached decision is remembered before that memory starts over (a few hundred KB). */
+/** Image strings remembered (parse, policies matched, last decision) before the memory starts over. */
+const REMEMBERED_IMAGES = 4096;
+/** Fields whose last image memory is kept (the fields of pod specs: a few per container list). */
+const REMEMBERED_FIELDS = 1024;
+/** Images whose last cached decision is remembered before those are forgotten (a few hundred KB). */
 const REMEMBERED_DECISIONS = 1024;
 const NO_POLICIES: readonly PolicyEvaluation[] = Object.freeze([]);
+const NO_READS: readonly CacheRead[] = Object.freeze([]);
+const NO_MATCH: readonly CompiledPolicy[] = Object.freeze([]);
+const NO_STARTS: readonly number[] = Object.freeze([]);
+
+/**
+ * What the engine keeps of one image string, so a cached review reads one map entry per image: its
+ * parse, the policies it matched last (for which policy list and namespace), its tag's digest key
+ * (for which namespace), and the last decision the caches gave for it.
+ */
+interface ImageMemory {
+  readonly image: string;
+  readonly reference: ImageReference;
+  matchedIn: readonly CompiledPolicy[] | undefined;
+  matchedFor: string;
+  matched: readonly CompiledPolicy[];
+  digestKeyFor: string | undefined;
+  digestKey: string;
+  last: RememberedDecision | undefined;
+}
 
 /** A decision made from the caches and what it was made from. */
 interface RememberedDecision {
   readonly field: string;
   readonly digest: string | undefined;
+  readonly matched: readonly CompiledPolicy[];
+  /** What the caches handed out for the matched policies (PolicyVerifier.lookUp), in order. */
+  readonly reads: readonly CacheRead[];
   readonly policies: readonly PolicyEvaluation[];
   readonly decision: SiteDecision;
+}
+
+/** The same cache reads: the same objects in the same order (a cached value is never changed). */
+function sameReads(a: readonly CacheRead[], b: readonly CacheRead[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**
@@ -126,10 +157,18 @@ export class Decider {
   readonly #digests: SingleFlightCache<{ digest: string }>;
   readonly #cache: Required<CacheSettings>;
   readonly #registries: KeyedLimiter;
-  readonly #references = new Map<string, ImageReference>();
-  /** The last decision the caches gave per image string (`#again`). */
-  readonly #lastDecisions = new Map<string, RememberedDecision>();
-  readonly #scratchEvaluations: PolicyEvaluation[] = [];
+  /** Per image string: its parse, match, digest key and last decision from the caches (`#again`). */
+  readonly #images = new Map<string, ImageMemory>();
+  /** Memories in #images holding a decision. */
+  #decisionsHeld = 0;
+  /**
+   * The memory last used at each field (`spec.containers[0].image`): a workload's pods repeat their
+   * images field for field, and a field's text is made once (admission/sites), so the image's memory
+   * is found by comparing its text with the last one's instead of hashing it for #images.
+   */
+  readonly #lastAtField = new Map<string, ImageMemory>();
+  readonly #scratchReads: CacheRead[] = [];
+  readonly #scratchStarts: number[] = [];
   readonly #scratchLookups: CacheLookups = { count: 0, attestations: 0 };
 
   constructor(deps: DeciderDeps, settings: DeciderSettings) {
@@ -170,11 +209,12 @@ export class Decider {
     signal?: AbortSignal,
   ): SiteDecision[] | Promise<SiteDecision[]> {
     const started = performance.now();
-    const decisions: (SiteDecision | undefined)[] = [];
+    // Sized once: a review names a few images.
+    const decisions = new Array<SiteDecision | undefined>(sites.length);
     let pending: number[] | undefined;
     for (let i = 0; i < sites.length; i++) {
       const decision = this.#fromCache(sites[i]!, workload, snapshot);
-      decisions.push(decision);
+      decisions[i] = decision;
       if (decision === undefined) (pending ??= []).push(i);
     }
     if (pending === undefined) return decisions as SiteDecision[];
@@ -217,73 +257,144 @@ export class Decider {
     workload: WorkloadIdentity,
     snapshot: PolicySnapshotView,
   ): SiteDecision | undefined {
-    const reference = this.#parse(site.image);
-    if (reference === undefined) return undefined;
-    const matched = matchingPolicies(snapshot.policies, reference, workload.namespace);
-    if (matched.length === 0) return this.#again(site, reference, undefined, NO_POLICIES);
-    const digest =
-      reference.digest ?? this.#digests.peek(this.#digestKey(reference, workload.namespace))?.digest;
+    const memory = this.#memoryAt(site);
+    if (memory === undefined) return undefined;
+    const { reference } = memory;
+    const namespace = workload.namespace;
+    const matched =
+      memory.matchedIn === snapshot.policies && memory.matchedFor === namespace
+        ? memory.matched
+        : this.#match(memory, snapshot.policies, namespace);
+    if (matched.length === 0) return this.#again(site, memory, undefined, matched, NO_READS, NO_STARTS);
+    const digest = reference.digest ?? this.#digests.peek(this.#tagKey(memory, namespace))?.digest;
     if (digest === undefined) return undefined;
-    // Scratch, reused: this runs to the end without awaiting, and #again copies what it keeps.
-    const policies = this.#scratchEvaluations;
-    policies.length = 0;
+    // Scratch, reused: this runs to the end without awaiting, and #again copies what it keeps. Emptied
+    // by pop (inlined) rather than `length = 0` (a call into the runtime).
+    const reads = this.#scratchReads;
+    while (reads.length > 0) reads.pop();
+    const starts = this.#scratchStarts;
+    while (starts.length > 0) starts.pop();
     const lookups = this.#scratchLookups;
     lookups.count = 0;
     lookups.attestations = 0;
-    for (const policy of matched) {
-      const evaluation = this.#policies.cached(policy, reference, digest, snapshot, lookups);
-      if (evaluation === undefined) return undefined;
-      policies.push(evaluation);
+    // Indexed: a match is a frozen array, which for…of walks through the iterator protocol.
+    for (let i = 0; i < matched.length; i++) {
+      starts.push(reads.length);
+      if (!this.#policies.lookUp(matched[i]!, reference, digest, snapshot, lookups, reads)) return undefined;
     }
     // Counted only now: a site that falls back to the slow path is counted there, once.
     if (reference.digest === undefined) this.#digests.recordHits(1);
     this.#policies.recordHits(lookups.count, lookups.attestations);
-    return this.#again(site, reference, digest, policies);
+    return this.#again(site, memory, digest, matched, reads, starts);
   }
 
   /**
    * The decision for what the caches said, handed out again when the last one for this image was made
-   * from the same inputs (field, digest, and evaluations with the same policies and outcomes):
-   * evaluation is pure, so it would come out the same, and a cached review need not build it (~1 KB
-   * of results and messages per image). Decisions are never changed once made.
+   * from the same inputs (field, digest, policies, and the same cache entries read, or evaluations
+   * that say the same): evaluation is pure, so it would come out the same, and a cached review need
+   * not build it (~1 KB of results and messages per image). Decisions are never changed once made.
    */
   #again(
     site: SiteInput,
-    reference: ImageReference,
+    memory: ImageMemory,
     digest: string | undefined,
-    policies: readonly PolicyEvaluation[],
+    matched: readonly CompiledPolicy[],
+    reads: readonly CacheRead[],
+    starts: readonly number[],
   ): SiteDecision {
-    const last = this.#lastDecisions.get(site.image);
-    if (
-      last !== undefined &&
-      last.field === site.field &&
-      last.digest === digest &&
-      sameEvaluations(last.policies, policies)
-    )
-      return last.decision;
-    const kept = policies.slice();
-    const decision =
-      digest === undefined
-        ? this.#evaluate({ field: site.field, image: site.image, policies: kept })
-        : this.#decided(site, reference, digest, kept);
-    if (this.#lastDecisions.size >= REMEMBERED_DECISIONS) this.#lastDecisions.clear();
-    this.#lastDecisions.set(site.image, { field: site.field, digest, policies: kept, decision });
+    const last = memory.last;
+    const same = last !== undefined && last.field === site.field && last.digest === digest;
+    if (same && last.matched === matched && sameReads(last.reads, reads)) return last.decision;
+    const { reference } = memory;
+    const policies =
+      matched.length === 0
+        ? NO_POLICIES
+        : matched.map((policy, i) => this.#policies.evaluationOf(policy, reference, reads, starts[i]!));
+    let decision: SiteDecision;
+    if (same && sameEvaluations(last.policies, policies)) decision = last.decision;
+    else
+      decision =
+        digest === undefined
+          ? this.#evaluate({ field: site.field, image: site.image, policies })
+          : this.#decided(site, reference, digest, policies);
+    if (last === undefined && this.#decisionsHeld++ >= REMEMBERED_DECISIONS) this.#forgetDecisions();
+    memory.last = { field: site.field, digest, matched, reads: reads.slice(), policies, decision };
     return decision;
   }
 
-  /** parseReference, remembered (bounded): the same few image strings arrive over and over. */
-  #parse(image: string): ImageReference | undefined {
-    let reference = this.#references.get(image);
-    if (reference === undefined) {
+  /** Drops every remembered decision (their images' parses stay): the bound on what they hold. */
+  #forgetDecisions(): void {
+    for (const memory of this.#images.values()) memory.last = undefined;
+    this.#decisionsHeld = 1;
+  }
+
+  /** The policies matching the image in `namespace`, remembered in its memory for that list. */
+  #match(
+    memory: ImageMemory,
+    policies: readonly CompiledPolicy[],
+    namespace: string,
+  ): readonly CompiledPolicy[] {
+    memory.matched = matchingPolicies(policies, memory.reference, namespace);
+    memory.matchedIn = policies;
+    memory.matchedFor = namespace;
+    return memory.matched;
+  }
+
+  /** The tag's key in the digest cache for `namespace`, remembered in the image's memory. */
+  #tagKey(memory: ImageMemory, namespace: string): string {
+    if (memory.digestKeyFor !== namespace) {
+      memory.digestKey = this.#digestKey(memory.reference, namespace);
+      memory.digestKeyFor = namespace;
+    }
+    return memory.digestKey;
+  }
+
+  /** The site's image's memory: the one last used at its field when it is the same image, else #remember's. */
+  #memoryAt(site: SiteInput): ImageMemory | undefined {
+    const last = this.#lastAtField.get(site.field);
+    if (last !== undefined && last.image === site.image) return last;
+    const memory = this.#remember(site.image);
+    if (memory !== undefined) {
+      if (this.#lastAtField.size >= REMEMBERED_FIELDS) this.#lastAtField.clear();
+      this.#lastAtField.set(site.field, memory);
+    }
+    return memory;
+  }
+
+  /** The image's memory (its parse made and remembered, bounded), or undefined when it does not parse. */
+  #remember(image: string): ImageMemory | undefined {
+    let memory = this.#images.get(image);
+    if (memory === undefined) {
+      let reference: ImageReference;
       try {
         reference = Object.freeze(parseReference(image));
       } catch {
         return undefined; // the slow path reports it
       }
-      if (this.#references.size >= PARSED_REFERENCES) this.#references.clear();
-      this.#references.set(image, reference);
+      if (this.#images.size >= REMEMBERED_IMAGES) {
+        // Every memory in use is in #images: the decisions' bound counts them there.
+        this.#images.clear();
+        this.#lastAtField.clear();
+        this.#decisionsHeld = 0;
+      }
+      memory = {
+        image,
+        reference,
+        matchedIn: undefined,
+        matchedFor: '',
+        matched: NO_MATCH,
+        digestKeyFor: undefined,
+        digestKey: '',
+        last: undefined,
+      };
+      this.#images.set(image, memory);
     }
-    return reference;
+    return memory;
+  }
+
+  /** parseReference, remembered (bounded): the same few image strings arrive over and over. */
+  #parse(image: string): ImageReference | undefined {
+    return this.#remember(image)?.reference;
   }
 
   async #decideSite(

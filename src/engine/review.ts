@@ -8,7 +8,7 @@ import { SigwardError } from '../errors.ts';
 import { digestPatch, patchResponse } from '../admission/patch.ts';
 import type { PatchOptions, Pin } from '../admission/patch.ts';
 import { decisionResponse, errorResponse, skipResponse } from '../admission/respond.ts';
-import { parseAdmissionReview, reviewResponse, uidOf } from '../admission/review.ts';
+import { ReplyTemplate, parseAdmissionReview, reviewResponse, uidOf } from '../admission/review.ts';
 import type { AdmissionRequest, AdmissionResponse } from '../admission/review.ts';
 import { HANDLED_KINDS, podSpecPath } from '../admission/sites.ts';
 import type { ImageSite } from '../admission/sites.ts';
@@ -36,6 +36,8 @@ export type ReviewResult =
       readonly reasons?: readonly string[];
       /** The decisions behind the answer (tests, logs). */
       readonly decisions?: readonly SiteDecision[];
+      /** `review` serialized, when a template made it (sent as is: JSON.stringify(review) byte for byte). */
+      readonly json?: string;
     }
   | { readonly ok: false; readonly message: string };
 
@@ -49,8 +51,32 @@ export interface ReviewEngineDeps {
   readonly observer?: EngineObserver;
 }
 
+/**
+ * What a validating answer is, for a list of decisions: everything but the review's uid and who asked.
+ * Made once per list of decision objects (decide.ts hands out the same decision while the caches say
+ * the same) and read by every review answered with them.
+ */
+interface ValidateAnswer {
+  /** The decisions it was made for (compared by identity). */
+  readonly decisions: readonly SiteDecision[];
+  readonly reply: ReplyTemplate;
+  /** The metric's decision label. */
+  readonly label: string;
+  readonly summary: string | undefined;
+  readonly reasons: readonly string[] | undefined;
+  /** Whether a failed result makes a finding (deny, warn, audit). */
+  readonly finding: boolean;
+  /** The reason of each enforced error result an allow let through, counted per review (fail open). */
+  readonly failOpen: readonly string[];
+}
+
 export class ReviewEngine {
   readonly #deps: ReviewEngineDeps;
+  /** Validating answers by their first decision (`#validateAnswer`); gone with the decisions. */
+  readonly #answers = new WeakMap<SiteDecision, ValidateAnswer>();
+  /** The last user name clipped for the log, and its clip (the same few callers ask again and again). */
+  #lastUser = '';
+  #lastUserClipped = '';
 
   constructor(deps: ReviewEngineDeps) {
     this.#deps = deps;
@@ -110,7 +136,7 @@ export class ReviewEngine {
     const snapshot = this.#deps.policies.current();
     if (snapshot === undefined)
       throw new SigwardError('POLICIES_NOT_LOADED', 'the image policies are not loaded yet; retry shortly');
-    const decided = this.#deps.decider.decide(plan.sites, workloadOf(request, namespace), snapshot);
+    const decided = this.#deps.decider.decide(plan.sites, workloadIn(plan.spec, namespace), snapshot);
     return Array.isArray(decided)
       ? this.#answer(request, route, plan, namespace, decided)
       : decided.then((decisions) => this.#answer(request, route, plan, namespace, decisions));
@@ -138,15 +164,54 @@ export class ReviewEngine {
         decisions,
       );
     }
-    const response = decisionResponse(request.uid, decisions);
-    if (!plan.dryRun) this.#report(request, namespace, decisions);
+    const answer = this.#validateAnswer(decisions);
+    if (!plan.dryRun && answer.finding) this.#report(request, namespace, decisions);
     // Counted once per admission (on the validating call, not again on the mutating one).
+    for (const reason of answer.failOpen) this.#deps.observer?.failOpen?.(reason);
+    // Built here field by field, in #resultOf's order and with asked()'s values: every review comes here.
+    const uid = request.uid;
+    const kind = request.kind.kind;
+    const result: Mutable<Extract<ReviewResult, { ok: true }>> = {
+      ok: true,
+      review: reviewResponse(answer.reply.response(uid)),
+      decision: answer.label,
+      kind: HANDLED_KINDS.has(kind) ? kind : 'other',
+      operation: request.operation,
+    };
+    if (uid !== '') result.uid = uid;
+    const user = request.userInfo.username;
+    if (user !== undefined && user !== '') result.user = this.#clippedUser(user);
+    if (answer.reasons !== undefined) result.reasons = answer.reasons;
+    if (answer.summary !== undefined) result.summary = answer.summary;
+    const object = objectName(request.namespace, request.name);
+    if (object !== undefined) result.object = object;
+    result.decisions = decisions;
+    result.json = answer.reply.json(uid);
+    return result;
+  }
+
+  /** The validating answer for these decisions: the one made for the same decision objects, or a new one. */
+  #validateAnswer(decisions: readonly SiteDecision[]): ValidateAnswer {
+    const first = decisions[0];
+    const known = first === undefined ? undefined : this.#answers.get(first);
+    if (known !== undefined && sameItems(known.decisions, decisions)) return known;
+    const response = decisionResponse('', decisions);
+    const failOpen: string[] = [];
     if (response.allowed)
       for (const d of decisions)
         for (const r of d.results)
-          if (!r.passed && ERROR_REASONS.has(r.reason) && r.mode === 'enforce')
-            this.#deps.observer?.failOpen?.(r.reason);
-    return this.#result(response, decisionLabel(response, decisions), asked(request), decisions);
+          if (!r.passed && ERROR_REASONS.has(r.reason) && r.mode === 'enforce') failOpen.push(r.reason);
+    const answer: ValidateAnswer = {
+      decisions: decisions.slice(),
+      reply: new ReplyTemplate(response),
+      label: decisionLabel(response, decisions),
+      summary: summaryOf(response),
+      reasons: reasonsOf(decisions),
+      finding: hasFinding(decisions),
+      failOpen,
+    };
+    if (first !== undefined) this.#answers.set(first, answer);
+    return answer;
   }
 
   /** One finding per outcome (deny, warn, audit) with its failed results: logs and Events (cli/). */
@@ -178,27 +243,70 @@ export class ReviewEngine {
     request: Asked,
     decisions?: readonly SiteDecision[],
   ): Extract<ReviewResult, { ok: true }> {
-    const summary = response.status?.message ?? response.warnings?.join('; ');
-    // The reason codes of every failed result, each once, for the log line (one field to filter on).
-    let reasons: string[] | undefined;
-    for (const d of decisions ?? [])
-      for (const r of d.results)
-        if (!r.passed && !(reasons ??= []).includes(r.reason)) reasons.push(r.reason);
+    return this.#resultOf(
+      reviewResponse(response),
+      decision,
+      request,
+      summaryOf(response),
+      decisions === undefined ? undefined : reasonsOf(decisions),
+      decisions,
+    );
+  }
+
+  #resultOf(
+    review: object,
+    decision: string,
+    request: Asked,
+    summary: string | undefined,
+    reasons: readonly string[] | undefined,
+    decisions: readonly SiteDecision[] | undefined,
+    json?: string,
+  ): Extract<ReviewResult, { ok: true }> {
     const result: Mutable<Extract<ReviewResult, { ok: true }>> = {
       ok: true,
-      review: reviewResponse(response),
+      review,
       decision,
       kind: request.kind,
       operation: request.operation,
     };
     if (request.uid !== '') result.uid = request.uid;
-    if (request.user !== undefined && request.user !== '') result.user = clip(request.user, 256);
+    if (request.user !== undefined && request.user !== '') result.user = this.#clippedUser(request.user);
     if (reasons !== undefined) result.reasons = reasons;
     if (summary !== undefined) result.summary = summary;
     if (request.object !== undefined) result.object = request.object;
     if (decisions !== undefined) result.decisions = decisions;
+    if (json !== undefined) result.json = json;
     return result;
   }
+
+  /** clip(user, 256), the last one remembered. */
+  #clippedUser(user: string): string {
+    if (user !== this.#lastUser) {
+      this.#lastUserClipped = clip(user, 256);
+      this.#lastUser = user;
+    }
+    return this.#lastUserClipped;
+  }
+}
+
+/** The log line's summary: the denial, or the warnings. */
+function summaryOf(response: AdmissionResponse): string | undefined {
+  return response.status?.message ?? response.warnings?.join('; ');
+}
+
+/** The reason codes of every failed result, each once, for the log line (one field to filter on). */
+function reasonsOf(decisions: readonly SiteDecision[]): string[] | undefined {
+  let reasons: string[] | undefined;
+  for (const d of decisions)
+    for (const r of d.results) if (!r.passed && !(reasons ??= []).includes(r.reason)) reasons.push(r.reason);
+  return reasons;
+}
+
+/** The same items in the same order (compared by identity). */
+function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** `image X in spec.containers[0].image: policy P: expected …, found … [CODE]`, hostile text clipped. */
@@ -268,16 +376,27 @@ export function workloadOf(request: AdmissionRequest, namespace: string): Worklo
   const path = podSpecPath(request.resource, request.subResource) ?? [];
   let spec: unknown = request.object;
   for (const key of path) spec = isObject(spec) ? spec[key] : undefined;
-  if (!isObject(spec)) return { namespace };
-  const account = typeof spec['serviceAccountName'] === 'string' ? spec['serviceAccountName'] : undefined;
-  const secrets = Array.isArray(spec['imagePullSecrets'])
-    ? spec['imagePullSecrets'].flatMap((s: unknown) =>
+  return workloadIn(isObject(spec) ? spec : undefined, namespace);
+}
+
+/** workloadOf, from the pod spec itself (planReview found it). */
+export function workloadIn(
+  spec: Readonly<Record<string, unknown>> | undefined,
+  namespace: string,
+): WorkloadIdentity {
+  if (spec === undefined) return { namespace };
+  const account = spec['serviceAccountName'];
+  const pullSecrets = spec['imagePullSecrets'];
+  // Most pods name neither (the default service account, no pull secrets): nothing more to build.
+  if ((typeof account !== 'string' || account === '') && !Array.isArray(pullSecrets)) return { namespace };
+  const secrets = Array.isArray(pullSecrets)
+    ? pullSecrets.flatMap((s: unknown) =>
         isObject(s) && typeof s['name'] === 'string' && s['name'] !== '' ? [s['name']] : [],
       )
     : [];
   return {
     namespace,
-    ...(account === undefined || account === '' ? {} : { serviceAccountName: account }),
+    ...(typeof account !== 'string' || account === '' ? {} : { serviceAccountName: account }),
     ...(secrets.length === 0 ? {} : { imagePullSecrets: secrets.slice(0, 32) }),
   };
 }

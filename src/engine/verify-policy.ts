@@ -52,7 +52,7 @@ export interface PolicyVerifierDeps {
 }
 
 /** What the attestation path caches: the outcomes (conditions already run), never the predicates. */
-interface AttestationEntry {
+export interface AttestationEntry {
   readonly outcomes: readonly AuthorityOutcome[];
   /** Not definite (registry trouble, an error category): never cached. */
   readonly definite: boolean;
@@ -109,7 +109,7 @@ export class PolicyVerifier {
     for (const { rootName, authorities, names: groupNames, signing, attesting } of trustRootGroups(policy)) {
       const trust = this.#deps.trustRoots.trustRoot(rootName);
       if (trust === undefined) {
-        outcomes.push(...unavailable(rootName, groupNames, snapshot));
+        outcomes.push(...unavailable(rootName, groupNames, snapshot.trustRoots.has(rootName)));
         continue;
       }
       let converted: Authority[];
@@ -173,51 +173,84 @@ export class PolicyVerifier {
   }
 
   /**
-   * The evaluation from cached verdicts and attestation outcomes alone, without awaiting anything (no
-   * deadline, timers or promises on the cache-hit path), or undefined when `evaluate` must run: a
-   * verdict or outcome not cached (or expired: an outcome whose condition reads `now` is kept no longer
-   * than a refusal), a key read from a Secret (re-read each time), or a `multiArch: index` plan that
-   * resolves a tag. The same keys and outcomes, in the same order, as `evaluate`.
+   * What the caches hold for `policy` on this digest, appended to `reads` without building anything
+   * (no deadline, timers or promises on the cache-hit path): per trust-root group, in order, a marker
+   * for a root that is not there, else its attestation outcome and its verdict. False when `evaluate`
+   * must run: a verdict or outcome not cached (or expired: an outcome whose condition reads `now` is
+   * kept no longer than a refusal), a key read from a Secret (re-read each time), or a
+   * `multiArch: index` plan that resolves a tag. The same keys, in the same order, as `evaluate`.
+   * What was read decides the evaluation (`evaluationOf`): the same reads, the same evaluation.
    */
-  cached(
+  lookUp(
     policy: CompiledPolicy,
     reference: ImageReference,
     digest: string,
     snapshot: PolicySnapshotView,
     /** Counts what was read, for `recordHits` once the whole answer came from the caches. */
     lookups: CacheLookups,
-  ): PolicyEvaluation | undefined {
-    if (!policy.valid) return { policy };
-    const plan = planWithoutLookup(policy.multiArch, reference);
-    if (plan === undefined) return undefined;
-    const outcomes: AuthorityOutcome[] = [];
-    for (const { rootName, names, signing, attesting } of trustRootGroups(policy)) {
+    reads: CacheRead[],
+  ): boolean {
+    if (!policy.valid) return true;
+    const known = planWithoutLookup(policy.multiArch, reference);
+    if (known === undefined) return false;
+    for (const { rootName, signing, attesting } of trustRootGroups(policy)) {
       const trust = this.#deps.trustRoots.trustRoot(rootName);
       if (trust === undefined) {
-        outcomes.push(...unavailable(rootName, names, snapshot));
+        reads.push(snapshot.trustRoots.has(rootName) ? ROOT_NOT_LOADED : ROOT_MISSING);
         continue;
       }
       if (attesting !== undefined) {
-        if (attesting.inlineKeys === undefined) return undefined;
+        if (attesting.inlineKeys === undefined) return false;
         const scope = attesting.scope.at(snapshot, trust, attesting.inlineKeys);
         const entry = this.#keys.peek(this.#attested, scope, reference, digest, attesting.set);
-        if (entry === undefined) return undefined;
+        if (entry === undefined) return false;
         lookups.attestations++;
-        outcomes.push(...entry.outcomes);
+        reads.push(entry);
       }
       if (signing !== undefined) {
-        if (signing.inlineKeys === undefined) return undefined;
+        if (signing.inlineKeys === undefined) return false;
         const scope = signing.scope.at(snapshot, trust, signing.inlineKeys);
-        const verdict = this.#keys.peek(this.#verdicts, scope, reference, digest, plan.index);
-        if (verdict === undefined) return undefined;
+        const verdict = this.#keys.peek(this.#verdicts, scope, reference, digest, known.index);
+        if (verdict === undefined) return false;
         lookups.count++;
-        outcomes.push(...authorityOutcomes(withPlan(verdict, plan), signing.names));
+        reads.push(verdict);
+      }
+    }
+    return true;
+  }
+
+  /**
+   * The evaluation of what `lookUp` read for `policy` (its reads from `reads[at]` on): what `evaluate`
+   * gives from the same cache entries. Pure: the same reads make an evaluation that says the same.
+   */
+  evaluationOf(
+    policy: CompiledPolicy,
+    reference: ImageReference,
+    reads: readonly CacheRead[],
+    at: number,
+  ): PolicyEvaluation {
+    if (!policy.valid) return { policy };
+    // `lookUp` read these only under a plan that needs no lookup.
+    const plan = planWithoutLookup(policy.multiArch, reference)!;
+    const outcomes: AuthorityOutcome[] = [];
+    let next = at;
+    for (const { rootName, names, signing, attesting } of trustRootGroups(policy)) {
+      const read = reads[next];
+      if (read === ROOT_NOT_LOADED || read === ROOT_MISSING) {
+        outcomes.push(...unavailable(rootName, names, read === ROOT_NOT_LOADED));
+        next++;
+        continue;
+      }
+      if (attesting !== undefined) outcomes.push(...(reads[next++] as AttestationEntry).outcomes);
+      if (signing !== undefined) {
+        const verdict = withPlan(reads[next++] as VerdictLike, plan);
+        outcomes.push(...authorityOutcomes(verdict, signing.names));
       }
     }
     return { policy, outcomes };
   }
 
-  /** Counts cache hits for an answer `cached` gave in full. */
+  /** Counts cache hits for an answer `lookUp` gave in full. */
   recordHits(count: number, attestations: number): void {
     this.#verdicts.recordHits(count);
     this.#attested.recordHits(attestations);
@@ -476,7 +509,7 @@ interface TrustRootGroup {
   readonly attesting: AttestingAuthorities | undefined;
 }
 
-/** What `cached` read, for `recordHits`. */
+/** What `lookUp` read, for `recordHits`. */
 export interface CacheLookups {
   /** Verdicts read. */
   count: number;
@@ -544,12 +577,18 @@ function trustRootGroups(policy: CompiledPolicy): readonly TrustRootGroup[] {
   return groups;
 }
 
-function unavailable(
-  rootName: string,
-  names: readonly string[],
-  snapshot: PolicySnapshotView,
-): AuthorityOutcome[] {
-  const why = snapshot.trustRoots.has(rootName) ? 'is not loaded yet' : 'does not exist';
+/** A TrustRoot the snapshot names (not loaded yet) or does not (does not exist), as `lookUp` reads it. */
+const ROOT_NOT_LOADED = Symbol('trust root not loaded');
+const ROOT_MISSING = Symbol('trust root missing');
+
+/**
+ * One thing `lookUp` read: a verdict, an attestation outcome, or a marker for a missing root. Compared
+ * by identity (a cached value is never changed; the verdict cache shares one object per content).
+ */
+export type CacheRead = VerdictLike | AttestationEntry | typeof ROOT_NOT_LOADED | typeof ROOT_MISSING;
+
+function unavailable(rootName: string, names: readonly string[], known: boolean): AuthorityOutcome[] {
+  const why = known ? 'is not loaded yet' : 'does not exist';
   return names.map((authority) => ({
     authority,
     verified: false,

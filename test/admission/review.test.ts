@@ -2,7 +2,15 @@
 // with the field and the reason, never a crash.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseAdmissionReview, REVIEW_INVALID, reviewResponse, uidOf } from '../../src/admission/review.ts';
+import {
+  parseAdmissionReview,
+  jsonString,
+  ReplyTemplate,
+  REVIEW_INVALID,
+  reviewResponse,
+  uidOf,
+} from '../../src/admission/review.ts';
+import type { AdmissionResponse } from '../../src/admission/review.ts';
 import { FIXTURE_NAMES, fixture } from './fixtures.ts';
 
 test('every sample review parses, keeping what the webhook reads', () => {
@@ -109,4 +117,38 @@ test('reviewResponse wraps a response in the v1 envelope', () => {
     kind: 'AdmissionReview',
     response: { uid: 'u', allowed: true },
   });
+});
+
+test('a reply template: the review and its JSON for any uid, as reviewResponse and JSON.stringify make them', () => {
+  const responses: AdmissionResponse[] = [
+    { uid: 'x', allowed: true, auditAnnotations: { decision: 'allow' } },
+    {
+      uid: 'x',
+      allowed: false,
+      status: { code: 403, reason: 'Forbidden', message: 'image "a" in spec: denied\u2028 [X]' },
+      warnings: ['w1', 'wé 2'],
+      auditAnnotations: { decision: 'deny', failures: 'deny: …' },
+    },
+    { uid: 'x', allowed: true, patch: 'W10=', patchType: 'JSONPatch' },
+  ];
+  const uids = ['', 'u-1', 'quote " and backslash \\', 'control \u0001\n', 'lone \ud800', 'émoji 🙂'];
+  for (const response of responses) {
+    const template = new ReplyTemplate(response);
+    assert.equal(template.allowed, response.allowed);
+    for (const uid of uids) {
+      const review = reviewResponse({ ...response, uid });
+      assert.deepEqual(reviewResponse(template.response(uid)), review);
+      assert.deepEqual(Object.keys(template.response(uid)), Object.keys(response), 'the same field order');
+      assert.equal(template.json(uid), JSON.stringify(review));
+    }
+  }
+});
+
+test('jsonString is JSON.stringify for every UTF-16 code unit, surrogate pairs and a UUID', () => {
+  for (let c = 0; c <= 0xffff; c++) {
+    const text = `a${String.fromCharCode(c)}b`;
+    assert.equal(jsonString(text), JSON.stringify(text), `code unit ${c.toString(16)}`);
+  }
+  for (const text of ['', '😀', 'x\ud83d\ude00y', '\udc00\ud800', '0f8fad5b-d9cb-469f-a165-70867728950e'])
+    assert.equal(jsonString(text), JSON.stringify(text));
 });

@@ -176,6 +176,7 @@ export function engineUnderTest(
 
 /** The AdmissionResponse inside a reply. */
 export function responseOf(result: { review: object }): {
+  uid: string;
   allowed: boolean;
   status?: { code?: number; message?: string };
   warnings?: string[];

@@ -16,6 +16,7 @@ import { RegistryClient } from '../../src/oci/client.ts';
 import { pushTestImage } from '../support/images.ts';
 import { PROD_ROOT_PATH, prodRoot } from '../sigstore/ext.ts';
 import { loadTrustRoot } from '../../src/sigstore/trusted-root.ts';
+import type { TrustRootSnapshot } from '../../src/sigstore/trust-root.ts';
 import { readFileSync } from 'node:fs';
 import {
   clusterPolicy,
@@ -494,6 +495,151 @@ describe('the cache-hit path: answered at once, decisions reused only for the sa
       assert.equal(unmatched?.results[0]?.reason, 'NO_POLICY');
       const [stillUnmatched] = await decisionsOf([signed]);
       assert.equal(stillUnmatched, unmatched);
+    } finally {
+      await e.close();
+    }
+  });
+
+  test('a trust root gone and back: the decision from the caches follows it (same policies, same verdict)', async () => {
+    let root: TrustRootSnapshot | undefined = prodRoot();
+    const e = engineUnderTest(
+      [keylessPolicy()],
+      { evaluation: { unmatched: 'deny', errors: 'audit' } },
+      {},
+      () => root as TrustRootSnapshot,
+    );
+    try {
+      const signed = `${host}/signed/kubewarden@${kubewarden.digest}`;
+      const now = (uid: string) => {
+        const body = podReview([signed]);
+        body.request.uid = uid;
+        const result = e.engine.handleNow(body, 'validate');
+        assert.ok(!(result instanceof Promise) && result.ok, 'answered from the caches');
+        return result;
+      };
+      await e.review(podReview([signed])); // verified
+      const allowed = now('a-1');
+      assert.equal(allowed.decision, 'allow');
+      root = undefined;
+      const failOpen = ['b-1', 'b-2', 'b-3'].map(now);
+      for (const [i, result] of failOpen.entries()) {
+        assert.equal(result.decision, 'error-allow');
+        assert.equal(result.decisions?.[0]?.results[0]?.passed, false);
+        assert.match(result.decisions?.[0]?.results[0]?.detail ?? '', /TrustRoot public-good/);
+        assert.equal(responseOf(result).uid, `b-${i + 1}`);
+      }
+      assert.equal(
+        failOpen[1]?.decisions?.[0],
+        failOpen[0]?.decisions?.[0],
+        'the same reads: the same decision',
+      );
+      // Counted per review, not once per answer made.
+      assert.equal(await counterValue(e.metrics.failOpen, { reason: failOpen[0]!.reasons![0]! }), 3);
+      root = prodRoot();
+      const back = now('c-1');
+      assert.equal(back.decision, 'allow');
+      assert.equal(back.decisions?.[0]?.results[0]?.passed, true);
+      assert.equal(await e.verifications(), 1);
+    } finally {
+      await e.close();
+    }
+  });
+
+  test('a cached answer serialized once: each review gets its own uid, the JSON is JSON.stringify(review)', async () => {
+    const e = engineUnderTest([keylessPolicy(), keyPolicy()], {
+      evaluation: { unmatched: 'deny', errors: 'deny' },
+    });
+    try {
+      const signed = `${host}/signed/kubewarden@${kubewarden.digest}`;
+      const unsigned = fx.unsigned.tagged(host);
+      const warned = clusterPolicy('warned', ['127.0.0.1:*/apps/unsigned*'], [kubewardenAuthority()], {
+        mode: 'warn',
+      });
+      const uids = [
+        'plain',
+        'with "quotes" and \\',
+        'ünïcødé ✓',
+        'line\nbreak\u0000',
+        'lone \ud800 surrogate',
+      ];
+      for (const images of [[signed], [signed, 'registry.example/other:1'], [unsigned]]) {
+        for (const policies of [
+          [keylessPolicy(), keyPolicy()],
+          [keylessPolicy(), warned],
+        ]) {
+          e.setPolicies(policies);
+          await e.review(podReview(images)); // verified or refused, and cached
+          const seen: string[] = [];
+          for (const uid of uids) {
+            const body = podReview(images);
+            body.request.uid = uid;
+            const result = await e.review(body);
+            assert.ok(result.json !== undefined, `${images.join(',')}: a validating answer carries its JSON`);
+            assert.equal(result.json, JSON.stringify(result.review));
+            assert.equal(responseOf(result).uid, uid);
+            assert.equal(result.uid, uid);
+            seen.push(result.decision);
+          }
+          assert.equal(new Set(seen).size, 1, 'the same answer for every uid');
+        }
+      }
+    } finally {
+      await e.close();
+    }
+  });
+
+  test('an ImagePolicy matches in its namespace only, review after review; each review names its own user', async () => {
+    const namespaced = {
+      ...clusterPolicy('team-only', ['127.0.0.1:*/signed/**'], [kubewardenAuthority()]),
+      kind: 'ImagePolicy',
+      metadata: { name: 'team-only', namespace: 'team', generation: 1, uid: 'uid-team-only' },
+    };
+    const e = engineUnderTest([namespaced], { evaluation: { unmatched: 'deny', errors: 'deny' } });
+    try {
+      const signed = `${host}/signed/kubewarden@${kubewarden.digest}`;
+      const reviewIn = (namespace: string, user: string) => {
+        const body = podReview([signed], { namespace });
+        body.request.userInfo.username = user;
+        return e.review(body);
+      };
+      assert.equal((await reviewIn('team', 'a')).decision, 'allow'); // verified
+      for (const [namespace, user, decision] of [
+        ['team', 'alice', 'allow'],
+        ['apps', 'bob', 'deny'],
+        ['team', 'bob', 'allow'],
+        ['apps', 'alice', 'deny'],
+      ] as const) {
+        const result = await reviewIn(namespace, user);
+        assert.equal(result.decision, decision, `${namespace}: ${result.summary ?? ''}`);
+        if (decision === 'deny') assert.deepEqual(result.reasons, ['NO_POLICY']);
+        assert.equal(result.user, user);
+        assert.equal(result.object, `${namespace}/web`);
+      }
+      assert.equal(await e.verifications(), 1);
+    } finally {
+      await e.close();
+    }
+  });
+
+  test('every review answered from the caches counts its hits, also when its decision is handed out again', async () => {
+    const e = engineUnderTest([keyPolicy()]);
+    try {
+      const tagged = fx.keySigned.tagged(host);
+      const hits = async () => [
+        await counterValue(e.metrics.cache, { cache: 'verdict', result: 'hit' }),
+        await counterValue(e.metrics.cache, { cache: 'digest', result: 'hit' }),
+      ];
+      await e.review(podReview([tagged])); // resolved and verified
+      const before = await hits();
+      const decisions = [];
+      for (let i = 0; i < 5; i++) {
+        const result = e.engine.handleNow(podReview([tagged]), 'validate');
+        assert.ok(!(result instanceof Promise) && result.ok && result.decision === 'allow');
+        decisions.push(result.decisions![0]);
+      }
+      assert.equal(new Set(decisions).size, 1, 'the same decision handed out again');
+      const after = await hits();
+      assert.deepEqual([after[0]! - before[0]!, after[1]! - before[1]!], [5, 5]);
     } finally {
       await e.close();
     }

@@ -329,6 +329,25 @@ describe('the review handler: answered at once or later, failing at once or late
     });
   }
 
+  test('an answer with its JSON made: sent as it is, with the headers fastify gives the review it serializes', async () => {
+    const review = podReview(['nginx:1.27']);
+    const answer = cachedAllow(review.request.uid);
+    const { app: serialized } = app({ handleReview: () => answer });
+    // Spaced, so that what is sent shows which was sent (an engine's JSON is JSON.stringify(review)).
+    const json = JSON.stringify(answer.review, null, 1);
+    const { app: made } = app({ handleReview: () => ({ ...answer, json }) });
+    const a = await serialized.inject(post(JSON.stringify(review)));
+    const b = await made.inject(post(JSON.stringify(review)));
+    assert.equal(b.statusCode, 200);
+    assert.equal(b.body, json);
+    const headers = (r: typeof a) => {
+      const { date: _date, 'content-length': length, ...rest } = r.headers;
+      return { ...rest, length: Number(length) - Buffer.byteLength(r.body) };
+    };
+    assert.deepEqual(headers(b), headers(a));
+    assert.deepEqual(b.json(), a.json());
+  });
+
   for (const [how, handleReview] of [
     [
       'throws at once',
