@@ -1,12 +1,14 @@
 // The load client of `npm run bench`, run as its own process so it does not share the server's event
 // loop: POSTs one body over HTTPS keep-alive with N connections (as the apiserver opens one connection
-// per concurrent call) and prints {rps, p50, p99, cpuMs} as JSON. Warms every connection first.
-//   node bench/load.ts URL BODY_FILE CA_FILE CONNECTIONS TOTAL
+// per concurrent call) and prints {rps, p50, p99} as JSON. Warms every connection first; with --wait it
+// then prints `warm` and waits for a line on stdin, so a measuring window opened in between holds no TLS
+// handshake and no connection's first request (bench/measure.ts).
+//   node bench/load.ts URL BODY_FILE CA_FILE CONNECTIONS TOTAL [--wait]
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import { postReview, quantile } from './post-review.ts';
 
-const [url, bodyFile, caFile, connectionsText, totalText] = process.argv.slice(2);
+const [url, bodyFile, caFile, connectionsText, totalText, waitFlag] = process.argv.slice(2);
 if (url === undefined || bodyFile === undefined || caFile === undefined)
   throw new Error('usage: load.ts URL BODY_FILE CA_FILE CONNECTIONS TOTAL');
 const body = readFileSync(bodyFile);
@@ -23,6 +25,11 @@ const worker = async (): Promise<void> => {
 };
 await Promise.all(Array.from({ length: connections }, () => one()));
 latencies.length = 0;
+if (waitFlag === '--wait') {
+  process.stdout.write('warm\n');
+  await new Promise((resolve) => process.stdin.once('data', resolve));
+  process.stdin.pause();
+}
 const started = performance.now();
 await Promise.all(Array.from({ length: connections }, worker));
 const seconds = (performance.now() - started) / 1000;

@@ -14,10 +14,10 @@
 //            (anonymous / mapped files) and heap at start, after N cold verifications, then with 100k
 //            verdicts cached; time to listen, the webhook's CPU per cold verification and per fill review;
 //   entries  heap bytes per cached verdict (an allow, a refusal) in a process holding only the Decider.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import https from 'node:https';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -502,8 +502,9 @@ async function webhookMode(): Promise<object> {
     lagP99: number;
     gcUs: number;
   }> => {
-    await server.ask('reset');
-    const { stdout } = await promisify(execFile)(
+    // The window opens once the client's connections are warm (TLS handshakes and first requests
+    // done): at 64 connections those handshakes otherwise fell in the window's busiest turns.
+    const client = spawn(
       process.execPath,
       [
         join(here, 'load.ts'),
@@ -512,10 +513,25 @@ async function webhookMode(): Promise<object> {
         caFile,
         String(connections),
         String(requests),
+        '--wait',
       ],
       // The load client runs as it is whatever NODE_OPTIONS the server under test was given.
-      { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } },
+      { env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['pipe', 'pipe', 'inherit'] },
     );
+    let stdout = '';
+    let opened = false;
+    // 'close': the exit code once stdout is read to its end.
+    const exited = new Promise<number | null>((resolve) => client.once('close', resolve));
+    client.stdout.setEncoding('utf8');
+    client.stdout.on('data', (chunk: string) => {
+      stdout += chunk;
+      if (!opened && stdout.startsWith('warm\n')) {
+        opened = true;
+        void server.ask('reset').then(() => client.stdin.end('go\n'));
+      }
+    });
+    const code = await exited;
+    if (code !== 0 || !opened) throw new Error(`load client exited ${code}: ${stdout}`);
     const report = (await server.ask('report')) as {
       cpuUs: number;
       requests: number;
@@ -527,11 +543,11 @@ async function webhookMode(): Promise<object> {
       lagP99: number;
       gcMs: number;
     };
-    const client = JSON.parse(stdout) as { rps: number; p50: number; p99: number };
+    const result = JSON.parse(stdout.slice('warm\n'.length)) as { rps: number; p50: number; p99: number };
     return {
-      rps: client.rps,
-      p50: client.p50,
-      p99: client.p99,
+      rps: result.rps,
+      p50: result.p50,
+      p99: result.p99,
       serverCpuUs: report.cpuUs / report.requests,
       serverP50: report.p50,
       serverP99: report.p99,
