@@ -2,7 +2,7 @@
 // settled, its handler lets go of the request and the response. undici can keep a finished handler
 // reachable for a while; what the handler still held was then promoted and paid for by a full
 // collection on every cold verification (docs/performance.md, "Cold path, ninth session").
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -25,6 +25,20 @@ function keepingHandlers(agent: Agent): { dispatcher: Dispatcher; handlers: unkn
   return { dispatcher, handlers };
 }
 
+/**
+ * A real registry, a dispatcher keeping every handler it is given (closed after the test), and what a
+ * FinalizationRegistry has seen collected: the names it was registered with.
+ */
+async function watched(t: TestContext) {
+  const registry = await startDockerRegistry();
+  t.after(() => registry.stop());
+  const agent = new Agent();
+  t.after(() => agent.close());
+  const collected = new Set<string>();
+  const finalization = new FinalizationRegistry((what: string) => collected.add(what));
+  return { registry, ...keepingHandlers(agent), collected, finalization };
+}
+
 /** Collections and turns of the event loop until `done()`, at most `rounds` (finalizers run in turns). */
 async function collectUntil(done: () => boolean, rounds = 20): Promise<void> {
   for (let i = 0; i < rounds && !done(); i++) {
@@ -34,13 +48,7 @@ async function collectUntil(done: () => boolean, rounds = 20): Promise<void> {
 }
 
 test('a settled exchange holds nothing of its response: its headers and body are collected while the handler is still reachable', async (t) => {
-  const registry = await startDockerRegistry();
-  t.after(() => registry.stop());
-  const agent = new Agent();
-  t.after(() => agent.close());
-  const { dispatcher, handlers } = keepingHandlers(agent);
-  const collected = new Set<string>();
-  const finalization = new FinalizationRegistry((what: string) => collected.add(what));
+  const { registry, dispatcher, handlers, collected, finalization } = await watched(t);
   for (const [status, path] of [
     [200, '/v2/'],
     [404, '/v2/nothing/here/manifests/latest'],
@@ -65,13 +73,7 @@ test('a settled exchange holds nothing of its response: its headers and body are
 });
 
 test('a failed exchange holds nothing of its request either: an abort settles it and lets go', async (t) => {
-  const registry = await startDockerRegistry();
-  t.after(() => registry.stop());
-  const agent = new Agent();
-  t.after(() => agent.close());
-  const { dispatcher, handlers } = keepingHandlers(agent);
-  const collected = new Set<string>();
-  const finalization = new FinalizationRegistry((what: string) => collected.add(what));
+  const { registry, dispatcher, handlers, collected, finalization } = await watched(t);
   await (async () => {
     const controller = new AbortController();
     const url = new URL(`http://${registry.host}/v2/`);
