@@ -177,6 +177,13 @@ export function parseAdmissionReview(body: unknown): AdmissionReview {
     throw invalid('request.operation', `must be one of ${OPERATIONS.join(', ')}`);
   const userInfo = r['userInfo'] ?? {};
   if (!isObject(userInfo)) throw invalid('request.userInfo', 'must be an object');
+  // Logged and clipped as text (the apiserver always sends a string): anything else is refused here.
+  const username = userInfo['username'];
+  if (username !== undefined && typeof username !== 'string')
+    throw invalid(
+      'request.userInfo.username',
+      `must be a string, got ${username === null ? 'null' : Array.isArray(username) ? 'a list' : typeof username}`,
+    );
   const dryRun = r['dryRun'];
   if (dryRun !== undefined && dryRun !== null && typeof dryRun !== 'boolean')
     throw invalid('request.dryRun', 'must be a boolean');

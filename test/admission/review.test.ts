@@ -80,6 +80,8 @@ test('malformed envelopes are refused with the field', () => {
   refused(req({ subResource: ['status'] }), 'request.subResource', /must be a string/);
   refused(req({ dryRun: 'true' }), 'request.dryRun', /must be a boolean/);
   refused(req({ userInfo: 'admin' }), 'request.userInfo', /must be an object/);
+  refused(req({ userInfo: { username: 7 } }), 'request.userInfo.username', /must be a string, got number/);
+  refused(req({ userInfo: { username: null } }), 'request.userInfo.username', /must be a string, got null/);
   refused(req({ object: undefined }), 'request.object', /is required for CREATE/);
   refused(req({ object: 'pod' }), 'request.object', /must be an object/);
   refused(req({ object: [] }), 'request.object', /must be an object/);
