@@ -645,6 +645,51 @@ describe('the cache-hit path: answered at once, decisions reused only for the sa
     }
   });
 
+  test('one answer made for many reviews: each review not a dry run reports its own object, a dry run none; mutate still pins', async () => {
+    const findings: string[] = [];
+    const e = engineUnderTest(
+      [keyPolicy()],
+      {},
+      { finding: (f) => findings.push(`${f.namespace}/${f.name}`) },
+    );
+    try {
+      const unsigned = fx.unsigned.tagged(host);
+      const now = (
+        name: string,
+        dryRun: boolean,
+        route: 'validate' | 'mutate' = 'validate',
+        image = unsigned,
+      ) => {
+        const body = podReview([image], { dryRun });
+        body.request.name = name;
+        body.request.object.metadata.name = name;
+        const result = e.engine.handleNow(body, route);
+        assert.ok(!(result instanceof Promise) && result.ok, `${name}: answered from the caches`);
+        return result;
+      };
+      await e.review(podReview([unsigned], { dryRun: true })); // refused and cached, nothing reported
+      const answers = [now('dry-1', true), now('web-1', false), now('dry-2', true), now('web-2', false)];
+      assert.deepEqual(findings, ['apps/web-1', 'apps/web-2']);
+      assert.equal(new Set(answers.map((a) => a.decisions?.[0])).size, 1, 'one decision handed out again');
+      for (const a of answers) {
+        assert.equal(a.decision, 'deny');
+        assert.equal(a.json, JSON.stringify(a.review));
+      }
+
+      // A validating answer made for an image is never the mutating one: the tag is still pinned.
+      const signed = fx.keySigned.tagged(host);
+      await e.review(podReview([signed]));
+      assert.equal(now('v', false, 'validate', signed).decision, 'allow');
+      const mutated = now('m', false, 'mutate', signed);
+      assert.equal(mutated.decision, 'pin');
+      assert.equal(mutated.json, undefined);
+      assert.ok(responseOf(mutated).patch !== undefined);
+      assert.equal(responseOf(now('v2', false, 'validate', signed)).patch, undefined);
+    } finally {
+      await e.close();
+    }
+  });
+
   test('a tag moved to another signed digest: the decision from the caches names and pins the new digest', async () => {
     const client = new RegistryClient();
     const repo = { registry: host, repository: 'apps/moving' };
