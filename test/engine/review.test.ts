@@ -19,6 +19,7 @@ import { loadTrustRoot } from '../../src/sigstore/trusted-root.ts';
 import type { TrustRootSnapshot } from '../../src/sigstore/trust-root.ts';
 import { readFileSync } from 'node:fs';
 import {
+  API,
   clusterPolicy,
   engineUnderTest,
   kubewardenAuthority,
@@ -685,6 +686,42 @@ describe('the cache-hit path: answered at once, decisions reused only for the sa
       assert.equal(mutated.json, undefined);
       assert.ok(responseOf(mutated).patch !== undefined);
       assert.equal(responseOf(now('v2', false, 'validate', signed)).patch, undefined);
+    } finally {
+      await e.close();
+    }
+  });
+
+  test('a TrustRoot the snapshot names but is not loaded, or one it does not name: each said so from the caches', async () => {
+    const mirror = {
+      apiVersion: API,
+      kind: 'TrustRoot',
+      metadata: { name: 'mirror', generation: 1 },
+      spec: { tuf: { mirror: 'https://tuf.example.com', root: '{"signed":{},"signatures":[]}' } },
+    };
+    const policy = clusterPolicy(
+      'private',
+      ['registry.example/**'],
+      [{ ...kubewardenAuthority(), trustRootRef: 'mirror' }],
+    );
+    const e = engineUnderTest([policy, mirror]);
+    try {
+      const image = `registry.example/app@${kubewarden.digest}`;
+      const now = () => {
+        const result = e.engine.handleNow(podReview([image]), 'validate');
+        assert.ok(!(result instanceof Promise) && result.ok, 'answered without a lookup');
+        assert.equal(result.decision, 'error-deny');
+        return result.summary ?? '';
+      };
+      for (const [resources, why] of [
+        [[policy, mirror], 'is not loaded yet'],
+        [[policy], 'does not exist'],
+        [[policy, mirror], 'is not loaded yet'],
+      ] as const) {
+        e.setPolicies([...resources]);
+        for (let i = 0; i < 2; i++)
+          assert.match(now(), new RegExp(`authority release-workflow: the TrustRoot mirror ${why} \\[`));
+      }
+      assert.equal(await e.verifications(), 0);
     } finally {
       await e.close();
     }
