@@ -249,7 +249,8 @@ export class ReplyTemplate {
 
   constructor(response: AdmissionResponse) {
     const { uid: _uid, ...rest } = response;
-    this.#rest = rest;
+    // Handed to every review it answers: frozen, so no reader of one reply changes the next.
+    this.#rest = deepFreeze(rest);
     this.#plainAllow = Object.keys(rest).join() === 'allowed,auditAnnotations';
     const text = JSON.stringify(reviewResponse({ uid: '', ...rest }));
     if (!text.startsWith(`${REPLY_JSON_HEAD}""`))
@@ -275,6 +276,15 @@ export class ReplyTemplate {
   json(uid: string): string {
     return `${REPLY_JSON_HEAD}${jsonString(uid)}${this.#tail}`;
   }
+}
+
+/** `value` and every object in it, frozen (once per template, not per review). */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
 }
 
 /** Text JSON.stringify writes as it is between its quotes: no quote, backslash, control or surrogate. */

@@ -146,6 +146,28 @@ test('a reply template: the review and its JSON for any uid, as reviewResponse a
   }
 });
 
+test("a reply template's responses share nothing one review's reader could change for the next", () => {
+  const template = new ReplyTemplate({
+    uid: 'x',
+    allowed: false,
+    status: { code: 403, reason: 'Forbidden', message: 'denied [X]' },
+    warnings: ['w1'],
+    auditAnnotations: { decision: 'deny', failures: 'deny: …' },
+  });
+  const first = template.response('a') as unknown as {
+    status: { message: string };
+    warnings: string[];
+    auditAnnotations: Record<string, string>;
+  };
+  assert.throws(() => first.warnings.push('added'), TypeError);
+  assert.throws(() => (first.status.message = 'changed'), TypeError);
+  assert.throws(() => (first.auditAnnotations['decision'] = 'allow'), TypeError);
+  const next = template.response('b');
+  assert.deepEqual(next.warnings, ['w1']);
+  assert.equal(next.status?.message, 'denied [X]');
+  assert.equal(template.json('b'), JSON.stringify(reviewResponse(next)));
+});
+
 test('jsonString is JSON.stringify for every UTF-16 code unit, surrogate pairs and a UUID', () => {
   for (let c = 0; c <= 0xffff; c++) {
     const text = `a${String.fromCharCode(c)}b`;
