@@ -676,6 +676,9 @@ describe('the cache-hit path: answered at once, decisions reused only for the sa
         assert.equal(a.decision, 'deny');
         assert.equal(a.json, JSON.stringify(a.review));
       }
+      // What the answers share cannot be changed through one of them (the next review's log line).
+      assert.throws(() => (answers[0]!.reasons as string[]).push('CHANGED'), TypeError);
+      assert.deepEqual(now('web-3', false).reasons, ['SIGNATURE_MISSING']);
 
       // A validating answer made for an image is never the mutating one: the tag is still pinned.
       const signed = fx.keySigned.tagged(host);
