@@ -177,6 +177,13 @@ export function parseAdmissionReview(body: unknown): AdmissionReview {
     throw invalid('request.operation', `must be one of ${OPERATIONS.join(', ')}`);
   const userInfo = r['userInfo'] ?? {};
   if (!isObject(userInfo)) throw invalid('request.userInfo', 'must be an object');
+  // Logged and clipped as text (the apiserver always sends a string): anything else is refused here.
+  const username = userInfo['username'];
+  if (username !== undefined && typeof username !== 'string')
+    throw invalid(
+      'request.userInfo.username',
+      `must be a string, got ${username === null ? 'null' : Array.isArray(username) ? 'a list' : typeof username}`,
+    );
   const dryRun = r['dryRun'];
   if (dryRun !== undefined && dryRun !== null && typeof dryRun !== 'boolean')
     throw invalid('request.dryRun', 'must be a boolean');
@@ -242,7 +249,8 @@ export class ReplyTemplate {
 
   constructor(response: AdmissionResponse) {
     const { uid: _uid, ...rest } = response;
-    this.#rest = rest;
+    // Handed to every review it answers: frozen, so no reader of one reply changes the next.
+    this.#rest = deepFreeze(rest);
     this.#plainAllow = Object.keys(rest).join() === 'allowed,auditAnnotations';
     const text = JSON.stringify(reviewResponse({ uid: '', ...rest }));
     if (!text.startsWith(`${REPLY_JSON_HEAD}""`))
@@ -268,6 +276,15 @@ export class ReplyTemplate {
   json(uid: string): string {
     return `${REPLY_JSON_HEAD}${jsonString(uid)}${this.#tail}`;
   }
+}
+
+/** `value` and every object in it, frozen (once per template, not per review). */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
 }
 
 /** Text JSON.stringify writes as it is between its quotes: no quote, backslash, control or surrogate. */

@@ -206,7 +206,8 @@ export class ReviewEngine {
       reply: new ReplyTemplate(response),
       label: decisionLabel(response, decisions),
       summary: summaryOf(response),
-      reasons: reasonsOf(decisions),
+      // Shared by every review answered with these decisions: frozen, as the reply's parts are.
+      reasons: freezeList(reasonsOf(decisions)),
       finding: hasFinding(decisions),
       failOpen,
     };
@@ -300,6 +301,10 @@ function reasonsOf(decisions: readonly SiteDecision[]): string[] | undefined {
   for (const d of decisions)
     for (const r of d.results) if (!r.passed && !(reasons ??= []).includes(r.reason)) reasons.push(r.reason);
   return reasons;
+}
+
+function freezeList<T>(list: T[] | undefined): readonly T[] | undefined {
+  return list === undefined ? undefined : Object.freeze(list);
 }
 
 /** The same items in the same order (compared by identity). */

@@ -80,6 +80,8 @@ test('malformed envelopes are refused with the field', () => {
   refused(req({ subResource: ['status'] }), 'request.subResource', /must be a string/);
   refused(req({ dryRun: 'true' }), 'request.dryRun', /must be a boolean/);
   refused(req({ userInfo: 'admin' }), 'request.userInfo', /must be an object/);
+  refused(req({ userInfo: { username: 7 } }), 'request.userInfo.username', /must be a string, got number/);
+  refused(req({ userInfo: { username: null } }), 'request.userInfo.username', /must be a string, got null/);
   refused(req({ object: undefined }), 'request.object', /is required for CREATE/);
   refused(req({ object: 'pod' }), 'request.object', /must be an object/);
   refused(req({ object: [] }), 'request.object', /must be an object/);
@@ -142,6 +144,28 @@ test('a reply template: the review and its JSON for any uid, as reviewResponse a
       assert.equal(template.json(uid), JSON.stringify(review));
     }
   }
+});
+
+test("a reply template's responses share nothing one review's reader could change for the next", () => {
+  const template = new ReplyTemplate({
+    uid: 'x',
+    allowed: false,
+    status: { code: 403, reason: 'Forbidden', message: 'denied [X]' },
+    warnings: ['w1'],
+    auditAnnotations: { decision: 'deny', failures: 'deny: …' },
+  });
+  const first = template.response('a') as unknown as {
+    status: { message: string };
+    warnings: string[];
+    auditAnnotations: Record<string, string>;
+  };
+  assert.throws(() => first.warnings.push('added'), TypeError);
+  assert.throws(() => (first.status.message = 'changed'), TypeError);
+  assert.throws(() => (first.auditAnnotations['decision'] = 'allow'), TypeError);
+  const next = template.response('b');
+  assert.deepEqual(next.warnings, ['w1']);
+  assert.equal(next.status?.message, 'denied [X]');
+  assert.equal(template.json('b'), JSON.stringify(reviewResponse(next)));
 });
 
 test('jsonString is JSON.stringify for every UTF-16 code unit, surrogate pairs and a UUID', () => {

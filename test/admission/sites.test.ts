@@ -101,6 +101,16 @@ test('handled resources and subresources', () => {
   assert.equal(podSpecPath(gvr('extensions', 'deployments')), undefined);
   assert.equal(podSpecPath(gvr('apps', 'pods')), undefined);
   assert.deepEqual(sitesOf('configmap-create'), [], 'a ConfigMap that names an image carries none');
+  // Looked up one after the other (the last resource's place is remembered): the group counts too.
+  for (const [group, resource, path] of [
+    ['apps', 'deployments', ['spec', 'template', 'spec']],
+    ['extensions', 'deployments', undefined],
+    ['apps', 'deployments', ['spec', 'template', 'spec']],
+    ['', 'pods', ['spec']],
+    ['apps', 'pods', undefined],
+    ['', 'pods', ['spec']],
+  ] as const)
+    assert.deepEqual(podSpecPath(gvr(group, resource)), path, `${group}/${resource}`);
 });
 
 const podRequest = { resource: { group: '', version: 'v1', resource: 'pods' } };

@@ -19,6 +19,7 @@ import { loadTrustRoot } from '../../src/sigstore/trusted-root.ts';
 import type { TrustRootSnapshot } from '../../src/sigstore/trust-root.ts';
 import { readFileSync } from 'node:fs';
 import {
+  API,
   clusterPolicy,
   engineUnderTest,
   kubewardenAuthority,
@@ -640,6 +641,90 @@ describe('the cache-hit path: answered at once, decisions reused only for the sa
       assert.equal(new Set(decisions).size, 1, 'the same decision handed out again');
       const after = await hits();
       assert.deepEqual([after[0]! - before[0]!, after[1]! - before[1]!], [5, 5]);
+    } finally {
+      await e.close();
+    }
+  });
+
+  test('one answer made for many reviews: each review not a dry run reports its own object, a dry run none; mutate still pins', async () => {
+    const findings: string[] = [];
+    const e = engineUnderTest(
+      [keyPolicy()],
+      {},
+      { finding: (f) => findings.push(`${f.namespace}/${f.name}`) },
+    );
+    try {
+      const unsigned = fx.unsigned.tagged(host);
+      const now = (
+        name: string,
+        dryRun: boolean,
+        route: 'validate' | 'mutate' = 'validate',
+        image = unsigned,
+      ) => {
+        const body = podReview([image], { dryRun });
+        body.request.name = name;
+        body.request.object.metadata.name = name;
+        const result = e.engine.handleNow(body, route);
+        assert.ok(!(result instanceof Promise) && result.ok, `${name}: answered from the caches`);
+        return result;
+      };
+      await e.review(podReview([unsigned], { dryRun: true })); // refused and cached, nothing reported
+      const answers = [now('dry-1', true), now('web-1', false), now('dry-2', true), now('web-2', false)];
+      assert.deepEqual(findings, ['apps/web-1', 'apps/web-2']);
+      assert.equal(new Set(answers.map((a) => a.decisions?.[0])).size, 1, 'one decision handed out again');
+      for (const a of answers) {
+        assert.equal(a.decision, 'deny');
+        assert.equal(a.json, JSON.stringify(a.review));
+      }
+      // What the answers share cannot be changed through one of them (the next review's log line).
+      assert.throws(() => (answers[0]!.reasons as string[]).push('CHANGED'), TypeError);
+      assert.deepEqual(now('web-3', false).reasons, ['SIGNATURE_MISSING']);
+
+      // A validating answer made for an image is never the mutating one: the tag is still pinned.
+      const signed = fx.keySigned.tagged(host);
+      await e.review(podReview([signed]));
+      assert.equal(now('v', false, 'validate', signed).decision, 'allow');
+      const mutated = now('m', false, 'mutate', signed);
+      assert.equal(mutated.decision, 'pin');
+      assert.equal(mutated.json, undefined);
+      assert.ok(responseOf(mutated).patch !== undefined);
+      assert.equal(responseOf(now('v2', false, 'validate', signed)).patch, undefined);
+    } finally {
+      await e.close();
+    }
+  });
+
+  test('a TrustRoot the snapshot names but is not loaded, or one it does not name: each said so from the caches', async () => {
+    const mirror = {
+      apiVersion: API,
+      kind: 'TrustRoot',
+      metadata: { name: 'mirror', generation: 1 },
+      spec: { tuf: { mirror: 'https://tuf.example.com', root: '{"signed":{},"signatures":[]}' } },
+    };
+    const policy = clusterPolicy(
+      'private',
+      ['registry.example/**'],
+      [{ ...kubewardenAuthority(), trustRootRef: 'mirror' }],
+    );
+    const e = engineUnderTest([policy, mirror]);
+    try {
+      const image = `registry.example/app@${kubewarden.digest}`;
+      const now = () => {
+        const result = e.engine.handleNow(podReview([image]), 'validate');
+        assert.ok(!(result instanceof Promise) && result.ok, 'answered without a lookup');
+        assert.equal(result.decision, 'error-deny');
+        return result.summary ?? '';
+      };
+      for (const [resources, why] of [
+        [[policy, mirror], 'is not loaded yet'],
+        [[policy], 'does not exist'],
+        [[policy, mirror], 'is not loaded yet'],
+      ] as const) {
+        e.setPolicies([...resources]);
+        for (let i = 0; i < 2; i++)
+          assert.match(now(), new RegExp(`authority release-workflow: the TrustRoot mirror ${why} \\[`));
+      }
+      assert.equal(await e.verifications(), 0);
     } finally {
       await e.close();
     }

@@ -119,6 +119,60 @@ describe('the admission line of a cached review', () => {
     }
   });
 
+  test('a denial: the cached reviews answer and log exactly what the verifying one did, but their own uid', async () => {
+    const { e, app, admissionLines } = logged('info');
+    try {
+      e.setPolicies([
+        clusterPolicy(
+          'kubewarden',
+          ['127.0.0.1:*/signed/**'],
+          [
+            kubewardenAuthority(
+              'https://github.com/kubewarden/other/.github/workflows/x.yml@refs/heads/main',
+            ),
+          ],
+        ),
+      ]);
+      const image = `${registry.host}/signed/kubewarden@${kubewarden.digest}`;
+      const replies = [];
+      for (let i = 0; i < 3; i++) {
+        const review = podReview([image]);
+        const r = await app.inject({
+          method: 'POST',
+          url: '/validate',
+          headers: { 'content-type': 'application/json' },
+          payload: JSON.stringify(review),
+        });
+        await turnEnd();
+        assert.equal(r.statusCode, 200);
+        replies.push({ uid: review.request.uid, type: r.headers['content-type'], body: r.body });
+      }
+      assert.equal(await e.verifications(), 1, 'verified once, then answered from the caches');
+      const first = replies[0]!;
+      assert.match(first.body, /"allowed":false,"status":\{"code":403/);
+      assert.match(first.body, /\[IDENTITY_MISMATCH\]/);
+      const lines = admissionLines();
+      assert.equal(lines.length, 3);
+      assert.deepEqual(lines[0]!['reasons'], ['IDENTITY_MISMATCH']);
+      assert.match(String(lines[0]!['summary']), /expected subject/);
+      const same = (line: Record<string, unknown>) => ({
+        ...line,
+        uid: undefined,
+        time: undefined,
+        ms: undefined,
+      });
+      for (const [i, reply] of replies.entries()) {
+        assert.equal(reply.type, first.type);
+        assert.equal(reply.body, first.body.replace(first.uid, reply.uid));
+        assert.equal(JSON.parse(reply.body).response.uid, reply.uid);
+        assert.equal(lines[i]!['uid'], reply.uid);
+        assert.deepEqual(same(lines[i]!), same(lines[0]!));
+      }
+    } finally {
+      await e.close();
+    }
+  });
+
   test('at level warn no admission line is written, and every review is still counted', async () => {
     const { e, post, admissionLines } = logged('warn');
     try {

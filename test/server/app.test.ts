@@ -123,6 +123,21 @@ describe('bodies', () => {
     const again = await a.inject(post(JSON.stringify(podReview(['nginx']))));
     assert.equal(again.statusCode, 200);
   });
+
+  test('a user name that is not a string: a denial naming the field, not a 500 (cached answer or not)', async () => {
+    const { app: a } = app({}, { ready: true, reasons: [] }, 'deny');
+    for (const username of [5, { name: 'admin' }, null, ['a'], 5]) {
+      const review = podReview(['nginx:1.27']);
+      (review.request.userInfo as Record<string, unknown>)['username'] = username;
+      const r = await a.inject(post(JSON.stringify(review)));
+      assert.equal(r.statusCode, 200, `${JSON.stringify(username)}: ${r.body}`);
+      const response = r.json().response;
+      assert.equal(response.uid, review.request.uid);
+      assert.equal(response.allowed, false);
+      assert.equal(response.status.code, 400);
+      assert.match(response.status.message, /request\.userInfo\.username: must be a string/);
+    }
+  });
 });
 
 describe('probes', () => {
