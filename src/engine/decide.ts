@@ -36,7 +36,7 @@ export const DEADLINE_EXCEEDED = 'DEADLINE_EXCEEDED';
 const REMEMBERED_IMAGES = 4096;
 /** Fields whose last image memory is kept (the fields of pod specs: a few per container list). */
 const REMEMBERED_FIELDS = 1024;
-/** Images whose last cached decision is remembered before those are forgotten (a few hundred KB). */
+/** Images whose last cached decisions (two fields each at most) are remembered before those are forgotten (a few hundred KB). */
 const REMEMBERED_DECISIONS = 1024;
 const NO_POLICIES: readonly PolicyEvaluation[] = Object.freeze([]);
 const NO_READS: readonly CacheRead[] = Object.freeze([]);
@@ -57,6 +57,11 @@ interface ImageMemory {
   digestKeyFor: string | undefined;
   digestKey: string;
   last: RememberedDecision | undefined;
+  /**
+   * The decision before `last`, at another field: an image a pod names twice (an init container and
+   * the main one) keeps one per field, instead of each site replacing the other's every review.
+   */
+  before: RememberedDecision | undefined;
 }
 
 /** A decision made from the caches and what it was made from. */
@@ -302,7 +307,7 @@ export class Decider {
     reads: readonly CacheRead[],
     starts: readonly number[],
   ): SiteDecision {
-    const last = memory.last;
+    const last = memory.last?.field === site.field ? memory.last : memory.before;
     const same = last !== undefined && last.field === site.field && last.digest === digest;
     if (same && last.matched === matched && sameReads(last.reads, reads)) return last.decision;
     const { reference } = memory;
@@ -317,14 +322,19 @@ export class Decider {
         digest === undefined
           ? this.#evaluate({ field: site.field, image: site.image, policies })
           : this.#decided(site, reference, digest, policies);
-    if (last === undefined && this.#decisionsHeld++ >= REMEMBERED_DECISIONS) this.#forgetDecisions();
-    memory.last = { field: site.field, digest, matched, reads: reads.slice(), policies, decision };
+    if (memory.last === undefined && this.#decisionsHeld++ >= REMEMBERED_DECISIONS) this.#forgetDecisions();
+    const remembered = { field: site.field, digest, matched, reads: reads.slice(), policies, decision };
+    if (memory.before?.field === site.field) memory.before = remembered;
+    else {
+      if (memory.last !== undefined && memory.last.field !== site.field) memory.before = memory.last;
+      memory.last = remembered;
+    }
     return decision;
   }
 
   /** Drops every remembered decision (their images' parses stay): the bound on what they hold. */
   #forgetDecisions(): void {
-    for (const memory of this.#images.values()) memory.last = undefined;
+    for (const memory of this.#images.values()) memory.last = memory.before = undefined;
     this.#decisionsHeld = 1;
   }
 
@@ -386,6 +396,7 @@ export class Decider {
         digestKeyFor: undefined,
         digestKey: '',
         last: undefined,
+        before: undefined,
       };
       this.#images.set(image, memory);
     }

@@ -460,6 +460,17 @@ describe('the cache-hit path: answered at once, decisions reused only for the sa
       const [again] = await decisionsOf([signed]);
       assert.equal(again, first, 'made from the same inputs: handed out again');
 
+      // One image at two fields of a pod (an init container and the main one, say): each field keeps its
+      // decision, rather than each site replacing the other's on every review.
+      const twice = await decisionsOf([signed, signed]);
+      const twiceAgain = await decisionsOf([signed, signed]);
+      assert.deepEqual(
+        twiceAgain.map((d) => d.field),
+        ['spec.containers[0].image', 'spec.containers[1].image'],
+      );
+      assert.equal(twiceAgain[0], twice[0], 'the first field: handed out again');
+      assert.equal(twiceAgain[1], twice[1], 'the second field: handed out again');
+
       // The same image at another field: that field is named, in the decision and in a denial.
       const elsewhere = await decisionsOf(['registry.example/other:1', signed]);
       assert.equal(elsewhere[1]?.field, 'spec.containers[1].image');
