@@ -14,7 +14,7 @@ import { counterValue } from '../../src/telemetry/metrics.ts';
 import {
   clusterPolicy,
   engineUnderTest,
-  kubewardenAuthority,
+  kubewardenPolicy,
   pemOf,
   podReview,
   pushFixtures,
@@ -36,7 +36,7 @@ after(async () => {
   await registry.stop();
 });
 
-const policy = clusterPolicy('kubewarden', ['127.0.0.1:*/signed/**'], [kubewardenAuthority()]);
+const policy = kubewardenPolicy();
 
 /**
  * The timers of the durations `watched` picks, created from now on, that are still pending: neither

@@ -33,6 +33,22 @@ export const kubewardenAuthority = (subject = kubewarden.subject, issuer = kubew
   keyless: { identities: [{ issuer, subject }] },
 });
 
+/** A workflow of kubewarden's that did not sign its images: an identity the signatures do not match. */
+export const OTHER_KUBEWARDEN_WORKFLOW =
+  'https://github.com/kubewarden/other/.github/workflows/x.yml@refs/heads/main';
+
+/** The ClusterImagePolicy `kubewarden` over the test registries' signed images, for one identity. */
+export const kubewardenPolicy = (
+  options: { subject?: string; extra?: Record<string, unknown>; generation?: number } = {},
+) =>
+  clusterPolicy(
+    'kubewarden',
+    ['127.0.0.1:*/signed/**'],
+    [kubewardenAuthority(options.subject)],
+    options.extra,
+    options.generation,
+  );
+
 export function pemOf(key: KeyObject): string {
   return key.export({ type: 'spki', format: 'pem' }).toString();
 }

@@ -23,6 +23,8 @@ import {
   clusterPolicy,
   engineUnderTest,
   kubewardenAuthority,
+  kubewardenPolicy,
+  OTHER_KUBEWARDEN_WORKFLOW,
   pemOf,
   podReview,
   pushFixtures,
@@ -43,8 +45,7 @@ after(async () => {
   await registry.stop();
 });
 
-const keylessPolicy = (subject?: string) =>
-  clusterPolicy('kubewarden', [`${'127.0.0.1'}:*/signed/**`], [kubewardenAuthority(subject)]);
+const keylessPolicy = (subject?: string) => kubewardenPolicy({ subject });
 const keyPolicy = () =>
   clusterPolicy(
     'ci-key',
@@ -60,9 +61,7 @@ describe('decisions', () => {
     assert.equal(admitted.decision, 'allow');
     await ok.close();
 
-    const wrong = engineUnderTest([
-      keylessPolicy('https://github.com/kubewarden/other/.github/workflows/x.yml@refs/heads/main'),
-    ]);
+    const wrong = engineUnderTest([keylessPolicy(OTHER_KUBEWARDEN_WORKFLOW)]);
     const denied = responseOf(await wrong.review(podReview([fx.keylessImage(host)])));
     assert.equal(denied.allowed, false);
     assert.equal(denied.status?.code, 403);
@@ -328,9 +327,7 @@ describe('cache', () => {
     const before = e.setPolicies([keylessPolicy()]);
     await e.review(podReview([fx.keylessImage(host)]));
     assert.equal(await e.verifications(), 1, 'same spec, same generation');
-    const changed = e.setPolicies([
-      clusterPolicy('kubewarden', ['127.0.0.1:*/signed/**'], [kubewardenAuthority()], { mode: 'warn' }, 2),
-    ]);
+    const changed = e.setPolicies([kubewardenPolicy({ extra: { mode: 'warn' }, generation: 2 })]);
     assert.notEqual(changed.generation, before.generation);
     await e.review(podReview([fx.keylessImage(host)]));
     assert.equal(await e.verifications(), 2);
@@ -482,17 +479,7 @@ describe('the cache-hit path: answered at once, decisions reused only for the sa
       // The same image, field and digest under a policy in warn mode with another identity (a new
       // generation): refused, as a warning, once verified and then from the cache.
       e.setPolicies([
-        clusterPolicy(
-          'kubewarden',
-          ['127.0.0.1:*/signed/**'],
-          [
-            kubewardenAuthority(
-              'https://github.com/kubewarden/other/.github/workflows/x.yml@refs/heads/main',
-            ),
-          ],
-          { mode: 'warn' },
-          2,
-        ),
+        kubewardenPolicy({ subject: OTHER_KUBEWARDEN_WORKFLOW, extra: { mode: 'warn' }, generation: 2 }),
       ]);
       const warned = await e.review(podReview([signed]));
       assert.equal(warned.decision, 'warn');

@@ -10,9 +10,9 @@ import { counterValue } from '../../src/telemetry/metrics.ts';
 import { startDockerRegistry } from '../support/docker-registry.ts';
 import type { DockerRegistry } from '../support/docker-registry.ts';
 import {
-  clusterPolicy,
   engineUnderTest,
-  kubewardenAuthority,
+  kubewardenPolicy,
+  OTHER_KUBEWARDEN_WORKFLOW,
   podReview,
   pushFixtures,
 } from '../engine/harness.ts';
@@ -37,9 +37,7 @@ function logged(level: string) {
       done();
     },
   });
-  const e = engineUnderTest([
-    clusterPolicy('kubewarden', ['127.0.0.1:*/signed/**'], [kubewardenAuthority()]),
-  ]);
+  const e = engineUnderTest([kubewardenPolicy()]);
   const app = buildApp({
     handleReview: e.engine.handleNow,
     readiness: () => ({ ready: true, reasons: [] }),
@@ -122,17 +120,7 @@ describe('the admission line of a cached review', () => {
   test('a denial: the cached reviews answer and log exactly what the verifying one did, but their own uid', async () => {
     const { e, app, admissionLines } = logged('info');
     try {
-      e.setPolicies([
-        clusterPolicy(
-          'kubewarden',
-          ['127.0.0.1:*/signed/**'],
-          [
-            kubewardenAuthority(
-              'https://github.com/kubewarden/other/.github/workflows/x.yml@refs/heads/main',
-            ),
-          ],
-        ),
-      ]);
+      e.setPolicies([kubewardenPolicy({ subject: OTHER_KUBEWARDEN_WORKFLOW })]);
       const image = `${registry.host}/signed/kubewarden@${kubewarden.digest}`;
       const replies = [];
       for (let i = 0; i < 3; i++) {
