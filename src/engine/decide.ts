@@ -27,6 +27,7 @@ import type {
 } from './ports.ts';
 import { PolicyVerifier } from './verify-policy.ts';
 import type { CacheLookups, CacheRead } from './verify-policy.ts';
+import { sameItems } from './same-items.ts';
 import { DEFAULT_CACHE_SETTINGS, SingleFlightCache } from './verdict-cache.ts';
 import type { CacheSettings } from './verdict-cache.ts';
 
@@ -73,13 +74,6 @@ interface RememberedDecision {
   readonly reads: readonly CacheRead[];
   readonly policies: readonly PolicyEvaluation[];
   readonly decision: SiteDecision;
-}
-
-/** The same cache reads: the same objects in the same order (a cached value is never changed). */
-function sameReads(a: readonly CacheRead[], b: readonly CacheRead[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /**
@@ -309,7 +303,8 @@ export class Decider {
   ): SiteDecision {
     const last = memory.last?.field === site.field ? memory.last : memory.before;
     const same = last !== undefined && last.field === site.field && last.digest === digest;
-    if (same && last.matched === matched && sameReads(last.reads, reads)) return last.decision;
+    // The same cache reads (by identity: a cached value is never changed) make the same decision.
+    if (same && last.matched === matched && sameItems(last.reads, reads)) return last.decision;
     const { reference } = memory;
     const policies =
       matched.length === 0

@@ -18,6 +18,7 @@ import { ERROR_REASONS, clip, reasonText } from '../policy/decision.ts';
 import type { PolicyResult } from '../policy/decision.ts';
 import type { Decider, SiteDecision } from './decide.ts';
 import type { EngineObserver, PolicySnapshotSource, WorkloadIdentity } from './ports.ts';
+import { sameItems } from './same-items.ts';
 
 export type ReviewRoute = 'validate' | 'mutate';
 
@@ -305,13 +306,6 @@ function reasonsOf(decisions: readonly SiteDecision[]): string[] | undefined {
 
 function freezeList<T>(list: T[] | undefined): readonly T[] | undefined {
   return list === undefined ? undefined : Object.freeze(list);
-}
-
-/** The same items in the same order (compared by identity). */
-function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** `image X in spec.containers[0].image: policy P: expected …, found … [CODE]`, hostile text clipped. */
