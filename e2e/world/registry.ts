@@ -40,8 +40,8 @@ export interface Registry {
   readonly referrersApi: boolean;
   /**
    * What the referrers API answered at start for a digest nothing refers to: 200 (an empty index) when
-   * served; when not, 404 from docker-registry but 405 UNSUPPORTED from olareg, which go-containerregistry
-   * (crane, cosign) does not take for "no referrers API" (it accepts 404, 400 and 406).
+   * served; when not, 404 from distribution (2.8 and v3) but 405 UNSUPPORTED from olareg, which
+   * go-containerregistry (crane, cosign) does not take for "no referrers API" (it accepts 404, 400, 406).
    */
   readonly referrersStatus: number;
   readonly logFile: string;
