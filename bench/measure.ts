@@ -4,6 +4,7 @@
 // Prints one JSON object. Modes:
 //   verify   cold verification of a new digest: verifyImage per case with a long-lived client (warm
 //            connections, as the webhook has), p50 wall, median CPU and registry requests per image;
+//            the cases in the order bench/run.ts's header lists, each with its registry alone;
 //   webhook  warm /validate (cache hits) of the real `sigward webhook` process against a bare fastify
 //            HTTPS server process answering the same review (bench/bare-server.ts), at 1, 16 and 64
 //            keep-alive connections (load from another process, short runs alternated pair by pair),
@@ -41,6 +42,8 @@ const { values } = parseArgs({
     olareg: { type: 'string' },
     /** An olareg with its referrers API off: bundles found through the fallback tag, as on docker-registry. */
     'olareg-fallback': { type: 'string' },
+    /** CNCF distribution v3 (`registry:3`): no referrers API, bundles through the fallback tag. */
+    'distribution-v3': { type: 'string' },
     runs: { type: 'string', default: '40' },
     /** Unmeasured verifications of every verify case, all cases in turn, before any case is measured. */
     'verify-warm-up': { type: 'string', default: '300' },
@@ -186,6 +189,25 @@ async function verifyMode(): Promise<object> {
           {
             name: 'legacy .sig, keyless + Rekor SET (olareg)',
             registry: values.olareg,
+            repository: 'bench/legacy',
+            digest: fulcioRekor.digest,
+            authority: keyless(fulcioRekor.subject, fulcioRekor.issuer),
+          },
+        ]),
+    ...(values['distribution-v3'] === undefined
+      ? []
+      : [
+          {
+            name: 'cosign v3 bundle, fallback tag (distribution v3)',
+            registry: values['distribution-v3'],
+            repository: 'bench/bundle',
+            digest: kubewarden.digest,
+            authority: keyless(kubewarden.subject, kubewarden.issuer),
+            referrers: 'fallback-tag',
+          },
+          {
+            name: 'legacy .sig, keyless + Rekor SET (distribution v3)',
+            registry: values['distribution-v3'],
             repository: 'bench/legacy',
             digest: fulcioRekor.digest,
             authority: keyless(fulcioRekor.subject, fulcioRekor.issuer),

@@ -13,11 +13,22 @@
 //   npm run bench -- --baseline DIR --rounds 0 --memory-rounds 3   # memory, 3 alternated runs per tree (medians)
 //   npm run bench -- --rounds 0 --memory-node-flags="--max-old-space-size=256"   # the webhook with more options
 //   npm run bench -- --run-from source    # the webhook from src/ by type stripping, not the compiled build
-// Registries: Debian's docker-registry (no referrers API) and, when built (npm run e2e:tools), two
-// olaregs, one with the referrers API and one without (the fallback tag, as on docker-registry), all on
+// Registries: Debian's docker-registry 2.8 (no referrers API) and, when built (npm run e2e:tools), two
+// olaregs, one with the referrers API and one without (the fallback tag, as on docker-registry), and
+// CNCF distribution v3 (`registry:3`, e2e/.bin/distribution-registry; no referrers API), all on
 // 127.0.0.1, holding real public-good signatures placed as cosign places them (cosign v3 bundle of
 // kubewarden-controller; containers/image's keyless legacy .sig). Each cold case also shows the
 // registry alone: the same requests in the same rounds by a plain undici client (bench/measure.ts).
+// Cold cases, always in this order (a case whose registry is not built is left out):
+//   1 cosign v3 bundle, referrers API (olareg)
+//   2 cosign v3 bundle, fallback tag (olareg, API off)
+//   3 cosign v3 bundle, fallback tag (docker-registry)
+//   4 legacy .sig, keyless + Rekor SET (docker-registry)
+//   5 legacy .sig, keyless + Rekor SET (olareg)
+//   6 cosign v3 bundle, fallback tag (distribution v3)
+//   7 legacy .sig, keyless + Rekor SET (distribution v3)
+// The cases are this tree's (bench/measure.ts is always this tree's file; a baseline tree gives only
+// the code it imports), so a baseline older than a case is measured on it too.
 import { execFile } from 'node:child_process';
 import { parseArgs, promisify } from 'node:util';
 import { existsSync, rmSync } from 'node:fs';
@@ -27,6 +38,10 @@ import { median } from './stats.ts';
 import { RegistryClient } from '../src/oci/client.ts';
 import { startDockerRegistry } from '../test/support/docker-registry.ts';
 import { OLAREG_BIN, startOlareg } from '../test/support/olareg.ts';
+import {
+  distributionRegistryBuilt,
+  startDistributionRegistry,
+} from '../test/support/distribution-registry.ts';
 import { pushFixtures } from '../test/engine/harness.ts';
 import {
   fulcioRekor,
@@ -98,41 +113,29 @@ const registry = await startDockerRegistry();
 const olareg = existsSync(OLAREG_BIN) ? await startOlareg({ referrersApi: true }) : undefined;
 // The same registry with its referrers API off: the fallback tag, without docker-registry's slowness.
 const olaregFallback = existsSync(OLAREG_BIN) ? await startOlareg({ referrersApi: false }) : undefined;
+// distribution v3 as `registry:3` runs it (no TLS, no auth here, like docker-registry above).
+const distributionV3 = distributionRegistryBuilt() ? await startDistributionRegistry() : undefined;
 const setup = new RegistryClient();
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const results = new Map<string, Json[]>(trees.map((t) => [t.name, []]));
 try {
   const repo = (registryHost: string, repository: string) => ({ registry: registryHost, repository });
-  await pushBundleReferrer(
-    setup,
-    repo(registry.host, 'bench/bundle'),
-    kubewarden.digest,
-    kubewarden.bundle(),
-  );
-  await pushLegacySignature(setup, repo(registry.host, 'bench/legacy'), fulcioRekor.digest, [
-    fulcioRekor.layer(),
-  ]);
-  if (olareg !== undefined)
-    await pushBundleReferrer(
-      setup,
-      repo(olareg.host, 'bench/bundle'),
-      kubewarden.digest,
-      kubewarden.bundle(),
-      {
-        fallbackTag: false,
-      },
-    );
-  if (olareg !== undefined)
-    await pushLegacySignature(setup, repo(olareg.host, 'bench/legacy'), fulcioRekor.digest, [
-      fulcioRekor.layer(),
-    ]);
-  if (olaregFallback !== undefined)
-    await pushBundleReferrer(
-      setup,
-      repo(olaregFallback.host, 'bench/bundle'),
-      kubewarden.digest,
-      kubewarden.bundle(),
-    );
+  /** The cosign v3 bundle as a referrer (also under the fallback tag unless `fallbackTag` is false)
+   *  and, unless `legacy` is false, the legacy `.sig`. */
+  const pushSignatures = async (
+    host: string,
+    options: { fallbackTag?: boolean; legacy?: boolean } = {},
+  ): Promise<void> => {
+    await pushBundleReferrer(setup, repo(host, 'bench/bundle'), kubewarden.digest, kubewarden.bundle(), {
+      fallbackTag: options.fallbackTag !== false,
+    });
+    if (options.legacy !== false)
+      await pushLegacySignature(setup, repo(host, 'bench/legacy'), fulcioRekor.digest, [fulcioRekor.layer()]);
+  };
+  await pushSignatures(registry.host);
+  if (olareg !== undefined) await pushSignatures(olareg.host, { fallbackTag: false });
+  if (olaregFallback !== undefined) await pushSignatures(olaregFallback.host, { legacy: false });
+  if (distributionV3 !== undefined) await pushSignatures(distributionV3.host);
   await pushFixtures(registry.host);
   if (values['no-memory'] !== true)
     await Promise.all(
@@ -161,6 +164,7 @@ try {
       `--docker=${registry.host}`,
       ...(olareg === undefined ? [] : [`--olareg=${olareg.host}`]),
       ...(olaregFallback === undefined ? [] : [`--olareg-fallback=${olaregFallback.host}`]),
+      ...(distributionV3 === undefined ? [] : [`--distribution-v3=${distributionV3.host}`]),
       `--runs=${values.runs}`,
       `--verify-warm-up=${values['verify-warm-up']}`,
       `--requests=${values.requests}`,
@@ -217,6 +221,7 @@ try {
   await registry.stop();
   await olareg?.stop();
   await olaregFallback?.stop();
+  await distributionV3?.stop();
 }
 
 function report(rounds: number, memory: Map<string, Json[]>): void {

@@ -1,8 +1,9 @@
 // Warm start (and stop) time of the world's registries: `node e2e/measure-registry-start.ts [runs]`
 // (default 5). One discarded warm-up start of each first (binaries into the page cache), then `runs`
 // measured starts of each, stopped before the next. "Start" ends when /v2/ answers and the referrers
-// mode was checked with a real request, i.e. when startOlareg / startDockerRegistry return.
-import { startDockerRegistry, startOlareg, type Registry } from './world/registry.ts';
+// mode was checked with a real request, i.e. when startOlareg / startDockerRegistry / startDistributionV3
+// return.
+import { startDistributionV3, startDockerRegistry, startOlareg, type Registry } from './world/registry.ts';
 import { createRunDir, type RunDir } from './world/run-dir.ts';
 
 const runs = Number(process.argv[2] ?? 5);
@@ -16,6 +17,7 @@ const kinds: Record<string, (runDir: RunDir) => Promise<Registry>> = {
   'olareg (referrers on)': (d) => startOlareg(d, { referrers: true }),
   'olareg (referrers off)': (d) => startOlareg(d, { referrers: false }),
   'docker-registry 2.8': (d) => startDockerRegistry(d),
+  'distribution v3': (d) => startDistributionV3(d),
 };
 
 const runDir = createRunDir('sigward-measure-registry-');

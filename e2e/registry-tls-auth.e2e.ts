@@ -1,5 +1,6 @@
 // The world's registries behind TLS (a private CA) and basic auth, as a private registry with pull
-// secrets would be: olareg with the referrers API and Debian's docker-registry 2.8. crane logs in and
+// secrets would be: olareg with the referrers API, Debian's docker-registry 2.8 and distribution v3
+// (`registry:3`, the usual self-hosted one, same htpasswd and TLS config as 2.8). crane logs in and
 // pushes; the referrers API answers as it does without TLS and auth once the client has credentials.
 import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +11,7 @@ import { descriptorOf, getManifest, referrers } from './world/oci-http.ts';
 import { createCa, issueServingCert } from './world/pki.ts';
 import {
   probeReferrers,
+  startDistributionV3,
   startDockerRegistry,
   startOlareg,
   type Registry,
@@ -59,6 +61,16 @@ describe('registries with TLS and basic auth', () => {
             tls,
           }),
       },
+      {
+        name: 'distribution v3',
+        referrersStatus: 404,
+        start: (tls) =>
+          startDistributionV3(runDir, {
+            name: 'distribution-v3-tls-auth',
+            auth: { kind: 'htpasswd', users: { alice: 'alice-password' } },
+            tls,
+          }),
+      },
     ];
   for (const variant of secured) {
     check(
@@ -95,7 +107,7 @@ describe('registries with TLS and basic auth', () => {
             await probeReferrers(registry.url, { ...probe, authorization }),
             variant.referrersStatus,
           );
-          // olareg asks for credentials first; distribution 2.8 has no such route, so 404 even anonymously.
+          // olareg asks for credentials first; distribution (2.8 and v3) has no such route, so 404 even anonymously.
           assert.equal(
             await probeReferrers(registry.url, probe),
             variant.referrersStatus === 200 ? 401 : 404,

@@ -1,8 +1,9 @@
-// The world's registries with the real clients: olareg with the referrers API on and off, and Debian's
-// docker-registry 2.8 (the older registry, no referrers API). What is asserted here is what sigward's
-// discovery relies on: digests agree between client and registry, manifests with `subject` and
-// `artifactType` survive verbatim, and the referrers API is served, or answers 404 (docker-registry)
-// or 405 (olareg with it off, which go-containerregistry clients do not take for "absent").
+// The world's registries with the real clients: olareg with the referrers API on and off, Debian's
+// docker-registry 2.8 (the older registry) and CNCF distribution v3.1 (`registry:3`), neither of which
+// has a referrers API. What is asserted here is what sigward's discovery relies on: digests agree
+// between client and registry, manifests with `subject` and `artifactType` survive verbatim, and the
+// referrers API is served, or answers 404 (docker-registry, distribution v3) or 405 (olareg with it
+// off, which go-containerregistry clients do not take for "absent").
 import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -19,7 +20,13 @@ import {
   referrers,
   tags,
 } from './world/oci-http.ts';
-import { probeReferrers, startDockerRegistry, startOlareg, type Registry } from './world/registry.ts';
+import {
+  probeReferrers,
+  startDistributionV3,
+  startDockerRegistry,
+  startOlareg,
+  type Registry,
+} from './world/registry.ts';
 import { createRunDir, type RunDir } from './world/run-dir.ts';
 import { answers } from './world/probe.ts';
 import { listenerCommand, ownsListener } from './world/listener.ts';
@@ -50,6 +57,13 @@ const variants: Variant[] = [
   {
     name: 'docker-registry 2.8',
     start: (d) => startDockerRegistry(d),
+    referrersApi: false,
+    referrersStatus: 404,
+  },
+  {
+    // v3.1 still has no referrers route (distribution/distribution has no such handler): 404, like 2.8.
+    name: 'distribution v3',
+    start: (d) => startDistributionV3(d),
     referrersApi: false,
     referrersStatus: 404,
   },

@@ -18,6 +18,7 @@ function environment(world: World): Record<string, string> {
     SIGWARD_SIGNING_CONFIG: world.sigstore.signingConfigPath,
     SIGWARD_REGISTRY: world.registries.referrers.host,
     SIGWARD_REGISTRY_FALLBACK: world.registries.fallback.host,
+    SIGWARD_REGISTRY_DISTRIBUTION_V3: world.registries.distributionV3.host,
     SIGWARD_TUF_MIRROR: world.sigstore.tuf.mirrorUrl,
     SIGWARD_TUF_ROOT: world.sigstore.tuf.rootPath,
     PATH: `${repoBin}:${toolsDir}:${process.env.PATH ?? ''}`,
@@ -36,6 +37,7 @@ function usage(world: World, envFile: string): string {
     `  TUF mirror       ${world.sigstore.tuf.mirrorUrl}  (initial root ${world.sigstore.tuf.rootPath})`,
     `  registry         ${world.registries.referrers.url}  (OCI referrers API)`,
     `  registry (old)   ${world.registries.fallback.url}  (no referrers API: fallback tag)`,
+    `  registry:3       ${world.registries.distributionV3.url}  (distribution v3, no referrers API: fallback tag)`,
     ...(world.full
       ? [
           `  Rekor v1         ${world.full.rekorV1.url}`,

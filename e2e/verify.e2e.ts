@@ -1,7 +1,8 @@
 // `sigward verify` against what cosign v3 really writes in the world: keyless signatures made with an
 // apiserver service-account token (Fulcio, Rekor v2, TSA) as bundle referrers (olareg's referrers API,
-// and the fallback tag on docker-registry), the legacy `.sig` format, key signatures, and multi-arch
-// indexes. Each refusal (identity, issuer, unsigned, untrusted CA, no log) has its own reason code.
+// and the fallback tag on docker-registry 2.8 and on distribution v3, `registry:3`), the legacy `.sig`
+// format, key signatures, and multi-arch indexes. Each refusal (identity, issuer, unsigned, untrusted
+// CA, no log) has its own reason code.
 import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -23,6 +24,18 @@ const namespace = 'apps';
 const signer = 'release';
 const identityOf = (sa: string) => `https://kubernetes.io/namespaces/${namespace}/serviceaccounts/${sa}`;
 const keyPassword = 'e2e-key-password';
+
+/** The world's registries a cosign v3 bundle is verified on, and where sigward must find it there. */
+const bundleRegistries = [
+  { which: 'referrers', title: 'the referrers API registry', source: 'referrers-api' },
+  { which: 'fallback', title: 'the fallback tag registry', source: 'fallback-tag' },
+  { which: 'distributionV3', title: 'distribution v3 (registry:3, fallback tag)', source: 'fallback-tag' },
+] as const;
+/** The registries without a referrers API, where cosign also writes legacy `.sig` tags. */
+const legacyRegistries = [
+  { which: 'fallback', title: 'docker-registry 2.8' },
+  { which: 'distributionV3', title: 'distribution v3' },
+] as const;
 
 interface Run {
   code: number;
@@ -164,68 +177,63 @@ describe('sigward verify: images signed by cosign v3 in the world', () => {
     return run;
   }
 
-  for (const which of ['referrers', 'fallback'] as const) {
-    check(
-      `keyless bundle on the ${which === 'referrers' ? 'referrers API' : 'fallback tag'} registry`,
-      async () => {
-        const registry: Registry = world.registries[which];
-        const image = await pushImage(tools(), registry.host, 'verify/keyless', `v-${which}`);
-        await signKeyless(image);
+  for (const { which, title, source } of bundleRegistries) {
+    check(`keyless bundle on ${title}`, async () => {
+      const registry: Registry = world.registries[which];
+      const image = await pushImage(tools(), registry.host, 'verify/keyless', `v-${which}`);
+      await signKeyless(image);
 
-        const verdict = await verified([trust(), ...keyless(), image.byDigest]);
-        assert.equal(verdict.digest, image.digest);
-        assert.equal(verdict.signatures.length, 1);
-        const [signature] = verdict.signatures;
-        assert.equal(signature?.location.source, which === 'referrers' ? 'referrers-api' : 'fallback-tag');
-        assert.equal(signature?.signer?.subject, identityOf(signer));
-        assert.equal(signature?.signer?.issuer, world.kube.issuer);
+      const verdict = await verified([trust(), ...keyless(), image.byDigest]);
+      assert.equal(verdict.digest, image.digest);
+      assert.equal(verdict.signatures.length, 1);
+      const [signature] = verdict.signatures;
+      assert.equal(signature?.location.source, source);
+      assert.equal(signature?.signer?.subject, identityOf(signer));
+      assert.equal(signature?.signer?.issuer, world.kube.issuer);
 
-        // By tag, in words: who signed.
-        const text = await sigward([trust(), ...keyless(), image.ref]);
-        assert.equal(text.code, 0, text.stderr);
-        assert.ok(
-          text.stdout.includes(`issuer ${world.kube.issuer}, subject ${identityOf(signer)}`),
-          text.stdout,
-        );
+      // By tag, in words: who signed.
+      const text = await sigward([trust(), ...keyless(), image.ref]);
+      assert.equal(text.code, 0, text.stderr);
+      assert.ok(
+        text.stdout.includes(`issuer ${world.kube.issuer}, subject ${identityOf(signer)}`),
+        text.stdout,
+      );
 
-        const subject = await refused(
-          [trust(), ...keyless(identityOf('intruder')), image.byDigest],
-          'IDENTITY_SUBJECT_MISMATCH',
-        );
-        assert.ok(
-          subject.stderr.includes(
-            `subject: expected "${identityOf('intruder')}", found "${identityOf(signer)}"`,
-          ),
-          subject.stderr,
-        );
-        const issuer = await refused(
-          [trust(), ...keyless(identityOf(signer), 'https://issuer.example.com'), image.byDigest],
-          'IDENTITY_ISSUER_MISMATCH',
-        );
-        assert.ok(
-          issuer.stderr.includes(
-            `issuer: expected "https://issuer.example.com", found "${world.kube.issuer}"`,
-          ),
-          issuer.stderr,
-        );
-        // Without --insecure-ignore-sct the certificate's missing SCT is a certificate failure.
-        await refused(
-          [
-            trust(),
-            `--certificate-identity=${identityOf(signer)}`,
-            `--certificate-oidc-issuer=${world.kube.issuer}`,
-            image.byDigest,
-          ],
-          'SIGSTORE_CERTIFICATE_UNTRUSTED',
-        );
-      },
-    );
+      const subject = await refused(
+        [trust(), ...keyless(identityOf('intruder')), image.byDigest],
+        'IDENTITY_SUBJECT_MISMATCH',
+      );
+      assert.ok(
+        subject.stderr.includes(
+          `subject: expected "${identityOf('intruder')}", found "${identityOf(signer)}"`,
+        ),
+        subject.stderr,
+      );
+      const issuer = await refused(
+        [trust(), ...keyless(identityOf(signer), 'https://issuer.example.com'), image.byDigest],
+        'IDENTITY_ISSUER_MISMATCH',
+      );
+      assert.ok(
+        issuer.stderr.includes(`issuer: expected "https://issuer.example.com", found "${world.kube.issuer}"`),
+        issuer.stderr,
+      );
+      // Without --insecure-ignore-sct the certificate's missing SCT is a certificate failure.
+      await refused(
+        [
+          trust(),
+          `--certificate-identity=${identityOf(signer)}`,
+          `--certificate-oidc-issuer=${world.kube.issuer}`,
+          image.byDigest,
+        ],
+        'SIGSTORE_CERTIFICATE_UNTRUSTED',
+      );
+    });
   }
 
   check(
-    'signed by `sigward sign` (the shared layout): verified by `sigward verify` on both registries',
+    'signed by `sigward sign` (the shared layout): verified by `sigward verify` on every registry',
     async () => {
-      for (const which of ['referrers', 'fallback'] as const) {
+      for (const { which, source } of bundleRegistries) {
         const image = await pushImage(
           tools(),
           world.registries[which].host,
@@ -255,10 +263,7 @@ describe('sigward verify: images signed by cosign v3 in the world', () => {
         });
         assert.equal(signed.code, 0, `${signed.stdout}\n${signed.stderr}`);
         const verdict = await verified([trust(), ...keyless(), image.byDigest]);
-        assert.equal(
-          verdict.signatures[0]?.location.source,
-          which === 'referrers' ? 'referrers-api' : 'fallback-tag',
-        );
+        assert.equal(verdict.signatures[0]?.location.source, source);
         await refused(
           [trust(), ...keyless(identityOf('intruder')), image.byDigest],
           'IDENTITY_SUBJECT_MISMATCH',
@@ -278,17 +283,29 @@ describe('sigward verify: images signed by cosign v3 in the world', () => {
     ]);
   });
 
-  check(
-    'legacy .sig format (cosign v3 --new-bundle-format=false): verified with --insecure-ignore-tlog',
-    async () => {
-      const image = await pushImage(tools(), world.registries.fallback.host, 'verify/legacy', 'v1');
-      await signLegacy(image);
-      const verdict = await verified([trust(), ...keyless(), '--insecure-ignore-tlog', image.byDigest]);
-      assert.equal(verdict.signatures[0]?.location.source, 'legacy-tag');
-      // It has no log entry: without the flag it is refused for that reason.
-      await refused([trust(), ...keyless(), image.byDigest], 'SIGSTORE_TLOG_INVALID');
-    },
-  );
+  for (const { which, title } of legacyRegistries) {
+    check(
+      `legacy .sig format (cosign v3 --new-bundle-format=false) on ${title}: verified with --insecure-ignore-tlog`,
+      async () => {
+        const image = await pushImage(tools(), world.registries[which].host, 'verify/legacy', 'v1');
+        await signLegacy(image);
+        const verdict = await verified([trust(), ...keyless(), '--insecure-ignore-tlog', image.byDigest]);
+        assert.equal(verdict.signatures[0]?.location.source, 'legacy-tag');
+        // It has no log entry: without the flag it is refused for that reason.
+        await refused([trust(), ...keyless(), image.byDigest], 'SIGSTORE_TLOG_INVALID');
+        const subject = await refused(
+          [trust(), ...keyless(identityOf('intruder')), '--insecure-ignore-tlog', image.byDigest],
+          'IDENTITY_SUBJECT_MISMATCH',
+        );
+        assert.ok(
+          subject.stderr.includes(
+            `subject: expected "${identityOf('intruder')}", found "${identityOf(signer)}"`,
+          ),
+          subject.stderr,
+        );
+      },
+    );
+  }
 
   check('key signature (cosign generate-key-pair + sign --key): verified with --key', async () => {
     const image = await pushImage(tools(), world.registries.referrers.host, 'verify/keyed', 'v1');
@@ -383,8 +400,8 @@ describe('sigward verify: images signed by cosign v3 in the world', () => {
     assert.equal(verdict.signatures[0]?.location.source, 'legacy-tag');
   });
 
-  check('unsigned: NO_SIGNATURES on both registries', async () => {
-    for (const registry of [world.registries.referrers, world.registries.fallback]) {
+  check('unsigned: NO_SIGNATURES on every registry', async () => {
+    for (const registry of Object.values(world.registries)) {
       const image = await pushImage(tools(), registry.host, 'verify/unsigned', 'v1');
       const run = await refused([trust(), ...keyless(), image.byDigest], 'NO_SIGNATURES');
       assert.ok(run.stderr.includes('no signatures found'), run.stderr);

@@ -32,6 +32,7 @@ done
 TOOLS="
 etcd                e2e  etcd         go.etcd.io/etcd/server/v3                                        -
 olareg              e2e  olareg       github.com/olareg/olareg/cmd/olareg                              -X github.com/olareg/olareg/internal/version.vcsTag=@V@
+distribution-registry e2e distribution github.com/distribution/distribution/v3/cmd/registry        -X github.com/distribution/distribution/v3/version.version=@V@
 crane               e2e  crane        github.com/google/go-containerregistry/cmd/crane                 -X github.com/google/go-containerregistry/cmd/crane/cmd.Version=@V@
 kube-apiserver      e2e  kube         k8s.io/kubernetes/cmd/kube-apiserver                             $KUBE
 kubectl             e2e  kube         k8s.io/kubernetes/cmd/kubectl                                    $KUBE

@@ -1,7 +1,9 @@
 // The world's OCI registries, each a real server on a loopback port:
 // - olareg, a minimal OCI-conformant registry whose referrers API is a start flag, so one binary serves
 //   both the referrers suite (on) and the fallback-tag suite (off);
-// - Debian's docker-registry 2.8 (distribution v2), the real older registry without a referrers API.
+// - Debian's docker-registry 2.8 (distribution v2), the real older registry without a referrers API;
+// - CNCF distribution v3 (`registry:3`, what most self-hosted users run), built from e2e/tools/distribution:
+//   still no referrers API, so clients use the fallback tag.
 // Every start checks with a real request that the referrers API is what the caller asked for, so a
 // renamed flag or a changed default can never silently turn a fallback test into a referrers test.
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,10 +11,13 @@ import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import {
+  DEBIAN_DOCKER_REGISTRY,
   startDockerRegistry as startSupportRegistry,
   type DockerRegistry as SupportRegistry,
   type RegistryAuth,
+  type RegistryProgram,
 } from '../../test/support/docker-registry.ts';
+import { DISTRIBUTION_V3 } from '../../test/support/distribution-registry.ts';
 import bcrypt from 'bcryptjs';
 import { WorldError } from './errors.ts';
 import { listenerCommand, ownsListener } from './listener.ts';
@@ -22,7 +27,7 @@ import { startService, type Service } from './process.ts';
 import type { RunDir } from './run-dir.ts';
 import { goTool } from './tools.ts';
 
-export type RegistryKind = 'olareg' | 'docker-registry';
+export type RegistryKind = 'olareg' | 'docker-registry' | 'distribution-v3';
 export type { RegistryAuth };
 
 export interface Registry {
@@ -35,8 +40,8 @@ export interface Registry {
   readonly referrersApi: boolean;
   /**
    * What the referrers API answered at start for a digest nothing refers to: 200 (an empty index) when
-   * served; when not, 404 from docker-registry but 405 UNSUPPORTED from olareg, which go-containerregistry
-   * (crane, cosign) does not take for "no referrers API" (it accepts 404, 400 and 406).
+   * served; when not, 404 from distribution (2.8 and v3) but 405 UNSUPPORTED from olareg, which
+   * go-containerregistry (crane, cosign) does not take for "no referrers API" (it accepts 404, 400, 406).
    */
   readonly referrersStatus: number;
   readonly logFile: string;
@@ -153,7 +158,7 @@ function olaregArgs(runDir: RunDir, name: string, port: number, options: OlaregO
 }
 
 export interface DockerRegistryOptions {
-  /** Name in the run dir's logs; defaults to `docker-registry`. */
+  /** Name in the run dir's logs; defaults to the kind (`docker-registry`, `distribution-v3`). */
   name?: string;
   /** Basic (htpasswd) or token auth, as test/support/docker-registry.ts offers. */
   auth?: RegistryAuth;
@@ -165,11 +170,27 @@ export interface DockerRegistryOptions {
  * same starter as the npm-test tier (test/support/docker-registry.ts), with its log copied into the run
  * dir's logs when it stops. It has no referrers API.
  */
-export async function startDockerRegistry(
+export function startDockerRegistry(runDir: RunDir, options: DockerRegistryOptions = {}): Promise<Registry> {
+  return startDistribution(runDir, 'docker-registry', DEBIAN_DOCKER_REGISTRY, options);
+}
+
+/**
+ * distribution v3 (e2e/.bin/distribution-registry) on a free loopback port, started like Debian's 2.8
+ * (same config, same starter). It has no referrers API either: the probe must answer 404.
+ */
+export function startDistributionV3(runDir: RunDir, options: DockerRegistryOptions = {}): Promise<Registry> {
+  // goTool's one-line error says how to build it when it is missing.
+  const program = { ...DISTRIBUTION_V3, bin: goTool('distribution-registry') };
+  return startDistribution(runDir, 'distribution-v3', program, options);
+}
+
+async function startDistribution(
   runDir: RunDir,
-  options: DockerRegistryOptions = {},
+  kind: 'docker-registry' | 'distribution-v3',
+  program: RegistryProgram,
+  options: DockerRegistryOptions,
 ): Promise<Registry> {
-  const name = options.name ?? 'docker-registry';
+  const name = options.name ?? kind;
   // The shared starter trusts the certificate file itself while it waits for the registry: give it the
   // chain up to the CA (the registry serves the chain too, as a real one would).
   let tls: { certFile: string; keyFile: string } | undefined;
@@ -186,6 +207,7 @@ export async function startDockerRegistry(
   let started: SupportRegistry | undefined;
   for (let attempt = 1; started === undefined; attempt++) {
     const candidate = await startSupportRegistry({
+      program,
       ...(options.auth === undefined ? {} : { auth: options.auth }),
       ...(tls === undefined ? {} : { tls }),
     });
@@ -212,14 +234,14 @@ export async function startDockerRegistry(
     return stopped;
   };
   const ca = options.tls?.caPem;
-  // distribution 2.8 has no referrers route at all, so even an anonymous probe of a registry with auth
-  // gets 404 (a 401 would also mean "not served" for a registry with auth, hence accepted).
+  // distribution 2.8 and 3.1 have no referrers route at all, so even an anonymous probe of a registry
+  // with auth gets 404 (a 401 would also mean "not served" for a registry with auth, hence accepted).
   const expected = options.auth === undefined ? [404] : [404, 401];
   const authorization =
     options.auth?.kind === 'htpasswd'
       ? basicAuthorization({ kind: 'htpasswd', users: options.auth.users })
       : undefined;
-  return checked('docker-registry', { name, logFile: support.logFile, stop }, support.url, false, expected, {
+  return checked(kind, { name, logFile: support.logFile, stop }, support.url, false, expected, {
     ...(ca === undefined ? {} : { ca }),
     ...(authorization === undefined ? {} : { authorization }),
   });

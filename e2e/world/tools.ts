@@ -17,6 +17,7 @@ export type GoTool =
   | 'rekor-server-v2'
   | 'timestamp-server'
   | 'olareg'
+  | 'distribution-registry'
   | 'crane'
   | 'cosign'
   | 'helm'

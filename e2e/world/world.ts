@@ -5,7 +5,7 @@ import { createClients, type Clients } from './clients.ts';
 import { kubernetesIssuer } from './fulcio.ts';
 import { startFullTier, type FullTier } from './full-tier.ts';
 import { startKube, type Kube } from './kube.ts';
-import { startDockerRegistry, startOlareg, type Registry } from './registry.ts';
+import { startDistributionV3, startDockerRegistry, startOlareg, type Registry } from './registry.ts';
 import { createRunDir, type RunDir } from './run-dir.ts';
 import { startSigstore, type Sigstore } from './sigstore.ts';
 
@@ -28,6 +28,8 @@ export interface Registries {
   referrers: Registry;
   /** Debian's docker-registry 2.8: no referrers API (404), so clients use the fallback tag. */
   fallback: Registry;
+  /** CNCF distribution v3 (`registry:3`, what most self-hosted users run): no referrers API either. */
+  distributionV3: Registry;
 }
 
 export interface World {
@@ -65,7 +67,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   };
 
   try {
-    const [kube, referrers, fallback] = await Promise.all([
+    const [kube, referrers, fallback, distributionV3] = await Promise.all([
       (options.apiserverArgs?.(runDir) ?? Promise.resolve([]))
         .then((apiserverArgs) =>
           startKube(runDir, {
@@ -76,6 +78,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
         .then(track),
       startOlareg(runDir, { referrers: true }).then(track),
       startDockerRegistry(runDir).then(track),
+      startDistributionV3(runDir).then(track),
     ]);
     const sigstore = track(await startSigstore(runDir, { issuer: kube.issuer, issuerCaPem: kube.caPem }));
     const full =
@@ -90,7 +93,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       runDir,
       kube,
       sigstore,
-      registries: { referrers, fallback },
+      registries: { referrers, fallback, distributionV3 },
       clients,
       ...(full === undefined ? {} : { full }),
       startupMs,

@@ -1,6 +1,8 @@
 // A real registry for tests: Debian's docker-registry 2.8 (distribution v2, no referrers API) started
 // on 127.0.0.1 with a free port, its own config file and a temporary storage directory. Optional auth:
 // htpasswd (Basic) or token auth backed by our own token server (test/support/token-server.ts).
+// The same config (version 0.1) and lifecycle start CNCF distribution v3 (`registry:3`), another build
+// of the same program: test/support/distribution-registry.ts passes its binary as `program`.
 //
 //   const registry = await startDockerRegistry({ auth: { kind: 'htpasswd', users: { alice: 'pw' } } });
 //   afterEach((t) => registry.noteResult(t));   // keeps the log when a test failed
@@ -19,6 +21,23 @@ import { startTokenServer, type TokenServer, type TokenServerOptions } from './t
 
 export const DOCKER_REGISTRY_BIN = process.env['SIGWARD_DOCKER_REGISTRY'] ?? '/usr/bin/docker-registry';
 
+/** A build of distribution's `registry serve CONFIG`: which binary, and what to say when it is missing. */
+export interface RegistryProgram {
+  /** For messages: `docker-registry`, `distribution v3`. */
+  readonly name: string;
+  readonly bin: string;
+  /** The command that installs the binary. */
+  readonly install: string;
+  /** More environment for the process. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+export const DEBIAN_DOCKER_REGISTRY: RegistryProgram = {
+  name: 'docker-registry',
+  bin: DOCKER_REGISTRY_BIN,
+  install: 'bash scripts/ensure-debian-tools.sh test',
+};
+
 export type RegistryAuth =
   | { readonly kind: 'htpasswd'; readonly users: Readonly<Record<string, string>> }
   | ({ readonly kind: 'token' } & TokenServerOptions);
@@ -34,6 +53,8 @@ export interface DockerRegistryOptions {
   };
   /** Keep the log and storage even when every test passed. */
   readonly keepLogs?: boolean;
+  /** The registry binary; default Debian's docker-registry. */
+  readonly program?: RegistryProgram;
 }
 
 export interface DockerRegistry {
@@ -129,6 +150,7 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 async function waitUntilServing(
+  name: string,
   url: string,
   child: ChildProcess,
   logFile: string,
@@ -140,7 +162,7 @@ async function waitUntilServing(
   try {
     while (Date.now() < deadline) {
       if (child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(`docker-registry exited early:\n${tail(logFile)}`);
+        throw new Error(`${name} exited early:\n${tail(logFile)}`);
       }
       try {
         const response = await request(`${url}/v2/`, { dispatcher });
@@ -151,7 +173,7 @@ async function waitUntilServing(
       }
       await delay(50); // readiness polling, not synchronisation of a test step
     }
-    throw new Error(`docker-registry did not answer on ${url} within 20 s:\n${tail(logFile)}`);
+    throw new Error(`${name} did not answer on ${url} within 20 s:\n${tail(logFile)}`);
   } finally {
     await dispatcher.close();
   }
@@ -166,8 +188,9 @@ function tail(file: string, lines = 20): string {
 }
 
 export async function startDockerRegistry(options: DockerRegistryOptions = {}): Promise<DockerRegistry> {
-  if (!existsSync(DOCKER_REGISTRY_BIN)) {
-    throw new Error(`${DOCKER_REGISTRY_BIN} is missing: run "bash scripts/ensure-debian-tools.sh test"`);
+  const program = options.program ?? DEBIAN_DOCKER_REGISTRY;
+  if (!existsSync(program.bin)) {
+    throw new Error(`${program.bin} is missing: run "${program.install}"`);
   }
   const dir = await mkdtemp(path.join(os.tmpdir(), 'sigward-registry-'));
   const tokenServer =
@@ -178,9 +201,9 @@ export async function startDockerRegistry(options: DockerRegistryOptions = {}): 
     const port = await freePort();
     const config = await configFor(dir, port, options, tokenServer);
     const log = createWriteStream(logFile, { flags: 'a' });
-    const child = spawn(DOCKER_REGISTRY_BIN, ['serve', config], {
+    const child = spawn(program.bin, ['serve', config], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: dir },
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: dir, ...program.env },
     });
     child.stdout?.pipe(log, { end: false });
     child.stderr?.pipe(log, { end: false });
@@ -198,7 +221,7 @@ export async function startDockerRegistry(options: DockerRegistryOptions = {}): 
     try {
       const tls = options.tls;
       const ca = tls === undefined ? undefined : (tls.caPem ?? readFileSync(tls.certFile, 'utf8'));
-      await waitUntilServing(url, child, logFile, ca);
+      await waitUntilServing(program.name, url, child, logFile, ca);
     } catch (error) {
       lastError = error;
       child.kill('SIGKILL');
@@ -226,7 +249,7 @@ export async function startDockerRegistry(options: DockerRegistryOptions = {}): 
         }
         await tokenServer?.stop();
         if (failed || options.keepLogs === true || process.env['SIGWARD_KEEP_LOGS'] === '1') {
-          console.error(`docker-registry log kept in ${logFile}`);
+          console.error(`${program.name} log kept in ${logFile}`);
         } else {
           await rm(dir, { recursive: true, force: true });
         }
