@@ -12,6 +12,7 @@ import type {
 import { lineWriter } from '../telemetry/index.ts';
 import { AfterResponses } from './after-responses.ts';
 import { fastifyLogger } from './fastify-logger.ts';
+import { parseJsonBodies } from './json-body.ts';
 import type { Logger, Metrics } from '../telemetry/index.ts';
 
 export type ReviewRoute = 'validate' | 'mutate';
@@ -132,6 +133,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   // An AdmissionReview is JSON; anything else is refused with 415 before it is read.
   app.removeContentTypeParser('text/plain');
+  parseJsonBodies(app);
 
   const log = deps.logger.child({ component: 'admission' });
   /** A body that never became a review (malformed JSON, too large, wrong type): counted as invalid. */
