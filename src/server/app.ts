@@ -111,7 +111,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // fastify is given no logger of its own (no `loggerInstance`) and writes its lines to `serverLog`
     // all the same: given one, it would time every request and listen for each response's 'finish' and
     // 'error' (a closure, two listeners added and removed), only to write a "request completed" line
-    // that disableRequestLogging turns off; ~1 µs of every warm review (docs/performance.md, "Tenth
+    // that disableRequestLogging turns off: about 1 µs of every warm review (docs/performance.md, "Tenth
     // session"). Its per-request lines (a reply sent twice, a failing hook, a 503 while closing) go to
     // `request.log`/`reply.log`, which childLoggerFactory makes `serverLog` (no child per request: no
     // reqId binding, as before), and its instance's lines (client errors, a failing onListen hook) to
