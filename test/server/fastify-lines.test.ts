@@ -2,14 +2,16 @@
 // request and listen for each response's end, for a line it does not write) and hands it sigward's
 // server logger instead: per request (childLoggerFactory) and as the instance's `app.log`. These tests
 // make fastify write its lines through the app, over real connections where a line needs one, and
-// check each is written, at its level, with the logger's bindings (service, component); and that the
-// logger reads a request, a reply and an error as the logger fastify makes of a `loggerInstance` does.
+// check each is written, at its level, with the logger's bindings (service, component); that the
+// logger reads a request, a reply and an error as the logger fastify makes of a `loggerInstance` does;
+// and that fastify adds nothing of its own to each response, as for bare fastify without a logger.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import fastify from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/server/app.ts';
 import type { AppDeps, HandledReview } from '../../src/server/app.ts';
 import { fastifyLogger } from '../../src/server/fastify-logger.ts';
@@ -176,5 +178,29 @@ describe("fastify's own lines", () => {
       remotePort: 41234,
     });
     assert.deepEqual(ours.lines[0]?.['res'], { statusCode: 503 });
+  });
+
+  test('no listener of fastify on a response: the same as bare fastify with no logger', async () => {
+    /** The 'finish' and 'error' listeners each response of `app` carries when it is sent (GET /livez). */
+    const listenersOf = async (app: FastifyInstance): Promise<number[]> => {
+      const counts: number[] = [];
+      app.addHook('onSend', (_request, reply, payload, done) => {
+        counts.push(reply.raw.listenerCount('finish'), reply.raw.listenerCount('error'));
+        done(null, payload);
+      });
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      try {
+        const { port } = app.server.address() as net.AddressInfo;
+        for (let i = 0; i < 2; i++) await (await fetch(`http://127.0.0.1:${port}/livez`)).text();
+      } finally {
+        await app.close();
+      }
+      return counts;
+    };
+    const bare = fastify();
+    bare.get('/livez', async () => ({ status: 'ok' }));
+    const expected = await listenersOf(bare);
+    // With a loggerInstance fastify adds a 'finish' and an 'error' listener to every response.
+    assert.deepEqual(await listenersOf(appWith(sink().logger)), expected);
   });
 });
