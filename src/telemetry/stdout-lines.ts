@@ -26,7 +26,8 @@ interface BatchedStream {
   readonly destroyed: boolean;
   /** sonic-boom writes on its own once it holds this many bytes and no write is under way. */
   minLength: number;
-  write(data: string): boolean;
+  /** sonic-boom's own takes a batch's bytes (buffer mode); the one put in its place, pino's lines. */
+  write(data: Buffer | string): boolean;
   flush(cb?: (error?: Error) => void): void;
   flushSync(): void;
   end(): void;
@@ -38,8 +39,11 @@ interface BatchedStream {
  * periodic flush). Flushed at exit (pino's exit hook calls `flushSync`, or `flush` then `end`), so a
  * SIGTERM, a fatal error or process.exit loses nothing; a SIGKILL can lose the last batch.
  *
- * Lines are gathered as text and handed over as one string per batch (fs.write encodes it; no Buffer
- * per line). A full batch is handed to sonic-boom by a timer, so the write starts in the timers phase
+ * Lines are gathered as text and handed over as the bytes of their batch, encoded once (no Buffer per
+ * line): sonic-boom in its buffer mode. Given a string, it measured the batch's UTF-8 length twice,
+ * fs.write encoded it, and the write's completion encoded it again only to cut what was written off
+ * (its releaseWritingBuf); that completion runs in the poll phase, among the reads of a turn of
+ * reviews (~20 µs, bench/tail-probe.ts's completionUsP50). A full batch is handed to sonic-boom by a timer, so the write starts in the timers phase
  * of a next turn of the event loop, when every response of the turn that filled it has been sent,
  * instead of inside that review: handing a write to the thread pool wakes a thread, which on a node
  * with few cores takes the CPU from the event loop (~40 µs median, measured with bench/tail-probe.ts),
@@ -52,6 +56,7 @@ export function stdoutLines(): pino.DestinationStream {
     sync: false,
     minLength: SONIC_MIN_LENGTH,
     periodicFlush: STDOUT_FLUSH_MS,
+    contentMode: 'buffer',
   });
   gatherLines(stream as unknown as BatchedStream);
   return stream;
@@ -63,7 +68,7 @@ export function stdoutLines(): pino.DestinationStream {
  * (which replaces these with no-ops) act on this same stream.
  */
 function gatherLines(stream: BatchedStream & Partial<PartsStream>): void {
-  const writeText = stream.write.bind(stream);
+  const writeBytes: (bytes: Buffer) => boolean = stream.write.bind(stream);
   const flush = stream.flush.bind(stream);
   const flushSync = stream.flushSync.bind(stream);
   const end = stream.end.bind(stream);
@@ -87,7 +92,7 @@ function gatherLines(stream: BatchedStream & Partial<PartsStream>): void {
     // pino replaced `write` after a broken pipe, or the stream was closed (its end or destroy): logging
     // has stopped, the batch goes nowhere (a write would throw, here from a timer).
     if (stream.write !== write || stream.destroyed) return;
-    writeText(text);
+    writeBytes(Buffer.from(text));
   };
   const added = (): void => {
     if (length >= STDOUT_BATCH_BYTES && timer === undefined) {
@@ -96,6 +101,7 @@ function gatherLines(stream: BatchedStream & Partial<PartsStream>): void {
       timer.unref();
     }
   };
+  // What pino writes: a line's text.
   const write = (line: string): boolean => {
     texts[count++] = line;
     length += line.length;

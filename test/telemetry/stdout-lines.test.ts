@@ -100,9 +100,19 @@ test('stdout lines: a batch still gathered when the stream is closed is dropped,
 
 // The admission line reaches stdout as its parts (lineWriter hands them to the batch, no string per
 // line): each line must read byte for byte as pino's own call writes it, whole and in order among
-// ordinary lines, across many batches.
+// ordinary lines, across many batches. Each batch reaches fs.write as bytes encoded once (a string
+// was measured, encoded by fs.write and encoded again when its write completed).
 test('stdout lines: lines written as parts read as pino writes them, in order, across batches', async () => {
   const program = `
+    import fs from 'node:fs';
+    const kinds = new Set();
+    for (const name of ['write', 'writeSync']) {
+      const original = fs[name];
+      fs[name] = (fd, data, ...rest) => {
+        if (fd === 1) kinds.add(typeof data === 'string' ? 'string' : data.constructor.name);
+        return original(fd, data, ...rest);
+      };
+    }
     const { pino } = await import('pino');
     const { createLogger, lineWriter } = await import(${JSON.stringify(logger)});
     const { WRITE_PARTS } = await import(${JSON.stringify(new URL('../../src/telemetry/stdout-lines.ts', import.meta.url).href)});
@@ -132,13 +142,14 @@ test('stdout lines: lines written as parts read as pino writes them, in order, a
       admission[i % 5 === 0 ? 'debug' : 'info'](line, 'admission');
       log.info({ i }, 'between');
     }
+    process.on('exit', () => process.stderr.write(' ' + [...kinds].join()));
     process.stderr.write(String(asParts));`;
   const { stdout, stderr } = await promisify(execFile)(
     process.execPath,
     ['--input-type=module', '-e', program],
     { maxBuffer: 1 << 24, cwd: new URL('../..', import.meta.url) },
   );
-  assert.equal(stderr, '600', 'every admission line went to stdout as its parts');
+  assert.equal(stderr, '600 Buffer', 'every admission line went to stdout as its parts, in Buffers');
   const lines = stdout.split('\n').filter((l) => l !== '');
   assert.equal(lines.length, 1800);
   for (let i = 0; i < 600; i++) {
