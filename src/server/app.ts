@@ -11,6 +11,8 @@ import type {
 } from 'fastify';
 import { lineWriter } from '../telemetry/index.ts';
 import { AfterResponses } from './after-responses.ts';
+import { fastifyLogger } from './fastify-logger.ts';
+import { parseJsonBodies } from './json-body.ts';
 import type { Logger, Metrics } from '../telemetry/index.ts';
 
 export type ReviewRoute = 'validate' | 'mutate';
@@ -94,6 +96,9 @@ const ADMISSION_LINE = [
   'summary',
 ] as const;
 
+/** fastify's `request.id` of every request (see genReqId below). */
+const UNNAMED_REQUEST = '';
+
 export const DEFAULT_BODY_LIMIT = 6 * 1024 * 1024;
 /** What fastify names a JSON reply it serialized itself: a serialized review is sent under the same. */
 const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
@@ -101,12 +106,21 @@ export const TLS_MIN_VERSION = 'TLSv1.2';
 
 export function buildApp(deps: AppDeps): FastifyInstance {
   const bodyLimit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
+  const serverLog = fastifyLogger(deps.logger.child({ component: 'server' }));
   const options: FastifyServerOptions & { https?: object } = {
-    loggerInstance: deps.logger.child({ component: 'server' }),
+    // fastify is given no logger of its own (no `loggerInstance`) and writes its lines to `serverLog`
+    // all the same: given one, it would time every request and listen for each response's 'finish' and
+    // 'error' (a closure, two listeners added and removed), only to write a "request completed" line
+    // that disableRequestLogging turns off: about 1 µs of every warm review (docs/performance.md, "Tenth
+    // session"). Its per-request lines (a reply sent twice, a failing hook, a 503 while closing) go to
+    // `request.log`/`reply.log`, which childLoggerFactory makes `serverLog` (no child per request: no
+    // reqId binding, as before), and its instance's lines (client errors, a failing onListen hook) to
+    // `app.log`, set to `serverLog` below.
     logController: new LogController({ disableRequestLogging: true }),
-    // No per-request child logger: request logging is off and every line sigward writes goes through
-    // its own loggers, so a pino child (bindings serialized through redaction) per review bought nothing.
-    childLoggerFactory: (logger) => logger,
+    childLoggerFactory: () => serverLog,
+    // fastify's request id labels only the per-request child logger, which is not made: a review is
+    // named in the log by its AdmissionReview uid. Not counting one skips a number-to-text per request.
+    genReqId: () => UNNAMED_REQUEST,
     bodyLimit,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
@@ -115,9 +129,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     ...(deps.https === undefined ? {} : { https: { ...deps.https, minVersion: TLS_MIN_VERSION } }),
   };
   const app = fastify(options as FastifyServerOptions) as unknown as FastifyInstance;
+  app.log = serverLog;
 
   // An AdmissionReview is JSON; anything else is refused with 415 before it is read.
   app.removeContentTypeParser('text/plain');
+  parseJsonBodies(app);
 
   const log = deps.logger.child({ component: 'admission' });
   /** A body that never became a review (malformed JSON, too large, wrong type): counted as invalid. */

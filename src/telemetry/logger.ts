@@ -3,7 +3,8 @@
 // codes and safe details (errors.ts), never a raw secret-bearing object.
 import { pino } from 'pino';
 import type { Logger, LoggerOptions } from 'pino';
-import { stdoutLines } from './stdout-lines.ts';
+import { WRITE_PARTS, stdoutLines } from './stdout-lines.ts';
+import type { PartsStream } from './stdout-lines.ts';
 
 export type { Logger } from 'pino';
 
@@ -59,9 +60,18 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
 /**
  * pino's `,"time":"<ISO 8601>"`, identical to `new Date(now).toISOString()`, with the part up to the
  * second formatted once per second: the Date and toISOString per line were ~2 µs of the ~5 µs an
- * admission line costs.
+ * admission line costs. The lines of one millisecond (a turn's reviews, mostly) share one text.
  */
 export function isoTimeAt(now: number): string {
+  if (now === lastNow) return lastText;
+  lastNow = now;
+  lastText = timeText(now);
+  return lastText;
+}
+let lastNow = NaN;
+let lastText = '';
+
+function timeText(now: number): string {
   const second = Math.floor(now / 1000);
   if (second !== lastSecond) {
     lastSecond = second;
@@ -97,9 +107,9 @@ export interface LineWriter<K extends string> {
  * A writer of one hot log line: byte for byte what `logger[level](fields, message)` writes (tested),
  * without pino's per-line work. pino walks the merge object, looks up serializers and redaction per
  * key and builds the line by ~40 string concatenations (~5 KB of garbage per admission line, a fifth
- * of a cached review's allocation); here the line is one `join` of strings made once (the level, the
- * logger's bindings, each key, the message) and each value's JSON, written to the logger's stream as
- * pino writes it. Values are escaped by JSON.stringify: pino's text for every string, except that a
+ * of a cached review's allocation); here the line is strings made once (the level, the logger's
+ * bindings, each key, the message) and each value's JSON, handed to the logger's stream as its parts
+ * (stdout joins them with the rest of its batch) or as their join, as pino writes it. Values are escaped by JSON.stringify: pino's text for every string, except that a
  * lone surrogate is written escaped (`\udXXX`) instead of raw. A logger this cannot imitate (a mixin,
  * hooks, a log formatter, nestedKey, msgPrefix, a stream that wants pino's metadata, a serializer or
  * redaction on one of the keys) gets pino's own call: the writer never changes what a line says.
@@ -123,13 +133,15 @@ export function lineWriter<K extends string>(
       },
     };
   const { stream, time, levelText, bindings, messageKey, end } = pinoParts;
+  // stdout (stdoutLines) takes the line as its parts; any other stream gets it as one string.
+  const writeLine = partsWriter(stream);
   const head: Record<LineLevel, string> = {
     debug: levelText[logger.levels.values['debug']!]!,
     info: levelText[logger.levels.values['info']!]!,
   };
   const keyText = keys.map((k) => `,${JSON.stringify(k)}:`);
   const tail = `,${JSON.stringify(messageKey)}:${JSON.stringify(message)}${end}`;
-  // Reused: the join of an array of strings allocates only the line itself.
+  // Reused line after line: the line's parts, handed to stdout as they are (partsWriter).
   const parts: string[] = [];
   // Each key's last string value and its JSON: route, decision, kind, operation, user and object repeat
   // from review to review, and a repeated value is not escaped again.
@@ -163,9 +175,19 @@ export function lineWriter<K extends string>(
             : JSON.stringify(value);
       }
       parts[n++] = tail;
-      parts.length = n;
-      stream.write(parts.join(''));
+      writeLine(parts, n);
     },
+  };
+}
+
+/** Writes a line given as the first `count` of `parts` to `stream`: as its parts where it takes them. */
+function partsWriter(stream: PinoParts['stream']): (parts: string[], count: number) => void {
+  const partsStream = stream as Partial<PartsStream>;
+  const writeParts = partsStream[WRITE_PARTS];
+  if (typeof writeParts === 'function') return (parts, count) => writeParts.call(partsStream, parts, count);
+  return (parts, count) => {
+    parts.length = count;
+    stream.write(parts.join(''));
   };
 }
 

@@ -9,13 +9,25 @@ const SONIC_MIN_LENGTH = 4096;
 /** Longest a log line waits in the batch when little is logged. */
 export const STDOUT_FLUSH_MS = 200;
 
+/**
+ * A stream that also takes a line as its parts (stdoutLines' does): `count` strings from `parts`,
+ * written as their concatenation without the line ever being one string. lineWriter writes the
+ * admission line so: the batch is joined once anyway, and joining each line first copied its text
+ * twice (a ~350-byte string per review).
+ */
+export const WRITE_PARTS = Symbol('sigward.writeParts');
+export interface PartsStream {
+  [WRITE_PARTS](parts: readonly string[], count: number): void;
+}
+
 /** The parts of pino's SonicBoom stream this replaces on the instance (pino calls them there). */
 interface BatchedStream {
   /** Set once the stream is closed (ended or destroyed): its `write` throws then. */
   readonly destroyed: boolean;
   /** sonic-boom writes on its own once it holds this many bytes and no write is under way. */
   minLength: number;
-  write(data: string): boolean;
+  /** sonic-boom's own takes a batch's bytes (buffer mode); the one put in its place, pino's lines. */
+  write(data: Buffer | string): boolean;
   flush(cb?: (error?: Error) => void): void;
   flushSync(): void;
   end(): void;
@@ -27,8 +39,11 @@ interface BatchedStream {
  * periodic flush). Flushed at exit (pino's exit hook calls `flushSync`, or `flush` then `end`), so a
  * SIGTERM, a fatal error or process.exit loses nothing; a SIGKILL can lose the last batch.
  *
- * Lines are gathered as text and handed over as one string per batch (fs.write encodes it; no Buffer
- * per line). A full batch is handed to sonic-boom by a timer, so the write starts in the timers phase
+ * Lines are gathered as text and handed over as the bytes of their batch, encoded once (no Buffer per
+ * line): sonic-boom in its buffer mode. Given a string, it measured the batch's UTF-8 length twice,
+ * fs.write encoded it, and the write's completion encoded it again only to cut what was written off
+ * (its releaseWritingBuf); that completion runs in the poll phase, among the reads of a turn of
+ * reviews (~20 µs, bench/tail-probe.ts's completionUsP50). A full batch is handed to sonic-boom by a timer, so the write starts in the timers phase
  * of a next turn of the event loop, when every response of the turn that filled it has been sent,
  * instead of inside that review: handing a write to the thread pool wakes a thread, which on a node
  * with few cores takes the CPU from the event loop (~40 µs median, measured with bench/tail-probe.ts),
@@ -41,6 +56,7 @@ export function stdoutLines(): pino.DestinationStream {
     sync: false,
     minLength: SONIC_MIN_LENGTH,
     periodicFlush: STDOUT_FLUSH_MS,
+    contentMode: 'buffer',
   });
   gatherLines(stream as unknown as BatchedStream);
   return stream;
@@ -51,12 +67,15 @@ export function stdoutLines(): pino.DestinationStream {
  * the instance, so that sonic-boom's periodic flush, pino's exit flush and its broken-pipe handling
  * (which replaces these with no-ops) act on this same stream.
  */
-function gatherLines(stream: BatchedStream): void {
-  const writeText = stream.write.bind(stream);
+function gatherLines(stream: BatchedStream & Partial<PartsStream>): void {
+  const writeBytes: (bytes: Buffer) => boolean = stream.write.bind(stream);
   const flush = stream.flush.bind(stream);
   const flushSync = stream.flushSync.bind(stream);
   const end = stream.end.bind(stream);
-  let lines: string[] = [];
+  // The batch: its first `count` strings, lines and parts of lines. The array is kept from batch to
+  // batch (grown once, not again per batch) and emptied by writing '' over what was handed over.
+  const texts: string[] = [];
+  let count = 0;
   let length = 0;
   let timer: NodeJS.Timeout | undefined;
   const handOver = (): void => {
@@ -64,26 +83,40 @@ function gatherLines(stream: BatchedStream): void {
       clearTimeout(timer);
       timer = undefined;
     }
-    if (lines.length === 0) return;
-    const text = lines.join('');
-    lines = [];
+    if (count === 0) return;
+    // The strings after `count` are '' (this fill), so the join is the batch's text.
+    const text = texts.join('');
+    texts.fill('', 0, count);
+    count = 0;
     length = 0;
     // pino replaced `write` after a broken pipe, or the stream was closed (its end or destroy): logging
     // has stopped, the batch goes nowhere (a write would throw, here from a timer).
     if (stream.write !== write || stream.destroyed) return;
-    writeText(text);
+    writeBytes(Buffer.from(text));
   };
-  const write = (line: string): boolean => {
-    lines.push(line);
-    length += line.length;
+  const added = (): void => {
     if (length >= STDOUT_BATCH_BYTES && timer === undefined) {
       timer = setTimeout(handOver, 0);
       // Never what keeps the process alive: pino's exit hook writes what is left.
       timer.unref();
     }
+  };
+  // What pino writes: a line's text.
+  const write = (line: string): boolean => {
+    texts[count++] = line;
+    length += line.length;
+    added();
     return true;
   };
   stream.write = write;
+  stream[WRITE_PARTS] = (parts: readonly string[], partCount: number): void => {
+    for (let i = 0; i < partCount; i++) {
+      const part = parts[i]!;
+      texts[count++] = part;
+      length += part.length;
+    }
+    added();
+  };
   stream.flush = (cb?: (error?: Error) => void): void => {
     handOver();
     flush(cb);

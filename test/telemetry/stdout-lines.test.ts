@@ -97,3 +97,65 @@ test('stdout lines: a batch still gathered when the stream is closed is dropped,
   });
   assert.equal(stderr, 'still running');
 });
+
+// The admission line reaches stdout as its parts (lineWriter hands them to the batch, no string per
+// line): each line must read byte for byte as pino's own call writes it, whole and in order among
+// ordinary lines, across many batches. Each batch reaches fs.write as bytes encoded once (a string
+// was measured, encoded by fs.write and encoded again when its write completed).
+test('stdout lines: lines written as parts read as pino writes them, in order, across batches', async () => {
+  const program = `
+    import fs from 'node:fs';
+    const kinds = new Set();
+    for (const name of ['write', 'writeSync']) {
+      const original = fs[name];
+      fs[name] = (fd, data, ...rest) => {
+        if (fd === 1) kinds.add(typeof data === 'string' ? 'string' : data.constructor.name);
+        return original(fd, data, ...rest);
+      };
+    }
+    const { pino } = await import('pino');
+    const { createLogger, lineWriter } = await import(${JSON.stringify(logger)});
+    const { WRITE_PARTS } = await import(${JSON.stringify(new URL('../../src/telemetry/stdout-lines.ts', import.meta.url).href)});
+    Date.now = () => 1765000000123;
+    const log = createLogger({ level: 'debug' });
+    const admission = log.child({ component: 'admission' }, { redact: { paths: [] } });
+    const stream = log[pino.symbols.streamSym];
+    const writeParts = stream[WRITE_PARTS];
+    let asParts = 0;
+    stream[WRITE_PARTS] = (parts, count) => { asParts++; writeParts(parts, count); };
+    const keys = ['route', 'decision', 'uid', 'user', 'reasons', 'ms', 'summary'];
+    const writer = lineWriter(admission, keys, 'admission');
+    for (let i = 0; i < 600; i++) {
+      const fields = {
+        route: 'validate',
+        decision: i % 3 === 0 ? 'deny' : 'allow',
+        uid: 'uid-' + i,
+        user: ${JSON.stringify(TEXT)},
+        reasons: i % 3 === 0 ? ['SIGNATURE_MISSING', 'NO_POLICY'] : undefined,
+        ms: i / 10,
+        summary: i % 3 === 0 ? 'denied ' + 'x'.repeat(i) : undefined,
+      };
+      for (const key of keys) writer.fields[key] = fields[key];
+      writer.write(i % 5 === 0 ? 'debug' : 'info');
+      const line = {};
+      for (const key of keys) if (fields[key] !== undefined) line[key] = fields[key];
+      admission[i % 5 === 0 ? 'debug' : 'info'](line, 'admission');
+      log.info({ i }, 'between');
+    }
+    process.on('exit', () => process.stderr.write(' ' + [...kinds].join()));
+    process.stderr.write(String(asParts));`;
+  const { stdout, stderr } = await promisify(execFile)(
+    process.execPath,
+    ['--input-type=module', '-e', program],
+    { maxBuffer: 1 << 24, cwd: new URL('../..', import.meta.url) },
+  );
+  assert.equal(stderr, '600 Buffer', 'every admission line went to stdout as its parts, in Buffers');
+  const lines = stdout.split('\n').filter((l) => l !== '');
+  assert.equal(lines.length, 1800);
+  for (let i = 0; i < 600; i++) {
+    const [asParts, byPino, between] = lines.slice(3 * i, 3 * i + 3);
+    assert.equal(asParts, byPino, `line ${i}`);
+    assert.equal(JSON.parse(byPino!)['uid'], `uid-${i}`);
+    assert.equal(JSON.parse(between!)['i'], i);
+  }
+});
