@@ -261,21 +261,27 @@ export async function startPolicyController(
 }
 
 /** The chart's `nodeOptions` of the tree at `root` (what its Pods get as NODE_OPTIONS). */
-function chartNodeOptions(root: string): string {
+export function chartNodeOptions(root: string): string {
   const values = parse(readFileSync(path.join(root, 'charts', 'sigward', 'values.yaml'), 'utf8')) as {
     nodeOptions?: string;
   };
   return values.nodeOptions ?? '';
 }
 
-/** `sigward webhook` of the tree at `root`, with the same identity and trusted root. */
+/**
+ * `sigward webhook` of the tree at `root`, with the same identity and trusted root, under the chart's
+ * NODE_OPTIONS. `nodeArgs` go to node before the script (any flag, e.g. `--cpu-prof --cpu-prof-dir=DIR`
+ * or `--trace-gc`, which NODE_OPTIONS refuses; a V8 flag there overrides the chart's);
+ * `name` tells two sigward trees apart in one run.
+ */
 export async function startSigward(
   runDir: RunDir,
   root: string,
   c: SignedCase,
   probe: string,
+  { name = 'sigward', nodeArgs = [] }: { name?: string; nodeArgs?: readonly string[] } = {},
 ): Promise<Webhook> {
-  const dir = runDir.sub('sigward');
+  const dir = runDir.sub(name.replace(/[^a-z0-9-]+/gi, '-'));
   const policies = path.join(dir, 'policies');
   mkdirSync(policies);
   writeFileSync(
@@ -297,9 +303,10 @@ export async function startSigward(
   writeFileSync(caFile, tls.caPem);
   const port = await freePort();
   const service = await startService({
-    name: 'sigward-webhook',
+    name: `${name.replace(/[^a-z0-9-]+/gi, '-')}-webhook`,
     command: path.join(repoRoot, 'node_modules', '.bin', 'node'),
     args: [
+      ...nodeArgs,
       path.join(root, 'bin', 'sigward.js'),
       'webhook',
       `--listen=${loopback}:${port}`,
@@ -318,7 +325,7 @@ export async function startSigward(
     readyTimeoutMs: 120_000,
   });
   return {
-    name: 'sigward',
+    name,
     url: `https://${loopback}:${port}/validate`,
     caFile,
     servername: '-',
