@@ -7,10 +7,11 @@
 //    (secret webhook-certs) whose CA the load client trusts;
 //  - `sigward webhook` with the same identity as a policy file (--policies), the same trusted_root.json
 //    (--trusted-root) and a serving certificate made here.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parse, stringify } from 'yaml';
 import { makeTestTls } from '../test/support/tls.ts';
@@ -332,5 +333,81 @@ export async function startSigward(
     pid: service.pid,
     logFile: service.logFile,
     stop: () => service.stop(),
+  };
+}
+
+/** What one load of cold or warm reviews measured (the load client's figures and the process's CPU). */
+export interface Load {
+  readonly requests: number;
+  readonly rps: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly cpuMsPerReview: number;
+  /** The kernel's part of cpuMsPerReview. */
+  readonly sysMsPerReview: number;
+}
+
+/** verifyImage alone (bench/policy-controller-verify.ts), measured beside the webhooks. */
+export interface Verifier {
+  readonly name: string;
+  readonly pid: number;
+  /** Verifies the signed image in each repository, `connections` at a time; rejects on any failure. */
+  run(connections: number, repositories: readonly string[]): Promise<Load>;
+  stop(): Promise<void>;
+}
+export type Participant = Webhook | Verifier;
+export const isVerifier = (p: Participant): p is Verifier => 'run' in p;
+
+/** The child's next message; rejects if it exits first (a crash must fail the run, never hang it). */
+function nextMessage<T>(child: ChildProcess): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null): void => {
+      child.off('message', onMessage);
+      reject(new Error(`the verifyImage process exited (code ${String(code)})`));
+    };
+    const onMessage = (message: unknown): void => {
+      child.off('exit', onExit);
+      resolve(message as T);
+    };
+    child.once('message', onMessage);
+    child.once('exit', onExit);
+  });
+}
+
+/**
+ * verifyImage alone in a process of its own, with the NODE_OPTIONS the chart of the tree at `root`
+ * gives the webhook (and `nodeArgs`), verifying `image` in the registry's repositories it is sent.
+ */
+export async function startVerifier(
+  image: { registry: string; digest: string; subject: string; issuer: string },
+  root: string,
+  nodeArgs: readonly string[] = [],
+): Promise<Verifier> {
+  const child = fork(
+    path.join(path.dirname(fileURLToPath(import.meta.url)), 'policy-controller-verify.ts'),
+    [image.registry, image.digest, image.subject, image.issuer],
+    {
+      env: { ...process.env, NODE_OPTIONS: chartNodeOptions(root) },
+      execArgv: [...nodeArgs],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
+  );
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const first = await nextMessage<{ ready?: boolean }>(child);
+  if (first.ready !== true) throw new Error(`the verifyImage process said ${JSON.stringify(first)}`);
+  return {
+    name: 'verifyImage alone',
+    pid: child.pid!,
+    async run(connections, repositories) {
+      const answer = nextMessage<{ result?: Load; error?: string }>(child);
+      child.send({ connections, repositories });
+      const { result, error } = await answer;
+      if (result === undefined) throw new Error(`verifyImage alone: ${error}`);
+      return result;
+    },
+    async stop() {
+      if (child.connected) child.send('stop');
+      await exited;
+    },
   };
 }

@@ -20,8 +20,7 @@
 // without the peer, and node flags for sigward's process (both trees), e.g. to profile it under load:
 //   npm run bench:policy-controller -- --baseline /work/wt-perf-baseline9 --peer none
 //   npm run bench:policy-controller -- --peer none --node-args='--cpu-prof --cpu-prof-dir=/tmp/prof'
-import { execFile, execFileSync, fork, spawnSync, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,11 +38,15 @@ import { kubectlOk } from '../e2e/world/kubectl.ts';
 import { createRunDir } from '../e2e/world/run-dir.ts';
 import { repoRoot } from '../e2e/world/tools.ts';
 import {
-  chartNodeOptions,
+  isVerifier,
   policyControllerModule,
   startPolicyController,
   startSigward,
+  startVerifier,
+  type Load,
+  type Participant,
   type SignedCase,
+  type Verifier,
   type Webhook,
 } from './policy-controller-world.ts';
 import { median } from './stats.ts';
@@ -200,61 +203,12 @@ const perReview = (requests: string[], reviews: number): Record<string, number> 
 let apiserverReads = async (): Promise<number> => 0;
 
 const runDir = createRunDir('sigward-bench-pc-');
-interface Load {
-  requests: number;
-  rps: number;
-  p50Ms: number;
-  p99Ms: number;
-}
-interface Cpu {
-  cpuMsPerReview: number;
-  sysMsPerReview: number;
-}
-
-/** verifyImage alone (bench/policy-controller-verify.ts), a participant beside the webhooks. */
-interface Verifier {
-  readonly name: string;
-  readonly pid: number;
-  run(connections: number, repositories: readonly string[]): Promise<Load & Cpu>;
-  stop(): Promise<void>;
-}
-type Participant = Webhook | Verifier;
-const isVerifier = (p: Participant): p is Verifier => 'run' in p;
-
-async function startVerifier(root: string, nodeArgs: readonly string[]): Promise<Verifier> {
-  const child: ChildProcess = fork(
-    path.join(here, 'policy-controller-verify.ts'),
-    [registry.host, image.digest, image.subject, image.issuer],
-    {
-      env: { ...process.env, NODE_OPTIONS: chartNodeOptions(root) },
-      execArgv: [...nodeArgs],
-      stdio: 'inherit',
-    },
-  );
-  const [first] = (await once(child, 'message')) as [{ ready?: boolean }];
-  if (first.ready !== true) throw new Error(`the verifyImage process said ${JSON.stringify(first)}`);
-  return {
-    name: 'verifyImage alone',
-    pid: child.pid!,
-    async run(connections, repos) {
-      child.send({ connections, repositories: repos });
-      const [answer] = (await once(child, 'message')) as [{ result?: Load & Cpu; error?: string }];
-      if (answer.result === undefined) throw new Error(`verifyImage alone: ${answer.error}`);
-      return answer.result;
-    },
-    async stop() {
-      child.send('stop');
-      await once(child, 'exit');
-    },
-  };
-}
-
 let loads = 0;
 /** Every repository's image once, `connections` at a time: POSTed as reviews, or verified alone. */
 async function load(w: Participant, connections: number, repos: string[]) {
   const requests0 = registryRequests().length;
   const reads0 = await apiserverReads();
-  let answer: Load & Cpu;
+  let answer: Load;
   if (isVerifier(w)) answer = await w.run(connections, repos);
   else {
     const file = path.join(runDir.root, `bodies-${++loads}.jsonl`);
@@ -274,7 +228,7 @@ async function load(w: Participant, connections: number, repos: string[]) {
     );
     const cpu1 = cpuMsOf(w.pid);
     answer = {
-      ...(JSON.parse(stdout) as Load),
+      ...(JSON.parse(stdout) as Omit<Load, 'cpuMsPerReview' | 'sysMsPerReview'>),
       cpuMsPerReview: (cpu1.cpu - cpu0.cpu) / repos.length,
       sysMsPerReview: (cpu1.sys - cpu0.sys) / repos.length,
     };
@@ -344,7 +298,8 @@ try {
     probe,
     { nodeArgs },
   );
-  if (values['verify-alone']) verifier = await startVerifier(repoRoot, nodeArgs);
+  if (values['verify-alone'])
+    verifier = await startVerifier({ registry: registry.host, ...image }, repoRoot, nodeArgs);
   const order: Participant[] = [
     ...(pc === undefined ? [] : [pc.webhook]),
     ...(verifier === undefined ? [] : [verifier]),
