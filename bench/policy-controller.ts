@@ -90,8 +90,6 @@ const format = values.format;
 if (format !== 'bundle' && format !== 'legacy') throw new Error('--format is bundle or legacy');
 const withPeer = values.peer === 'policy-controller';
 if (!withPeer && values.peer !== 'none') throw new Error('--peer is policy-controller or none');
-if (!withPeer && values.baseline === undefined && values.sigward !== undefined)
-  throw new Error('--peer none compares two sigward trees: add --baseline');
 const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
 
