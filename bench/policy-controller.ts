@@ -20,6 +20,12 @@
 // without the peer, and node flags for sigward's process (both trees), e.g. to profile it under load:
 //   npm run bench:policy-controller -- --baseline /work/wt-perf-baseline9 --peer none
 //   npm run bench:policy-controller -- --peer none --node-args='--cpu-prof --cpu-prof-dir=/tmp/prof'
+// `--verify-alone` adds verifyImage alone (bench/policy-controller-verify.ts, this tree's code, the
+// chart's NODE_OPTIONS) on the same images, its process's CPU counted as the webhook's is: what a cold
+// review costs beyond its verification (HTTPS, the AdmissionReview, the engine, logging, metrics):
+//   npm run bench:policy-controller -- --verify-alone --baseline /work/wt-perf-baseline9 --warmup 300
+// The CPU per review is /proc's utime + stime in 10 ms clock ticks: a load of N reviews reads it to
+// ±10/N ms (30 warm reviews at ~0.1 ms each read as one tick, 0.33 ms).
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
