@@ -7,10 +7,11 @@
 //    (secret webhook-certs) whose CA the load client trusts;
 //  - `sigward webhook` with the same identity as a policy file (--policies), the same trusted_root.json
 //    (--trusted-root) and a serving certificate made here.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parse, stringify } from 'yaml';
 import { makeTestTls } from '../test/support/tls.ts';
@@ -261,21 +262,27 @@ export async function startPolicyController(
 }
 
 /** The chart's `nodeOptions` of the tree at `root` (what its Pods get as NODE_OPTIONS). */
-function chartNodeOptions(root: string): string {
+export function chartNodeOptions(root: string): string {
   const values = parse(readFileSync(path.join(root, 'charts', 'sigward', 'values.yaml'), 'utf8')) as {
     nodeOptions?: string;
   };
   return values.nodeOptions ?? '';
 }
 
-/** `sigward webhook` of the tree at `root`, with the same identity and trusted root. */
+/**
+ * `sigward webhook` of the tree at `root`, with the same identity and trusted root, under the chart's
+ * NODE_OPTIONS. `nodeArgs` go to node before the script (any flag, e.g. `--cpu-prof --cpu-prof-dir=DIR`
+ * or `--trace-gc`, which NODE_OPTIONS refuses; a V8 flag there overrides the chart's);
+ * `name` tells two sigward trees apart in one run.
+ */
 export async function startSigward(
   runDir: RunDir,
   root: string,
   c: SignedCase,
   probe: string,
+  { name = 'sigward', nodeArgs = [] }: { name?: string; nodeArgs?: readonly string[] } = {},
 ): Promise<Webhook> {
-  const dir = runDir.sub('sigward');
+  const dir = runDir.sub(name.replace(/[^a-z0-9-]+/gi, '-'));
   const policies = path.join(dir, 'policies');
   mkdirSync(policies);
   writeFileSync(
@@ -297,9 +304,10 @@ export async function startSigward(
   writeFileSync(caFile, tls.caPem);
   const port = await freePort();
   const service = await startService({
-    name: 'sigward-webhook',
+    name: `${name.replace(/[^a-z0-9-]+/gi, '-')}-webhook`,
     command: path.join(repoRoot, 'node_modules', '.bin', 'node'),
     args: [
+      ...nodeArgs,
       path.join(root, 'bin', 'sigward.js'),
       'webhook',
       `--listen=${loopback}:${port}`,
@@ -318,12 +326,88 @@ export async function startSigward(
     readyTimeoutMs: 120_000,
   });
   return {
-    name: 'sigward',
+    name,
     url: `https://${loopback}:${port}/validate`,
     caFile,
     servername: '-',
     pid: service.pid,
     logFile: service.logFile,
     stop: () => service.stop(),
+  };
+}
+
+/** What one load of cold or warm reviews measured (the load client's figures and the process's CPU). */
+export interface Load {
+  readonly requests: number;
+  readonly rps: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly cpuMsPerReview: number;
+  /** The kernel's part of cpuMsPerReview. */
+  readonly sysMsPerReview: number;
+}
+
+/** verifyImage alone (bench/policy-controller-verify.ts), measured beside the webhooks. */
+export interface Verifier {
+  readonly name: string;
+  readonly pid: number;
+  /** Verifies the signed image in each repository, `connections` at a time; rejects on any failure. */
+  run(connections: number, repositories: readonly string[]): Promise<Load>;
+  stop(): Promise<void>;
+}
+export type Participant = Webhook | Verifier;
+export const isVerifier = (p: Participant): p is Verifier => 'run' in p;
+
+/** The child's next message; rejects if it exits first (a crash must fail the run, never hang it). */
+function nextMessage<T>(child: ChildProcess): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null): void => {
+      child.off('message', onMessage);
+      reject(new Error(`the verifyImage process exited (code ${String(code)})`));
+    };
+    const onMessage = (message: unknown): void => {
+      child.off('exit', onExit);
+      resolve(message as T);
+    };
+    child.once('message', onMessage);
+    child.once('exit', onExit);
+  });
+}
+
+/**
+ * verifyImage alone in a process of its own, with the NODE_OPTIONS the chart of the tree at `root`
+ * gives the webhook (and `nodeArgs`), verifying `image` in the registry's repositories it is sent.
+ */
+export async function startVerifier(
+  image: { registry: string; digest: string; subject: string; issuer: string },
+  root: string,
+  nodeArgs: readonly string[] = [],
+): Promise<Verifier> {
+  const child = fork(
+    path.join(path.dirname(fileURLToPath(import.meta.url)), 'policy-controller-verify.ts'),
+    [image.registry, image.digest, image.subject, image.issuer],
+    {
+      env: { ...process.env, NODE_OPTIONS: chartNodeOptions(root) },
+      execArgv: [...nodeArgs],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
+  );
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const first = await nextMessage<{ ready?: boolean }>(child);
+  if (first.ready !== true) throw new Error(`the verifyImage process said ${JSON.stringify(first)}`);
+  return {
+    name: 'verifyImage alone',
+    pid: child.pid!,
+    async run(connections, repositories) {
+      const answer = nextMessage<{ result?: Load; error?: string }>(child);
+      child.send({ connections, repositories });
+      const { result, error } = await answer;
+      if (result === undefined) throw new Error(`verifyImage alone: ${error}`);
+      return result;
+    },
+    async stop() {
+      if (child.connected) child.send('stop');
+      await exited;
+    },
   };
 }

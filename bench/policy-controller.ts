@@ -16,6 +16,16 @@
 // Prints a table of medians over the rounds with their range, and the JSON of every round.
 //   npm run bench:policy-controller
 //   npm run bench:policy-controller -- --rounds 3 --cold 30 --cold16 160 --warm 300 --format legacy
+// Two sigward trees side by side (alternated in the same rounds, same registry and load), with or
+// without the peer, and node flags for sigward's process (both trees), e.g. to profile it under load:
+//   npm run bench:policy-controller -- --baseline /work/wt-perf-baseline9 --peer none
+//   npm run bench:policy-controller -- --peer none --node-args='--cpu-prof --cpu-prof-dir=/tmp/prof'
+// `--verify-alone` adds verifyImage alone (bench/policy-controller-verify.ts, this tree's code, the
+// chart's NODE_OPTIONS) on the same images, its process's CPU counted as the webhook's is: what a cold
+// review costs beyond its verification (HTTPS, the AdmissionReview, the engine, logging, metrics):
+//   npm run bench:policy-controller -- --verify-alone --baseline /work/wt-perf-baseline9 --warmup 300
+// The CPU per review is /proc's utime + stime in 10 ms clock ticks: a load of N reviews reads it to
+// ±10/N ms (30 warm reviews at ~0.1 ms each read as one tick, 0.33 ms).
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -34,10 +44,15 @@ import { kubectlOk } from '../e2e/world/kubectl.ts';
 import { createRunDir } from '../e2e/world/run-dir.ts';
 import { repoRoot } from '../e2e/world/tools.ts';
 import {
+  isVerifier,
   policyControllerModule,
   startPolicyController,
   startSigward,
+  startVerifier,
+  type Load,
+  type Participant,
   type SignedCase,
+  type Verifier,
   type Webhook,
 } from './policy-controller-world.ts';
 import { median } from './stats.ts';
@@ -53,6 +68,21 @@ const { values } = parseArgs({
     format: { type: 'string', default: 'legacy' },
     /** Another checkout whose `sigward webhook` runs instead of this tree's (e.g. a baseline). */
     sigward: { type: 'string' },
+    /** Another checkout whose `sigward webhook` runs as well, alternated with this tree's. */
+    baseline: { type: 'string' },
+    /**
+     * Also `verifyImage` alone in a process of its own with the chart's NODE_OPTIONS (its cold rows:
+     * the verification's share of a cold review; bench/policy-controller-verify.ts).
+     */
+    'verify-alone': { type: 'boolean', default: false },
+    /** `policy-controller` (default) or `none`: sigward alone (no apiserver, no Go peer). */
+    peer: { type: 'string', default: 'policy-controller' },
+    /** Node flags for each sigward webhook, before its script (its NODE_OPTIONS stay the chart's). */
+    'node-args': { type: 'string', default: '' },
+    /** The baseline's own instead (e.g. the same tree with other flags: `--baseline .`). */
+    'baseline-node-args': { type: 'string' },
+    /** Keep the webhooks' logs after a good run too (e.g. with --node-args=--trace-gc). */
+    'keep-logs': { type: 'boolean', default: false },
     /** Set by the outer process for the one it runs in the network namespace. */
     inner: { type: 'string' },
   },
@@ -64,6 +94,8 @@ const warmN = Number(values.warm);
 const warmupN = Number(values.warmup);
 const format = values.format;
 if (format !== 'bundle' && format !== 'legacy') throw new Error('--format is bundle or legacy');
+const withPeer = values.peer === 'policy-controller';
+if (!withPeer && values.peer !== 'none') throw new Error('--peer is policy-controller or none');
 const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -73,11 +105,12 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 // :8443 (see POLICY_CONTROLLER_PORT), 9090 and 8008 clash with nobody and nothing listens beyond lo.
 if (values.inner === undefined) {
   const buildStart = performance.now();
-  execFileSync('bash', [path.join(repoRoot, 'e2e/tools/install.sh'), '--tier', 'bench'], {
-    stdio: 'inherit',
-  });
+  if (withPeer)
+    execFileSync('bash', [path.join(repoRoot, 'e2e/tools/install.sh'), '--tier', 'bench'], {
+      stdio: 'inherit',
+    });
   const buildSeconds = ((performance.now() - buildStart) / 1000).toFixed(1);
-  const module = policyControllerModule();
+  const module = withPeer ? policyControllerModule() : { dir: '', version: '' };
   const inner = spawnSync(
     'unshare',
     [
@@ -142,10 +175,12 @@ const review = (repository: string): string =>
 
 // --- measuring one process -------------------------------------------------------------------------------
 const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-const cpuMsOf = (pid: number): number => {
+/** The process's CPU so far, and its system (kernel) part: utime + stime, stime. */
+const cpuMsOf = (pid: number): { cpu: number; sys: number } => {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks; // utime, stime
+  const [utime, stime] = [Number(fields[11]), Number(fields[12])];
+  return { cpu: ((utime + stime) * 1000) / clockTicks, sys: (stime * 1000) / clockTicks };
 };
 const rssMiB = (pid: number): number =>
   Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
@@ -172,45 +207,58 @@ const perReview = (requests: string[], reviews: number): Record<string, number> 
 let apiserverReads = async (): Promise<number> => 0;
 
 const runDir = createRunDir('sigward-bench-pc-');
-interface Load {
-  requests: number;
-  rps: number;
-  p50Ms: number;
-  p99Ms: number;
-}
 let loads = 0;
-async function load(w: Webhook, connections: number, bodies: string[]) {
-  const file = path.join(runDir.root, `bodies-${++loads}.jsonl`);
-  writeFileSync(file, bodies.join('\n'));
-  const cpu0 = cpuMsOf(w.pid);
+/** Every repository's image once, `connections` at a time: POSTed as reviews, or verified alone. */
+async function load(w: Participant, connections: number, repos: string[]) {
   const requests0 = registryRequests().length;
   const reads0 = await apiserverReads();
-  const { stdout } = await run(
-    process.execPath,
-    [path.join(here, 'policy-controller-load.ts'), w.url, w.caFile, w.servername, String(connections), file],
-    { maxBuffer: 1 << 20 },
-  );
-  const cpuMsPerReview = (cpuMsOf(w.pid) - cpu0) / bodies.length;
+  let answer: Load;
+  if (isVerifier(w)) answer = await w.run(connections, repos);
+  else {
+    const file = path.join(runDir.root, `bodies-${++loads}.jsonl`);
+    writeFileSync(file, repos.map(review).join('\n'));
+    const cpu0 = cpuMsOf(w.pid);
+    const { stdout } = await run(
+      process.execPath,
+      [
+        path.join(here, 'policy-controller-load.ts'),
+        w.url,
+        w.caFile,
+        w.servername,
+        String(connections),
+        file,
+      ],
+      { maxBuffer: 1 << 20 },
+    );
+    const cpu1 = cpuMsOf(w.pid);
+    answer = {
+      ...(JSON.parse(stdout) as Omit<Load, 'cpuMsPerReview' | 'sysMsPerReview'>),
+      cpuMsPerReview: (cpu1.cpu - cpu0.cpu) / repos.length,
+      sysMsPerReview: (cpu1.sys - cpu0.sys) / repos.length,
+    };
+  }
   const requests = registryRequests().slice(requests0);
   return {
-    ...(JSON.parse(stdout) as Load),
-    cpuMsPerReview,
-    registryPerReview: requests.length / bodies.length,
-    registryKinds: perReview(requests, bodies.length),
-    apiserverReadsPerReview: ((await apiserverReads()) - reads0) / bodies.length,
+    ...answer,
+    registryPerReview: requests.length / repos.length,
+    registryKinds: perReview(requests, repos.length),
+    apiserverReadsPerReview: ((await apiserverReads()) - reads0) / repos.length,
   };
 }
 
 type Round = Awaited<ReturnType<typeof measure>>;
-async function measure(w: Webhook, round: number) {
+async function measure(w: Participant, round: number) {
   const mine = repositories.slice(round * perRound, (round + 1) * perRound);
-  const cold1 = await load(w, 1, mine.slice(0, 1 + coldN).map(review));
-  const cold16 = await load(w, 16, mine.slice(1 + coldN).map(review));
-  const warm1 = await load(
-    w,
-    1,
-    Array.from({ length: warmN + 1 }, () => review(warmRepository)),
-  );
+  const cold1 = await load(w, 1, mine.slice(0, 1 + coldN));
+  const cold16 = await load(w, 16, mine.slice(1 + coldN));
+  // verifyImage has no cache: a warm row would be a cold one again.
+  const warm1 = isVerifier(w)
+    ? { ...cold1, p50Ms: NaN, p99Ms: NaN, rps: NaN, cpuMsPerReview: NaN, sysMsPerReview: NaN }
+    : await load(
+        w,
+        1,
+        Array.from({ length: warmN + 1 }, () => warmRepository),
+      );
   return { cold1, cold16, warm1, rssMiB: rssMiB(w.pid) };
 }
 
@@ -220,30 +268,50 @@ const results = new Map<string, Round[]>();
 let failed = true;
 let pc: Awaited<ReturnType<typeof startPolicyController>> | undefined;
 let sw: Webhook | undefined;
+let base: Webhook | undefined;
+let verifier: Verifier | undefined;
 try {
-  const pcStart = performance.now();
-  pc = await startPolicyController(runDir, signed, probe, module);
-  process.stderr.write(
-    `bench: ${pc.webhook.name} admitting after ${((performance.now() - pcStart) / 1000).toFixed(1)} s (apiserver included)` +
-      (pc.leftOut.length > 0 ? `; its TrustRoot leaves out ${pc.leftOut.join(', ')}\n` : '\n'),
-  );
-  const kube = pc.kube;
-  apiserverReads = async () => {
-    const metrics = await kubectlOk(kube.kubectl, ['get', '--raw', '/metrics']);
-    let n = 0;
-    for (const m of metrics.matchAll(/^apiserver_request_total\{([^}]*)\} (\d+)/gm))
-      if (/verb="GET"/.test(m[1]!) && /resource="(serviceaccounts|secrets)"/.test(m[1]!)) n += Number(m[2]);
-    return n;
-  };
+  if (withPeer) {
+    const pcStart = performance.now();
+    pc = await startPolicyController(runDir, signed, probe, module);
+    process.stderr.write(
+      `bench: ${pc.webhook.name} admitting after ${((performance.now() - pcStart) / 1000).toFixed(1)} s (apiserver included)` +
+        (pc.leftOut.length > 0 ? `; its TrustRoot leaves out ${pc.leftOut.join(', ')}\n` : '\n'),
+    );
+    const kube = pc.kube;
+    apiserverReads = async () => {
+      const metrics = await kubectlOk(kube.kubectl, ['get', '--raw', '/metrics']);
+      let n = 0;
+      for (const m of metrics.matchAll(/^apiserver_request_total\{([^}]*)\} (\d+)/gm))
+        if (/verb="GET"/.test(m[1]!) && /resource="(serviceaccounts|secrets)"/.test(m[1]!)) n += Number(m[2]);
+      return n;
+    };
+  }
+  const words = (flags: string): string[] => flags.split(/\s+/).filter((w) => w !== '');
+  const nodeArgs = words(values['node-args']);
+  const baselineArgs = values['baseline-node-args'];
+  if (values.baseline !== undefined)
+    base = await startSigward(runDir, path.resolve(values.baseline), signed, probe, {
+      name: `sigward ${path.basename(path.resolve(values.baseline))}${baselineArgs === undefined ? '' : ` ${baselineArgs}`}`,
+      nodeArgs: baselineArgs === undefined ? nodeArgs : words(baselineArgs),
+    });
   sw = await startSigward(
     runDir,
     values.sigward === undefined ? repoRoot : path.resolve(values.sigward),
     signed,
     probe,
+    { nodeArgs },
   );
-  const order = [pc.webhook, sw];
+  if (values['verify-alone'])
+    verifier = await startVerifier({ registry: registry.host, ...image }, repoRoot, nodeArgs);
+  const order: Participant[] = [
+    ...(pc === undefined ? [] : [pc.webhook]),
+    ...(verifier === undefined ? [] : [verifier]),
+    ...(base === undefined ? [] : [base]),
+    sw,
+  ];
   for (const w of order) results.set(w.name, []);
-  for (const w of order) if (warmupN > 0) await load(w, 1, ['pc/warm', ...warmupRepositories].map(review));
+  for (const w of order) if (warmupN > 0) await load(w, 1, ['pc/warm', ...warmupRepositories]);
   for (let round = 0; round < rounds; round++) {
     const turn = round % 2 === 0 ? order : [...order].reverse();
     for (const w of turn) {
@@ -255,15 +323,19 @@ try {
   failed = false;
 } finally {
   await sw?.stop();
+  await base?.stop();
+  await verifier?.stop();
   await pc?.webhook.stop();
   await pc?.kube.stop();
   await registry.stop();
-  if (failed) process.stderr.write(`bench: logs kept in ${runDir.keepLogs('bench-policy-controller')}\n`);
+  if (failed || values['keep-logs'])
+    process.stderr.write(`bench: logs kept in ${runDir.keepLogs('bench-policy-controller')}\n`);
   runDir.remove();
 }
 
 // --- the table -------------------------------------------------------------------------------------------
 const cell = (xs: number[], digits: number, unit: string): string => {
+  if (!xs.every(Number.isFinite)) return '–';
   const lo = Math.min(...xs).toFixed(digits);
   const hi = Math.max(...xs).toFixed(digits);
   return `${median(xs).toFixed(digits)} ${unit} (${lo}–${hi})`;
@@ -273,21 +345,23 @@ const column = (pick: (r: Round) => number) => names.map((n) => results.get(n)!.
 const rows: [string, (r: Round) => number, number, string][] = [
   ['cold (new image), 1 connection, p50', (r) => r.cold1.p50Ms, 1, 'ms'],
   ['cold, 1 connection, CPU per review', (r) => r.cold1.cpuMsPerReview, 1, 'ms'],
+  ['cold, 1 connection, of which system (kernel)', (r) => r.cold1.sysMsPerReview, 1, 'ms'],
   ['cold, registry requests per review', (r) => r.cold1.registryPerReview, 1, ''],
   ['cold, apiserver ServiceAccount/Secret reads per review', (r) => r.cold1.apiserverReadsPerReview, 1, ''],
   ['cold, 16 connections, p50', (r) => r.cold16.p50Ms, 0, 'ms'],
   ['cold, 16 connections, throughput', (r) => r.cold16.rps, 0, 'req/s'],
   ['cold, 16 connections, CPU per review', (r) => r.cold16.cpuMsPerReview, 1, 'ms'],
+  ['cold, 16 connections, of which system (kernel)', (r) => r.cold16.sysMsPerReview, 1, 'ms'],
   ['warm (same image), 1 connection, p50', (r) => r.warm1.p50Ms, 2, 'ms'],
   ['warm, 1 connection, CPU per review', (r) => r.warm1.cpuMsPerReview, 2, 'ms'],
   ['resident memory (VmRSS) after the round', (r) => r.rssMiB, 0, 'MiB'],
 ];
 const lines = [
-  `| case (median of ${rounds} alternated rounds, range) | ${names.join(' | ')} | sigward ÷ policy-controller |`,
+  `| case (median of ${rounds} alternated rounds, range) | ${names.join(' | ')} | ${names.at(-1)} ÷ ${names[0]} |`,
   `|---|${names.map(() => '---|').join('')}---|`,
   ...rows.map(([label, pick, digits, unit]) => {
-    const [a, b] = column(pick);
-    const ratio = median(b!) / median(a!);
+    const xs = column(pick);
+    const ratio = median(xs.at(-1)!) / median(xs[0]!);
     return `| ${label} | ${column(pick)
       .map((xs) => cell(xs, digits, unit))
       .join(' | ')} | ${Number.isFinite(ratio) ? ratio.toFixed(2) : '–'} |`;
