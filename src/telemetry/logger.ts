@@ -36,6 +36,9 @@ export const REDACTED_PATHS = [
   'headers.authorization',
   'secret.data',
   'secret.stringData',
+  // Node's HTTP parser errors carry the request's raw bytes (headers, an Authorization among them);
+  // fastify logs such a client error whole (at trace).
+  '*.rawPacket',
 ];
 
 /** The levels `--log-level` takes (pino's, and silent). */
