@@ -61,6 +61,29 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
 }
 
 /**
+ * Resolves once every line `logger` has logged so far is written (stdout's batch handed over and
+ * sonic-boom's writes done, or failed), or after `timeoutMs` (a reader that never reads must not hold
+ * the exit). Called before process.exit: the exit's own flush writes what is still gathered at once,
+ * while a write already under way may be waiting on a full pipe, and the two went in between each
+ * other's pieces, cutting lines in two.
+ */
+export function linesWritten(logger: Logger, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    const written = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    try {
+      // A write's error (a broken pipe) also ends the wait: nothing more will be written.
+      logger.flush(written);
+    } catch {
+      written();
+    }
+  });
+}
+
+/**
  * pino's `,"time":"<ISO 8601>"`, identical to `new Date(now).toISOString()`, with the part up to the
  * second formatted once per second: the Date and toISOString per line were ~2 µs of the ~5 µs an
  * admission line costs. The lines of one millisecond (a turn's reviews, mostly) share one text.

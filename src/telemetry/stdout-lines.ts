@@ -37,7 +37,9 @@ interface BatchedStream {
  * stdout in batches: under load the admission lines of ~70 reviews go out in one write instead of one
  * thread-pool write each; when little is logged, a line waits at most STDOUT_FLUSH_MS (sonic-boom's
  * periodic flush). Flushed at exit (pino's exit hook calls `flushSync`, or `flush` then `end`), so a
- * SIGTERM, a fatal error or process.exit loses nothing; a SIGKILL can lose the last batch.
+ * SIGTERM, a fatal error or process.exit loses nothing; a SIGKILL can lose the last batch. (The exit's
+ * flush writes at once, beside a write under way that may still wait on a full pipe: the webhook waits
+ * for logger.ts's linesWritten before its process.exit.)
  *
  * Lines are gathered as text and handed over as the bytes of their batch, encoded once (no Buffer per
  * line): sonic-boom in its buffer mode. Given a string, it measured the batch's UTF-8 length twice,
