@@ -203,3 +203,36 @@ test(
     lines.forEach((line, i) => assert.equal((JSON.parse(line) as { i: number }).i, i));
   },
 );
+
+// The batch's array of strings is kept from batch to batch, and each batch joins all of it (what is
+// past the batch is ''): after a burst of lines in one turn, keeping the burst's size would make every
+// later batch walk it. The program records the arrays joined into a batch after a burst of 50,000.
+test('stdout lines: after a burst, later batches do not walk the burst-sized array', async () => {
+  const program = `
+    const { createLogger, linesWritten } = await import(${JSON.stringify(logger)});
+    const log = createLogger();
+    for (let i = 0; i < 50_000; i++) log.info({ i }, 'burst');
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await linesWritten(log, 10_000);
+    const joined = [];
+    const join = Array.prototype.join;
+    Array.prototype.join = function (separator) {
+      if (separator === '') joined.push(this.length);
+      return join.call(this, separator);
+    };
+    for (let i = 0; i < 100; i++) log.info({ i }, 'after');
+    await linesWritten(log, 10_000);
+    Array.prototype.join = join;
+    process.stderr.write(JSON.stringify(joined));`;
+  const { stdout, stderr } = await promisify(execFile)(
+    process.execPath,
+    ['--input-type=module', '-e', program],
+    {
+      maxBuffer: 1 << 26,
+    },
+  );
+  assert.equal(stdout.split('\n').filter((l) => l !== '').length, 50_100);
+  const joined = JSON.parse(stderr) as number[];
+  assert.ok(joined.length >= 1, 'the later batch is joined');
+  assert.ok(Math.max(...joined) <= 8192, `arrays joined after the burst: ${joined.join(', ')}`);
+});
