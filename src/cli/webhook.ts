@@ -44,7 +44,7 @@ import type { KubeClient, PolicySnapshot } from '../kube/index.ts';
 import { ERROR_REASONS } from '../policy/decision.ts';
 import { readClientCaBundle, startServer } from '../server/index.ts';
 import type { ClientAuth, Readiness } from '../server/index.ts';
-import { createLogger, createMetrics, LOG_LEVELS } from '../telemetry/index.ts';
+import { createLogger, createMetrics, linesWritten, LOG_LEVELS } from '../telemetry/index.ts';
 import { combineKeychains } from '../oci/index.ts';
 import { CLOUD_CREDENTIALS_USAGE, cloudKeychain, testRegistryEndpoints } from './cloud-credentials.ts';
 import {
@@ -136,6 +136,8 @@ const options = {
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const SAMPLE_POLICIES = join(REPO_ROOT, 'examples/policies');
+/** Longest the exit waits for the log's last writes (a stdout nobody reads must not hold it). */
+const LOG_DRAIN_MS = 2000;
 
 /** The review budget for a webhook timeout: strictly below it, with room for the reply and network. */
 export function deadlineFor(timeoutSeconds: number): number {
@@ -603,6 +605,8 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   await signalled;
   idleCollection?.stop();
   await server.shutdown();
+  // process.exit follows (cli/main.ts): its flush cannot wait for a log write under way on a slow stdout.
+  await linesWritten(logger, LOG_DRAIN_MS);
   return 0;
 }
 

@@ -2,6 +2,7 @@
 export {
   createLogger,
   lineWriter,
+  linesWritten,
   LOG_LEVELS,
   REDACTED_PATHS,
   type LineLevel,

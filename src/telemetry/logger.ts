@@ -36,6 +36,9 @@ export const REDACTED_PATHS = [
   'headers.authorization',
   'secret.data',
   'secret.stringData',
+  // Node's HTTP parser errors carry the request's raw bytes (headers, an Authorization among them);
+  // fastify logs such a client error whole (at trace).
+  '*.rawPacket',
 ];
 
 /** The levels `--log-level` takes (pino's, and silent). */
@@ -55,6 +58,29 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
     timestamp: isoTime,
   };
   return pino(options, (settings.destination ?? stdoutLines()) as unknown as pino.DestinationStream);
+}
+
+/**
+ * Resolves once every line `logger` has logged so far is written (stdout's batch handed over and
+ * sonic-boom's writes done, or failed), or after `timeoutMs` (a reader that never reads must not hold
+ * the exit). Called before process.exit: the exit's own flush writes what is still gathered at once,
+ * while a write already under way may be waiting on a full pipe, and the two went in between each
+ * other's pieces, cutting lines in two.
+ */
+export function linesWritten(logger: Logger, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    const written = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    try {
+      // A write's error (a broken pipe) also ends the wait: nothing more will be written.
+      logger.flush(written);
+    } catch {
+      written();
+    }
+  });
 }
 
 /**

@@ -6,6 +6,11 @@ import { pino } from 'pino';
 export const STDOUT_BATCH_BYTES = 16_384;
 /** What sonic-boom writes on its own: what is left of a batch after a short write, or gathered meanwhile. */
 const SONIC_MIN_LENGTH = 4096;
+/**
+ * Most strings of a batch whose array is kept for the next: a full batch of admission lines is ~1,100
+ * (each ~23 parts); one of a burst logged in a single turn can be any size.
+ */
+const KEPT_BATCH_STRINGS = 8192;
 /** Longest a log line waits in the batch when little is logged. */
 export const STDOUT_FLUSH_MS = 200;
 
@@ -37,7 +42,9 @@ interface BatchedStream {
  * stdout in batches: under load the admission lines of ~70 reviews go out in one write instead of one
  * thread-pool write each; when little is logged, a line waits at most STDOUT_FLUSH_MS (sonic-boom's
  * periodic flush). Flushed at exit (pino's exit hook calls `flushSync`, or `flush` then `end`), so a
- * SIGTERM, a fatal error or process.exit loses nothing; a SIGKILL can lose the last batch.
+ * SIGTERM, a fatal error or process.exit loses nothing; a SIGKILL can lose the last batch. (The exit's
+ * flush writes at once, beside a write under way that may still wait on a full pipe: the webhook waits
+ * for logger.ts's linesWritten before its process.exit.)
  *
  * Lines are gathered as text and handed over as the bytes of their batch, encoded once (no Buffer per
  * line): sonic-boom in its buffer mode. Given a string, it measured the batch's UTF-8 length twice,
@@ -73,7 +80,8 @@ function gatherLines(stream: BatchedStream & Partial<PartsStream>): void {
   const flushSync = stream.flushSync.bind(stream);
   const end = stream.end.bind(stream);
   // The batch: its first `count` strings, lines and parts of lines. The array is kept from batch to
-  // batch (grown once, not again per batch) and emptied by writing '' over what was handed over.
+  // batch (grown once, not again per batch; up to KEPT_BATCH_STRINGS) and emptied by writing '' over
+  // what was handed over.
   const texts: string[] = [];
   let count = 0;
   let length = 0;
@@ -86,7 +94,9 @@ function gatherLines(stream: BatchedStream & Partial<PartsStream>): void {
     if (count === 0) return;
     // The strings after `count` are '' (this fill), so the join is the batch's text.
     const text = texts.join('');
-    texts.fill('', 0, count);
+    // A burst's array is let go: every later batch's join would walk it.
+    if (count > KEPT_BATCH_STRINGS) texts.length = 0;
+    else texts.fill('', 0, count);
     count = 0;
     length = 0;
     // pino replaced `write` after a broken pipe, or the stream was closed (its end or destroy): logging

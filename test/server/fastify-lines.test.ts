@@ -105,6 +105,39 @@ describe("fastify's own lines", () => {
     }
   });
 
+  // Node's parser error carries the request's raw bytes (`rawPacket`): the headers, an apiserver's
+  // bearer token among them. fastify logs the error whole at trace; the bytes must never reach the log.
+  test("a client error's raw request bytes are never logged: no Authorization header in the line", async () => {
+    const { logger, lines } = sink('trace');
+    const app = appWith(logger);
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const { port } = app.server.address() as net.AddressInfo;
+      for (const request of [
+        'POST /validate HTTP/1.1\r\nHost: sigward\r\nAuthorization: Bearer secret-token-1\r\nBad Header\r\n\r\n',
+        `GET /livez HTTP/1.1\r\nAuthorization: Bearer secret-token-1\r\nX: ${'a'.repeat(20_000)}\r\n\r\n`,
+      ]) {
+        const socket = net.connect(port, '127.0.0.1');
+        socket.on('error', () => {});
+        socket.write(request);
+        assert.match(await received(socket), /^HTTP\/1\.1 4\d\d /);
+      }
+      const errors = lines.filter((l) => String(l['msg']).startsWith('client '));
+      assert.equal(errors.length, 2, `both client errors are logged: ${JSON.stringify(lines)}`);
+      for (const line of errors) {
+        const err = line['err'] as Line;
+        assert.match(String(err['code']), /^HPE_/);
+        assert.equal(err['rawPacket'], '[redacted]');
+      }
+      const text = JSON.stringify(lines);
+      // The token's bytes, as text or as the Buffer's JSON numbers.
+      assert.ok(!text.includes('secret-token-1'));
+      assert.ok(!text.includes([...Buffer.from('secret-token-1')].join(',')));
+    } finally {
+      await app.close();
+    }
+  });
+
   test('a request that arrives while the server closes: 503 and the info line, with the bindings', async () => {
     const { logger, lines } = sink();
     let answer: (handled: HandledReview) => void = () => {};

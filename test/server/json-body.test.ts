@@ -115,6 +115,78 @@ describe('the JSON body parser', () => {
       ]);
     });
 
+    // Every content type fastify's JSON parser took before (parameters, upper case) and none other
+    // (application/*+json, text/json: 415), every body answered alike: the app beside bare fastify with
+    // its default parser, the same body limit and text/plain removed, as the app did before.
+    test("each content type and body: the status and parsed body of fastify's default parser", async () => {
+      const bodyLimit = 300;
+      const bare = fastify({ bodyLimit });
+      bare.removeContentTypeParser('text/plain');
+      bare.post('/validate', async (request) => ({ body: request.body }));
+      const seen: unknown[] = [];
+      const app = buildApp({
+        handleReview: (body): HandledReview => {
+          seen.push(body);
+          return { ok: false, message: 'seen' };
+        },
+        readiness: () => ({ ready: true, reasons: [] }),
+        metrics: createMetrics({ processMetrics: false }),
+        logger: createLogger({ destination: new Writable({ write: (_c, _e, done) => done() }) }),
+        bodyLimitBytes: bodyLimit,
+      });
+      const contentTypes = [
+        undefined,
+        'application/json',
+        'application/json; charset=utf-8',
+        'APPLICATION/JSON',
+        'Application/Json; Charset=UTF-8',
+        'application/json ; x=y',
+        'application/json;',
+        'application/merge-patch+json',
+        'application/vnd.api+json',
+        'application/jsonx',
+        'text/json',
+        'text/plain',
+        'application/json, text/plain',
+        '*/*',
+      ];
+      const bodies: Array<string | Buffer> = [
+        review(),
+        `\ufeff${review()}`,
+        '',
+        '  \n ',
+        'null',
+        '"text"',
+        '[1]',
+        review('"note":"caf\\u00e9",'),
+        review('"__proto__":{"allowed":true},'),
+        review('"constructor":{"prototype":{"allowed":true}},'),
+        review('"\\u005f_proto__":{"allowed":true},'),
+        '{"note":"__proto__ and constructor as values"}',
+        `{"note":"${'é'.repeat(120)}"}`,
+        `{"note":"${'é'.repeat(160)}"}`,
+        Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]),
+        Buffer.from('{"lone":"\ud800"}'),
+        '{"lone":"\\ud800"}',
+        '{"a":1,"a":2}',
+      ];
+      for (const contentType of contentTypes)
+        for (const payload of bodies) {
+          const headers = contentType === undefined ? {} : { 'content-type': contentType };
+          const request = { method: 'POST' as const, url: '/validate', headers, payload };
+          const [expected, actual] = [await bare.inject(request), await app.inject(request)];
+          const what = `${contentType} ${JSON.stringify(String(payload).slice(0, 40))}`;
+          assert.equal(
+            actual.statusCode === 400 && seen.length === 1 ? 200 : actual.statusCode,
+            expected.statusCode,
+            what,
+          );
+          if (expected.statusCode === 200) assert.deepEqual(seen, [expected.json().body], what);
+          seen.length = 0;
+        }
+      await bare.close();
+    });
+
     test("empty and broken bodies: fastify's 400s, never handled", async () => {
       const { bodies, post } = setup();
       const empty = await post('');

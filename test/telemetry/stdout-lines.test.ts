@@ -2,7 +2,8 @@
 // stdout whole and in order, multi-byte text included, when the process ends right after logging,
 // by process.exit or by running out of work.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 
@@ -158,4 +159,80 @@ test('stdout lines: lines written as parts read as pino writes them, in order, a
     assert.equal(JSON.parse(byPino!)['uid'], `uid-${i}`);
     assert.equal(JSON.parse(between!)['i'], i);
   }
+});
+
+// process.exit's flush (pino's exit hook, flushSync) writes what is still gathered at once, while a
+// write already under way in the thread pool may still wait on a pipe its reader has not emptied: the
+// exit's writes went in between that write's pieces, cutting lines in two. The webhook waits for
+// linesWritten before process.exit: here stdout's reader reads nothing until the program says it is
+// about to exit, by which time a batch's write is waiting on the full pipe.
+test(
+  'stdout lines: linesWritten before process.exit: every line out whole, behind a write waiting on a full pipe',
+  { timeout: 20_000 },
+  async () => {
+    const program = `
+    const { createLogger, linesWritten } = await import(${JSON.stringify(logger)});
+    const log = createLogger();
+    const pad = 'x'.repeat(300);
+    for (let i = 0; i < 3000; i++) log.info({ i, pad }, 'line');
+    // The batch's timer (setTimeout 0, set first) runs before this one: its write of ~1 MB has started,
+    // and waits on the pipe (64 KiB) its reader does not read yet.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    // Still gathered at exit: the exit's own writes.
+    for (let i = 3000; i < 3100; i++) log.info({ i, pad }, 'line');
+    process.stderr.write('exiting');
+    await linesWritten(log, 15_000);
+    process.exit(0);`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', program], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.pause();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      // Only now does the reader read.
+      if (stderr.includes('exiting')) child.stdout.resume();
+    });
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const [code] = (await once(child, 'close')) as [number];
+    assert.equal(code, 0, stderr);
+    const lines = Buffer.concat(chunks).toString().split('\n');
+    assert.equal(lines.pop(), '', 'the output ends with a whole line');
+    assert.equal(lines.length, 3100);
+    lines.forEach((line, i) => assert.equal((JSON.parse(line) as { i: number }).i, i));
+  },
+);
+
+// The batch's array of strings is kept from batch to batch, and each batch joins all of it (what is
+// past the batch is ''): after a burst of lines in one turn, keeping the burst's size would make every
+// later batch walk it. The program records the arrays joined into a batch after a burst of 50,000.
+test('stdout lines: after a burst, later batches do not walk the burst-sized array', async () => {
+  const program = `
+    const { createLogger, linesWritten } = await import(${JSON.stringify(logger)});
+    const log = createLogger();
+    for (let i = 0; i < 50_000; i++) log.info({ i }, 'burst');
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await linesWritten(log, 10_000);
+    const joined = [];
+    const join = Array.prototype.join;
+    Array.prototype.join = function (separator) {
+      if (separator === '') joined.push(this.length);
+      return join.call(this, separator);
+    };
+    for (let i = 0; i < 100; i++) log.info({ i }, 'after');
+    await linesWritten(log, 10_000);
+    Array.prototype.join = join;
+    process.stderr.write(JSON.stringify(joined));`;
+  const { stdout, stderr } = await promisify(execFile)(
+    process.execPath,
+    ['--input-type=module', '-e', program],
+    {
+      maxBuffer: 1 << 26,
+    },
+  );
+  assert.equal(stdout.split('\n').filter((l) => l !== '').length, 50_100);
+  const joined = JSON.parse(stderr) as number[];
+  assert.ok(joined.length >= 1, 'the later batch is joined');
+  assert.ok(Math.max(...joined) <= 8192, `arrays joined after the burst: ${joined.join(', ')}`);
 });
