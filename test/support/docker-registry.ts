@@ -149,6 +149,19 @@ function exited(child: ChildProcess): Promise<void> {
   });
 }
 
+/** Resolves once the child has exited and its stdout and stderr are read to their end. */
+function closed(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.stdout?.readableEnded !== false && child.stderr?.readableEnded !== false) {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    }
+    child.once('close', () => resolve());
+  });
+}
+
+/** The last characters a starting registry wrote: kept in memory to read why it failed to start. */
+const STARTUP_OUTPUT_CHARS = 16_384;
+
 async function waitUntilServing(
   name: string,
   url: string,
@@ -207,12 +220,21 @@ export async function startDockerRegistry(options: DockerRegistryOptions = {}): 
     });
     child.stdout?.pipe(log, { end: false });
     child.stderr?.pipe(log, { end: false });
+    // Why it failed to start, read from memory: the log file can still lack the last lines when the
+    // child has exited (the pipe to it is asynchronous), which hid a lost port race from the retry.
+    let startupOutput = '';
+    const keepStartupOutput = (chunk: Buffer): void => {
+      startupOutput = (startupOutput + chunk.toString('utf8')).slice(-STARTUP_OUTPUT_CHARS);
+    };
+    child.stdout?.on('data', keepStartupOutput);
+    child.stderr?.on('data', keepStartupOutput);
     // A test process that exits without stop() (a crash, a cancelled run) must not leave it running.
     const killOnExit = (): void => {
       child.kill('SIGKILL');
     };
     process.once('exit', killOnExit);
-    child.once('exit', () => {
+    // 'close', not 'exit': the child's last output can still be on its way after it exited.
+    child.once('close', () => {
       log.end();
       process.off('exit', killOnExit);
     });
@@ -223,12 +245,16 @@ export async function startDockerRegistry(options: DockerRegistryOptions = {}): 
       const ca = tls === undefined ? undefined : (tls.caPem ?? readFileSync(tls.certFile, 'utf8'));
       await waitUntilServing(program.name, url, child, logFile, ca);
     } catch (error) {
-      lastError = error;
       child.kill('SIGKILL');
-      await exited(child);
-      if (/address already in use/.test(tail(logFile, 50))) continue; // lost the port race: next port
+      await closed(child);
+      lastError = new Error(
+        `${error instanceof Error ? error.message.split('\n')[0] : String(error)}\n${startupOutput.trimEnd()}`,
+      );
+      if (/address already in use/.test(startupOutput)) continue; // lost the port race: next port
       break;
     }
+    child.stdout?.off('data', keepStartupOutput);
+    child.stderr?.off('data', keepStartupOutput);
     let failed = false;
     return {
       host: `127.0.0.1:${port}`,
