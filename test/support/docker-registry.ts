@@ -151,31 +151,24 @@ function exited(child: ChildProcess): Promise<void> {
 
 /** Resolves once the child has exited and its stdout and stderr are read to their end. */
 function closed(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.stdout?.readableEnded !== false && child.stderr?.readableEnded !== false) {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    }
-    child.once('close', () => resolve());
-  });
+  const done =
+    (child.exitCode !== null || child.signalCode !== null) &&
+    child.stdout?.readableEnded !== false &&
+    child.stderr?.readableEnded !== false;
+  return done ? Promise.resolve() : new Promise((resolve) => child.once('close', () => resolve()));
 }
 
 /** The last characters a starting registry wrote: kept in memory to read why it failed to start. */
 const STARTUP_OUTPUT_CHARS = 16_384;
 
-async function waitUntilServing(
-  name: string,
-  url: string,
-  child: ChildProcess,
-  logFile: string,
-  ca?: string,
-): Promise<void> {
+async function waitUntilServing(name: string, url: string, child: ChildProcess, ca?: string): Promise<void> {
   const deadline = Date.now() + 20_000;
   const { Agent, request } = await import('undici');
   const dispatcher = new Agent(ca === undefined ? {} : { connect: { ca } });
   try {
     while (Date.now() < deadline) {
       if (child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(`${name} exited early:\n${tail(logFile)}`);
+        throw new Error(`${name} exited early:`);
       }
       try {
         const response = await request(`${url}/v2/`, { dispatcher });
@@ -186,7 +179,7 @@ async function waitUntilServing(
       }
       await delay(50); // readiness polling, not synchronisation of a test step
     }
-    throw new Error(`${name} did not answer on ${url} within 20 s:\n${tail(logFile)}`);
+    throw new Error(`${name} did not answer on ${url} within 20 s:`);
   } finally {
     await dispatcher.close();
   }
@@ -243,12 +236,12 @@ export async function startDockerRegistry(options: DockerRegistryOptions = {}): 
     try {
       const tls = options.tls;
       const ca = tls === undefined ? undefined : (tls.caPem ?? readFileSync(tls.certFile, 'utf8'));
-      await waitUntilServing(program.name, url, child, logFile, ca);
+      await waitUntilServing(program.name, url, child, ca);
     } catch (error) {
       child.kill('SIGKILL');
       await closed(child);
       lastError = new Error(
-        `${error instanceof Error ? error.message.split('\n')[0] : String(error)}\n${startupOutput.trimEnd()}`,
+        `${error instanceof Error ? error.message : String(error)}\n${startupOutput.trimEnd()}`,
       );
       if (/address already in use/.test(startupOutput)) continue; // lost the port race: next port
       break;
