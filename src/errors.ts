@@ -41,17 +41,28 @@ const namedCredential =
 const jwtShaped = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
 const opaqueRun = /(?:sha(?:256|384|512):)?[A-Za-z0-9+/=_-]{16,}/g;
 
+/** `scheme://user:password@`: credentials written into a URL (up to its last `@` before the path). */
+const urlCredentials = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#]*@/gi;
+
+/**
+ * A text with every URL's user name and password cut (`https://[redacted]@host/…`): for a URL that came
+ * from configuration (a TUF mirror) and for a library's message that quotes one.
+ */
+export function redactUrlCredentials(text: string): string {
+  return text.replace(urlCredentials, '$1[redacted]@');
+}
+
 /**
  * The one redaction rule for text that goes into a message but came from elsewhere (a program's
  * output, a cloud SDK's error, a registry's or a Sigstore service's error body: any of them may echo
- * what it was sent). Cut: every given secret (8+ characters); what follows `Bearer`, `Basic`,
- * `token=`, `password:`, `secret=`; anything JWT-shaped; and every other run of 16+ token characters
+ * what it was sent). Cut: a URL's user name and password (`https://user:pw@host`); every given secret
+ * (8+ characters); what follows `Bearer`, `Basic`, `token=`, `password:`, `secret=`; anything JWT-shaped; and every other run of 16+ token characters
  * (`A-Za-z0-9+/=_-`) unless it reads as words — lower-case words and paths (`credentialprovider`,
  * `/tmp/sigward-kCCgxy/token`), CamelCase, an environment variable's name (`AWS_ROLE_ARN`), short
  * numbers, or a digest (`sha256:…`). Dots, colons and spaces end a run, so host names, URLs and sentences stay whole.
  */
 export function redactSecrets(text: string, secrets: readonly string[] = []): string {
-  let out = text;
+  let out = redactUrlCredentials(text);
   for (const secret of secrets) if (secret.length >= 8) out = out.split(secret).join('[redacted]');
   return out
     .replace(namedCredential, (match: string, prefix: string) =>
