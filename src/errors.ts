@@ -21,6 +21,15 @@ export function describeError(error: unknown): string {
   return String(error);
 }
 
+/**
+ * A parser's message without the excerpt of the input it quotes: the `yaml` package's errors end with
+ * the offending line and a caret, and that line may be a secret's value (a Secret beside the manifests,
+ * a kubeconfig's token). The first line keeps the reason and the place (`… at line 4, column 13`).
+ */
+export function withoutExcerpt(message: string): string {
+  return (message.split('\n')[0] ?? '').replace(/:\s*$/, '');
+}
+
 // What reads as words in a run of token characters, piece by piece (`/`, `-`, `_`, `=`, `+` part
 // them): lower-case words (a version's digits allowed: `v2`, `ec2`), CamelCase
 // (`GetAuthorizationToken`, `AWSCredentials`), numbers up to 12 digits (an account id), and any piece

@@ -9,7 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { SigwardError } from '../../errors.ts';
+import { SigwardError, withoutExcerpt } from '../../errors.ts';
 import { anonymous, staticAuthenticator } from './connection.ts';
 import type { Authenticator, KubeConnection, RequestCredentials } from './connection.ts';
 import { EXEC_API_VERSIONS, execAuthenticator } from './exec-credential.ts';
@@ -128,7 +128,7 @@ function mergeFile(merged: Merged, file: string): void {
   try {
     doc = raw.trim() === '' ? {} : parse(raw);
   } catch (error) {
-    throw invalid(`kubeconfig ${file} is not valid YAML: ${(error as Error).message.split('\n')[0]}`);
+    throw invalid(`kubeconfig ${file} is not valid YAML: ${withoutExcerpt((error as Error).message)}`);
   }
   if (doc === null || doc === undefined) doc = {};
   if (!isObject(doc)) throw invalid(`kubeconfig ${file} is not a kubeconfig (a YAML mapping was expected)`);
