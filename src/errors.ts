@@ -44,6 +44,13 @@ const readableRun = (run: string): boolean =>
   digest.test(run) ||
   run.split(/[/_=+-]/).every((p) => p === '' || readablePiece.test(p));
 
+/**
+ * `"Secret":"…"`, `password: "…"`, `token="…"`: a quoted value under a credential's name (a credential
+ * program's own JSON answer, an echoed request), cut up to its closing quote whatever it holds: a
+ * short password with `@` or `!` in it is no token-like run.
+ */
+const quotedCredential =
+  /\b((?:access_|refresh_|id_|identity|registry)?token|password|secret|auth)("?\s*[=:]\s*")(?:[^"\\]|\\.)*"/gi;
 /** `Bearer …`, `Basic …`, `token=…`, `password: …`: a credential named as such, 8+ characters. */
 const namedCredential =
   /\b(bearer\s+|basic\s+|(?:access_|refresh_|id_)?token\s*[=:]\s*|password\s*[=:]\s*|secret\s*[=:]\s*)"?[A-Za-z0-9._~+/=-]{8,}/gi;
@@ -65,7 +72,8 @@ export function redactUrlCredentials(text: string): string {
  * The one redaction rule for text that goes into a message but came from elsewhere (a program's
  * output, a cloud SDK's error, a registry's or a Sigstore service's error body: any of them may echo
  * what it was sent). Cut: a URL's user name and password (`https://user:pw@host`); every given secret
- * (8+ characters); what follows `Bearer`, `Basic`, `token=`, `password:`, `secret=`; anything JWT-shaped; and every other run of 16+ token characters
+ * (8+ characters); a quoted value under a credential's name (`"Secret":"…"`); what follows `Bearer`,
+ * `Basic`, `token=`, `password:`, `secret=`; anything JWT-shaped; and every other run of 16+ token characters
  * (`A-Za-z0-9+/=_-`) unless it reads as words — lower-case words and paths (`credentialprovider`,
  * `/tmp/sigward-kCCgxy/token`), CamelCase, an environment variable's name (`AWS_ROLE_ARN`), short
  * numbers, or a digest (`sha256:…`). Dots, colons and spaces end a run, so host names, URLs and sentences stay whole.
@@ -74,6 +82,7 @@ export function redactSecrets(text: string, secrets: readonly string[] = []): st
   let out = redactUrlCredentials(text);
   for (const secret of secrets) if (secret.length >= 8) out = out.split(secret).join('[redacted]');
   return out
+    .replace(quotedCredential, '$1$2[redacted]"')
     .replace(namedCredential, (match: string, prefix: string) =>
       // `Basic authentication required` is a sentence, not a credential.
       /^(?:bearer|basic)/i.test(prefix) && /^[a-z]+$/.test(match.slice(prefix.length))

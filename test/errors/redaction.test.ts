@@ -42,6 +42,14 @@ test("redactUrlCredentials: a URL's user name and password go (up to its last @)
   assert.equal(redactSecrets('from http://bob:pw@mirror.test'), 'from http://[redacted]@mirror.test');
 });
 
+test('a quoted value under a credential name goes whatever it holds; JSON keys and other fields stay', () => {
+  assert.equal(
+    redactSecrets('{"Username":"bob","Secret":"P@ss!w0rd","password": "x\\"y z", "identitytoken":"abc"}'),
+    '{"Username":"bob","Secret":"[redacted]","password": "[redacted]", "identitytoken":"[redacted]"}',
+  );
+  assert.equal(redactSecrets(`token="short1" kept="words here"`), 'token="[redacted]" kept="words here"');
+});
+
 test('cloud: a provider error keeps its words and cuts a 20-character token', () => {
   const failure = safeFailure(new Error(`${words}; the token ${token} expired`));
   assert.equal(failure.message, `${words}; the token [redacted] expired`);
