@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { SigwardError } from '../errors.ts';
+import { SigwardError, withoutExcerpt } from '../errors.ts';
 import { nearestName } from '../policy/compile.ts';
 
 /**
@@ -25,7 +25,10 @@ export function readDocuments(path: string): unknown[] {
   const docs: unknown[] = [];
   for (const doc of parseAllDocuments(text)) {
     if (doc.errors.length > 0)
-      throw new SigwardError('INPUT_INVALID', `${path}: ${doc.errors[0]?.message ?? 'invalid YAML'}`);
+      throw new SigwardError(
+        'INPUT_INVALID',
+        `${path}: ${withoutExcerpt(doc.errors[0]?.message ?? 'invalid YAML')}`,
+      );
     const value: unknown = doc.toJS();
     if (isObject(value) && value['kind'] === 'List' && Array.isArray(value['items']))
       docs.push(...value['items']);

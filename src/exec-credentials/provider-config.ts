@@ -8,7 +8,7 @@
 import { accessSync, constants, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { SigwardError } from '../errors.ts';
+import { SigwardError, withoutExcerpt } from '../errors.ts';
 import { parseSchemelessUrl } from './image-match.ts';
 
 export const CONFIG_API_VERSIONS = [
@@ -183,7 +183,7 @@ export function readCredentialProviderConfig(
     try {
       body = parseYaml(readFileSync(file, 'utf8'), { uniqueKeys: true });
     } catch (error) {
-      const why = error instanceof Error ? error.message.split('\n')[0] : 'unreadable';
+      const why = error instanceof Error ? withoutExcerpt(error.message) : 'unreadable';
       throw invalid(file, `does not parse: ${why}`);
     }
     if (typeof body !== 'object' || body === null || Array.isArray(body))

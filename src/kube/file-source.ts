@@ -6,7 +6,7 @@ import { readFileSync, readdirSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { SigwardError } from '../errors.ts';
+import { SigwardError, withoutExcerpt } from '../errors.ts';
 import { buildSnapshot } from './snapshot.ts';
 import type { PolicySnapshot } from './snapshot.ts';
 
@@ -19,7 +19,10 @@ export function readPolicyDirectory(dir: string): unknown[] {
     const path = join(dir, file);
     for (const doc of parseAllDocuments(readFileSync(path, 'utf8'))) {
       if (doc.errors.length > 0)
-        throw new SigwardError('POLICY_FILE_INVALID', `${path}: ${doc.errors[0]?.message ?? 'invalid YAML'}`);
+        throw new SigwardError(
+          'POLICY_FILE_INVALID',
+          `${path}: ${withoutExcerpt(doc.errors[0]?.message ?? 'invalid YAML')}`,
+        );
       const value: unknown = doc.toJS();
       if (value === null || value === undefined) continue;
       resources.push(value);

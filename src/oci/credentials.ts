@@ -35,6 +35,14 @@ const helperName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 const dockerHubKeys: ReadonlySet<string> = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
 
+/**
+ * An `auths` key as messages show it: credentials written into it (`https://user:pw@reg.io`,
+ * `user:pw@reg.io/team`, everything before the last `@` of its host part) are cut.
+ */
+function shownKey(key: string): string {
+  return key.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/]*@/i, '$1[redacted]@');
+}
+
 function configError(source: string, why: string): SigwardError {
   // Never quote the content: it is full of secrets.
   return new SigwardError('CREDENTIALS_INVALID', `${source}: ${why}`, { details: { source } });
@@ -63,7 +71,8 @@ export function registryOfAuthKey(key: string): { registry: string; path: string
 }
 
 function decodeBase64(value: string, source: string, key: string): string {
-  if (!/^[A-Za-z0-9+/=\s]*$/.test(value)) throw configError(source, `auths["${key}"].auth is not base64`);
+  if (!/^[A-Za-z0-9+/=\s]*$/.test(value))
+    throw configError(source, `auths["${shownKey(key)}"].auth is not base64`);
   return Buffer.from(value, 'base64').toString('utf8');
 }
 
@@ -75,7 +84,8 @@ function credentialOf(
   const text = (name: string): string | undefined => {
     const value = entry[name];
     if (value === undefined || value === null) return undefined;
-    if (typeof value !== 'string') throw configError(source, `auths["${key}"].${name} must be a string`);
+    if (typeof value !== 'string')
+      throw configError(source, `auths["${shownKey(key)}"].${name} must be a string`);
     return value.length === 0 ? undefined : value;
   };
   const identityToken = text('identitytoken');
@@ -86,7 +96,8 @@ function credentialOf(
   if (auth !== undefined) {
     const decoded = decodeBase64(auth, source, key);
     const colon = decoded.indexOf(':');
-    if (colon === -1) throw configError(source, `auths["${key}"].auth must encode "username:password"`);
+    if (colon === -1)
+      throw configError(source, `auths["${shownKey(key)}"].auth must encode "username:password"`);
     username = decoded.slice(0, colon);
     password = decoded.slice(colon + 1);
   }
@@ -123,10 +134,11 @@ export function parseDockerConfigJson(text: string | Uint8Array, source = 'docke
   const entries: Entry[] = [];
   for (const [key, value] of Object.entries(auths as Record<string, unknown>)) {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw configError(source, `auths["${key}"] must be an object`);
+      throw configError(source, `auths["${shownKey(key)}"] must be an object`);
     }
     const target = registryOfAuthKey(key);
-    if (target === undefined) throw configError(source, `auths key "${key}" does not name a registry`);
+    if (target === undefined)
+      throw configError(source, `auths key "${shownKey(key)}" does not name a registry`);
     const credential = credentialOf(value as Record<string, unknown>, source, key);
     if (credential !== undefined) entries.push({ ...target, credential });
   }
@@ -152,7 +164,7 @@ function helpersOf(
     throw configError(source, '"credHelpers" must be an object');
   }
   for (const [key, value] of Object.entries(helpers as Record<string, unknown>)) {
-    const name = checkedHelper(value, source, `credHelpers["${key}"]`);
+    const name = checkedHelper(value, source, `credHelpers["${shownKey(key)}"]`);
     const target = registryOfAuthKey(key);
     if (name !== undefined && target !== undefined && target.path === '')
       credHelpers.set(target.registry, name);

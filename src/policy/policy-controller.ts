@@ -12,6 +12,7 @@
 // them would admit what it denies: the policy fails closed (POLICY_INVALID in its mode) until it is
 // rewritten. A `warning` is honoured with a stated difference (a regexp made explicit about anchoring,
 // a `match` that sigward does not narrow).
+import { redactUrlCredentials } from '../errors.ts';
 import { POLICY_API_VERSION, PUBLIC_GOOD_TRUST_ROOT } from './types.ts';
 import type {
   AttestationSpec,
@@ -235,7 +236,7 @@ function translateKeyless(
   if (url !== undefined && !PUBLIC_FULCIO.has(url) && value['trustRootRef'] === undefined)
     f.error(
       `${at}.url`,
-      `${url}: sigward trusts a Fulcio through its certificate chain in a TrustRoot, not its URL: set trustRootRef to a sigward TrustRoot holding that instance's trusted_root.json`,
+      `${redactUrlCredentials(url)}: sigward trusts a Fulcio through its certificate chain in a TrustRoot, not its URL: set trustRootRef to a sigward TrustRoot holding that instance's trusted_root.json`,
     );
   if (value['ca-cert'] !== undefined)
     f.error(
@@ -269,7 +270,7 @@ function translateTransparency(
       else if (url !== undefined && !PUBLIC_REKOR.has(url) && ctlog['trustRootRef'] === undefined)
         f.error(
           `${at}.ctlog.url`,
-          `${url}: sigward checks transparency log entries offline against the log keys of a TrustRoot, not a URL: set ctlog.trustRootRef (or keyless.trustRootRef) to a sigward TrustRoot for that log`,
+          `${redactUrlCredentials(url)}: sigward checks transparency log entries offline against the log keys of a TrustRoot, not a URL: set ctlog.trustRootRef (or keyless.trustRootRef) to a sigward TrustRoot for that log`,
         );
     }
   }

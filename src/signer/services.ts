@@ -4,6 +4,7 @@
 // config's choice: `--fulcio-url`, `--rekor-url` (API v1 unless the config lists the same URL with
 // another version, or --rekor-api-version says so), `--timestamp-server-url`.
 // Rekor v2 gives no signed time, so a TSA is then required (so is one when no log is written at all).
+import { redactUrlCredentials } from '../errors.ts';
 import { SignerError, SignerErrorCode } from './errors.ts';
 
 export interface ServiceEndpoint {
@@ -56,10 +57,10 @@ function checkUrl(value: string, what: string): string {
   try {
     url = new URL(value);
   } catch {
-    throw configError(`${what} is not a URL: ${value}`);
+    throw configError(`${what} is not a URL: ${redactUrlCredentials(value)}`);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw configError(`${what} must be an http(s) URL: ${value}`);
+    throw configError(`${what} must be an http(s) URL: ${redactUrlCredentials(value)}`);
   }
   return value.replace(/\/+$/, '');
 }

@@ -8,6 +8,7 @@ import {
   type VerificationMaterial,
   type Witness,
 } from '@sigstore/sign';
+import { redactUrlCredentials } from '../errors.ts';
 import { SignerError, SignerErrorCode, scrub, type SignerErrorCode as Code } from './errors.ts';
 import { RekorV2Witness } from './rekor-v2.ts';
 import type { Services } from './services.ts';
@@ -58,7 +59,7 @@ export function witnessesFor(services: Services, options: WitnessOptions = {}): 
   } else if (rekor !== undefined) {
     witnesses.push(
       named(
-        `Rekor (${rekor.url})`,
+        `Rekor (${redactUrlCredentials(rekor.url)})`,
         SignerErrorCode.rekor,
         new RekorWitness({
           rekorBaseURL: rekor.url,
@@ -74,7 +75,7 @@ export function witnessesFor(services: Services, options: WitnessOptions = {}): 
   if (tsa !== undefined) {
     witnesses.push(
       named(
-        `the timestamp authority (${tsa.url})`,
+        `the timestamp authority (${redactUrlCredentials(tsa.url)})`,
         SignerErrorCode.tsa,
         new TSAWitness({ tsaBaseURL: tsa.url, timeout, retry: { retries: 2 } }),
       ),

@@ -12,7 +12,7 @@
 // successful refresh, whether or not the root's bytes changed.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { SigwardError } from '../errors.ts';
+import { SigwardError, redactUrlCredentials } from '../errors.ts';
 import { SigstoreError, SigstoreErrorCode } from './errors.ts';
 import { loadTrustRoot } from './trusted-root.ts';
 import type { TrustRootSnapshot } from './trusted-root.ts';
@@ -230,13 +230,13 @@ export class TrustRootStore {
     const source = this.#source;
     if (source.kind === 'reader') return `reading ${source.origin}`;
     if (source.kind === 'static') return `loading ${source.name}`;
-    return `TUF refresh from ${source.kind === 'public-good' ? PUBLIC_GOOD_MIRROR : source.mirrorURL}`;
+    return `TUF refresh from ${source.kind === 'public-good' ? PUBLIC_GOOD_MIRROR : redactUrlCredentials(source.mirrorURL)}`;
   }
 }
 
-// TUFError hides the real reason in `cause` (notes §4.1): show both.
+// TUFError hides the real reason in `cause` (notes §4.1): show both, without a URL's credentials.
 function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
+  if (!(error instanceof Error)) return redactUrlCredentials(String(error));
   const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
-  return `${error.message}${cause}`;
+  return redactUrlCredentials(`${error.message}${cause}`);
 }

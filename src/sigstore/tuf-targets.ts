@@ -2,6 +2,7 @@
 // which tells signers which Fulcio, Rekor and TSA to use (cosign v3 --use-signing-config). One TUF
 // refresh, then each target read from the verified metadata. Public-good by default; a private mirror
 // needs its initial root.json.
+import { redactUrlCredentials } from '../errors.ts';
 import { SigstoreError, SigstoreErrorCode } from './errors.ts';
 import { PUBLIC_GOOD_MIRROR } from './trust-root.ts';
 import { openTufClient } from './tuf-client.ts';
@@ -41,7 +42,9 @@ export async function fetchTufTargets(
     const message = error instanceof Error ? error.message : String(error);
     throw new SigstoreError(
       SigstoreErrorCode.trustRootUnavailable,
-      `TUF targets ${names.join(', ')} from ${mirrorURL} cannot be had: ${message}${cause}`,
+      redactUrlCredentials(
+        `TUF targets ${names.join(', ')} from ${mirrorURL} cannot be had: ${message}${cause}`,
+      ),
       { cause: error },
     );
   }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseAdmissionReview } from '../../src/admission/review.ts';
-import { readTestSuite, createReview, imageInput } from '../../src/cli/policy-test-inputs.ts';
+import { readDocuments, readTestSuite, createReview, imageInput } from '../../src/cli/policy-test-inputs.ts';
 import { readPolicies } from '../../src/cli/policy-test-engine.ts';
 import { buildSnapshot } from '../../src/kube/snapshot.ts';
 import { REPO_ROOT } from '../sigstore/ext.ts';
@@ -77,4 +77,22 @@ test('a test file with an unknown field is refused naming it and the field it mo
     message:
       /tests\[0\]\.zzzzzzzz: unknown field \(known fields: name, image, resource, review, namespace, expect\)$/,
   });
+});
+
+test("a manifest that does not parse is named with the parser's reason and place, never the line it quotes", async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  // A Secret beside the workloads (a chart's output, a kustomize directory): the YAML parser's message
+  // quotes the offending line, here the password.
+  const path = join(mkdtempSync(join(tmpdir(), 'sigward-inputs-')), 'secret.yaml');
+  writeFileSync(path, 'apiVersion: v1\nkind: Secret\nstringData:\n  password: hunter2-s3cret: x\n');
+  assert.throws(
+    () => readDocuments(path),
+    (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'INPUT_INVALID');
+      assert.match(error.message, /at line 4, column \d+$/);
+      assert.ok(!error.message.includes('hunter2-s3cret'), error.message);
+      return true;
+    },
+  );
 });

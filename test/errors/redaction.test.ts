@@ -3,7 +3,7 @@
 // service's answer (signer). Each place is shown cutting a token-like run and keeping what reads as words.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { redactSecrets } from '../../src/errors.ts';
+import { redactSecrets, redactUrlCredentials } from '../../src/errors.ts';
 import { safeFailure } from '../../src/cloud/exchange-cache.ts';
 import { safeExcerpt } from '../../src/exec-credentials/run-program.ts';
 import { registryErrorOf } from '../../src/oci/registry-errors.ts';
@@ -30,6 +30,24 @@ test('redactSecrets: opaque runs, named credentials, JWTs and given secrets go; 
   assert.equal(redactSecrets('my pw is short1x!', ['short1x!']), 'my pw is [redacted]');
   assert.equal(redactSecrets('ghp_aB3dE6gH9jK2mN5pQ8sT'), '[redacted]');
   assert.equal(redactSecrets(`0f8fad5b-d9cb-469f-a165-70e7b4cb6e82`), '[redacted]');
+});
+
+test("redactUrlCredentials: a URL's user name and password go (up to its last @), the rest of the text stays", () => {
+  assert.equal(
+    redactUrlCredentials('GET https://alice:p@ss-w0rd@tuf.example:8443/2.root.json?x=1 failed'),
+    'GET https://[redacted]@tuf.example:8443/2.root.json?x=1 failed',
+  );
+  const plain = `https://tuf.example/a@b and ghcr.io/o/app@${digest}`;
+  assert.equal(redactUrlCredentials(plain), plain);
+  assert.equal(redactSecrets('from http://bob:pw@mirror.test'), 'from http://[redacted]@mirror.test');
+});
+
+test('a quoted value under a credential name goes whatever it holds; JSON keys and other fields stay', () => {
+  assert.equal(
+    redactSecrets('{"Username":"bob","Secret":"P@ss!w0rd","password": "x\\"y z", "identitytoken":"abc"}'),
+    '{"Username":"bob","Secret":"[redacted]","password": "[redacted]", "identitytoken":"[redacted]"}',
+  );
+  assert.equal(redactSecrets(`token="short1" kept="words here"`), 'token="[redacted]" kept="words here"');
 });
 
 test('cloud: a provider error keeps its words and cuts a 20-character token', () => {

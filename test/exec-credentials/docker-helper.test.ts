@@ -27,6 +27,8 @@ import { rejectsWithCode } from '../support/cloud-assertions.ts';
 
 const helperDir = resolve('test/support/credential-programs');
 const secret = 'helper-password-c2VjcmV0c2VjcmV0c2VjcmV0';
+/** Short, with characters that end a token-like run: only its place in the answer can cut it. */
+const shortSecret = 'P@ss!w0rd';
 let root: string;
 let n = 0;
 
@@ -175,6 +177,17 @@ describe('the helper protocol', () => {
       /exit status 1: error getting credentials: token \[redacted\] expired/,
     ],
     [
+      // Its last line is its own answer: the Secret field is cut whatever its length or characters.
+      'a helper that printed its answer and then failed',
+      {
+        TEST_HELPER_EXIT: '1',
+        TEST_HELPER_OUTPUT: `{"ServerURL":"reg.example.com","Username":"bob","Secret":"${shortSecret}"}`,
+      },
+      {},
+      'sigward-test',
+      /exit status 1: \{"ServerURL":"reg\.example\.com","Username":"bob","Secret":"\[redacted\]"\}$/,
+    ],
+    [
       'a helper that is not installed',
       {},
       {},
@@ -198,7 +211,7 @@ describe('the helper protocol', () => {
         new RegExp(`^docker-credential-${helper} gave no credentials for reg\\.example\\.com: `),
       );
       assert.match(error.message, expected);
-      assertNoSecret(error, [secret]);
+      assertNoSecret(error, [secret, shortSecret]);
     });
   }
 

@@ -119,3 +119,19 @@ describe('pull secrets', () => {
     assert.deepEqual(unreadable, ['secret apps/missing 404']);
   });
 });
+
+test("a policy file that does not parse is named with the parser's reason and place, never the line it quotes", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sigward-policies-'));
+  // A Secret in the same directory: the YAML parser's message quotes the offending line (the password),
+  // and the webhook logs the error at error level.
+  writeFileSync(join(dir, 'secret.yaml'), 'kind: Secret\nstringData:\n  token: s3cret-abc123: x\n');
+  assert.throws(
+    () => readPolicyDirectory(dir),
+    (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'POLICY_FILE_INVALID');
+      assert.match(error.message, /secret\.yaml: .* at line 3, column \d+$/);
+      assert.ok(!error.message.includes('s3cret-abc123'), error.message);
+      return true;
+    },
+  );
+});

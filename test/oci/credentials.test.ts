@@ -110,6 +110,10 @@ test('invalid configs fail with the source named and no secret quoted', () => {
     JSON.stringify({ auths: { 'reg.io': { auth: b64('hunter2-no-colon') } } }),
     JSON.stringify({ auths: { 'reg.io': { password: 12 } } }),
     JSON.stringify({ auths: { 'reg.io': 'hunter2' } }),
+    // A key with credentials written into it, as a URL or without a scheme: named without them.
+    JSON.stringify({ auths: { 'https://bob:hunter2@reg.io': { auth: b64('bob:pw') } } }),
+    JSON.stringify({ auths: { 'bob:hunter2@reg.io/team': { auth: b64('bob:pw') } } }),
+    JSON.stringify({ auths: { 'bob:hunter2@reg.io': { auth: 'hunter2!!' } } }),
   ];
   for (const text of cases) {
     assert.throws(

@@ -490,6 +490,18 @@ test('an unknown field names the known one it most likely meant, and none when n
   );
 });
 
+test("a TrustRoot's TUF mirror URL with a user name and password is refused without repeating them", () => {
+  const root = compileTrustRoot({
+    apiVersion: POLICY_API_VERSION,
+    kind: 'TrustRoot',
+    metadata: { name: 'r' },
+    spec: { tuf: { mirror: 'https://ci:tuf-token-0123@tuf.example', root: '{}' } },
+  });
+  const error = root.errors.find((e) => e.field === 'spec.tuf.mirror');
+  assert.match(error?.message ?? '', /must not carry a user name or password/);
+  assert.ok(!JSON.stringify(root).includes('tuf-token-0123'));
+});
+
 test('identities that accept anyone or can never match are warned about at load', () => {
   const warningsOf = (identity: Record<string, unknown>) => {
     const r = compilePolicy({

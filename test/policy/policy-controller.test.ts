@@ -156,6 +156,20 @@ describe('policy-controller e2e test data', () => {
     );
   });
 
+  test('a Fulcio or Rekor URL with a user name and password is named without them', () => {
+    const doc = fixture('cip-keyless.yaml') as {
+      spec: { authorities: Record<string, Record<string, unknown>>[] };
+    };
+    doc.spec.authorities[0]!['keyless']!['url'] = 'https://ci:fulcio-pw-123@fulcio.internal';
+    doc.spec.authorities[0]!['ctlog']!['url'] = 'https://ci:rekor-pw-123@rekor.internal';
+    const { errors } = compilePolicyControllerPolicy(doc);
+    assert.deepEqual(
+      errors.map((e) => e.message.slice(0, e.message.indexOf(': '))),
+      ['https://[redacted]@rekor.internal', 'https://[redacted]@fulcio.internal'],
+    );
+    assert.ok(!JSON.stringify(errors).includes('-pw-123'));
+  });
+
   test('cip-keyless: the unanchored regexps keep their meaning (an open side stays open, a closed one gets .*)', () => {
     const { policy } = translatePolicyControllerPolicy(fixture('cip-keyless.yaml'));
     assert.deepEqual(policy.spec?.authorities?.[0]?.keyless?.identities, [

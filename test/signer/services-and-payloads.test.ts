@@ -84,6 +84,11 @@ test("overrides: cosign's --fulcio-url, --rekor-url, --timestamp-server-url; Rek
   assert.throws(() => withOverrides(noTsa, {}), /Rekor v2 gives no signed time/);
   assert.deepEqual(withOverrides(noTsa, { timestampServerUrl: 'https://t/ts' }).tsa, { url: 'https://t/ts' });
   assert.throws(() => withOverrides(PUBLIC_GOOD_SERVICES, { fulcioUrl: 'ftp://x' }), /http\(s\)/);
+  // A URL with a user name and password is named without them.
+  assert.throws(
+    () => withOverrides(PUBLIC_GOOD_SERVICES, { timestampServerUrl: 'ftp://ci:tsa-pw-123@t' }),
+    (e: Error) => e.message.endsWith('ftp://[redacted]@t') && !e.message.includes('tsa-pw'),
+  );
 });
 
 test('payloads: the statement and the simple-signing payload read back with the webhook parsers', () => {

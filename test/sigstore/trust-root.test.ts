@@ -164,6 +164,33 @@ test('an unreachable mirror fails the refresh with the reason, not silently', as
   assert.equal(s.current(), undefined);
 });
 
+test('a mirror URL with a user name and password is refused, and neither is shown in the error, its causes or the status', async () => {
+  // tuf-js fetches with the global fetch, which refuses a URL with credentials and quotes it whole in
+  // its error: the password reached the refresh error, the warn line and the TrustRoot's status.
+  const password = 'tuf-mirror-pw-0123';
+  const withCredentials = repo.url.replace('http://', `http://alice:${password}@`);
+  const s = new TrustRootStore(
+    {
+      kind: 'tuf',
+      mirrorURL: withCredentials,
+      rootPath: join(dir, 'root.json'),
+      cachePath: join(dir, 'creds'),
+    },
+    { retries: 0, timeoutMs: 500 },
+  );
+  const requests = repo.requests.length;
+  await rejectsWith(s.refresh(), SigstoreErrorCode.trustRootUnavailable, /user name or password/);
+  const error = await s.refresh().catch((e: unknown) => e);
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    assert.ok(!e.message.includes(password), e.message);
+    assert.ok(!e.message.includes('alice'), e.message);
+  }
+  const shown = repo.url.replace('http://', 'http://[redacted]@');
+  assert.ok(String(s.status().lastError?.message).startsWith(`TUF refresh from ${shown} failed`));
+  assert.ok(!JSON.stringify(s.status()).includes(password));
+  assert.equal(repo.requests.length, requests, 'nothing was asked of the mirror');
+});
+
 test('background refresh runs at start and on its interval, and stops', async () => {
   const s = store('background');
   s.start(60_000);

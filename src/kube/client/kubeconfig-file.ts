@@ -9,7 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { SigwardError } from '../../errors.ts';
+import { SigwardError, redactUrlCredentials, withoutExcerpt } from '../../errors.ts';
 import { anonymous, staticAuthenticator } from './connection.ts';
 import type { Authenticator, KubeConnection, RequestCredentials } from './connection.ts';
 import { EXEC_API_VERSIONS, execAuthenticator } from './exec-credential.ts';
@@ -76,10 +76,14 @@ export function loadKubeconfigFiles(files: readonly string[], context?: string):
   try {
     url = new URL(server);
   } catch {
-    throw invalid(`${where}: cluster "${clusterName}" has a server that is not a URL: ${server}`);
+    throw invalid(
+      `${where}: cluster "${clusterName}" has a server that is not a URL: ${redactUrlCredentials(server)}`,
+    );
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
-    throw invalid(`${where}: cluster "${clusterName}" server ${server} is neither https nor http`);
+    throw invalid(
+      `${where}: cluster "${clusterName}" server ${redactUrlCredentials(server)} is neither https nor http`,
+    );
   if (text(cluster.body['proxy-url']) !== undefined)
     throw invalid(`${where}: cluster "${clusterName}" sets proxy-url, which sigward does not support`);
   const caData = text(cluster.body['certificate-authority-data']);
@@ -128,7 +132,7 @@ function mergeFile(merged: Merged, file: string): void {
   try {
     doc = raw.trim() === '' ? {} : parse(raw);
   } catch (error) {
-    throw invalid(`kubeconfig ${file} is not valid YAML: ${(error as Error).message.split('\n')[0]}`);
+    throw invalid(`kubeconfig ${file} is not valid YAML: ${withoutExcerpt((error as Error).message)}`);
   }
   if (doc === null || doc === undefined) doc = {};
   if (!isObject(doc)) throw invalid(`kubeconfig ${file} is not a kubeconfig (a YAML mapping was expected)`);

@@ -73,6 +73,15 @@ test('a context naming a missing cluster or user, or a cluster without a server,
     [file({ ...config(), clusters: [{ name: 'c', cluster: { server: 'ftp://x' } }] })],
     /neither https nor http/,
   );
+  // A server with credentials written into it is named without them.
+  assert.throws(
+    () =>
+      loadKubeconfigFiles([
+        file({ ...config(), clusters: [{ name: 'c', cluster: { server: 'ftp://admin:kube-pw-123@x' } }] }),
+      ]),
+    (e: Error) =>
+      /server ftp:\/\/\[redacted\]@x is neither/.test(e.message) && !e.message.includes('kube-pw'),
+  );
   refused(
     [
       file({
