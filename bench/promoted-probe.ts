@@ -5,6 +5,9 @@
 // start (the bench's cold rounds, after its warm-up), per admission request answered in that window.
 // Promoted bytes are what make mark-compacts: each one marks the whole live heap. Writes the top
 // allocating functions to stderr (the webhook's log) and the .heapprofile to $PROMOTED_DIR when set.
+// PROMOTED_START_AFTER / PROMOTED_STOP_AFTER: the window by responses instead (sampling starts after the
+// Nth response and stops after the Mth, counted from start), e.g. 320 and 1300 for
+// `--peer none --rounds 1 --warmup 300 --cold 0 --cold16 1000 --warm 0`: the 16-connection round.
 import diagnostics from 'node:diagnostics_channel';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -21,9 +24,17 @@ const startMs = Number(process.env.PROMOTED_START_MS ?? 6000);
 const stopMs = Number(process.env.PROMOTED_STOP_MS ?? 14000);
 const session = new Session();
 session.connect();
+const startAfter = Number(process.env.PROMOTED_START_AFTER ?? NaN);
+const stopAfter = Number(process.env.PROMOTED_STOP_AFTER ?? NaN);
 let requests = 0;
+let answered = 0;
 let sampling = false;
-diagnostics.subscribe('http.server.response.finish', () => void (sampling && requests++));
+diagnostics.subscribe('http.server.response.finish', () => {
+  answered++;
+  if (sampling) requests++;
+  if (answered === startAfter) start();
+  if (answered === stopAfter) stop();
+});
 const gcs = { minor: 0, major: 0 };
 new PerformanceObserver((list) => {
   if (!sampling) return;
@@ -34,7 +45,7 @@ new PerformanceObserver((list) => {
   }
 }).observe({ entryTypes: ['gc'] });
 
-setTimeout(() => {
+const start = (): void =>
   void (async () => {
     await session.post('HeapProfiler.enable');
     await session.post('HeapProfiler.startSampling', {
@@ -45,9 +56,8 @@ setTimeout(() => {
     });
     sampling = true;
   })();
-}, startMs).unref();
 
-setTimeout(() => {
+const stop = (): void =>
   void (async () => {
     sampling = false;
     const { profile } = (await session.post('HeapProfiler.stopSampling')) as unknown as {
@@ -82,4 +92,8 @@ setTimeout(() => {
     if (dir !== undefined)
       writeFileSync(join(dir, `promoted-${process.pid}.heapprofile`), JSON.stringify(profile));
   })();
-}, stopMs).unref();
+
+if (Number.isNaN(startAfter)) {
+  setTimeout(start, startMs).unref();
+  setTimeout(stop, stopMs).unref();
+}

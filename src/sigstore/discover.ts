@@ -36,7 +36,12 @@ import {
   DSSE_ENVELOPE_MEDIA_TYPE,
   ANNOTATION,
 } from './layout.ts';
-import { legacyAttestationToBundle, legacySignatureBundle, legacySignatureToBundle } from './legacy.ts';
+import {
+  legacyAttestationToBundle,
+  legacySignatureBundle,
+  legacySignatureOver,
+  legacySignatureToBundle,
+} from './legacy.ts';
 import { mapLimit } from './map-limit.ts';
 
 /** What discovery needs of the OCI client (a RegistryClient, or a stand-in in tests). */
@@ -228,23 +233,50 @@ export async function discoverSignatures(
   const legacyTagName = legacyTag(image.digest);
 
   // The lookups are independent: one round trip each, in parallel.
-  const [listing, legacy] = await Promise.all([
+  const found = await Promise.all([
     listBundleReferrers(ctx, image.digest),
     client.findManifest(referenceIn(ctx.repo, legacyTagName), options.signal),
   ]);
+  return readCandidates(ctx, image.digest, found, { maxReferrers, maxLayers, concurrency, legacyTagName });
+}
+
+/**
+ * discoverSignatures once the listing and the `.sig` manifest are read. Not async itself: an async
+ * function keeps its locals (the manifest) until it returns, and the reads are a round trip away.
+ */
+function readCandidates(
+  ctx: Ctx,
+  digest: string,
+  [listing, legacy]: [ReferrerListing, FetchedManifest | undefined],
+  limits: { maxReferrers: number; maxLayers: number; concurrency: number; legacyTagName: string },
+): Promise<Discovery> {
+  const { maxReferrers, maxLayers, concurrency, legacyTagName } = limits;
   // Entries claiming an attestation are skipped before the cap (they cost nothing); referrer
   // manifests and the legacy layers are fetched side by side.
   const { readable, skipped } = skipClaimed(listing.listed, isSignatureClaim);
-  const [referrerResults, legacyRead] = await Promise.all([
+  const { referrers, ignored } = listing;
+  const truncated = readable.length > maxReferrers;
+  return Promise.all([
     mapLimit(readable.slice(0, maxReferrers), concurrency, (entry) =>
       readReferrer(ctx, entry, isSignatureClaim),
     ),
     legacy === undefined ? undefined : readLegacy(ctx, legacy, legacyTagName, maxLayers, concurrency),
-  ]);
+  ]).then(([referrerResults, legacyRead]) =>
+    assembled(ctx, digest, { referrers, ignored, truncated, skipped }, referrerResults, legacyRead),
+  );
+}
 
+function assembled(
+  ctx: Ctx,
+  digest: string,
+  listing: Pick<ReferrerListing, 'referrers' | 'ignored'> & { truncated: boolean; skipped: string[] },
+  referrerResults: readonly ReferrerRead[],
+  legacyRead: LegacyRead | undefined,
+): Discovery {
+  const { skipped } = listing;
   const candidates: SignatureCandidate[] = [];
   let ignored = listing.ignored;
-  let truncated = readable.length > maxReferrers;
+  let truncated = listing.truncated;
   let claimedAttestations = skipped.length;
   let attestations = claimedAttestations;
   for (const result of referrerResults) {
@@ -262,7 +294,7 @@ export async function discoverSignatures(
   }
   return {
     signatureRepository: ctx.repoName,
-    digest: image.digest,
+    digest,
     candidates,
     referrers: listing.referrers,
     ignored,
@@ -314,36 +346,41 @@ export function skipClaimed(
  */
 export async function readReferrer(
   ctx: Ctx,
-  { descriptor, source, tag }: ListedReferrer,
+  listed: ListedReferrer,
   wanted: ClaimFilter,
-): Promise<SignatureCandidate[] | { attestation: SignatureCandidate } | { skipped: string }> {
-  const fetched = await ctx.client.findManifest(referenceIn(ctx.repo, descriptor.digest), ctx.signal);
+): Promise<ReferrerRead> {
+  const fetched = await ctx.client.findManifest(referenceIn(ctx.repo, listed.descriptor.digest), ctx.signal);
+  return readReferrerManifest(ctx, listed, fetched, wanted);
+}
+
+type ReferrerRead = SignatureCandidate[] | { attestation: SignatureCandidate } | { skipped: string };
+
+/**
+ * readReferrer once its manifest is read. Not async itself: an async function keeps its locals (the
+ * manifest) until it returns, and a bundle's blob is a round trip away, long enough for the young
+ * generation to promote what waits for it; only the layer's descriptor and location wait here.
+ */
+function readReferrerManifest(
+  ctx: Ctx,
+  { source, tag }: ListedReferrer,
+  fetched: FetchedManifest | undefined,
+  wanted: ClaimFilter,
+): ReferrerRead | Promise<ReferrerRead> {
   // Listed but gone (deleted, or a stale fallback entry), or not an image manifest: not a signature.
   if (fetched === undefined || fetched.manifest.kind !== 'manifest') return [];
   const layers = fetched.manifest.layers;
+  const manifestDigest = fetched.digest;
   const where = (layer: number): SignatureLocation => ({
     source,
     repository: ctx.repoName,
-    manifest: fetched.digest,
+    manifest: manifestDigest,
     layer,
     ...(tag === undefined ? {} : { tag }),
   });
   if (layers.length === 1 && isBundleMediaType(layers[0]?.mediaType)) {
     const claim = claimIn(fetched.manifest.annotations);
     if (claim !== undefined && !wanted(claim)) return { skipped: claim };
-    const location = where(0);
-    const blob = await fetchSignatureBlob(ctx, layers[0]!, ctx.maxReferrerBytes);
-    if (blob instanceof SigwardError) return [{ location, format: 'bundle', problem: blob }];
-    let bundle: Bundle;
-    try {
-      bundle = parseBundle(blob);
-    } catch (error) {
-      return [{ location, format: 'bundle', problem: asSigwardError(error) }];
-    }
-    const predicateType = claimedPredicateType(bundle);
-    if (predicateType !== undefined && predicateType !== COSIGN_SIGN_PREDICATE_TYPE)
-      return { attestation: { location, format: 'bundle', bundle, predicateType } };
-    return [{ location, format: 'bundle', bundle }];
+    return readBundleLayer(ctx, where(0), blobDescriptor(layers[0]!));
   }
   if (layers.some((l) => isBundleMediaType(l.mediaType))) {
     const problem = new SigstoreError(
@@ -355,12 +392,37 @@ export async function readReferrer(
   return [];
 }
 
+/** A referrer's one bundle layer, fetched and read. */
+async function readBundleLayer(
+  ctx: Ctx,
+  location: SignatureLocation,
+  layer: Descriptor,
+): Promise<ReferrerRead> {
+  const blob = await fetchSignatureBlob(ctx, layer, ctx.maxReferrerBytes);
+  if (blob instanceof SigwardError) return [{ location, format: 'bundle', problem: blob }];
+  let bundle: Bundle;
+  try {
+    bundle = parseBundle(blob);
+  } catch (error) {
+    return [{ location, format: 'bundle', problem: asSigwardError(error) }];
+  }
+  const predicateType = claimedPredicateType(bundle);
+  if (predicateType !== undefined && predicateType !== COSIGN_SIGN_PREDICATE_TYPE)
+    return { attestation: { location, format: 'bundle', bundle, predicateType } };
+  return [{ location, format: 'bundle', bundle }];
+}
+
+/** What fetching a layer's blob needs of its descriptor (not its annotations). */
+function blobDescriptor({ mediaType, digest, size }: Descriptor): Descriptor {
+  return { mediaType, digest, size };
+}
+
 /**
  * The layers of a legacy `.sig` (or, for `kind` attestation, `.att`) manifest as candidates. With
  * `wanted`, an attestation layer whose `predicateType` annotation claims an unwanted type is not
  * fetched: its claim is listed in `skipped`.
  */
-export async function readLegacy(
+export function readLegacy(
   ctx: Ctx,
   fetched: FetchedManifest,
   tag: string,
@@ -368,12 +430,7 @@ export async function readLegacy(
   concurrency: number,
   kind: 'signature' | 'attestation' = 'signature',
   wanted?: ClaimFilter,
-): Promise<{
-  candidates: SignatureCandidate[];
-  ignored: number;
-  truncated: boolean;
-  skipped: string[];
-}> {
+): Promise<LegacyRead> {
   if (fetched.manifest.kind !== 'manifest') {
     const problem = new SigstoreError(
       SigstoreErrorCode.bundleMalformed,
@@ -386,12 +443,12 @@ export async function readLegacy(
       layer: 0,
       tag,
     };
-    return {
+    return Promise.resolve({
       candidates: [{ location, format: 'legacy', problem }],
       ignored: 0,
       truncated: false,
       skipped: [],
-    };
+    });
   }
   const layers = fetched.manifest.layers.map((layer, index) => ({ layer, index }));
   const mediaType = kind === 'signature' ? SIMPLE_SIGNING_MEDIA_TYPE : DSSE_ENVELOPE_MEDIA_TYPE;
@@ -409,11 +466,20 @@ export async function readLegacy(
     kind === 'signature' && ctx.onLegacyBundles !== undefined
       ? examined.map(({ layer }) => earlyLegacyBundle(layer, ctx.maxSignatureBytes))
       : [];
-  const reading = mapLimit(examined, concurrency, async ({ layer, index }, i) => {
+  // What each read keeps while its blob is on the way (a registry round trip, long enough for the
+  // young generation to promote what it holds): a layer whose bundle is read already keeps the
+  // descriptor's digest and size, not its annotations (the bundle holds what they say), and nothing
+  // keeps the manifest (this function is not async: an async one keeps its locals until it returns).
+  const manifestDigest = fetched.digest;
+  const items = examined.map(({ layer, index }, i): { layer: Descriptor; index: number; bundle?: Bundle } => {
+    const bundle = early[i];
+    return bundle === undefined ? { layer, index } : { layer: blobDescriptor(layer), index, bundle };
+  });
+  const reading = mapLimit(items, concurrency, async ({ layer, index, bundle }) => {
     const location: SignatureLocation = {
       source: 'legacy-tag',
       repository: ctx.repoName,
-      manifest: fetched.digest,
+      manifest: manifestDigest,
       layer: index,
       tag,
     };
@@ -445,9 +511,13 @@ export async function readLegacy(
         return { location, format: 'legacy' as const, problem: asSigwardError(error), ...labelled };
       }
     }
-    const bundle = early[i];
-    if (bundle !== undefined && sha256Hex(blob) === hexOf(layer.digest))
-      return { location, format: 'legacy' as const, bundle, payload: blob };
+    if (bundle !== undefined) {
+      if (sha256Hex(blob) === hexOf(layer.digest))
+        return { location, format: 'legacy' as const, bundle, payload: blob };
+      // Other bytes than the descriptor names: the same annotations over these bytes.
+      const read = legacySignatureOver(bundle, blob);
+      return { location, format: 'legacy' as const, bundle: read.bundle, ...optionalPayload(read.payload) };
+    }
     try {
       const read = legacySignatureToBundle({
         mediaType: layer.mediaType,
@@ -462,13 +532,16 @@ export async function readLegacy(
   // The first blobs are requested by now: what verification does meanwhile waits on no round trip.
   const started = early.filter((bundle) => bundle !== undefined);
   if (started.length > 0) ctx.onLegacyBundles?.(started);
-  const candidates = await reading;
-  return {
-    candidates,
-    ignored: layers.length - signatures.length,
-    truncated: readable.length > examined.length,
-    skipped,
-  };
+  const ignored = layers.length - signatures.length;
+  const truncated = readable.length > examined.length;
+  return reading.then((candidates) => ({ candidates, ignored, truncated, skipped }));
+}
+
+interface LegacyRead {
+  candidates: SignatureCandidate[];
+  ignored: number;
+  truncated: boolean;
+  skipped: string[];
 }
 
 /**

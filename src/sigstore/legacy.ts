@@ -137,6 +137,31 @@ export function legacySignatureToBundle(layer: LegacyLayer): LegacySignature {
 }
 
 /**
+ * legacySignatureToBundle's answer for a layer whose annotations gave `bundle` (legacySignatureBundle),
+ * over these payload bytes: the same bundle, its message digest that of the bytes. For a payload
+ * other than its descriptor named, read without keeping the annotations.
+ */
+export function legacySignatureOver(bundle: Bundle, blob: Uint8Array): LegacySignature {
+  if (bundle.content.$case !== 'messageSignature') throw new Error('not a message signature bundle');
+  const payload = Buffer.from(blob);
+  const { messageSignature } = bundle.content;
+  const digest = createHash('sha256').update(payload).digest();
+  return {
+    bundle: {
+      ...bundle,
+      content: {
+        ...bundle.content,
+        messageSignature: {
+          ...messageSignature,
+          messageDigest: { ...messageSignature.messageDigest, digest },
+        },
+      },
+    },
+    payload,
+  };
+}
+
+/**
  * The bundle of a simple-signing layer whose payload has the SHA-256 `payloadDigest`, from the layer's
  * annotations alone: with the digest its descriptor names, it can be read (and verification started)
  * before the payload blob arrives. The same bundle, and the same failures, as legacySignatureToBundle.

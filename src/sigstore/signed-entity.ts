@@ -60,15 +60,13 @@ export function signedEntity(input: EntityInput): SignedEntity {
 }
 
 /**
- * `entity` (read without its signed bytes) with its signature over `artifact`: the library's own
- * signature content of the bundle, the rest of the entity (the certificate read, the times) as it is.
+ * The library's own entity of `bundle` with its signature over `artifact`, for the last step alone
+ * (the signature over the content, with the key the first step proved): it reads only the signature.
+ * Without the DER parts (a key hint in place of the certificate, no tokens), which that step never
+ * reads, so a second step waiting for its payload need not keep the first step's entity.
  */
-export function withArtifact(
-  entity: SignedEntity,
-  bundle: Bundle,
-  artifact: Buffer | undefined,
-): SignedEntity {
-  return { ...entity, signature: toSignedEntity(withoutDer(bundle), artifact).signature };
+export function signatureEntity(bundle: Bundle, artifact: Buffer | undefined): SignedEntity {
+  return toSignedEntity(withoutDer(bundle), artifact);
 }
 
 /** The bundle without DER for the library to read: a key hint in place of certificates, no tokens. */

@@ -5,7 +5,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { SignedEntity, TrustMaterial } from '@sigstore/verify';
 import type { Bundle } from './bundle.ts';
-import { signedEntity, withArtifact } from './signed-entity.ts';
+import { signatureEntity, signedEntity } from './signed-entity.ts';
 import { checkStrictMaterial } from './strict-material.ts';
 import type { StrictMaterial } from './strict-material.ts';
 import { prepareContent } from './content.ts';
@@ -67,7 +67,8 @@ export function verifyBundle(input: VerifyInput): VerifiedSignature {
   const signing = checkSigning(input, material, prepared);
   checkSignature(signing, signing.entity);
   return {
-    ...verified(input.bundle, signing, identityOf(input.signer, signing)),
+    identity: identityOf(input.signer, signing),
+    ...verified(input.bundle, signing.entity),
     ...prepared.check(),
   };
 }
@@ -87,18 +88,41 @@ export function startVerifyBundle(
 ): ((payload: Uint8Array) => VerifiedSignature) | undefined {
   const { bundle, content } = input;
   if (bundle.content.$case !== 'messageSignature' || content.kind !== 'image') return undefined;
-  // Each step's outcome, or the failure verifyBundle would throw there.
+  const { refused, signed, identity } = firstStep(input);
+  return (payload) => {
+    if (refused !== undefined) throw refused.error;
+    const prepared = prepareContent(bundle, { ...content, payload });
+    if ('failure' in signed) throw signed.failure;
+    checkSignature(signed, signatureEntity(bundle, prepared.artifact));
+    if (!identity.ok) throw identity.error;
+    return { identity: identity.value, ...signed.verified, ...prepared.check() };
+  };
+}
+
+/**
+ * startVerifyBundle's first step: each check's outcome, or the failure verifyBundle would throw there.
+ * The second step waits for a registry round trip, during which young-generation collections promote
+ * whatever it still holds: it gets only what it reads (the proven key, the verifier, the verified
+ * times, the identity), never the certificate's DER tree, the strict reading or the log entries. A
+ * function of its own, so that no closure of the second step shares a scope with them.
+ */
+function firstStep(input: VerifyInput) {
   const material = outcome(() => checkMaterial(input));
   const signing = material.ok ? outcome(() => checkSigning(input, material.value, {})) : material;
   const identity = signing.ok ? outcome(() => identityOf(input.signer, signing.value)) : signing;
-  return (payload) => {
-    if (!material.ok) throw material.error;
-    const prepared = prepareContent(bundle, { ...content, payload });
-    if (!signing.ok) throw signing.error;
-    checkSignature(signing.value, withArtifact(signing.value.entity, bundle, prepared.artifact));
-    if (!identity.ok) throw identity.error;
-    return { ...verified(bundle, signing.value, identity.value), ...prepared.check() };
+  return {
+    refused: material.ok ? undefined : { error: material.error },
+    signed: signing.ok ? lastStep(input.bundle, signing.value) : { failure: signing.error },
+    identity,
   };
+}
+
+/** What the second step needs of the first's Signing: the signature check's key, the verified times. */
+function lastStep(
+  bundle: Bundle,
+  { verifier, key, entity }: Signing,
+): SignatureStep & { verified: Verified } {
+  return { verifier, key, verified: verified(bundle, entity) };
 }
 
 type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
@@ -183,8 +207,11 @@ function checkSigning(
   }
 }
 
+/** The last step's verifier and the key it checks the signature with. */
+type SignatureStep = Pick<Signing, 'verifier' | 'key'>;
+
 /** The library's last step: the signature over `entity`'s content (the same bundle, with its bytes). */
-function checkSignature({ verifier, key }: Signing, entity: SignedEntity): void {
+function checkSignature({ verifier, key }: SignatureStep, entity: SignedEntity): void {
   try {
     verifier.verifySignature(entity, { key });
   } catch (error) {
@@ -199,13 +226,10 @@ function identityOf(signer: SignerTrust, { entity, key }: Signing): ProvenIdenti
   throw new SigstoreError(SigstoreErrorCode.keyUntrusted, 'the bundle carries no certificate');
 }
 
-function verified(
-  bundle: Bundle,
-  { entity }: Signing,
-  identity: ProvenIdentity,
-): Omit<VerifiedSignature, 'statement' | 'simpleSigning'> {
+type Verified = Pick<VerifiedSignature, 'contentKind' | 'signedAt'>;
+
+function verified(bundle: Bundle, entity: SignedEntity): Verified {
   return {
-    identity,
     contentKind: bundle.content.$case === 'dsseEnvelope' ? 'dsse' : 'message-signature',
     signedAt: verifiedTimes(entity),
   };

@@ -4,12 +4,15 @@
 // without it.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { TrustMaterial } from '@sigstore/verify';
 import { SigwardError } from '../../src/errors.ts';
 import { RegistryClient } from '../../src/oci/client.ts';
 import { ReferrersSupport } from '../../src/oci/referrers-support.ts';
 import type { RepositoryName } from '../../src/oci/reference.ts';
 import { discoverSignatures } from '../../src/sigstore/discover.ts';
+import { legacySignatureToBundle } from '../../src/sigstore/legacy.ts';
 import {
   ANNOTATION,
   BUNDLE_ANNOTATION,
@@ -271,6 +274,48 @@ describe('legacy .sig tag', () => {
   });
 });
 
+test('while a bundle blob is on the way, its referrer manifest is not kept', async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const repo = freshRepo();
+  await pushBundleReferrer(client, repo, kubewarden.digest, kubewarden.bundle());
+  const collected = new Set<string>();
+  const finalization = new FinalizationRegistry((what: string) => collected.add(what));
+  let release: () => void = () => {};
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let asked: () => void = () => {};
+  const blobAsked = new Promise<void>((resolve) => (asked = resolve));
+  const reader: VerifyImageInput['client'] = {
+    listReferrers: (...a) => client.listReferrers(...a),
+    getManifest: (...a) => client.getManifest(...a),
+    findManifest: async (...a) => {
+      const fetched = await client.findManifest(...a);
+      if (fetched?.manifest.kind === 'manifest') {
+        finalization.register(fetched, 'the referrer manifest');
+        for (const layer of fetched.manifest.layers) finalization.register(layer, 'its layer');
+      }
+      return fetched;
+    },
+    getBlob: async (...a) => {
+      asked();
+      await released;
+      return client.getBlob(...a);
+    },
+  };
+  const discovering = discoverSignatures(reader, { repository: repo, digest: kubewarden.digest });
+  await blobAsked;
+  for (let i = 0; i < 20 && collected.size < 2; i++) {
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.deepEqual([...collected].sort(), ['its layer', 'the referrer manifest']);
+  release();
+  const found = await discovering;
+  assert.equal(found.candidates.length, 1);
+  assert.equal(found.candidates[0]?.format, 'bundle');
+  assert.ok(found.candidates[0]?.bundle !== undefined, 'the bundle was read');
+});
+
 describe('legacy .sig: verification starts while the payload is fetched', () => {
   /**
    * The real client, counting the blobs asked for and answered; `bytes` may replace what arrives (a
@@ -331,6 +376,55 @@ describe('legacy .sig: verification starts while the payload is fetched', () => 
     assert.deepEqual(verdict, await verify(repo, fulcioRekor.digest, [authority]));
   });
 
+  test('while its payload is on the way, a legacy read keeps neither the .sig manifest nor the annotations its bundle was read from', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const repo = freshRepo();
+    await pushLegacySignature(client, repo, fulcioRekor.digest, [fulcioRekor.layer()]);
+    const collected = new Set<string>();
+    const finalization = new FinalizationRegistry((what: string) => collected.add(what));
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let asked: () => void = () => {};
+    const blobAsked = new Promise<void>((resolve) => (asked = resolve));
+    const reader: VerifyImageInput['client'] = {
+      listReferrers: (...a) => client.listReferrers(...a),
+      getManifest: (...a) => client.getManifest(...a),
+      findManifest: async (...a) => {
+        const fetched = await client.findManifest(...a);
+        if (fetched?.manifest.kind === 'manifest') {
+          finalization.register(fetched, 'the manifest');
+          for (const layer of fetched.manifest.layers) finalization.register(layer, 'its layer');
+        }
+        return fetched;
+      },
+      getBlob: async (...a) => {
+        asked();
+        await released;
+        return client.getBlob(...a);
+      },
+    };
+    let told = 0;
+    const discovering = discoverSignatures(
+      reader,
+      { repository: repo, digest: fulcioRekor.digest },
+      {},
+      (bundles) => (told += bundles.length),
+    );
+    await blobAsked;
+    for (let i = 0; i < 20 && collected.size < 2; i++) {
+      gc();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.equal(told, 1, 'the bundle was read early');
+    assert.deepEqual([...collected].sort(), ['its layer', 'the manifest']);
+    release();
+    const found = await discovering;
+    assert.equal(found.candidates.length, 1);
+    assert.deepEqual(found.candidates[0]?.payload, fulcioRekor.layer().blob);
+    assert.deepEqual(found.candidates[0]?.bundle, legacySignatureToBundle(fulcioRekor.layer()).bundle);
+  });
+
   test('a payload that is not what its descriptor names is read from its own bytes, as before', async () => {
     // A stand-in for a registry whose digest check failed: it answers other bytes than the descriptor's.
     const repo = freshRepo();
@@ -352,6 +446,11 @@ describe('legacy .sig: verification starts while the payload is fetched', () => 
     const [candidate] = found.candidates;
     assert.notEqual(candidate?.bundle, told[0], 'not the bundle read from the descriptor');
     assert.deepEqual(candidate?.payload, other);
+    assert.deepEqual(
+      candidate?.bundle,
+      legacySignatureToBundle({ ...fulcioRekor.layer(), blob: other }).bundle,
+      'the bundle of the same annotations over these bytes',
+    );
     const again = counted({ bytes: other });
     const verdict = await verifyImage({
       client: again.reader,

@@ -6,6 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { join } from 'node:path';
 import type { TrustMaterial } from '@sigstore/verify';
 import { SigwardError } from '../../src/errors.ts';
@@ -17,7 +19,8 @@ import type { Bundle } from '../../src/sigstore/bundle.ts';
 import { headStart } from '../../src/sigstore/verify-candidate.ts';
 import type { Authority, HeadStarts } from '../../src/sigstore/verify-candidate.ts';
 import { startVerifyBundle, verifyBundle } from '../../src/sigstore/verify.ts';
-import type { SignerTrust, VerifyInput } from '../../src/sigstore/verify.ts';
+import type { SignerTrust, VerifiedSignature, VerifyInput } from '../../src/sigstore/verify.ts';
+import { CachedCertificate } from '../../src/sigstore/cached-certificate.ts';
 import {
   CONNAISSEUR,
   connaisseurImageDigest,
@@ -255,4 +258,55 @@ test('a head start that throws never throws from the event loop; the verificatio
   const start = headStarts.get(bundle)?.get(authority);
   assert.ok(start !== undefined);
   assert.throws(() => start(), bug);
+});
+
+test('a started verification waiting for its payload keeps nothing of the certificate it read: the tree is collected before the second step', async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const collected = new Set<string>();
+  const finalization = new FinalizationRegistry((what: string) => collected.add(what));
+  // Every certificate the first step reads (signed-entity.ts reads the leaf with CachedCertificate.read).
+  const read = CachedCertificate.read.bind(CachedCertificate);
+  let certificates = 0;
+  CachedCertificate.read = (der, key) => {
+    const cert = read(der, key);
+    finalization.register(cert, `certificate ${++certificates}`);
+    finalization.register(cert.root, `tree ${certificates}`);
+    return cert;
+  };
+  let finish: ((payload: Uint8Array) => unknown) | undefined;
+  try {
+    const layer = fulcioRekor();
+    const bundle = legacySignatureBundle(
+      layer.annotations,
+      Buffer.from(sha256Digest(layer.blob).slice('sha256:'.length), 'hex'),
+    );
+    finish = startVerifyBundle({
+      bundle,
+      trust: prodRoot().material,
+      signer: keyless,
+      content: { kind: 'image', digest: fulcioRekorDigest },
+    });
+  } finally {
+    CachedCertificate.read = read;
+  }
+  assert.ok(finish !== undefined);
+  assert.equal(certificates, 1, 'the first step read the leaf');
+  for (let i = 0; i < 20 && collected.size < 2; i++) {
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.deepEqual([...collected].sort(), ['certificate 1', 'tree 1']);
+  // …and the second step still answers what one step does.
+  const verified = finish(fulcioRekor().blob) as VerifiedSignature;
+  assert.equal(verified.identity.kind, 'certificate');
+  assert.deepEqual(
+    verified,
+    verifyBundle({
+      bundle: legacySignatureToBundle(fulcioRekor()).bundle,
+      trust: prodRoot().material,
+      signer: keyless,
+      content: { kind: 'image', digest: fulcioRekorDigest, payload: fulcioRekor().blob },
+    }),
+  );
 });
