@@ -2,8 +2,8 @@
 // V8's traces in the same log (--trace-deopt, --trace-opt, --trace-gc) can be read as before and
 // after it. Loaded into the webhook by the bench:
 //   npm run bench:policy-controller -- --peer none --baseline . --keep-logs \
-//     --node-args='--import=$PWD/bench/gc-marker.ts --trace-deopt --trace-opt' \
-//     --baseline-node-args='--import=$PWD/bench/gc-marker.ts --trace-deopt --trace-opt --no-expose-gc'
+//     --node-args="--import=$PWD/bench/gc-marker.ts --trace-deopt --trace-opt" \
+//     --baseline-node-args="--import=$PWD/bench/gc-marker.ts --trace-deopt --trace-opt --no-expose-gc"
 // (docs/performance.md "Eleventh session").
 const gc = (globalThis as { gc?: unknown }).gc;
 if (typeof gc === 'function') {
