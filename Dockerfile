@@ -33,9 +33,9 @@ RUN groupadd --gid 65532 nonroot \
 ENV NODE_ENV=production
 # A 2 MiB young generation and a 256 MB old space (docs/performance.md; what Node picks itself
 # in a 512Mi container, stated so RSS does not grow with the host): RSS after 10,000 cold verifications
-# ~185 instead of ~345 MiB. --expose-gc: after a burst of reviews, once idle, the webhook runs one
-# memory-reducing collection (src/cli/idle-collection.ts): with 100,000 verdicts cached RSS ~115 instead
-# of ~138 MiB. The chart sets the same through values.nodeOptions.
+# ~185 instead of ~345 MiB. --expose-gc: after a burst of reviews, once a minute passed without one,
+# the webhook runs one memory-reducing collection (src/cli/idle-collection.ts): with 100,000 verdicts
+# cached RSS ~115 instead of ~138 MiB. The chart sets the same through values.nodeOptions.
 ENV NODE_OPTIONS="--max-semi-space-size=2 --max-old-space-size=256 --expose-gc"
 # glibc's mmap and trim thresholds fixed at their starting 128 KiB, and at most 2 arenas (README "Speed
 # and memory"): large blocks go back to the system when freed, arenas give back their free tail

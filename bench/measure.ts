@@ -33,6 +33,7 @@ import { parse as parseYaml } from 'yaml';
 import { makeTestTls } from '../test/support/tls.ts';
 import { fulcioRekor, kubewarden } from '../test/sigstore/discover-fixtures.ts';
 import { median } from './stats.ts';
+import { SETTLE_SECONDS } from './memory-settle.ts';
 
 const { values } = parseArgs({
   options: {
@@ -58,7 +59,8 @@ const { values } = parseArgs({
     /** The tree's `sigward` command the webhook and memory modes start: bin/sigward.js runs src/ by type
      *  stripping, dist/bin/sigward.js is the compiled build the image ships (run.ts --run-from). */
     entry: { type: 'string', default: 'bin/sigward.js' },
-    'settle-seconds': { type: 'string', default: process.env['BENCH_SETTLE'] ?? '10' },
+    /** Idle time before each memory reading (memory-settle.ts). */
+    'settle-seconds': { type: 'string', default: String(SETTLE_SECONDS) },
   },
 });
 const root = resolve(values.root ?? '.');
@@ -889,7 +891,7 @@ const MEMORY_POLICIES = 10;
  *  - fill: Pods of 10 containers naming digests no one signed in those repositories (each container a
  *    definite refusal per policy, cached for --refused-ttl-seconds) up to 100k verdicts.
  * No forced collection (the process runs as deployed): each figure is read after the webhook sat idle
- * for a few seconds, as a Pod between bursts.
+ * past the quiet its idle collection waits for (SETTLE_SECONDS), as a Pod between rollouts.
  */
 async function memoryMode(): Promise<object> {
   const host = values.docker!;

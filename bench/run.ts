@@ -35,6 +35,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median } from './stats.ts';
+import { SETTLE_SECONDS } from './memory-settle.ts';
 import { RegistryClient } from '../src/oci/client.ts';
 import { startDockerRegistry } from '../test/support/docker-registry.ts';
 import { OLAREG_BIN, startOlareg } from '../test/support/olareg.ts';
@@ -279,7 +280,7 @@ function report(rounds: number, memory: Map<string, Json[]>): void {
     table(
       `Memory: the real \`sigward webhook\` (${ran}; NODE_OPTIONS="${nodeOptions}": the chart's nodeOptions${flags}; the chart's mallocEnv, ${malloc}), ${runs === 1 ? 'one run per tree' : `medians of ${runs} runs per tree${base === undefined ? '' : ', alternated'}`}: ` +
         `${values.verifications} cold verifications, 16 reviews at once, then refusals up to 100k cached verdicts; ` +
-        'each figure after 10 s idle, no forced GC',
+        `each figure after ${SETTLE_SECONDS} s idle (the webhook's own idle collection, no forced GC)`,
       ['case', ...head('value')],
       [
         ['cold verifications', ...mcols('coldVerifications')],

@@ -589,7 +589,8 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
         : ''),
   );
 
-  // After each burst of reviews, once idle, memory V8 kept from it goes back (idle-collection.ts).
+  // After each burst of reviews, once a minute passed without one, memory V8 kept from it goes back
+  // (idle-collection.ts).
   const idleCollection = startIdleCollection({
     onCollect: ({ ms, rssBefore, rssAfter }) =>
       logger.debug(
