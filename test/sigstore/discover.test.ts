@@ -274,11 +274,15 @@ describe('legacy .sig tag', () => {
   });
 });
 
-test('while a bundle blob is on the way, its referrer manifest is not kept', async () => {
+/**
+ * The real client, with every image manifest it finds (and its layers) watched for collection and
+ * every blob held back until `release()`: what a read keeps while its blob is on the way.
+ * `collectedWhileBlobWaits()` waits for the blob to be asked for, then collects until both are gone
+ * (or 20 tries) and names what was collected.
+ */
+function manifestsWatchedBlobsHeld(manifestLabel: string) {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
-  const repo = freshRepo();
-  await pushBundleReferrer(client, repo, kubewarden.digest, kubewarden.bundle());
   const collected = new Set<string>();
   const finalization = new FinalizationRegistry((what: string) => collected.add(what));
   let release: () => void = () => {};
@@ -291,7 +295,7 @@ test('while a bundle blob is on the way, its referrer manifest is not kept', asy
     findManifest: async (...a) => {
       const fetched = await client.findManifest(...a);
       if (fetched?.manifest.kind === 'manifest') {
-        finalization.register(fetched, 'the referrer manifest');
+        finalization.register(fetched, manifestLabel);
         for (const layer of fetched.manifest.layers) finalization.register(layer, 'its layer');
       }
       return fetched;
@@ -302,13 +306,23 @@ test('while a bundle blob is on the way, its referrer manifest is not kept', asy
       return client.getBlob(...a);
     },
   };
+  const collectedWhileBlobWaits = async (): Promise<string[]> => {
+    await blobAsked;
+    for (let i = 0; i < 20 && collected.size < 2; i++) {
+      gc();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return [...collected].sort();
+  };
+  return { reader, release, collectedWhileBlobWaits };
+}
+
+test('while a bundle blob is on the way, its referrer manifest is not kept', async () => {
+  const repo = freshRepo();
+  await pushBundleReferrer(client, repo, kubewarden.digest, kubewarden.bundle());
+  const { reader, release, collectedWhileBlobWaits } = manifestsWatchedBlobsHeld('the referrer manifest');
   const discovering = discoverSignatures(reader, { repository: repo, digest: kubewarden.digest });
-  await blobAsked;
-  for (let i = 0; i < 20 && collected.size < 2; i++) {
-    gc();
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  assert.deepEqual([...collected].sort(), ['its layer', 'the referrer manifest']);
+  assert.deepEqual(await collectedWhileBlobWaits(), ['its layer', 'the referrer manifest']);
   release();
   const found = await discovering;
   assert.equal(found.candidates.length, 1);
@@ -377,33 +391,9 @@ describe('legacy .sig: verification starts while the payload is fetched', () => 
   });
 
   test('while its payload is on the way, a legacy read keeps neither the .sig manifest nor the annotations its bundle was read from', async () => {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
     const repo = freshRepo();
     await pushLegacySignature(client, repo, fulcioRekor.digest, [fulcioRekor.layer()]);
-    const collected = new Set<string>();
-    const finalization = new FinalizationRegistry((what: string) => collected.add(what));
-    let release: () => void = () => {};
-    const released = new Promise<void>((resolve) => (release = resolve));
-    let asked: () => void = () => {};
-    const blobAsked = new Promise<void>((resolve) => (asked = resolve));
-    const reader: VerifyImageInput['client'] = {
-      listReferrers: (...a) => client.listReferrers(...a),
-      getManifest: (...a) => client.getManifest(...a),
-      findManifest: async (...a) => {
-        const fetched = await client.findManifest(...a);
-        if (fetched?.manifest.kind === 'manifest') {
-          finalization.register(fetched, 'the manifest');
-          for (const layer of fetched.manifest.layers) finalization.register(layer, 'its layer');
-        }
-        return fetched;
-      },
-      getBlob: async (...a) => {
-        asked();
-        await released;
-        return client.getBlob(...a);
-      },
-    };
+    const { reader, release, collectedWhileBlobWaits } = manifestsWatchedBlobsHeld('the manifest');
     let told = 0;
     const discovering = discoverSignatures(
       reader,
@@ -411,13 +401,9 @@ describe('legacy .sig: verification starts while the payload is fetched', () => 
       {},
       (bundles) => (told += bundles.length),
     );
-    await blobAsked;
-    for (let i = 0; i < 20 && collected.size < 2; i++) {
-      gc();
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    const collected = await collectedWhileBlobWaits();
     assert.equal(told, 1, 'the bundle was read early');
-    assert.deepEqual([...collected].sort(), ['its layer', 'the manifest']);
+    assert.deepEqual(collected, ['its layer', 'the manifest']);
     release();
     const found = await discovering;
     assert.equal(found.candidates.length, 1);
