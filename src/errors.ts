@@ -68,6 +68,12 @@ export function redactUrlCredentials(text: string): string {
   return text.replace(urlCredentials, '$1[redacted]@');
 }
 
+/** Whether a text holds a URL with a user name or password that redactUrlCredentials would cut. */
+export function hasUrlCredentials(text: string): boolean {
+  // search(), not test(): the pattern is global, and test() would carry its lastIndex to the next call.
+  return text.search(urlCredentials) !== -1;
+}
+
 /**
  * The one redaction rule for text that goes into a message but came from elsewhere (a program's
  * output, a cloud SDK's error, a registry's or a Sigstore service's error body: any of them may echo

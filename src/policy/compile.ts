@@ -12,7 +12,7 @@
 // policy's mode, so a typo never turns an enforcing policy into an allow-all.
 import { createPublicKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { SigwardError, redactUrlCredentials } from '../errors.ts';
+import { SigwardError, hasUrlCredentials } from '../errors.ts';
 import { parseRepository } from '../oci/reference.ts';
 import type { RepositoryName } from '../oci/reference.ts';
 import type { CertificateIdentity } from '../sigstore/identity.ts';
@@ -728,7 +728,7 @@ export function compileTrustRoot(resource: unknown): {
     const root = c.string(t?.['root'], 'spec.tuf.root', LIMITS.trustedRoot);
     if (mirror !== undefined && !/^https?:\/\/[^\s/]+/.test(mirror))
       c.fail('spec.tuf.mirror', 'must be an http(s) URL');
-    else if (mirror !== undefined && redactUrlCredentials(mirror) !== mirror)
+    else if (mirror !== undefined && hasUrlCredentials(mirror))
       c.fail(
         'spec.tuf.mirror',
         'must not carry a user name or password (sigward cannot send them to a TUF mirror, and never shows them)',

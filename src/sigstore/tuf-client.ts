@@ -2,7 +2,7 @@
 // ConfigMaps (`--trusted-root`) never refreshes through TUF, so it never loads tuf-js and the packages it
 // pulls in (test/cli/start-up-modules.test.ts fails if a static import comes back).
 import type { TUF } from '@sigstore/tuf';
-import { redactUrlCredentials } from '../errors.ts';
+import { hasUrlCredentials } from '../errors.ts';
 
 export interface TufClientOptions {
   readonly mirrorURL: string;
@@ -17,7 +17,7 @@ export interface TufClientOptions {
 /** Refreshes the TUF metadata (initTUF); targets are then read from the verified metadata. */
 export async function openTufClient(options: TufClientOptions): Promise<TUF> {
   // fetch refuses a URL with credentials and quotes the URL, password included, in its error.
-  if (redactUrlCredentials(options.mirrorURL) !== options.mirrorURL)
+  if (hasUrlCredentials(options.mirrorURL))
     throw new Error(
       'the mirror URL carries a user name or password, which sigward neither sends nor shows: serve the mirror without credentials in its URL',
     );
