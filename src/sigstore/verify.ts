@@ -88,14 +88,15 @@ export function startVerifyBundle(
 ): ((payload: Uint8Array) => VerifiedSignature) | undefined {
   const { bundle, content } = input;
   if (bundle.content.$case !== 'messageSignature' || content.kind !== 'image') return undefined;
-  const { refused, signed, identity } = firstStep(input);
+  const { materialRefused, signed, identity } = firstStep(input);
   return (payload) => {
-    if (refused !== undefined) throw refused.error;
+    // A refused material is thrown before the content is read, as verifyBundle does (`signed` carries it).
+    if (materialRefused && !signed.ok) throw signed.error;
     const prepared = prepareContent(bundle, { ...content, payload });
-    if ('failure' in signed) throw signed.failure;
-    checkSignature(signed, signatureEntity(bundle, prepared.artifact));
+    if (!signed.ok) throw signed.error;
+    checkSignature(signed.value, signatureEntity(bundle, prepared.artifact));
     if (!identity.ok) throw identity.error;
-    return { identity: identity.value, ...signed.verified, ...prepared.check() };
+    return { identity: identity.value, ...signed.value.verified, ...prepared.check() };
   };
 }
 
@@ -111,8 +112,8 @@ function firstStep(input: VerifyInput) {
   const signing = material.ok ? outcome(() => checkSigning(input, material.value, {})) : material;
   const identity = signing.ok ? outcome(() => identityOf(input.signer, signing.value)) : signing;
   return {
-    refused: material.ok ? undefined : { error: material.error },
-    signed: signing.ok ? lastStep(input.bundle, signing.value) : { failure: signing.error },
+    materialRefused: !material.ok,
+    signed: signing.ok ? { ok: true as const, value: lastStep(input.bundle, signing.value) } : signing,
     identity,
   };
 }
