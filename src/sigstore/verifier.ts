@@ -26,8 +26,6 @@ import { verifySCTs } from '@sigstore/verify/dist/key/sct.js';
 import { getTLogTimestamp } from '@sigstore/verify/dist/timestamp/index.js';
 import { filterCertAuthorities } from '@sigstore/verify/dist/trust/filter.js';
 import { CachedCertificate } from './cached-certificate.ts';
-// Sets @sigstore/core's digest to the one-shot one before any verification hashes (see that file).
-import './one-shot-digest.ts';
 
 type CertAuthority = TrustMaterial['certificateAuthorities'][number];
 
