@@ -18,8 +18,9 @@
 // one request), its system part, wall, and the main thread's voluntary context switches per request
 // (a switch is a sleep in epoll_wait and the wake-up that ends it).
 // `--wake` measures the same without any network: CPU of a loop turn that sleeps in a 2 ms timer
-// against one that does not (setImmediate), and of a fixed small piece of work (JSON.parse and a
-// SHA-256 of a 1 KB manifest, four times) run right after the sleep against back to back.
+// against one that does not (setImmediate), and of the same work run right after the sleep against
+// back to back: a small piece (JSON.parse and a SHA-256 of a 1 KB manifest, four times) and one
+// cosign v3 bundle's verification.
 //   node bench/request-cpu.ts [REQUESTS-PER-BLOCK] [ROUNDS] [CLIENTS,...] [MODES,...]
 //   node bench/request-cpu.ts --wake [TURNS-PER-BLOCK] [ROUNDS]
 import { fork } from 'node:child_process';
@@ -31,6 +32,10 @@ import { fileURLToPath } from 'node:url';
 import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
 import { RegistryClient } from '../src/oci/client.ts';
 import { HttpTransport } from '../src/oci/http.ts';
+import { parseBundle } from '../src/sigstore/bundle.ts';
+import { verifyBundle } from '../src/sigstore/verify.ts';
+import { kubewarden } from '../test/sigstore/discover-fixtures.ts';
+import { prodRoot } from '../test/sigstore/ext.ts';
 import { median } from './stats.ts';
 
 const blob = Buffer.alloc(1100, 'x');
@@ -215,7 +220,11 @@ async function measure(perBlock: number, rounds: number, clients: string[], mode
   child.disconnect();
 }
 
-/** A loop turn that sleeps against one that does not, and a small piece of work after each. */
+/**
+ * A loop turn that sleeps against one that does not, and each piece of work right after either: a
+ * small one (JSON.parse and a SHA-256 of a 1 KB manifest, four times) and one cosign v3 bundle's
+ * verification (parse + verifyBundle, warm trust root). Block differences: (turn + work) − turn.
+ */
 async function wake(perBlock: number, rounds: number): Promise<void> {
   const manifest = JSON.stringify({
     layers: Array.from({ length: 6 }, (_, i) => ({
@@ -223,35 +232,57 @@ async function wake(perBlock: number, rounds: number): Promise<void> {
       size: 1000 + i,
     })),
   });
-  const work = (): void => {
-    for (let i = 0; i < 4; i++) {
-      JSON.parse(manifest);
-      createHash('sha256').update(manifest).digest('hex');
-    }
+  const trust = prodRoot().material;
+  const bundle = kubewarden.bundle();
+  const works: Record<string, () => void> = {
+    small: () => {
+      for (let i = 0; i < 4; i++) {
+        JSON.parse(manifest);
+        createHash('sha256').update(manifest).digest('hex');
+      }
+    },
+    bundle: () => {
+      verifyBundle({
+        bundle: parseBundle(bundle),
+        trust,
+        signer: { kind: 'keyless' },
+        content: { kind: 'image', digest: kubewarden.digest },
+      });
+    },
   };
   const turns: Record<string, () => Promise<void>> = {
     awake: () => new Promise((resolve) => setImmediate(resolve)),
     slept: () => new Promise((resolve) => setTimeout(resolve, 2)),
   };
-  for (let i = 0; i < 1000; i++) work();
+  for (const work of Object.values(works)) for (let i = 0; i < 300; i++) work();
   const cpu: Record<string, number[]> = {};
   for (let round = 0; round < rounds; round++) {
-    for (const turn of round % 2 === 0 ? ['awake', 'slept'] : ['slept', 'awake']) {
-      for (const withWork of [true, false]) {
-        const start = process.cpuUsage();
-        for (let i = 0; i < perBlock; i++) {
-          await turns[turn]!();
-          if (withWork) work();
+    for (const [name, work] of Object.entries(works)) {
+      // The bundle's ~2 ms per turn: a tenth of the turns keeps its blocks as long as the small one's.
+      const turnsInBlock = name === 'bundle' ? Math.ceil(perBlock / 10) : perBlock;
+      for (const turn of round % 2 === 0 ? ['awake', 'slept'] : ['slept', 'awake']) {
+        for (const withWork of [true, false]) {
+          const start = process.cpuUsage();
+          for (let i = 0; i < turnsInBlock; i++) {
+            await turns[turn]!();
+            if (withWork) work();
+          }
+          const used = process.cpuUsage(start);
+          (cpu[`${name} ${turn}${withWork ? '+work' : ''}`] ??= []).push(
+            (used.user + used.system) / turnsInBlock,
+          );
         }
-        const used = process.cpuUsage(start);
-        (cpu[`${turn}${withWork ? '+work' : ''}`] ??= []).push((used.user + used.system) / perBlock);
       }
     }
   }
-  const m = (key: string): number => median(cpu[key]!);
-  console.log(`${perBlock} turns per block, ${rounds} rounds alternated; medians, CPU µs per turn`);
-  console.log(`a turn without sleeping (setImmediate): ${m('awake').toFixed(1)}`);
-  console.log(`a turn that sleeps 2 ms in a timer:     ${m('slept').toFixed(1)}`);
-  console.log(`the same work back to back:             ${(m('awake+work') - m('awake')).toFixed(1)}`);
-  console.log(`the same work right after the sleep:    ${(m('slept+work') - m('slept')).toFixed(1)}`);
+  const m = (key: string): string => median(cpu[key]!).toFixed(1);
+  const work = (key: string): string => (median(cpu[`${key}+work`]!) - median(cpu[key]!)).toFixed(1);
+  console.log(`${perBlock} turns per block, ${rounds} rounds alternated; medians, CPU µs`);
+  console.log(`a turn without sleeping (setImmediate): ${m('small awake')}`);
+  console.log(`a turn that sleeps 2 ms in a timer:     ${m('small slept')}`);
+  for (const name of Object.keys(works)) {
+    console.log(
+      `${name} work: back to back ${work(`${name} awake`)}, right after the sleep ${work(`${name} slept`)}`,
+    );
+  }
 }
