@@ -136,7 +136,12 @@ export class ReadObj {
 
   /** A copy of the tree (withFastDer's), its values still made when read, OIDs already decoded kept. */
   copy(): ReadObj {
-    const copy = new ReadObj(this.tag, this.#bytes, this.#start, this.#end, this.subs.map(withFastDer));
+    return this.withSubs(this.subs.map(withFastDer));
+  }
+
+  /** A copy of this node alone with `subs` as its children (its value and decoded OID kept). */
+  withSubs(subs: ASN1Obj[]): ReadObj {
+    const copy = new ReadObj(this.tag, this.#bytes, this.#start, this.#end, subs);
     copy.#value = this.#value;
     copy.#oid = this.#oid;
     return copy;
@@ -174,6 +179,15 @@ function decodeOid(bytes: Buffer): string | undefined {
 export function withFastDer(obj: ASN1Obj): ASN1Obj {
   if (obj instanceof ReadObj) return obj.copy();
   return new DerObj(obj.tag, obj.value, obj.subs.map(withFastDer));
+}
+
+/**
+ * A new node for `obj` alone, with `subs` as its children, serialising with `encodeDer`: the children
+ * given are used as they are (a copy along one path of a tree shares the rest of it).
+ */
+export function withChildren(obj: ASN1Obj, subs: ASN1Obj[]): ASN1Obj {
+  if (obj instanceof ReadObj) return obj.withSubs(subs);
+  return new DerObj(obj.tag, obj.value, subs);
 }
 
 /**

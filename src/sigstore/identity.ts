@@ -68,8 +68,26 @@ export interface CertificateIdentity {
   readonly extensions: Readonly<Partial<Record<FulcioExtensionName, string>>>;
 }
 
-function decodeUtf8String(raw: Buffer, oid: string): string {
-  const obj = readDer(raw);
+const FULCIO_ENTRIES = Object.entries(FULCIO_EXTENSIONS) as [FulcioExtensionName, string][];
+const FULCIO_LEGACY_ENTRIES = Object.entries(FULCIO_LEGACY_EXTENSIONS) as [FulcioExtensionName, string][];
+const OCTET_STRING = 0x04;
+
+/**
+ * The one DER UTF8String an extension's extnValue holds, as `readDer(extnValue.value)` reads it. A
+ * reader of the certificate (readDer, or the library's) has read that OCTET STRING's value as nested
+ * DER already: its children are the objects the value reads as, none when it does not read as DER.
+ * Exactly one child is what reading the value alone gives (one object, nothing after it); none or
+ * several is what reading it alone refuses (not DER, trailing data), so the tree answers without a
+ * second read. An extnValue that is not a primitive OCTET STRING (a malformed certificate) is read
+ * alone, as before.
+ */
+function decodeUtf8String(extnValue: ASN1Obj, oid: string): string {
+  let obj: ASN1Obj;
+  if (extnValue.tag.toDER() === OCTET_STRING) {
+    const [only, ...more] = extnValue.subs;
+    if (only === undefined || more.length > 0) throw new Error(`extension ${oid} is not one DER object`);
+    obj = only;
+  } else obj = readDer(extnValue.value);
   // Fulcio writes UTF8String (tag 12); accept only that so a raw value can never pass as DER.
   if (obj.tag.toDER() !== 0x0c) throw new Error(`extension ${oid} is not a DER UTF8String`);
   return obj.value.toString('utf8');
@@ -88,13 +106,13 @@ export function certificateIdentity(certificate: X509Certificate | Uint8Array): 
   const extensions: Partial<Record<FulcioExtensionName, string>> = {};
   try {
     const values = extensionValues(cert);
-    for (const [name, oid] of Object.entries(FULCIO_EXTENSIONS)) {
+    for (const [name, oid] of FULCIO_ENTRIES) {
       const value = values.get(oid);
-      if (value) extensions[name as FulcioExtensionName] = decodeUtf8String(value, oid);
+      if (value) extensions[name] = decodeUtf8String(value, oid);
     }
-    for (const [name, oid] of Object.entries(FULCIO_LEGACY_EXTENSIONS)) {
+    for (const [name, oid] of FULCIO_LEGACY_ENTRIES) {
       const value = values.get(oid);
-      if (value) extensions[name as FulcioExtensionName] = Buffer.from(value).toString('utf8');
+      if (value) extensions[name] = value.value.toString('utf8');
     }
   } catch (cause) {
     throw new SigstoreError(
@@ -126,19 +144,19 @@ export function certificateIdentity(certificate: X509Certificate | Uint8Array): 
 }
 
 /**
- * Each extension's extnValue bytes by OID, the first of each OID (as the library's `extension(oid)`
+ * Each extension's extnValue by OID, the first of each OID (as the library's `extension(oid)`
  * finds it), read in one pass: `extension(oid)` re-decodes every extension's OID on each call. A
  * CachedCertificate (the bundle's leaf) has decoded them once for the library's getters already.
  * Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }: the
  * value is the last element, as the library reads it.
  */
-function extensionValues(cert: X509Certificate): Map<string, Buffer> {
+function extensionValues(cert: X509Certificate): Map<string, ASN1Obj> {
   const extensions = cert.extensions;
   const oids = cert instanceof CachedCertificate ? cert.extensionOids() : undefined;
-  const values = new Map<string, Buffer>();
+  const values = new Map<string, ASN1Obj>();
   extensions.forEach((ext, i) => {
     const oid = oids?.[i] ?? ext.subs[0]!.toOID();
-    if (!values.has(oid)) values.set(oid, ext.subs[ext.subs.length - 1]!.value);
+    if (!values.has(oid)) values.set(oid, ext.subs[ext.subs.length - 1]!);
   });
   return values;
 }

@@ -4,11 +4,22 @@
 // included), a remembered answer never leaks to another certificate, and a clone can be edited.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ASN1Obj, X509Certificate } from '@sigstore/core';
+import { ASN1Obj, EXTENSION_OID_SCT, X509Certificate } from '@sigstore/core';
+import { verifySCTs } from '@sigstore/verify/dist/key/sct.js';
 import { CachedCertificate } from '../../src/sigstore/cached-certificate.ts';
 import { encodeDer, encodingIn, withFastDer } from '../../src/sigstore/der.ts';
 import { readDer, readDerIn } from '../../src/sigstore/der-reader.ts';
-import { derVectors as vectors, prodRoot, stagingRoot } from './ext.ts';
+import { derVectors as vectors, ext, prodRoot, readJson, stagingRoot } from './ext.ts';
+
+const kubewardenLeaf = (): Buffer =>
+  Buffer.from(
+    (
+      readJson(ext('sigstore-rs/tests/data/bundle_v03.json')) as {
+        verificationMaterial: { certificate: { rawBytes: string } };
+      }
+    ).verificationMaterial.certificate.rawBytes,
+    'base64',
+  );
 
 const parsed = (der: Buffer<ArrayBuffer>): ASN1Obj | undefined => {
   try {
@@ -114,6 +125,40 @@ test('a clone can be edited (verifySCTs removes an extension) without touching t
       oids,
     );
   }
+});
+
+test("a clone is new only along the path verifySCTs edits, and the SCT check reads it as the library's clone", () => {
+  const { certificateAuthorities, ctlogs } = prodRoot().material;
+  const leaf = CachedCertificate.read(Buffer.from(kubewardenLeaf()));
+  const clone = leaf.clone();
+  // New: the certificate, its TBS, the extension list and each extension; shared: all under them.
+  assert.notEqual(clone.root, leaf.root);
+  assert.notEqual(clone.tbsCertificate, leaf.tbsCertificate);
+  assert.notEqual(clone.extensions, leaf.extensions);
+  leaf.extensions.forEach((ext, i) => {
+    assert.notEqual(clone.extensions[i], ext);
+    ext.subs.forEach((part, j) => assert.equal(clone.extensions[i]!.subs[j], part));
+  });
+  [0, 1, 2, 3, 4, 5, 6].forEach((i) =>
+    assert.equal(clone.tbsCertificate.subs[i], leaf.tbsCertificate.subs[i]),
+  );
+  assert.equal(clone.root.subs[2], leaf.root.subs[2]);
+  // verifySCTs over it: the precertificate the library's own clone gives, the same SCTs verified.
+  const intermediate = certificateAuthorities
+    .flatMap((ca) => ca.certChain)
+    .find((c) => c.subject.equals(leaf.issuer) && leaf.verify(c))!;
+  const library = X509Certificate.parse(Buffer.from(leaf.der));
+  assert.deepEqual(verifySCTs(leaf, intermediate, ctlogs), verifySCTs(library, intermediate, ctlogs));
+  assert.equal(verifySCTs(leaf, intermediate, ctlogs).length, 1);
+  assert.deepEqual(leaf.der, library.root.toDER());
+  const sct = (cert: X509Certificate): Buffer => {
+    const copy = cert.clone();
+    const at = copy.extensions.findIndex((e) => e.subs[0]!.toOID() === EXTENSION_OID_SCT);
+    copy.extensions.splice(at, 1);
+    return Buffer.from(copy.tbsCertificate.toDER());
+  };
+  assert.deepEqual(sct(leaf), sct(library));
+  assert.deepEqual(leaf.der, library.root.toDER());
 });
 
 /** The DER of an extension object's node (its `root` is protected in the typings). */

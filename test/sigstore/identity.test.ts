@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ASN1Obj, X509Certificate } from '@sigstore/core';
+import { CachedCertificate } from '../../src/sigstore/cached-certificate.ts';
 import { encodeDer } from '../../src/sigstore/der.ts';
+import { readDer } from '../../src/sigstore/der-reader.ts';
 import {
   certificateIdentity,
   FULCIO_EXTENSION_NAMES,
@@ -161,4 +163,67 @@ test('an extension present twice: the first one counts, as the library finds it'
       'utf8',
     ),
   );
+});
+
+test('a Fulcio extension is read from the certificate tree exactly as reading its value alone reads it', () => {
+  const bundle = readJson(ext('sigstore-rs/tests/data/bundle_v03.json')) as Json;
+  const bytes = der(bundle.verificationMaterial.certificate.rawBytes);
+  const oid = FULCIO_EXTENSIONS.buildSignerURI;
+  const tlv = (tag: number, body: Buffer): Buffer => {
+    const n = body.length;
+    const length = n < 128 ? Buffer.of(n) : n < 256 ? Buffer.of(0x81, n) : Buffer.of(0x82, n >> 8, n & 0xff);
+    return Buffer.concat([Buffer.of(tag), length, body]);
+  };
+  const utf8 = (text: string): Buffer => tlv(0x0c, Buffer.from(text));
+  // extnValue replacements: [tag of the extnValue, its value]
+  const variants: [number, Buffer][] = [
+    [0x04, utf8('https://example.com/ok')],
+    [0x04, Buffer.concat([utf8('a'), utf8('b')])], // two objects
+    [0x04, Buffer.concat([utf8('a'), Buffer.of(0x00)])], // trailing byte
+    [0x04, tlv(0x13, Buffer.from('printable'))], // PrintableString
+    [0x04, tlv(0x30, utf8('nested'))], // a SEQUENCE holding the string
+    [0x04, Buffer.alloc(0)], // empty
+    [0x04, Buffer.from('https://raw.example')], // raw text, as the legacy extensions are
+    [0x04, Buffer.of(0x0c, 0x81, 0x03, 0x61, 0x62, 0x63)], // non-minimal length
+    [0x04, Buffer.of(0x0c, 0x05, 0x61)], // length past the end
+    [0x24, utf8('constructed')], // a constructed OCTET STRING: its value is read alone
+    [0x0c, Buffer.from('not an octet string')],
+  ];
+  const reference = (value: Buffer): string | 'refused' => {
+    try {
+      const obj = readDer(value);
+      return obj.tag.toDER() === 0x0c ? obj.value.toString('utf8') : 'refused';
+    } catch {
+      return 'refused';
+    }
+  };
+  const outcome = (cert: X509Certificate): string | undefined | 'refused' => {
+    try {
+      return certificateIdentity(cert).extensions.buildSignerURI;
+    } catch (error) {
+      assert.equal((error as { code?: string }).code, SigstoreErrorCode.bundleMalformed);
+      return 'refused';
+    }
+  };
+  const seen = new Set<string | undefined>();
+  for (const [tag, value] of variants) {
+    const root = X509Certificate.parse(bytes).root;
+    const list = root.subs[0]!.subs.find((s) => s.tag.isContextSpecific(0x03))!.subs[0]!;
+    const extension = list.subs.find((e) => e.subs[0]!.toOID() === oid)!;
+    extension.subs[extension.subs.length - 1] = ASN1Obj.parseBuffer(Buffer.from(tlv(tag, value)));
+    const changed = Buffer.from(encodeDer(root));
+    const expected = reference(value);
+    seen.add(expected);
+    assert.equal(
+      outcome(X509Certificate.parse(changed)),
+      expected,
+      `library tree, ${tlv(tag, value).toString('hex')}`,
+    );
+    assert.equal(
+      outcome(CachedCertificate.read(changed)),
+      expected,
+      `readDer tree, ${tlv(tag, value).toString('hex')}`,
+    );
+  }
+  assert.ok(seen.has('refused') && seen.has('https://example.com/ok') && seen.has('constructed'));
 });
