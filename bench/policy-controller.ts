@@ -16,6 +16,7 @@
 // Prints a table of medians over the rounds with their range, and the JSON of every round.
 //   npm run bench:policy-controller
 //   npm run bench:policy-controller -- --rounds 3 --cold 30 --cold16 160 --warm 300 --format legacy
+//   npm run bench:policy-controller -- --pod real   (a real cluster's Pod review, ~5 KiB: bench/real-pod.ts)
 // Two sigward trees side by side (alternated in the same rounds, same registry and load), with or
 // without the peer, and node flags for sigward's process (both trees), e.g. to profile it under load:
 //   npm run bench:policy-controller -- --baseline /work/wt-perf-baseline9 --peer none
@@ -33,6 +34,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { RegistryClient } from '../src/oci/client.ts';
 import { podReview } from '../test/engine/harness.ts';
+import { realPodReview } from './real-pod.ts';
 import { startDockerRegistry } from '../test/support/docker-registry.ts';
 import {
   fulcioRekor,
@@ -66,6 +68,8 @@ const { values } = parseArgs({
     /** Cold reviews each webhook gets before the first round (JIT, pools, lazy init), not measured. */
     warmup: { type: 'string', default: '30' },
     format: { type: 'string', default: 'legacy' },
+    /** `small` (the harness's podReview, ~0.4 KiB) or `real` (a ReplicaSet's Pod as a cluster sends it, ~5 KiB: bench/real-pod.ts). */
+    pod: { type: 'string', default: 'small' },
     /** Another checkout whose `sigward webhook` runs instead of this tree's (e.g. a baseline). */
     sigward: { type: 'string' },
     /** Another checkout whose `sigward webhook` runs as well, alternated with this tree's. */
@@ -94,6 +98,7 @@ const warmN = Number(values.warm);
 const warmupN = Number(values.warmup);
 const format = values.format;
 if (format !== 'bundle' && format !== 'legacy') throw new Error('--format is bundle or legacy');
+if (values.pod !== 'small' && values.pod !== 'real') throw new Error('--pod is small or real');
 const withPeer = values.peer === 'policy-controller';
 if (!withPeer && values.peer !== 'none') throw new Error('--peer is policy-controller or none');
 const run = promisify(execFile);
@@ -170,8 +175,10 @@ process.stderr.write(
   `bench: ${all.length} signed copies in ${registry.host} (${format}) in ${((performance.now() - pushStart) / 1000).toFixed(1)} s\n`,
 );
 
-const review = (repository: string): string =>
-  JSON.stringify(podReview([`${registry.host}/${repository}@${image.digest}`]));
+const review = (repository: string): string => {
+  const ref = `${registry.host}/${repository}@${image.digest}`;
+  return JSON.stringify(values.pod === 'real' ? realPodReview(ref) : podReview([ref]));
+};
 
 // --- measuring one process -------------------------------------------------------------------------------
 const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
@@ -368,5 +375,5 @@ const lines = [
   }),
 ];
 process.stdout.write(
-  `${lines.join('\n')}\n\nsignature: ${format === 'bundle' ? 'cosign v3 bundle (kubewarden-controller, public-good), fallback tag (docker-registry)' : 'legacy .sig, keyless + Rekor SET (containers/image fixture, public-good)'}; unmeasured warm-up: ${warmupN} cold reviews each; reviews per round: cold 1+${coldN}, cold16 16+${cold16N}, warm 1+${warmN}; build/cache check of the peer ${buildSeconds} s\n\n${JSON.stringify(Object.fromEntries(results))}\n`,
+  `${lines.join('\n')}\n\nsignature: ${format === 'bundle' ? 'cosign v3 bundle (kubewarden-controller, public-good), fallback tag (docker-registry)' : 'legacy .sig, keyless + Rekor SET (containers/image fixture, public-good)'}; pod: ${values.pod}; unmeasured warm-up: ${warmupN} cold reviews each; reviews per round: cold 1+${coldN}, cold16 16+${cold16N}, warm 1+${warmN}; build/cache check of the peer ${buildSeconds} s\n\n${JSON.stringify(Object.fromEntries(results))}\n`,
 );

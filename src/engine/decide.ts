@@ -235,11 +235,16 @@ export class Decider {
     const keychainOnce = (): Promise<Keychain> =>
       (keychain ??=
         this.#deps.credentials?.keychainFor(workload) ?? Promise.resolve({ credentialsFor: () => [] }));
+    const decideSite = (i: number): Promise<SiteDecision> =>
+      this.#decideSite(sites[i]!, workload, snapshot, keychainOnce, deadline.signal);
+    const concurrency = this.#settings.concurrency ?? 8;
     let decided: SiteDecision[];
     try {
-      decided = await mapLimit(pending, this.#settings.concurrency ?? 8, (i) =>
-        this.#decideSite(sites[i]!, workload, snapshot, keychainOnce, deadline.signal),
-      );
+      // Sites within the bound (a cold review names one or two new images) all start at once, as
+      // mapLimit starts them, without its workers' frames, held through the registry's round trips.
+      decided = await (pending.length <= concurrency
+        ? Promise.all(pending.map(decideSite))
+        : mapLimit(pending, concurrency, decideSite));
     } finally {
       deadline.end();
     }

@@ -9,7 +9,7 @@ import { digestPatch, patchResponse } from '../admission/patch.ts';
 import type { PatchOptions, Pin } from '../admission/patch.ts';
 import { decisionResponse, errorResponse, skipResponse } from '../admission/respond.ts';
 import { ReplyTemplate, parseAdmissionReview, reviewResponse, uidOf } from '../admission/review.ts';
-import type { AdmissionRequest, AdmissionResponse } from '../admission/review.ts';
+import type { AdmissionRequest, AdmissionResponse, UserInfo } from '../admission/review.ts';
 import { HANDLED_KINDS, podSpecPath } from '../admission/sites.ts';
 import type { ImageSite } from '../admission/sites.ts';
 import { planReview } from '../admission/skip.ts';
@@ -115,15 +115,14 @@ export class ReviewEngine {
       });
     }
     try {
-      const answer = this.#review(request, route);
-      return answer instanceof Promise ? answer.catch((error) => this.#failed(request, error)) : answer;
+      return this.#review(request, route);
     } catch (error) {
       return this.#failed(request, error);
     }
   }
 
   /** A request whose object cannot be read (status 400) is invalid; anything else is sigward's failure. */
-  #failed(request: AdmissionRequest, error: unknown): ReviewResult {
+  #failed(request: AnsweredRequest, error: unknown): ReviewResult {
     const response = errorResponse(request.uid, error);
     return this.#result(response, response.status?.code === 400 ? 'invalid' : 'error-deny', asked(request));
   }
@@ -138,22 +137,43 @@ export class ReviewEngine {
     if (snapshot === undefined)
       throw new SigwardError('POLICIES_NOT_LOADED', 'the image policies are not loaded yet; retry shortly');
     const decided = this.#deps.decider.decide(plan.sites, workloadIn(plan.spec, namespace), snapshot);
-    return Array.isArray(decided)
-      ? this.#answer(request, route, plan, namespace, decided)
-      : decided.then((decisions) => this.#answer(request, route, plan, namespace, decisions));
+    if (Array.isArray(decided))
+      return this.#answer(request, route, plan.sites, plan.dryRun, namespace, decided);
+    return this.#answerLater(decided, answeredPart(request), route, plan.sites, plan.dryRun, namespace);
+  }
+
+  /**
+   * The answer once the registry has been asked, keeping meanwhile only what it reads of the request.
+   * A method of its own: V8 gives all closures of a function one context, so a closure made in
+   * #review would keep `request` (the object under review and its old version, a real Pod's several
+   * KiB of parsed JSON) and `plan` (its pod spec) alive through the round trips, and under concurrency
+   * a scavenge promotes them (docs/performance.md "Twelfth session").
+   */
+  #answerLater(
+    decided: Promise<readonly SiteDecision[]>,
+    request: AnsweredRequest,
+    route: ReviewRoute,
+    sites: readonly ImageSite[],
+    dryRun: boolean,
+    namespace: string,
+  ): Promise<ReviewResult> {
+    return decided
+      .then((decisions) => this.#answer(request, route, sites, dryRun, namespace, decisions))
+      .catch((error) => this.#failed(request, error));
   }
 
   #answer(
-    request: AdmissionRequest,
+    request: AnsweredRequest,
     route: ReviewRoute,
-    plan: { readonly sites: readonly ImageSite[]; readonly dryRun: boolean },
+    sites: readonly ImageSite[],
+    dryRun: boolean,
     namespace: string,
     decisions: readonly SiteDecision[],
   ): ReviewResult {
     if (route === 'mutate') {
       const pins: Pin[] = [];
       for (const d of decisions) {
-        const site = plan.sites.find((s) => s.field === d.field);
+        const site = sites.find((s) => s.field === d.field);
         if (site !== undefined && d.digest !== undefined && d.results.every((r) => r.passed))
           pins.push({ field: site.field, image: site.image, template: site.template, digest: d.digest });
       }
@@ -166,7 +186,7 @@ export class ReviewEngine {
       );
     }
     const answer = this.#validateAnswer(decisions);
-    if (!plan.dryRun && answer.finding) this.#report(request, namespace, decisions);
+    if (!dryRun && answer.finding) this.#report(request, namespace, decisions);
     // Counted once per admission (on the validating call, not again on the mutating one).
     for (const reason of answer.failOpen) this.#deps.observer?.failOpen?.(reason);
     // Built here field by field, in #resultOf's order and with asked()'s values: every review comes here.
@@ -217,7 +237,7 @@ export class ReviewEngine {
   }
 
   /** One finding per outcome (deny, warn, audit) with its failed results: logs and Events (cli/). */
-  #report(request: AdmissionRequest, namespace: string, decisions: readonly SiteDecision[]): void {
+  #report(request: AnsweredRequest, namespace: string, decisions: readonly SiteDecision[]): void {
     const observer = this.#deps.observer;
     if (observer?.finding === undefined || !hasFinding(decisions)) return;
     const uid = request.object?.metadata?.uid;
@@ -324,7 +344,7 @@ interface Asked {
   /** `namespace/name` of the reviewed object (either alone when the other is missing). */
   readonly object?: string;
 }
-const asked = (request: AdmissionRequest): Asked => {
+const asked = (request: AnsweredRequest): Asked => {
   // Built field by field: this runs on every review.
   const who: { -readonly [K in keyof Asked]: Asked[K] } = {
     uid: request.uid,
@@ -336,6 +356,45 @@ const asked = (request: AdmissionRequest): Asked => {
   if (object !== undefined) who.object = object;
   return who;
 };
+
+/**
+ * What an answer reads of its AdmissionRequest (#answer, #report, #failed, asked): an AdmissionRequest
+ * is one, so a review answered at once reads its request itself; one that waits keeps `answeredPart`.
+ */
+type AnsweredRequest = Pick<AdmissionRequest, 'uid' | 'kind' | 'operation' | 'namespace' | 'name'> & {
+  readonly userInfo: Pick<UserInfo, 'username'>;
+  /** The finding's subject: the object's apiVersion, name and uid. */
+  readonly object?: {
+    readonly apiVersion?: string | undefined;
+    readonly metadata?: { readonly name?: string | undefined; readonly uid?: string | undefined } | undefined;
+  };
+};
+
+/**
+ * The fields of `request` an answer reads, copied as they are (not validated again: the same values
+ * read the same way); nothing else of the body, above all not the object, its old version or options.
+ */
+function answeredPart(request: AdmissionRequest): AnsweredRequest {
+  const username = request.userInfo.username;
+  const part: Mutable<AnsweredRequest> = {
+    uid: request.uid,
+    kind: request.kind,
+    operation: request.operation,
+    userInfo: username === undefined ? {} : { username },
+  };
+  if (request.namespace !== undefined) part.namespace = request.namespace;
+  if (request.name !== undefined) part.name = request.name;
+  const object = request.object;
+  if (object !== undefined) {
+    // The body is parsed JSON: metadata may be null (review.ts allows it), which reads as undefined.
+    const meta = object.metadata ?? undefined;
+    part.object = {
+      apiVersion: object.apiVersion,
+      metadata: meta === undefined ? undefined : { name: meta.name, uid: meta.uid },
+    };
+  }
+  return part;
+}
 
 /** Whether any result failed with an outcome that makes a finding (deny, warn, audit). */
 function hasFinding(decisions: readonly SiteDecision[]): boolean {

@@ -9,6 +9,8 @@ import type { PolicySnapshotView } from './ports.ts';
 
 /** Keys remembered per policy and reference (a tag's digest changes; a root's version too). */
 const KEYS_PER_REFERENCE = 4;
+/** Keys last built, whether a cache held them or not: the reviews in flight (a few dozen). */
+const RECENT_KEYS = 64;
 
 /**
  * What an image's verdict (or attestation outcome) is judged by: every part of its key but the image and
@@ -82,9 +84,16 @@ export class VerdictKeys {
     WeakMap<ImageReference, RememberedKey | RememberedKey[]>
   >();
 
+  /**
+   * The last RECENT_KEYS keys built, by reference (the last one per reference): a cold review builds its
+   * key to look the cache up (`peek`), then asks for it again to verify under it (`key`). Bounded, so
+   * that images seen once keep nothing for long (see above).
+   */
+  readonly #recent = new Map<ImageReference, RememberedKey>();
+
   /** The key: remembered, or built and hashed (and not remembered). */
   key(scope: VerdictScope, reference: ImageReference, digest: string, index: string): string {
-    return this.#find(scope, reference, digest, index)?.key ?? verdictKey(scope, reference, digest, index);
+    return this.#find(scope, reference, digest, index)?.key ?? this.#built(scope, reference, digest, index);
   }
 
   /** What `cache` holds under the key, remembering the key when it holds something. */
@@ -97,10 +106,22 @@ export class VerdictKeys {
   ): T | undefined {
     const found = this.#find(scope, reference, digest, index);
     if (found !== undefined) return cache.peek(found.key);
-    const key = verdictKey(scope, reference, digest, index);
+    const key = this.#built(scope, reference, digest, index);
     const value = cache.peek(key);
     if (value !== undefined) this.#remember(scope.policy, reference, { digest, scope, index, key });
     return value;
+  }
+
+  /** verdictKey, or the same key built a moment ago for the same parts (#recent). */
+  #built(scope: VerdictScope, reference: ImageReference, digest: string, index: string): string {
+    const recent = this.#recent.get(reference);
+    if (recent !== undefined && recent.scope.policy === scope.policy && sameKey(recent, scope, digest, index))
+      return recent.key;
+    const key = verdictKey(scope, reference, digest, index);
+    if (recent !== undefined) this.#recent.delete(reference);
+    else if (this.#recent.size >= RECENT_KEYS) this.#recent.delete(this.#recent.keys().next().value!);
+    this.#recent.set(reference, { digest, scope, index, key });
+    return key;
   }
 
   #find(

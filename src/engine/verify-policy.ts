@@ -104,17 +104,22 @@ export class PolicyVerifier {
     resolveTag: () => Promise<string>,
   ): Promise<PolicyEvaluation> {
     if (!policy.valid) return { policy };
-    const plan = await planMultiArch(policy.multiArch, reference, digest, resolveTag);
+    // Most rules need no lookup: planned at once, without an await.
+    const plan =
+      planWithoutLookup(policy.multiArch, reference) ??
+      (await planMultiArch(policy.multiArch, reference, digest, resolveTag));
     const outcomes: AuthorityOutcome[] = [];
-    for (const { rootName, authorities, names: groupNames, signing, attesting } of trustRootGroups(policy)) {
+    for (const group of trustRootGroups(policy)) {
+      const { rootName, authorities, names: groupNames, signing, attesting } = group;
       const trust = this.#deps.trustRoots.trustRoot(rootName);
       if (trust === undefined) {
         outcomes.push(...unavailable(rootName, groupNames, snapshot.trustRoots.has(rootName)));
         continue;
       }
-      let converted: Authority[];
+      let converted: readonly Authority[];
       try {
-        converted = await Promise.all(authorities.map((a) => this.#authority(a, policy)));
+        // Keyless and inline keys convert the same every time: once per policy (trustRootGroups).
+        converted = group.inline ?? (await Promise.all(authorities.map((a) => this.#authority(a, policy))));
       } catch (error) {
         const code = error instanceof SigwardError ? error.code : 'POLICY_KEY_UNAVAILABLE';
         for (const authority of authorities.map((a) => a.name))
@@ -142,7 +147,10 @@ export class PolicyVerifier {
       const names = signing?.names ?? [];
       if (signing !== undefined) {
         const signers = signing.indices.map((i) => converted[i]!);
-        const keys = signers.map((a) => (a.kind === 'key' ? keyFingerprint(a.publicKey) : '-')).join(',');
+        // The key part: made once when every key is inline (the same fingerprints of the same keys).
+        const keys =
+          signing.inlineKeys ??
+          signers.map((a) => (a.kind === 'key' ? keyFingerprint(a.publicKey) : '-')).join(',');
         const key = this.#keys.key(signing.scope.at(snapshot, trust, keys), reference, digest, plan.index);
         signed = this.#verdicts.get(
           key,
@@ -152,7 +160,7 @@ export class PolicyVerifier {
             );
             return this.#ttl(compact) === undefined ? compact : this.#shared.share(compact);
           },
-          (v) => this.#ttl(v),
+          this.#verdictTtl,
         );
       }
       let entry: AttestationEntry | undefined;
@@ -270,7 +278,8 @@ export class PolicyVerifier {
     let verdict: ImageVerdict;
     const started = performance.now();
     try {
-      const where = await run.where();
+      const known = run.where();
+      const where = known instanceof Promise ? await known : known;
       verdict = await this.#registries.run(reference.registry, () =>
         this.#deps.verifier.verify({
           image: { repository, digest },
@@ -334,7 +343,8 @@ export class PolicyVerifier {
         try {
           if (verify === undefined)
             throw new SigwardError('INTERNAL_ERROR', 'this verifier cannot check attestations');
-          const where = await run.where();
+          const known = run.where();
+          const where = known instanceof Promise ? await known : known;
           verdict = await this.#registries.run(reference.registry, () =>
             verify({
               image: { repository, digest },
@@ -392,7 +402,7 @@ export class PolicyVerifier {
    * registry reads.
    */
   #groupRun(policy: CompiledPolicy, keychain: Keychain, share: boolean): GroupRun {
-    let where: Promise<Where> | undefined;
+    let where: Where | Promise<Where> | undefined;
     let cap: Deadline | undefined;
     const reads = share ? new SharedReads() : undefined;
     return {
@@ -405,11 +415,19 @@ export class PolicyVerifier {
     };
   }
 
-  /** Where a verification of this policy looks, and with which credentials. */
-  async #where(policy: CompiledPolicy, workload: Keychain): Promise<Where> {
-    const keychain = await this.#keychain(policy, workload);
+  /**
+   * Where a verification of this policy looks, and with which credentials: at once unless a pull
+   * secret of the signature repository has to be read.
+   */
+  #where(policy: CompiledPolicy, workload: Keychain): Where | Promise<Where> {
     const repository = policy.signatureRepository?.repository;
-    return repository === undefined ? { keychain } : { keychain, signatureRepository: repository };
+    if (policy.signatureRepository?.pullSecret === undefined)
+      return repository === undefined
+        ? { keychain: workload }
+        : { keychain: workload, signatureRepository: repository };
+    return this.#keychain(policy, workload).then((keychain) =>
+      repository === undefined ? { keychain } : { keychain, signatureRepository: repository },
+    );
   }
 
   /**
@@ -431,6 +449,9 @@ export class PolicyVerifier {
     const secret = await read({ namespace, name: signatures.pullSecret });
     return combineKeychains(onlyFor(signatures.repository, secret), workload);
   }
+
+  /** #ttl, made once (not a closure per verification). */
+  readonly #verdictTtl = (verdict: VerdictLike): number | undefined => this.#ttl(verdict);
 
   #ttl(verdict: VerdictLike): number | undefined {
     if (verdict.status === 'verified') return this.#settings.cache.positiveTtlMs;
@@ -471,7 +492,7 @@ export class PolicyVerifier {
 type Where = { keychain: Keychain; signatureRepository?: RepositoryName };
 
 interface GroupRun {
-  where(): Promise<Where>;
+  where(): Where | Promise<Where>;
   /** The deadline (created by the first verification to start) and the shared reads. */
   request(): { signal: AbortSignal; reads?: SharedReads };
   /** Every verification of the group is over: its deadline's timer goes (deadline.ts). */
@@ -502,6 +523,11 @@ interface AttestingAuthorities extends AuthoritySet {
 interface TrustRootGroup {
   readonly rootName: string;
   readonly authorities: readonly CompiledAuthority[];
+  /**
+   * The authorities as sigstore/ takes them, when none reads its key from a Secret (keyless, inline
+   * keys): converted once, frozen, handed to every verification. Undefined: converted per evaluation.
+   */
+  readonly inline: readonly Authority[] | undefined;
   readonly names: readonly string[];
   /** Authorities satisfied by an image signature; undefined when there are none. */
   readonly signing: AuthoritySet | undefined;
@@ -568,6 +594,7 @@ function trustRootGroups(policy: CompiledPolicy): readonly TrustRootGroup[] {
     groups = [...byRoot].map(([rootName, authorities]) => ({
       rootName,
       authorities,
+      inline: inlineAuthorities(authorities),
       names: authorities.map((a) => a.name),
       signing: authoritySet(policy, rootName, authorities, (a) => a.attestations.length === 0),
       attesting: attestingSet(policy, rootName, authorities),
@@ -575,6 +602,29 @@ function trustRootGroups(policy: CompiledPolicy): readonly TrustRootGroup[] {
     groupsByPolicy.set(policy, groups);
   }
   return groups;
+}
+
+/** What #authority gives for authorities that need no Secret, frozen; undefined when one does. */
+function inlineAuthorities(authorities: readonly CompiledAuthority[]): readonly Authority[] | undefined {
+  const converted: Authority[] = [];
+  for (const a of authorities) {
+    if (a.kind === 'keyless')
+      converted.push(
+        Object.freeze({
+          kind: 'keyless',
+          name: a.name,
+          match: a.match,
+          requireTlog: a.requireTlog,
+          requireSct: a.requireSct,
+        }),
+      );
+    else if (a.key.source === 'data')
+      converted.push(
+        Object.freeze({ kind: 'key', name: a.name, publicKey: a.key.publicKey, requireTlog: a.requireTlog }),
+      );
+    else return undefined;
+  }
+  return Object.freeze(converted);
 }
 
 /** A TrustRoot the snapshot names (not loaded yet) or does not (does not exist), as `lookUp` reads it. */

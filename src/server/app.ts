@@ -231,9 +231,15 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // the same call, without the handler's promise, an await and fastify's wait on that promise.
     return (request: FastifyRequest, reply: FastifyReply): Promise<undefined> | undefined => {
       const started = performance.now();
+      // The body is the engine's from here on (it keeps what the answer needs): fastify's request
+      // would hold the whole parsed AdmissionReview until the answer is sent, through every registry
+      // round trip of a review that waits, and under concurrency a scavenge promotes it. Nothing of
+      // the app reads `request.body` after its handler (no hooks; the error handler reads the url).
+      const body = request.body;
+      request.body = undefined;
       let handled: HandledReview | Promise<HandledReview>;
       try {
-        handled = deps.handleReview(request.body, route);
+        handled = deps.handleReview(body, route);
       } catch (error) {
         observe(started);
         throw error;

@@ -160,11 +160,18 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     cacheValues[1] = result;
     cacheSeries.series(cacheValues).inc();
   };
-  const registryRequests = new Counter({
+  const registryLabels = ['registry', 'method', 'status'] as const;
+  // Bound series (bound-metrics.ts): every registry request of a cold review is counted here.
+  const registrySeries: BoundCounter<'registry' | 'method' | 'status'> = new BoundCounter(
+    () => registryRequests,
+    registryLabels,
+  );
+  const registryRequests: Counter<'registry' | 'method' | 'status'> = new Counter({
     name: 'sigward_registry_requests_total',
     help: `HTTP exchanges with registries and token services that got a response, by registry host (the first ${REGISTRY_LABEL_LIMIT}, then other), method and HTTP status`,
-    labelNames: ['registry', 'method', 'status'] as const,
+    labelNames: registryLabels,
     registers,
+    collect: (): void => registrySeries.flush(),
   });
   const registryErrors = new Counter({
     name: 'sigward_registry_request_errors_total',
@@ -179,10 +186,15 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registryHosts.add(host);
     return host;
   };
+  const registryValues = ['', '', ''];
   const registryExchange = ({ host, method, outcome }: RegistryExchange): void => {
     const registry = registryLabel(host);
-    if (typeof outcome === 'number') registryRequests.inc({ registry, method, status: String(outcome) });
-    else registryErrors.inc({ registry, method, error: outcome });
+    if (typeof outcome === 'number') {
+      registryValues[0] = registry;
+      registryValues[1] = method;
+      registryValues[2] = String(outcome);
+      registrySeries.series(registryValues).inc();
+    } else registryErrors.inc({ registry, method, error: outcome });
   };
   const failOpen = new Counter({
     name: 'sigward_fail_open_total',

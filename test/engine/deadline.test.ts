@@ -21,6 +21,7 @@ import {
   responseOf,
 } from './harness.ts';
 import type { Fixtures } from './harness.ts';
+import { turnEnd } from '../support/turn-end.ts';
 
 let registry: DockerRegistry;
 let proxy: FaultProxy;
@@ -212,6 +213,9 @@ describe('deadline', () => {
     });
     release();
     rule.remove();
+    // The verification reported its outcome before it returned; a turn later it has settled, so the
+    // next review does not join it in the verdict cache's single flight.
+    await turnEnd();
     // Not cached: the next review verifies again (and this time the registry answers).
     await e.review(podReview([fx.keylessImage(proxy.host)]));
     assert.equal((await outcomes[1]!).result, 'verified');

@@ -13,6 +13,7 @@ import { buildSnapshot } from '../../src/kube/snapshot.ts';
 import { Writable } from 'node:stream';
 import { podReview } from '../engine/harness.ts';
 import { cachedAllow } from '../support/cached-allow.ts';
+import { collectionWatch, gate } from '../support/collected.ts';
 import { injectAfterTurn } from '../support/turn-end.ts';
 
 const quiet = new Writable({ write: (_c, _e, done) => done() });
@@ -110,6 +111,37 @@ describe('bodies', () => {
       /sigward_admissions_total\{decision="allow",kind="Pod",route="validate",operation="CREATE"\} 1/,
     );
     assert.match(metrics.body, /sigward_admission_duration_seconds_bucket\{le="30",route="validate"\} 1/);
+  });
+
+  test('while the engine works on a review, the server keeps nothing of its body; the answer is sent as before', async () => {
+    const watch = collectionWatch();
+    const held = gate();
+    const answer = {
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      response: { uid: 'u', allowed: true },
+    };
+    // An engine that keeps nothing of the body while it waits (the engine's own retention test).
+    const handleReview: AppDeps['handleReview'] = (body) => {
+      watch.watch(body as object, 'the AdmissionReview');
+      watch.watch((body as { request: object }).request, 'its request');
+      return held.wait().then(() => ({
+        ok: true,
+        review: answer,
+        decision: 'allow',
+        kind: 'Pod',
+        operation: 'CREATE',
+      }));
+    };
+    const { app: a } = app({ handleReview });
+    const answering = a.inject(post(JSON.stringify(podReview(['registry.test/apps/web:1']))));
+    await held.waiting;
+    const kept = ['its request', 'the AdmissionReview'];
+    assert.deepEqual(await watch.collectedOf(kept), kept);
+    held.release();
+    const r = await answering;
+    assert.equal(r.statusCode, 200);
+    assert.deepEqual(r.json(), answer);
   });
 
   test('hostile objects answer a denial inside the review, the server keeps serving', async () => {
