@@ -4,14 +4,10 @@
 // collection on every cold verification (docs/performance.md, "Cold path, ninth session").
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { Agent, type Dispatcher } from 'undici';
 import { exchange } from '../../src/oci/http-exchange.ts';
+import { collectionWatch } from '../support/collected.ts';
 import { startDockerRegistry } from '../support/docker-registry.ts';
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
 
 /** Hands every request to `agent`, and keeps each handler it was given, as undici may for a while. */
 function keepingHandlers(agent: Agent): { dispatcher: Dispatcher; handlers: unknown[] } {
@@ -25,30 +21,17 @@ function keepingHandlers(agent: Agent): { dispatcher: Dispatcher; handlers: unkn
   return { dispatcher, handlers };
 }
 
-/**
- * A real registry, a dispatcher keeping every handler it is given (closed after the test), and what a
- * FinalizationRegistry has seen collected: the names it was registered with.
- */
+/** A real registry, a dispatcher keeping every handler it is given (closed after the test), and a watch. */
 async function watched(t: TestContext) {
   const registry = await startDockerRegistry();
   t.after(() => registry.stop());
   const agent = new Agent();
   t.after(() => agent.close());
-  const collected = new Set<string>();
-  const finalization = new FinalizationRegistry((what: string) => collected.add(what));
-  return { registry, ...keepingHandlers(agent), collected, finalization };
-}
-
-/** Collections and turns of the event loop until `done()`, at most `rounds` (finalizers run in turns). */
-async function collectUntil(done: () => boolean, rounds = 20): Promise<void> {
-  for (let i = 0; i < rounds && !done(); i++) {
-    gc();
-    await new Promise((resolve) => setImmediate(resolve));
-  }
+  return { registry, ...keepingHandlers(agent), watch: collectionWatch() };
 }
 
 test('a settled exchange holds nothing of its response: its headers and body are collected while the handler is still reachable', async (t) => {
-  const { registry, dispatcher, handlers, collected, finalization } = await watched(t);
+  const { registry, dispatcher, handlers, watch } = await watched(t);
   for (const [status, path] of [
     [200, '/v2/'],
     [404, '/v2/nothing/here/manifests/latest'],
@@ -63,17 +46,18 @@ test('a settled exchange holds nothing of its response: its headers and body are
         signal: new AbortController().signal,
       });
       assert.equal(response.status, status);
-      finalization.register(response.headers, `${status} headers`);
-      finalization.register(response.body, `${status} body`);
+      watch.watch(response.headers, `${status} headers`);
+      watch.watch(response.body, `${status} body`);
     })();
   }
-  await collectUntil(() => collected.size === 4);
+  const expected = ['200 body', '200 headers', '404 body', '404 headers'];
+  const collected = await watch.collectedOf(expected);
   assert.equal(handlers.length, 2, 'the handlers are still reachable');
-  assert.deepEqual([...collected].sort(), ['200 body', '200 headers', '404 body', '404 headers']);
+  assert.deepEqual(collected, expected);
 });
 
 test('a failed exchange holds nothing of its request either: an abort settles it and lets go', async (t) => {
-  const { registry, dispatcher, handlers, collected, finalization } = await watched(t);
+  const { registry, dispatcher, handlers, watch } = await watched(t);
   await (async () => {
     const controller = new AbortController();
     const url = new URL(`http://${registry.host}/v2/`);
@@ -88,10 +72,10 @@ test('a failed exchange holds nothing of its request either: an abort settles it
     });
     controller.abort(new Error('abandoned by the test'));
     await assert.rejects(pending, /abandoned by the test/);
-    finalization.register(url, 'url');
-    finalization.register(headers, 'request headers');
+    watch.watch(url, 'url');
+    watch.watch(headers, 'request headers');
   })();
-  await collectUntil(() => collected.size === 2);
+  const collected = await watch.collectedOf(['request headers', 'url']);
   assert.equal(handlers.length, 1, 'the handler is still reachable');
-  assert.deepEqual([...collected].sort(), ['request headers', 'url']);
+  assert.deepEqual(collected, ['request headers', 'url']);
 });

@@ -4,8 +4,6 @@
 // without it.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import type { TrustMaterial } from '@sigstore/verify';
 import { SigwardError } from '../../src/errors.ts';
 import { RegistryClient } from '../../src/oci/client.ts';
@@ -22,6 +20,7 @@ import {
 } from '../../src/sigstore/layout.ts';
 import { verifyImage, verifyImageForEach } from '../../src/sigstore/verify-image.ts';
 import type { Authority, VerifyImageInput } from '../../src/sigstore/verify-image.ts';
+import { collectionWatch, gate } from '../support/collected.ts';
 import { startDockerRegistry, type DockerRegistry } from '../support/docker-registry.ts';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
 import { pushTestImage } from '../support/images.ts';
@@ -281,40 +280,29 @@ describe('legacy .sig tag', () => {
  * (or 20 tries) and names what was collected.
  */
 function manifestsWatchedBlobsHeld(manifestLabel: string) {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
-  const collected = new Set<string>();
-  const finalization = new FinalizationRegistry((what: string) => collected.add(what));
-  let release: () => void = () => {};
-  const released = new Promise<void>((resolve) => (release = resolve));
-  let asked: () => void = () => {};
-  const blobAsked = new Promise<void>((resolve) => (asked = resolve));
+  const watch = collectionWatch();
+  const blob = gate();
   const reader: VerifyImageInput['client'] = {
     listReferrers: (...a) => client.listReferrers(...a),
     getManifest: (...a) => client.getManifest(...a),
     findManifest: async (...a) => {
       const fetched = await client.findManifest(...a);
       if (fetched?.manifest.kind === 'manifest') {
-        finalization.register(fetched, manifestLabel);
-        for (const layer of fetched.manifest.layers) finalization.register(layer, 'its layer');
+        watch.watch(fetched, manifestLabel);
+        for (const layer of fetched.manifest.layers) watch.watch(layer, 'its layer');
       }
       return fetched;
     },
     getBlob: async (...a) => {
-      asked();
-      await released;
+      await blob.wait();
       return client.getBlob(...a);
     },
   };
   const collectedWhileBlobWaits = async (): Promise<string[]> => {
-    await blobAsked;
-    for (let i = 0; i < 20 && collected.size < 2; i++) {
-      gc();
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    return [...collected].sort();
+    await blob.waiting;
+    return watch.collectedOf([manifestLabel, 'its layer']);
   };
-  return { reader, release, collectedWhileBlobWaits };
+  return { reader, release: blob.release, collectedWhileBlobWaits };
 }
 
 test('while a bundle blob is on the way, its referrer manifest is not kept', async () => {

@@ -6,8 +6,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { join } from 'node:path';
 import type { TrustMaterial } from '@sigstore/verify';
 import { SigwardError } from '../../src/errors.ts';
@@ -21,6 +19,7 @@ import type { Authority, HeadStarts } from '../../src/sigstore/verify-candidate.
 import { startVerifyBundle, verifyBundle } from '../../src/sigstore/verify.ts';
 import type { SignerTrust, VerifiedSignature, VerifyInput } from '../../src/sigstore/verify.ts';
 import { CachedCertificate } from '../../src/sigstore/cached-certificate.ts';
+import { collectionWatch } from '../support/collected.ts';
 import {
   CONNAISSEUR,
   connaisseurImageDigest,
@@ -261,17 +260,14 @@ test('a head start that throws never throws from the event loop; the verificatio
 });
 
 test('a started verification waiting for its payload keeps nothing of the certificate it read: the tree is collected before the second step', async () => {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
-  const collected = new Set<string>();
-  const finalization = new FinalizationRegistry((what: string) => collected.add(what));
+  const watch = collectionWatch();
   // Every certificate the first step reads (signed-entity.ts reads the leaf with CachedCertificate.read).
   const read = CachedCertificate.read.bind(CachedCertificate);
   let certificates = 0;
   CachedCertificate.read = (der, key) => {
     const cert = read(der, key);
-    finalization.register(cert, `certificate ${++certificates}`);
-    finalization.register(cert.root, `tree ${certificates}`);
+    watch.watch(cert, `certificate ${++certificates}`);
+    watch.watch(cert.root, `tree ${certificates}`);
     return cert;
   };
   let finish: ((payload: Uint8Array) => unknown) | undefined;
@@ -292,11 +288,7 @@ test('a started verification waiting for its payload keeps nothing of the certif
   }
   assert.ok(finish !== undefined);
   assert.equal(certificates, 1, 'the first step read the leaf');
-  for (let i = 0; i < 20 && collected.size < 2; i++) {
-    gc();
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  assert.deepEqual([...collected].sort(), ['certificate 1', 'tree 1']);
+  assert.deepEqual(await watch.collectedOf(['certificate 1', 'tree 1']), ['certificate 1', 'tree 1']);
   // …and the second step still answers what one step does.
   const verified = finish(fulcioRekor().blob) as VerifiedSignature;
   assert.equal(verified.identity.kind, 'certificate');
