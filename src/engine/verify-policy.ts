@@ -462,17 +462,8 @@ export class PolicyVerifier {
   }
 
   async #authority(a: CompiledAuthority, policy: CompiledPolicy): Promise<Authority> {
-    if (a.kind === 'keyless') {
-      return {
-        kind: 'keyless',
-        name: a.name,
-        match: a.match,
-        requireTlog: a.requireTlog,
-        requireSct: a.requireSct,
-      };
-    }
-    if (a.key.source === 'data')
-      return { kind: 'key', name: a.name, publicKey: a.key.publicKey, requireTlog: a.requireTlog };
+    // Keyless and inline keys: inlineAuthority converts them (defined for exactly these).
+    if (a.kind === 'keyless' || a.key.source === 'data') return inlineAuthority(a)!;
     if (this.#deps.keys === undefined)
       throw new SigwardError(
         'POLICY_KEY_UNAVAILABLE',
@@ -604,25 +595,33 @@ function trustRootGroups(policy: CompiledPolicy): readonly TrustRootGroup[] {
   return groups;
 }
 
-/** What #authority gives for authorities that need no Secret, frozen; undefined when one does. */
+/** An authority as sigstore/ takes it when it needs no Secret (keyless, a key given inline), frozen. */
+function inlineAuthority(a: CompiledAuthority): Authority | undefined {
+  if (a.kind === 'keyless')
+    return Object.freeze({
+      kind: 'keyless',
+      name: a.name,
+      match: a.match,
+      requireTlog: a.requireTlog,
+      requireSct: a.requireSct,
+    });
+  if (a.key.source === 'data')
+    return Object.freeze({
+      kind: 'key',
+      name: a.name,
+      publicKey: a.key.publicKey,
+      requireTlog: a.requireTlog,
+    });
+  return undefined;
+}
+
+/** Every authority of a group converted by inlineAuthority; undefined when one needs a Secret. */
 function inlineAuthorities(authorities: readonly CompiledAuthority[]): readonly Authority[] | undefined {
   const converted: Authority[] = [];
   for (const a of authorities) {
-    if (a.kind === 'keyless')
-      converted.push(
-        Object.freeze({
-          kind: 'keyless',
-          name: a.name,
-          match: a.match,
-          requireTlog: a.requireTlog,
-          requireSct: a.requireSct,
-        }),
-      );
-    else if (a.key.source === 'data')
-      converted.push(
-        Object.freeze({ kind: 'key', name: a.name, publicKey: a.key.publicKey, requireTlog: a.requireTlog }),
-      );
-    else return undefined;
+    const inline = inlineAuthority(a);
+    if (inline === undefined) return undefined;
+    converted.push(inline);
   }
   return Object.freeze(converted);
 }
