@@ -410,7 +410,8 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   });
   stops.push(() => registry.close());
   const observer: EngineObserver = {
-    verification: (labels) => metrics.verifications.inc(labels),
+    verification: ({ policy, authority, result, reason }) =>
+      metrics.countVerification(policy, authority, result, reason),
     attestation: (labels) => metrics.attestationVerifications.inc(labels),
     verificationTime: (policy, seconds) => metrics.verificationDuration.observe({ policy }, seconds),
     cacheLookup: metrics.cacheLookup,

@@ -144,7 +144,9 @@ export class BoundHistogram<L extends string> {
    * good (as prom-client keeps a series): for labels with a small fixed set of values.
    */
   series(labels: Readonly<Record<L, string>>): BoundObserve {
-    const key = this.labelNames.map((n) => labels[n]).join('\u0000');
+    // One label (a policy's name, a route): its value is the key, no string built per observation.
+    const names = this.labelNames;
+    const key = names.length === 1 ? labels[names[0]!] : names.map((n) => labels[n]).join('\u0000');
     let bound = this.#series.get(key);
     if (bound === undefined) {
       for (const n of this.labelNames)

@@ -5,7 +5,7 @@
 // name or digest. Node's default metrics keep their standard names (process_*, nodejs_*), so stock
 // dashboards and alerts find them. Each Metrics owns its own prom-client Registry, so two apps in one
 // process (tests) never collide.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { BoundCounter, BoundHistogram } from './bound-metrics.ts';
 
 /** Seconds; the apiserver gives a webhook at most 30 s, so the buckets reach that far. */
@@ -48,7 +48,10 @@ export interface Metrics {
   countAdmission(decision: string, kind: string, route: string, operation: string): void;
   readonly admissionDuration: BoundHistogram<'route'>;
   readonly verifications: Counter<'policy' | 'authority' | 'result' | 'reason'>;
-  readonly verificationDuration: Histogram<'policy'>;
+  /** Counts one authority outcome of a verification run (a bound series: every cold review counts one). */
+  countVerification(policy: string, authority: string, result: string, reason: string): void;
+  /** A bound histogram: every cold review records one verification's time. */
+  readonly verificationDuration: BoundHistogram<'policy'>;
   /** Per required attestation (names from policies: bounded by the policies loaded). */
   readonly attestationVerifications: Counter<'policy' | 'authority' | 'attestation' | 'result' | 'reason'>;
   readonly cache: Counter<'cache' | 'result'>;
@@ -126,19 +129,35 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     buckets: DURATION_BUCKETS,
     registers,
   });
-  const verifications = new Counter({
+  type VerificationLabel = 'policy' | 'authority' | 'result' | 'reason';
+  const verificationLabels = ['policy', 'authority', 'result', 'reason'] as const;
+  // Bound series, as the registry requests': a cold review counts one outcome per authority.
+  const verificationSeries: BoundCounter<VerificationLabel> = new BoundCounter(
+    () => verifications,
+    verificationLabels,
+  );
+  const verifications: Counter<VerificationLabel> = new Counter({
     name: 'sigward_verifications_total',
     help: 'Signature verifications actually run (cache misses), by policy, authority, result and reason code',
-    labelNames: ['policy', 'authority', 'result', 'reason'] as const,
+    labelNames: verificationLabels,
     registers,
+    collect: (): void => verificationSeries.flush(),
   });
+  const verificationValues = ['', '', '', ''];
+  const countVerification = (policy: string, authority: string, result: string, reason: string): void => {
+    verificationValues[0] = policy;
+    verificationValues[1] = authority;
+    verificationValues[2] = result;
+    verificationValues[3] = reason;
+    verificationSeries.series(verificationValues).inc();
+  };
   const attestationVerifications = new Counter({
     name: 'sigward_attestation_verifications_total',
     help: 'Required attestations checked (cache misses), by policy, authority, attestation name, result and reason code',
     labelNames: ['policy', 'authority', 'attestation', 'result', 'reason'] as const,
     registers,
   });
-  const verificationDuration = new Histogram({
+  const verificationDuration = new BoundHistogram({
     name: 'sigward_verification_duration_seconds',
     help: 'Time of one verification run (cache miss): discovery, fetches and crypto, by policy',
     labelNames: ['policy'] as const,
@@ -284,6 +303,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     countAdmission,
     admissionDuration,
     verifications,
+    countVerification,
     verificationDuration,
     attestationVerifications,
     cache,

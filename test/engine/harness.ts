@@ -156,7 +156,8 @@ export function engineUnderTest(
       trustRoots: { trustRoot: (name) => (name === 'public-good' ? trustRoot() : undefined) },
       ...deps,
       observer: {
-        verification: (labels) => metrics.verifications.inc(labels),
+        verification: ({ policy, authority, result, reason }) =>
+          metrics.countVerification(policy, authority, result, reason),
         attestation: (labels) => metrics.attestationVerifications.inc(labels),
         verificationTime: (policy, seconds) => metrics.verificationDuration.observe({ policy }, seconds),
         cacheLookup: metrics.cacheLookup,

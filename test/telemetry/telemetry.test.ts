@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { Histogram, Registry } from 'prom-client';
+import { Counter, Histogram, Registry } from 'prom-client';
 import { BOUND_SERIES_LIMIT } from '../../src/telemetry/bound-metrics.ts';
 import { createLogger, isoTimeAt } from '../../src/telemetry/logger.ts';
 import {
@@ -226,4 +226,54 @@ test('metrics: the bound duration histogram exports what prom-client exports for
     .find((block) => block.includes('# TYPE sigward_admission_duration_seconds '));
   assert.equal(ours, (await reference.metrics()).trimEnd());
   assert.throws(() => bound.observe(Number.NaN), /finite/);
+});
+
+test('metrics: the verification counts and times (bound series) export what prom-client exports for the same calls', async () => {
+  const m = createMetrics({ processMetrics: false });
+  const reference = new Registry();
+  const counts = new Counter({
+    name: 'sigward_verifications_total',
+    help: 'Signature verifications actually run (cache misses), by policy, authority, result and reason code',
+    labelNames: ['policy', 'authority', 'result', 'reason'],
+    registers: [reference],
+  });
+  const times = new Histogram({
+    name: 'sigward_verification_duration_seconds',
+    help: 'Time of one verification run (cache miss): discovery, fetches and crypto, by policy',
+    labelNames: ['policy'],
+    buckets: DURATION_BUCKETS,
+    registers: [reference],
+  });
+  const calls: Array<[string, string, string, string, number]> = [
+    ['signed-images', 'keyless', 'verified', 'VERIFIED', 0.004],
+    ['signed-images', 'keyless', 'verified', 'VERIFIED', 0.005], // on a bucket's bound: counted in it
+    ['release', 'release-key', 'refused', 'SIGNATURE_MISSING', 0.3],
+    ['signed-images', 'keyless', 'error', 'REGISTRY_UNAVAILABLE', 31], // above the last bucket: +Inf only
+    ['release', 'keyless', 'verified', 'VERIFIED', 0],
+  ];
+  for (const [policy, authority, result, reason, seconds] of calls) {
+    m.countVerification(policy, authority, result, reason);
+    m.verificationDuration.observe({ policy }, seconds);
+    counts.inc({ policy, authority, result, reason });
+    times.observe({ policy }, seconds);
+  }
+  // The Counter itself still counts, into the same series (bound counts reach it when it is read, so
+  // a series it counts first may come first: the lines are compared as a set, as Prometheus reads them).
+  m.verifications.inc({
+    policy: 'release',
+    authority: 'release-key',
+    result: 'refused',
+    reason: 'SIGNATURE_MISSING',
+  });
+  counts.inc({ policy: 'release', authority: 'release-key', result: 'refused', reason: 'SIGNATURE_MISSING' });
+  const lines = (text: string): string[] =>
+    text
+      .trimEnd()
+      .split('\n\n')
+      .filter((block) => /# TYPE sigward_verification(s_total|_duration_seconds) /.test(block))
+      .flatMap((block) => block.split('\n'))
+      .sort();
+  assert.deepEqual(lines(await m.text()), lines(await reference.metrics()));
+  assert.equal(await counterValue(m.verifications, { policy: 'release' }), 3);
+  assert.throws(() => m.verificationDuration.observe({ policy: 'p' }, Number.NaN), /finite/);
 });
