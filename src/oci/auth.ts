@@ -52,11 +52,18 @@ export interface Keychain {
 
 export const anonymousKeychain: Keychain = { credentialsFor: () => [] };
 
-/** Asks each keychain in turn; the candidates of all of them, in that order. */
+/**
+ * Asks each keychain in turn; the candidates of all of them, in that order. The anonymous keychain adds
+ * none and is left out, and a single keychain left is handed back itself: a workload without pull
+ * secrets is then asked with the very keychain the next one is (the cloud chain), so the registry
+ * access (engine/registry-adapters.ts: one client per keychain) builds no client per review.
+ */
 export function combineKeychains(...keychains: readonly Keychain[]): Keychain {
+  const parts = keychains.filter((k) => k !== anonymousKeychain);
+  if (parts.length === 0) return anonymousKeychain;
+  if (parts.length === 1) return parts[0]!;
   return {
-    credentialsFor: (registry, repository) =>
-      keychains.flatMap((k) => k.credentialsFor(registry, repository)),
+    credentialsFor: (registry, repository) => parts.flatMap((k) => k.credentialsFor(registry, repository)),
   };
 }
 

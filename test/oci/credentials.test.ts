@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SigwardError } from '../../src/errors.ts';
 import {
+  anonymousKeychain,
   combineKeychains,
   dockerConfigKeychain,
   parseDockerConfigJson,
@@ -94,6 +95,20 @@ test('several configs keep their order; keychains combine', () => {
   );
   assert.equal(combined.credentialsFor('x.io', 'a').length, 1);
   assert.equal(combined.credentialsFor('ghcr.io', 'a').length, 1);
+});
+
+test('combining with the anonymous keychain adds nothing, and one keychain left is the keychain itself (one registry client for every workload without pull secrets)', () => {
+  const cloud = staticKeychain({ 'x.io': { kind: 'registry-token', token: 't' } });
+  assert.equal(combineKeychains(anonymousKeychain, cloud), cloud);
+  assert.equal(combineKeychains(cloud, anonymousKeychain), cloud);
+  assert.equal(combineKeychains(anonymousKeychain), anonymousKeychain);
+  assert.equal(combineKeychains(), anonymousKeychain);
+  const both = combineKeychains(anonymousKeychain, keychain, anonymousKeychain, cloud);
+  assert.deepEqual(both.credentialsFor('x.io', 'a'), [
+    ...keychain.credentialsFor('x.io', 'a'),
+    ...cloud.credentialsFor('x.io', 'a'),
+  ]);
+  assert.deepEqual(anonymousKeychain.credentialsFor('x.io', 'a'), []);
 });
 
 test('the legacy .dockercfg form (no "auths")', () => {
