@@ -116,9 +116,17 @@ export class SingleFlightCache<V extends object> {
       return running;
     }
     this.#observer?.lookup(this.#name, 'miss');
+    // Started before the wrapper below: a compute that throws at once would otherwise run the
+    // wrapper's `finally` before the promise is in flight, and leave its rejection there for good.
+    let computing: Promise<V>;
+    try {
+      computing = compute();
+    } catch (error) {
+      computing = Promise.reject(error as Error);
+    }
     const promise = (async () => {
       try {
-        const value = await compute();
+        const value = await computing;
         const ttl = ttlOf(value);
         if (ttl !== undefined && ttl > 0) this.#entries.set(key, value, { ttl });
         return value;

@@ -103,3 +103,23 @@ test('the verdict cache refuses a key that is not a sha256 (a caller bug, never 
   );
   assert.equal(cache.peek(sha256Key('x')), undefined);
 });
+
+test('a computation that throws before it returns a promise fails its callers and is not left in flight: the next get computes again', async () => {
+  const cache = new SingleFlightCache<{ v: number }>('digest', 3);
+  const failing = (): Promise<{ v: number }> => {
+    throw new Error('a bug in the producer');
+  };
+  await assert.rejects(
+    cache.get('tag', failing, () => 1000),
+    /a bug in the producer/,
+  );
+  let computed = 0;
+  const value = await cache.get(
+    'tag',
+    async () => ({ v: ++computed }),
+    () => 1000,
+  );
+  assert.deepEqual(value, { v: 1 });
+  assert.equal(computed, 1);
+  assert.deepEqual(cache.peek('tag'), { v: 1 });
+});
