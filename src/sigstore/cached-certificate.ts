@@ -11,6 +11,8 @@
 //    and its DER and TBS DER are the bytes it was read from (no second encoding).
 //  - Extensions are found through one OID → extension table per certificate: the library's
 //    `findExtension` decodes every extension's OID again on each of its getters.
+//  - A leaf read from bytes can recall from a LeafMemo the issuers that verified those exact bytes
+//    before (another bundle with the same certificate), and records there only a check that passed.
 // Every check the library makes still runs, through its own code paths; only repeated work is skipped.
 import { createPublicKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
@@ -18,12 +20,15 @@ import { X509Certificate, crypto as sigstoreCrypto } from '@sigstore/core';
 import type { ASN1Obj } from '@sigstore/core';
 import { encodeDer, encodingIn, withChildren, withFastDer } from './der.ts';
 import { readDerIn } from './der-reader.ts';
+import type { LeafMemo, RememberedLeaf } from './leaf-memo.ts';
 
 const MISSING = Symbol('missing');
 type Slot<T> = T | typeof MISSING;
 
 export class CachedCertificate extends X509Certificate {
   #der: Slot<Buffer> = MISSING;
+  /** The bytes `read` parsed (undefined for a wrapped tree, whose DER is re-encoded). */
+  #read: Buffer | undefined;
   #tbs: Slot<Buffer> = MISSING;
   #spki: Slot<Buffer> = MISSING;
   #key: Slot<KeyObject> = MISSING;
@@ -54,6 +59,7 @@ export class CachedCertificate extends X509Certificate {
     const bytes = Buffer.from(der);
     const cert = new CachedCertificate(readDerIn(bytes));
     cert.#der = bytes;
+    cert.#read = bytes;
     cert.#tbs = encodingIn(bytes, cert.tbsCertificate);
     if (key !== undefined) cert.#key = key;
     return cert;
@@ -63,6 +69,32 @@ export class CachedCertificate extends X509Certificate {
   get der(): Buffer {
     if (this.#der === MISSING) this.#der = encodeDer(this.root);
     return this.#der;
+  }
+
+  /** The exact bytes this certificate was read from; undefined when it wraps an already parsed tree. */
+  get readBytes(): Buffer | undefined {
+    return this.#read;
+  }
+
+  /**
+   * What `memo` remembers of these exact bytes: its issuers then answer `verify` true without OpenSSL
+   * (each passed that check on a certificate of the same bytes). Nothing for a wrapped tree.
+   */
+  recallFrom(memo: LeafMemo): RememberedLeaf | undefined {
+    if (this.#read === undefined) return undefined;
+    const recalled = memo.recall(this.#read);
+    if (recalled !== undefined)
+      for (const issuer of recalled.issuers)
+        if (issuer instanceof CachedCertificate) this.#verified.set(issuer, true);
+    return recalled;
+  }
+
+  /** Records in `memo` that `issuer` verified these exact bytes: only when `verify(issuer)` answered true. */
+  rememberIn(memo: LeafMemo, issuer: X509Certificate): boolean {
+    if (this.#read === undefined || !(issuer instanceof CachedCertificate) || issuer === this) return false;
+    if (this.#verified.get(issuer) !== true) return false;
+    memo.rememberIssuer(this.#read, issuer);
+    return true;
   }
 
   /** The issuer's view of this certificate's key, parsed once (createPublicKey throws as the library's does). */

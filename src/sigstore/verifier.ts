@@ -4,6 +4,9 @@
 // root on every RFC 3161 token, and for the bundle's leaf after its chain checks; here the TSA's key is
 // decoded once per trust-root version (the root's CachedCertificate keeps it) and the leaf's is the
 // one OpenSSL decoded when the strict checks read the certificate (signed-entity.ts).
+// A leaf whose exact bytes passed the signing-key step before against the same trust material skips
+// only the signature math that is a pure function of those bytes and that material: its issuer's
+// check of its signature and verifySCTs (leaf-memo.ts says why that is sound).
 // Everything else is the library's own code: the chains (verifyCertificateChain, the
 // CertificateChainVerifier, validity at each verified time), SCTs, log times, the token's own
 // checks (`RFC3161Timestamp.verify`); the steps keep its order, errors and thresholds. The two steps
@@ -26,6 +29,7 @@ import { verifySCTs } from '@sigstore/verify/dist/key/sct.js';
 import { getTLogTimestamp } from '@sigstore/verify/dist/timestamp/index.js';
 import { filterCertAuthorities } from '@sigstore/verify/dist/trust/filter.js';
 import { CachedCertificate } from './cached-certificate.ts';
+import { leafMemoOf } from './leaf-memo.ts';
 
 type CertAuthority = TrustMaterial['certificateAuthorities'][number];
 
@@ -119,13 +123,23 @@ export class CachedKeyVerifier extends LibraryVerifier {
         code: 'CERTIFICATE_ERROR',
         message: 'no verified time to check the certificate at',
       });
+    // A leaf whose exact bytes passed this step before against this material: its issuers' signature
+    // checks and its SCTs' answer are recalled (leaf-memo.ts); the chains still run at every time.
+    const read = leaf instanceof CachedCertificate && leaf.readBytes !== undefined ? leaf : undefined;
+    const memo = read === undefined ? undefined : leafMemoOf(this.#trust);
+    const recalled = memo === undefined ? undefined : read?.recallFrom(memo);
     let path: X509Certificate[] = [];
-    for (const time of timestamps)
+    const issuers: X509Certificate[] = [];
+    for (const time of timestamps) {
       path = verifyCertificateChain(time, leaf, this.#trust.certificateAuthorities);
+      if (path[1] !== undefined) issuers.push(path[1]);
+    }
     const [signer, issuer] = path;
     if (signer === undefined || issuer === undefined)
       throw new VerificationError({ code: 'CERTIFICATE_ERROR', message: 'the certificate has no issuer' });
-    const scts = verifySCTs(signer, issuer, this.#trust.ctlogs);
+    const recalledScts = recalled?.scts.get(issuer);
+    const scts =
+      recalledScts === undefined ? verifySCTs(signer, issuer, this.#trust.ctlogs) : [...recalledScts];
     if (hasDuplicates(scts))
       throw new VerificationError({ code: 'CERTIFICATE_ERROR', message: 'duplicate SCT' });
     if (scts.length < this.#ctlogThreshold)
@@ -133,6 +147,11 @@ export class CachedKeyVerifier extends LibraryVerifier {
         code: 'CERTIFICATE_ERROR',
         message: `expected ${this.#ctlogThreshold} SCTs, got ${scts.length}`,
       });
+    // Only now, the whole step passed: a failed or thrown check is never remembered.
+    if (read !== undefined && memo !== undefined && signer === read) {
+      for (const by of issuers) read.rememberIn(memo, by);
+      if (recalledScts === undefined) memo.rememberScts(read.readBytes!, issuer, scts);
+    }
     return { key: keyOf(signer) };
   }
 }
