@@ -206,25 +206,34 @@ test("a verified time outside the remembered leaf's validity fails, as it does c
   assert.equal(signingKeyStep(trust).calls, 0);
 });
 
-test('the CA valid at each verified time still decides after the leaf was remembered', () => {
+test('the CA valid at each verified time still decides when its memo holds the leaf', () => {
   const trust = freshMaterial();
   rsRun(trust);
   const ended = { start: new Date('2021-01-01T00:00:00Z'), end: new Date('2022-01-01T00:00:00Z') };
-  // The same CA objects (so the same issuer the memo names), their window ended before the signature.
+  // The same CA objects (so the same issuer), their window ended before the signature. Its memo is
+  // given what the leaf proved under `trust` (a pure function of the same bytes and objects).
   const expired: TrustMaterial = {
     ...trust,
     certificateAuthorities: trust.certificateAuthorities.map((ca) => ({ ...ca, validFor: ended })),
   };
+  const leafOf = (e: SignedEntity): CachedCertificate => {
+    assert.ok(e.key.$case === 'certificate' && e.key.certificate instanceof CachedCertificate);
+    return e.key.certificate;
+  };
+  const proven = leafOf(signedEntity({ bundle: parseBundle(rsJson()) }));
+  const recalled = proven.recallFrom(leafMemoOf(trust));
+  assert.ok(recalled);
+  for (const issuer of recalled.issuers)
+    assert.ok(proven.rememberIn(leafMemoOf(expired), issuer as CachedCertificate));
   const entity = signedEntity({ bundle: parseBundle(rsJson()) });
-  const times = new CachedKeyVerifier(trust).verifyTimestamps(entity);
-  // The leaf's issuer check recalled from `trust`'s memo: only the window can refuse it now.
-  const recalled = entity.key.$case === 'certificate' ? entity.key.certificate : undefined;
-  assert.ok(recalled instanceof CachedCertificate);
-  assert.ok(recalled.recallFrom(leafMemoOf(trust)));
-  assert.throws(
-    () => new CachedKeyVerifier(expired).verifySigningKey(entity, times),
-    /Failed to verify certificate chain/,
-  );
+  const verifier = new CachedKeyVerifier(expired);
+  const times = verifier.verifyTimestamps(entity);
+  const refused = counting(() => outcomeOf(() => verifier.verifySigningKey(entity, times)));
+  // No CA valid at the signing time: none is tried (the library's error has no cause then).
+  assert.deepEqual(refused.result, {
+    failed: 'VerificationError CERTIFICATE_ERROR: Failed to verify certificate chain',
+  });
+  assert.equal(refused.calls, 0, 'refused for the window, not by a signature check');
 });
 
 test('a certificate records only the issuers whose check passed, and only from the bytes it was read from', () => {
