@@ -24,6 +24,7 @@ import { describeError } from '../errors.ts';
 import { Decider, RegistryAccess, ReviewEngine } from '../engine/index.ts';
 import type { CredentialsSource, EngineObserver, PolicySnapshotSource } from '../engine/index.ts';
 import { TrustRootRegistry } from '../engine/trust-roots.ts';
+import { LEAF_MEMO_CAPACITY, setLeafMemoEntries } from '../sigstore/leaf-memo.ts';
 import {
   ClusterPolicySource,
   EventRecorder,
@@ -95,6 +96,9 @@ export const webhookUsage = `Usage: sigward webhook [options]
   --verdict-cache-entries N   most verdicts kept (default 10000; ~60 bytes each, mostly outside the heap)
   --attestation-cache-entries N   most attestation outcomes kept, one per image, policy and attestation
                               set (default 10000; ~150 bytes of heap each)
+  --leaf-memo-entries N       signing certificates whose chain and SCT checks are remembered by their exact
+                              bytes per trust-root version (default 256, ~2 KiB each; 0: none); the
+                              validity at each signing time is checked on every signature all the same
   --body-limit-bytes N        largest AdmissionReview accepted (default 6291456)
   --log-level LEVEL           fatal, error, warn, info, debug, trace or silent (default info)
   ${RECHECK_USAGE}
@@ -127,6 +131,7 @@ const options = {
   'refused-ttl-seconds': { type: 'string', default: '60' },
   'verdict-cache-entries': { type: 'string', default: '10000' },
   'attestation-cache-entries': { type: 'string', default: '10000' },
+  'leaf-memo-entries': { type: 'string', default: String(LEAF_MEMO_CAPACITY) },
   'body-limit-bytes': { type: 'string', default: String(6 * 1024 * 1024) },
   recheck: { type: 'boolean' },
   'recheck-interval-seconds': { type: 'string', default: '600' },
@@ -197,6 +202,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   const attestationEntries = positive('attestation-cache-entries', values['attestation-cache-entries']);
   if (attestationEntries < 1) fail('--attestation-cache-entries is at least 1');
   const bodyLimit = positive('body-limit-bytes', values['body-limit-bytes']);
+  setLeafMemoEntries(positive('leaf-memo-entries', values['leaf-memo-entries']));
   const ownNamespace = values.namespace ?? process.env['POD_NAMESPACE'] ?? 'sigward';
   // The same skip rules for admission and the re-check (the apiserver never sends these namespaces'
   // requests, and the re-check must not report their Pods either).

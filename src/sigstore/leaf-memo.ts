@@ -19,6 +19,14 @@ import type { TrustMaterial } from '@sigstore/verify';
 
 /** Leaves remembered per trust material: ~1.3 KiB of DER each for a Fulcio leaf, ≤ ~0.5 MiB in all. */
 export const LEAF_MEMO_CAPACITY = 256;
+/** What memos made from now on hold (`sigward webhook --leaf-memo-entries`; 0: none). */
+let entries = LEAF_MEMO_CAPACITY;
+
+/** Sets how many leaves each memo made from now on keeps (at start, before any verification). */
+export function setLeafMemoEntries(n: number): void {
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`leaf memo entries: ${n}`);
+  entries = n;
+}
 
 /** What one leaf's exact bytes proved: CA certificate objects of the material, never the bundle's. */
 export interface RememberedLeaf {
@@ -58,6 +66,7 @@ export class LeafMemo {
 
   /** A signature of these bytes that `issuer`'s key verified (CachedCertificate.rememberIn calls it). */
   rememberIssuer(der: Uint8Array, issuer: object): void {
+    if (this.#capacity === 0) return;
     this.#entry(der).issuers.add(issuer);
   }
 
@@ -98,7 +107,7 @@ const memos = new WeakMap<TrustMaterial, LeafMemo>();
 export function leafMemoOf(trust: TrustMaterial): LeafMemo {
   let memo = memos.get(trust);
   if (memo === undefined) {
-    memo = new LeafMemo();
+    memo = new LeafMemo(entries);
     memos.set(trust, memo);
   }
   return memo;

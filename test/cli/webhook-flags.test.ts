@@ -45,6 +45,8 @@ const refusals: ReadonlyArray<readonly [string, RegExp]> = [
   ['--verified-ttl-seconds=-1', /^sigward webhook: --verified-ttl-seconds is a whole number$/m],
   ['--verdict-cache-entries=0', /^sigward webhook: --verdict-cache-entries is at least 1$/m],
   ['--attestation-cache-entries=0', /^sigward webhook: --attestation-cache-entries is at least 1$/m],
+  ['--leaf-memo-entries=-1', /^sigward webhook: --leaf-memo-entries is a whole number$/m],
+  ['--leaf-memo-entries=many', /^sigward webhook: --leaf-memo-entries is a whole number$/m],
   ['--recheck-rate=0', /^sigward webhook: --recheck-rate is a number above 0/m],
   ['--no-such-flag', /^sigward webhook: Unknown option '--no-such-flag'/m],
   [

@@ -17,7 +17,13 @@ import type { SignedEntity, TrustMaterial } from '@sigstore/verify';
 import { parseBundle } from '../../src/sigstore/bundle.ts';
 import type { Bundle } from '../../src/sigstore/bundle.ts';
 import { CachedCertificate } from '../../src/sigstore/cached-certificate.ts';
-import { LeafMemo, forgetLeaves, leafMemoOf } from '../../src/sigstore/leaf-memo.ts';
+import {
+  LEAF_MEMO_CAPACITY,
+  LeafMemo,
+  forgetLeaves,
+  leafMemoOf,
+  setLeafMemoEntries,
+} from '../../src/sigstore/leaf-memo.ts';
 import { signedEntity } from '../../src/sigstore/signed-entity.ts';
 import { loadTrustRoot } from '../../src/sigstore/trusted-root.ts';
 import type { TrustRootSnapshot } from '../../src/sigstore/trusted-root.ts';
@@ -367,4 +373,20 @@ test('every conformance bundle: the same outcome with every passed leaf remember
     cases.length >= 40 && hits.verified >= 10 && hits.refused >= 10,
     `${cases.length} cases, ${JSON.stringify(hits)} answered from the memo`,
   );
+});
+
+test('memos made with no entries (--leaf-memo-entries=0) remember nothing', () => {
+  setLeafMemoEntries(0);
+  try {
+    const trust = freshMaterial();
+    rsRun(trust);
+    assert.equal(leafMemoOf(trust).size, 0);
+    assert.equal(signingKeyStep(trust).calls, 2);
+  } finally {
+    setLeafMemoEntries(LEAF_MEMO_CAPACITY);
+  }
+  const trust = freshMaterial();
+  rsRun(trust);
+  assert.equal(signingKeyStep(trust).calls, 0);
+  assert.throws(() => setLeafMemoEntries(-1), RangeError);
 });
