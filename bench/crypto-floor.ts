@@ -7,15 +7,19 @@
 // see the wrappers (the CommonJS object is patched, then `syncBuiltinESMExports`).
 import type * as NodeCrypto from 'node:crypto';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { parseBundle } from '../src/sigstore/bundle.ts';
 import { CachedCertificate } from '../src/sigstore/cached-certificate.ts';
 import { verifyBundle } from '../src/sigstore/verify.ts';
 import { kubewarden } from '../test/sigstore/discover-fixtures.ts';
 import { prodRoot } from '../test/sigstore/ext.ts';
 import { median } from './stats.ts';
+import { leafMemoOff } from './leaf-memo-off.ts';
 
 const runs = Number(process.argv[2] ?? '2000');
 const nodeCrypto = createRequire(import.meta.url)('node:crypto') as typeof NodeCrypto;
+// Every check a bundle seen for the first time makes: its leaf is not remembered (leaf-memo-off.ts).
+await leafMemoOff(fileURLToPath(new URL('..', import.meta.url)));
 const trust = prodRoot().material;
 const raw = kubewarden.bundle();
 const verifyOnce = (): void => {

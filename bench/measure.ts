@@ -4,7 +4,8 @@
 // Prints one JSON object. Modes:
 //   verify   cold verification of a new digest: verifyImage per case with a long-lived client (warm
 //            connections, as the webhook has), p50 wall, median CPU and registry requests per image;
-//            the cases in the order bench/run.ts's header lists, each with its registry alone;
+//            the cases in the order bench/run.ts's header lists, each with its registry alone (each
+//            a leaf seen for the first time, but the last: the same certificate again);
 //   webhook  warm /validate (cache hits) of the real `sigward webhook` process against a bare fastify
 //            HTTPS server process answering the same review (bench/bare-server.ts), at 1, 16 and 64
 //            keep-alive connections (load from another process, short runs alternated pair by pair),
@@ -34,6 +35,7 @@ import { makeTestTls } from '../test/support/tls.ts';
 import { fulcioRekor, kubewarden } from '../test/sigstore/discover-fixtures.ts';
 import { median } from './stats.ts';
 import { SETTLE_SECONDS } from './memory-settle.ts';
+import { leafMemoOff, leafMemoOffFlag } from './leaf-memo-off.ts';
 
 const { values } = parseArgs({
   options: {
@@ -215,13 +217,33 @@ async function verifyMode(): Promise<object> {
             authority: keyless(fulcioRekor.subject, fulcioRekor.issuer),
           },
         ]),
+    // Another image signed by the same cosign invocation (one certificate): the same bundle again, no
+    // verdict cache, its leaf remembered by the trust material (src/sigstore/leaf-memo.ts). Every other
+    // case verifies its leaf as one seen for the first time.
+    {
+      name: `cosign v3 bundle, the same certificate again (${values.olareg === undefined ? 'docker-registry, fallback tag' : 'olareg, referrers API'})`,
+      registry: values.olareg ?? values.docker!,
+      repository: 'bench/bundle',
+      digest: kubewarden.digest,
+      authority: keyless(kubewarden.subject, kubewarden.issuer),
+      referrers: values.olareg === undefined ? 'fallback-tag' : 'referrers-api',
+      sameCertificate: true,
+    },
   ];
   const runners = cases.map((c) => {
     const counted = { requests: 0 };
     const client = new RegistryClient({ onExchange: () => void counted.requests++ });
     const image = { repository: { registry: c.registry, repository: c.repository }, digest: c.digest };
     const once = async (): Promise<void> => {
-      const verdict = await verifyImage({ client, image, authorities: [c.authority], trust });
+      // A trust material object of its own per cold verification: the same root and CA objects (their
+      // pairs checked once per root version, as in the webhook) but a leaf memo that has seen nothing
+      // (bench/leaf-memo-off.ts says why); the same-certificate case keeps one, warm after the first.
+      const verdict = await verifyImage({
+        client,
+        image,
+        authorities: [c.authority],
+        trust: c.sameCertificate === true ? trust : { ...trust },
+      });
       if (verdict.status !== 'verified') throw new Error(`${c.name}: ${verdict.code} ${verdict.message}`);
       // The case measures the path it names (olareg with its API off must be read through the tag).
       if (c.referrers !== undefined && verdict.referrers !== c.referrers)
@@ -381,6 +403,8 @@ function signedImageCase(harness: any, host: string) {
 }
 
 async function webhookMode(): Promise<object> {
+  // Every cold review verifies the same signature: its leaf as one seen for the first time.
+  await leafMemoOff(root);
   const harness = await from<any>('test/engine/harness.ts');
   const { createLogger } = await from<any>('src/telemetry/logger.ts');
   const host = values.docker!;
@@ -775,6 +799,7 @@ async function startWebhookProcess(policyDir: string, nodeOptions: string, nodeA
       `--policies=${policyDir}`,
       `--trusted-root=${PROD_ROOT_PATH}`,
       `--verdict-cache-entries=${MEMORY_ENTRIES}`,
+      ...leafMemoOffFlag(root),
       // Refusals fill the cache below; they must stay for the whole run (the default is 60 s).
       '--refused-ttl-seconds=3600',
       '--timeout-seconds=30',

@@ -7,17 +7,21 @@
 // the webhook adds (HTTPS, the AdmissionReview, the engine's miss path, logging and metrics).
 // IPC: {connections, repositories} → {requests, rps, p50Ms, p99Ms, cpuMsPerReview, sysMsPerReview}.
 //   (forked by bench/policy-controller.ts; argv: REGISTRY DIGEST SUBJECT ISSUER)
+import { fileURLToPath } from 'node:url';
 import { RegistryClient } from '../src/oci/client.ts';
 import { verifyImage } from '../src/sigstore/verify-image.ts';
 import { identityCheck } from '../src/cli/identity-flags.ts';
 import { compileIdentity } from '../src/policy/identity.ts';
 import { prodRoot } from '../test/sigstore/ext.ts';
 import { quantile } from './post-review.ts';
+import { leafMemoOff } from './leaf-memo-off.ts';
 
 const [registry, digest, subject, issuer] = process.argv.slice(2);
 if (registry === undefined || digest === undefined || subject === undefined || issuer === undefined)
   throw new Error('usage: policy-controller-verify.ts REGISTRY DIGEST SUBJECT ISSUER (forked, IPC)');
 const client = new RegistryClient();
+// Every repository holds the same signature: its leaf as one seen for the first time (leaf-memo-off.ts).
+await leafMemoOff(fileURLToPath(new URL('..', import.meta.url)));
 const trust = prodRoot().material;
 const authority = {
   kind: 'keyless',

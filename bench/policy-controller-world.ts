@@ -24,6 +24,7 @@ import type { RunDir } from '../e2e/world/run-dir.ts';
 import { repoRoot, toolsDir } from '../e2e/world/tools.ts';
 import { webhookAgent } from './policy-controller-tls.ts';
 import { sigstoreKeysOf, type TrustedRootJson } from './policy-controller-trust.ts';
+import { leafMemoOffFlag } from './leaf-memo-off.ts';
 
 /** One signed image case: the identity both webhooks require and the signature format it is in. */
 export interface SignedCase {
@@ -315,6 +316,8 @@ export async function startSigward(
       `--trusted-root=${PROD_ROOT_PATH}`,
       `--tls-cert=${tls.certFile}`,
       `--tls-key=${tls.keyFile}`,
+      // Every cold image holds the same signature: its leaf as one seen for the first time.
+      ...leafMemoOffFlag(root),
     ],
     // As the image and the chart run it: NODE_OPTIONS is the chart's `nodeOptions`.
     env: { NODE_OPTIONS: chartNodeOptions(root) },

@@ -30,6 +30,7 @@ import { once } from 'node:events';
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { leafMemoOff } from './leaf-memo-off.ts';
 import { RegistryClient } from '../src/oci/client.ts';
 import type * as BundleModule from '../src/sigstore/bundle.ts';
 import type * as VerifyModule from '../src/sigstore/verify.ts';
@@ -155,6 +156,8 @@ interface TreeModules {
 
 /** A tree's own modules (this tree's already imported; another's imported from its checkout). */
 async function treeModules(tree: string | undefined): Promise<TreeModules> {
+  // One signature verified over and over: its leaf as one seen for the first time (leaf-memo-off.ts).
+  await leafMemoOff(resolve(tree ?? fileURLToPath(new URL('..', import.meta.url))));
   if (tree === undefined) return { RegistryClient, verifyImage, identityCheck, compileIdentity, prodRoot };
   const at = <T>(path: string): Promise<T> => import(`${resolve(tree)}/${path}`) as Promise<T>;
   const [client, image, flags, identity, ext] = await Promise.all([
@@ -342,6 +345,7 @@ async function profileBundle(runs: number, others: string[]): Promise<void> {
       const { parseBundle } = (await import(`${tree}/src/sigstore/bundle.ts`)) as typeof BundleModule;
       const { verifyBundle } = (await import(`${tree}/src/sigstore/verify.ts`)) as typeof VerifyModule;
       const { prodRoot } = (await import(`${tree}/test/sigstore/ext.ts`)) as typeof ExtModule;
+      await leafMemoOff(tree);
       const trust = prodRoot().material;
       const raw = kubewarden.bundle();
       return () => {

@@ -27,6 +27,10 @@
 //   5 legacy .sig, keyless + Rekor SET (olareg)
 //   6 cosign v3 bundle, fallback tag (distribution v3)
 //   7 legacy .sig, keyless + Rekor SET (distribution v3)
+//   8 cosign v3 bundle, the same certificate again (olareg referrers API; docker-registry without it):
+//     another image signed with the same certificate, its leaf remembered (src/sigstore/leaf-memo.ts).
+//     Cases 1-7 verify their leaf as one seen for the first time (a trust material object per
+//     verification; bench/leaf-memo-off.ts turns the memo off for every other cold figure).
 // The cases are this tree's (bench/measure.ts is always this tree's file; a baseline tree gives only
 // the code it imports), so a baseline older than a case is measured on it too.
 import { execFile } from 'node:child_process';
