@@ -20,7 +20,9 @@
 //   node bench/profile-cold.ts --bundle [RUNS] [OTHER-TREE...]
 // (BUNDLE_ROUNDS=N for N rounds instead of 5, e.g. BUNDLE_ROUNDS=40 with RUNS 100; each ratio line also
 // gives the median of the rounds' own ratios. BUNDLE_JS_ONLY=1 times the JavaScript alone: node:crypto's
-// `verify` answers true during the rounds, a measuring aid of this script only.)
+// `verify` answers true during the rounds, a measuring aid of this script only. BUNDLE_SAME_CERTIFICATE=1
+// leaves a tree's leaf memo on: every verification after the first finds its certificate remembered, as a
+// second image of one cosign invocation does; by default each tree verifies a leaf seen for the first time.)
 import { fork } from 'node:child_process';
 import type * as NodeCrypto from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -345,7 +347,7 @@ async function profileBundle(runs: number, others: string[]): Promise<void> {
       const { parseBundle } = (await import(`${tree}/src/sigstore/bundle.ts`)) as typeof BundleModule;
       const { verifyBundle } = (await import(`${tree}/src/sigstore/verify.ts`)) as typeof VerifyModule;
       const { prodRoot } = (await import(`${tree}/test/sigstore/ext.ts`)) as typeof ExtModule;
-      await leafMemoOff(tree);
+      if (process.env.BUNDLE_SAME_CERTIFICATE !== '1') await leafMemoOff(tree);
       const trust = prodRoot().material;
       const raw = kubewarden.bundle();
       return () => {
