@@ -97,8 +97,16 @@ export class LeafMemo {
   }
 }
 
+/** Each leaf's key made once (one step recalls, then remembers, with the same bytes). */
+const keys = new WeakMap<Uint8Array, string>();
+
 function keyOf(der: Uint8Array): string {
-  return Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1');
+  let key = keys.get(der);
+  if (key === undefined) {
+    key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1');
+    keys.set(der, key);
+  }
+  return key;
 }
 
 const memos = new WeakMap<TrustMaterial, LeafMemo>();
