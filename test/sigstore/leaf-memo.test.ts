@@ -134,7 +134,9 @@ test('one flipped byte of the leaf is another leaf: it misses, and fails with th
     const library = outcomeOf(() =>
       new Verifier(prodRoot().material).verify(toSignedEntity(parseBundle(withLeaf(rsJson(), edit)))),
     );
-    assert.match(JSON.stringify(library), /VerificationError/);
+    const { failed } = library as { failed: string };
+    assert.match(failed, /^VerificationError CERTIFICATE_ERROR/);
+    assert.ok((cold as { failed: string }).failed.endsWith(` <- ${failed}`), failed);
   }
   assert.equal(leafMemoOf(trust).size, 1, 'only the leaf that passed');
 });
