@@ -274,14 +274,19 @@ export function chartNodeOptions(root: string): string {
  * `sigward webhook` of the tree at `root`, with the same identity and trusted root, under the chart's
  * NODE_OPTIONS. `nodeArgs` go to node before the script (any flag, e.g. `--cpu-prof --cpu-prof-dir=DIR`
  * or `--trace-gc`, which NODE_OPTIONS refuses; a V8 flag there overrides the chart's);
- * `name` tells two sigward trees apart in one run.
+ * `name` tells two sigward trees apart in one run. `leafMemo` leaves the leaf memo on (the same
+ * certificate again for every cold image after the first); off, each leaf is one seen first.
  */
 export async function startSigward(
   runDir: RunDir,
   root: string,
   c: SignedCase,
   probe: string,
-  { name = 'sigward', nodeArgs = [] }: { name?: string; nodeArgs?: readonly string[] } = {},
+  {
+    name = 'sigward',
+    nodeArgs = [],
+    leafMemo = false,
+  }: { name?: string; nodeArgs?: readonly string[]; leafMemo?: boolean } = {},
 ): Promise<Webhook> {
   const dir = runDir.sub(name.replace(/[^a-z0-9-]+/gi, '-'));
   const policies = path.join(dir, 'policies');
@@ -317,7 +322,7 @@ export async function startSigward(
       `--tls-cert=${tls.certFile}`,
       `--tls-key=${tls.keyFile}`,
       // Every cold image holds the same signature: its leaf as one seen for the first time.
-      ...leafMemoOffFlag(root),
+      ...(leafMemo ? [] : leafMemoOffFlag(root)),
     ],
     // As the image and the chart run it: NODE_OPTIONS is the chart's `nodeOptions`.
     env: { NODE_OPTIONS: chartNodeOptions(root) },

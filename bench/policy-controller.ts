@@ -21,6 +21,8 @@
 // without the peer, and node flags for sigward's process (both trees), e.g. to profile it under load:
 //   npm run bench:policy-controller -- --baseline /work/wt-perf-baseline9 --peer none
 //   npm run bench:policy-controller -- --peer none --node-args='--cpu-prof --cpu-prof-dir=/tmp/prof'
+// `--leaf-memo` leaves sigward's leaf memo on: the same certificate again for every cold image after
+// the first (by default each is verified as a certificate seen for the first time).
 // `--verify-alone` adds verifyImage alone (bench/policy-controller-verify.ts, this tree's code, the
 // chart's NODE_OPTIONS) on the same images, its process's CPU counted as the webhook's is: what a cold
 // review costs beyond its verification (HTTPS, the AdmissionReview, the engine, logging, metrics):
@@ -85,6 +87,12 @@ const { values } = parseArgs({
     'node-args': { type: 'string', default: '' },
     /** The baseline's own instead (e.g. the same tree with other flags: `--baseline .`). */
     'baseline-node-args': { type: 'string' },
+    /**
+     * Leave each sigward's leaf memo on: every cold image after the first then holds a certificate seen
+     * before, as the images of one `cosign sign a b c` do. Off by default: each cold image's leaf is
+     * verified as one seen for the first time (bench/leaf-memo-off.ts).
+     */
+    'leaf-memo': { type: 'boolean', default: false },
     /** Keep the webhooks' logs after a good run too (e.g. with --node-args=--trace-gc). */
     'keep-logs': { type: 'boolean', default: false },
     /** Set by the outer process for the one it runs in the network namespace. */
@@ -301,13 +309,14 @@ try {
     base = await startSigward(runDir, path.resolve(values.baseline), signed, probe, {
       name: `sigward ${path.basename(path.resolve(values.baseline))}${baselineArgs === undefined ? '' : ` ${baselineArgs}`}`,
       nodeArgs: baselineArgs === undefined ? nodeArgs : words(baselineArgs),
+      leafMemo: values['leaf-memo'],
     });
   sw = await startSigward(
     runDir,
     values.sigward === undefined ? repoRoot : path.resolve(values.sigward),
     signed,
     probe,
-    { nodeArgs },
+    { nodeArgs, leafMemo: values['leaf-memo'] },
   );
   if (values['verify-alone'])
     verifier = await startVerifier({ registry: registry.host, ...image }, repoRoot, nodeArgs);
