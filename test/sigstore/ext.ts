@@ -8,6 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { loadTrustRoot } from '../../src/sigstore/trusted-root.ts';
 import type { TrustRootSnapshot } from '../../src/sigstore/trusted-root.ts';
 import type { LegacyLayer } from '../../src/sigstore/legacy.ts';
+import { parseBundle } from '../../src/sigstore/bundle.ts';
+import type { Bundle } from '../../src/sigstore/bundle.ts';
+import type { TrustMaterial } from '@sigstore/verify';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const EXT = resolve(REPO_ROOT, '../shared/ext');
@@ -97,4 +100,61 @@ export function derVectors(): { certificates: Buffer<ArrayBuffer>[]; timestamps:
     }
   }
   return { certificates, timestamps };
+}
+
+const CONFORMANCE_BUNDLES = ext('sigstore-conformance/bundle-verify');
+const conformanceRoots = new Map<string, TrustRootSnapshot | undefined>();
+/** One snapshot per trusted_root.json, shared by every case and call (so remembered checks are warm). */
+function conformanceRoot(path: string): TrustRootSnapshot | undefined {
+  if (!conformanceRoots.has(path)) {
+    try {
+      conformanceRoots.set(path, loadTrustRoot(readFileSync(path), path));
+    } catch {
+      conformanceRoots.set(path, undefined); // a root sigward refuses (a _fail case)
+    }
+  }
+  return conformanceRoots.get(path);
+}
+
+export interface ConformanceBundleCase {
+  readonly name: string;
+  readonly bundle: Bundle;
+  readonly artifact: Buffer;
+  readonly trust: TrustMaterial;
+}
+
+/**
+ * The sigstore-conformance bundle-verify cases sigward can read: a bundle it parses, a root it loads
+ * (the case's own or the public-good one), the artifact, and the case's public key when it has one.
+ */
+export function conformanceBundleCases(): ConformanceBundleCase[] {
+  const cases: ConformanceBundleCase[] = [];
+  for (const name of readdirSync(CONFORMANCE_BUNDLES).sort()) {
+    const dir = join(CONFORMANCE_BUNDLES, name);
+    if (!existsSync(join(dir, 'bundle.sigstore.json'))) continue;
+    const own = join(dir, 'trusted_root.json');
+    const root = conformanceRoot(existsSync(own) ? own : PROD_ROOT_PATH);
+    if (root === undefined) continue;
+    let bundle: Bundle;
+    try {
+      bundle = parseBundle(readFileSync(join(dir, 'bundle.sigstore.json')));
+    } catch {
+      continue; // refused before any verifier sees it
+    }
+    const artifact = readFileSync(
+      existsSync(join(dir, 'artifact')) ? join(dir, 'artifact') : join(CONFORMANCE_BUNDLES, 'a.txt'),
+    );
+    let trust: TrustMaterial = root.material;
+    if (existsSync(join(dir, 'key.pub'))) {
+      let key: KeyObject;
+      try {
+        key = createPublicKey(readFileSync(join(dir, 'key.pub')));
+      } catch {
+        continue; // a key node:crypto cannot read (a _fail case)
+      }
+      trust = { ...trust, publicKey: () => ({ publicKey: key, validFor: () => true }) };
+    }
+    cases.push({ name, bundle, artifact, trust });
+  }
+  return cases;
 }

@@ -6,16 +6,13 @@
 // root version, and a memo of its own), unless a test shares one on purpose.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPublicKey } from 'node:crypto';
 import type * as NodeCrypto from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
 import { Verifier, toSignedEntity } from '@sigstore/verify';
 import type { SignedEntity, TrustMaterial } from '@sigstore/verify';
 import { parseBundle } from '../../src/sigstore/bundle.ts';
-import type { Bundle } from '../../src/sigstore/bundle.ts';
 import { CachedCertificate } from '../../src/sigstore/cached-certificate.ts';
 import {
   LEAF_MEMO_CAPACITY,
@@ -26,11 +23,11 @@ import {
 } from '../../src/sigstore/leaf-memo.ts';
 import { signedEntity } from '../../src/sigstore/signed-entity.ts';
 import { loadTrustRoot } from '../../src/sigstore/trusted-root.ts';
-import type { TrustRootSnapshot } from '../../src/sigstore/trusted-root.ts';
 import { CachedKeyVerifier } from '../../src/sigstore/verifier.ts';
 import { verifyBundle } from '../../src/sigstore/verify.ts';
 import type { SignedContent, VerifiedSignature } from '../../src/sigstore/verify.ts';
-import { PROD_ROOT_PATH, ext, prodRoot, readJson } from './ext.ts';
+import { PROD_ROOT_PATH, conformanceBundleCases, ext, prodRoot, readJson } from './ext.ts';
+import type { ConformanceBundleCase } from './ext.ts';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const RS_BUNDLE = ext('sigstore-rs/tests/data/bundle_v03.json');
@@ -290,60 +287,7 @@ test('the memo is bounded: the least recently used leaf goes first', () => {
   assert.equal(memo.size, 0);
 });
 
-const CASES = ext('sigstore-conformance/bundle-verify');
-const roots = new Map<string, TrustRootSnapshot | undefined>();
-const rootAt = (path: string): TrustRootSnapshot | undefined => {
-  if (!roots.has(path)) {
-    try {
-      roots.set(path, loadTrustRoot(readFileSync(path), path));
-    } catch {
-      roots.set(path, undefined); // a root sigward refuses (a _fail case)
-    }
-  }
-  return roots.get(path);
-};
-
-interface ConformanceCase {
-  readonly name: string;
-  readonly bundle: Bundle;
-  readonly artifact: Buffer;
-  readonly trust: TrustMaterial;
-}
-
-function conformanceCases(): ConformanceCase[] {
-  const cases: ConformanceCase[] = [];
-  for (const name of readdirSync(CASES).sort()) {
-    const dir = join(CASES, name);
-    if (!existsSync(join(dir, 'bundle.sigstore.json'))) continue;
-    const root = rootAt(
-      existsSync(join(dir, 'trusted_root.json')) ? join(dir, 'trusted_root.json') : PROD_ROOT_PATH,
-    );
-    if (root === undefined) continue;
-    let bundle: Bundle;
-    try {
-      bundle = parseBundle(readFileSync(join(dir, 'bundle.sigstore.json')));
-    } catch {
-      continue;
-    }
-    const artifact = readFileSync(
-      existsSync(join(dir, 'artifact')) ? join(dir, 'artifact') : join(CASES, 'a.txt'),
-    );
-    let trust: TrustMaterial = root.material;
-    if (existsSync(join(dir, 'key.pub'))) {
-      let publicKey: KeyObject;
-      try {
-        publicKey = createPublicKey(readFileSync(join(dir, 'key.pub')));
-      } catch {
-        continue; // a key node:crypto cannot read (a _fail case)
-      }
-      trust = { ...trust, publicKey: () => ({ publicKey, validFor: () => true }) };
-    }
-    cases.push({ name, bundle, artifact, trust });
-  }
-  return cases;
-}
-
-function stepsOutcome(c: ConformanceCase, trust: TrustMaterial): string {
+function stepsOutcome(c: ConformanceBundleCase, trust: TrustMaterial): string {
   let entity: SignedEntity;
   try {
     entity = signedEntity({ bundle: c.bundle, artifact: c.artifact });
@@ -359,7 +303,7 @@ function stepsOutcome(c: ConformanceCase, trust: TrustMaterial): string {
 }
 
 test('every conformance bundle: the same outcome with every passed leaf remembered as with none', () => {
-  const cases = conformanceCases();
+  const cases = conformanceBundleCases();
   // Warm: every case once over the shared root objects, so each leaf that passed is remembered (a
   // _fail case often reuses a passing case's leaf with something else changed).
   for (const c of cases) stepsOutcome(c, c.trust);

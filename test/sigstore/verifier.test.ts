@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate as NativeCertificate, createHash, createPublicKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Verifier, toSignedEntity } from '@sigstore/verify';
 import type { SignedEntity, TrustMaterial } from '@sigstore/verify';
@@ -21,7 +21,7 @@ import type { TrustRootSnapshot } from '../../src/sigstore/trusted-root.ts';
 import { CachedKeyVerifier, LIBRARY_STEPS, REPLACED_STEPS } from '../../src/sigstore/verifier.ts';
 import { verifyBundle } from '../../src/sigstore/verify.ts';
 import type { SignedContent } from '../../src/sigstore/verify.ts';
-import { PROD_ROOT_PATH, STAGING_ROOT_PATH, ext, prodRoot, readJson } from './ext.ts';
+import { PROD_ROOT_PATH, STAGING_ROOT_PATH, conformanceBundleCases, ext, prodRoot, readJson } from './ext.ts';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const CASES = ext('sigstore-conformance/bundle-verify');
@@ -81,33 +81,7 @@ function nativeLeafOf(bundle: Bundle): NativeCertificate | undefined {
 test('every conformance bundle: the same outcome as the library (key, or error and message), twice', () => {
   const counts = { verified: 0, refused: 0 };
   for (const pass of [1, 2]) {
-    for (const name of readdirSync(CASES).sort()) {
-      const dir = join(CASES, name);
-      if (!existsSync(join(dir, 'bundle.sigstore.json'))) continue;
-      const rootPath = existsSync(join(dir, 'trusted_root.json'))
-        ? join(dir, 'trusted_root.json')
-        : PROD_ROOT_PATH;
-      const root = rootAt(rootPath);
-      if (root === undefined) continue;
-      let bundle: Bundle;
-      try {
-        bundle = parseBundle(readFileSync(join(dir, 'bundle.sigstore.json')));
-      } catch {
-        continue; // refused before any verifier sees it
-      }
-      const artifact = readFileSync(
-        existsSync(join(dir, 'artifact')) ? join(dir, 'artifact') : join(CASES, 'a.txt'),
-      );
-      let trust: TrustMaterial = root.material;
-      if (existsSync(join(dir, 'key.pub'))) {
-        let publicKey: KeyObject;
-        try {
-          publicKey = createPublicKey(readFileSync(join(dir, 'key.pub')));
-        } catch {
-          continue; // a key node:crypto cannot read (a _fail case)
-        }
-        trust = { ...trust, publicKey: () => ({ publicKey, validFor: () => true }) };
-      }
+    for (const { name, bundle, artifact, trust } of conformanceBundleCases()) {
       const library = outcome(
         () => toSignedEntity(bundle, artifact),
         (e) => new Verifier(trust).verify(e).key,
