@@ -6,7 +6,7 @@
 // dashboards and alerts find them. Each Metrics owns its own prom-client Registry, so two apps in one
 // process (tests) never collide.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { BoundCounter, BoundHistogram } from './bound-metrics.ts';
+import { BoundHistogram, boundCounter } from './bound-metrics.ts';
 
 /** Seconds; the apiserver gives a webhook at most 30 s, so the buckets reach that far. */
 export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 20, 25, 30];
@@ -103,25 +103,14 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
-  type AdmissionLabel = 'decision' | 'kind' | 'route' | 'operation';
-  const admissionLabels = ['decision', 'kind', 'route', 'operation'] as const;
-  const admissionSeries: BoundCounter<AdmissionLabel> = new BoundCounter(() => admissions, admissionLabels);
-  const admissions: Counter<AdmissionLabel> = new Counter({
+  // Every review counts one admission; every cold review a verification per authority and its registry
+  // requests; every lookup a cache result: bound series (bound-metrics.ts), no label hashing per count.
+  const { counter: admissions, count: countAdmission } = boundCounter({
     name: 'sigward_admissions_total',
     help: `Admission reviews answered, by decision (${ADMISSION_DECISIONS.join(', ')}), resource kind, route (validate, mutate) and operation`,
-    labelNames: admissionLabels,
+    labelNames: ['decision', 'kind', 'route', 'operation'] as const,
     registers,
-    collect: (): void => admissionSeries.flush(),
   });
-  // One array reused for every count: the label values in the Counter's order.
-  const admissionValues = ['', '', '', ''];
-  const countAdmission = (decision: string, kind: string, route: string, operation: string): void => {
-    admissionValues[0] = decision;
-    admissionValues[1] = kind;
-    admissionValues[2] = route;
-    admissionValues[3] = operation;
-    admissionSeries.series(admissionValues).inc();
-  };
   const admissionDuration = new BoundHistogram({
     name: 'sigward_admission_duration_seconds',
     help: 'Time from receiving an admission review to answering it',
@@ -129,28 +118,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     buckets: DURATION_BUCKETS,
     registers,
   });
-  type VerificationLabel = 'policy' | 'authority' | 'result' | 'reason';
-  const verificationLabels = ['policy', 'authority', 'result', 'reason'] as const;
-  // Bound series, as the registry requests': a cold review counts one outcome per authority.
-  const verificationSeries: BoundCounter<VerificationLabel> = new BoundCounter(
-    () => verifications,
-    verificationLabels,
-  );
-  const verifications: Counter<VerificationLabel> = new Counter({
+  const { counter: verifications, count: countVerification } = boundCounter({
     name: 'sigward_verifications_total',
     help: 'Signature verifications actually run (cache misses), by policy, authority, result and reason code',
-    labelNames: verificationLabels,
+    labelNames: ['policy', 'authority', 'result', 'reason'] as const,
     registers,
-    collect: (): void => verificationSeries.flush(),
   });
-  const verificationValues = ['', '', '', ''];
-  const countVerification = (policy: string, authority: string, result: string, reason: string): void => {
-    verificationValues[0] = policy;
-    verificationValues[1] = authority;
-    verificationValues[2] = result;
-    verificationValues[3] = reason;
-    verificationSeries.series(verificationValues).inc();
-  };
   const attestationVerifications = new Counter({
     name: 'sigward_attestation_verifications_total',
     help: 'Required attestations checked (cache misses), by policy, authority, attestation name, result and reason code',
@@ -164,33 +137,17 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     buckets: DURATION_BUCKETS,
     registers,
   });
-  const cacheLabels = ['cache', 'result'] as const;
-  const cacheSeries: BoundCounter<'cache' | 'result'> = new BoundCounter(() => cache, cacheLabels);
-  const cache: Counter<'cache' | 'result'> = new Counter({
+  const { counter: cache, count: cacheLookup } = boundCounter({
     name: 'sigward_cache_requests_total',
     help: 'Cache lookups by cache (verdict, attestation, digest) and result (hit, miss, shared: joined an in-flight lookup)',
-    labelNames: cacheLabels,
+    labelNames: ['cache', 'result'] as const,
     registers,
-    collect: (): void => cacheSeries.flush(),
   });
-  const cacheValues = ['', ''];
-  const cacheLookup = (cacheName: string, result: string): void => {
-    cacheValues[0] = cacheName;
-    cacheValues[1] = result;
-    cacheSeries.series(cacheValues).inc();
-  };
-  const registryLabels = ['registry', 'method', 'status'] as const;
-  // Bound series (bound-metrics.ts): every registry request of a cold review is counted here.
-  const registrySeries: BoundCounter<'registry' | 'method' | 'status'> = new BoundCounter(
-    () => registryRequests,
-    registryLabels,
-  );
-  const registryRequests: Counter<'registry' | 'method' | 'status'> = new Counter({
+  const { counter: registryRequests, count: countRegistryRequest } = boundCounter({
     name: 'sigward_registry_requests_total',
     help: `HTTP exchanges with registries and token services that got a response, by registry host (the first ${REGISTRY_LABEL_LIMIT}, then other), method and HTTP status`,
-    labelNames: registryLabels,
+    labelNames: ['registry', 'method', 'status'] as const,
     registers,
-    collect: (): void => registrySeries.flush(),
   });
   const registryErrors = new Counter({
     name: 'sigward_registry_request_errors_total',
@@ -205,15 +162,10 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registryHosts.add(host);
     return host;
   };
-  const registryValues = ['', '', ''];
   const registryExchange = ({ host, method, outcome }: RegistryExchange): void => {
     const registry = registryLabel(host);
-    if (typeof outcome === 'number') {
-      registryValues[0] = registry;
-      registryValues[1] = method;
-      registryValues[2] = String(outcome);
-      registrySeries.series(registryValues).inc();
-    } else registryErrors.inc({ registry, method, error: outcome });
+    if (typeof outcome === 'number') countRegistryRequest(registry, method, String(outcome));
+    else registryErrors.inc({ registry, method, error: outcome });
   };
   const failOpen = new Counter({
     name: 'sigward_fail_open_total',
