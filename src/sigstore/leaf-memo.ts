@@ -16,6 +16,7 @@
 // whole signing-key step passed); a new trust-root version is a new TrustMaterial object, so it starts
 // with an empty memo, and the memo goes with its material.
 import type { TrustMaterial } from '@sigstore/verify';
+import { LRUCache } from 'lru-cache';
 
 /** Leaves remembered per trust material: ~1.3 KiB of DER each for a Fulcio leaf, ≤ ~0.5 MiB in all. */
 export const LEAF_MEMO_CAPACITY = 256;
@@ -42,37 +43,37 @@ interface Entry {
 }
 
 export class LeafMemo {
-  readonly #capacity: number;
-  /** Least recently used first. */
-  readonly #leaves = new Map<string, Entry>();
+  /** Undefined with no entries (lru-cache needs a max of at least one). */
+  readonly #leaves: LRUCache<string, Entry> | undefined;
 
   constructor(capacity = LEAF_MEMO_CAPACITY) {
-    this.#capacity = capacity;
+    this.#leaves = capacity === 0 ? undefined : new LRUCache({ max: capacity });
   }
 
   get size(): number {
-    return this.#leaves.size;
+    return this.#leaves?.size ?? 0;
   }
 
   /** What these exact bytes proved before, if anything (and it becomes the most recently used). */
   recall(der: Uint8Array): RememberedLeaf | undefined {
-    const key = keyOf(der);
-    const entry = this.#leaves.get(key);
-    if (entry === undefined) return undefined;
-    this.#leaves.delete(key);
-    this.#leaves.set(key, entry);
-    return entry;
+    return this.#leaves?.get(keyOf(der));
   }
 
   /** A signature of these bytes that `issuer`'s key verified (CachedCertificate.rememberIn calls it). */
   rememberIssuer(der: Uint8Array, issuer: object): void {
-    if (this.#capacity === 0) return;
-    this.#entry(der).issuers.add(issuer);
+    if (this.#leaves === undefined) return;
+    const key = keyOf(der);
+    let entry = this.#leaves.get(key);
+    if (entry === undefined) {
+      entry = { issuers: new Set(), scts: new Map() };
+      this.#leaves.set(key, entry);
+    }
+    entry.issuers.add(issuer);
   }
 
   /** verifySCTs' answer for these bytes with `issuer`, whose signature check is remembered already. */
   rememberScts(der: Uint8Array, issuer: object, logIDs: readonly Buffer[]): void {
-    const entry = this.#leaves.get(keyOf(der));
+    const entry = this.#leaves?.peek(keyOf(der));
     if (entry === undefined || !entry.issuers.has(issuer)) return;
     // Copies of exactly their bytes: a log ID read from the leaf can be a view of a larger buffer.
     entry.scts.set(
@@ -82,18 +83,7 @@ export class LeafMemo {
   }
 
   clear(): void {
-    this.#leaves.clear();
-  }
-
-  #entry(der: Uint8Array): Entry {
-    const key = keyOf(der);
-    let entry = this.#leaves.get(key);
-    if (entry === undefined) {
-      entry = { issuers: new Set(), scts: new Map() };
-      this.#leaves.set(key, entry);
-      if (this.#leaves.size > this.#capacity) this.#leaves.delete(this.#leaves.keys().next().value!);
-    }
-    return entry;
+    this.#leaves?.clear();
   }
 }
 
