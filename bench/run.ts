@@ -332,11 +332,12 @@ function speed(head: (what: string) => string[], cols: Cols, table: Table): void
   const cases = (results.get('this tree')![0]!.verify as Json[]).map((c) => c.name as string);
   table(
     'Cold verification of a new digest (verifyImage, warm connections, loopback registries)',
-    ['case', ...head('p50 ms'), ...head('CPU ms'), ...head('requests')],
+    ['case', ...head('p50 ms'), ...head('CPU ms'), ...head('main-thread CPU ms'), ...head('requests')],
     cases.map((name, i) => [
       name,
       ...cols((r) => r.verify[i].wallMs),
       ...cols((r) => r.verify[i].cpuMs),
+      ...cols((r) => r.verify[i].mainThreadCpuMs),
       ...cols((r) => r.verify[i].requests, 1),
     ]),
   );
@@ -366,6 +367,7 @@ function speed(head: (what: string) => string[], cols: Cols, table: Table): void
     [
       ['1 at a time: p50 ms', ...cols((r) => r.cold.p50Ms)],
       ['1 at a time: CPU ms per review', ...cols((r) => r.cold.cpuMsPerReview)],
+      ['1 at a time: main-thread CPU ms per review', ...cols((r) => r.cold.mainThreadCpuMsPerReview)],
       ['16 at once: reviews/s', ...cols((r) => r.cold.concurrent16.rps, 0)],
       ['16 at once: p50 ms', ...cols((r) => r.cold.concurrent16.p50Ms)],
       ['16 at once: CPU ms per review', ...cols((r) => r.cold.concurrent16.cpuMsPerReview)],
