@@ -25,7 +25,6 @@ import { Decider, RegistryAccess, ReviewEngine } from '../engine/index.ts';
 import type { CredentialsSource, EngineObserver, PolicySnapshotSource } from '../engine/index.ts';
 import { TrustRootRegistry } from '../engine/trust-roots.ts';
 import { LEAF_MEMO_CAPACITY, setLeafMemoEntries } from '../sigstore/leaf-memo.ts';
-import { setChecksAhead } from '../sigstore/parallel-checks.ts';
 import {
   ClusterPolicySource,
   EventRecorder,
@@ -100,9 +99,6 @@ export const webhookUsage = `Usage: sigward webhook [options]
   --leaf-memo-entries N       signing certificates whose chain and SCT checks are remembered by their exact
                               bytes per trust-root version (default 256, ~2 KiB each; 0: none); the
                               validity at each signing time is checked on every signature all the same
-  --serial-checks             run a new bundle's two P-384 signature checks on the main thread, not side by
-                              side on Node's thread pool (for a pod limited to one CPU or less, where the
-                              pool only adds its hand-offs; default: on the pool)
   --body-limit-bytes N        largest AdmissionReview accepted (default 6291456)
   --log-level LEVEL           fatal, error, warn, info, debug, trace or silent (default info)
   ${RECHECK_USAGE}
@@ -136,7 +132,6 @@ const options = {
   'verdict-cache-entries': { type: 'string', default: '10000' },
   'attestation-cache-entries': { type: 'string', default: '10000' },
   'leaf-memo-entries': { type: 'string', default: String(LEAF_MEMO_CAPACITY) },
-  'serial-checks': { type: 'boolean' },
   'body-limit-bytes': { type: 'string', default: String(6 * 1024 * 1024) },
   recheck: { type: 'boolean' },
   'recheck-interval-seconds': { type: 'string', default: '600' },
@@ -208,7 +203,6 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   if (attestationEntries < 1) fail('--attestation-cache-entries is at least 1');
   const bodyLimit = positive('body-limit-bytes', values['body-limit-bytes']);
   setLeafMemoEntries(positive('leaf-memo-entries', values['leaf-memo-entries']));
-  setChecksAhead(values['serial-checks'] !== true);
   const ownNamespace = values.namespace ?? process.env['POD_NAMESPACE'] ?? 'sigward';
   // The same skip rules for admission and the re-check (the apiserver never sends these namespaces'
   // requests, and the re-check must not report their Pods either).

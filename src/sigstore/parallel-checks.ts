@@ -1,6 +1,6 @@
 // A bundle's costliest signature checks run concurrently on libuv's thread pool before its synchronous
 // verification, which then finds their answers instead of computing them one after the other on the
-// main thread. The two P-384 checks of a keyless bundle (0.5–0.7 ms of OpenSSL each: the leaf by its
+// main thread. The two P-384 checks of a keyless bundle (~0.46 ms of OpenSSL each: the leaf by its
 // Fulcio issuer, the RFC 3161 token by its TSA) are most of a verification's cryptography, and nothing
 // of the bundle's verification can start before its blob arrives: run side by side, its wall time
 // drops by about one of them.
@@ -98,17 +98,6 @@ export async function checkAhead(checks: readonly SignatureCheck[]): Promise<Che
   return new PassedChecks(copies.filter((_, i) => results[i] === true));
 }
 
-let ahead = true;
-
-/**
- * `sigward webhook --serial-checks` turns checks ahead off: every check then runs on the main thread.
- * For a pod limited to one CPU or less, where the pool's work comes out of the same quota and only its
- * hand-offs are added (set at start, before any verification).
- */
-export function setChecksAhead(enabled: boolean): void {
-  ahead = enabled;
-}
-
 let current: CheckedSignatures | undefined;
 
 /** Runs `verification` (synchronous) with these answers at hand; none of them outlives the call. */
@@ -134,12 +123,10 @@ library.verify = function verifyOrRecall(data, key, signature, algorithm) {
  * The P-384 checks a bundle's verification will make that take no work to foresee: its signing
  * certificate by each Fulcio certificate named as its issuer (what CachedCertificate.verify checks),
  * and each RFC 3161 token by each TSA certificate with the token's signer serial and issuer (what the
- * token's own `verify` checks). A leaf's check that the leaf memo recalls is left out (leaf-memo.ts);
- * none with --serial-checks. A check that will not be asked costs thread-pool time, nothing else.
+ * token's own `verify` checks). A leaf's check that the leaf memo recalls is left out (leaf-memo.ts). A check that will not be asked costs thread-pool time, nothing else.
  */
 export function foreseenChecks(bundle: Bundle, trust: TrustMaterial): SignatureCheck[] {
   const checks: SignatureCheck[] = [];
-  if (!ahead) return checks;
   try {
     const leaf = leafOf(bundle);
     // A leaf whose check by an issuer the leaf memo remembers will not be checked again.

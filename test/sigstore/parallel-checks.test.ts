@@ -10,12 +10,7 @@ import { createRequire } from 'node:module';
 import { crypto as sigstoreCrypto } from '@sigstore/core';
 import type { SignedEntity, TrustMaterial } from '@sigstore/verify';
 import { parseBundle } from '../../src/sigstore/bundle.ts';
-import {
-  checkAhead,
-  foreseenChecks,
-  setChecksAhead,
-  withCheckedSignatures,
-} from '../../src/sigstore/parallel-checks.ts';
+import { checkAhead, foreseenChecks, withCheckedSignatures } from '../../src/sigstore/parallel-checks.ts';
 import type { SignatureCheck } from '../../src/sigstore/parallel-checks.ts';
 import { signedEntity } from '../../src/sigstore/signed-entity.ts';
 import { forgetLeaves } from '../../src/sigstore/leaf-memo.ts';
@@ -198,25 +193,6 @@ test('a cosign v3 bundle: its leaf and TSA token checks run ahead, the rest as b
   assert.equal(ahead.outcome, plain.result);
   assert.equal(ahead.ahead, 2);
   assert.equal(ahead.calls, again.calls - 2);
-});
-
-test('--serial-checks: nothing is foreseen, the verification makes both P-384 checks itself', async () => {
-  const trust = prodRoot().material;
-  outcomeOf(rsInput()); // the root's own pairs remembered now
-  forgetLeaves(trust);
-  const plain = countingSyncChecks(() => outcomeOf(rsInput()));
-  forgetLeaves(trust);
-  setChecksAhead(false);
-  try {
-    assert.deepEqual(foreseenChecks(rsInput().bundle, trust), []);
-    const serial = await verifyAhead(rsInput());
-    assert.equal(serial.outcome, plain.result);
-    assert.equal(serial.ahead, 0);
-    assert.equal(serial.calls, plain.calls);
-  } finally {
-    setChecksAhead(true);
-  }
-  assert.equal(foreseenChecks(rsInput().bundle, trust).length, 1); // the token's; the leaf is remembered
 });
 
 test('a leaf the leaf memo remembers: only its TSA token check runs ahead, the same answer', async () => {
