@@ -97,11 +97,6 @@ export class CachedCertificate extends X509Certificate {
     return true;
   }
 
-  /** The TBS DER: the bytes the issuer's signature covers (what `verify` checks). */
-  get signedBytes(): Buffer {
-    return this.#tbsDer();
-  }
-
   /** The issuer's view of this certificate's key, parsed once (createPublicKey throws as the library's does). */
   get keyObject(): KeyObject {
     if (this.#key === MISSING)

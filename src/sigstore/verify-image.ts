@@ -13,16 +13,9 @@ import { discoverSignatures } from './discover.ts';
 import { BUNDLE_ANNOTATION } from './layout.ts';
 import { mapLimit } from './map-limit.ts';
 import { registryFailureVerdict } from './registry-failure.ts';
-import type { DiscoverOptions, Discovery, SignatureCandidate } from './discover.ts';
-import { checkAhead, foreseenChecks, withCheckedSignatures } from './parallel-checks.ts';
+import type { DiscoverOptions, Discovery } from './discover.ts';
 import { decisiveFailure, headStart, verifyCandidate } from './verify-candidate.ts';
-import type {
-  Authority,
-  CandidateContext,
-  HeadStarts,
-  KeylessResults,
-  SignatureOutcome,
-} from './verify-candidate.ts';
+import type { Authority, HeadStarts, KeylessResults, SignatureOutcome } from './verify-candidate.ts';
 
 export type {
   Authority,
@@ -168,7 +161,7 @@ async function verifyDigest(input: VerifyImageInput, shared: Shared, digest: str
   } catch (error) {
     return registryVerdict(error, image, digest, 'looking for its signatures');
   }
-  const signatures = await verifyCandidates(context, discovery.candidates, digest);
+  const signatures = discovery.candidates.map((c) => verifyCandidate(context, c, digest));
   const referrers =
     discovery.referrers === 'referrers-api'
       ? 'the referrers API'
@@ -215,27 +208,6 @@ async function verifyDigest(input: VerifyImageInput, shared: Shared, digest: str
     code: decisive.code,
     message: `none of ${signatures.length} signature(s) is valid: ${decisive.reason}${cap}`,
   };
-}
-
-/**
- * Each candidate through verifyCandidate, the bundles' P-384 checks run side by side on the thread
- * pool first (parallel-checks.ts). Legacy signatures are left out: their head start ran their checks
- * while the payload was fetched. So is a candidate a previous authority already verified (its results
- * are shared): checking it ahead again would be work nobody reads.
- */
-async function verifyCandidates(
-  context: CandidateContext & { readonly keylessResults: KeylessResults },
-  candidates: readonly SignatureCandidate[],
-  digest: string,
-): Promise<SignatureOutcome[]> {
-  const verifyAll = (): SignatureOutcome[] => candidates.map((c) => verifyCandidate(context, c, digest));
-  const checks = candidates.flatMap((c) =>
-    c.format === 'bundle' && c.bundle !== undefined && context.keylessResults.get(c) === undefined
-      ? foreseenChecks(c.bundle, context.trust)
-      : [],
-  );
-  if (checks.length === 0) return verifyAll();
-  return withCheckedSignatures(await checkAhead(checks), verifyAll);
 }
 
 function registryVerdict(error: unknown, image: string, digest: string, doing: string): ImageVerdict {
