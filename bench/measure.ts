@@ -297,8 +297,8 @@ async function verifyMode(): Promise<object> {
       name: c.name,
       wallMs: median(walls),
       cpuMs: median(cpus),
-      // The process's CPU counts every thread; the main thread's is what limits a webhook's throughput
-      // (signature checks on libuv's thread pool leave it).
+      // The process's CPU counts every thread (V8's compiler and collector, libuv's pool); the main
+      // thread's is what limits one webhook process's throughput.
       mainThreadCpuMs: median(mainCpus),
       requests: counted.requests / runs,
       rounds: rounds.length,
