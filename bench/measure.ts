@@ -33,6 +33,7 @@ import { Agent, request as undiciRequest } from 'undici';
 import { parse as parseYaml } from 'yaml';
 import { makeTestTls } from '../test/support/tls.ts';
 import { fulcioRekor, kubewarden } from '../test/sigstore/discover-fixtures.ts';
+import { timeOperations, traceCrypto } from './crypto-trace.ts';
 import { median } from './stats.ts';
 import { SETTLE_SECONDS } from './memory-settle.ts';
 import { leafMemoOff, leafMemoOffFlag } from './leaf-memo-off.ts';
@@ -268,6 +269,9 @@ async function verifyMode(): Promise<object> {
     await once();
     if (counted.requests !== recorded.length)
       throw new Error(`${c.name}: ${recorded.length} requests recorded, ${counted.requests} counted`);
+    // The node:crypto operations of one verification, each timed alone: the case's floor (crypto-trace.ts).
+    const cryptoFloorMs =
+      timeOperations(await traceCrypto(once), 100, 5).reduce((sum, op) => sum + op.us, 0) / 1000;
     const rounds = inRounds(recorded);
     const replay = (): Promise<void> => replayRounds(registryAlone, rounds);
     for (let i = 0; i < 20; i++) await replay();
@@ -304,6 +308,7 @@ async function verifyMode(): Promise<object> {
       rounds: rounds.length,
       registryAloneMs: median(alone),
       registryAloneCpuMs: median(aloneCpus),
+      cryptoFloorMs,
     });
     await client.close();
   }

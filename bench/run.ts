@@ -360,6 +360,19 @@ function speed(head: (what: string) => string[], cols: Cols, table: Table): void
       ...cols((r) => r.verify[i].registryAloneCpuMs),
     ]),
   );
+  table(
+    "The floor on this machine: one verification's node:crypto operations (signature checks, hashes, " +
+      'certificate and key decodings), each timed alone on the same inputs, plus what its requests cost ' +
+      "the plain client above; above the floor = CPU - floor, sigward's and the libraries' own code",
+    ['case', ...head('crypto ms'), ...head('floor ms'), ...head('CPU ms'), ...head('above the floor ms')],
+    cases.map((name, i) => [
+      name,
+      ...cols((r) => r.verify[i].cryptoFloorMs),
+      ...cols((r) => r.verify[i].cryptoFloorMs + r.verify[i].registryAloneCpuMs),
+      ...cols((r) => r.verify[i].cpuMs),
+      ...cols((r) => r.verify[i].cpuMs - r.verify[i].cryptoFloorMs - r.verify[i].registryAloneCpuMs),
+    ]),
+  );
   if (values['verify-only'] === true) return;
   table(
     'Cold reviews through the engine (empty verdict cache: a new policy generation per review)',
