@@ -18,7 +18,9 @@
 // CNCF distribution v3 (`registry:3`, e2e/.bin/distribution-registry; no referrers API), all on
 // 127.0.0.1, holding real public-good signatures placed as cosign places them (cosign v3 bundle of
 // kubewarden-controller; containers/image's keyless legacy .sig). Each cold case also shows the
-// registry alone: the same requests in the same rounds by a plain undici client (bench/measure.ts).
+// registry alone: the same requests in the same rounds by a plain undici client (bench/measure.ts),
+// and its floor on this machine: one verification's node:crypto operations, each timed alone on the
+// same inputs (bench/crypto-trace.ts), plus that plain client's CPU; the rest is the code's own.
 // Cold cases, always in this order (a case whose registry is not built is left out):
 //   1 cosign v3 bundle, referrers API (olareg)
 //   2 cosign v3 bundle, fallback tag (olareg, API off)
